@@ -1,0 +1,287 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
+
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+// Finding is one secret found in a buffer. Start and End are byte offsets
+// of the secret itself (not the whole match) in the scanned buffer.
+type Finding struct {
+	Rule       *Rule
+	Secret     secret.Secret
+	Start, End int
+	Severity   Severity
+	// Identity holds hints about whose credential it is: user, host,
+	// account, key_id… taken from the match and the rule's Identity func.
+	Identity map[string]string
+	// Pair is the index, in the same Scan result, of the other half of a
+	// paired credential (an AWS key id for a secret key), or -1.
+	Pair int
+}
+
+// Detector runs a rule set over buffers. It is safe for concurrent use.
+type Detector struct {
+	rules   []*Rule
+	groups  []int
+	byID    map[string]int
+	ac      ahocorasick.AhoCorasick
+	kwRules [][]int // keyword index → rule indices
+	maxWin  int
+}
+
+// New builds a Detector. It fails on an invalid rule or a duplicate id.
+func New(rules []*Rule) (*Detector, error) {
+	d := &Detector{rules: rules, byID: map[string]int{}}
+	kwIndex := map[string]int{}
+	var keywords []string
+	for i, r := range rules {
+		if err := validateRule(r); err != nil {
+			return nil, err
+		}
+		if _, dup := d.byID[r.ID]; dup {
+			return nil, fmt.Errorf("duplicate rule id %s", r.ID)
+		}
+		d.byID[r.ID] = i
+		d.groups = append(d.groups, secretGroup(r.Regex))
+		for _, k := range r.Keywords {
+			ki, ok := kwIndex[k]
+			if !ok {
+				ki = len(keywords)
+				kwIndex[k] = ki
+				keywords = append(keywords, k)
+				d.kwRules = append(d.kwRules, nil)
+			}
+			if !slices.Contains(d.kwRules[ki], i) {
+				d.kwRules[ki] = append(d.kwRules[ki], i)
+			}
+		}
+		d.maxWin = max(d.maxWin, r.Window)
+	}
+	for _, r := range rules {
+		if r.PairWith != "" {
+			if _, ok := d.byID[r.PairWith]; !ok {
+				return nil, fmt.Errorf("rule %s pairs with unknown rule %s", r.ID, r.PairWith)
+			}
+		}
+	}
+	b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{
+		AsciiCaseInsensitive: true,
+		MatchKind:            ahocorasick.StandardMatch,
+		DFA:                  true,
+	})
+	d.ac = b.Build(keywords)
+	return d, nil
+}
+
+// Rules returns the detector's rules in their original order.
+func (d *Detector) Rules() []*Rule { return d.rules }
+
+// Rule returns the rule with the given id, or nil.
+func (d *Detector) Rule(id string) *Rule {
+	if i, ok := d.byID[id]; ok {
+		return d.rules[i]
+	}
+	return nil
+}
+
+// MaxWindow is the longest span past a keyword any rule needs; sources that
+// split a long file overlap their chunks by at least this much.
+func (d *Detector) MaxWindow() int { return d.maxWin }
+
+type span struct{ start, end int }
+
+// Scan returns every finding in data, ordered by offset.
+func (d *Detector) Scan(data []byte) []Finding {
+	windows := d.candidates(data)
+	var out []Finding
+	for ri, ws := range windows {
+		if len(ws) == 0 {
+			continue
+		}
+		out = d.runRule(out, ri, data, mergeSpans(ws))
+	}
+	slices.SortFunc(out, func(a, b Finding) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
+		}
+		return a.End - b.End
+	})
+	out = dropContained(out)
+	d.pair(out)
+	return out
+}
+
+// candidates maps each rule with a keyword hit to the windows its regex must
+// search: the hit's line, or from the line start to Window bytes on.
+func (d *Detector) candidates(data []byte) map[int][]span {
+	windows := map[int][]span{}
+	it := d.ac.IterOverlappingByte(data)
+	lastLine := span{-1, -1}
+	for m := it.Next(); m != nil; m = it.Next() {
+		s, e := m.Start(), m.End()
+		if s < lastLine.start || s >= lastLine.end {
+			ls := bytes.LastIndexByte(data[:s], '\n') + 1
+			le := bytes.IndexByte(data[e:], '\n')
+			if le < 0 {
+				le = len(data)
+			} else {
+				le += e
+			}
+			lastLine = span{ls, le}
+		}
+		for _, ri := range d.kwRules[m.Pattern()] {
+			w := lastLine
+			if win := d.rules[ri].Window; win > 0 {
+				w.end = min(len(data), e+win)
+			}
+			ws := windows[ri]
+			if n := len(ws); n > 0 && ws[n-1].end >= w.start && ws[n-1].start <= w.start {
+				ws[n-1].end = max(ws[n-1].end, w.end)
+				continue
+			}
+			windows[ri] = append(ws, w)
+		}
+	}
+	return windows
+}
+
+func mergeSpans(ws []span) []span {
+	slices.SortFunc(ws, func(a, b span) int { return a.start - b.start })
+	out := ws[:1]
+	for _, w := range ws[1:] {
+		last := &out[len(out)-1]
+		if w.start <= last.end {
+			last.end = max(last.end, w.end)
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func (d *Detector) runRule(out []Finding, ri int, data []byte, ws []span) []Finding {
+	r := d.rules[ri]
+	g := d.groups[ri]
+	names := r.Regex.SubexpNames()
+	seen := -1
+	for _, w := range ws {
+		for _, loc := range r.Regex.FindAllSubmatchIndex(data[w.start:w.end], -1) {
+			s, e := loc[2*g], loc[2*g+1]
+			if s < 0 {
+				continue
+			}
+			s, e = s+w.start, e+w.start
+			if s <= seen {
+				continue
+			}
+			val := data[s:e]
+			if !d.accept(r, val) {
+				continue
+			}
+			seen = s
+			f := Finding{Rule: r, Secret: secret.New(val), Start: s, End: e, Severity: r.Severity, Pair: -1}
+			for i, n := range names {
+				if n == "" || n == "secret" || loc[2*i] < 0 {
+					continue
+				}
+				if f.Identity == nil {
+					f.Identity = map[string]string{}
+				}
+				f.Identity[n] = string(data[loc[2*i]+w.start : loc[2*i+1]+w.start])
+			}
+			if r.Identity != nil {
+				if f.Identity == nil {
+					f.Identity = map[string]string{}
+				}
+				r.Identity(val, f.Identity)
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (d *Detector) accept(r *Rule, val []byte) bool {
+	if len(val) == 0 || IsExample(val) {
+		return false
+	}
+	if r.Validate != nil && !r.Validate(val) {
+		return false
+	}
+	if r.MinEntropy > 0 && Entropy(val) < r.MinEntropy {
+		return false
+	}
+	if r.Generic {
+		return !IsPlaceholder(val) && !looksLikeCode(val)
+	}
+	return !templatePart.Match(val)
+}
+
+// dropContained removes a generic finding whose secret lies inside a
+// specific rule's finding (a "token: ghp_…" line matches both), keeping the
+// more precise one.
+func dropContained(fs []Finding) []Finding {
+	out := fs[:0]
+	for i, f := range fs {
+		covered := false
+		for j := range fs {
+			if i == j {
+				continue
+			}
+			o := fs[j]
+			if o.Start <= f.Start && f.End <= o.End && (f.Rule.Generic && !o.Rule.Generic || (o.End-o.Start > f.End-f.Start && f.Rule.Generic == o.Rule.Generic)) {
+				covered = true
+				break
+			}
+			if o.Start > f.End {
+				break
+			}
+		}
+		if !covered {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// pair links each finding of a rule with PairWith to the nearest finding of
+// the partner rule within PairDistance bytes, on both sides.
+func (d *Detector) pair(fs []Finding) {
+	for i := range fs {
+		r := fs[i].Rule
+		if r.PairWith == "" {
+			continue
+		}
+		best, bestDist := -1, r.PairDistance+1
+		for j := range fs {
+			if fs[j].Rule.ID != r.PairWith {
+				continue
+			}
+			dist := fs[i].Start - fs[j].Start
+			if dist < 0 {
+				dist = -dist
+			}
+			if dist < bestDist {
+				best, bestDist = j, dist
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		fs[i].Pair, fs[best].Pair = best, i
+		for k, v := range fs[best].Identity {
+			if fs[i].Identity == nil {
+				fs[i].Identity = map[string]string{}
+			}
+			if _, ok := fs[i].Identity[k]; !ok {
+				fs[i].Identity[k] = v
+			}
+		}
+	}
+}

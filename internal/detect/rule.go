@@ -1,0 +1,121 @@
+// Package detect finds secrets in bytes. A Detector holds a rule set; a
+// keyword prefilter (one Aho-Corasick automaton over every rule's keywords)
+// finds candidate windows, and only there do the rules' regular expressions,
+// validators, entropy floors and placeholder filters run. The rules
+// themselves live in detect/rules.
+package detect
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Severity orders findings for triage.
+type Severity int
+
+const (
+	Low Severity = iota + 1
+	Medium
+	High
+	Critical
+)
+
+var severityNames = map[Severity]string{Low: "low", Medium: "medium", High: "high", Critical: "critical"}
+
+func (s Severity) String() string {
+	if n, ok := severityNames[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("severity(%d)", int(s))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	for k, v := range severityNames {
+		if v == string(b) {
+			*s = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", b)
+}
+
+// Rule describes one documented credential format.
+//
+// The secret is the submatch named "secret" when the regex has one, else the
+// first submatch, else the whole match. Other named submatches ("user",
+// "host", "account", "key_id"…) become identity hints on the finding.
+type Rule struct {
+	ID          string
+	Provider    string
+	Description string
+	// Keywords are case-insensitive literals, at least one of which occurs
+	// in every match (normally inside it). The regex only runs near them.
+	Keywords []string
+	Regex    *regexp.Regexp
+	// Validate, when set, must accept the secret (a checksum, a structure
+	// check); a candidate it rejects is not a finding.
+	Validate func(secret []byte) bool
+	// MinEntropy is a floor on the secret's Shannon entropy in bits per
+	// byte; 0 means none. Formats with a fixed prefix and checksum need
+	// none; generic assignments do.
+	MinEntropy float64
+	Severity   Severity
+	// Window is how many bytes past a keyword the match may extend, for
+	// formats that span lines (PEM blocks, JSON key files). Zero means the
+	// keyword's own line.
+	Window int
+	// Generic marks rules that match a key name rather than a value format
+	// (password=…); their values get the strict placeholder filter.
+	Generic bool
+	// Identity derives hints about whose credential this is (an AWS key id
+	// gives the account). It runs after the named submatches are copied.
+	Identity func(secret []byte, hints map[string]string)
+	// PairWith names another rule whose finding, within PairDistance bytes,
+	// is the other half of this credential (an AWS secret key and its key
+	// id). The pair is linked on both findings.
+	PairWith     string
+	PairDistance int
+	// Examples must each produce a finding of this rule, and NoMatch must
+	// produce none from any rule: the rule carries its own proof.
+	Examples []string
+	NoMatch  []string
+}
+
+// validateRule checks what the engine relies on, so a bad rule fails at
+// construction with its id rather than misbehaving during a scan.
+func validateRule(r *Rule) error {
+	switch {
+	case r.ID == "":
+		return fmt.Errorf("rule without id")
+	case r.Regex == nil:
+		return fmt.Errorf("rule %s: no regex", r.ID)
+	case len(r.Keywords) == 0:
+		return fmt.Errorf("rule %s: no keywords; every rule needs a prefilter", r.ID)
+	case r.Severity < Low || r.Severity > Critical:
+		return fmt.Errorf("rule %s: severity unset", r.ID)
+	case r.Provider == "":
+		return fmt.Errorf("rule %s: no provider", r.ID)
+	}
+	for _, k := range r.Keywords {
+		if len(k) < 3 {
+			return fmt.Errorf("rule %s: keyword %q is too short to prefilter", r.ID, k)
+		}
+		if k != strings.ToLower(k) {
+			return fmt.Errorf("rule %s: keyword %q must be lower case (matching ignores case)", r.ID, k)
+		}
+	}
+	return nil
+}
+
+func secretGroup(re *regexp.Regexp) int {
+	if i := re.SubexpIndex("secret"); i > 0 {
+		return i
+	}
+	if re.NumSubexp() > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,77 @@
+// Package source defines where scanned bytes come from: a Source walks one
+// kind of place (a directory tree, git history, a chat or ticket export) and
+// emits chunks of bytes, each labelled with the location a finding in it must
+// report. Each kind lives in its own sub-package.
+package source
+
+import "context"
+
+// Class is the kind of place a copy of a secret lives in; it drives both the
+// blast-radius weighting and how a copy is remediated.
+type Class string
+
+const (
+	ClassCode    Class = "code"
+	ClassConfig  Class = "config"
+	ClassCI      Class = "ci"
+	ClassIaC     Class = "iac"
+	ClassHistory Class = "history"
+	ClassChat    Class = "chat"
+	ClassTicket  Class = "ticket"
+)
+
+// Location says where a chunk's first byte is. Findings add their own
+// offset within the chunk to Line and Column.
+type Location struct {
+	// Path is the real file: for a git blob, its path in the tree; for an
+	// export, the export file itself.
+	Path string
+	// Line and Column (1-based) of the chunk's first byte in Path. A chunk
+	// that starts mid-line (a long line split for bounded memory) has
+	// Column > 1.
+	Line   int
+	Column int
+	// Commit is the full id of the commit that introduced this blob at Path
+	// (history only).
+	Commit string
+	// AtHead is true when the same content is still at Path in HEAD.
+	AtHead bool
+	Class  Class
+	// Ref is the export's own reference: "#channel@ts" for chat,
+	// "KEY-1#comment-10001" for tickets.
+	Ref string
+	// Encoding, when the source decoded the bytes itself before emitting
+	// them (a Kubernetes Secret's base64 data), names that encoding.
+	Encoding string
+}
+
+// Chunk is a run of bytes from one place. Tail is the number of trailing
+// bytes repeated at the start of the next chunk of the same file (so that a
+// match across the split is seen whole); findings that start inside the
+// tail belong to the next chunk and are dropped from this one.
+type Chunk struct {
+	Data []byte
+	Loc  Location
+	Tail int
+}
+
+// Source walks one kind of place. Walk calls emit for every chunk, in any
+// order, and stops at the first error emit returns. Errors that affect one
+// file only (unreadable, malformed) are reported through the Walker's
+// OnError, and the walk goes on; Walk itself fails only when the place as a
+// whole cannot be read.
+type Source interface {
+	Walk(ctx context.Context, emit func(Chunk) error) error
+}
+
+// FileError is a problem with one file that did not stop the walk.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *FileError) Unwrap() error { return e.Err }
+
+// ErrorFunc receives per-file problems; sources call it instead of failing.
+type ErrorFunc func(*FileError)

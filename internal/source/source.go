@@ -40,6 +40,10 @@ type Location struct {
 	// Ref is the export's own reference: "#channel@ts" for chat,
 	// "KEY-1#comment-10001" for tickets.
 	Ref string
+	// Flat means the chunk's bytes were decoded from a single field (a JSON
+	// string in an export) so offsets inside it do not map to file
+	// positions: every finding reports Line and Column as given.
+	Flat bool
 	// Encoding, when the source decoded the bytes itself before emitting
 	// them (a Kubernetes Secret's base64 data), names that encoding.
 	Encoding string

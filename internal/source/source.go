@@ -47,6 +47,16 @@ type Location struct {
 	// Encoding, when the source decoded the bytes itself before emitting
 	// them (a Kubernetes Secret's base64 data), names that encoding.
 	Encoding string
+	// Blob is the git object id of the content, for sources that scan each
+	// distinct content once (git history).
+	Blob string
+	// Also lists the other places holding the same bytes (the same blob at
+	// other paths or introduced by other commits). The chunk is emitted
+	// once; a finding in it is reported at Loc and at each entry of Also,
+	// with the Line and Column computed from Loc. Entries carry Path,
+	// Commit, AtHead, Class and Blob only, and are shared between the
+	// chunks of one blob: treat them as read-only.
+	Also []Location
 }
 
 // Chunk is a run of bytes from one place. Tail is the number of trailing
@@ -60,7 +70,8 @@ type Chunk struct {
 }
 
 // Source walks one kind of place. Walk calls emit for every chunk, in any
-// order, and stops at the first error emit returns. Errors that affect one
+// order and possibly from several goroutines at once (emit must be safe for
+// that), and stops at the first error emit returns. Errors that affect one
 // file only (unreadable, malformed) are reported through the Walker's
 // OnError, and the walk goes on; Walk itself fails only when the place as a
 // whole cannot be read.

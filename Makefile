@@ -1,0 +1,35 @@
+# rekey: build, test, lint and benchmark. `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin/rekey
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: build test test-short bench lint fmt staticcheck clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/rekey
+
+test:
+	$(GO) test -count=1 ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	bash bench/scan.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+lint: staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOBIN)/staticcheck ./...
+
+staticcheck:
+	@test -x $(GOBIN)/staticcheck && $(GOBIN)/staticcheck -version | grep -q "$(STATICCHECK_VERSION:v%=%)" || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+clean:
+	rm -rf bin

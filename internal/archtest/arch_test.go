@@ -1,0 +1,176 @@
+// Package archtest checks the shape of the code base: imports go downward
+// only (see docs/architecture.md) and every package says what it is for.
+package archtest
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/rekeyhq/rekey/"
+
+type pkg struct {
+	dir     string
+	imports map[string]bool
+	hasDoc  bool
+}
+
+func loadPackages(t *testing.T) map[string]*pkg {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := map[string]*pkg{}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			if p != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "bench" || name == "examples") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(p))
+		rel = filepath.ToSlash(rel)
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		k := pkgs[rel]
+		if k == nil {
+			k = &pkg{dir: rel, imports: map[string]bool{}}
+			pkgs[rel] = k
+		}
+		if f.Doc != nil && strings.HasPrefix(strings.TrimSpace(f.Doc.Text()), "Package "+f.Name.Name) ||
+			f.Doc != nil && f.Name.Name == "main" && strings.HasPrefix(strings.TrimSpace(f.Doc.Text()), "Command ") {
+			k.hasDoc = true
+		}
+		for _, im := range f.Imports {
+			path, _ := strconv.Unquote(im.Path.Value)
+			if strings.HasPrefix(path, module) {
+				k.imports[strings.TrimPrefix(path, module)] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("found only %d packages; is the walk rooted right?", len(pkgs))
+	}
+	return pkgs
+}
+
+// layer of a package: it may import packages of a strictly lower layer
+// and packages of its own family (see sameFamily).
+func layer(dir string) int {
+	top := func(prefixes ...string) bool {
+		for _, p := range prefixes {
+			if dir == p || strings.HasPrefix(dir, p+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case top("cmd"):
+		return 5
+	case top("internal/cli"):
+		return 4
+	case top("internal/scope", "internal/plan", "internal/engine", "internal/review", "internal/report", "internal/server", "internal/remediate", "internal/broker"):
+		return 3
+	case top("internal/scan"):
+		return 2
+	case top("internal/provider", "internal/deliver", "internal/logs", "internal/detect", "internal/source", "internal/inventory", "internal/trace", "internal/decode"):
+		return 1
+	}
+	return 0 // secret, store, audit, errs, testutil
+}
+
+// allowed says whether package dir may import package im.
+func allowed(dir, im string) bool {
+	if strings.HasPrefix(im, "internal/cli") {
+		return strings.HasPrefix(dir, "cmd/")
+	}
+	return layer(im) < layer(dir) || sameFamily(dir, im) || layer(dir) == 0 && layer(im) == 0
+}
+
+func TestImportsGoDownward(t *testing.T) {
+	for dir, p := range loadPackages(t) {
+		for im := range p.imports {
+			if !allowed(dir, im) {
+				t.Errorf("%s (layer %d) imports %s (layer %d): imports must go downward", dir, layer(dir), im, layer(im))
+			}
+		}
+	}
+}
+
+func TestAllowedRejectsUpwardImports(t *testing.T) {
+	bad := [][2]string{
+		{"internal/detect", "internal/cli"},
+		{"internal/provider/postgres", "internal/engine"},
+		{"internal/logs/cloudtrail", "internal/server"},
+		{"internal/source/git", "internal/scan"},
+		{"internal/detect", "internal/source"},
+		{"internal/secret", "internal/detect"},
+		{"internal/scope", "internal/cli"},
+	}
+	for _, c := range bad {
+		if allowed(c[0], c[1]) {
+			t.Errorf("%s importing %s is allowed", c[0], c[1])
+		}
+	}
+	good := [][2]string{{"cmd/rekey", "internal/cli"}, {"internal/detect/rules", "internal/detect"}, {"internal/source/git", "internal/source"}, {"internal/scan", "internal/trace"}, {"internal/report", "internal/scan"}}
+	for _, c := range good {
+		if !allowed(c[0], c[1]) {
+			t.Errorf("%s importing %s is refused", c[0], c[1])
+		}
+	}
+}
+
+// sameFamily allows a plugin to use its family's shared types: the git
+// source the source package, the rules the detect package.
+func sameFamily(a, b string) bool {
+	pa, pb := strings.Split(a, "/"), strings.Split(b, "/")
+	return len(pa) >= 2 && len(pb) >= 2 && pa[0] == pb[0] && pa[1] == pb[1]
+}
+
+func TestEveryPackageHasADocComment(t *testing.T) {
+	for dir, p := range loadPackages(t) {
+		if !p.hasDoc {
+			t.Errorf("%s has no package doc comment (\"Package x …\")", dir)
+		}
+	}
+}
+
+func TestNoPackageUsesInit(t *testing.T) {
+	// Registries are explicit (see STYLE.md); init() side effects hide them.
+	root, _ := filepath.Abs("../..")
+	_ = filepath.WalkDir(filepath.Join(root, "internal"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "\nfunc init()") {
+			t.Errorf("%s defines init()", p)
+		}
+		return nil
+	})
+}

@@ -47,6 +47,9 @@ type Location struct {
 	// Encoding, when the source decoded the bytes itself before emitting
 	// them (a Kubernetes Secret's base64 data), names that encoding.
 	Encoding string
+	// Seq orders history locations: a commit with a lower Seq is older
+	// (no later than its descendants). Zero when unordered.
+	Seq int
 	// Blob is the git object id of the content, for sources that scan each
 	// distinct content once (git history).
 	Blob string

@@ -1,0 +1,167 @@
+package scan
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rekeyhq/rekey/internal/detect"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/source"
+)
+
+// chunks is a source made of fixed chunks, for driving the pipeline.
+type chunks []source.Chunk
+
+func (c chunks) Walk(ctx context.Context, emit func(source.Chunk) error) error {
+	for _, ch := range c {
+		if err := emit(ch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func testMatcher(t *testing.T) *Rules {
+	t.Helper()
+	d, err := detect.New([]*detect.Rule{{
+		ID: "tok", Provider: "test", Keywords: []string{"tok_"}, Severity: detect.High,
+		Regex: regexp.MustCompile(`\b(tok_[a-z0-9]{12})\b`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Rules{Detector: d, Fingerprinter: fp}
+}
+
+func TestRunPositionsTailsAndAlso(t *testing.T) {
+	m := testMatcher(t)
+	data := []byte("a\nb tok_abcdefabcdef\n")
+	src := chunks{
+		{Data: data, Loc: source.Location{Path: "cur/app.env", Line: 1, Column: 1, Class: source.ClassConfig, AtHead: true, Commit: "c1",
+			Also: []source.Location{{Path: "old/app.env", Commit: "c0", Class: source.ClassHistory}}}},
+		// The same token inside a chunk's tail belongs to the next chunk.
+		{Data: []byte("zz tok_000000000000"), Loc: source.Location{Path: "big.log", Line: 7, Column: 5}, Tail: 16},
+		{Data: []byte("tok_000000000000 end"), Loc: source.Location{Path: "big.log", Line: 7, Column: 8}},
+	}
+	got, err := Run(context.Background(), Options{Matcher: m, Workers: 2}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type pos struct {
+		path      string
+		line, col int
+		class     source.Class
+		commit    string
+	}
+	var ps []pos
+	for _, f := range got {
+		ps = append(ps, pos{f.Path, f.Line, f.Column, f.Class, f.Commit})
+		if f.Preview == "" || len(f.Fingerprint) != 64 || f.Encoding != "plain" {
+			t.Errorf("incomplete finding %+v", f)
+		}
+	}
+	want := []pos{
+		{"big.log", 7, 8, "", ""},
+		{"cur/app.env", 2, 3, source.ClassConfig, "c1"},
+		{"old/app.env", 2, 3, source.ClassHistory, "c0"},
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %+v, want %+v", ps, want)
+	}
+	for i := range want {
+		if ps[i] != want[i] {
+			t.Errorf("finding %d: got %+v, want %+v", i, ps[i], want[i])
+		}
+	}
+}
+
+func TestDedupeFoldsWorkTreeIntoHead(t *testing.T) {
+	m := testMatcher(t)
+	line := []byte("x=tok_abcdefabcdef\n")
+	src := chunks{
+		{Data: line, Loc: source.Location{Path: "r/.env", Line: 1, Column: 1, AtHead: true}},
+		{Data: line, Loc: source.Location{Path: "r/.env", Line: 1, Column: 1, AtHead: true, Commit: "abc", Class: source.ClassConfig}},
+	}
+	got, err := Run(context.Background(), Options{Matcher: m}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Commit != "abc" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestFlatChunkReportsFieldPosition(t *testing.T) {
+	m := testMatcher(t)
+	src := chunks{{Data: []byte("first line\nsecond tok_abcdefabcdef"), Loc: source.Location{Path: "export/2024-01-02.json", Line: 40, Column: 22, Flat: true, Ref: "#ops@1700000000.000100", Class: source.ClassChat}}}
+	got, err := Run(context.Background(), Options{Matcher: m}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Line != 40 || got[0].Column != 22 || got[0].Ref != "#ops@1700000000.000100" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestEmitErrorStopsRun(t *testing.T) {
+	m := testMatcher(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	many := make(chunks, 100)
+	for i := range many {
+		many[i] = source.Chunk{Data: []byte("tok_abcdefabcdef"), Loc: source.Location{Path: "f"}}
+	}
+	if _, err := Run(ctx, Options{Matcher: m, Workers: 1}, []source.Source{many}); err == nil {
+		t.Fatal("cancelled run returned no error")
+	}
+}
+
+func TestProgressCountsFilesOnce(t *testing.T) {
+	m := testMatcher(t)
+	p := NewProgress()
+	src := chunks{
+		{Data: []byte("0123456789"), Loc: source.Location{Path: "a", Line: 1, Column: 1}, Tail: 4},
+		{Data: []byte("6789abcdef"), Loc: source.Location{Path: "a", Line: 1, Column: 7}},
+		{Data: []byte("xyz"), Loc: source.Location{Path: "b", Line: 1, Column: 1}},
+	}
+	if _, err := Run(context.Background(), Options{Matcher: m, Progress: p}, []source.Source{src}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Files() != 2 || p.Bytes() != 19 {
+		t.Fatalf("files %d bytes %d", p.Files(), p.Bytes())
+	}
+}
+
+func TestHistoryVersionsFoldIntoOneCopy(t *testing.T) {
+	m := testMatcher(t)
+	v1 := []byte("x=tok_abcdefabcdef\n")
+	v2 := []byte("# edited\nx=tok_abcdefabcdef\n")
+	v3 := []byte("# edited twice\n\nx=tok_abcdefabcdef\n")
+	src := chunks{
+		{Data: v2, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c2", Seq: 2, Class: source.ClassHistory}},
+		{Data: v3, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c3", Seq: 3, AtHead: true, Class: source.ClassConfig}},
+		{Data: v1, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c1", Seq: 1, Class: source.ClassHistory}},
+		// Another path keeps its own copy.
+		{Data: v1, Loc: source.Location{Path: "r/old.env", Line: 1, Column: 1, Commit: "c2", Seq: 2, Class: source.ClassHistory}},
+	}
+	got, err := Run(context.Background(), Options{Matcher: m, Workers: 1}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d findings: %+v", len(got), got)
+	}
+	f := got[0]
+	if f.Path != "r/app.env" || !f.AtHead || f.Line != 3 || f.Commit != "c1" || f.Class != source.ClassConfig {
+		t.Fatalf("folded copy %+v: want HEAD's line 3, commit c1 (the first to hold it), class config", f)
+	}
+	if got[1].Path != "r/old.env" || got[1].AtHead || got[1].Commit != "c2" {
+		t.Fatalf("second copy %+v", got[1])
+	}
+}

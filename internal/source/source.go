@@ -34,7 +34,8 @@ type Location struct {
 	// Commit is the full id of the commit that introduced this blob at Path
 	// (history only).
 	Commit string
-	// AtHead is true when the same content is still at Path in HEAD.
+	// AtHead is true when the copy is still present now: a working-tree
+	// file or an export, or (history) the same blob is at Path in HEAD.
 	AtHead bool
 	Class  Class
 	// Ref is the export's own reference: "#channel@ts" for chat,

@@ -195,6 +195,37 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 		return nil
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+		return nil
+	}
+	loc := source.Location{Path: p, Line: 1, Column: 1, Class: source.Classify(filepath.ToSlash(p)), AtHead: true}
+	size := st.Size()
+	if size <= int64(s.opts.Chunking.Size) {
+		// Most files fit one chunk: read them into a buffer of their own
+		// size (one spare byte tells a file that grew while being read).
+		buf := make([]byte, size+1)
+		n, err := io.ReadFull(f, buf)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			return nil
+		}
+		if n <= int(size) {
+			buf = buf[:n]
+			if n == 0 || bytes.IndexByte(buf[:min(n, sniffLen)], 0) >= 0 {
+				return nil
+			}
+			if s.opts.Stat != nil {
+				s.opts.Stat(p, size)
+			}
+			return emit(source.Chunk{Data: buf, Loc: loc})
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			return nil
+		}
+	}
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	head = head[:n]
@@ -206,16 +237,11 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 		return nil
 	}
 	if s.opts.Stat != nil {
-		if st, err := f.Stat(); err == nil {
-			s.opts.Stat(p, st.Size())
-		}
+		s.opts.Stat(p, size)
 	}
-	slash := filepath.ToSlash(p)
-	loc := source.Location{Path: p, Line: 1, Column: 1, Class: source.Classify(slash)}
 	r := io.MultiReader(bytes.NewReader(head), f)
 	if err := s.opts.Chunking.ReadChunks(r, loc, emit); err != nil {
-		var fe *source.FileError
-		if errors.As(err, &fe) || isReadErr(err) {
+		if isReadErr(err) {
 			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
 			return nil
 		}

@@ -409,7 +409,7 @@ func (p *jsonParser) emitPiece(pc piece, ref string) error {
 		Data: []byte(pc.text),
 		Loc: source.Location{
 			Path: p.path, Line: pc.line, Column: pc.col,
-			Class: source.ClassTicket, Ref: ref, Flat: true,
+			Class: source.ClassTicket, Ref: ref, Flat: true, AtHead: true,
 		},
 	})
 	if err != nil {
@@ -742,7 +742,7 @@ func parseCSV(ctx context.Context, r io.Reader, path string, emit func(source.Ch
 			}
 			err := emit(source.Chunk{
 				Data: []byte(text),
-				Loc:  source.Location{Path: path, Line: line, Column: col, Class: source.ClassTicket, Ref: r},
+				Loc:  source.Location{Path: path, Line: line, Column: col, Class: source.ClassTicket, Ref: r, AtHead: true},
 			})
 			if err != nil {
 				return stop{err}

@@ -249,7 +249,7 @@ func (f field) chunk(path, ref string) source.Chunk {
 		Data: []byte(f.decoded()),
 		Loc: source.Location{
 			Path: path, Line: f.line, Column: f.col,
-			Class: source.ClassChat, Ref: ref, Flat: true,
+			Class: source.ClassChat, Ref: ref, Flat: true, AtHead: true,
 		},
 	}
 }

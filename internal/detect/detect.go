@@ -223,23 +223,35 @@ func (d *Detector) accept(r *Rule, val []byte) bool {
 	return !templatePart.Match(val)
 }
 
-// dropContained removes a generic finding whose secret lies inside a
-// specific rule's finding (a "token: ghp_…" line matches both), keeping the
-// more precise one.
+// dropContained removes a finding whose secret lies inside another's: a
+// generic match inside a specific one (a "token: ghp_…" line matches both),
+// a shorter match inside a longer one of the same kind, and of two rules
+// matching exactly the same span, the one that does not recognise the value
+// itself (a docker auth rule and a Docker Hub token rule on one password:
+// the token rule names the provider).
 func dropContained(fs []Finding) []Finding {
 	out := fs[:0]
 	for i, f := range fs {
 		covered := false
 		for j := range fs {
-			if i == j {
-				continue
-			}
 			o := fs[j]
-			if o.Start <= f.Start && f.End <= o.End && (f.Rule.Generic && !o.Rule.Generic || (o.End-o.Start > f.End-f.Start && f.Rule.Generic == o.Rule.Generic)) {
-				covered = true
+			if o.Start > f.End {
 				break
 			}
-			if o.Start > f.End {
+			if i == j || o.Start > f.Start || f.End > o.End {
+				continue
+			}
+			switch {
+			case f.Rule.Generic && !o.Rule.Generic:
+				covered = true
+			case f.Rule.Generic != o.Rule.Generic:
+			case o.End-o.Start > f.End-f.Start:
+				covered = true
+			case o.Start == f.Start && o.End == f.End:
+				fSelf, oSelf := selfIdentified(f), selfIdentified(o)
+				covered = oSelf && !fSelf || oSelf == fSelf && j < i
+			}
+			if covered {
 				break
 			}
 		}
@@ -248,6 +260,18 @@ func dropContained(fs []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// selfIdentified reports whether one of the rule's keywords is part of the
+// secret itself (a "dckr_pat_" prefix), rather than of the text around it.
+func selfIdentified(f Finding) bool {
+	v := bytes.ToLower(f.Secret.Reveal())
+	for _, k := range f.Rule.Keywords {
+		if bytes.Contains(v, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // pair links each finding of a rule with PairWith to the nearest finding of

@@ -124,3 +124,20 @@ func TestEntropy(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+func TestSameSpanKeepsTheSelfIdentifyingRule(t *testing.T) {
+	rules := []*Rule{
+		{ID: "auth-field", Provider: "docker", Keywords: []string{"password"}, Severity: High,
+			Regex: regexp.MustCompile(`password: "([^"]+)"`)},
+		{ID: "hub-token", Provider: "docker", Keywords: []string{"dckr_pat_"}, Severity: High,
+			Regex: regexp.MustCompile(`(dckr_pat_[A-Za-z0-9_-]{27})`)},
+	}
+	d, err := New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := d.Scan([]byte(`registry=docker.io user=ci password: "dckr_pat_Ab3dEf6hIj9kLm2nOp5qRs8tUv1"`))
+	if len(fs) != 1 || fs[0].Rule.ID != "hub-token" {
+		t.Fatalf("got %d findings, first %v", len(fs), fs)
+	}
+}

@@ -37,6 +37,8 @@ var exampleValues = map[string]bool{
 	"sk_test_4eC39HqLyjWDarjtT1zdp7dc":         true,
 	"pk_test_TYooMQauvdEDq54NiTphI7jx":         true,
 	"xoxb-not-a-real-token-this-will-not-work": true,
+	// RFC 7617's Basic authentication example, "Aladdin:open sesame".
+	"QWxhZGRpbjpvcGVuIHNlc2FtZQ==": true,
 	"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c": true,
 }
 

@@ -17,34 +17,40 @@ type Rules struct {
 
 // Match implements Matcher.
 func (r *Rules) Match(ch source.Chunk) []Finding {
-	owned := len(ch.Data) - ch.Tail
-	raw := r.Detector.Scan(ch.Data)
+	var out []Finding
+	// Structured values (a Kubernetes Secret's base64 data, docker auths)
+	// are decoded and scanned too; only whole files can be parsed. The
+	// encoded text itself is not the secret, so a rule matching it at the
+	// same place is dropped below.
+	encoded := map[[2]int]bool{}
+	if ch.Tail == 0 && ch.Loc.Line <= 1 && ch.Loc.Column <= 1 && !ch.Loc.Flat {
+		for _, d := range decode.Expand(ch.Loc.Path, ch.Data) {
+			encoded[[2]int{d.Line, d.Column}] = true
+			loc := ch.Loc
+			loc.Line, loc.Column, loc.Flat, loc.Encoding = d.Line, d.Column, true, d.Encoding
+			out = r.matchData(out, d.Data, len(d.Data), loc, nil)
+		}
+	}
+	return r.matchData(out, ch.Data, len(ch.Data)-ch.Tail, ch.Loc, encoded)
+}
+
+// matchData appends the findings in data that start before owned.
+func (r *Rules) matchData(out []Finding, data []byte, owned int, loc source.Location, skip map[[2]int]bool) []Finding {
+	raw := r.Detector.Scan(data)
 	fps := make([]secret.Fingerprint, len(raw))
 	for i := range raw {
 		fps[i] = r.Fingerprinter.Of(raw[i].Secret)
 	}
-	var out []Finding
 	for i, f := range raw {
 		if f.Start >= owned {
 			continue
 		}
-		out = append(out, place(r.finding(f, fps, i), ch.Data, f.Start, ch.Loc)...)
-	}
-	// Structured values (a Kubernetes Secret's base64 data, docker auths)
-	// are decoded and scanned too; only whole files can be parsed.
-	if ch.Tail == 0 && ch.Loc.Line <= 1 && ch.Loc.Column <= 1 && !ch.Loc.Flat {
-		for _, d := range decode.Expand(ch.Loc.Path, ch.Data) {
-			dr := r.Detector.Scan(d.Data)
-			dfps := make([]secret.Fingerprint, len(dr))
-			for i := range dr {
-				dfps[i] = r.Fingerprinter.Of(dr[i].Secret)
-			}
-			loc := ch.Loc
-			loc.Line, loc.Column, loc.Flat, loc.Encoding = d.Line, d.Column, true, d.Encoding
-			for i, f := range dr {
-				out = append(out, place(r.finding(f, dfps, i), d.Data, f.Start, loc)...)
+		if len(skip) > 0 {
+			if line, col := source.Position(data, f.Start, loc); skip[[2]int{line, col}] {
+				continue
 			}
 		}
+		out = append(out, place(r.finding(f, fps, i), data, f.Start, loc)...)
 	}
 	return out
 }

@@ -12,13 +12,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"testing/quick"
+
+	"github.com/rekeyhq/rekey/internal/testutil"
 
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -568,7 +569,7 @@ func FuzzFind(f *testing.F) {
 func goSource(tb testing.TB, n int) []byte {
 	tb.Helper()
 	var buf bytes.Buffer
-	root := filepath.Join(runtime.GOROOT(), "src")
+	root := filepath.Join(testutil.GoRoot(tb), "src")
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || buf.Len() >= n {
 			return filepath.SkipAll

@@ -5,10 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rekeyhq/rekey/internal/testutil"
 
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/git"
@@ -24,7 +25,7 @@ func TestAgainstOracle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	gittest.BuildBulk(t, dir, gittest.BulkOptions{
-		Source: filepath.Join(runtime.GOROOT(), "src", "strings"), Commits: 120, MergeEvery: 15, DeleteEvery: 7, Seed: 1,
+		Source: filepath.Join(testutil.GoRoot(t), "src", "strings"), Commits: 120, MergeEvery: 15, DeleteEvery: 7, Seed: 1,
 		Plant: func(i int) map[string]string {
 			if i%40 == 5 {
 				return map[string]string{"secrets/s.env": "k=1\n"} // the same blob, added again after a delete
@@ -93,7 +94,7 @@ func BenchmarkWalk(b *testing.B) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
 		start := time.Now()
-		res := gittest.BuildBulk(b, dir, gittest.BulkOptions{Source: filepath.Join(runtime.GOROOT(), "src"), Commits: 3000, Seed: 1})
+		res := gittest.BuildBulk(b, dir, gittest.BulkOptions{Source: filepath.Join(testutil.GoRoot(b), "src"), Commits: 3000, Seed: 1})
 		b.Logf("built %+v in %v", res, time.Since(start))
 	}
 	s, err := git.New(git.Options{Path: dir, OnError: func(e *source.FileError) { b.Error(e) }})

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+)
+
+// Exit codes, as the CLI contract in docs/cli.md states them.
+const (
+	exitOK    = 0
+	exitFound = 1 // something to act on
+	exitUsage = 2 // usage or input error
+)
+
+// foundError ends a command that ran fine and found something to act on.
+type foundError struct{}
+
+func (foundError) Error() string { return "" }
+
+// usageError marks a bad flag or argument.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// exitCode prints err as one line (unless the command only signals a
+// result) and returns the code for it.
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, foundError{}) {
+		return exitFound
+	}
+	msg := strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " "))
+	if errors.Is(err, context.Canceled) {
+		msg = "interrupted"
+	}
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "rekey: %s (see rekey --help)\n", msg)
+		return exitUsage
+	case strings.HasPrefix(msg, "unknown command"), strings.HasPrefix(msg, "accepts "), strings.HasPrefix(msg, "requires at least"):
+		fmt.Fprintf(stderr, "rekey: %s\n", msg)
+		return exitUsage
+	}
+	if k := errs.KindOf(err); k == errs.Unreachable {
+		msg += " (is it running and reachable from here?)"
+	}
+	fmt.Fprintf(stderr, "rekey: %s\n", msg)
+	// Every other failure is one of input: the contract reserves 1 for
+	// "found something" and 3 for "waiting".
+	return exitUsage
+}

@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+// secretFlags are the only ways a secret enters rekey: never as an
+// argument, where it would land in shell history and the process list.
+type secretFlags struct {
+	file  string
+	stdin bool
+	env   string
+}
+
+func (s *secretFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&s.file, "secret-file", "", "read the secret from this file (one trailing newline is dropped)")
+	c.Flags().BoolVar(&s.stdin, "secret-stdin", false, "read the secret from standard input")
+	c.Flags().StringVar(&s.env, "secret-env", "", "read the secret from this environment variable")
+}
+
+func (s *secretFlags) read(g *globals) (secret.Secret, error) {
+	n := 0
+	for _, set := range []bool{s.file != "", s.stdin, s.env != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return secret.Secret{}, usagef("give the secret with exactly one of --secret-file, --secret-stdin or --secret-env")
+	}
+	var raw []byte
+	switch {
+	case s.file != "":
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			return secret.Secret{}, errs.E("read secret", errs.NotFound, s.file, unwrapPath(err))
+		}
+		raw = b
+	case s.stdin:
+		b, err := io.ReadAll(g.env.Stdin)
+		if err != nil {
+			return secret.Secret{}, errs.E("read secret", errs.Invalid, "stdin", err)
+		}
+		raw = b
+	default:
+		v := g.env.Getenv(s.env)
+		if v == "" {
+			return secret.Secret{}, errs.New("read secret", errs.NotFound, "$"+s.env, "variable is unset or empty")
+		}
+		raw = []byte(v)
+	}
+	raw = bytes.TrimSuffix(raw, []byte("\n"))
+	raw = bytes.TrimSuffix(raw, []byte("\r"))
+	defer clear(raw)
+	if len(raw) == 0 {
+		return secret.Secret{}, errs.New("read secret", errs.Invalid, "", "the secret is empty")
+	}
+	return secret.New(raw), nil
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/source/fs"
+	"github.com/rekeyhq/rekey/internal/source/git"
+	"github.com/rekeyhq/rekey/internal/source/jira"
+	"github.com/rekeyhq/rekey/internal/source/slack"
+)
+
+// inputFlags say where scan and trace look.
+type inputFlags struct {
+	history bool
+	sources []string
+	exclude []string
+}
+
+func (in *inputFlags) register(c *cobra.Command) {
+	c.Flags().BoolVar(&in.history, "history", false, "also scan every reachable blob of every ref of git repositories")
+	c.Flags().StringArrayVar(&in.sources, "source", nil, "an export to scan: slack:DIR or jira:FILE (repeatable)")
+	c.Flags().StringArrayVar(&in.exclude, "exclude", nil, "skip paths matching this glob, relative to each PATH (repeatable; ** matches any depth)")
+}
+
+// fileErrors collects per-file problems so the scan goes on and reports
+// each one as a line on stderr.
+type fileErrors struct {
+	mu    sync.Mutex
+	w     func(string)
+	count int
+}
+
+func (f *fileErrors) add(e *source.FileError) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count++
+	f.w(fmt.Sprintf("rekey: %s: %v", e.Path, e.Err))
+}
+
+func (in *inputFlags) build(paths []string, onErr source.ErrorFunc) ([]source.Source, error) {
+	if len(paths) == 0 && len(in.sources) == 0 {
+		return nil, usagef("give at least one PATH or --source")
+	}
+	var out []source.Source
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, errs.E("scan", errs.NotFound, p, unwrapPath(err))
+		}
+		var skip func(string) bool
+		if in.history {
+			if repo, ok := git.IsRepository(p); ok {
+				g, err := git.New(git.Options{Path: repo, OnError: onErr})
+				if err != nil {
+					return nil, errs.E("scan history", errs.Invalid, p, err)
+				}
+				out = append(out, source.WithPathPrefix(g, p))
+				// The repository's HEAD is in its history already; the
+				// working tree adds only untracked, ignored and modified
+				// files.
+				if clean, err := git.CleanTracked(repo); err == nil {
+					skip = func(rel string) bool { return clean[rel] }
+				}
+			}
+		}
+		s, err := fs.New(fs.Options{Root: p, Exclude: in.exclude, OnError: onErr, SkipGitTracked: skip})
+		if err != nil {
+			return nil, errs.E("scan", errs.Invalid, p, err)
+		}
+		out = append(out, s)
+	}
+	for _, spec := range in.sources {
+		kind, loc, ok := strings.Cut(spec, ":")
+		if !ok || loc == "" {
+			return nil, usagef("--source %q: want slack:DIR or jira:FILE", spec)
+		}
+		switch kind {
+		case "slack":
+			s, err := slack.New(slack.Options{Dir: loc, OnError: onErr})
+			if err != nil {
+				return nil, errs.E("slack export", errs.Invalid, "", err)
+			}
+			out = append(out, s)
+		case "jira":
+			s, err := jira.New(jira.Options{Path: loc, OnError: onErr})
+			if err != nil {
+				return nil, errs.E("jira export", errs.Invalid, "", err)
+			}
+			out = append(out, s)
+		default:
+			return nil, usagef("--source %q: unknown kind %q (want slack or jira)", spec, kind)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,5 @@
+region          = "eu-west-1"
+instance_class  = "db.r6g.large"
+db_username     = "orders_admin"
+db_password     = "fSHg0G3FH85Hw0XuXppcrS"
+backup_window   = "03:00-04:00"

@@ -38,28 +38,38 @@ report() { # label bytesMB rekey-name gitleaks-name rekey-count gitleaks-count
   local label=$1 size=$2 r=$3 g=$4 rc=$5 gc=$6
   local rs gs rr gr
   rs=$(cat "$work/$r.sec"); gs=$(cat "$work/$g.sec")
-  rr=$(cat "$work/$r.rss"); gr=$(cat "$work/$g.rss")
+  # GNU time writes "Command exited with non-zero status 1" first when the
+  # tool reports findings; the figure is on the last line.
+  rr=$(tail -n1 "$work/$r.rss"); gr=$(tail -n1 "$work/$g.rss")
   printf '%s (%s MB)\n' "$label" "$size"
   printf '  %-9s %7.2f s  %8.1f MB/s  peak %6.0f MB  findings %s\n' rekey "$rs" "$(echo "$size / $rs" | bc -l)" "$(echo "$rr / 1024" | bc -l)" "$rc"
   printf '  %-9s %7.2f s  %8.1f MB/s  peak %6.0f MB  findings %s\n' gitleaks "$gs" "$(echo "$size / $gs" | bc -l)" "$(echo "$gr / 1024" | bc -l)" "$gc"
   printf '  speed ratio rekey/gitleaks: %.1fx, memory ratio: %.2f\n' "$(echo "$gs / $rs" | bc -l)" "$(echo "$rr / $gr" | bc -l)"
 }
 
-# recall: how many of gitleaks' (file, line) places rekey also reports.
+# recall: how many of gitleaks' (file, line) places rekey also reports, and
+# what each tool reports alone, by rule, so a difference can be read.
 recall() { # rekey-jsonl gitleaks-json strip-prefix
   python3 - "$1" "$2" "$3" <<'PY'
-import json, sys, os
+import json, sys, os, collections
 rk, gl, prefix = sys.argv[1:]
-mine = set()
+def rel(p):
+    return os.path.relpath(p, prefix) if prefix and os.path.isabs(p) else p
+mine = {}
 for line in open(rk):
     f = json.loads(line)
-    mine.add((os.path.relpath(f["path"], prefix) if prefix else f["path"], f["line"]))
-theirs = json.load(open(gl)) if os.path.getsize(gl) else []
-places = {(os.path.relpath(g["File"], prefix) if prefix and os.path.isabs(g["File"]) else g["File"], g["StartLine"]) for g in theirs}
-both = places & mine
-print(f"  recall vs gitleaks: rekey reports {len(both)} of gitleaks' {len(places)} places ({len(mine)} places of its own)")
-for p in sorted(places - mine)[:15]:
-    print("    only gitleaks:", p[0] + ":" + str(p[1]))
+    mine[(rel(f["path"]), f["line"])] = f["rule"]
+theirs = {}
+for g in (json.load(open(gl)) if os.path.getsize(gl) else []):
+    theirs[(rel(g["File"]), g["StartLine"])] = g["RuleID"]
+both = set(theirs) & set(mine)
+print(f"  places: {len(both)} reported by both, {len(set(theirs) - set(mine))} by gitleaks only, {len(set(mine) - set(theirs))} by rekey only")
+for name, only in (("gitleaks only", {k: theirs[k] for k in set(theirs) - set(mine)}), ("rekey only", {k: mine[k] for k in set(mine) - set(theirs)})):
+    if only:
+        counts = collections.Counter(only.values()).most_common()
+        print(f"  {name} by rule: " + ", ".join(f"{r} {n}" for r, n in counts))
+        for k in sorted(only)[:5]:
+            print(f"    {k[0]}:{k[1]} ({only[k]})")
 PY
 }
 
@@ -77,7 +87,7 @@ if [ ! -d "$repo/.git" ] && [ ! -f "$repo/HEAD" ]; then
   REKEY_BENCH_MKREPO="$repo" go test -count=1 -run TestMakeHistoryRepo -v ./bench >&2
 fi
 commits=$(git -C "$repo" rev-list --all | wc -l)
-hsize=$(git -C "$repo" rev-list --objects --all | git -C "$repo" cat-file --batch-check='%(objecttype) %(objectsize)' | awk '$1=="blob"{s+=$2} END{printf "%.1f", s/1e6}')
+hsize=$(git -C "$repo" rev-list --objects --all | cut -d' ' -f1 | git -C "$repo" cat-file --batch-check='%(objecttype) %(objectsize)' | awk '$1=="blob"{s+=$2} END{printf "%.1f", s/1e6}')
 echo "== history: $repo ($commits commits, $hsize MB of distinct blobs)" >&2
 run rekey-git "$work/rekey" scan --history --format json "$repo"
 run gitleaks-git "$GITLEAKS" git --no-banner --log-level error --report-format json --report-path "$work/gitleaks-git.json" "$repo"

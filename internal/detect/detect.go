@@ -112,24 +112,37 @@ func (d *Detector) Scan(data []byte) []Finding {
 		}
 		return a.End - b.End
 	})
-	out = dropContained(out)
+	out = d.dropContained(out)
 	d.pair(out)
 	return out
 }
 
+// On very long lines (minified code, a JSON document on one line) a
+// keyword's window is cut to capBefore bytes before it and capAfter after
+// it: every credential matched on one line fits (a rule whose values run
+// longer, such as a kubeconfig's base64 client key, sets Window), and
+// without the cut each hit would make the regexes rescan the whole line.
+const (
+	capBefore = 512
+	capAfter  = 4096
+)
+
 // candidates maps each rule with a keyword hit to the windows its regex must
-// search: the hit's line, or from the line start to Window bytes on.
+// search: the hit's line (at most lineCap bytes either side), or from the
+// line start to Window bytes on.
 func (d *Detector) candidates(data []byte) map[int][]span {
 	windows := map[int][]span{}
 	it := d.ac.IterOverlappingByte(data)
 	lastLine := span{-1, -1}
 	for m := it.Next(); m != nil; m = it.Next() {
 		s, e := m.Start(), m.End()
-		if s < lastLine.start || s >= lastLine.end {
-			ls := bytes.LastIndexByte(data[:s], '\n') + 1
-			le := bytes.IndexByte(data[e:], '\n')
+		if s < lastLine.start || e > lastLine.end {
+			from := max(0, s-capBefore)
+			ls := from + bytes.LastIndexByte(data[from:s], '\n') + 1
+			to := min(len(data), e+capAfter)
+			le := bytes.IndexByte(data[e:to], '\n')
 			if le < 0 {
-				le = len(data)
+				le = to
 			} else {
 				le += e
 			}
@@ -228,17 +241,27 @@ func (d *Detector) accept(r *Rule, val []byte) bool {
 // a shorter match inside a longer one of the same kind, and of two rules
 // matching exactly the same span, the one that does not recognise the value
 // itself (a docker auth rule and a Docker Hub token rule on one password:
-// the token rule names the provider).
-func dropContained(fs []Finding) []Finding {
-	out := fs[:0]
+// the token rule names the provider), else the one listed first.
+func (d *Detector) dropContained(fs []Finding) []Finding {
+	// fs is sorted by Start, so a finding that covers f starts at most
+	// longest bytes before it: look back only that far, not at every
+	// finding (a long line can hold tens of thousands).
+	longest := 0
+	for _, f := range fs {
+		longest = max(longest, f.End-f.Start)
+	}
+	// A new slice: filtering in place would overwrite findings the
+	// look-back still reads.
+	out := make([]Finding, 0, len(fs))
 	for i, f := range fs {
 		covered := false
-		for j := range fs {
+		lo := i
+		for lo > 0 && fs[lo-1].Start >= f.Start-longest {
+			lo--
+		}
+		for j := lo; j < len(fs) && fs[j].Start <= f.Start && !covered; j++ {
 			o := fs[j]
-			if o.Start > f.End {
-				break
-			}
-			if i == j || o.Start > f.Start || f.End > o.End {
+			if i == j || f.End > o.End {
 				continue
 			}
 			switch {
@@ -249,10 +272,7 @@ func dropContained(fs []Finding) []Finding {
 				covered = true
 			case o.Start == f.Start && o.End == f.End:
 				fSelf, oSelf := selfIdentified(f), selfIdentified(o)
-				covered = oSelf && !fSelf || oSelf == fSelf && j < i
-			}
-			if covered {
-				break
+				covered = oSelf && !fSelf || oSelf == fSelf && d.byID[o.Rule.ID] < d.byID[f.Rule.ID]
 			}
 		}
 		if !covered {

@@ -141,3 +141,13 @@ func TestSameSpanKeepsTheSelfIdentifyingRule(t *testing.T) {
 		t.Fatalf("got %d findings, first %v", len(fs), fs)
 	}
 }
+
+func TestLongLineWindowIsCapped(t *testing.T) {
+	d := mustNew(t)
+	pad := strings.Repeat("a,", 3<<20)
+	line := []byte(pad + ` token: "Zx9-Qw3-Er7-Ty1-Ui5" ` + pad + `GITHUB=ghp_abcdefghijklmnopqrstuvwxyz0123456789 ` + pad)
+	fs := d.Scan(line)
+	if len(fs) != 2 || fs[0].Rule.ID != "generic" || fs[1].Rule.ID != "gh" {
+		t.Fatalf("got %+v", fs)
+	}
+}

@@ -2,12 +2,6 @@ package rules
 
 import "github.com/rekeyhq/rekey/internal/detect"
 
-// sep sits between a key and its value in config files and code: the key's
-// closing quote, "=", ":" or "=>", and the value's opening quote. Go's ":="
-// is left out on purpose: it assigns expressions far more often than
-// literals.
-const sep = `["']?[ \t]*(?:=|:|=>)[ \t]*["'` + "`" + `]?`
-
 func awsRules() []*detect.Rule {
 	keyID := fakeAWSKeyID("AKIA", 123456789012, "aws-doc-1")
 	secret := fake("aws-secret-1", alnum+"/+", 40)

@@ -150,12 +150,13 @@ func fakePGP(seed string) string {
 	return strings.Replace(s, "-----\n", "-----\n\n", 1)
 }
 
-// b64url encodes s without padding, as JWTs and many token formats do.
-func b64urlJSON(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+// rawURL64 is unpadded URL-safe base64, as JWTs and many token formats
+// write their parts.
+func rawURL64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 // fakeJWT builds a signed-looking JWT with the given header and claims.
 func fakeJWT(header, claims, seed string) string {
-	return b64urlJSON(header) + "." + b64urlJSON(claims) + "." + fake(seed, b64url, 43)
+	return rawURL64(header) + "." + rawURL64(claims) + "." + fake(seed, b64url, 43)
 }
 
 // b64 is standard padded base64.

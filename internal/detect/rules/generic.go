@@ -76,12 +76,10 @@ func genericRules() []*detect.Rule {
 	var allKeywords, allEndings []string
 	examples := genericExamples()
 	for _, f := range genericFamilies {
-		keyName := `(?i:[\w.-]*?(?:` + f.endings + `))`
+		keyName := `[\w.-]*?(?:` + ci(f.endings) + `)`
 		// The match starts at the credential word, which keeps the regex
 		// cheap on long lines; the rest of the key name does not matter.
-		// A word right after ":" is a field in a colon-separated format
-		// description ("groupname:password:GID"), not a key.
-		key := `(?:^|[^:])(?i:` + f.endings + `)`
+		key := `(?:` + ci(f.endings) + `)`
 		ex := examples[f.id]
 		out = append(out,
 			&detect.Rule{
@@ -102,7 +100,7 @@ func genericRules() []*detect.Rule {
 				Provider:    "generic",
 				Description: "Unquoted value assigned to a key naming a " + f.what + " (dotenv, YAML, INI, .properties, Dockerfile ENV/ARG)",
 				Keywords:    f.keywords,
-				Regex:       re(`(?m)(?:^[ \t]*(?i:ENV|ARG)[ \t]+` + keyName + `[ \t]+|` + key + bareSep + `)` + bareValue),
+				Regex:       re(`(?m)(?:^[ \t]*(?:ENV|ARG|env|arg)[ \t]+` + keyName + `[ \t]+|` + key + bareSep + `)` + bareValue),
 				Validate:    f.validate,
 				MinEntropy:  3.0,
 				Generic:     true,

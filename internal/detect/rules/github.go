@@ -202,7 +202,7 @@ func vcsRules() []*detect.Rule {
 				return found && id != "" && strings.Trim(id, digits) == ""
 			},
 			Severity: detect.High,
-			Examples: []string{"Authorization: Bearer BBDC-" + b64urlJSON("731944562019:"+string(fakeBytes("bbdc-1", 24)))},
+			Examples: []string{"Authorization: Bearer BBDC-" + rawURL64("731944562019:"+string(fakeBytes("bbdc-1", 24)))},
 			NoMatch:  []string{"Authorization: Bearer BBDC-" + fake("bbdc-2", alnum, 44)},
 		},
 		{

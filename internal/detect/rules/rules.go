@@ -1,18 +1,33 @@
 // Package rules is rekey's rule set: one detect.Rule per documented
 // credential format, written from the providers' own descriptions of their
 // tokens. Every rule carries examples that must match and near-misses that
-// must not, and a test runs them all.
+// must not, and rules_test.go runs them all.
 //
 // Conventions the rules follow:
 //   - Keywords are literals that occur inside every match and are rare in
 //     ordinary source code (a token prefix, a provider name), so the keyword
-//     prefilter leaves the regular expressions little to do.
+//     prefilter leaves the regular expressions little to do. The one
+//     exception is .pypirc, whose keywords mark the file.
 //   - A value with a fixed prefix or a checksum gets a specific rule; a value
-//     that is only recognisable by the name it is assigned to is Generic and
-//     gets the engine's placeholder filter plus an entropy floor.
-//   - Two rules never report the same bytes: a specific rule's match that
-//     would also be a generic one is dropped by the engine, and rules whose
-//     formats can overlap are written so that they do not.
+//     recognisable only by the name it is assigned to, the URL it sits in or
+//     the command it is passed to is Generic: it gets the engine's
+//     placeholder filter, an entropy floor and genericValue.
+//   - Every rule has a validator or an entropy floor, so "ghp_xxxx…" and
+//     other stand-ins are not reported.
+//   - Two rules do not report the same bytes: a generic match inside a
+//     specific one is dropped by the engine, generic rules leave values with
+//     a known prefix to their own rule, and overlapping formats (an .npmrc
+//     _authToken holding an npm_ token) are written not to overlap.
+//   - Example values are generated from seeds (fake.go), never copied: no
+//     literal in this package is anyone's credential.
+//
+// Files are grouped by provider family: aws, github (GitHub, GitLab,
+// Bitbucket, Atlassian, CI), cloud (GCP, Azure, other clouds, HashiCorp),
+// ai, slack, saas, payments, registry (package registries and their config
+// files), keys (PEM, PGP, PuTTY, age, JWT, kubeconfig), dsn (connection
+// URIs, JDBC, ADO.NET, URL userinfo, .netrc, HTTP auth headers), config
+// (command lines, name/value lists) and generic (key = value in every
+// config syntax, XML).
 package rules
 
 import (
@@ -40,6 +55,13 @@ func All() []*detect.Rule {
 		registryRules(),
 		keyRules(),
 		dsnRules(),
+		configRules(),
 		genericRules(),
 	)
 }
+
+// sep sits between a key and its value in config files and code: the key's
+// closing quote, "=", ":" or "=>", and the value's opening quote. Go's ":="
+// is left out on purpose: it assigns expressions far more often than
+// literals.
+const sep = `["']?[ \t]*(?:=|:|=>)[ \t]*["'` + "`" + `]?`

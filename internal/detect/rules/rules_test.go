@@ -58,6 +58,10 @@ func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
+// gluedFormats write the secret right after a word: Telegram's API puts the
+// token after "bot" in the URL path, mysql takes -pPASSWORD.
+var gluedFormats = map[string]bool{"telegram-bot-token": true, "cli-password-flag": true}
+
 func TestExamplesMatch(t *testing.T) {
 	d := newDetector(t)
 	for _, r := range d.Rules() {
@@ -82,10 +86,36 @@ func TestExamplesMatch(t *testing.T) {
 			if ex[got.Start:got.End] != val {
 				t.Errorf("%s example %d: offsets do not point at the secret", r.ID, i)
 			}
-			// Telegram's API puts the token right after "bot" in the URL path.
-			if r.ID != "telegram-bot-token" && isWordByte(val[0]) && got.Start > 0 && isWordByte(ex[got.Start-1]) ||
+			if !gluedFormats[r.ID] && isWordByte(val[0]) && got.Start > 0 && isWordByte(ex[got.Start-1]) ||
 				isWordByte(val[len(val)-1]) && got.End < len(ex) && isWordByte(ex[got.End]) {
 				t.Errorf("%s example %d: secret %q is cut out of a longer word", r.ID, i, val)
+			}
+		}
+	}
+}
+
+// TestKeywordsAreInsideMatches checks that every example's match holds one
+// of its rule's keywords: the prefilter is only sound if a match cannot
+// exist without one.
+func TestKeywordsAreInsideMatches(t *testing.T) {
+	// The .pypirc rule's keywords mark the file ([distutils], [pypi]); its
+	// match is any section of that file, found within the rule's Window.
+	fileMarked := map[string]bool{"pypirc-password": true}
+	for _, r := range All() {
+		if fileMarked[r.ID] {
+			continue
+		}
+		for i, ex := range r.Examples {
+			found := false
+			for _, m := range r.Regex.FindAllString(ex, -1) {
+				for _, k := range r.Keywords {
+					if strings.Contains(strings.ToLower(m), k) {
+						found = true
+					}
+				}
+			}
+			if !found {
+				t.Errorf("%s example %d: no keyword inside the match", r.ID, i)
 			}
 		}
 	}
@@ -316,7 +346,7 @@ func TestValidators(t *testing.T) {
 	}{
 		{"jwt", validJWT, fakeJWT(`{"alg":"HS256"}`, `{"sub":"x"}`, "v1"), true},
 		{"jwt without alg", validJWT, fakeJWT(`{"typ":"JWT"}`, `{"sub":"x"}`, "v2"), false},
-		{"jwt claims not json", validJWT, b64urlJSON(`{"alg":"HS256"}`) + ".eyJ" + fake("v3", alnum, 20) + "." + fake("v4", alnum, 43), false},
+		{"jwt claims not json", validJWT, rawURL64(`{"alg":"HS256"}`) + ".eyJ" + fake("v3", alnum, 20) + "." + fake("v4", alnum, 43), false},
 		{"rsa der", derKey, fakePEM("RSA PRIVATE KEY", "v5", 600), true},
 		{"rsa encrypted", derKey, fakePEM("RSA PRIVATE KEY", "v6", 600, "Proc-Type: 4,ENCRYPTED", "DEK-Info: AES-128-CBC,00"), false},
 		{"not der", derKey, armor("PRIVATE KEY", fakeBytes("v7", 300)), false},
@@ -324,8 +354,8 @@ func TestValidators(t *testing.T) {
 		{"openssh aes", plainOpenSSH, fakeOpenSSH("aes256-ctr", "v9"), false},
 		{"openssh aes encrypted", encryptedKey, fakeOpenSSH("aes256-ctr", "v10"), true},
 		{"pgp secret key", pgpSecretKey, fakePGP("v11"), true},
-		{"discord", discordBotToken, b64urlJSONRaw("119012345678901234567") + ".AbCdEf." + fake("v12", alnum, 38), true},
-		{"discord not id", discordBotToken, b64urlJSONRaw("3abcdefghijklmnopq") + ".AbCdEf." + fake("v13", alnum, 38), false},
+		{"discord", discordBotToken, rawURL64("119012345678901234567") + ".AbCdEf." + fake("v12", alnum, 38), true},
+		{"discord not id", discordBotToken, rawURL64("3abcdefghijklmnopq") + ".AbCdEf." + fake("v13", alnum, 38), false},
 		{"basic", basicAuth, b64std("svc:Zq8-rT1v-N0x"), true},
 		{"basic default", basicAuth, b64std("admin:admin"), false},
 		{"password template", plausiblePassword, "${DB_PASSWORD}", false},

@@ -1,15 +1,13 @@
 package rules
 
 import (
-	"strings"
-
 	"github.com/rekeyhq/rekey/internal/detect"
 )
 
 func saasRules() []*detect.Rule {
 	twilioSID := "AC" + fake("twilio-ac", hexLower, 32)
-	grafanaBody := b64urlJSON(`{"o":"918273","n":"stack-918273-alloy-metrics","k":"` + fake("glc-k", alnum, 24) + `","m":{"r":"prod-eu-west-2"}}`)
-	sentryBody := b64urlJSON(`{"iat":1719836400.0,"url":"https://sentry.io","region_url":"https://de.sentry.io","org":"acme-shop"}`)
+	grafanaBody := rawURL64(`{"o":"918273","n":"stack-918273-alloy-metrics","k":"` + fake("glc-k", alnum, 24) + `","m":{"r":"prod-eu-west-2"}}`)
+	sentryBody := rawURL64(`{"iat":1719836400.0,"url":"https://sentry.io","region_url":"https://de.sentry.io","org":"acme-shop"}`)
 	return []*detect.Rule{
 		{
 			ID:          "sendgrid-api-key",
@@ -305,8 +303,8 @@ func saasRules() []*detect.Rule {
 			Regex:       re(`(?s)(?i:discord).*?\b(?P<secret>[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40})\b`),
 			Validate:    discordBotToken,
 			Severity:    detect.High,
-			Examples:    []string{"DISCORD_BOT_TOKEN=" + b64urlJSONRaw("1190"+fake("discord-id", digits, 15)) + "." + fake("discord-ts", alnum, 6) + "." + fake("discord-mac", alnum+"_-", 38)},
-			NoMatch:     []string{"discord session " + b64urlJSONRaw("3abcdefghijklmnopq") + ".AbCdEf." + fake("discord-nm", alnum, 38)},
+			Examples:    []string{"DISCORD_BOT_TOKEN=" + rawURL64("1190"+fake("discord-id", digits, 15)) + "." + fake("discord-ts", alnum, 6) + "." + fake("discord-mac", alnum+"_-", 38)},
+			NoMatch:     []string{"discord session " + rawURL64("3abcdefghijklmnopq") + ".AbCdEf." + fake("discord-nm", alnum, 38)},
 		},
 		{
 			ID:          "discord-webhook-url",
@@ -429,8 +427,8 @@ func saasRules() []*detect.Rule {
 			Regex:       re(`\b(?P<secret>sk\.eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{22})\b`),
 			MinEntropy:  3.0,
 			Severity:    detect.High,
-			Examples:    []string{"MAPBOX_DOWNLOADS_TOKEN=sk." + b64urlJSON(`{"u":"acme-maps","a":"`+fake("mapbox-a", lowerAlnum, 25)+`"}`) + "." + fake("mapbox-1", alnum+"_-", 22)},
-			NoMatch:     []string{"MAPBOX_TOKEN=pk." + b64urlJSON(`{"u":"acme-maps","a":"`+fake("mapbox-b", lowerAlnum, 25)+`"}`) + "." + fake("mapbox-2", alnum, 22)},
+			Examples:    []string{"MAPBOX_DOWNLOADS_TOKEN=sk." + rawURL64(`{"u":"acme-maps","a":"`+fake("mapbox-a", lowerAlnum, 25)+`"}`) + "." + fake("mapbox-1", alnum+"_-", 22)},
+			NoMatch:     []string{"MAPBOX_TOKEN=pk." + rawURL64(`{"u":"acme-maps","a":"`+fake("mapbox-b", lowerAlnum, 25)+`"}`) + "." + fake("mapbox-2", alnum, 22)},
 		},
 		{
 			ID:          "teams-webhook-url",
@@ -446,6 +444,3 @@ func saasRules() []*detect.Rule {
 		},
 	}
 }
-
-// b64urlJSONRaw base64url-encodes s without padding.
-func b64urlJSONRaw(s string) string { return strings.TrimRight(b64urlJSON(s), "=") }

@@ -333,9 +333,6 @@ func decodeBasic(v []byte) (user, pass string, ok bool) {
 	return strings.Cut(string(b), ":")
 }
 
-// templated reports values that refer to a secret instead of holding one:
-// interpolations (${X}, {{ x }}, $(cmd), %s, {0}), angle-bracket
-// stand-ins, masked values and references to secret stores or files.
 var (
 	// templateMarks anywhere in a value make it a template or a mask.
 	templateMarks = []string{"${", "{{", "$(", "%s", "%d", "%v", "%(", "***", "...", "…"}
@@ -399,9 +396,9 @@ func plausiblePassword(v []byte) bool {
 		return false
 	}
 	// Random hex and UUID passwords are common and real; the placeholder
-	// filter treats them as hashes, so they skip it.
+	// filter treats them as hashes, so they skip it (but not 0000…).
 	if hexOrUUID.Match(v) {
-		return true
+		return detect.Entropy(v) >= 2.5
 	}
 	return !detect.IsPlaceholder(v)
 }
@@ -409,9 +406,10 @@ func plausiblePassword(v []byte) bool {
 var hexOrUUID = re(`^(?:[0-9a-fA-F]{16,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`)
 
 var (
-	numberLike = re(`^[-+]?(?:0[xX][0-9a-fA-F]{1,16}|[0-9]+(?:\.[0-9]+)*)$`)
-	pathLike   = re(`^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:pem|key|crt|cer|p12|pfx|jks|json|ya?ml|txt|env|cfg|conf|ini|properties|xml|toml|sh|asc|gpg|der|pub)$`)
-	emailLike  = re(`^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$`)
+	codeOperators = re(`\|\||&&|==|!=|=>|->`)
+	numberLike    = re(`^[-+]?(?:0[xX][0-9a-fA-F]{1,16}|[0-9]+(?:\.[0-9]+)*)$`)
+	pathLike      = re(`^(?:/|\./|\.\./|~/|[A-Za-z]:\\)|\.(?:pem|key|crt|cer|p12|pfx|jks|json|ya?ml|txt|env|cfg|conf|ini|properties|xml|toml|sh|asc|gpg|der|pub)$`)
+	emailLike     = re(`^[^@\s]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$`)
 )
 
 // knownPrefix matches the start of values whose format a specific rule
@@ -436,7 +434,7 @@ func genericValue(v []byte) bool {
 	if len(v) < 8 || templated(v) || pathLike.Match(v) || emailLike.Match(v) || bytes.Contains(v, []byte("://")) || knownPrefix.Match(v) {
 		return false
 	}
-	if numberLike.Match(v) || identifierLike(v) {
+	if numberLike.Match(v) || identifierLike(v) || codeOperators.Match(v) {
 		return false
 	}
 	var hasDigit, hasLetter, hasSymbol bool
@@ -563,4 +561,33 @@ func plausibleURLPassword(v []byte) bool {
 		}
 	}
 	return false
+}
+
+// ci makes the ASCII letters of a regex fragment match either case with
+// explicit classes ([Tt][Oo][Kk][Ee][Nn]) instead of (?i), which also folds
+// in Unicode look-alikes (the Kelvin sign for k, long s for s) and costs a
+// fold lookup per byte on long lines. Letters inside [...] are left alone.
+func ci(fragment string) string {
+	var sb strings.Builder
+	depth := 0
+	for i := 0; i < len(fragment); i++ {
+		c := fragment[i]
+		switch {
+		case c == '\\' && i+1 < len(fragment):
+			sb.WriteByte(c)
+			i++
+			sb.WriteByte(fragment[i])
+			continue
+		case c == '[':
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case depth == 0 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'):
+			l, u := c|0x20, c&^0x20
+			sb.WriteString("[" + string(u) + string(l) + "]")
+			continue
+		}
+		sb.WriteByte(c)
+	}
+	return sb.String()
 }

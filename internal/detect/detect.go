@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"slices"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
@@ -27,12 +28,14 @@ type Finding struct {
 
 // Detector runs a rule set over buffers. It is safe for concurrent use.
 type Detector struct {
-	rules   []*Rule
-	groups  []int
-	byID    map[string]int
-	ac      ahocorasick.AhoCorasick
-	kwRules [][]int // keyword index → rule indices
-	maxWin  int
+	rules  []*Rule
+	groups []int
+	// anchored holds, for rules with an Anchor, the regex wrapped in ^(?:…).
+	anchored []*regexp.Regexp
+	byID     map[string]int
+	ac       ahocorasick.AhoCorasick
+	kwRules  [][]int // keyword index → rule indices
+	maxWin   int
 }
 
 // New builds a Detector. It fails on an invalid rule or a duplicate id.
@@ -49,6 +52,14 @@ func New(rules []*Rule) (*Detector, error) {
 		}
 		d.byID[r.ID] = i
 		d.groups = append(d.groups, secretGroup(r.Regex))
+		var anch *regexp.Regexp
+		if r.Anchor != 0 {
+			var err error
+			if anch, err = regexp.Compile(`^(?:` + r.Regex.String() + `)`); err != nil {
+				return nil, fmt.Errorf("rule %s: anchored regex: %w", r.ID, err)
+			}
+		}
+		d.anchored = append(d.anchored, anch)
 		for _, k := range r.Keywords {
 			ki, ok := kwIndex[k]
 			if !ok {
@@ -98,13 +109,13 @@ type span struct{ start, end int }
 
 // Scan returns every finding in data, ordered by offset.
 func (d *Detector) Scan(data []byte) []Finding {
-	windows := d.candidates(data)
+	windows, anchors := d.candidates(data)
 	var out []Finding
 	for ri, ws := range windows {
-		if len(ws) == 0 {
-			continue
-		}
 		out = d.runRule(out, ri, data, mergeSpans(ws))
+	}
+	for ri, as := range anchors {
+		out = d.runAnchored(out, ri, data, as)
 	}
 	slices.SortFunc(out, func(a, b Finding) int {
 		if a.Start != b.Start {
@@ -128,17 +139,21 @@ const (
 )
 
 // candidates maps each rule with a keyword hit to the windows its regex must
-// search: the hit's line (at most lineCap bytes either side), or from the
-// line start to Window bytes on.
-func (d *Detector) candidates(data []byte) map[int][]span {
-	windows := map[int][]span{}
+// search: the hit's line (cut to capBefore/capAfter bytes around the hit),
+// or from the line start to Window bytes on. Anchored rules get, instead,
+// the places a match may start, each with the end of its window.
+func (d *Detector) candidates(data []byte) (windows, anchors map[int][]span) {
+	windows, anchors = map[int][]span{}, map[int][]span{}
 	it := d.ac.IterOverlappingByte(data)
 	lastLine := span{-1, -1}
+	trueStart := false // lastLine.start is the line's real start, not a cut
 	for m := it.Next(); m != nil; m = it.Next() {
 		s, e := m.Start(), m.End()
 		if s < lastLine.start || e > lastLine.end {
 			from := max(0, s-capBefore)
-			ls := from + bytes.LastIndexByte(data[from:s], '\n') + 1
+			nl := bytes.LastIndexByte(data[from:s], '\n')
+			trueStart = nl >= 0 || from == 0
+			ls := from + nl + 1
 			to := min(len(data), e+capAfter)
 			le := bytes.IndexByte(data[e:to], '\n')
 			if le < 0 {
@@ -149,10 +164,21 @@ func (d *Detector) candidates(data []byte) map[int][]span {
 			lastLine = span{ls, le}
 		}
 		for _, ri := range d.kwRules[m.Pattern()] {
-			w := lastLine
-			if win := d.rules[ri].Window; win > 0 {
-				w.end = min(len(data), e+win)
+			r := d.rules[ri]
+			end := lastLine.end
+			if r.Window > 0 {
+				end = min(len(data), e+r.Window)
 			}
+			if r.Anchor != 0 {
+				if r.Anchor&AtKeyword != 0 {
+					anchors[ri] = append(anchors[ri], span{s, end})
+				}
+				if r.Anchor&AtLineStart != 0 && trueStart {
+					anchors[ri] = append(anchors[ri], span{lastLine.start, end})
+				}
+				continue
+			}
+			w := span{lastLine.start, end}
 			ws := windows[ri]
 			if n := len(ws); n > 0 && ws[n-1].end >= w.start && ws[n-1].start <= w.start {
 				ws[n-1].end = max(ws[n-1].end, w.end)
@@ -161,7 +187,7 @@ func (d *Detector) candidates(data []byte) map[int][]span {
 			windows[ri] = append(ws, w)
 		}
 	}
-	return windows
+	return windows, anchors
 }
 
 func mergeSpans(ws []span) []span {
@@ -179,45 +205,67 @@ func mergeSpans(ws []span) []span {
 }
 
 func (d *Detector) runRule(out []Finding, ri int, data []byte, ws []span) []Finding {
-	r := d.rules[ri]
-	g := d.groups[ri]
-	names := r.Regex.SubexpNames()
 	seen := -1
 	for _, w := range ws {
-		for _, loc := range r.Regex.FindAllSubmatchIndex(data[w.start:w.end], -1) {
-			s, e := loc[2*g], loc[2*g+1]
-			if s < 0 {
-				continue
-			}
-			s, e = s+w.start, e+w.start
-			if s <= seen {
-				continue
-			}
-			val := data[s:e]
-			if !d.accept(r, val) {
-				continue
-			}
-			seen = s
-			f := Finding{Rule: r, Secret: secret.New(val), Start: s, End: e, Severity: r.Severity, Pair: -1}
-			for i, n := range names {
-				if n == "" || n == "secret" || loc[2*i] < 0 {
-					continue
-				}
-				if f.Identity == nil {
-					f.Identity = map[string]string{}
-				}
-				f.Identity[n] = string(data[loc[2*i]+w.start : loc[2*i+1]+w.start])
-			}
-			if r.Identity != nil {
-				if f.Identity == nil {
-					f.Identity = map[string]string{}
-				}
-				r.Identity(val, f.Identity)
-			}
-			out = append(out, f)
+		for _, loc := range d.rules[ri].Regex.FindAllSubmatchIndex(data[w.start:w.end], -1) {
+			out, seen = d.found(out, ri, data, loc, w.start, seen)
 		}
 	}
 	return out
+}
+
+// runAnchored tries an anchored rule at each place a match may start,
+// skipping places inside a match already found.
+func (d *Detector) runAnchored(out []Finding, ri int, data []byte, as []span) []Finding {
+	slices.SortFunc(as, func(a, b span) int { return a.start - b.start })
+	seen, next := -1, 0
+	for i, a := range as {
+		if a.start < next || i > 0 && a.start == as[i-1].start {
+			continue
+		}
+		loc := d.anchored[ri].FindSubmatchIndex(data[a.start:a.end])
+		if loc == nil {
+			continue
+		}
+		next = a.start + loc[1]
+		out, seen = d.found(out, ri, data, loc, a.start, seen)
+	}
+	return out
+}
+
+// found turns one regex match (offsets relative to base) into a finding if
+// the rule accepts its secret; seen is the start of the last one taken.
+func (d *Detector) found(out []Finding, ri int, data []byte, loc []int, base, seen int) ([]Finding, int) {
+	r, g := d.rules[ri], d.groups[ri]
+	s, e := loc[2*g], loc[2*g+1]
+	if s < 0 {
+		return out, seen
+	}
+	s, e = s+base, e+base
+	if s <= seen {
+		return out, seen
+	}
+	val := data[s:e]
+	if !d.accept(r, val) {
+		return out, seen
+	}
+	f := Finding{Rule: r, Secret: secret.New(val), Start: s, End: e, Severity: r.Severity, Pair: -1}
+	for i, n := range r.Regex.SubexpNames() {
+		if n == "" || n == "secret" || loc[2*i] < 0 {
+			continue
+		}
+		if f.Identity == nil {
+			f.Identity = map[string]string{}
+		}
+		f.Identity[n] = string(data[loc[2*i]+base : loc[2*i+1]+base])
+	}
+	if r.Identity != nil {
+		if f.Identity == nil {
+			f.Identity = map[string]string{}
+		}
+		r.Identity(val, f.Identity)
+	}
+	return append(out, f), s
 }
 
 func (d *Detector) accept(r *Rule, val []byte) bool {

@@ -151,3 +151,35 @@ func TestLongLineWindowIsCapped(t *testing.T) {
 		t.Fatalf("got %+v", fs)
 	}
 }
+
+func TestAnchoredRuleMatchesLikeWindowed(t *testing.T) {
+	mk := func(a Anchor) *Detector {
+		d, err := New([]*Rule{{ID: "g", Provider: "generic", Keywords: []string{"password", "_pass"}, Severity: Medium, Generic: true, MinEntropy: 2.5, Anchor: a,
+			Regex: regexp.MustCompile(`(?m)(?:^[ \t]*ENV[ \t]+(?i:[\w]*?(?:password|_pass))[ \t]+|(?i:password|_pass)\s*[:=]\s*)["']?(?P<secret>[^\s"',}]{8,64})`)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	windowed, anchored := mk(0), mk(AtKeyword|AtLineStart)
+	inputs := []string{
+		"DB_PASSWORD=Xq7-vN2-pLk9",
+		"  ENV DB_PASSWORD Xq7-vN2-pLk9\n",
+		"a=1\nuser_pass: 'Qw8rT5yU2iO9'\nsmtp_password = \"Zx9!Lm3#Pq7\"\n",
+		strings.Repeat("{csrfToken:t,password:e.pw},", 2000) + `password:"Rt8!kQ2m#Lx9"`,
+	}
+	for _, in := range inputs {
+		w, a := windowed.Scan([]byte(in)), anchored.Scan([]byte(in))
+		if len(w) != len(a) {
+			t.Fatalf("%.40q: windowed %d findings, anchored %d", in, len(w), len(a))
+		}
+		for i := range w {
+			if w[i].Start != a[i].Start || w[i].End != a[i].End {
+				t.Errorf("%.40q: finding %d at %d-%d windowed, %d-%d anchored", in, i, w[i].Start, w[i].End, a[i].Start, a[i].End)
+			}
+		}
+		if len(w) == 0 {
+			t.Errorf("%.40q: nothing found", in)
+		}
+	}
+}

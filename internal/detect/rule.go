@@ -73,6 +73,10 @@ type Rule struct {
 	// Identity derives hints about whose credential this is (an AWS key id
 	// gives the account). It runs after the named submatches are copied.
 	Identity func(secret []byte, hints map[string]string)
+	// Anchor, when set, says where every match starts relative to a
+	// keyword hit; the engine then tries the regex anchored there, once per
+	// hit, instead of searching the hit's window.
+	Anchor Anchor
 	// PairWith names another rule whose finding, within PairDistance bytes,
 	// is the other half of this credential (an AWS secret key and its key
 	// id). The pair is linked on both findings.
@@ -83,6 +87,19 @@ type Rule struct {
 	Examples []string
 	NoMatch  []string
 }
+
+// Anchor is where a rule's matches start relative to a keyword hit. On a
+// long line dense with keywords (a minified bundle naming token and
+// password every few dozen bytes) an anchored rule costs a few bytes per
+// hit where a windowed one rescans the whole line.
+type Anchor uint8
+
+const (
+	// AtKeyword: the match starts at the keyword's first byte.
+	AtKeyword Anchor = 1 << iota
+	// AtLineStart: the match starts at the start of the keyword's line.
+	AtLineStart
+)
 
 // validateRule checks what the engine relies on, so a bad rule fails at
 // construction with its id rather than misbehaving during a scan.

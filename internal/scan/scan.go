@@ -122,21 +122,32 @@ func Run(ctx context.Context, opts Options, sources []source.Source) ([]Finding,
 // foldHistory reports a secret that stayed at one path through many
 // versions of the file once, not once per blob: at its HEAD copy when it
 // is still there, else at its oldest copy, and always with the commit that
-// first brought it to that path.
+// first brought it to that path. Two copies in one version (the same key
+// pasted twice) stay two: the n-th copy of a version folds with the n-th
+// copy of the others.
 func foldHistory(fs []Finding) []Finding {
 	type key struct {
 		path, rule, ref, enc string
 		fp                   secret.Fingerprint
+		nth                  int
 	}
+	type version struct {
+		key
+		commit string
+	}
+	nth := map[version]int{}
 	best := map[key]int{}
 	first := map[key]Finding{}
 	var out []Finding
-	for _, f := range fs {
+	for _, f := range fs { // sorted by path, line, column: ranks follow the lines
 		if f.Commit == "" || f.seq == 0 {
 			out = append(out, f)
 			continue
 		}
-		k := key{f.Path, f.Rule, f.Ref, f.Encoding, f.Fingerprint}
+		k := key{path: f.Path, rule: f.Rule, ref: f.Ref, enc: f.Encoding, fp: f.Fingerprint}
+		v := version{k, f.Commit}
+		k.nth = nth[v]
+		nth[v]++
 		i, ok := best[k]
 		if !ok {
 			best[k] = len(out)
@@ -154,6 +165,8 @@ func foldHistory(fs []Finding) []Finding {
 	for k, i := range best {
 		out[i].Commit, out[i].seq = first[k].Commit, first[k].seq
 	}
+	// A HEAD copy may have replaced an older one at another line.
+	slices.SortFunc(out, compare)
 	return out
 }
 

@@ -165,3 +165,20 @@ func TestHistoryVersionsFoldIntoOneCopy(t *testing.T) {
 		t.Fatalf("second copy %+v", got[1])
 	}
 }
+
+func TestTwoCopiesInOneVersionStayTwo(t *testing.T) {
+	m := testMatcher(t)
+	v1 := []byte("a=tok_abcdefabcdef\nb=tok_abcdefabcdef\n")
+	v2 := []byte("# header\na=tok_abcdefabcdef\nb=tok_abcdefabcdef\n")
+	src := chunks{
+		{Data: v1, Loc: source.Location{Path: "k.go", Line: 1, Column: 1, Commit: "c1", Seq: 1, Class: source.ClassHistory}},
+		{Data: v2, Loc: source.Location{Path: "k.go", Line: 1, Column: 1, Commit: "c2", Seq: 2, AtHead: true, Class: source.ClassCode}},
+	}
+	got, err := Run(context.Background(), Options{Matcher: m, Workers: 1}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Line != 2 || got[1].Line != 3 || !got[0].AtHead || got[0].Commit != "c1" || got[1].Commit != "c1" {
+		t.Fatalf("got %+v", got)
+	}
+}

@@ -4,6 +4,7 @@
 package secret
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -71,6 +72,13 @@ func (s Secret) Preview() string { return Preview(s.b) }
 
 // Preview redacts raw bytes the way Secret.Preview does.
 func Preview(b []byte) string {
+	// A PEM block's armour line names the key type and is not secret; its
+	// first and last characters are dashes, which would tell nothing.
+	if rest, ok := bytes.CutPrefix(b, []byte("-----BEGIN ")); ok {
+		if end := bytes.Index(rest, []byte("-----")); end > 0 && end < 64 {
+			return "-----BEGIN " + string(rest[:end]) + "-----…"
+		}
+	}
 	r := []rune(string(b))
 	if !utf8.Valid(b) {
 		r = []rune(fmt.Sprintf("%x", b))

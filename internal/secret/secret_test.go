@@ -83,6 +83,7 @@ func TestPreview(t *testing.T) {
 		"AKIAZ7VRSQ5EXAMPLE12":           "AKIA…",
 		clear:                            "ghp_…x9Q",
 		"p\u00e4ssw\u00f6rd-l\u00e4nger": "p\u00e4…",
+		"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----": "-----BEGIN OPENSSH PRIVATE KEY-----…",
 	}
 	for in, want := range cases {
 		if got := Preview([]byte(in)); got != want {

@@ -40,6 +40,11 @@ func Classify(p string) Class {
 		strings.Contains(dirs, "/terraform/"), strings.Contains(dirs, "/ansible/"), ext == ".pp",
 		strings.Contains(dirs, "/cloudformation/"), strings.HasSuffix(base, ".template.json"):
 		return ClassIaC
+	case codeExt[ext]:
+		// Source code stays code wherever it lives (a keys/ or config/
+		// package); only the directory-based config guesses below are
+		// for files without a language of their own.
+		return ClassCode
 	case strings.HasPrefix(base, ".env"), strings.HasSuffix(base, ".env"),
 		ext == ".yml", ext == ".yaml", ext == ".json", ext == ".toml", ext == ".ini", ext == ".cfg", ext == ".conf",
 		ext == ".properties", ext == ".xml", ext == ".config", ext == ".cnf", ext == ".plist",
@@ -47,9 +52,19 @@ func Classify(p string) Class {
 		base == ".npmrc", base == ".pypirc", base == ".netrc", base == "_netrc", base == ".pgpass", base == ".my.cnf",
 		base == ".gitconfig", base == ".git-credentials", base == ".dockercfg", base == "credentials",
 		base == "id_rsa", base == "id_dsa", base == "id_ecdsa", base == "id_ed25519",
+		strings.HasSuffix(base, "_key"), strings.HasSuffix(base, "_rsa"), strings.HasSuffix(base, ".keystore"), ext == ".jks",
+		strings.Contains(dirs, "/.ssh/"), strings.Contains(dirs, "/keys/"), strings.Contains(dirs, "/secrets/"), strings.Contains(dirs, "/certs/"),
 		strings.Contains(dirs, "/.aws/"), strings.Contains(dirs, "/.docker/"), strings.Contains(dirs, "/.kube/"),
 		strings.Contains(dirs, "/etc/"), strings.Contains(dirs, "/config/"), strings.Contains(dirs, "/conf/"):
 		return ClassConfig
 	}
 	return ClassCode
+}
+
+var codeExt = map[string]bool{
+	".go": true, ".py": true, ".js": true, ".mjs": true, ".cjs": true, ".ts": true, ".tsx": true, ".jsx": true,
+	".java": true, ".kt": true, ".scala": true, ".rb": true, ".rs": true, ".c": true, ".h": true, ".cc": true,
+	".cpp": true, ".hpp": true, ".cs": true, ".php": true, ".swift": true, ".m": true, ".sh": true, ".bash": true,
+	".ps1": true, ".pl": true, ".lua": true, ".ex": true, ".exs": true, ".erl": true, ".clj": true, ".dart": true,
+	".vue": true, ".svelte": true, ".md": true, ".rst": true, ".txt": true, ".ipynb": true, ".sql": true,
 }

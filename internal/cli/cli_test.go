@@ -352,3 +352,29 @@ func TestSARIFShape(t *testing.T) {
 		t.Fatal("SARIF holds the password")
 	}
 }
+
+func TestTraceHistoryAndPlainFolderTogether(t *testing.T) {
+	repo := t.TempDir()
+	ids := gittest.BuildRepo(t, repo, []gittest.Commit{
+		{Files: map[string]string{"ops/notes.md": "rotate the db password (" + dbPassword + ") after the migration\n"}},
+		{Files: map[string]string{"ops/notes.md": "rotated\n"}},
+	})
+	gittest.Git(t, repo, "checkout", "-q", "-f", "main")
+	plain := t.TempDir()
+	writeFiles(t, plain, map[string]string{"backup/pgpass": "db-prod.internal:5432:orders:orders_svc:" + dbPassword + "\n"})
+	r := run(t, map[string]string{"LEAKED": dbPassword}, "", "trace", "--secret-env", "LEAKED", "--history", repo, plain, "--format", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	fs := jsonLines(t, r.stdout)
+	if len(fs) != 2 {
+		t.Fatalf("want 2 copies, got %s", r.stdout)
+	}
+	hist, file := fs[0], fs[1]
+	if hist["path"] != filepath.Join(repo, "ops/notes.md") || hist["commit"] != ids[0] || hist["at_head"] != false || hist["rule"] != "trace" {
+		t.Errorf("history copy %v", hist)
+	}
+	if file["path"] != filepath.Join(plain, "backup/pgpass") || file["at_head"] != true || file["commit"] != "" {
+		t.Errorf("plain folder copy %v", file)
+	}
+}

@@ -378,3 +378,13 @@ func TestTraceHistoryAndPlainFolderTogether(t *testing.T) {
 		t.Errorf("plain folder copy %v", file)
 	}
 }
+
+func TestHistoryOfASubdirectoryNamesTheRepository(t *testing.T) {
+	repo := t.TempDir()
+	gittest.BuildRepo(t, repo, []gittest.Commit{{Files: map[string]string{"app/main.go": "package main\n"}}})
+	gittest.Git(t, repo, "checkout", "-q", "-f", "main")
+	r := run(t, nil, "", "scan", "--history", filepath.Join(repo, "app"))
+	if r.code != 0 || !strings.Contains(r.stderr, "inside the repository "+repo) {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}

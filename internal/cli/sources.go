@@ -44,7 +44,7 @@ func (f *fileErrors) add(e *source.FileError) {
 	f.w(fmt.Sprintf("rekey: %s: %v", e.Path, e.Err))
 }
 
-func (in *inputFlags) build(paths []string, onErr source.ErrorFunc) ([]source.Source, error) {
+func (in *inputFlags) build(paths []string, onErr source.ErrorFunc, warn func(string)) ([]source.Source, error) {
 	if len(paths) == 0 && len(in.sources) == 0 {
 		return nil, usagef("give at least one PATH or --source")
 	}
@@ -67,6 +67,8 @@ func (in *inputFlags) build(paths []string, onErr source.ErrorFunc) ([]source.So
 				if clean, err := git.CleanTracked(repo); err == nil {
 					skip = func(rel string) bool { return clean[rel] }
 				}
+			} else if top, ok := git.Enclosing(p); ok {
+				warn(fmt.Sprintf("rekey: --history: %s is inside the repository %s; give %s to scan its history (scanning files only)", p, top, top))
 			}
 		}
 		s, err := fs.New(fs.Options{Root: p, Exclude: in.exclude, OnError: onErr, SkipGitTracked: skip})

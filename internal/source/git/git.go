@@ -253,3 +253,17 @@ func splitNUL(b []byte) [][]byte {
 	}
 	return recs
 }
+
+// Enclosing returns the top level of the work tree that dir lies inside,
+// when dir is a subdirectory of one, so a caller can say where the history
+// is instead of silently scanning files only.
+func Enclosing(dir string) (top string, ok bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := run(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", false
+	}
+	top = strings.TrimSpace(string(out))
+	return top, top != "" && !sameDir(top, dir)
+}

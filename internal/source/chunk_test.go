@@ -2,6 +2,8 @@ package source
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -64,5 +66,23 @@ func TestReadChunksExactMultipleKeepsTail(t *testing.T) {
 	})
 	if err != nil || found != 1 {
 		t.Fatalf("found %d, err %v", found, err)
+	}
+}
+
+func TestFileDoneSortsStopsFromFileErrors(t *testing.T) {
+	var reported []*FileError
+	onErr := func(e *FileError) { reported = append(reported, e) }
+	stopErr := errors.New("consumer gone")
+	if err := FileDone("a.json", fmt.Errorf("parse: %w", Stop{Err: stopErr}), onErr); err != stopErr {
+		t.Fatalf("stop: got %v", err)
+	}
+	if err := FileDone("b.json", errors.New("line 3: bad"), onErr); err != nil {
+		t.Fatalf("file error ended the walk: %v", err)
+	}
+	if err := FileDone("c.json", nil, onErr); err != nil {
+		t.Fatal(err)
+	}
+	if len(reported) != 1 || reported[0].Path != "b.json" {
+		t.Fatalf("reported %v", reported)
 	}
 }

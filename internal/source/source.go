@@ -4,7 +4,10 @@
 // report. Each kind lives in its own sub-package.
 package source
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Class is the kind of place a copy of a secret lives in; it drives both the
 // blast-radius weighting and how a copy is remediated.
@@ -94,3 +97,26 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // ErrorFunc receives per-file problems; sources call it instead of failing.
 type ErrorFunc func(*FileError)
+
+// Stop carries an error that must end a walk (one emit returned, or the
+// context's) out of a file's parser, so that it is not mistaken for a
+// problem with that file.
+type Stop struct{ Err error }
+
+func (e Stop) Error() string { return e.Err.Error() }
+func (e Stop) Unwrap() error { return e.Err }
+
+// FileDone sorts the outcome of reading one file: a Stop ends the walk with
+// its error; any other error is that file's problem, reported to onErr, and
+// the walk goes on.
+func FileDone(path string, err error, onErr ErrorFunc) error {
+	var st Stop
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &st):
+		return st.Err
+	}
+	onErr(&FileError{Path: path, Err: err})
+	return nil
+}

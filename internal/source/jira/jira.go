@@ -262,22 +262,8 @@ func (s *Source) walkFile(ctx context.Context, path string, emit func(source.Chu
 			err = parseCSV(ctx, r, path, emit)
 		}
 	}
-	var st stop
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &st):
-		return st.err
-	}
-	s.opts.OnError(&source.FileError{Path: path, Err: err})
-	return nil
+	return source.FileDone(path, err, s.opts.OnError)
 }
-
-// stop carries an error that ends the walk (from emit or the context) out
-// of a parse, apart from the file's own errors.
-type stop struct{ err error }
-
-func (e stop) Error() string { return e.err.Error() }
 
 // piece is one run of text to scan and where it starts.
 type piece struct {
@@ -362,7 +348,7 @@ func parseJSON(ctx context.Context, r io.Reader, path string, emit func(source.C
 func (p *jsonParser) issues(v jsonscan.Token, n *int, found *bool) error {
 	return p.s.Array(v, func(v jsonscan.Token) error {
 		if err := p.ctx.Err(); err != nil {
-			return stop{err}
+			return source.Stop{Err: err}
 		}
 		*n++
 		if v.Kind != jsonscan.Object {
@@ -413,7 +399,7 @@ func (p *jsonParser) emitPiece(pc piece, ref string) error {
 		},
 	})
 	if err != nil {
-		return stop{err}
+		return source.Stop{Err: err}
 	}
 	return nil
 }
@@ -702,7 +688,7 @@ func parseCSV(ctx context.Context, r io.Reader, path string, emit func(source.Ch
 	rec.mark(cr.InputOffset(), countLines(rec.buf[:cr.InputOffset()-rec.base]))
 	for {
 		if err := ctx.Err(); err != nil {
-			return stop{err}
+			return source.Stop{Err: err}
 		}
 		row, err := cr.Read()
 		if err == io.EOF {
@@ -745,7 +731,7 @@ func parseCSV(ctx context.Context, r io.Reader, path string, emit func(source.Ch
 				Loc:  source.Location{Path: path, Line: line, Column: col, Class: source.ClassTicket, Ref: r, AtHead: true},
 			})
 			if err != nil {
-				return stop{err}
+				return source.Stop{Err: err}
 			}
 		}
 		rec.mark(end, rec.line+countLines(raw))

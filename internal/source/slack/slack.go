@@ -123,7 +123,7 @@ func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error 
 		}
 		err = parseList(ctx, f, p, names, emit)
 		f.Close()
-		if err := s.fileDone(p, err); err != nil {
+		if err := source.FileDone(p, err, s.opts.OnError); err != nil {
 			return err
 		}
 	}
@@ -204,28 +204,8 @@ func (s *Source) readDay(ctx context.Context, j dayJob, emit func(source.Chunk) 
 		return nil
 	}
 	defer f.Close()
-	return s.fileDone(j.path, parseDay(ctx, f, j.path, j.channel, emit))
+	return source.FileDone(j.path, parseDay(ctx, f, j.path, j.channel, emit), s.opts.OnError)
 }
-
-// fileDone sorts a parse's outcome: emit's error or a cancelled context
-// stop the walk; anything else is that file's problem.
-func (s *Source) fileDone(path string, err error) error {
-	var st stop
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &st):
-		return st.err
-	}
-	s.opts.OnError(&source.FileError{Path: path, Err: err})
-	return nil
-}
-
-// stop carries an error that ends the walk (from emit or the context) out
-// of a parse, apart from the file's own errors.
-type stop struct{ err error }
-
-func (e stop) Error() string { return e.err.Error() }
 
 // field is one string value to scan and where its text starts.
 type field struct {
@@ -271,7 +251,7 @@ type parser struct {
 func (p *parser) send(fields []field, ref string) error {
 	for _, f := range fields {
 		if err := p.emit(f.chunk(p.path, ref)); err != nil {
-			return stop{err}
+			return source.Stop{Err: err}
 		}
 	}
 	return nil
@@ -289,7 +269,7 @@ func (p *parser) topArray(what string, fn func(v jsonscan.Token) error) error {
 	}
 	if err := p.s.Array(v, func(v jsonscan.Token) error {
 		if err := p.ctx.Err(); err != nil {
-			return stop{err}
+			return source.Stop{Err: err}
 		}
 		return fn(v)
 	}); err != nil {

@@ -1,0 +1,99 @@
+// Package provider defines what rekey needs from a credential system (a
+// database, a cache, a cloud IAM): find whose secret a value is, and
+// describe that identity — its privileges, open sessions and what it may
+// have left behind. Each system lives in its own sub-package; optional
+// capabilities are separate interfaces found by type assertion, so a
+// provider implements only what its system supports. Rotation (issue,
+// verify, revoke) joins this interface with the rotation work.
+package provider
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+// ErrUnsupported is returned by a capability a provider implements but the
+// system at hand cannot do (a server version without the feature).
+var ErrUnsupported = errors.New("not supported by this system")
+
+// IdentityRef names a principal in one system.
+type IdentityRef struct {
+	System string // the inventory's system name
+	Name   string // role, user, key id…
+}
+
+// Risk grades a privilege for the blast radius.
+type Risk string
+
+const (
+	RiskCritical Risk = "critical" // full control: superuser, +@all on ~*, ALL ON *.* WITH GRANT OPTION
+	RiskHigh     Risk = "high"     // can create credentials or escalate: CREATEROLE, GRANT OPTION, replication
+	RiskMedium   Risk = "medium"   // broad data access: writes on many objects, database creation
+	RiskLow      Risk = "low"      // ordinary grants
+)
+
+// Privilege is one thing the identity may do, as the system states it.
+type Privilege struct {
+	Name string `json:"name"` // "SUPERUSER", "INSERT ON public.orders", "+@all"
+	Risk Risk   `json:"risk"`
+	// Via names the role or group it comes through, empty when direct.
+	Via string `json:"via,omitempty"`
+	// CreatesCredentials marks privileges that let the holder mint other
+	// credentials (CREATEROLE, CREATE USER, GRANT OPTION).
+	CreatesCredentials bool `json:"creates_credentials,omitempty"`
+}
+
+// Session is a connection open right now under the identity.
+type Session struct {
+	ID          string    `json:"id"`
+	Client      string    `json:"client"` // address[:port]
+	Application string    `json:"application,omitempty"`
+	Started     time.Time `json:"started"`
+	Database    string    `json:"database,omitempty"`
+}
+
+// Related is something tied to the identity that survives rotating its
+// secret and must be reviewed: a role it granted, an object it owns, a user
+// it could have created, another key of the same principal.
+type Related struct {
+	Kind   string `json:"kind"`   // "granted-role", "owned-object", "created-user", "other-key"
+	Name   string `json:"name"`   // what it is
+	Detail string `json:"detail"` // why it is listed
+}
+
+// Identity is what inspecting a principal found.
+type Identity struct {
+	Ref        IdentityRef `json:"ref"`
+	Exists     bool        `json:"exists"`
+	CanLogin   bool        `json:"can_login"`
+	ValidUntil *time.Time  `json:"valid_until,omitempty"`
+	Privileges []Privilege `json:"privileges"`
+	Sessions   []Session   `json:"sessions"`
+	Related    []Related   `json:"related"`
+}
+
+// Match is an identity whose stored verifier (a SCRAM verifier, a password
+// hash) accepts the candidate secret: proof, unlike a user name in a DSN.
+type Match struct {
+	Ref IdentityRef `json:"ref"`
+	// Method says how it was proven: "scram-sha-256", "mysql_native_password", "acl-sha256"…
+	Method string `json:"method"`
+}
+
+// Provider is the part every credential system implements.
+type Provider interface {
+	// Identify returns every identity whose stored verifier accepts s,
+	// without logging in as anyone (so nothing is written to the system's
+	// authentication log as the leaked identity). More than one match is
+	// password reuse. It has no side effects.
+	Identify(ctx context.Context, s secret.Secret) ([]Match, error)
+	// Inspect describes one identity: privileges with risk, sessions open
+	// now, related credentials. It has no side effects. An identity that
+	// does not exist returns Exists=false and no error.
+	Inspect(ctx context.Context, id IdentityRef) (*Identity, error)
+	// Close releases the administrative connection.
+	Close() error
+}

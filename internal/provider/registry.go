@@ -1,0 +1,60 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+// Config is what a provider needs to reach its system as an administrator.
+type Config struct {
+	System string // the inventory's system name, for messages and refs
+	// Admin is the administrator's connection string (a DSN or URL),
+	// resolved from the inventory's env: or file: reference. It holds a
+	// password, so it is a Secret and never appears in errors.
+	Admin secret.Secret
+}
+
+// Factory opens a provider; it fails with a clear message when the system
+// is unreachable or the administrator credential is refused.
+type Factory func(ctx context.Context, cfg Config) (Provider, error)
+
+// Registry maps system types ("postgres", "mysql", "redis") to factories.
+// It is built explicitly (provider/all), never by init side effects, so a
+// test can build one holding only what it needs.
+type Registry struct{ factories map[string]Factory }
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{factories: map[string]Factory{}} }
+
+// Register adds a type; registering one twice is a programming error.
+func (r *Registry) Register(typ string, f Factory) {
+	if _, dup := r.factories[typ]; dup {
+		panic("provider: type " + typ + " registered twice")
+	}
+	r.factories[typ] = f
+}
+
+// Types lists the registered types, sorted.
+func (r *Registry) Types() []string {
+	var out []string
+	for t := range r.factories {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether typ is registered.
+func (r *Registry) Has(typ string) bool { _, ok := r.factories[typ]; return ok }
+
+// Open builds the provider for a system of type typ.
+func (r *Registry) Open(ctx context.Context, typ string, cfg Config) (Provider, error) {
+	f, ok := r.factories[typ]
+	if !ok {
+		return nil, fmt.Errorf("system %s: unknown type %q (known: %v)", cfg.System, typ, r.Types())
+	}
+	return f(ctx, cfg)
+}

@@ -67,6 +67,6 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	}
 	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newScanCmd(g), newTraceCmd(g))
+	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g))
 	return root
 }

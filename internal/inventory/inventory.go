@@ -1,0 +1,269 @@
+// Package inventory reads the inventory file a team keeps in git: the
+// credential systems rekey may administer, the identities that live in them,
+// the workloads (consumers) that use each identity and where their copy of
+// the secret is delivered, where copies may have leaked to (sources), the
+// logs that record use, and the approval policy. Load decodes the YAML
+// strictly and validates it into this package's model, reporting every
+// problem with its file:line:column; the rest of rekey works on the model
+// only.
+//
+// The inventory never holds a secret: an administrator credential is a
+// reference (env:VAR or file:PATH), and anything that looks like a
+// credential anywhere in the file is an error.
+package inventory
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Version is the only inventory format version this package reads.
+const Version = 1
+
+// KindAgent marks an identity used by an autonomous agent.
+const KindAgent = "agent"
+
+// Pos is where a value starts in the inventory file. Line and Column are
+// 1-based; columns count characters, as editors do.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String is "file:line:col", or less when the line is unknown.
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Column == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Inventory is a validated inventory file. Only an inventory whose Report
+// has no errors is complete; with errors it holds what could be read.
+type Inventory struct {
+	// File is the path the inventory was loaded from, as given.
+	File string
+	// Dir is the directory relative paths in the file are taken from: the
+	// inventory file's own directory.
+	Dir        string
+	Version    int
+	Systems    []System
+	Identities []Identity
+	Consumers  []Consumer
+	Sources    []Source
+	Logs       []Log
+	Policy     Policy
+}
+
+// System is a credential system rekey administers: a database server, a
+// Redis, later a cloud account.
+type System struct {
+	Name string
+	// Type selects the provider: "postgres", "mysql" (MySQL and MariaDB),
+	// "redis"; the caller of Load says which types exist.
+	Type string
+	// Admin is how to reach the system as an administrator: a reference to
+	// a connection string (DSN or URL) held outside the inventory.
+	Admin Ref
+	Notes string
+	Pos   Pos
+}
+
+// Owner is who answers for an identity.
+type Owner struct {
+	Team    string
+	Contact string // a channel, an address, a pager handle
+}
+
+// Identity is the principal a secret authenticates as in one system: a
+// PostgreSQL role, a MySQL user, a Redis ACL user. Its name is unique
+// within its system; the same name may exist in two systems.
+type Identity struct {
+	Name   string
+	System string // a System's Name
+	Owner  Owner
+	// ThirdParty is set for an identity held by another organisation.
+	ThirdParty bool
+	// Kind is "" for a workload's identity or KindAgent for an autonomous
+	// agent's.
+	Kind string
+	// Keep lists risky privileges a replacement credential must keep;
+	// every other risky privilege is dropped when rekey issues it.
+	Keep  []string
+	Notes string
+	Pos   Pos
+}
+
+// Key is "system/name", the identity's unique name in the inventory.
+func (id *Identity) Key() string { return id.System + "/" + id.Name }
+
+// IsAgent reports whether the identity is an autonomous agent's.
+func (id *Identity) IsAgent() bool { return id.Kind == KindAgent }
+
+// Consumer is a workload that uses an identity's secret.
+type Consumer struct {
+	Name string
+	// Identity names the identity it uses, as written: "name", or
+	// "system/name" when the name exists in several systems. Use
+	// Inventory.IdentityOf to resolve it.
+	Identity string
+	// Deliver is where the consumer's copy of the secret lives; nil for a
+	// consumer rekey cannot write to (a partner), which is notified
+	// instead.
+	Deliver *Delivery
+	// Reload is a shell command that makes the consumer read its new
+	// secret; Health is one that exits 0 when it works.
+	Reload string
+	Health string
+	// Sources are where its connections come from, as written: CIDRs, IP
+	// addresses, host names and "app:NAME" application names. Prefixes
+	// (CIDRs and addresses), Hosts and Apps hold them parsed.
+	Sources  []string
+	Prefixes []netip.Prefix
+	Hosts    []string
+	Apps     []string
+	// ThirdParty marks a partner's workload, outside the team's control.
+	ThirdParty bool
+	// ChangeWindow, when set, is when the consumer may be changed.
+	ChangeWindow *Window
+	Notes        string
+	Pos          Pos
+}
+
+// Delivery is where a consumer's copy of the secret is written.
+type Delivery struct {
+	// Type is "file" (later: kubernetes, vault, github-actions).
+	Type string
+	// Path is the file, as written; relative paths are taken from the
+	// inventory's directory (Inventory.Abs).
+	Path string
+	// Format is the file's syntax: dotenv, yaml, json or ini.
+	Format string
+	// Key is where the secret is in the file: a variable name (dotenv), a
+	// dotted path (yaml, json: db.password) or section.key (ini: the
+	// section is the text before the first dot). A value that is a DSN or
+	// URL has its user and password changed in place.
+	Key string
+	// UserKey, optional, is where the login name is, for strategies that
+	// give the consumer a new login rather than a new password.
+	UserKey string
+	Pos     Pos
+}
+
+// Source is a place copies of a secret may live, to scan.
+type Source struct {
+	Type    string // git, dir, slack, jira
+	Path    string
+	History bool // git only: scan every reachable blob, not only the work tree
+	Pos     Pos
+}
+
+// Log is a set of log files that record credential use.
+type Log struct {
+	// Type is a log format name (postgres-csv, cloudtrail…), or "" to
+	// detect each file's format from its content.
+	Type string
+	// Path is a glob; ** matches any depth of directories.
+	Path string
+	Pos  Pos
+}
+
+// Policy is the team's rules for an incident.
+type Policy struct {
+	// Approve lists the step kinds that wait for `rekey incident approve`.
+	Approve []string
+	// TTL is the lifetime of credentials rekey issues; 0 means none.
+	TTL time.Duration
+	Pos Pos
+}
+
+// NeedsApproval reports whether steps of this kind wait for an approval.
+func (p Policy) NeedsApproval(kind string) bool {
+	for _, k := range p.Approve {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// SystemByName returns the system with this name, or nil.
+func (inv *Inventory) SystemByName(name string) *System {
+	for i := range inv.Systems {
+		if inv.Systems[i].Name == name {
+			return &inv.Systems[i]
+		}
+	}
+	return nil
+}
+
+// IdentityByName returns the identity named ref: "system/name", or a bare
+// name that exists in one system only. It returns nil when there is no
+// such identity or a bare name is ambiguous.
+func (inv *Inventory) IdentityByName(ref string) *Identity {
+	var found *Identity
+	for i := range inv.Identities {
+		if inv.Identities[i].Name == ref {
+			if found != nil {
+				return nil
+			}
+			found = &inv.Identities[i]
+		}
+	}
+	if found != nil {
+		return found
+	}
+	if sys, name, ok := strings.Cut(ref, "/"); ok {
+		for i := range inv.Identities {
+			if id := &inv.Identities[i]; id.System == sys && id.Name == name {
+				return id
+			}
+		}
+	}
+	return nil
+}
+
+// IdentityOf returns the identity a consumer uses, or nil.
+func (inv *Inventory) IdentityOf(c *Consumer) *Identity { return inv.IdentityByName(c.Identity) }
+
+// ConsumerByName returns the consumer with this name, or nil.
+func (inv *Inventory) ConsumerByName(name string) *Consumer {
+	for i := range inv.Consumers {
+		if inv.Consumers[i].Name == name {
+			return &inv.Consumers[i]
+		}
+	}
+	return nil
+}
+
+// ConsumersOf returns the consumers that use identity id, in file order.
+func (inv *Inventory) ConsumersOf(id *Identity) []*Consumer {
+	if id == nil {
+		return nil
+	}
+	var out []*Consumer
+	for i := range inv.Consumers {
+		c := &inv.Consumers[i]
+		if got := inv.IdentityOf(c); got != nil && got.Key() == id.Key() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Abs returns path p taken from the inventory's directory when relative.
+func (inv *Inventory) Abs(p string) string { return absFrom(inv.Dir, p) }
+
+func absFrom(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}

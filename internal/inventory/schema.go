@@ -1,0 +1,519 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"go.yaml.in/yaml/v3"
+)
+
+// The names the file may use, in the order docs/inventory.md lists them.
+var (
+	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy"}
+	systemKeys   = []string{"name", "type", "admin", "notes"}
+	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
+	ownerKeys    = []string{"team", "contact"}
+	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
+	sourceKeys   = []string{"type", "path", "history"}
+	logKeys      = []string{"type", "path"}
+	policyKeys   = []string{"approve", "ttl"}
+
+	deliverTypes    = []string{"file"}
+	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
+	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
+	identityKinds   = []string{KindAgent}
+	sourceTypes     = []string{"git", "dir", "slack", "jira"}
+)
+
+// LogFormats are the log format names a logs entry's type may take.
+var LogFormats = []string{
+	"cloudtrail", "postgres-stderr", "postgres-csv", "postgres-json", "mysql-general",
+	"mariadb-audit", "k8s-audit", "vault-audit", "github-audit", "jsonl",
+}
+
+// StepKinds are the plan step kinds policy.approve may name; the last two
+// are not steps of their own but mark a revoke of a third party's
+// credential and a rewrite of git history.
+var StepKinds = []string{
+	"isolate", "issue", "deliver", "verify", "revoke", "terminate-sessions", "revoke-related",
+	"remediate-copy", "notify", "wait-window", "review", "revoke-third-party", "rewrite-history",
+}
+
+// name is what system and consumer names may hold: they appear in plans,
+// commands and "system/identity" references.
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+func (p *parser) inventory(root *yaml.Node) *Inventory {
+	inv := &Inventory{File: p.file, Dir: p.dir}
+	o := p.object(root, "", "inventory")
+	if o == nil {
+		return inv
+	}
+	o.extensions = true
+	o.only(topKeys...)
+	inv.Version = p.version(o)
+
+	seen := map[string]Pos{}
+	for i, n := range o.list("systems") {
+		s, ok := p.system(n, i)
+		if !ok {
+			continue
+		}
+		if s.Name != "" {
+			if first, dup := seen[s.Name]; dup {
+				p.errorf(n, "system %q defined twice (first at %d:%d)", s.Name, first.Line, first.Column)
+				continue
+			}
+			seen[s.Name] = s.Pos
+		}
+		inv.Systems = append(inv.Systems, s)
+	}
+
+	seen = map[string]Pos{}
+	for i, n := range o.list("identities") {
+		id, ok := p.identity(n, i, inv)
+		if !ok {
+			continue
+		}
+		if id.Name != "" && id.System != "" {
+			if first, dup := seen[id.Key()]; dup {
+				p.errorf(n, "identity %q of system %q defined twice (first at %d:%d)", id.Name, id.System, first.Line, first.Column)
+				continue
+			}
+			seen[id.Key()] = id.Pos
+		}
+		inv.Identities = append(inv.Identities, id)
+	}
+
+	seen = map[string]Pos{}
+	for i, n := range o.list("consumers") {
+		c, ok := p.consumer(n, i, inv)
+		if !ok {
+			continue
+		}
+		if c.Name != "" {
+			if first, dup := seen[c.Name]; dup {
+				p.errorf(n, "consumer %q defined twice (first at %d:%d)", c.Name, first.Line, first.Column)
+				continue
+			}
+			seen[c.Name] = c.Pos
+		}
+		inv.Consumers = append(inv.Consumers, c)
+	}
+
+	for i, n := range o.list("sources") {
+		if s, ok := p.source(n, i); ok {
+			inv.Sources = append(inv.Sources, s)
+		}
+	}
+	for i, n := range o.list("logs") {
+		if l, ok := p.log(n, i); ok {
+			inv.Logs = append(inv.Logs, l)
+		}
+	}
+	if v := o.vals["policy"]; v != nil && !isNull(v) {
+		inv.Policy = p.policy(v)
+	}
+	return inv
+}
+
+func (p *parser) version(o *obj) int {
+	v := o.vals["version"]
+	if v == nil || isNull(v) {
+		p.errorf(o.at("version"), "missing version: %d (the inventory format version)", Version)
+		return 0
+	}
+	d := deref(v)
+	n, err := strconv.Atoi(d.Value)
+	if d.Kind != yaml.ScalarNode || d.ShortTag() != "!!int" || err != nil {
+		p.errorf(v, "version: want the number %d, got %s", Version, describe(v))
+		return 0
+	}
+	if n != Version {
+		p.errorf(v, "version %d is not supported: this rekey reads version %d", n, Version)
+	}
+	return n
+}
+
+// item decodes the i-th entry of a list of named mappings, switching the
+// message context to its name once known.
+func (p *parser) item(n *yaml.Node, list, noun string, i int, nameRequired bool) (*obj, string) {
+	ctx := fmt.Sprintf("%s[%d]", list, i)
+	o := p.object(n, ctx, ctx)
+	if o == nil {
+		return nil, ""
+	}
+	if !nameRequired {
+		return o, ""
+	}
+	nm := o.str("name", true)
+	if nm != "" {
+		o.ctx = fmt.Sprintf("%s %s", noun, quote(nm))
+	}
+	return o, nm
+}
+
+func (p *parser) checkName(o *obj, nm string) {
+	if nm != "" && !nameRe.MatchString(nm) {
+		p.errorf(o.at("name"), "%s: name: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.where())
+	}
+}
+
+func (p *parser) system(n *yaml.Node, i int) (System, bool) {
+	o, nm := p.item(n, "systems", "system", i, true)
+	if o == nil {
+		return System{}, false
+	}
+	o.only(systemKeys...)
+	p.checkName(o, nm)
+	s := System{Name: nm, Pos: p.pos(o.node)}
+	if s.Type = o.str("type", true); s.Type != "" && p.opts.KnownSystemTypes != nil {
+		p.enum(o.at("type"), o.prefix("type"), s.Type, p.opts.KnownSystemTypes)
+	}
+	s.Admin = p.admin(o)
+	s.Notes = o.str("notes", false)
+	return s, true
+}
+
+// admin reads a system's administrator reference. Its value is never
+// quoted in a message: it may be the credential itself.
+func (p *parser) admin(o *obj) Ref {
+	v := o.vals["admin"]
+	if v == nil || isNull(v) {
+		p.errorf(o.at("admin"), "%s: missing admin: how rekey reaches the system as an administrator, as env:VAR or file:PATH", o.where())
+		return Ref{}
+	}
+	s, ok := p.scalar(v, o.prefix("admin"))
+	if !ok {
+		return Ref{}
+	}
+	ref, err := ParseRef(s)
+	switch {
+	case errors.Is(err, errNotRef):
+		switch {
+		case holdsPassword(s):
+			p.errorf(v, "%s: admin holds a password inline: the inventory lives in git, so treat it as leaked, rotate it and refer to the connection string with env:VAR or file:PATH", o.where())
+		default:
+			p.errorf(v, "%s: admin must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git", o.where())
+		}
+		return Ref{}
+	case err != nil:
+		p.errorf(v, "%s: admin: %v", o.where(), err)
+		return Ref{}
+	}
+	ref.Dir, ref.Pos = p.dir, p.pos(v)
+	return ref
+}
+
+var (
+	goDSNPassword   = regexp.MustCompile(`^[^:@/\s]+:[^@\s]+@(?:tcp|unix)\(`)
+	keywordPassword = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*\S`)
+)
+
+// holdsPassword reports whether a connection string has a password in it:
+// a URL's user info, a Go MySQL DSN, a libpq keyword/value string.
+func holdsPassword(s string) bool {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			return true
+		}
+	}
+	return goDSNPassword.MatchString(s) || keywordPassword.MatchString(s)
+}
+
+func (p *parser) identity(n *yaml.Node, i int, inv *Inventory) (Identity, bool) {
+	o, nm := p.item(n, "identities", "identity", i, true)
+	if o == nil {
+		return Identity{}, false
+	}
+	o.only(identityKeys...)
+	if nm != "" && (strings.TrimSpace(nm) != nm || strings.ContainsAny(nm, "\n\r\t\x00")) {
+		p.errorf(o.at("name"), "%s: name has surrounding spaces or control characters", o.where())
+	}
+	id := Identity{Name: nm, Pos: p.pos(o.node)}
+	if id.System = o.str("system", true); id.System != "" && inv.SystemByName(id.System) == nil {
+		msg := fmt.Sprintf("%s: system %s is not defined", o.where(), quote(id.System))
+		if s := suggest(id.System, systemNames(inv)); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		p.errorf(o.at("system"), "%s", msg)
+	}
+	if v := o.vals["owner"]; v != nil && !isNull(v) {
+		if ow := p.object(v, o.ctx, o.prefix("owner")); ow != nil {
+			ow.ctx = o.prefix("owner")
+			ow.only(ownerKeys...)
+			id.Owner = Owner{Team: ow.str("team", false), Contact: ow.str("contact", false)}
+		}
+	}
+	id.ThirdParty = o.boolean("third_party")
+	if id.Kind = o.str("kind", false); id.Kind != "" {
+		p.enum(o.at("kind"), o.prefix("kind"), id.Kind, identityKinds)
+	}
+	id.Keep, _ = o.strings("keep")
+	id.Notes = o.str("notes", false)
+	return id, true
+}
+
+func systemNames(inv *Inventory) []string {
+	var out []string
+	for _, s := range inv.Systems {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func (p *parser) consumer(n *yaml.Node, i int, inv *Inventory) (Consumer, bool) {
+	o, nm := p.item(n, "consumers", "consumer", i, true)
+	if o == nil {
+		return Consumer{}, false
+	}
+	o.only(consumerKeys...)
+	p.checkName(o, nm)
+	c := Consumer{Name: nm, Pos: p.pos(o.node)}
+	if c.Identity = o.str("identity", true); c.Identity != "" {
+		if msg := identityProblem(inv, c.Identity); msg != "" {
+			p.errorf(o.at("identity"), "%s: %s", o.where(), msg)
+		}
+	}
+	if v := o.vals["deliver"]; v != nil && !isNull(v) {
+		c.Deliver = p.delivery(v, o.prefix("deliver"))
+	}
+	c.Reload = o.str("reload", false)
+	c.Health = o.str("health", false)
+	var nodes []*yaml.Node
+	c.Sources, nodes = o.strings("sources")
+	for j, s := range c.Sources {
+		switch kind, val, err := parseSource(s); {
+		case err != nil:
+			p.errorf(nodes[j], "%s: %v", o.prefix("sources"), err)
+		case kind == "prefix":
+			c.Prefixes = append(c.Prefixes, netip.MustParsePrefix(val))
+		case kind == "host":
+			c.Hosts = append(c.Hosts, val)
+		default:
+			c.Apps = append(c.Apps, val)
+		}
+	}
+	c.ThirdParty = o.boolean("third_party")
+	if s := o.str("change_window", false); s != "" {
+		w, err := ParseWindow(s)
+		if err != nil {
+			p.errorf(o.at("change_window"), "%s: %v", o.prefix("change_window"), err)
+		}
+		c.ChangeWindow = w
+	}
+	c.Notes = o.str("notes", false)
+	return c, true
+}
+
+// identityProblem says what is wrong with a consumer's identity reference,
+// or "".
+func identityProblem(inv *Inventory, ref string) string {
+	var systems []string
+	for _, id := range inv.Identities {
+		if id.Name == ref {
+			systems = append(systems, id.System)
+		}
+	}
+	switch {
+	case len(systems) == 1:
+		return ""
+	case len(systems) > 1:
+		return fmt.Sprintf("identity %s exists in systems %s; write system/name, like %q",
+			quote(ref), strings.Join(systems, ", "), systems[0]+"/"+ref)
+	}
+	if inv.IdentityByName(ref) != nil {
+		return ""
+	}
+	var names []string
+	for _, id := range inv.Identities {
+		names = append(names, id.Name, id.Key())
+	}
+	msg := fmt.Sprintf("identity %s is not defined", quote(ref))
+	if s := suggest(ref, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	return msg
+}
+
+var (
+	envKey    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+	hostLabel = `[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?`
+	hostName  = regexp.MustCompile(`^(?:\*\.)?` + hostLabel + `(?:\.` + hostLabel + `)*\.?$`)
+	allDigits = regexp.MustCompile(`^[0-9.]+$`)
+)
+
+func (p *parser) delivery(v *yaml.Node, what string) *Delivery {
+	o := p.object(v, what, what)
+	if o == nil {
+		return nil
+	}
+	d := &Delivery{Pos: p.pos(o.node)}
+	if d.Type = o.str("type", true); d.Type == "" || !p.enum(o.at("type"), o.prefix("type"), d.Type, deliverTypes) {
+		return d
+	}
+	o.only(fileDeliverKeys...)
+	d.Path = o.str("path", true)
+	if d.Format = o.str("format", true); d.Format != "" {
+		p.enum(o.at("format"), o.prefix("format"), d.Format, fileFormats)
+	}
+	d.Key = o.str("key", true)
+	d.UserKey = o.str("user_key", false)
+	for _, k := range []struct{ name, val string }{{"key", d.Key}, {"user_key", d.UserKey}} {
+		if k.val == "" {
+			continue
+		}
+		if err := checkKeyPath(d.Format, k.val); err != nil {
+			p.errorf(o.at(k.name), "%s: %v", o.prefix(k.name), err)
+		}
+	}
+	if d.Key != "" && d.Key == d.UserKey {
+		p.errorf(o.at("user_key"), "%s: user_key is the same as key", what)
+	}
+	return d
+}
+
+// checkKeyPath checks where a secret lives in a file of the given format.
+func checkKeyPath(format, k string) error {
+	if strings.TrimSpace(k) != k || strings.ContainsAny(k, "\n\r\x00") {
+		return errors.New("has surrounding spaces or control characters")
+	}
+	if format == "dotenv" {
+		if !envKey.MatchString(k) {
+			return fmt.Errorf("%s is not a variable name (letters, digits and _)", quote(k))
+		}
+		return nil
+	}
+	for _, seg := range strings.Split(k, ".") {
+		if seg == "" {
+			return fmt.Errorf("%s has an empty segment: write a dotted path like db.password", quote(k))
+		}
+	}
+	return nil
+}
+
+// parseSource classifies one expected source of a consumer's connections:
+// a CIDR or IP address ("prefix", canonical CIDR), a host name ("host") or
+// app:NAME, an application name ("app").
+func parseSource(s string) (kind, val string, err error) {
+	if app, ok := strings.CutPrefix(s, "app:"); ok {
+		if strings.TrimSpace(app) == "" {
+			return "", "", errors.New(`"app:" wants an application name, like app:orders-api`)
+		}
+		return "app", app, nil
+	}
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return "", "", fmt.Errorf("%s is not a valid CIDR", quote(s))
+		}
+		if m := pfx.Masked(); m != pfx {
+			return "", "", fmt.Errorf("%s has host bits set; did you mean %q?", quote(s), m.String())
+		}
+		return "prefix", pfx.String(), nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return "", "", fmt.Errorf("%s: an address with a zone cannot be a source", quote(s))
+		}
+		return "prefix", netip.PrefixFrom(a, a.BitLen()).String(), nil
+	}
+	if allDigits.MatchString(s) || strings.Contains(s, ":") {
+		return "", "", fmt.Errorf("%s is not a valid IP address", quote(s))
+	}
+	if len(s) > 253 || !hostName.MatchString(s) {
+		return "", "", fmt.Errorf("%s is not a CIDR, an IP address, a host name or app:NAME", quote(s))
+	}
+	return "host", s, nil
+}
+
+func (p *parser) source(n *yaml.Node, i int) (Source, bool) {
+	o, _ := p.item(n, "sources", "", i, false)
+	if o == nil {
+		return Source{}, false
+	}
+	o.only(sourceKeys...)
+	s := Source{Pos: p.pos(o.node)}
+	if s.Type = o.str("type", true); s.Type != "" {
+		p.enum(o.at("type"), o.prefix("type"), s.Type, sourceTypes)
+	}
+	s.Path = o.str("path", true)
+	s.History = o.boolean("history")
+	if s.History && s.Type != "git" && s.Type != "" {
+		p.errorf(o.at("history"), "%s: history applies to git sources only", o.where())
+	}
+	return s, true
+}
+
+func (p *parser) log(n *yaml.Node, i int) (Log, bool) {
+	o, _ := p.item(n, "logs", "", i, false)
+	if o == nil {
+		return Log{}, false
+	}
+	o.only(logKeys...)
+	l := Log{Pos: p.pos(o.node)}
+	if l.Type = o.str("type", false); l.Type != "" {
+		p.enum(o.at("type"), o.prefix("type"), l.Type, LogFormats)
+	}
+	if l.Path = o.str("path", true); l.Path != "" && !doublestar.ValidatePattern(filepath.ToSlash(l.Path)) {
+		p.errorf(o.at("path"), "%s: %s is not a valid glob", o.prefix("path"), quote(l.Path))
+	}
+	return l, true
+}
+
+func (p *parser) policy(v *yaml.Node) Policy {
+	o := p.object(v, "policy", "policy")
+	if o == nil {
+		return Policy{}
+	}
+	o.only(policyKeys...)
+	pol := Policy{Pos: p.pos(o.node)}
+	kinds, nodes := o.strings("approve")
+	for j, k := range kinds {
+		if p.enum(nodes[j], "policy: approve: step kind", k, StepKinds) {
+			pol.Approve = append(pol.Approve, k)
+		}
+	}
+	if s := o.str("ttl", false); s != "" {
+		d, err := ParseTTL(s)
+		if err != nil {
+			p.errorf(o.at("ttl"), "policy: ttl: %v", err)
+		}
+		pol.TTL = d
+	}
+	return pol
+}
+
+// ParseTTL parses a credential lifetime: a Go duration (720h, 90m) or a
+// whole number of days or weeks (30d, 2w). It must be positive.
+func ParseTTL(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%s: want a duration with a unit, like 720h, 30d or 2w", quote(s))
+	var d time.Duration
+	if n, unit := strings.TrimRight(s, "dw"), strings.TrimLeft(s, "0123456789"); n != s && (unit == "d" || unit == "w") {
+		v, err := strconv.Atoi(n)
+		if err != nil || v > 100*365 {
+			return 0, bad
+		}
+		d = time.Duration(v) * 24 * time.Hour
+		if unit == "w" {
+			d *= 7
+		}
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s: must be longer than zero", quote(s))
+	}
+	return d, nil
+}

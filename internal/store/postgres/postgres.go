@@ -1,0 +1,80 @@
+// Package postgres is rekey's store for teams and for several `rekey serve`
+// replicas: the same schema as the SQLite store, in a PostgreSQL database
+// reached with a postgres:// URL (github.com/jackc/pgx/v5 through
+// database/sql).
+//
+// Writes lock the incident row (SELECT … FOR UPDATE) and migrations hold a
+// transaction-scoped advisory lock, so any number of processes can share
+// one database. Errors name the server by its URL with the password
+// removed.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/store/sqlstore"
+)
+
+// migrationLock is the advisory lock key migrations hold: "rekey" in ASCII.
+const migrationLock = 0x72656b6579
+
+// Dialect is PostgreSQL's.
+var Dialect = sqlstore.Dialect{
+	Name:           "postgres",
+	ForUpdate:      " FOR UPDATE",
+	LockMigrations: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLock, 10) + ")",
+	IsConflict: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "23505" // unique_violation
+	},
+}
+
+// Open connects to the database at rawURL (postgres://… or
+// postgresql://…) and migrates it to the newest schema. The database must
+// exist; rekey creates only its tables.
+func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
+	const op = "store: open"
+	where := Redact(rawURL)
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		// pgx's parse errors may quote the URL, password included.
+		return nil, errs.New(op, errs.Invalid, where, "not a valid PostgreSQL URL")
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, errs.E(op, errs.Unreachable, where, err)
+	}
+	s, err := sqlstore.New(ctx, db, Dialect, where)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Redact returns the URL with its password (in the user info or a
+// password parameter) replaced, for messages.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "postgres://…"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}

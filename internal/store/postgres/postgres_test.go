@@ -1,0 +1,119 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/postgres"
+	"github.com/rekeyhq/rekey/internal/store/storetest"
+	"github.com/rekeyhq/rekey/internal/testutil"
+)
+
+// freshDB creates a uniquely named database on the test server and drops
+// it when t ends; it returns the database's URL.
+func freshDB(t *testing.T) string {
+	t.Helper()
+	base := testutil.PostgresURL(t)
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { admin.Close() })
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "rekey_store_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		// FORCE: a store a failing test left open must not keep it alive.
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func harness() storetest.Harness {
+	return storetest.Harness{
+		New: freshDB,
+		Open: func(ctx context.Context, addr string) (store.Store, error) {
+			return postgres.Open(ctx, addr)
+		},
+	}
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
+
+func TestUnreachable(t *testing.T) {
+	// Port 1 on localhost: refused at once, nothing listens there.
+	_, err := postgres.Open(context.Background(), "postgres://rekey:s3cret-pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if errs.KindOf(err) != errs.Unreachable {
+		t.Errorf("error %v, want an Unreachable error", err)
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
+		"postgres://h/db?password=pw":               "postgres://h/db?password=xxxxx",
+		"postgres://u@h/db":                         "postgres://u@h/db",
+	} {
+		if got := postgres.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestConcurrentMigration opens one new database from several handles at
+// once, as replicas starting together would: one migrates, all open.
+func TestConcurrentMigration(t *testing.T) {
+	addr := freshDB(t)
+	const n = 6
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := postgres.Open(context.Background(), addr)
+			if err == nil {
+				s.Close()
+			}
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+	db, err := sql.Open("pgx", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != store.SchemaVersion() {
+		t.Errorf("%d migration rows, want %d", rows, store.SchemaVersion())
+	}
+}

@@ -1,0 +1,53 @@
+package testutil
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+)
+
+// RequireServicesEnv, set to 1 (as CI does), turns a missing service from
+// a skip into a failure, so that a CI run cannot pass by skipping.
+const RequireServicesEnv = "REKEY_REQUIRE_SERVICES"
+
+// NeedService skips t when nothing accepts a TCP connection at addr within
+// 2 seconds, or fails it when REKEY_REQUIRE_SERVICES=1. name says what the
+// service is, for the message.
+func NeedService(t testing.TB, name, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err == nil {
+		c.Close()
+		return
+	}
+	if os.Getenv(RequireServicesEnv) == "1" {
+		t.Fatalf("%s at %s is required (%s=1) but unreachable: %v", name, addr, RequireServicesEnv, err)
+	}
+	t.Skipf("%s at %s unreachable, skipping (set %s=1 to fail instead): %v", name, addr, RequireServicesEnv, err)
+}
+
+// PostgresURLEnv overrides the URL of the test PostgreSQL server.
+const PostgresURLEnv = "REKEY_TEST_PG_URL"
+
+// PostgresURL returns the URL of the local PostgreSQL server that tests
+// use (trust authentication, user postgres, database test), or
+// $REKEY_TEST_PG_URL, after NeedService has checked that it answers.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	raw := os.Getenv(PostgresURLEnv)
+	if raw == "" {
+		raw = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("%s: %v", PostgresURLEnv, err)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "5432")
+	}
+	NeedService(t, "postgresql", host)
+	return raw
+}

@@ -9,7 +9,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/scan"
-	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 type scanOpts struct {
@@ -56,7 +55,7 @@ func runScan(ctx context.Context, g *globals, o *scanOpts, args []string, out io
 	if err != nil {
 		return err
 	}
-	fp, err := secret.DefaultFingerprinter()
+	fp, err := g.fingerprinter()
 	if err != nil {
 		return err
 	}

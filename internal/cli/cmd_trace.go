@@ -10,7 +10,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/scan"
-	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/trace"
 )
 
@@ -69,7 +68,7 @@ func runTrace(ctx context.Context, g *globals, o *traceOpts, args []string, out 
 	if err != nil {
 		return err
 	}
-	fp, err := secret.DefaultFingerprinter()
+	fp, err := g.fingerprinter()
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,9 @@ func (e Env) stderrIsTerminal() bool {
 
 // globals are the flags every command shares.
 type globals struct {
-	env Env
-	as  string
+	env   Env
+	as    string
+	store string
 }
 
 // Main runs the command line and returns the process exit code.
@@ -66,7 +67,8 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name)")
+	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g))
+	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g))
 	return root
 }

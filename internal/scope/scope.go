@@ -355,7 +355,7 @@ func risk(s Scope, in Input) Risk {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("+%d ", points)+fmt.Sprintf(format, a...))
 	}
 	if n := len(s.Unexplained); n > 0 {
-		add(30, "%d source(s) use the identity that match no declared consumer (%s)", n, s.Unexplained[0].Source)
+		add(30, "%s the identity from where no declared consumer runs (%s)", count(n, "source uses", "sources use"), s.Unexplained[0].Source)
 	}
 	if s.Flags.OverPrivileged {
 		var names []string
@@ -389,7 +389,7 @@ func risk(s Scope, in Input) Risk {
 		add(min(10, n), "%d copies of the secret", n)
 	}
 	if len(s.Reuse) > 0 {
-		add(15, "the same secret authenticates %d other identit(ies)", len(s.Reuse))
+		add(15, "the same secret authenticates %s", count(len(s.Reuse), "other identity", "other identities"))
 	}
 	if s.Flags.Shared {
 		add(10, "shared by several consumers: rotating it touches all of them")
@@ -422,4 +422,11 @@ func orEmpty[T any](v []T) []T {
 		return []T{}
 	}
 	return slices.Clone(v)
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

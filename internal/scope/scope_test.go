@@ -108,7 +108,7 @@ func TestComputeShopScope(t *testing.T) {
 		t.Errorf("related %+v", s.Related)
 	}
 	joined := strings.Join(s.Risk.Reasons, "\n")
-	for _, want := range []string{"203.0.113.50", "CREATEROLE", "chat 1", "1 other identit", "third party", "crm-db"} {
+	for _, want := range []string{"203.0.113.50", "CREATEROLE", "chat 1", "1 other identity", "third party", "crm-db"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("risk reasons lack %q:\n%s", want, joined)
 		}

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/detect"
+	"github.com/rekeyhq/rekey/internal/detect/rules"
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/all"
+	"github.com/rekeyhq/rekey/internal/scan"
+	"github.com/rekeyhq/rekey/internal/scope"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/trace"
+)
+
+func newIncidentCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "incident",
+		Short: "Respond to one leaked secret: open, scope",
+		Args:  cobra.NoArgs,
+		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
+	}
+	c.AddCommand(newIncidentOpenCmd(g), newIncidentScopeCmd(g))
+	return c
+}
+
+type openOpts struct {
+	secret    secretFlags
+	inventory string
+	leakedAt  string
+	format    string
+}
+
+func newIncidentOpenCmd(g *globals) *cobra.Command {
+	o := &openOpts{}
+	c := &cobra.Command{
+		Use:   "open (--secret-file F | --secret-stdin | --secret-env VAR) --inventory FILE",
+		Short: "Open (or find) the incident for a leaked secret and gather its scope",
+		Long: `Open creates the incident for a leaked secret, or finds the one already open for
+it (the same secret has the same fingerprint). It then gathers the facts the
+scope is computed from, touching nothing:
+
+  - every copy of the secret in the inventory's sources (as rekey trace does);
+  - whose secret it is: each system in the inventory is asked, as its
+    administrator, which identities' stored verifiers accept the secret — no
+    one logs in with the leaked secret, and more than one match is reuse;
+  - each matching identity's privileges, open sessions and related
+    credentials;
+  - the declared consumers, and which of them were seen in the sessions.
+
+A system that cannot be reached or refuses the administrator is recorded as
+not searched, and the scope says so instead of guessing.
+
+The incident id is printed alone on standard output (table), or with what was
+found (json).
+
+EXIT STATUS
+  0  the incident is open (new or existing), whatever was found
+  2  usage or input error (no secret, an unreadable or invalid inventory, a bad store)`,
+		Example: `  rekey incident open --secret-file /tmp/leaked.txt --inventory ops/rekey.yml
+  printf %s "$PW" | rekey incident open --secret-stdin --inventory ops/rekey.yml --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runIncidentOpen(c.Context(), g, o, c.OutOrStdout())
+		},
+	}
+	o.secret.register(c)
+	c.Flags().StringVar(&o.inventory, "inventory", "", "the inventory file (required)")
+	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret was exposed (RFC 3339)")
+	c.Flags().StringVar(&o.format, "format", "table", "output format: table (the id alone) or json")
+	return c
+}
+
+// openResult is the JSON of `incident open`.
+type openResult struct {
+	ID          string              `json:"id"`
+	Existing    bool                `json:"existing"`
+	Identity    *store.IdentityRef  `json:"identity"`
+	Reuse       []store.IdentityRef `json:"reuse"`
+	Occurrences int                 `json:"occurrences"`
+	Kind        string              `json:"kind"`
+	Searched    []string            `json:"searched"`
+	NotSearched []scope.Problem     `json:"not_searched"`
+}
+
+func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer) error {
+	if err := checkFormat(o.format, "table", "json"); err != nil {
+		return err
+	}
+	if o.inventory == "" {
+		return usagef("--inventory FILE is required")
+	}
+	var leakedAt *time.Time
+	if o.leakedAt != "" {
+		t, err := time.Parse(time.RFC3339, o.leakedAt)
+		if err != nil {
+			return usagef("--leaked-at %q: want RFC 3339, such as 2026-11-25T22:10:00Z", o.leakedAt)
+		}
+		leakedAt = &t
+	}
+	s, err := o.secret.read(g)
+	if err != nil {
+		return err
+	}
+	inv, err := loadInventoryStrict(g, o.inventory)
+	if err != nil {
+		return err
+	}
+	fp, err := g.fingerprinter()
+	if err != nil {
+		return err
+	}
+	det, err := detect.New(rules.All())
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	say := g.progress()
+
+	say("tracing the secret through %d source(s)", len(inv.Sources))
+	findings, err := traceInventory(ctx, g, inv, s, det, fp)
+	if err != nil {
+		return err
+	}
+	inc, existing, err := st.OpenIncident(ctx, store.Incident{
+		Fingerprint: fp.Of(s),
+		Preview:     s.Preview(),
+		Kind:        kindOf(det, s),
+		Created:     time.Now().UTC(),
+		LeakedAt:    leakedAt,
+		Inventory:   inv.File,
+	})
+	if err != nil {
+		return err
+	}
+	if err := st.PutOccurrences(ctx, inc.ID, occurrencesOf(findings)); err != nil {
+		return err
+	}
+
+	res := openResult{ID: inc.ID, Existing: existing, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
+	idents := identify(ctx, g, inv, s, say)
+	for _, id := range idents {
+		if err := st.PutIdentity(ctx, inc.ID, id); err != nil {
+			return err
+		}
+		if id.Name == scope.SystemWide {
+			res.NotSearched = append(res.NotSearched, scope.Problem{System: id.System, Error: id.InspectError})
+		} else if !slices.Contains(res.Searched, id.System) {
+			res.Searched = append(res.Searched, id.System)
+		}
+	}
+	for _, sys := range inv.Systems {
+		if !slices.ContainsFunc(idents, func(i store.Identity) bool { return i.System == sys.Name }) {
+			res.Searched = append(res.Searched, sys.Name) // searched, nothing matched
+		}
+	}
+	sc := scope.Compute(scope.Input{Incident: inc, Identities: idents, Inventory: inv, Now: time.Now()})
+	var cons []store.Consumer
+	for _, c := range sc.Consumers {
+		cons = append(cons, store.Consumer{Name: c.Name, Identity: sc.Identity.Name, Declared: c.Declared, Observed: c.Observed, Sources: c.Sources, ThirdParty: c.ThirdParty})
+	}
+	if err := st.PutConsumers(ctx, inc.ID, cons); err != nil {
+		return err
+	}
+	if sc.Identity.Status != scope.Unknown {
+		ref := store.IdentityRef{System: sc.Identity.System, Name: sc.Identity.Name}
+		res.Identity = &ref
+		inc.Identity = ref
+		if inc.Kind == "" {
+			inc.Kind = systemType(inv, ref.System) + " password"
+		}
+	}
+	res.Reuse = sc.Reuse
+	res.Kind = cmp.Or(inc.Kind, scope.Unknown)
+	if err := st.UpdateIncident(ctx, inc); err != nil {
+		return err
+	}
+	say("incident %s: %d copies, identity %s", inc.ID, len(findings), cmp.Or(refString(res.Identity), scope.Unknown))
+	if o.format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	_, err = fmt.Fprintln(out, inc.ID)
+	return err
+}
+
+func refString(r *store.IdentityRef) string {
+	if r == nil {
+		return ""
+	}
+	return r.System + "/" + r.Name
+}
+
+func systemType(inv *inventory.Inventory, name string) string {
+	if s := inv.SystemByName(name); s != nil {
+		return s.Type
+	}
+	return ""
+}
+
+// progress returns a printer of stage lines on a terminal, and a no-op
+// when stderr is piped.
+func (g *globals) progress() func(format string, a ...any) {
+	if !g.env.stderrIsTerminal() {
+		return func(string, ...any) {}
+	}
+	return func(format string, a ...any) { fmt.Fprintf(g.env.Stderr, "rekey: "+format+"\n", a...) }
+}
+
+// loadInventoryStrict loads an inventory and refuses one with structural
+// errors: a response must not run on a half-understood inventory.
+func loadInventoryStrict(g *globals, path string) (*inventory.Inventory, error) {
+	opts, err := inventoryOptions(g)
+	if err != nil {
+		return nil, err
+	}
+	opts.SkipLocal = true
+	inv, rep, err := inventory.Load(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Errors) > 0 {
+		return nil, errs.New("inventory", errs.Invalid, path,
+			fmt.Sprintf("%d error(s), first %s; run rekey inventory check %s", len(rep.Errors), rep.Errors[0], path))
+	}
+	return inv, nil
+}
+
+// kindOf names the secret's format when a rule recognises the value itself.
+func kindOf(det *detect.Detector, s secret.Secret) string {
+	for _, f := range det.Scan(s.Reveal()) {
+		if f.Start == 0 && f.End == s.Len() {
+			return f.Rule.ID
+		}
+	}
+	return ""
+}
+
+// traceInventory finds every copy of s in the inventory's sources.
+func traceInventory(ctx context.Context, g *globals, inv *inventory.Inventory, s secret.Secret, det *detect.Detector, fp *secret.Fingerprinter) ([]scan.Finding, error) {
+	tm, err := trace.New(s)
+	if err != nil {
+		return nil, errs.E("trace", errs.Invalid, "", err)
+	}
+	ferrs := &fileErrors{w: func(line string) { fmt.Fprintln(g.env.Stderr, line) }}
+	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
+	var sources []source.Source
+	for _, src := range inv.Sources {
+		in := inputFlags{}
+		path := inv.Abs(src.Path)
+		var paths []string
+		switch src.Type {
+		case "git":
+			in.history = src.History
+			paths = []string{path}
+		case "dir":
+			paths = []string{path}
+		default: // slack, jira
+			in.sources = []string{src.Type + ":" + path}
+		}
+		ss, err := in.build(paths, ferrs.add, warn)
+		if err != nil {
+			// A source missing here is reported, not fatal: the inventory
+			// may list places only some machines have.
+			warn(fmt.Sprintf("rekey: %s:%d: source %s: %v", inv.File, src.Pos.Line, src.Path, err))
+			continue
+		}
+		sources = append(sources, ss...)
+	}
+	m := &scan.Trace{Secret: s, Matcher: tm, Detector: det, Fingerprinter: fp}
+	return scan.Run(ctx, scan.Options{Matcher: m}, sources)
+}
+
+func occurrencesOf(fs []scan.Finding) []store.Occurrence {
+	now := time.Now().UTC()
+	out := make([]store.Occurrence, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, store.Occurrence{
+			Fingerprint: f.Fingerprint, Preview: f.Preview, Rule: f.Rule, Provider: f.Provider, Severity: f.Severity.String(),
+			Path: f.Path, Line: f.Line, Column: f.Column, Commit: f.Commit, AtHead: f.AtHead, Class: string(f.Class),
+			Encoding: f.Encoding, Ref: f.Ref, Match: f.Match, FirstSeen: now, LastSeen: now,
+		})
+	}
+	return out
+}
+
+// identify asks every system in the inventory whose stored verifiers accept
+// s, and inspects each identity that matches. A system that cannot be
+// searched is recorded under scope.SystemWide with the reason.
+func identify(ctx context.Context, g *globals, inv *inventory.Inventory, s secret.Secret, say func(string, ...any)) []store.Identity {
+	reg := all.Registry()
+	var out []store.Identity
+	failed := func(sys string, err error) {
+		out = append(out, store.Identity{System: sys, Name: scope.SystemWide, InspectError: oneLine(err)})
+	}
+	for _, sys := range inv.Systems {
+		if !reg.Has(sys.Type) {
+			failed(sys.Name, fmt.Errorf("no %s provider in this build of rekey", sys.Type))
+			continue
+		}
+		admin, err := sys.Admin.Resolve(g.env.Getenv)
+		if err != nil {
+			failed(sys.Name, err)
+			continue
+		}
+		say("searching %s (%s)", sys.Name, sys.Type)
+		p, err := reg.Open(ctx, sys.Type, provider.Config{System: sys.Name, Admin: admin})
+		if err != nil {
+			failed(sys.Name, err)
+			continue
+		}
+		matches, err := p.Identify(ctx, s)
+		if err != nil {
+			failed(sys.Name, err)
+			p.Close()
+			continue
+		}
+		for _, m := range matches {
+			now := time.Now().UTC()
+			rec := store.Identity{System: sys.Name, Name: m.Ref.Name, Method: m.Method, InspectedAt: &now, Flags: []string{}}
+			id, err := p.Inspect(ctx, provider.IdentityRef{System: sys.Name, Name: m.Ref.Name})
+			if err != nil {
+				rec.InspectError = oneLine(err)
+			} else {
+				rec.Inspected, rec.Exists, rec.CanLogin, rec.ValidUntil = true, id.Exists, id.CanLogin, id.ValidUntil
+				for _, pr := range id.Privileges {
+					rec.Privileges = append(rec.Privileges, store.Privilege{Name: pr.Name, Risk: string(pr.Risk), Via: pr.Via, CreatesCredentials: pr.CreatesCredentials})
+				}
+				for _, se := range id.Sessions {
+					rec.Sessions = append(rec.Sessions, store.Session{ID: se.ID, Client: se.Client, Application: se.Application, Started: se.Started, Database: se.Database})
+				}
+				for _, r := range id.Related {
+					rec.Related = append(rec.Related, store.Related{Kind: r.Kind, Name: r.Name, Detail: r.Detail})
+				}
+			}
+			out = append(out, rec)
+		}
+		p.Close()
+	}
+	return out
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

@@ -1,0 +1,16 @@
+// Package all lists every credential system rekey has a provider for. The
+// list is explicit (no init side effects): a test builds its own registry
+// with only what it needs.
+package all
+
+import (
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/postgres"
+)
+
+// Registry returns a registry of every provider.
+func Registry() *provider.Registry {
+	r := provider.NewRegistry()
+	r.Register("postgres", postgres.New)
+	return r
+}

@@ -1,0 +1,12 @@
+package all
+
+import "testing"
+
+func TestRegistryListsEveryProvider(t *testing.T) {
+	r := Registry()
+	for _, typ := range []string{"postgres"} {
+		if !r.Has(typ) {
+			t.Errorf("no provider for %s", typ)
+		}
+	}
+}

@@ -6,11 +6,13 @@ package all
 import (
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
+	"github.com/rekeyhq/rekey/internal/provider/redis"
 )
 
 // Registry returns a registry of every provider.
 func Registry() *provider.Registry {
 	r := provider.NewRegistry()
 	r.Register("postgres", postgres.New)
+	r.Register("redis", redis.New)
 	return r
 }

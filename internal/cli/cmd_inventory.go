@@ -10,10 +10,8 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider/all"
 )
-
-// systemTypes are the system types rekey has providers for.
-var systemTypes = []string{"postgres", "mysql", "redis"}
 
 func newInventoryCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
@@ -79,7 +77,7 @@ func inventoryOptions(g *globals) (inventory.Options, error) {
 		return inventory.Options{}, err
 	}
 	return inventory.Options{
-		KnownSystemTypes: systemTypes,
+		KnownSystemTypes: all.Registry().Types(),
 		FindSecrets: func(data []byte) []inventory.SecretMatch {
 			var out []inventory.SecretMatch
 			for _, f := range det.Scan(data) {

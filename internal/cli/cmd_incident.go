@@ -88,6 +88,7 @@ EXIT STATUS
 type openResult struct {
 	ID          string              `json:"id"`
 	Existing    bool                `json:"existing"`
+	LeakedAt    *time.Time          `json:"leaked_at"`
 	Identity    *store.IdentityRef  `json:"identity"`
 	Reuse       []store.IdentityRef `json:"reuse"`
 	Occurrences int                 `json:"occurrences"`
@@ -139,6 +140,9 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if err != nil {
 		return err
 	}
+	if leakedAt == nil {
+		leakedAt = earliestExposure(findings)
+	}
 	inc, existing, err := st.OpenIncident(ctx, store.Incident{
 		Fingerprint: fp.Of(s),
 		Preview:     s.Preview(),
@@ -154,7 +158,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		return err
 	}
 
-	res := openResult{ID: inc.ID, Existing: existing, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
+	res := openResult{ID: inc.ID, Existing: existing, LeakedAt: inc.LeakedAt, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
 	idents := identify(ctx, g, inv, s, say)
 	for _, id := range idents {
 		if err := st.PutIdentity(ctx, inc.ID, id); err != nil {
@@ -359,3 +363,15 @@ func identify(ctx context.Context, g *globals, inv *inventory.Inventory, s secre
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// earliestExposure is when the secret was first known to be exposed: the
+// oldest commit or message that holds a copy (nil when none says).
+func earliestExposure(fs []scan.Finding) *time.Time {
+	var first *time.Time
+	for _, f := range fs {
+		if f.ExposedAt != nil && (first == nil || f.ExposedAt.Before(*first)) {
+			first = f.ExposedAt
+		}
+	}
+	return first
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -89,8 +90,9 @@ func TestIncidentOpenAndScopeAgainstPostgres(t *testing.T) {
 		t.Fatalf("open: exit %d: %s", r.code, r.stderr)
 	}
 	var opened struct {
-		ID          string `json:"id"`
-		Existing    bool   `json:"existing"`
+		ID          string     `json:"id"`
+		Existing    bool       `json:"existing"`
+		LeakedAt    *time.Time `json:"leaked_at"`
 		Identity    *struct{ System, Name string }
 		Reuse       []struct{ System, Name string }
 		Occurrences int                              `json:"occurrences"`
@@ -110,6 +112,11 @@ func TestIncidentOpenAndScopeAgainstPostgres(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, password) {
 		t.Fatal("open printed the password")
+	}
+	// Without --leaked-at, the exposure starts with the oldest copy: the
+	// commit that put the password in config/db.yaml.
+	if opened.LeakedAt == nil || !opened.LeakedAt.Equal(time.Unix(gittest.Epoch, 0)) {
+		t.Errorf("leaked_at %v, want the first commit's time", opened.LeakedAt)
 	}
 
 	// Opening again finds the same incident; the table output is the id alone.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -35,6 +36,9 @@ type Finding struct {
 	Match       string            `json:"match,omitempty"`
 	Description string            `json:"description,omitempty"`
 	Identity    map[string]string `json:"identity,omitempty"`
+	// ExposedAt is when this copy came to be, where its place records it:
+	// the commit's time, the chat message's timestamp.
+	ExposedAt *time.Time `json:"exposed_at,omitempty"`
 	// PairedWith is the fingerprint of the other half of a paired
 	// credential (an AWS secret key's access key id).
 	PairedWith string        `json:"paired_with,omitempty"`
@@ -163,7 +167,7 @@ func foldHistory(fs []Finding) []Finding {
 		}
 	}
 	for k, i := range best {
-		out[i].Commit, out[i].seq = first[k].Commit, first[k].seq
+		out[i].Commit, out[i].seq, out[i].ExposedAt = first[k].Commit, first[k].seq, first[k].ExposedAt
 	}
 	// A HEAD copy may have replaced an older one at another line.
 	slices.SortFunc(out, compare)
@@ -229,6 +233,11 @@ func place(f Finding, data []byte, off int, loc source.Location) []Finding {
 
 func at(f Finding, loc source.Location) Finding {
 	f.Path, f.Commit, f.AtHead, f.Class, f.Ref, f.seq = loc.Path, loc.Commit, loc.AtHead, loc.Class, loc.Ref, loc.Seq
+	f.ExposedAt = nil
+	if !loc.Time.IsZero() {
+		t := loc.Time
+		f.ExposedAt = &t
+	}
 	if f.Encoding == "" || f.Encoding == "plain" {
 		if loc.Encoding != "" {
 			f.Encoding = loc.Encoding

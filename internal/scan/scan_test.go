@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -144,9 +145,9 @@ func TestHistoryVersionsFoldIntoOneCopy(t *testing.T) {
 	v2 := []byte("# edited\nx=tok_abcdefabcdef\n")
 	v3 := []byte("# edited twice\n\nx=tok_abcdefabcdef\n")
 	src := chunks{
-		{Data: v2, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c2", Seq: 2, Class: source.ClassHistory}},
+		{Data: v2, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c2", Seq: 2, Class: source.ClassHistory, Time: time.Unix(2000, 0)}},
 		{Data: v3, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c3", Seq: 3, AtHead: true, Class: source.ClassConfig}},
-		{Data: v1, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c1", Seq: 1, Class: source.ClassHistory}},
+		{Data: v1, Loc: source.Location{Path: "r/app.env", Line: 1, Column: 1, Commit: "c1", Seq: 1, Class: source.ClassHistory, Time: time.Unix(1000, 0)}},
 		// Another path keeps its own copy.
 		{Data: v1, Loc: source.Location{Path: "r/old.env", Line: 1, Column: 1, Commit: "c2", Seq: 2, Class: source.ClassHistory}},
 	}
@@ -160,6 +161,9 @@ func TestHistoryVersionsFoldIntoOneCopy(t *testing.T) {
 	f := got[0]
 	if f.Path != "r/app.env" || !f.AtHead || f.Line != 3 || f.Commit != "c1" || f.Class != source.ClassConfig {
 		t.Fatalf("folded copy %+v: want HEAD's line 3, commit c1 (the first to hold it), class config", f)
+	}
+	if f.ExposedAt == nil || !f.ExposedAt.Equal(time.Unix(1000, 0)) {
+		t.Fatalf("exposed at %v, want the first commit's time", f.ExposedAt)
 	}
 	if got[1].Path != "r/old.env" || got[1].AtHead || got[1].Commit != "c2" {
 		t.Fatalf("second copy %+v", got[1])

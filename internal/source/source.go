@@ -7,6 +7,7 @@ package source
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Class is the kind of place a copy of a secret lives in; it drives both the
@@ -51,6 +52,10 @@ type Location struct {
 	// Encoding, when the source decoded the bytes itself before emitting
 	// them (a Kubernetes Secret's base64 data), names that encoding.
 	Encoding string
+	// Time is when this copy came to be, where the place records it: the
+	// commit's time in history, the message's timestamp in a chat export.
+	// Zero when unknown.
+	Time time.Time
 	// Seq orders history locations: a commit with a lower Seq is older
 	// (no later than its descendants). Zero when unordered.
 	Seq int

@@ -112,6 +112,12 @@ func TestSecretRemovedLater(t *testing.T) {
 	if len(ids[1]) != 40 {
 		t.Errorf("commit id %q is not a full id", ids[1])
 	}
+	// The copy came to be with its commit: BuildRepo commits an hour apart.
+	for _, c := range chunks {
+		if bytes.Contains(c.Data, []byte("secret-removed-1")) && !c.Loc.Time.Equal(time.Unix(gittest.Epoch+3600, 0)) {
+			t.Errorf("time %v, want the second commit's", c.Loc.Time)
+		}
+	}
 }
 
 func TestSecretStillAtHead(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ import (
 // commit that introduced it.
 type history struct {
 	commits []string // full ids; an occurrence refers to one by index
+	times   []int64  // committer time of each commit, unix seconds
 	blobs   []*blob  // in the order first seen: oldest introduction first
 	byID    map[string]*blob
 	seen    map[pairKey]struct{}
@@ -129,7 +131,7 @@ func (s *Source) lsTree(ctx context.Context, tree string, fn func(id, path []byt
 // is attributed to the merge.
 func (s *Source) readLog(ctx context.Context, h *history) error {
 	args := []string{"log", "--all", "--reverse", "--date-order",
-		"--format=%H", "--raw", "-z", "--no-abbrev", "--no-renames",
+		"--format=%H %ct", "--raw", "-z", "--no-abbrev", "--no-renames",
 		"--no-color", "--no-ext-diff", "--no-textconv", "--no-notes", "--no-show-signature"}
 	if s.opts.Reflogs {
 		args = append(args, "--reflog")
@@ -164,8 +166,9 @@ func (s *Source) readLog(ctx context.Context, h *history) error {
 	return perr
 }
 
-// parseLog reads `git log --format=%H --raw -z` output: NUL-terminated
-// tokens, each either a commit id (possibly after a newline), a raw diff
+// parseLog reads `git log --format='%H %ct' --raw -z` output: NUL-terminated
+// tokens, each either a commit id and its committer time (possibly after a
+// newline), a raw diff
 // header ":<old mode> <new mode> <old id> <new id> <status>", or the path
 // that always follows a raw header.
 func parseLog(r *bufio.Reader, h *history) error {
@@ -185,11 +188,14 @@ func parseLog(r *bufio.Reader, h *history) error {
 			continue
 		}
 		if t[0] != ':' {
-			if !isHex(t) {
+			id, ts, _ := bytes.Cut(t, []byte(" "))
+			if !isHex(id) {
 				return fmt.Errorf("git log: unexpected output %q", truncate(t))
 			}
-			if n := len(h.commits); n == 0 || h.commits[n-1] != string(t) {
-				h.commits = append(h.commits, string(t))
+			if n := len(h.commits); n == 0 || h.commits[n-1] != string(id) {
+				when, _ := strconv.ParseInt(string(ts), 10, 64)
+				h.commits = append(h.commits, string(id))
+				h.times = append(h.times, when)
 			}
 			commit = int32(len(h.commits) - 1)
 			continue

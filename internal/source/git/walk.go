@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
 )
@@ -349,6 +350,9 @@ func (h *history) location(b *blob, o occurrence) source.Location {
 	if o.commit >= 0 {
 		l.Commit = h.commits[o.commit]
 		l.Seq = int(o.commit) + 1
+		if ts := h.times[o.commit]; ts > 0 {
+			l.Time = time.Unix(ts, 0).UTC()
+		}
 	}
 	if o.atHead {
 		l.Class = source.Classify(o.path)

@@ -34,8 +34,10 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/jsonscan"
@@ -225,13 +227,15 @@ func (f field) decoded() string {
 }
 
 func (f field) chunk(path, ref string) source.Chunk {
-	return source.Chunk{
+	ch := source.Chunk{
 		Data: []byte(f.decoded()),
 		Loc: source.Location{
 			Path: path, Line: f.line, Column: f.col,
 			Class: source.ClassChat, Ref: ref, Flat: true, AtHead: true,
 		},
 	}
+	ch.Loc.Time = tsTime(ref)
+	return ch
 }
 
 func stringField(v jsonscan.Token, mrkdwn bool) (field, bool) {
@@ -512,4 +516,20 @@ func (p *parser) blockTexts(v jsonscan.Token, out *[]field) error {
 		}
 	}
 	return nil
+}
+
+// tsTime is the time of a message from its Slack timestamp ("seconds.micros"
+// after the "@" of a ref); zero when the ref has none.
+func tsTime(ref string) time.Time {
+	_, ts, ok := strings.Cut(ref, "@")
+	if !ok {
+		return time.Time{}
+	}
+	secs, frac, _ := strings.Cut(ts, ".")
+	s, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || s <= 0 {
+		return time.Time{}
+	}
+	us, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+	return time.Unix(s, us*1000).UTC()
 }

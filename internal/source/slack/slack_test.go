@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
 )
@@ -436,5 +437,19 @@ func TestEmitErrorAndCancelStopTheWalk(t *testing.T) {
 	cancel()
 	if err := s.Walk(ctx, func(source.Chunk) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Walk = %v", err)
+	}
+}
+
+func TestTsTime(t *testing.T) {
+	cases := map[string]time.Time{
+		"#deploys@1709370060.000200": time.Unix(1709370060, 200_000).UTC(),
+		"#deploys@1709370060":        time.Unix(1709370060, 0).UTC(),
+		"#deploys":                   {},
+		"#deploys@not-a-ts":          {},
+	}
+	for ref, want := range cases {
+		if got := tsTime(ref); !got.Equal(want) {
+			t.Errorf("%s: %v, want %v", ref, got, want)
+		}
 	}
 }

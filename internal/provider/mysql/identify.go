@@ -65,7 +65,7 @@ func (p *MySQL) Identify(ctx context.Context, s secret.Secret) ([]provider.Match
 // count per account, spread over one worker per CPU.
 func (p *MySQL) IdentifyReport(ctx context.Context, s secret.Secret) (*Report, error) {
 	r, err := p.identify(ctx, s)
-	return r, p.scrub(err, string(s.Reveal()))
+	return r, p.san.Scrub(err, string(s.Reveal()))
 }
 
 // hashTable is where the stored hashes are, for messages.

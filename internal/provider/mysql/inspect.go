@@ -91,7 +91,7 @@ func (in *inspection) related(kind, name, detail string) {
 // returns Exists=false and no error.
 func (p *MySQL) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
 	id, err := p.inspect(ctx, ref)
-	return id, p.scrub(err)
+	return id, p.san.Scrub(err)
 }
 
 func (p *MySQL) inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
@@ -287,7 +287,7 @@ func (p *MySQL) global(ctx context.Context, in *inspection) error {
 		name := strings.ToUpper(priv) + " ON *.*"
 		if strings.EqualFold(grant, "Y") {
 			name += " WITH GRANT OPTION"
-			risk, creds = maxRisk(risk, provider.RiskHigh), true
+			risk, creds = provider.MaxRisk(risk, provider.RiskHigh), true
 		}
 		in.priv(name, risk, via, creds)
 	}
@@ -775,13 +775,6 @@ func (in *inspection) sameUser() []acct {
 // escapeLike quotes LIKE's wildcards and escape character in s.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
-}
-
-func maxRisk(a, b provider.Risk) provider.Risk {
-	if riskRank(b) < riskRank(a) {
-		return b
-	}
-	return a
 }
 
 // isNoSuchTable reports a missing catalog table (an older server).

@@ -72,11 +72,9 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
@@ -92,9 +90,8 @@ type MySQL struct {
 	op     string // "mysql <system>", the prefix of every error
 	db     *sql.DB
 	addr   string // host:port or socket path, for messages
-	// secrets are removed from every error text (see sanitize): the admin
-	// connection string and its password.
-	secrets []string
+	// san removes the admin connection string and its password from every error text.
+	san     provider.Sanitizer
 	workers int
 
 	flavor flavor
@@ -174,7 +171,7 @@ func New(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
 func open(ctx context.Context, cfg provider.Config) (*MySQL, error) {
 	dsn := string(cfg.Admin.Reveal())
 	p := &MySQL{system: cfg.System, op: "mysql " + cfg.System, own: map[int64]bool{}, workers: defaultWorkers()}
-	p.secrets = []string{dsn}
+	p.san.Add(dsn)
 	if strings.TrimSpace(dsn) == "" {
 		return nil, errs.New(p.op, errs.Invalid, "", "no administrator connection string")
 	}
@@ -183,7 +180,7 @@ func open(ctx context.Context, cfg provider.Config) (*MySQL, error) {
 		return nil, errs.New(p.op, errs.Invalid, "", err.Error())
 	}
 	if dc.Passwd != "" {
-		p.secrets = append(p.secrets, dc.Passwd, url.QueryEscape(dc.Passwd), url.PathEscape(dc.Passwd))
+		p.san.Add(dc.Passwd, url.QueryEscape(dc.Passwd), url.PathEscape(dc.Passwd))
 	}
 	p.addr = dc.Addr
 	// The driver logs some failures to stderr on its own: not here.
@@ -394,7 +391,7 @@ func (p *MySQL) connErr(err error) error {
 		case erDBAccessDenied:
 			return errs.New(p.op, errs.Permission, "", "the administrator may not use the database its connection string names")
 		case erHostNotPrivileged, erHostBlocked:
-			return errs.New(p.op, errs.Permission, "", p.sanitize("the server refused the administrator's host: "+me.Message))
+			return errs.New(p.op, errs.Permission, "", p.san.Clean("the server refused the administrator's host: "+me.Message))
 		case erUnknownDB:
 			return errs.New(p.op, errs.Invalid, "", "the administrator connection string names a database that does not exist")
 		case erConCount:
@@ -406,43 +403,27 @@ func (p *MySQL) connErr(err error) error {
 		if isPermission(me.Number) {
 			kind = errs.Permission
 		}
-		return errs.New(p.op, kind, "", p.sanitize("connect: "+me.Message+" (error "+strconv.Itoa(int(me.Number))+")"))
+		return errs.New(p.op, kind, "", p.san.Clean("connect: "+me.Message+" (error "+strconv.Itoa(int(me.Number))+")"))
 	}
 	if cause, ok := netCause(err); ok {
 		return errs.New(p.op, errs.Unreachable, "", "cannot reach "+p.addr+": "+cause)
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize("connect to "+p.addr+": "+err.Error()))
+	return errs.New(p.op, errs.Other, "", p.san.Clean("connect to "+p.addr+": "+err.Error()))
 }
 
 // netCause names a network failure in a few words; ok is false when err is
 // not one.
 func netCause(err error) (string, bool) {
-	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", true
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return "timed out", true
-	case errors.Is(err, context.Canceled):
-		return "cancelled", true
-	case errors.As(err, &dnsErr):
-		return "cannot resolve host " + dnsErr.Name, true
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to host", true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection reset", true
-	case errors.Is(err, syscall.ENOENT):
-		return "no such socket", true
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysqldrv.ErrInvalidConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection lost", true
+	}
+	if cause, ok := provider.NetCause(err); ok {
+		return cause, true
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return "timed out", true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		return opErr.Err.Error(), true
 	}
 	return "", false
 }
@@ -461,7 +442,7 @@ func (p *MySQL) queryErr(what string, err error) error {
 		if isPermission(me.Number) {
 			kind = errs.Permission
 		}
-		return errs.New(p.op, kind, "", p.sanitize(what+": "+me.Message+" (error "+strconv.Itoa(int(me.Number))+")"))
+		return errs.New(p.op, kind, "", p.san.Clean(what+": "+me.Message+" (error "+strconv.Itoa(int(me.Number))+")"))
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errs.New(p.op, errs.Other, "", what+": "+err.Error())
@@ -469,31 +450,5 @@ func (p *MySQL) queryErr(what string, err error) error {
 	if cause, ok := netCause(err); ok {
 		return errs.New(p.op, errs.Unreachable, "", what+": lost the connection to "+p.addr+": "+cause)
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize(what+": "+err.Error()))
-}
-
-// scrub returns err with every known secret, and extra, removed from its
-// text, keeping its kind; err itself when there was nothing to remove.
-func (p *MySQL) scrub(err error, extra ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := p.sanitize(msg, extra...)
-	if clean == msg {
-		return err
-	}
-	return errs.New("", errs.KindOf(err), "", clean)
-}
-
-// sanitize replaces every known secret in s and keeps it on one line.
-// Secrets never reach errors by construction here; this is the belt to
-// those braces.
-func (p *MySQL) sanitize(s string, extra ...string) string {
-	for _, sec := range append(append([]string(nil), p.secrets...), extra...) {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	return errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+err.Error()))
 }

@@ -162,22 +162,10 @@ func objectRisk(name, db string) (risk provider.Risk, creds bool) {
 	return provider.RiskLow, false
 }
 
-func riskRank(r provider.Risk) int {
-	switch r {
-	case provider.RiskCritical:
-		return 0
-	case provider.RiskHigh:
-		return 1
-	case provider.RiskMedium:
-		return 2
-	}
-	return 3
-}
-
 func sortIdentity(id *provider.Identity) {
 	sort.SliceStable(id.Privileges, func(a, b int) bool {
 		pa, pb := id.Privileges[a], id.Privileges[b]
-		if ra, rb := riskRank(pa.Risk), riskRank(pb.Risk); ra != rb {
+		if ra, rb := pa.Risk.Rank(), pb.Risk.Rank(); ra != rb {
 			return ra < rb
 		}
 		if pa.Name != pb.Name {

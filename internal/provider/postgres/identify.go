@@ -53,7 +53,7 @@ type stored struct {
 // own salt, so the roles are spread over one worker per CPU.
 func (p *Postgres) IdentifyReport(ctx context.Context, s secret.Secret) (*Report, error) {
 	r, err := p.identify(ctx, s)
-	return r, p.scrub(err, string(s.Reveal()))
+	return r, p.san.Scrub(err, string(s.Reveal()))
 }
 
 func (p *Postgres) identify(ctx context.Context, s secret.Secret) (*Report, error) {

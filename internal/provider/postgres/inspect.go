@@ -103,7 +103,7 @@ func (in *inspection) related(kind, name, detail string) {
 // Exists=false and no error.
 func (p *Postgres) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
 	id, err := p.inspect(ctx, ref)
-	return id, p.scrub(err)
+	return id, p.san.Scrub(err)
 }
 
 func (p *Postgres) inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
@@ -254,7 +254,7 @@ func (p *Postgres) memberships(ctx context.Context, in *inspection) error {
 			if re.admin {
 				// ADMIN OPTION lets it hand the role to anyone.
 				name += " WITH ADMIN OPTION"
-				risk, creds = maxRisk(risk, provider.RiskHigh), true
+				risk, creds = provider.MaxRisk(risk, provider.RiskHigh), true
 			}
 			in.priv(name, risk, via, creds)
 			in.via[r.oid] = chain
@@ -285,7 +285,7 @@ func (in *inspection) grant(a aclRow, baseRisk provider.Risk) {
 		name, risk, creds := on, baseRisk, false
 		if a.grantable {
 			name += " WITH GRANT OPTION"
-			risk, creds = maxRisk(risk, provider.RiskHigh), true
+			risk, creds = provider.MaxRisk(risk, provider.RiskHigh), true
 		}
 		in.priv(name, risk, via, creds)
 	}
@@ -640,29 +640,10 @@ WHERE am.member = $1 AND am.admin_option ORDER BY 1`, in.self.oid)
 	return nil
 }
 
-func riskRank(r provider.Risk) int {
-	switch r {
-	case provider.RiskCritical:
-		return 0
-	case provider.RiskHigh:
-		return 1
-	case provider.RiskMedium:
-		return 2
-	}
-	return 3
-}
-
-func maxRisk(a, b provider.Risk) provider.Risk {
-	if riskRank(b) < riskRank(a) {
-		return b
-	}
-	return a
-}
-
 func sortIdentity(id *provider.Identity) {
 	sort.SliceStable(id.Privileges, func(a, b int) bool {
 		pa, pb := id.Privileges[a], id.Privileges[b]
-		if ra, rb := riskRank(pa.Risk), riskRank(pb.Risk); ra != rb {
+		if ra, rb := pa.Risk.Rank(), pb.Risk.Rank(); ra != rb {
 			return ra < rb
 		}
 		if pa.Name != pb.Name {

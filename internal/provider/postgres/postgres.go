@@ -12,11 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,9 +33,8 @@ type Postgres struct {
 	pool    *pgxpool.Pool
 	addr    string // host:port, for messages
 	version int    // server_version_num
-	// secrets are removed from every error text (see sanitize): the admin
-	// connection string and its password.
-	secrets []string
+	// san removes the admin connection string and its password from every error text.
+	san provider.Sanitizer
 	// workers is how many verifiers Identify tests at once.
 	workers int
 
@@ -65,7 +62,7 @@ func New(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
 func open(ctx context.Context, cfg provider.Config) (*Postgres, error) {
 	dsn := string(cfg.Admin.Reveal())
 	p := &Postgres{system: cfg.System, op: "postgres " + cfg.System, pids: map[uint32]bool{}}
-	p.secrets = []string{dsn}
+	p.san.Add(dsn)
 	if dsn == "" {
 		return nil, errs.New(p.op, errs.Invalid, "", "no administrator connection string")
 	}
@@ -76,7 +73,7 @@ func open(ctx context.Context, cfg provider.Config) (*Postgres, error) {
 	}
 	cc := pc.ConnConfig
 	if cc.Password != "" {
-		p.secrets = append(p.secrets, cc.Password)
+		p.san.Add(cc.Password)
 	}
 	p.addr = net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
 	if strings.HasPrefix(cc.Host, "/") {
@@ -131,7 +128,7 @@ func (p *Postgres) connErr(err error) error {
 		case "28000", "42501":
 			// pg_hba.conf refused the connection, or no CONNECT privilege:
 			// the server's reason names host, user and database only.
-			return errs.New(p.op, errs.Permission, "", p.sanitize("the administrator credential was refused: "+pgErr.Message))
+			return errs.New(p.op, errs.Permission, "", p.san.Clean("the administrator credential was refused: "+pgErr.Message))
 		case "3D000":
 			return errs.New(p.op, errs.Invalid, "", "the administrator connection string names a database that does not exist")
 		case "53300":
@@ -139,41 +136,23 @@ func (p *Postgres) connErr(err error) error {
 		case "57P03":
 			return errs.New(p.op, errs.Unreachable, "", "cannot reach "+p.addr+": the server is starting up or shutting down")
 		}
-		return errs.New(p.op, errs.Other, "", p.sanitize("connect: "+pgErr.Message+" (SQLSTATE "+pgErr.Code+")"))
+		return errs.New(p.op, errs.Other, "", p.san.Clean("connect: "+pgErr.Message+" (SQLSTATE "+pgErr.Code+")"))
 	}
 	if cause, ok := netCause(err); ok {
 		return errs.New(p.op, errs.Unreachable, "", "cannot reach "+p.addr+": "+cause)
 	}
 	// TLS and protocol failures: pgx's text names user, database and
 	// address, never the password; sanitised all the same.
-	return errs.New(p.op, errs.Other, "", p.sanitize("connect to "+p.addr+": "+err.Error()))
+	return errs.New(p.op, errs.Other, "", p.san.Clean("connect to "+p.addr+": "+err.Error()))
 }
 
 // netCause names a network failure in a few words; ok is false when err is
 // not one.
 func netCause(err error) (string, bool) {
-	var dnsErr *net.DNSError
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", true
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), pgconn.Timeout(err):
+	if pgconn.Timeout(err) {
 		return "timed out", true
-	case errors.Is(err, context.Canceled):
-		return "cancelled", true
-	case errors.As(err, &dnsErr):
-		return "cannot resolve host " + dnsErr.Name, true
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to host", true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection reset", true
-	case errors.Is(err, syscall.ENOENT):
-		return "no such socket", true
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		return opErr.Err.Error(), true
-	}
-	return "", false
+	return provider.NetCause(err)
 }
 
 // queryErr wraps a failed query. A lost connection is Unreachable, missing
@@ -186,7 +165,7 @@ func (p *Postgres) queryErr(what string, err error) error {
 		if pgErr.Code == "42501" {
 			kind = errs.Permission
 		}
-		return errs.New(p.op, kind, "", p.sanitize(what+": "+pgErr.Message+" (SQLSTATE "+pgErr.Code+")"))
+		return errs.New(p.op, kind, "", p.san.Clean(what+": "+pgErr.Message+" (SQLSTATE "+pgErr.Code+")"))
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return errs.E(p.op, errs.Other, "", fmt.Errorf("%s: %w", what, err))
@@ -194,30 +173,5 @@ func (p *Postgres) queryErr(what string, err error) error {
 	if cause, ok := netCause(err); ok {
 		return errs.New(p.op, errs.Unreachable, "", what+": lost the connection to "+p.addr+": "+cause)
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize(what+": "+err.Error()))
-}
-
-// scrub returns err with every known secret, and extra, removed from its
-// text, keeping its kind; err itself when there was nothing to remove.
-func (p *Postgres) scrub(err error, extra ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := p.sanitize(msg, extra...)
-	if clean == msg {
-		return err
-	}
-	return errs.New("", errs.KindOf(err), "", clean)
-}
-
-// sanitize replaces every known secret in s. Secrets never reach errors by
-// construction here; this is the belt to those braces.
-func (p *Postgres) sanitize(s string, extra ...string) string {
-	for _, sec := range append(append([]string(nil), p.secrets...), extra...) {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	return strings.ReplaceAll(s, "\n", " ")
+	return errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+err.Error()))
 }

@@ -387,20 +387,22 @@ func TestBadAdminString(t *testing.T) {
 }
 
 func TestScrubKeepsKind(t *testing.T) {
-	p := &Postgres{secrets: []string{"hunter2"}}
-	err := p.scrub(errs.New("postgres x", errs.Unreachable, "", "cannot reach h: hunter2 and cand"), "cand")
+	p := &Postgres{}
+	p.san.Add("hunter2")
+	err := p.san.Scrub(errs.New("postgres x", errs.Unreachable, "", "cannot reach h: hunter2 and cand"), "cand")
 	if errs.KindOf(err) != errs.Unreachable || err.Error() != "postgres x: cannot reach h: [REDACTED] and [REDACTED]" {
 		t.Errorf("scrub = %v (kind %v)", err, errs.KindOf(err))
 	}
 	clean := errs.New("postgres x", errs.Other, "", "fine")
-	if p.scrub(clean) != clean {
+	if p.san.Scrub(clean) != clean {
 		t.Error("scrub rebuilt an error with nothing to remove")
 	}
 }
 
 func TestSanitize(t *testing.T) {
-	p := &Postgres{secrets: []string{"postgres://u:hunter2@h/db", "hunter2"}}
-	got := p.sanitize("a postgres://u:hunter2@h/db b hunter2 c\nd", "cand")
+	p := &Postgres{}
+	p.san.Add("postgres://u:hunter2@h/db", "hunter2")
+	got := p.san.Clean("a postgres://u:hunter2@h/db b hunter2 c\nd", "cand")
 	if want := "a [REDACTED] b [REDACTED] c d"; got != want {
 		t.Errorf("sanitize = %q, want %q", got, want)
 	}

@@ -65,7 +65,7 @@ func (p *Redis) Identify(ctx context.Context, s secret.Secret) ([]provider.Match
 // many users it compared and which it skipped.
 func (p *Redis) IdentifyReport(ctx context.Context, s secret.Secret) (*Report, error) {
 	r, err := p.identify(ctx, s)
-	return r, p.scrub(err, string(s.Reveal()))
+	return r, p.san.Scrub(err, string(s.Reveal()))
 }
 
 func (p *Redis) identify(ctx context.Context, s secret.Secret) (*Report, error) {

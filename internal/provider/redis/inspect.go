@@ -31,7 +31,7 @@ const (
 // Exists=false and no error.
 func (p *Redis) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
 	id, err := p.inspect(ctx, ref)
-	return id, p.scrub(err)
+	return id, p.san.Scrub(err)
 }
 
 func (p *Redis) inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
@@ -53,7 +53,7 @@ func (p *Redis) inspect(ctx context.Context, ref provider.IdentityRef) (*provide
 	}
 	u, err := userFromGetUser(ref.Name, vs[0])
 	if err != nil {
-		return nil, errs.New(p.op, errs.Other, "", p.sanitize(what+": "+err.Error()))
+		return nil, errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+err.Error()))
 	}
 	id.Exists = true
 	// On, but with neither a password nor nopass, nothing authenticates.

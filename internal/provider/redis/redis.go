@@ -21,11 +21,9 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -48,9 +46,8 @@ type Redis struct {
 	system string
 	op     string // "redis <system>", the prefix of every error
 	target target
-	// secrets are removed from every error text (see sanitize): the admin
-	// URL and its password, raw and URL-encoded.
-	secrets []string
+	// san removes the admin URL and its password, raw and URL-encoded from every error text.
+	san provider.Sanitizer
 
 	mu     sync.Mutex
 	c      *conn
@@ -96,7 +93,8 @@ func open(ctx context.Context, cfg provider.Config) (*Redis, error) {
 	if cfg.System != "" {
 		op += " " + cfg.System
 	}
-	p := &Redis{system: cfg.System, op: op, own: map[string]bool{}, secrets: []string{raw}}
+	p := &Redis{system: cfg.System, op: op, own: map[string]bool{}}
+	p.san.Add(raw)
 	if raw == "" {
 		return nil, errs.New(p.op, errs.Invalid, "", "no administrator connection string")
 	}
@@ -106,7 +104,7 @@ func open(ctx context.Context, cfg provider.Config) (*Redis, error) {
 	}
 	p.target = t
 	if t.password != "" {
-		p.secrets = append(p.secrets, t.password, url.QueryEscape(t.password), url.PathEscape(t.password),
+		p.san.Add(t.password, url.QueryEscape(t.password), url.PathEscape(t.password),
 			url.UserPassword("", t.password).String())
 	}
 	p.mu.Lock()
@@ -236,7 +234,7 @@ func (p *Redis) dial(ctx context.Context) (*conn, error) {
 			if cause, ok := netCause(err); ok {
 				return nil, errs.New(p.op, errs.Unreachable, "", "cannot reach "+t.addr+": "+cause)
 			}
-			return nil, errs.New(p.op, errs.Other, "", p.sanitize("TLS handshake with "+t.addr+": "+err.Error()))
+			return nil, errs.New(p.op, errs.Other, "", p.san.Clean("TLS handshake with "+t.addr+": "+err.Error()))
 		}
 		nc = tc
 	}
@@ -314,9 +312,9 @@ func (p *Redis) authErr(se *serverError) error {
 	case se.code() == "LOADING":
 		return errs.New(p.op, errs.Unreachable, "", "cannot use "+p.target.addr+": the server is loading its dataset")
 	case se.code() == "NOPERM":
-		return errs.New(p.op, errs.Permission, "", p.sanitize("the administrator may not connect: "+se.msg))
+		return errs.New(p.op, errs.Permission, "", p.san.Clean("the administrator may not connect: "+se.msg))
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize("connect: "+se.msg))
+	return errs.New(p.op, errs.Other, "", p.san.Clean("connect: "+se.msg))
 }
 
 // exec runs cmds, pipelined, on the provider's connection. A connection
@@ -383,9 +381,9 @@ func (p *Redis) connErr(err error) error {
 		return errs.New(p.op, errs.Unreachable, "", "cannot reach "+p.target.addr+": "+cause)
 	}
 	if errors.Is(err, errProtocol) {
-		return errs.New(p.op, errs.Other, "", p.sanitize("connect to "+p.target.addr+": it does not answer as Redis does ("+err.Error()+")"))
+		return errs.New(p.op, errs.Other, "", p.san.Clean("connect to "+p.target.addr+": it does not answer as Redis does ("+err.Error()+")"))
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize("connect to "+p.target.addr+": "+err.Error()))
+	return errs.New(p.op, errs.Other, "", p.san.Clean("connect to "+p.target.addr+": "+err.Error()))
 }
 
 // ioErr wraps a round trip that failed: cancelled, cut, or not RESP.
@@ -394,12 +392,12 @@ func (p *Redis) ioErr(what string, err error) error {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return errs.E(p.op, errs.Other, "", fmt.Errorf("%s: %w", what, err))
 	case errors.Is(err, errProtocol):
-		return errs.New(p.op, errs.Other, "", p.sanitize(what+": "+p.target.addr+" does not answer as Redis does ("+err.Error()+")"))
+		return errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+p.target.addr+" does not answer as Redis does ("+err.Error()+")"))
 	}
 	if cause, ok := netCause(err); ok {
 		return errs.New(p.op, errs.Unreachable, "", what+": lost the connection to "+p.target.addr+": "+cause)
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize(what+": "+err.Error()))
+	return errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+err.Error()))
 }
 
 // replyErr wraps an error reply to one of the provider's commands. need
@@ -407,71 +405,27 @@ func (p *Redis) ioErr(what string, err error) error {
 func (p *Redis) replyErr(what, need string, se *serverError) error {
 	switch {
 	case se.code() == "NOPERM":
-		return errs.New(p.op, errs.Permission, "", p.sanitize(what+": the administrator needs "+need+" ("+se.msg+")"))
+		return errs.New(p.op, errs.Permission, "", p.san.Clean(what+": the administrator needs "+need+" ("+se.msg+")"))
 	case se.code() == "NOAUTH":
 		return errs.New(p.op, errs.Permission, "", what+": the server requires authentication")
 	case strings.HasPrefix(se.msg, "ERR unknown command"), strings.HasPrefix(se.msg, "ERR unknown subcommand"):
-		return errs.New(p.op, errs.Unsupported, "", p.sanitize(what+": the server does not know the command; ACL needs Redis 6 or later ("+se.msg+")"))
+		return errs.New(p.op, errs.Unsupported, "", p.san.Clean(what+": the server does not know the command; ACL needs Redis 6 or later ("+se.msg+")"))
 	case se.code() == "LOADING":
 		return errs.New(p.op, errs.Unreachable, "", what+": the server is loading its dataset")
 	}
-	return errs.New(p.op, errs.Other, "", p.sanitize(what+": "+se.msg))
+	return errs.New(p.op, errs.Other, "", p.san.Clean(what+": "+se.msg))
 }
 
 // netCause names a network failure in a few words; ok is false when err is
 // not one.
 func netCause(err error) (string, bool) {
-	var dnsErr *net.DNSError
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused", true
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return "timed out", true
-	case errors.As(err, &dnsErr):
-		return "cannot resolve host " + dnsErr.Name, true
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to host", true
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection reset", true
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		// The caller's own cancellation, not the server's: callers return
+		// ctx.Err() for it.
+		return "", false
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the server closed the connection", true
-	case errors.Is(err, syscall.ENOENT):
-		return "no such socket", true
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		return opErr.Err.Error(), true
-	}
-	return "", false
-}
-
-// scrub returns err with every known secret, and extra, removed from its
-// text, keeping its kind; err itself when there was nothing to remove.
-func (p *Redis) scrub(err error, extra ...string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := p.sanitize(msg, extra...)
-	if clean == msg {
-		return err
-	}
-	return errs.New("", errs.KindOf(err), "", clean)
-}
-
-// minScrub is the shortest secret sanitize replaces: a shorter one (a
-// one-letter test password) would mangle words without hiding anything.
-const minScrub = 4
-
-// sanitize replaces every known secret in s and keeps it on one line.
-// Secrets never reach errors by construction here; this is the belt to
-// those braces.
-func (p *Redis) sanitize(s string, extra ...string) string {
-	for _, sec := range append(append([]string(nil), p.secrets...), extra...) {
-		if len(sec) >= minScrub {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
-		}
-	}
-	s = strings.ReplaceAll(s, "\r", " ")
-	return strings.ReplaceAll(s, "\n", " ")
+	return provider.NetCause(err)
 }

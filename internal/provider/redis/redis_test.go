@@ -559,18 +559,19 @@ func TestNotRedis(t *testing.T) {
 }
 
 func TestSanitize(t *testing.T) {
-	p := &Redis{secrets: []string{"redis://a:pw%2Fsecret@h", "pw/secret", "pw%2Fsecret"}}
-	got := p.sanitize("dial redis://a:pw%2Fsecret@h: pw/secret\npw%2Fsecret")
+	p := &Redis{}
+	p.san.Add("redis://a:pw%2Fsecret@h", "pw/secret", "pw%2Fsecret")
+	got := p.san.Clean("dial redis://a:pw%2Fsecret@h: pw/secret\npw%2Fsecret")
 	if want := "dial [REDACTED]: [REDACTED] [REDACTED]"; got != want {
 		t.Errorf("sanitize = %q, want %q", got, want)
 	}
-	err := p.scrub(errs.New("redis x", errs.Permission, "", "refused pw/secret"))
+	err := p.san.Scrub(errs.New("redis x", errs.Permission, "", "refused pw/secret"))
 	if errs.KindOf(err) != errs.Permission || strings.Contains(err.Error(), "pw/secret") {
 		t.Errorf("scrub = %v (kind %v)", err, errs.KindOf(err))
 	}
 	// Too short to hide anything, a secret is left alone rather than
 	// mangling the message.
-	if got := p.sanitize("context canceled", "x"); got != "context canceled" {
+	if got := p.san.Clean("context canceled", "x"); got != "context canceled" {
 		t.Errorf("sanitize with a one-letter secret = %q", got)
 	}
 }

@@ -82,7 +82,7 @@ func grade(u *User, cat catalog) (privs []provider.Privilege, creators []string)
 	if u.NoPass {
 		worst := provider.RiskLow
 		for _, p := range privs {
-			worst = maxRisk(worst, p.Risk)
+			worst = provider.MaxRisk(worst, p.Risk)
 		}
 		add(provider.Privilege{Name: "nopass", Risk: worst})
 	}
@@ -190,31 +190,12 @@ func ruleRisk(r cmdRule, eff []*command, allKeys bool) (provider.Risk, bool) {
 	return provider.RiskLow, false
 }
 
-func riskRank(r provider.Risk) int {
-	switch r {
-	case provider.RiskCritical:
-		return 0
-	case provider.RiskHigh:
-		return 1
-	case provider.RiskMedium:
-		return 2
-	}
-	return 3
-}
-
-func maxRisk(a, b provider.Risk) provider.Risk {
-	if riskRank(b) < riskRank(a) {
-		return b
-	}
-	return a
-}
-
 // sortPrivileges orders by risk, then the root's before selectors', then
 // name.
 func sortPrivileges(ps []provider.Privilege) {
 	sort.SliceStable(ps, func(a, b int) bool {
 		pa, pb := ps[a], ps[b]
-		if ra, rb := riskRank(pa.Risk), riskRank(pb.Risk); ra != rb {
+		if ra, rb := pa.Risk.Rank(), pb.Risk.Rank(); ra != rb {
 			return ra < rb
 		}
 		if pa.Via != pb.Via {

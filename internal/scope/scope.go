@@ -32,8 +32,12 @@ type Input struct {
 	Occurrences []store.Occurrence
 	Identities  []store.Identity
 	Consumers   []store.Consumer
-	Inventory   *inventory.Inventory
-	Now         time.Time
+	// Events are the credential's uses read from logs (incident open
+	// --logs): like sessions, each one is either from a declared
+	// consumer's sources or unexplained.
+	Events    []store.Event
+	Inventory *inventory.Inventory
+	Now       time.Time
 }
 
 // Scope is the blast radius; its JSON is the contract of `incident scope
@@ -212,9 +216,18 @@ func identityOf(id store.Identity) Identity {
 	return out
 }
 
+// use is one observed use of the identity: an open session, or a log
+// record of a connection or call.
+type use struct {
+	client, app string
+	at          time.Time
+	evidence    string
+	fromLog     bool
+}
+
 // consumers lists the declared consumers of the identity (observed when a
-// session comes from one of their sources) and the sessions nobody
-// declared.
+// session or a logged use comes from one of their sources) and the uses
+// nobody declared.
 func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	out := []Consumer{}
 	var declared []*inventory.Consumer
@@ -227,15 +240,35 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	for _, c := range in.Consumers {
 		stored[c.Name] = c
 	}
-	var sessions []store.Session
+	var uses []use
 	if primary != nil {
-		sessions = primary.Sessions
+		for _, sess := range primary.Sessions {
+			ev := fmt.Sprintf("session %s from %s", sess.ID, sess.Client)
+			if sess.Application != "" {
+				ev += fmt.Sprintf(" (application %q)", sess.Application)
+			}
+			if sess.Database != "" {
+				ev += " on " + sess.Database
+			}
+			uses = append(uses, use{client: sess.Client, app: sess.Application, at: sess.Started,
+				evidence: ev + ", open since " + sess.Started.UTC().Format(time.RFC3339)})
+		}
+		for _, e := range in.Events {
+			if !eventOf(e, primary) {
+				continue
+			}
+			ev := fmt.Sprintf("%s:%d at %s: %s %s from %s", e.File, e.Line, e.Time.UTC().Format(time.RFC3339), e.Action, e.Outcome, e.Source)
+			if e.Application != "" {
+				ev += fmt.Sprintf(" (application %q)", e.Application)
+			}
+			uses = append(uses, use{client: e.Source, app: e.Application, at: e.Time, evidence: ev, fromLog: true})
+		}
 	}
-	explained := make([]bool, len(sessions))
+	explained := make([]bool, len(uses))
 	for _, c := range declared {
 		cons := Consumer{Name: c.Name, Declared: true, Sources: orEmpty(c.Sources), ThirdParty: c.ThirdParty, Observed: stored[c.Name].Observed}
-		for i, sess := range sessions {
-			if Matches(c, sess) {
+		for i, u := range uses {
+			if matches(c, u.client, u.app) {
 				cons.Observed = true
 				explained[i] = true
 			}
@@ -250,28 +283,29 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	}
 	bySource := map[string]*Unexplained{}
 	var order []string
-	for i, sess := range sessions {
+	for i, u := range uses {
 		if explained[i] {
 			continue
 		}
-		src := sessionSource(sess)
-		u := bySource[src]
-		if u == nil {
-			u = &Unexplained{Source: src, FirstSeen: sess.Started, LastSeen: in.Now}
-			bySource[src] = u
+		src := sourceOf(u.client)
+		un := bySource[src]
+		if un == nil {
+			un = &Unexplained{Source: src, FirstSeen: u.at, LastSeen: u.at}
+			bySource[src] = un
 			order = append(order, src)
 		}
-		if sess.Started.Before(u.FirstSeen) {
-			u.FirstSeen = sess.Started
+		if u.at.Before(un.FirstSeen) {
+			un.FirstSeen = u.at
 		}
-		ev := fmt.Sprintf("session %s from %s", sess.ID, sess.Client)
-		if sess.Application != "" {
-			ev += fmt.Sprintf(" (application %q)", sess.Application)
+		// An open session is still in use now; a log record was seen then.
+		last := u.at
+		if !u.fromLog {
+			last = in.Now
 		}
-		if sess.Database != "" {
-			ev += " on " + sess.Database
+		if last.After(un.LastSeen) {
+			un.LastSeen = last
 		}
-		u.Evidence = append(u.Evidence, ev+", open since "+sess.Started.UTC().Format(time.RFC3339))
+		un.Evidence = append(un.Evidence, u.evidence)
 	}
 	un := []Unexplained{}
 	for _, src := range order {
@@ -280,25 +314,39 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	return out, un
 }
 
-// sessionSource is the address a session comes from, without its port.
-func sessionSource(s store.Session) string {
-	if ap, err := netip.ParseAddrPort(s.Client); err == nil {
+// eventOf reports whether a log event is a use of the identity: its
+// credential or identity field names it (a role, a user, user@host).
+func eventOf(ev store.Event, id *store.Identity) bool {
+	user, _, _ := strings.Cut(id.Name, "@")
+	for _, v := range []string{ev.Credential, ev.Identity} {
+		if v != "" && (v == id.Name || v == user) {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceOf is the address a client connects from, without its port.
+func sourceOf(client string) string {
+	if ap, err := netip.ParseAddrPort(client); err == nil {
 		return ap.Addr().String()
 	}
-	if a, err := netip.ParseAddr(s.Client); err == nil {
+	if a, err := netip.ParseAddr(client); err == nil {
 		return a.String()
 	}
-	if host, _, ok := strings.Cut(s.Client, ":"); ok && host != "" && !strings.Contains(s.Client, "[") {
+	if host, _, ok := strings.Cut(client, ":"); ok && host != "" && !strings.Contains(client, "[") {
 		return host
 	}
-	return cmp.Or(s.Client, Unknown)
+	return cmp.Or(client, Unknown)
 }
 
 // Matches reports whether a session comes from a consumer's declared
 // sources: its address inside one of the CIDRs, or equal to a declared
 // host, or its application name declared.
-func Matches(c *inventory.Consumer, s store.Session) bool {
-	src := sessionSource(s)
+func Matches(c *inventory.Consumer, s store.Session) bool { return matches(c, s.Client, s.Application) }
+
+func matches(c *inventory.Consumer, client, app string) bool {
+	src := sourceOf(client)
 	if a, err := netip.ParseAddr(src); err == nil {
 		for _, p := range c.Prefixes {
 			if p.Contains(a.Unmap()) {
@@ -311,8 +359,8 @@ func Matches(c *inventory.Consumer, s store.Session) bool {
 			return true
 		}
 	}
-	for _, app := range c.Apps {
-		if s.Application != "" && app == s.Application {
+	for _, a := range c.Apps {
+		if app != "" && a == app {
 			return true
 		}
 	}

@@ -164,3 +164,26 @@ func TestMatchesIPv6AndMappedAddresses(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggedUsesCountLikeSessions(t *testing.T) {
+	in := shopInput(t)
+	in.Identities[1].Sessions = nil
+	in.Events = []store.Event{
+		{Time: now.Add(-48 * time.Hour), Credential: "orders_svc", Source: "10.0.4.12", Application: "orders-api", Action: "connect", Outcome: "success", File: "/var/log/postgresql/pg.csv", Line: 10},
+		{Time: now.Add(-30 * time.Hour), Credential: "orders_svc", Source: "198.51.100.7", Application: "psql", Action: "connect", Outcome: "failure", File: "/var/log/postgresql/pg.csv", Line: 41},
+		{Time: now.Add(-29 * time.Hour), Credential: "orders_svc", Source: "198.51.100.7", Application: "psql", Action: "connect", Outcome: "success", File: "/var/log/postgresql/pg.csv", Line: 44},
+		{Time: now.Add(-1 * time.Hour), Credential: "someone_else", Source: "203.0.113.9", Action: "connect", Outcome: "success", File: "/var/log/postgresql/pg.csv", Line: 90},
+	}
+	s := Compute(in)
+	if !s.Consumers[0].Observed || s.Consumers[1].Observed {
+		t.Errorf("consumers %+v", s.Consumers)
+	}
+	if len(s.Unexplained) != 1 {
+		t.Fatalf("unexplained %+v", s.Unexplained)
+	}
+	u := s.Unexplained[0]
+	if u.Source != "198.51.100.7" || !u.FirstSeen.Equal(now.Add(-30*time.Hour)) || !u.LastSeen.Equal(now.Add(-29*time.Hour)) ||
+		len(u.Evidence) != 2 || !strings.Contains(u.Evidence[0], "pg.csv:41") {
+		t.Errorf("unexplained %+v", u)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/scan"
@@ -40,6 +41,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 type openOpts struct {
 	secret    secretFlags
 	inventory string
+	logs      []string
 	leakedAt  string
 	format    string
 }
@@ -59,7 +61,10 @@ scope is computed from, touching nothing:
     one logs in with the leaked secret, and more than one match is reuse;
   - each matching identity's privileges, open sessions and related
     credentials;
-  - the declared consumers, and which of them were seen in the sessions.
+  - the identity's uses in the logs (--logs and the inventory's logs:
+    PostgreSQL csv/json/stderr, CloudTrail; each file's format detected
+    from its content unless the inventory names it);
+  - the declared consumers, and which of them were seen in sessions or logs.
 
 A system that cannot be reached or refuses the administrator is recorded as
 not searched, and the scope says so instead of guessing.
@@ -80,6 +85,7 @@ EXIT STATUS
 	o.secret.register(c)
 	c.Flags().StringVar(&o.inventory, "inventory", "", "the inventory file (required)")
 	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret was exposed (RFC 3339)")
+	c.Flags().StringArrayVar(&o.logs, "logs", nil, "log files or quoted globs (** for any depth) to read for uses of the identity, besides the inventory's logs (repeatable)")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table (the id alone) or json")
 	return c
 }
@@ -92,6 +98,7 @@ type openResult struct {
 	Identity    *store.IdentityRef  `json:"identity"`
 	Reuse       []store.IdentityRef `json:"reuse"`
 	Occurrences int                 `json:"occurrences"`
+	Events      int                 `json:"events"`
 	Kind        string              `json:"kind"`
 	Searched    []string            `json:"searched"`
 	NotSearched []scope.Problem     `json:"not_searched"`
@@ -117,6 +124,17 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		return err
 	}
 	inv, err := loadInventoryStrict(g, o.inventory)
+	if err != nil {
+		return err
+	}
+	specs := make([]logSpec, 0, len(o.logs)+len(inv.Logs))
+	for _, l := range o.logs {
+		specs = append(specs, logSpec{glob: l})
+	}
+	for _, l := range inv.Logs {
+		specs = append(specs, logSpec{glob: inv.Abs(l.Path), format: l.Type})
+	}
+	logFiles, err := expandLogs(specs)
 	if err != nil {
 		return err
 	}
@@ -175,7 +193,19 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 			res.Searched = append(res.Searched, sys.Name) // searched, nothing matched
 		}
 	}
-	sc := scope.Compute(scope.Input{Incident: inc, Identities: idents, Inventory: inv, Now: time.Now()})
+	var events []store.Event
+	if len(logFiles) > 0 {
+		say("reading %d log file(s)", len(logFiles))
+		events, err = readEvents(ctx, logFiles, usesOf(idents), func(line string) { fmt.Fprintln(g.env.Stderr, line) })
+		if err != nil {
+			return err
+		}
+		if err := st.AddEvents(ctx, inc.ID, events); err != nil {
+			return err
+		}
+	}
+	res.Events = len(events)
+	sc := scope.Compute(scope.Input{Incident: inc, Identities: idents, Events: events, Inventory: inv, Now: time.Now()})
 	var cons []store.Consumer
 	for _, c := range sc.Consumers {
 		cons = append(cons, store.Consumer{Name: c.Name, Identity: sc.Identity.Name, Declared: c.Declared, Observed: c.Observed, Sources: c.Sources, ThirdParty: c.ThirdParty})
@@ -374,4 +404,21 @@ func earliestExposure(fs []scan.Finding) *time.Time {
 		}
 	}
 	return first
+}
+
+// usesOf keeps the log events that name one of the identities the secret
+// authenticates as (a role, a user, the user part of user@host).
+func usesOf(idents []store.Identity) func(logs.Event) bool {
+	names := map[string]bool{}
+	for _, id := range idents {
+		if id.Name == scope.SystemWide {
+			continue
+		}
+		names[id.Name] = true
+		user, _, _ := strings.Cut(id.Name, "@")
+		names[user] = true
+	}
+	return func(e logs.Event) bool {
+		return e.Credential != "" && names[e.Credential] || e.Identity != "" && names[e.Identity]
+	}
 }

@@ -94,6 +94,10 @@ func loadScope(ctx context.Context, g *globals, st store.Store, id string) (scop
 	if err != nil {
 		return scope.Scope{}, err
 	}
+	events, err := st.Events(ctx, id)
+	if err != nil {
+		return scope.Scope{}, err
+	}
 	var inv *inventory.Inventory
 	if inc.Inventory != "" {
 		if i, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
@@ -102,7 +106,7 @@ func loadScope(ctx context.Context, g *globals, st store.Store, id string) (scop
 			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; consumers are shown as recorded at open\n", inc.Inventory)
 		}
 	}
-	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Inventory: inv, Now: time.Now()}), nil
+	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Events: events, Inventory: inv, Now: time.Now()}), nil
 }
 
 func flagList(f scope.Flags) string {

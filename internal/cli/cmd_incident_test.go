@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -30,6 +33,12 @@ func shopIncident(t *testing.T) (env map[string]string, invPath, password string
 	pg.CreateRole(t, "unrelated_"+suffix, "another-password-entirely", "")
 	pg.Connect(t, svc, password, "orders-api")
 	pg.Connect(t, svc, password, "psql")
+	// An attacker guessing: a refused login, in the server's log only.
+	if conn, err := pgx.Connect(context.Background(), pg.URL(svc, "wrong-guess", "postgres")); err == nil {
+		conn.Close(context.Background())
+		t.Fatal("a wrong password was accepted")
+	}
+	pg.LogRecords(t) // waits until the log holds everything so far
 
 	dir := t.TempDir()
 	tree := filepath.Join(dir, "etc-shop")
@@ -79,17 +88,19 @@ sources:
 		"SHOP_DB_ADMIN_DSN": pg.AdminURL(),
 		"OLD_DB_ADMIN_DSN":  "postgres://postgres:x@127.0.0.1:1/postgres?sslmode=disable&connect_timeout=2",
 		"LEAKED":            password,
+		"PG_LOGS":           filepath.Join(pg.LogDir, "*.csv"),
 	}
 	return env, invPath, password
 }
 
 func TestIncidentOpenAndScopeAgainstPostgres(t *testing.T) {
 	env, invPath, password := shopIncident(t)
-	r := run(t, env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--format", "json")
+	r := run(t, env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--logs", env["PG_LOGS"], "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("open: exit %d: %s", r.code, r.stderr)
 	}
 	var opened struct {
+		Events      int        `json:"events"`
 		ID          string     `json:"id"`
 		Existing    bool       `json:"existing"`
 		LeakedAt    *time.Time `json:"leaked_at"`
@@ -207,6 +218,12 @@ func TestIncidentOpenAndScopeAgainstPostgres(t *testing.T) {
 	if len(sc.Unexplained) != 1 || sc.Unexplained[0].Source != "127.0.0.1" || !strings.Contains(strings.Join(sc.Unexplained[0].Evidence, " "), `"psql"`) {
 		t.Errorf("unexplained %+v", sc.Unexplained)
 	}
+	// The logs add the refused guess and the psql login, each with the csv
+	// file and line that records it.
+	evidence := strings.Join(sc.Unexplained[0].Evidence, "\n")
+	if opened.Events < 3 || !strings.Contains(evidence, ".csv:") || !strings.Contains(evidence, "connect failure") {
+		t.Errorf("%d events; evidence:\n%s", opened.Events, evidence)
+	}
 	if len(sc.Reuse) != 1 {
 		t.Errorf("reuse %+v", sc.Reuse)
 	}
@@ -250,6 +267,7 @@ func TestIncidentBadInput(t *testing.T) {
 		{[]string{"incident", "open", "--secret-env", "LEAKED"}, "--inventory"},
 		{[]string{"incident", "open", "--secret-env", "LEAKED", "--inventory", invPath + ".missing"}, ".missing"},
 		{[]string{"incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--leaked-at", "yesterday"}, "--leaked-at"},
+		{[]string{"incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--logs", "/nonexistent/**/*.csv"}, "matches no file"},
 	}
 	for _, c := range cases {
 		r := run(t, env, "", c.args...)

@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/logs"
+	logsall "github.com/rekeyhq/rekey/internal/logs/all"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// logSpec is a set of log files and, when known, their format.
+type logSpec struct {
+	glob   string
+	format string // "" detects each file's format from its content
+}
+
+// expandLogs turns globs (with ** for any depth) into files, refusing a
+// glob that matches nothing: a mistyped path must not look like a clean
+// review.
+func expandLogs(specs []logSpec) ([]logSpec, error) {
+	var out []logSpec
+	for _, s := range specs {
+		files, err := doublestar.FilepathGlob(s.glob, doublestar.WithFilesOnly())
+		if err != nil {
+			return nil, usagef("--logs %q: %v", s.glob, err)
+		}
+		if len(files) == 0 {
+			return nil, errs.New("logs", errs.NotFound, s.glob, "matches no file")
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			out = append(out, logSpec{glob: f, format: s.format})
+		}
+	}
+	return out, nil
+}
+
+// readEvents parses every file and keeps the events keep accepts. A file
+// whose format cannot be told is reported and skipped; malformed records
+// are counted and reported per file, never fatal.
+func readEvents(ctx context.Context, files []logSpec, keep func(logs.Event) bool, warn func(string)) ([]store.Event, error) {
+	parsers := logsall.Parsers()
+	var out []store.Event
+	for _, f := range files {
+		if err := readEventsFrom(ctx, f, parsers, keep, warn, &out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep func(logs.Event) bool, warn func(string), out *[]store.Event) error {
+	rc, err := logs.Open(f.glob)
+	if err != nil {
+		return errs.E("logs", errs.NotFound, f.glob, unwrapPath(err))
+	}
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 64<<10)
+	var p logs.Parser
+	if f.format != "" {
+		if p = logsall.ByName(parsers, f.format); p == nil {
+			return usagef("log format %q for %s: not one rekey reads", f.format, f.glob)
+		}
+	} else {
+		head, err := br.Peek(logs.HeadSize)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return errs.E("logs", errs.Invalid, f.glob, err)
+		}
+		if p = logs.Detect(head, parsers); p == nil {
+			warn(fmt.Sprintf("rekey: %s: not a log format rekey reads; give its format to read it", f.glob))
+			return nil
+		}
+	}
+	file, _ := filepath.Abs(f.glob)
+	st, err := p.Parse(ctx, file, br, func(e logs.Event) error {
+		if keep(e) {
+			*out = append(*out, store.Event{
+				Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source,
+				UserAgent: e.UserAgent, Application: e.Application, Action: e.Action,
+				Outcome: string(e.Outcome), File: e.File, Line: e.Line,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return errs.E("logs "+p.Name(), errs.Invalid, f.glob, err)
+	}
+	if st.MalformedCount > 0 {
+		first := st.Malformed[0]
+		warn(fmt.Sprintf("rekey: %s: %d malformed %s record(s) skipped, first at line %d: %s", f.glob, st.MalformedCount, p.Name(), first.Line, first.Reason))
+	}
+	return nil
+}

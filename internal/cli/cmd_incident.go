@@ -132,7 +132,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		specs = append(specs, logSpec{glob: l})
 	}
 	for _, l := range inv.Logs {
-		specs = append(specs, logSpec{glob: inv.Abs(l.Path), format: l.Type})
+		specs = append(specs, logSpec{glob: inv.Abs(l.Path), format: l.Type, prefix: l.Prefix})
 	}
 	logFiles, err := expandLogs(specs)
 	if err != nil {

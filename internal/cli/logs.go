@@ -14,6 +14,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/logs"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
+	"github.com/rekeyhq/rekey/internal/logs/postgres"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -21,6 +22,7 @@ import (
 type logSpec struct {
 	glob   string
 	format string // "" detects each file's format from its content
+	prefix string // log_line_prefix, for postgres-stderr
 }
 
 // expandLogs turns globs (with ** for any depth) into files, refusing a
@@ -38,7 +40,7 @@ func expandLogs(specs []logSpec) ([]logSpec, error) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			out = append(out, logSpec{glob: f, format: s.format})
+			out = append(out, logSpec{glob: f, format: s.format, prefix: s.prefix})
 		}
 	}
 	return out, nil
@@ -66,7 +68,11 @@ func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep 
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 64<<10)
 	var p logs.Parser
-	if f.format != "" {
+	if f.prefix != "" {
+		if p, err = postgres.NewStderr(f.prefix); err != nil {
+			return usagef("log_line_prefix %q for %s: %v", f.prefix, f.glob, err)
+		}
+	} else if f.format != "" {
 		if p = logsall.ByName(parsers, f.format); p == nil {
 			return usagef("log format %q for %s: not one rekey reads", f.format, f.glob)
 		}

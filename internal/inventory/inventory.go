@@ -172,7 +172,10 @@ type Log struct {
 	Type string
 	// Path is a glob; ** matches any depth of directories.
 	Path string
-	Pos  Pos
+	// Prefix is the server's log_line_prefix, for postgres-stderr logs
+	// (the default one is assumed when empty).
+	Prefix string
+	Pos    Pos
 }
 
 // Policy is the team's rules for an incident.

@@ -138,7 +138,8 @@ var badFiles = []struct {
 		`4:5: logs[1]: missing path`,
 		`5:26: logs[2]: path: "/var/log/app/[abc" is not a valid glob`,
 		`6:13: logs[3]: type "syslog" is unknown`,
-		`6:44: logs[3]: unknown key "format" (known: type, path)`,
+		`6:44: logs[3]: unknown key "format" (known: type, path, prefix)`,
+		`7:70: logs[4]: prefix (a log_line_prefix) applies to type postgres-stderr only`,
 	}},
 	{"sources.bad.yml", []string{
 		`3:13: sources[0]: type "svn" is unknown (known: git, dir, slack, jira)`,

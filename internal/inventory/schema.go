@@ -23,7 +23,7 @@ var (
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
 	sourceKeys   = []string{"type", "path", "history"}
-	logKeys      = []string{"type", "path"}
+	logKeys      = []string{"type", "path", "prefix"}
 	policyKeys   = []string{"approve", "ttl"}
 
 	deliverTypes    = []string{"file"}
@@ -465,6 +465,9 @@ func (p *parser) log(n *yaml.Node, i int) (Log, bool) {
 	}
 	if l.Path = o.str("path", true); l.Path != "" && !doublestar.ValidatePattern(filepath.ToSlash(l.Path)) {
 		p.errorf(o.at("path"), "%s: %s is not a valid glob", o.prefix("path"), quote(l.Path))
+	}
+	if l.Prefix = o.str("prefix", false); l.Prefix != "" && l.Type != "postgres-stderr" {
+		p.errorf(o.at("prefix"), "%s: prefix (a log_line_prefix) applies to type postgres-stderr only", o.where())
 	}
 	return l, true
 }

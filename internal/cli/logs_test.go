@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/rekeyhq/rekey/internal/logs"
+)
+
+// A stderr log written with a custom log_line_prefix is read with the
+// prefix the inventory gives, and refused cleanly without it.
+func TestReadEventsUsesTheInventorysPrefix(t *testing.T) {
+	const fixture = "../logs/postgres/testdata/app.stderr"
+	all := func(logs.Event) bool { return true }
+	var warnings []string
+	warn := func(s string) { warnings = append(warnings, s) }
+	files, err := expandLogs([]logSpec{{glob: fixture, format: "postgres-stderr", prefix: "%t [%p]: user=%u,db=%d,app=%a,client=%h "}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := readEvents(context.Background(), files, all, warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range evs {
+		if e.Credential == "orders_svc" && e.Source == "10.0.4.17" && e.Application == "orders-api" && e.Action == "connect" {
+			found = true
+		}
+		if e.Line < 1 || !strings.HasSuffix(e.File, "app.stderr") {
+			t.Errorf("event without evidence: %+v", e)
+		}
+	}
+	if !found || len(warnings) != 0 {
+		t.Fatalf("%d events, orders-api connect found %v, warnings %v", len(evs), found, warnings)
+	}
+	// With PostgreSQL's default prefix assumed, the records do not parse:
+	// they are reported as malformed, not taken for events.
+	def, err := readEvents(context.Background(), []logSpec{{glob: fixture, format: "postgres-stderr"}}, all, warn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def) >= len(evs) || len(warnings) != 1 || !strings.Contains(warnings[0], "malformed") {
+		t.Fatalf("default prefix: %d events (with the right one %d), warnings %v", len(def), len(evs), warnings)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
-	"sync"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 
@@ -122,27 +121,7 @@ func (p *MySQL) identify(ctx context.Context, s secret.Secret) (*Report, error) 
 
 	c := newCandidate(s.Reveal())
 	matched := make([]bool, len(jobs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(p.workers, 1) {
-		wg.Go(func() {
-			for i := range next {
-				matched[i] = jobs[i].v.matches(c)
-			}
-		})
-	}
-	var cerr error
-feed:
-	for i := range jobs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			cerr = ctx.Err()
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	cerr := provider.Parallel(ctx, len(jobs), p.workers, func(i int) { matched[i] = jobs[i].v.matches(c) })
 	if cerr != nil {
 		return nil, errs.E(p.op, errs.Other, "", fmt.Errorf("identify: %w", cerr))
 	}

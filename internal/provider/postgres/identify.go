@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -94,40 +93,16 @@ func (p *Postgres) match(ctx context.Context, roles []stored, s secret.Secret) (
 	matched := make([]string, len(roles)) // method, or "" when no match
 	skipped := make([]string, len(roles)) // reason, or "" when tested
 
-	workers := p.workers
-	if workers < 1 {
-		workers = 1
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				v, err := parseVerifier(roles[i].verifier)
-				if err != nil {
-					skipped[i] = err.Error()
-					continue
-				}
-				if v.matches(roles[i].role, password, forms) {
-					matched[i] = v.method
-				}
-			}
-		}()
-	}
-	var cerr error
-feed:
-	for i := range roles {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			cerr = ctx.Err()
-			break feed
+	cerr := provider.Parallel(ctx, len(roles), p.workers, func(i int) {
+		v, err := parseVerifier(roles[i].verifier)
+		if err != nil {
+			skipped[i] = err.Error()
+			return
 		}
-	}
-	close(next)
-	wg.Wait()
+		if v.matches(roles[i].role, password, forms) {
+			matched[i] = v.method
+		}
+	})
 	if cerr != nil {
 		return nil, errs.E(p.op, errs.Other, "", fmt.Errorf("identify: %w", cerr))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/providertest"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
@@ -43,48 +44,6 @@ func inspectName(t *testing.T, p *MySQL, name string) *provider.Identity {
 	return id
 }
 
-func findPriv(id *provider.Identity, name string) *provider.Privilege {
-	for i := range id.Privileges {
-		if id.Privileges[i].Name == name {
-			return &id.Privileges[i]
-		}
-	}
-	return nil
-}
-
-func wantPriv(t *testing.T, id *provider.Identity, want provider.Privilege) {
-	t.Helper()
-	got := findPriv(id, want.Name)
-	if got == nil {
-		t.Errorf("%s: no privilege %q in %+v", id.Ref.Name, want.Name, id.Privileges)
-		return
-	}
-	if diff := cmp.Diff(want, *got); diff != "" {
-		t.Errorf("%s: privilege %q (-want +got):\n%s", id.Ref.Name, want.Name, diff)
-	}
-}
-
-func findRelated(id *provider.Identity, kind, name string) *provider.Related {
-	for i := range id.Related {
-		if id.Related[i].Kind == kind && id.Related[i].Name == name {
-			return &id.Related[i]
-		}
-	}
-	return nil
-}
-
-func wantRelated(t *testing.T, id *provider.Identity, kind, name, detail string) {
-	t.Helper()
-	r := findRelated(id, kind, name)
-	if r == nil {
-		t.Errorf("%s: no related %s %q in %+v", id.Ref.Name, kind, name, id.Related)
-		return
-	}
-	if !strings.Contains(r.Detail, detail) {
-		t.Errorf("%s: related %s %q detail %q, want it to mention %q", id.Ref.Name, kind, name, r.Detail, detail)
-	}
-}
-
 func TestGlobalRisks(t *testing.T) {
 	t.Parallel()
 	p, s := openTest(t)
@@ -98,16 +57,16 @@ func TestGlobalRisks(t *testing.T) {
 	s.exec(t, "GRANT CREATE USER ON *.* TO ?@'%'", creator)
 
 	id := inspectName(t, p, all)
-	wantPriv(t, id, provider.Privilege{Name: "ALL PRIVILEGES ON *.* WITH GRANT OPTION", Risk: provider.RiskCritical, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "ALL PRIVILEGES ON *.* WITH GRANT OPTION", Risk: provider.RiskCritical, CreatesCredentials: true})
 	if len(id.Privileges) != 1 {
 		t.Errorf("ALL is one privilege, got %+v", id.Privileges)
 	}
 
 	id = inspectName(t, p, sel)
-	wantPriv(t, id, provider.Privilege{Name: "GRANT OPTION ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "SELECT ON *.*", Risk: provider.RiskHigh})
-	wantPriv(t, id, provider.Privilege{Name: "PROCESS ON *.*", Risk: provider.RiskHigh})
-	wantRelated(t, id, RelatedGrantedPrivilege, "grants made by "+sel, "GRANT OPTION ON *.* directly")
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "GRANT OPTION ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT ON *.*", Risk: provider.RiskHigh})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "PROCESS ON *.*", Risk: provider.RiskHigh})
+	providertest.WantRelated(t, id, RelatedGrantedPrivilege, "grants made by "+sel, "GRANT OPTION ON *.* directly")
 	for _, r := range id.Related {
 		if r.Kind == RelatedCreatedUser {
 			t.Errorf("GRANT OPTION alone cannot create accounts, yet %+v", r)
@@ -115,17 +74,17 @@ func TestGlobalRisks(t *testing.T) {
 	}
 
 	id = inspectName(t, p, super)
-	wantPriv(t, id, provider.Privilege{Name: "SUPER ON *.*", Risk: provider.RiskCritical})
-	wantPriv(t, id, provider.Privilege{Name: "RELOAD ON *.*", Risk: provider.RiskHigh})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SUPER ON *.*", Risk: provider.RiskCritical})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "RELOAD ON *.*", Risk: provider.RiskHigh})
 	if id.Privileges[0].Risk != provider.RiskCritical {
 		t.Errorf("privileges not sorted by risk: %+v", id.Privileges)
 	}
 
 	id = inspectName(t, p, creator)
-	wantPriv(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
 	// Every other account is one it could have made, the ALL one included.
-	wantRelated(t, id, RelatedCreatedUser, all, "CREATE USER ON *.* directly")
-	if findRelated(id, RelatedCreatedUser, creator) != nil {
+	providertest.WantRelated(t, id, RelatedCreatedUser, all, "CREATE USER ON *.* directly")
+	if providertest.FindRelated(id, RelatedCreatedUser, creator) != nil {
 		t.Errorf("%s lists itself as an account it could have created", creator)
 	}
 }
@@ -183,21 +142,21 @@ func TestDatabaseAndTableGrants(t *testing.T) {
 	s.exec(t, "GRANT SELECT ON mysql.* TO ?@'%'", n)
 
 	id := inspectName(t, p, n)
-	wantPriv(t, id, provider.Privilege{Name: "SELECT ON " + db + ".*", Risk: provider.RiskLow})
-	wantPriv(t, id, provider.Privilege{Name: "INSERT ON " + db + ".*", Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "DELETE ON " + db + ".*", Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "UPDATE ON " + db + ".orders", Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "GRANT OPTION ON " + db + ".orders", Risk: provider.RiskHigh, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "SELECT (total) ON " + db + ".orders", Risk: provider.RiskLow})
-	wantPriv(t, id, provider.Privilege{Name: "SELECT ON mysql.*", Risk: provider.RiskHigh})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT ON " + db + ".*", Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "INSERT ON " + db + ".*", Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "DELETE ON " + db + ".*", Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "UPDATE ON " + db + ".orders", Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "GRANT OPTION ON " + db + ".orders", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT (total) ON " + db + ".orders", Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT ON mysql.*", Risk: provider.RiskHigh})
 
 	// Writing the grant tables is making accounts.
 	w := newName()
 	s.createUser(t, w, "%", "IDENTIFIED BY 'pw'")
 	s.exec(t, "GRANT INSERT ON mysql.* TO ?@'%'", w)
 	id = inspectName(t, p, w)
-	wantPriv(t, id, provider.Privilege{Name: "INSERT ON mysql.*", Risk: provider.RiskCritical, CreatesCredentials: true})
-	wantRelated(t, id, RelatedCreatedUser, n, "INSERT ON mysql.* directly")
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "INSERT ON mysql.*", Risk: provider.RiskCritical, CreatesCredentials: true})
+	providertest.WantRelated(t, id, RelatedCreatedUser, n, "INSERT ON mysql.* directly")
 }
 
 func TestRolesWithVia(t *testing.T) {
@@ -218,18 +177,18 @@ func TestRolesWithVia(t *testing.T) {
 
 	id := inspectName(t, p, n)
 	chain := outer + " → " + inner
-	wantPriv(t, id, provider.Privilege{Name: "ROLE " + outer + " WITH ADMIN OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "ROLE " + inner, Risk: provider.RiskLow, Via: outer})
-	wantPriv(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, Via: chain, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "SELECT ON " + db + ".*", Risk: provider.RiskLow, Via: outer})
-	wantRelated(t, id, RelatedCreatedUser, outer, "CREATE USER ON *.* through "+chain)
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "ROLE " + outer + " WITH ADMIN OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "ROLE " + inner, Risk: provider.RiskLow, Via: outer})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, Via: chain, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT ON " + db + ".*", Risk: provider.RiskLow, Via: outer})
+	providertest.WantRelated(t, id, RelatedCreatedUser, outer, "CREATE USER ON *.* through "+chain)
 
 	// A role is inspected by its bare name; it cannot log in.
 	rid := inspectName(t, p, outer)
 	if rid.CanLogin {
 		t.Errorf("role %s can log in?", outer)
 	}
-	wantPriv(t, rid, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, Via: inner, CreatesCredentials: true})
+	providertest.WantPrivilege(t, rid, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, Via: inner, CreatesCredentials: true})
 }
 
 func TestLockedAndExpired(t *testing.T) {
@@ -287,9 +246,9 @@ func TestPasswordReuse(t *testing.T) {
 		t.Errorf("Identify (-want +got):\n%s", diff)
 	}
 	id := inspectName(t, p, a)
-	wantRelated(t, id, RelatedOtherKey, a+"@10.9.%", "same")
+	providertest.WantRelated(t, id, RelatedOtherKey, a+"@10.9.%", "same")
 	// The explicit and bare forms of the '%' account are one identity.
-	if id2 := inspectName(t, p, a+"@%"); !id2.Exists || findRelated(id2, RelatedOtherKey, a+"@10.9.%") == nil {
+	if id2 := inspectName(t, p, a+"@%"); !id2.Exists || providertest.FindRelated(id2, RelatedOtherKey, a+"@10.9.%") == nil {
 		t.Errorf("Inspect(%s@%%) differs from Inspect(%s): %+v", a, a, id2)
 	}
 }
@@ -322,8 +281,8 @@ func TestOwnedObjects(t *testing.T) {
 	s.exec(t, "CREATE DEFINER = ?@'%' PROCEDURE `"+db+"`.grant_me() SQL SECURITY DEFINER SELECT 1", n)
 	s.exec(t, "CREATE DEFINER = ?@'%' SQL SECURITY INVOKER VIEW `"+db+"`.v AS SELECT 1 AS one", n)
 	id := inspectName(t, p, n)
-	wantRelated(t, id, RelatedOwnedObject, "PROCEDURE "+db+".grant_me", "runs with its privileges")
-	wantRelated(t, id, RelatedOwnedObject, "VIEW "+db+".v", "INVOKER")
+	providertest.WantRelated(t, id, RelatedOwnedObject, "PROCEDURE "+db+".grant_me", "runs with its privileges")
+	providertest.WantRelated(t, id, RelatedOwnedObject, "VIEW "+db+".v", "INVOKER")
 }
 
 // A table grant records its grantor: the grant the identity made is
@@ -342,7 +301,7 @@ func TestGrantsMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := inspectName(t, p, n)
-	wantRelated(t, id, RelatedGrantedPrivilege, "SELECT ON "+db+".t TO "+to, "granted by "+n)
+	providertest.WantRelated(t, id, RelatedGrantedPrivilege, "SELECT ON "+db+".t TO "+to, "granted by "+n)
 }
 
 func TestIdentifyMethods(t *testing.T) {
@@ -703,10 +662,10 @@ func TestUserTablePath(t *testing.T) {
 		t.Errorf("Identify = %+v, want %s", ms, n)
 	}
 	id := inspectName(t, p, n)
-	wantPriv(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "PROCESS ON *.*", Risk: provider.RiskHigh})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATE USER ON *.*", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "PROCESS ON *.*", Risk: provider.RiskHigh})
 	id = inspectName(t, p, all)
-	wantPriv(t, id, provider.Privilege{Name: "ALL PRIVILEGES ON *.*", Risk: provider.RiskCritical, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "ALL PRIVILEGES ON *.*", Risk: provider.RiskCritical, CreatesCredentials: true})
 }
 
 // An administrator that cannot see other accounts' sessions says so

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/providertest"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
@@ -39,48 +40,6 @@ func inspectRole(t *testing.T, p *Postgres, name string) *provider.Identity {
 	return id
 }
 
-func findPriv(id *provider.Identity, name string) *provider.Privilege {
-	for i := range id.Privileges {
-		if id.Privileges[i].Name == name {
-			return &id.Privileges[i]
-		}
-	}
-	return nil
-}
-
-func wantPriv(t *testing.T, id *provider.Identity, want provider.Privilege) {
-	t.Helper()
-	got := findPriv(id, want.Name)
-	if got == nil {
-		t.Errorf("%s: no privilege %q in %+v", id.Ref.Name, want.Name, id.Privileges)
-		return
-	}
-	if diff := cmp.Diff(want, *got); diff != "" {
-		t.Errorf("%s: privilege %q (-want +got):\n%s", id.Ref.Name, want.Name, diff)
-	}
-}
-
-func findRelated(id *provider.Identity, kind, name string) *provider.Related {
-	for i := range id.Related {
-		if id.Related[i].Kind == kind && id.Related[i].Name == name {
-			return &id.Related[i]
-		}
-	}
-	return nil
-}
-
-func wantRelated(t *testing.T, id *provider.Identity, kind, name, detail string) {
-	t.Helper()
-	r := findRelated(id, kind, name)
-	if r == nil {
-		t.Errorf("%s: no related %s %q in %+v", id.Ref.Name, kind, name, id.Related)
-		return
-	}
-	if !strings.Contains(r.Detail, detail) {
-		t.Errorf("%s: related %s %q detail %q, want it to mention %q", id.Ref.Name, kind, name, r.Detail, detail)
-	}
-}
-
 // A member of b, itself a member of c, which holds CREATEROLE: the
 // attribute is reported with the chain it comes through.
 func TestTransitiveMembership(t *testing.T) {
@@ -93,15 +52,15 @@ func TestTransitiveMembership(t *testing.T) {
 	c.Exec(t, "GRANT "+cc+" TO "+b+"; GRANT "+b+" TO "+a)
 
 	id := inspectRole(t, p, a)
-	wantPriv(t, id, provider.Privilege{Name: "MEMBER OF " + b, Risk: provider.RiskLow})
-	wantPriv(t, id, provider.Privilege{Name: "MEMBER OF " + cc, Risk: provider.RiskLow, Via: b})
-	wantPriv(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: b + " → " + cc, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "CREATEDB", Risk: provider.RiskMedium, Via: b + " → " + cc})
-	wantRelated(t, id, RelatedCreatedUser, "every non-superuser role", "CREATEROLE through "+b+" → "+cc)
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "MEMBER OF " + b, Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "MEMBER OF " + cc, Risk: provider.RiskLow, Via: b})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: b + " → " + cc, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATEDB", Risk: provider.RiskMedium, Via: b + " → " + cc})
+	providertest.WantRelated(t, id, RelatedCreatedUser, "every non-superuser role", "CREATEROLE through "+b+" → "+cc)
 
 	// b itself: c directly.
 	id = inspectRole(t, p, b)
-	wantPriv(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: cc, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: cc, CreatesCredentials: true})
 	if id.CanLogin {
 		t.Errorf("%s is NOLOGIN but CanLogin is true", b)
 	}
@@ -117,7 +76,7 @@ func TestMembershipShortestChain(t *testing.T) {
 	c.CreateRole(t, cc, "pw", "NOLOGIN CREATEROLE")
 	c.Exec(t, "GRANT "+cc+" TO "+b+"; GRANT "+b+" TO "+a+"; GRANT "+cc+" TO "+a)
 	id := inspectRole(t, p, a)
-	wantPriv(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: cc, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "CREATEROLE", Risk: provider.RiskHigh, Via: cc, CreatesCredentials: true})
 	n := 0
 	for _, pr := range id.Privileges {
 		if pr.Name == "CREATEROLE" || pr.Name == "MEMBER OF "+cc {
@@ -137,8 +96,8 @@ func TestMembershipRisk(t *testing.T) {
 	c.CreateRole(t, g, "pw", "NOLOGIN")
 	c.Exec(t, "GRANT pg_execute_server_program TO "+a+"; GRANT "+g+" TO "+a+" WITH ADMIN OPTION")
 	id := inspectRole(t, p, a)
-	wantPriv(t, id, provider.Privilege{Name: "MEMBER OF pg_execute_server_program", Risk: provider.RiskCritical})
-	wantPriv(t, id, provider.Privilege{Name: "MEMBER OF " + g + " WITH ADMIN OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "MEMBER OF pg_execute_server_program", Risk: provider.RiskCritical})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "MEMBER OF " + g + " WITH ADMIN OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
 	if id.Privileges[0].Risk != provider.RiskCritical {
 		t.Errorf("privileges not sorted by risk: %+v", id.Privileges)
 	}
@@ -150,10 +109,10 @@ func TestSuperuserAndAttributes(t *testing.T) {
 	a := testutil.RandomName("rka")
 	c.CreateRole(t, a, "pw", "SUPERUSER REPLICATION BYPASSRLS")
 	id := inspectRole(t, p, a)
-	wantPriv(t, id, provider.Privilege{Name: "SUPERUSER", Risk: provider.RiskCritical, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "REPLICATION", Risk: provider.RiskHigh})
-	wantPriv(t, id, provider.Privilege{Name: "BYPASSRLS", Risk: provider.RiskHigh})
-	wantRelated(t, id, RelatedCreatedUser, "every role", "SUPERUSER directly")
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SUPERUSER", Risk: provider.RiskCritical, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "REPLICATION", Risk: provider.RiskHigh})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "BYPASSRLS", Risk: provider.RiskHigh})
+	providertest.WantRelated(t, id, RelatedCreatedUser, "every role", "SUPERUSER directly")
 }
 
 // Table grants, one with grant option, and a grant the identity itself
@@ -178,14 +137,14 @@ func TestTableGrants(t *testing.T) {
 
 	id := inspectRole(t, p, a)
 	tbl := "postgres." + schema + ".orders"
-	wantPriv(t, id, provider.Privilege{Name: "SELECT ON TABLE " + tbl + " WITH GRANT OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
-	wantPriv(t, id, provider.Privilege{Name: "INSERT ON TABLE " + tbl, Risk: provider.RiskLow})
-	wantPriv(t, id, provider.Privilege{Name: "USAGE ON SCHEMA postgres." + schema, Risk: provider.RiskLow})
-	wantPriv(t, id, provider.Privilege{Name: "USAGE ON SEQUENCE postgres." + schema + ".ids", Risk: provider.RiskLow})
-	wantRelated(t, id, RelatedGrantedPrivilege, "SELECT ON TABLE "+tbl+" TO "+other, "granted by "+a)
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "SELECT ON TABLE " + tbl + " WITH GRANT OPTION", Risk: provider.RiskHigh, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "INSERT ON TABLE " + tbl, Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "USAGE ON SCHEMA postgres." + schema, Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "USAGE ON SEQUENCE postgres." + schema + ".ids", Risk: provider.RiskLow})
+	providertest.WantRelated(t, id, RelatedGrantedPrivilege, "SELECT ON TABLE "+tbl+" TO "+other, "granted by "+a)
 
 	// other holds what a granted, without the option.
-	wantPriv(t, inspectRole(t, p, other), provider.Privilege{Name: "SELECT ON TABLE " + tbl, Risk: provider.RiskLow})
+	providertest.WantPrivilege(t, inspectRole(t, p, other), provider.Privilege{Name: "SELECT ON TABLE " + tbl, Risk: provider.RiskLow})
 }
 
 // Ownership in another database than the administrator's: a database, a
@@ -210,16 +169,16 @@ func TestOwnershipAcrossDatabases(t *testing.T) {
 		ALTER DEFAULT PRIVILEGES FOR ROLE `+a+` IN SCHEMA app GRANT SELECT ON TABLES TO `+other)
 
 	id := inspectRole(t, p, a)
-	wantPriv(t, id, provider.Privilege{Name: "OWNER OF DATABASE " + db, Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "OWNER OF SCHEMA " + db + ".app", Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "OWNER OF TABLE " + db + ".app.orders", Risk: provider.RiskMedium})
-	wantPriv(t, id, provider.Privilege{Name: "OWNER OF TABLE " + db + ".app.shared", Risk: provider.RiskMedium, Via: g})
-	wantPriv(t, id, provider.Privilege{Name: "OWNER OF FUNCTION " + db + ".app.whoami(x integer)", Risk: provider.RiskMedium})
-	wantRelated(t, id, RelatedOwnedObject, "DATABASE "+db, "owned by "+a)
-	wantRelated(t, id, RelatedOwnedObject, "TABLE "+db+".app.orders", "owned by "+a)
-	wantRelated(t, id, RelatedOwnedObject, "FUNCTION "+db+".app.whoami(x integer)", "SECURITY DEFINER")
-	wantRelated(t, id, RelatedDefaultPrivilege, "SELECT ON TABLES IN SCHEMA "+db+".app TO "+other, "every object it creates")
-	if r := findRelated(id, RelatedOwnedObject, "TABLE "+db+".app.shared"); r != nil {
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "OWNER OF DATABASE " + db, Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "OWNER OF SCHEMA " + db + ".app", Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "OWNER OF TABLE " + db + ".app.orders", Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "OWNER OF TABLE " + db + ".app.shared", Risk: provider.RiskMedium, Via: g})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "OWNER OF FUNCTION " + db + ".app.whoami(x integer)", Risk: provider.RiskMedium})
+	providertest.WantRelated(t, id, RelatedOwnedObject, "DATABASE "+db, "owned by "+a)
+	providertest.WantRelated(t, id, RelatedOwnedObject, "TABLE "+db+".app.orders", "owned by "+a)
+	providertest.WantRelated(t, id, RelatedOwnedObject, "FUNCTION "+db+".app.whoami(x integer)", "SECURITY DEFINER")
+	providertest.WantRelated(t, id, RelatedDefaultPrivilege, "SELECT ON TABLES IN SCHEMA "+db+".app TO "+other, "every object it creates")
+	if r := providertest.FindRelated(id, RelatedOwnedObject, "TABLE "+db+".app.shared"); r != nil {
 		t.Errorf("a table owned by group %s is listed as left behind by %s: %+v", g, a, r)
 	}
 	for _, r := range id.Related {
@@ -231,7 +190,7 @@ func TestOwnershipAcrossDatabases(t *testing.T) {
 		}
 	}
 
-	wantPriv(t, inspectRole(t, p, other), provider.Privilege{Name: "CREATE ON DATABASE " + db, Risk: provider.RiskMedium})
+	providertest.WantPrivilege(t, inspectRole(t, p, other), provider.Privilege{Name: "CREATE ON DATABASE " + db, Risk: provider.RiskMedium})
 }
 
 func TestValidUntil(t *testing.T) {

@@ -4,18 +4,15 @@ import (
 	"context"
 	"io"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 // oneLine yields n bytes of a single line without newlines: minified-JSON
@@ -70,32 +67,11 @@ func TestOneGigabyteLineInBoundedMemory(t *testing.T) {
 	if s := os.Getenv("REKEY_TEST_LINE_BYTES"); s != "" {
 		size, _ = strconv.ParseInt(s, 10, 64)
 	}
-	runtime.GC()
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
 	p := NewProgress()
-	fs, err := Run(context.Background(), Options{Matcher: &Rules{Detector: d, Fingerprinter: fp}, Progress: p}, []source.Source{readerSource{newOneLine(size)}})
-	close(stop)
-	wg.Wait()
+	var fs []Finding
+	peak := testutil.PeakHeap(func() {
+		fs, err = Run(context.Background(), Options{Matcher: &Rules{Detector: d, Fingerprinter: fp}, Progress: p}, []source.Source{readerSource{newOneLine(size)}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +88,8 @@ func TestOneGigabyteLineInBoundedMemory(t *testing.T) {
 		t.Fatalf("%d findings, %d distinct secrets", len(fs), len(fps))
 	}
 	const limit = 256 << 20
-	t.Logf("1 GiB single line: %d findings, peak heap in use %d MiB, %s", len(fs), peak.Load()>>20, p.Line())
-	if peak.Load() > limit {
-		t.Fatalf("peak heap %d MiB, want under %d MiB", peak.Load()>>20, limit>>20)
+	t.Logf("1 GiB single line: %d findings, peak heap in use %d MiB, %s", len(fs), peak>>20, p.Line())
+	if peak > limit {
+		t.Fatalf("peak heap %d MiB, want under %d MiB", peak>>20, limit>>20)
 	}
 }

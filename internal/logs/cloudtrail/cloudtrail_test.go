@@ -9,9 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -21,6 +19,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/logs/logstest"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 // cases are the inputs with events; testdata/digest.json has none and is
@@ -420,37 +419,14 @@ func TestMemoryFlat(t *testing.T) {
 		t.Skip("300 MB parse skipped under -short")
 	}
 	const records = 250_000 // ~1.3 KB each
-	runtime.GC()
-	var (
-		mu   sync.Mutex
-		peak uint64
-		done = make(chan struct{})
-		wg   sync.WaitGroup
-	)
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		mu.Lock()
-		peak = max(peak, ms.HeapInuse)
-		mu.Unlock()
-	}
-	wg.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				sample()
-			}
-		}
-	})
 	cr := &countReader{r: newGenReader(9, records)}
-	st, err := New().Parse(context.Background(), "big", cr, func(logs.Event) error { return nil })
-	sample()
-	close(done)
-	wg.Wait()
+	var (
+		st  logs.Stats
+		err error
+	)
+	peak := testutil.PeakHeap(func() {
+		st, err = New().Parse(context.Background(), "big", cr, func(logs.Event) error { return nil })
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

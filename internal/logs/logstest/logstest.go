@@ -18,16 +18,14 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"testing/iotest"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rekeyhq/rekey/internal/logs"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of the log parser tests")
@@ -392,42 +390,17 @@ func checkMemory(t *testing.T, p logs.Parser, cases []Case) {
 		}
 	}
 	const size = 200 << 20
-	runtime.GC()
 	var (
-		mu   sync.Mutex
-		peak uint64
-		done = make(chan struct{})
-		wg   sync.WaitGroup
+		events int
+		st     logs.Stats
+		err    error
 	)
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		mu.Lock()
-		peak = max(peak, ms.HeapInuse)
-		mu.Unlock()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				sample()
-			}
-		}
-	}()
-	events := 0
-	st, err := p.Parse(context.Background(), "big", Repeat(data, size), func(logs.Event) error {
-		events++
-		return nil
+	peak := testutil.PeakHeap(func() {
+		st, err = p.Parse(context.Background(), "big", Repeat(data, size), func(logs.Event) error {
+			events++
+			return nil
+		})
 	})
-	sample()
-	close(done)
-	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing/iotest"
 
 	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 type hit struct {
@@ -178,23 +179,11 @@ func checkPositions(t *testing.T, chunks []source.Chunk) {
 	}
 }
 
-func offsetOf(data []byte, line, col int) int {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := bytes.IndexByte(data[off:], '\n')
-		if i < 0 {
-			return -1
-		}
-		off += i + 1
-	}
-	return off + col - 1
-}
-
 // checkJSONAt: a JSON string starts just before the chunk's position, and
 // the chunk's text starts with it (an ADF block joins its text nodes).
 func checkJSONAt(t *testing.T, data []byte, ch source.Chunk) {
 	t.Helper()
-	off := offsetOf(data, ch.Loc.Line, ch.Loc.Column)
+	off := testutil.Offset(data, ch.Loc.Line, ch.Loc.Column)
 	if off < 1 || off > len(data) || data[off-1] != '"' {
 		t.Fatalf("%s:%d:%d: no string starts there", ch.Loc.Path, ch.Loc.Line, ch.Loc.Column)
 	}
@@ -211,7 +200,7 @@ func checkJSONAt(t *testing.T, data []byte, ch source.Chunk) {
 // quotes doubled and line breaks as \n or \r\n.
 func checkCSVAt(t *testing.T, data []byte, ch source.Chunk) {
 	t.Helper()
-	j := offsetOf(data, ch.Loc.Line, ch.Loc.Column)
+	j := testutil.Offset(data, ch.Loc.Line, ch.Loc.Column)
 	if j < 0 {
 		t.Fatalf("%s:%d:%d: past the end", ch.Loc.Path, ch.Loc.Line, ch.Loc.Column)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 const export = "testdata/export"
@@ -181,21 +182,9 @@ func checkPositions(t *testing.T, chunks []source.Chunk) {
 	}
 }
 
-func offsetOf(data []byte, line, col int) int {
-	off := 0
-	for l := 1; l < line; l++ {
-		i := bytes.IndexByte(data[off:], '\n')
-		if i < 0 {
-			return -1
-		}
-		off += i + 1
-	}
-	return off + col - 1
-}
-
 func checkAt(t *testing.T, data []byte, ch source.Chunk) {
 	t.Helper()
-	off := offsetOf(data, ch.Loc.Line, ch.Loc.Column)
+	off := testutil.Offset(data, ch.Loc.Line, ch.Loc.Column)
 	if off < 1 || off > len(data) || data[off-1] != '"' {
 		t.Fatalf("%s:%d:%d: no string starts there", ch.Loc.Path, ch.Loc.Line, ch.Loc.Column)
 	}

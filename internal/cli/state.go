@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -14,14 +13,11 @@ import (
 // home is $REKEY_HOME as the command's environment gives it (tests give
 // their own), else ~/.rekey.
 func (g *globals) home() (string, error) {
-	if h := g.env.Getenv("REKEY_HOME"); h != "" {
-		return h, nil
-	}
-	u, err := os.UserHomeDir()
+	h, err := secret.Home(g.env.Getenv)
 	if err != nil {
 		return "", errs.E("rekey home", errs.NotFound, "", err)
 	}
-	return filepath.Join(u, ".rekey"), nil
+	return h, nil
 }
 
 // fingerprinter loads (or creates) the installation key.

@@ -49,9 +49,10 @@ func (f *Fingerprinter) OfBytes(b []byte) Fingerprint {
 // InstallationKeyFile is the name of the key file inside $REKEY_HOME.
 const InstallationKeyFile = "installation.key"
 
-// Home returns $REKEY_HOME, or ~/.rekey when it is unset.
-func Home() (string, error) {
-	if h := os.Getenv("REKEY_HOME"); h != "" {
+// Home returns $REKEY_HOME as getenv gives it (the CLI passes its
+// command's environment, tests their own), or ~/.rekey when it is unset.
+func Home(getenv func(string) string) (string, error) {
+	if h := getenv("REKEY_HOME"); h != "" {
 		return h, nil
 	}
 	u, err := os.UserHomeDir()
@@ -107,17 +108,4 @@ func LoadOrCreateKey(dir, name string) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
-}
-
-// DefaultFingerprinter loads (or creates) the installation key in $REKEY_HOME.
-func DefaultFingerprinter() (*Fingerprinter, error) {
-	home, err := Home()
-	if err != nil {
-		return nil, err
-	}
-	key, err := LoadOrCreateKey(home, InstallationKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	return NewFingerprinter(key)
 }

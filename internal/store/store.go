@@ -26,6 +26,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -119,7 +120,7 @@ const DBFile = "rekey.db"
 
 // DefaultPath is where the default SQLite store lives: $REKEY_HOME/rekey.db.
 func DefaultPath() (string, error) {
-	home, err := secret.Home()
+	home, err := secret.Home(os.Getenv)
 	if err != nil {
 		return "", err
 	}

@@ -92,7 +92,7 @@ func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep 
 			*out = append(*out, store.Event{
 				Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source,
 				UserAgent: e.UserAgent, Application: e.Application, Action: e.Action,
-				Outcome: string(e.Outcome), File: e.File, Line: e.Line,
+				Outcome: string(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail,
 			})
 		}
 		return nil

@@ -149,6 +149,9 @@ type Event struct {
 	Outcome     string    `json:"outcome"`
 	File        string    `json:"file"`
 	Line        int       `json:"line"`
+	// Detail holds format-specific facts (an error code, a derived key
+	// id), as logs.Event carries them; never a secret.
+	Detail map[string]string `json:"detail,omitempty"`
 }
 
 var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)

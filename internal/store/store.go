@@ -88,6 +88,9 @@ type Store interface {
 	// instant keep the order they were added in.
 	Events(ctx context.Context, id string) ([]Event, error)
 
+	// Responder: plans, steps, sealed credentials, leases, audit log.
+	Responder
+
 	// Close releases the database.
 	Close() error
 }

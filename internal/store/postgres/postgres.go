@@ -27,11 +27,15 @@ import (
 // migrationLock is the advisory lock key migrations hold: "rekey" in ASCII.
 const migrationLock = 0x72656b6579
 
+// auditLock is the advisory lock key audit appends hold: "rekeyau".
+const auditLock = 0x72656b65796175
+
 // Dialect is PostgreSQL's.
 var Dialect = sqlstore.Dialect{
 	Name:           "postgres",
 	ForUpdate:      " FOR UPDATE",
 	LockMigrations: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrationLock, 10) + ")",
+	LockAudit:      "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(auditLock, 10) + ")",
 	IsConflict: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505" // unique_violation

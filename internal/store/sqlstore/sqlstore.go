@@ -40,6 +40,10 @@ type Dialect struct {
 	// LockMigrations, when set, runs first in the migration transaction so
 	// that two processes opening a new database at once migrate it once.
 	LockMigrations string
+	// LockAudit, when set, runs first in the transaction that appends to
+	// the audit log, so that appenders in several processes take turns
+	// (SQLite's write transactions take turns already).
+	LockAudit string
 	// IsConflict reports a unique or primary key violation. OpenIncident
 	// retries on one (two openers drew the same id).
 	IsConflict func(error) bool
@@ -660,16 +664,20 @@ func (s *Store) AddEvents(ctx context.Context, id string, evs []store.Event) err
 			return err
 		}
 		st, err := tx.PrepareContext(ctx, `INSERT INTO events (incident_id, seq, event_time, credential, identity, source,
-				user_agent, application, action, outcome, file, line)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+				user_agent, application, action, outcome, file, line, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (incident_id, file, line, event_time, action, source, credential) DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, e := range evs {
+			detail, err := jsonMap(e.Detail)
+			if err != nil {
+				return err
+			}
 			res, err := st.ExecContext(ctx, id, seq+1, store.FormatTime(e.Time), e.Credential, e.Identity, e.Source,
-				e.UserAgent, e.Application, e.Action, e.Outcome, e.File, e.Line)
+				e.UserAgent, e.Application, e.Action, e.Outcome, e.File, e.Line, detail)
 			if err != nil {
 				return err
 			}
@@ -686,13 +694,19 @@ func (s *Store) Events(ctx context.Context, id string) ([]store.Event, error) {
 	const op = "store: events"
 	var out []store.Event
 	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line
+		return queryAll(ctx, tx, `SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line, detail
 			FROM events WHERE incident_id = $1 ORDER BY event_time, seq`, []any{id}, func(r *sql.Rows) error {
 			e := store.Event{IncidentID: id}
-			var t string
+			var t, detail string
 			if err := r.Scan(&t, &e.Credential, &e.Identity, &e.Source, &e.UserAgent, &e.Application, &e.Action,
-				&e.Outcome, &e.File, &e.Line); err != nil {
+				&e.Outcome, &e.File, &e.Line, &detail); err != nil {
 				return err
+			}
+			if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+				return err
+			}
+			if len(e.Detail) == 0 {
+				e.Detail = nil
 			}
 			var err error
 			e.Time, err = store.ParseTime(t)
@@ -749,6 +763,14 @@ func jsonList(l []string) (string, error) {
 		return "[]", nil
 	}
 	b, err := json.Marshal(l)
+	return string(b), err
+}
+
+func jsonMap(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
 	return string(b), err
 }
 

@@ -1,8 +1,9 @@
 // Package storetest is the conformance suite every store.Store passes
 // (SQLite and PostgreSQL alike): opening an incident is idempotent and
 // race-free, every record kind round-trips, writes are atomic, unknown
-// incidents are errs.NotFound, no table ever holds a secret in clear, and
-// the schema migrates once and refuses a newer database.
+// incidents are errs.NotFound, no table ever holds a secret in clear, the
+// audit log's appends take turns, and the schema migrates once and
+// refuses a newer database.
 package storetest
 
 import (
@@ -49,6 +50,13 @@ func Run(t *testing.T, h Harness) {
 		{"IdentityAtomic", testIdentityAtomic},
 		{"Consumers", testConsumers},
 		{"Events", testEvents},
+		{"EventDetail", testEventDetail},
+		{"Plan", testPlan},
+		{"Steps", testSteps},
+		{"SealOnce", testSealOnce},
+		{"Leases", testLeases},
+		{"AuditChain", testAuditChain},
+		{"AuditConcurrent", testAuditConcurrent},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},

@@ -1,0 +1,372 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// ---- plans and steps ----
+
+// PutPlan implements store.Responder.
+func (s *Store) PutPlan(ctx context.Context, id string, p store.Plan) error {
+	const op = "store: put plan"
+	if !json.Valid(p.Body) {
+		return errs.New(op, errs.Invalid, id, "plan body is not JSON")
+	}
+	now := time.Now()
+	if p.Created.IsZero() {
+		p.Created = now
+	}
+	state := p.RunState
+	if state == "" {
+		state = store.RunPlanned
+	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM steps WHERE incident_id = $1`, id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO plans (incident_id, strategy, created, body, run_state, updated)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (incident_id) DO UPDATE SET strategy = excluded.strategy, created = excluded.created,
+				body = excluded.body, run_state = excluded.run_state, updated = excluded.updated`,
+			id, p.Strategy, store.FormatTime(p.Created), string(p.Body), state, store.FormatTime(now))
+		return err
+	})
+}
+
+// GetPlan implements store.Responder.
+func (s *Store) GetPlan(ctx context.Context, id string) (store.Plan, bool, error) {
+	const op = "store: get plan"
+	var (
+		p  store.Plan
+		ok bool
+	)
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		var created, updated, body string
+		err := tx.QueryRowContext(ctx, `SELECT strategy, created, body, run_state, updated FROM plans WHERE incident_id = $1`, id).
+			Scan(&p.Strategy, &created, &body, &p.RunState, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		p.IncidentID, p.Body = id, json.RawMessage(body)
+		if p.Created, err = store.ParseTime(created); err != nil {
+			return err
+		}
+		p.Updated, err = store.ParseTime(updated)
+		return err
+	})
+	return p, ok, err
+}
+
+// SetRunState implements store.Responder.
+func (s *Store) SetRunState(ctx context.Context, id, state string) error {
+	const op = "store: set run state"
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE plans SET run_state = $2, updated = $3 WHERE incident_id = $1`,
+			id, state, store.FormatTime(time.Now()))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.New(op, errs.NotFound, id, "the incident has no plan")
+		}
+		return nil
+	})
+}
+
+// PutStep implements store.Responder.
+func (s *Store) PutStep(ctx context.Context, id string, st store.Step) error {
+	const op = "store: put step"
+	if st.StepID == "" || st.State == "" {
+		return errs.New(op, errs.Invalid, id, "a step needs an id and a state")
+	}
+	result := string(st.Result)
+	if result == "" {
+		result = "{}"
+	}
+	if !json.Valid([]byte(result)) {
+		return errs.New(op, errs.Invalid, id, "step "+st.StepID+": result is not JSON")
+	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO steps (incident_id, step_id, state, attempts, started, finished, error, result, approved_by, approved_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (incident_id, step_id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
+				started = excluded.started, finished = excluded.finished, error = excluded.error, result = excluded.result,
+				approved_by = excluded.approved_by, approved_at = excluded.approved_at`,
+			id, st.StepID, st.State, st.Attempts, nullTimeArg(st.Started), nullTimeArg(st.Finished), st.Error, result,
+			st.ApprovedBy, nullTimeArg(st.ApprovedAt))
+		return err
+	})
+}
+
+// Steps implements store.Responder.
+func (s *Store) Steps(ctx context.Context, id string) ([]store.Step, error) {
+	const op = "store: steps"
+	var out []store.Step
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, `SELECT step_id, state, attempts, started, finished, error, result, approved_by, approved_at
+			FROM steps WHERE incident_id = $1 ORDER BY step_id`, []any{id}, func(r *sql.Rows) error {
+			st := store.Step{IncidentID: id}
+			var started, finished, approvedAt sql.NullString
+			var result string
+			if err := r.Scan(&st.StepID, &st.State, &st.Attempts, &started, &finished, &st.Error, &result,
+				&st.ApprovedBy, &approvedAt); err != nil {
+				return err
+			}
+			st.Result = json.RawMessage(result)
+			var err error
+			if st.Started, err = nullTime(started); err != nil {
+				return err
+			}
+			if st.Finished, err = nullTime(finished); err != nil {
+				return err
+			}
+			st.ApprovedAt, err = nullTime(approvedAt)
+			out = append(out, st)
+			return err
+		})
+	})
+	return out, err
+}
+
+// ---- sealed credentials ----
+
+// SealOnce implements store.Responder.
+func (s *Store) SealOnce(ctx context.Context, id, name string, blob []byte) ([]byte, error) {
+	const op = "store: seal"
+	if name == "" || len(blob) == 0 {
+		return nil, errs.New(op, errs.Invalid, id, "sealing needs a name and a blob")
+	}
+	var out []byte
+	err := s.write(ctx, op, id, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sealed (incident_id, name, ciphertext, created) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (incident_id, name) DO NOTHING`,
+			id, name, base64.StdEncoding.EncodeToString(blob), store.FormatTime(time.Now())); err != nil {
+			return err
+		}
+		var enc string
+		if err := tx.QueryRowContext(ctx, `SELECT ciphertext FROM sealed WHERE incident_id = $1 AND name = $2`, id, name).Scan(&enc); err != nil {
+			return err
+		}
+		var err error
+		out, err = base64.StdEncoding.DecodeString(enc)
+		return err
+	})
+	return out, err
+}
+
+// Sealed implements store.Responder.
+func (s *Store) Sealed(ctx context.Context, id, name string) ([]byte, bool, error) {
+	const op = "store: sealed"
+	var (
+		out []byte
+		ok  bool
+	)
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		var enc string
+		err := tx.QueryRowContext(ctx, `SELECT ciphertext FROM sealed WHERE incident_id = $1 AND name = $2`, id, name).Scan(&enc)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		out, err = base64.StdEncoding.DecodeString(enc)
+		return err
+	})
+	return out, ok, err
+}
+
+// Wipe implements store.Responder.
+func (s *Store) Wipe(ctx context.Context, id, name string) error {
+	const op = "store: wipe"
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sealed WHERE incident_id = $1 AND name = $2`, id, name)
+		return err
+	})
+}
+
+// SealedNames implements store.Responder.
+func (s *Store) SealedNames(ctx context.Context, id string) ([]string, error) {
+	const op = "store: sealed names"
+	var out []string
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, `SELECT name FROM sealed WHERE incident_id = $1 ORDER BY name`, []any{id}, func(r *sql.Rows) error {
+			var n string
+			out = append(out, n)
+			return r.Scan(&out[len(out)-1])
+		})
+	})
+	return out, err
+}
+
+// ---- leases ----
+
+// PutLease implements store.Responder.
+func (s *Store) PutLease(ctx context.Context, l store.Lease) error {
+	const op = "store: put lease"
+	if l.ID == "" || l.System == "" || l.Login == "" || l.State == "" {
+		return errs.New(op, errs.Invalid, l.IncidentID, "a lease needs an id, a system, a login and a state")
+	}
+	if l.Issued.IsZero() {
+		l.Issued = time.Now()
+	}
+	return s.write(ctx, op, l.IncidentID, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO leases (id, incident_id, system, login, consumer, issued, expires, enforced, state, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			ON CONFLICT (id) DO UPDATE SET consumer = excluded.consumer, expires = excluded.expires,
+				enforced = excluded.enforced, state = excluded.state, updated = excluded.updated`,
+			l.ID, l.IncidentID, l.System, l.Login, l.Consumer, store.FormatTime(l.Issued), nullTimeArg(l.Expires),
+			b2i(l.Enforced), l.State, store.FormatTime(time.Now()))
+		return err
+	})
+}
+
+// Leases implements store.Responder.
+func (s *Store) Leases(ctx context.Context, f store.LeaseFilter) ([]store.Lease, error) {
+	const op = "store: leases"
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
+	}
+	if f.IncidentID != "" {
+		add("incident_id = ?", f.IncidentID)
+	}
+	if f.ID != "" {
+		add("id = ?", f.ID)
+	}
+	if f.State != "" {
+		add("state = ?", f.State)
+	}
+	if !f.ExpiresBefore.IsZero() {
+		add("expires IS NOT NULL AND expires < ?", store.FormatTime(f.ExpiresBefore))
+	}
+	q := `SELECT id, incident_id, system, login, consumer, issued, expires, enforced, state, updated FROM leases`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY CASE WHEN expires IS NULL THEN 1 ELSE 0 END, expires, id`
+	var out []store.Lease
+	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, q, args, func(r *sql.Rows) error {
+			var (
+				l               store.Lease
+				issued, updated string
+				expires         sql.NullString
+				enforced        int
+			)
+			if err := r.Scan(&l.ID, &l.IncidentID, &l.System, &l.Login, &l.Consumer, &issued, &expires, &enforced,
+				&l.State, &updated); err != nil {
+				return err
+			}
+			l.Enforced = enforced != 0
+			var err error
+			if l.Issued, err = store.ParseTime(issued); err != nil {
+				return err
+			}
+			if l.Updated, err = store.ParseTime(updated); err != nil {
+				return err
+			}
+			l.Expires, err = nullTime(expires)
+			out = append(out, l)
+			return err
+		})
+	})
+	return out, err
+}
+
+// ---- audit log ----
+
+// AppendAudit implements store.Responder.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry, hash func(store.AuditEntry) string) (store.AuditEntry, error) {
+	const op = "store: append audit"
+	if e.Actor == "" || e.Action == "" {
+		return e, errs.New(op, errs.Invalid, "", "an audit entry needs an actor and an action")
+	}
+	if len(e.Detail) == 0 {
+		e.Detail = json.RawMessage("{}")
+	}
+	if !json.Valid(e.Detail) {
+		return e, errs.New(op, errs.Invalid, "", "audit detail is not JSON")
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	// The stored text is what the hash covers: round the time to what the
+	// column keeps before hashing.
+	var err error
+	if e.Time, err = store.ParseTime(store.FormatTime(e.Time)); err != nil {
+		return e, errs.E(op, errs.Invalid, "", err)
+	}
+	err = s.tx(ctx, op, "", nil, func(tx *sql.Tx) error {
+		if s.d.LockAudit != "" {
+			if _, err := tx.ExecContext(ctx, s.d.LockAudit); err != nil {
+				return err
+			}
+		}
+		var (
+			last int64
+			prev sql.NullString
+		)
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		e.Seq, e.PrevHash = last+1, prev.String
+		e.Hash = hash(e)
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at_time, actor, action, incident_id, detail, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.Seq, store.FormatTime(e.Time), e.Actor, e.Action, e.IncidentID, string(e.Detail), e.PrevHash, e.Hash)
+		return err
+	})
+	return e, err
+}
+
+// AuditLog implements store.Responder.
+func (s *Store) AuditLog(ctx context.Context) ([]store.AuditEntry, error) {
+	const op = "store: audit log"
+	var out []store.AuditEntry
+	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash FROM audit_log ORDER BY seq`,
+			nil, func(r *sql.Rows) error {
+				var (
+					e         store.AuditEntry
+					t, detail string
+				)
+				if err := r.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.IncidentID, &detail, &e.PrevHash, &e.Hash); err != nil {
+					return err
+				}
+				e.Detail = json.RawMessage(detail)
+				var err error
+				// A time edited into something unparsable is still an entry
+				// to report, not a failure to read the log: keep it zero and
+				// let the hash check catch it.
+				e.Time, err = store.ParseTime(t)
+				if err != nil {
+					e.Time = time.Time{}
+				}
+				out = append(out, e)
+				return nil
+			})
+	})
+	return out, err
+}
+

@@ -1,0 +1,274 @@
+package storetest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+func testEventDetail(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "event detail secret value, long"))
+	e := store.Event{Time: at(0), Credential: "AKIAIOSFODNN7EXAMPLE", Action: "iam:CreateAccessKey", Outcome: "success",
+		File: "ct.json", Line: 3, Detail: map[string]string{"derived_key_id": "AKIAI44QH8DHBEXAMPLE", "region": "eu-west-1"}}
+	plain := e
+	plain.Line, plain.Detail = 4, nil
+	if err := s.AddEvents(ctx(), inc.ID, []store.Event{e, plain}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.IncidentID, plain.IncidentID = inc.ID, inc.ID
+	check(t, "events", got, []store.Event{e, plain})
+}
+
+func testPlan(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "plan secret value, long enough"))
+	if _, ok, err := s.GetPlan(ctx(), inc.ID); err != nil || ok {
+		t.Fatalf("GetPlan before any plan: ok=%v err=%v", ok, err)
+	}
+	p := store.Plan{Strategy: "split", Created: at(0), Body: json.RawMessage(`{"strategy":"split","steps":[]}`)}
+	if err := s.PutPlan(ctx(), inc.ID, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutStep(ctx(), inc.ID, store.Step{StepID: "issue:a", State: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetRunState(ctx(), inc.ID, store.RunRunning); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := s.GetPlan(ctx(), inc.ID)
+	if err != nil || !ok {
+		t.Fatalf("GetPlan: ok=%v err=%v", ok, err)
+	}
+	check(t, "strategy", got.Strategy, "split")
+	check(t, "run state", got.RunState, store.RunRunning)
+	check(t, "created", got.Created, at(0))
+	check(t, "body", string(got.Body), string(p.Body))
+
+	// A new plan replaces the old one and forgets its steps' states.
+	p2 := store.Plan{Strategy: "emergency", Body: json.RawMessage(`{"strategy":"emergency"}`)}
+	if err := s.PutPlan(ctx(), inc.ID, p2); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = s.GetPlan(ctx(), inc.ID)
+	check(t, "replaced strategy", got.Strategy, "emergency")
+	check(t, "replaced run state", got.RunState, store.RunPlanned)
+	steps, err := s.Steps(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 0 {
+		t.Errorf("steps of the replaced plan survive: %s", show(steps))
+	}
+	if err := s.PutPlan(ctx(), inc.ID, store.Plan{Strategy: "x", Body: json.RawMessage(`{not json`)}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a plan body that is not JSON: %v, want Invalid", err)
+	}
+	other, _ := mustOpen(t, s, newIncident(t, "another plan secret value, long"))
+	if err := s.SetRunState(ctx(), other.ID, store.RunDone); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("SetRunState without a plan: %v, want NotFound", err)
+	}
+}
+
+func testSteps(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "steps secret value, long enough"))
+	if err := s.PutPlan(ctx(), inc.ID, store.Plan{Strategy: "graceful", Body: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	a := store.Step{StepID: "verify:b", State: "running", Attempts: 1, Started: ptr(at(time.Minute))}
+	b := store.Step{StepID: "issue:b", State: "done", Attempts: 2, Started: ptr(at(0)), Finished: ptr(at(time.Second)),
+		Result: json.RawMessage(`{"login":"orders_svc_b"}`), ApprovedBy: "alice", ApprovedAt: ptr(at(-time.Minute))}
+	for _, st := range []store.Step{a, b} {
+		if err := s.PutStep(ctx(), inc.ID, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The record after the side effect replaces the one before.
+	a.State, a.Finished, a.Error = "failed", ptr(at(2*time.Minute)), "billing: health check failed"
+	if err := s.PutStep(ctx(), inc.ID, a); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Steps(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.IncidentID, b.IncidentID = inc.ID, inc.ID
+	a.Result = json.RawMessage(`{}`)
+	check(t, "steps", got, []store.Step{b, a})
+	if err := s.PutStep(ctx(), inc.ID, store.Step{StepID: "x"}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a step without a state: %v, want Invalid", err)
+	}
+}
+
+func testSealOnce(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "seal secret value, long enough"))
+	first := []byte{0, 1, 2, 0xff, 'c', 't'}
+	got, err := s.SealOnce(ctx(), inc.ID, "credential:orders_svc_b", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "first seal", got, first)
+	// A retry after a crash brings a freshly generated value: the stored
+	// one wins.
+	got, err = s.SealOnce(ctx(), inc.ID, "credential:orders_svc_b", []byte("second"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "second seal", got, first)
+	if _, err := s.SealOnce(ctx(), inc.ID, "credential:other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	names, err := s.SealedNames(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "names", names, []string{"credential:orders_svc_b", "credential:other"})
+	if err := s.Wipe(ctx(), inc.ID, "credential:orders_svc_b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wipe(ctx(), inc.ID, "credential:orders_svc_b"); err != nil {
+		t.Errorf("wiping twice: %v", err)
+	}
+	if _, ok, err := s.Sealed(ctx(), inc.ID, "credential:orders_svc_b"); err != nil || ok {
+		t.Errorf("after Wipe: ok=%v err=%v", ok, err)
+	}
+	if b, ok, err := s.Sealed(ctx(), inc.ID, "credential:other"); err != nil || !ok || string(b) != "x" {
+		t.Errorf("the other blob: %q ok=%v err=%v", b, ok, err)
+	}
+}
+
+func testLeases(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "lease secret value, long enough"))
+	l1 := store.Lease{ID: "l1", IncidentID: inc.ID, System: "shop-db", Login: "orders_svc_api", Consumer: "orders-api",
+		Issued: at(0), Expires: ptr(at(72 * time.Hour)), Enforced: true, State: store.LeaseActive}
+	l2 := store.Lease{ID: "l2", IncidentID: inc.ID, System: "shop-db", Login: "orders_svc_partner", Consumer: "acme",
+		Issued: at(0), Expires: ptr(at(6 * time.Hour)), State: store.LeaseActive}
+	l3 := store.Lease{ID: "l3", IncidentID: inc.ID, System: "cache", Login: "orders", Issued: at(0), State: store.LeaseActive}
+	for _, l := range []store.Lease{l3, l1, l2} {
+		if err := s.PutLease(ctx(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(f store.LeaseFilter) []string {
+		t.Helper()
+		ls, err := s.Leases(ctx(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range ls {
+			out = append(out, l.ID)
+		}
+		return out
+	}
+	check(t, "all, by expiry", ids(store.LeaseFilter{}), []string{"l2", "l1", "l3"})
+	check(t, "expiring", ids(store.LeaseFilter{ExpiresBefore: at(24 * time.Hour)}), []string{"l2"})
+	l2.State, l2.Expires = store.LeaseRevoked, ptr(at(48*time.Hour))
+	if err := s.PutLease(ctx(), l2); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "active", ids(store.LeaseFilter{State: store.LeaseActive}), []string{"l1", "l3"})
+	got, err := s.Leases(ctx(), store.LeaseFilter{ID: "l1"})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("lease l1: %v %v", got, err)
+	}
+	g := got[0]
+	g.Updated = time.Time{}
+	check(t, "lease", g, l1)
+	// One lease per login: a second id for the same login is refused.
+	dup := l1
+	dup.ID = "l1-again"
+	if err := s.PutLease(ctx(), dup); err == nil {
+		t.Error("two leases for one login were stored")
+	}
+}
+
+// chainHash is a stand-in for internal/audit's hash (the store must not
+// care what the function is, only call it with the final fields).
+func chainHash(e store.AuditEntry) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%s|%s|%s|%s|%s", e.PrevHash, e.Seq, store.FormatTime(e.Time), e.Actor,
+		e.Action, e.IncidentID, e.Detail))
+	return hex.EncodeToString(h[:])
+}
+
+func testAuditChain(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	var prev string
+	for i, action := range []string{"incident.open", "plan", "step.done"} {
+		e, err := s.AppendAudit(ctx(), store.AuditEntry{Time: at(time.Duration(i) * time.Second), Actor: "alice",
+			Action: action, IncidentID: "inc-1", Detail: json.RawMessage(`{"n":` + fmt.Sprint(i) + `}`)}, chainHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq != int64(i+1) || e.PrevHash != prev || e.Hash != chainHash(e) {
+			t.Errorf("entry %d: seq %d prev %q hash %q", i, e.Seq, e.PrevHash, e.Hash)
+		}
+		prev = e.Hash
+	}
+	log, err := s.AuditLog(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3 {
+		t.Fatalf("%d entries, want 3", len(log))
+	}
+	for i, e := range log {
+		if e.Hash != chainHash(e) {
+			t.Errorf("entry %d read back does not hash to its stored hash: %s", i, show(e))
+		}
+	}
+	if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice"}, chainHash); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("an entry without an action: %v, want Invalid", err)
+	}
+}
+
+// testAuditConcurrent appends from many goroutines, each with its own
+// connection to the store: the chain must still be one line.
+func testAuditConcurrent(t *testing.T, h Harness) {
+	addr := h.New(t)
+	const writers, each = 4, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		s := open(t, h, addr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: fmt.Sprint("w", w), Action: fmt.Sprint("a", i)}, chainHash); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	log, err := s2(t, h, addr).AuditLog(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != writers*each {
+		t.Fatalf("%d entries, want %d", len(log), writers*each)
+	}
+	prev := ""
+	for i, e := range log {
+		if e.Seq != int64(i+1) || e.PrevHash != prev {
+			t.Fatalf("entry %d: seq %d prev %.8s, want seq %d prev %.8s: appends interleaved", i, e.Seq, e.PrevHash, i+1, prev)
+		}
+		prev = e.Hash
+	}
+}
+
+func s2(t *testing.T, h Harness, addr string) store.Store { return open(t, h, addr) }

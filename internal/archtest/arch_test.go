@@ -86,17 +86,28 @@ func layer(dir string) int {
 		}
 		return false
 	}
+	// The response packages build on each other in the order a response
+	// runs: scope and review feed plan, plan feeds engine (and remediate),
+	// report shows all of them, server serves it all.
 	switch {
 	case top("cmd"):
-		return 5
+		return 50
 	case top("internal/cli"):
-		return 4
-	case top("internal/scope", "internal/plan", "internal/engine", "internal/review", "internal/report", "internal/server", "internal/remediate", "internal/broker"):
-		return 3
+		return 40
+	case top("internal/server", "internal/broker"):
+		return 36
+	case top("internal/report"):
+		return 35
+	case top("internal/engine", "internal/remediate"):
+		return 34
+	case top("internal/plan"):
+		return 33
+	case top("internal/scope", "internal/review"):
+		return 32
 	case top("internal/scan"):
-		return 2
+		return 20
 	case top("internal/provider", "internal/deliver", "internal/logs", "internal/detect", "internal/source", "internal/inventory", "internal/trace", "internal/decode"):
-		return 1
+		return 10
 	}
 	return 0 // secret, store, audit, errs, testutil
 }
@@ -128,13 +139,16 @@ func TestAllowedRejectsUpwardImports(t *testing.T) {
 		{"internal/detect", "internal/source"},
 		{"internal/secret", "internal/detect"},
 		{"internal/scope", "internal/cli"},
+		{"internal/plan", "internal/engine"},
+		{"internal/scope", "internal/plan"},
+		{"internal/engine", "internal/report"},
 	}
 	for _, c := range bad {
 		if allowed(c[0], c[1]) {
 			t.Errorf("%s importing %s is allowed", c[0], c[1])
 		}
 	}
-	good := [][2]string{{"cmd/rekey", "internal/cli"}, {"internal/detect/rules", "internal/detect"}, {"internal/source/git", "internal/source"}, {"internal/scan", "internal/trace"}, {"internal/report", "internal/scan"}}
+	good := [][2]string{{"cmd/rekey", "internal/cli"}, {"internal/detect/rules", "internal/detect"}, {"internal/source/git", "internal/source"}, {"internal/scan", "internal/trace"}, {"internal/report", "internal/scan"}, {"internal/engine", "internal/plan"}, {"internal/plan", "internal/scope"}, {"internal/report", "internal/engine"}}
 	for _, c := range good {
 		if !allowed(c[0], c[1]) {
 			t.Errorf("%s importing %s is refused", c[0], c[1])

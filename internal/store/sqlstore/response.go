@@ -369,4 +369,3 @@ func (s *Store) AuditLog(ctx context.Context) ([]store.AuditEntry, error) {
 	})
 	return out, err
 }
-

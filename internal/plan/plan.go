@@ -1,0 +1,474 @@
+// Package plan turns an incident's scope into the steps that contain and
+// replace the leaked credential: a DAG whose order is the safety argument
+// (nothing is revoked before every consumer holds a working replacement,
+// unless the strategy is to cut an attacker off first). It is pure: the
+// engine executes a plan, this package only decides it and explains why.
+package plan
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/scope"
+)
+
+// Strategy is how a plan orders containment and replacement.
+type Strategy string
+
+const (
+	// Auto picks one of the others from the scope (see Choose).
+	Auto Strategy = "auto"
+	// Graceful issues and delivers first and revokes the old credential
+	// only after every consumer is verified: no consumer sees a failure.
+	Graceful Strategy = "graceful"
+	// Emergency revokes the old credential and kills its sessions first:
+	// an attacker is cut off now, consumers recover when their
+	// replacement arrives.
+	Emergency Strategy = "emergency"
+	// Split gives each consumer of a shared secret its own least-privilege
+	// login, then revokes the shared one.
+	Split Strategy = "split"
+)
+
+// Strategies lists the values --strategy takes.
+var Strategies = []Strategy{Auto, Graceful, Emergency, Split}
+
+// Kind is what a step does.
+type Kind string
+
+const (
+	Isolate           Kind = "isolate"            // drop dangerous privileges, cut unexplained sessions
+	Issue             Kind = "issue"              // create the replacement login
+	Deliver           Kind = "deliver"            // write it where the consumer reads it, reload
+	Verify            Kind = "verify"             // the consumer works with it
+	Revoke            Kind = "revoke"             // the old secret stops working
+	TerminateSessions Kind = "terminate-sessions" // its open sessions end
+	RevokeRelated     Kind = "revoke-related"     // credentials it created
+	Notify            Kind = "notify"             // a person must act (a partner, a consumer rekey cannot write to)
+	WaitWindow        Kind = "wait-window"        // a partner's change window
+	RemediateCopy     Kind = "remediate-copy"
+	Review            Kind = "review"
+)
+
+// Approval reasons: why a step waits for `rekey incident approve`.
+const (
+	ApprovalPolicy     = "policy"      // the inventory's policy lists the step's kind
+	ApprovalThirdParty = "third-party" // revoking a credential a partner uses
+	ApprovalManual     = "manual"      // a consumer rekey cannot update or verify itself
+)
+
+// Step is one node of the plan. The JSON names in DESIGN.md's plan shape
+// (id, kind, target, needs, approval) are a contract; the rest are the
+// parameters the engine executes the step with.
+type Step struct {
+	ID     string   `json:"id"`
+	Kind   Kind     `json:"kind"`
+	Target string   `json:"target"`
+	Needs  []string `json:"needs"`
+	// Approval is why the step waits for an approval ("" when it does not).
+	Approval string `json:"approval,omitempty"`
+	// Summary says what the step does, for a person reading the plan.
+	Summary string `json:"summary"`
+
+	System   string `json:"system,omitempty"`
+	Identity string `json:"identity,omitempty"` // the identity being replaced
+	Login    string `json:"login,omitempty"`    // the login issued, delivered, verified
+	Consumer string `json:"consumer,omitempty"`
+	// TTL is the issued login's lifetime (0: none).
+	TTL Duration `json:"ttl,omitempty"`
+	// Temporary marks a short-lived login for a partner until its window.
+	Temporary bool `json:"temporary,omitempty"`
+	// Drop lists privileges not carried over (isolate: removed now).
+	Drop []string `json:"drop,omitempty"`
+	// Window is a partner's change window (wait-window).
+	Window string `json:"window,omitempty"`
+	// KeepSources are the declared consumers' sources; isolate ends
+	// sessions from anywhere else.
+	KeepSources []string `json:"keep_sources,omitempty"`
+}
+
+// Plan is the whole DAG, in an order that respects Needs.
+type Plan struct {
+	Incident string   `json:"incident"`
+	Strategy Strategy `json:"strategy"`
+	// Requested is what was asked for (auto, or a strategy by name).
+	Requested Strategy `json:"requested"`
+	Reason    string   `json:"reason"`
+	Steps     []Step   `json:"steps"`
+	// Notes are facts the responder should know before running it.
+	Notes   []string  `json:"notes"`
+	Created time.Time `json:"created"`
+}
+
+// Duration marshals as Go's duration text ("720h0m0s").
+type Duration time.Duration
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
+
+// Input is what a plan is built from.
+type Input struct {
+	Scope     scope.Scope
+	Inventory *inventory.Inventory
+	Strategy  Strategy
+	Now       time.Time
+	// CanChangeLogin reports whether rekey can give consumer c a new
+	// login name, not only a new password (its delivery has a user_key,
+	// or its value is a DSN holding the user). Nil means "when it has a
+	// user_key".
+	CanChangeLogin func(c *inventory.Consumer) bool
+	// TemporaryTTL is a partner's temporary login's lifetime beyond the
+	// end of its next change window (default 24h).
+	TemporaryTTL time.Duration
+}
+
+// DefaultTTL is a replacement's lifetime when the policy sets none: long
+// enough not to be a chore, short enough that a forgotten credential dies.
+const DefaultTTL = 30 * 24 * time.Hour
+
+// ErrNoIdentity is why a plan cannot be built for a secret whose identity
+// is unknown: there is nothing to issue from or revoke.
+var ErrNoIdentity = errors.New("the secret's identity is unknown (incident scope shows why); there is nothing to rotate")
+
+// Build makes the plan.
+func Build(in Input) (*Plan, error) {
+	s := in.Scope
+	if s.Identity.Status != "identified" || s.Identity.Name == "" {
+		return nil, ErrNoIdentity
+	}
+	if in.Inventory == nil {
+		return nil, errors.New("the incident's inventory could not be read; a plan needs its consumers and policy")
+	}
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	if in.TemporaryTTL == 0 {
+		in.TemporaryTTL = 24 * time.Hour
+	}
+	if in.CanChangeLogin == nil {
+		in.CanChangeLogin = func(c *inventory.Consumer) bool { return c.Deliver != nil && c.Deliver.UserKey != "" }
+	}
+	requested := cmp.Or(in.Strategy, Auto)
+	if !slices.Contains(Strategies, requested) {
+		return nil, fmt.Errorf("unknown strategy %q (want auto, graceful, emergency or split)", requested)
+	}
+	strategy, reason := Choose(s)
+	if requested != Auto {
+		strategy, reason = requested, "asked for with --strategy "+string(requested)
+	}
+	b := &builder{in: in, plan: &Plan{
+		Incident: s.Incident, Strategy: strategy, Requested: requested, Reason: reason,
+		Steps: []Step{}, Notes: []string{}, Created: in.Now,
+	}, ids: map[string]bool{}, issued: map[string]string{}}
+	idents := []scope.Identity{s.Identity}
+	for _, r := range s.Reuse {
+		idents = append(idents, scope.Identity{Status: "identified", Name: r.Name, System: r.System})
+	}
+	for i, id := range idents {
+		if err := b.identity(id, i > 0); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range s.Consumers {
+		if !c.Declared && c.Observed {
+			b.note("%s uses the secret but is not declared in the inventory: it gets no replacement and will fail once the old credential is revoked", c.Name)
+		}
+	}
+	return b.plan, nil
+}
+
+// Choose is the auto strategy: an unexplained source or an over-privileged
+// identity gives emergency; otherwise a shared secret gives split;
+// otherwise graceful.
+func Choose(s scope.Scope) (Strategy, string) {
+	switch {
+	case len(s.Unexplained) > 0:
+		srcs := make([]string, 0, len(s.Unexplained))
+		for _, u := range s.Unexplained {
+			srcs = append(srcs, u.Source)
+		}
+		return Emergency, "the secret is used from a source no consumer explains (" + strings.Join(srcs, ", ") + "): cut it off first"
+	case s.Flags.OverPrivileged:
+		return Emergency, "the identity holds privileges that can mint credentials or take over the system: cut it off first"
+	case s.Flags.Shared:
+		return Split, "the secret is shared: each consumer gets a login of its own, then the shared one is revoked"
+	}
+	return Graceful, "no sign of use by an attacker: replace first, revoke after every consumer is verified, no downtime"
+}
+
+type builder struct {
+	in     Input
+	plan   *Plan
+	ids    map[string]bool
+	issued map[string]string // system/login → its issue step
+}
+
+func (b *builder) note(format string, a ...any) {
+	b.plan.Notes = append(b.plan.Notes, fmt.Sprintf(format, a...))
+}
+
+func (b *builder) add(st Step) string {
+	base := st.ID
+	for n := 2; b.ids[st.ID]; n++ {
+		st.ID = fmt.Sprintf("%s-%d", base, n)
+	}
+	b.ids[st.ID] = true
+	if st.Needs == nil {
+		st.Needs = []string{}
+	}
+	if st.Approval == "" && b.in.Inventory.Policy.NeedsApproval(string(st.Kind)) {
+		st.Approval = ApprovalPolicy
+	}
+	b.plan.Steps = append(b.plan.Steps, st)
+	return st.ID
+}
+
+// identity adds the steps that replace and revoke one identity's secret.
+// reused is true for an identity that merely shares the secret.
+func (b *builder) identity(id scope.Identity, reused bool) error {
+	inv := b.in.Inventory
+	sys := inv.SystemByName(id.System)
+	if sys == nil {
+		return fmt.Errorf("identity %s/%s: system %s is not in the inventory", id.System, id.Name, id.System)
+	}
+	key := id.System + "/" + id.Name
+	invID := inv.IdentityByName(key)
+	var consumers []*inventory.Consumer
+	if invID != nil {
+		consumers = inv.ConsumersOf(invID)
+	}
+	drop := b.drops(id, invID, reused)
+	ttl := inv.Policy.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	strategy := b.plan.Strategy
+
+	var first []string // what every replacement waits for
+	if len(drop) > 0 {
+		first = append(first, b.add(Step{
+			ID: "isolate:" + key, Kind: Isolate, Target: key, System: id.System, Identity: id.Name,
+			Drop: drop, KeepSources: sourcesOf(consumers),
+			Summary: fmt.Sprintf("remove %s from %s now and end its sessions from sources no consumer declares; declared consumers keep working",
+				strings.Join(drop, ", "), key),
+		}))
+	}
+	if strategy == Emergency {
+		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Needs: first,
+			Approval: b.thirdPartyApproval(consumers),
+			Summary:  fmt.Sprintf("make the leaked secret stop working for %s now (consumers fail until their replacement arrives)", key)})
+		term := b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
+			Needs: []string{rev}, Summary: "end every open session of " + key + ", the attacker's included"})
+		first = []string{term}
+	}
+
+	// Graceful replaces like for like: one new login for all consumers
+	// (the alternating-users idea). Split and emergency give each consumer
+	// its own. A consumer whose delivery cannot take a new login name
+	// gets a new password on the old login instead: one in-place issue
+	// step, shared by all such consumers.
+	perConsumer := strategy != Graceful
+	var verified []string
+	inPlaceIssue := ""
+	for _, c := range consumers {
+		var login, issue string
+		// A consumer rekey cannot write to is told its new login.
+		if c.Deliver != nil && !b.in.CanChangeLogin(c) {
+			login = id.Name
+			if inPlaceIssue == "" {
+				inPlaceIssue = b.add(Step{ID: "issue:" + key + ":in-place", Kind: Issue, Target: key, System: id.System,
+					Identity: id.Name, Login: id.Name, TTL: Duration(ttl), Drop: drop, Needs: first,
+					Summary: issueSummary(key, id.Name, true, ttl, false, drop)})
+			}
+			issue = inPlaceIssue
+			b.note("%s: its delivery has no user_key and its value is not a DSN, so it keeps login %s with a new password: "+
+				"between the password change and its reload it cannot log in", c.Name, id.Name)
+		} else {
+			login = loginName(sys.Type, id.Name, b.suffix(c, perConsumer))
+		}
+		verified = append(verified, b.consumer(id, key, c, login, issue, ttl, drop, first))
+	}
+	if len(consumers) == 0 {
+		b.note("%s has no consumer in the inventory: its secret is revoked without a replacement", key)
+	}
+	if strategy != Emergency {
+		needs := append(slices.Clone(first), verified...)
+		if inPlaceIssue != "" {
+			// The in-place password change already killed the leaked
+			// secret; revoking the login would cut off its consumers.
+			b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
+				Needs: needs, KeepSources: sourcesOf(consumers),
+				Summary: "end the sessions still open with the leaked secret from sources no consumer declares"})
+			return nil
+		}
+		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Needs: needs,
+			Approval: b.thirdPartyApproval(consumers),
+			Summary:  fmt.Sprintf("make the leaked secret stop working for %s, once every consumer is verified on its replacement", key)})
+		b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
+			Needs: []string{rev}, Summary: "end the sessions still open with the leaked secret"})
+	}
+	return nil
+}
+
+// suffix names a replacement login: the consumer's name when each gets
+// its own, else one name per incident (stable, so a stored plan and a
+// rebuilt one agree).
+func (b *builder) suffix(c *inventory.Consumer, perConsumer bool) string {
+	if perConsumer {
+		return c.Name
+	}
+	inc := b.in.Scope.Incident
+	if i := strings.LastIndexByte(inc, '-'); i >= 0 {
+		inc = inc[i+1:]
+	}
+	return "r" + inc
+}
+
+// consumer adds issue → deliver → verify for one consumer (or issue →
+// notify → wait-window → verify for one rekey cannot write to) and
+// returns the verify step's id.
+func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer, login, issue string,
+	ttl time.Duration, drop []string, after []string) string {
+	temporary := c.ThirdParty && c.ChangeWindow != nil
+	if temporary {
+		_, end := c.ChangeWindow.Next(b.in.Now)
+		ttl = end.Sub(b.in.Now) + b.in.TemporaryTTL
+	}
+	if issue == "" {
+		issue = b.issued[id.System+"/"+login]
+	}
+	if issue == "" {
+		issue = b.add(Step{ID: "issue:" + id.System + "/" + login, Kind: Issue, Target: id.System + "/" + login, System: id.System,
+			Identity: id.Name, Login: login, Consumer: c.Name, TTL: Duration(ttl), Temporary: temporary, Drop: drop, Needs: after,
+			Summary: issueSummary(key, login, false, ttl, temporary, drop)})
+		b.issued[id.System+"/"+login] = issue
+	}
+	var last string
+	if c.Deliver != nil {
+		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + c.Deliver.Path,
+			System: id.System, Identity: id.Name, Login: login, Consumer: c.Name, Needs: []string{issue},
+			Summary: fmt.Sprintf("write the new credential into %s (%s %s) atomically, then run its reload command", c.Deliver.Path, c.Deliver.Format, c.Deliver.Key)})
+	} else {
+		last = b.add(Step{ID: "notify:" + c.Name, Kind: Notify, Target: c.Name, System: id.System, Identity: id.Name,
+			Login: login, Consumer: c.Name, Needs: []string{issue},
+			Summary: fmt.Sprintf("tell %s's owner to switch to login %s (rekey cannot write to it)", c.Name, login)})
+		if c.ChangeWindow != nil {
+			last = b.add(Step{ID: "window:" + c.Name, Kind: WaitWindow, Target: c.Name, Consumer: c.Name, Window: c.ChangeWindow.String(),
+				Needs: []string{last}, Summary: "wait for " + c.Name + "'s change window " + c.ChangeWindow.String()})
+		}
+	}
+	v := Step{ID: "verify:" + c.Name, Kind: Verify, Target: c.Name, System: id.System, Identity: id.Name, Login: login,
+		Consumer: c.Name, Needs: []string{last},
+		Summary: fmt.Sprintf("check %s works with login %s: its health check passes and the system shows the login in use", c.Name, login)}
+	if c.Deliver == nil {
+		v.Approval = ApprovalManual
+		v.Summary = fmt.Sprintf("a person confirms %s now uses login %s (rekey cannot check it)", c.Name, login)
+	}
+	return b.add(v)
+}
+
+func issueSummary(key, login string, inPlace bool, ttl time.Duration, temporary bool, drop []string) string {
+	var sb strings.Builder
+	if inPlace {
+		fmt.Fprintf(&sb, "set a new password on %s in place", key)
+	} else {
+		fmt.Fprintf(&sb, "create login %s with %s's privileges", login, key)
+	}
+	if len(drop) > 0 {
+		fmt.Fprintf(&sb, " minus %s", strings.Join(drop, ", "))
+	}
+	if temporary {
+		fmt.Fprintf(&sb, ", temporary for %s (until the partner's change window has passed)", ttl.Round(time.Hour))
+	} else if ttl > 0 {
+		fmt.Fprintf(&sb, ", valid for %s", ttl.Round(time.Hour))
+	}
+	return sb.String()
+}
+
+// drops lists the identity's dangerous privileges that the inventory does
+// not keep: isolate removes them, replacements never get them.
+func (b *builder) drops(id scope.Identity, invID *inventory.Identity, reused bool) []string {
+	if reused {
+		return nil // the scope inspected only the main identity
+	}
+	var out []string
+	for _, p := range id.Privileges {
+		if p.Via != "" || p.Kept {
+			continue // a membership's privileges are dropped with the membership, if it is risky
+		}
+		if p.Risk == "critical" || p.CreatesCredentials {
+			out = append(out, p.Name)
+		}
+	}
+	_ = invID
+	return out
+}
+
+// thirdPartyApproval: revoking what a partner uses waits for a person.
+func (b *builder) thirdPartyApproval(cs []*inventory.Consumer) string {
+	for _, c := range cs {
+		if c.ThirdParty {
+			return ApprovalThirdParty
+		}
+	}
+	if b.in.Inventory.Policy.NeedsApproval("revoke-third-party") {
+		for _, c := range b.in.Scope.Consumers {
+			if c.ThirdParty {
+				return ApprovalThirdParty
+			}
+		}
+	}
+	return ""
+}
+
+func sourcesOf(cs []*inventory.Consumer) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Sources...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// loginName is the replacement login for identity base and consumer, in
+// the characters every system accepts unquoted and within the system's
+// length limit. A MySQL account keeps its host part.
+func loginName(systemType, base, consumer string) string {
+	host := ""
+	if systemType == "mysql" {
+		if u, h, ok := strings.Cut(base, "@"); ok {
+			base, host = u, "@"+h
+		}
+	}
+	max := 63
+	switch systemType {
+	case "mysql":
+		max = 32
+	case "redis":
+		max = 128
+	}
+	var sb strings.Builder
+	for _, r := range strings.ToLower(consumer) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			sb.WriteRune(r)
+		default:
+			sb.WriteByte('_')
+		}
+	}
+	name := base + "_" + strings.Trim(sb.String(), "_")
+	if len(name) > max {
+		name = name[:max]
+	}
+	return name + host
+}

@@ -106,8 +106,12 @@ func layer(dir string) int {
 		return 32
 	case top("internal/scan"):
 		return 20
-	case top("internal/provider", "internal/deliver", "internal/logs", "internal/detect", "internal/source", "internal/inventory", "internal/trace", "internal/decode"):
+	case top("internal/provider", "internal/deliver", "internal/logs", "internal/detect", "internal/source", "internal/trace", "internal/decode"):
 		return 10
+	case top("internal/inventory"):
+		// The model of the user's systems: plugins may read it (a
+		// delivery target is an inventory entry).
+		return 5
 	}
 	return 0 // secret, store, audit, errs, testutil
 }

@@ -3,11 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -530,44 +528,15 @@ ORDER BY 1, 2, 3, 5`, in.self.oid)
 // sessions lists the client backends logged in as the identity, except
 // our own connections.
 func (p *Postgres) sessions(ctx context.Context, in *inspection) error {
-	rows, err := p.pool.Query(ctx, `
-SELECT pid, host(client_addr), coalesce(client_port, -1), coalesce(application_name, ''), backend_start, coalesce(datname::text, '')
-FROM pg_stat_activity
+	rows, err := p.pool.Query(ctx, sessionsQuery+`
 WHERE usesysid = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()
 ORDER BY backend_start, pid`, in.self.oid)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var pid uint32
-		var addr *string
-		var port int
-		var s provider.Session
-		var started *time.Time
-		if err := rows.Scan(&pid, &addr, &port, &s.Application, &started, &s.Database); err != nil {
-			return err
-		}
-		if p.ownPID(pid) {
-			continue
-		}
-		s.ID = strconv.FormatUint(uint64(pid), 10)
-		switch {
-		case addr == nil && port == -1:
-			s.Client = "local" // a Unix-domain socket
-		case addr == nil:
-			s.Client = "unknown" // the administrator may not see other roles' addresses
-		case port > 0:
-			s.Client = net.JoinHostPort(*addr, strconv.Itoa(port))
-		default:
-			s.Client = *addr
-		}
-		if started != nil {
-			s.Started = started.UTC()
-		}
-		in.id.Sessions = append(in.id.Sessions, s)
-	}
-	return rows.Err()
+	ss, _, err := p.scanSessions(rows)
+	in.id.Sessions = append(in.id.Sessions, ss...)
+	return err
 }
 
 // grantedRoles lists memberships the identity granted to others.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +42,62 @@ var (
 func TestInspectSuite(t *testing.T) {
 	testutil.NeedService(t, "redis", testAddr)
 	providertest.RunInspect(t, harness{})
+}
+
+func TestRotateSuite(t *testing.T) {
+	testutil.NeedService(t, "redis", testAddr)
+	providertest.RunRotate(t, rotateHarness{})
+}
+
+// rotateHarness is harness for the rotation suite. It is a type of its
+// own because its Unsupported list holds rotation features, which the
+// inspection suite does not know.
+type rotateHarness struct{ harness }
+
+var _ providertest.RotateHarness = rotateHarness{}
+
+// Unsupported: Redis users have no expiry.
+func (rotateHarness) Unsupported() []string { return []string{providertest.FeatureExpiry} }
+
+// CanUse logs in on a fresh connection and reads a key under app:*, which
+// CreateIdentity grants.
+func (rotateHarness) CanUse(t *testing.T, name, password string) error {
+	c := dialTest(t)
+	defer c.nc.Close()
+	if err := c.do(t, "AUTH", name, password).err(); err != nil {
+		return err
+	}
+	return c.do(t, "GET", "app:"+name).err()
+}
+
+func (rotateHarness) Exists(t *testing.T, name string) bool {
+	c := dialTest(t)
+	defer c.nc.Close()
+	return !c.must(t, "ACL", "GETUSER", name).null
+}
+
+// SessionCount counts CLIENT LIST lines authenticated as name.
+func (rotateHarness) SessionCount(t *testing.T, name string) int {
+	c := dialTest(t)
+	defer c.nc.Close()
+	list, _ := c.must(t, "CLIENT", "LIST").text()
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		if slices.Contains(strings.Fields(line), "user="+name) {
+			n++
+		}
+	}
+	return n
+}
+
+// Risky asks the server itself whether name may create users: ACL DRYRUN
+// answers OK when it may run the command.
+func (rotateHarness) Risky(t *testing.T, name string) bool {
+	c := dialTest(t)
+	defer c.nc.Close()
+	v := c.must(t, "ACL", "DRYRUN", name, "ACL", "SETUSER", "rk_probe_never_made")
+	s, _ := v.text()
+	return s == "OK"
 }
 
 func (harness) System() string            { return testSystem }
@@ -133,7 +191,13 @@ type testClient struct {
 func dialTest(t *testing.T) *testClient {
 	t.Helper()
 	testutil.NeedService(t, "redis", testAddr)
-	nc, err := net.DialTimeout("tcp", testAddr, 5*time.Second)
+	return dialAt(t, testAddr)
+}
+
+// dialAt connects to the server at addr as its default user.
+func dialAt(t *testing.T, addr string) *testClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,10 @@
 // It needs Redis 6 or later (ACL) and an administrator allowed to read:
 // +acl|users +acl|getuser +client|list, and +command for the server's own
 // command table (without it a built-in table of the commands that matter
-// is used). Nothing it runs changes the server: it never authenticates as
-// another user and runs no CONFIG or ACL SETUSER.
+// is used). Identify and Inspect change nothing on the server: they never
+// authenticate as another user and run no CONFIG or ACL SETUSER. The
+// rotation methods (rotate.go) do change it, and need more: +acl|setuser
+// +acl|deluser +acl|save +client|kill.
 package redis
 
 import (
@@ -222,23 +224,10 @@ func (c *conn) close() { _ = c.nc.Close() }
 // default user that may not run it) AUTH and PING are used instead.
 func (p *Redis) dial(ctx context.Context) (*conn, error) {
 	t := p.target
-	d := net.Dialer{Timeout: dialTimeout}
-	nc, err := d.DialContext(ctx, t.network, t.addr)
+	c, err := p.connect(ctx)
 	if err != nil {
-		return nil, p.connErr(err)
+		return nil, err
 	}
-	if t.tls != nil {
-		tc := tls.Client(nc, t.tls.Clone())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			if cause, ok := netCause(err); ok {
-				return nil, errs.New(p.op, errs.Unreachable, "", "cannot reach "+t.addr+": "+cause)
-			}
-			return nil, errs.New(p.op, errs.Other, "", p.san.Clean("TLS handshake with "+t.addr+": "+err.Error()))
-		}
-		nc = tc
-	}
-	c := &conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriter(nc)}
 	hello := []string{"HELLO", "2"}
 	if t.auth {
 		user := t.user
@@ -272,6 +261,29 @@ func (p *Redis) dial(ctx context.Context) (*conn, error) {
 		p.own[c.id] = true
 	}
 	return c, nil
+}
+
+// connect opens a connection to the server (TLS included) without
+// authenticating: dial for the provider's own, Verify for a credential's.
+func (p *Redis) connect(ctx context.Context) (*conn, error) {
+	t := p.target
+	d := net.Dialer{Timeout: dialTimeout}
+	nc, err := d.DialContext(ctx, t.network, t.addr)
+	if err != nil {
+		return nil, p.connErr(err)
+	}
+	if t.tls != nil {
+		tc := tls.Client(nc, t.tls.Clone())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			if cause, ok := netCause(err); ok {
+				return nil, errs.New(p.op, errs.Unreachable, "", "cannot reach "+t.addr+": "+cause)
+			}
+			return nil, errs.New(p.op, errs.Other, "", p.san.Clean("TLS handshake with "+t.addr+": "+err.Error()))
+		}
+		nc = tc
+	}
+	return &conn{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), w: bufio.NewWriter(nc)}, nil
 }
 
 func (p *Redis) legacyAuth(ctx context.Context, c *conn) error {

@@ -102,8 +102,15 @@ type MySQL struct {
 	// so sees every account's sessions.
 	seesAll bool
 
+	// cfg is the administrator's driver configuration; Verify copies its
+	// address and TLS settings for a client's login.
+	cfg *mysqldrv.Config
+
 	mu  sync.Mutex
 	own map[int64]bool // connection ids of our own connections, left out of Sessions
+	// issued holds the secrets (and their stored hashes) rotation has set,
+	// removed from every rotation error besides san's.
+	issued []string
 }
 
 var (
@@ -188,6 +195,7 @@ func open(ctx context.Context, cfg provider.Config) (*MySQL, error) {
 	if dc.Timeout == 0 {
 		dc.Timeout = 10 * time.Second
 	}
+	p.cfg = dc.Clone()
 	conn, err := mysqldrv.NewConnector(dc)
 	if err != nil {
 		return nil, errs.New(p.op, errs.Invalid, "", "the administrator connection string is not a valid MySQL DSN or URL")

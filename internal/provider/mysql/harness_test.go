@@ -433,21 +433,10 @@ func (h rotateHarness) Unsupported() []string {
 	return append(out, providertest.FeatureExpiry)
 }
 
-// Factory hides DualCredential where the server has no dual passwords.
-// *MySQL implements it and answers provider.ErrUnsupported there (STYLE.md's
-// "implemented but unavailable here"), but the suite fails a harness that
-// lists a capability its provider's type has; TestDualCredentialUnsupported
-// checks that answer directly.
-func (h rotateHarness) Factory() provider.Factory {
-	return func(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
-		p, err := open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
-}
-
+// Factory is the provider itself: on a server without dual passwords
+// its DualCredential answers provider.ErrUnsupported, which the suite
+// checks.
+func (h rotateHarness) Factory() provider.Factory { return New }
 
 // CanUse logs in as name with a connection of its own and reads the
 // fixture table CreateIdentity granted.

@@ -15,7 +15,22 @@ const (
 	exitOK    = 0
 	exitFound = 1 // something to act on
 	exitUsage = 2 // usage or input error
+	exitWait  = 3 // a run stopped to wait for an approval or a change window
 )
+
+// waitError ends a run that stopped to wait; its message is printed.
+type waitError struct{ err error }
+
+func (w waitError) Error() string { return w.err.Error() }
+func (w waitError) Unwrap() error { return w.err }
+
+// failedError ends a command that ran and whose result is a failure to
+// act on (a run step failed, the audit log is broken); its message is
+// printed and the exit status is 1.
+type failedError struct{ err error }
+
+func (f failedError) Error() string { return f.err.Error() }
+func (f failedError) Unwrap() error { return f.err }
 
 // foundError ends a command that ran fine and found something to act on.
 type foundError struct{}
@@ -43,8 +58,18 @@ func exitCode(stderr io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
 	}
-	var ue usageError
+	var (
+		ue usageError
+		we waitError
+		fe failedError
+	)
 	switch {
+	case errors.As(err, &we):
+		fmt.Fprintf(stderr, "rekey: %s\n", msg)
+		return exitWait
+	case errors.As(err, &fe):
+		fmt.Fprintf(stderr, "rekey: %s\n", msg)
+		return exitFound
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "rekey: %s (see rekey --help)\n", msg)
 		return exitUsage

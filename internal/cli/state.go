@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"os"
+	"os/user"
 	"path/filepath"
 
+	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -33,9 +36,9 @@ func (g *globals) fingerprinter() (*secret.Fingerprinter, error) {
 	return secret.NewFingerprinter(key)
 }
 
-// openStore opens --store, else $REKEY_STORE, else the SQLite file in
+// storeSpec is --store, else $REKEY_STORE, else the SQLite file in
 // $REKEY_HOME.
-func (g *globals) openStore(ctx context.Context) (store.Store, error) {
+func (g *globals) storeSpec() (string, error) {
 	spec := g.store
 	if spec == "" {
 		spec = g.env.Getenv("REKEY_STORE")
@@ -43,9 +46,62 @@ func (g *globals) openStore(ctx context.Context) (store.Store, error) {
 	if spec == "" {
 		home, err := g.home()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
 		spec = filepath.Join(home, store.DBFile)
 	}
+	return spec, nil
+}
+
+// openStore opens the store storeSpec names.
+func (g *globals) openStore(ctx context.Context) (store.Store, error) {
+	spec, err := g.storeSpec()
+	if err != nil {
+		return nil, err
+	}
 	return open.Open(ctx, spec)
+}
+
+// actor is who the audit log names: --as, else $REKEY_ACTOR, else the
+// login name.
+func (g *globals) actor() string {
+	if g.as != "" {
+		return g.as
+	}
+	if a := g.env.Getenv("REKEY_ACTOR"); a != "" {
+		return a
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
+
+// auditLog is the store's audit log, with this installation's witness.
+func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
+	home, err := g.home()
+	if err != nil {
+		return nil, err
+	}
+	spec, err := g.storeSpec()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, errs.E("rekey home", errs.Permission, home, err)
+	}
+	return audit.New(st, audit.WitnessPath(home, spec)), nil
+}
+
+// sealer loads (or creates) the sealing key.
+func (g *globals) sealer() (*secret.Sealer, error) {
+	home, err := g.home()
+	if err != nil {
+		return nil, err
+	}
+	key, err := secret.LoadOrCreateKey(home, secret.SealKeyFile)
+	if err != nil {
+		return nil, errs.E("sealing key", errs.Permission, "", err)
+	}
+	return secret.NewSealer(key)
 }

@@ -1,0 +1,576 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/file"
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/all"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+type planOpts struct {
+	strategy string
+	format   string
+}
+
+func newIncidentPlanCmd(g *globals) *cobra.Command {
+	o := &planOpts{}
+	c := &cobra.Command{
+		Use:   "plan ID",
+		Short: "Decide how to contain and replace the secret: a DAG of steps",
+		Long: `Plan builds, from the incident's scope and inventory, the steps that contain and
+replace the leaked credential, and stores them for run:
+
+  graceful   issue a replacement, deliver it, verify every consumer, then revoke
+             the old credential and end its sessions: no consumer sees a failure
+  emergency  revoke the old credential and end its sessions first (an attacker is
+             cut off now), then issue, deliver and verify
+  split      a shared secret becomes one login per consumer (PostgreSQL: a login
+             role member of the identity, which becomes the group), then the
+             shared one is revoked
+  auto       emergency when the secret is used from a source no consumer explains
+             or the identity is over-privileged; else split when it is shared;
+             else graceful
+
+Dangerous privileges the inventory does not keep are removed first (isolate)
+and never given to replacements. Partners get a temporary login and wait for
+their change window; revoking what a partner uses waits for an approval, as do
+the step kinds the inventory's policy lists.
+
+Planning again replaces the stored plan, unless its run has started (roll it
+back or finish it first).
+
+EXIT STATUS
+  0  planned
+  2  usage or input error (unknown incident, unknown identity, unreadable inventory)`,
+		Example: `  rekey incident plan INC-20261126-3f9a
+  rekey incident plan INC-20261126-3f9a --strategy emergency --format mermaid`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runIncidentPlan(c.Context(), g, o, args[0], c.OutOrStdout())
+		},
+	}
+	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency or split")
+	c.Flags().StringVar(&o.format, "format", "table", "output format: table, json or mermaid")
+	return c
+}
+
+func runIncidentPlan(ctx context.Context, g *globals, o *planOpts, id string, out io.Writer) error {
+	if err := checkFormat(o.format, "table", "json", "mermaid"); err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if sp, ok, err := st.GetPlan(ctx, id); err != nil {
+		return err
+	} else if ok {
+		if err := replannable(ctx, st, id, sp); err != nil {
+			return err
+		}
+	}
+	p, err := buildPlan(ctx, g, st, id, plan.Strategy(o.strategy))
+	if err != nil {
+		return err
+	}
+	return writePlan(out, o.format, p)
+}
+
+// replannable refuses to replace a plan whose run has changed systems:
+// its step states are what rollback and resume work from.
+func replannable(ctx context.Context, st store.Store, id string, sp store.Plan) error {
+	if sp.RunState == store.RunRolledBack || sp.RunState == store.RunDone {
+		return nil
+	}
+	steps, err := st.Steps(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.State != engine.Pending && s.State != engine.WaitingApproval && s.State != engine.Skipped {
+			return errs.New("plan", errs.Invalid, id, fmt.Sprintf(
+				"the stored plan's run has started (step %s is %s): finish it with `rekey incident run %s --resume` or undo it with `rekey incident rollback %s`",
+				s.StepID, s.State, id, id))
+		}
+	}
+	return nil
+}
+
+// buildPlan computes the plan from the incident's scope and inventory,
+// stores it and records it in the audit log.
+func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strategy plan.Strategy) (*plan.Plan, error) {
+	inc, err := st.GetIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if inc.Inventory == "" {
+		return nil, errs.New("plan", errs.Invalid, id, "the incident has no inventory")
+	}
+	inv, err := loadInventoryStrict(g, inc.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := loadScope(ctx, g, st, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Build(plan.Input{Scope: sc, Inventory: inv, Strategy: strategy, Now: time.Now(),
+		CanChangeLogin: canChangeLogin(ctx, inv)})
+	if err != nil {
+		return nil, errs.E("plan", errs.Invalid, id, err)
+	}
+	body, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.PutPlan(ctx, id, store.Plan{Strategy: string(p.Strategy), Created: p.Created, Body: body}); err != nil {
+		return nil, err
+	}
+	al, err := g.auditLog(st)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := al.Append(ctx, g.actor(), "incident.plan", id, map[string]any{"strategy": p.Strategy, "requested": p.Requested, "steps": len(p.Steps)}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// canChangeLogin: a consumer can be moved to a new login when its
+// delivery names where the user is, or its value is a connection string
+// that holds one.
+func canChangeLogin(ctx context.Context, inv *inventory.Inventory) func(c *inventory.Consumer) bool {
+	return func(c *inventory.Consumer) bool {
+		if c.Deliver == nil || c.Deliver.UserKey != "" {
+			return true
+		}
+		t, err := file.FromInventory(inv, c.Deliver)
+		if err != nil {
+			return false
+		}
+		cur, err := t.Current(ctx)
+		return err == nil && cur.User != ""
+	}
+}
+
+func writePlan(out io.Writer, format string, p *plan.Plan) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	case "mermaid":
+		_, err := io.WriteString(out, p.Mermaid())
+		return err
+	}
+	fmt.Fprintf(out, "Plan for %s: %s\n  %s\n\n", p.Incident, p.Strategy, p.Reason)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tNEEDS\tAPPROVAL\tWHAT")
+	for _, st := range p.Steps {
+		needs := strings.Join(st.Needs, ", ")
+		if needs == "" {
+			needs = "-"
+		}
+		appr := st.Approval
+		if appr == "" {
+			appr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.ID, needs, appr, st.Summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(p.Notes) > 0 {
+		fmt.Fprintln(out, "\nNotes:")
+		for _, n := range p.Notes {
+			fmt.Fprintf(out, "  - %s\n", n)
+		}
+	}
+	return nil
+}
+
+type runOpts struct {
+	dryRun, resume, yes bool
+	format              string
+}
+
+func newIncidentRunCmd(g *globals) *cobra.Command {
+	o := &runOpts{}
+	c := &cobra.Command{
+		Use:   "run ID",
+		Short: "Execute the incident's plan against the real systems",
+		Long: `Run executes the plan stored by the last incident plan (it builds an auto plan
+first when there is none). Each step's state is written to the store before
+and after its side effect, and every step is idempotent: after a crash,
+run --resume finishes the plan without a second credential or a lost one. A
+new secret is sealed in the store (AES-256-GCM, key in $REKEY_HOME) until
+every consumer that needs it is verified, then wiped.
+
+A consumer is verified when the system accepts its new login, its health
+command passes, and the system shows a session of the new login. A failed
+verification holds back the revoke: the old credential keeps working, the
+failing consumer is named, and the run can be resumed after the fix or rolled
+back (incident rollback).
+
+--dry-run prints what each step would do to which system and file, and
+changes nothing. Without --yes, run asks on a terminal and refuses otherwise.
+
+EXIT STATUS
+  0  every step is done
+  1  a step failed (named on standard error)
+  2  usage or input error
+  3  the run waits for an approval (incident approve) or a change window`,
+		Example: `  rekey incident run INC-20261126-3f9a --dry-run
+  rekey incident run INC-20261126-3f9a --yes
+  rekey incident run INC-20261126-3f9a --resume --yes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runIncidentRun(c.Context(), g, o, args[0], c.OutOrStdout())
+		},
+	}
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
+	c.Flags().BoolVar(&o.resume, "resume", false, "continue a run that stopped (after a crash, a failure or a wait)")
+	c.Flags().BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
+	c.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
+	return c
+}
+
+func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out io.Writer) error {
+	if err := checkFormat(o.format, "table", "json"); err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sp, ok, err := st.GetPlan(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if _, err := buildPlan(ctx, g, st, id, plan.Auto); err != nil {
+			return err
+		}
+	} else if sp.RunState == store.RunRolledBack {
+		return errs.New("run", errs.Invalid, id, "the run was rolled back; plan again (rekey incident plan "+id+") before running")
+	}
+	deps, cleanup, err := g.engineDeps(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	e, err := engine.New(ctx, deps, id)
+	if err != nil {
+		return err
+	}
+	if o.dryRun {
+		acts, err := e.DryRun(ctx)
+		if err != nil {
+			return err
+		}
+		return writeDryRun(out, o.format, acts)
+	}
+	if !o.resume {
+		steps, err := st.Steps(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, s := range steps {
+			if s.State != engine.Pending && s.State != engine.WaitingApproval {
+				return usagef("the run of %s has started (step %s is %s); continue it with --resume", id, s.StepID, s.State)
+			}
+		}
+	}
+	if err := g.confirm(o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {
+		return err
+	}
+	res, runErr := e.Run(ctx)
+	if res.Incident == "" {
+		return runErr
+	}
+	if err := writeRun(out, o.format, res); err != nil {
+		return err
+	}
+	switch {
+	case errors.Is(runErr, engine.ErrWaiting):
+		return waitError{runErr}
+	case errors.Is(runErr, engine.ErrStepFailed):
+		return failedError{runErr}
+	}
+	return runErr
+}
+
+// confirm asks on a terminal before a command changes systems; without a
+// terminal it needs --yes.
+func (g *globals) confirm(yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	f, ok := g.env.Stdin.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return usagef("this changes real systems: pass --yes to confirm without a terminal")
+	}
+	fmt.Fprintf(g.env.Stderr, "rekey: %s [y/N] ", question)
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return usagef("not confirmed")
+	}
+	return nil
+}
+
+// engineDeps builds what the engine acts through from the incident's
+// inventory: providers opened as each system's administrator (once, on
+// first use), file targets, the sealing key and the audit log.
+func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (engine.Deps, func(), error) {
+	inc, err := st.GetIncident(ctx, id)
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	inv, err := loadInventoryStrict(g, inc.Inventory)
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	sealer, err := g.sealer()
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	al, err := g.auditLog(st)
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	reg := all.Registry()
+	var mu sync.Mutex
+	provs := map[string]provider.Provider{}
+	cleanup := func() {
+		for _, p := range provs {
+			p.Close()
+		}
+	}
+	out := io.Discard
+	if g.env.stderrIsTerminal() {
+		out = g.env.Stderr
+	}
+	d := engine.Deps{
+		Store: st, Audit: al, Inventory: inv, Sealer: sealer, Actor: g.actor(), Out: out,
+		Provider: func(ctx context.Context, system string) (provider.Provider, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if p := provs[system]; p != nil {
+				return p, nil
+			}
+			sys := inv.SystemByName(system)
+			if sys == nil {
+				return nil, errs.New("run", errs.NotFound, system, "system "+system+" is not in the inventory")
+			}
+			admin, err := sys.Admin.Resolve(g.env.Getenv)
+			if err != nil {
+				return nil, errs.E("system "+system, errs.Invalid, "", err)
+			}
+			p, err := reg.Open(ctx, sys.Type, provider.Config{System: system, Admin: admin})
+			if err != nil {
+				return nil, err
+			}
+			provs[system] = p
+			return p, nil
+		},
+		Target: func(c *inventory.Consumer) (deliver.Target, error) {
+			if c.Deliver == nil || c.Deliver.Type != "file" {
+				return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey delivers to files only; consumer "+c.Name+" has no file delivery")
+			}
+			return file.FromInventory(inv, c.Deliver)
+		},
+	}
+	if t := g.env.Getenv("REKEY_SEEN_TIMEOUT"); t != "" {
+		if v, err := time.ParseDuration(t); err == nil {
+			d.SeenTimeout = v
+		}
+	}
+	// A test hook: REKEY_FAILPOINT=STEP/PHASE kills the process with
+	// SIGKILL at that step boundary, as a crash would. The crash tests of
+	// the CLI use it; nothing else sets it.
+	if fp := g.env.Getenv("REKEY_FAILPOINT"); fp != "" {
+		d.Failpoint = func(step, phase string) {
+			if step+"/"+phase == fp {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	return d, cleanup, nil
+}
+
+func writeRun(out io.Writer, format string, r engine.Result) error {
+	if format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(out, "Run of %s (%s): %s\n", r.Incident, r.Strategy, r.State)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tSTATE\tDETAIL")
+	for _, s := range r.Steps {
+		detail := s.Detail
+		if s.Error != "" {
+			detail = s.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.State, detail)
+	}
+	return tw.Flush()
+}
+
+func writeDryRun(out io.Writer, format string, acts []engine.Action) error {
+	if format == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"dry_run": true, "steps": acts})
+	}
+	fmt.Fprintln(out, "Dry run: nothing is changed.")
+	for _, a := range acts {
+		state := ""
+		if a.State != engine.Pending {
+			state = " [" + a.State + "]"
+		}
+		fmt.Fprintf(out, "\n%s%s\n  %s\n", a.Step, state, a.What)
+		if a.System != "" {
+			fmt.Fprintf(out, "  system: %s\n", a.System)
+		}
+		if a.Approval != "" {
+			fmt.Fprintf(out, "  waits for an approval (%s)\n", a.Approval)
+		}
+		for _, l := range strings.Split(a.Change, "\n") {
+			if l != "" {
+				fmt.Fprintf(out, "  %s\n", l)
+			}
+		}
+	}
+	return nil
+}
+
+func newIncidentApproveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve ID STEP",
+		Short: "Approve a step that waits for a person (--as NAME)",
+		Long: `Approve records that the actor (--as NAME, $REKEY_ACTOR, or the login name)
+approves one step of the incident's plan that waits for an approval. The one
+who opened the incident cannot approve its steps (separation of duties). The
+approval is in the audit log; run --resume carries on.
+
+EXIT STATUS
+  0  approved (or already approved)
+  2  usage or input error (unknown step, a step that needs no approval, the opener approving)`,
+		Example: `  rekey incident approve INC-20261126-3f9a revoke:shop-db/orders_svc --as bob`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			al, err := g.auditLog(st)
+			if err != nil {
+				return err
+			}
+			e, err := engine.New(ctx, engine.Deps{Store: st, Audit: al, Actor: g.actor()}, args[0])
+			if err != nil {
+				return err
+			}
+			opener, err := openerOf(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			if err := e.Approve(ctx, args[1], g.actor(), opener); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+			return nil
+		},
+	}
+}
+
+// openerOf is who opened the incident, from the audit log.
+func openerOf(ctx context.Context, st store.Store, id string) (string, error) {
+	log, err := st.AuditLog(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range log {
+		if e.IncidentID == id && e.Action == "incident.open" {
+			return e.Actor, nil
+		}
+	}
+	return "", nil
+}
+
+func newIncidentRollbackCmd(g *globals) *cobra.Command {
+	var yes bool
+	var format string
+	c := &cobra.Command{
+		Use:   "rollback ID",
+		Short: "Undo a run that has not revoked the old credential yet",
+		Long: `Rollback puts every consumer's file back as it was before the run (the original
+was sealed in the store before the first delivery), reloads the consumer, and
+removes the logins the run issued. It refuses once the old credential has been
+revoked: going back would leave consumers with a dead secret, and the way out
+is forward (run --resume).
+
+EXIT STATUS
+  0  rolled back
+  2  usage or input error (nothing to roll back, the credential already revoked)`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			if err := checkFormat(format, "table", "json"); err != nil {
+				return err
+			}
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			deps, cleanup, err := g.engineDeps(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			e, err := engine.New(ctx, deps, args[0])
+			if err != nil {
+				return err
+			}
+			if err := g.confirm(yes, "roll back the run of "+args[0]+"?"); err != nil {
+				return err
+			}
+			res, err := e.Rollback(ctx)
+			if err != nil {
+				return err
+			}
+			return writeRun(c.OutOrStdout(), format, res)
+		},
+	}
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation")
+	c.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return c
+}

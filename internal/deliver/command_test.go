@@ -1,0 +1,160 @@
+package deliver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+const hidden = "Sup3r-S3cret/Value+1"
+
+func TestReloadRuns(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "reloaded")
+	if err := Reload(context.Background(), Command{Consumer: "orders-api", Line: "touch " + marker}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("reload command did not run")
+	}
+	if err := Reload(context.Background(), Command{Consumer: "orders-api"}); err != nil {
+		t.Errorf("an empty reload command: %v", err)
+	}
+}
+
+// TestReloadTimeout: a hung reload is killed with its children (a
+// backgrounded sleep holding the output pipe would otherwise keep Wait
+// waiting) and the error says so.
+func TestReloadTimeout(t *testing.T) {
+	start := time.Now()
+	err := Reload(context.Background(), Command{Consumer: "orders-api", Line: "echo reloading; sleep 30 & wait", Timeout: 200 * time.Millisecond})
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("Reload took %s, want about its 200ms timeout", took)
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"consumer orders-api", `reload "echo reloading; sleep 30 & wait"`, "timed out after 200ms", "last output: reloading"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// TestFailureOutputIsScrubbed: a command that prints a secret (in any
+// encoding) has it redacted in the error, which shows its last line.
+func TestFailureOutputIsScrubbed(t *testing.T) {
+	for _, line := range []string{
+		"echo starting; echo 'password authentication failed, password=" + hidden + "'; exit 3",
+		"echo 'dsn postgres://app:Sup3r-S3cret%2FValue%2B1@db failed'; exit 3",
+	} {
+		err := Reload(context.Background(), Command{Consumer: "billing", Line: line, Hide: []secret.Secret{secret.FromString(hidden)}})
+		if err == nil {
+			t.Fatal("no error")
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "Sup3r") || !strings.Contains(msg, secret.Redacted) || !strings.Contains(msg, "exit status 3") {
+			t.Errorf("error %q: want the exit status and the secret redacted", msg)
+		}
+	}
+}
+
+func TestOutputIsBounded(t *testing.T) {
+	err := Reload(context.Background(), Command{Consumer: "c", Line: "head -c 1000000 /dev/zero | tr '\\0' x; echo; echo the last line; exit 1"})
+	if err == nil || !strings.HasSuffix(err.Error(), "last output: the last line") {
+		t.Errorf("error: %.200v", err)
+	}
+	tl := &tail{max: 10}
+	fmt.Fprint(tl, strings.Repeat("x", 100))
+	if len(tl.buf) != 10 || tl.lastLine() != "(output too long)" {
+		t.Errorf("tail kept %d bytes, last line %q", len(tl.buf), tl.lastLine())
+	}
+}
+
+// TestHealthRetries: a check that passes on its third run passes, after
+// backing off between runs.
+func TestHealthRetries(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "n")
+	line := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); n=$((n+1)); echo $n > %[1]s; echo "attempt $n"; [ $n -ge 3 ]`, count)
+	n, err := Health(context.Background(), Command{Consumer: "orders-api", Line: line}, Retry{Deadline: 10 * time.Second, Initial: 10 * time.Millisecond})
+	if err != nil || n != 3 {
+		t.Fatalf("Health = %d, %v; want 3 attempts and success", n, err)
+	}
+}
+
+func TestHealthGivesUp(t *testing.T) {
+	start := time.Now()
+	n, err := Health(context.Background(), Command{Consumer: "orders-api", Line: "echo 'curl: (7) Failed to connect to 127.0.0.1 port 8080'; exit 7"},
+		Retry{Deadline: 300 * time.Millisecond, Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond})
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Health took %s past a 300ms deadline", took)
+	}
+	if err == nil || n < 3 {
+		t.Fatalf("Health = %d, %v; want several failed attempts", n, err)
+	}
+	if errs.KindOf(err) != errs.Unreachable {
+		t.Errorf("kind %v", errs.KindOf(err))
+	}
+	for _, want := range []string{"consumer orders-api", "health \"echo", "still failing after", "exit status 7", "last output: curl: (7) Failed to connect"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+// TestHealthAttemptTimeout: one hung attempt does not use up the deadline.
+func TestHealthAttemptTimeout(t *testing.T) {
+	count := filepath.Join(t.TempDir(), "n")
+	line := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); echo $((n+1)) > %[1]s; [ $n -ge 1 ] || sleep 30`, count)
+	n, err := Health(context.Background(), Command{Consumer: "c", Line: line, Timeout: 200 * time.Millisecond}, Retry{Deadline: 5 * time.Second, Initial: 10 * time.Millisecond})
+	if err != nil || n != 2 {
+		t.Fatalf("Health = %d, %v; want success on the second attempt", n, err)
+	}
+}
+
+// TestCommandEnvironmentHoldsNoSecret: the secret reaches a consumer's
+// command through no variable, however it is encoded or named.
+func TestCommandEnvironmentHoldsNoSecret(t *testing.T) {
+	t.Setenv("SHOP_ADMIN", "postgres://admin:Sup3r-S3cret%2FValue%2B1@db/shop")
+	t.Setenv("LEAKED", hidden)
+	t.Setenv("PGPASSWORD", "other")
+	t.Setenv("SHOP_DB_ADMIN_DSN", "postgres://admin:else@db")
+	t.Setenv("REKEY_HOME", "/root/.rekey")
+	t.Setenv("CACHE", "redis://:other-pw@cache:6379/0")
+	t.Setenv("HARMLESS", "kept")
+	t.Setenv("SITE", "https://example.com/a:b@c")
+	out := filepath.Join(t.TempDir(), "env")
+	if err := Reload(context.Background(), Command{Consumer: "c", Line: "env > " + out, Hide: []secret.Secret{secret.FromString(hidden)}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	env := string(b)
+	for _, bad := range []string{"Sup3r", "SHOP_ADMIN=", "LEAKED=", "PGPASSWORD=", "SHOP_DB_ADMIN_DSN=", "REKEY_HOME=", "CACHE="} {
+		if strings.Contains(env, bad) {
+			t.Errorf("command environment holds %q", bad)
+		}
+	}
+	if !strings.Contains(env, "HARMLESS=kept") || !strings.Contains(env, "SITE=") || !strings.Contains(env, "PATH=") {
+		t.Errorf("command environment lost ordinary variables:\n%s", env)
+	}
+}
+
+func TestChange(t *testing.T) {
+	c := Change{Target: "file /srv/.env (dotenv) key DATABASE_URL", Edits: []Edit{
+		{Where: "/srv/.env:3", Key: "DATABASE_URL", Form: "url", Parts: []Part{PartUser, PartPassword}},
+		{Where: "/srv/.env:4", Key: "DB_USER", Form: "plain", Note: "n"},
+	}}
+	want := "/srv/.env:3 DATABASE_URL (url): user, password\n/srv/.env:4 DB_USER (plain): already delivered (n)"
+	if c.String() != want || c.Empty() {
+		t.Errorf("String() = %q, Empty() = %v", c.String(), c.Empty())
+	}
+	if !(Change{Edits: c.Edits[1:]}).Empty() {
+		t.Error("a change with no parts is not empty")
+	}
+}

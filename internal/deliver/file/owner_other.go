@@ -1,0 +1,9 @@
+//go:build !unix
+
+package file
+
+import "os"
+
+func keepOwner(*os.File, os.FileInfo) error { return nil }
+
+func links(os.FileInfo) uint64 { return 1 }

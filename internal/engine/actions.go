@@ -1,0 +1,484 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// do performs one step's side effect. Every branch is idempotent.
+func (e *Engine) do(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	switch st.Kind {
+	case plan.Isolate:
+		return e.isolate(ctx, st)
+	case plan.Issue:
+		return e.issue(ctx, st)
+	case plan.Deliver:
+		return e.deliver(ctx, st)
+	case plan.Verify:
+		return e.verify(ctx, st)
+	case plan.Revoke:
+		return e.revoke(ctx, st)
+	case plan.TerminateSessions:
+		n, err := e.terminate(ctx, st, st.KeepSources)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"terminated": n, "detail": fmt.Sprintf("%d session(s) ended", n)}, nil
+	case plan.Notify:
+		return e.notify(st)
+	case plan.WaitWindow:
+		return map[string]any{"detail": "the change window " + st.Window + " is open"}, nil
+	}
+	return nil, errs.New("run", errs.Unsupported, st.ID, "this rekey cannot execute steps of kind "+string(st.Kind))
+}
+
+func (e *Engine) ref(st *plan.Step, name string) provider.IdentityRef {
+	return provider.IdentityRef{System: st.System, Name: name}
+}
+
+func (e *Engine) provider(ctx context.Context, system string) (provider.Provider, error) {
+	return e.d.Provider(ctx, system)
+}
+
+func (e *Engine) rotator(ctx context.Context, st *plan.Step) (provider.Rotator, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := p.(provider.Rotator)
+	if !ok {
+		return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot rotate credentials with this rekey")
+	}
+	return r, nil
+}
+
+// slot names a sealed credential: the login it is the password of.
+func loginSlot(system, login string) string { return "login:" + system + "/" + login }
+
+// previousSlot holds what a consumer's target held before the first
+// delivery, for rollback.
+func previousSlot(consumer string) string { return "previous:" + consumer }
+
+func (e *Engine) aad(slot string) string { return e.inc.ID + "/" + slot }
+
+// sealedSecret returns the secret sealed in slot, generating and sealing
+// one first if there is none. SealOnce makes the first sealed value win:
+// a crash after the seal and before the system saw it, followed by a
+// resume, uses the same secret instead of a second one.
+func (e *Engine) sealedSecret(ctx context.Context, slot string) (secret.Secret, error) {
+	if blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot); err != nil {
+		return secret.Secret{}, err
+	} else if ok {
+		return e.d.Sealer.Open(blob, e.aad(slot))
+	}
+	s, err := e.d.Generate()
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	blob, err := e.d.Sealer.Seal(s, e.aad(slot))
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	stored, err := e.d.Store.SealOnce(ctx, e.inc.ID, slot, blob)
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	return e.d.Sealer.Open(stored, e.aad(slot))
+}
+
+// unseal returns the secret sealed in slot; its absence means it was
+// wiped after delivery, which a step that needs it cannot recover from.
+func (e *Engine) unseal(ctx context.Context, slot string) (secret.Secret, error) {
+	blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot)
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	if !ok {
+		return secret.Secret{}, errs.New("run", errs.NotFound, slot, "the new credential is no longer sealed in the store (already delivered and wiped); plan again to issue a fresh one")
+	}
+	return e.d.Sealer.Open(blob, e.aad(slot))
+}
+
+// LeaseID is a lease's stable id: one per incident, system and login.
+func LeaseID(incident, system, login string) string {
+	return strings.TrimPrefix(incident, "INC-") + ":" + system + "/" + login
+}
+
+func (e *Engine) issue(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	rot, err := e.rotator(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := e.sealedSecret(ctx, loginSlot(st.System, st.Login))
+	if err != nil {
+		return nil, err
+	}
+	now := e.d.Now()
+	var exp time.Time
+	if st.TTL > 0 {
+		exp = now.Add(time.Duration(st.TTL)).Truncate(time.Second)
+	}
+	cred, err := rot.Issue(ctx, provider.IssueRequest{
+		From: e.ref(st, st.Identity), Name: st.Login, Secret: sec, ExpiresAt: exp, Drop: st.Drop,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l := store.Lease{ID: LeaseID(e.inc.ID, st.System, st.Login), IncidentID: e.inc.ID, System: st.System, Login: st.Login,
+		Consumer: st.Consumer, Issued: now, Enforced: cred.Enforced, State: store.LeaseActive}
+	if !exp.IsZero() {
+		l.Expires = &exp
+	}
+	if err := e.d.Store.PutLease(ctx, l); err != nil {
+		return nil, err
+	}
+	detail := "issued " + st.System + "/" + st.Login
+	if cred.Via != "" {
+		detail += " (member of " + cred.Via + ")"
+	}
+	if !exp.IsZero() {
+		detail += ", expires " + exp.UTC().Format(time.RFC3339)
+		if !cred.Enforced {
+			detail += " (not enforced by the system: `rekey leases` tracks it)"
+		}
+	}
+	return map[string]any{"login": st.Login, "via": cred.Via, "expires": exp, "enforced": cred.Enforced, "detail": detail}, nil
+}
+
+func (e *Engine) consumer(st *plan.Step) (*inventory.Consumer, error) {
+	c := e.d.Inventory.ConsumerByName(st.Consumer)
+	if c == nil {
+		return nil, errs.New("run", errs.NotFound, st.ID, "consumer "+st.Consumer+" is no longer in the inventory")
+	}
+	return c, nil
+}
+
+// userPart is the login name a client sends: a MySQL account without its
+// host.
+func userPart(login string) string {
+	u, _, _ := strings.Cut(login, "@")
+	return u
+}
+
+// previous is what a target held before rekey first wrote to it.
+type previous struct {
+	User   string `json:"user"`
+	Secret []byte `json:"secret"`
+}
+
+func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	c, err := e.consumer(st)
+	if err != nil {
+		return nil, err
+	}
+	t, err := e.d.Target(c)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := e.unseal(ctx, loginSlot(st.System, st.Login))
+	if err != nil {
+		return nil, err
+	}
+	if err := e.remember(ctx, c, t); err != nil {
+		return nil, err
+	}
+	v := deliver.Value{Secret: sec}
+	if st.Login != st.Identity {
+		v.User = userPart(st.Login)
+	}
+	if err := t.Write(ctx, v); err != nil {
+		return nil, err
+	}
+	hide := []secret.Secret{sec}
+	if err := deliver.Reload(ctx, deliver.Command{Consumer: c.Name, Line: c.Reload, Dir: e.d.Inventory.Dir, Hide: hide}); err != nil {
+		return nil, err
+	}
+	return map[string]any{"target": t.Describe(), "detail": "delivered to " + t.Describe()}, nil
+}
+
+// remember seals what the target holds before rekey's first write to it,
+// so that a rollback can put it back. It is sealed once: a resumed
+// delivery must not remember its own earlier write as the original.
+func (e *Engine) remember(ctx context.Context, c *inventory.Consumer, t deliver.Target) error {
+	slot := previousSlot(c.Name)
+	if _, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot); err != nil || ok {
+		return err
+	}
+	cur, err := t.Current(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(previous{User: cur.User, Secret: cur.Secret.Reveal()})
+	if err != nil {
+		return err
+	}
+	blob, err := e.d.Sealer.Seal(secret.New(b), e.aad(slot))
+	clear(b)
+	if err != nil {
+		return err
+	}
+	_, err = e.d.Store.SealOnce(ctx, e.inc.ID, slot, blob)
+	return err
+}
+
+func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	c, err := e.consumer(st)
+	if err != nil {
+		return nil, err
+	}
+	if c.Deliver == nil {
+		// The approval was the verification: a person confirmed it.
+		return map[string]any{"detail": "confirmed by the approver"}, nil
+	}
+	rot, err := e.rotator(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	slot := loginSlot(st.System, st.Login)
+	sec, err := e.unseal(ctx, slot)
+	if err != nil {
+		return nil, err
+	}
+	if err := rot.Verify(ctx, provider.Credential{Ref: e.ref(st, st.Login), Secret: sec}); err != nil {
+		return nil, fmt.Errorf("consumer %s: the system refuses the new login %s: %w", c.Name, st.Login, err)
+	}
+	hc := deliver.Command{Consumer: c.Name, Line: c.Health, Dir: e.d.Inventory.Dir, Hide: []secret.Secret{sec}}
+	attempts, err := deliver.Health(ctx, hc, e.d.HealthRetry)
+	if err != nil {
+		return nil, err
+	}
+	detail := fmt.Sprintf("health check passed (%d attempt(s))", attempts)
+	if st.Login != st.Identity {
+		seen, err := e.seen(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		detail += "; " + seen
+	}
+	return map[string]any{"detail": detail}, nil
+}
+
+// seen waits until the system shows the new login in use: a consumer
+// whose health check passes on a cached connection may still hold the
+// old credential.
+func (e *Engine) seen(ctx context.Context, st *plan.Step) (string, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return "", err
+	}
+	deadline := e.d.Now().Add(e.d.SeenTimeout)
+	for {
+		id, err := p.Inspect(ctx, e.ref(st, st.Login))
+		if err != nil {
+			return "", err
+		}
+		if len(id.Sessions) > 0 {
+			return fmt.Sprintf("%s has %d session(s) of login %s", st.System, len(id.Sessions), st.Login), nil
+		}
+		if e.d.Now().After(deadline) {
+			return "", fmt.Errorf("consumer %s: its health check passes but %s shows no session of login %s after %s: is it still using the old credential?",
+				st.Consumer, st.System, st.Login, e.d.SeenTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// sweep wipes each login's sealed secret once every consumer that uses
+// it is verified: nothing needs it after that, and a copy at rest is only
+// a liability. It runs after a step is recorded done, never inside a
+// side effect, so a crash between a verify and its record cannot leave
+// the re-run verify without its secret; the next run sweeps what a crash
+// left.
+func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error {
+	pending := map[string]bool{}
+	issued := map[string]bool{}
+	for _, st := range e.p.Steps {
+		slot := loginSlot(st.System, st.Login)
+		switch st.Kind {
+		case plan.Issue:
+			issued[slot] = true
+		case plan.Verify, plan.Deliver:
+			if states[st.ID].State != Done {
+				pending[slot] = true
+			}
+		}
+	}
+	for slot := range issued {
+		if !pending[slot] {
+			if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	rot, err := e.rotator(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := rot.Revoke(ctx, e.ref(st, st.Identity)); err != nil {
+		return nil, err
+	}
+	// No way back now: the originals kept for rollback go.
+	for _, c := range e.consumersOf(st) {
+		if err := e.d.Store.Wipe(ctx, e.inc.ID, previousSlot(c.Name)); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"detail": st.System + "/" + st.Identity + " no longer accepts the leaked secret"}, nil
+}
+
+func (e *Engine) consumersOf(st *plan.Step) []*inventory.Consumer {
+	id := e.d.Inventory.IdentityByName(st.System + "/" + st.Identity)
+	return e.d.Inventory.ConsumersOf(id)
+}
+
+// terminate ends the identity's sessions, sparing those from keep's
+// sources (empty keep ends all).
+func (e *Engine) terminate(ctx context.Context, st *plan.Step, keep []string) (int, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return 0, err
+	}
+	t, ok := p.(provider.SessionTerminator)
+	if !ok {
+		return 0, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot end sessions with this rekey")
+	}
+	var keepFn func(provider.Session) bool
+	if len(keep) > 0 {
+		cs := e.consumersOf(st)
+		keepFn = func(s provider.Session) bool {
+			for _, c := range cs {
+				if c.Matches(s.Client, s.Application) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return t.TerminateSessions(ctx, e.ref(st, st.Identity), keepFn)
+}
+
+func (e *Engine) isolate(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return nil, err
+	}
+	iso, ok := p.(provider.Isolator)
+	if !ok {
+		return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot drop privileges with this rekey")
+	}
+	dropped, err := iso.DropPrivileges(ctx, e.ref(st, st.Identity), st.Drop)
+	if err != nil {
+		return nil, err
+	}
+	n, err := e.terminate(ctx, st, []string{"declared"})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"dropped": dropped, "terminated": n,
+		"detail": fmt.Sprintf("dropped %s; ended %d session(s) from undeclared sources", strings.Join(dropped, ", "), n)}, nil
+}
+
+func (e *Engine) notify(st *plan.Step) (map[string]any, error) {
+	c, err := e.consumer(st)
+	if err != nil {
+		return nil, err
+	}
+	owner := c.Name
+	if id := e.d.Inventory.IdentityOf(c); id != nil && id.Owner.Contact != "" {
+		owner += " (" + id.Owner.Contact + ")"
+	}
+	msg := fmt.Sprintf("tell %s to switch to login %s; its password is sealed in the store: hand it over through the partner's secure channel", owner, st.Login)
+	e.say("%s", msg)
+	return map[string]any{"detail": msg}, nil
+}
+
+// restore writes back what a consumer's target held before the first
+// delivery, and reloads the consumer.
+func (e *Engine) restore(ctx context.Context, st *plan.Step) error {
+	c, err := e.consumer(st)
+	if err != nil {
+		return err
+	}
+	prev, ok, err := e.previous(ctx, c.Name)
+	if err != nil || !ok {
+		return err // never written: nothing to restore
+	}
+	t, err := e.d.Target(c)
+	if err != nil {
+		return err
+	}
+	sec := secret.New(prev.Secret)
+	clear(prev.Secret)
+	if err := t.Write(ctx, deliver.Value{User: prev.User, Secret: sec}); err != nil {
+		return err
+	}
+	return deliver.Reload(ctx, deliver.Command{Consumer: c.Name, Line: c.Reload, Dir: e.d.Inventory.Dir, Hide: []secret.Secret{sec}})
+}
+
+func (e *Engine) previous(ctx context.Context, consumer string) (previous, bool, error) {
+	slot := previousSlot(consumer)
+	blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot)
+	if err != nil || !ok {
+		return previous{}, false, err
+	}
+	s, err := e.d.Sealer.Open(blob, e.aad(slot))
+	if err != nil {
+		return previous{}, false, err
+	}
+	var p previous
+	err = json.Unmarshal(s.Reveal(), &p)
+	s.Wipe()
+	return p, err == nil, err
+}
+
+// unissue removes a login the run created. A password changed in place
+// gets the consumers' original back (the only copy rekey has of it is
+// the one it sealed before the first delivery).
+func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
+	rot, err := e.rotator(ctx, st)
+	if err != nil {
+		return err
+	}
+	if st.Login == st.Identity {
+		for _, c := range e.consumersOf(st) {
+			prev, ok, err := e.previous(ctx, c.Name)
+			if err != nil {
+				return err
+			}
+			if ok {
+				_, err := rot.Issue(ctx, provider.IssueRequest{From: e.ref(st, st.Identity), Name: st.Identity, Secret: secret.New(prev.Secret)})
+				return err
+			}
+		}
+		return errs.New("rollback", errs.NotFound, st.ID, "the password of "+st.Identity+" was changed in place and rekey holds no copy of the original; set it again by hand")
+	}
+	if err := rot.Drop(ctx, e.ref(st, st.Login)); err != nil {
+		return err
+	}
+	l := LeaseID(e.inc.ID, st.System, st.Login)
+	ls, err := e.d.Store.Leases(ctx, store.LeaseFilter{ID: l})
+	if err != nil || len(ls) == 0 {
+		return err
+	}
+	ls[0].State = store.LeaseDropped
+	return e.d.Store.PutLease(ctx, ls[0])
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+func TestEmergencyCutsOffFirstThenConsumersRecover(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"orders-api", "billing"}, strategy: plan.Emergency})
+	w.startConsumers()
+	attacker := w.c.Connect(t, w.role, w.password, "attacker")
+
+	// Time to contain: from the start of the run until the leaked secret
+	// is refused, watched from outside by a prober.
+	start := time.Now()
+	dead := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(start) < 30*time.Second {
+			if w.login(w.role, w.password) != nil {
+				dead <- time.Since(start)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		dead <- -1
+	}()
+	res, err := w.engine().Run(context.Background())
+	if err != nil || res.State != store.RunDone {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	contained := <-dead
+	if contained < 0 {
+		t.Fatal("the leaked password kept working")
+	}
+	t.Logf("time to contain: %s (run took %s)", contained, time.Since(start))
+	if _, err := attacker.Exec(context.Background(), "SELECT 1"); err == nil {
+		t.Error("the attacker's session survived")
+	}
+	time.Sleep(200 * time.Millisecond)
+	w.stopConsumers()
+	for name, c := range w.consumers {
+		// Emergency trades availability for containment: failures are
+		// expected, but each consumer must be back on a login of its own.
+		if c.Login() == w.role {
+			t.Errorf("%s still on the leaked login", name)
+		}
+		t.Logf("%s: %d failures, outages %v", name, c.Fail.Load(), c.Outages())
+	}
+	// The revoke ran before any replacement was issued.
+	var revoked, firstIssue time.Time
+	for _, s := range res.Steps {
+		if s.Kind == plan.Revoke {
+			revoked = *s.Finished
+		}
+		if s.Kind == plan.Issue && (firstIssue.IsZero() || s.Started.Before(firstIssue)) {
+			firstIssue = *s.Started
+		}
+	}
+	if !revoked.Before(firstIssue) {
+		t.Errorf("revoke finished %s, first issue started %s", revoked, firstIssue)
+	}
+}
+
+func TestApprovalBySomeoneElse(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"api"}, strategy: plan.Graceful, policy: "policy:\n  approve: [revoke]\n"})
+	w.startConsumers()
+	_, err := w.engine().Run(context.Background())
+	if !errors.Is(err, ErrWaiting) || !strings.Contains(err.Error(), "revoke:") {
+		t.Fatalf("run: %v, want it waiting for the revoke's approval", err)
+	}
+	if err := w.login(w.role, w.password); err != nil {
+		t.Fatalf("the old secret stopped working while the revoke waits: %v", err)
+	}
+	e := w.engine()
+	revoke := ""
+	for _, st := range e.Plan().Steps {
+		if st.Kind == plan.Revoke {
+			revoke = st.ID
+		}
+	}
+	if err := e.Approve(context.Background(), revoke, "alice", "alice"); errs.KindOf(err) != errs.Permission {
+		t.Fatalf("the opener approved their own incident: %v", err)
+	}
+	if err := e.Approve(context.Background(), "verify:api", "bob", "alice"); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("approving a step that needs none: %v", err)
+	}
+	if err := e.Approve(context.Background(), revoke, "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.engine().Run(context.Background())
+	if err != nil || res.State != store.RunDone {
+		t.Fatalf("after the approval: %v %s", err, res.State)
+	}
+	log, _ := w.st.AuditLog(context.Background())
+	approved := false
+	for _, a := range log {
+		approved = approved || a.Action == "step.approved" && a.Actor == "bob"
+	}
+	if !approved {
+		t.Error("the approval is not in the audit log with its actor")
+	}
+}
+
+func TestRollbackBeforeRevokeRestoresConsumers(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"api", "billing"}, strategy: plan.Split,
+		health: map[string]string{"billing": "exit 1"}})
+	w.deps.HealthRetry.Deadline = 200 * time.Millisecond
+	before := map[string][]byte{}
+	for name, c := range w.consumers {
+		b, _ := os.ReadFile(c.File)
+		before[name] = b
+	}
+	w.startConsumers()
+	if _, err := w.engine().Run(context.Background()); !errors.Is(err, ErrStepFailed) {
+		t.Fatalf("run: %v", err)
+	}
+	res, err := w.engine().Rollback(context.Background())
+	if err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %s", err, res.State)
+	}
+	time.Sleep(150 * time.Millisecond)
+	w.stopConsumers()
+	for name, c := range w.consumers {
+		b, _ := os.ReadFile(c.File)
+		if string(b) != string(before[name]) {
+			t.Errorf("%s's file after rollback:\n%s\nwant\n%s", name, b, before[name])
+		}
+		if c.Login() != w.role {
+			t.Errorf("%s is on %s after rollback", name, c.Login())
+		}
+	}
+	if issued := w.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '" + w.role + "\\_%'"); len(issued) != 0 {
+		t.Errorf("logins left after rollback: %v", issued)
+	}
+	if names, _ := w.st.SealedNames(context.Background(), w.inc.ID); len(names) != 0 {
+		t.Errorf("still sealed after rollback: %v", names)
+	}
+	leases, _ := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID, State: store.LeaseActive})
+	if len(leases) != 0 {
+		t.Errorf("active leases after rollback: %v", leases)
+	}
+	if err := w.login(w.role, w.password); err != nil {
+		t.Errorf("the original credential does not work after rollback: %v", err)
+	}
+}
+
+func TestRollbackAfterRevokeIsRefused(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"api"}, strategy: plan.Emergency})
+	w.startConsumers()
+	if _, err := w.engine().Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.engine().Rollback(context.Background()); errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("rollback after the revoke: %v", err)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"api", "billing"}, strategy: plan.Split})
+	files := map[string][]byte{}
+	for name, c := range w.consumers {
+		files[name], _ = os.ReadFile(c.File)
+	}
+	acts, err := w.engine().DryRun(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, a := range acts {
+		text.WriteString(string(a.Kind) + " " + a.Target + ": " + a.What + "\n" + a.Change + "\n")
+	}
+	for _, want := range []string{"DATABASE_URL (url): user, password", "create login " + w.role + "_api", "api.env:3"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("dry run does not say %q:\n%s", want, text.String())
+		}
+	}
+	if strings.Contains(text.String(), w.password) || strings.Contains(text.String(), "placeholder") {
+		t.Errorf("dry run shows a secret:\n%s", text.String())
+	}
+	for name, c := range w.consumers {
+		if b, _ := os.ReadFile(c.File); string(b) != string(files[name]) {
+			t.Errorf("dry run changed %s", c.File)
+		}
+	}
+	if steps, _ := w.st.Steps(context.Background(), w.inc.ID); len(steps) != 0 {
+		t.Errorf("dry run wrote step states: %v", steps)
+	}
+	if issued := w.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '" + w.role + "\\_%'"); len(issued) != 0 {
+		t.Errorf("dry run created logins: %v", issued)
+	}
+}

@@ -30,11 +30,12 @@ import (
 func newIncidentCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "incident",
-		Short: "Respond to one leaked secret: open, scope",
+		Short: "Respond to one leaked secret: open, scope, plan, run, review",
 		Args:  cobra.NoArgs,
 		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
-	c.AddCommand(newIncidentOpenCmd(g), newIncidentScopeCmd(g))
+	c.AddCommand(newIncidentOpenCmd(g), newIncidentScopeCmd(g), newIncidentReviewCmd(g),
+		newIncidentPlanCmd(g), newIncidentRunCmd(g), newIncidentApproveCmd(g), newIncidentRollbackCmd(g))
 	return c
 }
 
@@ -132,7 +133,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		specs = append(specs, logSpec{glob: l})
 	}
 	for _, l := range inv.Logs {
-		specs = append(specs, logSpec{glob: inv.Abs(l.Path), format: l.Type, prefix: l.Prefix})
+		specs = append(specs, specOf(inv, l))
 	}
 	logFiles, err := expandLogs(specs)
 	if err != nil {
@@ -171,6 +172,15 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	})
 	if err != nil {
 		return err
+	}
+	if !existing {
+		al, err := g.auditLog(st)
+		if err != nil {
+			return err
+		}
+		if _, err := al.Append(ctx, g.actor(), "incident.open", inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
+			return err
+		}
 	}
 	if err := st.PutOccurrences(ctx, inc.ID, occurrencesOf(findings)); err != nil {
 		return err

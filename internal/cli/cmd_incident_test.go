@@ -16,7 +16,19 @@ import (
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.PostgresMain(m)) }
+// TestMain also lets the test binary stand in for two other programs, so
+// that end-to-end tests run them as separate processes: rekey itself
+// (REKEY_TEST_AS_REKEY=1; crash tests SIGKILL it) and a consumer workload
+// (REKEY_TEST_PGCONSUMER set; see runConsumerProcess).
+func TestMain(m *testing.M) {
+	if os.Getenv("REKEY_TEST_AS_REKEY") == "1" {
+		os.Exit(Main(context.Background(), Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
+	if spec := os.Getenv("REKEY_TEST_PGCONSUMER"); spec != "" {
+		os.Exit(runConsumerProcess(spec))
+	}
+	os.Exit(testutil.PostgresMain(m))
+}
 
 // shopIncident sets up what a real incident starts from: a PostgreSQL
 // cluster with password auth where orders_svc (CREATEROLE, three declared

@@ -12,8 +12,10 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
+	"github.com/rekeyhq/rekey/internal/logs/jsonl"
 	"github.com/rekeyhq/rekey/internal/logs/postgres"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -23,6 +25,13 @@ type logSpec struct {
 	glob   string
 	format string // "" detects each file's format from its content
 	prefix string // log_line_prefix, for postgres-stderr
+	// fields maps a jsonl log's records (the inventory's fields:).
+	fields *inventory.JSONFields
+}
+
+// specOf is the log spec of an inventory logs: entry.
+func specOf(inv *inventory.Inventory, l inventory.Log) logSpec {
+	return logSpec{glob: inv.Abs(l.Path), format: l.Type, prefix: l.Prefix, fields: l.Fields}
 }
 
 // expandLogs turns globs (with ** for any depth) into files, refusing a
@@ -40,7 +49,7 @@ func expandLogs(specs []logSpec) ([]logSpec, error) {
 		}
 		sort.Strings(files)
 		for _, f := range files {
-			out = append(out, logSpec{glob: f, format: s.format, prefix: s.prefix})
+			out = append(out, logSpec{glob: f, format: s.format, prefix: s.prefix, fields: s.fields})
 		}
 	}
 	return out, nil
@@ -50,17 +59,33 @@ func expandLogs(specs []logSpec) ([]logSpec, error) {
 // whose format cannot be told is reported and skipped; malformed records
 // are counted and reported per file, never fatal.
 func readEvents(ctx context.Context, files []logSpec, keep func(logs.Event) bool, warn func(string)) ([]store.Event, error) {
-	parsers := logsall.Parsers()
 	var out []store.Event
-	for _, f := range files {
-		if err := readEventsFrom(ctx, f, parsers, keep, warn, &out); err != nil {
-			return nil, err
+	err := eachEvent(ctx, files, logsall.Parsers(), func(e logs.Event) error {
+		if keep(e) {
+			out = append(out, store.Event{
+				Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source,
+				UserAgent: e.UserAgent, Application: e.Application, Action: e.Action,
+				Outcome: string(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail,
+			})
 		}
-	}
-	return out, nil
+		return nil
+	}, warn)
+	return out, err
 }
 
-func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep func(logs.Event) bool, warn func(string), out *[]store.Event) error {
+// eachEvent streams every event of files to emit, choosing each file's
+// parser from parsers (by the spec's format, or by sniffing its content).
+// Nothing is held beyond one record.
+func eachEvent(ctx context.Context, files []logSpec, parsers []logs.Parser, emit func(logs.Event) error, warn func(string)) error {
+	for _, f := range files {
+		if err := readEventsFrom(ctx, f, parsers, emit, warn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, emit func(logs.Event) error, warn func(string)) error {
 	rc, err := logs.Open(f.glob)
 	if err != nil {
 		return errs.E("logs", errs.NotFound, f.glob, unwrapPath(err))
@@ -72,6 +97,15 @@ func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep 
 		if p, err = postgres.NewStderr(f.prefix); err != nil {
 			return usagef("log_line_prefix %q for %s: %v", f.prefix, f.glob, err)
 		}
+	} else if f.fields != nil {
+		m := f.fields
+		if p, err = jsonl.New(jsonl.Mapping{Time: m.Time, TimeFormat: m.TimeFormat, Credential: m.Credential, Identity: m.Identity,
+			Source: m.Source, UserAgent: m.UserAgent, Application: m.Application, Action: m.Action, Outcome: m.Outcome,
+			Failure: m.Failure}); err != nil {
+			return usagef("jsonl fields for %s: %v", f.glob, err)
+		}
+	} else if f.format == "jsonl" {
+		return usagef("%s: jsonl logs need a field mapping; declare the log in the inventory's logs: with fields:", f.glob)
 	} else if f.format != "" {
 		if p = logsall.ByName(parsers, f.format); p == nil {
 			return usagef("log format %q for %s: not one rekey reads", f.format, f.glob)
@@ -87,16 +121,7 @@ func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, keep 
 		}
 	}
 	file, _ := filepath.Abs(f.glob)
-	st, err := p.Parse(ctx, file, br, func(e logs.Event) error {
-		if keep(e) {
-			*out = append(*out, store.Event{
-				Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source,
-				UserAgent: e.UserAgent, Application: e.Application, Action: e.Action,
-				Outcome: string(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail,
-			})
-		}
-		return nil
-	})
+	st, err := p.Parse(ctx, file, br, emit)
 	if err != nil {
 		return errs.E("logs "+p.Name(), errs.Invalid, f.glob, err)
 	}

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { os.Exit(testutil.PostgresMain(m)) }
 // with a table it may read, consumers that read their dotenv file on every
 // loop, an incident with a stored plan, and the engine's dependencies.
 type world struct {
-	t         *testing.T
+	t         testing.TB
 	c         *testutil.PGCluster
 	role      string
 	password  string
@@ -57,7 +57,7 @@ type worldOpts struct {
 	policy    string
 }
 
-func newWorld(t *testing.T, o worldOpts) *world {
+func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
 	c := testutil.SharedPostgres(t)
 	w := &world{t: t, c: c, role: testutil.RandomName("orders_"), password: "Leaked-" + testutil.RandomName("pw"),

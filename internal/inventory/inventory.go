@@ -175,7 +175,29 @@ type Log struct {
 	// Prefix is the server's log_line_prefix, for postgres-stderr logs
 	// (the default one is assumed when empty).
 	Prefix string
+	// Fields maps a jsonl log's records to events; set for type jsonl
+	// only, and required there.
+	Fields *JSONFields
 	Pos    Pos
+}
+
+// JSONFields says where each event field is in the records of a jsonl
+// log: dotted paths into each JSON object (user.key_id). The CLI turns it
+// into the jsonl parser's mapping.
+type JSONFields struct {
+	Time string
+	// TimeFormat is rfc3339 (when empty), unix, unix_ms or a Go layout.
+	TimeFormat  string
+	Credential  string
+	Identity    string
+	Source      string
+	UserAgent   string
+	Application string
+	Action      string
+	// Outcome's value is a failure when it is one of Failure.
+	Outcome string
+	Failure []string
+	Pos     Pos
 }
 
 // Policy is the team's rules for an incident.
@@ -259,6 +281,49 @@ func (inv *Inventory) ConsumersOf(id *Identity) []*Consumer {
 		}
 	}
 	return out
+}
+
+// Matches reports whether a use from source (an address, with or without
+// a port, or a host name) by application app comes from the consumer's
+// declared sources: the address inside one of its CIDRs, the host one it
+// declares, or the application name declared. The scope uses it to tell
+// consumers from unexplained use; the review, to tell a missed consumer
+// from an attacker.
+func (c *Consumer) Matches(source, app string) bool {
+	src := sourceHost(source)
+	if a, err := netip.ParseAddr(src); err == nil {
+		for _, p := range c.Prefixes {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+	}
+	for _, h := range c.Hosts {
+		if strings.EqualFold(h, src) {
+			return true
+		}
+	}
+	for _, a := range c.Apps {
+		if app != "" && a == app {
+			return true
+		}
+	}
+	return false
+}
+
+// sourceHost is the address or host a client connects from, without its
+// port.
+func sourceHost(client string) string {
+	if ap, err := netip.ParseAddrPort(client); err == nil {
+		return ap.Addr().String()
+	}
+	if a, err := netip.ParseAddr(client); err == nil {
+		return a.String()
+	}
+	if host, _, ok := strings.Cut(client, ":"); ok && host != "" && !strings.Contains(client, "[") {
+		return host
+	}
+	return client
 }
 
 // Abs returns path p taken from the inventory's directory when relative.

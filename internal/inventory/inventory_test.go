@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -136,10 +138,26 @@ var badFiles = []struct {
 		`3:13: logs[0]: type "postgres_csv" is unknown (known: cloudtrail, postgres-stderr, postgres-csv`,
 		`; did you mean "postgres-csv"?`,
 		`4:5: logs[1]: missing path`,
+		`5:13: logs[2]: type jsonl needs fields: where the time and the credential are`,
 		`5:26: logs[2]: path: "/var/log/app/[abc" is not a valid glob`,
 		`6:13: logs[3]: type "syslog" is unknown`,
-		`6:44: logs[3]: unknown key "format" (known: type, path, prefix)`,
+		`6:44: logs[3]: unknown key "format" (known: type, path, prefix, fields)`,
 		`7:70: logs[4]: prefix (a log_line_prefix) applies to type postgres-stderr only`,
+	}},
+	{"fields.bad.yml", []string{
+		`3:13: logs[0]: type jsonl needs fields`,
+		`4:58: logs[1]: fields (a field mapping) applies to type jsonl only`,
+		`5:45: logs[2]: fields (a field mapping) applies to type jsonl only`,
+		`8:13: logs[3]: fields: missing time`,
+		`8:13: logs[3]: fields: missing credential`,
+		`8:15: logs[3]: fields: unknown key "agent" (known: time, time_format, credential`,
+		`11:37: logs[4]: fields: credential: "user..key_id" has an empty segment`,
+		`11:64: logs[4]: fields: time_format: "epoch" is not rfc3339, unix, unix_ms or a Go time layout`,
+		`12:24: logs[4]: fields: failure values need outcome`,
+		`15:13: logs[5]: fields: want a mapping, got a list`,
+		`18:68: logs[6]: fields: failure: want a list, got a number`,
+		`21:50: logs[7]: fields: source: want a string, got a mapping`,
+		`21:90: logs[7]: fields: failure: "403" listed twice (first at 21:83)`,
 	}},
 	{"sources.bad.yml", []string{
 		`3:13: sources[0]: type "svn" is unknown (known: git, dir, slack, jira)`,
@@ -227,7 +245,7 @@ func TestGoodExample(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("errors:\n%s", strings.Join(errorStrings(rep), "\n"))
 	}
-	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 5 || len(inv.Logs) != 4 {
+	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 5 || len(inv.Logs) != 5 {
 		t.Fatalf("counts: %d systems, %d identities, %d consumers, %d sources, %d logs",
 			len(inv.Systems), len(inv.Identities), len(inv.Consumers), len(inv.Sources), len(inv.Logs))
 	}
@@ -268,6 +286,11 @@ func TestGoodExample(t *testing.T) {
 	}
 	if !inv.Sources[0].History || inv.Sources[2].History || inv.Logs[3].Type != "" {
 		t.Errorf("sources %+v logs %+v", inv.Sources, inv.Logs)
+	}
+	want := &JSONFields{Time: "ts", Credential: "user.key_id", Identity: "user.name", Source: "client.ip",
+		Action: "http.route", Outcome: "http.status", Failure: []string{"401", "403"}, Pos: Pos{"testdata/good.yml", 100, 13}}
+	if diff := cmp.Diff(want, inv.Logs[4].Fields); diff != "" || inv.Logs[4].Type != "jsonl" || inv.Logs[0].Fields != nil {
+		t.Errorf("jsonl fields (-want +got):\n%s", diff)
 	}
 	if inv.Policy.TTL != 720*time.Hour || !inv.Policy.NeedsApproval("rewrite-history") || inv.Policy.NeedsApproval("revoke") {
 		t.Errorf("policy: %+v", inv.Policy)

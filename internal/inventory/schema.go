@@ -23,7 +23,8 @@ var (
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
 	sourceKeys   = []string{"type", "path", "history"}
-	logKeys      = []string{"type", "path", "prefix"}
+	logKeys      = []string{"type", "path", "prefix", "fields"}
+	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
 	deliverTypes    = []string{"file"}
@@ -469,7 +470,81 @@ func (p *parser) log(n *yaml.Node, i int) (Log, bool) {
 	if l.Prefix = o.str("prefix", false); l.Prefix != "" && l.Type != "postgres-stderr" {
 		p.errorf(o.at("prefix"), "%s: prefix (a log_line_prefix) applies to type postgres-stderr only", o.where())
 	}
+	switch v := o.vals["fields"]; {
+	case v != nil && !isNull(v) && l.Type != "jsonl":
+		p.errorf(o.at("fields"), "%s: fields (a field mapping) applies to type jsonl only", o.where())
+	case v != nil && !isNull(v):
+		l.Fields = p.jsonFields(v, o.prefix("fields"))
+	case l.Type == "jsonl":
+		p.errorf(o.at("type"), "%s: type jsonl needs fields: where the time and the credential are in each record, like {time: ts, credential: user.key_id}", o.where())
+	}
 	return l, true
+}
+
+// jsonFields decodes a jsonl log's field mapping. It checks what the
+// jsonl parser will (the time and credential are given, the paths and the
+// time format are well formed) so that a mistake points at its line.
+func (p *parser) jsonFields(v *yaml.Node, what string) *JSONFields {
+	o := p.object(v, what, what)
+	if o == nil {
+		return nil
+	}
+	o.only(fieldsKeys...)
+	f := &JSONFields{Pos: p.pos(o.node)}
+	for _, k := range []struct {
+		key      string
+		dst      *string
+		required bool
+	}{
+		{"time", &f.Time, true}, {"credential", &f.Credential, true}, {"identity", &f.Identity, false},
+		{"source", &f.Source, false}, {"user_agent", &f.UserAgent, false}, {"application", &f.Application, false},
+		{"action", &f.Action, false}, {"outcome", &f.Outcome, false},
+	} {
+		if *k.dst = o.str(k.key, k.required); *k.dst != "" {
+			if err := checkFieldPath(*k.dst); err != nil {
+				p.errorf(o.at(k.key), "%s: %v", o.prefix(k.key), err)
+			}
+		}
+	}
+	if f.TimeFormat = o.str("time_format", false); f.TimeFormat != "" {
+		if err := checkTimeFormat(f.TimeFormat); err != nil {
+			p.errorf(o.at("time_format"), "%s: %v", o.prefix("time_format"), err)
+		}
+	}
+	f.Failure, _ = o.strings("failure")
+	if len(f.Failure) > 0 && f.Outcome == "" {
+		p.errorf(o.at("failure"), "%s: failure values need outcome: the path of the value they are compared with", what)
+	}
+	return f
+}
+
+// checkFieldPath checks a dotted path into a JSON record.
+func checkFieldPath(path string) error {
+	if strings.TrimSpace(path) != path || strings.ContainsAny(path, "\n\r\x00") {
+		return errors.New("has surrounding spaces or control characters")
+	}
+	for _, seg := range strings.Split(path, ".") {
+		if seg == "" {
+			return fmt.Errorf("%s has an empty segment: write a dotted path like user.key_id", quote(path))
+		}
+	}
+	return nil
+}
+
+// checkTimeFormat accepts rfc3339, unix, unix_ms and Go layouts that hold
+// a date or time element (the jsonl parser's formats).
+func checkTimeFormat(f string) error {
+	switch f {
+	case "rfc3339", "unix", "unix_ms":
+		return nil
+	}
+	ref := time.Date(2017, 8, 9, 13, 47, 51, 0, time.UTC)
+	if s := ref.Format(f); s == f {
+		return fmt.Errorf("%s is not rfc3339, unix, unix_ms or a Go time layout like \"2006-01-02 15:04:05\"", quote(f))
+	} else if _, err := time.Parse(f, s); err != nil {
+		return fmt.Errorf("%s is a Go time layout that cannot be read back", quote(f))
+	}
+	return nil
 }
 
 func (p *parser) policy(v *yaml.Node) Policy {

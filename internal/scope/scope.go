@@ -345,27 +345,7 @@ func sourceOf(client string) string {
 // host, or its application name declared.
 func Matches(c *inventory.Consumer, s store.Session) bool { return matches(c, s.Client, s.Application) }
 
-func matches(c *inventory.Consumer, client, app string) bool {
-	src := sourceOf(client)
-	if a, err := netip.ParseAddr(src); err == nil {
-		for _, p := range c.Prefixes {
-			if p.Contains(a.Unmap()) {
-				return true
-			}
-		}
-	}
-	for _, h := range c.Hosts {
-		if strings.EqualFold(h, src) {
-			return true
-		}
-	}
-	for _, a := range c.Apps {
-		if app != "" && a == app {
-			return true
-		}
-	}
-	return false
-}
+func matches(c *inventory.Consumer, client, app string) bool { return c.Matches(client, app) }
 
 func flags(s Scope, invID *inventory.Identity, in Input) Flags {
 	f := Flags{}

@@ -7,7 +7,10 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/logs/cloudtrail"
+	"github.com/rekeyhq/rekey/internal/logs/github"
+	"github.com/rekeyhq/rekey/internal/logs/k8saudit"
 	"github.com/rekeyhq/rekey/internal/logs/postgres"
+	"github.com/rekeyhq/rekey/internal/logs/vault"
 )
 
 // Parsers returns every parser, in the order detection tries them (the
@@ -24,6 +27,10 @@ func Parsers() []logs.Parser {
 		postgres.NewJSON(),
 		stderr,
 		cloudtrail.New(),
+		k8saudit.New(),
+		vault.New(),
+		// The loosest Sniff of the detected formats: last.
+		github.New(),
 	)
 }
 

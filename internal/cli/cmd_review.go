@@ -1,0 +1,438 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/logs"
+	logsall "github.com/rekeyhq/rekey/internal/logs/all"
+	"github.com/rekeyhq/rekey/internal/logs/cloudtrail"
+	"github.com/rekeyhq/rekey/internal/review"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// reviewFlags are the flags `review` and `incident review` share.
+type reviewFlags struct {
+	logs      []string
+	logFormat string
+	rotatedAt string
+	baseline  time.Duration
+	format    string
+}
+
+func (f *reviewFlags) register(c *cobra.Command) {
+	c.Flags().StringArrayVar(&f.logs, "logs", nil, "log files or quoted globs (** for any depth) to read (repeatable)")
+	c.Flags().StringVar(&f.logFormat, "log-format", "", "the logs' format (cloudtrail, postgres-csv, …); detected from each file's content when not given")
+	c.Flags().StringVar(&f.rotatedAt, "rotated-at", "", "when the secret was rotated (RFC 3339): uses after it are use after revocation")
+	c.Flags().DurationVar(&f.baseline, "baseline", review.DefaultBaseline, "how far before the leak the baseline reaches")
+	c.Flags().StringVar(&f.format, "format", "table", "output format: table or json")
+}
+
+type reviewOpts struct {
+	reviewFlags
+	credential string
+	leakedAt   string
+	inventory  string
+}
+
+func newReviewCmd(g *globals) *cobra.Command {
+	o := &reviewOpts{}
+	c := &cobra.Command{
+		Use:   "review --logs GLOB… --credential REF [--leaked-at T] [--rotated-at T]",
+		Short: "Review what a credential did before its leak, during its exposure and after its rotation",
+		Long: `Review reads logs for one credential and compares three windows: the baseline
+(the --baseline before the leak, 30 days by default), the exposure (from the
+leak to the rotation, or now) and after the rotation. It reports, each with a
+severity, a sentence to paste into a ticket and the log records (file:line)
+behind it:
+
+  new-source          addresses, networks, hosts and applications never seen in
+                      the baseline and declared for no consumer
+  new-user-agent      user agents never seen in the baseline
+  new-action          actions never done in the baseline
+  sensitive-action    credential and policy creation, role chaining, secret
+                      reads, reconnaissance, logging tampering… (CloudTrail,
+                      PostgreSQL, MySQL, Kubernetes, Vault, GitHub)
+  failed-auth-burst   refused attempts in bursts the baseline never had
+  off-hours           use at hours the baseline shows no activity
+  volume              an hour far busier than any of the baseline's
+  use-after-revocation  a success after the rotation (critical); refusals from
+                      unknown sources (someone still trying) or from consumers
+                      (one the rotation missed)
+  multi-source        an instance's or pod's credential used from elsewhere
+  derived-credential  keys, sessions, logins and roles it created: they survive
+                      the rotation, and are listed under RELATED with what they
+                      did (the logs are read again for them)
+  no-baseline         without a leak time, or with no use before it, nothing is
+                      judged by comparison: the review says so
+
+REF is an AWS access key id, a role or user name, a token accessor or
+fingerprint, or a principal ARN (a role ARN covers its sessions).
+--inventory names the inventory whose consumers of REF are declared.
+
+EXIT STATUS
+  0  reviewed, whatever was found
+  2  usage or input error (a bad flag or time, a glob that matches nothing)`,
+		Example: `  rekey review --logs 'trail/**/*.json.gz' --credential AKIAIOSFODNN7EXAMPLE \
+      --leaked-at 2026-03-14T08:55:00Z --rotated-at 2026-03-14T11:00:00Z
+  rekey review --logs '/var/log/postgresql/*.csv' --credential orders_svc --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runReview(c.Context(), g, o, c.OutOrStdout())
+		},
+	}
+	o.register(c)
+	c.Flags().StringVar(&o.credential, "credential", "", "the credential to review (required)")
+	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret was exposed (RFC 3339); without it there is no baseline")
+	c.Flags().StringVar(&o.inventory, "inventory", "", "an inventory declaring the credential's consumers")
+	return c
+}
+
+func parseTime(flag, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, usagef("--%s %q: want RFC 3339, such as 2026-11-25T22:10:00Z", flag, v)
+	}
+	return t, nil
+}
+
+// check validates the shared flags and returns the rotation time.
+func (f *reviewFlags) check() (time.Time, error) {
+	if err := checkFormat(f.format, "table", "json"); err != nil {
+		return time.Time{}, err
+	}
+	if f.baseline <= 0 {
+		return time.Time{}, usagef("--baseline %s: want a positive duration, such as 720h", f.baseline)
+	}
+	if f.logFormat != "" && logsall.ByName(logsall.Parsers(), f.logFormat) == nil {
+		return time.Time{}, usagef("--log-format %q: not one rekey reads", f.logFormat)
+	}
+	return parseTime("rotated-at", f.rotatedAt)
+}
+
+func runReview(ctx context.Context, g *globals, o *reviewOpts, out io.Writer) error {
+	rotated, err := o.check()
+	if err != nil {
+		return err
+	}
+	if o.credential == "" {
+		return usagef("--credential REF is required")
+	}
+	if len(o.logs) == 0 {
+		return usagef("--logs GLOB is required")
+	}
+	leaked, err := parseTime("leaked-at", o.leakedAt)
+	if err != nil {
+		return err
+	}
+	if !leaked.IsZero() && !rotated.IsZero() && rotated.Before(leaked) {
+		return usagef("--rotated-at %s is before --leaked-at %s", o.rotatedAt, o.leakedAt)
+	}
+	var consumers []*inventory.Consumer
+	if o.inventory != "" {
+		inv, err := loadInventoryStrict(g, o.inventory)
+		if err != nil {
+			return err
+		}
+		consumers = consumersOf(inv, o.credential)
+	}
+	specs := make([]logSpec, 0, len(o.logs))
+	for _, l := range o.logs {
+		specs = append(specs, logSpec{glob: l, format: o.logFormat})
+	}
+	files, err := expandLogs(specs)
+	if err != nil {
+		return err
+	}
+	cfg := review.Config{Credential: o.credential, LeakedAt: leaked, RotatedAt: rotated, Baseline: o.baseline, Consumers: consumers, Now: time.Now()}
+	rep, err := reviewLogs(ctx, g, cfg, files)
+	if err != nil {
+		return err
+	}
+	return writeReview(out, o.format, rep)
+}
+
+// consumersOf returns the consumers an inventory declares for the
+// identity named ref (its name, or system/name).
+func consumersOf(inv *inventory.Inventory, ref string) []*inventory.Consumer {
+	if id := inv.IdentityByName(ref); id != nil {
+		return inv.ConsumersOf(id)
+	}
+	return nil
+}
+
+// reviewLogs streams the logs through a reviewer, then reads them again
+// for the credentials it derived (up to a chain of three), so their use is
+// reported under them. CloudTrail files are read with a byte-level
+// prefilter on the keys of each pass.
+func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logSpec) (review.Report, error) {
+	r := review.New(cfg)
+	say := g.progress()
+	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
+	say("reading %d log file(s) for %s", len(files), cfg.Credential)
+	n := 0
+	if err := eachEvent(ctx, files, filtered(review.FilterKeys(cfg.Credential)), func(e logs.Event) error {
+		n++
+		r.Add(e)
+		return nil
+	}, warn); err != nil {
+		return review.Report{}, err
+	}
+	for keys := r.NextRelated(); len(keys) > 0; keys = r.NextRelated() {
+		say("reading them again for %d key(s) of derived credentials", len(keys))
+		// The first pass reported malformed records already.
+		if err := eachEvent(ctx, files, filtered(keys), func(e logs.Event) error { r.AddRelated(e); return nil }, func(string) {}); err != nil {
+			return review.Report{}, err
+		}
+	}
+	rep := r.Result()
+	say("%d event(s) read, %d of %s, %d finding(s)", n, rep.Events, cfg.Credential, len(rep.Findings))
+	return rep, nil
+}
+
+// filtered is the parser list with CloudTrail's prefiltered on keys.
+func filtered(keys []string) []logs.Parser {
+	ps := logsall.Parsers()
+	for i, p := range ps {
+		if p.Name() == "cloudtrail" {
+			ps[i] = cloudtrail.NewFiltered(keys...)
+		}
+	}
+	return ps
+}
+
+type incidentReviewOpts struct{ reviewFlags }
+
+func newIncidentReviewCmd(g *globals) *cobra.Command {
+	o := &incidentReviewOpts{}
+	c := &cobra.Command{
+		Use:   "review ID [--logs GLOB]…",
+		Short: "Review what the incident's credential did, with windows from the incident",
+		Long: `Review runs rekey review on the incident's identity: the baseline ends and the
+exposure starts at the incident's leak time, the after window at its rotation
+(--rotated-at until rekey records rotations), and the inventory the incident
+was opened with declares the consumers. The logs are --logs and the
+inventory's logs:, read again; without any, the uses stored at open are
+reviewed (derived credentials are found, but not their activity, which needs
+the logs).
+
+EXIT STATUS
+  0  reviewed, whatever was found
+  2  usage or input error (an unknown incident, a bad flag or time, a glob that matches nothing)`,
+		Example: `  rekey incident review INC-20261126-3f9a
+  rekey incident review INC-20261126-3f9a --logs '/var/log/postgresql/*.csv' --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runIncidentReview(c.Context(), g, o, args[0], c.OutOrStdout())
+		},
+	}
+	o.register(c)
+	return c
+}
+
+func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, id string, out io.Writer) error {
+	rotated, err := o.check()
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	inc, err := st.GetIncident(ctx, id)
+	if err != nil {
+		return err
+	}
+	if inc.Identity.IsZero() {
+		return errs.New("incident review", errs.Invalid, id, "the incident has no identity to review; name the credential with rekey review --credential")
+	}
+	if rotated.IsZero() {
+		rotated = incidentRotatedAt(inc)
+	}
+	cfg := review.Config{Credential: inc.Identity.Name, RotatedAt: rotated, Baseline: o.baseline, Now: time.Now()}
+	if inc.LeakedAt != nil {
+		cfg.LeakedAt = *inc.LeakedAt
+	}
+	specs := make([]logSpec, 0, len(o.logs))
+	for _, l := range o.logs {
+		specs = append(specs, logSpec{glob: l, format: o.logFormat})
+	}
+	if inc.Inventory != "" {
+		if inv, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
+			if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
+				cfg.Consumers = inv.ConsumersOf(invID)
+			}
+			for _, l := range inv.Logs {
+				specs = append(specs, specOf(inv, l))
+			}
+		} else {
+			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; reviewing without its consumers and logs\n", inc.Inventory)
+		}
+	}
+	var rep review.Report
+	if len(specs) > 0 {
+		files, err := expandLogs(specs)
+		if err != nil {
+			return err
+		}
+		if rep, err = reviewLogs(ctx, g, cfg, files); err != nil {
+			return err
+		}
+	} else {
+		events, err := st.Events(ctx, id)
+		if err != nil {
+			return err
+		}
+		r := review.New(cfg)
+		for _, e := range events {
+			r.Add(eventOf(e))
+		}
+		rep = r.Result()
+	}
+	return writeReview(out, o.format, rep)
+}
+
+// incidentRotatedAt is when the incident's secret was rotated: the store
+// does not record rotations yet, so never.
+func incidentRotatedAt(store.Incident) time.Time { return time.Time{} }
+
+// eventOf turns a stored use back into a log event.
+func eventOf(e store.Event) logs.Event {
+	return logs.Event{Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source, UserAgent: e.UserAgent,
+		Application: e.Application, Action: e.Action, Outcome: logs.Outcome(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail}
+}
+
+func writeReview(w io.Writer, format string, rep review.Report) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(rep)
+	}
+	return writeReviewTable(w, rep)
+}
+
+func tsOrDash(t *time.Time, dash string) string {
+	if t == nil {
+		return dash
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func evidenceLine(e review.Evidence) string {
+	pos := fmt.Sprintf("%s:%d", e.File, e.Line)
+	if e.Line == 0 {
+		pos = fmt.Sprintf("%s@%d", e.File, e.Offset)
+	}
+	extra := ""
+	if e.Application != "" {
+		extra = fmt.Sprintf(" app %q", e.Application)
+	}
+	return fmt.Sprintf("%s  %s %s %s from %s%s  %s", e.Time.UTC().Format(time.RFC3339), e.Credential, e.Action, e.Outcome, e.Source, extra, pos)
+}
+
+func writeReviewTable(w io.Writer, rep review.Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "REVIEW  %s  %d event(s)\n", rep.Credential, rep.Events)
+	fmt.Fprintf(&b, "\nWINDOWS\n")
+	win := func(name string, x *review.Window, startDash, endDash string) {
+		if x == nil {
+			fmt.Fprintf(&b, "  %-9s none\n", name)
+			return
+		}
+		fmt.Fprintf(&b, "  %-9s %s → %s  %d event(s), %d refused, %d source(s), %d action(s)\n", name,
+			tsOrDash(x.Start, startDash), tsOrDash(x.End, endDash), x.Events, x.Failures, x.Sources, x.Actions)
+	}
+	win("baseline", rep.Windows.Baseline, "", "")
+	win("exposure", &rep.Windows.Exposure, "(no leak time)", "now")
+	win("after", rep.Windows.After, "", "now")
+	fmt.Fprintf(&b, "\nFINDINGS  %d\n", len(rep.Findings))
+	if len(rep.Findings) == 0 {
+		fmt.Fprintf(&b, "  none\n")
+	}
+	for _, f := range rep.Findings {
+		fmt.Fprintf(&b, "  %-8s %-20s %s\n", strings.ToUpper(string(f.Severity)), f.Kind, f.Summary)
+		for i, e := range f.Evidence {
+			if i == 3 {
+				fmt.Fprintf(&b, "           … %d more in --format json\n", len(f.Evidence)-3)
+				break
+			}
+			fmt.Fprintf(&b, "           %s\n", evidenceLine(e))
+		}
+	}
+	if len(rep.Related) > 0 {
+		fmt.Fprintf(&b, "\nRELATED  %d: they survive rotating %s; revoke them\n", len(rep.Related), rep.Credential)
+		for _, r := range rep.Related {
+			fmt.Fprintf(&b, "  %-14s %s  created %s by %s via %s from %s", r.Kind, r.Credential, r.CreatedAt.UTC().Format(time.RFC3339), r.CreatedBy, r.Via, r.From)
+			if r.Principal != "" {
+				fmt.Fprintf(&b, "  as %s", r.Principal)
+			}
+			if r.Activity.Events > 0 {
+				fmt.Fprintf(&b, "\n                 used %d time(s) (%d refused, %d after the rotation) from %s: %s; last %s",
+					r.Activity.Events, r.Activity.Failures, r.Activity.AfterRotation, strings.Join(r.Activity.Sources, " "),
+					strings.Join(r.Activity.Actions, " "), tsOrDash(r.Activity.LastSeen, ""))
+			} else {
+				fmt.Fprintf(&b, "\n                 no use in the logs read")
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(rep.Timeline) > 0 {
+		fmt.Fprintf(&b, "\nTIMELINE  %d moment(s)\n", len(rep.Timeline))
+		for _, m := range rep.Timeline {
+			kinds := ""
+			if len(m.Kinds) > 0 {
+				kinds = "  [" + strings.Join(m.Kinds, ", ") + "]"
+			}
+			fmt.Fprintf(&b, "  %-8s %s%s\n", m.Window, evidenceLine(m.Evidence), kinds)
+		}
+	}
+	rows := func(title string, rs []review.Row, omitted int) {
+		if len(rs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n%-40s %9s %9s %9s %8s\n", title, "baseline", "exposure", "after", "refused")
+		for _, r := range rs {
+			note := ""
+			if r.Consumer != "" {
+				note = "  consumer " + r.Consumer
+			}
+			if r.Sensitive {
+				note += "  sensitive"
+			}
+			fmt.Fprintf(&b, "  %-38s %9d %9d %9d %8d%s\n", clipCell(r.Name, 38), r.Baseline, r.Exposure, r.After, r.Failures, note)
+		}
+		if omitted > 0 {
+			fmt.Fprintf(&b, "  … %d more\n", omitted)
+		}
+	}
+	rows("BEFORE/AFTER BY SOURCE", rep.Summary.Sources, rep.Summary.OmittedSources)
+	rows("BEFORE/AFTER BY ACTION", rep.Summary.Actions, rep.Summary.OmittedActions)
+	if len(rep.Notes) > 0 {
+		fmt.Fprintf(&b, "\nNOTES\n")
+		for _, n := range rep.Notes {
+			fmt.Fprintf(&b, "  %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func clipCell(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

@@ -35,7 +35,8 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		RunE:  func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	c.AddCommand(newIncidentOpenCmd(g), newIncidentScopeCmd(g), newIncidentReviewCmd(g),
-		newIncidentPlanCmd(g), newIncidentRunCmd(g), newIncidentApproveCmd(g), newIncidentRollbackCmd(g))
+		newIncidentPlanCmd(g), newIncidentRunCmd(g), newIncidentApproveCmd(g), newIncidentRollbackCmd(g),
+		newIncidentCredentialCmd(g))
 	return c
 }
 

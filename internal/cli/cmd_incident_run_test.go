@@ -323,6 +323,30 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 	if json.Unmarshal([]byte(r.stdout), &leases); len(leases) != 3 {
 		t.Errorf("leases: %s", r.stdout)
 	}
+
+	// The review after rotation takes the rotation time from the run and
+	// finds the attacker still trying the dead password.
+	w.pg.LogRecords(t) // the server has flushed its log
+	r = run(t, w.env, "", "incident", "review", w.id, "--logs", filepath.Join(w.pg.LogDir, "*.csv"), "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("incident review: %d %s", r.code, r.stderr)
+	}
+	var rev struct {
+		Windows struct {
+			After *struct{ Start time.Time } `json:"after"`
+		}
+		Findings []struct{ Kind, Severity, Summary string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rev); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range rev.Findings {
+		found = found || f.Kind == "use-after-revocation"
+	}
+	if !found {
+		t.Errorf("the review after rotation does not report the attacker's use after revocation:\n%s", r.stdout)
+	}
 }
 
 func TestRotationEmergencyEndToEnd(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
@@ -259,7 +260,9 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 		return errs.New("incident review", errs.Invalid, id, "the incident has no identity to review; name the credential with rekey review --credential")
 	}
 	if rotated.IsZero() {
-		rotated = incidentRotatedAt(inc)
+		if rotated, err = engine.RotatedAt(ctx, st, id); err != nil {
+			return err
+		}
 	}
 	cfg := review.Config{Credential: inc.Identity.Name, RotatedAt: rotated, Baseline: o.baseline, Now: time.Now()}
 	if inc.LeakedAt != nil {
@@ -303,10 +306,6 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	}
 	return writeReview(out, o.format, rep)
 }
-
-// incidentRotatedAt is when the incident's secret was rotated: the store
-// does not record rotations yet, so never.
-func incidentRotatedAt(store.Incident) time.Time { return time.Time{} }
 
 // eventOf turns a stored use back into a log event.
 func eventOf(e store.Event) logs.Event {

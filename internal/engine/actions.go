@@ -482,3 +482,24 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 	ls[0].State = store.LeaseDropped
 	return e.d.Store.PutLease(ctx, ls[0])
 }
+
+// Credential returns the sealed new secret of login (for a consumer
+// rekey cannot deliver to). A reveal is recorded in the audit log.
+func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (secret.Secret, error) {
+	for _, st := range e.p.Steps {
+		if st.Kind != plan.Issue || st.Login != login {
+			continue
+		}
+		s, err := e.unseal(ctx, loginSlot(st.System, st.Login))
+		if err != nil {
+			return secret.Secret{}, err
+		}
+		if reveal {
+			if err := e.audit(ctx, "credential.revealed", map[string]string{"system": st.System, "login": login}); err != nil {
+				return secret.Secret{}, err
+			}
+		}
+		return s, nil
+	}
+	return secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
+}

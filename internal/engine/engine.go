@@ -586,3 +586,35 @@ func (e *Engine) DryRun(ctx context.Context) ([]Action, error) {
 	}
 	return out, nil
 }
+
+// RotatedAt is when the incident's leaked secret stopped working: the
+// earliest finished revoke of the identity, or of an in-place issue that
+// replaced its password. Zero when neither has run.
+func RotatedAt(ctx context.Context, s store.Store, incident string) (time.Time, error) {
+	sp, ok, err := s.GetPlan(ctx, incident)
+	if err != nil || !ok {
+		return time.Time{}, err
+	}
+	var p plan.Plan
+	if err := json.Unmarshal(sp.Body, &p); err != nil {
+		return time.Time{}, errs.E("rotated at", errs.Invalid, incident, err)
+	}
+	steps, err := s.Steps(ctx, incident)
+	if err != nil {
+		return time.Time{}, err
+	}
+	done := map[string]time.Time{}
+	for _, st := range steps {
+		if st.State == Done && st.Finished != nil {
+			done[st.StepID] = *st.Finished
+		}
+	}
+	var at time.Time
+	for _, st := range p.Steps {
+		kills := st.Kind == plan.Revoke || st.Kind == plan.Issue && st.Login == st.Identity
+		if t, ok := done[st.ID]; kills && ok && (at.IsZero() || t.Before(at)) {
+			at = t
+		}
+	}
+	return at, nil
+}

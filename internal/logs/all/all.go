@@ -9,6 +9,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/logs/cloudtrail"
 	"github.com/rekeyhq/rekey/internal/logs/github"
 	"github.com/rekeyhq/rekey/internal/logs/k8saudit"
+	"github.com/rekeyhq/rekey/internal/logs/mysql"
 	"github.com/rekeyhq/rekey/internal/logs/postgres"
 	"github.com/rekeyhq/rekey/internal/logs/vault"
 )
@@ -27,6 +28,8 @@ func Parsers() []logs.Parser {
 		postgres.NewJSON(),
 		stderr,
 		cloudtrail.New(),
+		mysql.NewGeneral(),
+		mysql.NewAudit(),
 		k8saudit.New(),
 		vault.New(),
 		// The loosest Sniff of the detected formats: last.

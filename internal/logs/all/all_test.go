@@ -13,7 +13,7 @@ import (
 
 func TestParsers(t *testing.T) {
 	ps := Parsers()
-	for _, name := range []string{"postgres-csv", "postgres-json", "postgres-stderr", "cloudtrail", "k8s-audit", "vault-audit", "github-audit"} {
+	for _, name := range []string{"postgres-csv", "postgres-json", "postgres-stderr", "cloudtrail", "mysql-general", "mariadb-audit", "k8s-audit", "vault-audit", "github-audit"} {
 		if ByName(ps, name) == nil {
 			t.Errorf("no parser named %s", name)
 		}

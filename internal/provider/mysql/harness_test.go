@@ -115,14 +115,34 @@ func enableGeneralLog() (restore func()) {
 		return noop
 	}
 	db := sql.OpenDB(conn)
+	// internal/logs/mysql's live tests switch the server's logs too; the
+	// two packages may run at once, so both hold this lock while theirs
+	// are switched (it is per connection: keep one for the whole run).
+	lock, err := db.Conn(context.Background())
+	if err != nil {
+		db.Close()
+		return noop
+	}
+	var got sql.NullInt64
+	if err := lock.QueryRowContext(context.Background(), "SELECT GET_LOCK('rekey.server_logs', 120)").Scan(&got); err != nil || got.Int64 != 1 {
+		lock.Close()
+		db.Close()
+		return noop
+	}
+	release := func() {
+		lock.ExecContext(context.Background(), "DO RELEASE_LOCK('rekey.server_logs')")
+		lock.Close()
+	}
 	var output string
 	var on int
 	if err := db.QueryRow("SELECT @@global.log_output, @@global.general_log").Scan(&output, &on); err != nil {
+		release()
 		db.Close()
 		return noop
 	}
 	if on == 1 && strings.Contains(strings.ToUpper(output), "TABLE") {
 		generalLog.on = true
+		release()
 		db.Close()
 		return noop
 	}
@@ -131,17 +151,20 @@ func enableGeneralLog() (restore func()) {
 		newOutput = output + ",TABLE"
 	}
 	if _, err := db.Exec("SET GLOBAL log_output = ?", newOutput); err != nil {
+		release()
 		db.Close()
 		return noop
 	}
 	if _, err := db.Exec("SET GLOBAL general_log = 1"); err != nil {
 		db.Exec("SET GLOBAL log_output = ?", output)
+		release()
 		db.Close()
 		return noop
 	}
 	generalLog.on = true
 	return func() {
 		defer db.Close()
+		defer release()
 		if _, err := db.Exec("SET GLOBAL general_log = ?", on); err != nil {
 			fmt.Fprintf(os.Stderr, "mysql tests: could not restore general_log=%d: %v\n", on, err)
 		}

@@ -428,3 +428,5 @@ func TestRotationSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }

@@ -338,6 +338,11 @@ func (p *Redis) exec(ctx context.Context, what string, cmds ...[]string) ([]valu
 	if p.closed {
 		return nil, errs.New(p.op, errs.Invalid, "", what+": the provider is closed")
 	}
+	// A cancelled caller gets its cancellation, whether or not the round
+	// trip would have been fast enough to notice it.
+	if err := ctx.Err(); err != nil {
+		return nil, p.ioErr(what, err)
+	}
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {

@@ -46,6 +46,7 @@ type world struct {
 	inv       *inventory.Inventory
 	deps      Deps
 	consumers map[string]*testutil.PGConsumer
+	risky     bool
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -55,6 +56,9 @@ type worldOpts struct {
 	strategy  plan.Strategy
 	health    map[string]string // consumer → health command (default: its status file says ok)
 	policy    string
+	// risky gives the identity CREATEROLE, which the scope reports as a
+	// privilege that creates credentials (not kept).
+	risky bool
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -62,7 +66,12 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	c := testutil.SharedPostgres(t)
 	w := &world{t: t, c: c, role: testutil.RandomName("orders_"), password: "Leaked-" + testutil.RandomName("pw"),
 		dir: t.TempDir(), consumers: map[string]*testutil.PGConsumer{}}
-	c.CreateRole(t, w.role, w.password, "")
+	attrs := ""
+	if o.risky {
+		attrs = "CREATEROLE"
+	}
+	c.CreateRole(t, w.role, w.password, attrs)
+	w.risky = o.risky
 	table := w.role + "_orders"
 	c.Exec(t, fmt.Sprintf("CREATE TABLE %s (id int); INSERT INTO %s VALUES (1); GRANT SELECT ON %s TO %s",
 		table, table, table, testutil.QuoteIdent(w.role)))
@@ -153,8 +162,12 @@ func (w *world) storePlan(strategy plan.Strategy) {
 		cs = append(cs, scope.Consumer{Name: name, Declared: true})
 	}
 	sc := scope.Scope{Incident: w.inc.ID,
-		Identity:  scope.Identity{Status: "identified", Name: w.role, System: "shop-db", Declared: true, CanLogin: true},
+		Identity:  scope.Identity{Status: "identified", Name: w.role, System: "shop-db", Declared: true, CanLogin: true, Privileges: []scope.Privilege{}},
 		Consumers: cs, Flags: scope.Flags{Shared: len(cs) > 1}}
+	if w.risky {
+		sc.Identity.Privileges = append(sc.Identity.Privileges, scope.Privilege{Name: "CREATEROLE", Risk: "high", CreatesCredentials: true})
+		sc.Flags.OverPrivileged = true
+	}
 	p, err := plan.Build(plan.Input{Scope: sc, Inventory: w.inv, Strategy: strategy,
 		CanChangeLogin: func(*inventory.Consumer) bool { return true }})
 	if err != nil {

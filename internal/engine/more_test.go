@@ -197,3 +197,52 @@ func TestDryRunChangesNothing(t *testing.T) {
 		t.Errorf("dry run created logins: %v", issued)
 	}
 }
+
+func TestIsolateDropsPrivilegeAndCutsOnlyUndeclaredSessions(t *testing.T) {
+	w := newWorld(t, worldOpts{consumers: []string{"api", "billing"}, strategy: plan.Split, risky: true})
+	w.startConsumers()
+	attacker := w.c.Connect(t, w.role, w.password, "exfil")
+	iso := ""
+	for _, st := range w.engine().Plan().Steps {
+		if st.Kind == plan.Isolate {
+			iso = st.ID
+		}
+	}
+	if iso == "" {
+		t.Fatal("no isolate step for an identity with CREATEROLE")
+	}
+	// Stop right after the isolation to look at the world then.
+	d := w.deps
+	d.Failpoint = func(id, phase string) {
+		if id == iso && phase == "after" {
+			panic(crash{iso})
+		}
+	}
+	e, err := New(context.Background(), d, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { recover() }()
+		e.Run(context.Background())
+	}()
+	if _, err := attacker.Exec(context.Background(), "SELECT 1"); err == nil {
+		t.Error("the session from an undeclared application survived the isolation")
+	}
+	if got := w.query("SELECT rolcreaterole::text FROM pg_roles WHERE rolname = '" + w.role + "'"); len(got) != 1 || got[0] != "false" {
+		t.Errorf("CREATEROLE after isolation: %v", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for name, c := range w.consumers {
+		if c.Fail.Load() != 0 {
+			t.Errorf("declared consumer %s failed during the isolation: %s", name, c.LastError())
+		}
+	}
+	res, err := w.engine().Run(context.Background())
+	if err != nil || res.State != store.RunDone {
+		t.Fatalf("resume: %v %s", err, res.State)
+	}
+	if got := w.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '" + w.role + "\\_%' AND rolcreaterole"); len(got) != 0 {
+		t.Errorf("replacements with CREATEROLE: %v", got)
+	}
+}

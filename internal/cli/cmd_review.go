@@ -304,6 +304,24 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 		}
 		rep = r.Result()
 	}
+	// Kept for the report: the review of the exposure window before the
+	// rotation, the one after it once it happened.
+	phase := "exposure"
+	if !rotated.IsZero() {
+		phase = "after"
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	if err := st.PutReview(ctx, id, store.Review{Phase: phase, Body: body}); err != nil {
+		return err
+	}
+	if al, err := g.auditLog(st); err != nil {
+		return err
+	} else if _, err := al.Append(ctx, g.actor(), "incident.review", id, map[string]any{"phase": phase, "findings": len(rep.Findings)}); err != nil {
+		return err
+	}
 	return writeReview(out, o.format, rep)
 }
 

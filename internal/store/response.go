@@ -135,3 +135,47 @@ type AuditEntry struct {
 	PrevHash string          `json:"prev_hash"`
 	Hash     string          `json:"hash"`
 }
+
+// Review is a stored review of the credential's use.
+type Review struct {
+	IncidentID string `json:"incident"`
+	// Phase is "exposure" (before rotation) or "after" (after it).
+	Phase   string          `json:"phase"`
+	Created time.Time       `json:"created"`
+	Body    json.RawMessage `json:"body"`
+}
+
+// Task states.
+const (
+	TaskOpen      = "open"      // to be done by a person (redact a message, merge a branch)
+	TaskDone      = "done"      // rekey did it, or a person confirmed it
+	TaskRemaining = "remaining" // the copy is still there after the re-trace
+)
+
+// Task is the remediation of one copy of the secret.
+type Task struct {
+	IncidentID string `json:"incident"`
+	ID         string `json:"id"`
+	// Kind is working-tree, history, chat or ticket.
+	Kind     string `json:"kind"`
+	Location string `json:"location"` // file:line, channel@ts, issue#comment
+	Action   string `json:"action"`   // what to do / what was done, for a person
+	State    string `json:"state"`
+	// Detail holds kind-specific facts (branch, commit, expressions file);
+	// never a secret.
+	Detail  json.RawMessage `json:"detail,omitempty"`
+	Updated time.Time       `json:"updated"`
+}
+
+// Remediation is the part of the store the last stages of a response
+// write: reviews and remediation tasks.
+type Remediation interface {
+	// PutReview stores the review of one phase, replacing the previous.
+	PutReview(ctx context.Context, id string, r Review) error
+	// Reviews returns the stored reviews, by phase.
+	Reviews(ctx context.Context, id string) ([]Review, error)
+	// PutTasks creates or updates tasks (keyed by ID).
+	PutTasks(ctx context.Context, id string, ts []Task) error
+	// Tasks returns the incident's tasks by id.
+	Tasks(ctx context.Context, id string) ([]Task, error)
+}

@@ -90,6 +90,8 @@ type Store interface {
 
 	// Responder: plans, steps, sealed credentials, leases, audit log.
 	Responder
+	// Remediation: reviews and remediation tasks.
+	Remediation
 
 	// Close releases the database.
 	Close() error

@@ -369,3 +369,96 @@ func (s *Store) AuditLog(ctx context.Context) ([]store.AuditEntry, error) {
 	})
 	return out, err
 }
+
+// ---- reviews and tasks ----
+
+// PutReview implements store.Remediation.
+func (s *Store) PutReview(ctx context.Context, id string, r store.Review) error {
+	const op = "store: put review"
+	if r.Phase == "" || !json.Valid(r.Body) {
+		return errs.New(op, errs.Invalid, id, "a review needs a phase and a JSON body")
+	}
+	if r.Created.IsZero() {
+		r.Created = time.Now()
+	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO reviews (incident_id, phase, created, body) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (incident_id, phase) DO UPDATE SET created = excluded.created, body = excluded.body`,
+			id, r.Phase, store.FormatTime(r.Created), string(r.Body))
+		return err
+	})
+}
+
+// Reviews implements store.Remediation.
+func (s *Store) Reviews(ctx context.Context, id string) ([]store.Review, error) {
+	const op = "store: reviews"
+	var out []store.Review
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, `SELECT phase, created, body FROM reviews WHERE incident_id = $1 ORDER BY phase`, []any{id},
+			func(r *sql.Rows) error {
+				rv := store.Review{IncidentID: id}
+				var created, body string
+				if err := r.Scan(&rv.Phase, &created, &body); err != nil {
+					return err
+				}
+				rv.Body = json.RawMessage(body)
+				var err error
+				rv.Created, err = store.ParseTime(created)
+				out = append(out, rv)
+				return err
+			})
+	})
+	return out, err
+}
+
+// PutTasks implements store.Remediation.
+func (s *Store) PutTasks(ctx context.Context, id string, ts []store.Task) error {
+	const op = "store: put tasks"
+	for _, t := range ts {
+		if t.ID == "" || t.Kind == "" || t.State == "" {
+			return errs.New(op, errs.Invalid, id, "a task needs an id, a kind and a state")
+		}
+		if len(t.Detail) > 0 && !json.Valid(t.Detail) {
+			return errs.New(op, errs.Invalid, id, "task "+t.ID+": detail is not JSON")
+		}
+	}
+	now := store.FormatTime(time.Now())
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		for _, t := range ts {
+			detail := string(t.Detail)
+			if detail == "" {
+				detail = "{}"
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tasks (incident_id, task_id, kind, location, action, state, detail, updated)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (incident_id, task_id) DO UPDATE SET kind = excluded.kind, location = excluded.location,
+					action = excluded.action, state = excluded.state, detail = excluded.detail, updated = excluded.updated`,
+				id, t.ID, t.Kind, t.Location, t.Action, t.State, detail, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Tasks implements store.Remediation.
+func (s *Store) Tasks(ctx context.Context, id string) ([]store.Task, error) {
+	const op = "store: tasks"
+	var out []store.Task
+	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
+		return queryAll(ctx, tx, `SELECT task_id, kind, location, action, state, detail, updated FROM tasks
+			WHERE incident_id = $1 ORDER BY task_id`, []any{id}, func(r *sql.Rows) error {
+			t := store.Task{IncidentID: id}
+			var detail, updated string
+			if err := r.Scan(&t.ID, &t.Kind, &t.Location, &t.Action, &t.State, &detail, &updated); err != nil {
+				return err
+			}
+			t.Detail = json.RawMessage(detail)
+			var err error
+			t.Updated, err = store.ParseTime(updated)
+			out = append(out, t)
+			return err
+		})
+	})
+	return out, err
+}

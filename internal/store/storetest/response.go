@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -272,3 +273,46 @@ func testAuditConcurrent(t *testing.T, h Harness) {
 }
 
 func s2(t *testing.T, h Harness, addr string) store.Store { return open(t, h, addr) }
+
+func testReviewsAndTasks(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "reviews secret value, long enough"))
+	for _, r := range []store.Review{
+		{Phase: "exposure", Created: at(0), Body: json.RawMessage(`{"findings":[]}`)},
+		{Phase: "after", Created: at(time.Hour), Body: json.RawMessage(`{"findings":[{"kind":"use-after-revocation"}]}`)},
+		{Phase: "exposure", Created: at(time.Minute), Body: json.RawMessage(`{"findings":[{"kind":"new-source"}]}`)},
+	} {
+		if err := s.PutReview(ctx(), inc.ID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := s.Reviews(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Phase != "after" || rs[1].Phase != "exposure" || !strings.Contains(string(rs[1].Body), "new-source") || !rs[1].Created.Equal(at(time.Minute)) {
+		t.Errorf("reviews: %s", show(rs))
+	}
+	tasks := []store.Task{
+		{ID: "copy:2", Kind: "chat", Location: "#deploys@1709370000.000200", Action: "redact the message", State: store.TaskOpen},
+		{ID: "copy:1", Kind: "working-tree", Location: ".env:3", Action: "replaced with ${DATABASE_URL}", State: store.TaskDone,
+			Detail: json.RawMessage(`{"branch":"rekey/INC-1","commit":"abc"}`)},
+	}
+	if err := s.PutTasks(ctx(), inc.ID, tasks); err != nil {
+		t.Fatal(err)
+	}
+	tasks[0].State = store.TaskRemaining
+	if err := s.PutTasks(ctx(), inc.ID, tasks[:1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Tasks(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "copy:1" || got[1].State != store.TaskRemaining || string(got[0].Detail) != `{"branch":"rekey/INC-1","commit":"abc"}` {
+		t.Errorf("tasks: %s", show(got))
+	}
+	if err := s.PutTasks(ctx(), inc.ID, []store.Task{{ID: "x"}}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a task without kind and state: %v", err)
+	}
+}

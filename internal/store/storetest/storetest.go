@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 		{"Leases", testLeases},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"ReviewsAndTasks", testReviewsAndTasks},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},

@@ -4,7 +4,7 @@ BIN       ?= bin/rekey
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: build test test-short bench lint fmt staticcheck clean
+.PHONY: build test test-short bench drill lint fmt staticcheck clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/rekey
@@ -18,6 +18,12 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	bash bench/scan.sh
+	bash bench/contain.sh
+
+# A leaked-password drill on a private PostgreSQL cluster: consumers, an
+# attacker, copies everywhere, then rekey respond --yes (examples/drill).
+drill: build
+	$(GO) run ./examples/drill/cmd/drill -rekey $(BIN)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -37,6 +37,8 @@ func newIncidentCmd(g *globals) *cobra.Command {
 	c.AddCommand(newIncidentOpenCmd(g), newIncidentScopeCmd(g), newIncidentReviewCmd(g),
 		newIncidentPlanCmd(g), newIncidentRunCmd(g), newIncidentApproveCmd(g), newIncidentRollbackCmd(g),
 		newIncidentCredentialCmd(g))
+	c.AddCommand(newIncidentRemediateCmd(g))
+	c.AddCommand(newIncidentReportCmd(g))
 	return c
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/all"
+	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -474,15 +475,18 @@ func newIncidentApproveCmd(g *globals) *cobra.Command {
 		Use:   "approve ID STEP",
 		Short: "Approve a step that waits for a person (--as NAME)",
 		Long: `Approve records that the actor (--as NAME, $REKEY_ACTOR, or the login name)
-approves one step of the incident's plan that waits for an approval. The one
-who opened the incident cannot approve its steps (separation of duties). The
-approval is in the audit log; run --resume carries on.
+approves one step of the incident's plan that waits for an approval, or a
+remediation task that does (rewrite-history:REPO, from incident remediate).
+The one who opened the incident cannot approve (separation of duties). The
+approval is in the audit log; run --resume (or remediate --rewrite-history)
+carries on.
 
 EXIT STATUS
   0  approved (or already approved)
   2  usage or input error (unknown step, a step that needs no approval, the opener approving)`,
-		Example: `  rekey incident approve INC-20261126-3f9a revoke:shop-db/orders_svc --as bob`,
-		Args:    cobra.ExactArgs(2),
+		Example: `  rekey incident approve INC-20261126-3f9a revoke:shop-db/orders_svc --as bob
+  rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
 			st, err := g.openStore(ctx)
@@ -494,11 +498,22 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			e, err := engine.New(ctx, engine.Deps{Store: st, Audit: al, Actor: g.actor()}, args[0])
+			opener, err := openerOf(ctx, st, args[0])
 			if err != nil {
 				return err
 			}
-			opener, err := openerOf(ctx, st, args[0])
+			if strings.HasPrefix(args[1], remediate.RewritePrefix) {
+				// A remediation task (incident remediate), not a plan step.
+				if _, err := st.GetIncident(ctx, args[0]); err != nil {
+					return err
+				}
+				if err := remediate.Approve(ctx, st, al, args[0], args[1], g.actor(), opener); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+				return nil
+			}
+			e, err := engine.New(ctx, engine.Deps{Store: st, Audit: al, Actor: g.actor()}, args[0])
 			if err != nil {
 				return err
 			}

@@ -17,6 +17,9 @@ type secretFlags struct {
 	file  string
 	stdin bool
 	env   string
+	// value is a secret already read (respond reads it once and hands it
+	// to each stage: standard input cannot be read twice).
+	value *secret.Secret
 }
 
 func (s *secretFlags) register(c *cobra.Command) {
@@ -26,6 +29,9 @@ func (s *secretFlags) register(c *cobra.Command) {
 }
 
 func (s *secretFlags) read(g *globals) (secret.Secret, error) {
+	if s.value != nil {
+		return *s.value, nil
+	}
 	n := 0
 	for _, set := range []bool{s.file != "", s.stdin, s.env != ""} {
 		if set {

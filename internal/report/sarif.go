@@ -1,5 +1,6 @@
 // Package report renders what rekey found and did for people and tools:
-// SARIF for code-scanning systems now, incident reports later.
+// SARIF for code-scanning systems, and the incident report (Markdown, one
+// self-contained HTML file, JSON) with its mapping to standards.
 package report
 
 import (

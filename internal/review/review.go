@@ -300,10 +300,13 @@ func (r *Reviewer) Add(e logs.Event) {
 	}
 	if wi == wAfter {
 		key := src + "\x00" + e.Application
-		switch e.Outcome {
-		case logs.Success:
+		switch {
+		case e.Outcome == logs.Success && e.Action == "disconnect":
+			// The end of a session opened before the rotation (rekey
+			// ends them itself): not a use of the secret after it.
+		case e.Outcome == logs.Success:
 			w.afterOK.add(key, &e, cons)
-		case logs.Failure:
+		case e.Outcome == logs.Failure:
 			w.afterFail.add(key, &e, cons)
 		}
 	}

@@ -329,6 +329,13 @@ func TestNameKeepsItsNameAcrossRotation(t *testing.T) {
 	if rep := review(cfg, events); len(rep.Findings) != 0 {
 		t.Fatalf("a consumer with the new password is a finding:\n%s", dump(rep))
 	}
+	// The attacker's session, opened before the rotation, ended by it: its
+	// disconnection is not a use after revocation.
+	bye := pg(rot.Add(time.Second), "192.0.2.66", "psql", logs.Success)
+	bye.Action = "disconnect"
+	if f := kinds(review(cfg, append(events, bye)))[KindUseAfterRevocation]; len(f) != 0 {
+		t.Fatalf("a session ended by the rotation counts as use after it: %+v", f)
+	}
 	rep := review(cfg, append(events, pg(rot.Add(2*time.Hour), "192.0.2.66", "psql", logs.Success)))
 	if f := kinds(rep)[KindUseAfterRevocation]; len(f) != 1 || f[0].Severity != Critical || !strings.Contains(f[0].Summary, "outside the declared consumers has the new secret") {
 		t.Fatalf("unknown success after rotation:\n%s", dump(rep))

@@ -596,3 +596,11 @@ func QuoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // QuoteLiteral quotes a PostgreSQL string literal (standard_conforming_strings on).
 func QuoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// StartCluster starts a password-auth cluster outside a test (the drill in
+// examples/drill runs one for people to watch a response on). The caller
+// stops it with Stop.
+func StartCluster() (*PGCluster, error) { return startPostgres() }
+
+// Stop stops a cluster StartCluster started and removes its files.
+func (c *PGCluster) Stop() { c.stop() }

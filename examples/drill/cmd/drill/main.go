@@ -1,0 +1,43 @@
+// Command drill runs the leaked-password drill (see package drill): make
+// drill builds rekey and runs it.
+//
+//	go run ./examples/drill/cmd/drill [-rekey bin/rekey]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+
+	"github.com/rekeyhq/rekey/examples/drill"
+)
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "consumer" {
+		os.Exit(drill.RunConsumer(os.Args[2]))
+	}
+	rekey := flag.String("rekey", "bin/rekey", "the rekey binary to respond with")
+	flag.Parse()
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "drill:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	out, err := drill.Run(ctx, drill.Options{
+		Rekey:    func(args ...string) *exec.Cmd { return exec.Command(*rekey, args...) },
+		Consumer: func(spec string) *exec.Cmd { return exec.Command(self, "consumer", spec) },
+		Out:      os.Stdout,
+	})
+	if out != nil {
+		out.Print(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "drill:", err)
+		os.Exit(1)
+	}
+}

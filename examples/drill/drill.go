@@ -1,0 +1,545 @@
+// Package drill is a leaked-password drill anyone can run (make drill): it
+// starts a password-auth PostgreSQL cluster, three consumer processes that
+// share one role's password, copies of that password in a git repository's
+// history, a CI workflow, a Kubernetes Secret, a Slack export and a Jira
+// export, and an attacker using it from an application nobody declared.
+// Then it runs `rekey respond --yes` and reports what happened: copies
+// found, the consumers' failed requests during the rotation, how long until
+// the attacker was cut off, and the copies that remain (with why).
+//
+// The same drill runs in the project's tests (drill_test.go), which assert
+// those outcomes.
+package drill
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/sqlite"
+	"github.com/rekeyhq/rekey/internal/testutil"
+)
+
+// Options say how to start the programs the drill runs.
+type Options struct {
+	// Rekey returns the command that runs rekey with args.
+	Rekey func(args ...string) *exec.Cmd
+	// Consumer returns the command that runs one consumer process with
+	// spec (see RunConsumer).
+	Consumer func(spec string) *exec.Cmd
+	// Out receives the narrative; nil is quiet.
+	Out io.Writer
+}
+
+// Outcome is what the drill measured.
+type Outcome struct {
+	Incident string `json:"incident"`
+	Strategy string `json:"strategy"`
+	// Copies is how many copies of the password the response found, by
+	// location class.
+	Copies      int            `json:"copies"`
+	CopyClasses map[string]int `json:"copy_classes"`
+	// Consumers: per consumer, requests that failed during the response
+	// and the longest outage.
+	Consumers map[string]ConsumerOutcome `json:"consumers"`
+	// CutOff is the time from the start of `rekey respond` until the
+	// attacker's next login with the password failed; AttackerAfter
+	// counts its logins that still worked after that.
+	CutOff        time.Duration `json:"cut_off"`
+	AttackerAfter int64         `json:"attacker_logins_after_cut_off"`
+	// AttackerSession is whether the attacker's open session survived.
+	AttackerSession bool `json:"attacker_session_survived"`
+	// OldPasswordWorks is whether the leaked password still logs in.
+	OldPasswordWorks bool `json:"old_password_works"`
+	// Remaining are the copies still present after remediation, with why.
+	Remaining []string `json:"remaining"`
+	// Done are the remediation tasks rekey completed.
+	Done       []string      `json:"done"`
+	Report     string        `json:"report"`
+	RespondFor time.Duration `json:"respond_took"`
+	ExitCode   int           `json:"respond_exit"`
+}
+
+// ConsumerOutcome is one consumer's view of the response.
+type ConsumerOutcome struct {
+	OK, Failed int64
+	Login      string
+	Outages    []time.Duration
+}
+
+var consumerNames = []string{"storefront", "billing", "reports"}
+
+// Run runs the drill. It cleans up after itself.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	say := func(format string, a ...any) {
+		if o.Out != nil {
+			fmt.Fprintf(o.Out, "drill: "+format+"\n", a...)
+		}
+	}
+	say("starting a PostgreSQL cluster with password authentication")
+	pg, err := testutil.StartCluster()
+	if err != nil {
+		return nil, fmt.Errorf("start PostgreSQL: %w", err)
+	}
+	defer pg.Stop()
+	dir, err := os.MkdirTemp("", "rekey-drill-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	role, password := "shop_app", "Sh0p-"+randomHex(12)
+	admin, err := pgx.Connect(ctx, pg.AdminURL())
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close(ctx)
+	for _, q := range []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, password),
+		"CREATE TABLE orders (id serial PRIMARY KEY, total numeric)",
+		"INSERT INTO orders (total) SELECT g FROM generate_series(1, 100) g",
+		"GRANT SELECT ON orders TO " + role,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			return nil, fmt.Errorf("%s: %w", strings.Fields(q)[0], err)
+		}
+	}
+	url := pg.URL(role, password, "postgres")
+
+	say("writing copies of the password: git history, a CI workflow, a Kubernetes Secret, Slack, Jira")
+	if err := writeCopies(dir, password, url); err != nil {
+		return nil, err
+	}
+	inv, err := writeInventory(dir, pg, role)
+	if err != nil {
+		return nil, err
+	}
+
+	say("starting %d consumers sharing the password", len(consumerNames))
+	procs := map[string]*exec.Cmd{}
+	defer func() {
+		for _, p := range procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}()
+	for _, name := range consumerNames {
+		d := filepath.Join(dir, "apps", name)
+		if err := os.WriteFile(filepath.Join(d, ".env"), []byte(fmt.Sprintf("# %s\nAPP_ENV=production\nDATABASE_URL=%s\n", name, url)), 0o640); err != nil {
+			return nil, err
+		}
+		cmd := o.Consumer(strings.Join([]string{filepath.Join(d, ".env"), filepath.Join(d, "status"), filepath.Join(d, "report.json"), name}, "|"))
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start consumer %s: %w", name, err)
+		}
+		procs[name] = cmd
+	}
+	if err := waitHealthy(ctx, dir); err != nil {
+		return nil, err
+	}
+
+	say("an attacker logs in with the leaked password and keeps trying")
+	att := &attacker{url: url + "&application_name=exfil"}
+	if err := att.start(ctx); err != nil {
+		return nil, err
+	}
+	defer att.stop()
+
+	home := filepath.Join(dir, "rekey-home")
+	report := filepath.Join(dir, "incident-report.md")
+	say("running: rekey respond --secret-env DRILL_LEAKED --inventory %s --yes", inv)
+	cmd := o.Rekey("respond", "--secret-env", "DRILL_LEAKED", "--inventory", inv, "--yes", "--report", report, "--as", "drill")
+	cmd.Env = append(cmd.Environ(), "REKEY_HOME="+home, "DRILL_LEAKED="+password, "DRILL_ADMIN_DSN="+pg.AdminURL(), "REKEY_STORE=")
+	var outBuf strings.Builder
+	var w io.Writer = &outBuf
+	if o.Out != nil {
+		w = io.MultiWriter(&outBuf, &prefixed{w: o.Out, prefix: "  | "})
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	start := time.Now()
+	att.mark(start)
+	runErr := cmd.Run()
+	out := &Outcome{RespondFor: time.Since(start), Consumers: map[string]ConsumerOutcome{}, CopyClasses: map[string]int{}}
+	if ee := (*exec.ExitError)(nil); errors.As(runErr, &ee) {
+		out.ExitCode = ee.ExitCode()
+	} else if runErr != nil {
+		return nil, runErr
+	}
+	time.Sleep(300 * time.Millisecond) // the consumers settle on their new logins
+	att.stop()
+	for name, p := range procs {
+		p.Process.Signal(syscall.SIGTERM)
+		p.Wait()
+		delete(procs, name)
+		var r consumerReport
+		if b, err := os.ReadFile(filepath.Join(dir, "apps", name, "report.json")); err == nil {
+			json.Unmarshal(b, &r)
+		}
+		out.Consumers[name] = ConsumerOutcome{OK: r.OK, Failed: r.Fail, Login: r.Login, Outages: r.Outages}
+	}
+	out.CutOff = att.cutOff()
+	out.AttackerAfter = att.after.Load()
+	out.AttackerSession = att.sessionAlive(ctx)
+	if c, err := pgx.Connect(ctx, url); err == nil {
+		out.OldPasswordWorks = true
+		c.Close(ctx)
+	}
+	if err := readStore(ctx, home, out); err != nil {
+		return out, err
+	}
+	if b, err := os.ReadFile(report); err == nil {
+		out.Report = string(b)
+	}
+	if out.ExitCode != 0 {
+		return out, fmt.Errorf("rekey respond exited %d:\n%s", out.ExitCode, outBuf.String())
+	}
+	return out, nil
+}
+
+// readStore reads what the response recorded: the copies and the
+// remediation tasks.
+func readStore(ctx context.Context, home string, out *Outcome) error {
+	st, err := sqlite.Open(ctx, filepath.Join(home, store.DBFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	incs, err := st.ListIncidents(ctx, store.Filter{})
+	if err != nil || len(incs) == 0 {
+		return fmt.Errorf("no incident recorded: %v", err)
+	}
+	out.Incident = incs[len(incs)-1].ID
+	if p, ok, err := st.GetPlan(ctx, out.Incident); err == nil && ok {
+		out.Strategy = p.Strategy
+	}
+	occ, err := st.Occurrences(ctx, out.Incident)
+	if err != nil {
+		return err
+	}
+	out.Copies = len(occ)
+	for _, o := range occ {
+		out.CopyClasses[o.Class]++
+	}
+	tasks, err := st.Tasks(ctx, out.Incident)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		line := t.Kind + " " + t.Location + ": " + t.Action
+		if t.State == store.TaskDone {
+			out.Done = append(out.Done, line)
+		} else {
+			out.Remaining = append(out.Remaining, line+" ("+t.State+")")
+		}
+	}
+	return nil
+}
+
+// Print writes the outcome for a person.
+func (o *Outcome) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nDrill outcome (incident %s, %s strategy, respond took %s)\n", o.Incident, o.Strategy, o.RespondFor.Round(time.Millisecond))
+	fmt.Fprintf(w, "  copies found:        %d %v\n", o.Copies, o.CopyClasses)
+	for _, name := range consumerNames {
+		c := o.Consumers[name]
+		fmt.Fprintf(w, "  consumer %-10s  %d requests ok, %d failed during the response, longest outage %s, now on login %s\n",
+			name, c.OK, c.Failed, longest(c.Outages), c.Login)
+	}
+	fmt.Fprintf(w, "  attacker cut off:    %s after respond started (logins after that: %d; open session survived: %v)\n",
+		o.CutOff.Round(time.Millisecond), o.AttackerAfter, o.AttackerSession)
+	fmt.Fprintf(w, "  leaked password:     %s\n", map[bool]string{true: "STILL WORKS", false: "refused"}[o.OldPasswordWorks])
+	fmt.Fprintf(w, "  copies removed:      %d\n", len(o.Done))
+	fmt.Fprintf(w, "  copies remaining:    %d\n", len(o.Remaining))
+	for _, r := range o.Remaining {
+		fmt.Fprintf(w, "    - %s\n", r)
+	}
+}
+
+func longest(ds []time.Duration) time.Duration {
+	var m time.Duration
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m.Round(time.Millisecond)
+}
+
+func waitHealthy(ctx context.Context, dir string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for _, name := range consumerNames {
+		for {
+			b, _ := os.ReadFile(filepath.Join(dir, "apps", name, "status"))
+			if strings.HasPrefix(string(b), "ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("consumer %s did not come up: %q", name, b)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// writeCopies lays out where the password leaked.
+func writeCopies(dir, password, url string) error {
+	repo := filepath.Join(dir, "src", "shop")
+	files := map[string]string{
+		"README.md":        "# shop\n\nThe storefront and its workers.\n",
+		"config/db.yml":    "production:\n  adapter: postgresql\n  host: db.internal\n  username: shop_app\n  password: \"" + password + "\"\n",
+		"cmd/shop/main.go": "package main\n\nfunc main() {}\n",
+	}
+	if err := writeTree(repo, files); err != nil {
+		return err
+	}
+	git := func(args ...string) error {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@shop.example", "GIT_COMMITTER_NAME=Dev",
+			"GIT_COMMITTER_EMAIL=dev@shop.example", "GIT_AUTHOR_DATE=2026-11-20T09:00:00Z", "GIT_COMMITTER_DATE=2026-11-20T09:00:00Z")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %v: %s", args[0], err, b)
+		}
+		return nil
+	}
+	for _, step := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "initial import"}} {
+		if err := git(step...); err != nil {
+			return err
+		}
+	}
+	// The password leaves the config file (it stays in history) but is
+	// pasted into CI and a Kubernetes Secret.
+	later := map[string]string{
+		"config/db.yml": "production:\n  adapter: postgresql\n  host: db.internal\n  username: shop_app\n  password: <%= ENV[\"DB_PASSWORD\"] %>\n",
+		".github/workflows/deploy.yml": "name: deploy\non:\n  push:\n    branches: [main]\njobs:\n  migrate:\n    runs-on: ubuntu-latest\n" +
+			"    env:\n      PGPASSWORD: " + password + "\n    steps:\n      - uses: actions/checkout@v4\n      - run: psql -h db.internal -U shop_app -c 'select 1'\n",
+		"deploy/k8s/db-secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: shop-db\n  namespace: shop\ntype: Opaque\ndata:\n" +
+			"  password: " + base64.StdEncoding.EncodeToString([]byte(password)) + "\n",
+	}
+	if err := writeTree(repo, later); err != nil {
+		return err
+	}
+	for _, step := range [][]string{{"add", "-A"}, {"commit", "-q", "-m", "deploy pipeline and k8s manifests"}} {
+		if err := git(step...); err != nil {
+			return err
+		}
+	}
+	slack := filepath.Join(dir, "exports", "slack")
+	if err := writeTree(slack, map[string]string{
+		"channels.json": `[{"id":"C07DEPLOYS","name":"deploys","created":1700000000,"creator":"U01DEV","is_archived":false,"members":["U01DEV","U02OPS"]}]`,
+		"users.json":    `[{"id":"U01DEV","name":"dev","real_name":"Dana Dev"},{"id":"U02OPS","name":"ops","real_name":"Omar Ops"}]`,
+		"deploys/2026-11-20.json": `[{"type":"message","user":"U02OPS","text":"db is slow, can someone check? connect with ` + url +
+			`","ts":"1795165200.000100"},{"type":"message","user":"U01DEV","text":"looking","ts":"1795165260.000200"}]`,
+	}); err != nil {
+		return err
+	}
+	jira := map[string]any{"startAt": 0, "maxResults": 50, "total": 1, "issues": []any{map[string]any{
+		"id": "10042", "key": "OPS-42", "fields": map[string]any{
+			"summary": "Storefront cannot reach the database", "description": "Started after the 09:00 deploy.",
+			"created": "2026-11-20T09:30:00.000+0000",
+			"comment": map[string]any{"comments": []any{map[string]any{
+				"id": "10101", "body": "Works for me with PGPASSWORD=" + password + " psql -h db.internal -U shop_app",
+				"author": map[string]any{"displayName": "Omar Ops"}, "created": "2026-11-20T09:41:00.000+0000",
+			}}},
+		}}}}
+	b, _ := json.MarshalIndent(jira, "", "  ")
+	return writeTree(filepath.Join(dir, "exports"), map[string]string{"jira.json": string(b)})
+}
+
+func writeInventory(dir string, pg *testutil.PGCluster, role string) (string, error) {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `version: 1
+systems:
+  - name: shop-db
+    type: postgres
+    admin: env:DRILL_ADMIN_DSN
+identities:
+  - name: %s
+    system: shop-db
+    owner: { team: shop, contact: "#shop-oncall" }
+consumers:
+`, role)
+	for _, name := range consumerNames {
+		if err := os.MkdirAll(filepath.Join(dir, "apps", name), 0o755); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&sb, "  - name: %s\n    identity: %s\n    deliver: { type: file, path: apps/%s/.env, format: dotenv, key: DATABASE_URL }\n"+
+			"    health: \"grep -q '^ok' apps/%s/status\"\n    sources: [\"app:%s\"]\n", name, role, name, name, name)
+	}
+	fmt.Fprintf(&sb, `sources:
+  - { type: git, path: src/shop, history: true }
+  - { type: slack, path: exports/slack }
+  - { type: jira, path: exports/jira.json }
+logs:
+  - { type: postgres-csv, path: %q }
+policy:
+  ttl: 720h
+`, filepath.Join(pg.LogDir, "*.csv"))
+	p := filepath.Join(dir, "rekey.yml")
+	return p, os.WriteFile(p, []byte(sb.String()), 0o644)
+}
+
+func writeTree(root string, files map[string]string) error {
+	for rel, content := range files {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attacker holds a session with the leaked password and tries a fresh
+// login every 50 ms.
+type attacker struct {
+	url     string
+	conn    *pgx.Conn
+	t0      atomic.Int64 // when respond started
+	cut     atomic.Int64 // first refused login after t0
+	after   atomic.Int64 // logins that worked after cut
+	stopped chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+func (a *attacker) start(ctx context.Context) error {
+	c, err := pgx.Connect(ctx, a.url)
+	if err != nil {
+		return fmt.Errorf("attacker: %w", err)
+	}
+	a.conn = c
+	a.stopped = make(chan struct{})
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for {
+			select {
+			case <-a.stopped:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			c, err := pgx.Connect(cctx, a.url)
+			cancel()
+			if a.t0.Load() == 0 {
+				if err == nil {
+					c.Close(ctx)
+				}
+				continue
+			}
+			if err != nil {
+				a.cut.CompareAndSwap(0, time.Now().UnixNano())
+				continue
+			}
+			c.Close(ctx)
+			if a.cut.Load() != 0 {
+				a.after.Add(1)
+			}
+		}
+	}()
+	return nil
+}
+
+func (a *attacker) mark(t time.Time) { a.t0.Store(t.UnixNano()) }
+
+func (a *attacker) cutOff() time.Duration {
+	if a.cut.Load() == 0 {
+		return -1
+	}
+	return time.Duration(a.cut.Load() - a.t0.Load())
+}
+
+func (a *attacker) sessionAlive(ctx context.Context) bool {
+	if a.conn == nil {
+		return false
+	}
+	_, err := a.conn.Exec(ctx, "SELECT 1")
+	return err == nil
+}
+
+func (a *attacker) stop() {
+	a.once.Do(func() {
+		if a.stopped != nil {
+			close(a.stopped)
+			a.wg.Wait()
+		}
+	})
+}
+
+type consumerReport struct {
+	OK, Fail int64
+	Login    string
+	LastErr  string
+	Outages  []time.Duration
+}
+
+// RunConsumer is the consumer process: spec is "envfile|status|report|app".
+// It queries the orders table every 50 ms with the URL its env file holds
+// (read on every loop) until SIGTERM, then writes its counts to report.
+func RunConsumer(spec string) int {
+	f := strings.Split(spec, "|")
+	if len(f) != 4 {
+		fmt.Fprintln(os.Stderr, "consumer: bad spec")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	c := &testutil.PGConsumer{File: f[0], Key: "DATABASE_URL", Status: f[1], App: f[3], Interval: 50 * time.Millisecond,
+		Query: "SELECT count(*) FROM orders"}
+	c.Run(ctx)
+	b, _ := json.Marshal(consumerReport{OK: c.OK.Load(), Fail: c.Fail.Load(), Login: c.Login(), LastErr: c.LastError(), Outages: c.Outages()})
+	if err := os.WriteFile(f[2], b, 0o600); err != nil {
+		return 1
+	}
+	return 0
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// prefixed writes each line it is given with a prefix, so rekey's own
+// output stands apart from the drill's.
+type prefixed struct {
+	w      io.Writer
+	prefix string
+	mid    bool
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if !p.mid {
+			io.WriteString(p.w, p.prefix)
+		}
+		io.WriteString(p.w, line)
+		p.mid = !strings.HasSuffix(line, "\n")
+	}
+	return len(b), nil
+}

@@ -1,0 +1,86 @@
+package drill
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/cli"
+)
+
+// TestMain lets the test binary stand in for rekey and for the consumer
+// processes, so the drill runs them as separate processes as make drill
+// does.
+func TestMain(m *testing.M) {
+	if os.Getenv("DRILL_AS_REKEY") == "1" {
+		os.Exit(cli.Main(context.Background(), cli.Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
+	if spec := os.Getenv("DRILL_CONSUMER"); spec != "" {
+		os.Exit(RunConsumer(spec))
+	}
+	os.Exit(m.Run())
+}
+
+func TestDrill(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	self := os.Args[0]
+	var log strings.Builder
+	out, err := Run(context.Background(), Options{
+		Rekey: func(args ...string) *exec.Cmd {
+			cmd := exec.Command(self, args...)
+			cmd.Env = append(os.Environ(), "DRILL_AS_REKEY=1")
+			return cmd
+		},
+		Consumer: func(spec string) *exec.Cmd {
+			cmd := exec.Command(self, "-test.run=^$")
+			cmd.Env = append(os.Environ(), "DRILL_CONSUMER="+spec)
+			return cmd
+		},
+		Out: &log,
+	})
+	if out != nil {
+		out.Print(&log)
+	}
+	t.Log(log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The attacker was connected before the response: auto chooses
+	// emergency, which cuts it off first.
+	if out.Strategy != "emergency" {
+		t.Errorf("strategy %s, want emergency", out.Strategy)
+	}
+	for _, class := range []string{"history", "ci", "iac", "chat", "ticket"} {
+		if out.CopyClasses[class] == 0 {
+			t.Errorf("no copy found in %s: %v", class, out.CopyClasses)
+		}
+	}
+	if out.CutOff < 0 || out.CutOff > 30*time.Second || out.AttackerAfter != 0 || out.AttackerSession {
+		t.Errorf("attacker: cut off after %s, %d logins after, session survived %v", out.CutOff, out.AttackerAfter, out.AttackerSession)
+	}
+	if out.OldPasswordWorks {
+		t.Error("the leaked password still works")
+	}
+	for name, c := range out.Consumers {
+		if c.OK == 0 || c.Login == "" || c.Login == "shop_app" {
+			t.Errorf("consumer %s ends on login %q after %d good requests", name, c.Login, c.OK)
+		}
+	}
+	// What rotation cannot clean: a branch to merge for CI and IaC, the
+	// history rewrite (waiting for an approval), the chat message and the
+	// ticket comment, each with why it remains.
+	remaining := strings.Join(out.Remaining, "\n")
+	for _, want := range []string{"working-tree", "history", "chat #deploys", "ticket OPS-42"} {
+		if !strings.Contains(remaining, want) {
+			t.Errorf("remaining copies lack %q:\n%s", want, remaining)
+		}
+	}
+	if !strings.Contains(out.Report, out.Incident) {
+		t.Errorf("the report does not name the incident")
+	}
+}

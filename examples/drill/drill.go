@@ -22,7 +22,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -188,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		p.Process.Signal(syscall.SIGTERM)
 		p.Wait()
 		delete(procs, name)
-		var r consumerReport
+		var r testutil.ConsumerReport
 		if b, err := os.ReadFile(filepath.Join(dir, "apps", name, "report.json")); err == nil {
 			json.Unmarshal(b, &r)
 		}
@@ -488,33 +487,9 @@ func (a *attacker) stop() {
 	})
 }
 
-type consumerReport struct {
-	OK, Fail int64
-	Login    string
-	LastErr  string
-	Outages  []time.Duration
-}
-
-// RunConsumer is the consumer process: spec is "envfile|status|report|app".
-// It queries the orders table every 50 ms with the URL its env file holds
-// (read on every loop) until SIGTERM, then writes its counts to report.
-func RunConsumer(spec string) int {
-	f := strings.Split(spec, "|")
-	if len(f) != 4 {
-		fmt.Fprintln(os.Stderr, "consumer: bad spec")
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	c := &testutil.PGConsumer{File: f[0], Key: "DATABASE_URL", Status: f[1], App: f[3], Interval: 50 * time.Millisecond,
-		Query: "SELECT count(*) FROM orders"}
-	c.Run(ctx)
-	b, _ := json.Marshal(consumerReport{OK: c.OK.Load(), Fail: c.Fail.Load(), Login: c.Login(), LastErr: c.LastError(), Outages: c.Outages()})
-	if err := os.WriteFile(f[2], b, 0o600); err != nil {
-		return 1
-	}
-	return 0
-}
+// RunConsumer is the consumer process: spec is "envfile|status|report|app"
+// (see testutil.RunConsumerProcess); it queries the orders table.
+func RunConsumer(spec string) int { return testutil.RunConsumerProcess(spec, "SELECT count(*) FROM orders") }
 
 func randomHex(n int) string {
 	b := make([]byte, n)

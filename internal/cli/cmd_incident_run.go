@@ -342,6 +342,27 @@ func (g *globals) confirm(yes bool, question string) error {
 	return nil
 }
 
+// openEngine opens the store and an engine on the incident's stored
+// plan; done releases both.
+func (g *globals) openEngine(ctx context.Context, id string) (*engine.Engine, func(), error) {
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	deps, cleanup, err := g.engineDeps(ctx, st, id)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	done := func() { cleanup(); st.Close() }
+	e, err := engine.New(ctx, deps, id)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return e, done, nil
+}
+
 // engineDeps builds what the engine acts through from the incident's
 // inventory: providers opened as each system's administrator (once, on
 // first use), file targets, the sealing key and the audit log.
@@ -561,20 +582,11 @@ EXIT STATUS
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			st, err := g.openStore(ctx)
+			e, done, err := g.openEngine(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			deps, cleanup, err := g.engineDeps(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			e, err := engine.New(ctx, deps, args[0])
-			if err != nil {
-				return err
-			}
+			defer done()
 			if err := g.confirm(yes, "roll back the run of "+args[0]+"?"); err != nil {
 				return err
 			}
@@ -608,20 +620,11 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			st, err := g.openStore(ctx)
+			e, done, err := g.openEngine(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			deps, cleanup, err := g.engineDeps(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			e, err := engine.New(ctx, deps, args[0])
-			if err != nil {
-				return err
-			}
+			defer done()
 			s, err := e.Credential(ctx, args[1], reveal)
 			if err != nil {
 				return err

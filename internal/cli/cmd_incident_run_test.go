@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,34 +19,10 @@ import (
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
-// consumerReport is what a consumer process writes when it is stopped.
-type consumerReport struct {
-	OK, Fail int64
-	Login    string
-	LastErr  string
-	Outages  []time.Duration
-}
-
 // runConsumerProcess is the consumer workload of the end-to-end tests, run
-// as its own process: spec is "envfile|status|report|app". It reads its
-// config file on every loop, queries every 50 ms, and on SIGTERM writes
-// its counts to report.
+// as its own process (see testutil.RunConsumerProcess).
 func runConsumerProcess(spec string) int {
-	f := strings.Split(spec, "|")
-	if len(f) != 4 {
-		fmt.Fprintln(os.Stderr, "consumer: bad spec")
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	c := &testutil.PGConsumer{File: f[0], Key: "DATABASE_URL", Status: f[1], App: f[3], Interval: 50 * time.Millisecond,
-		Query: os.Getenv("REKEY_TEST_QUERY")}
-	c.Run(ctx)
-	b, _ := json.Marshal(consumerReport{OK: c.OK.Load(), Fail: c.Fail.Load(), Login: c.Login(), LastErr: c.LastError(), Outages: c.Outages()})
-	if err := os.WriteFile(f[2], b, 0o600); err != nil {
-		return 1
-	}
-	return 0
+	return testutil.RunConsumerProcess(spec, os.Getenv("REKEY_TEST_QUERY"))
 }
 
 // rotationWorld is the proof setup of the rotation issue: a role whose
@@ -160,12 +135,12 @@ func (w *rotationWorld) startConsumers(table string) {
 	}
 }
 
-func (w *rotationWorld) stopConsumers() map[string]consumerReport {
-	out := map[string]consumerReport{}
+func (w *rotationWorld) stopConsumers() map[string]testutil.ConsumerReport {
+	out := map[string]testutil.ConsumerReport{}
 	for name, cmd := range w.procs {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-		var r consumerReport
+		var r testutil.ConsumerReport
 		b, err := os.ReadFile(w.reports[name])
 		if err == nil {
 			json.Unmarshal(b, &r)
@@ -248,7 +223,7 @@ func (w *rotationWorld) oldPasswordWorks() bool {
 }
 
 // checkContained asserts the end state every strategy must reach.
-func (w *rotationWorld) checkContained(reports map[string]consumerReport) {
+func (w *rotationWorld) checkContained(reports map[string]testutil.ConsumerReport) {
 	t := w.t
 	t.Helper()
 	if w.oldPasswordWorks() {

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -181,4 +184,38 @@ func readDotenv(path, key string) (string, error) {
 		return v, nil
 	}
 	return "", fmt.Errorf("%s: no %s", path, key)
+}
+
+// ConsumerReport is what a consumer process (RunConsumerProcess) writes
+// when it is stopped.
+type ConsumerReport struct {
+	OK, Fail int64
+	Login    string
+	LastErr  string
+	Outages  []time.Duration
+}
+
+// RunConsumerProcess is the body of a consumer process for end-to-end
+// tests and the drill: spec is "envfile|status|report|app". It runs a
+// PGConsumer with query every 50 ms until SIGTERM or an interrupt, then
+// writes a ConsumerReport (JSON) to report, and returns the exit code.
+func RunConsumerProcess(spec, query string) int {
+	f := strings.Split(spec, "|")
+	if len(f) != 4 {
+		fmt.Fprintln(os.Stderr, "consumer: bad spec, want envfile|status|report|app")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	c := &PGConsumer{File: f[0], Key: "DATABASE_URL", Status: f[1], App: f[3], Interval: 50 * time.Millisecond, Query: query}
+	c.Run(ctx)
+	b, err := json.Marshal(ConsumerReport{OK: c.OK.Load(), Fail: c.Fail.Load(), Login: c.Login(), LastErr: c.LastError(), Outages: c.Outages()})
+	if err == nil {
+		err = os.WriteFile(f[2], b, 0o600)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "consumer:", err)
+		return 1
+	}
+	return 0
 }

@@ -293,15 +293,15 @@ func knownOperation(op string) bool {
 func (a *Audit) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
 	em := &emitter{ctx: ctx, file: file, emit: emit}
 	failed := newBoundedMap[string, struct{}](maxSessions) // connections refused, whose DISCONNECT is noise
-	lr := newLineReader(r)
+	lr := logs.NewLineReader(r, maxRecord)
 	var rec auditRecord
 	for {
-		b, long, err := lr.next()
+		b, long, err := lr.Next()
 		if err == io.EOF {
 			return em.stats, nil
 		}
 		if err != nil {
-			return em.stats, readErr(file, lr.line, err)
+			return em.stats, readErr(file, lr.Line(), err)
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
@@ -315,16 +315,16 @@ func (a *Audit) Parse(ctx context.Context, file string, r io.Reader, emit func(l
 			}
 			continue
 		case long:
-			em.malformed(lr.line, "line longer than %d bytes", maxRecord)
+			em.malformed(lr.Line(), "line longer than %d bytes", maxRecord)
 			continue
 		default:
-			em.malformed(lr.line, "not a server_audit record: timestamp,serverhost,username,host,connectionid,queryid,operation,database,object,retcode")
+			em.malformed(lr.Line(), "not a server_audit record: timestamp,serverhost,username,host,connectionid,queryid,operation,database,object,retcode")
 			continue
 		}
 		if err := em.record(); err != nil {
 			return em.stats, err
 		}
-		ev, ok := auditEvent(file, lr.line, &rec, failed)
+		ev, ok := auditEvent(file, lr.Line(), &rec, failed)
 		if !ok {
 			continue
 		}

@@ -232,10 +232,10 @@ type generalParse struct {
 func (g *General) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
 	p := &generalParse{em: &emitter{ctx: ctx, file: file, emit: emit}, conns: newBoundedMap[uint64, conn](maxSessions),
 		waiting: map[uint64]int{}}
-	lr := newLineReader(r)
+	lr := logs.NewLineReader(r, maxRecord)
 	var h generalLine
 	for {
-		b, long, err := lr.next()
+		b, long, err := lr.Next()
 		if err == io.EOF {
 			if err := p.flushRecord(); err != nil {
 				return p.em.stats, err
@@ -243,7 +243,7 @@ func (g *General) Parse(ctx context.Context, file string, r io.Reader, emit func
 			return p.em.stats, p.drain(true)
 		}
 		if err != nil {
-			return p.em.stats, readErr(file, lr.line, err)
+			return p.em.stats, readErr(file, lr.Line(), err)
 		}
 		if g.parseLine(b, &h) {
 			if err := p.flushRecord(); err != nil {
@@ -254,7 +254,7 @@ func (g *General) Parse(ctx context.Context, file string, r io.Reader, emit func
 			} else {
 				h.time = p.lastTime
 			}
-			p.rec, p.line, p.pending = h, lr.line, true
+			p.rec, p.line, p.pending = h, lr.Line(), true
 			p.arg = append(p.arg[:0], h.arg...)
 			continue
 		}
@@ -280,9 +280,9 @@ func (g *General) Parse(ctx context.Context, file string, r io.Reader, emit func
 			continue
 		}
 		if long {
-			p.em.malformed(lr.line, "line longer than %d bytes", maxRecord)
+			p.em.malformed(lr.Line(), "line longer than %d bytes", maxRecord)
 		} else {
-			p.em.malformed(lr.line, "not a general log record: no time, connection id and command")
+			p.em.malformed(lr.Line(), "not a general log record: no time, connection id and command")
 		}
 	}
 }

@@ -46,33 +46,33 @@ type jsonRecord struct {
 // Parse implements logs.Parser.
 func (*JSON) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
 	em := &emitter{ctx: ctx, file: file, emit: emit}
-	lr := newLineReader(r)
+	lr := logs.NewLineReader(r, maxRecord)
 	var rec record
 	for {
-		b, long, err := lr.next()
+		b, long, err := lr.Next()
 		if err == io.EOF {
 			return em.stats, nil
 		}
 		if err != nil {
-			return em.stats, readErr(file, lr.line, err)
+			return em.stats, readErr(file, lr.Line(), err)
 		}
 		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
 		if long {
-			em.malformed(lr.line, "line longer than %d bytes", maxRecord)
+			em.malformed(lr.Line(), "line longer than %d bytes", maxRecord)
 			continue
 		}
 		var j jsonRecord
 		if err := json.Unmarshal(b, &j); err != nil {
-			em.malformed(lr.line, "json: %v", err)
+			em.malformed(lr.Line(), "json: %v", err)
 			continue
 		}
 		if j.Timestamp == "" || j.Severity == "" || parseTime(j.Timestamp).IsZero() {
-			em.malformed(lr.line, "jsonlog record without timestamp or error_severity")
+			em.malformed(lr.Line(), "jsonlog record without timestamp or error_severity")
 			continue
 		}
-		rec = record{line: lr.line, time: j.Timestamp, user: j.User, db: j.DBName, host: j.RemoteHost,
+		rec = record{line: lr.Line(), time: j.Timestamp, user: j.User, db: j.DBName, host: j.RemoteHost,
 			session: j.SessionID, severity: j.Severity, sqlstate: j.StateCode, message: j.Message,
 			app: j.AppName, hasFields: true}
 		if j.PID != 0 {

@@ -26,11 +26,8 @@
 package postgres
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -280,47 +277,6 @@ func cutUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
-}
-
-// lineReader reads lines of at most maxRecord bytes, counting them.
-type lineReader struct {
-	br   *bufio.Reader
-	buf  []byte
-	line int // number of the line last returned
-}
-
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10)}
-}
-
-// next returns the next line without its line ending, valid until the next
-// call; long reports that it was cut. err is io.EOF after the last line.
-func (l *lineReader) next() (b []byte, long bool, err error) {
-	l.buf = l.buf[:0]
-	for {
-		chunk, err := l.br.ReadSlice('\n')
-		if len(l.buf)+len(chunk) <= maxRecord {
-			l.buf = append(l.buf, chunk...)
-		} else {
-			long = true
-			l.buf = append(l.buf, chunk[:maxRecord-len(l.buf)]...)
-		}
-		switch err {
-		case bufio.ErrBufferFull:
-			continue
-		case nil:
-		case io.EOF:
-			if len(l.buf) == 0 {
-				return nil, false, io.EOF
-			}
-		default:
-			return nil, false, err
-		}
-		l.line++
-		b = bytes.TrimSuffix(l.buf, []byte("\n"))
-		b = bytes.TrimSuffix(b, []byte("\r"))
-		return b, long, nil
-	}
 }
 
 // emitter counts what a parse sees and stops at emit's error.

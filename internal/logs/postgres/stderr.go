@@ -140,7 +140,7 @@ type session struct{ user, db, app, host, port string }
 // Parse implements logs.Parser.
 func (s *Stderr) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
 	em := &emitter{ctx: ctx, file: file, emit: emit}
-	lr := newLineReader(r)
+	lr := logs.NewLineReader(r, maxRecord)
 	var (
 		cur      record
 		msg      []byte
@@ -158,16 +158,16 @@ func (s *Stderr) Parse(ctx context.Context, file string, r io.Reader, emit func(
 		return em.record(&cur)
 	}
 	for {
-		b, long, err := lr.next()
+		b, long, err := lr.Next()
 		if err == io.EOF {
 			return em.stats, flush()
 		}
 		if err != nil {
-			return em.stats, readErr(file, lr.line, err)
+			return em.stats, readErr(file, lr.Line(), err)
 		}
 		if len(b) > 0 && b[0] == '\t' {
 			if !pending {
-				em.malformed(lr.line, "continuation line without a record")
+				em.malformed(lr.Line(), "continuation line without a record")
 				continue
 			}
 			if len(msg)+len(b) <= maxRecord {
@@ -182,12 +182,12 @@ func (s *Stderr) Parse(ctx context.Context, file string, r io.Reader, emit func(
 			continue
 		}
 		if long {
-			em.malformed(lr.line, "line longer than %d bytes", maxRecord)
+			em.malformed(lr.Line(), "line longer than %d bytes", maxRecord)
 			continue
 		}
 		m = s.re.FindSubmatchIndex(b)
 		if m == nil {
-			em.malformed(lr.line, "line does not start with log_line_prefix %q and a severity", s.prefix)
+			em.malformed(lr.Line(), "line does not start with log_line_prefix %q and a severity", s.prefix)
 			continue
 		}
 		get := func(name string) string {
@@ -201,7 +201,7 @@ func (s *Stderr) Parse(ctx context.Context, file string, r io.Reader, emit func(
 			}
 			return v
 		}
-		cur = record{line: lr.line, time: first(get("m"), get("t"), get("n")), user: get("u"), db: get("d"),
+		cur = record{line: lr.Line(), time: first(get("m"), get("t"), get("n")), user: get("u"), db: get("d"),
 			pid: get("p"), session: get("c"), severity: get("sev"), sqlstate: get("code"), app: get("a"), host: get("h")}
 		if cur.sqlstate == "" {
 			cur.sqlstate = get("e")

@@ -489,7 +489,9 @@ func (a *attacker) stop() {
 
 // RunConsumer is the consumer process: spec is "envfile|status|report|app"
 // (see testutil.RunConsumerProcess); it queries the orders table.
-func RunConsumer(spec string) int { return testutil.RunConsumerProcess(spec, "SELECT count(*) FROM orders") }
+func RunConsumer(spec string) int {
+	return testutil.RunConsumerProcess(spec, "SELECT count(*) FROM orders")
+}
 
 func randomHex(n int) string {
 	b := make([]byte, n)

@@ -22,7 +22,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/scan"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/secret"
-	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/trace"
 )
@@ -309,29 +308,9 @@ func traceInventory(ctx context.Context, g *globals, inv *inventory.Inventory, s
 	}
 	ferrs := &fileErrors{w: func(line string) { fmt.Fprintln(g.env.Stderr, line) }}
 	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
-	var sources []source.Source
-	for _, src := range inv.Sources {
-		in := inputFlags{}
-		path := inv.Abs(src.Path)
-		var paths []string
-		switch src.Type {
-		case "git":
-			in.history = src.History
-			paths = []string{path}
-		case "dir":
-			paths = []string{path}
-		default: // slack, jira
-			in.sources = []string{src.Type + ":" + path}
-		}
-		ss, err := in.build(paths, ferrs.add, warn)
-		if err != nil {
-			// A source missing here is reported, not fatal: the inventory
-			// may list places only some machines have.
-			warn(fmt.Sprintf("rekey: %s:%d: source %s: %v", inv.File, src.Pos.Line, src.Path, err))
-			continue
-		}
-		sources = append(sources, ss...)
-	}
+	// A source missing here is reported, not fatal: the inventory may list
+	// places only some machines have.
+	sources := scan.InventorySources(inv, ferrs.add, warn)
 	m := &scan.Trace{Secret: s, Matcher: tm, Detector: det, Fingerprinter: fp}
 	return scan.Run(ctx, scan.Options{Matcher: m}, sources)
 }

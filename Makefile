@@ -19,6 +19,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	bash bench/scan.sh
 	bash bench/contain.sh
+	bash bench/review.sh
 
 # A leaked-password drill on a private PostgreSQL cluster: consumers, an
 # attacker, copies everywhere, then rekey respond --yes (examples/drill).

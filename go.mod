@@ -36,3 +36,5 @@ require (
 	golang.org/x/text v0.41.0
 	modernc.org/sqlite v1.62.0
 )
+
+require github.com/klauspost/compress v1.20.4

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -182,24 +183,47 @@ func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logS
 	say := g.progress()
 	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
 	say("reading %d log file(s) for %s", len(files), cfg.Credential)
+	workers := runtime.GOMAXPROCS(0)
 	n := 0
-	if err := eachEvent(ctx, files, filtered(review.FilterKeys(cfg.Credential)), func(e logs.Event) error {
+	keys := review.FilterKeys(cfg.Credential)
+	if err := eachEvent(ctx, files, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error {
 		n++
 		r.Add(e)
 		return nil
-	}, warn); err != nil {
+	}, warn, workers); err != nil {
 		return review.Report{}, err
 	}
 	for keys := r.NextRelated(); len(keys) > 0; keys = r.NextRelated() {
-		say("reading them again for %d key(s) of derived credentials", len(keys))
+		// A credential cannot be used before it exists: files delivered
+		// before the earliest of these was created are not read again.
+		again := deliveredSince(files, r.RelatedSince())
+		say("reading %d of the %d file(s) again for %d key(s) of derived credentials", len(again), len(files), len(keys))
 		// The first pass reported malformed records already.
-		if err := eachEvent(ctx, files, filtered(keys), func(e logs.Event) error { r.AddRelated(e); return nil }, func(string) {}); err != nil {
+		if err := eachEvent(ctx, again, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error { r.AddRelated(e); return nil },
+			func(string) {}, workers); err != nil {
 			return review.Report{}, err
 		}
 	}
 	rep := r.Result()
 	say("%d event(s) read, %d of %s, %d finding(s)", n, rep.Events, cfg.Credential, len(rep.Findings))
 	return rep, nil
+}
+
+// deliveredSince keeps the files that may hold events at or after since:
+// all of them, except CloudTrail files whose name says they were delivered
+// before it.
+func deliveredSince(files []logSpec, since time.Time) []logSpec {
+	if since.IsZero() {
+		return files
+	}
+	var out []logSpec
+	for _, f := range files {
+		if at, ok := cloudtrail.DeliveredAt(f.glob); ok && at.Before(since.Truncate(time.Minute)) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // filtered is the parser list with CloudTrail's prefiltered on keys.

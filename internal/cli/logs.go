@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -60,7 +61,7 @@ func expandLogs(specs []logSpec) ([]logSpec, error) {
 // are counted and reported per file, never fatal.
 func readEvents(ctx context.Context, files []logSpec, keep func(logs.Event) bool, warn func(string)) ([]store.Event, error) {
 	var out []store.Event
-	err := eachEvent(ctx, files, logsall.Parsers(), func(e logs.Event) error {
+	err := eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
 		if keep(e) {
 			out = append(out, store.Event{
 				Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source,
@@ -69,20 +70,67 @@ func readEvents(ctx context.Context, files []logSpec, keep func(logs.Event) bool
 			})
 		}
 		return nil
-	}, warn)
+	}, warn, 1)
 	return out, err
 }
 
 // eachEvent streams every event of files to emit, choosing each file's
 // parser from parsers (by the spec's format, or by sniffing its content).
-// Nothing is held beyond one record.
-func eachEvent(ctx context.Context, files []logSpec, parsers []logs.Parser, emit func(logs.Event) error, warn func(string)) error {
+// Nothing is held beyond one record per file being read. With workers > 1
+// that many files are read at once (decompression is most of the work),
+// each worker with parsers of its own; emit and warn are then called from
+// one goroutine at a time, in no particular order across files.
+func eachEvent(ctx context.Context, files []logSpec, parsers func() []logs.Parser, emit func(logs.Event) error, warn func(string), workers int) error {
+	if workers <= 1 || len(files) < 2 {
+		ps := parsers()
+		for _, f := range files {
+			if err := readEventsFrom(ctx, f, ps, emit, warn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	lockedEmit := func(e logs.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return emit(e)
+	}
+	lockedWarn := func(line string) {
+		mu.Lock()
+		defer mu.Unlock()
+		warn(line)
+	}
+	next := make(chan logSpec)
+	var wg sync.WaitGroup
+	for range min(workers, len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps := parsers()
+			for f := range next {
+				if err := readEventsFrom(ctx, f, ps, lockedEmit, lockedWarn); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
 	for _, f := range files {
-		if err := readEventsFrom(ctx, f, parsers, emit, warn); err != nil {
-			return err
+		select {
+		case next <- f:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return nil
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
 }
 
 func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, emit func(logs.Event) error, warn func(string)) error {
@@ -91,7 +139,7 @@ func readEventsFrom(ctx context.Context, f logSpec, parsers []logs.Parser, emit 
 		return errs.E("logs", errs.NotFound, f.glob, unwrapPath(err))
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 64<<10)
+	br := rc
 	var p logs.Parser
 	if f.prefix != "" {
 		if p, err = postgres.NewStderr(f.prefix); err != nil {

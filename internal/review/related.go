@@ -225,6 +225,20 @@ func (r *Reviewer) NextRelated() []string {
 	return keys
 }
 
+// RelatedSince is when the earliest of the credentials the last
+// NextRelated handed out was created: none of them can have been used
+// before, so a log delivered earlier need not be read for them. Zero when
+// none has a known creation time.
+func (r *Reviewer) RelatedSince() time.Time {
+	var since time.Time
+	for _, rc := range r.related {
+		if rc.pass == r.pass && !rc.createdAt.IsZero() && (since.IsZero() || rc.createdAt.Before(since)) {
+			since = rc.createdAt
+		}
+	}
+	return since
+}
+
 // AddRelated takes one event of the pass NextRelated opened: the activity
 // of a derived credential is recorded under it (events of other
 // credentials are ignored). A credential it derives in turn is followed,

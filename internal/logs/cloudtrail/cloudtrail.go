@@ -12,11 +12,13 @@ package cloudtrail
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"time"
 
 	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
 
@@ -90,6 +92,24 @@ func IsDigest(path string) bool {
 		strings.Contains(path, "_CloudTrail-Digest_")
 }
 
+// deliveredRE matches the delivery time in a CloudTrail log file's name:
+// AccountID_CloudTrail_RegionName_YYYYMMDDTHHmmZ_UniqueString.json.gz,
+// where the time is when the file was delivered (AWS CloudTrail User
+// Guide, "CloudTrail log file examples").
+var deliveredRE = regexp.MustCompile(`_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_[A-Za-z0-9]+\.json(\.gz)?$`)
+
+// DeliveredAt is the delivery time a CloudTrail log file's name states;
+// every record in the file happened before it. ok is false for a name
+// that does not follow CloudTrail's convention.
+func DeliveredAt(path string) (at time.Time, ok bool) {
+	m := deliveredRE.FindStringSubmatch(filepath.Base(path))
+	if m == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("20060102T1504Z", m[1])
+	return t, err == nil
+}
+
 // Parse implements logs.Parser. Each event's Offset is the byte offset of
 // its record's opening brace in the (decompressed) input and Line the
 // line it starts on. A gzip stream is decompressed transparently.
@@ -98,21 +118,14 @@ func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(
 	if IsDigest(file) {
 		return st, nil
 	}
-	var magic [2]byte
-	n, err := io.ReadFull(r, magic[:])
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	r, done, err := logs.Gunzip(r)
+	if err != nil {
 		return st, fmt.Errorf("cloudtrail %s: %w", file, err)
 	}
-	r = io.MultiReader(bytes.NewReader(magic[:n]), r)
-	if n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return st, fmt.Errorf("cloudtrail %s: %w", file, err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	ps := &parse{p: p, ctx: ctx, file: file, s: newScanner(r), emit: emit, st: &st}
+	defer done()
+	sc := newScanner(r)
+	defer sc.release()
+	ps := &parse{p: p, ctx: ctx, file: file, s: sc, emit: emit, st: &st}
 	if err := ps.run(); err != nil {
 		return st, err
 	}

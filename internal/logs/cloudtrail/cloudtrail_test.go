@@ -518,3 +518,26 @@ func TestByteOrderMark(t *testing.T) {
 		t.Errorf("OneByteReader:\n%s", diff)
 	}
 }
+
+func TestDeliveredAt(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		want string // "" for not a CloudTrail name
+	}{
+		{"AWSLogs/123456789012/CloudTrail/eu-west-1/2026/11/20/123456789012_CloudTrail_eu-west-1_20261120T0905Z_Ab3dE5fG7hJ9kL1m.json.gz", "2026-11-20T09:05:00Z"},
+		{"/x/123456789012_CloudTrail_us-east-1_20261120T2355Z_q1w2e3r4t5y6u7i8.json", "2026-11-20T23:55:00Z"},
+		{"/x/123456789012_CloudTrail-Digest_us-east-1_20261120T2355Z.json.gz", ""},
+		{"/x/trail.json.gz", ""},
+	} {
+		at, ok := DeliveredAt(tc.path)
+		if tc.want == "" {
+			if ok {
+				t.Errorf("%s: %v, want no time", tc.path, at)
+			}
+			continue
+		}
+		if !ok || at.Format(time.RFC3339) != tc.want {
+			t.Errorf("%s: %v %v, want %s", tc.path, at, ok, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 const (
@@ -39,8 +40,22 @@ type scanner struct {
 	counted int
 }
 
+// bufs pools scanner buffers: a review reads tens of thousands of
+// delivered files, and a fresh buffer for each showed in its profile.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, readSize); return &b }}
+
 func newScanner(r io.Reader) *scanner {
-	return &scanner{r: r, buf: make([]byte, 0, readSize), pin: -1}
+	b := bufs.Get().(*[]byte)
+	return &scanner{r: r, buf: (*b)[:0], pin: -1}
+}
+
+// release returns the buffer to the pool; the scanner is done.
+func (s *scanner) release() {
+	if cap(s.buf) == readSize {
+		b := s.buf[:0]
+		bufs.Put(&b)
+	}
+	s.buf = nil
 }
 
 // offset is the file offset of buf[i].

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/logs"
 )
@@ -43,5 +44,20 @@ func TestReadEventsUsesTheInventorysPrefix(t *testing.T) {
 	}
 	if len(def) >= len(evs) || len(warnings) != 1 || !strings.Contains(warnings[0], "malformed") {
 		t.Fatalf("default prefix: %d events (with the right one %d), warnings %v", len(def), len(evs), warnings)
+	}
+}
+
+func TestDeliveredSinceSkipsOnlyEarlierCloudTrailFiles(t *testing.T) {
+	name := func(ts string) logSpec {
+		return logSpec{glob: "/t/AWSLogs/1/CloudTrail/eu-west-1/2026/11/20/123456789012_CloudTrail_eu-west-1_" + ts + "_Ab3dE5fG7hJ9kL1m.json.gz"}
+	}
+	files := []logSpec{name("20261120T0855Z"), name("20261120T0905Z"), name("20261120T0910Z"), {glob: "/var/log/postgresql/postgresql.csv"}}
+	since := time.Date(2026, 11, 20, 9, 5, 40, 0, time.UTC)
+	got := deliveredSince(files, since)
+	if len(got) != 3 || got[0] != files[1] || got[2] != files[3] {
+		t.Errorf("kept %v", got)
+	}
+	if got := deliveredSince(files, time.Time{}); len(got) != 4 {
+		t.Errorf("no creation time must keep every file, kept %d", len(got))
 	}
 }

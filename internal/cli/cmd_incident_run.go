@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
@@ -305,7 +304,7 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 			}
 		}
 	}
-	if err := g.confirm(o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {
+	if err := g.confirm(ctx, o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {
 		return err
 	}
 	res, runErr := e.Run(ctx)
@@ -325,19 +324,35 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 }
 
 // confirm asks on a terminal before a command changes systems; without a
-// terminal it needs --yes.
-func (g *globals) confirm(yes bool, question string) error {
+// terminal it needs --yes. Ctrl-C (ctx cancelled) or the end of input at
+// the prompt is a refusal: nothing has changed, and the incident stays as
+// it was, to be resumed.
+func (g *globals) confirm(ctx context.Context, yes bool, question string) error {
 	if yes {
 		return nil
 	}
-	f, ok := g.env.Stdin.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
+	const stays = "not confirmed; nothing was changed and the incident stays open (run the command again to resume)"
+	f, ok := g.env.stdinTerminal()
+	if !ok {
 		return usagef("this changes real systems: pass --yes to confirm without a terminal")
 	}
 	fmt.Fprintf(g.env.Stderr, "rekey: %s [y/N] ", question)
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return usagef("not confirmed")
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil {
+			line = ""
+		}
+		answer <- line
+	}()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(g.env.Stderr)
+		return usagef("%s", stays)
+	case line := <-answer:
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return usagef("%s", stays)
+		}
 	}
 	return nil
 }
@@ -587,7 +602,7 @@ EXIT STATUS
 				return err
 			}
 			defer done()
-			if err := g.confirm(yes, "roll back the run of "+args[0]+"?"); err != nil {
+			if err := g.confirm(ctx, yes, "roll back the run of "+args[0]+"?"); err != nil {
 				return err
 			}
 			res, err := e.Rollback(ctx)

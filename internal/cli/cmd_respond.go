@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,9 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/engine"
@@ -149,7 +146,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	if err := g.confirmRespond(o.yes, fmt.Sprintf("run the %s plan for %s (%d steps) against the real systems?", p.Strategy, id, len(p.Steps))); err != nil {
+	if err := g.confirm(ctx, o.yes, fmt.Sprintf("run the %s plan for %s (%d steps) against the real systems?", p.Strategy, id, len(p.Steps))); err != nil {
 		return err
 	}
 
@@ -239,28 +236,6 @@ func respondWaiting(ctx context.Context, st store.Store, id string, p *plan.Plan
 		}
 	}
 	fmt.Fprintln(out, "then run respond again: it resumes here")
-}
-
-// confirmRespond asks on a terminal; without one, --yes is required.
-func (g *globals) confirmRespond(yes bool, question string) error {
-	if yes {
-		return nil
-	}
-	f, ok := g.env.Stdin.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
-		return usagef("respond changes real systems: pass --yes to confirm without a terminal")
-	}
-	fmt.Fprintf(g.env.Stderr, "rekey: %s [y/N] ", question)
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil {
-		// Ctrl-C or end of input at the prompt: everything so far is in
-		// the store; respond again resumes.
-		return usagef("not confirmed; the incident stays open, run respond again to resume")
-	}
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return usagef("not confirmed; the incident stays open, run respond again to resume")
-	}
-	return nil
 }
 
 // respondRemediate is the remediation stage: copies in working trees go

@@ -22,6 +22,21 @@ type Env struct {
 	Getenv         func(string) string
 	// Terminal overrides the isatty check on Stderr (tests).
 	Terminal *bool
+	// StdinTerminal overrides the isatty check on Stdin (tests of the
+	// confirmation prompt, which is only shown on a terminal).
+	StdinTerminal *bool
+}
+
+// stdinTerminal returns Stdin as a file when it is a terminal.
+func (e Env) stdinTerminal() (*os.File, bool) {
+	f, ok := e.Stdin.(*os.File)
+	if !ok {
+		return nil, false
+	}
+	if e.StdinTerminal != nil {
+		return f, *e.StdinTerminal
+	}
+	return f, isatty.IsTerminal(f.Fd())
 }
 
 func (e Env) stderrIsTerminal() bool {

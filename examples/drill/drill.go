@@ -45,6 +45,10 @@ type Options struct {
 	Consumer func(spec string) *exec.Cmd
 	// Out receives the narrative; nil is quiet.
 	Out io.Writer
+	// Keep leaves the drill's directory (repository with its rekey
+	// branch, exports, report, rekey's home) for inspection; the cluster
+	// is stopped either way.
+	Keep bool
 }
 
 // Outcome is what the drill measured.
@@ -102,7 +106,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	if o.Keep {
+		defer say("kept %s (rekey's home is %s)", dir, filepath.Join(dir, "rekey-home"))
+	} else {
+		defer os.RemoveAll(dir)
+	}
 
 	role, password := "shop_app", "Sh0p-"+randomHex(12)
 	admin, err := pgx.Connect(ctx, pg.AdminURL())

@@ -20,6 +20,7 @@ func main() {
 		os.Exit(drill.RunConsumer(os.Args[2]))
 	}
 	rekey := flag.String("rekey", "bin/rekey", "the rekey binary to respond with")
+	keep := flag.Bool("keep", false, "keep the drill's files (repository, exports, report) for inspection")
 	flag.Parse()
 	self, err := os.Executable()
 	if err != nil {
@@ -32,6 +33,7 @@ func main() {
 		Rekey:    func(args ...string) *exec.Cmd { return exec.Command(*rekey, args...) },
 		Consumer: func(spec string) *exec.Cmd { return exec.Command(self, "consumer", spec) },
 		Out:      os.Stdout,
+		Keep:     *keep,
 	})
 	if out != nil {
 		out.Print(os.Stdout)

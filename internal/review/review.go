@@ -17,6 +17,7 @@ package review
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -272,7 +273,7 @@ func (r *Reviewer) Add(e logs.Event) {
 		w.networks.add(n, &e, cons)
 	}
 	if e.UserAgent != "" {
-		w.agents.add(e.UserAgent, &e, cons)
+		w.agents.add(agentKey(e.UserAgent), &e, cons)
 	}
 	if e.Application != "" {
 		w.apps.add(e.Application, &e, cons)
@@ -365,4 +366,22 @@ func sourceAddr(s string) string {
 		return ap.Addr().String()
 	}
 	return s
+}
+
+// agentKey is a user agent without the parts that name the single call
+// (AWS CLI v2 appends "command/iam.list-users", the SDKs "md/command#…"):
+// one tool running twenty commands is one new user agent, not twenty.
+func agentKey(ua string) string {
+	if !strings.Contains(ua, "command") {
+		return ua
+	}
+	f := strings.Fields(ua)
+	out := f[:0]
+	for _, t := range f {
+		if strings.HasPrefix(t, "command/") || strings.HasPrefix(t, "md/command#") || strings.HasPrefix(t, "cfg/") {
+			continue
+		}
+		out = append(out, t)
+	}
+	return strings.Join(out, " ")
 }

@@ -554,3 +554,20 @@ func TestEventsBeforeTheBaselineAreLeftOut(t *testing.T) {
 		t.Fatalf("notes %v\n%s", rep.Notes, dump(rep))
 	}
 }
+
+func TestOneToolRunningManyCommandsIsOneNewAgent(t *testing.T) {
+	cli := func(cmd string) string {
+		return "aws-cli/2.15.30 Python/3.11.8 Linux/6.6.9-amd64 exe/x86_64.kali.2024 prompt/off command/" + cmd
+	}
+	events := clean()
+	for i, cmd := range []string{"sts.get-caller-identity", "iam.list-users", "s3.list-buckets"} {
+		events = append(events, ev(leak.Add(time.Duration(i+1)*time.Hour), "s3:ListBuckets", agent(cli(cmd))))
+	}
+	f := kinds(review(config(), events))[KindNewUserAgent]
+	if len(f) != 1 || f[0].Count != 3 {
+		t.Fatalf("new-user-agent findings: %+v", f)
+	}
+	if got := agentKey(cli("iam.list-users")); strings.Contains(got, "command/") || !strings.Contains(got, "kali") {
+		t.Errorf("agentKey = %q", got)
+	}
+}

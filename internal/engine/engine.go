@@ -17,7 +17,9 @@
 // A step runs only when every step it needs is done. A failed verify
 // therefore holds back the revoke that needs it: in graceful and split
 // plans the old credential keeps working until every consumer is proven
-// on its replacement. Steps on other branches still run.
+// on its replacement. Steps on other branches still run, and steps whose
+// needs are done run side by side (Deps.Parallel), so consumers are
+// replaced together rather than one after another.
 //
 // Everything the engine does is appended to the audit log with the actor.
 package engine
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
@@ -76,6 +79,9 @@ type Deps struct {
 	// consumer's health check.
 	SeenTimeout time.Duration
 	HealthRetry deliver.Retry
+	// Parallel bounds how many independent steps run at once (default 8;
+	// 1 runs them one after the other, in plan order).
+	Parallel int
 	// Failpoint, when set, is called at each step boundary ("before" and
 	// "after" the side effect). Crash tests use it to kill the process at
 	// an exact point; it is nil in normal runs.
@@ -233,31 +239,90 @@ func (e *Engine) Run(ctx context.Context) (Result, error) {
 	// the fix), but once only in this one.
 	tried := map[string]bool{}
 	for {
-		progressed := false
+		// A wave is every step whose needs are done: independent branches
+		// (each consumer's issue, deliver, verify) run side by side, so the
+		// last consumer of an emergency run waits for the others no longer.
+		var wave []int
 		for i := range e.p.Steps {
 			st := &e.p.Steps[i]
 			cur := states[st.ID]
 			if cur.State == Done || cur.State == Skipped || tried[st.ID] && cur.State == Failed {
 				continue
 			}
-			if !e.ready(st, states) {
-				continue
+			if e.ready(st, states) {
+				tried[st.ID] = true
+				wave = append(wave, i)
 			}
-			tried[st.ID] = true
-			next, err := e.step(ctx, st, cur)
-			if err != nil {
-				return Result{}, err // the store or the audit log failed: stop at once
-			}
-			states[st.ID] = next
-			if next.State == Done && cur.State != Done {
+		}
+		if len(wave) == 0 {
+			break
+		}
+		next, err := e.runWave(ctx, wave, states)
+		if err != nil {
+			return Result{}, err // the store or the audit log failed: stop at once
+		}
+		progressed := false
+		for k, i := range wave {
+			id := e.p.Steps[i].ID
+			if next[k].State == Done && states[id].State != Done {
 				progressed = true
 			}
+			states[id] = next[k]
 		}
 		if !progressed {
 			break
 		}
 	}
 	return e.finish(ctx, states)
+}
+
+// runWave runs the steps of a wave concurrently (at most Deps.Parallel at
+// once) and returns their new states in wave order. A panic in a step (a
+// crash test's failpoint) is raised again here once the others are done,
+// as the crash of the whole process it stands for.
+func (e *Engine) runWave(ctx context.Context, wave []int, states map[string]store.Step) ([]store.Step, error) {
+	out := make([]store.Step, len(wave))
+	errs := make([]error, len(wave))
+	limit := e.d.Parallel
+	if limit <= 0 {
+		limit = 8
+	}
+	sem := make(chan struct{}, limit)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		panicked any
+	)
+	for k, i := range wave {
+		st := &e.p.Steps[i]
+		cur := states[st.ID]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					if panicked == nil {
+						panicked = r
+					}
+					mu.Unlock()
+				}
+			}()
+			out[k], errs[k] = e.step(ctx, st, cur)
+		}()
+	}
+	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (e *Engine) ready(st *plan.Step, states map[string]store.Step) bool {

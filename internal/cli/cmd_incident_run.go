@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/remediate"
+	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -136,8 +138,12 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 	if err != nil {
 		return nil, err
 	}
+	reviewed, err := reviewedSources(ctx, st, id)
+	if err != nil {
+		return nil, err
+	}
 	p, err := plan.Build(plan.Input{Scope: sc, Inventory: inv, Strategy: strategy, Now: time.Now(),
-		CanChangeLogin: canChangeLogin(ctx, inv)})
+		CanChangeLogin: canChangeLogin(ctx, inv), ReviewedSources: reviewed})
 	if err != nil {
 		return nil, errs.E("plan", errs.Invalid, id, err)
 	}
@@ -156,6 +162,39 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 		return nil, err
 	}
 	return p, nil
+}
+
+// reviewedSources are the sources of the stored exposure review's
+// new-source findings: use from where no consumer runs and the baseline
+// never saw.
+func reviewedSources(ctx context.Context, st store.Store, id string) ([]string, error) {
+	rs, err := st.Reviews(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rs {
+		if r.Phase != "exposure" {
+			continue
+		}
+		var rep review.Report
+		if err := json.Unmarshal(r.Body, &rep); err != nil {
+			return nil, errs.E("plan", errs.Invalid, id, fmt.Errorf("stored review: %w", err))
+		}
+		for _, f := range rep.Findings {
+			// A low one is a new address inside a network the consumer
+			// already used: not a reason to cut everyone off.
+			if f.Kind != review.KindNewSource || f.Severity == review.Low || f.Severity == review.Info {
+				continue
+			}
+			for _, ev := range f.Evidence {
+				if ev.Source != "" && !slices.Contains(out, ev.Source) {
+					out = append(out, ev.Source)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // canChangeLogin: a consumer can be moved to a new login when its

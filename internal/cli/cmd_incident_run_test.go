@@ -405,3 +405,25 @@ func TestRotationSurvivesSIGKILL(t *testing.T) {
 }
 
 func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }
+
+// TestPlanHeedsTheExposureReview: an attacker who connected after the
+// incident was opened is not in the scope, but the log review finds it,
+// and auto then plans an emergency.
+func TestPlanHeedsTheExposureReview(t *testing.T) {
+	w := newRotationWorld(t, false)
+	r := run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "split"`) {
+		t.Fatalf("plan before the review: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	w.attack()
+	time.Sleep(200 * time.Millisecond)
+	w.pg.LogRecords(t)
+	r = run(t, w.env, "", "incident", "review", w.id, "--logs", filepath.Join(w.pg.LogDir, "*.csv"), "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, "new-source") {
+		t.Fatalf("review: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "emergency"`) || !strings.Contains(r.stdout, "no consumer explains") {
+		t.Errorf("plan after the review found an unexplained source: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}

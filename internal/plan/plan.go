@@ -130,6 +130,9 @@ type Input struct {
 	// TemporaryTTL is a partner's temporary login's lifetime beyond the
 	// end of its next change window (default 24h).
 	TemporaryTTL time.Duration
+	// ReviewedSources are the sources the exposure review found using the
+	// secret that no consumer explains (see Choose).
+	ReviewedSources []string
 }
 
 // DefaultTTL is a replacement's lifetime when the policy sets none: long
@@ -162,7 +165,7 @@ func Build(in Input) (*Plan, error) {
 	if !slices.Contains(Strategies, requested) {
 		return nil, fmt.Errorf("unknown strategy %q (want auto, graceful, emergency or split)", requested)
 	}
-	strategy, reason := Choose(s)
+	strategy, reason := Choose(s, in.ReviewedSources...)
 	if requested != Auto {
 		strategy, reason = requested, "asked for with --strategy "+string(requested)
 	}
@@ -190,13 +193,22 @@ func Build(in Input) (*Plan, error) {
 // Choose is the auto strategy: an unexplained source or an over-privileged
 // identity gives emergency; otherwise a shared secret gives split;
 // otherwise graceful.
-func Choose(s scope.Scope) (Strategy, string) {
-	switch {
-	case len(s.Unexplained) > 0:
-		srcs := make([]string, 0, len(s.Unexplained))
-		for _, u := range s.Unexplained {
-			srcs = append(srcs, u.Source)
+//
+// reviewed lists sources the log review found using the secret that no
+// consumer declares and the baseline never saw (its new-source findings);
+// they count as the scope's unexplained use does.
+func Choose(s scope.Scope, reviewed ...string) (Strategy, string) {
+	var srcs []string
+	for _, u := range s.Unexplained {
+		srcs = append(srcs, u.Source)
+	}
+	for _, r := range reviewed {
+		if !slices.Contains(srcs, r) {
+			srcs = append(srcs, r)
 		}
+	}
+	switch {
+	case len(srcs) > 0:
 		return Emergency, "the secret is used from a source no consumer explains (" + strings.Join(srcs, ", ") + "): cut it off first"
 	case s.Flags.OverPrivileged:
 		return Emergency, "the identity holds privileges that can mint credentials or take over the system: cut it off first"

@@ -336,3 +336,12 @@ func TestMermaid(t *testing.T) {
 		t.Errorf("mermaid:\n%s", m)
 	}
 }
+
+func TestAutoHeedsTheReview(t *testing.T) {
+	s := shopScope()
+	s.Flags.Shared = false
+	p := build(t, Input{Scope: s, Inventory: inv(t, shopInventory), ReviewedSources: []string{"198.51.100.23"}})
+	if p.Strategy != Emergency || !strings.Contains(p.Reason, "198.51.100.23") {
+		t.Errorf("strategy %s (%s): a source the review found unexplained must make auto emergency", p.Strategy, p.Reason)
+	}
+}

@@ -138,12 +138,12 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 	if err != nil {
 		return nil, err
 	}
-	reviewed, err := reviewedSources(ctx, st, id)
+	reviewed, related, err := reviewFacts(ctx, st, id, systemType(inv, sc.Identity.System))
 	if err != nil {
 		return nil, err
 	}
 	p, err := plan.Build(plan.Input{Scope: sc, Inventory: inv, Strategy: strategy, Now: time.Now(),
-		CanChangeLogin: canChangeLogin(ctx, inv), ReviewedSources: reviewed})
+		CanChangeLogin: canChangeLogin(ctx, inv), ReviewedSources: reviewed, Related: related})
 	if err != nil {
 		return nil, errs.E("plan", errs.Invalid, id, err)
 	}
@@ -164,37 +164,51 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 	return p, nil
 }
 
-// reviewedSources are the sources of the stored exposure review's
-// new-source findings: use from where no consumer runs and the baseline
-// never saw.
-func reviewedSources(ctx context.Context, st store.Store, id string) ([]string, error) {
+// reviewFacts reads what the stored reviews add to a plan: the sources of
+// the exposure review's new-source findings (use from where no consumer
+// runs and the baseline never saw), and the derived credentials of every
+// review (logins the leaked credential created or changed).
+func reviewFacts(ctx context.Context, st store.Store, id, sysType string) ([]string, []plan.Related, error) {
 	rs, err := st.Reviews(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []string
+	var (
+		sources []string
+		related []plan.Related
+		seen    = map[string]bool{}
+	)
 	for _, r := range rs {
-		if r.Phase != "exposure" {
-			continue
-		}
 		var rep review.Report
 		if err := json.Unmarshal(r.Body, &rep); err != nil {
-			return nil, errs.E("plan", errs.Invalid, id, fmt.Errorf("stored review: %w", err))
+			return nil, nil, errs.E("plan", errs.Invalid, id, fmt.Errorf("stored review: %w", err))
 		}
 		for _, f := range rep.Findings {
 			// A low one is a new address inside a network the consumer
 			// already used: not a reason to cut everyone off.
-			if f.Kind != review.KindNewSource || f.Severity == review.Low || f.Severity == review.Info {
+			if r.Phase != "exposure" || f.Kind != review.KindNewSource || f.Severity == review.Low || f.Severity == review.Info {
 				continue
 			}
 			for _, ev := range f.Evidence {
-				if ev.Source != "" && !slices.Contains(out, ev.Source) {
-					out = append(out, ev.Source)
+				if ev.Source != "" && !slices.Contains(sources, ev.Source) {
+					sources = append(sources, ev.Source)
 				}
 			}
 		}
+		for _, rel := range rep.Related {
+			name := strings.TrimPrefix(rel.Credential, "user:")
+			if sysType == "mysql" && !strings.Contains(name, "@") {
+				name += "@%"
+			}
+			if name == "" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			why := fmt.Sprintf("%s by %s from %s at %s", rel.Via, rel.CreatedBy, rel.From, rel.CreatedAt.UTC().Format(time.RFC3339))
+			related = append(related, plan.Related{Name: name, Kind: rel.Kind, Why: why})
+		}
 	}
-	return out, nil
+	return sources, related, nil
 }
 
 // canChangeLogin: a consumer can be moved to a new login when its

@@ -35,6 +35,8 @@ func (e *Engine) do(ctx context.Context, st *plan.Step) (map[string]any, error) 
 			return nil, err
 		}
 		return map[string]any{"terminated": n, "detail": fmt.Sprintf("%d session(s) ended", n)}, nil
+	case plan.RevokeRelated:
+		return e.revokeRelated(ctx, st)
 	case plan.Notify:
 		return e.notify(st)
 	case plan.WaitWindow:
@@ -502,4 +504,21 @@ func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (sec
 		return s, nil
 	}
 	return secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
+}
+
+// revokeRelated disables a login the leaked credential created or
+// changed, and ends its sessions.
+func (e *Engine) revokeRelated(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	rot, err := e.rotator(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := rot.Revoke(ctx, e.ref(st, st.Identity)); err != nil {
+		return nil, err
+	}
+	n, err := e.terminate(ctx, st, nil)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"terminated": n, "detail": fmt.Sprintf("%s/%s disabled, %d session(s) ended", st.System, st.Identity, n)}, nil
 }

@@ -47,6 +47,7 @@ type world struct {
 	deps      Deps
 	consumers map[string]*testutil.PGConsumer
 	risky     bool
+	related   []plan.Related
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -59,6 +60,8 @@ type worldOpts struct {
 	// risky gives the identity CREATEROLE, which the scope reports as a
 	// privilege that creates credentials (not kept).
 	risky bool
+	// related are derived credentials the plan is given.
+	related []plan.Related
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -123,6 +126,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.related = o.related
 	w.storePlan(o.strategy)
 
 	key := make([]byte, 32)
@@ -168,7 +172,7 @@ func (w *world) storePlan(strategy plan.Strategy) {
 		sc.Identity.Privileges = append(sc.Identity.Privileges, scope.Privilege{Name: "CREATEROLE", Risk: "high", CreatesCredentials: true})
 		sc.Flags.OverPrivileged = true
 	}
-	p, err := plan.Build(plan.Input{Scope: sc, Inventory: w.inv, Strategy: strategy,
+	p, err := plan.Build(plan.Input{Scope: sc, Inventory: w.inv, Strategy: strategy, Related: w.related,
 		CanChangeLogin: func(*inventory.Consumer) bool { return true }})
 	if err != nil {
 		w.t.Fatal(err)

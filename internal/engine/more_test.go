@@ -11,6 +11,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 func TestEmergencyCutsOffFirstThenConsumersRecover(t *testing.T) {
@@ -244,5 +245,45 @@ func TestIsolateDropsPrivilegeAndCutsOnlyUndeclaredSessions(t *testing.T) {
 	}
 	if got := w.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '" + w.role + "\\_%' AND rolcreaterole"); len(got) != 0 {
 		t.Errorf("replacements with CREATEROLE: %v", got)
+	}
+}
+
+// TestBackdoorLoginIsRevokedAfterApproval: a role the leaked credential
+// created during its exposure (the review's derived credential) is
+// disabled and its session ended, once a person confirms.
+func TestBackdoorLoginIsRevokedAfterApproval(t *testing.T) {
+	c := testutil.SharedPostgres(t)
+	backdoor := testutil.RandomName("backup_admin_")
+	w := newWorld(t, worldOpts{consumers: []string{"api"}, strategy: plan.Split, risky: true,
+		related: []plan.Related{{Name: backdoor, Kind: "role", Why: "CREATE ROLE during the exposure"}}})
+	// The attacker, logged in with the leaked password, made itself a
+	// login of its own, and keeps a session open with it.
+	leaked := c.Connect(t, w.role, w.password, "exfil")
+	if _, err := leaked.Exec(context.Background(), "CREATE ROLE "+backdoor+" LOGIN PASSWORD 'Backd00r-pass'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Exec(t, "DROP ROLE IF EXISTS "+backdoor) })
+	session := c.Connect(t, backdoor, "Backd00r-pass", "exfil")
+	w.startConsumers()
+
+	_, err := w.engine().Run(context.Background())
+	if !errors.Is(err, ErrWaiting) || !strings.Contains(err.Error(), "revoke-related:") {
+		t.Fatalf("run: %v, want it waiting for the confirmation of the revoke-related step", err)
+	}
+	if err := w.login(backdoor, "Backd00r-pass"); err != nil {
+		t.Fatalf("the backdoor was disabled before anyone confirmed: %v", err)
+	}
+	step := "revoke-related:shop-db/" + backdoor
+	if err := w.engine().Approve(context.Background(), step, "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := w.engine().Run(context.Background()); err != nil || res.State != store.RunDone {
+		t.Fatalf("after the confirmation: %v %s", err, res.State)
+	}
+	if err := w.login(backdoor, "Backd00r-pass"); err == nil {
+		t.Error("the backdoor login still works")
+	}
+	if _, err := session.Exec(context.Background(), "SELECT 1"); err == nil {
+		t.Error("the backdoor's session survived")
 	}
 }

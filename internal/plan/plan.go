@@ -133,6 +133,19 @@ type Input struct {
 	// ReviewedSources are the sources the exposure review found using the
 	// secret that no consumer explains (see Choose).
 	ReviewedSources []string
+	// Related are credentials the review found the leaked one created or
+	// changed (derived credentials): they survive its rotation.
+	Related []Related
+}
+
+// Related is a derived credential, as the review names it.
+type Related struct {
+	// Name is the login (a role, user@host, an ACL user) or key.
+	Name string
+	// Kind is the review's: role, password, grant, access-key, session…
+	Kind string
+	// Why is the sentence the review gives (what created it, when).
+	Why string
 }
 
 // DefaultTTL is a replacement's lifetime when the policy sets none: long
@@ -182,6 +195,7 @@ func Build(in Input) (*Plan, error) {
 			return nil, err
 		}
 	}
+	b.related(s.Identity)
 	for _, c := range s.Consumers {
 		if !c.Declared && c.Observed {
 			b.note("%s uses the secret but is not declared in the inventory: it gets no replacement and will fail once the old credential is revoked", c.Name)
@@ -330,6 +344,32 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 			Needs: []string{rev}, Summary: "end the sessions still open with the leaked secret"})
 	}
 	return nil
+}
+
+// related adds a revoke-related step for each derived login on the
+// identity's own system, after the leaked secret is cut off. A person
+// confirms each first: the review can show that the leaked credential
+// made or changed the login, not that nobody legitimate uses it. Derived
+// credentials elsewhere (cloud keys) get a note.
+func (b *builder) related(main scope.Identity) {
+	key := main.System + "/" + main.Name
+	for _, r := range b.in.Related {
+		switch r.Kind {
+		case "role", "password", "credential":
+		case "session", "federation-session":
+			continue // expires by itself
+		default:
+			b.note("derived credential %s (%s): revoke it where it lives; rekey cannot here. %s", r.Name, r.Kind, r.Why)
+			continue
+		}
+		if r.Name == "" || r.Name == main.Name {
+			continue
+		}
+		b.add(Step{ID: "revoke-related:" + main.System + "/" + r.Name, Kind: RevokeRelated, Target: main.System + "/" + r.Name,
+			System: main.System, Identity: r.Name, Needs: []string{"terminate:" + key}, Approval: ApprovalManual,
+			Summary: fmt.Sprintf("disable login %s and end its sessions: the leaked credential created or changed it during its exposure (%s); a person confirms it is not a legitimate one first",
+				r.Name, r.Why)})
+	}
 }
 
 // suffix names a replacement login: the consumer's name when each gets

@@ -345,3 +345,24 @@ func TestAutoHeedsTheReview(t *testing.T) {
 		t.Errorf("strategy %s (%s): a source the review found unexplained must make auto emergency", p.Strategy, p.Reason)
 	}
 }
+
+func TestDerivedLoginsAreRevokedAfterTheCutOff(t *testing.T) {
+	p := build(t, Input{Scope: shopScope(), Inventory: inv(t, shopInventory), Strategy: Split, Related: []Related{
+		{Name: "backup_admin", Kind: "role", Why: "CREATE ROLE by orders_svc from 203.0.113.9 at 2026-11-24T02:14:00Z"},
+		{Name: "ASIAXYZ", Kind: "session"},
+		{Name: "AKIAEXAMPLEDERIVED01", Kind: "access-key", Why: "CreateAccessKey"},
+	}})
+	st := mustStep(t, p, "revoke-related:shop-db/backup_admin")
+	if st.Kind != RevokeRelated || st.Identity != "backup_admin" || st.Approval != ApprovalManual {
+		t.Errorf("revoke-related step %+v", st)
+	}
+	if !before(p, "revoke:shop-db/orders_svc", st.ID) {
+		t.Errorf("the derived login is revoked before the leaked one is cut off\n%s", dump(p))
+	}
+	if p.Step("revoke-related:shop-db/ASIAXYZ") != nil {
+		t.Error("a session that expires by itself got a step")
+	}
+	if !strings.Contains(strings.Join(p.Notes, "\n"), "AKIAEXAMPLEDERIVED01") {
+		t.Errorf("no note for a derived cloud key: %q", p.Notes)
+	}
+}

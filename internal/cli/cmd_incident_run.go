@@ -22,6 +22,8 @@ import (
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/logs"
+	logsall "github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/all"
@@ -492,6 +494,26 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 			}
 			return file.FromInventory(inv, c.Deliver)
 		},
+	}
+	if len(inv.Logs) > 0 {
+		d.Logins = func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {
+			specs := make([]logSpec, 0, len(inv.Logs))
+			for _, l := range inv.Logs {
+				specs = append(specs, specOf(inv, l))
+			}
+			files, err := expandLogs(specs)
+			if err != nil {
+				return nil, nil // a log not there (yet) is no evidence either way
+			}
+			var out []logs.Event
+			err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
+				if e.Credential == login && e.Action == "connect" && e.Outcome == logs.Success && !e.Time.Before(since) {
+					out = append(out, e)
+				}
+				return nil
+			}, func(string) {}, 1)
+			return out, err
+		}
 	}
 	if t := g.env.Getenv("REKEY_SEEN_TIMEOUT"); t != "" {
 		if v, err := time.ParseDuration(t); err == nil {

@@ -255,6 +255,8 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 	if err := rot.Verify(ctx, provider.Credential{Ref: e.ref(st, st.Login), Secret: sec}); err != nil {
 		return nil, fmt.Errorf("consumer %s: the system refuses the new login %s: %w", c.Name, st.Login, err)
 	}
+	// Logins from here on are the consumer's, not rekey's own check.
+	since := e.d.Now()
 	hc := deliver.Command{Consumer: c.Name, Line: c.Health, Dir: e.d.Inventory.Dir, Hide: []secret.Secret{sec}}
 	attempts, err := deliver.Health(ctx, hc, e.d.HealthRetry)
 	if err != nil {
@@ -262,7 +264,7 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 	}
 	detail := fmt.Sprintf("health check passed (%d attempt(s))", attempts)
 	if st.Login != st.Identity {
-		seen, err := e.seen(ctx, st)
+		seen, err := e.seen(ctx, st, c, since)
 		if err != nil {
 			return nil, err
 		}
@@ -273,13 +275,17 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 
 // seen waits until the system shows the new login in use: a consumer
 // whose health check passes on a cached connection may still hold the
-// old credential.
-func (e *Engine) seen(ctx context.Context, st *plan.Step) (string, error) {
+// old credential. A session of the login shows it; so does, for a
+// consumer that connects only now and then, a successful login recorded
+// in the system's connection log (the inventory's logs) since the check
+// began, from the consumer's declared sources when it declares any.
+func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer, since time.Time) (string, error) {
 	p, err := e.provider(ctx, st.System)
 	if err != nil {
 		return "", err
 	}
 	deadline := e.d.Now().Add(e.d.SeenTimeout)
+	lastLog := time.Time{}
 	for {
 		id, err := p.Inspect(ctx, e.ref(st, st.Login))
 		if err != nil {
@@ -288,8 +294,22 @@ func (e *Engine) seen(ctx context.Context, st *plan.Step) (string, error) {
 		if len(id.Sessions) > 0 {
 			return fmt.Sprintf("%s has %d session(s) of login %s", st.System, len(id.Sessions), st.Login), nil
 		}
+		// The logs are read again at most every second: they may be large.
+		if e.d.Logins != nil && e.d.Now().Sub(lastLog) >= time.Second {
+			lastLog = e.d.Now()
+			evs, err := e.d.Logins(ctx, st.System, userPart(st.Login), since)
+			if err != nil {
+				return "", err
+			}
+			for _, ev := range evs {
+				if len(c.Sources) == 0 || c.Matches(ev.Source, ev.Application) {
+					return fmt.Sprintf("the connection log shows login %s from %s at %s (%s:%d)",
+						st.Login, ev.Source, ev.Time.UTC().Format(time.RFC3339), ev.File, ev.Line), nil
+				}
+			}
+		}
 		if e.d.Now().After(deadline) {
-			return "", fmt.Errorf("consumer %s: its health check passes but %s shows no session of login %s after %s: is it still using the old credential?",
+			return "", fmt.Errorf("consumer %s: its health check passes but %s shows no session of login %s, nor its logs a login, after %s: is it still using the old credential?",
 				st.Consumer, st.System, st.Login, e.d.SeenTimeout)
 		}
 		select {

@@ -38,6 +38,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -79,6 +80,11 @@ type Deps struct {
 	// consumer's health check.
 	SeenTimeout time.Duration
 	HealthRetry deliver.Retry
+	// Logins, when set, returns the successful logins of login (a user
+	// name) on system recorded at or after since in the system's
+	// connection logs (the inventory's logs:), for verifying consumers
+	// that hold no session open.
+	Logins func(ctx context.Context, system, login string, since time.Time) ([]logs.Event, error)
 	// Parallel bounds how many independent steps run at once (default 8;
 	// 1 runs them one after the other, in plan order).
 	Parallel int

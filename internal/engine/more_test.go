@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/logs"
+	"github.com/rekeyhq/rekey/internal/logs/postgres"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -285,5 +288,66 @@ func TestBackdoorLoginIsRevokedAfterApproval(t *testing.T) {
 	}
 	if _, err := session.Exec(context.Background(), "SELECT 1"); err == nil {
 		t.Error("the backdoor's session survived")
+	}
+}
+
+// TestVerifyByConnectionLog: a consumer that connects only now and then
+// holds no session to see; a successful login of the new credential in
+// the server's connection log after rekey's own check verifies it.
+func TestVerifyByConnectionLog(t *testing.T) {
+	c := testutil.SharedPostgres(t)
+	// The health check is the consumer's own brief job: it logs in with
+	// what its file now holds, runs one query and leaves.
+	health := func(w *world) string {
+		env := filepath.Join(w.dir, "api.env")
+		return "psql \"$(sed -n 's/^DATABASE_URL=//p' " + env + ")\" -Atqc 'select 1' >/dev/null"
+	}
+	logins := func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {
+		c.LogRecords(t) // the server has flushed its log
+		files, _ := filepath.Glob(filepath.Join(c.LogDir, "*.csv"))
+		var out []logs.Event
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				return nil, err
+			}
+			_, err = postgres.NewCSV().Parse(ctx, f, fh, func(e logs.Event) error {
+				if e.Credential == login && e.Action == "connect" && e.Outcome == logs.Success && !e.Time.Before(since) {
+					out = append(out, e)
+				}
+				return nil
+			})
+			fh.Close()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	for _, withLog := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without the log", true: "with the log"}[withLog], func(t *testing.T) {
+			w := newWorld(t, worldOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+			w.inv.ConsumerByName("api").Health = health(w)
+			w.inv.ConsumerByName("api").Sources = nil // any source will do
+			w.deps.SeenTimeout = 1500 * time.Millisecond
+			if withLog {
+				w.deps.Logins = logins
+			}
+			res, err := w.engine().Run(context.Background())
+			if !withLog {
+				if !errors.Is(err, ErrStepFailed) || !strings.Contains(err.Error(), "no session of login") {
+					t.Fatalf("without a session or a log, verify must fail: %v", err)
+				}
+				return
+			}
+			if err != nil || res.State != store.RunDone {
+				t.Fatalf("run: %v %+v", err, res)
+			}
+			for _, s := range res.Steps {
+				if s.Kind == plan.Verify && !strings.Contains(s.Detail, "the connection log shows login") {
+					t.Errorf("verify detail %q", s.Detail)
+				}
+			}
+		})
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -407,15 +409,46 @@ func (p *Postgres) objects(ctx context.Context, in *inspection) error {
 			continue
 		}
 		if err := p.objectsInOther(ctx, db, in); err != nil {
-			// A database dropped since it was listed has nothing to report.
-			var exists bool
-			if qerr := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); qerr == nil && !exists {
-				continue
+			if p.dropped(ctx, db, err) {
+				continue // dropped since it was listed: nothing to report
 			}
 			return err
 		}
 	}
 	return nil
+}
+
+// dropped reports whether db went away while it was being inspected. DROP
+// DATABASE … WITH (FORCE) ends the connections to it (SQLSTATE 57P01)
+// before its catalog row goes, so after that error the row is given a
+// moment to disappear.
+func (p *Postgres) dropped(ctx context.Context, db string, err error) bool {
+	tries := 1
+	var pe *pgconn.PgError
+	// queryErr keeps only the text of the server's error (sanitised), so
+	// the code is looked for there too.
+	msg := err.Error()
+	if errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "3D000") ||
+		strings.Contains(msg, "SQLSTATE 57P01") || strings.Contains(msg, "SQLSTATE 3D000") {
+		tries = 20
+	}
+	for i := range tries {
+		var exists bool
+		if qerr := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists); qerr != nil {
+			return false
+		}
+		if !exists {
+			return true
+		}
+		if i+1 < tries {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return false
 }
 
 // objectsInOther runs objectsIn over a connection of its own to db.

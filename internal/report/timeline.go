@@ -91,7 +91,7 @@ func describeEntry(e store.AuditEntry, steps map[string]Step) string {
 	case "incident.open":
 		return "Opened the incident with inventory " + cmp.Or(s("inventory"), "?") + "."
 	case "incident.plan":
-		return fmt.Sprintf("Planned a %s rotation (%s requested), %s steps.", s("strategy"), cmp.Or(s("requested"), "auto"), cmp.Or(s("steps"), "?"))
+		return fmt.Sprintf("Planned %s %s rotation (%s requested), %s steps.", article(s("strategy")), s("strategy"), cmp.Or(s("requested"), "auto"), cmp.Or(s("steps"), "?"))
 	case "run.start":
 		return "Started the run (" + s("strategy") + ")."
 	case "step.running":
@@ -317,4 +317,12 @@ func usage(events []store.Event, revs []ReviewPhase, f Facts, now time.Time) Usa
 	}
 	u.Bars = bars
 	return u
+}
+
+// article is "an" before a vowel ("an emergency rotation"), else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }

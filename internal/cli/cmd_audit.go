@@ -62,7 +62,9 @@ EXIT STATUS
 				if r.Witnessed {
 					witness = "witness checked"
 				}
-				if r.OK() {
+				if r.OK() && r.Entries == 0 {
+					fmt.Fprintf(out, "audit log empty, %s\n", witness)
+				} else if r.OK() {
 					fmt.Fprintf(out, "audit log intact: %d entries, head %.16s, %s\n", r.Entries, r.Head, witness)
 				} else {
 					fmt.Fprintf(out, "audit log BROKEN: %d break(s) in %d entries, %s\n", len(r.Breaks), r.Entries, witness)

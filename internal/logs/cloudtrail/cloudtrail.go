@@ -20,22 +20,15 @@ import (
 	"strings"
 	"time"
 
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
-
 	"github.com/rekeyhq/rekey/internal/logs"
 )
 
 // Parser reads CloudTrail logs. It is safe for concurrent use.
 type Parser struct {
-	keys [][]byte
-	ac   *ahocorasick.AhoCorasick // for many keys; nil otherwise
+	filter *logs.KeyFilter
 }
 
 var _ logs.Parser = (*Parser)(nil)
-
-// acThreshold is the number of patterns from which one Aho-Corasick pass
-// beats a bytes.Contains per pattern.
-const acThreshold = 8
 
 // New returns a parser that decodes every record.
 func New() *Parser { return &Parser{} }
@@ -45,26 +38,7 @@ func New() *Parser { return &Parser{} }
 // somewhere in its raw bytes, as written or with "/" escaped as "\/".
 // Records that do not are counted in Stats.Records and skipped before
 // decoding. Empty keys are ignored; with none left it behaves like New.
-func NewFiltered(keys ...string) *Parser {
-	p := &Parser{}
-	seen := map[string]bool{}
-	add := func(k string) {
-		if k != "" && !seen[k] {
-			seen[k] = true
-			p.keys = append(p.keys, []byte(k))
-		}
-	}
-	for _, k := range keys {
-		add(k)
-		add(strings.ReplaceAll(k, "/", `\/`))
-	}
-	if len(p.keys) >= acThreshold {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostFirstMatch, DFA: true})
-		ac := b.BuildByte(p.keys)
-		p.ac = &ac
-	}
-	return p
-}
+func NewFiltered(keys ...string) *Parser { return &Parser{filter: logs.NewKeyFilter(keys...)} }
 
 // Name implements logs.Parser.
 func (*Parser) Name() string { return "cloudtrail" }
@@ -72,7 +46,7 @@ func (*Parser) Name() string { return "cloudtrail" }
 // Sniff implements logs.Parser: a JSON object that names CloudTrail's
 // record or digest keys.
 func (*Parser) Sniff(head []byte) bool {
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = logs.TrimHead(head)
 	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
 		return false // compressed: sniff the decompressed head
 	}
@@ -133,22 +107,6 @@ func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(
 		return st, fmt.Errorf("cloudtrail %s: %w", file, err)
 	}
 	return st, nil
-}
-
-// match is the prefilter: whether raw may concern a key under review.
-func (p *Parser) match(raw []byte) bool {
-	if len(p.keys) == 0 {
-		return true
-	}
-	if p.ac != nil {
-		return p.ac.IterByte(raw).Next() != nil
-	}
-	for _, k := range p.keys {
-		if bytes.Contains(raw, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // parse is the state of one Parse call.

@@ -87,7 +87,7 @@ func (ps *parse) record(start, end int) bool {
 			return true
 		}
 	}
-	if !ps.p.match(raw) {
+	if !ps.p.filter.Match(raw) {
 		return true
 	}
 	ev, reason := decode(raw)

@@ -52,7 +52,7 @@ func HashToken(s secret.Secret) string {
 
 // Parser reads GitHub audit logs. It is safe for concurrent use.
 type Parser struct {
-	filter *jsonl.Filter
+	filter *logs.KeyFilter
 }
 
 var _ logs.Parser = (*Parser)(nil)
@@ -62,8 +62,8 @@ func New() *Parser { return &Parser{} }
 
 // NewFiltered returns a parser that decodes only records mentioning one of
 // keys (hashed tokens from HashToken, actors) in their raw bytes; see
-// jsonl.Filter.
-func NewFiltered(keys ...string) *Parser { return &Parser{filter: jsonl.NewFilter(keys...)} }
+// logs.KeyFilter.
+func NewFiltered(keys ...string) *Parser { return &Parser{filter: logs.NewKeyFilter(keys...)} }
 
 // Name implements logs.Parser.
 func (*Parser) Name() string { return "github-audit" }
@@ -71,7 +71,7 @@ func (*Parser) Name() string { return "github-audit" }
 // Sniff implements logs.Parser: JSON records with an action, an actor and
 // GitHub's document id or @timestamp.
 func (*Parser) Sniff(head []byte) bool {
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = logs.TrimHead(head)
 	if len(head) == 0 || head[0] != '{' && head[0] != '[' {
 		return false
 	}
@@ -83,21 +83,10 @@ func (*Parser) Sniff(head []byte) bool {
 // its record's opening brace (an export on one line has every record on
 // line 1, told apart by Offset).
 func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
-	var st logs.Stats
-	err := jsonl.Records(ctx, file, r, &st, func(rec jsonl.Record) error {
-		if !p.filter.Match(rec.Data) {
-			return nil
-		}
-		ev, reason := decode(rec.Data)
-		if reason != "" {
-			st.AddMalformed(rec.Malformed(file, reason))
-			return nil
-		}
-		ev.File, ev.Line, ev.Offset = file, rec.Line, rec.Offset
-		st.Events++
-		return emit(ev)
-	})
-	return st, err
+	return jsonl.Decode(ctx, file, r, p.filter, func(raw []byte) (logs.Event, bool, string) {
+		ev, reason := decode(raw)
+		return ev, reason == "", reason
+	}, emit)
 }
 
 // record holds the fields of an audit log event the parser reads.

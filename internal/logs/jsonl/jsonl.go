@@ -61,7 +61,7 @@ type Parser struct {
 	m       Mapping
 	paths   []*path // in the order of fields below; nil for an unmapped one
 	failure map[string]bool
-	filter  *Filter
+	filter  *logs.KeyFilter
 }
 
 // The fields of Mapping, in the order of Parser.paths.
@@ -90,7 +90,7 @@ func NewFiltered(m Mapping, keys ...string) (*Parser, error) {
 	if m.TimeFormat == "" {
 		m.TimeFormat = RFC3339
 	}
-	p := &Parser{m: m, paths: make([]*path, nFields), filter: NewFilter(keys...)}
+	p := &Parser{m: m, paths: make([]*path, nFields), filter: logs.NewKeyFilter(keys...)}
 	var problems []string
 	for i, f := range []struct{ name, path string }{
 		{"time", m.Time}, {"credential", m.Credential}, {"identity", m.Identity}, {"source", m.Source},
@@ -168,24 +168,7 @@ func (*Parser) Sniff([]byte) bool { return false }
 // event (a log line of another kind); one whose time is missing or
 // unreadable is malformed.
 func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
-	var st logs.Stats
-	err := Records(ctx, file, r, &st, func(rec Record) error {
-		if !p.filter.Match(rec.Data) {
-			return nil
-		}
-		ev, ok, reason := p.decode(rec.Data)
-		if reason != "" {
-			st.AddMalformed(rec.Malformed(file, reason))
-			return nil
-		}
-		if !ok {
-			return nil
-		}
-		ev.File, ev.Line, ev.Offset = file, rec.Line, rec.Offset
-		st.Events++
-		return emit(ev)
-	})
-	return st, err
+	return Decode(ctx, file, r, p.filter, p.decode, emit)
 }
 
 func (p *Parser) decode(raw []byte) (ev logs.Event, ok bool, reason string) {

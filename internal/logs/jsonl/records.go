@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 
-	ahocorasick "github.com/petar-dambovaliev/aho-corasick"
-
 	"github.com/rekeyhq/rekey/internal/logs"
 )
 
@@ -345,54 +343,28 @@ func quoteByte(c byte) string {
 	return fmt.Sprintf("byte 0x%02x", c)
 }
 
-// Filter is a byte-level prefilter: whether a raw record may concern one
-// of the credentials under review, before any decoding. The zero value
-// and nil accept every record.
-type Filter struct {
-	keys [][]byte
-	ac   *ahocorasick.AhoCorasick // for many keys; nil otherwise
-}
-
-// acThreshold is the number of patterns from which one Aho-Corasick pass
-// beats a bytes.Contains per pattern.
-const acThreshold = 8
-
-// NewFilter returns a filter accepting records that contain one of keys
-// (as written, or with "/" escaped as "\/" as some JSON encoders write
-// it). Empty keys are ignored; with none left it accepts every record.
-func NewFilter(keys ...string) *Filter {
-	f := &Filter{}
-	seen := map[string]bool{}
-	add := func(k string) {
-		if k != "" && !seen[k] {
-			seen[k] = true
-			f.keys = append(f.keys, []byte(k))
+// Decode is the Parse of a JSON-records format: every record of r that
+// filter accepts is decoded; a reason from decode counts it malformed at
+// its position, ok false skips it, and an event is emitted with the
+// record's file, line and offset as evidence.
+func Decode(ctx context.Context, file string, r io.Reader, filter *logs.KeyFilter,
+	decode func(raw []byte) (ev logs.Event, ok bool, reason string), emit func(logs.Event) error) (logs.Stats, error) {
+	var st logs.Stats
+	err := Records(ctx, file, r, &st, func(rec Record) error {
+		if !filter.Match(rec.Data) {
+			return nil
 		}
-	}
-	for _, k := range keys {
-		add(k)
-		add(string(bytes.ReplaceAll([]byte(k), []byte("/"), []byte(`\/`))))
-	}
-	if len(f.keys) >= acThreshold {
-		b := ahocorasick.NewAhoCorasickBuilder(ahocorasick.Opts{MatchKind: ahocorasick.LeftMostFirstMatch, DFA: true})
-		ac := b.BuildByte(f.keys)
-		f.ac = &ac
-	}
-	return f
-}
-
-// Match reports whether raw may concern a key of the filter.
-func (f *Filter) Match(raw []byte) bool {
-	if f == nil || len(f.keys) == 0 {
-		return true
-	}
-	if f.ac != nil {
-		return f.ac.IterByte(raw).Next() != nil
-	}
-	for _, k := range f.keys {
-		if bytes.Contains(raw, k) {
-			return true
+		ev, ok, reason := decode(rec.Data)
+		if reason != "" {
+			st.AddMalformed(rec.Malformed(file, reason))
+			return nil
 		}
-	}
-	return false
+		if !ok {
+			return nil
+		}
+		ev.File, ev.Line, ev.Offset = file, rec.Line, rec.Offset
+		st.Events++
+		return emit(ev)
+	})
+	return st, err
 }

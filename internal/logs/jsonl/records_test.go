@@ -136,18 +136,3 @@ func (e *errAfter) Read(b []byte) (int, error) {
 	}
 	return n, nil
 }
-
-func TestFilter(t *testing.T) {
-	var nilFilter *Filter
-	if !nilFilter.Match([]byte("x")) || !NewFilter().Match([]byte("x")) || !NewFilter("").Match([]byte("x")) {
-		t.Error("an empty filter must accept everything")
-	}
-	f := NewFilter("arn:aws:iam::1:user/bob")
-	if !f.Match([]byte(`{"u":"arn:aws:iam::1:user\/bob"}`)) || f.Match([]byte(`{"u":"bob"}`)) {
-		t.Error("escaped slash")
-	}
-	many := NewFilter("k1", "k2", "k3", "k4", "k5", "k6", "k7", "hmac-sha256:abc")
-	if many.ac == nil || !many.Match([]byte(`{"accessor":"hmac-sha256:abc"}`)) || many.Match([]byte(`{"accessor":"hmac-sha256:abd"}`)) {
-		t.Error("Aho-Corasick filter")
-	}
-}

@@ -49,7 +49,7 @@ import (
 
 // Parser reads Kubernetes audit logs. It is safe for concurrent use.
 type Parser struct {
-	filter *jsonl.Filter
+	filter *logs.KeyFilter
 }
 
 var _ logs.Parser = (*Parser)(nil)
@@ -58,8 +58,8 @@ var _ logs.Parser = (*Parser)(nil)
 func New() *Parser { return &Parser{} }
 
 // NewFiltered returns a parser that decodes only records mentioning one of
-// keys (credential ids, user names) in their raw bytes; see jsonl.Filter.
-func NewFiltered(keys ...string) *Parser { return &Parser{filter: jsonl.NewFilter(keys...)} }
+// keys (credential ids, user names) in their raw bytes; see logs.KeyFilter.
+func NewFiltered(keys ...string) *Parser { return &Parser{filter: logs.NewKeyFilter(keys...)} }
 
 // Name implements logs.Parser.
 func (*Parser) Name() string { return "k8s-audit" }
@@ -67,7 +67,7 @@ func (*Parser) Name() string { return "k8s-audit" }
 // Sniff implements logs.Parser: JSON whose head names the audit event
 // kind and API version.
 func (*Parser) Sniff(head []byte) bool {
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = logs.TrimHead(head)
 	if len(head) == 0 || head[0] != '{' && head[0] != '[' {
 		return false
 	}
@@ -78,24 +78,12 @@ func (*Parser) Sniff(head []byte) bool {
 // Parse implements logs.Parser. Each event's Line and Offset are those of
 // its record's opening brace.
 func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
-	var st logs.Stats
-	err := jsonl.Records(ctx, file, r, &st, func(rec jsonl.Record) error {
-		if !final(rec.Data) || !p.filter.Match(rec.Data) {
-			return nil
+	return jsonl.Decode(ctx, file, r, p.filter, func(raw []byte) (logs.Event, bool, string) {
+		if !final(raw) {
+			return logs.Event{}, false, ""
 		}
-		ev, ok, reason := decode(rec.Data)
-		if reason != "" {
-			st.AddMalformed(rec.Malformed(file, reason))
-			return nil
-		}
-		if !ok {
-			return nil
-		}
-		ev.File, ev.Line, ev.Offset = file, rec.Line, rec.Offset
-		st.Events++
-		return emit(ev)
-	})
-	return st, err
+		return decode(raw)
+	}, emit)
 }
 
 // final is the byte-level stage check: whether raw may be the record of a

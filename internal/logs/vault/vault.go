@@ -60,7 +60,7 @@ const idWindow = 4096
 
 // Parser reads Vault audit logs. It is safe for concurrent use.
 type Parser struct {
-	filter *jsonl.Filter
+	filter *logs.KeyFilter
 }
 
 var _ logs.Parser = (*Parser)(nil)
@@ -70,8 +70,8 @@ func New() *Parser { return &Parser{} }
 
 // NewFiltered returns a parser that decodes only entries mentioning one of
 // keys (accessors or their HMACs, display names) in their raw bytes; see
-// jsonl.Filter.
-func NewFiltered(keys ...string) *Parser { return &Parser{filter: jsonl.NewFilter(keys...)} }
+// logs.KeyFilter.
+func NewFiltered(keys ...string) *Parser { return &Parser{filter: logs.NewKeyFilter(keys...)} }
 
 // Name implements logs.Parser.
 func (*Parser) Name() string { return "vault-audit" }
@@ -79,7 +79,7 @@ func (*Parser) Name() string { return "vault-audit" }
 // Sniff implements logs.Parser: JSON entries of type request or response
 // with a request object naming an operation and a path.
 func (*Parser) Sniff(head []byte) bool {
-	head = bytes.TrimLeft(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")), " \t\r\n")
+	head = logs.TrimHead(head)
 	if len(head) == 0 || head[0] != '{' {
 		return false
 	}
@@ -91,25 +91,8 @@ func (*Parser) Sniff(head []byte) bool {
 // Parse implements logs.Parser. Each event's Line and Offset are those of
 // its entry.
 func (p *Parser) Parse(ctx context.Context, file string, r io.Reader, emit func(logs.Event) error) (logs.Stats, error) {
-	var st logs.Stats
 	refused := newIDSet(idWindow)
-	err := jsonl.Records(ctx, file, r, &st, func(rec jsonl.Record) error {
-		if !p.filter.Match(rec.Data) {
-			return nil
-		}
-		ev, ok, reason := decode(rec.Data, refused)
-		if reason != "" {
-			st.AddMalformed(rec.Malformed(file, reason))
-			return nil
-		}
-		if !ok {
-			return nil
-		}
-		ev.File, ev.Line, ev.Offset = file, rec.Line, rec.Offset
-		st.Events++
-		return emit(ev)
-	})
-	return st, err
+	return jsonl.Decode(ctx, file, r, p.filter, func(raw []byte) (logs.Event, bool, string) { return decode(raw, refused) }, emit)
 }
 
 // authBlock is an entry's auth, or a response's new auth.

@@ -2,10 +2,8 @@ package github
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -202,39 +200,8 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestSniff(t *testing.T) {
-	files := allTestdata(t)
-	mine := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := strings.HasPrefix(f, "../github/")
-		if want {
-			mine++
-		}
-		if got := New().Sniff(b[:min(len(b), logs.HeadSize)]); got != want {
-			t.Errorf("Sniff(%s) = %v, want %v", f, got, want)
-		}
-	}
+	mine, files := logstest.SniffOwn(t, New(), "github")
 	if mine != 2 {
-		t.Errorf("%d of mine", mine)
+		t.Errorf("%d of mine among %d files", mine, files)
 	}
-}
-
-// allTestdata lists every parser's testdata files (not golden files nor
-// compressed ones), at any depth.
-func allTestdata(t *testing.T) []string {
-	t.Helper()
-	var files []string
-	dirs, _ := filepath.Glob("../*/testdata")
-	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && !strings.HasSuffix(p, ".golden.json") && !strings.HasSuffix(p, ".gz") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
 }

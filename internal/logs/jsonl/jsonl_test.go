@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,18 +62,8 @@ func BenchmarkParse(b *testing.B) {
 
 func TestSniffNever(t *testing.T) {
 	p := mustNew(t, gatewayMapping)
-	files := allTestdata(t)
-	if len(files) < 10 {
-		t.Fatalf("only %d testdata files found", len(files))
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Sniff(b[:min(len(b), logs.HeadSize)]) {
-			t.Errorf("Sniff accepts %s", f)
-		}
+	if _, files := logstest.SniffOwn(t, p, ""); files < 10 {
+		t.Fatalf("only %d testdata files found", files)
 	}
 }
 
@@ -215,23 +203,6 @@ func read(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// allTestdata lists every parser's testdata files (not golden files nor
-// compressed ones), at any depth.
-func allTestdata(t *testing.T) []string {
-	t.Helper()
-	var files []string
-	dirs, _ := filepath.Glob("../*/testdata")
-	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && !strings.HasSuffix(p, ".golden.json") && !strings.HasSuffix(p, ".gz") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
 }
 
 func TestLookup(t *testing.T) {

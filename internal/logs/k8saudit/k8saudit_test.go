@@ -3,9 +3,7 @@ package k8saudit
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -196,39 +194,8 @@ func TestMalformed(t *testing.T) {
 
 // TestSniff checks Sniff against every parser's testdata.
 func TestSniff(t *testing.T) {
-	files := allTestdata(t)
-	mine := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := strings.HasPrefix(f, "../k8saudit/")
-		if want {
-			mine++
-		}
-		if got := New().Sniff(b[:min(len(b), logs.HeadSize)]); got != want {
-			t.Errorf("Sniff(%s) = %v, want %v", f, got, want)
-		}
+	mine, files := logstest.SniffOwn(t, New(), "k8saudit")
+	if mine != 2 || files < 12 {
+		t.Errorf("%d of mine among %d files", mine, files)
 	}
-	if mine != 2 || len(files) < 12 {
-		t.Errorf("%d of mine among %d files", mine, len(files))
-	}
-}
-
-// allTestdata lists every parser's testdata files (not golden files nor
-// compressed ones), at any depth.
-func allTestdata(t *testing.T) []string {
-	t.Helper()
-	var files []string
-	dirs, _ := filepath.Glob("../*/testdata")
-	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && !strings.HasSuffix(p, ".golden.json") && !strings.HasSuffix(p, ".gz") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
 }

@@ -3,9 +3,7 @@ package vault
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -219,43 +217,12 @@ func TestMalformed(t *testing.T) {
 }
 
 func TestSniff(t *testing.T) {
-	files := allTestdata(t)
-	mine := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := strings.HasPrefix(f, "../vault/")
-		if want {
-			mine++
-		}
-		if got := New().Sniff(b[:min(len(b), logs.HeadSize)]); got != want {
-			t.Errorf("Sniff(%s) = %v, want %v", f, got, want)
-		}
-	}
+	mine, files := logstest.SniffOwn(t, New(), "vault")
 	if mine != 2 {
-		t.Errorf("%d of mine", mine)
+		t.Errorf("%d of mine among %d files", mine, files)
 	}
 	// The device's first line alone (written when it is enabled).
 	if !New().Sniff([]byte(`{"time":"2026-03-02T08:59:58.102934Z","type":"request","auth":null,"request":{"operation":"update","path":"sys/audit/test"}}`)) {
 		t.Error("Sniff rejects the audit device's test entry")
 	}
-}
-
-// allTestdata lists every parser's testdata files (not golden files nor
-// compressed ones), at any depth.
-func allTestdata(t *testing.T) []string {
-	t.Helper()
-	var files []string
-	dirs, _ := filepath.Glob("../*/testdata")
-	for _, d := range dirs {
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && !strings.HasSuffix(p, ".golden.json") && !strings.HasSuffix(p, ".gz") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
 }

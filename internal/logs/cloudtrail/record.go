@@ -1,13 +1,13 @@
 package cloudtrail
 
 import (
-	"errors"
 	"fmt"
 	json "github.com/goccy/go-json"
 	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/logs"
+	"github.com/rekeyhq/rekey/internal/logs/jsonl"
 )
 
 // record holds the fields of a CloudTrail record the parser reads;
@@ -116,12 +116,8 @@ func decode(raw []byte) (ev logs.Event, reason string) {
 		}
 	}()
 	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
-		// A field of an unexpected type is skipped, the rest decoded.
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return ev, "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-		}
+	if reason := jsonl.Unmarshal(raw, &r); reason != "" {
+		return ev, reason
 	}
 	if r.EventName == "" {
 		return ev, "not a CloudTrail record: no eventName"

@@ -28,8 +28,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -135,19 +133,9 @@ var derivedActions = map[string]bool{
 // decode maps one record to an event; reason is non-empty for a
 // malformed record.
 func decode(raw []byte) (ev logs.Event, reason string) {
-	defer func() {
-		// The decoder is third-party code fed hostile input: a panic
-		// costs this record, not the review.
-		if v := recover(); v != nil {
-			ev, reason = logs.Event{}, fmt.Sprintf("undecodable record: %v", v)
-		}
-	}()
 	var r record
-	if err := json.Unmarshal(raw, &r); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return ev, "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-		}
+	if reason := jsonl.Unmarshal(raw, &r); reason != "" {
+		return ev, reason
 	}
 	if r.Action == "" {
 		return ev, "not a GitHub audit log event: no action"

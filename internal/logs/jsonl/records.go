@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"io"
+	"strings"
 
 	"github.com/rekeyhq/rekey/internal/logs"
 )
@@ -354,7 +356,7 @@ func Decode(ctx context.Context, file string, r io.Reader, filter *logs.KeyFilte
 		if !filter.Match(rec.Data) {
 			return nil
 		}
-		ev, ok, reason := decode(rec.Data)
+		ev, ok, reason := safely(decode, rec.Data)
 		if reason != "" {
 			st.AddMalformed(rec.Malformed(file, reason))
 			return nil
@@ -367,4 +369,30 @@ func Decode(ctx context.Context, file string, r io.Reader, filter *logs.KeyFilte
 		return emit(ev)
 	})
 	return st, err
+}
+
+// safely runs decode, turning a panic into a malformed record: decoders
+// run third-party code on hostile input, and a panic must cost the
+// record, not the review.
+func safely(decode func([]byte) (logs.Event, bool, string), raw []byte) (ev logs.Event, ok bool, reason string) {
+	defer func() {
+		if v := recover(); v != nil {
+			ev, ok, reason = logs.Event{}, false, fmt.Sprintf("undecodable record: %v", v)
+		}
+	}()
+	return decode(raw)
+}
+
+// Unmarshal decodes raw into v leniently: a field of an unexpected type is
+// skipped and the rest decoded (a log written by another version of its
+// system must not lose whole records for one field). reason is non-empty
+// when raw is not JSON at all.
+func Unmarshal(raw []byte, v any) (reason string) {
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
+		}
+	}
+	return ""
 }

@@ -34,14 +34,10 @@ package k8saudit
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
-
-	json "github.com/goccy/go-json"
 
 	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/logs/jsonl"
@@ -158,19 +154,9 @@ const (
 // decode maps one record to an event; ok is false for a record of a stage
 // that yields none; reason is non-empty for a malformed record.
 func decode(raw []byte) (ev logs.Event, ok bool, reason string) {
-	defer func() {
-		// The decoder is third-party code fed hostile input: a panic
-		// costs this record, not the review.
-		if v := recover(); v != nil {
-			ev, ok, reason = logs.Event{}, false, fmt.Sprintf("undecodable record: %v", v)
-		}
-	}()
 	var e event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return ev, false, "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-		}
+	if reason := jsonl.Unmarshal(raw, &e); reason != "" {
+		return ev, false, reason
 	}
 	if e.Kind != "Event" || !strings.HasPrefix(e.APIVersion, "audit.k8s.io/") || e.Stage == "" {
 		return ev, false, "not a Kubernetes audit event"

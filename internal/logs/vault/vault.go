@@ -39,8 +39,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -152,19 +150,9 @@ type entry struct {
 // none (a request answered by a later response, an unauthenticated call);
 // reason is non-empty for a malformed entry.
 func decode(raw []byte, refused *idSet) (ev logs.Event, ok bool, reason string) {
-	defer func() {
-		// The decoder is third-party code fed hostile input: a panic
-		// costs this entry, not the review.
-		if v := recover(); v != nil {
-			ev, ok, reason = logs.Event{}, false, fmt.Sprintf("undecodable entry: %v", v)
-		}
-	}()
 	var e entry
-	if err := json.Unmarshal(raw, &e); err != nil {
-		var te *json.UnmarshalTypeError
-		if !errors.As(err, &te) {
-			return ev, false, "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")
-		}
+	if reason := jsonl.Unmarshal(raw, &e); reason != "" {
+		return ev, false, reason
 	}
 	if e.Type != "request" && e.Type != "response" || e.Request == nil {
 		return ev, false, "not a Vault audit entry"

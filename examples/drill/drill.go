@@ -24,8 +24,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,11 +161,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 
 	say("an attacker logs in with the leaked password and keeps trying")
-	att := &attacker{url: url + "&application_name=exfil"}
-	if err := att.start(ctx); err != nil {
+	att := &testutil.PGAttacker{URL: url + "&application_name=exfil"}
+	if err := att.Start(ctx); err != nil {
 		return nil, err
 	}
-	defer att.stop()
+	defer att.Close()
 
 	home := filepath.Join(dir, "rekey-home")
 	report := filepath.Join(dir, "incident-report.md")
@@ -181,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	cmd.Stdout, cmd.Stderr = w, w
 	start := time.Now()
-	att.mark(start)
+	att.Mark(start)
 	runErr := cmd.Run()
 	out := &Outcome{RespondFor: time.Since(start), Consumers: map[string]ConsumerOutcome{}, CopyClasses: map[string]int{}}
 	if ee := (*exec.ExitError)(nil); errors.As(runErr, &ee) {
@@ -190,7 +188,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, runErr
 	}
 	time.Sleep(300 * time.Millisecond) // the consumers settle on their new logins
-	att.stop()
+	att.Stop()
 	for name, p := range procs {
 		p.Process.Signal(syscall.SIGTERM)
 		p.Wait()
@@ -201,9 +199,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		out.Consumers[name] = ConsumerOutcome{OK: r.OK, Failed: r.Fail, Login: r.Login, Outages: r.Outages}
 	}
-	out.CutOff = att.cutOff()
-	out.AttackerAfter = att.after.Load()
-	out.AttackerSession = att.sessionAlive(ctx)
+	out.CutOff = att.CutOff()
+	out.AttackerAfter = att.LoginsAfterCutOff()
+	out.AttackerSession = att.SessionAlive(ctx)
 	if c, err := pgx.Connect(ctx, url); err == nil {
 		out.OldPasswordWorks = true
 		c.Close(ctx)
@@ -416,83 +414,6 @@ func writeTree(root string, files map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// attacker holds a session with the leaked password and tries a fresh
-// login every 50 ms.
-type attacker struct {
-	url     string
-	conn    *pgx.Conn
-	t0      atomic.Int64 // when respond started
-	cut     atomic.Int64 // first refused login after t0
-	after   atomic.Int64 // logins that worked after cut
-	stopped chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
-}
-
-func (a *attacker) start(ctx context.Context) error {
-	c, err := pgx.Connect(ctx, a.url)
-	if err != nil {
-		return fmt.Errorf("attacker: %w", err)
-	}
-	a.conn = c
-	a.stopped = make(chan struct{})
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		for {
-			select {
-			case <-a.stopped:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			c, err := pgx.Connect(cctx, a.url)
-			cancel()
-			if a.t0.Load() == 0 {
-				if err == nil {
-					c.Close(ctx)
-				}
-				continue
-			}
-			if err != nil {
-				a.cut.CompareAndSwap(0, time.Now().UnixNano())
-				continue
-			}
-			c.Close(ctx)
-			if a.cut.Load() != 0 {
-				a.after.Add(1)
-			}
-		}
-	}()
-	return nil
-}
-
-func (a *attacker) mark(t time.Time) { a.t0.Store(t.UnixNano()) }
-
-func (a *attacker) cutOff() time.Duration {
-	if a.cut.Load() == 0 {
-		return -1
-	}
-	return time.Duration(a.cut.Load() - a.t0.Load())
-}
-
-func (a *attacker) sessionAlive(ctx context.Context) bool {
-	if a.conn == nil {
-		return false
-	}
-	_, err := a.conn.Exec(ctx, "SELECT 1")
-	return err == nil
-}
-
-func (a *attacker) stop() {
-	a.once.Do(func() {
-		if a.stopped != nil {
-			close(a.stopped)
-			a.wg.Wait()
-		}
-	})
 }
 
 // RunConsumer is the consumer process: spec is "envfile|status|report|app"

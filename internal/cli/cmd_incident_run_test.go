@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,11 +38,7 @@ type rotationWorld struct {
 	procs    map[string]*exec.Cmd
 	reports  map[string]string
 
-	attackStop chan struct{}
-	attackWG   sync.WaitGroup
-	attackOK   atomic.Int64 // successful new logins by the attacker after the cut-off
-	cutoff     atomic.Int64 // unix nanos when the attacker was first refused
-	attackConn *pgx.Conn
+	att *testutil.PGAttacker
 }
 
 var consumerNames = []string{"orders-api", "billing", "reports"}
@@ -154,38 +148,24 @@ func (w *rotationWorld) stopConsumers() map[string]testutil.ConsumerReport {
 // attack holds a session with the leaked password and tries a new login
 // every 50 ms, from an application no consumer declares.
 func (w *rotationWorld) attack() {
-	w.attackConn = w.pg.Connect(w.t, w.role, w.password, "exfil")
-	w.attackStop = make(chan struct{})
-	w.attackWG.Add(1)
-	go func() {
-		defer w.attackWG.Done()
-		for {
-			select {
-			case <-w.attackStop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			conn, err := pgx.Connect(ctx, w.pg.URL(w.role, w.password, "postgres")+"&application_name=exfil")
-			cancel()
-			if err != nil {
-				w.cutoff.CompareAndSwap(0, time.Now().UnixNano())
-				continue
-			}
-			conn.Close(context.Background())
-			if w.cutoff.Load() != 0 {
-				w.attackOK.Add(1)
-			}
-		}
-	}()
-	w.t.Cleanup(w.stopAttack)
+	w.att = &testutil.PGAttacker{URL: w.pg.URL(w.role, w.password, "postgres") + "&application_name=exfil"}
+	if err := w.att.Start(context.Background()); err != nil {
+		w.t.Fatal(err)
+	}
+	w.att.Mark(time.Now())
+	w.t.Cleanup(w.att.Close)
+}
+
+func (w *rotationWorld) attackerLoginsAfter() int64 {
+	if w.att == nil {
+		return 0
+	}
+	return w.att.LoginsAfterCutOff()
 }
 
 func (w *rotationWorld) stopAttack() {
-	if w.attackStop != nil {
-		close(w.attackStop)
-		w.attackWG.Wait()
-		w.attackStop = nil
+	if w.att != nil {
+		w.att.Stop()
 	}
 }
 
@@ -229,12 +209,12 @@ func (w *rotationWorld) checkContained(reports map[string]testutil.ConsumerRepor
 	if w.oldPasswordWorks() {
 		t.Error("the leaked password still authenticates")
 	}
-	if w.attackConn != nil {
-		if _, err := w.attackConn.Exec(context.Background(), "SELECT 1"); err == nil {
+	if w.att != nil {
+		if w.att.SessionAlive(context.Background()) {
 			t.Error("the attacker's open session survived")
 		}
 	}
-	if n := w.attackOK.Load(); n > 0 {
+	if n := w.attackerLoginsAfter(); n > 0 {
 		t.Errorf("the attacker logged in %d time(s) after being cut off", n)
 	}
 	logins := map[string]bool{}
@@ -327,6 +307,7 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 func TestRotationEmergencyEndToEnd(t *testing.T) {
 	w := newRotationWorld(t, true)
 	start := time.Now()
+	w.att.Mark(start)
 	r := run(t, w.env, "", "incident", "run", w.id, "--yes") // no plan: auto, and the attacker makes it emergency
 	if r.code != 0 {
 		t.Fatalf("run: %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -339,8 +320,7 @@ func TestRotationEmergencyEndToEnd(t *testing.T) {
 	w.stopAttack()
 	reports := w.stopConsumers()
 	w.checkContained(reports)
-	cut := time.Unix(0, w.cutoff.Load())
-	t.Logf("emergency: run took %s; the attacker's new logins failed from %s after the start", took, cut.Sub(start))
+	t.Logf("emergency: run took %s; the attacker's new logins failed from %s after the start", took, w.att.CutOff())
 	for name, rep := range reports {
 		t.Logf("consumer %s: %d ok, %d failed, recovered after %v", name, rep.OK, rep.Fail, rep.Outages)
 	}

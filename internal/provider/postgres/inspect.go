@@ -412,7 +412,11 @@ func (p *Postgres) objects(ctx context.Context, in *inspection) error {
 			if p.dropped(ctx, db, err) {
 				continue // dropped since it was listed: nothing to report
 			}
-			return err
+			var ce connectErr
+			if errors.As(err, &ce) {
+				return p.connErr(ce.err)
+			}
+			return p.queryErr("database "+db, err)
 		}
 	}
 	return nil
@@ -425,11 +429,7 @@ func (p *Postgres) objects(ctx context.Context, in *inspection) error {
 func (p *Postgres) dropped(ctx context.Context, db string, err error) bool {
 	tries := 1
 	var pe *pgconn.PgError
-	// queryErr keeps only the text of the server's error (sanitised), so
-	// the code is looked for there too.
-	msg := err.Error()
-	if errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "3D000") ||
-		strings.Contains(msg, "SQLSTATE 57P01") || strings.Contains(msg, "SQLSTATE 3D000") {
+	if errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "3D000") {
 		tries = 20
 	}
 	for i := range tries {
@@ -451,22 +451,27 @@ func (p *Postgres) dropped(ctx context.Context, db string, err error) bool {
 	return false
 }
 
-// objectsInOther runs objectsIn over a connection of its own to db.
+// connectErr marks a failure to connect, as opposed to one of a query.
+type connectErr struct{ err error }
+
+func (c connectErr) Error() string { return c.err.Error() }
+func (c connectErr) Unwrap() error { return c.err }
+
+// objectsInOther runs objectsIn over a connection of its own to db. Its
+// errors are the server's, unwrapped (a failed connection as a
+// connectErr), for dropped to read their codes.
 func (p *Postgres) objectsInOther(ctx context.Context, db string, in *inspection) error {
 	cc := p.pool.Config().ConnConfig.Copy()
 	cc.Database = db
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return p.connErr(err)
+		return connectErr{err}
 	}
 	defer conn.Close(ctx)
 	p.mu.Lock()
 	p.pids[conn.PgConn().PID()] = true
 	p.mu.Unlock()
-	if err := p.objectsIn(ctx, conn, db, in); err != nil {
-		return p.queryErr("database "+db, err)
-	}
-	return nil
+	return p.objectsIn(ctx, conn, db, in)
 }
 
 // userSchema leaves out the catalogs: their objects and grants belong to

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/sqlite"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -298,9 +302,31 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 	found := false
 	for _, f := range rev.Findings {
 		found = found || f.Kind == "use-after-revocation"
+		if strings.Contains(f.Summary, "still uses the old secret") {
+			t.Errorf("a consumer the run proved on its new login is blamed: %s", f.Summary)
+		}
 	}
 	if !found {
 		t.Errorf("the review after rotation does not report the attacker's use after revocation:\n%s", r.stdout)
+	}
+	// What the review weighs: each consumer's verify step recorded its
+	// login and where the system saw it.
+	st, err := sqlite.Open(context.Background(), filepath.Join(w.env["REKEY_HOME"], store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	proven, err := engine.Verified(context.Background(), st, w.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proven) != len(consumerNames) {
+		t.Fatalf("verified consumers: %+v", proven)
+	}
+	for _, v := range proven {
+		if v.Login == w.role || !strings.HasPrefix(v.Login, w.role) || v.At.IsZero() || !slices.Contains(v.Applications, v.Consumer) {
+			t.Errorf("verification of %s: %+v, want its new login and its application seen", v.Consumer, v)
+		}
 	}
 }
 

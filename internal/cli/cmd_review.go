@@ -292,6 +292,13 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	if inc.LeakedAt != nil {
 		cfg.LeakedAt = *inc.LeakedAt
 	}
+	proven, err := engine.Verified(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	for _, v := range proven {
+		cfg.Verified = append(cfg.Verified, review.Verified{Consumer: v.Consumer, Login: v.Login, At: v.At, Sources: v.Sources, Applications: v.Applications})
+	}
 	specs := make([]logSpec, 0, len(o.logs))
 	for _, l := range o.logs {
 		specs = append(specs, logSpec{glob: l, format: o.logFormat})

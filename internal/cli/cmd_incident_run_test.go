@@ -418,8 +418,8 @@ func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx
 func TestPlanHeedsTheExposureReview(t *testing.T) {
 	w := newRotationWorld(t, false)
 	r := run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "split"`) {
-		t.Fatalf("plan before the review: %d %s %s", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "split"`) || !strings.Contains(r.stdout, "no baseline") {
+		t.Fatalf("plan before the review (no leak time: it must say it has no baseline): %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	w.attack()
 	time.Sleep(200 * time.Millisecond)
@@ -429,7 +429,8 @@ func TestPlanHeedsTheExposureReview(t *testing.T) {
 		t.Fatalf("review: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "emergency"`) || !strings.Contains(r.stdout, "no consumer explains") {
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "emergency"`) || !strings.Contains(r.stdout, "no consumer explains") ||
+		!strings.Contains(r.stdout, `application \"exfil\"`) || !strings.Contains(r.stdout, "no baseline") {
 		t.Errorf("plan after the review found an unexplained source: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -118,6 +118,11 @@ func describeEntry(e store.AuditEntry, steps map[string]Step) string {
 		return e.Actor + " approved step " + step() + " (" + s("reason") + ")."
 	case "credential.revealed":
 		return fmt.Sprintf("%s revealed the new secret of %s/%s (to hand it over).", e.Actor, s("system"), s("login"))
+	case "incident.leaked-at":
+		if s("from") == "" {
+			return fmt.Sprintf("Set the leak time to %s (%s).", s("to"), cmp.Or(s("by"), "?"))
+		}
+		return fmt.Sprintf("Changed the leak time from %s to %s (%s).", s("from"), s("to"), cmp.Or(s("by"), "?"))
 	case "incident.review":
 		return fmt.Sprintf("Reviewed the credential's use (%s phase): %s findings.", s("phase"), cmp.Or(s("findings"), "0"))
 	case "lease.renew":

@@ -56,6 +56,9 @@ type Finding struct {
 	Summary string `json:"summary"`
 	// Window is where the finding is: baseline, exposure or after.
 	Window string `json:"window,omitempty"`
+	// Subject is what a new-source finding is about: an address or host,
+	// or `application "NAME"`.
+	Subject string `json:"subject,omitempty"`
 	// Count is how many events are behind it (Evidence holds a few).
 	Count    int        `json:"count"`
 	Evidence []Evidence `json:"evidence"`
@@ -233,7 +236,7 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 		if en.undeclared == 0 || serviceSource(src) || has && b.sources.has(src) {
 			continue
 		}
-		f := Finding{Kind: KindNewSource, Window: "exposure", Count: en.n, Evidence: en.ev.items}
+		f := Finding{Kind: KindNewSource, Window: "exposure", Subject: src, Count: en.n, Evidence: en.ev.items}
 		netNote := ""
 		if has {
 			f.Severity = Medium
@@ -268,7 +271,7 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 		if en.undeclared == 0 || has && b.apps.has(app) || !has && !declaresApps {
 			continue
 		}
-		f := Finding{Kind: KindNewSource, Window: "exposure", Count: en.n, Evidence: en.ev.items, Severity: Medium}
+		f := Finding{Kind: KindNewSource, Window: "exposure", Subject: fmt.Sprintf("application %q", app), Count: en.n, Evidence: en.ev.items, Severity: Medium}
 		if en.ok == 0 || !has {
 			f.Severity = Low
 		}

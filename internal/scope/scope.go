@@ -265,15 +265,32 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 		}
 	}
 	explained := make([]bool, len(uses))
+	// Without a leak time there is no baseline to say what is usual, so
+	// a use must be explained fully: from a consumer's address, under an
+	// application name it declares when it declares any (an undeclared
+	// program on a consumer's host, or behind its NAT, is not the
+	// consumer).
+	strict := in.Incident.LeakedAt == nil
+	foreign := make([]string, len(uses)) // the consumer whose address a use had, under another name
 	for _, c := range declared {
 		cons := Consumer{Name: c.Name, Declared: true, Sources: orEmpty(c.Sources), ThirdParty: c.ThirdParty, Observed: stored[c.Name].Observed}
 		for i, u := range uses {
-			if matches(c, u.client, u.app) {
-				cons.Observed = true
-				explained[i] = true
+			if !matches(c, u.client, u.app) {
+				continue
 			}
+			if strict && u.app != "" && len(c.Apps) > 0 && !slices.Contains(c.Apps, u.app) {
+				foreign[i] = c.Name
+				continue
+			}
+			cons.Observed = true
+			explained[i] = true
 		}
 		out = append(out, cons)
+	}
+	for i := range uses {
+		if !explained[i] && foreign[i] != "" {
+			uses[i].evidence += fmt.Sprintf("; from %s's address but not an application it declares, and with no leak time there is no baseline to call it usual", foreign[i])
+		}
 	}
 	if len(declared) == 0 {
 		// No inventory at hand: keep what open recorded.

@@ -187,3 +187,30 @@ func TestLoggedUsesCountLikeSessions(t *testing.T) {
 		t.Errorf("unexplained %+v", u)
 	}
 }
+
+// TestWithoutLeakTimeAnUndeclaredProgramOnAConsumersHostIsUnexplained:
+// with no leak time there is no baseline to call a use usual, so a
+// session from billing's host under an application billing does not
+// declare is unexplained use; with a leak time (a review can then judge
+// it against the baseline) the host explains it, as before.
+func TestWithoutLeakTimeAnUndeclaredProgramOnAConsumersHostIsUnexplained(t *testing.T) {
+	in := shopInput(t)
+	ids := in.Identities[1]
+	ids.Sessions = []store.Session{{ID: "6001", Client: "billing-1.internal:5011", Application: "psql", Started: now.Add(-5 * time.Minute), Database: "shop"}}
+	in.Identities = []store.Identity{ids}
+
+	s := Compute(in)
+	if len(s.Unexplained) != 1 || s.Unexplained[0].Source != "billing-1.internal" ||
+		!strings.Contains(s.Unexplained[0].Evidence[0], "from billing's address but not an application it declares") {
+		t.Fatalf("no leak time: unexplained %+v", s.Unexplained)
+	}
+	if c := s.Consumers[1]; c.Name != "billing" || c.Observed {
+		t.Errorf("billing is observed through a program it does not declare: %+v", c)
+	}
+
+	leaked := now.Add(-48 * time.Hour)
+	in.Incident.LeakedAt = &leaked
+	if s := Compute(in); len(s.Unexplained) != 0 {
+		t.Errorf("with a leak time the host explains the session: unexplained %+v", s.Unexplained)
+	}
+}

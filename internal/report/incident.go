@@ -67,6 +67,12 @@ type Facts struct {
 // Moment is one line of the timeline: an audit entry (Source "audit",
 // with its sequence number and actor) or a fact of the incident (Source
 // "fact").
+//
+// A plan step's audit entries (started, waiting, retried, done or failed)
+// are one moment, Source "step" and Action "step": Time and Started are
+// its first entry's, Finished its last's when it ended, with its Outcome
+// and Entries, the number of audit entries it stands for (Seq is the
+// first's). Approvals stay moments of their own: a person's act.
 type Moment struct {
 	Time    time.Time `json:"time"`
 	Source  string    `json:"source"`
@@ -74,6 +80,13 @@ type Moment struct {
 	Actor   string    `json:"actor,omitempty"`
 	Action  string    `json:"action"`
 	Summary string    `json:"summary"`
+
+	Step     string     `json:"step,omitempty"`
+	Started  *time.Time `json:"started,omitempty"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Duration string     `json:"duration,omitempty"`
+	Outcome  string     `json:"outcome,omitempty"`
+	Entries  int        `json:"entries,omitempty"`
 }
 
 // Copies are the places the secret was found, with their remediation.

@@ -392,7 +392,9 @@ func flags(s Scope, invID *inventory.Identity, in Input) Flags {
 }
 
 // risk scores 0–100 from the facts that make a leak worse, each with the
-// sentence a responder can paste into the ticket.
+// sentence a responder can paste into the ticket. The reasons' points
+// ("+30 …", and "-N …" for the cap at 100) add up to the score, so that a
+// report shows one risk, however it is read.
 func risk(s Scope, in Input) Risk {
 	r := Risk{Reasons: []string{}}
 	add := func(points int, format string, a ...any) {
@@ -458,7 +460,11 @@ func risk(s Scope, in Input) Risk {
 		}
 		add(5, "not every system could be searched: %s", strings.Join(sys, ", "))
 	}
-	r.Score = min(100, r.Score)
+	if r.Score > 100 {
+		// The reasons are the score's one account: they add up to it.
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%d the score stops at 100 (the reasons above add up to %d)", 100-r.Score, r.Score))
+		r.Score = 100
+	}
 	return r
 }
 

@@ -2,6 +2,7 @@ package scope
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,31 @@ func TestWithoutLeakTimeAnUndeclaredProgramOnAConsumersHostIsUnexplained(t *test
 	in.Incident.LeakedAt = &leaked
 	if s := Compute(in); len(s.Unexplained) != 0 {
 		t.Errorf("with a leak time the host explains the session: unexplained %+v", s.Unexplained)
+	}
+}
+
+// TestRiskReasonsAddUpToTheScore: the reasons are the score's account,
+// also when the facts add up to more than 100.
+func TestRiskReasonsAddUpToTheScore(t *testing.T) {
+	for _, leaked := range []bool{false, true} {
+		in := shopInput(t)
+		if leaked {
+			// Fewer facts: no unexplained use, one consumer.
+			in.Identities = in.Identities[1:2]
+			in.Identities[0].Sessions = nil
+			in.Identities[0].Privileges = nil
+		}
+		s := Compute(in)
+		sum := 0
+		for _, r := range s.Risk.Reasons {
+			var n int
+			if _, err := fmt.Sscanf(r, "%d", &n); err != nil {
+				t.Fatalf("reason %q has no points", r)
+			}
+			sum += n
+		}
+		if sum != s.Risk.Score || s.Risk.Score > 100 {
+			t.Errorf("score %d, reasons add up to %d:\n%s", s.Risk.Score, sum, strings.Join(s.Risk.Reasons, "\n"))
+		}
 	}
 }

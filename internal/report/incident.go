@@ -227,7 +227,12 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 	}
 	r := &Incident{Version: Version, Incident: inc.ID, Generated: in.Now.UTC(), State: string(inc.State), Opened: inc.Created, Closed: inc.ClosedAt,
 		Timeline: []Moment{}, Reviews: []ReviewPhase{}, Remaining: []RemainingRisk{}, Standards: []Control{}}
-	r.Scope = scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: idents, Consumers: cons, Events: events, Inventory: in.Inventory, Now: in.Now})
+	revs, err := st.Reviews(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.Scope = scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: idents, Consumers: cons, Events: events, Inventory: in.Inventory, Now: in.Now,
+		NoBaseline: scope.ExposureWithoutBaseline(revs)})
 
 	p, steps, err := loadRun(ctx, st, id)
 	if err != nil {
@@ -239,10 +244,6 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 	}
 	r.Response = response(p, steps, leases)
 
-	revs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	for _, rv := range revs {
 		var rep review.Report
 		if err := json.Unmarshal(rv.Body, &rep); err != nil {

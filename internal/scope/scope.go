@@ -8,6 +8,7 @@ package scope
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -38,6 +39,24 @@ type Input struct {
 	Events    []store.Event
 	Inventory *inventory.Inventory
 	Now       time.Time
+	// NoBaseline says the exposure review found no use before the leak
+	// (see ExposureWithoutBaseline): like a missing leak time, nothing
+	// then says what is usual, and uses must be explained fully.
+	NoBaseline bool
+}
+
+// ExposureWithoutBaseline reports whether the stored exposure review
+// (its JSON's has_baseline) had no baseline to compare with.
+func ExposureWithoutBaseline(rs []store.Review) bool {
+	for _, r := range rs {
+		var rep struct {
+			HasBaseline bool `json:"has_baseline"`
+		}
+		if r.Phase == "exposure" && json.Unmarshal(r.Body, &rep) == nil && !rep.HasBaseline {
+			return true
+		}
+	}
+	return false
 }
 
 // Scope is the blast radius; its JSON is the contract of `incident scope
@@ -265,12 +284,12 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 		}
 	}
 	explained := make([]bool, len(uses))
-	// Without a leak time there is no baseline to say what is usual, so
-	// a use must be explained fully: from a consumer's address, under an
-	// application name it declares when it declares any (an undeclared
-	// program on a consumer's host, or behind its NAT, is not the
-	// consumer).
-	strict := in.Incident.LeakedAt == nil
+	// Without a leak time (or without a use before it) there is no
+	// baseline to say what is usual, so a use must be explained fully:
+	// from a consumer's address, under an application name it declares
+	// when it declares any (an undeclared program on a consumer's host,
+	// or behind its NAT, is not the consumer).
+	strict := in.Incident.LeakedAt == nil || in.NoBaseline
 	foreign := make([]string, len(uses)) // the consumer whose address a use had, under another name
 	for _, c := range declared {
 		cons := Consumer{Name: c.Name, Declared: true, Sources: orEmpty(c.Sources), ThirdParty: c.ThirdParty, Observed: stored[c.Name].Observed}
@@ -289,7 +308,7 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	}
 	for i := range uses {
 		if !explained[i] && foreign[i] != "" {
-			uses[i].evidence += fmt.Sprintf("; from %s's address but not an application it declares, and with no leak time there is no baseline to call it usual", foreign[i])
+			uses[i].evidence += fmt.Sprintf("; from %s's address but not an application it declares, and with no baseline nothing calls it usual", foreign[i])
 		}
 	}
 	if len(declared) == 0 {

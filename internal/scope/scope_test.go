@@ -241,3 +241,23 @@ func TestRiskReasonsAddUpToTheScore(t *testing.T) {
 		}
 	}
 }
+
+// TestNoBaselineFromTheReviewIsStrictToo: a leak time with no recorded
+// use before it is no baseline either (the stored exposure review says
+// so): the undeclared program on billing's host is unexplained again.
+func TestNoBaselineFromTheReviewIsStrictToo(t *testing.T) {
+	in := shopInput(t)
+	ids := in.Identities[1]
+	ids.Sessions = []store.Session{{ID: "6001", Client: "billing-1.internal:5011", Application: "psql", Started: now.Add(-5 * time.Minute)}}
+	in.Identities = []store.Identity{ids}
+	leaked := now.Add(-48 * time.Hour)
+	in.Incident.LeakedAt = &leaked
+	rs := []store.Review{{Phase: "after", Body: []byte(`{"has_baseline":false}`)}, {Phase: "exposure", Body: []byte(`{"has_baseline":true}`)}}
+	if in.NoBaseline = ExposureWithoutBaseline(rs); in.NoBaseline || len(Compute(in).Unexplained) != 0 {
+		t.Fatalf("an exposure review with a baseline: strict %v", in.NoBaseline)
+	}
+	rs[1].Body = []byte(`{"has_baseline":false}`)
+	if in.NoBaseline = ExposureWithoutBaseline(rs); !in.NoBaseline || len(Compute(in).Unexplained) != 1 {
+		t.Errorf("an exposure review without a baseline: strict %v, unexplained %+v", in.NoBaseline, Compute(in).Unexplained)
+	}
+}

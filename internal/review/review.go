@@ -260,10 +260,10 @@ func (r *Reviewer) consumerOf(source, app string) string {
 // to, or "" when the evidence does not single one out. Its application
 // name, when exactly one consumer declares it, singles that consumer out.
 // Its address alone does only when exactly one consumer declares the
-// address and the run did not prove that consumer on its new login before
-// the refusal (a proven consumer no longer sends the old secret: whoever
-// does shares its address, such as an attacker on the same host or
-// behind the same NAT).
+// address, does not name other applications than the event's, and was
+// not proven by the run on its new login before the refusal (a proven
+// consumer no longer sends the old secret: whoever does shares its
+// address, such as an attacker on the same host or behind the same NAT).
 func (r *Reviewer) attribute(e *logs.Event) string {
 	if e.Application != "" {
 		var byApp []string
@@ -280,6 +280,9 @@ func (r *Reviewer) attribute(e *logs.Event) string {
 	for _, c := range r.cfg.Consumers {
 		if !c.Matches(e.Source, "") {
 			continue
+		}
+		if e.Application != "" && len(c.Apps) > 0 && !slices.Contains(c.Apps, e.Application) {
+			continue // it names its applications, and this is not one
 		}
 		if v, ok := r.verifiedBefore(c.Name, e.Time); ok {
 			if _, seen := r.cleared[c.Name]; !seen {

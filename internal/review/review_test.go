@@ -640,6 +640,16 @@ func TestRefusalsAfterRotationAreNotPinnedOnAProvenConsumer(t *testing.T) {
 		t.Fatalf("two consumers on one address: a refusal is pinned on one of them:\n%s", dump(rep))
 	}
 
+	// Another program on its address is not a consumer that names its
+	// applications.
+	alone := Config{Credential: "orders_svc", LeakedAt: leak, RotatedAt: rot, Now: now, Consumers: []*inventory.Consumer{api}}
+	if rep := review(alone, []logs.Event{pg(rot.Add(time.Hour), "exfil", logs.Failure)}); blamed(rep, "orders-api") || unattributed(rep) == nil {
+		t.Fatalf("a refusal under another application name is pinned on orders-api:\n%s", dump(rep))
+	}
+	if rep := review(alone, []logs.Event{pg(rot.Add(time.Hour), "", logs.Failure)}); !blamed(rep, "orders-api") {
+		t.Fatalf("the only consumer on the address, unproven, is not named:\n%s", dump(rep))
+	}
+
 	// Its own application name still singles out the proven consumer: a
 	// replica the delivery missed.
 	rep = review(both, append(events, pg(rot.Add(time.Hour), "orders-api", logs.Failure)))

@@ -434,3 +434,36 @@ func TestPlanHeedsTheExposureReview(t *testing.T) {
 		t.Errorf("plan after the review found an unexplained source: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestAutoWithoutBaselineCutsOffAnUndeclaredProgramOnAConsumersHost: the
+// consumers declare their host (127.0.0.1) and their application names;
+// an attacker reads rows from the same host under another name. There is
+// no leak time, so no baseline says that session is usual: auto plans an
+// emergency and says why, where the host alone used to explain it.
+func TestAutoWithoutBaselineCutsOffAnUndeclaredProgramOnAConsumersHost(t *testing.T) {
+	w := newRotationWorld(t, true)
+	invPath := filepath.Join(w.dir, "rekey.yml")
+	b, err := os.ReadFile(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := string(b)
+	for _, name := range consumerNames {
+		inv = strings.ReplaceAll(inv, `sources: ["app:`+name+`"]`, `sources: ["127.0.0.1", "app:`+name+`"]`)
+	}
+	if err := os.WriteFile(invPath, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, w.env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"leaked_at": null`) {
+		t.Fatalf("open again: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
+	var p struct{ Strategy, Reason string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &p) != nil {
+		t.Fatalf("plan: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if p.Strategy != "emergency" || !strings.Contains(p.Reason, "no baseline") || !strings.Contains(p.Reason, "127.0.0.1") {
+		t.Errorf("plan %s: %s; want emergency, saying there is no baseline and naming the source", p.Strategy, p.Reason)
+	}
+}

@@ -161,6 +161,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if err != nil {
 		return err
 	}
+	given := leakedAt != nil
 	if leakedAt == nil {
 		leakedAt = earliestExposure(findings)
 	}
@@ -181,6 +182,13 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 			return err
 		}
 		if _, err := al.Append(ctx, g.actor(), "incident.open", inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
+			return err
+		}
+	}
+	if existing && (given || inc.LeakedAt == nil) && leakedAt != nil {
+		// A leak time given now (respond on resume, open again) replaces
+		// the stored one; a guess fills only a missing one.
+		if err := setLeakedAt(ctx, g, st, &inc, *leakedAt, given); err != nil {
 			return err
 		}
 	}
@@ -388,6 +396,37 @@ func oneLine(err error) string { return strings.Join(strings.Fields(err.Error())
 
 // earliestExposure is when the secret was first known to be exposed: the
 // oldest commit or message that holds a copy (nil when none says).
+// setLeakedAt sets the incident's leak time to t (given: a person said
+// so with --leaked-at; else the earliest copy's time) and records the
+// change, with the time it replaces, in the audit log. The caller stores
+// the incident (UpdateIncident). Setting the time it already has does
+// nothing.
+func setLeakedAt(ctx context.Context, g *globals, st store.Store, inc *store.Incident, t time.Time, given bool) error {
+	t = t.UTC()
+	if inc.LeakedAt != nil && inc.LeakedAt.Equal(t) {
+		return nil
+	}
+	detail := map[string]string{"to": t.Format(time.RFC3339), "from": "", "by": "earliest copy"}
+	if inc.LeakedAt != nil {
+		detail["from"] = inc.LeakedAt.UTC().Format(time.RFC3339)
+	}
+	if given {
+		detail["by"] = "--leaked-at"
+	}
+	al, err := g.auditLog(st)
+	if err != nil {
+		return err
+	}
+	if _, err := al.Append(ctx, g.actor(), "incident.leaked-at", inc.ID, detail); err != nil {
+		return err
+	}
+	inc.LeakedAt = &t
+	return nil
+}
+
+// earliestExposure is when the earliest copy came to be: the commit,
+// chat message or ticket comment that holds it (the sources give each
+// copy's time where their place records it).
 func earliestExposure(fs []scan.Finding) *time.Time {
 	var first *time.Time
 	for _, f := range fs {

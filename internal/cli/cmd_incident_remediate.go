@@ -12,8 +12,11 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
+	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/remediate"
+	"github.com/rekeyhq/rekey/internal/store"
 )
 
 type remediateOpts struct {
@@ -114,9 +117,13 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 	if err != nil {
 		return err
 	}
+	logins, err := retiredLogins(ctx, st, id, inv)
+	if err != nil {
+		return err
+	}
 	res, runErr := remediate.Run(ctx, remediate.Options{
 		Incident: inc, Secret: s, Inventory: inv, Store: st, Audit: al, Actor: g.actor(),
-		Fingerprinter: fp, Detector: det, Home: home, RewriteHistory: o.rewriteHistory,
+		Fingerprinter: fp, Detector: det, Home: home, RewriteHistory: o.rewriteHistory, Logins: logins,
 		Warn: func(line string) { fmt.Fprintln(g.env.Stderr, line) },
 	})
 	if res == nil {
@@ -129,6 +136,32 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 		return waitError{runErr}
 	}
 	return runErr
+}
+
+// retiredLogins are the logins the run retired with what replaced them,
+// each replacement with its consumer's delivery file when it has one.
+func retiredLogins(ctx context.Context, st store.Store, id string, inv *inventory.Inventory) ([]remediate.LoginChange, error) {
+	reps, err := engine.Replacements(ctx, st, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []remediate.LoginChange
+	idx := map[string]int{}
+	for _, r := range reps {
+		key := r.System + "/" + r.Identity
+		i, ok := idx[key]
+		if !ok {
+			i = len(out)
+			idx[key] = i
+			out = append(out, remediate.LoginChange{Old: r.Identity})
+		}
+		n := remediate.NewLogin{Login: r.Login, Consumer: r.Consumer}
+		if c := inv.ConsumerByName(r.Consumer); c != nil && c.Deliver != nil && c.Deliver.Type == "file" {
+			n.Path = inv.Abs(c.Deliver.Path)
+		}
+		out[i].New = append(out[i].New, n)
+	}
+	return out, nil
 }
 
 func writeRemediation(out io.Writer, format string, r *remediate.Result) error {

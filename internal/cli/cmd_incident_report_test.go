@@ -142,7 +142,7 @@ func TestIncidentReportAfterARealRun(t *testing.T) {
 		actions[m.Action] = m.Actor
 	}
 	for action, actor := range map[string]string{"incident.open": "alice", "incident.plan": "alice", "step.approved": "bob",
-		"credential.revealed": "alice", "lease.renew": "alice", "incident.review": "alice", "step.done": "alice", "revoked": ""} {
+		"credential.revealed": "alice", "lease.renew": "alice", "incident.review": "alice", "step": "alice", "revoked": ""} {
 		if got, ok := actions[action]; !ok || got != actor {
 			t.Errorf("timeline: %s by %q, want by %q", action, got, actor)
 		}

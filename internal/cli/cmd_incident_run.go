@@ -140,12 +140,13 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 	if err != nil {
 		return nil, err
 	}
-	reviewed, related, err := reviewFacts(ctx, st, id, systemType(inv, sc.Identity.System))
+	facts, err := reviewFacts(ctx, st, id, systemType(inv, sc.Identity.System))
 	if err != nil {
 		return nil, err
 	}
 	p, err := plan.Build(plan.Input{Scope: sc, Inventory: inv, Strategy: strategy, Now: time.Now(),
-		CanChangeLogin: canChangeLogin(ctx, inv), ReviewedSources: reviewed, Related: related})
+		CanChangeLogin: canChangeLogin(ctx, inv), ReviewedSources: facts.sources, Related: facts.related,
+		NoBaseline: inc.LeakedAt == nil || facts.noBaseline})
 	if err != nil {
 		return nil, errs.E("plan", errs.Invalid, id, err)
 	}
@@ -166,34 +167,54 @@ func buildPlan(ctx context.Context, g *globals, st store.Store, id string, strat
 	return p, nil
 }
 
-// reviewFacts reads what the stored reviews add to a plan: the sources of
-// the exposure review's new-source findings (use from where no consumer
-// runs and the baseline never saw), and the derived credentials of every
+// planFacts is what the stored reviews add to a plan.
+type planFacts struct {
+	sources    []string
+	related    []plan.Related
+	noBaseline bool // the exposure review had no baseline
+}
+
+// reviewFacts reads what the stored reviews add to a plan: the subjects
+// of the exposure review's new-source findings (use from where no
+// consumer runs and the baseline never saw; without a baseline, also the
+// low ones that succeeded, since nothing says they are usual), whether
+// that review had a baseline, and the derived credentials of every
 // review (logins the leaked credential created or changed).
-func reviewFacts(ctx context.Context, st store.Store, id, sysType string) ([]string, []plan.Related, error) {
+func reviewFacts(ctx context.Context, st store.Store, id, sysType string) (planFacts, error) {
+	var out planFacts
 	rs, err := st.Reviews(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return out, err
 	}
-	var (
-		sources []string
-		related []plan.Related
-		seen    = map[string]bool{}
-	)
+	seen := map[string]bool{}
 	for _, r := range rs {
 		var rep review.Report
 		if err := json.Unmarshal(r.Body, &rep); err != nil {
-			return nil, nil, errs.E("plan", errs.Invalid, id, fmt.Errorf("stored review: %w", err))
+			return out, errs.E("plan", errs.Invalid, id, fmt.Errorf("stored review: %w", err))
+		}
+		if r.Phase == "exposure" && !rep.HasBaseline {
+			out.noBaseline = true
 		}
 		for _, f := range rep.Findings {
-			// A low one is a new address inside a network the consumer
-			// already used: not a reason to cut everyone off.
-			if r.Phase != "exposure" || f.Kind != review.KindNewSource || f.Severity == review.Low || f.Severity == review.Info {
+			if r.Phase != "exposure" || f.Kind != review.KindNewSource || f.Severity == review.Info {
 				continue
 			}
-			for _, ev := range f.Evidence {
-				if ev.Source != "" && !slices.Contains(sources, ev.Source) {
-					sources = append(sources, ev.Source)
+			// A low one is a new address inside a network the consumer
+			// already used, or a refused attempt: not a reason to cut
+			// everyone off, unless there is no baseline and it succeeded.
+			if f.Severity == review.Low && (rep.HasBaseline || !succeeded(f.Evidence)) {
+				continue
+			}
+			subjects := []string{f.Subject}
+			if f.Subject == "" {
+				subjects = subjects[:0]
+				for _, ev := range f.Evidence {
+					subjects = append(subjects, ev.Source)
+				}
+			}
+			for _, s := range subjects {
+				if s != "" && !slices.Contains(out.sources, s) {
+					out.sources = append(out.sources, s)
 				}
 			}
 		}
@@ -207,10 +228,14 @@ func reviewFacts(ctx context.Context, st store.Store, id, sysType string) ([]str
 			}
 			seen[name] = true
 			why := fmt.Sprintf("%s by %s from %s at %s", rel.Via, rel.CreatedBy, rel.From, rel.CreatedAt.UTC().Format(time.RFC3339))
-			related = append(related, plan.Related{Name: name, Kind: rel.Kind, Why: why})
+			out.related = append(out.related, plan.Related{Name: name, Kind: rel.Kind, Why: why})
 		}
 	}
-	return sources, related, nil
+	return out, nil
+}
+
+func succeeded(evs []review.Evidence) bool {
+	return slices.ContainsFunc(evs, func(e review.Evidence) bool { return e.Outcome == "success" })
 }
 
 // canChangeLogin: a consumer can be moved to a new login when its

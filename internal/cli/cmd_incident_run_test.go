@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/sqlite"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -298,9 +302,31 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 	found := false
 	for _, f := range rev.Findings {
 		found = found || f.Kind == "use-after-revocation"
+		if strings.Contains(f.Summary, "still uses the old secret") {
+			t.Errorf("a consumer the run proved on its new login is blamed: %s", f.Summary)
+		}
 	}
 	if !found {
 		t.Errorf("the review after rotation does not report the attacker's use after revocation:\n%s", r.stdout)
+	}
+	// What the review weighs: each consumer's verify step recorded its
+	// login and where the system saw it.
+	st, err := sqlite.Open(context.Background(), filepath.Join(w.env["REKEY_HOME"], store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	proven, err := engine.Verified(context.Background(), st, w.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(proven) != len(consumerNames) {
+		t.Fatalf("verified consumers: %+v", proven)
+	}
+	for _, v := range proven {
+		if v.Login == w.role || !strings.HasPrefix(v.Login, w.role) || v.At.IsZero() || !slices.Contains(v.Applications, v.Consumer) {
+			t.Errorf("verification of %s: %+v, want its new login and its application seen", v.Consumer, v)
+		}
 	}
 }
 
@@ -392,8 +418,8 @@ func pgxConnect(ctx context.Context, url string) (*pgx.Conn, error) { return pgx
 func TestPlanHeedsTheExposureReview(t *testing.T) {
 	w := newRotationWorld(t, false)
 	r := run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "split"`) {
-		t.Fatalf("plan before the review: %d %s %s", r.code, r.stdout, r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "split"`) || !strings.Contains(r.stdout, "no baseline") {
+		t.Fatalf("plan before the review (no leak time: it must say it has no baseline): %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	w.attack()
 	time.Sleep(200 * time.Millisecond)
@@ -403,7 +429,41 @@ func TestPlanHeedsTheExposureReview(t *testing.T) {
 		t.Fatalf("review: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "emergency"`) || !strings.Contains(r.stdout, "no consumer explains") {
+	if r.code != 0 || !strings.Contains(r.stdout, `"strategy": "emergency"`) || !strings.Contains(r.stdout, "no consumer explains") ||
+		!strings.Contains(r.stdout, `application \"exfil\"`) || !strings.Contains(r.stdout, "no baseline") {
 		t.Errorf("plan after the review found an unexplained source: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestAutoWithoutBaselineCutsOffAnUndeclaredProgramOnAConsumersHost: the
+// consumers declare their host (127.0.0.1) and their application names;
+// an attacker reads rows from the same host under another name. There is
+// no leak time, so no baseline says that session is usual: auto plans an
+// emergency and says why, where the host alone used to explain it.
+func TestAutoWithoutBaselineCutsOffAnUndeclaredProgramOnAConsumersHost(t *testing.T) {
+	w := newRotationWorld(t, true)
+	invPath := filepath.Join(w.dir, "rekey.yml")
+	b, err := os.ReadFile(invPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := string(b)
+	for _, name := range consumerNames {
+		inv = strings.ReplaceAll(inv, `sources: ["app:`+name+`"]`, `sources: ["127.0.0.1", "app:`+name+`"]`)
+	}
+	if err := os.WriteFile(invPath, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, w.env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", invPath, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"leaked_at": null`) {
+		t.Fatalf("open again: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, w.env, "", "incident", "plan", w.id, "--format", "json")
+	var p struct{ Strategy, Reason string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &p) != nil {
+		t.Fatalf("plan: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if p.Strategy != "emergency" || !strings.Contains(p.Reason, "no baseline") || !strings.Contains(p.Reason, "127.0.0.1") {
+		t.Errorf("plan %s: %s; want emergency, saying there is no baseline and naming the source", p.Strategy, p.Reason)
 	}
 }

@@ -106,7 +106,12 @@ func loadScope(ctx context.Context, g *globals, st store.Store, id string) (scop
 			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; consumers are shown as recorded at open\n", inc.Inventory)
 		}
 	}
-	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Events: events, Inventory: inv, Now: time.Now()}), nil
+	revs, err := st.Reviews(ctx, id)
+	if err != nil {
+		return scope.Scope{}, err
+	}
+	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Events: events, Inventory: inv, Now: time.Now(),
+		NoBaseline: scope.ExposureWithoutBaseline(revs)}), nil
 }
 
 func flagList(f scope.Flags) string {

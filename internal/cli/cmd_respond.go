@@ -133,7 +133,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	// exposure review stored before stands)
 	if rotated.IsZero() {
 		stage(out, 3, "review", "what the credential did while exposed")
-		if err := runIncidentReview(ctx, g, &incidentReviewOpts{reviewFlags{logs: o.logs, format: "table", baseline: review.DefaultBaseline}}, id, out); err != nil {
+		if err := runIncidentReview(ctx, g, &incidentReviewOpts{reviewFlags: reviewFlags{logs: o.logs, format: "table", baseline: review.DefaultBaseline}}, id, out); err != nil {
 			return err
 		}
 	} else {
@@ -171,7 +171,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 
 	// 7 review after the rotation
 	stage(out, 7, "review", "who still tries the old secret")
-	if err := runIncidentReview(ctx, g, &incidentReviewOpts{reviewFlags{logs: o.logs, format: "table", baseline: review.DefaultBaseline}}, id, out); err != nil {
+	if err := runIncidentReview(ctx, g, &incidentReviewOpts{reviewFlags: reviewFlags{logs: o.logs, format: "table", baseline: review.DefaultBaseline}}, id, out); err != nil {
 		return err
 	}
 

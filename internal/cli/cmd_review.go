@@ -237,12 +237,15 @@ func filtered(keys []string) []logs.Parser {
 	return ps
 }
 
-type incidentReviewOpts struct{ reviewFlags }
+type incidentReviewOpts struct {
+	reviewFlags
+	leakedAt string
+}
 
 func newIncidentReviewCmd(g *globals) *cobra.Command {
 	o := &incidentReviewOpts{}
 	c := &cobra.Command{
-		Use:   "review ID [--logs GLOB]…",
+		Use:   "review ID [--logs GLOB]… [--leaked-at T]",
 		Short: "Review what the incident's credential did, with windows from the incident",
 		Long: `Review runs rekey review on the incident's identity: the baseline ends and the
 exposure starts at the incident's leak time, the after window at its rotation
@@ -250,7 +253,9 @@ exposure starts at the incident's leak time, the after window at its rotation
 was opened with declares the consumers. The logs are --logs and the
 inventory's logs:, read again; without any, the uses stored at open are
 reviewed (derived credentials are found, but not their activity, which needs
-the logs).
+the logs). --leaked-at replaces the leak time stored at open (a guess from
+the earliest copy, or an earlier --leaked-at) for this review and every
+later plan and report; the change is in the audit log.
 
 EXIT STATUS
   0  reviewed, whatever was found
@@ -263,6 +268,7 @@ EXIT STATUS
 		},
 	}
 	o.register(c)
+	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret was exposed (RFC 3339): replaces the incident's stored leak time (audited)")
 	return c
 }
 
@@ -270,6 +276,13 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	rotated, err := o.check()
 	if err != nil {
 		return err
+	}
+	leaked, err := parseTime("leaked-at", o.leakedAt)
+	if err != nil {
+		return err
+	}
+	if !leaked.IsZero() && !rotated.IsZero() && rotated.Before(leaked) {
+		return usagef("--rotated-at %s is before --leaked-at %s", o.rotatedAt, o.leakedAt)
 	}
 	st, err := g.openStore(ctx)
 	if err != nil {
@@ -283,6 +296,14 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	if inc.Identity.IsZero() {
 		return errs.New("incident review", errs.Invalid, id, "the incident has no identity to review; name the credential with rekey review --credential")
 	}
+	if !leaked.IsZero() {
+		if err := setLeakedAt(ctx, g, st, &inc, leaked, true); err != nil {
+			return err
+		}
+		if err := st.UpdateIncident(ctx, inc); err != nil {
+			return err
+		}
+	}
 	if rotated.IsZero() {
 		if rotated, err = engine.RotatedAt(ctx, st, id); err != nil {
 			return err
@@ -291,6 +312,13 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	cfg := review.Config{Credential: inc.Identity.Name, RotatedAt: rotated, Baseline: o.baseline, Now: time.Now()}
 	if inc.LeakedAt != nil {
 		cfg.LeakedAt = *inc.LeakedAt
+	}
+	proven, err := engine.Verified(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	for _, v := range proven {
+		cfg.Verified = append(cfg.Verified, review.Verified{Consumer: v.Consumer, Login: v.Login, At: v.At, Sources: v.Sources, Applications: v.Applications})
 	}
 	specs := make([]logSpec, 0, len(o.logs))
 	for _, l := range o.logs {

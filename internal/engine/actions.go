@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -263,14 +264,38 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 		return nil, err
 	}
 	detail := fmt.Sprintf("health check passed (%d attempt(s))", attempts)
+	res := map[string]any{"login": st.Login}
 	if st.Login != st.Identity {
-		seen, err := e.seen(ctx, st, c, since)
+		seen, proof, err := e.seen(ctx, st, c, since)
 		if err != nil {
 			return nil, err
 		}
 		detail += "; " + seen
+		// Where the consumer was seen on its new login: the review uses it
+		// not to blame a proven consumer for the old login's refusals.
+		if len(proof.Sources) > 0 {
+			res["sources"] = proof.Sources
+		}
+		if len(proof.Applications) > 0 {
+			res["applications"] = proof.Applications
+		}
 	}
-	return map[string]any{"detail": detail}, nil
+	res["detail"] = detail
+	return res, nil
+}
+
+// seenProof is where a consumer was seen using its new login.
+type seenProof struct {
+	Sources, Applications []string
+}
+
+func (p *seenProof) add(source, app string) {
+	if source != "" && !slices.Contains(p.Sources, source) {
+		p.Sources = append(p.Sources, source)
+	}
+	if app != "" && !slices.Contains(p.Applications, app) {
+		p.Applications = append(p.Applications, app)
+	}
 }
 
 // seen waits until the system shows the new login in use: a consumer
@@ -279,42 +304,47 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 // consumer that connects only now and then, a successful login recorded
 // in the system's connection log (the inventory's logs) since the check
 // began, from the consumer's declared sources when it declares any.
-func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer, since time.Time) (string, error) {
+func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer, since time.Time) (string, seenProof, error) {
+	var proof seenProof
 	p, err := e.provider(ctx, st.System)
 	if err != nil {
-		return "", err
+		return "", proof, err
 	}
 	deadline := e.d.Now().Add(e.d.SeenTimeout)
 	lastLog := time.Time{}
 	for {
 		id, err := p.Inspect(ctx, e.ref(st, st.Login))
 		if err != nil {
-			return "", err
+			return "", proof, err
 		}
 		if len(id.Sessions) > 0 {
-			return fmt.Sprintf("%s has %d session(s) of login %s", st.System, len(id.Sessions), st.Login), nil
+			for _, s := range id.Sessions {
+				proof.add(s.Client, s.Application)
+			}
+			return fmt.Sprintf("%s has %d session(s) of login %s", st.System, len(id.Sessions), st.Login), proof, nil
 		}
 		// The logs are read again at most every second: they may be large.
 		if e.d.Logins != nil && e.d.Now().Sub(lastLog) >= time.Second {
 			lastLog = e.d.Now()
 			evs, err := e.d.Logins(ctx, st.System, userPart(st.Login), since)
 			if err != nil {
-				return "", err
+				return "", proof, err
 			}
 			for _, ev := range evs {
 				if len(c.Sources) == 0 || c.Matches(ev.Source, ev.Application) {
+					proof.add(ev.Source, ev.Application)
 					return fmt.Sprintf("the connection log shows login %s from %s at %s (%s:%d)",
-						st.Login, ev.Source, ev.Time.UTC().Format(time.RFC3339), ev.File, ev.Line), nil
+						st.Login, ev.Source, ev.Time.UTC().Format(time.RFC3339), ev.File, ev.Line), proof, nil
 				}
 			}
 		}
 		if e.d.Now().After(deadline) {
-			return "", fmt.Errorf("consumer %s: its health check passes but %s shows no session of login %s, nor its logs a login, after %s: is it still using the old credential?",
+			return "", proof, fmt.Errorf("consumer %s: its health check passes but %s shows no session of login %s, nor its logs a login, after %s: is it still using the old credential?",
 				st.Consumer, st.System, st.Login, e.d.SeenTimeout)
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", proof, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -133,6 +133,10 @@ type Input struct {
 	// ReviewedSources are the sources the exposure review found using the
 	// secret that no consumer explains (see Choose).
 	ReviewedSources []string
+	// NoBaseline is true when nothing says what use of the secret is
+	// usual: no leak time, or no recorded use before it. Choose then says
+	// that use no consumer explains is taken for an attacker's.
+	NoBaseline bool
 	// Related are credentials the review found the leaked one created or
 	// changed (derived credentials): they survive its rotation.
 	Related []Related
@@ -178,7 +182,7 @@ func Build(in Input) (*Plan, error) {
 	if !slices.Contains(Strategies, requested) {
 		return nil, fmt.Errorf("unknown strategy %q (want auto, graceful, emergency or split)", requested)
 	}
-	strategy, reason := Choose(s, in.ReviewedSources...)
+	strategy, reason := Choose(s, Evidence{Reviewed: in.ReviewedSources, NoBaseline: in.NoBaseline})
 	if requested != Auto {
 		strategy, reason = requested, "asked for with --strategy "+string(requested)
 	}
@@ -204,32 +208,55 @@ func Build(in Input) (*Plan, error) {
 	return b.plan, nil
 }
 
+// Evidence is what the reviews add to the scope for Choose.
+type Evidence struct {
+	// Reviewed lists sources the log review found using the secret that
+	// no consumer declares (its new-source findings); they count as the
+	// scope's unexplained use does.
+	Reviewed []string
+	// NoBaseline: no leak time, or no use recorded before it.
+	NoBaseline bool
+}
+
 // Choose is the auto strategy: an unexplained source or an over-privileged
 // identity gives emergency; otherwise a shared secret gives split;
-// otherwise graceful.
-//
-// reviewed lists sources the log review found using the secret that no
-// consumer declares and the baseline never saw (its new-source findings);
-// they count as the scope's unexplained use does.
-func Choose(s scope.Scope, reviewed ...string) (Strategy, string) {
+// otherwise graceful. Without a baseline, nothing can show a use to be
+// usual, so every session and source no consumer explains is unexplained
+// use (the scope is strict about it then) and the reason says so: "no
+// baseline" is never read as "no sign of attack".
+func Choose(s scope.Scope, e Evidence) (Strategy, string) {
 	var srcs []string
 	for _, u := range s.Unexplained {
-		srcs = append(srcs, u.Source)
+		if !slices.Contains(srcs, u.Source) {
+			srcs = append(srcs, u.Source)
+		}
 	}
-	for _, r := range reviewed {
+	for _, r := range e.Reviewed {
 		if !slices.Contains(srcs, r) {
 			srcs = append(srcs, r)
 		}
 	}
+	noBase := ""
+	if e.NoBaseline {
+		noBase = "there is no baseline (no leak time, or no recorded use before it), so use that no consumer explains is taken for an attacker's: "
+	}
 	switch {
 	case len(srcs) > 0:
-		return Emergency, "the secret is used from a source no consumer explains (" + strings.Join(srcs, ", ") + "): cut it off first"
+		return Emergency, noBase + "the secret is used from a source no consumer explains (" + strings.Join(srcs, ", ") + "): cut it off first"
 	case s.Flags.OverPrivileged:
 		return Emergency, "the identity holds privileges that can mint credentials or take over the system: cut it off first"
-	case s.Flags.Shared:
-		return Split, "the secret is shared: each consumer gets a login of its own, then the shared one is revoked"
 	}
-	return Graceful, "no sign of use by an attacker: replace first, revoke after every consumer is verified, no downtime"
+	var strategy Strategy
+	var reason string
+	if s.Flags.Shared {
+		strategy, reason = Split, "the secret is shared: each consumer gets a login of its own, then the shared one is revoked"
+	} else {
+		strategy, reason = Graceful, "no sign of use by an attacker: replace first, revoke after every consumer is verified, no downtime"
+	}
+	if e.NoBaseline {
+		reason += " (there is no baseline to compare with, but every session and logged use comes from a declared consumer, under an application name it declares)"
+	}
+	return strategy, reason
 }
 
 type builder struct {

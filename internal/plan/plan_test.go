@@ -366,3 +366,30 @@ func TestDerivedLoginsAreRevokedAfterTheCutOff(t *testing.T) {
 		t.Errorf("no note for a derived cloud key: %q", p.Notes)
 	}
 }
+
+// TestAutoWithoutBaselineSaysSo: with no baseline, use no consumer
+// explains is an attacker's (emergency, and the reason says why), and a
+// plan that finds none says that it had no baseline rather than "no sign
+// of attack" alone.
+func TestAutoWithoutBaselineSaysSo(t *testing.T) {
+	s := shopScope()
+	s.Flags.Shared = false
+	s.Unexplained = []scope.Unexplained{{Source: "10.0.4.17", Evidence: []string{`session 77 from 10.0.4.17:5000 (application "psql")`}}}
+	p := build(t, Input{Scope: s, Inventory: inv(t, shopInventory), NoBaseline: true})
+	if p.Strategy != Emergency || !strings.Contains(p.Reason, "no baseline") || !strings.Contains(p.Reason, "10.0.4.17") {
+		t.Errorf("strategy %s (%s): without a baseline, unexplained use must give emergency and say why", p.Strategy, p.Reason)
+	}
+	p = build(t, Input{Scope: s, Inventory: inv(t, shopInventory), NoBaseline: true, ReviewedSources: []string{`application "exfil"`}})
+	if p.Strategy != Emergency || !strings.Contains(p.Reason, `application "exfil"`) {
+		t.Errorf("strategy %s (%s): an application the review found no consumer declares must count", p.Strategy, p.Reason)
+	}
+	s.Unexplained = nil
+	p = build(t, Input{Scope: s, Inventory: inv(t, shopInventory), NoBaseline: true})
+	if p.Strategy != Graceful || !strings.Contains(p.Reason, "no baseline") {
+		t.Errorf("strategy %s (%s): a plan without a baseline must say it had none", p.Strategy, p.Reason)
+	}
+	p = build(t, Input{Scope: s, Inventory: inv(t, shopInventory)})
+	if strings.Contains(p.Reason, "baseline") {
+		t.Errorf("a plan with a baseline mentions none: %s", p.Reason)
+	}
+}

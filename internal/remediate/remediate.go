@@ -77,6 +77,10 @@ type Options struct {
 	Home string
 	// RewriteHistory runs the approved rewrites on local mirrors.
 	RewriteHistory bool
+	// Logins are the logins the run retired and their replacements: a
+	// copy's file that names a retired user beside the password gets the
+	// user rewritten too, or a task saying what to put there.
+	Logins []LoginChange
 	// Warn receives problems that do not stop the run (a missing source).
 	Warn func(string)
 	// Now defaults to time.Now.
@@ -332,6 +336,8 @@ func branch(ctx context.Context, o Options, tm *trace.Matcher, r repo) (*Branch,
 	inc := o.Incident.ID
 	w := &workspace{
 		incident: inc,
+		logins:   o.Logins,
+		dir:      r.dir,
 		fallback: fallbackName(o.Incident),
 		files:    map[string][]byte{},
 		modes:    modes,

@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,6 +31,11 @@ type Change struct {
 	Reference string `json:"reference"`
 	// Note is what a person must do for the reference to work.
 	Note string `json:"note"`
+	// OldUser and NewUser are set on a change of the login a file names
+	// (the run retired OldUser); NewUser is "" when the file does not say
+	// which new login it needs and the note says what to do.
+	OldUser string `json:"old_user,omitempty"`
+	NewUser string `json:"new_user,omitempty"`
 }
 
 // edit replaces data[start:end] with text.
@@ -325,6 +331,18 @@ type workspace struct {
 	ignore   []string // files to add to .gitignore
 	tfvars   map[string][]string
 	changes  []Change
+	// logins are the logins the run retired, with their replacements;
+	// dir is the repository's top level (for delivery paths).
+	logins []LoginChange
+	dir    string
+}
+
+// abs is a repository file's absolute path ("" when unknown).
+func (w *workspace) abs(p string) string {
+	if w.dir == "" {
+		return ""
+	}
+	return filepath.Join(w.dir, filepath.FromSlash(p))
 }
 
 type k8sRef struct{ name, key string }
@@ -417,9 +435,24 @@ func (w *workspace) rewrite(p string, data []byte, ms []trace.Match) {
 			es, ch.Reference = inline(m, v, ref), ref
 			ch.Note = "set " + name + " where this file is read, and make sure the reader expands ${" + name + "} from the environment"
 		}
+		if v.dsn && w.logins != nil {
+			if lc, ok := dsnLogin(data[v.vs:v.ve], w.logins); ok {
+				ch.OldUser, ch.NewUser = user(lc.Old), lc.pick(w.abs(p))
+				if ch.NewUser != "" {
+					ch.Note += fmt.Sprintf("; the value must now name user %s, not %s (retired by the rotation)", ch.NewUser, ch.OldUser)
+				} else {
+					ch.Note += fmt.Sprintf("; its user %s was retired by the rotation: the value must name the login of whoever reads it, one of %s", ch.OldUser, lc.choices())
+				}
+			}
+		}
 		eds = append(eds, es...)
 		w.changes = append(w.changes, ch)
 	}
+	at := make([]int, len(ms))
+	for i, m := range ms {
+		at[i] = m.Start
+	}
+	eds = append(eds, w.userEdits(p, data, st, at)...)
 	out := apply(data, eds)
 	if imports {
 		out = addImport(st, out)
@@ -560,15 +593,21 @@ func (w *workspace) k8sEdits(p string, data []byte, m trace.Match, v value, ch C
 
 // docAt is the YAML document (between --- lines) holding offset off.
 func docAt(data []byte, off int) string {
+	s, e := docBounds(data, off)
+	return string(data[s:e])
+}
+
+// docBounds is where the YAML document holding offset off starts and ends.
+func docBounds(data []byte, off int) (int, int) {
 	start := 0
 	for _, loc := range docSepRE.FindAllIndex(data, -1) {
 		if loc[0] <= off {
 			start = loc[1]
 		} else {
-			return string(data[start:loc[0]])
+			return start, loc[0]
 		}
 	}
-	return string(data[start:])
+	return start, len(data)
 }
 
 var (

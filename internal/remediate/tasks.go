@@ -1,9 +1,11 @@
 package remediate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,17 +90,20 @@ func buildTasks(o Options, repos []repo, fixed map[string]map[string]bool, branc
 					map[string]any{"why": "rekey could not replace this copy; the branch still holds it", "repo": r.dir, "branch": b.Branch, "commit": b.Commit})
 				continue
 			}
+			logins := loginChanges(b, rel)
 			put(store.Task{ID: id, Kind: KindWorkingTree, Location: loc, State: store.TaskOpen,
-				Action: fmt.Sprintf("replaced by %s on branch %s: review it (%s), %s, push and merge it", c.Reference, b.Branch, b.Review, c.Note)},
-				map[string]any{"why": "still at HEAD until " + b.Branch + " is merged", "repo": r.dir, "branch": b.Branch, "commit": b.Commit, "name": c.Name, "reference": c.Reference})
+				Action: fmt.Sprintf("replaced by %s on branch %s: review it (%s), %s, push and merge it%s", c.Reference, b.Branch, b.Review, c.Note, loginAction(logins))},
+				map[string]any{"why": "still at HEAD until " + b.Branch + " is merged", "repo": r.dir, "branch": b.Branch, "commit": b.Commit, "name": c.Name, "reference": c.Reference,
+					"logins": logins})
 			continue
 		}
 		why, action := "a file outside git: rekey does not edit it", "remove the value from this file by hand (if a consumer reads it, the rotation's delivery replaces it)"
 		if inRepo {
 			why, action = "the file is not committed as it is (untracked or modified): rekey does not edit it", "remove the value from this file by hand; if it must stay local, make sure .gitignore covers it"
 		}
-		put(store.Task{ID: "file:" + f.Path, Kind: KindWorkingTree, Location: loc, State: store.TaskOpen, Action: action},
-			map[string]any{"why": why})
+		logins := fileLogins(f.Path, o.Logins)
+		put(store.Task{ID: "file:" + f.Path, Kind: KindWorkingTree, Location: loc, State: store.TaskOpen, Action: action + loginAction(logins)},
+			map[string]any{"why": why, "logins": logins})
 	}
 	for _, h := range res.History {
 		t := store.Task{ID: h.Task, Kind: KindHistory, Location: h.Repo, Updated: now}
@@ -138,6 +143,59 @@ func buildTasks(o Options, repos []repo, fixed map[string]map[string]bool, branc
 	}
 	slices.SortFunc(out, func(a, b store.Task) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// loginChanges are the user changes of one file on a branch.
+func loginChanges(b Branch, rel string) []Change {
+	out := []Change{}
+	for _, c := range b.Changes {
+		if c.Path == rel && c.OldUser != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// fileLogins finds the user fields naming a retired login in a file rekey
+// does not edit, for its task to say what to change.
+func fileLogins(p string, lcs []LoginChange) []Change {
+	out := []Change{}
+	if len(lcs) == 0 {
+		return out
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return out
+	}
+	for _, f := range userFields(data, 0, len(data), lcs, p) {
+		out = append(out, f.asChange(p))
+	}
+	return out
+}
+
+// loginAction says, for a task, each place of its file that names a
+// retired login: file, line, old user → new user (rewritten on the
+// branch, or to change by hand), or which logins to choose from.
+func loginAction(cs []Change) string {
+	var parts []string
+	for _, c := range cs {
+		switch {
+		case c.NewUser != "" && c.Reference == c.NewUser:
+			parts = append(parts, fmt.Sprintf("%s:%d %s: user %s → %s (rewritten on the branch)", c.Path, c.Line, c.Name, c.OldUser, c.NewUser))
+		case c.Reference != "":
+			// A connection URL, now a reference: its value holds the user.
+			parts = append(parts, fmt.Sprintf("%s:%d %s (now %s) must name user %s instead of %s", c.Path, c.Line, c.Name, c.Reference,
+				cmp.Or(c.NewUser, "the login of whoever reads it"), c.OldUser))
+		case c.NewUser != "":
+			parts = append(parts, fmt.Sprintf("%s:%d %s: change user %s → %s", c.Path, c.Line, c.Name, c.OldUser, c.NewUser))
+		default:
+			parts = append(parts, fmt.Sprintf("%s:%d %s", c.Path, c.Line, c.Note))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; the login changed too: " + strings.Join(parts, "; ")
 }
 
 func encodingNote(enc string) string {

@@ -1,11 +1,15 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // WriteHTML writes the report as one self-contained HTML file: inline CSS
@@ -52,6 +56,56 @@ type chartMark struct {
 	X     float64
 	Label string
 	Class string
+	// LabelX, LabelY place the label (text-anchor start), laid out by
+	// layoutLabels so that no two overlap and none leaves the chart.
+	LabelX, LabelY float64
+}
+
+// Label geometry: the template's labels are 11px; labelCharW is a
+// generous average advance for that size, so that estimated boxes are
+// never narrower than the drawn text.
+const (
+	labelCharW = 7.0
+	labelRowH  = 14.0
+	labelGap   = 6.0
+)
+
+func textWidth(s string) float64 { return float64(utf8.RuneCountInString(s)) * labelCharW }
+
+// layoutLabels places labels that want to start at xs on rows (row 0
+// first) so that no two boxes on a row overlap (labelGap apart) and every
+// box stays inside [minX, maxX]: a label is shifted left when it would run
+// past maxX, clipped with "…" when it is wider than the whole span, and
+// moved to the first row where it clears the labels already there. It
+// returns each label's text, left edge and row, in the input's order.
+func layoutLabels(texts []string, xs []float64, minX, maxX float64) ([]string, []float64, []int) {
+	out := slices.Clone(texts)
+	lefts := make([]float64, len(texts))
+	rows := make([]int, len(texts))
+	order := make([]int, len(texts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(xs[a], xs[b]) })
+	var rowEnd []float64
+	for _, i := range order {
+		for len(out[i]) > 1 && textWidth(out[i]) > maxX-minX {
+			r := []rune(strings.TrimSuffix(out[i], "…"))
+			out[i] = string(r[:len(r)-1]) + "…"
+		}
+		w := textWidth(out[i])
+		left := min(max(xs[i], minX), maxX-w)
+		row := 0
+		for row < len(rowEnd) && rowEnd[row]+labelGap > left {
+			row++
+		}
+		if row == len(rowEnd) {
+			rowEnd = append(rowEnd, 0)
+		}
+		rowEnd[row] = left + w
+		lefts[i], rows[i] = left, row
+	}
+	return out, lefts, rows
 }
 
 const (
@@ -112,6 +166,20 @@ func timeChart(r *Incident) *chart {
 	}
 	mark(r.Facts.LeakedAt, "leaked", "m-leak")
 	mark(r.Facts.RevokedAt, "revoked", "m-revoke")
+	texts, xs := make([]string, len(c.Marks)), make([]float64, len(c.Marks))
+	for i, m := range c.Marks {
+		texts[i], xs[i] = m.Label, m.X+3
+	}
+	texts, lefts, rows := layoutLabels(texts, xs, 0, float64(c.W))
+	nrows := 0
+	for i := range c.Marks {
+		c.Marks[i].Label, c.Marks[i].LabelX = texts[i], lefts[i]
+		c.Marks[i].LabelY = float64(chartH) - 2 + labelRowH*float64(rows[i])
+		nrows = max(nrows, rows[i]+1)
+	}
+	if nrows > 1 {
+		c.H += int(labelRowH) * (nrows - 1)
+	}
 	return c
 }
 
@@ -155,12 +223,14 @@ func rateChart(u Usage) *rates {
 			row.W = (chartW - left - right) * w.PerDay / top
 		}
 		row.LabelX = left + row.W + 6
-		switch {
-		case w.Start == nil:
-			row.Label = fmt.Sprintf("%s, %d refused (no start: no rate)", plural(w.Events, "event", "events"), w.Failures)
-		default:
-			row.Label = fmt.Sprintf("%.1f a day (%s, %d refused)", w.PerDay, plural(w.Events, "event", "events"), w.Failures)
+		if w.PerDay > 0 {
+			row.Label = fmt.Sprintf("%s (%s, %d refused)", w.Rate, plural(w.Events, "event", "events"), w.Failures)
+		} else {
+			row.Label = fmt.Sprintf("%s, %d refused", w.Rate, w.Failures)
 		}
+		// Each row's label has a line of its own; the chart widens to
+		// hold the longest rather than letting it run off the edge.
+		rt.W = max(rt.W, int(math.Ceil(row.LabelX+textWidth(row.Label)))+4)
 		rt.Rows = append(rt.Rows, row)
 	}
 	return rt
@@ -233,11 +303,11 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f2f4f7;pa
 <line class="axis" x1="{{.AxisLeft}}" y1="{{.BaseY}}" x2="{{.AxisRight}}" y2="{{.BaseY}}"/>
 <text class="lbl" x="4" y="20">{{.Max}}</text><text class="lbl" x="4" y="{{.BaseY}}">0</text>
 {{range .Bars}}<g><title>{{.Title}}</title>{{$x := .X}}{{$w := .W}}{{range .Rects}}<rect class="{{.Class}}" x="{{f1 $x}}" y="{{f1 .Y}}" width="{{f1 $w}}" height="{{f1 .H}}"/>{{end}}</g>
-{{end}}{{range .Marks}}<line class="{{.Class}}" stroke-dasharray="4 3" x1="{{f1 .X}}" y1="8" x2="{{f1 .X}}" y2="{{$.Chart.BaseY}}"/><text class="lbl" x="{{f1 .X}}" y="{{$.Chart.H}}">{{.Label}}</text>
+{{end}}{{range .Marks}}<line class="{{.Class}}" stroke-dasharray="4 3" x1="{{f1 .X}}" y1="8" x2="{{f1 .X}}" y2="{{$.Chart.BaseY}}"/><text class="lbl" x="{{f1 .LabelX}}" y="{{f1 .LabelY}}">{{.Label}}</text>
 {{end}}</svg>
 {{else}}<p class="muted">No dated use of the credential was recorded.</p>{{end}}
 {{with .Rates}}
-<h3>Before and after: events a day per window</h3>
+<h3>Before and after: events a day per window (a window under an hour: its count)</h3>
 <svg role="img" aria-label="events a day per window" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}">
 {{range .Rows}}<text class="lbl" x="4" y="{{f1 .Y}}" dy="14">{{.Name}}</text><rect class="{{.Class}}" x="90" y="{{f1 .Y}}" width="{{f1 .W}}" height="20"/><text class="lbl" x="{{f1 .LabelX}}" y="{{f1 .Y}}" dy="14">{{.Label}}</text>
 {{end}}</svg>

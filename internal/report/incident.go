@@ -67,6 +67,12 @@ type Facts struct {
 // Moment is one line of the timeline: an audit entry (Source "audit",
 // with its sequence number and actor) or a fact of the incident (Source
 // "fact").
+//
+// A plan step's audit entries (started, waiting, retried, done or failed)
+// are one moment, Source "step" and Action "step": Time and Started are
+// its first entry's, Finished its last's when it ended, with its Outcome
+// and Entries, the number of audit entries it stands for (Seq is the
+// first's). Approvals stay moments of their own: a person's act.
 type Moment struct {
 	Time    time.Time `json:"time"`
 	Source  string    `json:"source"`
@@ -74,6 +80,13 @@ type Moment struct {
 	Actor   string    `json:"actor,omitempty"`
 	Action  string    `json:"action"`
 	Summary string    `json:"summary"`
+
+	Step     string     `json:"step,omitempty"`
+	Started  *time.Time `json:"started,omitempty"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Duration string     `json:"duration,omitempty"`
+	Outcome  string     `json:"outcome,omitempty"`
+	Entries  int        `json:"entries,omitempty"`
 }
 
 // Copies are the places the secret was found, with their remediation.
@@ -214,7 +227,12 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 	}
 	r := &Incident{Version: Version, Incident: inc.ID, Generated: in.Now.UTC(), State: string(inc.State), Opened: inc.Created, Closed: inc.ClosedAt,
 		Timeline: []Moment{}, Reviews: []ReviewPhase{}, Remaining: []RemainingRisk{}, Standards: []Control{}}
-	r.Scope = scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: idents, Consumers: cons, Events: events, Inventory: in.Inventory, Now: in.Now})
+	revs, err := st.Reviews(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r.Scope = scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: idents, Consumers: cons, Events: events, Inventory: in.Inventory, Now: in.Now,
+		NoBaseline: scope.ExposureWithoutBaseline(revs)})
 
 	p, steps, err := loadRun(ctx, st, id)
 	if err != nil {
@@ -226,10 +244,6 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 	}
 	r.Response = response(p, steps, leases)
 
-	revs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	for _, rv := range revs {
 		var rep review.Report
 		if err := json.Unmarshal(rv.Body, &rep); err != nil {

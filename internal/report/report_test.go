@@ -23,6 +23,17 @@ func momentWith(r *Incident, source, action, actor, text string) *Moment {
 	return nil
 }
 
+// finishedSteps lists the report's steps that finished.
+func finishedSteps(r *Incident) []string {
+	var out []string
+	for _, s := range r.Response.Steps {
+		if s.Finished != nil {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
 func TestReportSections(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	r := w.build(t)
@@ -47,7 +58,7 @@ func TestReportSections(t *testing.T) {
 		{"fact", "scope", "", "risk"},
 		{"audit", "incident.plan", "alice", "split"},
 		{"audit", "step.approved", "bob", "approved step revoke"},
-		{"audit", "step.done", "alice", "done by the test world"},
+		{"step", "step", "alice", "done by the test world"},
 		{"audit", "credential.revealed", "alice", "shop-db/orders_svc_acme"},
 		{"audit", "incident.review", "alice", "exposure phase"},
 		{"audit", "incident.review", "alice", "after phase"},
@@ -63,6 +74,30 @@ func TestReportSections(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(r.Timeline, func(a, b Moment) int { return a.Time.Compare(b.Time) }) {
 		t.Error("timeline is not in time order")
+	}
+	// One row per step (its started and done entries folded), with its
+	// start, end, duration and outcome; the approval stays its own row.
+	perStep := map[string]int{}
+	for _, m := range r.Timeline {
+		if strings.HasPrefix(m.Action, "step.") && m.Action != "step.approved" {
+			t.Errorf("a step's audit entry has a row of its own: %+v", m)
+		}
+		if m.Source != "step" {
+			continue
+		}
+		perStep[m.Step]++
+		if m.Outcome != "done" || m.Started == nil || m.Finished == nil || m.Finished.Sub(*m.Started) != 20*time.Second ||
+			m.Duration != "20s" || m.Entries != 2 || !strings.Contains(m.Summary, "done at "+ts(*m.Finished)+" after 20s") {
+			t.Errorf("step row %+v", m)
+		}
+	}
+	if len(perStep) != len(finishedSteps(r)) {
+		t.Errorf("%d step rows for %d finished steps", len(perStep), len(finishedSteps(r)))
+	}
+	for id, n := range perStep {
+		if n != 1 {
+			t.Errorf("step %s has %d rows", id, n)
+		}
 	}
 	if m := momentWith(r, "fact", "leaked", "", ""); m != nil && m.Time != r.Timeline[0].Time {
 		t.Errorf("the leak (%v) is not the first moment (%v)", m.Time, r.Timeline[0].Time)
@@ -258,13 +293,15 @@ func TestStandardsOnlyWhatHappened(t *testing.T) {
 	full := ids(newWorld(t, worldOpts{}).build(t))
 	all := []string{"NHI1:2025", "NHI2:2025", "NHI3:2025", "NHI4:2025", "NHI5:2025", "NHI7:2025", "NHI8:2025", "NHI9:2025",
 		"PR.AA-01", "PR.AA-05", "DE.CM-03", "RS.AN-03", "RS.AN-06", "RS.AN-07", "RS.AN-08", "RS.MI-01", "RS.MI-02", "GV.SC-08",
-		"GOVERN 1.6", "GOVERN 1.7", "MANAGE 2.4", "T1552.001", "T1552.008", "T1078", "T1098.001"}
+		"GOVERN 1.6", "GOVERN 1.7", "MANAGE 2.4", "T1552.001", "T1552.008", "T1078", "T1136"}
 	for _, id := range all {
 		if !slices.Contains(full, id) {
 			t.Errorf("the full incident does not map %s: %v", id, full)
 		}
 	}
-	for _, never := range []string{"NHI6:2025", "NHI10:2025", "T1078.004", "T1528"} {
+	// A PostgreSQL role the leaked one created is a new database account,
+	// not additional cloud credentials.
+	for _, never := range []string{"NHI6:2025", "NHI10:2025", "T1078.004", "T1528", "T1098.001", "T1136.003"} {
 		if slices.Contains(full, never) {
 			t.Errorf("%s is mapped without its fact", never)
 		}
@@ -282,12 +319,12 @@ func TestStandardsOnlyWhatHappened(t *testing.T) {
 		{[]string{"partner"}, []string{"NHI3:2025", "GV.SC-08"}},
 		{[]string{"reuse"}, []string{"NHI8:2025"}},
 		{[]string{"reuse", "shared", "partner"}, []string{"NHI8:2025", "NHI9:2025", "NHI3:2025", "GV.SC-08"}},
-		{[]string{"derived"}, []string{"NHI1:2025", "T1098.001"}},
+		{[]string{"derived"}, []string{"NHI1:2025", "T1136"}},
 		{[]string{"agent"}, []string{"GOVERN 1.6", "GOVERN 1.7", "MANAGE 2.4"}},
 		{[]string{"revoked"}, []string{"RS.MI-01", "GOVERN 1.7", "MANAGE 2.4", "PR.AA-01"}},
 		{[]string{"tasks"}, []string{"RS.MI-02"}},
 		{[]string{"audit"}, []string{"RS.AN-06"}},
-		{[]string{"unexplained", "derived"}, []string{"T1078", "NHI1:2025", "T1098.001"}},
+		{[]string{"unexplained", "derived"}, []string{"T1078", "NHI1:2025", "T1136"}},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.drop, "+"), func(t *testing.T) {
@@ -310,7 +347,7 @@ func TestStandardsReviewAndEradication(t *testing.T) {
 	// Without a review: no analysis, no finding-based monitoring, no
 	// derived credential (the review finds it).
 	got := ids(newWorld(t, worldOpts{drop: map[string]bool{"review": true}}).build(t))
-	for _, id := range []string{"RS.AN-03", "NHI1:2025", "T1098.001"} {
+	for _, id := range []string{"RS.AN-03", "NHI1:2025", "T1136"} {
 		if slices.Contains(got, id) {
 			t.Errorf("mapped %s without a review", id)
 		}
@@ -331,7 +368,7 @@ func TestControlTriggersNameTheFact(t *testing.T) {
 	rep := r.build(t)
 	want := map[string]string{
 		"NHI2:2025": "chat 1", "NHI5:2025": "CREATEROLE", "PR.AA-05": "CREATEROLE", "T1552.008": "chat 1, ticket 1",
-		"NHI3:2025": "acme-partner", "NHI8:2025": "shop-db-staging/orders_svc", "T1098.001": "backup_admin",
+		"NHI3:2025": "acme-partner", "NHI8:2025": "shop-db-staging/orders_svc", "T1136": "role backup_admin",
 		"RS.AN-06": "intact", "GOVERN 1.6": "kind: agent", "T1078": attacker, "NHI4:2025": "md5",
 	}
 	for _, c := range rep.Standards {
@@ -510,5 +547,46 @@ func TestMarkdownForATicket(t *testing.T) {
 	}
 	if !strings.Contains(out, `a\|b &lt;img src=x&gt;`) || strings.Contains(out, "<img") {
 		t.Error("a consumer's name breaks the Markdown table or carries HTML")
+	}
+}
+
+// TestDerivedCredentialTechniquesFitTheSystem: ATT&CK's technique for
+// what the leaked credential made depends on what it is and where: a
+// database role is Create Account (the parent: T1136.001 is an operating
+// system's local account), a changed password or grant is Account
+// Manipulation, a cloud access key is Additional Cloud Credentials and a
+// cloud user Create Account: Cloud Account; T1078.004 only for cloud.
+func TestDerivedCredentialTechniquesFitTheSystem(t *testing.T) {
+	for _, c := range []struct {
+		system string
+		by     map[string][]string
+		want   []string
+		never  []string
+	}{
+		{"postgres", map[string][]string{"role": {"backup_admin"}}, []string{"T1136", "T1078"}, []string{"T1098.001", "T1136.003", "T1136.001", "T1078.004", "T1098"}},
+		{"mysql", map[string][]string{"password": {"app@%"}, "grant": {"app@%"}}, []string{"T1098"}, []string{"T1098.001", "T1136"}},
+		{"redis", map[string][]string{"credential": {"svc"}}, []string{"T1098"}, []string{"T1098.001"}},
+		{"aws-iam", map[string][]string{"access-key": {"AKIAEXAMPLEDERIVED01"}, "role": {"backdoor"}}, []string{"T1098.001", "T1136.003", "T1078.004"},
+			[]string{"T1136", "T1098", "T1078"}},
+	} {
+		t.Run(c.system, func(t *testing.T) {
+			s := signals{systemType: c.system, identity: c.system + "/svc", unexplained: []string{attacker}, derivedBy: c.by}
+			for k, v := range c.by {
+				for _, n := range v {
+					s.derived = append(s.derived, k+" "+n)
+				}
+			}
+			got := ids(&Incident{Standards: mapControls(s)})
+			for _, id := range c.want {
+				if !slices.Contains(got, id) {
+					t.Errorf("%s: %s not mapped: %v", c.system, id, got)
+				}
+			}
+			for _, id := range c.never {
+				if slices.Contains(got, id) {
+					t.Errorf("%s: %s mapped: %v", c.system, id, got)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -52,7 +53,8 @@ type signals struct {
 	weakMethod  string
 	unexplained []string
 	derived     []string
-	anomalies   []string // finding kinds that are signs of misuse
+	derivedBy   map[string][]string // derived credentials by the review's kind
+	anomalies   []string            // finding kinds that are signs of misuse
 	reviews     []string
 	reviewed    int // events the reviews read
 	revokedAt   *time.Time
@@ -148,6 +150,10 @@ func gather(r *Incident, inv *inventory.Inventory) signals {
 		s.reviewed += rv.Review.Events
 		for _, rel := range rv.Review.Related {
 			s.derived = appendNew(s.derived, rel.Kind+" "+rel.Credential)
+			if s.derivedBy == nil {
+				s.derivedBy = map[string][]string{}
+			}
+			s.derivedBy[rel.Kind] = appendNew(s.derivedBy[rel.Kind], rel.Credential)
 		}
 		for _, f := range rv.Review.Findings {
 			if f.Severity == review.Info || f.Kind == review.KindNoBaseline {
@@ -349,8 +355,37 @@ func mapControls(s signals) []Control {
 	if s.appToken != "" {
 		add(ATTACK, "T1528", "Steal Application Access Token", "the leaked secret is an application access token ("+s.appToken+")")
 	}
-	if len(s.derived) > 0 {
-		add(ATTACK, "T1098.001", "Account Manipulation: Additional Cloud Credentials", "the review found credentials created with the leaked one: "+list(s.derived))
+	// What the derived credentials were, in the techniques that fit the
+	// system: a new account (a database role or user is not an operating
+	// system's local account, so the parent technique), a changed one, and
+	// additional credentials for a cloud account.
+	cloud := cloudTypes[s.systemType]
+	by := func(kinds ...string) []string {
+		var out []string
+		for _, k := range kinds {
+			for _, c := range s.derivedBy[k] {
+				out = append(out, k+" "+c)
+			}
+		}
+		return out
+	}
+	if created := by("role", "user-mapping"); len(created) > 0 {
+		if cloud {
+			add(ATTACK, "T1136.003", "Create Account: Cloud Account", fmt.Sprintf("the leaked credential created %s account(s): %s", s.systemType, list(created)))
+		} else {
+			out = append(out, Control{Framework: ATTACK, ID: "T1136", Name: "Create Account",
+				Note:    "a " + cmp.Or(s.systemType, "database") + " account: ATT&CK has no sub-technique for database accounts (T1136.001 is an operating system's local account)",
+				Trigger: "the leaked credential created account(s) in " + cmp.Or(s.systemType, "the system") + ": " + list(created)})
+		}
+	}
+	changed := by("password", "grant", "login-profile")
+	if creds := by("access-key", "token", "credential"); cloud && len(creds) > 0 {
+		add(ATTACK, "T1098.001", "Account Manipulation: Additional Cloud Credentials", "the leaked credential added credentials to a cloud account: "+list(creds))
+	} else {
+		changed = append(changed, creds...)
+	}
+	if len(changed) > 0 {
+		add(ATTACK, "T1098", "Account Manipulation", "the leaked credential changed accounts, their privileges or their credentials: "+list(changed))
 	}
 	return out
 }

@@ -46,7 +46,19 @@ func timeline(entries []store.AuditEntry, r *Incident, run *storedRun) []Moment 
 	for _, s := range r.Response.Steps {
 		steps[s.ID] = s
 	}
+	grouped := map[string]int{} // step id → its moment in out
 	for _, e := range entries {
+		if id, ok := stepEntry(e); ok {
+			if i, seen := grouped[id]; seen {
+				foldStep(&out[i], e, steps)
+				continue
+			}
+			grouped[id] = len(out)
+			m := Moment{Time: e.Time.UTC(), Source: "step", Seq: e.Seq, Actor: e.Actor, Action: "step", Step: id}
+			foldStep(&m, e, steps)
+			out = append(out, m)
+			continue
+		}
 		m := Moment{Time: e.Time.UTC(), Source: "audit", Seq: e.Seq, Actor: e.Actor, Action: e.Action, Summary: describeEntry(e, steps)}
 		out = append(out, m)
 		if e.Action == "incident.open" {
@@ -61,6 +73,74 @@ func timeline(entries []store.AuditEntry, r *Incident, run *storedRun) []Moment 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
+}
+
+// stepEntry returns the step an engine entry is about: step.running,
+// step.done, step.failed, step.waiting-*; not step.approved, a person's
+// act that keeps its own row.
+func stepEntry(e store.AuditEntry) (string, bool) {
+	if !strings.HasPrefix(e.Action, "step.") || e.Action == "step.approved" {
+		return "", false
+	}
+	var d struct {
+		Step string `json:"step"`
+	}
+	if json.Unmarshal(e.Detail, &d) != nil || d.Step == "" {
+		return "", false
+	}
+	return d.Step, true
+}
+
+// foldStep adds one of a step's audit entries to its moment: the first
+// sets the start, each later one the outcome; an end (done, failed) sets
+// the finish and the duration, and the summary says it in one sentence.
+func foldStep(m *Moment, e store.AuditEntry, steps map[string]Step) {
+	m.Entries++
+	at := e.Time.UTC()
+	if m.Started == nil {
+		m.Started = &at
+	}
+	m.Actor = cmp.Or(m.Actor, e.Actor)
+	var d map[string]any
+	_ = json.Unmarshal(e.Detail, &d)
+	outcome := strings.TrimPrefix(e.Action, "step.")
+	m.Outcome = outcome
+	detail := ""
+	switch outcome {
+	case "done":
+		if r, ok := d["result"].(map[string]any); ok {
+			detail, _ = r["detail"].(string)
+		}
+	case "failed":
+		detail, _ = d["error"].(string)
+	case "running":
+		m.Finished, m.Duration = nil, ""
+	}
+	if outcome == "done" || outcome == "failed" {
+		m.Finished = &at
+		m.Duration = at.Sub(*m.Started).Round(time.Millisecond).String()
+	}
+	what := m.Step
+	if st, ok := steps[m.Step]; ok && st.Target != "" {
+		what = fmt.Sprintf("%s (%s %s)", m.Step, st.Kind, st.Target)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Step %s: %s", what, m.Outcome)
+	if m.Finished != nil {
+		fmt.Fprintf(&sb, " at %s after %s", ts(*m.Finished), m.Duration)
+	} else {
+		fmt.Fprintf(&sb, " since %s", ts(at))
+	}
+	if m.Entries > 2 {
+		fmt.Fprintf(&sb, " (%d log entries)", m.Entries)
+	}
+	if detail != "" {
+		sb.WriteString(": " + detail)
+	}
+	m.Summary = sb.String()
+	if !strings.HasSuffix(m.Summary, ".") {
+		m.Summary += "."
+	}
 }
 
 // describeEntry turns one audit entry into a sentence. Details are the
@@ -118,6 +198,11 @@ func describeEntry(e store.AuditEntry, steps map[string]Step) string {
 		return e.Actor + " approved step " + step() + " (" + s("reason") + ")."
 	case "credential.revealed":
 		return fmt.Sprintf("%s revealed the new secret of %s/%s (to hand it over).", e.Actor, s("system"), s("login"))
+	case "incident.leaked-at":
+		if s("from") == "" {
+			return fmt.Sprintf("Set the leak time to %s (%s).", s("to"), cmp.Or(s("by"), "?"))
+		}
+		return fmt.Sprintf("Changed the leak time from %s to %s (%s).", s("from"), s("to"), cmp.Or(s("by"), "?"))
 	case "incident.review":
 		return fmt.Sprintf("Reviewed the credential's use (%s phase): %s findings.", s("phase"), cmp.Or(s("findings"), "0"))
 	case "lease.renew":
@@ -203,9 +288,19 @@ type WindowUse struct {
 	Events   int        `json:"events"`
 	Failures int        `json:"failures"`
 	// PerDay is Events over the window's length in days; 0 when the
-	// window has no start.
+	// window has no start or is shorter than MinRateWindow (a count over
+	// seconds says nothing about a day).
 	PerDay float64 `json:"per_day"`
+	// Span is the window's length (Go duration text), "" without a start.
+	Span string `json:"span,omitempty"`
+	// Rate says the window's use in words: "3.5 a day", or for a short
+	// window the count over it ("12 events in 48s").
+	Rate string `json:"rate"`
 }
+
+// MinRateWindow is the shortest window whose events are given as a
+// daily rate: below it the report gives the count over the window.
+const MinRateWindow = time.Hour
 
 // maxBars bounds the chart: a week of hours.
 const maxBars = 168
@@ -252,8 +347,16 @@ func usage(events []store.Event, revs []ReviewPhase, f Facts, now time.Time) Usa
 			if win.End != nil {
 				end = *win.End
 			}
+			wu.Rate = fmt.Sprintf("%s (no start: no rate)", plural(win.Events, "event", "events"))
 			if win.Start != nil && end.After(*win.Start) {
-				wu.PerDay = float64(win.Events) / (end.Sub(*win.Start).Hours() / 24)
+				d := end.Sub(*win.Start)
+				wu.Span = d.Round(time.Second).String()
+				if d >= MinRateWindow {
+					wu.PerDay = float64(win.Events) / (d.Hours() / 24)
+					wu.Rate = fmt.Sprintf("%.1f a day", wu.PerDay)
+				} else {
+					wu.Rate = fmt.Sprintf("%s in %s", plural(win.Events, "event", "events"), wu.Span)
+				}
 			}
 			u.Windows = append(u.Windows, wu)
 		}

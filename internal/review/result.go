@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
 )
 
@@ -55,6 +56,9 @@ type Finding struct {
 	Summary string `json:"summary"`
 	// Window is where the finding is: baseline, exposure or after.
 	Window string `json:"window,omitempty"`
+	// Subject is what a new-source finding is about: an address or host,
+	// or `application "NAME"`.
+	Subject string `json:"subject,omitempty"`
 	// Count is how many events are behind it (Evidence holds a few).
 	Count    int        `json:"count"`
 	Evidence []Evidence `json:"evidence"`
@@ -232,7 +236,7 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 		if en.undeclared == 0 || serviceSource(src) || has && b.sources.has(src) {
 			continue
 		}
-		f := Finding{Kind: KindNewSource, Window: "exposure", Count: en.n, Evidence: en.ev.items}
+		f := Finding{Kind: KindNewSource, Window: "exposure", Subject: src, Count: en.n, Evidence: en.ev.items}
 		netNote := ""
 		if has {
 			f.Severity = Medium
@@ -267,7 +271,7 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 		if en.undeclared == 0 || has && b.apps.has(app) || !has && !declaresApps {
 			continue
 		}
-		f := Finding{Kind: KindNewSource, Window: "exposure", Count: en.n, Evidence: en.ev.items, Severity: Medium}
+		f := Finding{Kind: KindNewSource, Window: "exposure", Subject: fmt.Sprintf("application %q", app), Count: en.n, Evidence: en.ev.items, Severity: Medium}
 		if en.ok == 0 || !has {
 			f.Severity = Low
 		}
@@ -645,13 +649,15 @@ func (r *Reviewer) afterRevocation(a, b *window, has bool) []Finding {
 		ev    sample
 		names []string
 	}
-	var declared, known, unknown group
+	var declared, known, unknown, shared group
 	for key, en := range a.afterFail.m {
 		src := split(key)
 		g, name := &unknown, src
 		switch {
 		case en.consumer != "":
 			g, name = &declared, en.consumer
+		case r.declaredSource(src):
+			g = &shared
 		case has && b.sources.has(src):
 			g = &known
 		}
@@ -666,6 +672,12 @@ func (r *Reviewer) afterRevocation(a, b *window, has bool) []Finding {
 			Summary: fmt.Sprintf("%s refused after the rotation at %s, from %s, which no consumer declares and which never used it before the leak: someone still tries the old secret, likely whoever took it.",
 				plural(unknown.n, "attempt with "+r.cfg.Credential+" was", "attempts with "+r.cfg.Credential+" were"), rot, strings.Join(firstN(unknown.names, 6), ", "))})
 	}
+	if shared.n > 0 {
+		fs = append(fs, Finding{Kind: KindUseAfterRevocation, Severity: High, Window: "after", Count: shared.n, Evidence: shared.ev.items,
+			Summary: fmt.Sprintf("Unattributed: likely the attacker. %s refused after the rotation at %s, from %s, an address consumers declare; %s.",
+				plural(shared.n, "attempt with "+r.cfg.Credential+" was", "attempts with "+r.cfg.Credential+" were"), rot,
+				strings.Join(firstN(shared.names, 6), ", "), r.whyUnattributed(shared.names))})
+	}
 	if declared.n > 0 {
 		fs = append(fs, Finding{Kind: KindUseAfterRevocation, Severity: Medium, Window: "after", Count: declared.n, Evidence: declared.ev.items,
 			Summary: fmt.Sprintf("Consumer %s still uses the old secret of %s: %s refused after the rotation at %s. The rotation missed it; deliver the new secret there.",
@@ -677,6 +689,46 @@ func (r *Reviewer) afterRevocation(a, b *window, has bool) []Finding {
 				strings.Join(firstN(known.names, 6), ", "), r.cfg.Credential, plural(known.n, "attempt", "attempts"), rot)})
 	}
 	return fs
+}
+
+// declaredSource reports whether some consumer declares the address.
+func (r *Reviewer) declaredSource(src string) bool {
+	return slices.ContainsFunc(r.cfg.Consumers, func(c *inventory.Consumer) bool { return c.Matches(src, "") })
+}
+
+// whyUnattributed says why refusals from consumers' addresses are not
+// pinned on any of them: which were proven on their new login (and when,
+// from where), and which share the address.
+func (r *Reviewer) whyUnattributed(srcs []string) string {
+	var proven, several []string
+	for _, c := range r.cfg.Consumers {
+		if !slices.ContainsFunc(srcs, func(s string) bool { return c.Matches(s, "") }) {
+			continue
+		}
+		if v, ok := r.cleared[c.Name]; ok {
+			p := fmt.Sprintf("%s on login %s at %s", c.Name, v.Login, ts(v.At))
+			if len(v.Sources) > 0 {
+				p += " from " + strings.Join(firstN(v.Sources, 3), ", ")
+			}
+			if len(v.Applications) > 0 {
+				p += fmt.Sprintf(" (application %s)", strings.Join(firstN(v.Applications, 3), ", "))
+			}
+			proven = append(proven, p)
+			continue
+		}
+		several = append(several, c.Name)
+	}
+	var parts []string
+	if len(proven) > 0 {
+		parts = append(parts, "rekey's verify step proved "+strings.Join(proven, "; ")+" before these refusals, so the old secret is not theirs to send")
+	}
+	if len(several) > 1 {
+		parts = append(parts, "the address is shared by "+strings.Join(several, ", ")+" and no application name singles one out")
+	}
+	if len(parts) == 0 {
+		return "no application name singles out a consumer"
+	}
+	return strings.Join(parts, "; ") + ". Terminate what still connects with the old login and look for who holds it"
 }
 
 func appendNew(s []string, v string) []string {

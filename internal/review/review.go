@@ -17,6 +17,7 @@ package review
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,6 +110,23 @@ type Config struct {
 	Now time.Time
 	// MaxKeys overrides DefaultMaxKeys (tests).
 	MaxKeys int
+	// Verified is what the rotation proved about consumers: rekey's own
+	// verify step saw each one work on its new login. A consumer proven
+	// this way is not blamed for refused uses of the old secret from its
+	// address; only its application name can still single it out.
+	Verified []Verified
+}
+
+// Verified is one consumer that rekey's verify step proved on its
+// replacement: Login worked for it at At, seen from Sources with
+// Applications (the sessions or log records the step saw; empty when
+// the step recorded none).
+type Verified struct {
+	Consumer     string    `json:"consumer"`
+	Login        string    `json:"login"`
+	At           time.Time `json:"at"`
+	Sources      []string  `json:"sources,omitempty"`
+	Applications []string  `json:"applications,omitempty"`
 }
 
 // Window indexes.
@@ -173,6 +191,11 @@ type Reviewer struct {
 	workloads        map[string]*workloadUse
 	workloadOverflow int
 
+	// cleared holds the consumers that address alone would have blamed
+	// for a refusal after the rotation, but that the run proved on their
+	// new login before it: by consumer name.
+	cleared map[string]Verified
+
 	related        []*relatedCred
 	relatedBy      map[string]*relatedCred // by every key that names it
 	relatedDropped int
@@ -197,7 +220,7 @@ func New(cfg Config) *Reviewer {
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
-	r := &Reviewer{cfg: cfg, ref: parseRef(cfg.Credential), sens: map[string]sensitivity{}, workloads: map[string]*workloadUse{}, relatedBy: map[string]*relatedCred{}}
+	r := &Reviewer{cfg: cfg, ref: parseRef(cfg.Credential), sens: map[string]sensitivity{}, cleared: map[string]Verified{}, workloads: map[string]*workloadUse{}, relatedBy: map[string]*relatedCred{}}
 	if !cfg.LeakedAt.IsZero() {
 		r.base = cfg.LeakedAt.Add(-cfg.Baseline)
 	}
@@ -231,6 +254,59 @@ func (r *Reviewer) consumerOf(source, app string) string {
 		}
 	}
 	return ""
+}
+
+// attribute names the consumer a refused use after the rotation belongs
+// to, or "" when the evidence does not single one out. Its application
+// name, when exactly one consumer declares it, singles that consumer out.
+// Its address alone does only when exactly one consumer declares the
+// address, does not name other applications than the event's, and was
+// not proven by the run on its new login before the refusal (a proven
+// consumer no longer sends the old secret: whoever does shares its
+// address, such as an attacker on the same host or behind the same NAT).
+func (r *Reviewer) attribute(e *logs.Event) string {
+	if e.Application != "" {
+		var byApp []string
+		for _, c := range r.cfg.Consumers {
+			if slices.Contains(c.Apps, e.Application) {
+				byApp = append(byApp, c.Name)
+			}
+		}
+		if len(byApp) == 1 {
+			return byApp[0]
+		}
+	}
+	var cands []string
+	for _, c := range r.cfg.Consumers {
+		if !c.Matches(e.Source, "") {
+			continue
+		}
+		if e.Application != "" && len(c.Apps) > 0 && !slices.Contains(c.Apps, e.Application) {
+			continue // it names its applications, and this is not one
+		}
+		if v, ok := r.verifiedBefore(c.Name, e.Time); ok {
+			if _, seen := r.cleared[c.Name]; !seen {
+				r.cleared[c.Name] = v
+			}
+			continue
+		}
+		cands = append(cands, c.Name)
+	}
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	return ""
+}
+
+// verifiedBefore returns the run's proof that consumer worked on its
+// replacement at or before t.
+func (r *Reviewer) verifiedBefore(consumer string, t time.Time) (Verified, bool) {
+	for _, v := range r.cfg.Verified {
+		if v.Consumer == consumer && !v.At.IsZero() && !v.At.After(t) {
+			return v, true
+		}
+	}
+	return Verified{}, false
 }
 
 // Add takes one event. Events that are not the credential's are ignored,
@@ -308,7 +384,8 @@ func (r *Reviewer) Add(e logs.Event) {
 		case e.Outcome == logs.Success:
 			w.afterOK.add(key, &e, cons)
 		case e.Outcome == logs.Failure:
-			w.afterFail.add(key, &e, cons)
+			who := r.attribute(&e)
+			w.afterFail.add(key+"\x00"+who, &e, who)
 		}
 	}
 	r.addWorkload(&e, src)

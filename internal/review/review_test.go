@@ -571,3 +571,89 @@ func TestOneToolRunningManyCommandsIsOneNewAgent(t *testing.T) {
 		t.Errorf("agentKey = %q", got)
 	}
 }
+
+// TestRefusalsAfterRotationAreNotPinnedOnAProvenConsumer: two consumers
+// share an address; the run's verify step proved one of them on its new
+// login after the cut-off. Refused logins with the old credential from
+// that address afterwards are not that consumer's: with the other also
+// proven they are unattributed (likely the attacker); with the other not
+// proven, address alone can still point at it, never at the proven one.
+// An application name a consumer declares singles it out even then.
+func TestRefusalsAfterRotationAreNotPinnedOnAProvenConsumer(t *testing.T) {
+	pg := func(at time.Time, appName string, out logs.Outcome) logs.Event {
+		line++
+		return logs.Event{Time: at, Credential: "orders_svc", Source: "10.0.4.17:51234", Application: appName, Action: "connect", Outcome: out,
+			File: "/var/log/postgresql/postgresql.csv", Line: line}
+	}
+	net := []netip.Prefix{netip.MustParsePrefix("10.0.4.0/24")}
+	api := &inventory.Consumer{Name: "orders-api", Prefixes: net, Apps: []string{"orders-api"}}
+	worker := &inventory.Consumer{Name: "orders-worker", Prefixes: net}
+	provenAPI := Verified{Consumer: "orders-api", Login: "orders_svc_orders_api", At: rot.Add(time.Minute), Sources: []string{"10.0.4.17:40000"}, Applications: []string{"orders-api"}}
+	provenWorker := Verified{Consumer: "orders-worker", Login: "orders_svc_orders_worker", At: rot.Add(2 * time.Minute)}
+	var events []logs.Event
+	for i := range 12 {
+		events = append(events, pg(rot.Add(10*time.Minute+time.Duration(i)*time.Second), "", logs.Failure))
+	}
+	blamed := func(rep Report, name string) bool {
+		for _, f := range kinds(rep)[KindUseAfterRevocation] {
+			if strings.Contains(f.Summary, "Consumer "+name) || strings.Contains(f.Summary, name+" still uses") {
+				return true
+			}
+		}
+		return false
+	}
+	unattributed := func(rep Report) *Finding {
+		for _, f := range kinds(rep)[KindUseAfterRevocation] {
+			if strings.HasPrefix(f.Summary, "Unattributed: likely the attacker.") {
+				return &f
+			}
+		}
+		return nil
+	}
+
+	both := Config{Credential: "orders_svc", LeakedAt: leak, RotatedAt: rot, Now: now, Consumers: []*inventory.Consumer{api, worker},
+		Verified: []Verified{provenAPI, provenWorker}}
+	rep := review(both, events)
+	if blamed(rep, "orders-api") || blamed(rep, "orders-worker") {
+		t.Fatalf("a consumer the run proved on its new login is blamed:\n%s", dump(rep))
+	}
+	f := unattributed(rep)
+	if f == nil || f.Count != 12 || f.Severity != High || !strings.Contains(f.Summary, "orders-api on login orders_svc_orders_api at "+ts(provenAPI.At)) {
+		t.Fatalf("want the refusals unattributed, with the proof that clears each consumer:\n%s", dump(rep))
+	}
+
+	one := both
+	one.Verified = []Verified{provenAPI}
+	rep = review(one, events)
+	if blamed(rep, "orders-api") {
+		t.Fatalf("the proven consumer is blamed:\n%s", dump(rep))
+	}
+	if !blamed(rep, "orders-worker") {
+		t.Fatalf("the one unproven consumer on the address is not named:\n%s", dump(rep))
+	}
+
+	// Without the run's proof, address alone does not single out one of
+	// two consumers either.
+	none := both
+	none.Verified = nil
+	if rep := review(none, events); blamed(rep, "orders-api") || blamed(rep, "orders-worker") || unattributed(rep) == nil {
+		t.Fatalf("two consumers on one address: a refusal is pinned on one of them:\n%s", dump(rep))
+	}
+
+	// Another program on its address is not a consumer that names its
+	// applications.
+	alone := Config{Credential: "orders_svc", LeakedAt: leak, RotatedAt: rot, Now: now, Consumers: []*inventory.Consumer{api}}
+	if rep := review(alone, []logs.Event{pg(rot.Add(time.Hour), "exfil", logs.Failure)}); blamed(rep, "orders-api") || unattributed(rep) == nil {
+		t.Fatalf("a refusal under another application name is pinned on orders-api:\n%s", dump(rep))
+	}
+	if rep := review(alone, []logs.Event{pg(rot.Add(time.Hour), "", logs.Failure)}); !blamed(rep, "orders-api") {
+		t.Fatalf("the only consumer on the address, unproven, is not named:\n%s", dump(rep))
+	}
+
+	// Its own application name still singles out the proven consumer: a
+	// replica the delivery missed.
+	rep = review(both, append(events, pg(rot.Add(time.Hour), "orders-api", logs.Failure)))
+	if !blamed(rep, "orders-api") {
+		t.Fatalf("a refusal under orders-api's application name is not pinned on it:\n%s", dump(rep))
+	}
+}

@@ -8,6 +8,7 @@ package scope
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -38,6 +39,24 @@ type Input struct {
 	Events    []store.Event
 	Inventory *inventory.Inventory
 	Now       time.Time
+	// NoBaseline says the exposure review found no use before the leak
+	// (see ExposureWithoutBaseline): like a missing leak time, nothing
+	// then says what is usual, and uses must be explained fully.
+	NoBaseline bool
+}
+
+// ExposureWithoutBaseline reports whether the stored exposure review
+// (its JSON's has_baseline) had no baseline to compare with.
+func ExposureWithoutBaseline(rs []store.Review) bool {
+	for _, r := range rs {
+		var rep struct {
+			HasBaseline bool `json:"has_baseline"`
+		}
+		if r.Phase == "exposure" && json.Unmarshal(r.Body, &rep) == nil && !rep.HasBaseline {
+			return true
+		}
+	}
+	return false
 }
 
 // Scope is the blast radius; its JSON is the contract of `incident scope
@@ -265,15 +284,32 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 		}
 	}
 	explained := make([]bool, len(uses))
+	// Without a leak time (or without a use before it) there is no
+	// baseline to say what is usual, so a use must be explained fully:
+	// from a consumer's address, under an application name it declares
+	// when it declares any (an undeclared program on a consumer's host,
+	// or behind its NAT, is not the consumer).
+	strict := in.Incident.LeakedAt == nil || in.NoBaseline
+	foreign := make([]string, len(uses)) // the consumer whose address a use had, under another name
 	for _, c := range declared {
 		cons := Consumer{Name: c.Name, Declared: true, Sources: orEmpty(c.Sources), ThirdParty: c.ThirdParty, Observed: stored[c.Name].Observed}
 		for i, u := range uses {
-			if matches(c, u.client, u.app) {
-				cons.Observed = true
-				explained[i] = true
+			if !matches(c, u.client, u.app) {
+				continue
 			}
+			if strict && u.app != "" && len(c.Apps) > 0 && !slices.Contains(c.Apps, u.app) {
+				foreign[i] = c.Name
+				continue
+			}
+			cons.Observed = true
+			explained[i] = true
 		}
 		out = append(out, cons)
+	}
+	for i := range uses {
+		if !explained[i] && foreign[i] != "" {
+			uses[i].evidence += fmt.Sprintf("; from %s's address but not an application it declares, and with no baseline nothing calls it usual", foreign[i])
+		}
 	}
 	if len(declared) == 0 {
 		// No inventory at hand: keep what open recorded.
@@ -375,7 +411,9 @@ func flags(s Scope, invID *inventory.Identity, in Input) Flags {
 }
 
 // risk scores 0–100 from the facts that make a leak worse, each with the
-// sentence a responder can paste into the ticket.
+// sentence a responder can paste into the ticket. The reasons' points
+// ("+30 …", and "-N …" for the cap at 100) add up to the score, so that a
+// report shows one risk, however it is read.
 func risk(s Scope, in Input) Risk {
 	r := Risk{Reasons: []string{}}
 	add := func(points int, format string, a ...any) {
@@ -441,7 +479,11 @@ func risk(s Scope, in Input) Risk {
 		}
 		add(5, "not every system could be searched: %s", strings.Join(sys, ", "))
 	}
-	r.Score = min(100, r.Score)
+	if r.Score > 100 {
+		// The reasons are the score's one account: they add up to it.
+		r.Reasons = append(r.Reasons, fmt.Sprintf("%d the score stops at 100 (the reasons above add up to %d)", 100-r.Score, r.Score))
+		r.Score = 100
+	}
 	return r
 }
 

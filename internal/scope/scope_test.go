@@ -2,6 +2,7 @@ package scope
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,78 @@ func TestLoggedUsesCountLikeSessions(t *testing.T) {
 	if u.Source != "198.51.100.7" || !u.FirstSeen.Equal(now.Add(-30*time.Hour)) || !u.LastSeen.Equal(now.Add(-29*time.Hour)) ||
 		len(u.Evidence) != 2 || !strings.Contains(u.Evidence[0], "pg.csv:41") {
 		t.Errorf("unexplained %+v", u)
+	}
+}
+
+// TestWithoutLeakTimeAnUndeclaredProgramOnAConsumersHostIsUnexplained:
+// with no leak time there is no baseline to call a use usual, so a
+// session from billing's host under an application billing does not
+// declare is unexplained use; with a leak time (a review can then judge
+// it against the baseline) the host explains it, as before.
+func TestWithoutLeakTimeAnUndeclaredProgramOnAConsumersHostIsUnexplained(t *testing.T) {
+	in := shopInput(t)
+	ids := in.Identities[1]
+	ids.Sessions = []store.Session{{ID: "6001", Client: "billing-1.internal:5011", Application: "psql", Started: now.Add(-5 * time.Minute), Database: "shop"}}
+	in.Identities = []store.Identity{ids}
+
+	s := Compute(in)
+	if len(s.Unexplained) != 1 || s.Unexplained[0].Source != "billing-1.internal" ||
+		!strings.Contains(s.Unexplained[0].Evidence[0], "from billing's address but not an application it declares") {
+		t.Fatalf("no leak time: unexplained %+v", s.Unexplained)
+	}
+	if c := s.Consumers[1]; c.Name != "billing" || c.Observed {
+		t.Errorf("billing is observed through a program it does not declare: %+v", c)
+	}
+
+	leaked := now.Add(-48 * time.Hour)
+	in.Incident.LeakedAt = &leaked
+	if s := Compute(in); len(s.Unexplained) != 0 {
+		t.Errorf("with a leak time the host explains the session: unexplained %+v", s.Unexplained)
+	}
+}
+
+// TestRiskReasonsAddUpToTheScore: the reasons are the score's account,
+// also when the facts add up to more than 100.
+func TestRiskReasonsAddUpToTheScore(t *testing.T) {
+	for _, leaked := range []bool{false, true} {
+		in := shopInput(t)
+		if leaked {
+			// Fewer facts: no unexplained use, one consumer.
+			in.Identities = in.Identities[1:2]
+			in.Identities[0].Sessions = nil
+			in.Identities[0].Privileges = nil
+		}
+		s := Compute(in)
+		sum := 0
+		for _, r := range s.Risk.Reasons {
+			var n int
+			if _, err := fmt.Sscanf(r, "%d", &n); err != nil {
+				t.Fatalf("reason %q has no points", r)
+			}
+			sum += n
+		}
+		if sum != s.Risk.Score || s.Risk.Score > 100 {
+			t.Errorf("score %d, reasons add up to %d:\n%s", s.Risk.Score, sum, strings.Join(s.Risk.Reasons, "\n"))
+		}
+	}
+}
+
+// TestNoBaselineFromTheReviewIsStrictToo: a leak time with no recorded
+// use before it is no baseline either (the stored exposure review says
+// so): the undeclared program on billing's host is unexplained again.
+func TestNoBaselineFromTheReviewIsStrictToo(t *testing.T) {
+	in := shopInput(t)
+	ids := in.Identities[1]
+	ids.Sessions = []store.Session{{ID: "6001", Client: "billing-1.internal:5011", Application: "psql", Started: now.Add(-5 * time.Minute)}}
+	in.Identities = []store.Identity{ids}
+	leaked := now.Add(-48 * time.Hour)
+	in.Incident.LeakedAt = &leaked
+	rs := []store.Review{{Phase: "after", Body: []byte(`{"has_baseline":false}`)}, {Phase: "exposure", Body: []byte(`{"has_baseline":true}`)}}
+	if in.NoBaseline = ExposureWithoutBaseline(rs); in.NoBaseline || len(Compute(in).Unexplained) != 0 {
+		t.Fatalf("an exposure review with a baseline: strict %v", in.NoBaseline)
+	}
+	rs[1].Body = []byte(`{"has_baseline":false}`)
+	if in.NoBaseline = ExposureWithoutBaseline(rs); !in.NoBaseline || len(Compute(in).Unexplained) != 1 {
+		t.Errorf("an exposure review without a baseline: strict %v, unexplained %+v", in.NoBaseline, Compute(in).Unexplained)
 	}
 }

@@ -12,6 +12,9 @@
 // "OPS-12#comment-3" in CSV (the 1-based index of its Comment column, which
 // is the comment's rank in the issue); "OPS-12#worklog-10300" and
 // "OPS-12#changelog-10200" likewise. Path is the export file, Class ticket.
+// In JSON, Time is when the text was written: a comment's, worklog's or
+// change's "created", the issue's for its fields (the incident's leak
+// time is the earliest copy's). CSV chunks carry no time.
 //
 // Line and Column are real positions in the export. A JSON chunk is Flat: a
 // string value stays on one physical line, so a finding reports the line
@@ -39,6 +42,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/jsonscan"
@@ -273,14 +277,16 @@ type piece struct {
 
 // part is a comment, worklog or changelog entry of an issue.
 type part struct {
-	kind   string
-	id     string
-	pieces []piece
+	kind    string
+	id      string
+	created time.Time // when it was written, where the export says
+	pieces  []piece
 }
 
 type issue struct {
 	key, id   string
-	looksLike bool // has a key, an id or fields
+	created   time.Time // fields.created: when the summary and description were first written
+	looksLike bool      // has a key, an id or fields
 	fields    []piece
 	parts     []*part
 }
@@ -369,7 +375,7 @@ func (p *jsonParser) issues(v jsonscan.Token, n *int, found *bool) error {
 func (p *jsonParser) send(is *issue) error {
 	ref := is.ref()
 	for _, pc := range is.fields {
-		if err := p.emitPiece(pc, ref); err != nil {
+		if err := p.emitPiece(pc, ref, is.created); err != nil {
 			return err
 		}
 	}
@@ -379,7 +385,7 @@ func (p *jsonParser) send(is *issue) error {
 			id = strconv.Itoa(i + 1)
 		}
 		for _, pc := range pt.pieces {
-			if err := p.emitPiece(pc, ref+"#"+pt.kind+"-"+id); err != nil {
+			if err := p.emitPiece(pc, ref+"#"+pt.kind+"-"+id, pt.created); err != nil {
 				return err
 			}
 		}
@@ -387,7 +393,7 @@ func (p *jsonParser) send(is *issue) error {
 	return nil
 }
 
-func (p *jsonParser) emitPiece(pc piece, ref string) error {
+func (p *jsonParser) emitPiece(pc piece, ref string, at time.Time) error {
 	if pc.text == "" {
 		return nil
 	}
@@ -395,13 +401,24 @@ func (p *jsonParser) emitPiece(pc piece, ref string) error {
 		Data: []byte(pc.text),
 		Loc: source.Location{
 			Path: p.path, Line: pc.line, Column: pc.col,
-			Class: source.ClassTicket, Ref: ref, Flat: true, AtHead: true,
+			Class: source.ClassTicket, Ref: ref, Flat: true, AtHead: true, Time: at,
 		},
 	})
 	if err != nil {
 		return source.Stop{Err: err}
 	}
 	return nil
+}
+
+// jiraTime parses a time as Jira's REST API writes it
+// ("2024-03-04T09:02:11.000+0100"), or RFC 3339; zero when it is neither.
+func jiraTime(v string) time.Time {
+	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }
 
 func (p *jsonParser) issueMember(is *issue, k, v jsonscan.Token) error {
@@ -430,6 +447,8 @@ func (p *jsonParser) fields(is *issue, open jsonscan.Token) error {
 		switch name := k.Str; {
 		case name == "summary", name == "description", name == "environment", strings.HasPrefix(name, "customfield_"):
 			return p.text(v, &is.fields)
+		case name == "created" && v.Kind == jsonscan.String:
+			is.created = jiraTime(v.Str)
 		case name == "comment":
 			// {"comments":[…]} from the API; a bare array from some tools.
 			if v.Kind == jsonscan.Array {
@@ -472,6 +491,8 @@ func (p *jsonParser) parts(is *issue, v jsonscan.Token, kind, bodyKey string) er
 			switch {
 			case k.Str == "id" && v.Kind == jsonscan.String:
 				pt.id = v.Str
+			case k.Str == "created" && v.Kind == jsonscan.String:
+				pt.created = jiraTime(v.Str)
 			case k.Str == bodyKey:
 				return p.text(v, &pt.pieces)
 			}
@@ -495,6 +516,8 @@ func (p *jsonParser) changelog(is *issue, v jsonscan.Token) error {
 				switch {
 				case k.Str == "id" && v.Kind == jsonscan.String:
 					pt.id = v.Str
+				case k.Str == "created" && v.Kind == jsonscan.String:
+					pt.created = jiraTime(v.Str)
 				case k.Str == "items" && v.Kind == jsonscan.Array:
 					return p.s.Array(v, func(v jsonscan.Token) error {
 						if v.Kind != jsonscan.Object {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -443,6 +444,36 @@ func TestReadErrorIsTheFilesError(t *testing.T) {
 		err := parse(context.Background(), io.MultiReader(strings.NewReader(head), iotest.ErrReader(boom)), "f", func(source.Chunk) error { n++; return nil })
 		if !errors.Is(err, boom) || n != 1 {
 			t.Errorf("%s: got %v after %d chunks, want %v after 1", name, err, n, boom)
+		}
+	}
+}
+
+// TestChunksCarryWhenTheyWereWritten: a comment's chunk has the comment's
+// created time, the fields the issue's, so an incident can take
+// its leak time from the earliest copy in a ticket.
+func TestChunksCarryWhenTheyWereWritten(t *testing.T) {
+	src, err := New(Options{Path: filepath.Join("testdata", "search-v2.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	err = src.Walk(context.Background(), func(c source.Chunk) error {
+		if _, ok := got[c.Loc.Ref]; !ok {
+			got[c.Loc.Ref] = c.Loc.Time
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{
+		"OPS-12":                 "2024-03-04T08:02:11Z",
+		"OPS-12#comment-10001":   "2024-03-04T09:15:00Z",
+		"OPS-12#changelog-10200": "2024-03-05T15:40:00Z",
+	} {
+		w, _ := time.Parse(time.RFC3339, want)
+		if at, ok := got[ref]; !ok || !at.Equal(w) {
+			t.Errorf("%s: time %v (seen %v), want %s", ref, at, ok, want)
 		}
 	}
 }

@@ -77,7 +77,9 @@ func (g *globals) actor() string {
 	return "unknown"
 }
 
-// auditLog is the store's audit log, with this installation's witness.
+// auditLog is the store's audit log, with this installation's witness
+// and the MAC key: --audit-key, else $REKEY_AUDIT_KEY (both must exist),
+// else $REKEY_HOME/audit.key (created on first append).
 func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	home, err := g.home()
 	if err != nil {
@@ -90,7 +92,14 @@ func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, errs.E("rekey home", errs.Permission, home, err)
 	}
-	return audit.New(st, audit.WitnessPath(home, spec)), nil
+	key, create := g.auditKey, false
+	if key == "" {
+		key = g.env.Getenv("REKEY_AUDIT_KEY")
+	}
+	if key == "" {
+		key, create = filepath.Join(home, audit.KeyFile), true
+	}
+	return audit.New(st, audit.WitnessPath(home, spec)).WithKey(key, create), nil
 }
 
 // sealer loads (or creates) the sealing key.

@@ -445,7 +445,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	if err != nil {
 		return engine.Deps{}, nil, err
 	}
-	sealer, err := g.sealer()
+	sealer, err := g.sealer(inc.ID)
 	if err != nil {
 		return engine.Deps{}, nil, err
 	}

@@ -102,8 +102,10 @@ func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	return audit.New(st, audit.WitnessPath(home, spec)).WithKey(key, create), nil
 }
 
-// sealer loads (or creates) the sealing key.
-func (g *globals) sealer() (*secret.Sealer, error) {
+// sealer loads (or creates) the sealing key and returns the Sealer of
+// incident's run, whose own key lives in $REKEY_HOME/runs until the run's
+// secrets are wiped.
+func (g *globals) sealer(incident string) (*secret.Sealer, error) {
 	home, err := g.home()
 	if err != nil {
 		return nil, err
@@ -112,5 +114,9 @@ func (g *globals) sealer() (*secret.Sealer, error) {
 	if err != nil {
 		return nil, errs.E("sealing key", errs.Permission, "", err)
 	}
-	return secret.NewSealer(key)
+	x, err := secret.NewSealer(key)
+	if err != nil {
+		return nil, errs.E("sealing key", errs.Invalid, "", err)
+	}
+	return x.ForRun(filepath.Join(home, secret.RunKeyDir), incident), nil
 }

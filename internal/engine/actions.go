@@ -320,6 +320,20 @@ func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer,
 	}
 }
 
+// wipe deletes one sealed secret; when it was the incident's last, the
+// run's key goes too (Sealer.Destroy), so that no copy of a blob (a
+// backup of the store, a row the database has not reclaimed) opens after.
+func (e *Engine) wipe(ctx context.Context, slot string) error {
+	if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
+		return err
+	}
+	left, err := e.d.Store.SealedNames(ctx, e.inc.ID)
+	if err != nil || len(left) > 0 {
+		return err
+	}
+	return e.d.Sealer.Destroy()
+}
+
 // sweep wipes each login's sealed secret once every consumer that uses
 // it is verified: nothing needs it after that, and a copy at rest is only
 // a liability. It runs after a step is recorded done, never inside a
@@ -342,7 +356,7 @@ func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error 
 	}
 	for slot := range issued {
 		if !pending[slot] {
-			if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
+			if err := e.wipe(ctx, slot); err != nil {
 				return err
 			}
 		}
@@ -360,7 +374,7 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 	}
 	// No way back now: the originals kept for rollback go.
 	for _, c := range e.consumersOf(st) {
-		if err := e.d.Store.Wipe(ctx, e.inc.ID, previousSlot(c.Name)); err != nil {
+		if err := e.wipe(ctx, previousSlot(c.Name)); err != nil {
 			return nil, err
 		}
 	}

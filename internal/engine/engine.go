@@ -570,7 +570,7 @@ func (e *Engine) Rollback(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	for _, n := range names {
-		if err := e.d.Store.Wipe(ctx, e.inc.ID, n); err != nil {
+		if err := e.wipe(ctx, n); err != nil {
 			return Result{}, err
 		}
 	}

@@ -124,16 +124,32 @@ func (l *Log) Append(ctx context.Context, actor, action, incident string, detail
 		}
 		raw = b
 	}
-	key, err := l.key(l.createKey)
+	key, err := l.check(ctx, op)
 	if err != nil {
-		return store.AuditEntry{}, errs.E(op, errs.Permission, l.keyPath, err)
-	}
-	if l.witness != "" {
-		if err := l.checkBeforeAppend(ctx, key); err != nil {
-			return store.AuditEntry{}, err
-		}
+		return store.AuditEntry{}, err
 	}
 	return l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: action, IncidentID: incident, Detail: raw})
+}
+
+// Check is what Append checks first, without appending: commands call it
+// before they change anything, so that a log Append would refuse stops
+// them before the change rather than leave it unaudited.
+func (l *Log) Check(ctx context.Context) error {
+	_, err := l.check(ctx, "audit: check")
+	return err
+}
+
+func (l *Log) check(ctx context.Context, op string) ([]byte, error) {
+	key, err := l.key(l.createKey)
+	if err != nil {
+		return nil, errs.E(op, errs.Permission, l.keyPath, err)
+	}
+	if l.witness != "" {
+		if err := l.checkBeforeAppend(ctx, op, key); err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
 }
 
 func (l *Log) appendWitnessed(ctx context.Context, key []byte, e store.AuditEntry) (store.AuditEntry, error) {
@@ -152,8 +168,7 @@ func (l *Log) appendWitnessed(ctx context.Context, key []byte, e store.AuditEntr
 	return e, nil
 }
 
-func (l *Log) checkBeforeAppend(ctx context.Context, key []byte) error {
-	const op = "audit: append"
+func (l *Log) checkBeforeAppend(ctx context.Context, op string, key []byte) error {
 	w, ok, err := readWitness(l.witness)
 	if err != nil {
 		return errs.E(op, errs.Invalid, l.witness, err)

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,21 @@ func TestIntactLogVerifies(t *testing.T) {
 	r := f.verify(t)
 	if !r.OK() || r.Entries != 5 || !r.Witnessed || !r.MACChecked || r.Signed != 5 || r.Unsigned != 0 || r.HeadSeq != 5 {
 		t.Fatalf("intact log: %+v", r)
+	}
+	// The witness and the key: private, whole, no temporary file left.
+	for _, p := range []string{f.log.witness, f.log.keyPath} {
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", p, st, err)
+		}
+	}
+	if b, _ := os.ReadFile(f.log.witness); string(b) != fmt.Sprintf("5 %s\n", r.Head) {
+		t.Errorf("witness holds %q", b)
+	}
+	ents, _ := os.ReadDir(f.dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind %s", e.Name())
+		}
 	}
 }
 

@@ -73,9 +73,15 @@ func TestAuditCutTailThenAppendStaysBroken(t *testing.T) {
 		t.Fatalf("verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	w.exec(t, `DELETE FROM audit_log WHERE seq >= 3`)
+	w.exec(t, `UPDATE leases SET expires = '2030-01-01T00:00:00.000000000Z'`)
 	r := run(t, w.env, "", "leases", "renew", w.lease)
 	if r.code != 2 || !strings.Contains(r.stderr, "refusing to append") || !strings.Contains(r.stderr, "entries were deleted") {
 		t.Errorf("renew after a cut tail: %d %q", r.code, r.stderr)
+	}
+	// Refused before it acted: nothing done goes unaudited.
+	var exp string
+	if err := w.db.QueryRow(`SELECT expires FROM leases`).Scan(&exp); err != nil || exp != "2030-01-01T00:00:00.000000000Z" {
+		t.Errorf("the refused renew changed the lease: %q %v", exp, err)
 	}
 	if r := run(t, w.env, "", "audit", "verify"); r.code != 1 || !strings.Contains(r.stdout, "entries were deleted") {
 		t.Errorf("verify after a cut tail and an append: %d %s", r.code, r.stdout)

@@ -320,13 +320,12 @@ func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer,
 	}
 }
 
-// wipe deletes one sealed secret; when it was the incident's last, the
-// run's key goes too (Sealer.Destroy), so that no copy of a blob (a
-// backup of the store, a row the database has not reclaimed) opens after.
-func (e *Engine) wipe(ctx context.Context, slot string) error {
-	if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
-		return err
-	}
+// forgetRunKey destroys the run's key (Sealer.Destroy) once nothing is
+// sealed for the incident, so that no copy of a blob (a backup of the
+// store, a row the database has not reclaimed) opens after. It runs only
+// where no step is in flight (the end of a run or a rollback): a step
+// sealing a new secret at that moment would otherwise lose it.
+func (e *Engine) forgetRunKey(ctx context.Context) error {
 	left, err := e.d.Store.SealedNames(ctx, e.inc.ID)
 	if err != nil || len(left) > 0 {
 		return err
@@ -356,7 +355,20 @@ func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error 
 	}
 	for slot := range issued {
 		if !pending[slot] {
-			if err := e.wipe(ctx, slot); err != nil {
+			if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
+				return err
+			}
+		}
+	}
+	// An original sealed after its identity was revoked (an emergency
+	// plan revokes before it delivers) can never be restored: it is the
+	// leaked secret, kept for nothing.
+	for _, st := range e.p.Steps {
+		if st.Kind != plan.Revoke || states[st.ID].State != Done {
+			continue
+		}
+		for _, c := range e.consumersOf(&st) {
+			if err := e.d.Store.Wipe(ctx, e.inc.ID, previousSlot(c.Name)); err != nil {
 				return err
 			}
 		}
@@ -374,7 +386,7 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 	}
 	// No way back now: the originals kept for rollback go.
 	for _, c := range e.consumersOf(st) {
-		if err := e.wipe(ctx, previousSlot(c.Name)); err != nil {
+		if err := e.d.Store.Wipe(ctx, e.inc.ID, previousSlot(c.Name)); err != nil {
 			return nil, err
 		}
 	}

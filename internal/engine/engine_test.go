@@ -258,7 +258,10 @@ func TestSplitRotationWithoutDowntime(t *testing.T) {
 
 	// What someone copying the store mid-run would get: every sealed blob.
 	captured := map[string][]byte{}
+	var capturing sync.Mutex // steps of one wave run at once
 	w.deps.Failpoint = func(string, string) {
+		capturing.Lock()
+		defer capturing.Unlock()
 		names, err := w.st.SealedNames(context.Background(), w.inc.ID)
 		if err != nil {
 			t.Error(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // SealKeyFile is the sealing key's file name in $REKEY_HOME. It is not the
@@ -120,6 +121,7 @@ const RunKeyDir = "runs"
 // so neither file alone opens a blob.
 type runKey struct {
 	path, incident string
+	mu             sync.Mutex // steps seal and open concurrently
 	cached         cipher.AEAD
 }
 
@@ -135,6 +137,8 @@ func (x *Sealer) ForRun(dir, incident string) *Sealer {
 }
 
 func (r *runKey) aead(sealKey []byte, create bool) (cipher.AEAD, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.cached != nil {
 		return r.cached, nil
 	}
@@ -175,6 +179,8 @@ func (x *Sealer) Destroy() error {
 	if x.run == nil {
 		return nil
 	}
+	x.run.mu.Lock()
+	defer x.run.mu.Unlock()
 	x.run.cached = nil
 	return DestroyFile(x.run.path)
 }

@@ -444,3 +444,44 @@ func TestMissingKeyIsAFailure(t *testing.T) {
 		t.Fatalf("verify without the key: %+v", r)
 	}
 }
+
+// A store written before migration 0004 upgrades in place: its entries
+// keep their hashes, gain an empty MAC, verify as older entries, and the
+// log goes on signed.
+func TestUpgradeFromBeforeMACs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rekey.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 3, as an older rekey left it, with its entries.
+	old := New(s, WitnessPath(dir, "rekey.db"))
+	for range 3 {
+		if _, err := old.Append(context.Background(), "alice", "incident.open", "INC-1", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{`ALTER TABLE audit_log DROP COLUMN mac`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+	s, err = sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	l := New(s, WitnessPath(dir, "rekey.db")).WithKey(filepath.Join(dir, KeyFile), true)
+	if _, err := l.Append(context.Background(), "alice", "lease.renew", "INC-1", nil); err != nil {
+		t.Fatalf("append after the upgrade: %v", err)
+	}
+	r, err := l.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() || r.Unsigned != 3 || r.Signed != 1 {
+		t.Fatalf("after the upgrade: %+v", r)
+	}
+}

@@ -5,27 +5,45 @@
 // deleting or reordering rows breaks the chain, and Verify says where.
 //
 // A chain alone cannot show that its newest entries were cut off, nor
-// stop someone who rewrites every hash after an edit. So each installation
-// also keeps a witness file (in $REKEY_HOME, outside the database) with
-// the sequence number and hash of the last entry it appended; Verify
-// checks that this entry is still in the log, unchanged.
+// stop someone who rewrites every hash after an edit. Three things held
+// outside the database close those gaps:
+//
+//   - the witness: a file in $REKEY_HOME with the sequence number and hash
+//     of the last entry this installation appended. Verify checks that the
+//     entry is still there, unchanged; Append refuses to go on from a log
+//     that no longer holds it (so a cut tail is not papered over by the
+//     next command); a missing witness for a log with entries is a failure
+//     until `rekey audit reanchor` (itself audited) says otherwise;
+//   - anchors: `rekey audit head` prints SEQ:HASH for the responder to keep
+//     elsewhere, and Verify checks the log against it, which catches the
+//     whole log and its witness being replaced together;
+//   - the MAC: an HMAC-SHA256 of each entry's hash under a key kept in a
+//     file (not in the store), so that whoever can write the store but
+//     lacks the key cannot add or rewrite entries that verify. Replicas
+//     share it by copying the file.
 package audit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
+
+// KeyFile is the audit MAC key's file name in $REKEY_HOME.
+const KeyFile = "audit.key"
 
 // Log appends to and verifies one store's audit log.
 type Log struct {
@@ -33,11 +51,29 @@ type Log struct {
 	// witness is the path of this installation's witness file for this
 	// store, or "" for none.
 	witness string
+	// keyPath is the MAC key's file ("" for none: entries are appended
+	// without a MAC and MACs are not checked); createKey lets Append
+	// create it on first use.
+	keyPath   string
+	createKey bool
 }
 
 // New returns the audit log of s. witness is where the head of what this
-// installation appended is kept ("" keeps none).
+// installation appended is kept ("" keeps none). Without WithKey the log
+// neither signs nor checks MACs: that is for tests and for reading the
+// chain alone; every command that appends gives it a key.
 func New(s store.Responder, witness string) *Log { return &Log{s: s, witness: witness} }
+
+// WithKey makes l sign the entries it appends and check the MACs of the
+// entries it verifies with the key in the file at path. create lets
+// Append create the key when the file does not exist (the default key in
+// $REKEY_HOME); a key the user named must exist, so that a mistyped path
+// does not start a second key.
+func (l *Log) WithKey(path string, create bool) *Log {
+	c := *l
+	c.keyPath, c.createKey = path, create
+	return &c
+}
 
 // WitnessPath is the witness file for the store named spec inside home:
 // one per store, so that two stores used from one machine do not confuse
@@ -47,8 +83,37 @@ func WitnessPath(home, spec string) string {
 	return filepath.Join(home, "audit-"+hex.EncodeToString(h[:6])+".witness")
 }
 
+// Anchor names one entry of the log by its sequence number and hash, as
+// the witness keeps it and `rekey audit head` prints it (SEQ:HASH).
+type Anchor struct {
+	Seq  int64
+	Hash string
+}
+
+func (a Anchor) String() string { return strconv.FormatInt(a.Seq, 10) + ":" + a.Hash }
+
+// ParseAnchor reads SEQ:HASH.
+func ParseAnchor(s string) (Anchor, error) {
+	seq, hash, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseInt(seq, 10, 64)
+	if !ok || err != nil || n < 1 || len(hash) != 64 {
+		return Anchor{}, errs.New("audit: anchor", errs.Invalid, s, "want SEQ:HASH as `rekey audit head` prints it")
+	}
+	if _, err := hex.DecodeString(hash); err != nil {
+		return Anchor{}, errs.New("audit: anchor", errs.Invalid, s, "want SEQ:HASH as `rekey audit head` prints it")
+	}
+	return Anchor{Seq: n, Hash: strings.ToLower(hash)}, nil
+}
+
 // Append records that actor did action (in incident, "" for none), with
 // detail (marshalled to a JSON object; it must never hold a secret).
+//
+// With a witness, Append first checks that the log still holds the entry
+// the witness names, unchanged, and that every entry after it (written
+// by this installation or by another writer of the same store, a server
+// or a replica) chains from it with valid MACs. Otherwise it refuses
+// (errs.Invalid) and appends nothing: going on would move the witness
+// past the damage and hide it.
 func (l *Log) Append(ctx context.Context, actor, action, incident string, detail any) (store.AuditEntry, error) {
 	const op = "audit: append"
 	raw := json.RawMessage("{}")
@@ -59,16 +124,112 @@ func (l *Log) Append(ctx context.Context, actor, action, incident string, detail
 		}
 		raw = b
 	}
-	e, err := l.s.AppendAudit(ctx, store.AuditEntry{Actor: actor, Action: action, IncidentID: incident, Detail: raw}, Hash)
+	key, err := l.check(ctx, op)
+	if err != nil {
+		return store.AuditEntry{}, err
+	}
+	return l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: action, IncidentID: incident, Detail: raw})
+}
+
+// Check is what Append checks first, without appending: commands call it
+// before they change anything, so that a log Append would refuse stops
+// them before the change rather than leave it unaudited.
+func (l *Log) Check(ctx context.Context) error {
+	_, err := l.check(ctx, "audit: check")
+	return err
+}
+
+func (l *Log) check(ctx context.Context, op string) ([]byte, error) {
+	key, err := l.key(l.createKey)
+	if err != nil {
+		return nil, errs.E(op, errs.Permission, l.keyPath, err)
+	}
+	if l.witness != "" {
+		if err := l.checkBeforeAppend(ctx, op, key); err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
+}
+
+func (l *Log) appendWitnessed(ctx context.Context, key []byte, e store.AuditEntry) (store.AuditEntry, error) {
+	e, err := l.s.AppendAudit(ctx, e, func(e store.AuditEntry) (string, string) {
+		h := Hash(e)
+		return h, mac(key, h)
+	})
 	if err != nil {
 		return e, err
 	}
 	if l.witness != "" {
 		if err := writeWitness(l.witness, e); err != nil {
-			return e, errs.E(op, errs.Other, l.witness, err)
+			return e, errs.E("audit: append", errs.Other, l.witness, err)
 		}
 	}
 	return e, nil
+}
+
+func (l *Log) checkBeforeAppend(ctx context.Context, op string, key []byte) error {
+	w, ok, err := readWitness(l.witness)
+	if err != nil {
+		return errs.E(op, errs.Invalid, l.witness, err)
+	}
+	if !ok {
+		head, err := l.s.AuditFrom(ctx, 0)
+		if err != nil {
+			return err
+		}
+		if len(head) == 0 {
+			return nil // a new log: this append starts the witness
+		}
+		return errs.New(op, errs.Invalid, l.witness, fmt.Sprintf("no witness for this audit log (it has %d entries); if that is expected (a new machine, a restored $REKEY_HOME), check it with `rekey audit verify` and run `rekey audit reanchor --yes`", len(head)))
+	}
+	tail, err := l.s.AuditFrom(ctx, w.Seq)
+	if err != nil {
+		return err
+	}
+	var r Report
+	add := func(seq int64, format string, a ...any) {
+		r.Breaks = append(r.Breaks, Break{Seq: seq, Problem: fmt.Sprintf(format, a...)})
+	}
+	checkAnchor(tail, w, "witness "+l.witness, add)
+	checkChain(tail, w.Seq, l.signedAfter(w.Seq), key, &r, add)
+	if !r.OK() {
+		b := r.Breaks[0]
+		return errs.New(op, errs.Invalid, l.witness, fmt.Sprintf("refusing to append: entry %d: %s (run `rekey audit verify`)", b.Seq, b.Problem))
+	}
+	return nil
+}
+
+// Reanchor accepts the log as it is now: it appends an audit.reanchor
+// entry that records the witness being replaced (or that there was
+// none) and the head it found, then witnesses that entry. It is how a new
+// machine, a restored $REKEY_HOME or a responder who has checked a broken
+// log by other means moves on, in the open: the entry stays in the log.
+func (l *Log) Reanchor(ctx context.Context, actor string) (store.AuditEntry, error) {
+	const op = "audit: reanchor"
+	if l.witness == "" {
+		return store.AuditEntry{}, errs.New(op, errs.Invalid, "", "this log keeps no witness")
+	}
+	key, err := l.key(l.createKey)
+	if err != nil {
+		return store.AuditEntry{}, errs.E(op, errs.Permission, l.keyPath, err)
+	}
+	old := "none"
+	if w, ok, err := readWitness(l.witness); err == nil && ok {
+		old = w.String()
+	} else if err != nil {
+		old = "unreadable"
+	}
+	entries, err := l.s.AuditLog(ctx)
+	if err != nil {
+		return store.AuditEntry{}, err
+	}
+	found := "empty"
+	if n := len(entries); n > 0 {
+		found = Anchor{Seq: entries[n-1].Seq, Hash: entries[n-1].Hash}.String()
+	}
+	detail, _ := json.Marshal(map[string]string{"previous_witness": old, "found_head": found})
+	return l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: "audit.reanchor", Detail: detail})
 }
 
 // Hash is an entry's hash: SHA-256 over the previous hash and every other
@@ -84,7 +245,32 @@ func Hash(e store.AuditEntry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Break is one place where the log is not what was written.
+// mac is the entry MAC: HMAC-SHA256 of its hash (which covers every
+// column and the chain) under key; "" without a key.
+func mac(key []byte, hash string) string {
+	if key == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("rekey audit v1\x00"))
+	m.Write([]byte(hash))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// key loads the MAC key (creating it when create is set); nil when the
+// log has none.
+func (l *Log) key(create bool) ([]byte, error) {
+	if l.keyPath == "" {
+		return nil, nil
+	}
+	if create {
+		return secret.LoadOrCreateKey(filepath.Dir(l.keyPath), filepath.Base(l.keyPath))
+	}
+	return secret.LoadKey(l.keyPath)
+}
+
+// Break is one place where the log is not what was written. Seq 0 is
+// the log as a whole.
 type Break struct {
 	Seq     int64  `json:"seq"`
 	Problem string `json:"problem"`
@@ -93,18 +279,29 @@ type Break struct {
 // Report is what Verify found.
 type Report struct {
 	Entries int     `json:"entries"`
+	HeadSeq int64   `json:"head_seq"`
 	Head    string  `json:"head"` // the last entry's hash
 	Breaks  []Break `json:"breaks"`
 	// Witnessed says whether a witness file was checked.
 	Witnessed bool `json:"witnessed"`
+	// Anchored lists the SEQ:HASH anchors given to Verify that were checked.
+	Anchored []string `json:"anchored,omitempty"`
+	// MACChecked says whether entry MACs were checked with a key.
+	MACChecked bool `json:"mac_checked"`
+	// Signed counts entries whose MAC verified; Unsigned the entries
+	// written before the log carried MACs (before the first entry with
+	// one), which only the chain covers.
+	Signed   int `json:"signed"`
+	Unsigned int `json:"unsigned"`
 }
 
 // OK reports whether the log is intact.
 func (r Report) OK() bool { return len(r.Breaks) == 0 }
 
-// Verify reads the whole log and checks every link. It fails only when
+// Verify reads the whole log and checks every link, every MAC (with a
+// key), the witness (with one) and each anchor given. It fails only when
 // the log cannot be read; a broken log is a Report with Breaks.
-func (l *Log) Verify(ctx context.Context) (Report, error) {
+func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 	entries, err := l.s.AuditLog(ctx)
 	if err != nil {
 		return Report{}, err
@@ -113,45 +310,117 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	add := func(seq int64, format string, a ...any) {
 		r.Breaks = append(r.Breaks, Break{Seq: seq, Problem: fmt.Sprintf(format, a...)})
 	}
-	var prev store.AuditEntry
-	for i, e := range entries {
-		want := int64(1)
-		if i > 0 {
-			want = prev.Seq + 1
+	if n := len(entries); n > 0 {
+		r.Head, r.HeadSeq = entries[n-1].Hash, entries[n-1].Seq
+	}
+
+	key, err := l.key(false)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if first := firstSigned(entries); first != 0 {
+			add(0, "entries from %d on carry MACs, but there is no audit key at %s to check them (copy it from the installation that wrote them)", first, l.keyPath)
+		}
+	case err != nil:
+		return r, errs.E("audit: verify", errs.Permission, l.keyPath, err)
+	}
+	r.MACChecked = key != nil
+
+	// Entries after an anchor were written by a rekey that signs: one
+	// without a MAC there is forged or stripped, not old.
+	after := int64(0)
+	for _, a := range anchors {
+		checkAnchor(entries, a, "anchor "+a.String(), add)
+		r.Anchored = append(r.Anchored, a.String())
+		after = max(after, a.Seq)
+	}
+	if l.witness != "" {
+		w, ok, err := readWitness(l.witness)
+		if err != nil {
+			return r, errs.E("audit: verify", errs.Invalid, l.witness, err)
 		}
 		switch {
+		case ok:
+			r.Witnessed = true
+			checkAnchor(entries, w, "witness "+l.witness, add)
+			after = max(after, w.Seq)
+		case len(entries) > 0:
+			add(0, "no witness for this log on this machine (%s): entries cut from its end cannot be ruled out; if that is expected (a new machine, a restored $REKEY_HOME), run `rekey audit reanchor --yes`", l.witness)
+		}
+	}
+	checkChain(entries, 1, l.signedAfter(after), key, &r, add)
+	return r, nil
+}
+
+// checkChain checks entries (in seq order), the log from entry from on:
+// each entry follows the one before it in number and hash (the first is
+// numbered from; entry 1 follows nothing), hashes to its hash and carries
+// a valid MAC (with a key). An entry without a MAC is old (Unsigned) only
+// while no entry before it has one and it is not after the anchored entry
+// numbered after (0 for none).
+func checkChain(entries []store.AuditEntry, from, after int64, key []byte, r *Report, add func(int64, string, ...any)) {
+	prev := store.AuditEntry{Seq: from - 1}
+	signedSince := int64(0)
+	for i, e := range entries {
+		switch want := prev.Seq + 1; {
 		case e.Seq > want:
 			add(e.Seq, "entries %d to %d are missing: deleted", want, e.Seq-1)
 		case e.Seq < want:
 			add(e.Seq, "sequence goes back from %d to %d", prev.Seq, e.Seq)
 		}
-		if e.PrevHash != prev.Hash {
+		if (i > 0 || e.Seq == 1) && e.PrevHash != prev.Hash {
 			add(e.Seq, "does not follow entry %d: the chain was reordered, or an entry before it deleted or rewritten", prev.Seq)
 		}
-		if Hash(e) != e.Hash {
+		h := Hash(e)
+		if h != e.Hash {
 			add(e.Seq, "content does not match its hash: the entry was edited")
+		}
+		switch {
+		case e.MAC == "" && signedSince != 0:
+			add(e.Seq, "has no MAC though entry %d before it has one: written without the audit key (forged), or its MAC removed", signedSince)
+		case e.MAC == "" && after != 0 && e.Seq > after:
+			add(e.Seq, "has no MAC though it was written after the anchored entry %d: written without the audit key (forged), or its MAC removed", after)
+		case e.MAC == "":
+			r.Unsigned++
+		case key != nil && !hmac.Equal([]byte(e.MAC), []byte(mac(key, h))):
+			add(e.Seq, "MAC does not match the audit key: written or rewritten without the key (forged), or by an installation with another key")
+		case key != nil:
+			r.Signed++
+		}
+		if e.MAC != "" && signedSince == 0 {
+			signedSince = e.Seq
 		}
 		prev = e
 	}
-	r.Head = prev.Hash
-	if l.witness != "" {
-		seq, hash, ok, err := readWitness(l.witness)
-		if err != nil {
-			return r, errs.E("audit: verify", errs.Invalid, l.witness, err)
-		}
-		if ok {
-			r.Witnessed = true
-			l.checkWitness(&r, entries, seq, hash, add)
-		}
-	}
-	return r, nil
 }
 
-func (l *Log) checkWitness(r *Report, entries []store.AuditEntry, seq int64, hash string, add func(int64, string, ...any)) {
+// signedAfter is seq when entries after the anchored entry seq must
+// carry a MAC: when this log signs, whoever wrote them (this rekey or
+// another writer of the store, which cannot be older than the schema that
+// added MACs) signed them too. A log without a key (tests, the chain
+// alone) expects nothing.
+func (l *Log) signedAfter(seq int64) int64 {
+	if l.keyPath == "" {
+		return 0
+	}
+	return seq
+}
+
+func firstSigned(entries []store.AuditEntry) int64 {
 	for _, e := range entries {
-		if e.Seq == seq {
-			if e.Hash != hash {
-				add(seq, "differs from what this installation wrote (witness %s): the log was rewritten", l.witness)
+		if e.MAC != "" {
+			return e.Seq
+		}
+	}
+	return 0
+}
+
+// checkAnchor checks that entries (in seq order) hold the entry a names,
+// unchanged; what names where it was kept.
+func checkAnchor(entries []store.AuditEntry, a Anchor, what string, add func(int64, string, ...any)) {
+	for _, e := range entries {
+		if e.Seq == a.Seq {
+			if e.Hash != a.Hash || Hash(e) != a.Hash {
+				add(a.Seq, "differs from what was written (%s): the log was rewritten", what)
 			}
 			return
 		}
@@ -160,48 +429,35 @@ func (l *Log) checkWitness(r *Report, entries []store.AuditEntry, seq int64, has
 	if len(entries) > 0 {
 		last = entries[len(entries)-1].Seq
 	}
-	if seq > last {
-		add(seq, "this installation wrote entries up to %d (witness %s) but the log ends at %d: entries were deleted", seq, l.witness, last)
+	if a.Seq > last {
+		add(a.Seq, "the log held entries up to %d (%s) but now ends at %d: entries were deleted", a.Seq, what, last)
 		return
 	}
-	add(seq, "entry is missing (witness %s)", l.witness)
+	add(a.Seq, "entry is missing (%s)", what)
 }
 
-// writeWitness replaces the witness atomically; two appenders racing may
-// leave the older of their entries in it, which is still a true witness.
+// writeWitness replaces the witness whole and durably; two appenders
+// racing may leave the older of their entries in it, which is still a
+// true witness.
 func writeWitness(path string, e store.AuditEntry) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".witness-*")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "%d %s\n", e.Seq, e.Hash)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return secret.WriteFile(path, fmt.Appendf(nil, "%d %s\n", e.Seq, e.Hash), true)
 }
 
-func readWitness(path string) (seq int64, hash string, ok bool, err error) {
+func readWitness(path string) (Anchor, bool, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, "", false, nil
+		return Anchor{}, false, nil
 	}
 	if err != nil {
-		return 0, "", false, err
+		return Anchor{}, false, err
 	}
 	f := strings.Fields(string(b))
 	if len(f) != 2 {
-		return 0, "", false, errors.New("witness file is not \"SEQ HASH\"")
+		return Anchor{}, false, errors.New("witness file is not \"SEQ HASH\"")
 	}
-	seq, err = strconv.ParseInt(f[0], 10, 64)
+	seq, err := strconv.ParseInt(f[0], 10, 64)
 	if err != nil {
-		return 0, "", false, errors.New("witness file is not \"SEQ HASH\"")
+		return Anchor{}, false, errors.New("witness file is not \"SEQ HASH\"")
 	}
-	return seq, f[1], true, nil
+	return Anchor{Seq: seq, Hash: f[1]}, true, nil
 }

@@ -470,12 +470,17 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	if err != nil {
 		return engine.Deps{}, nil, err
 	}
-	sealer, err := g.sealer()
+	sealer, err := g.sealer(inc.ID)
 	if err != nil {
 		return engine.Deps{}, nil, err
 	}
 	al, err := g.auditLog(st)
 	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	// A log that refuses appends must stop the run before its first step,
+	// not after a step that could then not be recorded.
+	if err := al.Check(ctx); err != nil {
 		return engine.Deps{}, nil, err
 	}
 	reg := all.Registry()

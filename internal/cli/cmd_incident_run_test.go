@@ -15,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/sqlite"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -235,6 +237,10 @@ func (w *rotationWorld) checkContained(reports map[string]testutil.ConsumerRepor
 	if r.code != 0 {
 		t.Errorf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	// Every secret sealed for the run is wiped, and the run's key with it.
+	if ents, _ := os.ReadDir(filepath.Join(w.env["REKEY_HOME"], secret.RunKeyDir)); len(ents) != 0 {
+		t.Errorf("run keys left after the run: %v", ents)
+	}
 }
 
 func TestRotationSplitEndToEnd(t *testing.T) {
@@ -253,6 +259,23 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 	r = run(t, w.env, "", "incident", "run", w.id)
 	if r.code != 2 || !strings.Contains(r.stderr, "--yes") {
 		t.Fatalf("run without --yes off a terminal: %d %s", r.code, r.stderr)
+	}
+	// An audit log that would refuse the run's entries stops it before
+	// its first step: nothing is done that could not be recorded.
+	witness := audit.WitnessPath(w.env["REKEY_HOME"], filepath.Join(w.env["REKEY_HOME"], store.DBFile))
+	if err := os.Rename(witness, witness+".away"); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, w.env, "", "incident", "run", w.id, "--yes")
+	if r.code != 2 || !strings.Contains(r.stderr, "reanchor") {
+		t.Fatalf("run on a log without witness: %d %s", r.code, r.stderr)
+	}
+	var issued int
+	if err := w.pg.Pool(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname LIKE $1", w.role+`\_%`).Scan(&issued); err != nil || issued != 0 {
+		t.Fatalf("the refused run issued %d login(s) (%v)", issued, err)
+	}
+	if err := os.Rename(witness+".away", witness); err != nil {
+		t.Fatal(err)
 	}
 	r = run(t, w.env, "", "incident", "run", w.id, "--yes", "--format", "json")
 	if r.code != 0 {

@@ -131,6 +131,13 @@ func runLeasesRenew(ctx context.Context, g *globals, id string, ttl time.Duratio
 	if l.State != store.LeaseActive {
 		return errs.New("leases renew", errs.Invalid, id, "the lease is "+l.State+", not active")
 	}
+	al, err := g.auditLog(st)
+	if err != nil {
+		return err
+	}
+	if err := al.Check(ctx); err != nil {
+		return err
+	}
 	until := time.Now().Add(ttl).Truncate(time.Second)
 	if l.Enforced {
 		if err := renewOnSystem(ctx, g, st, l, until); err != nil {
@@ -139,10 +146,6 @@ func runLeasesRenew(ctx context.Context, g *globals, id string, ttl time.Duratio
 	}
 	l.Expires = &until
 	if err := st.PutLease(ctx, l); err != nil {
-		return err
-	}
-	al, err := g.auditLog(st)
-	if err != nil {
 		return err
 	}
 	if _, err := al.Append(ctx, g.actor(), "lease.renew", l.IncidentID, map[string]string{"lease": l.ID, "until": until.UTC().Format(time.RFC3339)}); err != nil {

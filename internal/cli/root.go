@@ -51,9 +51,10 @@ func (e Env) stderrIsTerminal() bool {
 
 // globals are the flags every command shares.
 type globals struct {
-	env   Env
-	as    string
-	store string
+	env      Env
+	as       string
+	store    string
+	auditKey string
 }
 
 // Main runs the command line and returns the process exit code.
@@ -83,6 +84,7 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	}
 	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name)")
 	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
+	root.PersistentFlags().StringVar(&g.auditKey, "audit-key", "", "file holding the audit log's MAC key, shared by every installation writing the store (default $REKEY_AUDIT_KEY, else $REKEY_HOME/audit.key)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))
 	return root

@@ -77,7 +77,9 @@ func (g *globals) actor() string {
 	return "unknown"
 }
 
-// auditLog is the store's audit log, with this installation's witness.
+// auditLog is the store's audit log, with this installation's witness
+// and the MAC key: --audit-key, else $REKEY_AUDIT_KEY (both must exist),
+// else $REKEY_HOME/audit.key (created on first append).
 func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	home, err := g.home()
 	if err != nil {
@@ -90,11 +92,20 @@ func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, errs.E("rekey home", errs.Permission, home, err)
 	}
-	return audit.New(st, audit.WitnessPath(home, spec)), nil
+	key, create := g.auditKey, false
+	if key == "" {
+		key = g.env.Getenv("REKEY_AUDIT_KEY")
+	}
+	if key == "" {
+		key, create = filepath.Join(home, audit.KeyFile), true
+	}
+	return audit.New(st, audit.WitnessPath(home, spec)).WithKey(key, create), nil
 }
 
-// sealer loads (or creates) the sealing key.
-func (g *globals) sealer() (*secret.Sealer, error) {
+// sealer loads (or creates) the sealing key and returns the Sealer of
+// incident's run, whose own key lives in $REKEY_HOME/runs until the run's
+// secrets are wiped.
+func (g *globals) sealer(incident string) (*secret.Sealer, error) {
 	home, err := g.home()
 	if err != nil {
 		return nil, err
@@ -103,5 +114,9 @@ func (g *globals) sealer() (*secret.Sealer, error) {
 	if err != nil {
 		return nil, errs.E("sealing key", errs.Permission, "", err)
 	}
-	return secret.NewSealer(key)
+	x, err := secret.NewSealer(key)
+	if err != nil {
+		return nil, errs.E("sealing key", errs.Invalid, "", err)
+	}
+	return x.ForRun(filepath.Join(home, secret.RunKeyDir), incident), nil
 }

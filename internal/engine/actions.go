@@ -350,6 +350,19 @@ func (e *Engine) seen(ctx context.Context, st *plan.Step, c *inventory.Consumer,
 	}
 }
 
+// forgetRunKey destroys the run's key (Sealer.Destroy) once nothing is
+// sealed for the incident, so that no copy of a blob (a backup of the
+// store, a row the database has not reclaimed) opens after. It runs only
+// where no step is in flight (the end of a run or a rollback): a step
+// sealing a new secret at that moment would otherwise lose it.
+func (e *Engine) forgetRunKey(ctx context.Context) error {
+	left, err := e.d.Store.SealedNames(ctx, e.inc.ID)
+	if err != nil || len(left) > 0 {
+		return err
+	}
+	return e.d.Sealer.Destroy()
+}
+
 // sweep wipes each login's sealed secret once every consumer that uses
 // it is verified: nothing needs it after that, and a copy at rest is only
 // a liability. It runs after a step is recorded done, never inside a
@@ -373,6 +386,19 @@ func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error 
 	for slot := range issued {
 		if !pending[slot] {
 			if err := e.d.Store.Wipe(ctx, e.inc.ID, slot); err != nil {
+				return err
+			}
+		}
+	}
+	// An original sealed after its identity was revoked (an emergency
+	// plan revokes before it delivers) can never be restored: it is the
+	// leaked secret, kept for nothing.
+	for _, st := range e.p.Steps {
+		if st.Kind != plan.Revoke || states[st.ID].State != Done {
+			continue
+		}
+		for _, c := range e.consumersOf(&st) {
+			if err := e.d.Store.Wipe(ctx, e.inc.ID, previousSlot(c.Name)); err != nil {
 				return err
 			}
 		}

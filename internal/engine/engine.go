@@ -344,6 +344,9 @@ func (e *Engine) finish(ctx context.Context, states map[string]store.Step) (Resu
 	if err := e.sweep(ctx, states); err != nil {
 		return Result{}, err
 	}
+	if err := e.forgetRunKey(ctx); err != nil {
+		return Result{}, err
+	}
 	var failed, waiting []string
 	done := true
 	for _, st := range e.p.Steps {
@@ -573,6 +576,9 @@ func (e *Engine) Rollback(ctx context.Context) (Result, error) {
 		if err := e.d.Store.Wipe(ctx, e.inc.ID, n); err != nil {
 			return Result{}, err
 		}
+	}
+	if err := e.forgetRunKey(ctx); err != nil {
+		return Result{}, err
 	}
 	for _, st := range e.p.Steps {
 		cur := states[st.ID]

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -130,7 +132,8 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	w.storePlan(o.strategy)
 
 	key := make([]byte, 32)
-	sealer, _ := secret.NewSealer(key)
+	base, _ := secret.NewSealer(key)
+	sealer := base.ForRun(filepath.Join(w.dir, secret.RunKeyDir), w.inc.ID)
 	var mu sync.Mutex
 	provs := map[string]provider.Provider{}
 	t.Cleanup(func() {
@@ -253,6 +256,22 @@ func TestSplitRotationWithoutDowntime(t *testing.T) {
 	// trying new ones.
 	attacker := w.c.Connect(t, w.role, w.password, "attacker")
 
+	// What someone copying the store mid-run would get: every sealed blob.
+	captured := map[string][]byte{}
+	var capturing sync.Mutex // steps of one wave run at once
+	w.deps.Failpoint = func(string, string) {
+		capturing.Lock()
+		defer capturing.Unlock()
+		names, err := w.st.SealedNames(context.Background(), w.inc.ID)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, n := range names {
+			if b, ok, err := w.st.Sealed(context.Background(), w.inc.ID, n); err == nil && ok {
+				captured[n] = b
+			}
+		}
+	}
 	res, err := w.engine().Run(context.Background())
 	if err != nil {
 		t.Fatalf("run: %v\n%+v", err, res)
@@ -286,6 +305,28 @@ func TestSplitRotationWithoutDowntime(t *testing.T) {
 	// the originals kept for rollback went with the revoke.
 	if names, _ := w.st.SealedNames(context.Background(), w.inc.ID); len(names) != 0 {
 		t.Errorf("still sealed after the run: %v", names)
+	}
+	// Wiped means gone: not in the database's files, and a copy taken
+	// before the wipe no longer opens, because the run's key went with
+	// the last secret.
+	if len(captured) < 3 {
+		t.Fatalf("captured %d sealed blobs during the run, want at least one per new login", len(captured))
+	}
+	var files []byte
+	for _, f := range []string{"rekey.db", "rekey.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(w.dir, f))
+		files = append(files, b...)
+	}
+	for slot, blob := range captured {
+		if bytes.Contains(files, []byte(base64.StdEncoding.EncodeToString(blob))) {
+			t.Errorf("%s: the wiped blob is still in rekey.db or rekey.db-wal", slot)
+		}
+		if _, err := w.deps.Sealer.Open(blob, w.inc.ID+"/"+slot); !errors.Is(err, secret.ErrUnseal) {
+			t.Errorf("%s: a copy taken during the run still opens after it: %v", slot, err)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(w.dir, secret.RunKeyDir)); len(ents) != 0 {
+		t.Errorf("run keys left after the run: %v", ents)
 	}
 	leases, _ := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
 	if len(leases) != 3 {

@@ -47,10 +47,12 @@ type Responder interface {
 	// AppendAudit appends e to the audit log. In one transaction that
 	// excludes other appenders it sets e.Seq to the next number and
 	// e.PrevHash to the last entry's hash ("" for the first), then
-	// e.Hash = hash(e), and inserts it.
-	AppendAudit(ctx context.Context, e AuditEntry, hash func(AuditEntry) string) (AuditEntry, error)
+	// e.Hash, e.MAC = sign(e), and inserts it.
+	AppendAudit(ctx context.Context, e AuditEntry, sign func(AuditEntry) (hash, mac string)) (AuditEntry, error)
 	// AuditLog returns the audit log in stored order (by seq).
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
+	// AuditFrom returns the entries numbered seq and after, by seq.
+	AuditFrom(ctx context.Context, seq int64) ([]AuditEntry, error)
 }
 
 // Run states of a plan (DESIGN's run JSON).
@@ -134,6 +136,9 @@ type AuditEntry struct {
 	Detail   json.RawMessage `json:"detail"`
 	PrevHash string          `json:"prev_hash"`
 	Hash     string          `json:"hash"`
+	// MAC is an HMAC of Hash under a key kept outside the store; "" for
+	// an entry written without one.
+	MAC string `json:"mac,omitempty"`
 }
 
 // Review is a stored review of the credential's use.

@@ -2,7 +2,9 @@ package open
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -41,5 +43,42 @@ func TestOpenDefaultIsSQLiteInRekeyHome(t *testing.T) {
 	}
 	if file != filepath.Join(home, store.DBFile) {
 		t.Errorf("default store at %q, want %q", file, filepath.Join(home, store.DBFile))
+	}
+}
+
+// A libpq keyword string is PostgreSQL, never a file named with its
+// password; a string holding a password that is no DSN is refused without
+// echoing it.
+func TestKeywordDSN(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	const dsn = "host=127.0.0.1 port=1 user=rekey password=s3cret-pw dbname=rekey connect_timeout=2"
+	for _, spec := range []string{dsn, " dbname=rekey host=/run/postgresql", "user=x password='a b'"} {
+		if kind, _, err := Parse(spec); err != nil || kind != "postgres" {
+			t.Errorf("Parse(%q) = %q, %v; want postgres", spec, kind, err)
+		}
+	}
+	_, err := Open(context.Background(), dsn)
+	if errs.KindOf(err) != errs.Unreachable {
+		t.Errorf("open %q: %v, want Unreachable", dsn, err)
+	}
+	for _, spec := range []string{"rekey.db password=s3cret-pw", "hots=x password=s3cret-pw"} {
+		_, _, err := Parse(spec)
+		if errs.KindOf(err) != errs.Invalid {
+			t.Errorf("Parse(%q): %v, want Invalid", spec, err)
+		}
+		if _, err := Open(context.Background(), spec); err == nil {
+			t.Errorf("Open(%q) succeeded", spec)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	if _, err := Open(context.Background(), "hots=x password=s3cret-pw"); err == nil || strings.Contains(err.Error(), "s3cret-pw") {
+		t.Errorf("error shows the password: %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		t.Errorf("created %q", e.Name())
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,8 +44,8 @@ var Dialect = sqlstore.Dialect{
 	},
 }
 
-// Open connects to the database at rawURL (postgres://… or
-// postgresql://…) and migrates it to the newest schema. The database must
+// Open connects to the database at rawURL (postgres://…, postgresql://…
+// or a libpq keyword string, "host=… dbname=…") and migrates it to the newest schema. The database must
 // exist; rekey creates only its tables.
 func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
 	const op = "store: open"
@@ -69,8 +71,12 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
 }
 
 // Redact returns the URL with its password (in the user info or a
-// password parameter) replaced, for messages.
+// password parameter) replaced, for messages; for a keyword string, the
+// value of every password= (quoted or not).
 func Redact(rawURL string) string {
+	if !strings.Contains(rawURL, "://") {
+		return keywordPassword.ReplaceAllString(rawURL, "${1}xxxxx")
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "postgres://…"
@@ -82,3 +88,8 @@ func Redact(rawURL string) string {
 	}
 	return u.Redacted()
 }
+
+// keywordPassword is a password= pair of a keyword string: its value is
+// up to the next unescaped space, or a single-quoted string with \' and
+// \\ escapes (libpq's rules).
+var keywordPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s\\]|\\.)*)`)

@@ -77,10 +77,40 @@ func TestRedact(t *testing.T) {
 		"postgres://u:pw@h:5432/db?sslmode=disable": "postgres://u:xxxxx@h:5432/db?sslmode=disable",
 		"postgres://h/db?password=pw":               "postgres://h/db?password=xxxxx",
 		"postgres://u@h/db":                         "postgres://u@h/db",
+		"host=h user=u password=pw dbname=db":       "host=h user=u password=xxxxx dbname=db",
+		"host=h password = 'p w\\' x' dbname=db":    "host=h password = xxxxx dbname=db",
+		"PASSWORD=pw":                               "PASSWORD=xxxxx",
 	} {
 		if got := postgres.Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A libpq keyword string opens the same database as its URL.
+func TestKeywordDSN(t *testing.T) {
+	u, err := url.Parse(freshDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := "host=" + u.Hostname() + " dbname=" + strings.TrimPrefix(u.Path, "/") + " sslmode=disable"
+	if p := u.Port(); p != "" {
+		dsn += " port=" + p
+	}
+	if n := u.User.Username(); n != "" {
+		dsn += " user=" + n
+	}
+	if pw, ok := u.User.Password(); ok {
+		dsn += " password='" + pw + "'"
+	}
+	s, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", postgres.Redact(dsn), err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.DB().QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil || v != store.SchemaVersion() {
+		t.Fatalf("schema %d, %v", v, err)
 	}
 }
 

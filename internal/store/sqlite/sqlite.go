@@ -5,8 +5,11 @@
 // The file is created mode 0600 in a 0700 directory (SQLite gives its -wal
 // and -shm files the database file's mode). The database runs in WAL mode
 // with synchronous=FULL (a committed step survives a power cut), foreign
-// keys on and a 10 s busy timeout; write transactions begin IMMEDIATE, so a
-// second rekey process waits for the lock instead of failing half-way. The
+// keys on, secure_delete on (deleted rows are overwritten with zeros, so
+// a wiped sealed credential does not linger in free pages; Wipe then
+// checkpoints and truncates the write-ahead log) and a 10 s busy timeout;
+// write transactions begin IMMEDIATE, so a second rekey process waits for
+// the lock instead of failing half-way. The
 // handle holds one connection: in-process callers queue on it, which keeps
 // SQLite's single writer simple at the cost of concurrent readers.
 package sqlite
@@ -30,7 +33,8 @@ import (
 // Dialect is SQLite's: write transactions are exclusive (BEGIN IMMEDIATE),
 // so no row locks and no migration lock are needed.
 var Dialect = sqlstore.Dialect{
-	Name: "sqlite",
+	Name:      "sqlite",
+	AfterWipe: "PRAGMA wal_checkpoint(TRUNCATE)",
 	IsConflict: func(err error) bool {
 		var e *msqlite.Error
 		if !errors.As(err, &e) {
@@ -41,7 +45,7 @@ var Dialect = sqlstore.Dialect{
 }
 
 // params configure every connection (see the package comment).
-const params = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+const params = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)&_txlock=immediate"
 
 // Open opens (creating it if needed) the SQLite store at path and migrates
 // it to the newest schema.

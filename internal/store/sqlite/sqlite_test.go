@@ -1,13 +1,17 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/sqlite"
 	"github.com/rekeyhq/rekey/internal/store/storetest"
@@ -95,5 +99,58 @@ func TestNotADatabase(t *testing.T) {
 	}
 	if _, err := sqlite.Open(context.Background(), ""); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("empty path: %v", err)
+	}
+}
+
+// A wiped sealed credential leaves no copy in the files SQLite keeps: the
+// deleted row is overwritten (secure_delete) and the write-ahead log,
+// which held the page as written, is checkpointed and truncated.
+func TestWipeLeavesNoCopyInTheFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rekey.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	inc, _, err := s.OpenIncident(context.Background(), store.Incident{Fingerprint: secret.Fingerprint(strings.Repeat("ab", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 80)
+	rand.Read(blob)
+	stored := []byte(base64.StdEncoding.EncodeToString(blob)) // as the sealed column holds it
+	raw := func() []byte {
+		var all []byte
+		for _, f := range []string{path, path + "-wal", path + "-journal"} {
+			b, _ := os.ReadFile(f)
+			all = append(all, b...)
+		}
+		return all
+	}
+	// Some rows before and after, so the blob shares its page with rows
+	// that stay.
+	for _, n := range []string{"login:a", "login:b", "login:c"} {
+		if _, err := s.SealOnce(context.Background(), inc.ID, n, bytes.Repeat([]byte{1}, 60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SealOnce(context.Background(), inc.ID, "login:shop-db/orders_svc_b", blob); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw(), stored) {
+		t.Fatal("the sealed blob is not in the files before the wipe: the test proves nothing")
+	}
+	// Checkpointed into the main file too, as a long-lived store would.
+	if _, err := s.DB().Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wipe(context.Background(), inc.ID, "login:shop-db/orders_svc_b"); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw(), stored) {
+		t.Error("the wiped blob is still in rekey.db or its -wal file")
+	}
+	if b, ok, err := s.Sealed(context.Background(), inc.ID, "login:a"); err != nil || !ok || len(b) != 60 {
+		t.Errorf("the other blobs: %v %v", ok, err)
 	}
 }

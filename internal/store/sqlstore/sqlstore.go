@@ -44,6 +44,11 @@ type Dialect struct {
 	// the audit log, so that appenders in several processes take turns
 	// (SQLite's write transactions take turns already).
 	LockAudit string
+	// AfterWipe, when set, runs after a sealed credential is deleted, so
+	// that no copy of it stays in the engine's files (SQLite: checkpoint
+	// the write-ahead log into the database, whose freed space
+	// secure_delete has zeroed, and truncate the log).
+	AfterWipe string
 	// IsConflict reports a unique or primary key violation. OpenIncident
 	// retries on one (two openers drew the same id).
 	IsConflict func(error) bool

@@ -205,16 +205,23 @@ func chainHash(e store.AuditEntry) string {
 	return hex.EncodeToString(h[:])
 }
 
+// chainSign signs with chainHash and a stand-in MAC that depends on the
+// final fields, so a MAC stored or read back wrong shows.
+func chainSign(e store.AuditEntry) (string, string) {
+	h := chainHash(e)
+	return h, "mac:" + h[:16]
+}
+
 func testAuditChain(t *testing.T, h Harness) {
 	s := fresh(t, h)
 	var prev string
 	for i, action := range []string{"incident.open", "plan", "step.done"} {
 		e, err := s.AppendAudit(ctx(), store.AuditEntry{Time: at(time.Duration(i) * time.Second), Actor: "alice",
-			Action: action, IncidentID: "inc-1", Detail: json.RawMessage(`{"n":` + fmt.Sprint(i) + `}`)}, chainHash)
+			Action: action, IncidentID: "inc-1", Detail: json.RawMessage(`{"n":` + fmt.Sprint(i) + `}`)}, chainSign)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e.Seq != int64(i+1) || e.PrevHash != prev || e.Hash != chainHash(e) {
+		if e.Seq != int64(i+1) || e.PrevHash != prev || e.Hash != chainHash(e) || e.MAC != "mac:"+e.Hash[:16] {
 			t.Errorf("entry %d: seq %d prev %q hash %q", i, e.Seq, e.PrevHash, e.Hash)
 		}
 		prev = e.Hash
@@ -230,8 +237,35 @@ func testAuditChain(t *testing.T, h Harness) {
 		if e.Hash != chainHash(e) {
 			t.Errorf("entry %d read back does not hash to its stored hash: %s", i, show(e))
 		}
+		if e.MAC != "mac:"+e.Hash[:16] {
+			t.Errorf("entry %d read back with MAC %q", i, e.MAC)
+		}
 	}
-	if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice"}, chainHash); errs.KindOf(err) != errs.Invalid {
+	for from, want := range map[int64][]int64{0: {1, 2, 3}, 1: {1, 2, 3}, 2: {2, 3}, 3: {3}, 4: nil} {
+		tail, err := s.AuditFrom(ctx(), from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for i, e := range tail {
+			got = append(got, e.Seq)
+			if e.Hash != log[e.Seq-1].Hash || e.MAC != log[e.Seq-1].MAC {
+				t.Errorf("AuditFrom(%d)[%d] differs from AuditLog: %s", from, i, show(e))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("AuditFrom(%d) = seqs %v, want %v", from, got, want)
+		}
+	}
+	// An entry signed without a key keeps an empty MAC.
+	e, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice", Action: "unsigned"}, func(e store.AuditEntry) (string, string) { return chainHash(e), "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tail, err := s.AuditFrom(ctx(), e.Seq); err != nil || len(tail) != 1 || tail[0].MAC != "" || tail[0].Hash != e.Hash {
+		t.Errorf("unsigned entry read back as %v, %v", tail, err)
+	}
+	if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice"}, chainSign); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("an entry without an action: %v, want Invalid", err)
 	}
 }
@@ -248,7 +282,7 @@ func testAuditConcurrent(t *testing.T, h Harness) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: fmt.Sprint("w", w), Action: fmt.Sprint("a", i)}, chainHash); err != nil {
+				if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: fmt.Sprint("w", w), Action: fmt.Sprint("a", i)}, chainSign); err != nil {
 					t.Error(err)
 					return
 				}

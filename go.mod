@@ -37,10 +37,9 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/klauspost/compress v1.20.4
-
 require (
-	github.com/pavlo-v-chernykh/keystore-go/v4 v4.5.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
-	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
+	github.com/klauspost/compress v1.20.4
+	github.com/pavlo-v-chernykh/keystore-go/v4 v4.5.0
+	golang.org/x/crypto v0.59.0
+	software.sslmate.com/src/go-pkcs12 v0.7.4
 )

@@ -23,7 +23,7 @@ var (
 	sshKeys       = []string{"authorized_keys", "authorized_principals", "trusted_user_ca_keys"}
 	keystoreKeys  = []string{"path", "type", "password"}
 	keystoreTypes = []string{"pkcs12", "jks"}
-	caKeys        = []string{"index", "certs_dir"}
+	caKeys        = []string{"index", "certs_dir", "cert"}
 )
 
 // X509Places are where an x509 system's certificates are. Globs and paths
@@ -59,7 +59,11 @@ type Keystore struct {
 type CAIndex struct {
 	Index    string
 	CertsDir string
-	Pos      Pos
+	// Cert is the CA's own certificate (the config's certificate =): with
+	// it, a leaked CA key is recognised and everything in the index is
+	// listed as signed by it.
+	Cert string
+	Pos  Pos
 }
 
 // SSHPlaces are the sshd files of an ssh system, as globs.
@@ -191,7 +195,7 @@ func (p *parser) caIndex(v *yaml.Node, what string) *CAIndex {
 		return nil
 	}
 	o.only(caKeys...)
-	return &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Pos: p.pos(o.node)}
+	return &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Cert: o.str("cert", false), Pos: p.pos(o.node)}
 }
 
 // localKeyPlaces warns about places of x509 and ssh systems that this

@@ -28,7 +28,7 @@ func TestKeySystemsBadFile(t *testing.T) {
 		`10:9: system "web-tls": keystores[1]: missing path`,
 		`10:32: system "web-tls": keystores[1]: password: env: wants a variable name`,
 		`11:9: system "web-tls": ca: missing index`,
-		`11:32: system "web-tls": ca: unknown key "crl" (known: index, certs_dir)`,
+		`11:32: system "web-tls": ca: unknown key "crl" (known: index, certs_dir, cert)`,
 		`15:5: system "shop-db": authorized_keys applies to type ssh only`,
 		`16:5: system "shop-db": certs applies to type x509 only`,
 		`17:5: system "empty-ssh": type ssh lists sshd's trust files: at least one of authorized_keys, authorized_principals, trusted_user_ca_keys`,
@@ -78,7 +78,7 @@ func TestKeySystemsGood(t *testing.T) {
 			{Path: "stores/app.jks", Type: "jks", Password: Ref{Scheme: RefFile, Name: "secrets/jks.pass"}},
 		},
 		Endpoints: []string{"127.0.0.1:8443", "shop.example.org:443"},
-		CA:        &CAIndex{Index: "ca/index.txt", CertsDir: "ca/newcerts"},
+		CA:        &CAIndex{Index: "ca/index.txt", CertsDir: "ca/newcerts", Cert: "ca/ca.crt"},
 		Dir:       dir,
 	}
 	if diff := cmp.Diff(want, web.X509, cmp.FilterPath(func(p cmp.Path) bool {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // Run runs a command in dir and returns its stdout, failing the test with
@@ -162,4 +164,12 @@ func Must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Secret reads a key file as the secret a responder hands rekey.
+func Secret(t testing.TB, path string) secret.Secret {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	Must(t, err)
+	return secret.New(b)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/mysql"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/provider/redis"
+	"github.com/rekeyhq/rekey/internal/provider/sshtrust"
 )
 
 // Registry returns a registry of every provider.
@@ -18,5 +19,6 @@ func Registry() *provider.Registry {
 	r.Register("mysql", mysql.New)
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)
+	r.Register(sshtrust.Type, sshtrust.New)
 	return r
 }

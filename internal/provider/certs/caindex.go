@@ -40,7 +40,7 @@ func (col *collection) caIndex(pl *inventory.X509Places) *caIndex {
 	idx := &caIndex{path: pl.Abs(ca.Index)}
 	if ca.Cert != "" {
 		path := pl.Abs(ca.Cert)
-		if data, ok := col.readFile(path); ok {
+		if data, ok := col.Read(path); ok {
 			certs, msg := parseCerts(data)
 			switch {
 			case msg != "":
@@ -51,7 +51,7 @@ func (col *collection) caIndex(pl *inventory.X509Places) *caIndex {
 			}
 		}
 	}
-	data, ok := col.readFile(idx.path)
+	data, ok := col.Read(idx.path)
 	if !ok {
 		return idx
 	}

@@ -25,8 +25,8 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
-	"github.com/rekeyhq/rekey/internal/keys"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/places"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
@@ -120,13 +120,8 @@ type Issued struct {
 	Where string `json:"where"`
 }
 
-// Problem is a place that could not be read, in one line that names it.
-type Problem struct {
-	Where  string `json:"where"`
-	Reason string `json:"reason"`
-}
-
-func (p Problem) String() string { return p.Where + ": " + p.Reason }
+// Problem is a place that could not be read.
+type Problem = places.Problem
 
 // Report is what examining the system for one public key found.
 type Report struct {
@@ -147,14 +142,11 @@ type Report struct {
 // only; nothing is signed with it. An encrypted key whose public key is
 // unknown is an Invalid error: there is nothing to compare.
 func (c *Certs) Identify(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
-	k, err := keys.Parse(s)
+	fp, err := places.Fingerprints(c.op, s)
 	if err != nil {
-		return nil, errs.E(c.op, errs.KindOf(err), "", fmt.Errorf("identify: %w", err))
+		return nil, err
 	}
-	if k.Fingerprints == nil {
-		return nil, errs.New(c.op, errs.Invalid, "", "identify: an encrypted "+k.Format+" key: its public key cannot be read without the passphrase (give its .pub or certificate instead)")
-	}
-	r, err := c.Examine(ctx, k.Fingerprints.SPKIRef())
+	r, err := c.Examine(ctx, fp.SPKIRef())
 	if err != nil {
 		return nil, err
 	}
@@ -200,16 +192,14 @@ func (c *Certs) Inspect(ctx context.Context, ref provider.IdentityRef) (*provide
 			Detail: fmt.Sprintf("signed by the leaked CA key, %s (%s); everything it signed is suspect", is.Status, is.Where),
 		})
 	}
-	for _, p := range r.Problems {
-		id.Related = append(id.Related, provider.Related{Kind: RelatedUnread, Name: p.Where, Detail: p.Reason})
-	}
+	id.Related = append(id.Related, places.Unread(r.Problems)...)
 	return id, nil
 }
 
 // Kinds of Related entries this provider reports.
 const (
 	RelatedIssued = "issued-certificate" // a certificate the leaked CA key signed
-	RelatedUnread = "unread"             // a place that could not be read: the answer is incomplete
+	RelatedUnread = places.RelatedUnread // a place that could not be read: the answer is incomplete
 )
 
 // privilegeName is the certificate in one line.

@@ -189,13 +189,6 @@ func (s *site) open(t *testing.T, env map[string]string) *Certs {
 	return p
 }
 
-func keySecret(t *testing.T, path string) secret.Secret {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	keytest.Must(t, err)
-	return secret.New(b)
-}
-
 func locationsOf(c *Certificate) []string {
 	var out []string
 	for _, l := range c.Locations {
@@ -211,7 +204,7 @@ func TestLeafKeyFindsItsCertificateEverywhere(t *testing.T) {
 	s := getSite(t)
 	p := s.open(t, nil)
 	want := "sha256:" + keytest.SPKISHA256(t, s.leakedKey, false)
-	ms, err := p.Identify(context.Background(), keySecret(t, s.leakedKey))
+	ms, err := p.Identify(context.Background(), keytest.Secret(t, s.leakedKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +293,7 @@ func TestProblemsNameThePlace(t *testing.T) {
 func TestStrayKeyMatchesNothing(t *testing.T) {
 	s := getSite(t)
 	p := s.open(t, nil)
-	ms, err := p.Identify(context.Background(), keySecret(t, s.strayKey))
+	ms, err := p.Identify(context.Background(), keytest.Secret(t, s.strayKey))
 	if err != nil || len(ms) != 0 {
 		t.Fatalf("Identify(stray key) = %v, %v; want no match", ms, err)
 	}
@@ -315,7 +308,7 @@ func TestStrayKeyMatchesNothing(t *testing.T) {
 func TestCAKeyListsEverythingItIssued(t *testing.T) {
 	s := getSite(t)
 	p := s.open(t, nil)
-	ms, err := p.Identify(context.Background(), keySecret(t, s.ca.Key))
+	ms, err := p.Identify(context.Background(), keytest.Secret(t, s.ca.Key))
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("Identify(CA key) = %v, %v", ms, err)
 	}
@@ -368,7 +361,7 @@ func TestCAKeyListsEverythingItIssued(t *testing.T) {
 func TestRevokedClientCertificate(t *testing.T) {
 	s := getSite(t)
 	p := s.open(t, nil)
-	ms, err := p.Identify(context.Background(), keySecret(t, s.clientKey))
+	ms, err := p.Identify(context.Background(), keytest.Secret(t, s.clientKey))
 	if err != nil || len(ms) != 1 {
 		t.Fatalf("Identify(client key) = %v, %v", ms, err)
 	}
@@ -389,7 +382,7 @@ func TestIdentifyBadInput(t *testing.T) {
 	p := s.open(t, nil)
 	locked := filepath.Join(t.TempDir(), "locked.pem")
 	keytest.Run(t, s.dir, nil, "openssl", "pkcs8", "-topk8", "-in", s.strayKey, "-out", locked, "-passout", "pass:x1234")
-	_, err := p.Identify(context.Background(), keySecret(t, locked))
+	_, err := p.Identify(context.Background(), keytest.Secret(t, locked))
 	if err == nil || !strings.Contains(err.Error(), "encrypted PKCS#8 key") {
 		t.Errorf("Identify(encrypted) = %v", err)
 	}

@@ -12,11 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"sort"
 	"strings"
 
-	"github.com/bmatcuk/doublestar/v4"
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"go.yaml.in/yaml/v3"
 	"software.sslmate.com/src/go-pkcs12"
@@ -24,23 +21,19 @@ import (
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/keys"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/places"
 )
-
-// maxFile bounds a certificate file, a manifest or a keystore.
-const maxFile = 16 << 20
 
 // collection gathers certificates once each, with every place each was
 // found.
 type collection struct {
-	c        *Certs
-	byRaw    map[string]*Certificate
-	order    []*Certificate
-	problems []Problem
+	places.Reader
+	c     *Certs
+	byRaw map[string]*Certificate
+	order []*Certificate
 }
 
-func (col *collection) problem(where, format string, a ...any) {
-	col.problems = append(col.problems, Problem{Where: where, Reason: fmt.Sprintf(format, a...)})
-}
+func (col *collection) problem(where, format string, a ...any) { col.Problem(where, format, a...) }
 
 func (col *collection) add(cert *x509.Certificate, loc Location) *Certificate {
 	if f := col.byRaw[string(cert.Raw)]; f != nil {
@@ -59,12 +52,12 @@ func (c *Certs) collect(ctx context.Context) ([]*Certificate, *caIndex, []Proble
 	col := &collection{c: c, byRaw: map[string]*Certificate{}}
 	pl := c.places
 	for _, g := range pl.Certs {
-		for _, path := range col.glob(pl.Abs(g), g) {
+		for _, path := range col.Glob(pl.Abs(g), g) {
 			col.certFile(path)
 		}
 	}
 	for _, g := range pl.KubernetesTLSSecrets {
-		for _, path := range col.glob(pl.Abs(g), g) {
+		for _, path := range col.Glob(pl.Abs(g), g) {
 			col.manifest(path)
 		}
 	}
@@ -84,55 +77,12 @@ func (c *Certs) collect(ctx context.Context) ([]*Certificate, *caIndex, []Proble
 	for _, f := range col.order {
 		f.setStatus(idx)
 	}
-	return col.order, idx, col.problems
-}
-
-// glob expands a pattern; one that matches nothing is a problem, since
-// the place the inventory names is then not looked at.
-func (col *collection) glob(pattern, asWritten string) []string {
-	paths, err := doublestar.FilepathGlob(pattern, doublestar.WithFilesOnly())
-	if err != nil {
-		col.problem(asWritten, "not a valid glob")
-		return nil
-	}
-	if len(paths) == 0 {
-		col.problem(asWritten, "matches no file")
-	}
-	sort.Strings(paths)
-	return paths
-}
-
-// readFile reads a place, with a problem naming it when it cannot.
-func (col *collection) readFile(path string) ([]byte, bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		col.problem(path, "cannot read: %v", cause(err))
-		return nil, false
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFile+1))
-	if err != nil {
-		col.problem(path, "cannot read: %v", cause(err))
-		return nil, false
-	}
-	if len(b) > maxFile {
-		col.problem(path, "larger than 16 MiB: not a certificate file")
-		return nil, false
-	}
-	return b, true
-}
-
-func cause(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
+	return col.order, idx, col.Problems
 }
 
 // certFile reads the PEM or DER certificates of one file.
 func (col *collection) certFile(path string) {
-	data, ok := col.readFile(path)
+	data, ok := col.Read(path)
 	if !ok {
 		return
 	}
@@ -198,7 +148,7 @@ func parseCerts(data []byte) (certs []*x509.Certificate, msg string) {
 // manifest reads the TLS Secrets of a Kubernetes manifest file: several
 // documents, a List, data (base64) or stringData.
 func (col *collection) manifest(path string) {
-	data, ok := col.readFile(path)
+	data, ok := col.Read(path)
 	if !ok {
 		return
 	}
@@ -278,7 +228,7 @@ func orDefault(v any, def string) any {
 
 // keystore reads a PKCS#12 or JKS file with its password.
 func (col *collection) keystore(path string, ks inventory.Keystore) {
-	data, ok := col.readFile(path)
+	data, ok := col.Read(path)
 	if !ok {
 		return
 	}

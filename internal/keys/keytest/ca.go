@@ -102,11 +102,12 @@ func (ca *CA) Revoke(t testing.TB, cert string) {
 	Run(t, ca.Dir, nil, "openssl", "ca", "-config", ca.conf, "-revoke", cert)
 }
 
-// SelfSigned writes a self-signed certificate for key with CN cn and the
-// DNS names to out, not recorded by any CA.
+// SelfSigned writes a self-signed server certificate (not a CA's) for
+// key with CN cn and the DNS names to out, not recorded by any CA.
 func SelfSigned(t testing.TB, key, cn string, dns []string, out string) string {
 	t.Helper()
-	args := []string{"req", "-x509", "-new", "-key", key, "-subj", "/CN=" + cn, "-days", "30", "-out", out}
+	args := []string{"req", "-x509", "-new", "-key", key, "-subj", "/CN=" + cn, "-days", "30", "-out", out,
+		"-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"}
 	if len(dns) > 0 {
 		args = append(args, "-addext", "subjectAltName=DNS:"+strings.Join(dns, ",DNS:"))
 	}

@@ -231,7 +231,7 @@ func TestLeafKeyFindsItsCertificateEverywhere(t *testing.T) {
 	}
 	wantLocs := []string{
 		"file " + s.shopCert,
-		"kubernetes-secret " + s.secret + ": shop/shop-tls tls.crt[0]",
+		"kubernetes-secret " + s.secret + ": shop/shop-tls tls.crt[0] (with its private key in tls.key)",
 		"keystore " + filepath.Join(s.dir, "stores/shop.p12") + " (with its private key)",
 		"keystore " + filepath.Join(s.dir, "stores/trust.jks") + " alias shop[0]",
 		"endpoint " + s.endpoint + " chain[0]",

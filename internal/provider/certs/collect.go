@@ -22,6 +22,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/keys"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/places"
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // collection gathers certificates once each, with every place each was
@@ -186,25 +187,22 @@ func (col *collection) secrets(path string, obj map[string]any) int {
 	}
 	meta, _ := obj["metadata"].(map[string]any)
 	name := fmt.Sprintf("%v/%v", orDefault(meta["namespace"], "default"), meta["name"])
+	// The Secret's tls.key, when it is the key of its tls.crt, is a copy
+	// of the leaked key: the place where a new one will be delivered.
+	keyRef := ""
+	if b := secretField(obj, "tls.key"); b != nil {
+		if k, err := keys.Parse(secret.New(b)); err == nil && k.Fingerprints != nil {
+			keyRef = k.Fingerprints.SPKIRef()
+		}
+		clear(b)
+	}
 	n := 0
 	for _, field := range []string{"tls.crt", "ca.crt"} {
-		var pemData []byte
-		if d, ok := obj["data"].(map[string]any); ok {
-			if s, ok := d[field].(string); ok {
-				b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
-				if err != nil {
-					col.problem(path, "Secret %s: data.%s is not base64", name, field)
-					continue
-				}
-				pemData = b
-			}
-		}
-		if d, ok := obj["stringData"].(map[string]any); ok && pemData == nil {
-			if s, ok := d[field].(string); ok {
-				pemData = []byte(s)
-			}
-		}
+		pemData := secretField(obj, field)
 		if pemData == nil {
+			if d, ok := obj["data"].(map[string]any); ok && d[field] != nil {
+				col.problem(path, "Secret %s: data.%s is not base64", name, field)
+			}
 			continue
 		}
 		certs, msg := parseCerts(pemData)
@@ -212,11 +210,35 @@ func (col *collection) secrets(path string, obj map[string]any) int {
 			col.problem(path, "Secret %s %s: %s", name, field, msg)
 		}
 		for i, crt := range certs {
-			col.add(crt, Location{Kind: "kubernetes-secret", Where: fmt.Sprintf("%s: %s %s[%d]", path, name, field, i)})
+			where := fmt.Sprintf("%s: %s %s[%d]", path, name, field, i)
+			if field == "tls.crt" && keyRef != "" && spkiOf(crt) == keyRef {
+				where += " (with its private key in tls.key)"
+			}
+			col.add(crt, Location{Kind: "kubernetes-secret", Where: where})
 			n++
 		}
 	}
 	return n
+}
+
+// secretField returns a Secret's field from data (base64) or stringData,
+// or nil when it is absent or not base64.
+func secretField(obj map[string]any, field string) []byte {
+	if d, ok := obj["data"].(map[string]any); ok {
+		if s, ok := d[field].(string); ok {
+			b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+			if err != nil {
+				return nil
+			}
+			return b
+		}
+	}
+	if d, ok := obj["stringData"].(map[string]any); ok {
+		if s, ok := d[field].(string); ok {
+			return []byte(s)
+		}
+	}
+	return nil
 }
 
 func orDefault(v any, def string) any {

@@ -139,3 +139,23 @@ systems:
 		t.Errorf("warnings (-want +got):\n%s", diff)
 	}
 }
+
+// The example in docs/providers/keys.md is a valid inventory.
+func TestKeysDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/providers/keys.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "\n```yml\n")
+	block, _, ok2 := strings.Cut(after, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/providers/keys.md has no ```yml example")
+	}
+	_, rep, err := Parse("keys.md", []byte("version: 1\n"+block+"\n"), keyOpts(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Errorf("the example has errors:\n%s", strings.Join(errorStrings(rep), "\n"))
+	}
+}

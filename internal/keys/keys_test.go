@@ -261,3 +261,32 @@ func TestParsePublic(t *testing.T) {
 		t.Error("ParsePublic(garbage) succeeded")
 	}
 }
+
+// Parse never panics and never returns a key without saying what it is,
+// whatever the input.
+func FuzzParse(f *testing.F) {
+	dir := f.TempDir()
+	for _, kind := range []string{keytest.RSAPKCS1, keytest.ECSEC1, keytest.Ed25519PKCS8} {
+		b, err := os.ReadFile(keytest.GenKey(f, dir, kind, kind))
+		keytest.Must(f, err)
+		f.Add(b)
+		blk, _ := pem.Decode(b)
+		f.Add(blk.Bytes)
+	}
+	b, err := os.ReadFile(keytest.SSHKey(f, dir, "id", "ed25519", "pass"))
+	keytest.Must(f, err)
+	f.Add(b)
+	f.Add([]byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		k, err := keys.Parse(secret.New(data))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error on several lines: %q", err)
+			}
+			return
+		}
+		if k.Format == "" || (!k.Encrypted && k.Fingerprints == nil) {
+			t.Fatalf("key without format or fingerprints: %+v", k)
+		}
+	})
+}

@@ -77,6 +77,14 @@ func TestKeysInspect(t *testing.T) {
 	noKeyMaterial(t, leaked, r.stdout)
 }
 
+// inventory check knows the key system types.
+func TestInventoryCheckKeySystems(t *testing.T) {
+	_, _, inv := keysEstate(t)
+	if r := run(t, nil, "", "inventory", "check", inv); r.code != 0 || !strings.Contains(r.stdout, "inventory ok: 2 systems") {
+		t.Errorf("exit %d, out %s err %s", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestKeysInspectNothingAndBadInput(t *testing.T) {
 	dir, _, inv := keysEstate(t)
 	stray := keytest.GenKey(t, dir, "stray.key", keytest.Ed25519PKCS8)

@@ -118,6 +118,19 @@ data:
   tls.key: `+base64.StdEncoding.EncodeToString(leakedPEM)+`
 `), 0o644)
 
+	// Another server's certificate in a List, as stringData, in no namespace.
+	otherPEM, err := os.ReadFile(s.otherCert)
+	keytest.Must(t, err)
+	keytest.WriteFile(t, filepath.Join(dir, "k8s", "list.yaml"), []byte(`apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Secret
+    metadata: {name: other-tls}
+    stringData:
+      tls.crt: |
+`+indent(string(otherPEM), "        ")), 0o644)
+
 	// A PKCS#12 with the key and chain, and a JKS truststore.
 	stores := filepath.Join(dir, "stores")
 	keytest.Must(t, os.MkdirAll(stores, 0o755))
@@ -161,6 +174,16 @@ systems:
 	}
 	s.inv = got
 	return s
+}
+
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }
 
 // serve completes handshakes until the listener closes (at process exit).
@@ -353,6 +376,19 @@ func TestCAKeyListsEverythingItIssued(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("%d related issued certificates, want 3: %+v", n, id.Related)
+	}
+}
+
+// A Secret in a List, given as stringData, is read too.
+func TestSecretInAList(t *testing.T) {
+	s := getSite(t)
+	r, err := s.open(t, nil).Examine(context.Background(), "sha256:"+keytest.SPKISHA256(t, s.otherKey, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "kubernetes-secret " + filepath.Join(s.dir, "k8s", "list.yaml") + ": default/other-tls tls.crt[0]"
+	if len(r.Certificates) != 1 || !slices.Contains(locationsOf(r.Certificates[0]), want) {
+		t.Errorf("other key: %+v, want a location %q", r.Certificates, want)
 	}
 }
 

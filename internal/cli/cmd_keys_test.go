@@ -74,6 +74,16 @@ func TestKeysInspect(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 1 || len(res.Systems) != 2 || !res.Systems[0].Identity.Exists || !res.Systems[1].Identity.Exists {
 		t.Fatalf("json: exit %d, err %v, %s", r.code, err, r.stdout)
 	}
+	var x509Report struct {
+		Certificates []struct {
+			SelfSigned bool   `json:"self_signed"`
+			Risk       string `json:"risk"`
+		}
+	}
+	if err := json.Unmarshal(res.Systems[0].Report, &x509Report); err != nil || len(x509Report.Certificates) != 1 ||
+		!x509Report.Certificates[0].SelfSigned || x509Report.Certificates[0].Risk != "medium" {
+		t.Errorf("x509 report %s (%v): want one self-signed certificate, medium", res.Systems[0].Report, err)
+	}
 	noKeyMaterial(t, leaked, r.stdout)
 }
 

@@ -246,7 +246,7 @@ func TestLeafKeyFindsItsCertificateEverywhere(t *testing.T) {
 		t.Errorf("subject %q issuer %q serial %q; want CN=shop.example.org, CN=Rekey Test CA, %s", c.Subject, c.Issuer, c.Serial, keytest.Serial(t, s.shopCert))
 	}
 	if !slices.Equal(c.SANs, []string{"DNS:shop.example.org", "DNS:www.shop.example.org"}) || !slices.Equal(c.ExtKeyUsage, []string{"serverAuth"}) ||
-		!slices.Equal(c.KeyUsage, []string{"digitalSignature", "keyEncipherment"}) || c.IsCA || c.Status != StatusValid {
+		!slices.Equal(c.KeyUsage, []string{"digitalSignature", "keyEncipherment"}) || c.IsCA || c.SelfSigned || c.Status != StatusValid {
 		t.Errorf("certificate %+v", c)
 	}
 	if c.Risk != provider.RiskMedium {
@@ -339,7 +339,7 @@ func TestCAKeyListsEverythingItIssued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Certificates) != 1 || !r.Certificates[0].IsCA || r.Certificates[0].Risk != provider.RiskCritical {
+	if len(r.Certificates) != 1 || !r.Certificates[0].IsCA || !r.Certificates[0].SelfSigned || r.Certificates[0].Risk != provider.RiskCritical {
 		t.Fatalf("certificates %+v, want the CA's, critical", r.Certificates)
 	}
 	index, err := os.ReadFile(s.ca.Index)

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
 	"strings"
@@ -26,7 +27,9 @@ func describe(c *x509.Certificate, now time.Time) *Certificate {
 		SANs: sans(c), KeyUsage: keyUsages(c.KeyUsage), ExtKeyUsage: extKeyUsages(c),
 		IsCA: c.IsCA, Key: spkiOf(c), cert: c,
 	}
-	f.SelfSigned = c.CheckSignatureFrom(c) == nil
+	// Not CheckSignatureFrom(c): it refuses a parent that is no CA, and a
+	// self-signed server certificate is none.
+	f.SelfSigned = bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 	switch {
 	case now.After(c.NotAfter):
 		f.Status = StatusExpired

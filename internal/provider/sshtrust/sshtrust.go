@@ -152,6 +152,10 @@ func (s *SSH) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.
 			id.CanLogin = true
 		}
 	}
+	if r.userCA() && len(r.Principals) == 0 {
+		id.Related = append(id.Related, provider.Related{Kind: RelatedPrincipals, Name: "any account",
+			Detail: "no AuthorizedPrincipals file is listed: sshd accepts a certificate the key signs for every account it names as a principal, root included"})
+	}
 	for _, p := range r.Principals {
 		id.Related = append(id.Related, provider.Related{Kind: RelatedPrincipals, Name: p.File,
 			Detail: fmt.Sprintf("a certificate the key signs for principal %s logs in as %s", strings.Join(p.Principals, " or "), p.Account)})
@@ -165,6 +169,16 @@ const (
 	RelatedPrincipals = "authorized-principals" // an account a certificate signed by the leaked CA key reaches
 	RelatedUnread     = places.RelatedUnread    // a place that could not be read: the answer is incomplete
 )
+
+// userCA reports whether sshd trusts the key as a CA for every account.
+func (r *Report) userCA() bool {
+	for _, g := range r.Grants {
+		if g.Kind == KindTrustedUserCA && !g.Expired {
+			return true
+		}
+	}
+	return false
+}
 
 func (g *Grant) privilegeName() string {
 	var s string

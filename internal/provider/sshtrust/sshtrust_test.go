@@ -207,6 +207,38 @@ func TestUserCAKey(t *testing.T) {
 			t.Errorf("%s does not create credentials", pv.Name)
 		}
 	}
+	var principals []string
+	for _, r := range id.Related {
+		if r.Kind == RelatedPrincipals {
+			principals = append(principals, r.Name)
+		}
+	}
+	if !slices.Equal(principals, []string{filepath.Join(h.dir, "etc/ssh/auth_principals/alice"), filepath.Join(h.dir, "etc/ssh/auth_principals/root")}) {
+		t.Errorf("related principals %q, want the two files", principals)
+	}
+}
+
+// Without AuthorizedPrincipals files, a user CA key reaches every
+// account, and Inspect says so.
+func TestUserCAKeyWithoutPrincipalsFiles(t *testing.T) {
+	h := newHost(t)
+	spec := *h.inv.SystemByName("bastion")
+	places := *spec.SSH
+	places.AuthorizedPrincipals = nil
+	spec.SSH = &places
+	p, err := open(provider.Config{System: "bastion", Spec: &spec})
+	keytest.Must(t, err)
+	id, err := p.Inspect(context.Background(), provider.IdentityRef{Name: keytest.SSHFingerprint(t, h.userCA+".pub")})
+	keytest.Must(t, err)
+	var got []string
+	for _, r := range id.Related {
+		if r.Kind == RelatedPrincipals {
+			got = append(got, r.Name+": "+r.Detail)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "any account: ") || !strings.Contains(got[0], "root included") {
+		t.Errorf("related principals %q, want one for any account", got)
+	}
 }
 
 // A key with a passphrase is identified from the public key its file

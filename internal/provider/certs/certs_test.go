@@ -311,6 +311,43 @@ func TestProblemsNameThePlace(t *testing.T) {
 	}
 }
 
+// A wrong JKS password and a keystore that is not one are problems
+// naming the file.
+func TestKeystoreProblems(t *testing.T) {
+	s := getSite(t)
+	dir := t.TempDir()
+	wrong := filepath.Join(dir, "wrong.pass")
+	keytest.WriteFile(t, wrong, []byte("not-the-password\n"), 0o600)
+	notJKS := filepath.Join(dir, "not.jks")
+	keytest.WriteFile(t, notJKS, []byte("\xfe\xed\xfe\xed but nothing more"), 0o600)
+	jks := filepath.Join(s.dir, "stores/trust.jks")
+	spec := *s.inv.SystemByName("web")
+	places := *spec.X509
+	places.Certs, places.KubernetesTLSSecrets, places.Endpoints, places.CA = nil, nil, nil, nil
+	places.Keystores = []inventory.Keystore{
+		{Path: jks, Type: "jks", Password: inventory.Ref{Scheme: inventory.RefFile, Name: wrong}},
+		{Path: notJKS, Type: "jks", Password: inventory.Ref{Scheme: inventory.RefFile, Name: wrong}},
+		{Path: jks, Type: "pkcs12", Password: inventory.Ref{Scheme: inventory.RefEnv, Name: "UNSET"}},
+	}
+	spec.X509 = &places
+	p, err := open(provider.Config{System: "web", Spec: &spec, Getenv: func(string) string { return "" }})
+	keytest.Must(t, err)
+	r, err := p.Examine(context.Background(), "sha256:"+keytest.SPKISHA256(t, s.leakedKey, false))
+	keytest.Must(t, err)
+	var got []string
+	for _, pr := range r.Problems {
+		got = append(got, pr.String())
+	}
+	want := []string{
+		jks + ": the JKS password is wrong",
+		notJKS + ": not a JKS keystore rekey reads",
+		jks + ": password env:UNSET: variable is unset or empty",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // A key no certificate carries identifies nothing; its inspection says
 // it does not exist.
 func TestStrayKeyMatchesNothing(t *testing.T) {

@@ -310,7 +310,9 @@ func p12Reason(err error) string {
 func (col *collection) jks(path string, data []byte, password []byte) {
 	ks := keystore.New()
 	if err := ks.Load(bytes.NewReader(data), password); err != nil {
-		if strings.Contains(err.Error(), "digest") {
+		// keystore-go has no sentinel: a wrong password fails its keyed
+		// digest with this text.
+		if err.Error() == "got invalid digest" {
 			col.problem(path, "the JKS password is wrong")
 		} else {
 			col.problem(path, "not a JKS keystore rekey reads")

@@ -59,9 +59,9 @@ type Keystore struct {
 type CAIndex struct {
 	Index    string
 	CertsDir string
-	// Cert is the CA's own certificate (the config's certificate =): with
-	// it, a leaked CA key is recognised and everything in the index is
-	// listed as signed by it.
+	// Cert is the CA's own certificate (the config's certificate =), by
+	// which a leaked CA key is recognised and everything in the index
+	// listed as signed by it. Required.
 	Cert string
 	Pos  Pos
 }
@@ -195,7 +195,13 @@ func (p *parser) caIndex(v *yaml.Node, what string) *CAIndex {
 		return nil
 	}
 	o.only(caKeys...)
-	return &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Cert: o.str("cert", false), Pos: p.pos(o.node)}
+	ca := &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Cert: o.str("cert", false), Pos: p.pos(o.node)}
+	if ca.Cert == "" && o.vals["cert"] == nil {
+		// Required: the index names no issuer key, so without the CA's own
+		// certificate a leaked CA key matches nothing at all.
+		p.errorf(o.node, "%s: missing cert: the CA's own certificate (certificate = in its openssl config), by which a leaked CA key is recognised", what)
+	}
+	return ca
 }
 
 // localKeyPlaces warns about places of x509 and ssh systems that this
@@ -216,8 +222,12 @@ func (p *parser) localKeyPlaces(inv *Inventory, getenv func(string) string) {
 					}
 				}
 			}
-			if x.CA != nil && x.CA.Index != "" && !globMatches(inv.Abs(x.CA.Index)) {
-				p.warnf(x.CA.Pos, "system %s: ca index %s does not exist here", quote(s.Name), quote(x.CA.Index))
+			if x.CA != nil {
+				for _, f := range []struct{ what, path string }{{"index", x.CA.Index}, {"cert", x.CA.Cert}} {
+					if f.path != "" && !globMatches(inv.Abs(f.path)) {
+						p.warnf(x.CA.Pos, "system %s: ca %s %s does not exist here", quote(s.Name), f.what, quote(f.path))
+					}
+				}
 			}
 		}
 		if h := s.SSH; h != nil {

@@ -28,6 +28,7 @@ func TestKeySystemsBadFile(t *testing.T) {
 		`10:9: system "web-tls": keystores[1]: missing path`,
 		`10:32: system "web-tls": keystores[1]: password: env: wants a variable name`,
 		`11:9: system "web-tls": ca: missing index`,
+		`11:9: system "web-tls": ca: missing cert: the CA's own certificate (certificate = in its openssl config), by which a leaked CA key is recognised`,
 		`11:32: system "web-tls": ca: unknown key "crl" (known: index, certs_dir, cert)`,
 		`15:5: system "shop-db": authorized_keys applies to type ssh only`,
 		`16:5: system "shop-db": certs applies to type x509 only`,
@@ -111,7 +112,7 @@ systems:
     type: x509
     certs: ["here.pem", "gone/*.pem"]
     keystores: [{path: web.p12, type: pkcs12, password: env:P12_PASS}]
-    ca: {index: ca/index.txt}
+    ca: {index: ca/index.txt, cert: ca/ca.crt}
   - name: hosts
     type: ssh
     authorized_keys: ["home/*/.ssh/authorized_keys"]
@@ -133,6 +134,7 @@ systems:
 		`6:17: system "web": keystore "web.p12" does not exist here`,
 		`6:57: system "web": keystore password env:P12_PASS: variable is unset or empty here`,
 		`7:9: system "web": ca index "ca/index.txt" does not exist here`,
+		`7:9: system "web": ca cert "ca/ca.crt" does not exist here`,
 		`8:5: system "hosts": "home/*/.ssh/authorized_keys" matches no file here`,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -37,6 +37,7 @@ type site struct {
 	inv                        *inventory.Inventory
 	p12Password                string
 	garbage, truncated, secret string
+	dangling                   string
 }
 
 var (
@@ -91,6 +92,10 @@ func buildSite(t *testing.T, dir string) *site {
 	b, _ := pem.Decode(shopPEM)
 	s.truncated = filepath.Join(certs, "truncated.der")
 	keytest.WriteFile(t, s.truncated, b.Bytes[:len(b.Bytes)/2], 0o644)
+	// A link to nowhere stands for a file that cannot be read (root reads
+	// a mode 000 file).
+	s.dangling = filepath.Join(certs, "dangling.pem")
+	keytest.Must(t, os.Symlink(filepath.Join(dir, "gone.pem"), s.dangling))
 	// A key file caught by the glob is not a certificate file, and no problem.
 	keyPEM, err := os.ReadFile(s.otherKey)
 	keytest.Must(t, err)
@@ -288,6 +293,7 @@ func TestProblemsNameThePlace(t *testing.T) {
 	want := map[string]string{
 		s.garbage:                               "a PEM block that does not decode",
 		s.truncated:                             "DER data that does not parse as a certificate",
+		s.dangling:                              "cannot read: no such file or directory",
 		filepath.Join(s.dir, "stores/shop.p12"): "the PKCS#12 password is wrong",
 		s.deadEndpoint:                          "cannot reach: connection refused",
 	}

@@ -112,6 +112,23 @@ func TestKeysInspectNothingAndBadInput(t *testing.T) {
 	}
 }
 
+// An encrypted key is inspected by the public key beside it; without
+// one there is nothing to compare, and the error says so.
+func TestKeysInspectEncrypted(t *testing.T) {
+	dir, leaked, inv := keysEstate(t)
+	locked := filepath.Join(dir, "locked.key")
+	keytest.Run(t, dir, nil, "openssl", "pkcs8", "-topk8", "-in", leaked, "-out", locked, "-passout", "pass:p4ss-word")
+	r := run(t, nil, "", "keys", "inspect", "--secret-file", locked, "--inventory", inv)
+	if r.code != 2 || !strings.Contains(r.stderr, "an encrypted PKCS#8 key: its public key cannot be read without the passphrase") {
+		t.Errorf("without .pub: exit %d, stderr %q", r.code, r.stderr)
+	}
+	keytest.PublicPEM(t, leaked, locked+".pub")
+	r = run(t, nil, "", "keys", "inspect", "--secret-file", locked, "--inventory", inv)
+	if r.code != 1 || !strings.Contains(r.stdout, "(encrypted; public key from "+locked+".pub)") || !strings.Contains(r.stdout, "api-tls (x509): 1 thing carries the key") {
+		t.Errorf("with .pub: exit %d, out %s err %s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // noKeyMaterial fails when any 16 characters of the key's base64 body
 // appear in text.
 func noKeyMaterial(t *testing.T, keyPath, text string) {

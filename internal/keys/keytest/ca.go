@@ -114,3 +114,16 @@ func SelfSigned(t testing.TB, key, cn string, dns []string, out string) string {
 	Run(t, filepath.Dir(out), nil, "openssl", args...)
 	return out
 }
+
+// SignOutsideIndex signs a certificate for key with the CA's key without
+// recording it in the index (`openssl x509 -req -CA`): what someone
+// holding a leaked CA key mints.
+func (ca *CA) SignOutsideIndex(t testing.TB, key, cn, out string) string {
+	t.Helper()
+	csr := out + ".csr"
+	Run(t, ca.Dir, nil, "openssl", "req", "-new", "-config", ca.conf, "-key", key, "-subj", "/CN="+cn, "-out", csr)
+	Run(t, ca.Dir, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca.Cert, "-CAkey", ca.Key, "-set_serial", "0x7777",
+		"-days", "30", "-out", out)
+	Must(t, os.Remove(csr))
+	return out
+}

@@ -37,7 +37,7 @@ type site struct {
 	inv                        *inventory.Inventory
 	p12Password                string
 	garbage, truncated, secret string
-	dangling                   string
+	dangling, rogueCert        string
 }
 
 var (
@@ -83,6 +83,8 @@ func buildSite(t *testing.T, dir string) *site {
 	s.otherCert = s.ca.Issue(t, s.otherKey, "other.example.org", []string{"other.example.org"}, "server", filepath.Join(certs, "other.pem"))
 	s.clientCert = s.ca.Issue(t, s.clientKey, "orders-client", nil, "client", filepath.Join(certs, "client.pem"))
 	s.ca.Revoke(t, s.clientCert)
+	rogueKey := keytest.GenKey(t, dir, "rogue.key", keytest.ECSEC1)
+	s.rogueCert = s.ca.SignOutsideIndex(t, rogueKey, "rogue.example.org", filepath.Join(certs, "rogue.pem"))
 
 	// Malformed files beside the good ones.
 	s.garbage = filepath.Join(certs, "garbage.pem")
@@ -388,8 +390,12 @@ func TestCAKeyListsEverythingItIssued(t *testing.T) {
 	index, err := os.ReadFile(s.ca.Index)
 	keytest.Must(t, err)
 	rows := strings.Split(strings.TrimSpace(string(index)), "\n")
-	if len(r.Issued) != len(rows) || len(rows) != 3 {
-		t.Fatalf("issued %d, index has %d rows (want 3): %+v", len(r.Issued), len(rows), r.Issued)
+	// Every index row, and the certificate signed outside the index.
+	if len(r.Issued) != len(rows)+1 || len(rows) != 3 {
+		t.Fatalf("issued %d, index has %d rows (want 3, plus one outside): %+v", len(r.Issued), len(rows), r.Issued)
+	}
+	if rogue := r.Issued[3]; rogue.Serial != "7777" || rogue.Subject != "CN=rogue.example.org" || rogue.Where != "file "+s.rogueCert {
+		t.Errorf("the certificate signed outside the index: %+v", rogue)
 	}
 	bySerial := map[string]Issued{}
 	for _, is := range r.Issued {
@@ -417,8 +423,8 @@ func TestCAKeyListsEverythingItIssued(t *testing.T) {
 			n++
 		}
 	}
-	if n != 3 {
-		t.Errorf("%d related issued certificates, want 3: %+v", n, id.Related)
+	if n != 4 {
+		t.Errorf("%d related issued certificates, want 4: %+v", n, id.Related)
 	}
 }
 

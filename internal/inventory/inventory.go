@@ -72,6 +72,10 @@ type System struct {
 	// Admin is how to reach the system as an administrator: a reference to
 	// a connection string (DSN or URL) held outside the inventory.
 	Admin Ref
+	// X509 and SSH are the places of a system of type x509 or ssh (whose
+	// secret is a private key, and which has no Admin); nil otherwise.
+	X509  *X509Places
+	SSH   *SSHPlaces
 	Notes string
 	Pos   Pos
 }

@@ -73,7 +73,7 @@ const maxSize = 8 << 20
 func Load(path string, opts Options) (*Inventory, *Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, errs.E("inventory", kindOfOpen(err), path, unwrapPath(err))
+		return nil, nil, errs.FS("inventory", path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))

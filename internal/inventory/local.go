@@ -26,6 +26,7 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(s.Admin.Pos, "system %s: admin %v", quote(s.Name), err)
 		}
 	}
+	p.localKeyPlaces(inv, getenv)
 	for _, c := range inv.Consumers {
 		if c.Deliver == nil || c.Deliver.Path == "" || c.Deliver.Type != "file" {
 			continue

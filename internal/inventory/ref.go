@@ -98,7 +98,7 @@ func (r Ref) Resolve(getenv func(string) string) (secret.Secret, error) {
 	case RefFile:
 		f, err := os.Open(r.Path())
 		if err != nil {
-			return secret.Secret{}, errs.E(op, kindOfOpen(err), "", unwrapPath(err))
+			return secret.Secret{}, errs.FS(op, "", err)
 		}
 		defer f.Close()
 		b, err := io.ReadAll(io.LimitReader(f, maxRefFile+1))
@@ -151,16 +151,6 @@ func (r Ref) Check(getenv func(string) string) error {
 		return nil
 	}
 	return errors.New("not a reference")
-}
-
-func kindOfOpen(err error) errs.Kind {
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return errs.NotFound
-	case errors.Is(err, os.ErrPermission):
-		return errs.Permission
-	}
-	return errs.Invalid
 }
 
 func unwrapPath(err error) error {

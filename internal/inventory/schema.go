@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -173,13 +174,16 @@ func (p *parser) system(n *yaml.Node, i int) (System, bool) {
 	if o == nil {
 		return System{}, false
 	}
-	o.only(systemKeys...)
+	o.only(slices.Concat(systemKeys, x509Keys, sshKeys)...)
 	p.checkName(o, nm)
 	s := System{Name: nm, Pos: p.pos(o.node)}
 	if s.Type = o.str("type", true); s.Type != "" && p.opts.KnownSystemTypes != nil {
 		p.enum(o.at("type"), o.prefix("type"), s.Type, p.opts.KnownSystemTypes)
 	}
-	s.Admin = p.admin(o)
+	p.keyPlaces(o, &s)
+	if !isKeySystem(s.Type) {
+		s.Admin = p.admin(o)
+	}
 	s.Notes = o.str("notes", false)
 	return s, true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
@@ -15,6 +16,14 @@ type Config struct {
 	// resolved from the inventory's env: or file: reference. It holds a
 	// password, so it is a Secret and never appears in errors.
 	Admin secret.Secret
+	// Spec is the system's inventory entry. Providers of systems that are
+	// places rather than a server with an administrator login (x509
+	// certificates, sshd trust files) read where to look from it; the
+	// others may ignore it.
+	Spec *inventory.System
+	// Getenv resolves the env: references Spec holds (a keystore's
+	// password); nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Factory opens a provider; it fails with a clear message when the system

@@ -5,16 +5,20 @@ package all
 
 import (
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/certs"
 	"github.com/rekeyhq/rekey/internal/provider/mysql"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/provider/redis"
+	"github.com/rekeyhq/rekey/internal/provider/sshtrust"
 )
 
 // Registry returns a registry of every provider.
 func Registry() *provider.Registry {
 	r := provider.NewRegistry()
+	r.Register(certs.Type, certs.New)
 	r.Register("mysql", mysql.New)
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)
+	r.Register(sshtrust.Type, sshtrust.New)
 	return r
 }

@@ -1,0 +1,163 @@
+package inventory
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// keyOpts are the options rekey's CLI passes once x509 and ssh providers
+// are registered.
+func keyOpts(t *testing.T, getenv map[string]string) Options {
+	o := opts(t, getenv)
+	o.KnownSystemTypes = append(o.KnownSystemTypes, TypeX509, TypeSSH)
+	return o
+}
+
+func TestKeySystemsBadFile(t *testing.T) {
+	want := []string{
+		`5:5: system "web-tls": a system of type x509 has no admin: it lists where keys are carried or trusted`,
+		`6:13: system "web-tls": certs: "certs/[abc" is not a valid glob`,
+		`7:17: system "web-tls": endpoints: "127.0.0.1": want host:port`,
+		`7:30: system "web-tls": endpoints: "host:99999": want host:port`,
+		`9:32: system "web-tls": keystores[0]: type "pfx" is unknown (known: pkcs12, jks)`,
+		`9:47: system "web-tls": keystores[0]: password must be a reference (env:VAR or file:PATH), not an inline value`,
+		`10:9: system "web-tls": keystores[1]: missing path`,
+		`10:32: system "web-tls": keystores[1]: password: env: wants a variable name`,
+		`11:9: system "web-tls": ca: missing index`,
+		`11:9: system "web-tls": ca: missing cert: the CA's own certificate (certificate = in its openssl config), by which a leaked CA key is recognised`,
+		`11:32: system "web-tls": ca: unknown key "crl" (known: index, certs_dir, cert)`,
+		`15:5: system "shop-db": authorized_keys applies to type ssh only`,
+		`16:5: system "shop-db": certs applies to type x509 only`,
+		`17:5: system "empty-ssh": type ssh lists sshd's trust files: at least one of authorized_keys, authorized_principals, trusted_user_ca_keys`,
+		`19:5: system "empty-x509": type x509 lists where certificates are: at least one of certs, kubernetes_tls_secrets, keystores, endpoints, ca`,
+	}
+	_, rep, err := Load("testdata/pki/places.bad.yml", keyOpts(t, map[string]string{"SHOP_DB_ADMIN_DSN": "postgres://x@h/db"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := errorStrings(rep)
+	if len(got) != len(want) {
+		t.Errorf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			if strings.Contains(g, "places.bad.yml:"+w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("missing error %q in:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	for _, g := range got {
+		if strings.Contains(g, "hunter2") {
+			t.Errorf("an error quotes the inline password: %s", g)
+		}
+	}
+}
+
+func TestKeySystemsGood(t *testing.T) {
+	inv, rep, err := Load("testdata/pki/good.yml", keyOpts(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("errors: %v", rep.Errors)
+	}
+	dir, _ := filepath.Abs("testdata/pki")
+	web := inv.SystemByName("web-tls")
+	want := &X509Places{
+		Certs:                []string{"certs/*.pem", "certs/**/*.der"},
+		KubernetesTLSSecrets: []string{"k8s/tls-secret.yaml"},
+		Keystores: []Keystore{
+			{Path: "stores/web.p12", Type: "pkcs12", Password: Ref{Scheme: RefEnv, Name: "WEB_P12_PASSWORD"}},
+			{Path: "stores/app.jks", Type: "jks", Password: Ref{Scheme: RefFile, Name: "secrets/jks.pass"}},
+		},
+		Endpoints: []string{"127.0.0.1:8443", "shop.example.org:443"},
+		CA:        &CAIndex{Index: "ca/index.txt", CertsDir: "ca/newcerts", Cert: "ca/ca.crt"},
+		Dir:       dir,
+	}
+	if diff := cmp.Diff(want, web.X509, cmp.FilterPath(func(p cmp.Path) bool {
+		return p.Last().String() == ".Pos" || p.Last().String() == ".Dir" && len(p) > 3
+	}, cmp.Ignore())); diff != "" {
+		t.Errorf("x509 places (-want +got):\n%s", diff)
+	}
+	if !web.Admin.IsZero() || web.SSH != nil {
+		t.Errorf("web-tls: admin %v, ssh %v: want neither", web.Admin, web.SSH)
+	}
+	if got := web.X509.Abs("ca/index.txt"); got != filepath.Join(dir, "ca/index.txt") {
+		t.Errorf("Abs = %s", got)
+	}
+	ssh := inv.SystemByName("bastion").SSH
+	if ssh == nil || !cmp.Equal(ssh.AuthorizedKeys, []string{"/home/*/.ssh/authorized_keys", "/root/.ssh/authorized_keys"}) ||
+		!cmp.Equal(ssh.TrustedUserCAKeys, []string{"/etc/ssh/user_ca.pub"}) || !cmp.Equal(ssh.AuthorizedPrincipals, []string{"/etc/ssh/auth_principals/*"}) {
+		t.Errorf("ssh places: %+v", ssh)
+	}
+}
+
+// What this machine cannot confirm is a warning, as for other systems.
+func TestKeySystemsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "here.pem"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := `version: 1
+systems:
+  - name: web
+    type: x509
+    certs: ["here.pem", "gone/*.pem"]
+    keystores: [{path: web.p12, type: pkcs12, password: env:P12_PASS}]
+    ca: {index: ca/index.txt, cert: ca/ca.crt}
+  - name: hosts
+    type: ssh
+    authorized_keys: ["home/*/.ssh/authorized_keys"]
+`
+	path := filepath.Join(dir, "inv.yml")
+	if err := os.WriteFile(path, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rep, err := Load(path, keyOpts(t, nil))
+	if err != nil || !rep.OK() {
+		t.Fatalf("err %v, errors %v", err, rep.Errors)
+	}
+	var got []string
+	for _, w := range rep.Warnings {
+		got = append(got, strings.TrimPrefix(w.String(), path+":"))
+	}
+	want := []string{
+		`3:5: system "web": "gone/*.pem" matches no file here`,
+		`6:17: system "web": keystore "web.p12" does not exist here`,
+		`6:57: system "web": keystore password env:P12_PASS: variable is unset or empty here`,
+		`7:9: system "web": ca index "ca/index.txt" does not exist here`,
+		`7:9: system "web": ca cert "ca/ca.crt" does not exist here`,
+		`8:5: system "hosts": "home/*/.ssh/authorized_keys" matches no file here`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+// The example in docs/providers/keys.md is a valid inventory.
+func TestKeysDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/providers/keys.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(doc), "\n```yml\n")
+	block, _, ok2 := strings.Cut(after, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/providers/keys.md has no ```yml example")
+	}
+	_, rep, err := Parse("keys.md", []byte("version: 1\n"+block+"\n"), keyOpts(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Errorf("the example has errors:\n%s", strings.Join(errorStrings(rep), "\n"))
+	}
+}

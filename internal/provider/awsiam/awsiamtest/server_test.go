@@ -1,0 +1,210 @@
+package awsiamtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+)
+
+// clients signs with the official SDK, so the server's SigV4 check and
+// XML shapes are held against AWS's own client, with its retries off.
+func clients(s *Server, id, secret, token string) (*iam.Client, *sts.Client) {
+	cfg := aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(id, secret, token),
+		BaseEndpoint:     aws.String(s.URL),
+		RetryMaxAttempts: 1,
+	}
+	return iam.NewFromConfig(cfg), sts.NewFromConfig(cfg)
+}
+
+func code(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func TestSignatureIsChecked(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	id, sec := s.AdminKey()
+	_, st := clients(s, id, sec, "")
+	out, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity as the admin: %v", err)
+	}
+	if got, want := aws.ToString(out.Arn), userARN(AdminUser); got != want {
+		t.Errorf("Arn = %q, want %q", got, want)
+	}
+	_, st = clients(s, id, sec[:len(sec)-1]+"x", "")
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret: %v, want SignatureDoesNotMatch", err)
+	}
+	_, st = clients(s, "AKIAUNKNOWNUNKNOWN00", sec, "")
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "InvalidClientTokenId" {
+		t.Errorf("unknown key: %v, want InvalidClientTokenId", err)
+	}
+	if n := s.Signed(id); n != 2 {
+		t.Errorf("Signed(admin key) = %d, want 2", n)
+	}
+}
+
+func TestErrorDocument(t *testing.T) {
+	s := New()
+	defer s.Close()
+	resp, err := http.Post(s.URL, "application/x-www-form-urlencoded", strings.NewReader("Action=ListUsers&Version=2010-05-08"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned request: status %d, want 403", resp.StatusCode)
+	}
+	for _, want := range []string{"<ErrorResponse", "<Type>Sender</Type>", "<Code>MissingAuthenticationToken</Code>", "<RequestId>"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("error body %s lacks %s", b, want)
+		}
+	}
+}
+
+func TestKeysLifecycle(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	admin, _ := adminClients(s)
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); code(err) != "EntityAlreadyExists" {
+		t.Errorf("CreateUser twice: %v, want EntityAlreadyExists", err)
+	}
+	k1, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")}); code(err) != "LimitExceeded" {
+		t.Errorf("third key: %v, want LimitExceeded", err)
+	}
+	s.SetPageCap(1)
+	var ids []string
+	p := iam.NewListAccessKeysPaginator(admin, &iam.ListAccessKeysInput{UserName: aws.String("app")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.AccessKeyMetadata) > 1 {
+			t.Errorf("page of %d keys with a cap of 1", len(page.AccessKeyMetadata))
+		}
+		for _, k := range page.AccessKeyMetadata {
+			ids = append(ids, aws.ToString(k.AccessKeyId))
+		}
+	}
+	if len(ids) != 2 {
+		t.Errorf("paginated keys %v, want 2", ids)
+	}
+	_, appSTS := clients(s, aws.ToString(k1.AccessKey.AccessKeyId), aws.ToString(k1.AccessKey.SecretAccessKey), "")
+	if _, err := appSTS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("new key: %v", err)
+	}
+	if _, err := admin.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("app"), AccessKeyId: k1.AccessKey.AccessKeyId, Status: "Inactive"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appSTS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "InvalidClientTokenId" {
+		t.Errorf("inactive key: %v, want InvalidClientTokenId", err)
+	}
+	if _, err := admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("app")}); code(err) != "DeleteConflict" {
+		t.Errorf("DeleteUser with keys: %v, want DeleteConflict", err)
+	}
+	last, err := admin.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: k1.AccessKey.AccessKeyId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(last.UserName) != "app" || aws.ToString(last.AccessKeyLastUsed.ServiceName) != "sts" || last.AccessKeyLastUsed.LastUsedDate == nil {
+		t.Errorf("GetAccessKeyLastUsed = %+v %+v", last, last.AccessKeyLastUsed)
+	}
+}
+
+func adminClients(s *Server) (*iam.Client, *sts.Client) {
+	id, sec := s.AdminKey()
+	return clients(s, id, sec, "")
+}
+
+func TestEventualConsistencyAndThrottling(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	admin, _ := adminClients(s)
+	s.CreateUser("app")
+	s.SetKeyDelay(2)
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st := clients(s, aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey), "")
+	for i := range 2 {
+		if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "InvalidClientTokenId" {
+			t.Fatalf("request %d after creation: %v, want InvalidClientTokenId", i+1, err)
+		}
+	}
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("third request after creation: %v", err)
+	}
+	s.Throttle(1)
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "Throttling" {
+		t.Errorf("throttled: %v, want Throttling", err)
+	}
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("after the throttle: %v", err)
+	}
+}
+
+func TestPoliciesAreEvaluated(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	s.CreateUser("app")
+	s.PutUserPolicy("app", "self", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","iam:ListAccessKeys"],"Resource":"arn:aws:iam::123456789012:user/app"}]}`)
+	id, sec := s.CreateKey("app")
+	app, appSTS := clients(s, id, sec, "")
+	if _, err := app.GetUser(ctx, &iam.GetUserInput{}); err != nil {
+		t.Errorf("GetUser on itself: %v", err)
+	}
+	if _, err := app.ListUsers(ctx, &iam.ListUsersInput{}); code(err) != "AccessDenied" {
+		t.Errorf("ListUsers without a grant: %v, want AccessDenied", err)
+	}
+	tok, err := appSTS.GetSessionToken(ctx, &sts.GetSessionTokenInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tok.Credentials
+	ses, _ := clients(s, aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	if _, err := ses.GetUser(ctx, &iam.GetUserInput{}); err != nil {
+		t.Errorf("GetUser with the session: %v", err)
+	}
+	cut := time.Now().UTC().Add(time.Second).Format(time.RFC3339)
+	s.PutUserPolicy("app", "revoke", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"`+cut+`"}}}]}`)
+	if _, err := ses.GetUser(ctx, &iam.GetUserInput{}); code(err) != "AccessDenied" {
+		t.Errorf("GetUser with a session issued before the cut: %v, want AccessDenied", err)
+	}
+	if _, err := app.GetUser(ctx, &iam.GetUserInput{}); err != nil {
+		t.Errorf("the long-term key after the session deny: %v", err)
+	}
+}

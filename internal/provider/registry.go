@@ -15,6 +15,12 @@ type Config struct {
 	// resolved from the inventory's env: or file: reference. It holds a
 	// password, so it is a Secret and never appears in errors.
 	Admin secret.Secret
+	// Endpoint is the base URL the system's API is reached at when it is
+	// not the provider's default (the inventory's endpoint:, for cloud
+	// APIs: a regional, enterprise or local endpoint).
+	Endpoint string
+	// Region is the cloud region API calls are signed for (aws-iam).
+	Region string
 }
 
 // Factory opens a provider; it fails with a clear message when the system

@@ -5,6 +5,7 @@ package all
 
 import (
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/awsiam"
 	"github.com/rekeyhq/rekey/internal/provider/mysql"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/provider/redis"
@@ -13,6 +14,7 @@ import (
 // Registry returns a registry of every provider.
 func Registry() *provider.Registry {
 	r := provider.NewRegistry()
+	r.Register("aws-iam", awsiam.New)
 	r.Register("mysql", mysql.New)
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)

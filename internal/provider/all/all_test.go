@@ -4,7 +4,7 @@ import "testing"
 
 func TestRegistryListsEveryProvider(t *testing.T) {
 	r := Registry()
-	for _, typ := range []string{"mysql", "postgres", "redis"} {
+	for _, typ := range []string{"aws-iam", "mysql", "postgres", "redis"} {
 		if !r.Has(typ) {
 			t.Errorf("no provider for %s", typ)
 		}

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/providertest"
@@ -235,5 +238,39 @@ func TestParseKeyPair(t *testing.T) {
 				t.Errorf("got id %q secret %q", got.ID, got.Secret.Reveal())
 			}
 		})
+	}
+}
+
+// A split copies a user's own policy about itself as a policy about the
+// new user: a workload that reads its own keys can still do so.
+func TestSplitRewritesSelfReferences(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	h.CreateIdentity(t, "src", false)
+	h.s.PutUserPolicy("src", "self", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListAccessKeys","Resource":"arn:aws:iam::123456789012:user/src"}]}`)
+	c, err := p.Generate(ctx, provider.GenerateRequest{From: provider.IdentityRef{System: testSystem, Name: "src"}, Name: "src-orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := h.clients(c.KeyID, string(c.Secret.Reveal()), "")
+	if _, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("src-orders")}); err != nil {
+		t.Errorf("the split user cannot list its own keys: %v", err)
+	}
+	if _, err := client.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("src")}); err == nil {
+		t.Errorf("the split user can list the source's keys")
+	}
+}
+
+func TestIdentifyOtherSecrets(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ms, err := p.Identify(context.Background(), secret.FromString("a database password"))
+	if err != nil || len(ms) != 0 {
+		t.Errorf("Identify(a password) = %v, %v; want no match and no error", ms, err)
+	}
+	_, err = p.Identify(context.Background(), secret.FromString("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
+	if errs.KindOf(err) != errs.Invalid || strings.Contains(err.Error(), "wJalr") {
+		t.Errorf("Identify(a secret access key alone) = %v, want Invalid asking for the key id", err)
 	}
 }

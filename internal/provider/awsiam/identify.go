@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,16 +14,24 @@ import (
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
+// secretKeyShape is a secret access key: 40 characters of base64.
+var secretKeyShape = regexp.MustCompile(`^[A-Za-z0-9/+]{40}$`)
+
 // Identify takes the secret as KEY_ID:SECRET or a credentials-file block
 // and finds the key's user without using the key (IdentifyKey without
-// UseLeaked): the match is Unproven.
+// UseLeaked): the match is Unproven. Any other secret (a database
+// password) is no IAM key: no match. A secret access key alone is an
+// error, because AWS can find a key only by its id.
 func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
 	pair, ok, err := ParseKeyPair(s.Reveal())
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, errs.New(p.op("identify"), errs.Invalid, "", "AWS finds a key by its access key id: give the secret as KEY_ID:SECRET or an AWS credentials-file block")
+		if secretKeyShape.Match(s.Reveal()) {
+			return nil, errs.New(p.op("identify"), errs.Invalid, "", "this looks like an AWS secret access key, and AWS finds a key only by its access key id: give KEY_ID:SECRET or an AWS credentials-file block")
+		}
+		return nil, nil
 	}
 	return p.IdentifyKey(ctx, provider.IdentifyRequest{KeyID: pair.ID, Secret: pair.Secret})
 }

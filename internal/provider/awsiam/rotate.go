@@ -105,7 +105,9 @@ func (p *Provider) copyUser(ctx context.Context, from, to string, drop []string)
 	if err != nil {
 		return p.fail("generate", from, err)
 	}
-	in := &iam.CreateUserInput{UserName: aws.String(to)}
+	fromARN := aws.ToString(src.User.Arn)
+	toARN := strings.TrimSuffix(fromARN, from) + to
+	in := &iam.CreateUserInput{UserName: aws.String(to), Path: src.User.Path}
 	if b := src.User.PermissionsBoundary; b != nil {
 		in.PermissionsBoundary = b.PermissionsBoundaryArn
 	}
@@ -138,10 +140,15 @@ func (p *Provider) copyUser(ctx context.Context, from, to string, drop []string)
 			}
 		case strings.HasPrefix(h.name, "inline:"):
 			name := strings.TrimPrefix(h.name, "inline:")
+			doc := h.raw
 			if h.via != "" {
 				name = strings.TrimPrefix(h.via, "group:") + "-" + name
+			} else {
+				// A user's own policy that names the user itself (its keys,
+				// its MFA) is about the new user in the copy.
+				doc = strings.ReplaceAll(doc, fromARN, toARN)
 			}
-			if _, err := p.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(to), PolicyName: aws.String(name), PolicyDocument: aws.String(h.raw)}); err != nil {
+			if _, err := p.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(to), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)}); err != nil {
 				return p.fail("generate", to, err)
 			}
 		default:

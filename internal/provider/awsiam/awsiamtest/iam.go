@@ -192,7 +192,11 @@ func (c *call) createUser() ([]node, *apiError) {
 	if c.s.users[name] != nil {
 		return nil, errf(http.StatusConflict, "EntityAlreadyExists", "User with name %s already exists.", name)
 	}
-	u := &user{name: name, id: newID("AIDA"), path: "/", created: time.Now().UTC(), inline: map[string]string{}, boundary: c.form.Get("PermissionsBoundary")}
+	path := c.form.Get("Path")
+	if path == "" {
+		path = "/"
+	}
+	u := &user{name: name, id: newID("AIDA"), path: path, created: time.Now().UTC(), inline: map[string]string{}, boundary: c.form.Get("PermissionsBoundary")}
 	c.s.users[name] = u
 	return []node{u.xml()}, nil
 }

@@ -77,6 +77,16 @@ type Rotator interface {
 	Renew(ctx context.Context, id IdentityRef, until time.Time) error
 }
 
+// Deactivator is implemented by systems that can suspend a credential
+// without destroying it (an IAM access key set Inactive): containment that
+// a person can still undo, before a Revoke that cannot be.
+type Deactivator interface {
+	// Deactivate makes id's credential (id.Key, or every credential of
+	// the principal when it is empty) stop working, keeping it. A
+	// credential already inactive or missing is not an error.
+	Deactivate(ctx context.Context, id IdentityRef) error
+}
+
 // SessionTerminator ends open sessions of an identity.
 type SessionTerminator interface {
 	// TerminateSessions ends id's sessions for which keep returns false

@@ -36,6 +36,7 @@ var (
 	_ provider.Generator         = (*Provider)(nil)
 	_ provider.SessionTerminator = (*Provider)(nil)
 	_ provider.Isolator          = (*Provider)(nil)
+	_ provider.Deactivator       = (*Provider)(nil)
 )
 
 // Provider talks to one AWS account's IAM and STS as its administrator.

@@ -216,8 +216,23 @@ func (p *Provider) activeKey(ctx context.Context, user, keyID string) bool {
 // the two calls still leaves the key unusable. A key or user already gone
 // is not an error. The user, its policies and its console login stay.
 func (p *Provider) Revoke(ctx context.Context, ref provider.IdentityRef) error {
+	return p.eachKey(ctx, ref, p.deleteKey)
+}
+
+// Deactivate sets the key ref.Key (or every key of the user) Inactive:
+// refused from the next request on, and reactivable by a person.
+func (p *Provider) Deactivate(ctx context.Context, ref provider.IdentityRef) error {
+	return p.eachKey(ctx, ref, func(ctx context.Context, user, keyID string) error {
+		_, err := p.deactivate(ctx, user, keyID)
+		return err
+	})
+}
+
+// eachKey calls fn for ref.Key, or for every key of the user; a missing
+// user has none.
+func (p *Provider) eachKey(ctx context.Context, ref provider.IdentityRef, fn func(ctx context.Context, user, keyID string) error) error {
 	if ref.Key != "" {
-		return p.deleteKey(ctx, ref.Name, ref.Key)
+		return fn(ctx, ref.Name, ref.Key)
 	}
 	keys, err := p.keys(ctx, ref.Name)
 	if apiCode(err) == "NoSuchEntity" {
@@ -227,20 +242,29 @@ func (p *Provider) Revoke(ctx context.Context, ref provider.IdentityRef) error {
 		return p.fail("revoke", ref.Name, err)
 	}
 	for _, k := range keys {
-		if err := p.deleteKey(ctx, ref.Name, aws.ToString(k.AccessKeyId)); err != nil {
+		if err := fn(ctx, ref.Name, aws.ToString(k.AccessKeyId)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Provider) deleteKey(ctx context.Context, user, keyID string) error {
-	_, err := p.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID), Status: types.StatusTypeInactive})
+// deactivate sets the key Inactive; exists is false when there is no such key.
+func (p *Provider) deactivate(ctx context.Context, user, keyID string) (exists bool, err error) {
+	_, err = p.iam.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID), Status: types.StatusTypeInactive})
 	if apiCode(err) == "NoSuchEntity" {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return p.fail("revoke", keyID, err)
+		return false, p.fail("deactivate", keyID, err)
+	}
+	return true, nil
+}
+
+func (p *Provider) deleteKey(ctx context.Context, user, keyID string) error {
+	exists, err := p.deactivate(ctx, user, keyID)
+	if err != nil || !exists {
+		return err
 	}
 	_, err = p.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID)})
 	if err != nil && apiCode(err) != "NoSuchEntity" {

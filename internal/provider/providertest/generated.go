@@ -68,6 +68,10 @@ type GeneratedHarness interface {
 //     never deleted;
 //   - Generate to another name copies the source's privileges minus Drop
 //     (a split), converges when repeated, and Drop removes the user;
+//   - Deactivate stops a key and keeps it;
+//   - Drop of a generated key removes the key and keeps the principal;
+//     DropPrivileges removes the risky privilege and nothing the identity
+//     needs;
 //   - TerminateSessions ends sessions derived from the key and leaves the
 //     long-term key working;
 //   - Verify refuses a wrong secret and a missing key with errs.Permission,
@@ -215,6 +219,64 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		}
 		if err := r.Revoke(ctxT(t), ref(newName(), "")); err != nil {
 			t.Errorf("Revoke(missing principal): %v", err)
+		}
+		// Rolling back an in-place rotation drops the key rekey made, not
+		// the principal.
+		if err := r.Drop(ctxT(t), ref(name, c.KeyID)); err != nil {
+			t.Fatalf("Drop(the generated key): %v", err)
+		}
+		if !h.Exists(t, name) || len(h.Keys(t, name)) != 0 {
+			t.Errorf("after dropping its last key, %s exists=%v with keys %v; want it kept, keyless", name, h.Exists(t, name), h.Keys(t, name))
+		}
+		mustNotUse(t, "a dropped key", name, c.KeyID, use(c))
+	})
+
+	t.Run("Deactivate", func(t *testing.T) {
+		t.Parallel()
+		d := capability[provider.Deactivator](t, p)
+		name := newName()
+		keyID, sec := h.CreateIdentity(t, name, false)
+		if err := d.Deactivate(ctxT(t), ref(name, keyID)); err != nil {
+			t.Fatalf("Deactivate: %v", err)
+		}
+		mustNotUse(t, "a deactivated key", name, keyID, sec)
+		if !slices.Contains(h.Keys(t, name), keyID) {
+			t.Errorf("Deactivate removed the key %s; it must keep it for a person to reactivate", keyID)
+		}
+		if err := d.Deactivate(ctxT(t), ref(name, keyID)); err != nil {
+			t.Errorf("Deactivate twice: %v", err)
+		}
+		if err := d.Deactivate(ctxT(t), ref(newName(), "")); err != nil {
+			t.Errorf("Deactivate(missing principal): %v", err)
+		}
+	})
+
+	t.Run("Isolate", func(t *testing.T) {
+		t.Parallel()
+		iso := capability[provider.Isolator](t, p)
+		name := newName()
+		keyID, sec := h.CreateIdentity(t, name, true)
+		var risky []string
+		for _, pr := range inspect(t, p, h, name).Privileges {
+			if pr.CreatesCredentials && pr.Via == "" {
+				risky = append(risky, pr.Name)
+			}
+		}
+		got, err := iso.DropPrivileges(ctxT(t), ref(name, keyID), risky)
+		if err != nil {
+			t.Fatalf("DropPrivileges(%v): %v", risky, err)
+		}
+		slices.Sort(got)
+		slices.Sort(risky)
+		if len(risky) == 0 || !slices.Equal(got, risky) {
+			t.Errorf("DropPrivileges(%v) removed %v, want all of them", risky, got)
+		}
+		if h.Risky(t, name) {
+			t.Errorf("after DropPrivileges, %s still holds the risky privilege", name)
+		}
+		mustUse(t, "after DropPrivileges", name, keyID, sec)
+		if got, err := iso.DropPrivileges(ctxT(t), ref(name, keyID), risky); err != nil || len(got) != 0 {
+			t.Errorf("DropPrivileges again = %v, %v; want nothing removed and no error", got, err)
 		}
 	})
 

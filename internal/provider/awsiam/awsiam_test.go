@@ -274,3 +274,27 @@ func TestIdentifyOtherSecrets(t *testing.T) {
 		t.Errorf("Identify(a secret access key alone) = %v, want Invalid asking for the key id", err)
 	}
 }
+
+// Revoking a whole principal (a user the leaked key created) removes every
+// secret it has: its keys and its console password; the user stays.
+func TestRevokePrincipalRemovesConsolePassword(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	keyID, sec := h.CreateIdentity(t, "backdoor", false)
+	h.s.CreateLoginProfile("backdoor")
+	if err := p.Revoke(context.Background(), provider.IdentityRef{System: testSystem, Name: "backdoor"}); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.HasLoginProfile("backdoor") {
+		t.Errorf("the console password survived Revoke")
+	}
+	if err := h.CanUse(t, "backdoor", keyID, sec); err == nil {
+		t.Errorf("the key survived Revoke")
+	}
+	if !h.s.UserExists("backdoor") {
+		t.Errorf("Revoke removed the user; Drop does that")
+	}
+	if err := p.Revoke(context.Background(), provider.IdentityRef{System: testSystem, Name: "backdoor"}); err != nil {
+		t.Errorf("Revoke twice: %v", err)
+	}
+}

@@ -211,12 +211,21 @@ func (p *Provider) activeKey(ctx context.Context, user, keyID string) bool {
 	})
 }
 
-// Revoke deactivates, then deletes, the key ref.Key, or every key of the
-// user when ref.Key is empty. Deactivating first means a failure between
-// the two calls still leaves the key unusable. A key or user already gone
-// is not an error. The user, its policies and its console login stay.
+// Revoke deactivates, then deletes, the key ref.Key. With ref.Key empty it
+// revokes the whole principal's secrets: every key and its console
+// password (a user a leaked key created, a split's source). Deactivating
+// first means a failure between the two calls still leaves the key
+// unusable. A key, password or user already gone is not an error. The
+// user and its policies stay.
 func (p *Provider) Revoke(ctx context.Context, ref provider.IdentityRef) error {
-	return p.eachKey(ctx, ref, p.deleteKey)
+	if err := p.eachKey(ctx, ref, p.deleteKey); err != nil || ref.Key != "" {
+		return err
+	}
+	_, err := p.iam.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(ref.Name)})
+	if err != nil && apiCode(err) != "NoSuchEntity" {
+		return p.fail("revoke", ref.Name, err)
+	}
+	return nil
 }
 
 // Deactivate sets the key ref.Key (or every key of the user) Inactive:
@@ -292,9 +301,6 @@ func (p *Provider) Drop(ctx context.Context, ref provider.IdentityRef) error {
 		if err := p.removePolicy(ctx, ref.Name, h); err != nil && apiCode(err) != "NoSuchEntity" {
 			return p.fail("drop", ref.Name, err)
 		}
-	}
-	if _, err := p.iam.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: user}); err != nil && apiCode(err) != "NoSuchEntity" {
-		return p.fail("drop", ref.Name, err)
 	}
 	if _, err := p.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user}); err != nil && apiCode(err) != "NoSuchEntity" {
 		return p.fail("drop", ref.Name, err)

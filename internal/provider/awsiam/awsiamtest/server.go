@@ -239,6 +239,14 @@ func (s *Server) CreateLoginProfile(userName string) {
 	s.users[userName].loginProfile = &t
 }
 
+// HasLoginProfile reports whether the user has a console password.
+func (s *Server) HasLoginProfile(userName string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[userName]
+	return u != nil && u.loginProfile != nil
+}
+
 // AddMFADevice registers a virtual MFA device of the user.
 func (s *Server) AddMFADevice(userName, serial string) {
 	s.mu.Lock()

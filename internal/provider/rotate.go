@@ -95,6 +95,17 @@ type SessionTerminator interface {
 	TerminateSessions(ctx context.Context, id IdentityRef, keep func(Session) bool) (int, error)
 }
 
+// RoleSessionTerminator is implemented by systems where a credential can
+// open sessions of another principal (an AWS key assuming a role): those
+// sessions outlive the credential's revocation and follow the role's
+// policies, so they are ended on the role.
+type RoleSessionTerminator interface {
+	// TerminateRoleSessions ends every session of the role id names that
+	// was issued until now, whoever opened it; sessions issued later work.
+	// A missing role is not an error.
+	TerminateRoleSessions(ctx context.Context, id IdentityRef) error
+}
+
 // Isolator removes dangerous privileges from a live identity at once,
 // without breaking what its declared consumers do with the others.
 type Isolator interface {

@@ -37,6 +37,8 @@ var (
 	_ provider.SessionTerminator = (*Provider)(nil)
 	_ provider.Isolator          = (*Provider)(nil)
 	_ provider.Deactivator       = (*Provider)(nil)
+
+	_ provider.RoleSessionTerminator = (*Provider)(nil)
 )
 
 // Provider talks to one AWS account's IAM and STS as its administrator.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -296,5 +297,46 @@ func TestRevokePrincipalRemovesConsolePassword(t *testing.T) {
 	}
 	if err := p.Revoke(context.Background(), provider.IdentityRef{System: testSystem, Name: "backdoor"}); err != nil {
 		t.Errorf("Revoke twice: %v", err)
+	}
+}
+
+// A role session the leaked key opened outlives the key; ending it takes
+// a deny on the role.
+func TestTerminateRoleSessions(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	keyID, sec := h.CreateIdentity(t, "app", false)
+	h.s.CreateRole("ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/app"},"Action":"sts:AssumeRole"}]}`)
+	adminID, adminSec := h.s.AdminKey()
+	admin, _ := h.clients(adminID, adminSec, "")
+	if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("ops"), PolicyName: aws.String("read"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, st := h.clients(keyID, sec, "")
+	out, err := st.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/ops"), RoleSessionName: aws.String("attacker")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	session, _ := h.clients(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	if err := readAppRole(session); err != nil {
+		t.Fatalf("the role session does not work: %v", err)
+	}
+	if err := p.Revoke(ctx, provider.IdentityRef{System: testSystem, Name: "app", Key: keyID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAppRole(session); err != nil {
+		t.Fatalf("the role session should outlive the key's revocation (that is why it is ended on the role): %v", err)
+	}
+	if err := p.TerminateRoleSessions(ctx, provider.IdentityRef{System: testSystem, Name: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := readAppRole(session); err == nil {
+		t.Errorf("the role session still works after TerminateRoleSessions")
+	}
+	if err := p.TerminateRoleSessions(ctx, provider.IdentityRef{System: testSystem, Name: "no-such-role"}); err != nil {
+		t.Errorf("TerminateRoleSessions(missing role): %v", err)
 	}
 }

@@ -320,11 +320,7 @@ func (p *Provider) Renew(context.Context, provider.IdentityRef, time.Time) error
 // them: it returns 0. Long-term keys, the new one included, are not
 // affected. A missing user is not an error.
 func (p *Provider) TerminateSessions(ctx context.Context, ref provider.IdentityRef, _ func(provider.Session) bool) (int, error) {
-	// The next whole second: a token issued within the current second is
-	// also before the cut, and IAM compares to the second.
-	cut := time.Now().UTC().Add(time.Second).Truncate(time.Second).Format(time.RFC3339)
-	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cut + `"}}}]}`
-	_, err := p.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(ref.Name), PolicyName: aws.String(revokeSessionsPolicy), PolicyDocument: aws.String(doc)})
+	_, err := p.iam.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(ref.Name), PolicyName: aws.String(revokeSessionsPolicy), PolicyDocument: aws.String(revokeOlderSessions())})
 	if apiCode(err) == "NoSuchEntity" {
 		return 0, nil
 	}
@@ -332,6 +328,25 @@ func (p *Provider) TerminateSessions(ctx context.Context, ref provider.IdentityR
 		return 0, p.fail("terminate sessions", ref.Name, err)
 	}
 	return 0, nil
+}
+
+// TerminateRoleSessions puts the same deny on a role (ref.Name): its
+// sessions issued until now, the ones a leaked key opened included, are
+// refused; role sessions follow the role's policies, not the user's.
+func (p *Provider) TerminateRoleSessions(ctx context.Context, ref provider.IdentityRef) error {
+	_, err := p.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(ref.Name), PolicyName: aws.String(revokeSessionsPolicy), PolicyDocument: aws.String(revokeOlderSessions())})
+	if err != nil && apiCode(err) != "NoSuchEntity" {
+		return p.fail("terminate role sessions", ref.Name, err)
+	}
+	return nil
+}
+
+// revokeOlderSessions denies everything to temporary credentials issued
+// before the next whole second: IAM compares aws:TokenIssueTime to the
+// second, so a token issued within the current second is before the cut.
+func revokeOlderSessions() string {
+	cut := time.Now().UTC().Add(time.Second).Truncate(time.Second).Format(time.RFC3339)
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"` + cut + `"}}}]}`
 }
 
 // DropPrivileges detaches the named managed policies and deletes the named

@@ -37,26 +37,37 @@ var iamHandlers = map[string]handler{
 	"PutRolePolicy": (*call).putRolePolicy,
 }
 
-// authorize evaluates the caller's identity-based policies (its inline and
-// attached policies and its groups'), and its permissions boundary, for
-// iam:Action on the resource the request names.
+// authorize evaluates the caller's identity-based policies for
+// iam:Action on the resource the request names: a user's inline and
+// attached policies and its groups', capped by its permissions boundary;
+// a role session's role's inline policies.
 func (c *call) authorize(action string) *apiError {
 	resource := c.resource()
 	req := request{action: "iam:" + action, resource: resource, tokenIssued: c.who.tokenIssued}
-	u := c.s.users[c.who.user]
-	d := evaluate(c.s.identityPolicies(u), req)
-	if d == allowed && u.boundary != "" {
-		if p := c.s.policies[u.boundary]; p == nil || evaluate(docsOf(p.doc), req) != allowed {
-			d = implicitDeny
+	var d decision
+	if r := c.s.roles[c.who.role]; r != nil {
+		var docs []document
+		for _, name := range slices.Sorted(maps.Keys(r.inline)) {
+			docs = append(docs, docsOf(r.inline[name])...)
+		}
+		d = evaluate(docs, req)
+	} else {
+		u := c.s.users[c.who.user]
+		d = evaluate(c.s.identityPolicies(u), req)
+		if d == allowed && u.boundary != "" {
+			if p := c.s.policies[u.boundary]; p == nil || evaluate(docsOf(p.doc), req) != allowed {
+				d = implicitDeny
+			}
 		}
 	}
+	who := c.s.callerARN(c.who)
 	switch d {
 	case allowed:
 		return nil
 	case explicitDeny:
-		return errf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", userARN(u.name), req.action, resource)
+		return errf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", who, req.action, resource)
 	}
-	return errf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", userARN(u.name), req.action, resource, req.action)
+	return errf(http.StatusForbidden, "AccessDenied", "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", who, req.action, resource, req.action)
 }
 
 // resource is the ARN a request acts on, as IAM's authorization names it.

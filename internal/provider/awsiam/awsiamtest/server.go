@@ -79,8 +79,11 @@ type accessKey struct {
 	lastRegion, lastSvc string
 }
 
+// session is a set of temporary credentials: a user's (GetSessionToken)
+// or, with role set, a role's (AssumeRole).
 type session struct {
 	id, secret, token, user string
+	role, name              string // the role and the session's name
 	issued, expires         time.Time
 }
 
@@ -361,11 +364,20 @@ func noSuchEntity(format string, a ...any) *apiError {
 	return errf(http.StatusNotFound, "NoSuchEntity", format, a...)
 }
 
-// caller is who signed a request.
+// caller is who signed a request: a user, or a role session (role set).
 type caller struct {
 	user        string
+	role, name  string     // a role session's role and session name
 	key         *accessKey // nil for temporary credentials
 	tokenIssued time.Time  // zero for a long-term key
+}
+
+// callerARN is the ARN IAM names the caller by.
+func (s *Server) callerARN(c caller) string {
+	if c.role != "" {
+		return "arn:aws:sts::" + Account + ":assumed-role/" + c.role + "/" + c.name
+	}
+	return userARN(c.user)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -465,10 +477,10 @@ func (s *Server) authenticate(r *http.Request, body []byte, a sigv4) (caller, *a
 		if time.Now().After(ses.expires) {
 			return caller{}, errf(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
 		}
-		if s.users[ses.user] == nil {
+		if s.users[ses.user] == nil && s.roles[ses.role] == nil {
 			return caller{}, invalidToken
 		}
-		secretKey, who = ses.secret, caller{user: ses.user, tokenIssued: ses.issued}
+		secretKey, who = ses.secret, caller{user: ses.user, role: ses.role, name: ses.name, tokenIssued: ses.issued}
 	} else {
 		return caller{}, invalidToken
 	}

@@ -208,3 +208,44 @@ func TestPoliciesAreEvaluated(t *testing.T) {
 		t.Errorf("the long-term key after the session deny: %v", err)
 	}
 }
+
+func TestAssumeRole(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	s.CreateUser("app")
+	s.CreateUser("other")
+	s.CreateRole("ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/app"},"Action":"sts:AssumeRole"}]}`)
+	admin, _ := adminClients(s)
+	if _, err := admin.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("ops"), PolicyName: aws.String("read"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"}]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	_, otherSTS := keyClients(s, "other")
+	if _, err := otherSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/ops"), RoleSessionName: aws.String("x")}); code(err) != "AccessDenied" {
+		t.Errorf("AssumeRole by a user the trust does not name: %v, want AccessDenied", err)
+	}
+	_, appSTS := keyClients(s, "app")
+	out, err := appSTS.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::123456789012:role/ops"), RoleSessionName: aws.String("deploy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	roleIAM, roleSTS := clients(s, aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
+	who, err := roleSTS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(who.Arn) != "arn:aws:sts::123456789012:assumed-role/ops/deploy" {
+		t.Errorf("GetCallerIdentity as the role session = %v, %v", who, err)
+	}
+	if _, err := roleIAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("ops")}); err != nil {
+		t.Errorf("GetRole with the role's policy: %v", err)
+	}
+	if _, err := roleIAM.ListUsers(ctx, &iam.ListUsersInput{}); code(err) != "AccessDenied" {
+		t.Errorf("ListUsers beyond the role's policy: %v, want AccessDenied", err)
+	}
+}
+
+// keyClients gives the user a new key and signs with it.
+func keyClients(s *Server, user string) (*iam.Client, *sts.Client) {
+	id, sec := s.CreateKey(user)
+	return clients(s, id, sec, "")
+}

@@ -2,6 +2,8 @@ package awsiamtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -248,4 +251,49 @@ func TestAssumeRole(t *testing.T) {
 func keyClients(s *Server, user string) (*iam.Client, *sts.Client) {
 	id, sec := s.CreateKey(user)
 	return clients(s, id, sec, "")
+}
+
+// signed builds a form request signed by the SDK's own SigV4 signer at
+// signingTime; sendBody, when set, replaces the body after signing.
+func signed(t *testing.T, s *Server, body, sendBody string, signingTime time.Time) (int, string) {
+	t.Helper()
+	id, sec := s.AdminKey()
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: sec}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "iam", "us-east-1", signingTime); err != nil {
+		t.Fatal(err)
+	}
+	if sendBody != "" {
+		req.Body = io.NopCloser(strings.NewReader(sendBody))
+		req.ContentLength = int64(len(sendBody))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The signature covers the body and the time: a body changed after
+// signing, or a signature 20 minutes old, is refused.
+func TestSignatureCoversBodyAndTime(t *testing.T) {
+	s := New()
+	defer s.Close()
+	const body = "Action=ListUsers&Version=2010-05-08"
+	if status, b := signed(t, s, body, "", time.Now()); status != http.StatusOK {
+		t.Fatalf("a request signed by the SDK's signer: %d %s", status, b)
+	}
+	if status, b := signed(t, s, body, "Action=ListUsers&Version=2010-05-08&MaxItems=1", time.Now()); status != http.StatusForbidden || !strings.Contains(b, "SignatureDoesNotMatch") {
+		t.Errorf("a body changed after signing: %d %s, want 403 SignatureDoesNotMatch", status, b)
+	}
+	if status, b := signed(t, s, body, "", time.Now().Add(-20*time.Minute)); status != http.StatusForbidden || !strings.Contains(b, "Signature expired") {
+		t.Errorf("a signature 20 minutes old: %d %s, want 403 Signature expired", status, b)
+	}
 }

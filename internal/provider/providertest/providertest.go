@@ -2,11 +2,11 @@
 // against a real server (or, for a cloud API that cannot be reached, a
 // local server written from its published reference): RunInspect and
 // RunRotate for systems where rekey chooses the secret, RunGenerated for
-// systems that generate it themselves. The suite creates its fixtures through a
-// Harness that talks to the system directly (out of band), never through
-// the provider, and checks the provider's answers against them: a password
-// the suite set, a session the suite opened, a login the system's own log
-// recorded.
+// systems that generate it themselves. The suite creates its fixtures
+// through a Harness that talks to the system directly (out of band), never
+// through the provider, and checks the provider's answers against them: a
+// password the suite set, a session the suite opened, a login the system's
+// own log recorded.
 package providertest
 
 import (

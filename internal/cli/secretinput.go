@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/provider/awsiam"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
@@ -20,6 +21,9 @@ type secretFlags struct {
 	// value is a secret already read (respond reads it once and hands it
 	// to each stage: standard input cannot be read twice).
 	value *secret.Secret
+	// keyID is the public half of an AWS key pair read by read (or set
+	// beside value); "" for a plain secret.
+	keyID string
 }
 
 func (s *secretFlags) register(c *cobra.Command) {
@@ -28,6 +32,10 @@ func (s *secretFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&s.env, "secret-env", "", "read the secret from this environment variable")
 }
 
+// read returns the secret. An AWS key pair (KEY_ID:SECRET, or a block of
+// an AWS credentials file) yields its secret access key, so that the
+// fingerprint, the preview and the copies traced are the secret's; its key
+// id, which is public and identifies the key, is kept in s.keyID.
 func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	if s.value != nil {
 		return *s.value, nil
@@ -67,6 +75,14 @@ func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	defer clear(raw)
 	if len(raw) == 0 {
 		return secret.Secret{}, errs.New("read secret", errs.Invalid, "", "the secret is empty")
+	}
+	pair, ok, err := awsiam.ParseKeyPair(raw)
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	if ok {
+		s.keyID = pair.ID
+		return pair.Secret, nil
 	}
 	return secret.New(raw), nil
 }

@@ -67,17 +67,24 @@ type Inventory struct {
 type System struct {
 	Name string
 	// Type selects the provider: "postgres", "mysql" (MySQL and MariaDB),
-	// "redis"; the caller of Load says which types exist.
+	// "redis", "aws-iam"; the caller of Load says which types exist.
 	Type string
 	// Admin is how to reach the system as an administrator: a reference to
-	// a connection string (DSN or URL) held outside the inventory.
+	// a connection string (DSN or URL) held outside the inventory; for
+	// aws-iam, to {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON,
+	// or zero for the AWS SDK's default chain.
 	Admin Ref
 	// X509 and SSH are the places of a system of type x509 or ssh (whose
 	// secret is a private key, and which has no Admin); nil otherwise.
-	X509  *X509Places
-	SSH   *SSHPlaces
-	Notes string
-	Pos   Pos
+	X509 *X509Places
+	SSH  *SSHPlaces
+	// Endpoint is an API system's base URL when not the provider's default
+	// (aws-iam: one URL for IAM, STS and Secrets Manager).
+	Endpoint string
+	// Region is an aws-iam system's region ("" means us-east-1).
+	Region string
+	Notes  string
+	Pos    Pos
 }
 
 // Owner is who answers for an identity.

@@ -33,7 +33,7 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		}
 	})
 	return Options{
-		KnownSystemTypes: []string{"postgres", "mysql", "redis"},
+		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam"},
 		FindSecrets: func(b []byte) []SecretMatch {
 			var out []SecretMatch
 			for _, f := range det.Scan(b) {
@@ -93,7 +93,7 @@ var badFiles = []struct {
 		`25:5: consumer "nameless-identity": missing identity`,
 	}},
 	{"system.bad.yml", []string{
-		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis); did you mean "postgres"?`,
+		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam); did you mean "postgres"?`,
 		`6:11: system "crm db": name: use letters, digits`,
 		`7:11: system "crm db": type "oracle" is unknown`,
 		`9:5: systems[2]: missing name`,
@@ -106,6 +106,15 @@ var badFiles = []struct {
 		`11:12: system "cache": admin: file: wants a path`,
 		`14:12: system "queue": admin: want a string, got a mapping`,
 		`17:12: system "search": admin must be a reference`,
+	}},
+	{"aws.bad.yml", []string{
+		`5:15: system "aws-prod": endpoint: want an http:// or https:// base URL with a host`,
+		`6:13: system "aws-prod": region "us-east-one" is not an AWS region name, like us-east-1`,
+		`9:12: system "aws-staging": admin holds an AWS key inline`,
+		`10:15: system "aws-staging": endpoint holds credentials in its URL`,
+		`14:15: system "shop-db": endpoint applies to systems of type aws-iam`,
+		`15:13: system "shop-db": region applies to systems of type aws-iam`,
+		`18:15: system "aws-dev": endpoint: a base URL has no query or fragment`,
 	}},
 	{"window.bad.yml", []string{
 		`9:20: consumer "acme": change_window: want "DAYS HH:MM-HH:MM ZONE"`,
@@ -785,4 +794,44 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAWSIAMSystem(t *testing.T) {
+	src := []byte(`version: 1
+systems:
+  - { name: chain, type: aws-iam }
+  - { name: local, type: aws-iam, admin: env:AWS_LOCAL, endpoint: "http://127.0.0.1:4566", region: eu-central-1 }
+  - { name: shapeless, type: aws-iam, admin: env:AWS_BAD }
+identities:
+  - { name: deployer, system: chain }
+`)
+	env := map[string]string{
+		"AWS_LOCAL": `{"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"s"}`,
+		"AWS_BAD":   "AKIAIOSFODNN7EXAMPLE:secret",
+	}
+	inv, rep, err := Parse("inv.yml", src, opts(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("errors: %v", errorStrings(rep))
+	}
+	chain, local := inv.Systems[0], inv.Systems[1]
+	if !chain.Admin.IsZero() || chain.Endpoint != "" || chain.Region != "" {
+		t.Errorf("system without admin, endpoint and region: %+v", chain)
+	}
+	if local.Admin.String() != "env:AWS_LOCAL" || local.Endpoint != "http://127.0.0.1:4566" || local.Region != "eu-central-1" {
+		t.Errorf("system local: %+v", local)
+	}
+	var got []string
+	for _, w := range rep.Warnings {
+		got = append(got, w.String())
+	}
+	want := []string{`inv.yml:5:46: system "shapeless": admin env:AWS_BAD does not hold {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON (the credential_process shape)`}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	if strings.Contains(strings.Join(got, ""), "secret") {
+		t.Errorf("a warning quotes the reference's value")
+	}
 }

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -24,6 +25,8 @@ func (p *parser) local(inv *Inventory) {
 		}
 		if err := s.Admin.Check(getenv); err != nil {
 			p.warnf(s.Admin.Pos, "system %s: admin %v", quote(s.Name), err)
+		} else if s.Type == TypeAWSIAM && !awsAdminShape(s.Admin, getenv) {
+			p.warnf(s.Admin.Pos, `system %s: admin %v does not hold {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON (the credential_process shape)`, quote(s.Name), s.Admin)
 		}
 	}
 	p.localKeyPlaces(inv, getenv)
@@ -51,6 +54,19 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(l.Pos, "logs: %s matches no file here", quote(l.Path))
 		}
 	}
+}
+
+// awsAdminShape reports whether ref holds an AWS credential as JSON with a
+// key id and a secret. Machines differ, so a wrong shape is a warning, as
+// an unresolved reference is.
+func awsAdminShape(ref Ref, getenv func(string) string) bool {
+	v, err := ref.Resolve(getenv)
+	if err != nil {
+		return false
+	}
+	defer v.Wipe()
+	var a struct{ AccessKeyId, SecretAccessKey string }
+	return json.Unmarshal(v.Reveal(), &a) == nil && a.AccessKeyId != "" && a.SecretAccessKey != ""
 }
 
 var errFound = errors.New("found")

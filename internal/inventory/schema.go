@@ -19,7 +19,7 @@ import (
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
 	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy"}
-	systemKeys   = []string{"name", "type", "admin", "notes"}
+	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
@@ -181,16 +181,76 @@ func (p *parser) system(n *yaml.Node, i int) (System, bool) {
 		p.enum(o.at("type"), o.prefix("type"), s.Type, p.opts.KnownSystemTypes)
 	}
 	p.keyPlaces(o, &s)
-	if !isKeySystem(s.Type) {
-		s.Admin = p.admin(o)
+	// An aws-iam system without admin uses the AWS SDK's default chain
+	// (environment, shared files, instance role); x509 and ssh systems are
+	// places and have no admin at all.
+	if v := o.vals["admin"]; !isKeySystem(s.Type) && (s.Type != TypeAWSIAM || v != nil && !isNull(v)) {
+		s.Admin = p.admin(o, s.Type)
 	}
+	s.Endpoint = p.endpoint(o, s.Type)
+	s.Region = p.region(o, s.Type)
 	s.Notes = o.str("notes", false)
 	return s, true
 }
 
+// TypeAWSIAM is the system type of an AWS account's IAM.
+const TypeAWSIAM = "aws-iam"
+
+// endpointTypes are the system types reached over an HTTP API, whose base
+// URL endpoint: may set; a database's DSN already says where it is.
+var endpointTypes = []string{TypeAWSIAM}
+
+// endpoint reads a system's API base URL: absolute http(s), a host, no
+// credentials in it (the inventory lives in git), no query or fragment.
+func (p *parser) endpoint(o *obj, typ string) string {
+	e := o.str("endpoint", false)
+	if e == "" {
+		return ""
+	}
+	at := o.at("endpoint")
+	if !slices.Contains(endpointTypes, typ) {
+		p.errorf(at, "%s: endpoint applies to systems of type %s (an API's base URL); a %s system's admin connection string says where it is", o.where(), strings.Join(endpointTypes, ", "), typ)
+		return ""
+	}
+	u, err := url.Parse(e)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		p.errorf(at, "%s: endpoint: want an http:// or https:// base URL with a host, like https://iam.amazonaws.com", o.where())
+	case u.User != nil:
+		p.errorf(at, "%s: endpoint holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them with admin: env:VAR or file:PATH", o.where())
+	case u.RawQuery != "" || u.Fragment != "":
+		p.errorf(at, "%s: endpoint: a base URL has no query or fragment", o.where())
+	default:
+		return e
+	}
+	return ""
+}
+
+// awsRegion is a region name: partition prefix, area, number (us-east-1,
+// eu-central-2, us-gov-west-1, cn-north-1).
+var awsRegion = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$`)
+
+// region reads an aws-iam system's region; requests are signed for it
+// (us-east-1 when absent).
+func (p *parser) region(o *obj, typ string) string {
+	r := o.str("region", false)
+	if r == "" {
+		return ""
+	}
+	switch {
+	case typ != TypeAWSIAM:
+		p.errorf(o.at("region"), "%s: region applies to systems of type %s", o.where(), TypeAWSIAM)
+	case !awsRegion.MatchString(r):
+		p.errorf(o.at("region"), "%s: region %s is not an AWS region name, like us-east-1", o.where(), quote(r))
+	default:
+		return r
+	}
+	return ""
+}
+
 // admin reads a system's administrator reference. Its value is never
 // quoted in a message: it may be the credential itself.
-func (p *parser) admin(o *obj) Ref {
+func (p *parser) admin(o *obj, typ string) Ref {
 	v := o.vals["admin"]
 	if v == nil || isNull(v) {
 		p.errorf(o.at("admin"), "%s: missing admin: how rekey reaches the system as an administrator, as env:VAR or file:PATH", o.where())
@@ -204,6 +264,8 @@ func (p *parser) admin(o *obj) Ref {
 	switch {
 	case errors.Is(err, errNotRef):
 		switch {
+		case typ == TypeAWSIAM && (awsSecretInline.MatchString(s) || strings.Contains(s, "SecretAccessKey")):
+			p.errorf(v, `%s: admin holds an AWS key inline: the inventory lives in git, so treat it as leaked, deactivate it and refer to {"AccessKeyId","SecretAccessKey"} JSON with env:VAR or file:PATH (or leave admin out for the SDK's default chain)`, o.where())
 		case holdsPassword(s):
 			p.errorf(v, "%s: admin holds a password inline: the inventory lives in git, so treat it as leaked, rotate it and refer to the connection string with env:VAR or file:PATH", o.where())
 		default:
@@ -219,6 +281,8 @@ func (p *parser) admin(o *obj) Ref {
 }
 
 var (
+	// awsSecretInline is an access key id anywhere in a value.
+	awsSecretInline = regexp.MustCompile(`A[KS]IA[A-Z0-9]{16}`)
 	goDSNPassword   = regexp.MustCompile(`^[^:@/\s]+:[^@\s]+@(?:tcp|unix)\(`)
 	keywordPassword = regexp.MustCompile(`(?i)(?:^|\s)password\s*=\s*\S`)
 )

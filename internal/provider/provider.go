@@ -23,6 +23,10 @@ var ErrUnsupported = errors.New("not supported by this system")
 type IdentityRef struct {
 	System string // the inventory's system name
 	Name   string // role, user, key id…
+	// Key names one credential of the principal where a principal holds
+	// several with public ids (an IAM user's access key id); empty means
+	// the principal as a whole.
+	Key string `json:",omitempty"`
 }
 
 // Risk grades a privilege for the blast radius.
@@ -81,6 +85,32 @@ type Match struct {
 	Ref IdentityRef `json:"ref"`
 	// Method says how it was proven: "scram-sha-256", "mysql_native_password", "acl-sha256"…
 	Method string `json:"method"`
+	// Unproven is set when the match rests on a public key id alone and
+	// the secret itself was not checked ("secret not proven"): AWS offers
+	// no way to check a secret access key without using it.
+	Unproven bool `json:"unproven,omitempty"`
+}
+
+// IdentifyRequest asks a system whose secrets come with a public key id
+// (an AWS access key id) whose credential it is.
+type IdentifyRequest struct {
+	KeyID  string
+	Secret secret.Secret
+	// UseLeaked allows one request authenticated with the leaked secret to
+	// prove it (AWS sts:GetCallerIdentity). It writes the leaked
+	// credential's use to the system's own logs, so the caller asks for
+	// it explicitly and audits it; without it the match is Unproven.
+	UseLeaked bool
+}
+
+// KeyIdentifier is implemented by systems that find a credential's
+// identity from its public key id, without using the secret.
+type KeyIdentifier interface {
+	// IdentifyKey returns the identity holding req.KeyID, with Ref.Key set
+	// to it, or no match when the system does not know the id. It has no
+	// side effect beyond, with UseLeaked, one request signed with the
+	// leaked secret.
+	IdentifyKey(ctx context.Context, req IdentifyRequest) ([]Match, error)
 }
 
 // Provider is the part every credential system implements.

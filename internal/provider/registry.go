@@ -24,6 +24,12 @@ type Config struct {
 	// Getenv resolves the env: references Spec holds (a keystore's
 	// password); nil means os.Getenv.
 	Getenv func(string) string
+	// Endpoint is the base URL the system's API is reached at when it is
+	// not the provider's default (the inventory's endpoint:, for cloud
+	// APIs: a regional, enterprise or local endpoint).
+	Endpoint string
+	// Region is the cloud region API calls are signed for (aws-iam).
+	Region string
 }
 
 // Factory opens a provider; it fails with a clear message when the system

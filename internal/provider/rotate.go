@@ -45,6 +45,10 @@ type Credential struct {
 	// itself will refuse the login after it (or rekey must revoke it).
 	ExpiresAt time.Time
 	Enforced  bool
+	// KeyID is the public id of a secret the system generated (an AWS
+	// access key id), kept in clear beside the sealed secret; "" for a
+	// password.
+	KeyID string
 }
 
 // Rotator is implemented by providers that can replace a credential.
@@ -73,12 +77,33 @@ type Rotator interface {
 	Renew(ctx context.Context, id IdentityRef, until time.Time) error
 }
 
+// Deactivator is implemented by systems that can suspend a credential
+// without destroying it (an IAM access key set Inactive): containment that
+// a person can still undo, before a Revoke that cannot be.
+type Deactivator interface {
+	// Deactivate makes id's credential (id.Key, or every credential of
+	// the principal when it is empty) stop working, keeping it. A
+	// credential already inactive or missing is not an error.
+	Deactivate(ctx context.Context, id IdentityRef) error
+}
+
 // SessionTerminator ends open sessions of an identity.
 type SessionTerminator interface {
 	// TerminateSessions ends id's sessions for which keep returns false
 	// (nil keep ends all of them) and returns how many it ended. Sessions
 	// that end by themselves meanwhile are not errors.
 	TerminateSessions(ctx context.Context, id IdentityRef, keep func(Session) bool) (int, error)
+}
+
+// RoleSessionTerminator is implemented by systems where a credential can
+// open sessions of another principal (an AWS key assuming a role): those
+// sessions outlive the credential's revocation and follow the role's
+// policies, so they are ended on the role.
+type RoleSessionTerminator interface {
+	// TerminateRoleSessions ends every session of the role id names that
+	// was issued until now, whoever opened it; sessions issued later work.
+	// A missing role is not an error.
+	TerminateRoleSessions(ctx context.Context, id IdentityRef) error
 }
 
 // Isolator removes dangerous privileges from a live identity at once,
@@ -100,4 +125,39 @@ type DualCredential interface {
 	// RemoveSecret removes s from id's accepted secrets; removing one it
 	// does not hold is not an error.
 	RemoveSecret(ctx context.Context, id IdentityRef, s secret.Secret) error
+}
+
+// GenerateRequest asks a system that generates secrets itself (IAM access
+// keys) for a new credential.
+//
+// The secret exists only in the system's answer, so the caller cannot seal
+// it first: it seals Generate's result before anything else. A crash
+// between the system creating the credential and the caller sealing it
+// leaves a credential nobody holds; Generate removes such orphans before
+// creating another, which is what makes it safe to call again.
+type GenerateRequest struct {
+	// From, Name and Drop are as in IssueRequest: Name equal to From.Name
+	// adds a credential to From itself (an IAM user's second key).
+	From IdentityRef
+	Name string
+	Drop []string
+	// Began is when the step first started, recorded by the caller before
+	// its first call; credentials of Name the system created at or after
+	// it and not in Sealed are orphans of an earlier call.
+	Began time.Time
+	// Sealed are the key ids of credentials the caller holds sealed; they
+	// are never removed.
+	Sealed []string
+}
+
+// Generator is implemented by providers whose system generates new
+// secrets itself: Issue then returns ErrUnsupported.
+type Generator interface {
+	// Generate removes the orphans GenerateRequest describes, then creates
+	// one credential for req.Name and returns it with its Secret and
+	// KeyID. A login that cannot hold another credential (an IAM user at
+	// its two keys) is an error of kind errs.Unsupported wrapping
+	// ErrUnsupported, and changes nothing: a plan turns graceful into
+	// emergency then (revoke first, then generate).
+	Generate(ctx context.Context, req GenerateRequest) (*Credential, error)
 }

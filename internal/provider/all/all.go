@@ -5,6 +5,7 @@ package all
 
 import (
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/awsiam"
 	"github.com/rekeyhq/rekey/internal/provider/certs"
 	"github.com/rekeyhq/rekey/internal/provider/mysql"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
@@ -16,6 +17,7 @@ import (
 func Registry() *provider.Registry {
 	r := provider.NewRegistry()
 	r.Register(certs.Type, certs.New)
+	r.Register("aws-iam", awsiam.New)
 	r.Register("mysql", mysql.New)
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)

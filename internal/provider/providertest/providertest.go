@@ -1,9 +1,12 @@
-// Package providertest is the inspection conformance suite every provider
-// runs against a real server. The suite creates its fixtures through a
-// Harness that talks to the system directly (out of band), never through
-// the provider, and checks the provider's answers against them: a password
-// the suite set, a session the suite opened, a login the system's own log
-// recorded.
+// Package providertest is the conformance suite every provider runs
+// against a real server (or, for a cloud API that cannot be reached, a
+// local server written from its published reference): RunInspect and
+// RunRotate for systems where rekey chooses the secret, RunGenerated for
+// systems that generate it themselves. The suite creates its fixtures
+// through a Harness that talks to the system directly (out of band), never
+// through the provider, and checks the provider's answers against them: a
+// password the suite set, a session the suite opened, a login the system's
+// own log recorded.
 package providertest
 
 import (
@@ -307,15 +310,7 @@ func RunInspect(t *testing.T, h Harness) {
 		t.Errorf("Inspect(%s) related = %+v, want a %s naming %q", name, id.Related, kind, contains)
 	})
 
-	t.Run("Unreachable", func(t *testing.T) {
-		t.Parallel()
-		checkBadAdmin(t, h, h.Unreachable(t), errs.Unreachable)
-	})
-
-	t.Run("WrongAdmin", func(t *testing.T) {
-		t.Parallel()
-		checkBadAdmin(t, h, h.WrongAdmin(t), errs.Permission)
-	})
+	runBadAdmins(t, h)
 
 	t.Run("LimitedAdmin", func(t *testing.T) {
 		t.Parallel()
@@ -337,7 +332,47 @@ func RunInspect(t *testing.T, h Harness) {
 	})
 }
 
-func open(t *testing.T, h Harness) provider.Provider {
+// badAdmins is the part of every harness that makes failing
+// administrator configurations.
+type badAdmins interface {
+	opener
+	Unreachable(t *testing.T) BadAdmin
+	WrongAdmin(t *testing.T) BadAdmin
+}
+
+// runBadAdmins wants an unreachable system and a refused administrator to
+// be one-line errors of kind Unreachable and Permission.
+func runBadAdmins(t *testing.T, h badAdmins) {
+	t.Run("Unreachable", func(t *testing.T) {
+		t.Parallel()
+		checkBadAdmin(t, h, h.Unreachable(t), errs.Unreachable)
+	})
+	t.Run("WrongAdmin", func(t *testing.T) {
+		t.Parallel()
+		checkBadAdmin(t, h, h.WrongAdmin(t), errs.Permission)
+	})
+}
+
+// capability returns p as the capability C, failing the test when p does
+// not implement it.
+func capability[C any](t *testing.T, p provider.Provider) C {
+	t.Helper()
+	c, ok := p.(C)
+	if !ok {
+		var zero *C
+		t.Fatalf("%T does not implement %T", p, zero)
+	}
+	return c
+}
+
+// opener is the part of every harness that opens the provider.
+type opener interface {
+	System() string
+	Factory() provider.Factory
+	Admin(t *testing.T) provider.Config
+}
+
+func open(t *testing.T, h opener) provider.Provider {
 	t.Helper()
 	p, err := h.Factory()(context.Background(), h.Admin(t))
 	if err != nil {
@@ -362,7 +397,7 @@ func identify(t *testing.T, p provider.Provider, password string) []provider.Mat
 	return ms
 }
 
-func inspect(t *testing.T, p provider.Provider, h Harness, name string) *provider.Identity {
+func inspect(t *testing.T, p provider.Provider, h opener, name string) *provider.Identity {
 	t.Helper()
 	ref := provider.IdentityRef{System: h.System(), Name: name}
 	id, err := p.Inspect(context.Background(), ref)
@@ -398,7 +433,7 @@ func checkRisk(t *testing.T, pr provider.Privilege) {
 
 // checkBadAdmin opens the provider with a configuration that must fail;
 // a provider that connects lazily may fail on first use instead.
-func checkBadAdmin(t *testing.T, h Harness, bad BadAdmin, want errs.Kind) {
+func checkBadAdmin(t *testing.T, h opener, bad BadAdmin, want errs.Kind) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

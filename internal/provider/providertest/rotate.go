@@ -86,14 +86,8 @@ func RunRotate(t *testing.T, h RotateHarness) {
 		}
 	}
 	p := open(t, h)
-	r, ok := p.(provider.Rotator)
-	if !ok {
-		t.Fatalf("%T does not implement provider.Rotator", p)
-	}
-	st, ok := p.(provider.SessionTerminator)
-	if !ok {
-		t.Fatalf("%T does not implement provider.SessionTerminator", p)
-	}
+	r := capability[provider.Rotator](t, p)
+	st := capability[provider.SessionTerminator](t, p)
 	unsupported := func(f string) bool { return slices.Contains(h.Unsupported(), f) }
 	ref := func(name string) provider.IdentityRef { return provider.IdentityRef{System: h.System(), Name: name} }
 
@@ -160,6 +154,15 @@ func RunRotate(t *testing.T, h RotateHarness) {
 			t.Errorf("%s: %s can still log in and work", what, name)
 		}
 	}
+
+	// Write-ahead holds because the engine seals the secret it hands to
+	// Issue. A provider whose system generates the secret cannot be held
+	// to it here: RunGenerated's ResumeAfterLostSecret case does.
+	t.Run("SecretChosenByRekey", func(t *testing.T) {
+		if _, ok := p.(provider.Generator); ok {
+			t.Errorf("%T generates its secrets (provider.Generator): run providertest.RunGenerated on it", p)
+		}
+	})
 
 	t.Run("IssueFromRisky", func(t *testing.T) {
 		t.Parallel()

@@ -93,3 +93,20 @@ func aiRules() []*detect.Rule {
 			[]string{"sk-or-v1-" + fake("or-2", hexLower, 30)}),
 	}
 }
+
+// moreAIRules are inference providers whose key formats their own
+// documentation states.
+func moreAIRules() []*detect.Rule {
+	return []*detect.Rule{
+		withSource("https://docs.nvidia.com/nemo/retriever/latest/extraction/api-keys/index.html",
+			prefixed("nvidia-api-key", "nvidia", "NVIDIA API catalog key (nvapi-) for hosted NIM endpoints", "nvapi-", `[A-Za-z0-9_-]{40,100}`, detect.High,
+				[]string{`export NVIDIA_API_KEY="nvapi-` + fake("nvapi-1", alnum+"_-", 64) + `"`},
+				[]string{`export NVIDIA_API_KEY="nvapi-..."`, "#include <nvapi-" + fake("nvapi-2", lower, 10) + ".h>"})),
+	}
+}
+
+// withSource sets r's citation and returns r, for rules built by helpers.
+func withSource(src string, r *detect.Rule) *detect.Rule {
+	r.Source = src
+	return r
+}

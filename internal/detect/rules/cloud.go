@@ -351,6 +351,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "doppler-token",
+			Source:      "https://docs.doppler.com/docs/Auth-token-formats",
 			Provider:    "doppler",
 			Description: "Doppler token (dp.pt. personal, dp.st. service, dp.sa. service account, dp.ct. CLI, dp.scim., dp.audit.)",
 			Keywords:    []string{"dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."},

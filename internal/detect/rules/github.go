@@ -214,6 +214,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "buildkite-agent-or-api-token",
+			Source:      "https://buildkite.com/docs/platform/security/tokens",
 			Provider:    "buildkite",
 			Description: "Buildkite user API access token (bkua_)",
 			Keywords:    []string{"bkua_"},
@@ -225,6 +226,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "circleci-personal-token",
+			Source:      "https://circleci.com/changelog/new-format-for-api-access-tokens/",
 			Provider:    "circleci",
 			Description: "CircleCI personal API token (CCIPAT_)",
 			Keywords:    []string{"ccipat_"},

@@ -4,14 +4,15 @@ import "github.com/rekeyhq/rekey/internal/detect"
 
 func paymentRules() []*detect.Rule {
 	return []*detect.Rule{
-		prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
+		withSource("https://docs.stripe.com/keys", prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
 			[]string{"STRIPE_SECRET_KEY=sk_live_" + fake("stripe-1", alnum, 99), `Stripe.api_key = "sk_live_` + fake("stripe-2", alnum, 24) + `"`},
-			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)}),
-		prefixed("stripe-restricted-key", "stripe", "Stripe live restricted key (rk_live_)", "rk_live_", `[0-9A-Za-z]{24,}`, detect.High,
+			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)})),
+		withSource("https://docs.stripe.com/keys", prefixed("stripe-restricted-key", "stripe", "Stripe live restricted key (rk_live_)", "rk_live_", `[0-9A-Za-z]{24,}`, detect.High,
 			[]string{"STRIPE_RESTRICTED_KEY=rk_live_" + fake("stripe-rk-1", alnum, 99)},
-			[]string{"rk_live_xxxxxxxxxxxxxxxxxxxxxxxx"}),
+			[]string{"rk_live_xxxxxxxxxxxxxxxxxxxxxxxx"})),
 		{
 			ID:          "stripe-test-key",
+			Source:      "https://docs.stripe.com/keys",
 			Provider:    "stripe",
 			Description: "Stripe test-mode secret or restricted key (sk_test_, rk_test_); reaches only test data",
 			Keywords:    []string{"sk_test_", "rk_test_"},

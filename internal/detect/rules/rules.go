@@ -51,6 +51,7 @@ func All() []*detect.Rule {
 		hashicorpRules(),
 		moreCloudRules(),
 		moreAzureRules(),
+		platformRules(),
 		aiRules(),
 		moreAIRules(),
 		slackRules(),

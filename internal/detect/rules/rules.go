@@ -60,6 +60,7 @@ func All() []*detect.Rule {
 		registryRules(),
 		observabilityRules(),
 		identityRules(),
+		headerRules(),
 		messagingRules(),
 		keyRules(),
 		dsnRules(),

@@ -25,3 +25,21 @@ func TestDocumentedSamplesRejected(t *testing.T) {
 		}
 	}
 }
+
+// TestExtendedPrivateKeyChecksum checks the BIP-32 validator against the
+// specification's own test vector (computed outside this package), and
+// that one changed character fails the checksum.
+func TestExtendedPrivateKeyChecksum(t *testing.T) {
+	if !extendedPrivateKey([]byte(bip32TestVector1)) {
+		t.Fatal("BIP-32 test vector 1 rejected")
+	}
+	b := []byte(bip32TestVector1)
+	b[50] = 'z'
+	if extendedPrivateKey(b) {
+		t.Error("corrupted key accepted")
+	}
+	xpub := "xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8"
+	if extendedPrivateKey([]byte(xpub)) {
+		t.Error("public key accepted")
+	}
+}

@@ -63,6 +63,7 @@ func All() []*detect.Rule {
 		headerRules(),
 		messagingRules(),
 		keyRules(),
+		moreKeyRules(),
 		dsnRules(),
 		configRules(),
 		genericRules(),

@@ -65,6 +65,7 @@ func All() []*detect.Rule {
 		keyRules(),
 		moreKeyRules(),
 		dsnRules(),
+		moreDSNRules(),
 		configRules(),
 		genericRules(),
 	)

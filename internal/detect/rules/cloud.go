@@ -408,6 +408,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "tailscale-key",
+			Source:      "https://tailscale.com/kb/1277/key-prefixes",
 			Provider:    "tailscale",
 			Description: "Tailscale auth key, API access token or OAuth client secret (tskey-)",
 			Keywords:    []string{"tskey-"},

@@ -374,6 +374,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "docker-hub-token",
+			Source:      "https://docs.docker.com/reference/api/hub/latest/operations/AuthCreateAccessToken",
 			Provider:    "docker",
 			Description: "Docker Hub personal or organization access token (dckr_pat_, dckr_oat_)",
 			Keywords:    []string{"dckr_pat_", "dckr_oat_"},

@@ -18,6 +18,18 @@ func ciRules() []*detect.Rule {
 			NoMatch:     []string{"CCIPRJ_" + fake("cciprj-3", alnum, 22)},
 		},
 		{
+			ID:          "circleci-legacy-token",
+			Provider:    "circleci",
+			Description: "CircleCI API token of the older form (40 hex digits) in its Circle-Token header",
+			Source:      "https://circleci.com/docs/api/index.html",
+			Keywords:    []string{"circle-token"},
+			Regex:       re(`(?i:circle-token)["']?[ \t]*[:=,][ \t]*["']?(?P<secret>[0-9a-f]{40})\b`),
+			MinEntropy:  3.0,
+			Severity:    detect.High,
+			Examples:    []string{`curl -H "Circle-Token: ` + fake("circle-1", hexLower, 40) + `" https://circleci.com/api/v1.1/me`},
+			NoMatch:     []string{`curl -H "Circle-Token: <circle-token>" https://circleci.com/api/v1.1/me`, "Circle-Token: " + fake("circle-2", hexLower, 32)},
+		},
+		{
 			ID:          "buildkite-agent-session-token",
 			Provider:    "buildkite",
 			Description: "Buildkite agent session (bkaa_) or agent job (bkaj_) token",

@@ -3,6 +3,7 @@ package rules
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
 	"math/big"
 	"strings"
@@ -32,6 +33,25 @@ func moreKeyRules() []*detect.Rule {
 			NoMatch: []string{"PrivateKey = <output of wg genkey>", "PublicKey = " + wgKey("wg-4")},
 		},
 		{
+			ID:          "nats-nkey-seed",
+			Provider:    "nats",
+			Description: "NATS NKey seed (S + key type + base32 of the Ed25519 seed with a CRC16 checksum): the private key of a NATS user, account, operator, server or cluster",
+			Source:      "https://github.com/nats-io/nkeys",
+			Keywords:    []string{"sua", "saa", "soa", "sna", "sca"},
+			Regex:       re(`\b(?P<secret>S[UAONC]A[A-Z2-7]{55})\b`),
+			Validate:    func(v []byte) bool { return nkeySeed(v) && except(nkeyDocumentedSeed)(v) },
+			Severity:    detect.Critical,
+			Examples: []string{
+				"-----BEGIN USER NKEY SEED-----\n" + fakeNkeySeed('U', "nkey-1") + "\n------END USER NKEY SEED------\n",
+				"  nkey_seed: " + fakeNkeySeed('A', "nkey-2"),
+			},
+			NoMatch: []string{
+				"seed: " + flipLast(fakeNkeySeed('U', "nkey-3")),
+				"> cat user.seed\n" + nkeyDocumentedSeed,
+				"nkey: UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4",
+			},
+		},
+		{
 			ID:          "bip32-extended-private-key",
 			Provider:    "bitcoin",
 			Description: "BIP-32 extended private key (xprv / tprv, Base58Check with its double-SHA-256 checksum): the root of a wallet's keys",
@@ -59,6 +79,53 @@ func base64Bytes(n int) func([]byte) bool {
 		b, err := base64.StdEncoding.DecodeString(string(v))
 		return err == nil && len(b) == n
 	}
+}
+
+// nkeyDocumentedSeed is the sample user seed in the nk utility's README.
+const nkeyDocumentedSeed = "SUAKYRHVIOREXV7EUZTBHUHL7NUMHPMAS7QMDU3GTIUWEI5LDNOXD43IZY"
+
+// nkeyTypes are the base32 letters of the key types a seed may hold.
+const nkeyTypes = "UAONC"
+
+var nkeyBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// nkeySeed checks the NKeys seed layout: base32 (no padding) of two prefix
+// bytes (S, then the key type), the 32-byte seed and the CRC16 (XMODEM)
+// of the first 34 bytes, little-endian.
+func nkeySeed(v []byte) bool {
+	raw, err := nkeyBase32.DecodeString(string(v))
+	if err != nil || len(raw) != 36 || raw[0]>>3 != 18 {
+		return false
+	}
+	kind := (raw[0]&7)<<5 | raw[1]>>3
+	if kind&7 != 0 || !strings.ContainsRune(nkeyTypes, rune(base32Std[kind>>3])) {
+		return false
+	}
+	return crc16(raw[:34]) == uint16(raw[34])|uint16(raw[35])<<8
+}
+
+// crc16 is CRC-16/XMODEM (polynomial 0x1021, initial value 0).
+func crc16(b []byte) uint16 {
+	var crc uint16
+	for _, c := range b {
+		crc ^= uint16(c) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// fakeNkeySeed encodes a made-up seed of the given key type.
+func fakeNkeySeed(kind byte, seed string) string {
+	t := byte(strings.IndexByte(base32Std, kind)) << 3
+	raw := append([]byte{18<<3 | t>>5, (t & 31) << 3}, fakeBytes(seed, 32)...)
+	sum := crc16(raw)
+	return nkeyBase32.EncodeToString(append(raw, byte(sum), byte(sum>>8)))
 }
 
 // bip32TestVector1 is the master private key of BIP-32's first test

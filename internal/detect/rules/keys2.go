@@ -35,10 +35,10 @@ func moreKeyRules() []*detect.Rule {
 		{
 			ID:          "nats-nkey-seed",
 			Provider:    "nats",
-			Description: "NATS NKey seed (S + key type + base32 of the Ed25519 seed with a CRC16 checksum): the private key of a NATS user, account, operator, server or cluster",
+			Description: "NATS NKey seed of a user, account or operator (SU/SA/SO + base32 of the Ed25519 seed with a CRC16 checksum)",
 			Source:      "https://github.com/nats-io/nkeys",
-			Keywords:    []string{"sua", "saa", "soa", "sna", "sca"},
-			Regex:       re(`\b(?P<secret>S[UAONC]A[A-Z2-7]{55})\b`),
+			Keywords:    []string{"sua", "saa", "soa"},
+			Regex:       re(`\b(?P<secret>S[UAO]A[A-Z2-7]{55})\b`),
 			Validate:    func(v []byte) bool { return nkeySeed(v) && except(nkeyDocumentedSeed)(v) },
 			Severity:    detect.Critical,
 			Examples: []string{
@@ -84,8 +84,12 @@ func base64Bytes(n int) func([]byte) bool {
 // nkeyDocumentedSeed is the sample user seed in the nk utility's README.
 const nkeyDocumentedSeed = "SUAKYRHVIOREXV7EUZTBHUHL7NUMHPMAS7QMDU3GTIUWEI5LDNOXD43IZY"
 
-// nkeyTypes are the base32 letters of the key types a seed may hold.
-const nkeyTypes = "UAONC"
+// nkeyTypes are the base32 letters of the key types whose seeds the rule
+// reports: user, account and operator. Server and cluster seeds (SN, SC)
+// are left out: they rarely leave the servers, and their three-letter
+// prefixes ("sna", "sca") are in every other word of ordinary text, which
+// would make them poor prefilter keywords.
+const nkeyTypes = "UAO"
 
 var nkeyBase32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 

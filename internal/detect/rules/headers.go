@@ -86,6 +86,19 @@ func headerRules() []*detect.Rule {
 			},
 			NoMatch: []string{"https://orders-fn.azurewebsites.net/api/OnOrder?code=<function key>", "https://orders-fn.azurewebsites.net/api/OnOrder"},
 		},
+		{
+			ID:          "zendesk-api-token",
+			Provider:    "zendesk",
+			Description: "Zendesk API token with the agent e-mail it authenticates ({email_address}/token:{api_token}); names the user",
+			Source:      "https://support.zendesk.com/hc/fr/articles/115000510267-Authentification-pour-demandes-API",
+			Keywords:    []string{"/token:"},
+			Regex:       re(`(?P<user>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})/token:(?P<secret>[A-Za-z0-9]{20,})\b`),
+			Validate:    mixedCase,
+			MinEntropy:  3.5,
+			Severity:    detect.High,
+			Examples:    []string{"curl https://acme.zendesk.com/api/v2/tickets.json -u support-bot@acme.io/token:" + fake("zd-1", alnum, 40)},
+			NoMatch:     []string{"-u jdoe@example.com/token:{api_token}", "-u jdoe@example.com/token:" + fake("zd-2", lower, 40)},
+		},
 	}
 }
 

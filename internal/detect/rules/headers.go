@@ -99,6 +99,18 @@ func headerRules() []*detect.Rule {
 			Examples:    []string{"curl https://acme.zendesk.com/api/v2/tickets.json -u support-bot@acme.io/token:" + fake("zd-1", alnum, 40)},
 			NoMatch:     []string{"-u jdoe@example.com/token:{api_token}", "-u jdoe@example.com/token:" + fake("zd-2", lower, 40)},
 		},
+		{
+			ID:          "shopify-legacy-access-token",
+			Provider:    "shopify",
+			Description: "Shopify Admin API access token of the unprefixed 32-character form (issued before April 2020) in its X-Shopify-Access-Token header",
+			Source:      "https://shopify.dev/changelog/length-of-the-shopify-access-token-is-increasing",
+			Keywords:    []string{"x-shopify-access-token"},
+			Regex:       re(`(?i:x-shopify-access-token)["']?[ \t]*[:=,][ \t]*["']?(?P<secret>[A-Za-z0-9]{32})\b`),
+			MinEntropy:  3.0,
+			Severity:    detect.Critical,
+			Examples:    []string{`curl -H "X-Shopify-Access-Token: ` + fake("shop-legacy-1", hexLower, 32) + `" https://acme.myshopify.com/admin/api/2020-01/orders.json`},
+			NoMatch:     []string{`-H "X-Shopify-Access-Token: {access_token}"`, `-H "X-Shopify-Access-Token: shpat_` + fake("shop-legacy-2", hexLower, 32) + `x"`},
+		},
 	}
 }
 

@@ -105,8 +105,6 @@ var uncited = []string{
 	"square-access-token",
 	"square-oauth-secret",
 	"braintree-access-token",
-	"shopify-access-token",
-	"shopify-shared-secret",
 	"shippo-api-token",
 	"flutterwave-secret-key",
 	"npm-access-token",

@@ -51,6 +51,9 @@ type Rule struct {
 	ID          string
 	Provider    string
 	Description string
+	// Source is the URL of the provider's own documentation of this
+	// format (prefix, length, alphabet, checksum): the rule's citation.
+	Source string
 	// Keywords are case-insensitive literals, at least one of which occurs
 	// in every match (normally inside it). The regex only runs near them.
 	Keywords []string

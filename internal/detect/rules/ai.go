@@ -67,9 +67,9 @@ func aiRules() []*detect.Rule {
 			Examples:    []string{"ANTHROPIC_ADMIN_KEY=sk-ant-admin01-" + fake("ant-adm-1", alnum+"_-", 93) + "AA"},
 			NoMatch:     []string{"ANTHROPIC_ADMIN_KEY=sk-ant-admin01-${SUFFIX}"},
 		},
-		withValidate(mixedLetters, prefixed("huggingface-token", "huggingface", "Hugging Face user access token (hf_ + 34 letters)", "hf_", `[A-Za-z]{34}`, detect.High,
+		withSource("https://huggingface.co/docs/hub/security-tokens", withValidate(mixedLetters, prefixed("huggingface-token", "huggingface", "Hugging Face user access token (hf_ + 34 letters)", "hf_", `[A-Za-z]{34}`, detect.High,
 			[]string{"HF_TOKEN=hf_" + fake("hf-1", upper+lower, 34), "huggingface-cli login --token hf_" + fake("hf-2", upper+lower, 34)},
-			[]string{"def hf_" + fake("hf-3", lower, 34) + "(x):"})),
+			[]string{"def hf_" + fake("hf-3", lower, 34) + "(x):"}))),
 		prefixed("huggingface-org-token", "huggingface", "Hugging Face organization API token (api_org_ + 34 letters)", "api_org_", `[A-Za-z]{34}`, detect.High,
 			[]string{"HF_ORG_TOKEN=api_org_" + fake("hforg-1", upper+lower, 34)},
 			[]string{"api_org_id = 12"}),
@@ -92,4 +92,34 @@ func aiRules() []*detect.Rule {
 			[]string{"OPENROUTER_API_KEY=sk-or-v1-" + fake("or-1", hexLower, 64)},
 			[]string{"sk-or-v1-" + fake("or-2", hexLower, 30)}),
 	}
+}
+
+// moreAIRules are inference providers whose key formats their own
+// documentation states.
+func moreAIRules() []*detect.Rule {
+	return []*detect.Rule{
+		withSource("https://docs.nvidia.com/nemo/retriever/latest/extraction/api-keys/index.html",
+			prefixed("nvidia-api-key", "nvidia", "NVIDIA API catalog key (nvapi-) for hosted NIM endpoints", "nvapi-", `[A-Za-z0-9_-]{40,100}`, detect.High,
+				[]string{`export NVIDIA_API_KEY="nvapi-` + fake("nvapi-1", alnum+"_-", 64) + `"`},
+				[]string{`export NVIDIA_API_KEY="nvapi-..."`, "#include <nvapi-" + fake("nvapi-2", lower, 10) + ".h>"})),
+		{
+			ID:          "tavily-api-key",
+			Provider:    "tavily",
+			Description: "Tavily search API key (tvly-)",
+			Source:      "https://docs.tavily.com/guides/quickstart",
+			Keywords:    []string{"tvly-"},
+			Regex:       re(`(?:^|[^\w-])(?P<secret>tvly-(?:(?:dev|prod)-)?[A-Za-z0-9]{24,})(?:[^\w-]|$)`),
+			Validate:    mixedCase,
+			MinEntropy:  3.5,
+			Severity:    detect.High,
+			Examples:    []string{`tavily_client = TavilyClient(api_key="tvly-dev-` + fake("tvly-1", alnum, 32) + `")`, "TAVILY_API_KEY=tvly-" + fake("tvly-2", alnum, 32)},
+			NoMatch:     []string{`TavilyClient(api_key="tvly-YOUR_API_KEY")`, "TAVILY_API_KEY=tvly-..."},
+		},
+	}
+}
+
+// withSource sets r's citation and returns r, for rules built by helpers.
+func withSource(src string, r *detect.Rule) *detect.Rule {
+	r.Source = src
+	return r
 }

@@ -351,6 +351,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "doppler-token",
+			Source:      "https://docs.doppler.com/docs/Auth-token-formats",
 			Provider:    "doppler",
 			Description: "Doppler token (dp.pt. personal, dp.st. service, dp.sa. service account, dp.ct. CLI, dp.scim., dp.audit.)",
 			Keywords:    []string{"dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."},
@@ -373,6 +374,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "docker-hub-token",
+			Source:      "https://docs.docker.com/reference/api/hub/latest/operations/AuthCreateAccessToken",
 			Provider:    "docker",
 			Description: "Docker Hub personal or organization access token (dckr_pat_, dckr_oat_)",
 			Keywords:    []string{"dckr_pat_", "dckr_oat_"},
@@ -407,6 +409,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "tailscale-key",
+			Source:      "https://tailscale.com/kb/1277/key-prefixes",
 			Provider:    "tailscale",
 			Description: "Tailscale auth key, API access token or OAuth client secret (tskey-)",
 			Keywords:    []string{"tskey-"},

@@ -17,6 +17,7 @@ func githubToken(id, prefix, what string, sev detect.Severity, examples []string
 		ID:          id,
 		Provider:    "github",
 		Description: what + " (" + prefix + " + 30 base62 characters + CRC32 checksum)",
+		Source:      githubTokenFormats,
 		Keywords:    []string{prefix},
 		Regex:       re(`\b(?P<secret>` + prefix + `[A-Za-z0-9]{36})\b`),
 		Validate:    checksum62(len(prefix)),
@@ -29,6 +30,10 @@ func githubToken(id, prefix, what string, sev detect.Severity, examples []string
 		},
 	}
 }
+
+// githubTokenFormats is GitHub's announcement of its prefixed token
+// formats (ghp_, gho_, ghu_, ghs_, ghr_).
+const githubTokenFormats = "https://github.blog/changelog/2021-03-31-authentication-token-format-updates-are-generally-available"
 
 func githubRules() []*detect.Rule {
 	return []*detect.Rule{
@@ -49,6 +54,7 @@ func githubRules() []*detect.Rule {
 		{
 			ID:          "github-refresh-token",
 			Provider:    "github",
+			Source:      githubTokenFormats,
 			Description: "GitHub App user refresh token (ghr_); 36-character ones carry the CRC32 checksum",
 			Keywords:    []string{"ghr_"},
 			Regex:       re(`\b(?P<secret>ghr_[A-Za-z0-9]{36}(?:[A-Za-z0-9]{40})?)\b`),
@@ -91,6 +97,7 @@ func gitlabToken(id, prefix, body, what string, sev detect.Severity, example str
 		ID:          id,
 		Provider:    "gitlab",
 		Description: "GitLab " + what + " (" + prefix + ")",
+		Source:      "https://docs.gitlab.com/17.5/ee/security/tokens",
 		Keywords:    []string{keyword},
 		Regex:       re(`(?:^|[^\w-])(?P<secret>` + prefix + body + `)`),
 		MinEntropy:  3.0,
@@ -207,6 +214,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "buildkite-agent-or-api-token",
+			Source:      "https://buildkite.com/docs/platform/security/tokens",
 			Provider:    "buildkite",
 			Description: "Buildkite user API access token (bkua_)",
 			Keywords:    []string{"bkua_"},
@@ -218,6 +226,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "circleci-personal-token",
+			Source:      "https://circleci.com/changelog/new-format-for-api-access-tokens/",
 			Provider:    "circleci",
 			Description: "CircleCI personal API token (CCIPAT_)",
 			Keywords:    []string{"ccipat_"},

@@ -4,14 +4,15 @@ import "github.com/rekeyhq/rekey/internal/detect"
 
 func paymentRules() []*detect.Rule {
 	return []*detect.Rule{
-		prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
+		withSource("https://docs.stripe.com/keys", prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
 			[]string{"STRIPE_SECRET_KEY=sk_live_" + fake("stripe-1", alnum, 99), `Stripe.api_key = "sk_live_` + fake("stripe-2", alnum, 24) + `"`},
-			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)}),
-		prefixed("stripe-restricted-key", "stripe", "Stripe live restricted key (rk_live_)", "rk_live_", `[0-9A-Za-z]{24,}`, detect.High,
+			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)})),
+		withSource("https://docs.stripe.com/keys", prefixed("stripe-restricted-key", "stripe", "Stripe live restricted key (rk_live_)", "rk_live_", `[0-9A-Za-z]{24,}`, detect.High,
 			[]string{"STRIPE_RESTRICTED_KEY=rk_live_" + fake("stripe-rk-1", alnum, 99)},
-			[]string{"rk_live_xxxxxxxxxxxxxxxxxxxxxxxx"}),
+			[]string{"rk_live_xxxxxxxxxxxxxxxxxxxxxxxx"})),
 		{
 			ID:          "stripe-test-key",
+			Source:      "https://docs.stripe.com/keys",
 			Provider:    "stripe",
 			Description: "Stripe test-mode secret or restricted key (sk_test_, rk_test_); reaches only test data",
 			Keywords:    []string{"sk_test_", "rk_test_"},
@@ -51,6 +52,7 @@ func paymentRules() []*detect.Rule {
 		},
 		{
 			ID:          "shopify-access-token",
+			Source:      "https://shopify.dev/changelog/length-of-the-shopify-access-token-is-increasing",
 			Provider:    "shopify",
 			Description: "Shopify Admin API access token (shpat_ app, shpca_ custom app, shppa_ private app)",
 			Keywords:    []string{"shpat_", "shpca_", "shppa_"},
@@ -60,9 +62,9 @@ func paymentRules() []*detect.Rule {
 			Examples:    []string{"SHOPIFY_ACCESS_TOKEN=shpat_" + fake("shpat-1", hexLower, 32), `"X-Shopify-Access-Token": "shpca_` + fake("shpca-1", hexLower, 32) + `"`},
 			NoMatch:     []string{"shpat_" + fake("shpat-2", hexLower, 16)},
 		},
-		prefixed("shopify-shared-secret", "shopify", "Shopify app shared secret (shpss_)", "shpss_", `[a-fA-F0-9]{32}`, detect.High,
+		withSource("https://shopify.dev/changelog/app-secret-key-length-has-increased", prefixed("shopify-shared-secret", "shopify", "Shopify app shared secret (shpss_)", "shpss_", `[a-fA-F0-9]{32}`, detect.High,
 			[]string{"SHOPIFY_API_SECRET=shpss_" + fake("shpss-1", hexLower, 32)},
-			[]string{"shpss_" + fake("shpss-2", hexLower, 31)}),
+			[]string{"shpss_" + fake("shpss-2", hexLower, 31)})),
 		prefixed("shippo-api-token", "shippo", "Shippo live API token (shippo_live_)", "shippo_live_", `[a-f0-9]{40}`, detect.High,
 			[]string{"SHIPPO_API_KEY=shippo_live_" + fake("shippo-1", hexLower, 40)},
 			[]string{"shippo_live_" + fake("shippo-2", hexLower, 20)}),

@@ -1,6 +1,10 @@
 package rules
 
-import "github.com/rekeyhq/rekey/internal/detect"
+import (
+	"strings"
+
+	"github.com/rekeyhq/rekey/internal/detect"
+)
 
 // Package registries: publishing tokens, and the files package managers
 // keep them in.
@@ -120,6 +124,21 @@ func registryRules() []*detect.Rule {
 			NoMatch:     []string{"precious := ciofmt.Sprintf()", "cio" + fake("cio-2", lower, 32)},
 		},
 		{
+			ID:          "packagist-token",
+			Provider:    "packagist",
+			Description: "Private Packagist authentication token (packagist_ort_ / packagist_out_ / packagist_uut_ + 60 hex digits + CRC32 of prefix and random part)",
+			Source:      "https://github.com/packagist/private-packagist-docs/blob/main/docs/composer-authentication.md",
+			Keywords:    []string{"packagist_ort_", "packagist_out_", "packagist_uut_"},
+			Regex:       re(`\b(?P<secret>packagist_(?:ort|out|uut)_[0-9a-f]{60}[0-9a-f]{8})\b`),
+			Validate:    crc32Hex,
+			Severity:    detect.High,
+			Examples: []string{
+				`composer config --global --auth http-basic.repo.packagist.com token ` + packagistToken("packagist_out_", "pkgst-1"),
+				`{"http-basic": {"repo.packagist.com": {"username": "token", "password": "` + packagistToken("packagist_uut_", "pkgst-2") + `"}}}`,
+			},
+			NoMatch: []string{"token " + flipLast(packagistToken("packagist_ort_", "pkgst-3")), "packagist_ort_" + fake("pkgst-4", hexLower, 60)},
+		},
+		{
 			ID:          "docker-config-auth",
 			Provider:    "docker",
 			Description: "Registry credentials in a Docker config.json (auths → auth: base64 of user:password); names the registry and user",
@@ -132,4 +151,10 @@ func registryRules() []*detect.Rule {
 			NoMatch:     []string{`{"auths": {"registry.acme.io": {"auth": ""}}, "credsStore": "desktop"}`},
 		},
 	}
+}
+
+// packagistToken is prefix, 60 random hex digits and the lower-case hex
+// CRC32 of both, as Private Packagist documents its tokens.
+func packagistToken(prefix, seed string) string {
+	return strings.ToLower(withCRC32Hex(prefix + fake(seed, hexLower, 60)))
 }

@@ -219,6 +219,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "okta-api-token",
+			Source:      "https://developer.okta.com/docs/guides/create-an-api-token/next-steps/",
 			Provider:    "okta",
 			Description: "Okta API token (00 + 40 characters) assigned to a key that names Okta",
 			Keywords:    []string{"okta"},
@@ -308,6 +309,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "discord-webhook-url",
+			Source:      "https://discord.com/developers/docs/resources/webhook#execute-webhook",
 			Provider:    "discord",
 			Description: "Discord webhook URL (the URL is the credential)",
 			Keywords:    []string{"discord.com/api/webhooks/", "discordapp.com/api/webhooks/"},

@@ -11,6 +11,7 @@ func slackRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "slack-bot-token",
+			Source:      "https://docs.slack.dev/authentication/tokens",
 			Provider:    "slack",
 			Description: "Slack bot token (xoxb-)",
 			Keywords:    []string{"xoxb-"},
@@ -28,6 +29,7 @@ func slackRules() []*detect.Rule {
 		},
 		{
 			ID:          "slack-user-token",
+			Source:      "https://docs.slack.dev/authentication/tokens",
 			Provider:    "slack",
 			Description: "Slack user token (xoxp-)",
 			Keywords:    []string{"xoxp-"},
@@ -61,6 +63,7 @@ func slackRules() []*detect.Rule {
 		},
 		{
 			ID:          "slack-config-token",
+			Source:      "https://docs.slack.dev/authentication/tokens",
 			Provider:    "slack",
 			Description: "Slack app configuration access token (xoxe.xoxp-1-, xoxe.xoxb-1-)",
 			Keywords:    []string{"xoxe.xox"},
@@ -72,6 +75,7 @@ func slackRules() []*detect.Rule {
 		},
 		{
 			ID:          "slack-app-token",
+			Source:      "https://docs.slack.dev/authentication/tokens",
 			Provider:    "slack",
 			Description: "Slack app-level token for Socket Mode (xapp-)",
 			Keywords:    []string{"xapp-"},

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	actorpkg "github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -490,7 +491,11 @@ func (e *Engine) Approve(ctx context.Context, stepID, actor, opener string) erro
 	if actor == "" {
 		return errs.New("approve", errs.Invalid, e.inc.ID, "an approval needs a name (--as NAME)")
 	}
-	if opener != "" && strings.EqualFold(actor, opener) {
+	// Compared by key, stored as given: "alice " and "Alice" are alice.
+	if _, err := actorpkg.Key(actor); err != nil {
+		return errs.E("approve", errs.Invalid, e.inc.ID, err)
+	}
+	if actorpkg.Same(actor, opener) {
 		return errs.New("approve", errs.Permission, e.inc.ID,
 			fmt.Sprintf("%s opened this incident and cannot also approve its steps; another person must (--as NAME)", actor))
 	}

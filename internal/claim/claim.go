@@ -162,7 +162,8 @@ func For(st store.Store, o Options) (Claimer, error) {
 }
 
 func held(incident string, h Holder) error {
-	return errs.E("claim", errs.Conflict, "", &HeldError{Incident: incident, Holder: h})
+	// No op: the message is the whole story.
+	return errs.E("", errs.Conflict, "", &HeldError{Incident: incident, Holder: h})
 }
 
 func newToken() string {

@@ -321,6 +321,15 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		return err
 	}
 	defer st.Close()
+	if !o.dryRun {
+		// Before anything is read: what another worker is changing is
+		// not ours to judge, let alone to overwrite.
+		var release func()
+		if ctx, release, err = g.claim(ctx, st, id); err != nil {
+			return err
+		}
+		defer release()
+	}
 	sp, ok, err := st.GetPlan(ctx, id)
 	if err != nil {
 		return err
@@ -413,24 +422,33 @@ func (g *globals) confirm(ctx context.Context, yes bool, question string) error 
 }
 
 // openEngine opens the store and an engine on the incident's stored
-// plan; done releases both.
-func (g *globals) openEngine(ctx context.Context, id string) (*engine.Engine, func(), error) {
+// plan, claiming the incident first when the command changes systems
+// (the context returned is the claim's); done releases all.
+func (g *globals) openEngine(ctx context.Context, id string, claimed bool) (context.Context, *engine.Engine, func(), error) {
 	st, err := g.openStore(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	release := func() {}
+	if claimed {
+		if ctx, release, err = g.claim(ctx, st, id); err != nil {
+			st.Close()
+			return nil, nil, nil, err
+		}
 	}
 	deps, cleanup, err := g.engineDeps(ctx, st, id)
 	if err != nil {
+		release()
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	done := func() { cleanup(); st.Close() }
+	done := func() { cleanup(); release(); st.Close() }
 	e, err := engine.New(ctx, deps, id)
 	if err != nil {
 		done()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return e, done, nil
+	return ctx, e, done, nil
 }
 
 // engineDeps builds what the engine acts through from the incident's
@@ -672,7 +690,7 @@ EXIT STATUS
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			e, done, err := g.openEngine(ctx, args[0])
+			ctx, e, done, err := g.openEngine(ctx, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -710,7 +728,7 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			e, done, err := g.openEngine(ctx, args[0])
+			_, e, done, err := g.openEngine(ctx, args[0], false)
 			if err != nil {
 				return err
 			}

@@ -51,9 +51,10 @@ func (e Env) stderrIsTerminal() bool {
 
 // globals are the flags every command shares.
 type globals struct {
-	env   Env
-	as    string
-	store string
+	env    Env
+	as     string
+	store  string
+	claims claims
 }
 
 // Main runs the command line and returns the process exit code.

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/dsn"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -29,6 +30,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/review"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -471,6 +473,19 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	if err != nil {
 		return engine.Deps{}, nil, err
 	}
+	fp, err := g.fingerprinter()
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	masker := secret.NewMasker(fp)
+	masker.Add(g.given.secrets...)
+	// Every admin DSN, and its password alone, before any command runs
+	// (a rollback reloads consumers before it opens a system).
+	for _, sys := range inv.Systems {
+		if admin, err := sys.Admin.Resolve(g.env.Getenv); err == nil {
+			masker.Add(admin, secret.FromString(dsn.Parse(string(admin.Reveal())).Password))
+		}
+	}
 	reg := all.Registry()
 	var mu sync.Mutex
 	provs := map[string]provider.Provider{}
@@ -485,6 +500,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	}
 	d := engine.Deps{
 		Store: st, Audit: al, Inventory: inv, Sealer: sealer, Actor: g.actor(), Out: out,
+		Masker: masker, DropEnv: g.given.envs,
 		Provider: func(ctx context.Context, system string) (provider.Provider, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -68,5 +68,10 @@ func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	if len(raw) == 0 {
 		return secret.Secret{}, errs.New("read secret", errs.Invalid, "", "the secret is empty")
 	}
-	return secret.New(raw), nil
+	v := secret.New(raw)
+	g.given.secrets = append(g.given.secrets, v)
+	if s.env != "" {
+		g.given.envs = append(g.given.envs, s.env)
+	}
+	return v, nil
 }

@@ -87,6 +87,11 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 		return err
 	}
 	defer st.Close()
+	ctx, release, err := g.claim(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	defer release()
 	inc, err := st.GetIncident(ctx, id)
 	if err != nil {
 		return err

@@ -338,9 +338,12 @@ func TestRemediateWorkingTreesHistoryAndTasks(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.home, "remediate", w.id, "shop.git")); err == nil {
 		t.Fatal("a mirror was rewritten without approval")
 	}
-	self := run(t, w.env, "", "--as", "alice", "incident", "approve", w.id, "rewrite-history:shop")
-	if self.code != 2 || !strings.Contains(self.stderr, "opened this incident") {
-		t.Fatalf("opener approving: exit %d: %s", self.code, self.stderr)
+	// The opener under any spelling of her name (issue 10.6).
+	for _, as := range []string{"alice", "alice ", "Alice", "ａｌｉｃｅ"} {
+		self := run(t, w.env, "", "--as", as, "incident", "approve", w.id, "rewrite-history:shop")
+		if self.code != 2 || !strings.Contains(self.stderr, "opened this incident") {
+			t.Fatalf("opener approving as %q: exit %d: %s", as, self.code, self.stderr)
+		}
 	}
 	ok := run(t, w.env, "", "--as", "bob", "incident", "approve", w.id, "rewrite-history:shop")
 	if ok.code != 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/dsn"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -29,6 +30,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/review"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -346,6 +348,15 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		return err
 	}
 	defer st.Close()
+	if !o.dryRun {
+		// Before anything is read: what another worker is changing is
+		// not ours to judge, let alone to overwrite.
+		var release func()
+		if ctx, release, err = g.claim(ctx, st, id); err != nil {
+			return err
+		}
+		defer release()
+	}
 	sp, ok, err := st.GetPlan(ctx, id)
 	if err != nil {
 		return err
@@ -438,24 +449,33 @@ func (g *globals) confirm(ctx context.Context, yes bool, question string) error 
 }
 
 // openEngine opens the store and an engine on the incident's stored
-// plan; done releases both.
-func (g *globals) openEngine(ctx context.Context, id string) (*engine.Engine, func(), error) {
+// plan, claiming the incident first when the command changes systems
+// (the context returned is the claim's); done releases all.
+func (g *globals) openEngine(ctx context.Context, id string, claimed bool) (context.Context, *engine.Engine, func(), error) {
 	st, err := g.openStore(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	release := func() {}
+	if claimed {
+		if ctx, release, err = g.claim(ctx, st, id); err != nil {
+			st.Close()
+			return nil, nil, nil, err
+		}
 	}
 	deps, cleanup, err := g.engineDeps(ctx, st, id)
 	if err != nil {
+		release()
 		st.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	done := func() { cleanup(); st.Close() }
+	done := func() { cleanup(); release(); st.Close() }
 	e, err := engine.New(ctx, deps, id)
 	if err != nil {
 		done()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return e, done, nil
+	return ctx, e, done, nil
 }
 
 // engineDeps builds what the engine acts through from the incident's
@@ -483,6 +503,19 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	if err := al.Check(ctx); err != nil {
 		return engine.Deps{}, nil, err
 	}
+	fp, err := g.fingerprinter()
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	masker := secret.NewMasker(fp)
+	masker.Add(g.given.secrets...)
+	// Every admin DSN, and its password alone, before any command runs
+	// (a rollback reloads consumers before it opens a system).
+	for _, sys := range inv.Systems {
+		if admin, err := sys.Admin.Resolve(g.env.Getenv); err == nil {
+			masker.Add(admin, secret.FromString(dsn.Parse(string(admin.Reveal())).Password))
+		}
+	}
 	reg := all.Registry()
 	var mu sync.Mutex
 	provs := map[string]provider.Provider{}
@@ -497,6 +530,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	}
 	d := engine.Deps{
 		Store: st, Audit: al, Inventory: inv, Sealer: sealer, Actor: g.actor(), Out: out,
+		Masker: masker, DropEnv: g.given.envs,
 		Provider: func(ctx context.Context, system string) (provider.Provider, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -702,7 +736,7 @@ EXIT STATUS
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			e, done, err := g.openEngine(ctx, args[0])
+			ctx, e, done, err := g.openEngine(ctx, args[0], true)
 			if err != nil {
 				return err
 			}
@@ -740,7 +774,7 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			e, done, err := g.openEngine(ctx, args[0])
+			_, e, done, err := g.openEngine(ctx, args[0], false)
 			if err != nil {
 				return err
 			}

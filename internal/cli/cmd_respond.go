@@ -118,6 +118,12 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 		return err
 	}
 	defer st.Close()
+	// Held through every stage: run and remediate use this claim.
+	ctx, release, err := g.claim(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	defer release()
 	rotated, err := engine.RotatedAt(ctx, st, id)
 	if err != nil {
 		return err

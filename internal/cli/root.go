@@ -11,6 +11,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // Env is everything a command may touch of the process: tests pass their
@@ -54,7 +56,16 @@ type globals struct {
 	env      Env
 	as       string
 	store    string
+	claims   claims
 	auditKey string
+	// given are the secrets this command was given (--secret-…) and
+	// the variables --secret-env read them from: the engine masks them in
+	// everything it stores or prints and keeps those variables from the
+	// consumers' commands.
+	given struct {
+		secrets []secret.Secret
+		envs    []string
+	}
 }
 
 // Main runs the command line and returns the process exit code.

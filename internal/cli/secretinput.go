@@ -80,9 +80,14 @@ func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	if err != nil {
 		return secret.Secret{}, err
 	}
+	v := secret.New(raw)
 	if ok {
 		s.keyID = pair.ID
-		return pair.Secret, nil
+		v = pair.Secret
 	}
-	return secret.New(raw), nil
+	g.given.secrets = append(g.given.secrets, v)
+	if s.env != "" {
+		g.given.envs = append(g.given.envs, s.env)
+	}
+	return v, nil
 }

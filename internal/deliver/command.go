@@ -3,13 +3,12 @@ package deliver
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,10 +30,13 @@ type Command struct {
 	// Env is the command's environment; nil means rekey's own, filtered
 	// by Environ.
 	Env []string
-	// Hide lists secrets (the new one, the old one, admin credentials)
-	// that must not reach the command's environment nor, if the command
-	// prints them, an error message.
-	Hide []secret.Secret
+	// Mask knows every secret of the incident (the leaked one, the
+	// previous and new ones, admin credentials): none may reach the
+	// command's environment nor, if the command prints it, an error.
+	Mask *secret.Masker
+	// DropEnv names variables the command must not inherit whatever they
+	// hold, such as the one --secret-env read the leaked secret from.
+	DropEnv []string
 }
 
 // DefaultTimeout bounds one run of a command when Command.Timeout is 0.
@@ -122,7 +124,7 @@ func run(ctx context.Context, c Command) error {
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = Environ(env, c.Hide...)
+	cmd.Env = Environ(env, c.Mask, c.DropEnv...)
 	out := &tail{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	// The shell's children (a reload script's own commands) die with it
@@ -145,31 +147,16 @@ func run(ctx context.Context, c Command) error {
 	default:
 		how = err.Error()
 	}
-	if last := c.scrub(out.lastLine()); last != "" {
+	// Masked before it is cut: a cut could split a secret that the
+	// masker would then miss.
+	if last := cut(c.scrub(out.lastLine()), 200); last != "" {
 		how += "; last output: " + last
 	}
 	return errors.New(how)
 }
 
-// scrub replaces every hidden secret, in each encoding a command might
-// print it in, with secret.Redacted.
-func (c Command) scrub(s string) string {
-	for _, h := range c.Hide {
-		for _, form := range forms(h) {
-			s = strings.ReplaceAll(s, form, secret.Redacted)
-		}
-	}
-	return s
-}
-
-// forms are the encodings of a secret that text may hold it in.
-func forms(h secret.Secret) []string {
-	if h.IsZero() {
-		return nil
-	}
-	v := string(h.Reveal())
-	return []string{v, url.QueryEscape(v), url.PathEscape(v), base64.StdEncoding.EncodeToString(h.Reveal())}
-}
+// scrub masks every secret of c.Mask in s.
+func (c Command) scrub(s string) string { return c.Mask.Mask(s) }
 
 // credentialNames are environment variables that hold credentials by
 // convention; a consumer's commands never need rekey's copy of them.
@@ -179,22 +166,17 @@ var credentialNames = []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "PGPASSW
 var userinfoPassword = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@`)
 
 // Environ returns env without the variables that could carry a secret
-// into a consumer's command: those whose value holds one of hide (plain,
-// URL-encoded or base64), those named like credentials (…PASSWORD…,
-// …TOKEN…, …_DSN, DATABASE_URL…), those holding a URL with a password,
-// and rekey's own REKEY_* settings. Callers pass in hide every secret
-// they hold: the new one, the old one, the system's admin credential.
-func Environ(env []string, hide ...secret.Secret) []string {
-	var hidden []string
-	for _, h := range hide {
-		hidden = append(hidden, forms(h)...)
-	}
+// into a consumer's command: those named in drop, those whose value holds
+// a secret mask knows (in any of its encodings, or by fingerprint), those
+// named like credentials (…PASSWORD…, …TOKEN…, …_DSN, DATABASE_URL…),
+// those holding a URL with a password, and rekey's own REKEY_* settings.
+func Environ(env []string, mask *secret.Masker, drop ...string) []string {
 	out := make([]string, 0, len(env))
 next:
 	for _, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
 		up := strings.ToUpper(name)
-		if strings.HasPrefix(up, "REKEY_") {
+		if strings.HasPrefix(up, "REKEY_") || slices.Contains(drop, name) {
 			continue
 		}
 		for _, n := range credentialNames {
@@ -202,13 +184,8 @@ next:
 				continue next
 			}
 		}
-		if userinfoPassword.MatchString(val) {
+		if userinfoPassword.MatchString(val) || mask.Holds(val) {
 			continue
-		}
-		for _, h := range hidden {
-			if h != "" && strings.Contains(val, h) {
-				continue next
-			}
 		}
 		out = append(out, kv)
 	}
@@ -232,18 +209,22 @@ func (t *tail) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// lastLine is the last non-empty line, cut to 200 bytes. A line that
-// started before the kept tail is not shown: its cut could split a secret
-// that scrubbing would then miss.
+// lastLine is the last non-empty line. A line that started before the
+// kept tail is not shown: its cut could split a secret that scrubbing
+// would then miss.
 func (t *tail) lastLine() string {
 	b := bytes.TrimRight(t.buf, " \t\r\n")
 	i := bytes.LastIndexByte(b, '\n')
 	if i < 0 && t.truncated {
 		return "(output too long)"
 	}
-	line := strings.TrimSpace(string(b[i+1:]))
-	if len(line) > 200 {
-		line = line[:200] + "…"
+	return strings.TrimSpace(string(b[i+1:]))
+}
+
+// cut returns s cut to n bytes, marked with "…" when cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return line
+	return s[:n] + "…"
 }

@@ -54,7 +54,7 @@ func TestFailureOutputIsScrubbed(t *testing.T) {
 		"echo starting; echo 'password authentication failed, password=" + hidden + "'; exit 3",
 		"echo 'dsn postgres://app:Sup3r-S3cret%2FValue%2B1@db failed'; exit 3",
 	} {
-		err := Reload(context.Background(), Command{Consumer: "billing", Line: line, Hide: []secret.Secret{secret.FromString(hidden)}})
+		err := Reload(context.Background(), Command{Consumer: "billing", Line: line, Mask: masker(hidden)})
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -109,10 +109,12 @@ func TestHealthGivesUp(t *testing.T) {
 }
 
 // TestHealthAttemptTimeout: one hung attempt does not use up the deadline.
+// The attempt timeout leaves a loaded machine time to start the second
+// attempt's shell (200 ms did not, with six test runs on two cores).
 func TestHealthAttemptTimeout(t *testing.T) {
 	count := filepath.Join(t.TempDir(), "n")
 	line := fmt.Sprintf(`n=$(cat %[1]s 2>/dev/null || echo 0); echo $((n+1)) > %[1]s; [ $n -ge 1 ] || sleep 30`, count)
-	n, err := Health(context.Background(), Command{Consumer: "c", Line: line, Timeout: 200 * time.Millisecond}, Retry{Deadline: 5 * time.Second, Initial: 10 * time.Millisecond})
+	n, err := Health(context.Background(), Command{Consumer: "c", Line: line, Timeout: 2 * time.Second}, Retry{Deadline: 30 * time.Second, Initial: 10 * time.Millisecond})
 	if err != nil || n != 2 {
 		t.Fatalf("Health = %d, %v; want success on the second attempt", n, err)
 	}
@@ -130,7 +132,7 @@ func TestCommandEnvironmentHoldsNoSecret(t *testing.T) {
 	t.Setenv("HARMLESS", "kept")
 	t.Setenv("SITE", "https://example.com/a:b@c")
 	out := filepath.Join(t.TempDir(), "env")
-	if err := Reload(context.Background(), Command{Consumer: "c", Line: "env > " + out, Hide: []secret.Secret{secret.FromString(hidden)}}); err != nil {
+	if err := Reload(context.Background(), Command{Consumer: "c", Line: "env > " + out, Mask: masker(hidden)}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
@@ -142,6 +144,57 @@ func TestCommandEnvironmentHoldsNoSecret(t *testing.T) {
 	}
 	if !strings.Contains(env, "HARMLESS=kept") || !strings.Contains(env, "SITE=") || !strings.Contains(env, "PATH=") {
 		t.Errorf("command environment lost ordinary variables:\n%s", env)
+	}
+}
+
+// TestLongLineIsMaskedBeforeItIsCut: a secret across the 200-byte cut of
+// the last line shows not even its start.
+func TestLongLineIsMaskedBeforeItIsCut(t *testing.T) {
+	pw := "Cut-Across-The-Limit-" + strings.Repeat("Z", 40)
+	err := Reload(context.Background(), Command{Consumer: "c", Line: "echo '" + strings.Repeat("x", 190) + " " + pw + "'; exit 1", Mask: masker(pw)})
+	if err == nil || strings.Contains(err.Error(), "Cut-Across") {
+		t.Errorf("error %v: holds the start of the secret", err)
+	}
+}
+
+func masker(hidden ...string) *secret.Masker {
+	m := secret.NewMasker(nil)
+	for _, h := range hidden {
+		m.Add(secret.FromString(h))
+	}
+	return m
+}
+
+// TestDropEnvAndFingerprints: the variable --secret-env named is never
+// passed on, whatever its name and value; nor is one holding the leaked
+// secret that rekey knows only by its fingerprint.
+func TestDropEnvAndFingerprints(t *testing.T) {
+	fp, err := secret.NewFingerprinter(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := secret.NewMasker(fp)
+	m.AddFingerprint(fp.Of(secret.FromString("Leaked-By-Fingerprint-77")))
+	t.Setenv("MY_INPUT", "looks-harmless")
+	t.Setenv("OTHER", "Leaked-By-Fingerprint-77")
+	t.Setenv("HARMLESS", "kept")
+	out := filepath.Join(t.TempDir(), "env")
+	if err := Reload(context.Background(), Command{Consumer: "c", Line: "env > " + out, Mask: m, DropEnv: []string{"MY_INPUT"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	env := string(b)
+	for _, bad := range []string{"MY_INPUT=", "Leaked-By-Fingerprint-77"} {
+		if strings.Contains(env, bad) {
+			t.Errorf("command environment holds %q", bad)
+		}
+	}
+	if !strings.Contains(env, "HARMLESS=kept") {
+		t.Errorf("command environment lost ordinary variables:\n%s", env)
+	}
+	err = Reload(context.Background(), Command{Consumer: "c", Line: "echo 'config: password=Leaked-By-Fingerprint-77'; exit 1", Mask: m})
+	if err == nil || strings.Contains(err.Error(), "Leaked-By") || !strings.Contains(err.Error(), secret.Redacted) {
+		t.Errorf("error %v: want the leaked secret masked by its fingerprint", err)
 	}
 }
 

@@ -83,7 +83,7 @@ func (e *Engine) sealedSecret(ctx context.Context, slot string) (secret.Secret, 
 	if blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot); err != nil {
 		return secret.Secret{}, err
 	} else if ok {
-		return e.d.Sealer.Open(blob, e.aad(slot))
+		return e.open(blob, slot)
 	}
 	s, err := e.d.Generate()
 	if err != nil {
@@ -97,7 +97,17 @@ func (e *Engine) sealedSecret(ctx context.Context, slot string) (secret.Secret, 
 	if err != nil {
 		return secret.Secret{}, err
 	}
-	return e.d.Sealer.Open(stored, e.aad(slot))
+	return e.open(stored, slot)
+}
+
+// open unseals blob and registers the secret with the Masker: whatever
+// rekey unseals may come back in a command's output.
+func (e *Engine) open(blob []byte, slot string) (secret.Secret, error) {
+	s, err := e.d.Sealer.Open(blob, e.aad(slot))
+	if err == nil {
+		e.d.Masker.Add(s)
+	}
+	return s, err
 }
 
 // unseal returns the secret sealed in slot; its absence means it was
@@ -110,7 +120,7 @@ func (e *Engine) unseal(ctx context.Context, slot string) (secret.Secret, error)
 	if !ok {
 		return secret.Secret{}, errs.New("run", errs.NotFound, slot, "the new credential is no longer sealed in the store (already delivered and wiped); plan again to issue a fresh one")
 	}
-	return e.d.Sealer.Open(blob, e.aad(slot))
+	return e.open(blob, slot)
 }
 
 // LeaseID is a lease's stable id: one per incident, system and login.
@@ -203,11 +213,16 @@ func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, er
 	if err := t.Write(ctx, v); err != nil {
 		return nil, err
 	}
-	hide := []secret.Secret{sec}
-	if err := deliver.Reload(ctx, deliver.Command{Consumer: c.Name, Line: c.Reload, Dir: e.d.Inventory.Dir, Hide: hide}); err != nil {
+	if err := deliver.Reload(ctx, e.command(c, c.Reload)); err != nil {
 		return nil, err
 	}
 	return map[string]any{"target": t.Describe(), "detail": "delivered to " + t.Describe()}, nil
+}
+
+// command is one of c's commands, run with the incident's Masker and
+// without the variables the caller names.
+func (e *Engine) command(c *inventory.Consumer, line string) deliver.Command {
+	return deliver.Command{Consumer: c.Name, Line: line, Dir: e.d.Inventory.Dir, Mask: e.d.Masker, DropEnv: e.d.DropEnv}
 }
 
 // remember seals what the target holds before rekey's first write to it,
@@ -222,6 +237,7 @@ func (e *Engine) remember(ctx context.Context, c *inventory.Consumer, t deliver.
 	if err != nil {
 		return err
 	}
+	e.d.Masker.Add(cur.Secret)
 	b, err := json.Marshal(previous{User: cur.User, Secret: cur.Secret.Reveal()})
 	if err != nil {
 		return err
@@ -258,8 +274,7 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 	}
 	// Logins from here on are the consumer's, not rekey's own check.
 	since := e.d.Now()
-	hc := deliver.Command{Consumer: c.Name, Line: c.Health, Dir: e.d.Inventory.Dir, Hide: []secret.Secret{sec}}
-	attempts, err := deliver.Health(ctx, hc, e.d.HealthRetry)
+	attempts, err := deliver.Health(ctx, e.command(c, c.Health), e.d.HealthRetry)
 	if err != nil {
 		return nil, err
 	}
@@ -509,7 +524,7 @@ func (e *Engine) restore(ctx context.Context, st *plan.Step) error {
 	if err := t.Write(ctx, deliver.Value{User: prev.User, Secret: sec}); err != nil {
 		return err
 	}
-	return deliver.Reload(ctx, deliver.Command{Consumer: c.Name, Line: c.Reload, Dir: e.d.Inventory.Dir, Hide: []secret.Secret{sec}})
+	return deliver.Reload(ctx, e.command(c, c.Reload))
 }
 
 func (e *Engine) previous(ctx context.Context, consumer string) (previous, bool, error) {
@@ -525,6 +540,7 @@ func (e *Engine) previous(ctx context.Context, consumer string) (previous, bool,
 	var p previous
 	err = json.Unmarshal(s.Reveal(), &p)
 	s.Wipe()
+	e.d.Masker.Add(secret.New(p.Secret))
 	return p, err == nil, err
 }
 

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	actorpkg "github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -92,6 +93,17 @@ type Deps struct {
 	// "after" the side effect). Crash tests use it to kill the process at
 	// an exact point; it is nil in normal runs.
 	Failpoint func(stepID, phase string)
+	// Masker cleans everything the engine stores, audits or prints, and
+	// the output of consumers' commands. The caller registers what it
+	// holds (admin credentials, the leaked secret when it was given);
+	// the engine adds the incident's fingerprint (so the leaked secret is
+	// masked even when its value is not at hand), what the consumers'
+	// targets hold, and each new and previous secret as it meets them.
+	// Nil: a Masker without fingerprints.
+	Masker *secret.Masker
+	// DropEnv names variables the consumers' commands must not inherit
+	// (the one --secret-env read the leaked secret from).
+	DropEnv []string
 }
 
 // StepResult is one step in the run JSON.
@@ -136,10 +148,14 @@ func New(ctx context.Context, d Deps, incident string) (*Engine, error) {
 	if d.Out == nil {
 		d.Out = io.Discard
 	}
+	if d.Masker == nil {
+		d.Masker = secret.NewMasker(nil)
+	}
 	inc, err := d.Store.GetIncident(ctx, incident)
 	if err != nil {
 		return nil, err
 	}
+	d.Masker.AddFingerprint(inc.Fingerprint)
 	sp, ok, err := d.Store.GetPlan(ctx, incident)
 	if err != nil {
 		return nil, err
@@ -164,12 +180,42 @@ func (e *Engine) audit(ctx context.Context, action string, detail any) error {
 	if e.d.Audit == nil {
 		return nil
 	}
-	_, err := e.d.Audit.Append(ctx, e.d.Actor, action, e.inc.ID, detail)
+	_, err := e.d.Audit.Append(ctx, e.d.Actor, action, e.inc.ID, e.maskJSON(detail))
 	return err
 }
 
+// maskJSON is v as JSON with every secret the Masker knows masked: step
+// errors and results quote what consumers' commands and systems said.
+func (e *Engine) maskJSON(v any) json.RawMessage {
+	b := resultJSON(v)
+	if m := e.d.Masker.Mask(string(b)); m != string(b) && json.Valid([]byte(m)) {
+		return json.RawMessage(m)
+	}
+	return b
+}
+
 func (e *Engine) say(format string, a ...any) {
-	fmt.Fprintf(e.d.Out, "rekey: "+format+"\n", a...)
+	fmt.Fprint(e.d.Out, e.d.Masker.Mask(fmt.Sprintf("rekey: "+format+"\n", a...)))
+}
+
+// learn registers with the Masker what every consumer's target holds now:
+// the leaked secret, or a previous one, that a consumer's command may
+// print. A target that cannot be read is the steps' concern, not this.
+func (e *Engine) learn(ctx context.Context) {
+	if e.d.Inventory == nil || e.d.Target == nil {
+		return
+	}
+	for i := range e.d.Inventory.Consumers {
+		c := &e.d.Inventory.Consumers[i]
+		if c.Deliver == nil {
+			continue
+		}
+		if t, err := e.d.Target(c); err == nil {
+			if cur, err := t.Current(ctx); err == nil {
+				e.d.Masker.Add(cur.Secret)
+			}
+		}
+	}
 }
 
 // states reads the stored step states, pending for those never written.
@@ -231,6 +277,7 @@ var ErrStepFailed = errors.New("a step failed")
 // done, an error wrapping ErrWaiting or ErrStepFailed that names the
 // steps holding it up.
 func (e *Engine) Run(ctx context.Context) (Result, error) {
+	e.learn(ctx)
 	if err := e.audit(ctx, "run.start", map[string]string{"strategy": string(e.p.Strategy)}); err != nil {
 		return Result{}, err
 	}
@@ -427,14 +474,14 @@ func (e *Engine) step(ctx context.Context, st *plan.Step, cur store.Step) (store
 	fin := e.d.Now()
 	cur.Finished = &fin
 	if err != nil {
-		cur.State, cur.Error = Failed, err.Error()
+		cur.State, cur.Error = Failed, e.d.Masker.Mask(err.Error())
 		if perr := e.put(ctx, cur, "step.failed", map[string]string{"step": st.ID, "error": cur.Error}); perr != nil {
 			return cur, perr
 		}
 		e.say("%s failed: %s", st.ID, cur.Error)
 		return cur, nil
 	}
-	cur.State, cur.Result = Done, resultJSON(res)
+	cur.State, cur.Result = Done, e.maskJSON(res)
 	if perr := e.put(ctx, cur, "step.done", map[string]any{"step": st.ID, "result": res}); perr != nil {
 		return cur, perr
 	}
@@ -493,7 +540,11 @@ func (e *Engine) Approve(ctx context.Context, stepID, actor, opener string) erro
 	if actor == "" {
 		return errs.New("approve", errs.Invalid, e.inc.ID, "an approval needs a name (--as NAME)")
 	}
-	if opener != "" && strings.EqualFold(actor, opener) {
+	// Compared by key, stored as given: "alice " and "Alice" are alice.
+	if _, err := actorpkg.Key(actor); err != nil {
+		return errs.E("approve", errs.Invalid, e.inc.ID, err)
+	}
+	if actorpkg.Same(actor, opener) {
 		return errs.New("approve", errs.Permission, e.inc.ID,
 			fmt.Sprintf("%s opened this incident and cannot also approve its steps; another person must (--as NAME)", actor))
 	}
@@ -525,6 +576,7 @@ func (e *Engine) Approve(ctx context.Context, stepID, actor, opener string) erro
 // the way out is forward (--resume). Steps that never ran are skipped.
 func (e *Engine) Rollback(ctx context.Context) (Result, error) {
 	const op = "rollback"
+	e.learn(ctx)
 	states, err := e.states(ctx)
 	if err != nil {
 		return Result{}, err

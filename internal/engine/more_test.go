@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,20 @@ func TestApprovalBySomeoneElse(t *testing.T) {
 			revoke = st.ID
 		}
 	}
-	if err := e.Approve(context.Background(), revoke, "alice", "alice"); errs.KindOf(err) != errs.Permission {
-		t.Fatalf("the opener approved their own incident: %v", err)
+	// The opener under another spelling of her name is still the opener.
+	for _, as := range []string{"alice", "alice ", "Alice", " ALICE\t", "ａｌｉｃｅ", "alice\u00a0"} {
+		if err := e.Approve(context.Background(), revoke, as, "alice"); errs.KindOf(err) != errs.Permission {
+			t.Fatalf("the opener approved their own incident as %q: %v", as, err)
+		}
+	}
+	// A Cyrillic look-alike is refused as a name, and a blank one too.
+	for _, as := range []string{"аlice", "   "} {
+		if err := e.Approve(context.Background(), revoke, as, "alice"); errs.KindOf(err) != errs.Invalid {
+			t.Fatalf("approval as %q: %v, want an invalid name", as, err)
+		}
+	}
+	if st, _ := w.st.Steps(context.Background(), w.inc.ID); slices.ContainsFunc(st, func(s store.Step) bool { return s.ApprovedBy != "" }) {
+		t.Fatal("a refused approval was recorded")
 	}
 	if err := e.Approve(context.Background(), "verify:api", "bob", "alice"); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("approving a step that needs none: %v", err)

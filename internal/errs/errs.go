@@ -18,6 +18,7 @@ const (
 	Permission       // access refused
 	Unreachable      // a system that did not answer
 	Unsupported      // implemented, but not for this system or platform
+	Conflict         // someone else is working on it now (a claimed incident)
 )
 
 // Error is an operation that failed, with its kind and the path or object

@@ -5,12 +5,24 @@ import (
 	"strings"
 )
 
-// Validate checks that the steps form a DAG in the order given: every
-// need names an earlier step. Build's plans always do; a stored plan read
-// back is checked before it runs.
+// Validate checks that the steps form a DAG in the order given (every
+// need names an earlier step) and that no two steps create the same login
+// on one system. Build checks its plans; a stored plan read back is
+// checked again before it runs.
 func (p *Plan) Validate() error {
 	seen := map[string]bool{}
+	// Two steps creating one login would hand two consumers one
+	// credential: revoking or rolling back one would cut off the other,
+	// and the engine seals one secret per login.
+	creates := map[string]string{}
 	for _, st := range p.Steps {
+		if st.Kind == Issue {
+			key := st.System + "/" + st.Login
+			if other, ok := creates[key]; ok {
+				return fmt.Errorf("plan: steps %s and %s both create login %s on %s; plan again, or rename one of the consumers", other, st.ID, st.Login, st.System)
+			}
+			creates[key] = st.ID
+		}
 		if st.ID == "" {
 			return fmt.Errorf("plan: a step has no id")
 		}

@@ -7,11 +7,14 @@ package plan
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/scope"
@@ -205,6 +208,9 @@ func Build(in Input) (*Plan, error) {
 			b.note("%s uses the secret but is not declared in the inventory: it gets no replacement and will fail once the old credential is revoked", c.Name)
 		}
 	}
+	if err := b.plan.Validate(); err != nil {
+		return nil, err
+	}
 	return b.plan, nil
 }
 
@@ -331,6 +337,12 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	// gets a new password on the old login instead: one in-place issue
 	// step, shared by all such consumers.
 	perConsumer := strategy != Graceful
+	// How many consumers each plain login name would serve: those that
+	// share one get suffixed names instead (see loginName).
+	taken := map[string]int{}
+	for _, c := range consumers {
+		taken[loginName(sys.Type, id.Name, b.suffix(c, perConsumer), true)]++
+	}
 	var verified []string
 	inPlaceIssue := ""
 	for _, c := range consumers {
@@ -347,7 +359,8 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 			b.note("%s: its delivery has no user_key and its value is not a DSN, so it keeps login %s with a new password: "+
 				"between the password change and its reload it cannot log in", c.Name, id.Name)
 		} else {
-			login = loginName(sys.Type, id.Name, b.suffix(c, perConsumer))
+			suffix := b.suffix(c, perConsumer)
+			login = loginName(sys.Type, id.Name, suffix, !perConsumer || taken[loginName(sys.Type, id.Name, suffix, true)] < 2)
 		}
 		verified = append(verified, b.consumer(id, key, c, login, issue, ttl, drop, first))
 	}
@@ -423,7 +436,10 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		_, end := c.ChangeWindow.Next(b.in.Now)
 		ttl = end.Sub(b.in.Now) + b.in.TemporaryTTL
 	}
-	if issue == "" {
+	if issue == "" && b.plan.Strategy == Graceful {
+		// Graceful consumers share one new login, and so its issue
+		// step. Elsewhere each consumer has its own: two on one login
+		// would be two issue steps, which Validate refuses.
 		issue = b.issued[id.System+"/"+login]
 	}
 	if issue == "" {
@@ -521,21 +537,22 @@ func sourcesOf(cs []*inventory.Consumer) []string {
 
 // loginName is the replacement login for identity base and consumer, in
 // the characters every system accepts unquoted and within the system's
-// length limit. A MySQL account keeps its host part.
-func loginName(systemType, base, consumer string) string {
+// length limit (maxLogin). A MySQL account keeps its host part.
+//
+// A name that has to be cut, or that another consumer's name maps to
+// (unique is false: "orders.api" and "orders-api" both read orders_api),
+// ends in "_" and 8 hex digits of the SHA-256 of the consumer's name as
+// the inventory writes it, so orders-api-eu and orders-api-us keep two
+// logins where a plain cut would give them one. The suffix is derived
+// from the name alone: a plan built again names the same logins.
+func loginName(systemType, base, consumer string, unique bool) string {
 	host := ""
 	if systemType == "mysql" {
 		if u, h, ok := strings.Cut(base, "@"); ok {
 			base, host = u, "@"+h
 		}
 	}
-	max := 63
-	switch systemType {
-	case "mysql":
-		max = 32
-	case "redis":
-		max = 128
-	}
+	max := maxLogin(systemType)
 	var sb strings.Builder
 	for _, r := range strings.ToLower(consumer) {
 		switch {
@@ -546,8 +563,35 @@ func loginName(systemType, base, consumer string) string {
 		}
 	}
 	name := base + "_" + strings.Trim(sb.String(), "_")
-	if len(name) > max {
-		name = name[:max]
+	if len(name) <= max && unique {
+		return name + host
 	}
-	return name + host
+	sum := sha256.Sum256([]byte(consumer))
+	tag := "_" + hex.EncodeToString(sum[:4])
+	return cutUTF8(name, max-len(tag)) + tag + host
+}
+
+// maxLogin is the longest login name, in bytes, a system takes: PostgreSQL
+// cuts identifiers to NAMEDATALEN-1 (63) bytes, MySQL allows 32 characters
+// in a user name (MariaDB 80: 32 fits both), Redis has no limit and 128
+// keeps ACL lists readable.
+func maxLogin(systemType string) int {
+	switch systemType {
+	case "mysql":
+		return 32
+	case "redis":
+		return 128
+	}
+	return 63
+}
+
+// cutUTF8 returns s cut to at most n bytes without splitting a character.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -309,12 +312,107 @@ func TestLoginNames(t *testing.T) {
 	for _, tc := range []struct{ typ, base, consumer, want string }{
 		{"postgres", "orders_svc", "Orders-API", "orders_svc_orders_api"},
 		{"mysql", "app@10.0.%", "billing", "app_billing@10.0.%"},
-		{"mysql", "a_very_long_user_name_here", "and-a-long-consumer", "a_very_long_user_name_here_and_a"},
-		{"postgres", strings.Repeat("x", 60), "consumer", strings.Repeat("x", 60) + "_co"},
+		// Cut to the limit, with a tag of the consumer's name.
+		{"mysql", "a_very_long_user_name_here", "and-a-long-consumer", "a_very_long_user_name_h_" + tag("and-a-long-consumer")},
+		{"postgres", strings.Repeat("x", 60), "consumer", strings.Repeat("x", 54) + "_" + tag("consumer")},
+		// A cut never splits a character of the identity's name.
+		{"postgres", strings.Repeat("x", 53) + "é", "consumer", strings.Repeat("x", 53) + "_" + tag("consumer")},
 	} {
-		if got := loginName(tc.typ, tc.base, tc.consumer); got != tc.want {
+		got := loginName(tc.typ, tc.base, tc.consumer, true)
+		if got != tc.want {
 			t.Errorf("loginName(%s, %s, %s) = %q, want %q", tc.typ, tc.base, tc.consumer, got, tc.want)
 		}
+		if user, _, _ := strings.Cut(got, "@"); len(user) > maxLogin(tc.typ) {
+			t.Errorf("%q is longer than %s takes", got, tc.typ)
+		}
+	}
+}
+
+func tag(consumer string) string {
+	sum := sha256.Sum256([]byte(consumer))
+	return hex.EncodeToString(sum[:4])
+}
+
+// collidingInventory has consumers whose names, cut to the system's
+// limit or mapped to login characters, were one login (issue 10.5).
+func collidingInventory(typ, identity string, consumers ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "version: 1\nsystems:\n  - name: db\n    type: %s\n    admin: env:ADMIN\nidentities:\n  - name: %q\n    system: db\nconsumers:\n", typ, identity)
+	for _, c := range consumers {
+		fmt.Fprintf(&b, "  - name: %s\n    identity: %q\n    deliver: { type: file, path: /srv/%s/.env, format: dotenv, key: PASSWORD, user_key: USER }\n", c, identity, c)
+	}
+	return b.String()
+}
+
+func TestSplitGivesEachConsumerItsOwnLogin(t *testing.T) {
+	for _, tc := range []struct {
+		typ, identity string
+		consumers     []string
+	}{
+		// 32 bytes: orders_service_account_orders_a for both.
+		{"mysql", "orders_service_account@%", []string{"orders-api-eu", "orders-api-us"}},
+		{"postgres", strings.Repeat("o", 52), []string{"orders-api-eu", "orders-api-us"}},
+		{"redis", strings.Repeat("o", 120), []string{"orders-api-eu", "orders-api-us"}},
+		// Not cut, but one name once mapped to login characters.
+		{"postgres", "orders_svc", []string{"orders.api", "orders-api", "orders_api"}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			in := inv(t, collidingInventory(tc.typ, tc.identity, tc.consumers...))
+			s := scope.Scope{Incident: "INC-20261125-3f9a",
+				Identity: scope.Identity{Status: "identified", Name: tc.identity, System: "db", Declared: true, CanLogin: true}}
+			for _, strategy := range []Strategy{Split, Emergency} {
+				p := build(t, Input{Scope: s, Inventory: in, Strategy: strategy})
+				logins := map[string]string{}
+				for _, c := range tc.consumers {
+					st := mustStep(t, p, "verify:"+c)
+					if other, ok := logins[st.Login]; ok {
+						t.Fatalf("%s: %s and %s share login %s", strategy, other, c, st.Login)
+					}
+					logins[st.Login] = c
+					if user, _, _ := strings.Cut(st.Login, "@"); len(user) > maxLogin(tc.typ) {
+						t.Errorf("%s: login %q is over the %s limit", strategy, st.Login, tc.typ)
+					}
+					if mustStep(t, p, "deliver:"+c).Login != st.Login {
+						t.Errorf("%s: %s is delivered another login than it is verified on", strategy, c)
+					}
+				}
+				// Built again (resume re-reads the plan; a rebuilt one must agree).
+				q := build(t, Input{Scope: s, Inventory: in, Strategy: strategy})
+				for _, c := range tc.consumers {
+					if a, b := mustStep(t, p, "verify:"+c).Login, mustStep(t, q, "verify:"+c).Login; a != b {
+						t.Errorf("%s: %s got %s, then %s", strategy, c, a, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestValidateRefusesTwoStepsCreatingOneLogin(t *testing.T) {
+	p := build(t, Input{Scope: shopScope(), Inventory: inv(t, shopInventory), Strategy: Split})
+	if err := p.Validate(); err != nil {
+		t.Fatalf("a built plan: %v", err)
+	}
+	// A stored plan (from an older rekey, or edited) in which two
+	// consumers' issue steps create one login.
+	var issues []int
+	for i, st := range p.Steps {
+		if st.Kind == Issue {
+			issues = append(issues, i)
+		}
+	}
+	if len(issues) < 2 {
+		t.Fatalf("want two issue steps in %+v", p.Steps)
+	}
+	p.Steps[issues[1]].Login = p.Steps[issues[0]].Login
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "both create login "+p.Steps[issues[0]].Login) {
+		t.Fatalf("Validate: %v", err)
+	}
+	// The same login on two systems is two logins.
+	p.Steps[issues[1]].System = "other-db"
+	if err := p.Validate(); err != nil {
+		t.Errorf("one name on two systems: %v", err)
 	}
 }
 

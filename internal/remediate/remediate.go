@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	actorpkg "github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -598,7 +599,11 @@ func Approve(ctx context.Context, st store.Store, al *audit.Log, incident, id, a
 	if actor == "" {
 		return errs.New("approve", errs.Invalid, incident, "an approval needs a name (--as NAME)")
 	}
-	if opener != "" && strings.EqualFold(actor, opener) {
+	// Compared by key, stored as given: "alice " and "Alice" are alice.
+	if _, err := actorpkg.Key(actor); err != nil {
+		return errs.E("approve", errs.Invalid, incident, err)
+	}
+	if actorpkg.Same(actor, opener) {
 		return errs.New("approve", errs.Permission, incident,
 			fmt.Sprintf("%s opened this incident and cannot also approve its history rewrite; another person must (--as NAME)", actor))
 	}

@@ -114,10 +114,13 @@ type Filter struct {
 
 // Raw is implemented by the SQL stores. It exposes the database beneath
 // the interface for the conformance suite (which reads every table to
-// prove no secret is stored in clear) and for read-only inspection; code
-// that writes through it bypasses the store's promises.
+// prove no secret is stored in clear), for read-only inspection, and for
+// internal/claim, which owns the claims table; other code that writes
+// through it bypasses the store's promises.
 type Raw interface {
 	DB() *sql.DB
+	// DialectName is "sqlite" or "postgres".
+	DialectName() string
 }
 
 // DBFile is the store's file name inside $REKEY_HOME.

@@ -6,6 +6,9 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // RequireServicesEnv, set to 1 (as CI does), turns a missing service from
@@ -50,4 +53,35 @@ func PostgresURL(t testing.TB) string {
 	}
 	NeedService(t, "postgresql", host)
 	return raw
+}
+
+// PostgresDB creates a uniquely named database on the local PostgreSQL
+// server (PostgresURL) and drops it, with any sessions a failing test left
+// open, when t ends; it returns the database's URL. Packages running in
+// parallel each get their own.
+func PostgresDB(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL(t)
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { admin.Close() })
+	name := RandomName("rekey_test_")
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		// FORCE: a store a failing test left open must not keep it alive.
+		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }

@@ -2,15 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -19,40 +14,9 @@ import (
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
-// freshDB creates a uniquely named database on the test server and drops
-// it when t ends; it returns the database's URL.
-func freshDB(t *testing.T) string {
-	t.Helper()
-	base := testutil.PostgresURL(t)
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "rekey_store_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		// FORCE: a store a failing test left open must not keep it alive.
-		if _, err := admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func harness() storetest.Harness {
 	return storetest.Harness{
-		New: freshDB,
+		New: func(t *testing.T) string { return testutil.PostgresDB(t) },
 		Open: func(ctx context.Context, addr string) (store.Store, error) {
 			return postgres.Open(ctx, addr)
 		},
@@ -89,7 +53,7 @@ func TestRedact(t *testing.T) {
 
 // A libpq keyword string opens the same database as its URL.
 func TestKeywordDSN(t *testing.T) {
-	u, err := url.Parse(freshDB(t))
+	u, err := url.Parse(testutil.PostgresDB(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +81,7 @@ func TestKeywordDSN(t *testing.T) {
 // TestConcurrentMigration opens one new database from several handles at
 // once, as replicas starting together would: one migrates, all open.
 func TestConcurrentMigration(t *testing.T) {
-	addr := freshDB(t)
+	addr := testutil.PostgresDB(t)
 	const n = 6
 	errc := make(chan error, n)
 	for range n {

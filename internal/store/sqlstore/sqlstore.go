@@ -80,6 +80,10 @@ func New(ctx context.Context, db *sql.DB, d Dialect, where string) (*Store, erro
 // DB returns the database handle (store.Raw).
 func (s *Store) DB() *sql.DB { return s.db }
 
+// DialectName is "sqlite" or "postgres" (store.Raw): packages that use
+// the database beside the store (internal/claim) pick their SQL by it.
+func (s *Store) DialectName() string { return s.d.Name }
+
 // Close closes the database handle.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/review"
+	"github.com/rekeyhq/rekey/internal/safefile"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -246,8 +247,10 @@ func respondRemediate(ctx context.Context, g *globals, s secretFlags, id string,
 	return runIncidentRemediate(ctx, g, &remediateOpts{secret: s, format: "table"}, id, out)
 }
 
-// respondReport writes the incident report to path (atomically: a
-// half-written report must not look like a finished one).
+// respondReport writes the incident report to path: a regular file is
+// replaced atomically (a half-written report must not look like a
+// finished one), a device or pipe is written in place, a directory or a
+// symbolic link is refused (see safefile.WriteFile).
 func respondReport(ctx context.Context, g *globals, id, format, path string) error {
 	var buf bytes.Buffer
 	if err := runIncidentReport(ctx, g, &incidentReportOpts{format: format}, id, &buf); err != nil {
@@ -256,9 +259,5 @@ func respondReport(ctx context.Context, g *globals, id, format, path string) err
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return errs.E("report", errs.Permission, path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
-		return errs.E("report", errs.Permission, path, err)
-	}
-	return os.Rename(tmp, path)
+	return safefile.WriteFile("report", path, buf.Bytes(), 0o600)
 }

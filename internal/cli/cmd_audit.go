@@ -56,14 +56,14 @@ EXIT STATUS
 				}
 			} else {
 				for _, b := range r.Breaks {
-					fmt.Fprintf(out, "entry %d: %s\n", b.Seq, b.Problem)
+					tablef(out, "entry %d: %s\n", b.Seq, b.Problem)
 				}
 				witness := "no witness on this machine"
 				if r.Witnessed {
 					witness = "witness checked"
 				}
 				if r.OK() && r.Entries == 0 {
-					fmt.Fprintf(out, "audit log empty, %s\n", witness)
+					tablef(out, "audit log empty, %s\n", witness)
 				} else if r.OK() {
 					fmt.Fprintf(out, "audit log intact: %d entries, head %.16s, %s\n", r.Entries, r.Head, witness)
 				} else {

@@ -240,7 +240,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 		_, err := io.WriteString(out, p.Mermaid())
 		return err
 	}
-	fmt.Fprintf(out, "Plan for %s: %s\n  %s\n\n", p.Incident, p.Strategy, p.Reason)
+	tablef(out, "Plan for %s: %s\n  %s\n\n", p.Incident, p.Strategy, p.Reason)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tNEEDS\tAPPROVAL\tWHAT")
 	for _, st := range p.Steps {
@@ -252,7 +252,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 		if appr == "" {
 			appr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.ID, needs, appr, st.Summary)
+		tablef(tw, "%s\t%s\t%s\t%s\n", st.ID, needs, appr, st.Summary)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -260,7 +260,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 	if len(p.Notes) > 0 {
 		fmt.Fprintln(out, "\nNotes:")
 		for _, n := range p.Notes {
-			fmt.Fprintf(out, "  - %s\n", n)
+			tablef(out, "  - %s\n", n)
 		}
 	}
 	return nil
@@ -506,7 +506,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 				return nil, nil // a log not there (yet) is no evidence either way
 			}
 			var out []logs.Event
-			err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
+			_, err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
 				if e.Credential == login && e.Action == "connect" && e.Outcome == logs.Success && !e.Time.Before(since) {
 					out = append(out, e)
 				}
@@ -540,7 +540,7 @@ func writeRun(out io.Writer, format string, r engine.Result) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(out, "Run of %s (%s): %s\n", r.Incident, r.Strategy, r.State)
+	tablef(out, "Run of %s (%s): %s\n", r.Incident, r.Strategy, r.State)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATE\tDETAIL")
 	for _, s := range r.Steps {
@@ -548,7 +548,7 @@ func writeRun(out io.Writer, format string, r engine.Result) error {
 		if s.Error != "" {
 			detail = s.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.State, detail)
+		tablef(tw, "%s\t%s\t%s\n", s.ID, s.State, detail)
 	}
 	return tw.Flush()
 }
@@ -565,16 +565,16 @@ func writeDryRun(out io.Writer, format string, acts []engine.Action) error {
 		if a.State != engine.Pending {
 			state = " [" + a.State + "]"
 		}
-		fmt.Fprintf(out, "\n%s%s\n  %s\n", a.Step, state, a.What)
+		tablef(out, "\n%s%s\n  %s\n", a.Step, state, a.What)
 		if a.System != "" {
-			fmt.Fprintf(out, "  system: %s\n", a.System)
+			tablef(out, "  system: %s\n", a.System)
 		}
 		if a.Approval != "" {
-			fmt.Fprintf(out, "  waits for an approval (%s)\n", a.Approval)
+			tablef(out, "  waits for an approval (%s)\n", a.Approval)
 		}
 		for _, l := range strings.Split(a.Change, "\n") {
 			if l != "" {
-				fmt.Fprintf(out, "  %s\n", l)
+				tablef(out, "  %s\n", l)
 			}
 		}
 	}

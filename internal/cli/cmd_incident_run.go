@@ -621,7 +621,7 @@ EXIT STATUS
 				if err := remediate.Approve(ctx, st, al, args[0], args[1], g.actor(), opener); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+				tablef(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
 				return nil
 			}
 			e, err := engine.New(ctx, engine.Deps{Store: st, Audit: al, Actor: g.actor()}, args[0])
@@ -631,7 +631,7 @@ EXIT STATUS
 			if err := e.Approve(ctx, args[1], g.actor(), opener); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+			tablef(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
 			return nil
 		},
 	}

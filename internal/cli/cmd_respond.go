@@ -79,7 +79,7 @@ EXIT STATUS
 
 // stage prints a stage's header.
 func stage(out io.Writer, n int, name, what string) {
-	fmt.Fprintf(out, "\n== %d %s: %s\n", n, name, what)
+	tablef(out, "\n== %d %s: %s\n", n, name, what)
 }
 
 func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) error {
@@ -109,9 +109,9 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	}
 	id := opened.ID
 	if opened.Existing {
-		fmt.Fprintf(out, "resuming the open incident %s\n", id)
+		tablef(out, "resuming the open incident %s\n", id)
 	} else {
-		fmt.Fprintf(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, refString(opened.Identity))
+		tablef(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, refString(opened.Identity))
 	}
 
 	st, err := g.openStore(ctx)
@@ -160,7 +160,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 		return runErr
 	}
 	if runErr != nil {
-		fmt.Fprintf(out, "\nthe run stopped; fix what the failing step names and run respond again (it resumes), or undo with rekey incident rollback %s\n", id)
+		tablef(out, "\nthe run stopped; fix what the failing step names and run respond again (it resumes), or undo with rekey incident rollback %s\n", id)
 		return runErr
 	}
 
@@ -189,7 +189,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if err := respondReport(ctx, g, id, o.reportFormat, path); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "report written to %s\n\nthe response to %s is complete\n", path, id)
+	tablef(out, "report written to %s\n\nthe response to %s is complete\n", path, id)
 	return nil
 }
 
@@ -203,7 +203,7 @@ func respondPlan(ctx context.Context, g *globals, st store.Store, id string, str
 		if err := json.Unmarshal(sp.Body, &p); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "keeping the stored %s plan: its run has %s\n", p.Strategy, map[bool]string{true: "finished", false: "started"}[sp.RunState == store.RunDone])
+		tablef(out, "keeping the stored %s plan: its run has %s\n", p.Strategy, map[bool]string{true: "finished", false: "started"}[sp.RunState == store.RunDone])
 		return &p, nil
 	}
 	p, err := buildPlan(ctx, g, st, id, strategy)
@@ -228,12 +228,12 @@ func respondWaiting(ctx context.Context, st store.Store, id string, p *plan.Plan
 			if opener != "" {
 				who = "someone other than " + opener
 			}
-			fmt.Fprintf(out, "  %s needs an approval by %s:\n    rekey incident approve %s %s --as NAME\n", s.StepID, who, id, s.StepID)
+			tablef(out, "  %s needs an approval by %s:\n    rekey incident approve %s %s --as NAME\n", s.StepID, who, id, s.StepID)
 			if ps := p.Step(s.StepID); ps != nil && ps.Kind == plan.Verify && ps.Approval == plan.ApprovalManual {
-				fmt.Fprintf(out, "    (first hand over the new password: rekey incident credential %s %s --reveal)\n", id, ps.Login)
+				tablef(out, "    (first hand over the new password: rekey incident credential %s %s --reveal)\n", id, ps.Login)
 			}
 		case engine.WaitingWindow:
-			fmt.Fprintf(out, "  %s waits for its change window\n", s.StepID)
+			tablef(out, "  %s waits for its change window\n", s.StepID)
 		}
 	}
 	fmt.Fprintln(out, "then run respond again: it resumes here")

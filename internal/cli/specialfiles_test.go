@@ -48,6 +48,19 @@ func TestSecretFileThatIsAPipeIsRefused(t *testing.T) {
 	}
 }
 
+func TestInventoryThatIsAPipeIsRefused(t *testing.T) {
+	fifo := mkfifo(t, t.TempDir(), "rekey.yml")
+	for _, args := range [][]string{
+		{"inventory", "check", fifo},
+		{"incident", "open", "--secret-env", "LEAKED", "--inventory", fifo},
+	} {
+		r := runWithin(t, map[string]string{"LEAKED": "a-password-nobody-uses-9f8e7d"}, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, fifo+": not a regular file (a named pipe)") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
+
 func TestReviewOfAPipeIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	fifo := mkfifo(t, dir, "postgresql.csv")

@@ -98,7 +98,7 @@ func WriteFile(op, path string, data []byte, perm fs.FileMode) error {
 // inPlace writes to a device or pipe without following a link put in its
 // place since the Lstat, and without waiting for a pipe's reader.
 func inPlace(op, path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY|oNoFollow|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ENXIO) {
 			return errs.New(op, errs.Invalid, path, "is a named pipe that nothing is reading")

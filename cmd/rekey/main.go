@@ -4,14 +4,12 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/rekeyhq/rekey/internal/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.SignalContext(context.Background(), os.Stderr)
 	code := cli.Main(ctx, cli.Env{
 		Args:   os.Args[1:],
 		Stdin:  os.Stdin,

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -260,7 +261,7 @@ func readStore(ctx context.Context, home string, out *Outcome) error {
 // Print writes the outcome for a person.
 func (o *Outcome) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nDrill outcome (incident %s, %s strategy, respond took %s)\n", o.Incident, o.Strategy, o.RespondFor.Round(time.Millisecond))
-	fmt.Fprintf(w, "  copies found:        %d %v\n", o.Copies, o.CopyClasses)
+	fmt.Fprintf(w, "  copies found:        %d (%s)\n", o.Copies, classCounts(o.CopyClasses))
 	for _, name := range consumerNames {
 		c := o.Consumers[name]
 		fmt.Fprintf(w, "  consumer %-10s  %d requests ok, %d failed during the response, longest outage %s, now on login %s\n",
@@ -274,6 +275,29 @@ func (o *Outcome) Print(w io.Writer) {
 	for _, r := range o.Remaining {
 		fmt.Fprintf(w, "    - %s\n", r)
 	}
+}
+
+// classCounts reads "code 2, history 1, chat 1": most copies first, then
+// by name, so the line is the same from run to run.
+func classCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if m[names[i]] != m[names[j]] {
+			return m[names[i]] > m[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func longest(ds []time.Duration) time.Duration {

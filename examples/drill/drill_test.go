@@ -84,3 +84,19 @@ func TestDrill(t *testing.T) {
 		t.Errorf("the report does not name the incident")
 	}
 }
+
+// The outcome reads as sentences, not as Go values.
+func TestOutcomePrintIsReadable(t *testing.T) {
+	o := &Outcome{Incident: "INC-20261206-abcd", Strategy: "emergency", Copies: 4,
+		CopyClasses: map[string]int{"history": 1, "code": 2, "chat": 1},
+		Consumers:   map[string]ConsumerOutcome{"billing": {OK: 10, Login: "billing_x"}}}
+	var b strings.Builder
+	o.Print(&b)
+	out := b.String()
+	if !strings.Contains(out, "copies found:        4 (code 2, chat 1, history 1)") {
+		t.Errorf("copies line:\n%s", out)
+	}
+	if strings.Contains(out, "map[") || strings.Contains(out, "{") {
+		t.Errorf("a Go value in the summary:\n%s", out)
+	}
+}

@@ -99,9 +99,9 @@ func runAuditVerify(ctx context.Context, g *globals, o auditVerifyOpts, out io.W
 func writeAuditReport(out io.Writer, r audit.Report) {
 	for _, b := range r.Breaks {
 		if b.Seq == 0 {
-			fmt.Fprintf(out, "log: %s\n", b.Problem)
+			tablef(out, "log: %s\n", b.Problem)
 		} else {
-			fmt.Fprintf(out, "entry %d: %s\n", b.Seq, b.Problem)
+			tablef(out, "entry %d: %s\n", b.Seq, b.Problem)
 		}
 	}
 	checked := "no witness on this machine"

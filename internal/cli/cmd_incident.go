@@ -276,7 +276,7 @@ func (g *globals) progress() func(format string, a ...any) {
 	if !g.env.stderrIsTerminal() {
 		return func(string, ...any) {}
 	}
-	return func(format string, a ...any) { fmt.Fprintf(g.env.Stderr, "rekey: "+format+"\n", a...) }
+	return func(format string, a ...any) { tablef(g.env.Stderr, "rekey: "+format+"\n", a...) }
 }
 
 // loadInventoryStrict loads an inventory and refuses one with structural

@@ -105,6 +105,9 @@ func TestPartnerHandoverApprovalAndLeases(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &soon); err != nil || len(soon) != 1 || soon[0].Login != partnerLogin {
 		t.Fatalf("leases expiring within 72h: %s %v", r.stdout, err)
 	}
+	if r.code != 1 {
+		t.Errorf("leases --expiring matched a lease: exit %d, want 1 (something to act on)", r.code)
+	}
 	r = run(t, w.env, "", "leases", "renew", soon[0].ID, "--ttl", "240h")
 	if r.code != 0 {
 		t.Fatalf("renew: %d %s", r.code, r.stderr)
@@ -118,8 +121,8 @@ func TestPartnerHandoverApprovalAndLeases(t *testing.T) {
 		t.Errorf("VALID UNTIL after renew is %s away, want 240h", d)
 	}
 	r = run(t, w.env, "", "leases", "--expiring", "72h", "--format", "json")
-	if strings.Contains(r.stdout, partnerLogin) {
-		t.Errorf("the renewed lease still expires within 72h: %s", r.stdout)
+	if strings.Contains(r.stdout, partnerLogin) || r.code != 0 {
+		t.Errorf("the renewed lease still expires within 72h: exit %d %s", r.code, r.stdout)
 	}
 	r = run(t, w.env, "", "leases", "renew", "no-such-lease")
 	if r.code != 2 {

@@ -175,29 +175,29 @@ func writeRemediation(out io.Writer, format string, r *remediate.Result) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(out, "Remediation of %s: %d open, %d remaining, %d done\n", r.Incident, r.Open, r.Remaining, r.Done)
+	tablef(out, "Remediation of %s: %d open, %d remaining, %d done\n", r.Incident, r.Open, r.Remaining, r.Done)
 	for _, b := range r.Branches {
 		state := "updated"
 		if !b.NewCommit {
 			state = "unchanged"
 		}
-		fmt.Fprintf(out, "\n%s: branch %s (%s, commit %.12s) — not pushed\n", b.Repo, b.Branch, state, b.Commit)
+		tablef(out, "\n%s: branch %s (%s, commit %.12s) — not pushed\n", b.Repo, b.Branch, state, b.Commit)
 		for _, c := range b.Changes {
-			fmt.Fprintf(out, "  %s:%d  %s → %s\n      %s\n", c.Path, c.Line, c.Name, c.Reference, c.Note)
+			tablef(out, "  %s:%d  %s → %s\n      %s\n", c.Path, c.Line, c.Name, c.Reference, c.Note)
 		}
-		fmt.Fprintf(out, "  review: %s\n  push:   %s\n", b.Review, b.Push)
+		tablef(out, "  review: %s\n  push:   %s\n", b.Review, b.Push)
 	}
 	for _, h := range r.History {
-		fmt.Fprintf(out, "\n%s: %d copies in history (task %s)\n", h.Repo, h.Copies, h.Task)
+		tablef(out, "\n%s: %d copies in history (task %s)\n", h.Repo, h.Copies, h.Task)
 		switch {
 		case h.Rewritten:
-			fmt.Fprintf(out, "  rewritten on the mirror %s: %d copies left; the expressions file is deleted\n", h.Mirror, h.MirrorCopies)
+			tablef(out, "  rewritten on the mirror %s: %d copies left; the expressions file is deleted\n", h.Mirror, h.MirrorCopies)
 		case h.Expressions != "":
-			fmt.Fprintf(out, "  expressions for git filter-repo --replace-text: %s\n  (mode 0600: it holds the secret; delete it once the rewrite is done)\n", h.Expressions)
+			tablef(out, "  expressions for git filter-repo --replace-text: %s\n  (mode 0600: it holds the secret; delete it once the rewrite is done)\n", h.Expressions)
 		}
-		fmt.Fprintf(out, "  steps (also in %s):\n", h.Instructions)
+		tablef(out, "  steps (also in %s):\n", h.Instructions)
 		for i, s := range h.Steps {
-			fmt.Fprintf(out, "    %d. %s\n", i+1, s)
+			tablef(out, "    %d. %s\n", i+1, s)
 		}
 	}
 	if len(r.Tasks) == 0 {
@@ -207,7 +207,7 @@ func writeRemediation(out io.Writer, format string, r *remediate.Result) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSTATE\tLOCATION\tACTION")
 	for _, t := range r.Tasks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.State, t.Location, t.Action)
+		tablef(tw, "%s\t%s\t%s\t%s\n", t.ID, t.State, t.Location, t.Action)
 	}
 	return tw.Flush()
 }

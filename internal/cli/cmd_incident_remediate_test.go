@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/open"
+	"github.com/rekeyhq/rekey/internal/testutil"
 	"github.com/rekeyhq/rekey/internal/trace"
 )
 
@@ -350,6 +351,7 @@ func TestRemediateWorkingTreesHistoryAndTasks(t *testing.T) {
 		t.Fatalf("approve: exit %d: %s", ok.code, ok.stderr)
 	}
 
+	testutil.NeedTool(t, "git-filter-repo", "make test installs it as root with apt; else apt-get install git-filter-repo")
 	done, _ := w.remediate(t, 0, "--rewrite-history")
 	h := done.History[0]
 	if !h.Rewritten || h.MirrorCopies != 0 || h.Expressions != "" {

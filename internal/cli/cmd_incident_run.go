@@ -267,7 +267,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 		_, err := io.WriteString(out, p.Mermaid())
 		return err
 	}
-	fmt.Fprintf(out, "Plan for %s: %s\n  %s\n\n", p.Incident, p.Strategy, p.Reason)
+	tablef(out, "Plan for %s: %s\n  %s\n\n", p.Incident, p.Strategy, p.Reason)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tNEEDS\tAPPROVAL\tWHAT")
 	for _, st := range p.Steps {
@@ -279,7 +279,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 		if appr == "" {
 			appr = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st.ID, needs, appr, st.Summary)
+		tablef(tw, "%s\t%s\t%s\t%s\n", st.ID, needs, appr, st.Summary)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -287,7 +287,7 @@ func writePlan(out io.Writer, format string, p *plan.Plan) error {
 	if len(p.Notes) > 0 {
 		fmt.Fprintln(out, "\nNotes:")
 		for _, n := range p.Notes {
-			fmt.Fprintf(out, "  - %s\n", n)
+			tablef(out, "  - %s\n", n)
 		}
 	}
 	return nil
@@ -570,7 +570,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 				return nil, nil // a log not there (yet) is no evidence either way
 			}
 			var out []logs.Event
-			err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
+			_, err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
 				if e.Credential == login && e.Action == "connect" && e.Outcome == logs.Success && !e.Time.Before(since) {
 					out = append(out, e)
 				}
@@ -604,7 +604,7 @@ func writeRun(out io.Writer, format string, r engine.Result) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	fmt.Fprintf(out, "Run of %s (%s): %s\n", r.Incident, r.Strategy, r.State)
+	tablef(out, "Run of %s (%s): %s\n", r.Incident, r.Strategy, r.State)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tSTATE\tDETAIL")
 	for _, s := range r.Steps {
@@ -612,7 +612,7 @@ func writeRun(out io.Writer, format string, r engine.Result) error {
 		if s.Error != "" {
 			detail = s.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, s.State, detail)
+		tablef(tw, "%s\t%s\t%s\n", s.ID, s.State, detail)
 	}
 	return tw.Flush()
 }
@@ -629,16 +629,16 @@ func writeDryRun(out io.Writer, format string, acts []engine.Action) error {
 		if a.State != engine.Pending {
 			state = " [" + a.State + "]"
 		}
-		fmt.Fprintf(out, "\n%s%s\n  %s\n", a.Step, state, a.What)
+		tablef(out, "\n%s%s\n  %s\n", a.Step, state, a.What)
 		if a.System != "" {
-			fmt.Fprintf(out, "  system: %s\n", a.System)
+			tablef(out, "  system: %s\n", a.System)
 		}
 		if a.Approval != "" {
-			fmt.Fprintf(out, "  waits for an approval (%s)\n", a.Approval)
+			tablef(out, "  waits for an approval (%s)\n", a.Approval)
 		}
 		for _, l := range strings.Split(a.Change, "\n") {
 			if l != "" {
-				fmt.Fprintf(out, "  %s\n", l)
+				tablef(out, "  %s\n", l)
 			}
 		}
 	}
@@ -685,7 +685,7 @@ EXIT STATUS
 				if err := remediate.Approve(ctx, st, al, args[0], args[1], g.actor(), opener); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+				tablef(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
 				return nil
 			}
 			e, err := engine.New(ctx, engine.Deps{Store: st, Audit: al, Actor: g.actor()}, args[0])
@@ -695,7 +695,7 @@ EXIT STATUS
 			if err := e.Approve(ctx, args[1], g.actor(), opener); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
+			tablef(c.OutOrStdout(), "%s approved by %s\n", args[1], g.actor())
 			return nil
 		},
 	}

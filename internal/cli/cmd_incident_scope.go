@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/escape"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -158,16 +159,16 @@ func identityLine(id scope.Identity) string {
 
 func writeScopeTable(w io.Writer, s scope.Scope) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %s  %s  fingerprint %.12s\n", s.Incident, s.Secret.Kind, s.Secret.Preview, s.Secret.Fingerprint)
-	fmt.Fprintf(&b, "\nRISK %d/100   flags: %s\n", s.Risk.Score, flagList(s.Flags))
+	tablef(&b, "%s  %s  %s  fingerprint %.12s\n", s.Incident, s.Secret.Kind, s.Secret.Preview, s.Secret.Fingerprint)
+	tablef(&b, "\nRISK %d/100   flags: %s\n", s.Risk.Score, flagList(s.Flags))
 	for _, r := range s.Risk.Reasons {
-		fmt.Fprintf(&b, "  %s\n", r)
+		tablef(&b, "  %s\n", r)
 	}
-	fmt.Fprintf(&b, "\nIDENTITY  %s\n", identityLine(s.Identity))
+	tablef(&b, "\nIDENTITY  %s\n", identityLine(s.Identity))
 	for _, p := range s.Identity.Privileges {
 		extra := ""
 		if p.Via != "" {
-			extra += " via " + p.Via
+			extra += " via " + escape.Text(p.Via)
 		}
 		if p.CreatesCredentials {
 			extra += " (can create credentials)"
@@ -175,16 +176,16 @@ func writeScopeTable(w io.Writer, s scope.Scope) error {
 		if p.Kept {
 			extra += " (kept by policy)"
 		}
-		fmt.Fprintf(&b, "  %-8s %s%s\n", strings.ToUpper(p.Risk), p.Name, extra)
+		tablef(&b, "  %-8s %s%s\n", strings.ToUpper(p.Risk), p.Name, extra)
 	}
-	fmt.Fprintf(&b, "\nCOPIES  %d\n", len(s.Occurrences))
+	tablef(&b, "\nCOPIES  %d\n", len(s.Occurrences))
 	for _, o := range s.Occurrences {
 		extra := ""
 		if o.Ref != "" {
 			extra += "  [" + o.Ref + "]"
 		}
 		if o.Commit != "" {
-			extra += fmt.Sprintf("  [commit %.12s]", o.Commit)
+			extra += tables("  [commit %.12s]", o.Commit)
 		}
 		if o.Encoding != "" && o.Encoding != "plain" {
 			extra += "  [" + o.Encoding + "]"
@@ -192,9 +193,9 @@ func writeScopeTable(w io.Writer, s scope.Scope) error {
 		if o.Match == "partial" {
 			extra += "  [partial]"
 		}
-		fmt.Fprintf(&b, "  %-8s %s:%d%s\n", o.Class, o.Path, o.Line, extra)
+		tablef(&b, "  %-8s %s:%d%s\n", o.Class, o.Path, o.Line, extra)
 	}
-	fmt.Fprintf(&b, "\nCONSUMERS  %d\n", len(s.Consumers))
+	tablef(&b, "\nCONSUMERS  %d\n", len(s.Consumers))
 	for _, c := range s.Consumers {
 		state := "declared, not seen"
 		if c.Observed {
@@ -203,33 +204,33 @@ func writeScopeTable(w io.Writer, s scope.Scope) error {
 		if c.ThirdParty {
 			state += ", third party"
 		}
-		fmt.Fprintf(&b, "  %-20s %-28s %s\n", c.Name, state, strings.Join(c.Sources, " "))
+		tablef(&b, "  %-20s %-28s %s\n", c.Name, state, strings.Join(c.Sources, " "))
 	}
 	if len(s.Unexplained) > 0 {
-		fmt.Fprintf(&b, "\nUNEXPLAINED USE  %d source(s) no consumer declares\n", len(s.Unexplained))
+		tablef(&b, "\nUNEXPLAINED USE  %d source(s) no consumer declares\n", len(s.Unexplained))
 		for _, u := range s.Unexplained {
-			fmt.Fprintf(&b, "  %s  since %s\n", u.Source, u.FirstSeen.UTC().Format(time.RFC3339))
+			tablef(&b, "  %s  since %s\n", u.Source, u.FirstSeen.UTC().Format(time.RFC3339))
 			for _, e := range u.Evidence {
-				fmt.Fprintf(&b, "    %s\n", e)
+				tablef(&b, "    %s\n", e)
 			}
 		}
 	}
 	if len(s.Reuse) > 0 {
-		fmt.Fprintf(&b, "\nREUSE  the same secret also authenticates\n")
+		tablef(&b, "\nREUSE  the same secret also authenticates\n")
 		for _, r := range s.Reuse {
-			fmt.Fprintf(&b, "  %s/%s\n", r.System, r.Name)
+			tablef(&b, "  %s/%s\n", r.System, r.Name)
 		}
 	}
 	if len(s.Related) > 0 {
-		fmt.Fprintf(&b, "\nRELATED  to review: they survive rotating this secret\n")
+		tablef(&b, "\nRELATED  to review: they survive rotating this secret\n")
 		for _, r := range s.Related {
-			fmt.Fprintf(&b, "  %-14s %s — %s\n", r.Kind, r.Name, r.Detail)
+			tablef(&b, "  %-14s %s — %s\n", r.Kind, r.Name, r.Detail)
 		}
 	}
 	if len(s.NotSearched) > 0 {
-		fmt.Fprintf(&b, "\nNOT SEARCHED  the identity may be in these systems\n")
+		tablef(&b, "\nNOT SEARCHED  the identity may be in these systems\n")
 		for _, p := range s.NotSearched {
-			fmt.Fprintf(&b, "  %s: %s\n", p.System, p.Error)
+			tablef(&b, "  %s: %s\n", p.System, p.Error)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
@@ -238,48 +239,46 @@ func writeScopeTable(w io.Writer, s scope.Scope) error {
 
 func writeScopeMarkdown(w io.Writer, s scope.Scope) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Scope of %s\n\n", s.Incident)
-	fmt.Fprintf(&b, "- **Secret:** %s `%s` (fingerprint `%.12s`)\n", s.Secret.Kind, s.Secret.Preview, s.Secret.Fingerprint)
-	fmt.Fprintf(&b, "- **Identity:** %s\n", identityLine(s.Identity))
-	fmt.Fprintf(&b, "- **Risk:** %d/100; flags: %s\n\n", s.Risk.Score, flagList(s.Flags))
+	mdf(&b, "# Scope of %s\n\n", s.Incident)
+	mdf(&b, "- **Secret:** %s `%s` (fingerprint `%.12s`)\n", s.Secret.Kind, s.Secret.Preview, s.Secret.Fingerprint)
+	mdf(&b, "- **Identity:** %s\n", identityLine(s.Identity))
+	mdf(&b, "- **Risk:** %d/100; flags: %s\n\n", s.Risk.Score, flagList(s.Flags))
 	for _, r := range s.Risk.Reasons {
-		fmt.Fprintf(&b, "  - %s\n", r)
+		mdf(&b, "  - %s\n", r)
 	}
-	fmt.Fprintf(&b, "\n## Privileges\n\n| risk | privilege | via | creates credentials | kept |\n|---|---|---|---|---|\n")
+	mdf(&b, "\n## Privileges\n\n| risk | privilege | via | creates credentials | kept |\n|---|---|---|---|---|\n")
 	for _, p := range s.Identity.Privileges {
-		fmt.Fprintf(&b, "| %s | %s | %s | %v | %v |\n", p.Risk, mdCell(p.Name), mdCell(p.Via), p.CreatesCredentials, p.Kept)
+		mdf(&b, "| %s | %s | %s | %v | %v |\n", p.Risk, p.Name, p.Via, p.CreatesCredentials, p.Kept)
 	}
-	fmt.Fprintf(&b, "\n## Copies (%d)\n\n| class | where | ref | commit | encoding |\n|---|---|---|---|---|\n", len(s.Occurrences))
+	mdf(&b, "\n## Copies (%d)\n\n| class | where | ref | commit | encoding |\n|---|---|---|---|---|\n", len(s.Occurrences))
 	for _, o := range s.Occurrences {
-		fmt.Fprintf(&b, "| %s | `%s:%d` | %s | %.12s | %s |\n", o.Class, o.Path, o.Line, mdCell(o.Ref), o.Commit, o.Encoding)
+		mdf(&b, "| %s | `%s:%d` | %s | %.12s | %s |\n", o.Class, o.Path, o.Line, o.Ref, o.Commit, o.Encoding)
 	}
-	fmt.Fprintf(&b, "\n## Consumers\n\n| consumer | declared | seen | sources | third party |\n|---|---|---|---|---|\n")
+	mdf(&b, "\n## Consumers\n\n| consumer | declared | seen | sources | third party |\n|---|---|---|---|---|\n")
 	for _, c := range s.Consumers {
-		fmt.Fprintf(&b, "| %s | %v | %v | %s | %v |\n", c.Name, c.Declared, c.Observed, mdCell(strings.Join(c.Sources, " ")), c.ThirdParty)
+		mdf(&b, "| %s | %v | %v | %s | %v |\n", c.Name, c.Declared, c.Observed, strings.Join(c.Sources, " "), c.ThirdParty)
 	}
 	if len(s.Unexplained) > 0 {
-		fmt.Fprintf(&b, "\n## Unexplained use\n\n")
+		mdf(&b, "\n## Unexplained use\n\n")
 		for _, u := range s.Unexplained {
-			fmt.Fprintf(&b, "- **%s** since %s: %s\n", u.Source, u.FirstSeen.UTC().Format(time.RFC3339), strings.Join(u.Evidence, "; "))
+			mdf(&b, "- **%s** since %s: %s\n", u.Source, u.FirstSeen.UTC().Format(time.RFC3339), strings.Join(u.Evidence, "; "))
 		}
 	}
 	if len(s.Reuse)+len(s.Related)+len(s.NotSearched) > 0 {
-		fmt.Fprintf(&b, "\n## Also\n\n")
+		mdf(&b, "\n## Also\n\n")
 		for _, r := range s.Reuse {
-			fmt.Fprintf(&b, "- reuse: `%s/%s` accepts the same secret\n", r.System, r.Name)
+			mdf(&b, "- reuse: `%s/%s` accepts the same secret\n", r.System, r.Name)
 		}
 		for _, r := range s.Related {
-			fmt.Fprintf(&b, "- related %s `%s`: %s\n", r.Kind, r.Name, r.Detail)
+			mdf(&b, "- related %s `%s`: %s\n", r.Kind, r.Name, r.Detail)
 		}
 		for _, p := range s.NotSearched {
-			fmt.Fprintf(&b, "- not searched: %s (%s)\n", p.System, p.Error)
+			mdf(&b, "- not searched: %s (%s)\n", p.System, p.Error)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
 // graph is the scope as nodes and edges, drawn by dot and mermaid alike.
 type graphNode struct{ id, label, shape string }
@@ -338,7 +337,7 @@ func writeScopeDot(w io.Writer, s scope.Scope) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph %q {\n  rankdir=LR;\n", s.Incident)
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "  %s [label=%q,%s];\n", n.id, strings.ReplaceAll(n.label, `\n`, "\n"), shapes[n.shape])
+		fmt.Fprintf(&b, "  %s [label=%q,%s];\n", n.id, strings.ReplaceAll(escape.Text(n.label), `\n`, "\n"), shapes[n.shape])
 	}
 	for _, e := range edges {
 		fmt.Fprintf(&b, "  %s -> %s [label=%q];\n", e.from, e.to, e.label)
@@ -353,7 +352,7 @@ func writeScopeMermaid(w io.Writer, s scope.Scope) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	for _, n := range nodes {
-		label := strings.NewReplacer(`"`, "#quot;", `\n`, "<br/>").Replace(n.label)
+		label := strings.NewReplacer(`"`, "#quot;", `\n`, "<br/>").Replace(escape.Text(n.label))
 		open, closeBr := "[", "]"
 		switch n.shape {
 		case "identity":

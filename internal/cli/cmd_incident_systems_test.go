@@ -68,8 +68,8 @@ func openAndScope(t *testing.T, env map[string]string, inv string) scopeView {
 func randomSuffix() string { return fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff) }
 
 func TestIncidentAgainstMariaDB(t *testing.T) {
-	testutil.NeedService(t, "mariadb", "127.0.0.1:3306")
-	admin := "root@tcp(127.0.0.1:3306)/"
+	testutil.NeedService(t, "mariadb", testutil.MariaDBAddr)
+	admin := "root@tcp(" + testutil.MariaDBAddr + ")/"
 	db, err := sql.Open("mysql", admin)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +77,7 @@ func TestIncidentAgainstMariaDB(t *testing.T) {
 	defer db.Close()
 	sfx := randomSuffix()
 	user, other := "rkcrm_"+sfx, "rkold_"+sfx
+	testutil.DropMariaDBUsers(t, user, other)
 	password := "Crm-9vQ2xLp7Wz4k-" + sfx
 	for _, q := range []string{
 		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, password),
@@ -87,9 +88,6 @@ func TestIncidentAgainstMariaDB(t *testing.T) {
 			t.Fatalf("%s: %v", strings.Split(q, " IDENTIFIED")[0], err)
 		}
 	}
-	t.Cleanup(func() {
-		_, _ = db.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%', '%s'@'%%'", user, other))
-	})
 	// An open session from 127.0.0.1, where no consumer is declared.
 	sess, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(127.0.0.1:3306)/", user, password))
 	if err != nil {
@@ -164,9 +162,11 @@ func TestIncidentAgainstRedis(t *testing.T) {
 	sfx := randomSuffix()
 	agent, other := "rkagent_"+sfx, "rkcache_"+sfx
 	password := "Agent-7Hq2mXp9Lw3v-" + sfx
+	// Deleted when the test ends, however it ends (registered before the
+	// users exist; LIFO, so before admin's connection closes).
+	t.Cleanup(func() { resp(t, admin, "ACL", "DELUSER", agent, other) })
 	resp(t, admin, "ACL", "SETUSER", agent, "on", ">"+password, "~tickets:*", "+@read", "+@write", "+acl")
 	resp(t, admin, "ACL", "SETUSER", other, "on", ">"+password, "~cache:*", "+@read")
-	t.Cleanup(func() { resp(t, admin, "ACL", "DELUSER", agent, other) })
 	sess := redisConn(t)
 	resp(t, sess, "AUTH", agent, password)
 

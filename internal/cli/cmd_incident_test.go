@@ -22,7 +22,10 @@ import (
 // (REKEY_TEST_PGCONSUMER set; see runConsumerProcess).
 func TestMain(m *testing.M) {
 	if os.Getenv("REKEY_TEST_AS_REKEY") == "1" {
-		os.Exit(Main(context.Background(), Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+		ctx, stop := SignalContext(context.Background(), os.Stderr)
+		code := Main(ctx, Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		stop()
+		os.Exit(code)
 	}
 	if spec := os.Getenv("REKEY_TEST_PGCONSUMER"); spec != "" {
 		os.Exit(runConsumerProcess(spec))

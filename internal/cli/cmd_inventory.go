@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -134,17 +133,17 @@ func runInventoryCheck(g *globals, o *inventoryCheckOpts, path string, out io.Wr
 		}
 	} else {
 		for _, p := range rep.Errors {
-			fmt.Fprintf(out, "%s: error: %s\n", p.Pos, p.Msg)
+			tablef(out, "%s: error: %s\n", p.Pos, p.Msg)
 		}
 		for _, p := range rep.Warnings {
-			fmt.Fprintf(out, "%s: warning: %s\n", p.Pos, p.Msg)
+			tablef(out, "%s: warning: %s\n", p.Pos, p.Msg)
 		}
 		if rep.OK() {
-			fmt.Fprintf(out, "inventory ok: %s, %s, %s (%s)\n", plural(len(inv.Systems), "system", "systems"),
+			tablef(out, "inventory ok: %s, %s, %s (%s)\n", plural(len(inv.Systems), "system", "systems"),
 				plural(len(inv.Identities), "identity", "identities"), plural(len(inv.Consumers), "consumer", "consumers"),
 				plural(len(rep.Warnings), "warning", "warnings"))
 		} else {
-			fmt.Fprintf(out, "inventory has %s (%s)\n", plural(len(rep.Errors), "error", "errors"), plural(len(rep.Warnings), "warning", "warnings"))
+			tablef(out, "inventory has %s (%s)\n", plural(len(rep.Errors), "error", "errors"), plural(len(rep.Warnings), "warning", "warnings"))
 		}
 	}
 	if !rep.OK() {

@@ -35,7 +35,8 @@ a surprise outage. --expiring 72h keeps those that lapse within 72 hours.
 (PostgreSQL VALID UNTIL) or rekey only tracks it (MariaDB, Redis).
 
 EXIT STATUS
-  0  listed
+  0  listed (with --expiring: none expires within it)
+  1  --expiring matched at least one lease: something to renew or replace
   2  usage or input error`,
 		Example: `  rekey leases --expiring 72h
   rekey leases renew 20261126-3f9a:shop-db/orders_svc_api --ttl 720h`,
@@ -74,7 +75,17 @@ func runLeases(ctx context.Context, g *globals, o *leasesOpts, out io.Writer) er
 	if ls == nil {
 		ls = []store.Lease{}
 	}
-	if o.format == "json" {
+	if err := writeLeases(out, o.format, ls); err != nil {
+		return err
+	}
+	if o.expiring > 0 && len(ls) > 0 {
+		return foundError{}
+	}
+	return nil
+}
+
+func writeLeases(out io.Writer, format string, ls []store.Lease) error {
+	if format == "json" {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(ls)
@@ -86,7 +97,7 @@ func runLeases(ctx context.Context, g *globals, o *leasesOpts, out io.Writer) er
 		if l.Expires != nil {
 			exp = l.Expires.UTC().Format(time.RFC3339) + " (in " + time.Until(*l.Expires).Round(time.Hour).String() + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", l.ID, l.System, l.Login, l.Consumer, exp, l.Enforced, l.State)
+		tablef(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", l.ID, l.System, l.Login, l.Consumer, exp, l.Enforced, l.State)
 	}
 	return tw.Flush()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/review"
+	"github.com/rekeyhq/rekey/internal/safefile"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -71,14 +72,14 @@ EXIT STATUS
 	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret leaked (RFC 3339); default: its oldest known copy")
 	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency or split")
 	c.Flags().BoolVar(&o.yes, "yes", false, "do not ask before changing systems")
-	c.Flags().StringVar(&o.report, "report", "", "where to write the report (default $REKEY_HOME/reports/ID.FORMAT)")
+	c.Flags().StringVar(&o.report, "report", "", "where to write the report (default $REKEY_HOME/reports/ID.FORMAT): a file is replaced atomically, a device or pipe written in place, a directory or symbolic link refused")
 	c.Flags().StringVar(&o.reportFormat, "report-format", "md", "report format: md, html or json")
 	return c
 }
 
 // stage prints a stage's header.
 func stage(out io.Writer, n int, name, what string) {
-	fmt.Fprintf(out, "\n== %d %s: %s\n", n, name, what)
+	tablef(out, "\n== %d %s: %s\n", n, name, what)
 }
 
 func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) error {
@@ -108,9 +109,9 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	}
 	id := opened.ID
 	if opened.Existing {
-		fmt.Fprintf(out, "resuming the open incident %s\n", id)
+		tablef(out, "resuming the open incident %s\n", id)
 	} else {
-		fmt.Fprintf(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, refString(opened.Identity))
+		tablef(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, refString(opened.Identity))
 	}
 
 	st, err := g.openStore(ctx)
@@ -165,7 +166,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 		return runErr
 	}
 	if runErr != nil {
-		fmt.Fprintf(out, "\nthe run stopped; fix what the failing step names and run respond again (it resumes), or undo with rekey incident rollback %s\n", id)
+		tablef(out, "\nthe run stopped; fix what the failing step names and run respond again (it resumes), or undo with rekey incident rollback %s\n", id)
 		return runErr
 	}
 
@@ -194,7 +195,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if err := respondReport(ctx, g, id, o.reportFormat, path); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "report written to %s\n\nthe response to %s is complete\n", path, id)
+	tablef(out, "report written to %s\n\nthe response to %s is complete\n", path, id)
 	return nil
 }
 
@@ -208,7 +209,7 @@ func respondPlan(ctx context.Context, g *globals, st store.Store, id string, str
 		if err := json.Unmarshal(sp.Body, &p); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(out, "keeping the stored %s plan: its run has %s\n", p.Strategy, map[bool]string{true: "finished", false: "started"}[sp.RunState == store.RunDone])
+		tablef(out, "keeping the stored %s plan: its run has %s\n", p.Strategy, map[bool]string{true: "finished", false: "started"}[sp.RunState == store.RunDone])
 		return &p, nil
 	}
 	p, err := buildPlan(ctx, g, st, id, strategy)
@@ -233,12 +234,12 @@ func respondWaiting(ctx context.Context, st store.Store, id string, p *plan.Plan
 			if opener != "" {
 				who = "someone other than " + opener
 			}
-			fmt.Fprintf(out, "  %s needs an approval by %s:\n    rekey incident approve %s %s --as NAME\n", s.StepID, who, id, s.StepID)
+			tablef(out, "  %s needs an approval by %s:\n    rekey incident approve %s %s --as NAME\n", s.StepID, who, id, s.StepID)
 			if ps := p.Step(s.StepID); ps != nil && ps.Kind == plan.Verify && ps.Approval == plan.ApprovalManual {
-				fmt.Fprintf(out, "    (first hand over the new password: rekey incident credential %s %s --reveal)\n", id, ps.Login)
+				tablef(out, "    (first hand over the new password: rekey incident credential %s %s --reveal)\n", id, ps.Login)
 			}
 		case engine.WaitingWindow:
-			fmt.Fprintf(out, "  %s waits for its change window\n", s.StepID)
+			tablef(out, "  %s waits for its change window\n", s.StepID)
 		}
 	}
 	fmt.Fprintln(out, "then run respond again: it resumes here")
@@ -252,8 +253,10 @@ func respondRemediate(ctx context.Context, g *globals, s secretFlags, id string,
 	return runIncidentRemediate(ctx, g, &remediateOpts{secret: s, format: "table"}, id, out)
 }
 
-// respondReport writes the incident report to path (atomically: a
-// half-written report must not look like a finished one).
+// respondReport writes the incident report to path: a regular file is
+// replaced atomically (a half-written report must not look like a
+// finished one), a device or pipe is written in place, a directory or a
+// symbolic link is refused (see safefile.WriteFile).
 func respondReport(ctx context.Context, g *globals, id, format, path string) error {
 	var buf bytes.Buffer
 	if err := runIncidentReport(ctx, g, &incidentReportOpts{format: format}, id, &buf); err != nil {
@@ -262,9 +265,5 @@ func respondReport(ctx context.Context, g *globals, id, format, path string) err
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return errs.E("report", errs.Permission, path, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o600); err != nil {
-		return errs.E("report", errs.Permission, path, err)
-	}
-	return os.Rename(tmp, path)
+	return safefile.WriteFile("report", path, buf.Bytes(), 0o600)
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,8 +49,34 @@ func TestRespondResumesAndNeedsConfirmation(t *testing.T) {
 		t.Error("respond printed the leaked password")
 	}
 	// A third run finds everything done and changes nothing.
-	r = run(t, w.env, "", "respond", "--secret-env", "LEAKED", "--inventory", inv, "--yes", "--report", report)
+	// It writes its report into /dev/null, which stays a device.
+	r = run(t, w.env, "", "respond", "--secret-env", "LEAKED", "--inventory", inv, "--yes", "--report", "/dev/null")
+	if fi, err := os.Lstat("/dev/null"); err != nil || fi.Mode()&fs.ModeCharDevice == 0 {
+		t.Fatalf("/dev/null after respond --report /dev/null: %v %v", fi.Mode(), err)
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, "keeping the stored split plan: its run has finished") {
 		t.Errorf("respond after completion: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// A link in the report's place, pointing out of its directory, is
+	// neither followed nor replaced; nor is a directory.
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(w.dir, "linked-report.md")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ path, want string }{{link, "symbolic link"}, {w.dir, "directory"}} {
+		r = run(t, w.env, "", "respond", "--secret-env", "LEAKED", "--inventory", inv, "--yes", "--report", c.path)
+		if r.code != 2 || !strings.Contains(r.stderr, c.path+": is a "+c.want) {
+			t.Errorf("--report %s: %d %q", c.path, r.code, r.stderr)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&fs.ModeSymlink == 0 {
+		t.Error("the link was replaced")
 	}
 }

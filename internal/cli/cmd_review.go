@@ -82,7 +82,8 @@ fingerprint, or a principal ARN (a role ARN covers its sessions).
 
 EXIT STATUS
   0  reviewed, whatever was found
-  2  usage or input error (a bad flag or time, a glob that matches nothing)`,
+  2  usage or input error (a bad flag or time, a glob that matches nothing,
+     logs of which no file could be read or parsed)`,
 		Example: `  rekey review --logs 'trail/**/*.json.gz' --credential AKIAIOSFODNN7EXAMPLE \
       --leaked-at 2026-03-14T08:55:00Z --rotated-at 2026-03-14T11:00:00Z
   rekey review --logs '/var/log/postgresql/*.csv' --credential orders_svc --format json`,
@@ -158,11 +159,11 @@ func runReview(ctx context.Context, g *globals, o *reviewOpts, out io.Writer) er
 		return err
 	}
 	cfg := review.Config{Credential: o.credential, LeakedAt: leaked, RotatedAt: rotated, Baseline: o.baseline, Consumers: consumers, Now: time.Now()}
-	rep, err := reviewLogs(ctx, g, cfg, files)
+	rep, tally, err := reviewLogs(ctx, g, cfg, files)
 	if err != nil {
 		return err
 	}
-	return writeReview(out, o.format, rep)
+	return writeReview(out, o.format, rep, &tally)
 }
 
 // consumersOf returns the consumers an inventory declares for the
@@ -178,7 +179,7 @@ func consumersOf(inv *inventory.Inventory, ref string) []*inventory.Consumer {
 // for the credentials it derived (up to a chain of three), so their use is
 // reported under them. CloudTrail files are read with a byte-level
 // prefilter on the keys of each pass.
-func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logSpec) (review.Report, error) {
+func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logSpec) (review.Report, logTally, error) {
 	r := review.New(cfg)
 	say := g.progress()
 	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
@@ -186,12 +187,16 @@ func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logS
 	workers := runtime.GOMAXPROCS(0)
 	n := 0
 	keys := review.FilterKeys(cfg.Credential)
-	if err := eachEvent(ctx, files, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error {
+	tally, err := eachEvent(ctx, files, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error {
 		n++
 		r.Add(e)
 		return nil
-	}, warn, workers); err != nil {
-		return review.Report{}, err
+	}, warn, workers)
+	if err == nil {
+		err = tally.check()
+	}
+	if err != nil {
+		return review.Report{}, tally, err
 	}
 	for keys := r.NextRelated(); len(keys) > 0; keys = r.NextRelated() {
 		// A credential cannot be used before it exists: files delivered
@@ -199,14 +204,14 @@ func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logS
 		again := deliveredSince(files, r.RelatedSince())
 		say("reading %d of the %d file(s) again for %d key(s) of derived credentials", len(again), len(files), len(keys))
 		// The first pass reported malformed records already.
-		if err := eachEvent(ctx, again, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error { r.AddRelated(e); return nil },
+		if _, err := eachEvent(ctx, again, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error { r.AddRelated(e); return nil },
 			func(string) {}, workers); err != nil {
-			return review.Report{}, err
+			return review.Report{}, tally, err
 		}
 	}
 	rep := r.Result()
-	say("%d event(s) read, %d of %s, %d finding(s)", n, rep.Events, cfg.Credential, len(rep.Findings))
-	return rep, nil
+	say("%d event(s) read from %s; %d of %s, %d finding(s)", n, tally, rep.Events, cfg.Credential, len(rep.Findings))
+	return rep, tally, nil
 }
 
 // deliveredSince keeps the files that may hold events at or after since:
@@ -259,7 +264,8 @@ later plan and report; the change is in the audit log.
 
 EXIT STATUS
   0  reviewed, whatever was found
-  2  usage or input error (an unknown incident, a bad flag or time, a glob that matches nothing)`,
+  2  usage or input error (an unknown incident, a bad flag or time, a glob that
+     matches nothing, logs of which no file could be read or parsed)`,
 		Example: `  rekey incident review INC-20261126-3f9a
   rekey incident review INC-20261126-3f9a --logs '/var/log/postgresql/*.csv' --format json`,
 		Args: cobra.ExactArgs(1),
@@ -336,15 +342,20 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; reviewing without its consumers and logs\n", inc.Inventory)
 		}
 	}
-	var rep review.Report
+	var (
+		rep   review.Report
+		tally *logTally
+	)
 	if len(specs) > 0 {
 		files, err := expandLogs(specs)
 		if err != nil {
 			return err
 		}
-		if rep, err = reviewLogs(ctx, g, cfg, files); err != nil {
+		t := logTally{}
+		if rep, t, err = reviewLogs(ctx, g, cfg, files); err != nil {
 			return err
 		}
+		tally = &t
 	} else {
 		events, err := st.Events(ctx, id)
 		if err != nil {
@@ -374,7 +385,7 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	} else if _, err := al.Append(ctx, g.actor(), "incident.review", id, map[string]any{"phase": phase, "findings": len(rep.Findings)}); err != nil {
 		return err
 	}
-	return writeReview(out, o.format, rep)
+	return writeReview(out, o.format, rep, tally)
 }
 
 // eventOf turns a stored use back into a log event.
@@ -383,14 +394,21 @@ func eventOf(e store.Event) logs.Event {
 		Application: e.Application, Action: e.Action, Outcome: logs.Outcome(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail}
 }
 
-func writeReview(w io.Writer, format string, rep review.Report) error {
+// reviewOutput is the review's JSON with how its log files were read
+// (absent for a review of the uses stored at open).
+type reviewOutput struct {
+	review.Report
+	Logs *logTally `json:"logs,omitempty"`
+}
+
+func writeReview(w io.Writer, format string, rep review.Report, tally *logTally) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		return enc.Encode(rep)
+		return enc.Encode(reviewOutput{Report: rep, Logs: tally})
 	}
-	return writeReviewTable(w, rep)
+	return writeReviewTable(w, rep, tally)
 }
 
 func tsOrDash(t *time.Time, dash string) string {
@@ -401,78 +419,81 @@ func tsOrDash(t *time.Time, dash string) string {
 }
 
 func evidenceLine(e review.Evidence) string {
-	pos := fmt.Sprintf("%s:%d", e.File, e.Line)
+	pos := tables("%s:%d", e.File, e.Line)
 	if e.Line == 0 {
-		pos = fmt.Sprintf("%s@%d", e.File, e.Offset)
+		pos = tables("%s@%d", e.File, e.Offset)
 	}
 	extra := ""
 	if e.Application != "" {
-		extra = fmt.Sprintf(" app %q", e.Application)
+		extra = tables(" app %q", e.Application)
 	}
-	return fmt.Sprintf("%s  %s %s %s from %s%s  %s", e.Time.UTC().Format(time.RFC3339), e.Credential, e.Action, e.Outcome, e.Source, extra, pos)
+	return tables("%s  %s %s %s from %s%s  %s", e.Time.UTC().Format(time.RFC3339), e.Credential, e.Action, e.Outcome, e.Source, extra, pos)
 }
 
-func writeReviewTable(w io.Writer, rep review.Report) error {
+func writeReviewTable(w io.Writer, rep review.Report, tally *logTally) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "REVIEW  %s  %d event(s)\n", rep.Credential, rep.Events)
-	fmt.Fprintf(&b, "\nWINDOWS\n")
+	tablef(&b, "REVIEW  %s  %d event(s)\n", rep.Credential, rep.Events)
+	if tally != nil {
+		tablef(&b, "LOGS    %s\n", tally.String())
+	}
+	tablef(&b, "\nWINDOWS\n")
 	win := func(name string, x *review.Window, startDash, endDash string) {
 		if x == nil {
-			fmt.Fprintf(&b, "  %-9s none\n", name)
+			tablef(&b, "  %-9s none\n", name)
 			return
 		}
-		fmt.Fprintf(&b, "  %-9s %s → %s  %d event(s), %d refused, %d source(s), %d action(s)\n", name,
+		tablef(&b, "  %-9s %s → %s  %d event(s), %d refused, %d source(s), %d action(s)\n", name,
 			tsOrDash(x.Start, startDash), tsOrDash(x.End, endDash), x.Events, x.Failures, x.Sources, x.Actions)
 	}
 	win("baseline", rep.Windows.Baseline, "", "")
 	win("exposure", &rep.Windows.Exposure, "(no leak time)", "now")
 	win("after", rep.Windows.After, "", "now")
-	fmt.Fprintf(&b, "\nFINDINGS  %d\n", len(rep.Findings))
+	tablef(&b, "\nFINDINGS  %d\n", len(rep.Findings))
 	if len(rep.Findings) == 0 {
-		fmt.Fprintf(&b, "  none\n")
+		tablef(&b, "  none\n")
 	}
 	for _, f := range rep.Findings {
-		fmt.Fprintf(&b, "  %-8s %-20s %s\n", strings.ToUpper(string(f.Severity)), f.Kind, f.Summary)
+		tablef(&b, "  %-8s %-20s %s\n", strings.ToUpper(string(f.Severity)), f.Kind, f.Summary)
 		for i, e := range f.Evidence {
 			if i == 3 {
-				fmt.Fprintf(&b, "           … %d more in --format json\n", len(f.Evidence)-3)
+				tablef(&b, "           … %d more in --format json\n", len(f.Evidence)-3)
 				break
 			}
-			fmt.Fprintf(&b, "           %s\n", evidenceLine(e))
+			tablef(&b, "           %s\n", evidenceLine(e))
 		}
 	}
 	if len(rep.Related) > 0 {
-		fmt.Fprintf(&b, "\nRELATED  %d: they survive rotating %s; revoke them\n", len(rep.Related), rep.Credential)
+		tablef(&b, "\nRELATED  %d: they survive rotating %s; revoke them\n", len(rep.Related), rep.Credential)
 		for _, r := range rep.Related {
-			fmt.Fprintf(&b, "  %-14s %s  created %s by %s via %s from %s", r.Kind, r.Credential, r.CreatedAt.UTC().Format(time.RFC3339), r.CreatedBy, r.Via, r.From)
+			tablef(&b, "  %-14s %s  created %s by %s via %s from %s", r.Kind, r.Credential, r.CreatedAt.UTC().Format(time.RFC3339), r.CreatedBy, r.Via, r.From)
 			if r.Principal != "" {
-				fmt.Fprintf(&b, "  as %s", r.Principal)
+				tablef(&b, "  as %s", r.Principal)
 			}
 			if r.Activity.Events > 0 {
-				fmt.Fprintf(&b, "\n                 used %d time(s) (%d refused, %d after the rotation) from %s: %s; last %s",
+				tablef(&b, "\n                 used %d time(s) (%d refused, %d after the rotation) from %s: %s; last %s",
 					r.Activity.Events, r.Activity.Failures, r.Activity.AfterRotation, strings.Join(r.Activity.Sources, " "),
 					strings.Join(r.Activity.Actions, " "), tsOrDash(r.Activity.LastSeen, ""))
 			} else {
-				fmt.Fprintf(&b, "\n                 no use in the logs read")
+				tablef(&b, "\n                 no use in the logs read")
 			}
 			b.WriteString("\n")
 		}
 	}
 	if len(rep.Timeline) > 0 {
-		fmt.Fprintf(&b, "\nTIMELINE  %d moment(s)\n", len(rep.Timeline))
+		tablef(&b, "\nTIMELINE  %d moment(s)\n", len(rep.Timeline))
 		for _, m := range rep.Timeline {
 			kinds := ""
 			if len(m.Kinds) > 0 {
 				kinds = "  [" + strings.Join(m.Kinds, ", ") + "]"
 			}
-			fmt.Fprintf(&b, "  %-8s %s%s\n", m.Window, evidenceLine(m.Evidence), kinds)
+			tablef(&b, "  %-8s %s%s\n", m.Window, evidenceLine(m.Evidence), kinds)
 		}
 	}
 	rows := func(title string, rs []review.Row, omitted int) {
 		if len(rs) == 0 {
 			return
 		}
-		fmt.Fprintf(&b, "\n%-40s %9s %9s %9s %8s\n", title, "baseline", "exposure", "after", "refused")
+		tablef(&b, "\n%-40s %9s %9s %9s %8s\n", title, "baseline", "exposure", "after", "refused")
 		for _, r := range rs {
 			note := ""
 			if r.Consumer != "" {
@@ -481,18 +502,18 @@ func writeReviewTable(w io.Writer, rep review.Report) error {
 			if r.Sensitive {
 				note += "  sensitive"
 			}
-			fmt.Fprintf(&b, "  %-38s %9d %9d %9d %8d%s\n", clipCell(r.Name, 38), r.Baseline, r.Exposure, r.After, r.Failures, note)
+			tablef(&b, "  %-38s %9d %9d %9d %8d%s\n", clipCell(r.Name, 38), r.Baseline, r.Exposure, r.After, r.Failures, note)
 		}
 		if omitted > 0 {
-			fmt.Fprintf(&b, "  … %d more\n", omitted)
+			tablef(&b, "  … %d more\n", omitted)
 		}
 	}
 	rows("BEFORE/AFTER BY SOURCE", rep.Summary.Sources, rep.Summary.OmittedSources)
 	rows("BEFORE/AFTER BY ACTION", rep.Summary.Actions, rep.Summary.OmittedActions)
 	if len(rep.Notes) > 0 {
-		fmt.Fprintf(&b, "\nNOTES\n")
+		tablef(&b, "\nNOTES\n")
 		for _, n := range rep.Notes {
-			fmt.Fprintf(&b, "  %s\n", n)
+			tablef(&b, "  %s\n", n)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

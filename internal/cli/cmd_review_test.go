@@ -433,4 +433,48 @@ func TestIncidentReview(t *testing.T) {
 			t.Errorf("%v: new-source %v", args, ns)
 		}
 	}
+	// Logs of which no file can be read are not a clean review.
+	garbage := filepath.Join(t.TempDir(), "garbage.log")
+	writeFiles(t, filepath.Dir(garbage), map[string]string{"garbage.log": "not a log line\n"})
+	out := run(t, env, "", "incident", "review", id, "--logs", garbage)
+	if out.code != 2 || !strings.Contains(out.stderr, "no log file could be read (0 log files read, 0 unreadable, 1 unparseable)") {
+		t.Errorf("incident review of unparseable logs: exit %d, stderr %q", out.code, out.stderr)
+	}
+}
+
+// A review says how many of its log files it read, could not read, and
+// could not parse; when it read none, it is an input error, not "0 events".
+func TestReviewCountsTheLogFilesItCouldNotRead(t *testing.T) {
+	dir := t.TempDir()
+	rec := ctRecord{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), key: "AKIAORDERSKEY0000001", arn: "arn:aws:iam::123456789012:user/orders",
+		user: "orders", src: "10.0.4.17", ua: "aws-cli/2.15.0", service: "s3", name: "GetObject"}
+	writeFiles(t, dir, map[string]string{"trail.json": `{"Records":[` + rec.json() + `]}`, "garbage.log": "\x00\x01 nothing rekey reads\n"})
+	mkfifo(t, dir, "pipe.log")
+	for _, c := range []struct {
+		glob, want string
+	}{
+		{"garbage.log", "no log file could be read (0 log files read, 0 unreadable, 1 unparseable)"},
+		{"*.log", "no log file could be read (0 log files read, 1 unreadable, 1 unparseable)"},
+	} {
+		r := runWithin(t, nil, "review", "--logs", filepath.Join(dir, c.glob), "--credential", "k")
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, want %q", c.glob, r.code, r.stderr, c.want)
+		}
+	}
+	r := runWithin(t, nil, "review", "--logs", filepath.Join(dir, "*"), "--credential", "k", "--format", "json")
+	var got struct {
+		Logs *logTally `json:"logs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || got.Logs == nil || *got.Logs != (logTally{Read: 1, Unreadable: 1, Unparseable: 1}) {
+		t.Fatalf("exit %d, logs %+v (%v)\n%s\n%s", r.code, got.Logs, err, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"pipe.log: unreadable, skipped: ", "garbage.log: not a log format rekey reads, skipped"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	r = runWithin(t, nil, "review", "--logs", filepath.Join(dir, "*"), "--credential", "k")
+	if r.code != 0 || !strings.Contains(r.stdout, "LOGS    1 log file read, 1 unreadable, 1 unparseable") {
+		t.Errorf("table: exit %d\n%s", r.code, r.stdout)
+	}
 }

@@ -30,6 +30,9 @@ the number of places one secret lives in is what a responder must see first.
 
 Values are never printed: each secret is shown as a redacted preview and a
 fingerprint (HMAC-SHA256 under this installation's key), unless --reveal.
+Scan stores nothing: without an installation key in $REKEY_HOME (one is made
+by the first incident), fingerprints use a key made for this run only, and
+match no other run.
 
 EXIT STATUS
   0  nothing found
@@ -55,7 +58,7 @@ func runScan(ctx context.Context, g *globals, o *scanOpts, args []string, out io
 	if err != nil {
 		return err
 	}
-	fp, err := g.fingerprinter()
+	fp, err := g.findingsFingerprinter()
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func runTrace(ctx context.Context, g *globals, o *traceOpts, args []string, out 
 	if err != nil {
 		return err
 	}
-	fp, err := g.fingerprinter()
+	fp, err := g.findingsFingerprinter()
 	if err != nil {
 		return err
 	}

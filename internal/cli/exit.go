@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/escape"
 )
 
 // Exit codes, as the CLI contract in docs/cli.md states them.
@@ -54,7 +55,8 @@ func exitCode(stderr io.Writer, err error) int {
 	if errors.Is(err, foundError{}) {
 		return exitFound
 	}
-	msg := strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " "))
+	// One line, whatever a path or a server's message in it holds.
+	msg := escape.Text(strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " ")))
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted"
 	}

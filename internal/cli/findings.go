@@ -106,13 +106,13 @@ func writeTable(w io.Writer, fs []scan.Finding) error {
 	var b strings.Builder
 	for _, gr := range order {
 		f := gr.first
-		fmt.Fprintf(&b, "%-8s %s  %s  fingerprint %s\n", strings.ToUpper(gr.sev.String()), f.Preview, strings.Join(gr.rules, ","), f.Fingerprint.Short())
+		tablef(&b, "%-8s %s  %s  fingerprint %s\n", strings.ToUpper(gr.sev.String()), f.Preview, strings.Join(gr.rules, ","), f.Fingerprint.Short())
 		if f.Revealed != "" {
-			fmt.Fprintf(&b, "         value: %s\n", f.Revealed)
+			tablef(&b, "         value: %s\n", f.Revealed)
 		}
-		fmt.Fprintf(&b, "         %s in %s (%s)\n", plural(len(gr.copies), "copy", "copies"), plural(len(gr.places), "place", "places"), classCounts(gr.copies))
+		tablef(&b, "         %s in %s (%s)\n", plural(len(gr.copies), "copy", "copies"), plural(len(gr.places), "place", "places"), classCounts(gr.copies))
 		for _, c := range gr.copies {
-			where := fmt.Sprintf("%s:%d:%d", c.Path, c.Line, c.Column)
+			where := tables("%s:%d:%d", c.Path, c.Line, c.Column)
 			var extra []string
 			if c.Ref != "" {
 				extra = append(extra, c.Ref)
@@ -122,7 +122,7 @@ func writeTable(w io.Writer, fs []scan.Finding) error {
 				if c.AtHead {
 					state = "at HEAD"
 				}
-				extra = append(extra, fmt.Sprintf("commit %.12s, %s", c.Commit, state))
+				extra = append(extra, tables("commit %.12s, %s", c.Commit, state))
 			}
 			if c.Encoding != "" && c.Encoding != "plain" {
 				extra = append(extra, c.Encoding)
@@ -130,7 +130,7 @@ func writeTable(w io.Writer, fs []scan.Finding) error {
 			if c.Match == "partial" {
 				extra = append(extra, "partial")
 			}
-			line := fmt.Sprintf("           %-8s %s", c.Class, where)
+			line := tables("           %-8s %s", c.Class, where)
 			if len(extra) > 0 {
 				line += "  [" + strings.Join(extra, "; ") + "]"
 			}
@@ -138,7 +138,7 @@ func writeTable(w io.Writer, fs []scan.Finding) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "%s, %s\n", plural(len(order), "secret", "secrets"), plural(len(fs), "copy", "copies"))
+	tablef(&b, "%s, %s\n", plural(len(order), "secret", "secrets"), plural(len(fs), "copy", "copies"))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -6,8 +6,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -81,6 +84,42 @@ func Main(ctx context.Context, env Env) int {
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
 	return exitCode(env.Stderr, err)
+}
+
+// exitInterrupted is the status of a process ended by a second Ctrl-C,
+// as shells report a process killed by SIGINT (128+2).
+const exitInterrupted = 130
+
+// SignalContext returns a context that the first SIGINT or SIGTERM
+// cancels: every command stops at its next cancellation point, records
+// what it did and exits. A second signal exits the process at once with
+// status 130, for a wait that cannot watch a context (a prompt on a
+// terminal, standard input that never ends). stop releases the signals.
+func SignalContext(parent context.Context, stderr io.Writer) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(stderr, "rekey: interrupted: stopping (interrupt again to exit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "rekey: interrupted again: exiting now")
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 func newRootCmd(g *globals) *cobra.Command {

@@ -3,14 +3,17 @@ package cli
 import (
 	"bytes"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider/awsiam"
+	"github.com/rekeyhq/rekey/internal/safefile"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
+
+// maxSecretFile bounds --secret-file: a token, a password, a key file.
+const maxSecretFile = 1 << 20
 
 // secretFlags are the only ways a secret enters rekey: never as an
 // argument, where it would land in shell history and the process list.
@@ -52,9 +55,18 @@ func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	var raw []byte
 	switch {
 	case s.file != "":
-		b, err := os.ReadFile(s.file)
+		f, err := safefile.OpenRegular("read secret", s.file)
 		if err != nil {
-			return secret.Secret{}, errs.E("read secret", errs.NotFound, s.file, unwrapPath(err))
+			return secret.Secret{}, err
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+		f.Close()
+		if err != nil {
+			return secret.Secret{}, errs.E("read secret", errs.Invalid, s.file, unwrapPath(err))
+		}
+		if len(b) > maxSecretFile {
+			clear(b)
+			return secret.Secret{}, errs.New("read secret", errs.Invalid, s.file, "larger than 1 MiB: not a secret")
 		}
 		raw = b
 	case s.stdin:

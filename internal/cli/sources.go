@@ -41,7 +41,7 @@ func (f *fileErrors) add(e *source.FileError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.count++
-	f.w(fmt.Sprintf("rekey: %s: %v", e.Path, e.Err))
+	f.w(tables("rekey: %s: %v", e.Path, e.Err))
 }
 
 func (in *inputFlags) build(paths []string, onErr source.ErrorFunc, warn func(string)) ([]source.Source, error) {

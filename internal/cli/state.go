@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -33,6 +34,26 @@ func (g *globals) fingerprinter() (*secret.Fingerprinter, error) {
 	if err != nil {
 		return nil, errs.E("installation key", errs.Permission, "", err)
 	}
+	return secret.NewFingerprinter(key)
+}
+
+// findingsFingerprinter is the fingerprinter of scan and trace, which
+// store nothing: the installation key when this installation has one (so
+// that fingerprints match its incidents'), else a key made for this run
+// alone, so that a plain scan leaves $REKEY_HOME as it found it.
+func (g *globals) findingsFingerprinter() (*secret.Fingerprinter, error) {
+	home, err := g.home()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(home, secret.InstallationKeyFile)); err == nil {
+		return g.fingerprinter()
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	defer clear(key)
 	return secret.NewFingerprinter(key)
 }
 

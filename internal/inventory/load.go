@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/safefile"
 )
 
 // Options configure Load. The zero value checks structure only against
@@ -71,9 +71,9 @@ const maxSize = 8 << 20
 // syntax error); every problem in a readable file is in the Report, which
 // the caller must check: an Inventory with Report errors is incomplete.
 func Load(path string, opts Options) (*Inventory, *Report, error) {
-	f, err := os.Open(path)
+	f, err := safefile.OpenRegular("inventory", path)
 	if err != nil {
-		return nil, nil, errs.FS("inventory", path, err)
+		return nil, nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))

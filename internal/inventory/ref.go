@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/safefile"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
@@ -96,9 +97,9 @@ func (r Ref) Resolve(getenv func(string) string) (secret.Secret, error) {
 		}
 		return secret.FromString(v), nil
 	case RefFile:
-		f, err := os.Open(r.Path())
+		f, err := safefile.OpenRegular(op, r.Path())
 		if err != nil {
-			return secret.Secret{}, errs.FS(op, "", err)
+			return secret.Secret{}, err
 		}
 		defer f.Close()
 		b, err := io.ReadAll(io.LimitReader(f, maxRefFile+1))

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/rekeyhq/rekey/internal/safefile"
 )
 
 // gzipMagic starts every gzip member (RFC 1952).
@@ -33,7 +34,7 @@ var (
 // returns is buffered (Peek works on it); Close returns its buffers for
 // reuse.
 func Open(path string) (*Reader, error) {
-	f, err := os.Open(path)
+	f, err := safefile.OpenRegular("open log", path)
 	if err != nil {
 		return nil, err
 	}

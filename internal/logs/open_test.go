@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -60,7 +62,7 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Open(%s) read %q, want %q", name, got, c.want)
 		}
 	}
-	if _, err := logs.Open(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+	if _, err := logs.Open(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open(missing) = %v, want not exist", err)
 	}
 }

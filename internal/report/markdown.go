@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/escape"
 	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/scope"
 )
@@ -22,11 +23,12 @@ func (r *Incident) WriteJSON(w io.Writer) error {
 
 // mdText escapes a value for Markdown prose and table cells: a consumer
 // name or a log's source is data, and must not become a link, an HTML
-// tag or a new table column in the ticket it is pasted into.
+// tag, a new table column or (escape.Text) a new row in the ticket it is
+// pasted into.
 var mdText = strings.NewReplacer(`\`, `\\`, "|", `\|`, "<", "&lt;", ">", "&gt;", "*", `\*`, "_", `\_`, "`", "\\`",
-	"[", `\[`, "]", `\]`, "#", `\#`, "\r", " ", "\n", " ")
+	"[", `\[`, "]", `\]`, "#", `\#`)
 
-func md(s string) string { return mdText.Replace(s) }
+func md(s string) string { return mdText.Replace(escape.Text(s)) }
 
 // mdCode shows a path, id or login in a code span (which nothing inside
 // can end, and no pipe can split).
@@ -34,7 +36,7 @@ func mdCode(s string) string {
 	if s == "" {
 		return ""
 	}
-	s = strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s)
+	s = strings.NewReplacer("`", "'", "|", `\|`).Replace(escape.Text(s))
 	return "`" + s + "`"
 }
 

@@ -522,22 +522,7 @@ func TestHTMLSelfContainedAndEscaped(t *testing.T) {
 }
 
 func TestMarkdownForATicket(t *testing.T) {
-	w := newWorld(t, worldOpts{})
-	ctx := context.Background()
-	cons, _ := w.st.Consumers(ctx, w.id)
-	cons = append(cons, store.Consumer{Name: "a|b <img src=x>", Identity: "orders_svc", Observed: true})
-	if err := w.st.PutConsumers(ctx, w.id, cons); err != nil {
-		t.Fatal(err)
-	}
-	r, err := Build(ctx, Input{Store: w.st, Incident: w.id, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := r.WriteMarkdown(&buf); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
+	w, out := markdownWithConsumer(t, store.Consumer{Name: "a|b <img src=x>", Identity: "orders_svc", Observed: true})
 	for _, want := range []string{"# Incident " + w.id, "## Key facts", "## Timeline", "## Scope", "`CREATEROLE`", "## Response", "approved by **bob**",
 		"## Review", "postgresql-2026-03.csv:", "## Copies remaining", "(#ops@1772444460.000100)`", "history:shop (history, open)", "## Remaining risk",
 		"## Standards", "NHI2:2025", "PR.AA-05 (PR.AC-4 in CSF 1.1)", "## Audit log", "Intact"} {
@@ -589,4 +574,39 @@ func TestDerivedCredentialTechniquesFitTheSystem(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A name with a newline or a terminal escape must not start a row of the
+// report's tables (or repaint the terminal it is read in).
+func TestMarkdownEscapesControlCharacters(t *testing.T) {
+	_, out := markdownWithConsumer(t, store.Consumer{Name: "a\nHIGH fake-row\x1b[2J", Identity: "orders_svc", Observed: true, Sources: []string{"10.0.0.9\r| forged"}})
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "HIGH fake-row") || strings.ContainsAny(line, "\r\x1b") {
+			t.Errorf("a consumer's name forged a line: %q", line)
+		}
+	}
+	if !strings.Contains(out, `a\\nHIGH fake-row\\x1b\[2J`) || !strings.Contains(out, `10.0.0.9\\r\| forged`) {
+		t.Errorf("the name is not shown escaped:\n%s", out)
+	}
+}
+
+// markdownWithConsumer is the report's Markdown for an incident with one
+// more consumer, named by whoever wrote the inventory.
+func markdownWithConsumer(t *testing.T, c store.Consumer) (*world, string) {
+	t.Helper()
+	w := newWorld(t, worldOpts{})
+	ctx := context.Background()
+	cons, _ := w.st.Consumers(ctx, w.id)
+	if err := w.st.PutConsumers(ctx, w.id, append(cons, c)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Build(ctx, Input{Store: w.st, Incident: w.id, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteMarkdown(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return w, buf.String()
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -84,4 +85,18 @@ func PostgresDB(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// NeedTool skips t when the program name is not on $PATH, or fails it when
+// REKEY_REQUIRE_SERVICES=1, like NeedService. install says how to get it,
+// for the message.
+func NeedTool(t testing.TB, name, install string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if os.Getenv(RequireServicesEnv) == "1" {
+		t.Fatalf("%s is required (%s=1) but not on $PATH; %s", name, RequireServicesEnv, install)
+	}
+	t.Skipf("%s is not on $PATH, skipping (%s; set %s=1 to fail instead)", name, install, RequireServicesEnv)
 }

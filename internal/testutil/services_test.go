@@ -27,3 +27,20 @@ func TestNeedServiceSkipsWhenUnreachable(t *testing.T) {
 		t.Error("NeedService did not skip a test whose service is down")
 	}
 }
+
+func TestNeedToolSkipsWhenMissing(t *testing.T) {
+	t.Setenv(RequireServicesEnv, "")
+	ran := false
+	t.Run("present", func(t *testing.T) { NeedTool(t, "sh", "it is everywhere"); ran = true })
+	if !ran {
+		t.Error("NeedTool stopped a test whose tool is there")
+	}
+	var skipped bool
+	t.Run("missing", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		NeedTool(t, "rekey-no-such-tool-7f3a", "nowhere")
+	})
+	if !skipped {
+		t.Error("NeedTool did not skip a test whose tool is missing")
+	}
+}

@@ -98,11 +98,11 @@ func TestConsumerConnectsToMariaDB(t *testing.T) {
 	}
 	defer admin.Close()
 	user := testutil.RandomName("rkdeliver_")
+	testutil.DropMariaDBUsers(t, user)
 	lit := "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(awkwardPassword) + "'"
 	if _, err := admin.Exec(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY %s", user, lit)); err != nil {
 		t.Fatal("create user failed")
 	}
-	t.Cleanup(func() { _, _ = admin.Exec(fmt.Sprintf("DROP USER IF EXISTS '%s'@'%%'", user)) })
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, []byte(fmt.Sprintf(`{
   "name": "billing",

@@ -53,6 +53,13 @@ const scramIterations = 4096
 // it may do comes through its membership in the source role.
 const noAttributes = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
 
+// noOrdinaryAttributes are those of noAttributes a CREATEROLE
+// administrator may set. ALTER ROLE refuses a non-superuser who names
+// SUPERUSER, REPLICATION or BYPASSRLS at all, even to turn them off, so a
+// converging Issue names them only when the login holds one (and then
+// needs a superuser, as taking it away does).
+const noOrdinaryAttributes = "NOCREATEDB NOCREATEROLE INHERIT"
+
 // Issue creates req.Name as a login role that is a member of req.From (or,
 // when the names are equal, sets From's own password and expiry), with
 // the password sent as a SCRAM-SHA-256 verifier computed here: the clear
@@ -133,7 +140,15 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 			return errs.New(p.op, errs.Invalid, "", what+": a role of that name exists and is not a login rekey issued from "+
 				req.From.Name+": choose another name")
 		}
-		if _, err := tx.Exec(ctx, "ALTER ROLE "+name+" LOGIN "+noAttributes+" PASSWORD "+quoteLiteral(v)+" VALID UNTIL "+until); err != nil {
+		attrs := noOrdinaryAttributes
+		var superOnly bool
+		if err := tx.QueryRow(ctx, "SELECT rolsuper OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = $1", req.Name).Scan(&superOnly); err != nil {
+			return err
+		}
+		if superOnly {
+			attrs = noAttributes
+		}
+		if _, err := tx.Exec(ctx, "ALTER ROLE "+name+" LOGIN "+attrs+" PASSWORD "+quoteLiteral(v)+" VALID UNTIL "+until); err != nil {
 			return err
 		}
 		// Granting a membership held already is a notice, not an error.

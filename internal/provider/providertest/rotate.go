@@ -45,10 +45,35 @@ const (
 	// FeatureExpiry: the system does not enforce IssueRequest.ExpiresAt
 	// itself (Credential.Enforced is false; rekey must revoke in time).
 	FeatureExpiry = "expiry"
+	// FeatureIdentify: the administrator may rotate but not read the
+	// stored verifiers (a least-privilege administrator on PostgreSQL,
+	// where only a superuser reads pg_authid): Identify must then fail
+	// with errs.Permission, and the suite checks that instead.
+	FeatureIdentify = "identify"
 )
 
+// WithAdmin is h with admin as the administrator the suite opens the
+// provider with, and more features listed as unsupported: the rotation
+// suite run by a least-privilege administrator (docs/privileges.md) rather
+// than the harness's own.
+func WithAdmin(h RotateHarness, admin provider.Config, more ...string) RotateHarness {
+	return adminHarness{RotateHarness: h, admin: admin, more: more}
+}
+
+type adminHarness struct {
+	RotateHarness
+	admin provider.Config
+	more  []string
+}
+
+func (a adminHarness) Admin(*testing.T) provider.Config { return a.admin }
+
+func (a adminHarness) Unsupported() []string {
+	return append(slices.Clone(a.RotateHarness.Unsupported()), a.more...)
+}
+
 // knownFeatures are the names Harness.Unsupported may list.
-var knownFeatures = []string{FeatureApplicationName, FeatureIsolate, FeatureDualCredential, FeatureExpiry}
+var knownFeatures = []string{FeatureApplicationName, FeatureIsolate, FeatureDualCredential, FeatureExpiry, FeatureIdentify}
 
 // RunRotate runs the rotation suite. Subtests run in parallel, each on
 // identities of its own; logins the suite issues are dropped through the
@@ -191,6 +216,12 @@ func RunRotate(t *testing.T, h RotateHarness) {
 		mustUse(t, "after a second Issue", name, pw)
 		if h.Risky(t, name) {
 			t.Errorf("after a second Issue, %s holds the risky privilege", name)
+		}
+		if unsupported(FeatureIdentify) {
+			if _, err := p.Identify(ctxT(t), secret.FromString(pw)); errs.KindOf(err) != errs.Permission {
+				t.Errorf("Identify with an administrator listed as unable to identify: %v, want an errs.Permission error", err)
+			}
+			return
 		}
 		ms := identify(t, p, pw)
 		if len(ms) != 1 || !sameLogin(ms[0].Ref.Name, name) {

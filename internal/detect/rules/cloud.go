@@ -30,6 +30,7 @@ func gcpRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "gcp-api-key",
+			Source:      "https://cloud.google.com/docs/authentication/api-keys",
 			Provider:    "gcp",
 			Description: "Google API key (AIza + 35 characters); many are restricted or public by design (Firebase web config), so check its restrictions",
 			Keywords:    []string{"aiza"},
@@ -106,6 +107,7 @@ func azureRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "azure-storage-account-key",
+			Source:      "https://learn.microsoft.com/en-us/purview/sit-defn-azure-storage-account-key-generic",
 			Provider:    "azure",
 			Description: "Azure storage account key (88 base64 characters) in a connection string or a key that names it",
 			Keywords:    []string{"accountkey", "storage_account_key", "storage_key", "storageaccountkey"},
@@ -124,6 +126,7 @@ func azureRules() []*detect.Rule {
 		},
 		{
 			ID:          "azure-sas-token",
+			Source:      "https://learn.microsoft.com/en-us/training/modules/configure-storage-security/4-identify-uri-sas-parameters",
 			Provider:    "azure",
 			Description: "Azure shared access signature (sig= with sv= and se=); names the storage account when the URL is there",
 			Keywords:    []string{"sig="},
@@ -170,6 +173,7 @@ func azureRules() []*detect.Rule {
 		},
 		{
 			ID:          "azure-devops-pat",
+			Source:      "https://learn.microsoft.com/en-us/purview/sit-defn-azure-devops-personal-access-token",
 			Provider:    "azure",
 			Description: "Azure DevOps personal access token of the current format (84 characters: 52 random, the JQQJ and AZDO signatures)",
 			Keywords:    []string{"azdo"},
@@ -186,6 +190,7 @@ func cloudRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "digitalocean-pat",
+			Source:      "https://docs.digitalocean.com/notes/2022/api-token-format",
 			Provider:    "digitalocean",
 			Description: "DigitalOcean personal access token (dop_v1_)",
 			Keywords:    []string{"dop_v1_"},
@@ -197,6 +202,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "digitalocean-oauth-token",
+			Source:      "https://docs.digitalocean.com/notes/2022/api-token-format",
 			Provider:    "digitalocean",
 			Description: "DigitalOcean OAuth access or refresh token (doo_v1_, dor_v1_)",
 			Keywords:    []string{"doo_v1_", "dor_v1_"},

@@ -151,6 +151,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "sentry-org-token",
+			Source:      "https://docs.sentry.io/security-legal-pii/security/token-formats/",
 			Provider:    "sentry",
 			Description: "Sentry organization auth token (sntrys_ + base64 JSON + secret); names the organization and host",
 			Keywords:    []string{"sntrys_"},
@@ -163,6 +164,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "sentry-user-token",
+			Source:      "https://docs.sentry.io/security-legal-pii/security/token-formats/",
 			Provider:    "sentry",
 			Description: "Sentry user auth token (sntryu_)",
 			Keywords:    []string{"sntryu_"},
@@ -186,6 +188,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "grafana-service-account-token",
+			Source:      "https://grafana.com/docs/learning-paths/deploy-dashboard-terraform/create-service-account/",
 			Provider:    "grafana",
 			Description: "Grafana service account token (glsa_)",
 			Keywords:    []string{"glsa_"},

@@ -324,6 +324,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "supabase-secret-key",
+			Source:      "https://supabase.com/docs/guides/getting-started/api-keys",
 			Provider:    "supabase",
 			Description: "Supabase secret API key (sb_secret_)",
 			Keywords:    []string{"sb_secret_"},
@@ -479,6 +480,7 @@ func hashicorpRules() []*detect.Rule {
 		},
 		{
 			ID:          "vault-token-legacy",
+			Source:      "https://developer.hashicorp.com/vault/docs/upgrading/upgrade-to-1.0.0",
 			Provider:    "vault",
 			Description: "HashiCorp Vault token of the pre-1.10 form (s. + 24 characters) next to a key that names Vault",
 			Keywords:    []string{"vault"},

@@ -12,6 +12,7 @@ func registryRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "npm-access-token",
+			Source:      "https://github.blog/2021-09-23-announcing-npms-new-access-token-format/",
 			Provider:    "npm",
 			Description: "npm access token (npm_ + 30 base62 characters + CRC32 checksum, the same layout as GitHub's)",
 			Keywords:    []string{"npm_"},

@@ -426,6 +426,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "mapbox-secret-token",
+			Source:      "https://docs.mapbox.com/api/accounts/tokens",
 			Provider:    "mapbox",
 			Description: "Mapbox secret access token (sk.eyJ…); public pk. tokens are not reported",
 			Keywords:    []string{"sk.eyj"},

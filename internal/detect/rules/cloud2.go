@@ -2,9 +2,34 @@ package rules
 
 import "github.com/rekeyhq/rekey/internal/detect"
 
-// More clouds and CDNs: Scaleway, Akamai.
+// More clouds and CDNs: Cloudflare's scannable tokens, Scaleway, Akamai.
 func moreCloudRules() []*detect.Rule {
 	return []*detect.Rule{
+		{
+			ID:          "cloudflare-scannable-token",
+			Provider:    "cloudflare",
+			Description: "Cloudflare API credential of the scannable form: global API key (cfk_), user API token (cfut_) or account API token (cfat_), 40 characters and a checksum",
+			Source:      "https://developers.cloudflare.com/fundamentals/api/get-started/token-formats",
+			Keywords:    []string{"cfk_", "cfut_", "cfat_"},
+			// The documentation gives the checksum's presence, not its
+			// length or algorithm, so the rule asks for at least one
+			// character after the 40 and relies on the mixed-case check
+			// and the entropy floor instead of a checksum.
+			Regex:      re(`(?:^|[^\w-])(?P<secret>cf(?:k|ut|at)_[A-Za-z0-9]{40}[A-Za-z0-9]{1,16})(?:[^\w-]|$)`),
+			Validate:   mixedCase,
+			MinEntropy: 4.0,
+			Severity:   detect.Critical,
+			Examples: []string{
+				"CLOUDFLARE_API_TOKEN=cfut_" + fake("cfut-1", alnum, 40) + fake("cfut-2", alnum, 6),
+				`cloudflare_api_key = "cfk_` + fake("cfk-n-1", alnum, 40) + fake("cfk-n-2", alnum, 8) + `"`,
+				"CF_ACCOUNT_TOKEN: cfat_" + fake("cfat-1", alnum, 46),
+			},
+			NoMatch: []string{
+				"CLOUDFLARE_API_TOKEN=cfut_[40 characters][checksum]",
+				"rotated cfut_" + fake("cfut-3", alnum, 40) + " (no checksum)",
+				"cfut_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+			},
+		},
 		{
 			ID:          "doppler-service-account-identity-token",
 			Provider:    "doppler",

@@ -25,8 +25,6 @@ var uncited = []string{
 	"azure-service-bus-connection-string",
 	"heroku-api-key",
 	"heroku-api-key-legacy",
-	"cloudflare-api-token",
-	"cloudflare-global-api-key",
 	"cloudflare-origin-ca-key",
 	"vercel-token",
 	"netlify-access-token",

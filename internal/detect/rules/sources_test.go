@@ -53,7 +53,6 @@ var uncited = []string{
 	"slack-workspace-token",
 	"slack-refresh-token",
 	"sendgrid-api-key",
-	"twilio-api-key",
 	"twilio-auth-token",
 	"mailgun-api-key",
 	"mailgun-private-key",

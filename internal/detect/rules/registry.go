@@ -30,6 +30,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "npmrc-auth-token",
+			Source:      "https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration",
 			Provider:    "npm",
 			Description: "Registry auth token in an .npmrc (_authToken=), for registries whose tokens have no format of their own; names the registry",
 			Keywords:    []string{"_authtoken"},
@@ -48,6 +49,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "npmrc-basic-auth",
+			Source:      "https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration",
 			Provider:    "npm",
 			Description: "Registry basic auth in an .npmrc (_auth= base64 of user:password); names the user",
 			Keywords:    []string{"_auth"},
@@ -74,6 +76,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "pypirc-password",
+			Source:      "https://packaging.python.org/en/latest/specifications/pypirc/",
 			Provider:    "pypi",
 			Description: "Repository password in a .pypirc (username/password under a [section]); names the user and repository",
 			Keywords:    []string{"[pypi]", "[testpypi]", "[distutils]", "index-servers"},

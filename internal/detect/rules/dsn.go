@@ -145,6 +145,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "url-basic-auth",
+			Source:      "https://www.rfc-editor.org/rfc/rfc3986#section-3.2.1",
 			Provider:    "url",
 			Description: "Credentials in a URL's userinfo (https://user:password@host, git remotes and ~/.git-credentials, ftp, smtp, ldap…); names the user and host",
 			Keywords:    []string{"://"},
@@ -168,6 +169,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "netrc-password",
+			Source:      "https://unix.com/man-page/linux/5/netrc/",
 			Provider:    "netrc",
 			Description: "Password in a .netrc or _netrc entry (machine … login … password …); names the host and login",
 			Keywords:    []string{"machine"},
@@ -185,6 +187,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "http-basic-auth-header",
+			Source:      "https://www.rfc-editor.org/rfc/rfc7617#section-2",
 			Provider:    "http",
 			Description: "HTTP Basic credentials (Authorization: Basic base64(user:password)); names the user",
 			Keywords:    []string{"basic "},
@@ -197,6 +200,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "http-bearer-token",
+			Source:      "https://www.rfc-editor.org/rfc/rfc6750#section-2.1",
 			Provider:    "http",
 			Description: "Bearer token in an Authorization header or a curl command, for tokens with no format of their own",
 			Keywords:    []string{"bearer"},

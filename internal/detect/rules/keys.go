@@ -77,6 +77,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "pgp-private-key",
+			Source:      "https://www.rfc-editor.org/rfc/rfc4880#section-6.2",
 			Provider:    "pgp",
 			Description: "OpenPGP private key block (armored secret-key packets)",
 			Keywords:    []string{"begin pgp private key block-----"},
@@ -115,6 +116,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "jwt",
+			Source:      "https://www.rfc-editor.org/rfc/rfc7519#section-3",
 			Provider:    "jwt",
 			Description: "JSON Web Token (signed; header names an algorithm); the issuer and subject are identity hints. Supabase anon keys, public by design, are skipped",
 			Keywords:    []string{"eyj"},
@@ -134,6 +136,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "kubeconfig-client-key",
+			Source:      "https://man.archlinux.org/man/kubectl-config-set.1.en",
 			Provider:    "kubernetes",
 			Description: "Client private key embedded in a kubeconfig (client-key-data: base64 PEM)",
 			Keywords:    []string{"client-key-data"},

@@ -144,6 +144,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "docker-config-auth",
+			Source:      "https://docs.docker.com/reference/cli/docker/login/",
 			Provider:    "docker",
 			Description: "Registry credentials in a Docker config.json (auths → auth: base64 of user:password); names the registry and user",
 			Keywords:    []string{`"auth"`},

@@ -58,6 +58,7 @@ func aiRules() []*detect.Rule {
 		},
 		{
 			ID:          "anthropic-admin-key",
+			Source:      "https://anthropic.mintlify.app/en/api/administration-api",
 			Provider:    "anthropic",
 			Description: "Anthropic Admin API key (sk-ant-admin01-)",
 			Keywords:    []string{"sk-ant-admin"},

@@ -11,6 +11,7 @@ func saasRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "sendgrid-api-key",
+			Source:      "https://www.twilio.com/docs/sendgrid/api-reference/api-keys/retrieve-an-existing-api-key",
 			Provider:    "sendgrid",
 			Description: "Twilio SendGrid API key (SG.<22>.<43>)",
 			Keywords:    []string{"sg."},

@@ -8,6 +8,7 @@ func awsRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "aws-access-key-id",
+			Source:      "https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html",
 			Provider:    "aws",
 			Description: "AWS access key id (AKIA long-term, ASIA temporary, ABIA/ACCA service credentials); the account id is decoded from ids of the current generation",
 			Keywords:    []string{"akia", "asia", "abia", "acca", "a3t"},

@@ -30,6 +30,7 @@ func gcpRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "gcp-api-key",
+			Source:      "https://cloud.google.com/docs/authentication/api-keys",
 			Provider:    "gcp",
 			Description: "Google API key (AIza + 35 characters); many are restricted or public by design (Firebase web config), so check its restrictions",
 			Keywords:    []string{"aiza"},
@@ -106,6 +107,7 @@ func azureRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "azure-storage-account-key",
+			Source:      "https://learn.microsoft.com/en-us/purview/sit-defn-azure-storage-account-key-generic",
 			Provider:    "azure",
 			Description: "Azure storage account key (88 base64 characters) in a connection string or a key that names it",
 			Keywords:    []string{"accountkey", "storage_account_key", "storage_key", "storageaccountkey"},
@@ -124,6 +126,7 @@ func azureRules() []*detect.Rule {
 		},
 		{
 			ID:          "azure-sas-token",
+			Source:      "https://learn.microsoft.com/en-us/training/modules/configure-storage-security/4-identify-uri-sas-parameters",
 			Provider:    "azure",
 			Description: "Azure shared access signature (sig= with sv= and se=); names the storage account when the URL is there",
 			Keywords:    []string{"sig="},
@@ -170,6 +173,7 @@ func azureRules() []*detect.Rule {
 		},
 		{
 			ID:          "azure-devops-pat",
+			Source:      "https://learn.microsoft.com/en-us/purview/sit-defn-azure-devops-personal-access-token",
 			Provider:    "azure",
 			Description: "Azure DevOps personal access token of the current format (84 characters: 52 random, the JQQJ and AZDO signatures)",
 			Keywords:    []string{"azdo"},
@@ -186,6 +190,7 @@ func cloudRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "digitalocean-pat",
+			Source:      "https://docs.digitalocean.com/notes/2022/api-token-format",
 			Provider:    "digitalocean",
 			Description: "DigitalOcean personal access token (dop_v1_)",
 			Keywords:    []string{"dop_v1_"},
@@ -197,6 +202,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "digitalocean-oauth-token",
+			Source:      "https://docs.digitalocean.com/notes/2022/api-token-format",
 			Provider:    "digitalocean",
 			Description: "DigitalOcean OAuth access or refresh token (doo_v1_, dor_v1_)",
 			Keywords:    []string{"doo_v1_", "dor_v1_"},
@@ -230,8 +236,9 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "cloudflare-api-token",
+			Source:      "https://developers.cloudflare.com/fundamentals/api/get-started/token-formats",
 			Provider:    "cloudflare",
-			Description: "Cloudflare API token (40 characters) assigned to a key that names Cloudflare",
+			Description: "Cloudflare user or account API token of the pre-2026 unprefixed form (40 characters) assigned to a key that names Cloudflare",
 			Keywords:    []string{"cloudflare", "cf_api", "cf-api", "cf_token", "cf_auth"},
 			Regex:       keyed(`(?:cloudflare|\bcf)[_.-]?(?:api[_.-]?|auth[_.-]?|dns[_.-]?)?token`, `[A-Za-z0-9_-]{40}`),
 			MinEntropy:  3.5,
@@ -241,14 +248,15 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "cloudflare-global-api-key",
+			Source:      "https://developers.cloudflare.com/fundamentals/api/get-started/token-formats",
 			Provider:    "cloudflare",
-			Description: "Cloudflare global API key (37 hex digits) assigned to a key that names Cloudflare",
+			Description: "Cloudflare global API key of the pre-2026 unprefixed form (37 to 45 lowercase hex digits) assigned to a key that names Cloudflare",
 			Keywords:    []string{"cloudflare", "cf_api", "cf-api", "cf_auth"},
-			Regex:       keyed(`(?:cloudflare|\bcf)[_.-]?(?:global[_.-]?|auth[_.-]?|api[_.-]?)?key`, `[a-f0-9]{37}`),
+			Regex:       keyed(`(?:cloudflare|\bcf)[_.-]?(?:global[_.-]?|auth[_.-]?|api[_.-]?)?key`, `[a-f0-9]{37,45}`),
 			MinEntropy:  3.0,
 			Severity:    detect.Critical,
-			Examples:    []string{"CF_API_KEY=" + fake("cfk-1", hexLower, 37)},
-			NoMatch:     []string{"CF_API_KEY=" + fake("cfk-2", hexLower, 40)},
+			Examples:    []string{"CF_API_KEY=" + fake("cfk-1", hexLower, 37), "cloudflare_api_key: " + fake("cfk-3", hexLower, 45)},
+			NoMatch:     []string{"CF_API_KEY=${CLOUDFLARE_API_KEY}", "cloudflare_api_key: 0000000000000000000000000000000000000"},
 		},
 		{
 			ID:          "cloudflare-origin-ca-key",
@@ -318,6 +326,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "supabase-secret-key",
+			Source:      "https://supabase.com/docs/guides/getting-started/api-keys",
 			Provider:    "supabase",
 			Description: "Supabase secret API key (sb_secret_)",
 			Keywords:    []string{"sb_secret_"},
@@ -473,6 +482,7 @@ func hashicorpRules() []*detect.Rule {
 		},
 		{
 			ID:          "vault-token-legacy",
+			Source:      "https://developer.hashicorp.com/vault/docs/upgrading/upgrade-to-1.0.0",
 			Provider:    "vault",
 			Description: "HashiCorp Vault token of the pre-1.10 form (s. + 24 characters) next to a key that names Vault",
 			Keywords:    []string{"vault"},

@@ -2,9 +2,68 @@ package rules
 
 import "github.com/rekeyhq/rekey/internal/detect"
 
-// More clouds and CDNs: Scaleway, Akamai.
+// More clouds and CDNs: Cloudflare's scannable tokens, Hetzner, Oracle
+// Cloud Infrastructure, Scaleway, Akamai.
 func moreCloudRules() []*detect.Rule {
 	return []*detect.Rule{
+		{
+			ID:          "hetzner-cloud-token",
+			Provider:    "hetzner",
+			Description: "Hetzner Cloud API token (64 letters and digits) in HCLOUD_TOKEN or a key that names hcloud or Hetzner; it manages every server of its project",
+			Source:      "https://docs.ansible.com/ansible/12/collections/hetzner/hcloud/docsite/guides.html",
+			Keywords:    []string{"hcloud", "hetzner"},
+			Regex:       keyed(`(?:hcloud|hetzner)[\w.-]{0,20}?(?:token|api[_.-]?key)`, `[A-Za-z0-9]{64}`),
+			// The documentation's sample token is printed in every guide
+			// to the collection and in the READMEs that copy them.
+			Validate:   func(v []byte) bool { return mixedCase(v) && except(hcloudDocumentedToken)(v) },
+			MinEntropy: 4.0,
+			Severity:   detect.Critical,
+			Examples: []string{
+				"export HCLOUD_TOKEN='" + fake("hcloud-1", alnum, 64) + "'",
+				"hetzner_api_token: " + fake("hcloud-2", alnum, 64),
+			},
+			NoMatch: []string{"HCLOUD_TOKEN: ${{ secrets.HCLOUD_TOKEN }}", "hcloud token list -o columns=id,name"},
+		},
+		{
+			ID:          "oci-config-pass-phrase",
+			Provider:    "oci",
+			Description: "Passphrase of an Oracle Cloud Infrastructure API signing key written into an OCI CLI/SDK config file (pass_phrase=, deprecated by Oracle); with the key_file beside it, it signs API requests as the user",
+			Source:      "https://docs.oracle.com/en-us/iaas/Content/API/Concepts/sdkconfig.htm",
+			Keywords:    []string{"pass_phrase"},
+			Regex:       re(`(?m)^[ \t]*pass_phrase[ \t]*=[ \t]*(?P<secret>[^\s"']\S*(?:[ \t]+\S+)*)`),
+			Validate:    plausiblePassword,
+			MinEntropy:  3.0,
+			Severity:    detect.High,
+			Examples: []string{
+				"[DEFAULT]\nuser=ocid1.user.oc1.." + fake("oci-1", lowerAlnum, 60) + "\nfingerprint=" + fake("oci-2", hexLower, 2) + ":" + fake("oci-3", hexLower, 2) + "\nkey_file=~/.oci/oci_api_key.pem\npass_phrase=" + fake("oci-4", alnum+"!#%", 18) + "\ntenancy=ocid1.tenancy.oc1.." + fake("oci-5", lowerAlnum, 60) + "\nregion=us-ashburn-1\n",
+			},
+			NoMatch: []string{"pass_phrase=<passphrase>", "pass_phrase = ${OCI_KEY_PASSPHRASE}", `config = {"pass_phrase": pw}`},
+		},
+		{
+			ID:          "cloudflare-scannable-token",
+			Provider:    "cloudflare",
+			Description: "Cloudflare API credential of the scannable form: global API key (cfk_), user API token (cfut_) or account API token (cfat_), 40 characters and a checksum",
+			Source:      "https://developers.cloudflare.com/fundamentals/api/get-started/token-formats",
+			Keywords:    []string{"cfk_", "cfut_", "cfat_"},
+			// The documentation gives the checksum's presence, not its
+			// length or algorithm, so the rule asks for at least one
+			// character after the 40 and relies on the mixed-case check
+			// and the entropy floor instead of a checksum.
+			Regex:      re(`(?:^|[^\w-])(?P<secret>cf(?:k|ut|at)_[A-Za-z0-9]{40}[A-Za-z0-9]{1,16})(?:[^\w-]|$)`),
+			Validate:   mixedCase,
+			MinEntropy: 4.0,
+			Severity:   detect.Critical,
+			Examples: []string{
+				"CLOUDFLARE_API_TOKEN=cfut_" + fake("cfut-1", alnum, 40) + fake("cfut-2", alnum, 6),
+				`cloudflare_api_key = "cfk_` + fake("cfk-n-1", alnum, 40) + fake("cfk-n-2", alnum, 8) + `"`,
+				"CF_ACCOUNT_TOKEN: cfat_" + fake("cfat-1", alnum, 46),
+			},
+			NoMatch: []string{
+				"CLOUDFLARE_API_TOKEN=cfut_[40 characters][checksum]",
+				"rotated cfut_" + fake("cfut-3", alnum, 40) + " (no checksum)",
+				"cfut_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+			},
+		},
 		{
 			ID:          "doppler-service-account-identity-token",
 			Provider:    "doppler",
@@ -81,3 +140,7 @@ func moreAzureRules() []*detect.Rule {
 		},
 	}
 }
+
+// hcloudDocumentedToken is the sample token in the Hetzner Cloud Ansible
+// collection's guide; it is no one's credential.
+const hcloudDocumentedToken = "LRK9DAWQ1ZAEFSrCNEEzLCUwhYX1U3g7wMg4dTlkkDC96fyDuyJ39nVbVjCKSDfj"

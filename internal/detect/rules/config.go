@@ -44,6 +44,7 @@ func configRules() []*detect.Rule {
 		},
 		{
 			ID:          "curl-user-password",
+			Source:      "https://curl.se/docs/manpage.html#-u",
 			Provider:    "generic",
 			Description: "User and password given to curl or wget (-u user:password, --user user:password); names the user",
 			Keywords:    []string{"curl", "wget"},

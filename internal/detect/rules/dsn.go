@@ -38,7 +38,7 @@ func uriRule(id, provider, what, scheme string, keywords []string, userOptional 
 func dsnRules() []*detect.Rule {
 	pw := func(seed string) string { return fake(seed, alnum, 12) + "-" + fake(seed+"2", alnum, 6) }
 	return []*detect.Rule{
-		uriRule("postgres-uri", "postgres", "PostgreSQL connection URI with a password (also as jdbc:postgresql:// and SQLAlchemy's postgresql+driver://)",
+		withSource("https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNSTRING-URIS", uriRule("postgres-uri", "postgres", "PostgreSQL connection URI with a password (also as jdbc:postgresql:// and SQLAlchemy's postgresql+driver://)",
 			`(?:jdbc:)?postgres(?:ql)?(?:\+\w+)?`, []string{"postgres://", "postgresql://", "postgresql+", "postgres+"}, false,
 			[]string{
 				"DATABASE_URL=postgres://orders_svc:" + pw("pg-1") + "@db.internal:5432/shop?sslmode=require",
@@ -51,16 +51,17 @@ func dsnRules() []*detect.Rule {
 				"DATABASE_URL=postgres://${DB_USER}:${DB_PASSWORD}@${DB_HOST}/app",
 				`dsn := fmt.Sprintf("postgres://%s:%s@%s/%s", user, pass, host, db)`,
 				"DATABASE_URL=postgres://localhost:5432/app",
-			}),
-		uriRule("mysql-uri", "mysql", "MySQL / MariaDB connection URI with a password (also as jdbc:mysql:// and mysql+driver://)",
+			})),
+		withSource("https://dev.mysql.com/doc/refman/8.4/en/connecting-using-uri-or-key-value-pairs.html", uriRule("mysql-uri", "mysql", "MySQL / MariaDB connection URI with a password (also as jdbc:mysql:// and mysql+driver://)",
 			`(?:jdbc:)?(?:mysql|mysqlx|mariadb)(?:\+\w+)?`, []string{"mysql://", "mysql+", "mysqlx://", "mariadb://", "mariadb+"}, false,
 			[]string{
 				"DATABASE_URL=mysql://shop:" + pw("my-1") + "@mysql-primary.internal:3306/shop",
 				"jdbc.url=jdbc:mysql://billing:" + pw("my-2") + "@10.1.2.3:3306/billing?useSSL=true",
 			},
-			[]string{"DATABASE_URL=mysql://root:root@127.0.0.1:3306/test", "mysql://user:<password>@host/db"}),
+			[]string{"DATABASE_URL=mysql://root:root@127.0.0.1:3306/test", "mysql://user:<password>@host/db"})),
 		{
 			ID:          "mysql-go-dsn",
+			Source:      "https://github.com/go-sql-driver/mysql#dsn-data-source-name",
 			Provider:    "mysql",
 			Description: "MySQL DSN in go-sql-driver form (user:password@tcp(host:port)/db)",
 			Keywords:    []string{"@tcp(", "@unix("},
@@ -70,24 +71,24 @@ func dsnRules() []*detect.Rule {
 			Examples:    []string{`db, err := sql.Open("mysql", "orders:` + pw("mygo-1") + `@tcp(mysql.internal:3306)/orders?parseTime=true")`},
 			NoMatch:     []string{`sql.Open("mysql", "root:secret@tcp(127.0.0.1:3306)/test")`, `dsn := user + ":" + pass + "@tcp(" + host + ")/" + db`},
 		},
-		uriRule("mongodb-uri", "mongodb", "MongoDB connection string with a password (mongodb://, mongodb+srv://)",
+		withSource("https://www.mongodb.com/docs/manual/reference/connection-string-formats/", uriRule("mongodb-uri", "mongodb", "MongoDB connection string with a password (mongodb://, mongodb+srv://)",
 			`mongodb(?:\+srv)?`, []string{"mongodb://", "mongodb+srv://"}, false,
 			[]string{
 				"MONGO_URL=mongodb+srv://app-rw:" + pw("mongo-1") + "@cluster0.ab1cd.mongodb.net/orders?retryWrites=true&w=majority",
 				"mongodb://admin:" + pw("mongo-2") + "@mongo-0.mongo:27017,mongo-1.mongo:27017/admin?replicaSet=rs0",
 			},
-			[]string{"mongodb://<username>:<password>@cluster0.example.mongodb.net/test", "mongodb://localhost:27017/test"}),
-		uriRule("redis-uri", "redis", "Redis connection URI with a password (redis://[user]:password@host, rediss://)",
+			[]string{"mongodb://<username>:<password>@cluster0.example.mongodb.net/test", "mongodb://localhost:27017/test"})),
+		withSource("https://redis.io/docs/latest/develop/clients/connection-urls/", uriRule("redis-uri", "redis", "Redis connection URI with a password (redis://[user]:password@host, rediss://)",
 			`rediss?`, []string{"redis://", "rediss://"}, true,
 			[]string{
 				"REDIS_URL=redis://:" + pw("redis-1") + "@cache.internal:6379/0",
 				"CACHE_URL=rediss://worker:" + pw("redis-2") + "@redis-12345.c1.eu-west-1-2.ec2.cloud.redislabs.com:12345",
 			},
-			[]string{"REDIS_URL=redis://localhost:6379/0", "REDIS_URL=redis://:${REDIS_PASSWORD}@redis:6379"}),
-		uriRule("amqp-uri", "rabbitmq", "AMQP (RabbitMQ) connection URI with a password",
+			[]string{"REDIS_URL=redis://localhost:6379/0", "REDIS_URL=redis://:${REDIS_PASSWORD}@redis:6379"})),
+		withSource("https://www.rabbitmq.com/uri-spec.html", uriRule("amqp-uri", "rabbitmq", "AMQP (RabbitMQ) connection URI with a password",
 			`amqps?`, []string{"amqp://", "amqps://"}, false,
 			[]string{"RABBITMQ_URL=amqps://orders:" + pw("amqp-1") + "@rabbit.internal:5671/orders"},
-			[]string{"amqp://guest:guest@localhost:5672/"}),
+			[]string{"amqp://guest:guest@localhost:5672/"})),
 		uriRule("mssql-uri", "sqlserver", "SQL Server connection URI with a password (sqlserver://, mssql://, mssql+driver://)",
 			`(?:sqlserver|mssql)(?:\+\w+)?`, []string{"sqlserver://", "mssql://", "mssql+"}, false,
 			[]string{"MSSQL_URL=sqlserver://reporting:" + pw("mssql-1") + "@sql01.corp.internal:1433?database=Sales"},
@@ -144,6 +145,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "url-basic-auth",
+			Source:      "https://www.rfc-editor.org/rfc/rfc3986#section-3.2.1",
 			Provider:    "url",
 			Description: "Credentials in a URL's userinfo (https://user:password@host, git remotes and ~/.git-credentials, ftp, smtp, ldap…); names the user and host",
 			Keywords:    []string{"://"},
@@ -167,6 +169,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "netrc-password",
+			Source:      "https://unix.com/man-page/linux/5/netrc/",
 			Provider:    "netrc",
 			Description: "Password in a .netrc or _netrc entry (machine … login … password …); names the host and login",
 			Keywords:    []string{"machine"},
@@ -184,6 +187,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "http-basic-auth-header",
+			Source:      "https://www.rfc-editor.org/rfc/rfc7617#section-2",
 			Provider:    "http",
 			Description: "HTTP Basic credentials (Authorization: Basic base64(user:password)); names the user",
 			Keywords:    []string{"basic "},
@@ -196,6 +200,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "http-bearer-token",
+			Source:      "https://www.rfc-editor.org/rfc/rfc6750#section-2.1",
 			Provider:    "http",
 			Description: "Bearer token in an Authorization header or a curl command, for tokens with no format of their own",
 			Keywords:    []string{"bearer"},

@@ -23,6 +23,7 @@ const (
 	lowerAlnum = digits + lower
 	upperAlnum = digits + upper
 	hexLower   = "0123456789abcdef"
+	hexUpper   = "0123456789ABCDEF"
 	b64        = upper + lower + digits + "+/"
 	b64url     = upper + lower + digits + "-_"
 	base32Std  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -182,6 +182,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "atlassian-api-token",
+			Source:      "https://docs.atlassian.com/atlassian-bamboo/11.0.7/com/atlassian/bamboo/repository/configuration/BitbucketCloudApiTokenUtils.html",
 			Provider:    "atlassian",
 			Description: "Atlassian Cloud API token or Bitbucket access token (ATATT3… / ATCTT3…, ending in a CRC32)",
 			Keywords:    []string{"atatt3", "atctt3"},
@@ -238,6 +239,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "sourcegraph-access-token",
+			Source:      "https://sourcegraph.com/docs/cli/how-tos/revoking_an_access_token",
 			Provider:    "sourcegraph",
 			Description: "Sourcegraph access token (sgp_)",
 			Keywords:    []string{"sgp_"},

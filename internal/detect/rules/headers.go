@@ -12,6 +12,22 @@ import (
 func headerRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
+			ID:          "figma-token-header",
+			Provider:    "figma",
+			Description: "Figma personal access token in its X-Figma-Token header, for tokens of the forms before figd_ (figd_ tokens are figma-pat's)",
+			Source:      "https://developers.figma.com/docs/rest-api/personal-access-tokens/",
+			Keywords:    []string{"x-figma-token"},
+			Regex:       re(`(?i:x-figma-token)["']?[ \t]*[:=,][ \t]*["']?(?P<secret>` + notPrefix("figd_") + `[A-Za-z0-9_-]{20,})(?:[^\w-]|$)`),
+			Validate:    plausiblePassword,
+			MinEntropy:  3.5,
+			Severity:    detect.Medium,
+			Examples: []string{
+				`curl -H "X-Figma-Token: ` + fake("figma-h-1", digits, 6) + "-" + uuidLike("figma-h-2") + `" https://api.figma.com/v1/files/` + fake("figma-h-3", alnum, 22),
+				`headers: { 'X-Figma-Token': '` + fake("figma-h-4", alnum+"_-", 40) + `' }`,
+			},
+			NoMatch: []string{`-H "X-Figma-Token: <personal access token>"`, `-H "X-Figma-Token: $FIGMA_TOKEN"`, `-H "X-Figma-Token: figd_..."`},
+		},
+		{
 			ID:          "splunk-hec-token",
 			Provider:    "splunk",
 			Description: "Splunk HTTP Event Collector token (a GUID) in its Authorization: Splunk header",

@@ -9,6 +9,7 @@ func TestDocumentedSamplesRejected(t *testing.T) {
 	for _, c := range []struct{ rule, sample string }{
 		{"pagerduty-api-token", "y_NbAkKc66ryYTWUXYEu"},
 		{"kubernetes-bootstrap-token", "abcdef.0123456789abcdef"},
+		{"hetzner-cloud-token", hcloudDocumentedToken},
 	} {
 		var found bool
 		for _, r := range All() {

@@ -49,17 +49,18 @@ func keyRules() []*detect.Rule {
 		pemRule("private-key-dsa", "pem", "DSA PRIVATE KEY", "DSA private key (PEM), unencrypted", detect.Critical, derKey,
 			[]string{fakePEM("DSA PRIVATE KEY", "dsa-1", 443)},
 			[]string{placeholder("DSA PRIVATE KEY")}),
-		pemRule("private-key-pkcs8", "pem", "PRIVATE KEY", "Private key (PKCS#8 PEM), unencrypted", detect.Critical, derKey,
+		withSource("https://www.rfc-editor.org/rfc/rfc7468#section-10", pemRule("private-key-pkcs8", "pem", "PRIVATE KEY", "Private key (PKCS#8 PEM), unencrypted", detect.Critical, derKey,
 			[]string{
 				fakePEM("PRIVATE KEY", "pkcs8-1", 1214),
 				`TLS_KEY="` + strings.ReplaceAll(strings.TrimRight(fakePEM("PRIVATE KEY", "pkcs8-2", 135), "\n"), "\n", `\n`) + `"`,
 			},
-			[]string{placeholder("PRIVATE KEY"), "-----BEGIN PUBLIC KEY-----\n" + fake("pub-1", b64, 64) + "\n-----END PUBLIC KEY-----\n"}),
-		pemRule("private-key-openssh", "openssh", "OPENSSH PRIVATE KEY", "OpenSSH private key, unencrypted (cipher none)", detect.Critical, plainOpenSSH,
+			[]string{placeholder("PRIVATE KEY"), "-----BEGIN PUBLIC KEY-----\n" + fake("pub-1", b64, 64) + "\n-----END PUBLIC KEY-----\n"})),
+		withSource("https://github.com/openssh/openssh-portable/blob/master/PROTOCOL.key", pemRule("private-key-openssh", "openssh", "OPENSSH PRIVATE KEY", "OpenSSH private key, unencrypted (cipher none)", detect.Critical, plainOpenSSH,
 			[]string{fakeOpenSSH("none", "ssh-1")},
-			[]string{placeholder("OPENSSH PRIVATE KEY"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + fake("ssh-pub", b64, 43) + " deploy@ci"}),
+			[]string{placeholder("OPENSSH PRIVATE KEY"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + fake("ssh-pub", b64, 43) + " deploy@ci"})),
 		{
 			ID:          "private-key-encrypted",
+			Source:      "https://www.rfc-editor.org/rfc/rfc7468#section-11",
 			Provider:    "pem",
 			Description: "Passphrase-protected private key (PKCS#8 ENCRYPTED, PEM with Proc-Type: 4,ENCRYPTED, or OpenSSH with a cipher); useless without the passphrase, but open to offline guessing",
 			Keywords:    []string{"private key-----"},
@@ -76,6 +77,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "pgp-private-key",
+			Source:      "https://www.rfc-editor.org/rfc/rfc4880#section-6.2",
 			Provider:    "pgp",
 			Description: "OpenPGP private key block (armored secret-key packets)",
 			Keywords:    []string{"begin pgp private key block-----"},
@@ -88,6 +90,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "putty-private-key",
+			Source:      "https://tartarus.org/~simon/putty-snapshots/htmldoc/AppendixC.html",
 			Provider:    "putty",
 			Description: "PuTTY private key file (.ppk) stored without encryption",
 			Keywords:    []string{"putty-user-key-file-"},
@@ -101,6 +104,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "age-secret-key",
+			Source:      "https://age-encryption.org/v1",
 			Provider:    "age",
 			Description: "age file encryption identity (AGE-SECRET-KEY-1…)",
 			Keywords:    []string{"age-secret-key-1"},
@@ -112,6 +116,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "jwt",
+			Source:      "https://www.rfc-editor.org/rfc/rfc7519#section-3",
 			Provider:    "jwt",
 			Description: "JSON Web Token (signed; header names an algorithm); the issuer and subject are identity hints. Supabase anon keys, public by design, are skipped",
 			Keywords:    []string{"eyj"},
@@ -131,6 +136,7 @@ func keyRules() []*detect.Rule {
 		},
 		{
 			ID:          "kubeconfig-client-key",
+			Source:      "https://man.archlinux.org/man/kubectl-config-set.1.en",
 			Provider:    "kubernetes",
 			Description: "Client private key embedded in a kubeconfig (client-key-data: base64 PEM)",
 			Keywords:    []string{"client-key-data"},

@@ -12,6 +12,7 @@ func registryRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "npm-access-token",
+			Source:      "https://github.blog/2021-09-23-announcing-npms-new-access-token-format/",
 			Provider:    "npm",
 			Description: "npm access token (npm_ + 30 base62 characters + CRC32 checksum, the same layout as GitHub's)",
 			Keywords:    []string{"npm_"},
@@ -29,6 +30,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "npmrc-auth-token",
+			Source:      "https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration",
 			Provider:    "npm",
 			Description: "Registry auth token in an .npmrc (_authToken=), for registries whose tokens have no format of their own; names the registry",
 			Keywords:    []string{"_authtoken"},
@@ -47,6 +49,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "npmrc-basic-auth",
+			Source:      "https://docs.npmjs.com/cli/v10/configuring-npm/npmrc#auth-related-configuration",
 			Provider:    "npm",
 			Description: "Registry basic auth in an .npmrc (_auth= base64 of user:password); names the user",
 			Keywords:    []string{"_auth"},
@@ -73,6 +76,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "pypirc-password",
+			Source:      "https://packaging.python.org/en/latest/specifications/pypirc/",
 			Provider:    "pypi",
 			Description: "Repository password in a .pypirc (username/password under a [section]); names the user and repository",
 			Keywords:    []string{"[pypi]", "[testpypi]", "[distutils]", "index-servers"},
@@ -140,6 +144,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "docker-config-auth",
+			Source:      "https://docs.docker.com/reference/cli/docker/login/",
 			Provider:    "docker",
 			Description: "Registry credentials in a Docker config.json (auths → auth: base64 of user:password); names the registry and user",
 			Keywords:    []string{`"auth"`},

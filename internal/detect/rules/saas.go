@@ -11,6 +11,7 @@ func saasRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "sendgrid-api-key",
+			Source:      "https://www.twilio.com/docs/sendgrid/api-reference/api-keys/retrieve-an-existing-api-key",
 			Provider:    "sendgrid",
 			Description: "Twilio SendGrid API key (SG.<22>.<43>)",
 			Keywords:    []string{"sg."},
@@ -22,15 +23,17 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "twilio-api-key",
+			Source:      "https://www.twilio.com/docs/iam/api-keys/key-resource-v1",
 			Provider:    "twilio",
-			Description: "Twilio API key sid (SK + 32 hex digits) near the word Twilio; the account sid (AC…) before it is an identity hint",
+			Description: "Twilio API key sid (SK + 32 hex digits of either case, the pattern Twilio's Key resource states) near the word Twilio; the account sid (AC…) before it is an identity hint",
 			Keywords:    []string{"twilio"},
 			Window:      400,
-			Regex:       re(`(?s)(?i:twilio).*?(?:\b(?P<account>AC[0-9a-f]{32})\b.*?)?\b(?P<secret>SK[0-9a-f]{32})\b`),
+			Regex:       re(`(?s)(?i:twilio).*?(?:\b(?P<account>AC[0-9a-fA-F]{32})\b.*?)?\b(?P<secret>SK[0-9a-fA-F]{32})\b`),
 			MinEntropy:  3.0,
 			Severity:    detect.High,
 			Examples: []string{
 				"TWILIO_ACCOUNT_SID=" + twilioSID + "\nTWILIO_API_KEY=SK" + fake("twilio-sk", hexLower, 32) + "\nTWILIO_API_SECRET=" + fake("twilio-secret", alnum, 32) + "\n",
+				"twilio_client = Client('SK" + fake("twilio-sk-upper", hexUpper, 32) + "', api_secret)",
 			},
 			NoMatch: []string{"# Twilio API keys start with SK, account sids with AC", "TWILIO_API_KEY=SKXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"},
 		},
@@ -151,6 +154,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "sentry-org-token",
+			Source:      "https://docs.sentry.io/security-legal-pii/security/token-formats/",
 			Provider:    "sentry",
 			Description: "Sentry organization auth token (sntrys_ + base64 JSON + secret); names the organization and host",
 			Keywords:    []string{"sntrys_"},
@@ -163,6 +167,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "sentry-user-token",
+			Source:      "https://docs.sentry.io/security-legal-pii/security/token-formats/",
 			Provider:    "sentry",
 			Description: "Sentry user auth token (sntryu_)",
 			Keywords:    []string{"sntryu_"},
@@ -186,6 +191,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "grafana-service-account-token",
+			Source:      "https://grafana.com/docs/learning-paths/deploy-dashboard-terraform/create-service-account/",
 			Provider:    "grafana",
 			Description: "Grafana service account token (glsa_)",
 			Keywords:    []string{"glsa_"},
@@ -423,6 +429,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "mapbox-secret-token",
+			Source:      "https://docs.mapbox.com/api/accounts/tokens",
 			Provider:    "mapbox",
 			Description: "Mapbox secret access token (sk.eyJ…); public pk. tokens are not reported",
 			Keywords:    []string{"sk.eyj"},

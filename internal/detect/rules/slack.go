@@ -87,6 +87,7 @@ func slackRules() []*detect.Rule {
 		},
 		{
 			ID:          "slack-webhook-url",
+			Source:      "https://api.slack.com/messaging/webhooks",
 			Provider:    "slack",
 			Description: "Slack incoming webhook or workflow trigger URL (the URL is the credential); names the workspace",
 			Keywords:    []string{"hooks.slack.com"},

@@ -50,6 +50,7 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(l.Pos, "logs: %s matches no file here", quote(l.Path))
 		}
 	}
+	p.brokerLocal(inv)
 }
 
 var errFound = errors.New("found")

@@ -2,141 +2,23 @@ package identity
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/rekeyhq/rekey/internal/broker/brokertest"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
-
-// key is a signing key with its kid and algorithm.
-type key struct {
-	kid  string
-	alg  jose.SignatureAlgorithm
-	priv any
-	pub  any
-}
-
-func rsaKey(t testing.TB, kid string) key {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key{kid, jose.RS256, k, &k.PublicKey}
-}
-
-func ecKey(t testing.TB, kid string) key {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key{kid, jose.ES256, k, &k.PublicKey}
-}
-
-func (k key) jwk() jose.JSONWebKey {
-	return jose.JSONWebKey{Key: k.pub, KeyID: k.kid, Algorithm: string(k.alg), Use: "sig"}
-}
-
-func jwks(keys ...key) []byte {
-	var set jose.JSONWebKeySet
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.jwk())
-	}
-	b, _ := json.Marshal(set)
-	return b
-}
-
-// mint signs claims with k; extra claims are merged in.
-func mint(t testing.TB, k key, c jwt.Claims, extra map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.kid)
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := jwt.Signed(s).Claims(c)
-	if extra != nil {
-		b = b.Claims(extra)
-	}
-	tok, err := b.Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
-// localIssuer is a local OIDC issuer: a discovery document and a JWKS
-// served over HTTP, whose keys the test can rotate.
-type localIssuer struct {
-	srv        *httptest.Server
-	mu         sync.Mutex
-	keys       []key
-	jwksHits   atomic.Int64
-	down       atomic.Bool
-	discoIssue string // issuer the discovery document names; "" = the real one
-}
-
-func newLocalIssuer(t testing.TB, keys ...key) *localIssuer {
-	t.Helper()
-	li := &localIssuer{keys: keys}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		iss := li.discoIssue
-		if iss == "" {
-			iss = li.srv.URL
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": li.srv.URL + "/keys"})
-	})
-	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
-		li.jwksHits.Add(1)
-		if li.down.Load() {
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		li.mu.Lock()
-		defer li.mu.Unlock()
-		_, _ = w.Write(jwks(li.keys...))
-	})
-	li.srv = httptest.NewServer(mux)
-	t.Cleanup(li.srv.Close)
-	return li
-}
-
-func (li *localIssuer) setKeys(keys ...key) {
-	li.mu.Lock()
-	defer li.mu.Unlock()
-	li.keys = keys
-}
-
-func claims(iss, sub string, aud ...string) jwt.Claims {
-	now := time.Now()
-	return jwt.Claims{
-		Issuer: iss, Subject: sub, Audience: aud,
-		IssuedAt: jwt.NewNumericDate(now.Add(-time.Minute)), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
-		Expiry: jwt.NewNumericDate(now.Add(5 * time.Minute)),
-	}
-}
 
 func writeFile(t testing.TB, name string, b []byte) string {
 	t.Helper()
@@ -158,19 +40,19 @@ func b64(v any) string {
 }
 
 func TestVerify(t *testing.T) {
-	rsaK, ecK := rsaKey(t, "rsa-1"), ecKey(t, "ec-1")
-	stranger := rsaKey(t, "rsa-1") // same kid, key not in the JWKS
-	li := newLocalIssuer(t, rsaK, ecK)
-	iss := li.srv.URL
+	rsaK, ecK := brokertest.RSAKey(t, "rsa-1"), brokertest.ECKey(t, "ec-1")
+	stranger := brokertest.RSAKey(t, "rsa-1") // same kid, key not in the JWKS
+	li := brokertest.NewIssuer(t, rsaK, ecK)
+	iss := li.URL
 
 	// An air-gapped issuer: its JWKS is a file.
-	fileK := ecKey(t, "file-1")
+	fileK := brokertest.ECKey(t, "file-1")
 	const fileIss = "https://token.actions.githubusercontent.com"
-	jwksPath := writeFile(t, "gha.jwks", jwks(fileK))
+	jwksPath := writeFile(t, "gha.jwks", brokertest.JWKS(fileK))
 
 	// A SPIFFE trust domain and a stranger one.
-	svidK, otherTD := ecKey(t, "svid-1"), ecKey(t, "svid-1")
-	bundle := writeFile(t, "bundle.jwks", jwks(svidK))
+	svidK, otherTD := brokertest.ECKey(t, "svid-1"), brokertest.ECKey(t, "svid-1")
+	bundle := writeFile(t, "bundle.jwks", brokertest.JWKS(svidK))
 
 	v, err := New([]Issuer{
 		{Name: "k8s", Issuer: iss, Audience: "rekey"},
@@ -182,17 +64,17 @@ func TestVerify(t *testing.T) {
 	}
 
 	now := time.Now()
-	expired := claims(iss, "system:serviceaccount:orders:api", "rekey")
+	expired := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	expired.Expiry = jwt.NewNumericDate(now.Add(-2 * time.Minute))
 	expired.IssuedAt, expired.NotBefore = jwt.NewNumericDate(now.Add(-10*time.Minute)), jwt.NewNumericDate(now.Add(-10*time.Minute))
-	early := claims(iss, "system:serviceaccount:orders:api", "rekey")
+	early := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	early.NotBefore = jwt.NewNumericDate(now.Add(3 * time.Minute))
-	withinLeeway := claims(iss, "system:serviceaccount:orders:api", "rekey")
+	withinLeeway := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	withinLeeway.Expiry = jwt.NewNumericDate(now.Add(-Leeway / 3))
-	noExp := claims(iss, "system:serviceaccount:orders:api", "rekey")
+	noExp := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	noExp.Expiry = nil
 
-	good := mint(t, rsaK, claims(iss, "system:serviceaccount:orders:api", "rekey"), map[string]any{"kubernetes.io": map[string]any{"namespace": "orders"}})
+	good := brokertest.Mint(t, rsaK, brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey"), map[string]any{"kubernetes.io": map[string]any{"namespace": "orders"}})
 	parts := strings.Split(good, ".")
 	var payload map[string]any
 	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
@@ -203,7 +85,7 @@ func TestVerify(t *testing.T) {
 	algNone := b64(map[string]string{"alg": "none", "typ": "JWT"}) + "." + parts[1] + "."
 	// HS256 keyed with the issuer's public key: the confusion attack that
 	// works on verifiers that take the algorithm from the token.
-	der, _ := x509.MarshalPKIXPublicKey(rsaK.pub)
+	der, _ := x509.MarshalPKIXPublicKey(rsaK.Pub)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 	hsInput := b64(map[string]string{"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}) + "." + parts[1]
 	mac := hmac.New(sha256.New, pubPEM)
@@ -218,26 +100,26 @@ func TestVerify(t *testing.T) {
 		subject string
 	}{
 		{"valid rsa", good, "", "k8s", "system:serviceaccount:orders:api"},
-		{"valid ec", mint(t, ecK, claims(iss, "repo:shop/orders:ref:refs/heads/main", "other", "rekey"), nil), "", "k8s", "repo:shop/orders:ref:refs/heads/main"},
-		{"valid from jwks file", mint(t, fileK, claims(fileIss, "repo:shop/orders:ref:refs/heads/main", "rekey"), nil), "", "ci", "repo:shop/orders:ref:refs/heads/main"},
-		{"expired within leeway", mint(t, rsaK, withinLeeway, nil), "", "k8s", "system:serviceaccount:orders:api"},
-		{"wrong audience", mint(t, rsaK, claims(iss, "x", "vault"), nil), WrongAudience, "", ""},
-		{"expired", mint(t, rsaK, expired, nil), Expired, "", ""},
-		{"not yet valid", mint(t, rsaK, early, nil), NotYetValid, "", ""},
-		{"no exp", mint(t, rsaK, noExp, nil), Malformed, "", ""},
+		{"valid ec", brokertest.Mint(t, ecK, brokertest.Claims(iss, "repo:shop/orders:ref:refs/heads/main", "other", "rekey"), nil), "", "k8s", "repo:shop/orders:ref:refs/heads/main"},
+		{"valid from jwks file", brokertest.Mint(t, fileK, brokertest.Claims(fileIss, "repo:shop/orders:ref:refs/heads/main", "rekey"), nil), "", "ci", "repo:shop/orders:ref:refs/heads/main"},
+		{"expired within leeway", brokertest.Mint(t, rsaK, withinLeeway, nil), "", "k8s", "system:serviceaccount:orders:api"},
+		{"wrong audience", brokertest.Mint(t, rsaK, brokertest.Claims(iss, "x", "vault"), nil), WrongAudience, "", ""},
+		{"expired", brokertest.Mint(t, rsaK, expired, nil), Expired, "", ""},
+		{"not yet valid", brokertest.Mint(t, rsaK, early, nil), NotYetValid, "", ""},
+		{"no exp", brokertest.Mint(t, rsaK, noExp, nil), Malformed, "", ""},
 		{"alg none", algNone, AlgNone, "", ""},
 		{"hs256 with the public key", hs256, AlgNotAllowed, "", ""},
-		{"unknown issuer", mint(t, rsaK, claims("https://evil.example.com", "x", "rekey"), nil), UnknownIssuer, "", ""},
-		{"no issuer", mint(t, rsaK, claims("", "x", "rekey"), nil), UnknownIssuer, "", ""},
-		{"key not in jwks", mint(t, stranger, claims(iss, "x", "rekey"), nil), BadSignature, "", ""},
-		{"file issuer, key of another issuer", mint(t, rsaK, claims(fileIss, "x", "rekey"), nil), BadSignature, "", ""},
+		{"unknown issuer", brokertest.Mint(t, rsaK, brokertest.Claims("https://evil.example.com", "x", "rekey"), nil), UnknownIssuer, "", ""},
+		{"no issuer", brokertest.Mint(t, rsaK, brokertest.Claims("", "x", "rekey"), nil), UnknownIssuer, "", ""},
+		{"key not in jwks", brokertest.Mint(t, stranger, brokertest.Claims(iss, "x", "rekey"), nil), BadSignature, "", ""},
+		{"file issuer, key of another issuer", brokertest.Mint(t, rsaK, brokertest.Claims(fileIss, "x", "rekey"), nil), BadSignature, "", ""},
 		{"tampered payload", tampered, BadSignature, "", ""},
 		{"not a jwt", "hello", Malformed, "", ""},
 		{"jwe-shaped", "a.b.c.d.e", Malformed, "", ""},
-		{"svid", mint(t, svidK, claims("", "spiffe://prod.example.org/ns/orders/sa/api", "rekey"), nil), "", "mesh", "spiffe://prod.example.org/ns/orders/sa/api"},
-		{"svid from another trust domain", mint(t, otherTD, claims("", "spiffe://staging.example.org/ns/orders/sa/api", "rekey"), nil), UnknownIssuer, "", ""},
-		{"svid signed by another domain's key", mint(t, otherTD, claims("", "spiffe://prod.example.org/ns/orders/sa/api", "rekey"), nil), BadSignature, "", ""},
-		{"svid wrong audience", mint(t, svidK, claims("", "spiffe://prod.example.org/ns/orders/sa/api", "vault"), nil), WrongAudience, "", ""},
+		{"svid", brokertest.Mint(t, svidK, brokertest.Claims("", "spiffe://prod.example.org/ns/orders/sa/api", "rekey"), nil), "", "mesh", "spiffe://prod.example.org/ns/orders/sa/api"},
+		{"svid from another trust domain", brokertest.Mint(t, otherTD, brokertest.Claims("", "spiffe://staging.example.org/ns/orders/sa/api", "rekey"), nil), UnknownIssuer, "", ""},
+		{"svid signed by another domain's key", brokertest.Mint(t, otherTD, brokertest.Claims("", "spiffe://prod.example.org/ns/orders/sa/api", "rekey"), nil), BadSignature, "", ""},
+		{"svid wrong audience", brokertest.Mint(t, svidK, brokertest.Claims("", "spiffe://prod.example.org/ns/orders/sa/api", "vault"), nil), WrongAudience, "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -282,21 +164,21 @@ func TestVerify(t *testing.T) {
 // A key set is fetched for one issuer only: a token naming issuer A is
 // never checked against issuer B's keys.
 func TestRoutesByIssuerOnly(t *testing.T) {
-	ka, kb := rsaKey(t, "a"), rsaKey(t, "b")
-	a, b := newLocalIssuer(t, ka), newLocalIssuer(t, kb)
-	v, err := New([]Issuer{{Name: "a", Issuer: a.srv.URL, Audience: "rekey"}, {Name: "b", Issuer: b.srv.URL, Audience: "rekey"}}, Options{})
+	ka, kb := brokertest.RSAKey(t, "a"), brokertest.RSAKey(t, "b")
+	a, b := brokertest.NewIssuer(t, ka), brokertest.NewIssuer(t, kb)
+	v, err := New([]Issuer{{Name: "a", Issuer: a.URL, Audience: "rekey"}, {Name: "b", Issuer: b.URL, Audience: "rekey"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Signed by b's key but claiming to be from a.
-	_, err = verify(t, v, mint(t, kb, claims(a.srv.URL, "x", "rekey"), nil))
+	_, err = verify(t, v, brokertest.Mint(t, kb, brokertest.Claims(a.URL, "x", "rekey"), nil))
 	if ReasonOf(err) != BadSignature {
 		t.Fatalf("want bad-signature, got %v", err)
 	}
-	if b.jwksHits.Load() != 0 {
-		t.Fatalf("issuer b's keys were fetched %d times for a token of issuer a", b.jwksHits.Load())
+	if b.JWKSHits.Load() != 0 {
+		t.Fatalf("issuer b's keys were fetched %d times for a token of issuer a", b.JWKSHits.Load())
 	}
-	if _, err := verify(t, v, mint(t, kb, claims(b.srv.URL, "x", "rekey"), nil)); err != nil {
+	if _, err := verify(t, v, brokertest.Mint(t, kb, brokertest.Claims(b.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -304,32 +186,32 @@ func TestRoutesByIssuerOnly(t *testing.T) {
 // An issuer that rotates its signing key (a new kid in its JWKS) is
 // picked up at the first token signed with the new key, without a restart.
 func TestRemoteKeyRotation(t *testing.T) {
-	old, next := rsaKey(t, "2026-01"), ecKey(t, "2026-02")
-	li := newLocalIssuer(t, old)
-	v, err := New([]Issuer{{Name: "k8s", Issuer: li.srv.URL, Audience: "rekey"}}, Options{})
+	old, next := brokertest.RSAKey(t, "2026-01"), brokertest.ECKey(t, "2026-02")
+	li := brokertest.NewIssuer(t, old)
+	v, err := New([]Issuer{{Name: "k8s", Issuer: li.URL, Audience: "rekey"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verify(t, v, mint(t, old, claims(li.srv.URL, "x", "rekey"), nil)); err != nil {
+	if _, err := verify(t, v, brokertest.Mint(t, old, brokertest.Claims(li.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	hits := li.jwksHits.Load()
-	if _, err := verify(t, v, mint(t, old, claims(li.srv.URL, "x", "rekey"), nil)); err != nil {
+	hits := li.JWKSHits.Load()
+	if _, err := verify(t, v, brokertest.Mint(t, old, brokertest.Claims(li.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if li.jwksHits.Load() != hits {
+	if li.JWKSHits.Load() != hits {
 		t.Fatal("the key set was fetched again for a known kid: it is not cached")
 	}
 	// Before the rotation, the new key is unknown.
-	if _, err := verify(t, v, mint(t, next, claims(li.srv.URL, "x", "rekey"), nil)); ReasonOf(err) != BadSignature {
+	if _, err := verify(t, v, brokertest.Mint(t, next, brokertest.Claims(li.URL, "x", "rekey"), nil)); ReasonOf(err) != BadSignature {
 		t.Fatalf("a key the issuer does not publish: want bad-signature, got %v", err)
 	}
-	li.setKeys(old, next)
-	if _, err := verify(t, v, mint(t, next, claims(li.srv.URL, "x", "rekey"), nil)); err != nil {
+	li.SetKeys(old, next)
+	if _, err := verify(t, v, brokertest.Mint(t, next, brokertest.Claims(li.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatalf("rotated key not picked up: %v", err)
 	}
-	li.setKeys(next)
-	if _, err := verify(t, v, mint(t, next, claims(li.srv.URL, "x", "rekey"), nil)); err != nil {
+	li.SetKeys(next)
+	if _, err := verify(t, v, brokertest.Mint(t, next, brokertest.Claims(li.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -337,56 +219,56 @@ func TestRemoteKeyRotation(t *testing.T) {
 // A JWKS file replaced on disk is re-read; a file that stops parsing
 // keeps the keys read before.
 func TestJWKSFileRotation(t *testing.T) {
-	k1, k2 := ecKey(t, "one"), ecKey(t, "two")
+	k1, k2 := brokertest.ECKey(t, "one"), brokertest.ECKey(t, "two")
 	const iss = "https://issuer.example.com"
-	p := writeFile(t, "keys.jwks", jwks(k1))
+	p := writeFile(t, "keys.jwks", brokertest.JWKS(k1))
 	v, err := New([]Issuer{{Name: "air", Issuer: iss, Audience: "rekey", JWKSFile: p}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verify(t, v, mint(t, k1, claims(iss, "x", "rekey"), nil)); err != nil {
+	if _, err := verify(t, v, brokertest.Mint(t, k1, brokertest.Claims(iss, "x", "rekey"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, jwks(k2), 0o600); err != nil {
+	if err := os.WriteFile(p, brokertest.JWKS(k2), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	future := time.Now().Add(2 * time.Second) // a new mtime even on coarse clocks
 	_ = os.Chtimes(p, future, future)
-	if _, err := verify(t, v, mint(t, k2, claims(iss, "x", "rekey"), nil)); err != nil {
+	if _, err := verify(t, v, brokertest.Mint(t, k2, brokertest.Claims(iss, "x", "rekey"), nil)); err != nil {
 		t.Fatalf("replaced JWKS file not re-read: %v", err)
 	}
-	if _, err := verify(t, v, mint(t, k1, claims(iss, "x", "rekey"), nil)); ReasonOf(err) != BadSignature {
+	if _, err := verify(t, v, brokertest.Mint(t, k1, brokertest.Claims(iss, "x", "rekey"), nil)); ReasonOf(err) != BadSignature {
 		t.Fatalf("removed key still accepted: %v", err)
 	}
 	_ = os.WriteFile(p, []byte("{not json"), 0o600)
 	future = future.Add(2 * time.Second)
 	_ = os.Chtimes(p, future, future)
-	if _, err := verify(t, v, mint(t, k2, claims(iss, "x", "rekey"), nil)); err != nil {
+	if _, err := verify(t, v, brokertest.Mint(t, k2, brokertest.Claims(iss, "x", "rekey"), nil)); err != nil {
 		t.Fatalf("a broken file dropped the keys read before: %v", err)
 	}
 }
 
 func TestIssuerUnavailable(t *testing.T) {
-	k := rsaKey(t, "k")
-	li := newLocalIssuer(t, k)
-	li.down.Store(true)
-	v, err := New([]Issuer{{Name: "k8s", Issuer: li.srv.URL, Audience: "rekey"}}, Options{})
+	k := brokertest.RSAKey(t, "k")
+	li := brokertest.NewIssuer(t, k)
+	li.Down.Store(true)
+	v, err := New([]Issuer{{Name: "k8s", Issuer: li.URL, Audience: "rekey"}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verify(t, v, mint(t, k, claims(li.srv.URL, "x", "rekey"), nil)); ReasonOf(err) != Unavailable {
+	if _, err := verify(t, v, brokertest.Mint(t, k, brokertest.Claims(li.URL, "x", "rekey"), nil)); ReasonOf(err) != Unavailable {
 		t.Fatalf("key set down: want %s, got %v", Unavailable, err)
 	}
-	li.down.Store(false)
-	if _, err := verify(t, v, mint(t, k, claims(li.srv.URL, "x", "rekey"), nil)); err != nil {
+	li.Down.Store(false)
+	if _, err := verify(t, v, brokertest.Mint(t, k, brokertest.Claims(li.URL, "x", "rekey"), nil)); err != nil {
 		t.Fatalf("issuer back: %v", err)
 	}
 
 	// A discovery document that names another issuer is not trusted.
-	li2 := newLocalIssuer(t, k)
-	li2.discoIssue = "https://evil.example.com"
-	v, _ = New([]Issuer{{Name: "k8s", Issuer: li2.srv.URL, Audience: "rekey"}}, Options{})
-	_, err = verify(t, v, mint(t, k, claims(li2.srv.URL, "x", "rekey"), nil))
+	li2 := brokertest.NewIssuer(t, k)
+	li2.DiscoveryIssuer = "https://evil.example.com"
+	v, _ = New([]Issuer{{Name: "k8s", Issuer: li2.URL, Audience: "rekey"}}, Options{})
+	_, err = verify(t, v, brokertest.Mint(t, k, brokertest.Claims(li2.URL, "x", "rekey"), nil))
 	if ReasonOf(err) != Unavailable || !strings.Contains(err.Error(), "names issuer") {
 		t.Fatalf("discovery naming another issuer: %v", err)
 	}

@@ -72,17 +72,11 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, errs.New("broker", errs.Invalid, "", "the inventory has no broker: section")
 	}
 	var issuers []identity.Issuer
-	values := map[string]string{} // issuer name → the value workloads of it carry
 	for _, is := range inv.Broker.Issuers {
 		c := identity.Issuer{Name: is.Name, Issuer: is.Issuer, TrustDomain: is.TrustDomain, Audience: is.Audience,
-			JWKSURL: is.JWKSURL, DiscoveryURL: is.Discovery}
-		switch {
-		case is.TrustDomain != "":
+			JWKSFile: is.JWKS.Path(), JWKSURL: is.JWKSURL, DiscoveryURL: is.Discovery}
+		if is.TrustDomain != "" {
 			c.JWKSFile = is.Bundle.Path()
-			values[is.Name] = "spiffe://" + is.TrustDomain
-		default:
-			c.JWKSFile = is.JWKS.Path()
-			values[is.Name] = is.Issuer
 		}
 		issuers = append(issuers, c)
 	}
@@ -90,16 +84,7 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles := map[string]policy.Role{}
-	for _, r := range inv.Broker.Roles {
-		pr := policy.Role{System: r.System, Like: r.Like, Identity: r.System + "/" + r.Like, TTL: r.TTL, MaxTTL: r.MaxTTL,
-			Subjects: r.Subjects, Claims: r.Claims}
-		for _, name := range r.Issuers {
-			pr.Issuers = append(pr.Issuers, values[name])
-		}
-		roles[r.Name] = pr
-	}
-	data := policy.Data(roles)
+	data := PolicyData(inv)
 	var pe *policy.Engine
 	if inv.Broker.Policy.IsZero() {
 		pe, err = policy.Default(data)
@@ -111,6 +96,33 @@ func New(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	pe.OnReloadError = cfg.OnPolicyError
 	return &Broker{inv: inv, verifier: v, policy: pe, state: cfg.State, now: time.Now}, nil
+}
+
+// PolicyData is the data document a policy sees: the roles of inv's
+// broker: section as data.rekey.roles, their issuers as the iss values
+// (spiffe://TRUST-DOMAIN for a trust domain) workloads of them carry.
+// An inventory without a broker: section has no roles.
+func PolicyData(inv *inventory.Inventory) map[string]any {
+	roles := map[string]policy.Role{}
+	if inv == nil || inv.Broker == nil {
+		return policy.Data(roles)
+	}
+	values := map[string]string{}
+	for _, is := range inv.Broker.Issuers {
+		values[is.Name] = is.Issuer
+		if is.TrustDomain != "" {
+			values[is.Name] = "spiffe://" + is.TrustDomain
+		}
+	}
+	for _, r := range inv.Broker.Roles {
+		pr := policy.Role{System: r.System, Like: r.Like, Identity: r.System + "/" + r.Like, TTL: r.TTL, MaxTTL: r.MaxTTL,
+			Subjects: r.Subjects, Claims: r.Claims}
+		for _, name := range r.Issuers {
+			pr.Issuers = append(pr.Issuers, values[name])
+		}
+		roles[r.Name] = pr
+	}
+	return policy.Data(roles)
 }
 
 // Request is a workload's request for a lease.

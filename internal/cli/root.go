@@ -85,5 +85,6 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))
+	root.AddCommand(newBrokerCmd(g))
 	return root
 }

@@ -218,10 +218,15 @@ func (e *Engine) Eval(ctx context.Context, in Input) (Result, error) {
 			e.OnReloadError(err)
 		}
 	}
+	return e.eval(ctx, in.value())
+}
+
+// eval evaluates the current version for an input document.
+func (e *Engine) eval(ctx context.Context, input map[string]any) (Result, error) {
 	e.mu.Lock()
 	c := e.cur
 	e.mu.Unlock()
-	rs, err := c.query.Eval(ctx, rego.EvalInput(in.value()))
+	rs, err := c.query.Eval(ctx, rego.EvalInput(input))
 	if err != nil {
 		return Result{}, errs.E("policy "+c.name, errs.Invalid, "", err)
 	}

@@ -132,6 +132,29 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// stateFunc is an IdentityState the test changes between requests.
+type stateFunc func(id string) bool
+
+func (f stateFunc) State(_ context.Context, id string) (bool, int, error) { return f(id), 0, nil }
+
+// Nothing is cached between requests: an incident opened between two
+// requests with the same token refuses the second.
+func TestDecisionsAreNotCached(t *testing.T) {
+	open := false
+	b, is, k := setup(t, "", stateFunc(func(string) bool { return open }))
+	tok := secret.FromString(brokertest.Mint(t, k, brokertest.Claims(is.URL, "system:serviceaccount:orders:api", "rekey"), nil))
+	for _, want := range []bool{true, false, true} {
+		open = !want
+		d, err := b.Decide(context.Background(), Request{Token: tok, Role: "orders-rw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != want {
+			t.Fatalf("incident open %v: allowed %v (%v)", open, d.Allowed, d.Reasons)
+		}
+	}
+}
+
 // A custom policy file is used, and its refusals carry a reason even when
 // it gives none.
 func TestDecideWithPolicyFile(t *testing.T) {

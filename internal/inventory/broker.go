@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/gobwas/glob"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -283,7 +284,10 @@ func (p *parser) brokerRole(n *yaml.Node, i int, inv *Inventory, issuers map[str
 			p.errorf(nodes[j], "%s: issuers: %s is not a broker issuer", o.where(), quote(name))
 		}
 	}
-	r.Subjects, _ = o.strings("subjects")
+	r.Subjects, nodes = o.strings("subjects")
+	for j, pat := range r.Subjects {
+		p.checkGlob(nodes[j], o.prefix("subjects"), pat)
+	}
 	if v := o.vals["claims"]; v != nil && !isNull(v) {
 		if co := p.object(v, o.prefix("claims"), o.prefix("claims")); co != nil {
 			r.Claims = map[string]string{}
@@ -293,6 +297,7 @@ func (p *parser) brokerRole(n *yaml.Node, i int, inv *Inventory, issuers map[str
 					p.errorf(co.keys[k], "%s: claim %s: want a value (a string, glob, number or boolean)", o.prefix("claims"), quote(k))
 					continue
 				}
+				p.checkGlob(cv, o.prefix("claims")+": "+k, cv.Value)
 				r.Claims[k] = cv.Value
 			}
 		}
@@ -301,6 +306,14 @@ func (p *parser) brokerRole(n *yaml.Node, i int, inv *Inventory, issuers map[str
 		p.errorf(o.node, "%s: want subjects or claims: which workloads may ask for this role (a role open to every workload of a trusted issuer is refused)", o.where())
 	}
 	return r, true
+}
+
+// checkGlob checks a pattern as the broker's policy will match it: with
+// gobwas/glob (what OPA's glob.match uses) and no delimiters.
+func (p *parser) checkGlob(n *yaml.Node, what, pat string) {
+	if _, err := glob.Compile(pat); err != nil {
+		p.errorf(n, "%s: %s is not a valid glob: %v", what, quote(pat), err)
+	}
 }
 
 // brokerLocal warns about broker files this machine does not have.

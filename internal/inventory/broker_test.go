@@ -88,6 +88,8 @@ func TestBrokerSectionErrors(t *testing.T) {
 		`22:7: role "r4" defined twice (first at 21:7)`,
 		`22:7: role "r4": missing ttl`,
 		`22:64: role "r4": claims: claim "a": want a value`,
+		`22:75: role "r4": claims: b: "[x" is not a valid glob`,
+		`22:97: role "r4": subjects: "y[" is not a valid glob`,
 	}
 	got := errorStrings(rep)
 	for _, w := range want {

@@ -12,6 +12,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -172,13 +173,31 @@ type Decision struct {
 	// RequestedTTL is what was asked (the role's ttl when nothing was);
 	// TTL is what is granted: the least of it, the role's max_ttl and the
 	// policy's max_ttl. 0 when refused.
-	RequestedTTL time.Duration `json:"requested_ttl"`
-	TTL          time.Duration `json:"ttl"`
+	// In JSON, TTLs are whole seconds.
+	RequestedTTL time.Duration `json:"-"`
+	TTL          time.Duration `json:"-"`
 	// PolicyMaxTTL is the policy's cap, when it gave one.
-	PolicyMaxTTL *time.Duration `json:"policy_max_ttl,omitempty"`
+	PolicyMaxTTL *time.Duration `json:"-"`
 	// Policy is the policy version that decided: file@sha256-prefix.
 	Policy string `json:"policy"`
 	Source string `json:"source"`
+}
+
+// MarshalJSON writes the decision as the audit log keeps it, TTLs in
+// seconds like the policy's input and output.
+func (d *Decision) MarshalJSON() ([]byte, error) {
+	type plain Decision
+	out := struct {
+		*plain
+		RequestedTTL int64  `json:"requested_ttl"`
+		TTL          int64  `json:"ttl"`
+		PolicyMaxTTL *int64 `json:"policy_max_ttl,omitempty"`
+	}{plain: (*plain)(d), RequestedTTL: int64(d.RequestedTTL / time.Second), TTL: int64(d.TTL / time.Second)}
+	if d.PolicyMaxTTL != nil {
+		s := int64(*d.PolicyMaxTTL / time.Second)
+		out.PolicyMaxTTL = &s
+	}
+	return json.Marshal(out)
 }
 
 // KeepClaims reports whether the decision must be stored with the claims

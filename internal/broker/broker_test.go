@@ -115,6 +115,12 @@ func TestDecide(t *testing.T) {
 		})
 	}
 	d, _ := b.Decide(context.Background(), Request{Token: support, Role: "support"})
+	js, _ := json.Marshal(d)
+	var rec map[string]any
+	if err := json.Unmarshal(js, &rec); err != nil || rec["ttl"] != 300.0 || rec["requested_ttl"] != 1800.0 || rec["policy_max_ttl"] != 300.0 ||
+		rec["claims"] == nil || rec["workload"].(map[string]any)["subject"] != "system:serviceaccount:support:bot" {
+		t.Fatalf("decision record: %s", js)
+	}
 	if d.Kind != "agent" || d.Claims["kubernetes.io"] == nil || d.Workload.Holder() != is.URL+":system:serviceaccount:support:bot" {
 		t.Fatalf("agent decision: %+v", d)
 	}

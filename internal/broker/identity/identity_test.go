@@ -71,6 +71,8 @@ func TestVerify(t *testing.T) {
 	early.NotBefore = jwt.NewNumericDate(now.Add(3 * time.Minute))
 	withinLeeway := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	withinLeeway.Expiry = jwt.NewNumericDate(now.Add(-Leeway / 3))
+	pastLeeway := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
+	pastLeeway.Expiry = jwt.NewNumericDate(now.Add(-Leeway - 5*time.Second))
 	noExp := brokertest.Claims(iss, "system:serviceaccount:orders:api", "rekey")
 	noExp.Expiry = nil
 
@@ -103,6 +105,7 @@ func TestVerify(t *testing.T) {
 		{"valid ec", brokertest.Mint(t, ecK, brokertest.Claims(iss, "repo:shop/orders:ref:refs/heads/main", "other", "rekey"), nil), "", "k8s", "repo:shop/orders:ref:refs/heads/main"},
 		{"valid from jwks file", brokertest.Mint(t, fileK, brokertest.Claims(fileIss, "repo:shop/orders:ref:refs/heads/main", "rekey"), nil), "", "ci", "repo:shop/orders:ref:refs/heads/main"},
 		{"expired within leeway", brokertest.Mint(t, rsaK, withinLeeway, nil), "", "k8s", "system:serviceaccount:orders:api"},
+		{"expired just past the leeway", brokertest.Mint(t, rsaK, pastLeeway, nil), Expired, "", ""},
 		{"wrong audience", brokertest.Mint(t, rsaK, brokertest.Claims(iss, "x", "vault"), nil), WrongAudience, "", ""},
 		{"expired", brokertest.Mint(t, rsaK, expired, nil), Expired, "", ""},
 		{"not yet valid", brokertest.Mint(t, rsaK, early, nil), NotYetValid, "", ""},
@@ -155,7 +158,13 @@ func TestVerify(t *testing.T) {
 	if ns := w.Claims["kubernetes.io"].(map[string]any)["namespace"]; ns != "orders" || w.Kind != "oidc" || w.Issuer != iss {
 		t.Fatalf("claims not carried: %+v", w)
 	}
-	w, err = verify(t, v, cases[17].tok)
+	var svid string
+	for _, c := range cases {
+		if c.name == "svid" {
+			svid = c.tok
+		}
+	}
+	w, err = verify(t, v, svid)
 	if err != nil || w.Issuer != "spiffe://prod.example.org" || w.Kind != "spiffe" {
 		t.Fatalf("svid workload: %+v, %v", w, err)
 	}
@@ -294,4 +303,37 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	if _, err := New(nil, Options{Leeway: time.Hour}); err == nil {
 		t.Error("accepted a leeway of an hour")
 	}
+}
+
+// FuzzVerify feeds arbitrary tokens: the verifier never panics, refuses
+// with a reason, and never quotes what it was given.
+func FuzzVerify(f *testing.F) {
+	k := brokertest.ECKey(f, "k")
+	const iss = "https://issuer.example.com"
+	p := writeFile(f, "keys.jwks", brokertest.JWKS(k))
+	v, err := New([]Issuer{{Name: "air", Issuer: iss, Audience: "rekey", JWKSFile: p}}, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := brokertest.Mint(f, k, brokertest.Claims(iss, "x", "rekey"), nil)
+	f.Add(good)
+	f.Add(good[:len(good)-3])
+	f.Add(strings.Replace(good, ".", "..", 1))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, tok string) {
+		w, err := verify(t, v, tok)
+		if err == nil {
+			if w.Subject == "" || w.IssuerName != "air" {
+				t.Fatalf("accepted without a subject or issuer: %+v", w)
+			}
+			return
+		}
+		if ReasonOf(err) == "" {
+			t.Fatalf("refusal without a reason: %v", err)
+		}
+		if len(tok) >= 24 && strings.Contains(err.Error(), tok) {
+			t.Fatalf("message quotes the token: %v", err)
+		}
+	})
 }

@@ -337,3 +337,31 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// A Kubernetes API server is reached at an address while its tokens name
+// the in-cluster issuer: discovery at another URL, whose document must
+// still name the configured issuer; or the key set's URL given directly.
+func TestDiscoveryURLAndJWKSURL(t *testing.T) {
+	const k8s = "https://kubernetes.default.svc.cluster.local"
+	k := brokertest.RSAKey(t, "sa")
+	li := brokertest.NewIssuer(t, k)
+	li.DiscoveryIssuer = k8s
+	tok := brokertest.Mint(t, k, brokertest.Claims(k8s, "system:serviceaccount:orders:api", "rekey"), nil)
+	for name, cfg := range map[string]Issuer{
+		"discovery": {Name: "k8s", Issuer: k8s, Audience: "rekey", DiscoveryURL: li.URL + "/.well-known/openid-configuration"},
+		"jwks url":  {Name: "k8s", Issuer: k8s, Audience: "rekey", JWKSURL: li.URL + "/keys"},
+	} {
+		v, err := New([]Issuer{cfg}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, err := verify(t, v, tok); err != nil || w.Subject != "system:serviceaccount:orders:api" {
+			t.Errorf("%s: %+v %v", name, w, err)
+		}
+	}
+	v, _ := New([]Issuer{{Name: "k8s", Issuer: "https://other.example.com", Audience: "rekey", DiscoveryURL: li.URL + "/.well-known/openid-configuration"}}, Options{})
+	other := brokertest.Mint(t, k, brokertest.Claims("https://other.example.com", "x", "rekey"), nil)
+	if _, err := verify(t, v, other); ReasonOf(err) != Unavailable {
+		t.Errorf("a discovery document naming another issuer was trusted: %v", err)
+	}
+}

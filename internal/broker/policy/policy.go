@@ -148,6 +148,13 @@ func Data(roles map[string]Role) map[string]any {
 	return map[string]any{"rekey": map[string]any{"roles": out}}
 }
 
+// unsafeBuiltins are refused in a broker policy: a decision is made on
+// every request and must depend on the request and the inventory alone,
+// not on a network call that can hang, fail or leak the claims.
+var unsafeBuiltins = map[string]struct{}{
+	"http.send": {}, "net.lookup_ip_addr": {}, "opa.runtime": {}, "trace": {},
+}
+
 // compiled is one version of a policy, ready to evaluate.
 type compiled struct {
 	query rego.PreparedEvalQuery
@@ -322,6 +329,7 @@ func compile(ctx context.Context, name string, src []byte, data map[string]any) 
 		rego.Store(inmem.NewFromObject(data)),
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(true),
+		rego.UnsafeBuiltins(unsafeBuiltins),
 	)
 	q, err := r.PrepareForEval(ctx)
 	if err != nil {

@@ -175,6 +175,7 @@ func TestCompileErrors(t *testing.T) {
 		"syntax":          "package rekey.broker\n\nallow if {\n",
 		"v0 syntax":       "package rekey.broker\n\ndeny[\"x\"] { true }\n",
 		"unknown builtin": "package rekey.broker\n\nallow if nosuch(1)\n",
+		"network call":    "package rekey.broker\n\nallow if http.send({\"method\": \"get\", \"url\": \"http://127.0.0.1:1\"}).status_code == 200\n",
 	}
 	for name, src := range cases {
 		err := Compile(context.Background(), "p.rego", []byte(src), nil)

@@ -248,8 +248,16 @@ func (e *Engine) eval(ctx context.Context, input map[string]any) (Result, error)
 // reload compiles the file when its size, mtime or inode changed and its
 // content is new. It returns the error of a new version that failed.
 func (e *Engine) reload(ctx context.Context) error {
-	// One reload at a time; requests meanwhile use the current version.
-	e.checking.Lock()
+	// One check at a time; requests meanwhile use the current version
+	// rather than wait for a compile. The first load has no version yet.
+	e.mu.Lock()
+	first := e.cur == nil
+	e.mu.Unlock()
+	if first {
+		e.checking.Lock()
+	} else if !e.checking.TryLock() {
+		return nil
+	}
 	defer e.checking.Unlock()
 	fi, err := os.Stat(e.path)
 	if err != nil {

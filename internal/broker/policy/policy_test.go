@@ -239,3 +239,37 @@ func BenchmarkDecision(b *testing.B) {
 		})
 	}
 }
+
+// Requests evaluated while the file changes all get an answer, from the
+// old version or the new, and the new one is in force afterwards.
+func TestReloadUnderConcurrentRequests(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "broker.rego")
+	at := time.Now().Add(-time.Hour)
+	write(t, p, allowAll, at)
+	e, err := Load(context.Background(), p, Data(roles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			for range 50 {
+				if _, err := e.Eval(context.Background(), input("orders-rw", "x")); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	write(t, p, denyAll, at.Add(time.Second))
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.Eval(context.Background(), input("orders-rw", "x"))
+	if err != nil || !cmp.Equal(res.Deny, []string{"maintenance"}) {
+		t.Fatalf("new version not in force: %+v %v", res, err)
+	}
+}

@@ -60,6 +60,8 @@ type Inventory struct {
 	Sources    []Source
 	Logs       []Log
 	Policy     Policy
+	// Broker is the broker: section, nil when absent.
+	Broker *Broker
 }
 
 // System is a credential system rekey administers: a database server, a

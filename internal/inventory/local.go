@@ -54,6 +54,7 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(l.Pos, "logs: %s matches no file here", quote(l.Path))
 		}
 	}
+	p.brokerLocal(inv)
 }
 
 // awsAdminShape reports whether ref holds an AWS credential as JSON with a

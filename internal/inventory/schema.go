@@ -18,7 +18,7 @@ import (
 
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
-	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy"}
+	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker"}
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
@@ -123,6 +123,9 @@ func (p *parser) inventory(root *yaml.Node) *Inventory {
 	}
 	if v := o.vals["policy"]; v != nil && !isNull(v) {
 		inv.Policy = p.policy(v)
+	}
+	if v := o.vals["broker"]; v != nil && !isNull(v) {
+		inv.Broker = p.broker(v, inv)
 	}
 	return inv
 }

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -64,38 +61,8 @@ func (r *Replacement) ChainPEM() []byte {
 	return b.Bytes()
 }
 
-// NewKeyLike makes a private key of the same algorithm and size as pub:
-// RSA of the same size (2048 bits at least), ECDSA on the same curve,
-// Ed25519. It returns the key as PKCS#8 PEM.
-func NewKeyLike(pub crypto.PublicKey) (secret.Secret, error) {
-	var priv crypto.Signer
-	var err error
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		priv, err = rsa.GenerateKey(rand.Reader, max(k.N.BitLen(), 2048))
-	case *ecdsa.PublicKey:
-		priv, err = ecdsa.GenerateKey(k.Curve, rand.Reader)
-	case ed25519.PublicKey:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		return secret.Secret{}, fmt.Errorf("a %T key: rekey makes RSA, ECDSA and Ed25519 keys", pub)
-	}
-	if err != nil {
-		return secret.Secret{}, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return secret.Secret{}, err
-	}
-	p := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	clear(der)
-	s := secret.New(p)
-	clear(p)
-	return s, nil
-}
-
 // Issue has the CA sign a certificate for a new key with the names and
-// uses of req.Like: a new key like the old one (NewKeyLike) unless
+// uses of req.Like: a new key like the old one (keys.NewLike) unless
 // req.Key gives one, a CSR with the same subject and SANs signed by it,
 // and `openssl ca -batch -preserveDN` with an extension section that
 // repeats the old certificate's key usage, extended key usage and SANs
@@ -115,7 +82,7 @@ func (a *Authority) Issue(ctx context.Context, req IssueRequest) (*Replacement, 
 	}
 	key := req.Key
 	if key.IsZero() {
-		k, err := NewKeyLike(old.PublicKey)
+		k, _, err := keys.NewLike(old.PublicKey, keys.FormatPKCS8)
 		if err != nil {
 			return nil, errs.E(a.op, errs.Unsupported, a.config, fmt.Errorf("issue: new key: %w", err))
 		}

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,14 +73,7 @@ func startOCSP(t testing.TB, ca *keytest.CA) (url, reload string) {
 	cmd := exec.Command("sh", "-c", loop)
 	cmd.Dir = ca.Dir
 	cmd.Stdout, cmd.Stderr = &logb, &logb
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	keytest.Must(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	})
+	done := keytest.Daemon(t, cmd)
 	b, err := os.ReadFile(ca.Cert)
 	keytest.Must(t, err)
 	blk, _ := pem.Decode(b)

@@ -234,3 +234,22 @@ func TestIssueReplacement(t *testing.T) {
 		t.Errorf("issuing for the leaked key: %v", err)
 	}
 }
+
+// VerifyEndpoint names the endpoint and the keys by digest: one that
+// presents the leaked key's certificate, one that does not answer.
+func TestVerifyEndpointErrors(t *testing.T) {
+	s := getSite(t)
+	c := s.open(t, nil)
+	ctx := context.Background()
+	shop := readCert(t, s.shopCert)
+	const newKey = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	err := c.VerifyEndpoint(ctx, VerifyRequest{Endpoint: s.endpoint, Key: newKey})
+	if err == nil || !strings.Contains(err.Error(), s.endpoint) || !strings.Contains(err.Error(), spkiOf(shop)) || !strings.Contains(err.Error(), "not the new key "+newKey) {
+		t.Errorf("old key presented: %v", err)
+	}
+	keytest.Must(t, c.VerifyEndpoint(ctx, VerifyRequest{Endpoint: s.endpoint, Key: spkiOf(shop)}))
+	err = c.VerifyEndpoint(ctx, VerifyRequest{Endpoint: s.deadEndpoint, Key: newKey})
+	if errs.KindOf(err) != errs.Unreachable || !strings.Contains(err.Error(), s.deadEndpoint) {
+		t.Errorf("dead endpoint: %v", err)
+	}
+}

@@ -227,9 +227,14 @@ func (s *SSH) edit(ctx context.Context, withCA bool, f lineFunc) (*TrustChange, 
 				return nil, errs.New(s.op, errs.Unsupported, fmt.Sprintf("%s:%d", fl.path, i+1),
 					"a user CA line (cert-authority or TrustedUserCAKeys): a new CA key is of no use until user certificates are signed with it, which rekey does not do; remove the line (RemoveKey) and re-sign by hand")
 			}
-			if e.Action == ActionAdded && i+1 < len(lines) && strings.TrimSpace(strings.TrimSuffix(lines[i+1], "\n")) == strings.TrimSpace(repl[1]) {
-				out.WriteString(raw) // already added after it
-				continue
+			if len(repl) > 0 && i+1 < len(lines) && strings.TrimSpace(strings.TrimSuffix(lines[i+1], "\n")) == strings.TrimSpace(repl[len(repl)-1]) {
+				if e.Action == ActionAdded {
+					out.WriteString(raw) // already added after it
+					continue
+				}
+				// Replacing after an AddKey: the new line is there, the
+				// old one goes.
+				repl = nil
 			}
 			for j, r := range repl {
 				out.WriteString(r)

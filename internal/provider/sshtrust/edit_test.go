@@ -244,6 +244,15 @@ func TestAddThenRemoveWithRealSSHD(t *testing.T) {
 			t.Errorf("after add, the %s key: %v", name, err)
 		}
 	}
+	// Replacing after adding leaves one line for the new key (restored
+	// afterwards, to go on with RemoveKey).
+	ch, err := s.ReplaceKey(ctx, AddRequest{Like: k.Fingerprints.SSH, New: sshPub, Comment: "rekey-replacement"})
+	keytest.Must(t, err)
+	afterReplace, _ := os.ReadFile(ak)
+	if want := `restrict,command="true" ` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " rekey-replacement"; len(ch.Edits) != 1 || string(afterReplace) != want {
+		t.Errorf("replace after add: %+v\n%q\nwant\n%q", ch.Edits, afterReplace, want)
+	}
+	keytest.Must(t, os.WriteFile(ak, got, 0o600))
 	for i := 0; i < 2; i++ {
 		ch, err := s.RemoveKey(ctx, RemoveRequest{Key: k.Fingerprints.SSH})
 		keytest.Must(t, err)

@@ -253,3 +253,35 @@ func TestVerifyEndpointErrors(t *testing.T) {
 		t.Errorf("dead endpoint: %v", err)
 	}
 }
+
+// A CA that keeps no copy of what it issued (no certs_dir) revokes the
+// certificate it is given, and only the one it issued with that serial;
+// and a CA whose config does not copy a CSR's extensions still issues the
+// replacement with the old names (rekey gives them with -extfile).
+func TestCAWithoutCopies(t *testing.T) {
+	ctx := context.Background()
+	p := newPKI(t, nil, func(ca *inventory.CAIndex) { ca.CertsDir = "" })
+	serial := serialHex(p.leaf)
+	_, err := p.auth.Revoke(ctx, RevokeRequest{Serial: serial})
+	if errs.KindOf(err) != errs.NotFound || !strings.Contains(err.Error(), "keeps no copy") || !strings.Contains(err.Error(), p.ca.Index) {
+		t.Errorf("no copy, none given: %v", err)
+	}
+	other := readCert(t, p.ca.Issue(t, keytest.GenKey(t, t.TempDir(), "o.key", keytest.ECSEC1), "other", nil, "client", filepath.Join(t.TempDir(), "o.pem")))
+	if _, err := p.auth.Revoke(ctx, RevokeRequest{Serial: serial, Cert: other}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("another certificate given: %v", err)
+	}
+	res, err := p.auth.Revoke(ctx, RevokeRequest{Serial: serial, Cert: p.leaf})
+	keytest.Must(t, err)
+	if !res.InCRL || res.OCSP != "revoked" {
+		t.Errorf("revoke with the certificate given: %+v", res)
+	}
+
+	conf, err := os.ReadFile(p.ca.Config)
+	keytest.Must(t, err)
+	keytest.Must(t, os.WriteFile(p.ca.Config, []byte(strings.ReplaceAll(string(conf), "copy_extensions = copy\n", "")), 0o644))
+	r, err := p.auth.Issue(ctx, IssueRequest{Like: p.leaf})
+	keytest.Must(t, err)
+	if fmt.Sprint(sans(r.Cert)) != fmt.Sprint(sans(p.leaf)) {
+		t.Errorf("SANs %v, want %v", sans(r.Cert), sans(p.leaf))
+	}
+}

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ var (
 	sshKeys       = []string{"authorized_keys", "authorized_principals", "trusted_user_ca_keys"}
 	keystoreKeys  = []string{"path", "type", "password"}
 	keystoreTypes = []string{"pkcs12", "jks"}
-	caKeys        = []string{"index", "certs_dir", "cert"}
+	caKeys        = []string{"index", "certs_dir", "cert", "config", "key", "key_passphrase", "crl", "ocsp", "ocsp_reload"}
 )
 
 // X509Places are where an x509 system's certificates are. Globs and paths
@@ -63,7 +64,29 @@ type CAIndex struct {
 	// which a leaked CA key is recognised and everything in the index
 	// listed as signed by it. Required.
 	Cert string
-	Pos  Pos
+	// Config is the CA's openssl.cnf: with it rekey revokes certificates
+	// (openssl ca -revoke), regenerates the CRL (-gencrl) and has
+	// replacements signed (openssl ca -in CSR). Without it the CA is read
+	// only.
+	Config string
+	// Key is a file: reference to the CA's private key (openssl ca
+	// -keyfile); zero means the config's private_key.
+	Key Ref
+	// KeyPassphrase is a reference to the CA key's passphrase, given to
+	// openssl on its standard input (-passin stdin), never as an argument.
+	KeyPassphrase Ref
+	// CRL is where the CA publishes its CRL: -gencrl writes it here, and a
+	// revocation is checked in it.
+	CRL string
+	// OCSP is the URL of the CA's OCSP responder, asked after a
+	// revocation whether it says revoked.
+	OCSP string
+	// OCSPReload is a shell command that makes the responder read the
+	// index again (`openssl ocsp` reads it once at start; with -multi it
+	// rereads an index whose mtime changed, to the second), run after a
+	// revocation. Empty: the responder follows the index by itself.
+	OCSPReload string
+	Pos        Pos
 }
 
 // SSHPlaces are the sshd files of an ssh system, as globs.
@@ -171,22 +194,33 @@ func (p *parser) keystore(n *yaml.Node, list string, i int) (Keystore, bool) {
 	if ks.Type = o.str("type", true); ks.Type != "" {
 		p.enum(o.at("type"), o.prefix("type"), ks.Type, keystoreTypes)
 	}
-	if v := o.vals["password"]; v != nil && !isNull(v) {
-		if s, ok := p.scalar(v, o.prefix("password")); ok {
-			ref, err := ParseRef(s)
-			switch {
-			case err == errNotRef:
-				// Never quoted: it is the password itself.
-				p.errorf(v, "%s: password must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git", o.where())
-			case err != nil:
-				p.errorf(v, "%s: password: %v", o.where(), err)
-			default:
-				ref.Dir, ref.Pos = p.dir, p.pos(v)
-				ks.Password = ref
-			}
-		}
-	}
+	ks.Password = p.secretRef(o, "password")
 	return ks, true
+}
+
+// secretRef reads o's key as a reference to a secret (env:VAR or
+// file:PATH). An inline value is an error that never quotes it: it is the
+// secret itself.
+func (p *parser) secretRef(o *obj, key string) Ref {
+	v := o.vals[key]
+	if v == nil || isNull(v) {
+		return Ref{}
+	}
+	s, ok := p.scalar(v, o.prefix(key))
+	if !ok {
+		return Ref{}
+	}
+	ref, err := ParseRef(s)
+	switch {
+	case err == errNotRef:
+		p.errorf(v, "%s: %s must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git", o.where(), key)
+	case err != nil:
+		p.errorf(v, "%s: %s: %v", o.where(), key, err)
+	default:
+		ref.Dir, ref.Pos = p.dir, p.pos(v)
+		return ref
+	}
+	return Ref{}
 }
 
 func (p *parser) caIndex(v *yaml.Node, what string) *CAIndex {
@@ -195,11 +229,33 @@ func (p *parser) caIndex(v *yaml.Node, what string) *CAIndex {
 		return nil
 	}
 	o.only(caKeys...)
-	ca := &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Cert: o.str("cert", false), Pos: p.pos(o.node)}
+	ca := &CAIndex{Index: o.str("index", true), CertsDir: o.str("certs_dir", false), Cert: o.str("cert", false),
+		Config: o.str("config", false), CRL: o.str("crl", false), OCSP: o.str("ocsp", false), OCSPReload: o.str("ocsp_reload", false), Pos: p.pos(o.node)}
 	if ca.Cert == "" && o.vals["cert"] == nil {
 		// Required: the index names no issuer key, so without the CA's own
 		// certificate a leaked CA key matches nothing at all.
 		p.errorf(o.node, "%s: missing cert: the CA's own certificate (certificate = in its openssl config), by which a leaked CA key is recognised", what)
+	}
+	ca.Key = p.secretRef(o, "key")
+	if !ca.Key.IsZero() && ca.Key.Scheme != RefFile {
+		p.errorf(o.vals["key"], "%s: key must be a file: reference to the CA's private key (openssl ca -keyfile reads a file)", what)
+		ca.Key = Ref{}
+	}
+	ca.KeyPassphrase = p.secretRef(o, "key_passphrase")
+	for _, k := range []string{"key", "key_passphrase"} {
+		if o.vals[k] != nil && ca.Config == "" {
+			p.errorf(o.keys[k], "%s: %s needs config, the CA's openssl.cnf: openssl ca signs and revokes with both", what, k)
+		}
+	}
+	if ca.OCSPReload != "" && o.vals["ocsp"] == nil {
+		p.errorf(o.keys["ocsp_reload"], "%s: ocsp_reload needs ocsp, the responder it reloads", what)
+	}
+	if ca.OCSP != "" {
+		u, err := url.Parse(ca.OCSP)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.errorf(o.vals["ocsp"], "%s: ocsp %s: want the responder's http:// or https:// URL", what, quote(ca.OCSP))
+			ca.OCSP = ""
+		}
 	}
 	return ca
 }
@@ -223,9 +279,19 @@ func (p *parser) localKeyPlaces(inv *Inventory, getenv func(string) string) {
 				}
 			}
 			if x.CA != nil {
-				for _, f := range []struct{ what, path string }{{"index", x.CA.Index}, {"cert", x.CA.Cert}} {
+				for _, f := range []struct{ what, path string }{{"index", x.CA.Index}, {"cert", x.CA.Cert}, {"config", x.CA.Config}} {
 					if f.path != "" && !globMatches(inv.Abs(f.path)) {
 						p.warnf(x.CA.Pos, "system %s: ca %s %s does not exist here", quote(s.Name), f.what, quote(f.path))
+					}
+				}
+				for _, r := range []struct {
+					what string
+					ref  Ref
+				}{{"key", x.CA.Key}, {"key_passphrase", x.CA.KeyPassphrase}} {
+					if !r.ref.IsZero() {
+						if err := r.ref.Check(getenv); err != nil {
+							p.warnf(r.ref.Pos, "system %s: ca %s %v", quote(s.Name), r.what, err)
+						}
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,13 +30,20 @@ func TestKeySystemsBadFile(t *testing.T) {
 		`10:32: system "web-tls": keystores[1]: password: env: wants a variable name`,
 		`11:9: system "web-tls": ca: missing index`,
 		`11:9: system "web-tls": ca: missing cert: the CA's own certificate (certificate = in its openssl config), by which a leaked CA key is recognised`,
-		`11:32: system "web-tls": ca: unknown key "crl" (known: index, certs_dir, cert)`,
+		`11:32: system "web-tls": ca: unknown key "crl_file" (known: index, certs_dir, cert, config, key, key_passphrase, crl, ocsp, ocsp_reload)`,
 		`15:5: system "shop-db": authorized_keys applies to type ssh only`,
 		`16:5: system "shop-db": certs applies to type x509 only`,
 		`17:5: system "empty-ssh": type ssh lists sshd's trust files: at least one of authorized_keys, authorized_principals, trusted_user_ca_keys`,
 		`19:5: system "empty-x509": type x509 lists where certificates are: at least one of certs, kubernetes_tls_secrets, keystores, endpoints, ca`,
 	}
-	_, rep, err := Load("testdata/pki/places.bad.yml", keyOpts(t, map[string]string{"SHOP_DB_ADMIN_DSN": "postgres://x@h/db"}))
+	wantErrors(t, "testdata/pki/places.bad.yml", keyOpts(t, map[string]string{"SHOP_DB_ADMIN_DSN": "postgres://x@h/db"}), want, "hunter2")
+}
+
+// wantErrors loads file and checks that its errors are exactly want
+// (file:line:column prefixes of them), none quoting a secret.
+func wantErrors(t *testing.T, file string, o Options, want []string, secrets ...string) {
+	t.Helper()
+	_, rep, err := Load(file, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,19 +52,65 @@ func TestKeySystemsBadFile(t *testing.T) {
 		t.Errorf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
 	}
 	for _, w := range want {
-		found := false
-		for _, g := range got {
-			if strings.Contains(g, "places.bad.yml:"+w) {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, filepath.Base(file)+":"+w) }) {
 			t.Errorf("missing error %q in:\n%s", w, strings.Join(got, "\n"))
 		}
 	}
 	for _, g := range got {
-		if strings.Contains(g, "hunter2") {
-			t.Errorf("an error quotes the inline password: %s", g)
+		for _, sec := range secrets {
+			if strings.Contains(g, sec) {
+				t.Errorf("an error quotes an inline secret: %s", g)
+			}
+		}
+	}
+}
+
+// The CA operations' block: a CA key and its passphrase are references
+// (never quoted when inline), the key a file, both with config; ocsp a URL.
+func TestKeySystemsCABadFile(t *testing.T) {
+	want := []string{
+		`5:60: system "ca-inline": ca: key must be a reference (env:VAR or file:PATH), not an inline value`,
+		`5:118: system "ca-inline": ca: key_passphrase must be a reference (env:VAR or file:PATH), not an inline value`,
+		`8:60: system "ca-env-key": ca: key must be a file: reference to the CA's private key`,
+		`8:78: system "ca-env-key": ca: ocsp "127.0.0.1:2560": want the responder's http:// or https:// URL`,
+		`11:39: system "ca-no-config": ca: key needs config, the CA's openssl.cnf`,
+		`11:57: system "ca-no-config": ca: key_passphrase needs config, the CA's openssl.cnf`,
+		`11:92: system "ca-no-config": ca: ocsp "ftp://ocsp.example.org": want the responder's http:// or https:// URL`,
+		`14:39: system "ca-reload-alone": ca: ocsp_reload needs ocsp, the responder it reloads`,
+	}
+	wantErrors(t, "testdata/pki/ca.bad.yml", keyOpts(t, nil), want, "hunter2", "MIIE")
+}
+
+// The CA block read into the model, with references resolved from the
+// inventory's directory.
+func TestKeySystemsCAOperations(t *testing.T) {
+	dir := t.TempDir()
+	inv := `version: 1
+systems:
+  - name: web
+    type: x509
+    ca: {index: ca/index.txt, cert: ca/ca.crt, config: ca/openssl.cnf, key: file:ca/ca.key, key_passphrase: env:CA_PASS, crl: ca/ca.crl, ocsp: "http://127.0.0.1:2560"}
+`
+	path := filepath.Join(dir, "inv.yml")
+	if err := os.WriteFile(path, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, rep, err := Load(path, keyOpts(t, map[string]string{"CA_PASS": "x"}))
+	if err != nil || !rep.OK() {
+		t.Fatalf("err %v, errors %v", err, rep.Errors)
+	}
+	ca := got.SystemByName("web").X509.CA
+	if ca.Config != "ca/openssl.cnf" || ca.CRL != "ca/ca.crl" || ca.OCSP != "http://127.0.0.1:2560" ||
+		ca.Key.Path() != filepath.Join(dir, "ca/ca.key") || ca.KeyPassphrase.String() != "env:CA_PASS" {
+		t.Errorf("ca = %+v", ca)
+	}
+	var warns []string
+	for _, w := range rep.Warnings {
+		warns = append(warns, strings.TrimPrefix(w.String(), path+":"))
+	}
+	for _, w := range []string{`system "web": ca config "ca/openssl.cnf" does not exist here`, `system "web": ca key file:ca/ca.key:`} {
+		if !slices.ContainsFunc(warns, func(g string) bool { return strings.Contains(g, w) }) {
+			t.Errorf("missing warning %q in %q", w, warns)
 		}
 	}
 }

@@ -17,7 +17,7 @@ type CA struct {
 	Cert     string
 	Index    string
 	NewCerts string
-	conf     string
+	Config   string // its openssl.cnf
 }
 
 const caConf = `[ ca ]
@@ -67,14 +67,14 @@ func NewCA(t testing.TB, dir, cn string) *CA {
 	t.Helper()
 	d := filepath.Join(dir, "ca")
 	ca := &CA{Dir: d, Key: filepath.Join(d, "ca.key"), Cert: filepath.Join(d, "ca.crt"),
-		Index: filepath.Join(d, "index.txt"), NewCerts: filepath.Join(d, "newcerts"), conf: filepath.Join(d, "openssl.cnf")}
-	WriteFile(t, ca.conf, []byte(strings.ReplaceAll(caConf, "DIR", d)), 0o644)
+		Index: filepath.Join(d, "index.txt"), NewCerts: filepath.Join(d, "newcerts"), Config: filepath.Join(d, "openssl.cnf")}
+	WriteFile(t, ca.Config, []byte(strings.ReplaceAll(caConf, "DIR", d)), 0o644)
 	Must(t, os.MkdirAll(ca.NewCerts, 0o755))
 	WriteFile(t, ca.Index, nil, 0o644)
 	WriteFile(t, filepath.Join(d, "serial"), []byte("1000\n"), 0o644)
 	WriteFile(t, filepath.Join(d, "crlnumber"), []byte("1000\n"), 0o644)
 	GenKey(t, d, "ca.key", ECSEC1)
-	Run(t, d, nil, "openssl", "req", "-x509", "-new", "-config", ca.conf, "-extensions", "v3_ca",
+	Run(t, d, nil, "openssl", "req", "-x509", "-new", "-config", ca.Config, "-extensions", "v3_ca",
 		"-key", ca.Key, "-subj", "/CN="+cn, "-days", "3650", "-out", ca.Cert)
 	return ca
 }
@@ -85,12 +85,12 @@ func NewCA(t testing.TB, dir, cn string) *CA {
 func (ca *CA) Issue(t testing.TB, key, cn string, dns []string, profile, out string) string {
 	t.Helper()
 	csr := out + ".csr"
-	args := []string{"req", "-new", "-config", ca.conf, "-key", key, "-subj", "/CN=" + cn, "-out", csr}
+	args := []string{"req", "-new", "-config", ca.Config, "-key", key, "-subj", "/CN=" + cn, "-out", csr}
 	if len(dns) > 0 {
 		args = append(args, "-addext", "subjectAltName=DNS:"+strings.Join(dns, ",DNS:"))
 	}
 	Run(t, ca.Dir, nil, "openssl", args...)
-	Run(t, ca.Dir, nil, "openssl", "ca", "-batch", "-config", ca.conf, "-extensions", profile,
+	Run(t, ca.Dir, nil, "openssl", "ca", "-batch", "-config", ca.Config, "-extensions", profile,
 		"-in", csr, "-out", out, "-notext")
 	Must(t, os.Remove(csr))
 	return out
@@ -99,7 +99,7 @@ func (ca *CA) Issue(t testing.TB, key, cn string, dns []string, profile, out str
 // Revoke marks the certificate at cert revoked in the CA's index.
 func (ca *CA) Revoke(t testing.TB, cert string) {
 	t.Helper()
-	Run(t, ca.Dir, nil, "openssl", "ca", "-config", ca.conf, "-revoke", cert)
+	Run(t, ca.Dir, nil, "openssl", "ca", "-config", ca.Config, "-revoke", cert)
 }
 
 // SelfSigned writes a self-signed server certificate (not a CA's) for
@@ -121,7 +121,7 @@ func SelfSigned(t testing.TB, key, cn string, dns []string, out string) string {
 func (ca *CA) SignOutsideIndex(t testing.TB, key, cn, out string) string {
 	t.Helper()
 	csr := out + ".csr"
-	Run(t, ca.Dir, nil, "openssl", "req", "-new", "-config", ca.conf, "-key", key, "-subj", "/CN="+cn, "-out", csr)
+	Run(t, ca.Dir, nil, "openssl", "req", "-new", "-config", ca.Config, "-key", key, "-subj", "/CN="+cn, "-out", csr)
 	Run(t, ca.Dir, nil, "openssl", "x509", "-req", "-in", csr, "-CA", ca.Cert, "-CAkey", ca.Key, "-set_serial", "0x7777",
 		"-days", "30", "-out", out)
 	Must(t, os.Remove(csr))

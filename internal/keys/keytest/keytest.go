@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -172,4 +174,25 @@ func Secret(t testing.TB, path string) secret.Secret {
 	b, err := os.ReadFile(path)
 	Must(t, err)
 	return secret.New(b)
+}
+
+// Daemon starts cmd (a server in the foreground) in its own process
+// group, stopped with its children when the test ends (SIGTERM, then
+// SIGKILL after 10 seconds). The channel closes when it exits.
+func Daemon(t testing.TB, cmd *exec.Cmd) <-chan struct{} {
+	t.Helper()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	Must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	return done
 }

@@ -353,12 +353,26 @@ func (col *collection) jks(path string, data []byte, password []byte) {
 // verify it (a chain is read, not trusted) and sends no client
 // certificate.
 func (col *collection) endpoint(ctx context.Context, addr string) {
+	chain, err := col.c.handshake(ctx, addr)
+	if err != nil {
+		col.problem(addr, "cannot reach: %s", err)
+		return
+	}
+	for i, crt := range chain {
+		col.add(crt, Location{Kind: "endpoint", Where: fmt.Sprintf("%s chain[%d]", addr, i)})
+	}
+}
+
+// handshake reads the chain the TLS server at addr presents. It
+// verifies nothing (a chain is read, not trusted) and sends no client
+// certificate. Its error says why in a few words.
+func (c *Certs) handshake(ctx context.Context, addr string) ([]*x509.Certificate, error) {
 	host, _, _ := net.SplitHostPort(addr)
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: col.c.dialTimeout}, Config: &tls.Config{
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: c.dialTimeout}, Config: &tls.Config{
 		InsecureSkipVerify: true, // reading what is presented, never trusting it
 		ServerName:         host,
 	}}
-	ctx, cancel := context.WithTimeout(ctx, col.c.dialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.dialTimeout)
 	defer cancel()
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -366,11 +380,8 @@ func (col *collection) endpoint(ctx context.Context, addr string) {
 		if !ok {
 			why = "TLS handshake failed: " + err.Error()
 		}
-		col.problem(addr, "cannot reach: %s", why)
-		return
+		return nil, errors.New(why)
 	}
 	defer conn.Close()
-	for i, crt := range conn.(*tls.Conn).ConnectionState().PeerCertificates {
-		col.add(crt, Location{Kind: "endpoint", Where: fmt.Sprintf("%s chain[%d]", addr, i)})
-	}
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates, nil
 }

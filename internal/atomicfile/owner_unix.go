@@ -1,6 +1,6 @@
 //go:build unix
 
-package file
+package atomicfile
 
 import (
 	"fmt"

@@ -15,12 +15,11 @@ test: test-tools
 test-short: test-tools
 	$(GO) test -short -count=1 ./...
 
-# git-filter-repo (Debian's package) is what `incident remediate
-# --rewrite-history` runs. Installed here when missing and running as root
-# with apt; otherwise its tests skip with a message (and fail under
-# REKEY_REQUIRE_SERVICES=1, as in CI).
+# The programs the tests drive (git-filter-repo, sshd): installed when missing
+# and running as root with apt; otherwise their tests skip with a message (and
+# fail under REKEY_REQUIRE_SERVICES=1, as in CI). See scripts/test-tools.sh.
 test-tools:
-	@command -v git-filter-repo >/dev/null 2>&1 || { 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then 	    echo "installing git-filter-repo (apt-get)"; 	    apt-get install -y -qq git-filter-repo >/dev/null 2>&1 || 	      { apt-get update -qq && apt-get install -y -qq git-filter-repo; } || 	      echo "could not install git-filter-repo: the tests of --rewrite-history will skip"; 	  else 	    echo "git-filter-repo is not installed (apt-get install git-filter-repo): the tests of --rewrite-history will skip"; 	  fi; }
+	@bash scripts/test-tools.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
@@ -47,9 +46,3 @@ staticcheck:
 
 clean:
 	rm -rf bin
-
-# sshtrust's tests run a real sshd (Debian's openssh-server): installed as root
-# with apt when missing; otherwise those tests skip (and fail under REKEY_REQUIRE_SERVICES=1).
-test: | /usr/sbin/sshd
-/usr/sbin/sshd:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then echo "installing openssh-server (apt-get)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null || echo "could not install openssh-server: the sshd tests will skip"; else echo "sshd is not installed (apt-get install openssh-server): the sshd tests will skip"; fi

@@ -186,3 +186,26 @@ func TestTwoCopiesInOneVersionStayTwo(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// TestMatchJSONEscaped finds a token that a JSON file only holds escaped,
+// at its real line and column, and reports a token that the file holds as
+// written once, not again from the decoded copy.
+func TestMatchJSONEscaped(t *testing.T) {
+	m := testMatcher(t)
+	data := []byte("[\n  {\"text\": \"see tok_\\u0061bcdefabcdef\\/x\"},\n  {\"text\": \"plain tok_000000000000 and a\\/b\"}\n]\n")
+	got := m.Match(source.Chunk{Data: data, Loc: source.Location{Path: "export/day.json", Line: 1, Column: 1, Class: source.ClassChat}})
+	if len(got) != 2 {
+		t.Fatalf("%d findings, want 2: %+v", len(got), got)
+	}
+	type pos struct {
+		line, col int
+		enc       string
+	}
+	want := map[string]pos{"tok_abcdefabcdef": {2, 17, "json-escaped"}, "tok_000000000000": {3, 19, "plain"}}
+	for _, f := range got {
+		w, ok := want[string(f.Secret.Reveal())]
+		if !ok || f.Line != w.line || f.Column != w.col || f.Encoding != w.enc {
+			t.Errorf("%s at %d:%d %s, want %+v", f.Secret.Reveal(), f.Line, f.Column, f.Encoding, w)
+		}
+	}
+}

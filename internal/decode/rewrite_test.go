@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,54 @@ func TestRewriteNothingToDo(t *testing.T) {
 		"broken.json":   `{"a": `,
 		"empty.json":    ``,
 		"settings.toml": "[tool]\nx = \"a\\tb\"\n",
+	} {
+		if rw := Rewrite(path, []byte(in)); rw != nil {
+			t.Errorf("%s: rewritten to %q", path, rw.Data)
+		}
+	}
+}
+
+// TestRewriteSplit joins values split over lines in the shapes people
+// write them, keeps only the touched lines, and maps the joined value's
+// first byte back to its place in the file.
+func TestRewriteSplit(t *testing.T) {
+	for _, tt := range []struct {
+		path, in string
+		want     string // a line of the copy
+		at       string // where the value starts in the file
+	}{
+		{".env.production", "A=1\nTOKEN=abcdef\\\n  ghijkl\nB=2\n", "TOKEN=abcdefghijkl", "abcdef"},
+		{"deploy.sh", "curl -s \\\n  -H \"X: y\" \\\n  https://x\n", `curl -s -H "X: y" https://x`, "curl"},
+		{"notify.go", "package p\n\nconst tok = \"xoxb-1\" +\n\t\"234\"\n", `const tok = "xoxb-1234"`, "xoxb"},
+		{"billing.py", "key = (\n    \"sk_live_a\"\n    \"bc\"\n)\n", `    "sk_live_abc"`, "sk_live"},
+		{"app.js", "const k = 'ab'\n  + 'cd';\n", `const k = 'abcd';`, "ab'"},
+		{"values.yaml", "a: 1\nb:\n  apiKey: >-\n    abcd\n    efgh\n  c: 2\n", "  apiKey: abcdefgh", "abcd"},
+		{"values.yml", "k: |\n  ab\n  cd\n", "k: abcd", "ab\n"},
+	} {
+		rw := Rewrite(tt.path, []byte(tt.in))
+		if rw == nil || rw.Encoding != Split {
+			t.Fatalf("%s: no rewrite", tt.path)
+		}
+		lines := strings.Split(string(rw.Data), "\n")
+		i := slices.Index(lines, tt.want)
+		if i < 0 {
+			t.Fatalf("%s: no line %q in %q", tt.path, tt.want, rw.Data)
+		}
+		off := strings.Index(string(rw.Data), tt.want) + strings.Index(tt.want, tt.at[:2])
+		if got, want := rw.Raw(off), strings.Index(tt.in, tt.at); got != want {
+			t.Errorf("%s: offset %d of the copy maps to %d, want %d", tt.path, off, got, want)
+		}
+	}
+}
+
+func TestRewriteSplitLeavesAlone(t *testing.T) {
+	for path, in := range map[string]string{
+		"notes.md":    "a \"quoted\"\n\"next\" line\n", // not code
+		"a.go":        "x := \"a\",\n\t\"b\"\n",        // a list, not a concatenation
+		"prose.yaml":  "msg: |\n  two words\n  more words\n",
+		"pem.yaml":    "key: |\n  -----BEGIN PRIVATE KEY-----\n  MIIE\n  -----END PRIVATE KEY-----\n",
+		"one.yaml":    "k: |\n  single\n",
+		"escaped.env": "A=b\\\\\nC=d\n", // an escaped backslash ends the line
 	} {
 		if rw := Rewrite(path, []byte(in)); rw != nil {
 			t.Errorf("%s: rewritten to %q", path, rw.Data)

@@ -57,6 +57,8 @@ func All() []*detect.Rule {
 		dsnRules(),
 		configRules(),
 		genericRules(),
+		// After the generic rules: a "password=…" both match is theirs.
+		proseRules(),
 	)
 }
 

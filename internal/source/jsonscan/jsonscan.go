@@ -364,6 +364,21 @@ func (s *Scanner) readString(line, col int) (string, error) {
 		if len(s.buf) > maxString {
 			return "", s.Errorf(line, col, "string longer than %d bytes", maxString)
 		}
+		// Copy the run of plain bytes already buffered in one go: a
+		// string holds no line break, so only the column moves.
+		if avail, _ := s.r.Peek(s.r.Buffered()); len(avail) > 0 {
+			n := 0
+			for n < len(avail) && avail[n] != '"' && avail[n] != '\\' && avail[n] >= 0x20 {
+				n++
+			}
+			if n > 0 {
+				s.buf = append(s.buf, avail[:n]...)
+				_, _ = s.r.Discard(n)
+				s.col += n
+				s.off += n
+				continue
+			}
+		}
 		l, c, at := s.line, s.col, s.off
 		b, err := s.readIn(line, col, "string")
 		if err != nil {

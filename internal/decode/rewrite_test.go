@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +100,27 @@ func TestRewriteSplitLeavesAlone(t *testing.T) {
 	} {
 		if rw := Rewrite(path, []byte(in)); rw != nil {
 			t.Errorf("%s: rewritten to %q", path, rw.Data)
+		}
+	}
+}
+
+// BenchmarkRewriteJSON measures decoding the strings of a pretty-printed
+// JSON document with escapes on some lines, as a Slack day file has.
+func BenchmarkRewriteJSON(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[\n")
+	for i := range 2000 {
+		if i > 0 {
+			sb.WriteString(",\n")
+		}
+		fmt.Fprintf(&sb, "    {\n        \"type\": \"message\",\n        \"text\": \"see https:\\/\\/example.com\\/%d \\u2014 ok\",\n        \"ts\": \"1709370000.%06d\",\n        \"reply_count\": %d,\n        \"blocks\": [{\"type\": \"rich_text\", \"elements\": []}]\n    }", i, i, i%7)
+	}
+	sb.WriteString("\n]\n")
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for range b.N {
+		if Rewrite("day.json", data) == nil {
+			b.Fatal("no rewrite")
 		}
 	}
 }

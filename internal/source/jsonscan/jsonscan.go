@@ -209,9 +209,38 @@ func char(b byte) string {
 	return fmt.Sprintf("byte 0x%02x", b)
 }
 
+// skipSpace consumes the white space already buffered in one go
+// (indentation of pretty-printed documents is most of their bytes).
+func (s *Scanner) skipSpace() {
+	for {
+		avail, _ := s.r.Peek(s.r.Buffered())
+		n := 0
+		for n < len(avail) {
+			switch avail[n] {
+			case '\n':
+				s.line++
+				s.col = 0
+			case ' ', '\t', '\r':
+			default:
+				s.off += n
+				_, _ = s.r.Discard(n)
+				return
+			}
+			s.col++
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		s.off += n
+		_, _ = s.r.Discard(n)
+	}
+}
+
 // next reads the next token; at the end of input it returns EOF.
 func (s *Scanner) next() (Token, error) {
 	for {
+		s.skipSpace()
 		line, col, off := s.line, s.col, s.off
 		b, err := s.read()
 		if err == io.EOF {

@@ -163,7 +163,7 @@ func TestCorpusTreeAndExports(t *testing.T) {
 	tree := filepath.Join(corpus, "tree")
 	exports := filepath.Join(corpus, "exports")
 	args := []string{"scan", tree, "--format", "json"}
-	for _, s := range []string{"slack:slack", "jira:jira.json", "slack:slack-nolist", "slack:alerts", "slack:slackdump", "jira:jira-server.xml"} {
+	for _, s := range []string{"slack:slack", "jira:jira.json", "slack:slack-nolist", "slack:alerts", "slack:slackdump", "jira:jira-server.xml", "jira:jira-cloud.csv", "jira:jira-cloud-v3.json"} {
 		kind, p, _ := strings.Cut(s, ":")
 		args = append(args, "--source", kind+":"+filepath.Join(exports, p))
 	}

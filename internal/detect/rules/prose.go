@@ -7,25 +7,22 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect"
 )
 
-// proseRules find a credential written in a sentence, as people paste one
-// in chat, tickets and docs: "the password is …", "Attached creds for the
-// vendor sandbox: …", "DB password: … for the replica". A credential word
-// (a whole word: tokenTtl and passwordPolicy are not), up to a few words (no code punctuation), then ":", "is", "are", "was" or
-// "=", then the value, quoted or not, ending at a blank or the end of the
-// sentence. Prose talks about passwords far more often than it holds one,
-// so the value must pass the generic rules' checks: not a word, name,
-// number, path, URL or placeholder (<your-token>, ********), at least 8
-// characters with letters and a digit or symbol (or long random letters),
-// and 3 bits of entropy per byte.
 // proseValue is a character of a value in prose: printable ASCII without
 // quotes, brackets, backslash, "&", "," or "=" (base64 padding may end
 // it), so a value ends where code, a sentence or a key=value list goes on.
+var uuidIn = re(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
+
 const proseValue = `[A-Za-z0-9!#$%*+\-./:?@^_|~]`
 
 // proseValueOK is genericPassword, less values that name a credential
-// rather than hold one (password16, tokenValue: variables in code), and
-// less values without a digit unless random letters (Create/Update).
+// rather than hold one (password16, tokenValue: variables in code), values
+// built around a UUID (request and idempotency ids that docs describe as
+// tokens), and values without a digit unless random letters
+// (Create/Update).
 func proseValueOK(v []byte) bool {
+	if uuidIn.Match(v) {
+		return false
+	}
 	l := strings.ToLower(string(v))
 	for _, w := range []string{"pass", "token", "secret", "cred"} {
 		if strings.Contains(l, w) {
@@ -35,6 +32,19 @@ func proseValueOK(v []byte) bool {
 	return genericPassword(v) && (bytes.ContainsAny(v, digits) || randomLetters(v))
 }
 
+// proseRules find a credential written in a sentence, as people paste one
+// in chat, tickets and docs: "the password is …", "Attached creds for the
+// vendor sandbox: …", "DB password: … for the replica". A credential word
+// (a whole word: tokenTtl, passwordPolicy and keyVaultSecrets are not), up
+// to five more words (no code punctuation), then ":" or "is", "are", "was",
+// "has been" (with "now", "still", "set/changed/reset/rotated to"), then
+// the value, quoted or not, ending at a blank or the end of the sentence.
+// "=" is left to the generic rules' KEY=value (in code it is an
+// expression). Prose talks about passwords far more often than it holds
+// one, so the value must pass the generic rules' checks: not a word, name,
+// number, path, URL or placeholder (<your-token>, ********), at least 8
+// characters with letters and a digit or symbol (or long random letters),
+// and 3 bits of entropy per byte.
 func proseRules() []*detect.Rule {
 	v := func(seed string) string { return fake(seed, alnum+"!#%*-_", 20) }
 	return []*detect.Rule{{
@@ -43,7 +53,7 @@ func proseRules() []*detect.Rule {
 		Description: "Credential in a sentence after a credential word and \":\" or \"is\" (chat, tickets, docs)",
 		Keywords:    []string{"password", "passwd", "pwd", "passphrase", "token", "api key", "secret", "creds", "credential", "access key"},
 		Regex: re(`(?i:pass(?:word|wd|phrase)?s?|pwd|tokens?|api key|secrets?|creds|credentials?|access keys?)\b` +
-			`(?:[ \t]+[\w,'-]+){0,5}?(?:[ \t]*:[ \t]+|[ \t]+(?i:is|are|was)[ \t]*:?[ \t]+)` +
+			`(?:[ \t]+[\w,'-]+){0,5}?(?:[ \t]*:[ \t]+|[ \t]+(?i:is|are|was|has been|have been)(?:[ \t]+(?i:now|still))?(?:[ \t]+(?i:set|changed|reset|rotated|updated)[ \t]+to)?[ \t]*:?[ \t]+)` +
 			"[`\"']?" + `(?P<secret>` + proseValue + `{7,127}[A-Za-z0-9#$%*+\-/@^_|~]={0,2})` +
 			"(?:[`\"']|[.,;:!?)]*(?:\\s|$))"),
 		Anchor:     detect.AtKeyword,
@@ -58,6 +68,8 @@ func proseRules() []*detect.Rule {
 			"<p>Relay wants auth now. DB password: " + v("prose-3") + " for the reporting replica too.</p>",
 			"The break-glass admin for staging: user `admin`, password is `" + v("prose-4") + "` (rotate after use).",
 			"the new token is " + fake("prose-5", alnum, 32) + ".",
+			"reset it again, the smoke user's password is now " + v("prose-6") + " (please rotate after the run)",
+			"the API key has been rotated to " + fake("prose-7", alnum, 32),
 		},
 		NoMatch: []string{
 			"can someone reset the password for the staging db? I get \"password authentication failed\"",
@@ -81,6 +93,9 @@ func proseRules() []*detect.Rule {
 			`const jsFetchCreds = "js.fetch:credentials"`,
 			"\t\t\tPassword: password16,",
 			"the token is: tokenValue2",
+			"The password: stored in the vault under qa/smoke.",
+			"// stack event would be assigned the same token in the following format: Console-CreateStack-7f59c3cf-00d2-40c7-b2ff-e75db0987002.",
+			"the password has been changed to something stronger",
 			"This release adds a Client Token parameter to the following AppFlow APIs: Create/Update Connector Profile",
 			`pgx-test-scram-password-conn-string: "host=127.0.0.1 user=pgx_scram password=secret dbname=pgx_test"`,
 			"  keyVaultToStoreSecrets: cmp2-qat-1208358310",

@@ -124,3 +124,36 @@ func BenchmarkRewriteJSON(b *testing.B) {
 		}
 	}
 }
+
+// FuzzRewrite: any input, under any of the names that select a rewrite,
+// must not panic, and every byte of a copy must map into the input, in
+// order.
+func FuzzRewrite(f *testing.F) {
+	for _, s := range []string{
+		`[{"text": "postgres:\/\/u:p@h\/d \u00e9 \"q\""}]`,
+		"{\"a\":\"\\ud83d\\ude00\"}\n{\"b\": \"x\\ny\"}\n",
+		"TOKEN=abc\\\n  def\n",
+		"const k = \"ab\" +\n\t\"cd\"\n",
+		"k: >-\n  ab\n  cd\n",
+		"{\"a\": \"\\",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		data := []byte(s)
+		for _, name := range []string{"x.json", "x.go", "x.yaml", ".env"} {
+			rw := Rewrite(name, data)
+			if rw == nil {
+				continue
+			}
+			prev := -1
+			for d := range rw.Data {
+				r := rw.Raw(d)
+				if r < 0 || r >= len(data) || r < prev {
+					t.Fatalf("%s: byte %d of the copy maps to %d (previous %d, input %d bytes)", name, d, r, prev, len(data))
+				}
+				prev = r
+			}
+		}
+	})
+}

@@ -197,6 +197,7 @@ func genericExamples() map[string]genericExample {
 				"[client]\nuser = backup\npassword = " + v("gpb-6"),
 				// A generated password that happens to hold no digit.
 				"SMTP_PASSWORD=" + fake("gpb-7", alpha+"-", 20),
+				"    db-password: " + v("gpb-8"),
 			},
 			noMatch: []string{
 				`password = request.form["password"]`,
@@ -298,6 +299,7 @@ func genericExamples() map[string]genericExample {
 				`private_key = "0x` + fake("gk-3", hexLower, 64) + `"`,
 				// Many providers issue API keys as 32 hex digits.
 				`      "internalApiKey": "` + fake("gk-4", hexLower, 32) + `"`,
+				`  partner-api-key: "` + fake("gk-5", hexLower, 32) + `"`,
 			},
 			bare: []string{
 				"MAPS_API_KEY=" + fake("gkb-1", alnum, 32),

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rekeyhq/rekey/internal/source/jsonscan"
+	"github.com/rekeyhq/rekey/internal/jsonscan"
 )
 
 // Encodings of a rewritten copy.

@@ -40,8 +40,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rekeyhq/rekey/internal/jsonscan"
 	"github.com/rekeyhq/rekey/internal/source"
-	"github.com/rekeyhq/rekey/internal/source/jsonscan"
 )
 
 // Options configure a Jira export walk.

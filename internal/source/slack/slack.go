@@ -42,8 +42,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/jsonscan"
 	"github.com/rekeyhq/rekey/internal/source"
-	"github.com/rekeyhq/rekey/internal/source/jsonscan"
 )
 
 // Options configure a Slack export walk.

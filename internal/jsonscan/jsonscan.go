@@ -1,7 +1,10 @@
 // Package jsonscan is a small streaming JSON tokenizer that knows the exact
 // line and byte column of every value it reads. The export sources (Slack,
 // Jira) need it because a finding in an export must point at the real place
-// in the file, and encoding/json gives byte offsets at best; jsonscan reads
+// in the file, and decode needs the byte offset of every escape sequence
+// to match a JSON file's strings decoded; encoding/json gives byte offsets
+// at best. It sits below both (a layer-0 package) so either may use it.
+// jsonscan reads
 // the document one token at a time without holding it, counting lines and
 // columns as it goes, and accepts exactly what encoding/json accepts (but
 // for a leading UTF-8 byte order mark, which it skips).

@@ -201,7 +201,8 @@ var concatExt = map[string]bool{
 
 // concatenations finds a string literal that ends one line and is
 // continued by one that starts the next ("abc" +⏎ "def", "abc"⏎ "def",
-// "abc"⏎ + "def") and removes what lies between the two quotes.
+// "abc"⏎ + "def"), with no blank on either side of the cut, and removes
+// what lies between the two quotes.
 func concatenations(data []byte) []edit {
 	var out []edit
 	for from := 0; ; {
@@ -234,11 +235,19 @@ func concatenations(data []byte) []edit {
 		if f >= len(data) || data[f] != q || b-2 >= 0 && data[b-2] == '\\' {
 			continue
 		}
+		// Only a token cut in two matters: text ending or starting with a
+		// blank at the cut (SQL, messages) is words joined as they were,
+		// and an empty literal joins nothing.
+		if b < 2 || f+1 >= len(data) || isBlankOrQuote(data[b-2]) || isBlankOrQuote(data[f+1]) {
+			continue
+		}
 		out = append(out, edit{off: b - 1, n: f + 1 - (b - 1)})
 	}
 }
 
 func isQuote(c byte) bool { return c == '"' || c == '\'' || c == '`' }
+
+func isBlankOrQuote(c byte) bool { return c == ' ' || c == '\t' || isQuote(c) }
 
 func skipBlanks(data []byte, i int) int {
 	for i < len(data) && (data[i] == ' ' || data[i] == '\t') {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -82,22 +83,51 @@ func (in *inputFlags) build(paths []string, onErr source.ErrorFunc, warn func(st
 		if !ok || loc == "" {
 			return nil, usagef("--source %q: want slack:DIR or jira:FILE", spec)
 		}
+		var (
+			s         source.Source
+			err       error
+			notExport error // the error New gives a place not in the kind's layouts
+			class     source.Class
+		)
 		switch kind {
 		case "slack":
-			s, err := slack.New(slack.Options{Dir: loc, OnError: onErr})
-			if err != nil {
-				return nil, errs.E("slack export", errs.Invalid, "", err)
-			}
-			out = append(out, s)
+			s, err = newSource(slack.New(slack.Options{Dir: loc, OnError: onErr}))
+			notExport, class = slack.ErrNotExport, source.ClassChat
 		case "jira":
-			s, err := jira.New(jira.Options{Path: loc, OnError: onErr})
-			if err != nil {
-				return nil, errs.E("jira export", errs.Invalid, "", err)
-			}
-			out = append(out, s)
+			s, err = newSource(jira.New(jira.Options{Path: loc, OnError: onErr}))
+			notExport, class = jira.ErrNotExport, source.ClassTicket
 		default:
 			return nil, usagef("--source %q: unknown kind %q (want slack or jira)", spec, kind)
 		}
+		if errors.Is(err, notExport) {
+			s, err = in.plain(loc, class, err, onErr, warn)
+		} else if err != nil {
+			err = errs.E(kind+" export", errs.Invalid, "", err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
 	}
 	return out, nil
+}
+
+// newSource turns a constructor's result into a Source, nil on error.
+func newSource[S source.Source](s S, err error) (source.Source, error) {
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// plain scans an export that is not in a layout its source reads as plain
+// files (JSON strings decoded), so that a copy in it is still found; the
+// copies keep the export's class.
+func (in *inputFlags) plain(loc string, class source.Class, why error, onErr source.ErrorFunc, warn func(string)) (source.Source, error) {
+	s, err := fs.New(fs.Options{Root: loc, Exclude: in.exclude, OnError: onErr})
+	if err != nil {
+		return nil, errs.E("scan", errs.Invalid, loc, err)
+	}
+	warn(fmt.Sprintf("rekey: warning: %v; scanning its files as plain text", why))
+	return source.WithClass(s, class), nil
 }

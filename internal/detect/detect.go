@@ -241,6 +241,9 @@ func (d *Detector) found(out []Finding, ri int, data []byte, loc []int, base, se
 	if s < 0 {
 		return out, seen
 	}
+	if m := loc[0] + base; r.WordStart && m > 0 && isWordByte(data[m-1]) {
+		return out, seen
+	}
 	s, e = s+base, e+base
 	if s <= seen {
 		return out, seen
@@ -279,7 +282,7 @@ func (d *Detector) accept(r *Rule, val []byte) bool {
 		return false
 	}
 	if r.Generic {
-		return !IsPlaceholder(val) && !looksLikeCode(val)
+		return !isPlaceholder(val, r.HexValues) && !looksLikeCode(val)
 	}
 	return !templatePart.Match(val)
 }
@@ -376,4 +379,8 @@ func (d *Detector) pair(fs []Finding) {
 			}
 		}
 	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }

@@ -183,3 +183,25 @@ func TestAnchoredRuleMatchesLikeWindowed(t *testing.T) {
 		}
 	}
 }
+
+// TestWordStart drops an anchored match whose keyword continues a word,
+// and keeps it at a word's start (the first byte of the data included).
+func TestWordStart(t *testing.T) {
+	d, err := New([]*Rule{{ID: "prose", Provider: "generic", Keywords: []string{"secret"}, Severity: Medium,
+		Anchor: AtKeyword, WordStart: true, Regex: regexp.MustCompile(`(?i)secrets?: (?P<secret>\S{8,})`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]int{
+		"secret: a1b2c3d4e5":            1,
+		"the secret: a1b2c3d4e5":        1,
+		"keyVaultSecrets: a1b2c3d4e5":   0,
+		"my_secret: a1b2c3d4e5":         0,
+		"(secret: a1b2c3d4e5)":          1,
+		"x\nsecrets: a1b2c3d4e5 secret": 1,
+	} {
+		if got := len(d.Scan([]byte(in))); got != want {
+			t.Errorf("%q: %d findings, want %d", in, got, want)
+		}
+	}
+}

@@ -78,11 +78,17 @@ var (
 // credential: a templated reference (${{ secrets.X }}, ${VAR}, {{ .Values.x }},
 // <your-token>), a documented example, a marker word (changeme, xxxx…), a
 // value made of one repeated character, a UUID or a bare hash.
-func IsPlaceholder(v []byte) bool {
+func IsPlaceholder(v []byte) bool { return isPlaceholder(v, false) }
+
+// isPlaceholder is IsPlaceholder; hex32OK takes a value of 32 hex digits
+// for a credential rather than an MD5 digest, as it is under a key naming
+// an API key.
+func isPlaceholder(v []byte, hex32OK bool) bool {
 	if len(v) == 0 || IsExample(v) {
 		return true
 	}
-	if templateRef.Match(v) || templatePart.Match(v) || uuidRe.Match(v) || hexHashRe.Match(v) || cryptHashRe.Match(v) {
+	hash := hexHashRe.Match(v) && !(hex32OK && len(v) == 32)
+	if templateRef.Match(v) || templatePart.Match(v) || uuidRe.Match(v) || hash || cryptHashRe.Match(v) {
 		return true
 	}
 	if literalNonSecrets[string(bytes.ToLower(v))] {
@@ -102,6 +108,14 @@ func IsPlaceholder(v []byte) bool {
 func looksLikeCode(v []byte) bool {
 	if !codeRef.Match(v) {
 		return false
+	}
+	// A part too long and too random for a name (20 or more characters,
+	// 4.3 bits each; long class names stay near 4) is a literal with a
+	// dot in it, as generated client secrets have.
+	for _, part := range bytes.Split(v, []byte{'.'}) {
+		if len(part) >= 20 && Entropy(part) >= 4.3 {
+			return false
+		}
 	}
 	return bytes.ContainsAny(v, ".(") || bytes.IndexByte(v, '_') > 0 && isUpperSnake(v)
 }

@@ -73,6 +73,11 @@ type Rule struct {
 	// Generic marks rules that match a key name rather than a value format
 	// (password=…); their values get the strict placeholder filter.
 	Generic bool
+	// HexValues, on a generic rule, takes a value of 32 hex digits for a
+	// credential, not an MD5 digest: a quoted apiKey in an app's JSON or
+	// YAML config is one (many providers issue 32-hex keys). Other hash
+	// lengths, and hex elsewhere, stay digests.
+	HexValues bool
 	// Identity derives hints about whose credential this is (an AWS key id
 	// gives the account). It runs after the named submatches are copied.
 	Identity func(secret []byte, hints map[string]string)
@@ -80,6 +85,11 @@ type Rule struct {
 	// keyword hit; the engine then tries the regex anchored there, once per
 	// hit, instead of searching the hit's window.
 	Anchor Anchor
+	// WordStart makes a match that continues a word (the byte before it a
+	// letter, digit or _) no match: "password" in prose, not in
+	// keyVaultPasswords. It lets an anchored rule check what a regex
+	// anchored at the keyword cannot see.
+	WordStart bool
 	// PairWith names another rule whose finding, within PairDistance bytes,
 	// is the other half of this credential (an AWS secret key and its key
 	// id). The pair is linked on both findings.

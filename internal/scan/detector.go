@@ -23,26 +23,71 @@ func (r *Rules) Match(ch source.Chunk) []Finding {
 	// encoded text itself is not the secret, so a rule matching it at the
 	// same place is dropped below.
 	encoded := map[[2]int]bool{}
-	if ch.Tail == 0 && ch.Loc.Line <= 1 && ch.Loc.Column <= 1 && !ch.Loc.Flat {
+	whole := ch.Tail == 0 && ch.Loc.Line <= 1 && ch.Loc.Column <= 1 && !ch.Loc.Flat
+	if whole {
 		for _, d := range decode.Expand(ch.Loc.Path, ch.Data) {
 			encoded[[2]int{d.Line, d.Column}] = true
 			loc := ch.Loc
 			loc.Line, loc.Column, loc.Flat, loc.Encoding = d.Line, d.Column, true, d.Encoding
-			out = r.matchData(out, d.Data, len(d.Data), loc, nil)
+			out = r.matchData(out, r.Detector.Scan(d.Data), nil, d.Data, len(d.Data), loc, nil, "")
 		}
 	}
-	return r.matchData(out, ch.Data, len(ch.Data)-ch.Tail, ch.Loc, encoded)
+	raw := r.Detector.Scan(ch.Data)
+	owned := len(ch.Data) - ch.Tail
+	if !whole {
+		return r.matchData(out, raw, nil, ch.Data, owned, ch.Loc, encoded, "")
+	}
+	// A copy of the file with its JSON strings decoded, or its split
+	// values joined, finds what the file hides as written; its findings
+	// are mapped back to file offsets, so they report the real line and
+	// column.
+	rw := decode.Rewrite(ch.Loc.Path, ch.Data)
+	if rw == nil {
+		return r.matchData(out, raw, nil, ch.Data, owned, ch.Loc, encoded, "")
+	}
+	alt := r.Detector.Scan(rw.Data)
+	for i := range alt {
+		alt[i].Start, alt[i].End = rw.RawSpan(alt[i].Start, alt[i].End)
+	}
+	dropRaw, dropAlt := oneCopy(raw, alt)
+	out = r.matchData(out, raw, dropRaw, ch.Data, owned, ch.Loc, encoded, "")
+	return r.matchData(out, alt, dropAlt, ch.Data, owned, ch.Loc, encoded, rw.Encoding)
 }
 
-// matchData appends the findings in data that start before owned.
-func (r *Rules) matchData(out []Finding, data []byte, owned int, loc source.Location, skip map[[2]int]bool) []Finding {
-	raw := r.Detector.Scan(data)
-	fps := make([]secret.Fingerprint, len(raw))
-	for i := range raw {
-		fps[i] = r.Fingerprinter.Of(raw[i].Secret)
+// oneCopy keeps one finding per copy when the file and its rewritten copy
+// both hold one at overlapping places: the rewritten one when it spans
+// more of the file (the raw one is a fragment of a split value), else the
+// raw one (the same secret, seen as written).
+func oneCopy(raw, alt []detect.Finding) (dropRaw, dropAlt []bool) {
+	dropRaw, dropAlt = make([]bool, len(raw)), make([]bool, len(alt))
+	for j, a := range alt {
+		for i, f := range raw { // both sorted by Start: stop past a's end
+			if f.Start >= a.End {
+				break
+			}
+			if f.End <= a.Start {
+				continue
+			}
+			if a.Start <= f.Start && f.End <= a.End && a.End-a.Start > f.End-f.Start {
+				dropRaw[i] = true
+				continue
+			}
+			dropAlt[j] = true
+		}
 	}
-	for i, f := range raw {
-		if f.Start >= owned {
+	return dropRaw, dropAlt
+}
+
+// matchData appends the findings fs of data that start before owned and
+// are not dropped; a non-empty enc names how the copy they were found in
+// was decoded.
+func (r *Rules) matchData(out []Finding, fs []detect.Finding, drop []bool, data []byte, owned int, loc source.Location, skip map[[2]int]bool, enc string) []Finding {
+	fps := make([]secret.Fingerprint, len(fs))
+	for i := range fs {
+		fps[i] = r.Fingerprinter.Of(fs[i].Secret)
+	}
+	for i, f := range fs {
+		if f.Start >= owned || drop != nil && drop[i] {
 			continue
 		}
 		if len(skip) > 0 {
@@ -50,7 +95,9 @@ func (r *Rules) matchData(out []Finding, data []byte, owned int, loc source.Loca
 				continue
 			}
 		}
-		out = append(out, place(r.finding(f, fps, i), data, f.Start, loc)...)
+		nf := r.finding(f, fps, i)
+		nf.Encoding = enc
+		out = append(out, place(nf, data, f.Start, loc)...)
 	}
 	return out
 }

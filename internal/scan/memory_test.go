@@ -1,19 +1,27 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
+
+// realRules matches with the whole rule set, as `scan` does.
+func realRules(tb testing.TB) *Rules {
+	tb.Helper()
+	return newRules(tb, rules.All())
+}
 
 // oneLine yields n bytes of a single line without newlines: minified-JSON
 // looking filler with a credential-like assignment every 64 KiB, so the
@@ -58,19 +66,18 @@ func TestOneGigabyteLineInBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams 1 GB")
 	}
-	d, err := detect.New(rules.All())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, _ := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	m := realRules(t)
 	size := int64(1 << 30)
 	if s := os.Getenv("REKEY_TEST_LINE_BYTES"); s != "" {
 		size, _ = strconv.ParseInt(s, 10, 64)
 	}
 	p := NewProgress()
-	var fs []Finding
+	var (
+		fs  []Finding
+		err error
+	)
 	peak := testutil.PeakHeap(func() {
-		fs, err = Run(context.Background(), Options{Matcher: &Rules{Detector: d, Fingerprinter: fp}, Progress: p}, []source.Source{readerSource{newOneLine(size)}})
+		fs, err = Run(context.Background(), Options{Matcher: m, Progress: p}, []source.Source{readerSource{newOneLine(size)}})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -93,3 +100,57 @@ func TestOneGigabyteLineInBoundedMemory(t *testing.T) {
 		t.Fatalf("peak heap %d MiB, want under %d MiB", peak>>20, limit>>20)
 	}
 }
+
+// benchFiles reads up to limit bytes of the files under GOROOT/src whose
+// name ends in one of exts, as whole-file chunks.
+func benchFiles(b *testing.B, limit int, exts ...string) []source.Chunk {
+	b.Helper()
+	root := filepath.Join(testutil.GoRoot(b), "src")
+	var out []source.Chunk
+	total := 0
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || total >= limit {
+			return nil
+		}
+		ok := false
+		for _, e := range exts {
+			ok = ok || strings.HasSuffix(p, e)
+		}
+		if !ok {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || len(data) > 1<<20 || bytes.IndexByte(data, 0) >= 0 {
+			return nil
+		}
+		out = append(out, source.Chunk{Data: data, Loc: source.Location{Path: p, Line: 1, Column: 1, Class: source.Classify(p)}})
+		total += len(data)
+		return nil
+	})
+	if len(out) == 0 {
+		b.Skip("no files under " + root)
+	}
+	return out
+}
+
+func runMatch(b *testing.B, chunks []source.Chunk) {
+	m := realRules(b)
+	total := 0
+	for _, ch := range chunks {
+		total += len(ch.Data)
+	}
+	b.SetBytes(int64(total))
+	b.ResetTimer()
+	for range b.N {
+		for _, ch := range chunks {
+			m.Match(ch)
+		}
+	}
+}
+
+// BenchmarkMatchGo: whole Go files (string concatenations across lines
+// are common), the rule set, decoding and rewriting included.
+func BenchmarkMatchGo(b *testing.B) { runMatch(b, benchFiles(b, 16<<20, ".go")) }
+
+// BenchmarkMatchJSON: Go's JSON test data, full of escapes.
+func BenchmarkMatchJSON(b *testing.B) { runMatch(b, benchFiles(b, 16<<20, ".json")) }

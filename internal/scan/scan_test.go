@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,16 +27,22 @@ func (c chunks) Walk(ctx context.Context, emit func(source.Chunk) error) error {
 
 func testMatcher(t *testing.T) *Rules {
 	t.Helper()
-	d, err := detect.New([]*detect.Rule{{
+	return newRules(t, []*detect.Rule{{
 		ID: "tok", Provider: "test", Keywords: []string{"tok_"}, Severity: detect.High,
 		Regex: regexp.MustCompile(`\b(tok_[a-z0-9]{12})\b`),
 	}})
+}
+
+// newRules matches with rs under a fixed fingerprint key.
+func newRules(tb testing.TB, rs []*detect.Rule) *Rules {
+	tb.Helper()
+	d, err := detect.New(rs)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return &Rules{Detector: d, Fingerprinter: fp}
 }
@@ -184,5 +191,53 @@ func TestTwoCopiesInOneVersionStayTwo(t *testing.T) {
 	}
 	if len(got) != 2 || got[0].Line != 2 || got[1].Line != 3 || !got[0].AtHead || got[0].Commit != "c1" || got[1].Commit != "c1" {
 		t.Fatalf("got %+v", got)
+	}
+}
+
+// TestMatchJSONEscaped finds a token that a JSON file only holds escaped,
+// at its real line and column, and reports a token that the file holds as
+// written once, not again from the decoded copy.
+func TestMatchJSONEscaped(t *testing.T) {
+	m := testMatcher(t)
+	data := []byte("[\n  {\"text\": \"see tok_\\u0061bcdefabcdef\\/x\"},\n  {\"text\": \"plain tok_000000000000 and a\\/b\"}\n]\n")
+	got := m.Match(source.Chunk{Data: data, Loc: source.Location{Path: "export/day.json", Line: 1, Column: 1, Class: source.ClassChat}})
+	if len(got) != 2 {
+		t.Fatalf("%d findings, want 2: %+v", len(got), got)
+	}
+	type pos struct {
+		line, col int
+		enc       string
+	}
+	want := map[string]pos{"tok_abcdefabcdef": {2, 17, "json-escaped"}, "tok_000000000000": {3, 19, "plain"}}
+	for _, f := range got {
+		w, ok := want[string(f.Secret.Reveal())]
+		if !ok || f.Line != w.line || f.Column != w.col || f.Encoding != w.enc {
+			t.Errorf("%s at %d:%d %s, want %+v", f.Secret.Reveal(), f.Line, f.Column, f.Encoding, w)
+		}
+	}
+}
+
+// TestMatchSplitValue reports a token continued over two lines once,
+// whole, at its first line, and not the fragment the raw file shows.
+func TestMatchSplitValue(t *testing.T) {
+	m := newRules(t, []*detect.Rule{{
+		ID: "tok", Provider: "test", Keywords: []string{"tok_"}, Severity: detect.High,
+		Regex: regexp.MustCompile(`(tok_[a-z0-9]{6,})`),
+	}})
+	data := []byte("A=1\nTOKEN=tok_abcdef\\\n    123456\nOTHER=tok_zzzzzz9\n")
+	got := m.Match(source.Chunk{Data: data, Loc: source.Location{Path: "app/.env", Line: 1, Column: 1, Class: source.ClassConfig}})
+	type f struct {
+		val       string
+		line, col int
+		enc       string
+	}
+	var fs []f
+	for _, g := range got {
+		fs = append(fs, f{string(g.Secret.Reveal()), g.Line, g.Column, g.Encoding})
+	}
+	want := []f{{"tok_abcdef123456", 2, 7, "split"}, {"tok_zzzzzz9", 4, 7, "plain"}}
+	slices.SortFunc(fs, func(a, b f) int { return a.line - b.line })
+	if !slices.Equal(fs, want) {
+		t.Errorf("got %v, want %v", fs, want)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	digits     = "0123456789"
 	upper      = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	lower      = "abcdefghijklmnopqrstuvwxyz"
+	alpha      = upper + lower
 	alnum      = digits + upper + lower
 	lowerAlnum = digits + lower
 	upperAlnum = digits + upper

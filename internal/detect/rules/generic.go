@@ -28,6 +28,11 @@ type genericFamily struct {
 	// endings is an alternation of the last word of the key.
 	endings  string
 	validate func([]byte) bool
+	// hexValues: a quoted value of 32 hex digits is a credential under
+	// this key (API keys are often hex; elsewhere, and bare in dotenv
+	// files where provider rules judge each key name, hex is more often a
+	// digest).
+	hexValues bool
 }
 
 var genericFamilies = []genericFamily{
@@ -54,8 +59,9 @@ var genericFamilies = []genericFamily{
 		keywords: []string{"api_key", "apikey", "api-key", "api.key", "access_key", "accesskey", "access-key",
 			"private_key", "privatekey", "private-key", "auth_key", "authkey", "master_key", "masterkey",
 			"encryption_key", "encryptionkey", "signing_key", "signingkey"},
-		endings:  `api[_.-]?key|access[_.-]?key|private[_.-]?key|auth[_.-]?key|master[_.-]?key|encryption[_.-]?key|signing[_.-]?key`,
-		validate: genericValue,
+		endings:   `api[_.-]?key|access[_.-]?key|private[_.-]?key|auth[_.-]?key|master[_.-]?key|encryption[_.-]?key|signing[_.-]?key`,
+		validate:  genericValue,
+		hexValues: true,
 	},
 }
 
@@ -63,10 +69,11 @@ const (
 	// quotedValue is a quoted literal without whitespace or escapes.
 	quotedValue = `["'` + "`" + `](?P<secret>[^\s"'` + "`" + `\\]{8,})["'` + "`" + `]`
 	// bareValue is an unquoted literal, as dotenv, YAML, INI, properties
-	// and shell write them; it must end the line or meet a comment, ";" or
-	// "&", so code (calls, indexing, concatenation, struct literals ending
-	// in ",") never fits.
-	bareValue = `(?P<secret>[^\s"'` + "`" + `()\[\]{}<>,;&\\]{8,})(?:[ \t\r]*$|[ \t]+(?:#|//)|[;&])`
+	// and shell write them; it must end the line or meet a comment, ";",
+	// "&" or the end of a Markdown code fence (a KEY=value pasted in chat
+	// as `+"```KEY=value```"+`), so code (calls, indexing, concatenation,
+	// struct literals ending in ",") never fits.
+	bareValue = `(?P<secret>[^\s"'` + "`" + `()\[\]{}<>,;&\\]{8,})(?:[ \t\r]*$|[ \t]+(?:#|//)|[;&]|` + "```" + `)`
 	// bareSep is sep without the opening quote.
 	bareSep = `["']?[ \t]*(?:=|:|=>)[ \t]*`
 )
@@ -92,6 +99,7 @@ func genericRules() []*detect.Rule {
 				Validate:    f.validate,
 				MinEntropy:  3.0,
 				Generic:     true,
+				HexValues:   f.hexValues,
 				Severity:    detect.Medium,
 				Examples:    ex.quoted,
 				NoMatch:     ex.noMatch,
@@ -178,6 +186,7 @@ func genericExamples() map[string]genericExample {
 				`export PGPASSWORD='` + v("gp-3") + `'`,
 				`  db_passwd: "` + v("gp-4") + `"`,
 				`conn = psycopg2.connect(host="db", user="etl", password="` + v("gp-5") + `")`,
+				`  dbPassword: "` + v("gp-6") + `"`,
 			},
 			bare: []string{
 				"spring.datasource.password=" + v("gpb-1"),
@@ -186,6 +195,9 @@ func genericExamples() map[string]genericExample {
 				"ENV MYSQL_ROOT_PASSWORD=" + v("gpb-4"),
 				"ENV REDIS_PASSWORD " + v("gpb-5"),
 				"[client]\nuser = backup\npassword = " + v("gpb-6"),
+				// A generated password that happens to hold no digit.
+				"SMTP_PASSWORD=" + fake("gpb-7", alpha+"-", 20),
+				"    db-password: " + v("gpb-8"),
 			},
 			noMatch: []string{
 				`password = request.form["password"]`,
@@ -219,6 +231,7 @@ func genericExamples() map[string]genericExample {
 			quoted: []string{
 				`SECRET_KEY = "django-insecure-` + v("gs-1") + `"`,
 				`  "clientSecret": "` + fake("gs-2", alnum+"~._-", 34) + `",`,
+				`  "clientSecret": "` + fake("gs-5", alpha+".", 34) + `",`,
 				`jwt_secret = '` + v("gs-3") + `'`,
 			},
 			bare: []string{
@@ -239,6 +252,7 @@ func genericExamples() map[string]genericExample {
 				"  secret: my-app-secret-name",
 				"JWT_SECRET=${JWT_SECRET}",
 				"secret = derive_secret(master, label)",
+				"aws_secret_access_key = DONOTNORMALIZE_credentials_secret",
 				"client_secret: " + uuidLike("gsn-2"),
 			},
 		},
@@ -263,6 +277,7 @@ func genericExamples() map[string]genericExample {
 				`csrf_token: "{{ csrf_token() }}"`,
 				`  token: "${{ secrets.GITHUB_TOKEN }}"`,
 				`const token = "<your-token>";`,
+				`					SessionToken:    "DoNotNormalize_config_session_token",`,
 			},
 			noMatchBare: []string{
 				"tok, token = next_token()",
@@ -271,6 +286,7 @@ func genericExamples() map[string]genericExample {
 				"GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}",
 				"token: !!str 1234567890",
 				"refresh_token = self.refresh_token",
+				"\t(*TFts5Config)(unsafe.Pointer(pConfig)).FbPrefixInsttoken = bPrefixInsttoken",
 				"id_token = jwt.encode(claims, key)",
 				"NPM_TOKEN=xxxxxxxxxxxxxxxxxxxxxxxx",
 				"TOKEN=" + fake("gtn-2", hexLower, 40),
@@ -281,23 +297,32 @@ func genericExamples() map[string]genericExample {
 				`  apiKey: "` + fake("gk-1", alnum, 39) + `",`,
 				`"x-api-key": "` + fake("gk-2", alnum, 40) + `"`,
 				`private_key = "0x` + fake("gk-3", hexLower, 64) + `"`,
+				// Many providers issue API keys as 32 hex digits.
+				`      "internalApiKey": "` + fake("gk-4", hexLower, 32) + `"`,
+				`  partner-api-key: "` + fake("gk-5", hexLower, 32) + `"`,
 			},
 			bare: []string{
 				"MAPS_API_KEY=" + fake("gkb-1", alnum, 32),
 				"  access_key: " + fake("gkb-2", upperAlnum, 20),
 				"export ENCRYPTION_KEY=" + fake("gkb-3", b64, 43) + "=",
+				"for the partner: ```PARTNER_API_KEY=" + fake("gkb-5", alnum, 40) + "```",
 			},
 			noMatch: []string{
 				`api_key = settings.API_KEY`,
 				`private_key = file("~/.ssh/id_rsa")`,
 				`const apiKeyHeader = "X-Api-Key"`,
 				`  "private_key_id": "` + fake("gkn-1", hexLower, 40) + `",`,
+				`  apiKeyHash: "` + fake("gkn-2", hexLower, 64) + `"`,
+				`  apiKey: "` + strings.Repeat("0", 32) + `"`,
+				`  apiKey: "` + fake("gkn-3", hexLower, 40) + `"`,
 			},
 			noMatchBare: []string{
 				"apiKey: process.env.API_KEY,",
 				"private_key_path: /etc/ssl/private/server.key",
 				"private_key: /etc/ssl/private/server.key",
 				"API_KEY=your-api-key",
+				"SEARCH_API_KEY=" + fake("gkn-4", hexLower, 32),
+				"```API_KEY=<your-api-key>```",
 				"api_key: !ENV ${API_KEY}",
 			},
 		},

@@ -68,6 +68,8 @@ func All() []*detect.Rule {
 		moreDSNRules(),
 		configRules(),
 		genericRules(),
+		// After the generic rules: a "password=…" both match is theirs.
+		proseRules(),
 	)
 }
 

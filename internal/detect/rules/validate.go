@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"net/url"
 	"regexp"
 	"strings"
@@ -451,8 +452,33 @@ func genericValue(v []byte) bool {
 		}
 	}
 	// Identifiers, names and type annotations are letters only; counters
-	// and ids are digits only.
-	return hasLetter && (hasDigit || hasSymbol)
+	// and ids are digits only. A long value of mixed-case letters that
+	// reads as no words (identifierLike said so above) is a generated
+	// secret that happens to hold no digit.
+	return hasLetter && (hasDigit || hasSymbol) || hasLetter && randomLetters(v)
+}
+
+// randomLetters accepts a value of letters (and separators) long enough,
+// mixed in case and varied enough to be drawn at random: 16 or more
+// characters, both cases, an entropy of at least 0.85 × log2(length) bits
+// per character (names joined in camelCase repeat their letters and stay
+// under it), and few vowels (a random draw from 52 letters has a fifth;
+// words, DoNotNormalize_session_token, over a quarter).
+func randomLetters(v []byte) bool {
+	if len(v) < 16 || !mixedLetters(v) || detect.Entropy(v) < 0.85*math.Log2(float64(len(v))) {
+		return false
+	}
+	vowels, letters := 0, 0
+	for _, c := range v {
+		switch c | 0x20 {
+		case 'a', 'e', 'i', 'o', 'u':
+			vowels++
+		}
+		if c|0x20 >= 'a' && c|0x20 <= 'z' {
+			letters++
+		}
+	}
+	return vowels*100 < letters*27
 }
 
 // genericPassword is genericValue for a key that names a password, where

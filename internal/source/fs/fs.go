@@ -134,7 +134,7 @@ func (s *Source) walk(ctx context.Context, paths chan<- string) error {
 			if p == root {
 				return fmt.Errorf("%s: %w", root, err)
 			}
-			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			if d != nil && d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -191,13 +191,13 @@ func (s *Source) excluded(rel string) bool {
 func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 	f, err := os.Open(p)
 	if err != nil {
-		s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+		s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 		return nil
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+		s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 		return nil
 	}
 	loc := source.Location{Path: p, Line: 1, Column: 1, Class: source.Classify(filepath.ToSlash(p)), AtHead: true}
@@ -208,7 +208,7 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 		buf := make([]byte, size+1)
 		n, err := io.ReadFull(f, buf)
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			return nil
 		}
 		if n <= int(size) {
@@ -222,7 +222,7 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 			return emit(source.Chunk{Data: buf, Loc: loc})
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			return nil
 		}
 	}
@@ -230,7 +230,7 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 	n, err := io.ReadFull(f, head)
 	head = head[:n]
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+		s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 		return nil
 	}
 	if n == 0 || bytes.IndexByte(head, 0) >= 0 {
@@ -242,7 +242,7 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 	r := io.MultiReader(bytes.NewReader(head), f)
 	if err := s.opts.Chunking.ReadChunks(r, loc, emit); err != nil {
 		if isReadErr(err) {
-			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			return nil
 		}
 		return err
@@ -255,12 +255,4 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 func isReadErr(err error) bool {
 	var pe *iofs.PathError
 	return errors.As(err, &pe)
-}
-
-func unwrapPathErr(err error) error {
-	var pe *iofs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

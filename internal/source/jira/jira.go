@@ -44,8 +44,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/jsonscan"
 	"github.com/rekeyhq/rekey/internal/source"
-	"github.com/rekeyhq/rekey/internal/source/jsonscan"
 )
 
 // Options configure a Jira export walk.
@@ -73,7 +73,7 @@ func New(opts Options) (*Source, error) {
 		if errors.Is(err, iofs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file or directory", p)
 		}
-		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", p, source.UnwrapPathErr(err))
 	}
 	if opts.OnError == nil {
 		opts.OnError = func(*source.FileError) {}
@@ -85,13 +85,13 @@ func New(opts Options) (*Source, error) {
 			return nil, err
 		}
 		if len(files) == 0 {
-			return nil, fmt.Errorf("%s: not a Jira export: no .json or .csv file in it", p)
+			return nil, fmt.Errorf("%s: %w: no .json, .csv or .xml file in it", p, ErrNotExport)
 		}
 		return s, nil
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", p, source.UnwrapPathErr(err))
 	}
 	defer f.Close()
 	k, r, err := sniff(f)
@@ -136,7 +136,7 @@ func jsonShape(r io.Reader) error {
 			})
 		})
 		if err == nil && n > 0 {
-			return fmt.Errorf("%w: no element of the array is an issue", errNotExport)
+			return fmt.Errorf("%w: no element of the array is an issue", ErrNotExport)
 		}
 	case jsonscan.Object:
 		err = s.Object(v, func(k, v jsonscan.Token) error {
@@ -146,34 +146,19 @@ func jsonShape(r io.Reader) error {
 			return s.Skip(v)
 		})
 		if err == nil {
-			return fmt.Errorf("%w: no \"issues\" array and no issue key", errNotExport)
+			return fmt.Errorf("%w: no \"issues\" array and no issue key", ErrNotExport)
 		}
 	default:
-		return fmt.Errorf("%w: found %s", errNotExport, v.Describe())
+		return fmt.Errorf("%w: found %s", ErrNotExport, v.Describe())
 	}
 	return nil
-}
-
-func unwrapPathErr(err error) error {
-	var pe *iofs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // files lists the exports in the directory Path, in lexical order.
 func (s *Source) files(onErr source.ErrorFunc) ([]string, error) {
 	var out []string
 	root := s.opts.Path
-	err := filepath.WalkDir(root, func(p string, d iofs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return fmt.Errorf("%s: %w", root, unwrapPathErr(err))
-			}
-			onErr(&source.FileError{Path: p, Err: unwrapPathErr(err)})
-			return nil
-		}
+	err := source.WalkDir(root, onErr, func(p string, d iofs.DirEntry) error {
 		if d.IsDir() {
 			if p != root && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
@@ -181,7 +166,7 @@ func (s *Source) files(onErr source.ErrorFunc) ([]string, error) {
 			return nil
 		}
 		switch strings.ToLower(filepath.Ext(p)) {
-		case ".json", ".csv":
+		case ".json", ".csv", ".xml":
 			if d.Type().IsRegular() {
 				out = append(out, p)
 			}
@@ -196,9 +181,12 @@ type kind int
 const (
 	kindJSON kind = iota + 1
 	kindCSV
+	kindXML
 )
 
-var errNotExport = errors.New("not a Jira export: want the REST API's JSON or the CSV export with a Summary or Issue key column")
+// ErrNotExport is a file or directory that is not a Jira export; the
+// caller may scan it as plain files instead.
+var ErrNotExport = errors.New("not a Jira export: want the REST API's JSON, the CSV export with a Summary or Issue key column, or Jira Server's XML (RSS) export")
 
 // sniff tells a JSON export from a CSV one by its first bytes, and checks
 // a CSV header. It returns a reader that starts at the beginning.
@@ -212,12 +200,15 @@ func sniff(r io.Reader) (kind, io.Reader, error) {
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		return kindJSON, br, nil
 	}
+	if bytes.HasPrefix(trimmed, []byte("<?xml")) || bytes.HasPrefix(trimmed, []byte("<rss")) || bytes.HasPrefix(trimmed, []byte("<!--")) {
+		return kindXML, br, nil
+	}
 	// The header row, read as far as it goes.
 	cr := csv.NewReader(bytes.NewReader(peekAll(br)))
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil || !columns(header).export() {
-		return 0, nil, errNotExport
+		return 0, nil, ErrNotExport
 	}
 	return kindCSV, br, nil
 }
@@ -253,18 +244,26 @@ func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error 
 func (s *Source) walkFile(ctx context.Context, path string, emit func(source.Chunk) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		s.opts.OnError(&source.FileError{Path: path, Err: unwrapPathErr(err)})
+		s.opts.OnError(&source.FileError{Path: path, Err: source.UnwrapPathErr(err)})
 		return nil
 	}
 	defer f.Close()
+	emitted := false
+	counted := func(ch source.Chunk) error { emitted = true; return emit(ch) }
 	k, r, err := sniff(f)
 	if err == nil {
 		switch k {
 		case kindJSON:
-			err = parseJSON(ctx, r, path, emit)
+			err = parseJSON(ctx, r, path, counted)
 		case kindCSV:
-			err = parseCSV(ctx, r, path, emit)
+			err = parseCSV(ctx, r, path, counted)
+		case kindXML:
+			err = parseXML(ctx, r, path, counted)
 		}
+	}
+	if err != nil && !emitted {
+		// A file that cannot be read as an export is still searched.
+		return source.Fallback(path, source.ClassTicket, err, s.opts.OnError, emit)
 	}
 	return source.FileDone(path, err, s.opts.OnError)
 }
@@ -321,7 +320,7 @@ func parseJSON(ctx context.Context, r io.Reader, path string, emit func(source.C
 			return err
 		}
 		if n > 0 && !found {
-			return p.s.Errorf(v.Line, v.Col, "%v: no element of the array is an issue", errNotExport)
+			return p.s.Errorf(v.Line, v.Col, "%v: no element of the array is an issue", ErrNotExport)
 		}
 	case jsonscan.Object:
 		single := &issue{}
@@ -338,7 +337,7 @@ func parseJSON(ctx context.Context, r io.Reader, path string, emit func(source.C
 			return err
 		}
 		if !sawIssues && !single.looksLike {
-			return p.s.Errorf(v.Line, v.Col, "%v: no \"issues\" array and no issue key", errNotExport)
+			return p.s.Errorf(v.Line, v.Col, "%v: no \"issues\" array and no issue key", ErrNotExport)
 		}
 		if single.looksLike {
 			if err := p.send(single); err != nil {
@@ -346,7 +345,7 @@ func parseJSON(ctx context.Context, r io.Reader, path string, emit func(source.C
 			}
 		}
 	default:
-		return p.s.Errorf(v.Line, v.Col, "%v: found %s", errNotExport, v.Describe())
+		return p.s.Errorf(v.Line, v.Col, "%v: found %s", ErrNotExport, v.Describe())
 	}
 	return p.s.End()
 }
@@ -694,7 +693,7 @@ func parseCSV(ctx context.Context, r io.Reader, path string, emit func(source.Ch
 	}
 	h := columns(slices.Clone(header))
 	if !h.export() {
-		return errNotExport
+		return ErrNotExport
 	}
 	keyCol, idCol := h.index("issue key"), h.index("issue id")
 	var scan []csvColumn

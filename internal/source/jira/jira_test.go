@@ -253,15 +253,17 @@ func TestMalformedFilesReportedAndWalkGoesOn(t *testing.T) {
 	}
 	want := map[string]string{
 		broken:   `line 4, column 21: unexpected string, expecting ',' or '}' after an object member`,
-		notJira:  `line 1, column 1: ` + errNotExport.Error() + `: no "issues" array and no issue key`,
+		notJira:  `line 1, column 1: ` + ErrNotExport.Error() + `: no "issues" array and no issue key; scanned as plain text`,
 		badCSV:   `parse error on line 3, column 6: bare " in non-quoted-field`,
-		otherCSV: errNotExport.Error(),
+		otherCSV: ErrNotExport.Error() + "; scanned as plain text",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("errors:\n got %q\nwant %q", got, want)
 	}
 	// What came before the break was emitted; the other files were walked.
-	for needle, ref := range map[string]string{"before the break": "OPS-1", "ok": "K-1", "hunter2-Osprey-55": "OPS-20", "sk_test_FAKE": "OPS-30"} {
+	// A file that is no export at all is searched as plain text (no ref).
+	for needle, ref := range map[string]string{"before the break": "OPS-1", "ok": "K-1", "hunter2-Osprey-55": "OPS-20", "sk_test_FAKE": "OPS-30",
+		"alice@example.com": "", `"version": "1.0.0"`: ""} {
 		if h := find(c.chunks, needle); len(h) == 0 || h[0].ref != ref {
 			t.Errorf("%q: %v, want ref %s", needle, h, ref)
 		}
@@ -286,7 +288,7 @@ func TestNewErrors(t *testing.T) {
 		numbers:                            "no element of the array is an issue",
 		scalar:                             "not a Jira export",
 		text:                               "not a Jira export",
-		empty:                              "no .json or .csv file",
+		empty:                              "no .json, .csv or .xml file",
 	} {
 		_, err := New(Options{Path: path})
 		if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
@@ -474,6 +476,57 @@ func TestChunksCarryWhenTheyWereWritten(t *testing.T) {
 		w, _ := time.Parse(time.RFC3339, want)
 		if at, ok := got[ref]; !ok || !at.Equal(w) {
 			t.Errorf("%s: time %v (seen %v), want %s", ref, at, ok, want)
+		}
+	}
+}
+
+// TestServerXML reads Jira Server's XML (RSS) export: an item's key comes
+// after its description, texts are HTML escaped as XML, and each text is
+// found on its own line with HTML tags blanked.
+func TestServerXML(t *testing.T) {
+	const doc = `<?xml version="1.0" encoding="UTF-8"?>
+<rss version="0.92">
+<channel>
+    <title>Example Jira</title>
+<item>
+    <title>[INFRA-7] Relay</title>
+    <description>&lt;p&gt;Config:&lt;/p&gt;
+&lt;pre&gt;SMTP_PASSWORD=needle-one
+&lt;/pre&gt;</description>
+    <key id="10007">INFRA-7</key>
+    <summary>needle-two in the summary</summary>
+    <comments>
+        <comment id="20417" author="bob" created="Mon, 10 Jun 2024 14:02:11 +0000">&lt;p&gt;DB password: needle-three&lt;/p&gt;</comment>
+    </comments>
+    <customfields><customfield id="customfield_1"><customfieldname>Notes</customfieldname>
+        <customfieldvalues><customfieldvalue>needle-four</customfieldvalue></customfieldvalues></customfield></customfields>
+</item>
+<item><key id="10008">INFRA-8</key><summary>second</summary><comments><comment id="1">&lt;b&gt;needle-five&lt;/b&gt;</comment></comments></item>
+</channel>
+</rss>
+`
+	path := filepath.Join(t.TempDir(), "SearchRequest.xml")
+	writeFile(t, path, doc)
+	c := walk(t, path)
+	if len(c.errs) > 0 {
+		t.Fatal(c.errs)
+	}
+	// Columns after an entity on the same line are short by its length
+	// less one (&lt;p&gt; is 9 bytes in the file, 3 in the text).
+	for needle, want := range map[string]hit{
+		"SMTP_PASSWORD=needle-one": {"SearchRequest.xml", 8, 12 - 6, "INFRA-7"},
+		"needle-two":               {"SearchRequest.xml", 11, 14, "INFRA-7"},
+		"password: needle-three":   {"SearchRequest.xml", 13, 96 - 6, "INFRA-7#comment-20417"},
+		"needle-four":              {"SearchRequest.xml", 16, 46, "INFRA-7"},
+		"needle-five":              {"SearchRequest.xml", 18, 96 - 6, "INFRA-8#comment-1"},
+	} {
+		if h := find(c.chunks, needle); len(h) != 1 || h[0] != want {
+			t.Errorf("%q: %v, want %v", needle, h, want)
+		}
+	}
+	for _, ch := range c.chunks {
+		if bytes.Contains(ch.Data, []byte("<p>")) || ch.Loc.Class != source.ClassTicket || ch.Loc.Flat {
+			t.Errorf("chunk %q at %+v", ch.Data, ch.Loc)
 		}
 	}
 }

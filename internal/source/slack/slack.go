@@ -24,6 +24,8 @@
 package slack
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,14 +35,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/jsonscan"
 	"github.com/rekeyhq/rekey/internal/source"
-	"github.com/rekeyhq/rekey/internal/source/jsonscan"
 )
 
 // Options configure a Slack export walk.
@@ -61,8 +64,27 @@ var listFiles = []string{"channels.json", "groups.json", "mpims.json", "dms.json
 
 var dayFile = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}\.json$`)
 
-// New checks that Dir is an unzipped Slack export: a directory with at
-// least one of the conversation lists.
+// ErrNotExport is returned by New for a directory that holds nothing a
+// Slack export tool writes; the caller may scan it as plain files instead.
+var ErrNotExport = errors.New("not a Slack export")
+
+// maxDepth is how deep below Dir conversations are looked for: an export
+// unzipped into a folder of its own (Dir/workspace/channel/day.json).
+const maxDepth = 3
+
+// New checks that Dir is an unzipped Slack export in one of the layouts
+// export tools write:
+//   - Slack's workspace export: conversation lists (channels.json…) and one
+//     folder of day files per conversation;
+//   - the same without its lists (an export cut down to a few channels, or
+//     channels under a subfolder), a folder's name naming its channel;
+//   - a single conversation's folder: day files at the top, named for the
+//     folder;
+//   - slackdump's dump output: one JSON file per conversation,
+//     {"channel_id", "name", "messages": […]} with thread replies nested in
+//     "slackdump_thread_replies".
+//
+// A directory holding none of these is ErrNotExport.
 func New(opts Options) (*Source, error) {
 	dir := opts.Dir
 	fi, err := os.Stat(dir)
@@ -70,57 +92,111 @@ func New(opts Options) (*Source, error) {
 		if errors.Is(err, iofs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file or directory", dir)
 		}
-		return nil, fmt.Errorf("%s: %w", dir, unwrapPathErr(err))
+		return nil, fmt.Errorf("%s: %w", dir, source.UnwrapPathErr(err))
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("%s: not a directory: a Slack export is scanned unzipped", dir)
 	}
-	found := false
-	for _, name := range listFiles {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("%s: not a Slack export: no channels.json, groups.json, mpims.json or dms.json", dir)
-	}
 	if opts.OnError == nil {
 		opts.OnError = func(*source.FileError) {}
 	}
-	return &Source{opts: opts}, nil
+	s := &Source{opts: opts}
+	l, err := s.layout(func(*source.FileError) {})
+	if err != nil {
+		return nil, err
+	}
+	if len(l.lists) == 0 && len(l.days) == 0 && len(l.dumps) == 0 {
+		return nil, fmt.Errorf("%s: %w: no conversation list (channels.json…), no YYYY-MM-DD.json day files and no slackdump conversation file", dir, ErrNotExport)
+	}
+	return s, nil
 }
 
-func unwrapPathErr(err error) error {
-	var pe *iofs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
+// layout is what a walk of the export found.
+type layout struct {
+	lists []string // conversation lists, at any depth
+	days  []dayJob // channel is the folder name, mapped through the lists by Walk
+	dumps []string // slackdump conversation files
+}
+
+// nonConversation are the JSON files of a workspace export that hold no
+// messages.
+var nonConversation = map[string]bool{
+	"users.json": true, "integration_logs.json": true, "canvases.json": true, "huddles.json": true,
+	"org_users.json": true, "file_conversations.json": true, "lists.json": true,
+}
+
+// layout finds the export's files, up to maxDepth folders down; hidden
+// folders and slackdump's attachment folders are left out.
+func (s *Source) layout(onErr source.ErrorFunc) (layout, error) {
+	root := s.opts.Dir
+	var l layout
+	err := source.WalkDir(root, onErr, func(p string, d iofs.DirEntry) error {
+		rel, _ := filepath.Rel(root, p)
+		depth := strings.Count(filepath.ToSlash(rel), "/") + 1
+		name := d.Name()
+		if d.IsDir() {
+			if p != root && (strings.HasPrefix(name, ".") || name == "attachments" || name == "__uploads" || depth > maxDepth) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		switch {
+		case slices.Contains(listFiles, name):
+			l.lists = append(l.lists, p)
+		case dayFile.MatchString(name):
+			channel := filepath.Base(filepath.Dir(p))
+			l.days = append(l.days, dayJob{path: p, channel: channel})
+		case strings.HasSuffix(name, ".json") && !nonConversation[name] && isDump(p):
+			l.dumps = append(l.dumps, p)
+		}
+		return nil
+	})
+	sort.Slice(l.days, func(i, j int) bool { return l.days[i].path < l.days[j].path })
+	return l, err
+}
+
+// isDump tells a slackdump conversation file by its first bytes: an
+// object whose first members include "channel_id" or "messages".
+func isDump(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
 	}
-	return err
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = bytes.TrimLeft(head[:n], " \t\r\n\ufeff")
+	return len(head) > 0 && head[0] == '{' && (bytes.Contains(head, []byte(`"channel_id"`)) || bytes.Contains(head, []byte(`"messages"`)))
 }
 
 type dayJob struct {
 	path    string
 	channel string
+	// dump marks a slackdump conversation file; names maps channel ids
+	// to names from the export's lists, for a dump without a name.
+	dump  bool
+	names map[string]string
 }
 
-// Walk emits the chunks of the conversation lists, then of every day file.
-// Day files are read by several goroutines, so emit and OnError may be
-// called concurrently.
+// Walk emits the chunks of the conversation lists, then of every day file
+// and slackdump conversation. They are read by several goroutines, so emit
+// and OnError may be called concurrently.
 func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error {
-	dir := s.opts.Dir
+	l, err := s.layout(s.opts.OnError)
+	if err != nil {
+		return err
+	}
 	names := map[string]string{}
-	for _, list := range listFiles {
+	for _, p := range l.lists {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p := filepath.Join(dir, list)
 		f, err := os.Open(p)
-		if errors.Is(err, iofs.ErrNotExist) {
-			continue
-		}
 		if err != nil {
-			s.opts.OnError(&source.FileError{Path: p, Err: unwrapPathErr(err)})
+			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			continue
 		}
 		err = parseList(ctx, f, p, names, emit)
@@ -129,33 +205,15 @@ func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error 
 			return err
 		}
 	}
-
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("%s: %w", dir, unwrapPathErr(err))
-	}
-	var jobs []dayJob
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		folder := filepath.Join(dir, e.Name())
-		days, err := os.ReadDir(folder)
-		if err != nil {
-			s.opts.OnError(&source.FileError{Path: folder, Err: unwrapPathErr(err)})
-			continue
-		}
-		channel := e.Name()
-		if n, ok := names[channel]; ok {
-			channel = n
-		}
-		for _, d := range days {
-			if d.Type().IsRegular() && dayFile.MatchString(d.Name()) {
-				jobs = append(jobs, dayJob{path: filepath.Join(folder, d.Name()), channel: channel})
-			}
+	jobs := l.days
+	for i, j := range jobs {
+		if n, ok := names[j.channel]; ok {
+			jobs[i].channel = n
 		}
 	}
-	sort.Slice(jobs, func(i, j int) bool { return jobs[i].path < jobs[j].path })
+	for _, p := range l.dumps {
+		jobs = append(jobs, dayJob{path: p, channel: strings.TrimSuffix(filepath.Base(p), ".json"), dump: true, names: names})
+	}
 	return s.readDays(ctx, jobs, emit)
 }
 
@@ -202,11 +260,22 @@ func (s *Source) readDay(ctx context.Context, j dayJob, emit func(source.Chunk) 
 	}
 	f, err := os.Open(j.path)
 	if err != nil {
-		s.opts.OnError(&source.FileError{Path: j.path, Err: unwrapPathErr(err)})
+		s.opts.OnError(&source.FileError{Path: j.path, Err: source.UnwrapPathErr(err)})
 		return nil
 	}
 	defer f.Close()
-	return source.FileDone(j.path, parseDay(ctx, f, j.path, j.channel, emit), s.opts.OnError)
+	emitted := false
+	counted := func(ch source.Chunk) error { emitted = true; return emit(ch) }
+	if j.dump {
+		err = parseDump(ctx, f, j, counted)
+	} else {
+		err = parseDay(ctx, f, j.path, j.channel, counted)
+	}
+	if err != nil && !emitted {
+		// A file that cannot be read as messages is still searched.
+		return source.Fallback(j.path, source.ClassChat, err, s.opts.OnError, emit)
+	}
+	return source.FileDone(j.path, err, s.opts.OnError)
 }
 
 // field is one string value to scan and where its text starts.
@@ -389,6 +458,54 @@ func parseDay(ctx context.Context, r io.Reader, path, channel string, emit func(
 	})
 }
 
+// parseDump reads one slackdump conversation file: an object with the
+// conversation's "name" and "channel_id" and its "messages", each holding
+// its thread's replies in "slackdump_thread_replies". Messages are sent
+// once the object is read, as the name may follow them.
+func parseDump(ctx context.Context, r io.Reader, j dayJob, emit func(source.Chunk) error) error {
+	p := &parser{s: jsonscan.New(r), ctx: ctx, path: j.path, emit: emit}
+	v, err := p.s.Value()
+	if err != nil {
+		return err
+	}
+	if v.Kind != jsonscan.Object {
+		return p.s.Errorf(v.Line, v.Col, "not a slackdump conversation: want a JSON object, found %s", v.Describe())
+	}
+	var name, id string
+	var msgs []*message
+	err = p.s.Object(v, func(k, v jsonscan.Token) error {
+		switch {
+		case k.Str == "name" && v.Kind == jsonscan.String:
+			name = v.Str
+		case k.Str == "channel_id" && v.Kind == jsonscan.String:
+			id = v.Str
+		case k.Str == "messages":
+			return p.objects(v, func(v jsonscan.Token) error {
+				if err := ctx.Err(); err != nil {
+					return source.Stop{Err: err}
+				}
+				m := &message{}
+				msgs = append(msgs, m)
+				return p.message(v, m)
+			})
+		}
+		return p.s.Skip(v)
+	})
+	if err != nil {
+		return err
+	}
+	if err := p.s.End(); err != nil {
+		return err
+	}
+	channel := cmp.Or(name, j.names[id], id, j.channel)
+	for _, m := range msgs {
+		if err := p.sendMessage(m, "#"+channel, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (p *parser) sendMessage(m *message, channel, ts string) error {
 	if m.ts != "" {
 		ts = m.ts
@@ -431,6 +548,12 @@ func (p *parser) message(open jsonscan.Token, m *message) error {
 				m.nested = append(m.nested, n)
 				return p.message(v, n)
 			}
+		case "slackdump_thread_replies":
+			return p.objects(v, func(v jsonscan.Token) error {
+				n := &message{}
+				m.nested = append(m.nested, n)
+				return p.message(v, n)
+			})
 		}
 		return p.s.Skip(v)
 	})

@@ -225,10 +225,12 @@ func TestMalformedFilesReportedAndWalkGoesOn(t *testing.T) {
 			t.Errorf("error %q does not name %s", e, e.Path)
 		}
 	}
+	// A day file that yields no message is scanned as plain text instead.
+	const plain = "; scanned as plain text"
 	want := map[string]string{
-		broken:                            `line 6, column 9: unexpected string, expecting ',' or '}' after an object member`,
-		notArray:                          `line 1, column 1: not a Slack day file: want a JSON array, found '{'`,
-		truncated:                         `line 3, column 17: unexpected end of input in string`,
+		broken:                            `line 6, column 9: unexpected string, expecting ',' or '}' after an object member` + plain,
+		notArray:                          `line 1, column 1: not a Slack day file: want a JSON array, found '{'` + plain,
+		truncated:                         `line 3, column 17: unexpected end of input in string` + plain,
 		filepath.Join(dir, "groups.json"): `line 1, column 31: unexpected end of input, expecting a value`,
 	}
 	for p, w := range want {
@@ -248,6 +250,16 @@ func TestMalformedFilesReportedAndWalkGoesOn(t *testing.T) {
 	}
 	if hits := find(t, dir, c.chunks, "h8Zq3vR0mK1sT9yU4wL6pN2xC7bF5dJ0aE3gH1iQ"); len(hits) == 0 || hits[0].ref != "#sre-private@1709640600.000300" {
 		t.Errorf("private channel ref: %v", hits)
+	}
+	// The broken file's message is found in its plain text, on its line.
+	want2 := []hit{{"general/2024-03-07.json", 4, 18, ""}}
+	if hits := find(t, dir, c.chunks, "xoxb-before-the-break"); !reflect.DeepEqual(hits, want2) {
+		t.Errorf("broken day file: %v, want %v", hits, want2)
+	}
+	for _, ch := range c.chunks {
+		if ch.Loc.Path == broken && (ch.Loc.Flat || ch.Loc.Class != source.ClassChat) {
+			t.Errorf("fallback chunk %+v", ch.Loc)
+		}
 	}
 }
 
@@ -440,5 +452,67 @@ func TestTsTime(t *testing.T) {
 		if got := tsTime(ref); !got.Equal(want) {
 			t.Errorf("%s: %v, want %v", ref, got, want)
 		}
+	}
+}
+
+// TestLayouts reads the layouts export tools write besides Slack's own:
+// each must yield its message, with the right channel in the ref, at the
+// line and column of the message's text in its file.
+func TestLayouts(t *testing.T) {
+	day := func(text, ts string) string {
+		return "[\n  {\"type\": \"message\", \"user\": \"U1\", \"text\": \"" + text + "\", \"ts\": \"" + ts + "\"}\n]\n"
+	}
+	const list = `[{"id": "C01OPS", "name": "ops", "topic": {"value": ""}, "purpose": {"value": ""}}]`
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		want  []hit
+	}{
+		{"workspace export without lists", map[string]string{
+			"users.json":                     `[{"id": "U1", "name": "alice"}]`,
+			"incidents/2024-05-14.json":      day("needle one", "1715680800.000100"),
+			"incidents/attachments/x.json":   day("needle in an attachment", "1"),
+			"incidents/notes-2024-05-14.txt": "needle in a note",
+		}, []hit{{"incidents/2024-05-14.json", 0, 0, "#incidents@1715680800.000100"}}},
+		{"workspace export in a subfolder", map[string]string{
+			"acme/channels.json":          list,
+			"acme/C01OPS/2024-05-14.json": day("needle two", "1715680900.000100"),
+		}, []hit{{"acme/C01OPS/2024-05-14.json", 0, 0, "#ops@1715680900.000100"}}},
+		{"single channel", map[string]string{
+			"2024-06-01.json": day("needle three", "1717200000.000100"),
+		}, []hit{{"2024-06-01.json", 0, 0, "#export@1717200000.000100"}}},
+		{"slackdump", map[string]string{
+			"C06PAY.json": `{"channel_id": "C06PAY", "messages": [
+  {"type": "message", "text": "root", "ts": "1718000000.000100", "slackdump_thread_replies": [
+    {"type": "message", "text": "needle four", "ts": "1718000100.000200"}]}
+], "name": "payments"}`,
+			"users.json": `[{"id": "U1", "messages": "not a conversation"}]`,
+		}, []hit{{"C06PAY.json", 0, 0, "#payments@1718000100.000200"}}},
+		{"slackdump without a name, with the export's list", map[string]string{
+			"channels.json": list,
+			"C01OPS.json":   `{"channel_id": "C01OPS", "messages": [{"text": "needle five", "ts": "1.2"}]}`,
+		}, []hit{{"C01OPS.json", 0, 0, "#ops@1.2"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "export")
+			for name, s := range tt.files {
+				write(t, filepath.Join(dir, name), s)
+			}
+			c := walk(t, dir)
+			if len(c.errs) > 0 {
+				t.Fatalf("file errors: %v", c.errs)
+			}
+			want := tt.want
+			for i, w := range want {
+				// The expected place is where the fixture has the needle.
+				text := tt.files[w.path]
+				at := strings.Index(text, "needle")
+				want[i].line = 1 + strings.Count(text[:at], "\n")
+				want[i].col = at - strings.LastIndex(text[:at], "\n")
+			}
+			if got := find(t, dir, c.chunks, "needle"); !reflect.DeepEqual(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -1,7 +1,10 @@
 // Package jsonscan is a small streaming JSON tokenizer that knows the exact
 // line and byte column of every value it reads. The export sources (Slack,
 // Jira) need it because a finding in an export must point at the real place
-// in the file, and encoding/json gives byte offsets at best; jsonscan reads
+// in the file, and decode needs the byte offset of every escape sequence
+// to match a JSON file's strings decoded; encoding/json gives byte offsets
+// at best. It sits below both (a layer-0 package) so either may use it.
+// jsonscan reads
 // the document one token at a time without holding it, counting lines and
 // columns as it goes, and accepts exactly what encoding/json accepts (but
 // for a leading UTF-8 byte order mark, which it skips).
@@ -55,6 +58,8 @@ type Token struct {
 	Lit  string // "true", "false" or "null" for a Literal
 	Line int
 	Col  int
+	// Off is the byte offset of the same place (the BOM counts).
+	Off int
 }
 
 func (t Token) isValue() bool {
@@ -111,8 +116,42 @@ type Scanner struct {
 	r     *bufio.Reader
 	line  int // position of the next unread byte
 	col   int
+	off   int
 	depth int
 	buf   []byte
+	// esc, when non-nil, collects every escape sequence read.
+	esc *[]Escape
+}
+
+// Escape is one escape sequence of a string: Len bytes at byte offset Off
+// of the input stood for Dec[:N].
+type Escape struct {
+	Off int
+	Len int
+	Dec [4]byte
+	N   int
+}
+
+// RecordEscapes makes the Scanner append every escape sequence it reads,
+// in any string (keys included), to *into: a caller that rewrites the
+// input with its strings decoded needs each one's place.
+func (s *Scanner) RecordEscapes(into *[]Escape) { s.esc = into }
+
+// More skips white space and reports whether input remains: a caller
+// reading a stream of values (JSON lines) calls Value while it does.
+func (s *Scanner) More() bool {
+	for {
+		b, ok := s.peek()
+		if !ok {
+			return false
+		}
+		switch b {
+		case ' ', '\t', '\n', '\r':
+			_, _ = s.read()
+		default:
+			return true
+		}
+	}
 }
 
 // New returns a Scanner reading from r (buffered; the Scanner may read
@@ -122,6 +161,7 @@ func New(r io.Reader) *Scanner {
 	if b, err := s.r.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
 		_, _ = s.r.Discard(3)
 		s.col += 3
+		s.off += 3
 	}
 	return s
 }
@@ -137,6 +177,7 @@ func (s *Scanner) read() (byte, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.off++
 	if b == '\n' {
 		s.line++
 		s.col = 1
@@ -171,18 +212,47 @@ func char(b byte) string {
 	return fmt.Sprintf("byte 0x%02x", b)
 }
 
+// skipSpace consumes the white space already buffered in one go
+// (indentation of pretty-printed documents is most of their bytes).
+func (s *Scanner) skipSpace() {
+	for {
+		avail, _ := s.r.Peek(s.r.Buffered())
+		n := 0
+		for n < len(avail) {
+			switch avail[n] {
+			case '\n':
+				s.line++
+				s.col = 0
+			case ' ', '\t', '\r':
+			default:
+				s.off += n
+				_, _ = s.r.Discard(n)
+				return
+			}
+			s.col++
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		s.off += n
+		_, _ = s.r.Discard(n)
+	}
+}
+
 // next reads the next token; at the end of input it returns EOF.
 func (s *Scanner) next() (Token, error) {
 	for {
-		line, col := s.line, s.col
+		s.skipSpace()
+		line, col, off := s.line, s.col, s.off
 		b, err := s.read()
 		if err == io.EOF {
-			return Token{Kind: EOF, Line: line, Col: col}, nil
+			return Token{Kind: EOF, Line: line, Col: col, Off: off}, nil
 		}
 		if err != nil {
 			return Token{}, err
 		}
-		t := Token{Line: line, Col: col}
+		t := Token{Line: line, Col: col, Off: off}
 		switch b {
 		case ' ', '\t', '\n', '\r':
 			continue
@@ -199,7 +269,7 @@ func (s *Scanner) next() (Token, error) {
 		case ',':
 			t.Kind = Comma
 		case '"':
-			t.Kind, t.Col = String, col+1
+			t.Kind, t.Col, t.Off = String, col+1, off+1
 			t.Str, err = s.readString(line, col)
 		case 't':
 			t.Kind, t.Lit = Literal, "true"
@@ -326,7 +396,22 @@ func (s *Scanner) readString(line, col int) (string, error) {
 		if len(s.buf) > maxString {
 			return "", s.Errorf(line, col, "string longer than %d bytes", maxString)
 		}
-		l, c := s.line, s.col
+		// Copy the run of plain bytes already buffered in one go: a
+		// string holds no line break, so only the column moves.
+		if avail, _ := s.r.Peek(s.r.Buffered()); len(avail) > 0 {
+			n := 0
+			for n < len(avail) && avail[n] != '"' && avail[n] != '\\' && avail[n] >= 0x20 {
+				n++
+			}
+			if n > 0 {
+				s.buf = append(s.buf, avail[:n]...)
+				_, _ = s.r.Discard(n)
+				s.col += n
+				s.off += n
+				continue
+			}
+		}
+		l, c, at := s.line, s.col, s.off
 		b, err := s.readIn(line, col, "string")
 		if err != nil {
 			return "", err
@@ -344,6 +429,7 @@ func (s *Scanner) readString(line, col int) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		start := len(s.buf)
 		switch e {
 		case '"', '\\', '/':
 			s.buf = append(s.buf, e)
@@ -376,6 +462,7 @@ func (s *Scanner) readString(line, col int) (string, error) {
 						if lo, ok := hex4(p[2:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
 							_, _ = s.r.Discard(6)
 							s.col += 6
+							s.off += 6
 							pair = utf16.DecodeRune(r, lo)
 						}
 					}
@@ -385,6 +472,11 @@ func (s *Scanner) readString(line, col int) (string, error) {
 			s.buf = utf8.AppendRune(s.buf, r)
 		default:
 			return "", s.Errorf(l, c, "invalid escape \\%s in string", string(rune(e)))
+		}
+		if s.esc != nil {
+			x := Escape{Off: at, Len: s.off - at, N: len(s.buf) - start}
+			copy(x.Dec[:], s.buf[start:])
+			*s.esc = append(*s.esc, x)
 		}
 	}
 }

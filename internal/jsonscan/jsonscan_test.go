@@ -105,3 +105,40 @@ func FuzzScanner(f *testing.F) {
 		}
 	})
 }
+
+// TestRecordEscapes checks each escape's byte offset and length in the
+// input and the bytes it stands for, across keys, values, a BOM, surrogate
+// pairs and a stream of several values (JSON lines).
+func TestRecordEscapes(t *testing.T) {
+	in := "\xef\xbb\xbf{\"k\\/ey\": \"a\\u00e9\\ud83d\\ude00\\n\"}\n[\"x\\\"y\"]\n"
+	var esc []Escape
+	s := New(iotest.OneByteReader(strings.NewReader(in)))
+	s.RecordEscapes(&esc)
+	values := 0
+	for s.More() {
+		v, err := s.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Skip(v); err != nil {
+			t.Fatal(err)
+		}
+		values++
+	}
+	if values != 2 {
+		t.Fatalf("%d values, want 2", values)
+	}
+	want := []struct{ raw, dec string }{{`\/`, "/"}, {`\u00e9`, "é"}, {`\ud83d\ude00`, "😀"}, {`\n`, "\n"}, {`\"`, `"`}}
+	if len(esc) != len(want) {
+		t.Fatalf("%d escapes, want %d: %+v", len(esc), len(want), esc)
+	}
+	from := 0
+	for i, w := range want {
+		at := strings.Index(in[from:], w.raw) + from
+		e := esc[i]
+		if e.Off != at || e.Len != len(w.raw) || string(e.Dec[:e.N]) != w.dec {
+			t.Errorf("escape %d: off %d len %d %q, want off %d len %d %q", i, e.Off, e.Len, e.Dec[:e.N], at, len(w.raw), w.dec)
+		}
+		from = at + len(w.raw)
+	}
+}

@@ -377,3 +377,58 @@ func TestAWSRoleSessionsEnded(t *testing.T) {
 		t.Error("the role session the leaked key opened still works after the run")
 	}
 }
+
+// TestAWSRollbackDropsOnlyTheNewKey: a rollback before the revoke removes
+// the key the run generated, by its id, and gives the consumers the
+// leaked key back; the user and its leaked key stay (dropping the user,
+// as for a login rekey created, would take them too).
+func TestAWSRollbackDropsOnlyTheNewKey(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "verify:api" && phase == "after" })
+	newID, _ := w.delivered("api")
+	if _, ok := w.srv.Key(newID); !ok || newID == w.leakedID {
+		t.Fatalf("before the rollback the consumer holds %s", newID)
+	}
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Rollback(context.Background()); err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	if _, ok := w.srv.Key(newID); ok {
+		t.Error("the generated key survived the rollback")
+	}
+	if !w.srv.UserExists(awsUser) {
+		t.Fatal("the rollback deleted the user")
+	}
+	if id, sec := w.delivered("api"); id != w.leakedID || sec != w.leaked {
+		t.Errorf("the consumer holds %s after the rollback, want the leaked key back", id)
+	}
+	if _, err := w.callerARN(w.leakedID, w.leaked); err != nil {
+		t.Errorf("the leaked key no longer works after a rollback: %v", err)
+	}
+}
+
+// TestAWSSplitGivesEachConsumerAUser: split makes a user per consumer with
+// a copy of the policies and a key of its own, then deletes the leaked key.
+func TestAWSSplitGivesEachConsumerAUser(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api", "worker"}, strategy: plan.Split})
+	w.run()
+	if _, err := w.callerARN(w.leakedID, w.leaked); err == nil {
+		t.Error("the leaked key still authenticates")
+	}
+	for _, c := range w.consumers {
+		id, sec := w.delivered(c)
+		arn, err := w.callerARN(id, sec)
+		if err != nil || !strings.HasSuffix(arn, ":user/"+awsUser+"_"+c) {
+			t.Errorf("consumer %s: key %s authenticates as %q (%v), want its own user", c, id, arn, err)
+		}
+		if inline, _ := w.srv.UserPolicies(awsUser + "_" + c); inline["read-users"] == "" {
+			t.Errorf("user %s_%s lacks the source's policy: %v", awsUser, c, inline)
+		}
+	}
+	if n := len(w.srv.Keys(awsUser)); n != 0 {
+		t.Errorf("the source user still holds %d keys", n)
+	}
+}

@@ -255,6 +255,14 @@ func TestAWSGracefulRotation(t *testing.T) {
 		}
 	}
 	res := w.run()
+	id, _ := w.delivered("api")
+	// The server refused the new key for its first requests (the key
+	// delay): more requests signed with it than one per consumer's verify
+	// is the retry through IAM's eventual consistency that let the run
+	// finish.
+	if n := w.srv.Signed(id); n <= len(w.consumers) {
+		t.Errorf("the new key signed %d request(s) during the run; want the refused one(s) and one accepted per consumer", n)
+	}
 	w.checkRotated()
 	if w.generateCalls != 1 {
 		t.Errorf("Generate called %d times, want once", w.generateCalls)

@@ -539,7 +539,11 @@ func (e *Engine) notify(st *plan.Step) (map[string]any, error) {
 	if id := e.d.Inventory.IdentityOf(c); id != nil && id.Owner.Contact != "" {
 		owner += " (" + id.Owner.Contact + ")"
 	}
-	msg := fmt.Sprintf("tell %s to switch to login %s; its password is sealed in the store: hand it over through the partner's secure channel", owner, st.Login)
+	what := "its password is sealed"
+	if is := e.issueOf(st); is != nil && is.Generated {
+		what = "its new access key (id and secret) is sealed"
+	}
+	msg := fmt.Sprintf("tell %s to switch to login %s; %s in the store: hand it over through the partner's secure channel", owner, st.Login, what)
 	e.say("%s", msg)
 	return map[string]any{"detail": msg}, nil
 }
@@ -623,23 +627,30 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 // Credential returns the sealed new secret of login (for a consumer
 // rekey cannot deliver to). A reveal is recorded in the audit log.
 func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (secret.Secret, error) {
+	_, s, err := e.NewCredential(ctx, login, reveal)
+	return s, err
+}
+
+// NewCredential is Credential with the public key id of a credential the
+// system generated ("" for a password): an AWS access key is handed over
+// as its id and its secret together.
+func (e *Engine) NewCredential(ctx context.Context, login string, reveal bool) (keyID string, s secret.Secret, err error) {
 	for _, st := range e.p.Steps {
 		if st.Kind != plan.Issue || st.Login != login {
 			continue
 		}
 		c, err := e.unseal(ctx, loginSlot(st.System, st.Login))
 		if err != nil {
-			return secret.Secret{}, err
+			return "", secret.Secret{}, err
 		}
-		s := c.Secret
 		if reveal {
-			if err := e.audit(ctx, "credential.revealed", map[string]string{"system": st.System, "login": login}); err != nil {
-				return secret.Secret{}, err
+			if err := e.audit(ctx, "credential.revealed", map[string]string{"system": st.System, "login": login, "key_id": c.KeyID}); err != nil {
+				return "", secret.Secret{}, err
 			}
 		}
-		return s, nil
+		return c.KeyID, c.Secret, nil
 	}
-	return secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
+	return "", secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
 }
 
 // revokeRelated disables a login the leaked credential created or
@@ -702,4 +713,14 @@ func (e *Engine) unissueKey(ctx context.Context, st *plan.Step, rot provider.Rot
 		return nil
 	}
 	return rot.Drop(ctx, provider.IdentityRef{System: st.System, Name: st.Login, Key: res.KeyID})
+}
+
+// issueOf is the step that issues st's login, nil when the plan has none.
+func (e *Engine) issueOf(st *plan.Step) *plan.Step {
+	for i := range e.p.Steps {
+		if is := &e.p.Steps[i]; is.Kind == plan.Issue && is.System == st.System && is.Login == st.Login {
+			return is
+		}
+	}
+	return nil
 }

@@ -440,3 +440,24 @@ func TestAWSSplitGivesEachConsumerAUser(t *testing.T) {
 		t.Errorf("the source user still holds %d keys", n)
 	}
 }
+
+// TestAWSNewCredentialHasTheKeyID: a partner's new access key is handed
+// over as its id and secret (the secret alone signs nothing).
+func TestAWSNewCredentialHasTheKeyID(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "deliver:api" && phase == "before" })
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, sec, err := e.NewCredential(context.Background(), awsUser, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id == "" || id == w.leakedID {
+		t.Fatalf("key id %q", id)
+	}
+	if arn, err := w.callerARN(id, string(sec.Reveal())); err != nil || !strings.HasSuffix(arn, ":user/"+awsUser) {
+		t.Errorf("the handed-over key %s: %q %v", id, arn, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -460,4 +461,43 @@ func TestAWSNewCredentialHasTheKeyID(t *testing.T) {
 	if arn, err := w.callerARN(id, string(sec.Reveal())); err != nil || !strings.HasSuffix(arn, ":user/"+awsUser) {
 		t.Errorf("the handed-over key %s: %q %v", id, arn, err)
 	}
+}
+
+// TestAWSBackdoorKeyRevokedAfterApproval: the attacker used the leaked key
+// to create a second key on the user (seen in CloudTrail). The user is at
+// two keys, so the plan is an emergency; the backdoor's revoke waits for a
+// person, and after the approval only the replacement is left.
+func TestAWSBackdoorKeyRevokedAfterApproval(t *testing.T) {
+	var backdoor string
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Auto, prepare: func(w *awsWorld) []plan.Related {
+		w.srv.PutUserPolicy(awsUser, "keys", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateAccessKey","Resource":"*"}]}`)
+		c := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(w.srv.URL), Credentials: credentials.NewStaticCredentialsProvider(w.leakedID, w.leaked, "")})
+		out, err := c.CreateAccessKey(context.Background(), &iam.CreateAccessKeyInput{})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		backdoor = aws.ToString(out.AccessKey.AccessKeyId)
+		return []plan.Related{{Name: backdoor, Kind: "access-key", Principal: awsUser, Why: "iam:CreateAccessKey by " + w.leakedID}}
+	}})
+	if w.plan.Strategy != plan.Emergency {
+		t.Fatalf("strategy %s (%s)", w.plan.Strategy, w.plan.Reason)
+	}
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(context.Background()); !errors.Is(err, ErrWaiting) {
+		t.Fatalf("run: %v, want it waiting for the approval of the backdoor's revoke", err)
+	}
+	if k, ok := w.srv.Key(backdoor); !ok || k.Status != "Active" {
+		t.Fatalf("the backdoor key was touched before anyone approved: %+v", k)
+	}
+	if err := e.Approve(context.Background(), "revoke-related:prod/"+backdoor, "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	w.run()
+	if _, ok := w.srv.Key(backdoor); ok {
+		t.Error("the backdoor key survived its approved revoke")
+	}
+	w.checkRotated()
 }

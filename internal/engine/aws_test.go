@@ -255,6 +255,23 @@ func TestAWSGracefulRotation(t *testing.T) {
 			t.Errorf("graceful: the leaked key is %+v before the new one exists", k)
 		}
 	}
+	dry, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, err := dry.DryRun(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range acts {
+		if a.Kind == plan.Deliver && (!strings.Contains(a.Change, "AWS_ACCESS_KEY_ID (plain): user") || !strings.Contains(a.Change, "AWS_SECRET_ACCESS_KEY (plain): password")) {
+			t.Errorf("dry run of %s: %q, want the key id and the secret to change", a.Step, a.Change)
+		}
+	}
+	if n := len(w.srv.Keys(awsUser)); n != 1 {
+		t.Fatalf("the dry run changed the user's keys (%d)", n)
+	}
+
 	res := w.run()
 	id, _ := w.delivered("api")
 	// The server refused the new key for its first requests (the key
@@ -271,6 +288,14 @@ func TestAWSGracefulRotation(t *testing.T) {
 	for _, s := range res.Steps {
 		if s.ID == "revoke:prod/"+awsUser && !strings.Contains(s.Detail, w.leakedID) {
 			t.Errorf("revoke detail %q does not name the leaked key", s.Detail)
+		}
+	}
+	// The leaked key stopped working at the revoke, not when the second
+	// key was added beside it.
+	at, err := RotatedAt(context.Background(), w.st, w.inc.ID)
+	for _, s := range res.Steps {
+		if s.Kind == plan.Revoke && (err != nil || s.Finished == nil || !at.Equal(*s.Finished)) {
+			t.Errorf("rotated at %v (%v), want the revoke's end %v", at, err, s.Finished)
 		}
 	}
 	leases, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})

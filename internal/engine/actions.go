@@ -454,6 +454,13 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 		return nil, err
 	}
 	ref := e.leakedRef(st)
+	if ref.Key == "" {
+		// Without the leaked key's id a revoke takes every key of the
+		// user: the one this run added beside it too.
+		if is := e.plannedIssue(st.System, st.Identity); is != nil && is.Generated {
+			return nil, errs.New("run", errs.Invalid, st.ID, "the step names no key of "+st.Identity+", so it would revoke the new key "+is.ID+" made too; plan again with the leaked key's id")
+		}
+	}
 	what := "no longer accepts the leaked secret"
 	if st.Suspend {
 		d, ok := rot.(provider.Deactivator)
@@ -716,9 +723,13 @@ func (e *Engine) unissueKey(ctx context.Context, st *plan.Step, rot provider.Rot
 }
 
 // issueOf is the step that issues st's login, nil when the plan has none.
-func (e *Engine) issueOf(st *plan.Step) *plan.Step {
+func (e *Engine) issueOf(st *plan.Step) *plan.Step { return e.plannedIssue(st.System, st.Login) }
+
+// plannedIssue is the step that issues login on system, nil when the plan
+// has none.
+func (e *Engine) plannedIssue(system, login string) *plan.Step {
 	for i := range e.p.Steps {
-		if is := &e.p.Steps[i]; is.Kind == plan.Issue && is.System == st.System && is.Login == st.Login {
+		if is := &e.p.Steps[i]; is.Kind == plan.Issue && is.System == system && is.Login == login {
 			return is
 		}
 	}

@@ -526,3 +526,25 @@ func TestAWSBackdoorKeyRevokedAfterApproval(t *testing.T) {
 	}
 	w.checkRotated()
 }
+
+// TestAWSRevokeWithoutKeyIDIsRefused: a stored plan whose revoke names no
+// key (written by hand, or by an older rekey) would take every key of the
+// user, the new one too: the engine refuses it and the consumers keep
+// their new key.
+func TestAWSRevokeWithoutKeyIDIsRefused(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	w.plan.Step("revoke:prod/" + awsUser).Key = ""
+	putPlan(t, w.st, w.inc.ID, w.plan)
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(context.Background())
+	if !errors.Is(err, ErrStepFailed) || !strings.Contains(err.Error(), "names no key of "+awsUser) {
+		t.Fatalf("run: %v %+v", err, res)
+	}
+	id, sec := w.delivered("api")
+	if _, err := w.callerARN(id, sec); err != nil {
+		t.Errorf("the consumer's new key was revoked: %v", err)
+	}
+}

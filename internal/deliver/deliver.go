@@ -28,7 +28,9 @@ type Value struct {
 	// User is the login name to deliver with the secret, for strategies
 	// that give a consumer a new login (split, alternating users); ""
 	// leaves the login name as it is. It is the name as the client sends
-	// it (a MySQL account's user, without @host).
+	// it (a MySQL account's user, without @host). For a key the system
+	// generated it is the key's public id (an AWS access key id), which
+	// changes with every key: user_key receives it.
 	User string
 	// Secret is the new password or key.
 	Secret secret.Secret

@@ -18,12 +18,12 @@ import (
 )
 
 // do performs one step's side effect. Every branch is idempotent.
-func (e *Engine) do(ctx context.Context, st *plan.Step) (map[string]any, error) {
+func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[string]any, error) {
 	switch st.Kind {
 	case plan.Isolate:
 		return e.isolate(ctx, st)
 	case plan.Issue:
-		return e.issue(ctx, st)
+		return e.issue(ctx, st, beganAt(cur))
 	case plan.Deliver:
 		return e.deliver(ctx, st)
 	case plan.Verify:
@@ -31,6 +31,9 @@ func (e *Engine) do(ctx context.Context, st *plan.Step) (map[string]any, error) 
 	case plan.Revoke:
 		return e.revoke(ctx, st)
 	case plan.TerminateSessions:
+		if st.Role != "" {
+			return e.terminateRole(ctx, st)
+		}
 		n, err := e.terminate(ctx, st, st.KeepSources)
 		if err != nil {
 			return nil, err
@@ -48,6 +51,12 @@ func (e *Engine) do(ctx context.Context, st *plan.Step) (map[string]any, error) 
 
 func (e *Engine) ref(st *plan.Step, name string) provider.IdentityRef {
 	return provider.IdentityRef{System: st.System, Name: name}
+}
+
+// leakedRef is the identity a revoke acts on: with the step's Key, that
+// one key of the principal (the leaked access key), never its others.
+func (e *Engine) leakedRef(st *plan.Step) provider.IdentityRef {
+	return provider.IdentityRef{System: st.System, Name: st.Identity, Key: st.Key}
 }
 
 func (e *Engine) provider(ctx context.Context, system string) (provider.Provider, error) {
@@ -112,15 +121,15 @@ func (e *Engine) open(blob []byte, slot string) (secret.Secret, error) {
 
 // unseal returns the secret sealed in slot; its absence means it was
 // wiped after delivery, which a step that needs it cannot recover from.
-func (e *Engine) unseal(ctx context.Context, slot string) (secret.Secret, error) {
-	blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot)
+func (e *Engine) unseal(ctx context.Context, slot string) (sealedCred, error) {
+	c, ok, err := e.sealed(ctx, slot)
 	if err != nil {
-		return secret.Secret{}, err
+		return sealedCred{}, err
 	}
 	if !ok {
-		return secret.Secret{}, errs.New("run", errs.NotFound, slot, "the new credential is no longer sealed in the store (already delivered and wiped); plan again to issue a fresh one")
+		return sealedCred{}, errs.New("run", errs.NotFound, slot, "the new credential is no longer sealed in the store (already delivered and wiped); plan again to issue a fresh one")
 	}
-	return e.open(blob, slot)
+	return c, nil
 }
 
 // LeaseID is a lease's stable id: one per incident, system and login.
@@ -128,7 +137,14 @@ func LeaseID(incident, system, login string) string {
 	return strings.TrimPrefix(incident, "INC-") + ":" + system + "/" + login
 }
 
-func (e *Engine) issue(ctx context.Context, st *plan.Step) (map[string]any, error) {
+func (e *Engine) issue(ctx context.Context, st *plan.Step, began time.Time) (map[string]any, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := p.(provider.Generator); ok {
+		return e.generate(ctx, st, g, began)
+	}
 	rot, err := e.rotator(ctx, st)
 	if err != nil {
 		return nil, err
@@ -199,15 +215,19 @@ func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, er
 	if err != nil {
 		return nil, err
 	}
-	sec, err := e.unseal(ctx, loginSlot(st.System, st.Login))
+	cred, err := e.unseal(ctx, loginSlot(st.System, st.Login))
 	if err != nil {
 		return nil, err
 	}
 	if err := e.remember(ctx, c, t); err != nil {
 		return nil, err
 	}
-	v := deliver.Value{Secret: sec}
-	if st.Login != st.Identity {
+	v := deliver.Value{Secret: cred.Secret}
+	switch {
+	case cred.KeyID != "":
+		// A generated key's id is its login: user_key receives it.
+		v.User = cred.KeyID
+	case st.Login != st.Identity:
 		v.User = userPart(st.Login)
 	}
 	if err := t.Write(ctx, v); err != nil {
@@ -265,11 +285,13 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 		return nil, err
 	}
 	slot := loginSlot(st.System, st.Login)
-	sec, err := e.unseal(ctx, slot)
+	cred, err := e.unseal(ctx, slot)
 	if err != nil {
 		return nil, err
 	}
-	if err := rot.Verify(ctx, provider.Credential{Ref: e.ref(st, st.Login), Secret: sec}); err != nil {
+	ref := e.ref(st, st.Login)
+	ref.Key = cred.KeyID
+	if err := rot.Verify(ctx, provider.Credential{Ref: ref, Secret: cred.Secret, KeyID: cred.KeyID}); err != nil {
 		return nil, fmt.Errorf("consumer %s: the system refuses the new login %s: %w", c.Name, st.Login, err)
 	}
 	// Logins from here on are the consumer's, not rekey's own check.
@@ -280,7 +302,12 @@ func (e *Engine) verify(ctx context.Context, st *plan.Step) (map[string]any, err
 	}
 	detail := fmt.Sprintf("health check passed (%d attempt(s))", attempts)
 	res := map[string]any{"login": st.Login}
-	if st.Login != st.Identity {
+	switch {
+	case cred.KeyID != "":
+		// A system of keys lists no sessions (IAM): the key was proven by
+		// signing with it above, the consumer by its health check.
+		detail += "; key " + cred.KeyID + " authenticates (the system lists no sessions to show the consumer on it)"
+	case st.Login != st.Identity:
 		seen, proof, err := e.seen(ctx, st, c, since)
 		if err != nil {
 			return nil, err
@@ -426,8 +453,28 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 	if err != nil {
 		return nil, err
 	}
-	if err := rot.Revoke(ctx, e.ref(st, st.Identity)); err != nil {
+	ref := e.leakedRef(st)
+	if ref.Key == "" {
+		// Without the leaked key's id a revoke takes every key of the
+		// user: the one this run added beside it too.
+		if is := e.plannedIssue(st.System, st.Identity); is != nil && is.Generated {
+			return nil, errs.New("run", errs.Invalid, st.ID, "the step names no key of "+st.Identity+", so it would revoke the new key "+is.ID+" made too; plan again with the leaked key's id")
+		}
+	}
+	what := "no longer accepts the leaked secret"
+	if st.Suspend {
+		d, ok := rot.(provider.Deactivator)
+		if !ok {
+			return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot deactivate a credential with this rekey")
+		}
+		if err := d.Deactivate(ctx, ref); err != nil {
+			return nil, err
+		}
+		what = "has the leaked key " + st.Key + " inactive (kept until every consumer is verified)"
+	} else if err := rot.Revoke(ctx, ref); err != nil {
 		return nil, err
+	} else if st.Key != "" {
+		what = "no longer has the leaked key " + st.Key
 	}
 	// No way back now: the originals kept for rollback go.
 	for _, c := range e.consumersOf(st) {
@@ -435,7 +482,7 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 			return nil, err
 		}
 	}
-	return map[string]any{"detail": st.System + "/" + st.Identity + " no longer accepts the leaked secret"}, nil
+	return map[string]any{"detail": st.System + "/" + st.Identity + " " + what}, nil
 }
 
 func (e *Engine) consumersOf(st *plan.Step) []*inventory.Consumer {
@@ -499,7 +546,11 @@ func (e *Engine) notify(st *plan.Step) (map[string]any, error) {
 	if id := e.d.Inventory.IdentityOf(c); id != nil && id.Owner.Contact != "" {
 		owner += " (" + id.Owner.Contact + ")"
 	}
-	msg := fmt.Sprintf("tell %s to switch to login %s; its password is sealed in the store: hand it over through the partner's secure channel", owner, st.Login)
+	what := "its password is sealed"
+	if is := e.issueOf(st); is != nil && is.Generated {
+		what = "its new access key (id and secret) is sealed"
+	}
+	msg := fmt.Sprintf("tell %s to switch to login %s; %s in the store: hand it over through the partner's secure channel", owner, st.Login, what)
 	e.say("%s", msg)
 	return map[string]any{"detail": msg}, nil
 }
@@ -552,6 +603,9 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 	if err != nil {
 		return err
 	}
+	if st.Generated && st.Login == st.Identity {
+		return e.unissueKey(ctx, st, rot)
+	}
 	if st.Login == st.Identity {
 		for _, c := range e.consumersOf(st) {
 			prev, ok, err := e.previous(ctx, c.Name)
@@ -580,22 +634,30 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 // Credential returns the sealed new secret of login (for a consumer
 // rekey cannot deliver to). A reveal is recorded in the audit log.
 func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (secret.Secret, error) {
+	_, s, err := e.NewCredential(ctx, login, reveal)
+	return s, err
+}
+
+// NewCredential is Credential with the public key id of a credential the
+// system generated ("" for a password): an AWS access key is handed over
+// as its id and its secret together.
+func (e *Engine) NewCredential(ctx context.Context, login string, reveal bool) (keyID string, s secret.Secret, err error) {
 	for _, st := range e.p.Steps {
 		if st.Kind != plan.Issue || st.Login != login {
 			continue
 		}
-		s, err := e.unseal(ctx, loginSlot(st.System, st.Login))
+		c, err := e.unseal(ctx, loginSlot(st.System, st.Login))
 		if err != nil {
-			return secret.Secret{}, err
+			return "", secret.Secret{}, err
 		}
 		if reveal {
-			if err := e.audit(ctx, "credential.revealed", map[string]string{"system": st.System, "login": login}); err != nil {
-				return secret.Secret{}, err
+			if err := e.audit(ctx, "credential.revealed", map[string]string{"system": st.System, "login": login, "key_id": c.KeyID}); err != nil {
+				return "", secret.Secret{}, err
 			}
 		}
-		return s, nil
+		return c.KeyID, c.Secret, nil
 	}
-	return secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
+	return "", secret.Secret{}, errs.New("credential", errs.NotFound, e.inc.ID, "the plan issues no login "+login)
 }
 
 // revokeRelated disables a login the leaked credential created or
@@ -605,7 +667,7 @@ func (e *Engine) revokeRelated(ctx context.Context, st *plan.Step) (map[string]a
 	if err != nil {
 		return nil, err
 	}
-	if err := rot.Revoke(ctx, e.ref(st, st.Identity)); err != nil {
+	if err := rot.Revoke(ctx, e.leakedRef(st)); err != nil {
 		return nil, err
 	}
 	n, err := e.terminate(ctx, st, nil)
@@ -613,4 +675,63 @@ func (e *Engine) revokeRelated(ctx context.Context, st *plan.Step) (map[string]a
 		return nil, err
 	}
 	return map[string]any{"terminated": n, "detail": fmt.Sprintf("%s/%s disabled, %d session(s) ended", st.System, st.Identity, n)}, nil
+}
+
+// terminateRole ends the sessions of a role the leaked key assumed.
+func (e *Engine) terminateRole(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := p.(provider.RoleSessionTerminator)
+	if !ok {
+		return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot end a role's sessions with this rekey")
+	}
+	if err := t.TerminateRoleSessions(ctx, provider.IdentityRef{System: st.System, Name: st.Role}); err != nil {
+		return nil, err
+	}
+	return map[string]any{"role": st.Role, "detail": "role " + st.Role + " refuses every session issued until now"}, nil
+}
+
+// unissueKey removes the key an in-place issue generated beside the leaked
+// one: that key alone, by its id (the step's result, or the sealed
+// credential), never the user and its other keys.
+func (e *Engine) unissueKey(ctx context.Context, st *plan.Step, rot provider.Rotator) error {
+	states, err := e.states(ctx)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		KeyID string `json:"key_id"`
+	}
+	_ = json.Unmarshal(states[st.ID].Result, &res)
+	if res.KeyID == "" {
+		c, ok, err := e.sealed(ctx, loginSlot(st.System, st.Login))
+		if err != nil {
+			return err
+		}
+		if ok {
+			res.KeyID = c.KeyID
+		}
+	}
+	if res.KeyID == "" {
+		// Generated but never sealed: the next issue's Generate removes it,
+		// and nothing else may guess which key of the user it was.
+		return nil
+	}
+	return rot.Drop(ctx, provider.IdentityRef{System: st.System, Name: st.Login, Key: res.KeyID})
+}
+
+// issueOf is the step that issues st's login, nil when the plan has none.
+func (e *Engine) issueOf(st *plan.Step) *plan.Step { return e.plannedIssue(st.System, st.Login) }
+
+// plannedIssue is the step that issues login on system, nil when the plan
+// has none.
+func (e *Engine) plannedIssue(system, login string) *plan.Step {
+	for i := range e.p.Steps {
+		if is := &e.p.Steps[i]; is.Kind == plan.Issue && is.System == system && is.Login == login {
+			return is
+		}
+	}
+	return nil
 }

@@ -464,12 +464,18 @@ func (e *Engine) step(ctx context.Context, st *plan.Step, cur store.Step) (store
 	cur.State, cur.Error, cur.Finished = Running, "", nil
 	cur.Attempts++
 	cur.Started = &now
+	// When an issue first began, kept by every retry: a system that
+	// generates secrets removes what it created since then and rekey
+	// never sealed (see generate).
+	if st.Kind == plan.Issue && beganAt(cur).IsZero() {
+		cur.Result = resultJSON(map[string]any{"began": now})
+	}
 	if err := e.put(ctx, cur, "step.running", map[string]any{"step": st.ID, "kind": st.Kind, "target": st.Target, "attempt": cur.Attempts}); err != nil {
 		return cur, err
 	}
 	e.say("%s: %s", st.ID, st.Summary)
 	e.failpoint(st.ID, "before")
-	res, err := e.do(ctx, st)
+	res, err := e.do(ctx, st, cur)
 	e.failpoint(st.ID, "after")
 	fin := e.d.Now()
 	cur.Finished = &fin
@@ -694,7 +700,10 @@ func (e *Engine) DryRun(ctx context.Context) ([]Action, error) {
 				return nil, err
 			}
 			v := deliver.Value{Secret: placeholder}
-			if st.Login != st.Identity {
+			switch {
+			case st.Generated:
+				v.User = "rekey-dry-run-new-key-id" // the system names the new key when it makes it
+			case st.Login != st.Identity:
 				v.User = userPart(st.Login)
 			}
 			ch, err := t.Plan(ctx, v)
@@ -740,7 +749,8 @@ func RotatedAt(ctx context.Context, s store.Store, incident string) (time.Time, 
 	}
 	var at time.Time
 	for _, st := range p.Steps {
-		kills := st.Kind == plan.Revoke || st.Kind == plan.Issue && st.Login == st.Identity
+		// A generated key added in place leaves the leaked one working.
+		kills := st.Kind == plan.Revoke || st.Kind == plan.Issue && st.Login == st.Identity && !st.Generated
 		if t, ok := done[st.ID]; kills && ok && (at.IsZero() || t.Before(at)) {
 			at = t
 		}

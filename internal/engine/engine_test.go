@@ -131,9 +131,6 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	w.related = o.related
 	w.storePlan(o.strategy)
 
-	key := make([]byte, 32)
-	base, _ := secret.NewSealer(key)
-	sealer := base.ForRun(filepath.Join(w.dir, secret.RunKeyDir), w.inc.ID)
 	var mu sync.Mutex
 	provs := map[string]provider.Provider{}
 	t.Cleanup(func() {
@@ -141,25 +138,42 @@ func newWorld(t testing.TB, o worldOpts) *world {
 			p.Close()
 		}
 	})
-	w.deps = Deps{
-		Store: st, Audit: audit.New(st, filepath.Join(w.dir, "audit.witness")), Inventory: inv, Sealer: sealer, Actor: "alice",
-		Provider: func(ctx context.Context, system string) (provider.Provider, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if p := provs[system]; p != nil {
-				return p, nil
-			}
-			p, err := postgres.New(ctx, provider.Config{System: system, Admin: secret.FromString(c.AdminURL())})
-			if err == nil {
-				provs[system] = p
-			}
-			return p, err
-		},
+	w.deps = testDeps(st, inv, w.dir, w.inc.ID, func(ctx context.Context, system string) (provider.Provider, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p := provs[system]; p != nil {
+			return p, nil
+		}
+		p, err := postgres.New(ctx, provider.Config{System: system, Admin: secret.FromString(c.AdminURL())})
+		if err == nil {
+			provs[system] = p
+		}
+		return p, err
+	})
+	return w
+}
+
+// testDeps are what the engine tests share: the store, an audit log with
+// its witness, a run's sealer, file targets and short waits.
+func testDeps(st store.Store, inv *inventory.Inventory, dir, incident string,
+	prov func(context.Context, string) (provider.Provider, error)) Deps {
+	base, _ := secret.NewSealer(make([]byte, 32))
+	return Deps{
+		Store: st, Audit: audit.New(st, filepath.Join(dir, "audit.witness")), Inventory: inv,
+		Sealer: base.ForRun(filepath.Join(dir, secret.RunKeyDir), incident), Actor: "alice", Provider: prov,
 		Target:      func(c *inventory.Consumer) (deliver.Target, error) { return file.FromInventory(inv, c.Deliver) },
 		HealthRetry: deliver.Retry{Deadline: 5 * time.Second, Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 		SeenTimeout: 5 * time.Second,
 	}
-	return w
+}
+
+// putPlan stores p as the incident's plan.
+func putPlan(t testing.TB, st store.Store, incident string, p *plan.Plan) {
+	t.Helper()
+	body, _ := json.Marshal(p)
+	if err := st.PutPlan(context.Background(), incident, store.Plan{Strategy: string(p.Strategy), Body: body}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (w *world) storePlan(strategy plan.Strategy) {
@@ -180,10 +194,7 @@ func (w *world) storePlan(strategy plan.Strategy) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	body, _ := json.Marshal(p)
-	if err := w.st.PutPlan(context.Background(), w.inc.ID, store.Plan{Strategy: string(p.Strategy), Body: body}); err != nil {
-		w.t.Fatal(err)
-	}
+	putPlan(w.t, w.st, w.inc.ID, p)
 }
 
 func (w *world) startConsumers() {
@@ -383,6 +394,31 @@ func TestFailedVerifyHoldsBackTheRevoke(t *testing.T) {
 // crash is what the failpoint panics with.
 type crash struct{ at string }
 
+// crashAt runs the incident's plan until the failpoint at returns true
+// and "kills" the run there: a panic out of the failpoint leaves the
+// store exactly as a killed process would. The run must reach it.
+func crashAt(t *testing.T, d Deps, incident string, at func(id, phase string) bool) {
+	t.Helper()
+	d.Failpoint = func(id, phase string) {
+		if at(id, phase) {
+			panic(crash{id + "/" + phase})
+		}
+	}
+	e, err := New(context.Background(), d, incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(crash); !ok {
+				panic(r)
+			}
+		}
+	}()
+	e.Run(context.Background())
+	t.Fatal("the run did not reach the failpoint")
+}
+
 // TestCrashAtEveryBoundaryResumes kills the run (a panic out of the
 // failpoint leaves the store exactly as a killed process would) before
 // and after every step's side effect, then resumes: the plan finishes,
@@ -404,27 +440,7 @@ func TestCrashAtEveryBoundaryResumes(t *testing.T) {
 			w := newWorld(t, worldOpts{consumers: []string{"api", "billing"}, strategy: plan.Split})
 			w.startConsumers()
 			point := w.engine().Plan().Steps[b.step].ID + "/" + b.phase
-			d := w.deps
-			d.Failpoint = func(id, phase string) {
-				if id+"/"+phase == point {
-					panic(crash{point})
-				}
-			}
-			e, err := New(context.Background(), d, w.inc.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						if _, ok := r.(crash); !ok {
-							panic(r)
-						}
-					}
-				}()
-				e.Run(context.Background())
-				t.Fatalf("the run did not reach %s", point)
-			}()
+			crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id+"/"+phase == point })
 			res, err := w.engine().Run(context.Background())
 			if err != nil || res.State != store.RunDone {
 				t.Fatalf("resume after a crash at %s: %v %+v", point, err, res)

@@ -93,6 +93,29 @@ type Step struct {
 	// KeepSources are the declared consumers' sources; isolate ends
 	// sessions from anywhere else.
 	KeepSources []string `json:"keep_sources,omitempty"`
+
+	// Key is the public id of the one credential of Identity the step
+	// acts on (an AWS access key id): revoke, revoke-related and a
+	// suspending revoke touch that key only, so the principal's other
+	// keys, its replacement included, keep working. Empty: the whole
+	// principal.
+	Key string `json:"key,omitempty"`
+	// Suspend makes a revoke deactivate the key (provider.Deactivator)
+	// rather than remove it: the attacker is cut off at once and a person
+	// can still undo it; a later revoke step removes it.
+	Suspend bool `json:"suspend,omitempty"`
+	// Generated marks the issue, deliver and verify steps of a system
+	// that generates its secrets (provider.Generator): the new key comes
+	// with a public id that the delivery writes to user_key, and an issue
+	// in place adds a key beside the leaked one instead of replacing it.
+	Generated bool `json:"generated,omitempty"`
+	// KeepKeys are key ids the principal held when it was inspected (the
+	// leaked key and its others): a resumed issue never takes one of them
+	// for the orphan of an earlier attempt.
+	KeepKeys []string `json:"keep_keys,omitempty"`
+	// Role names a role whose sessions a terminate-sessions step ends
+	// (provider.RoleSessionTerminator): one the leaked key assumed.
+	Role string `json:"role,omitempty"`
 }
 
 // Plan is the whole DAG, in an order that respects Needs.
@@ -153,6 +176,10 @@ type Related struct {
 	Kind string
 	// Why is the sentence the review gives (what created it, when).
 	Why string
+	// Principal is whom it acts as, when the log says (review.Related's
+	// Principal): the assumed-role ARN of a role session, the user an
+	// access key is for.
+	Principal string
 }
 
 // DefaultTTL is a replacement's lifetime when the policy sets none: long
@@ -189,6 +216,11 @@ func Build(in Input) (*Plan, error) {
 	if requested != Auto {
 		strategy, reason = requested, "asked for with --strategy "+string(requested)
 	}
+	if sys := in.Inventory.SystemByName(s.Identity.System); sys != nil && strategy == Graceful {
+		if why := slotsFull(sys.Type, s); why != "" {
+			strategy, reason = Emergency, why+" (instead of graceful: "+reason+")"
+		}
+	}
 	b := &builder{in: in, plan: &Plan{
 		Incident: s.Incident, Strategy: strategy, Requested: requested, Reason: reason,
 		Steps: []Step{}, Notes: []string{}, Created: in.Now,
@@ -202,7 +234,7 @@ func Build(in Input) (*Plan, error) {
 			return nil, err
 		}
 	}
-	b.related(s.Identity)
+	b.related(s.Identity, in.Inventory.SystemByName(s.Identity.System))
 	for _, c := range s.Consumers {
 		if !c.Declared && c.Observed {
 			b.note("%s uses the secret but is not declared in the inventory: it gets no replacement and will fail once the old credential is revoked", c.Name)
@@ -270,6 +302,9 @@ type builder struct {
 	plan   *Plan
 	ids    map[string]bool
 	issued map[string]string // system/login → its issue step
+	// keyed is set while the steps of a system that generates keys
+	// (keyLimit) are added.
+	keyed bool
 }
 
 func (b *builder) note(format string, a ...any) {
@@ -307,21 +342,16 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 		consumers = inv.ConsumersOf(invID)
 	}
 	drop := b.drops(id, invID, reused)
+	if keyLimit[sys.Type] > 0 {
+		return b.keyedIdentity(id, key, consumers, drop)
+	}
 	ttl := inv.Policy.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
 	strategy := b.plan.Strategy
 
-	var first []string // what every replacement waits for
-	if len(drop) > 0 {
-		first = append(first, b.add(Step{
-			ID: "isolate:" + key, Kind: Isolate, Target: key, System: id.System, Identity: id.Name,
-			Drop: drop, KeepSources: sourcesOf(consumers),
-			Summary: fmt.Sprintf("remove %s from %s now and end its sessions from sources no consumer declares; declared consumers keep working",
-				strings.Join(drop, ", "), key),
-		}))
-	}
+	first := b.isolate(id, key, consumers, drop) // what every replacement waits for
 	if strategy == Emergency {
 		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Needs: first,
 			Approval: b.thirdPartyApproval(consumers),
@@ -386,14 +416,34 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	return nil
 }
 
+// isolate adds the step that removes the identity's dangerous privileges
+// now, when it holds any, and returns its id as what the replacements
+// wait for.
+func (b *builder) isolate(id scope.Identity, key string, consumers []*inventory.Consumer, drop []string) []string {
+	if len(drop) == 0 {
+		return nil
+	}
+	return []string{b.add(Step{
+		ID: "isolate:" + key, Kind: Isolate, Target: key, System: id.System, Identity: id.Name,
+		Drop: drop, KeepSources: sourcesOf(consumers),
+		Summary: fmt.Sprintf("remove %s from %s now and end its sessions from sources no consumer declares; declared consumers keep working",
+			strings.Join(drop, ", "), key),
+	})}
+}
+
 // related adds a revoke-related step for each derived login on the
 // identity's own system, after the leaked secret is cut off. A person
 // confirms each first: the review can show that the leaked credential
 // made or changed the login, not that nobody legitimate uses it. Derived
-// credentials elsewhere (cloud keys) get a note.
-func (b *builder) related(main scope.Identity) {
+// credentials elsewhere (cloud keys) get a note. On a system of keys
+// (keyLimit), keyedRelated handles access keys and role sessions.
+func (b *builder) related(main scope.Identity, sys *inventory.System) {
 	key := main.System + "/" + main.Name
+	roles := map[string]bool{}
 	for _, r := range b.in.Related {
+		if sys != nil && keyLimit[sys.Type] > 0 && b.keyedRelated(main, r, roles) {
+			continue
+		}
 		switch r.Kind {
 		case "role", "password", "credential":
 		case "session", "federation-session":
@@ -443,16 +493,28 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		issue = b.issued[id.System+"/"+login]
 	}
 	if issue == "" {
+		summary := issueSummary(key, login, false, ttl, temporary, drop)
+		if b.keyed {
+			summary = fmt.Sprintf("create user %s with %s's policies", login, key)
+			if len(drop) > 0 {
+				summary += " minus " + strings.Join(drop, ", ")
+			}
+			summary += ", and an access key for it (the system generates the key; it has no expiry)"
+		}
 		issue = b.add(Step{ID: "issue:" + id.System + "/" + login, Kind: Issue, Target: id.System + "/" + login, System: id.System,
 			Identity: id.Name, Login: login, Consumer: c.Name, TTL: Duration(ttl), Temporary: temporary, Drop: drop, Needs: after,
-			Summary: issueSummary(key, login, false, ttl, temporary, drop)})
+			Generated: b.keyed, Summary: summary})
 		b.issued[id.System+"/"+login] = issue
 	}
 	var last string
 	if c.Deliver != nil {
+		what := "the new credential"
+		if b.keyed {
+			what = "the new key's secret and its key id (" + c.Deliver.UserKey + ")"
+		}
 		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + c.Deliver.Path,
-			System: id.System, Identity: id.Name, Login: login, Consumer: c.Name, Needs: []string{issue},
-			Summary: fmt.Sprintf("write the new credential into %s (%s %s) atomically, then run its reload command", c.Deliver.Path, c.Deliver.Format, c.Deliver.Key)})
+			System: id.System, Identity: id.Name, Login: login, Consumer: c.Name, Needs: []string{issue}, Generated: b.keyed,
+			Summary: fmt.Sprintf("write %s into %s (%s %s) atomically, then run its reload command", what, c.Deliver.Path, c.Deliver.Format, c.Deliver.Key)})
 	} else {
 		last = b.add(Step{ID: "notify:" + c.Name, Kind: Notify, Target: c.Name, System: id.System, Identity: id.Name,
 			Login: login, Consumer: c.Name, Needs: []string{issue},
@@ -463,7 +525,7 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		}
 	}
 	v := Step{ID: "verify:" + c.Name, Kind: Verify, Target: c.Name, System: id.System, Identity: id.Name, Login: login,
-		Consumer: c.Name, Needs: []string{last},
+		Consumer: c.Name, Needs: []string{last}, Generated: b.keyed,
 		Summary: fmt.Sprintf("check %s works with login %s: its health check passes and the system shows the login in use", c.Name, login)}
 	if c.Deliver == nil {
 		v.Approval = ApprovalManual
@@ -581,6 +643,8 @@ func maxLogin(systemType string) int {
 		return 32
 	case "redis":
 		return 128
+	case "aws-iam":
+		return 64 // IAM user names
 	}
 	return 63
 }

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// A credential the system generated (an AWS access key) is sealed with its
+// public key id: generatedForm, the id, a newline, the secret. A password
+// rekey generated is sealed as it is; secret.Generate never makes one that
+// starts with this form.
+const generatedForm = "rekey-generated-key/v1\n"
+
+// sealedCred is a new credential as sealed: the secret, and the key id of
+// one the system generated ("" for a password).
+type sealedCred struct {
+	Secret secret.Secret
+	KeyID  string
+}
+
+// openCred unseals a login slot's blob and registers its secret with the
+// Masker.
+func (e *Engine) openCred(blob []byte, slot string) (sealedCred, error) {
+	s, err := e.d.Sealer.Open(blob, e.aad(slot))
+	if err != nil {
+		return sealedCred{}, err
+	}
+	b := s.Reveal()
+	if !bytes.HasPrefix(b, []byte(generatedForm)) {
+		e.d.Masker.Add(s)
+		return sealedCred{Secret: s}, nil
+	}
+	id, sec, _ := bytes.Cut(b[len(generatedForm):], []byte("\n"))
+	c := sealedCred{Secret: secret.New(bytes.Clone(sec)), KeyID: string(id)}
+	s.Wipe()
+	e.d.Masker.Add(c.Secret)
+	return c, nil
+}
+
+// sealGenerated seals a credential the system just generated, once: the
+// first value sealed in the slot wins, and is what it returns.
+func (e *Engine) sealGenerated(ctx context.Context, slot string, c *provider.Credential) (sealedCred, error) {
+	b := append([]byte(generatedForm+c.KeyID+"\n"), c.Secret.Reveal()...)
+	s := secret.New(b)
+	blob, err := e.d.Sealer.Seal(s, e.aad(slot))
+	s.Wipe()
+	if err != nil {
+		return sealedCred{}, err
+	}
+	stored, err := e.d.Store.SealOnce(ctx, e.inc.ID, slot, blob)
+	if err != nil {
+		return sealedCred{}, err
+	}
+	return e.openCred(stored, slot)
+}
+
+// sealedKeyIDs are the key ids of the credentials sealed for this
+// incident on system: Generate never takes them for orphans.
+func (e *Engine) sealedKeyIDs(ctx context.Context, system string) ([]string, error) {
+	names, err := e.d.Store.SealedNames(ctx, e.inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, n := range names {
+		if !strings.HasPrefix(n, "login:"+system+"/") {
+			continue
+		}
+		c, ok, err := e.sealed(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.KeyID != "" {
+			ids = append(ids, c.KeyID)
+		}
+	}
+	return ids, nil
+}
+
+// sealed returns the credential sealed in slot, ok false when there is none.
+func (e *Engine) sealed(ctx context.Context, slot string) (sealedCred, bool, error) {
+	blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot)
+	if err != nil || !ok {
+		return sealedCred{}, false, err
+	}
+	c, err := e.openCred(blob, slot)
+	return c, err == nil, err
+}
+
+// generate is the issue step of a system that generates its secrets
+// (provider.Generator). The secret exists only in the system's answer, so
+// it cannot be sealed before the side effect, as a password is; instead:
+//
+//   - a credential already sealed for the step means it was generated:
+//     the system is not called again;
+//   - the step records when it first began (Step.Result's began, written
+//     before the first call and kept by every retry), and Generate removes
+//     what the login got at or after it that is not sealed: the credential
+//     of an attempt that crashed between the system's answer and the seal;
+//   - the answer is sealed at once, before anything else is recorded.
+func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generator, began time.Time) (map[string]any, error) {
+	slot := loginSlot(st.System, st.Login)
+	cred, ok, err := e.sealed(ctx, slot)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		keep, err := e.sealedKeyIDs(ctx, st.System)
+		if err != nil {
+			return nil, err
+		}
+		// The keys the principal held when it was inspected are no
+		// orphans either, whenever they were made.
+		for _, k := range st.KeepKeys {
+			if !slices.Contains(keep, k) {
+				keep = append(keep, k)
+			}
+		}
+		c, err := g.Generate(ctx, provider.GenerateRequest{
+			From: provider.IdentityRef{System: st.System, Name: st.Identity, Key: st.Key}, Name: st.Login, Drop: st.Drop,
+			Began: began, Sealed: keep,
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.d.Masker.Add(c.Secret)
+		e.failpoint(st.ID, "generated")
+		if cred, err = e.sealGenerated(ctx, slot, c); err != nil {
+			return nil, err
+		}
+	}
+	now := e.d.Now()
+	l := store.Lease{ID: LeaseID(e.inc.ID, st.System, st.Login), IncidentID: e.inc.ID, System: st.System, Login: st.Login,
+		Consumer: st.Consumer, Issued: now, State: store.LeaseActive}
+	if err := e.d.Store.PutLease(ctx, l); err != nil {
+		return nil, err
+	}
+	detail := fmt.Sprintf("generated access key %s for %s/%s (it has no expiry: it lives until revoked)", cred.KeyID, st.System, st.Login)
+	return map[string]any{"login": st.Login, "key_id": cred.KeyID, "detail": detail}, nil
+}
+
+// beganAt is when an issue step first began, as its state records it.
+func beganAt(s store.Step) time.Time {
+	var r struct {
+		Began time.Time `json:"began"`
+	}
+	if len(s.Result) > 0 && json.Unmarshal(s.Result, &r) == nil {
+		return r.Began
+	}
+	return time.Time{}
+}

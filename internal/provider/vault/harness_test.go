@@ -44,7 +44,7 @@ var (
 func newHarness(t *testing.T) harness {
 	s := vaulttest.New()
 	t.Cleanup(s.Close)
-	h := harness{s: s, root: client(t, s, s.RootToken())}
+	h := harness{s: s, root: s.Client(s.RootToken())}
 	h.putPolicy(t, "rekey-admin", adminPolicy)
 	h.admin = h.token(t, "rekey-admin", []string{"rekey-admin"})
 	return h
@@ -52,19 +52,6 @@ func newHarness(t *testing.T) harness {
 
 func TestGeneratedSuite(t *testing.T) {
 	providertest.RunGenerated(t, newHarness(t))
-}
-
-func client(t *testing.T, s *vaulttest.Server, token string) *api.Client {
-	t.Helper()
-	conf := api.DefaultConfig()
-	conf.Address = s.URL
-	conf.MaxRetries = 0
-	c, err := api.NewClient(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(token)
-	return c
 }
 
 func (h harness) putPolicy(t *testing.T, name, text string) {
@@ -146,7 +133,7 @@ func (h harness) CreateIdentity(t *testing.T, name string, risky bool) (string, 
 // CanUse looks the token up as itself, checks it is keyID's, and reads
 // the application's KV path (a missing secret is fine; a refusal is not).
 func (h harness) CanUse(t *testing.T, _, keyID, sec string) error {
-	c := client(t, h.s, sec)
+	c := h.s.Client(sec)
 	s, err := c.Auth().Token().LookupSelf()
 	if err != nil {
 		return err

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/vault/api"
 )
 
 // Server is one Vault with a root token, a token store, ACL policies and
@@ -541,4 +543,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Client is the official client pointed at the server as token, without
+// retries, for tests' fixtures and out-of-band checks.
+func (s *Server) Client(token string) *api.Client {
+	conf := api.DefaultConfig()
+	conf.Address = s.URL
+	conf.MaxRetries = 0
+	c, err := api.NewClient(conf)
+	if err != nil {
+		panic("vaulttest: " + err.Error()) // only a malformed address fails, and s.URL is not
+	}
+	c.SetToken(token)
+	return c
 }

@@ -79,6 +79,10 @@ func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (
 	meta["rekey-replaces"] = from.Accessor
 	body["meta"] = meta
 	s, err := p.c.Logical().WriteWithContext(ctx, pathCreateOrphan, body)
+	if says(err, "subset of parent") {
+		return nil, errs.New(p.op("generate"), errs.Permission, req.Name, "the administrator token lacks sudo on "+pathCreateOrphan+
+			", which granting policies it does not hold takes (child policies must be subset of parent)")
+	}
 	if err != nil {
 		return nil, p.fail("generate", req.Name, "update (and sudo, to grant policies it does not hold)", pathCreateOrphan, err)
 	}

@@ -36,6 +36,7 @@ type Server struct {
 	accessor map[string]*token  // live tokens by accessor
 	seen     map[string]string  // every token id ever issued → its accessor
 	authed   map[string]int     // accessor → requests made with its token
+	requests int                // every request received
 	policies map[string]string  // name → HCL text
 	kv       map[string]*kvItem // "mount/path" → versions
 	mounts   map[string]bool    // KV v2 mount names
@@ -96,6 +97,13 @@ func (s *Server) Signed(accessor string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authed[accessor]
+}
+
+// Requests counts every request the server received.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
 }
 
 // ConflictNextWrites makes the next n KV writes lose a check-and-set race:
@@ -204,6 +212,7 @@ type response map[string]any
 func (s *Server) serve(w http.ResponseWriter, hr *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.requests++
 	resp, err := s.handle(hr)
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {

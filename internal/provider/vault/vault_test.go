@@ -1,0 +1,169 @@
+package vault
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/providertest"
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+func openTest(t *testing.T, h harness) *Provider {
+	t.Helper()
+	p, err := open(context.Background(), h.Admin(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestGrade(t *testing.T) {
+	cases := []struct {
+		policy  string
+		risk    provider.Risk
+		creates bool
+	}{
+		{`path "*" { capabilities = ["create", "update", "read"] }`, provider.RiskCritical, true},
+		{`path "sys/*" { capabilities = ["update"] }`, provider.RiskCritical, true},
+		{`path "sys/policies/acl/*" { capabilities = ["create", "update"] }`, provider.RiskCritical, true},
+		{`path "auth/token/create" { capabilities = ["update", "sudo"] }`, provider.RiskCritical, true},
+		{`path "auth/token/create*" { capabilities = ["update"] }`, provider.RiskHigh, true},
+		{`path "auth/token/*" { capabilities = ["update"] }`, provider.RiskHigh, true},
+		{`path "auth/approle/role/+/secret-id" { capabilities = ["update"] }`, provider.RiskHigh, true},
+		{`path "secret/*" { capabilities = ["read", "list"] }`, provider.RiskMedium, false},
+		{`path "secret/data/*" { capabilities = ["read"] }`, provider.RiskMedium, false},
+		{`path "secret/data/orders/*" { capabilities = ["read"] }`, provider.RiskLow, false},
+		{`path "auth/token/create" { capabilities = ["deny"] }`, provider.RiskLow, false},
+		// Vault's default policy: a token's own paths and cubbyhole.
+		{defaultPolicyText, provider.RiskLow, false},
+		{`{"path": {"sys/*": {"capabilities": ["sudo"]}}}`, provider.RiskCritical, true},
+	}
+	for _, c := range cases {
+		pol, err := parsePolicy(c.policy)
+		if err != nil {
+			t.Fatalf("%s: %v", c.policy, err)
+		}
+		risk, creates, why := grade(pol)
+		if risk != c.risk || creates != c.creates {
+			t.Errorf("grade(%s) = %s, creates %v (%v); want %s, %v", c.policy, risk, creates, why, c.risk, c.creates)
+		}
+	}
+}
+
+const defaultPolicyText = `
+path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/capabilities-self" { capabilities = ["update"] }
+path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+`
+
+// Identify sends Vault only what looks like a Vault token: a database
+// password is no request at all, and a token Vault does not know is no
+// match.
+func TestIdentifyOtherSecrets(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	before := h.s.Requests()
+	if ms, err := p.Identify(context.Background(), secret.FromString("P'w\\%orders-password")); err != nil || ms != nil {
+		t.Errorf("Identify(a password) = %v, %v; want nothing", ms, err)
+	}
+	if n := h.s.Requests(); n != before {
+		t.Errorf("Identify(a password) made %d requests to Vault", n-before)
+	}
+	if ms, err := p.Identify(context.Background(), secret.FromString("hvs.AAAAAAAAAAAAAAAAAAAAAAAA")); err != nil || ms != nil {
+		t.Errorf("Identify(unknown token) = %v, %v; want nothing", ms, err)
+	}
+}
+
+// Revoking a leaked token revokes the tokens it created (Vault's token
+// hierarchy), while the replacement rekey generated, an orphan, keeps
+// working.
+func TestRevokeTakesChildrenAndSparesTheReplacement(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	name := randomName()
+	accessor, leaked := h.CreateIdentity(t, name, true)
+	child, err := h.s.Client(leaked).Logical().Write("auth/token/create", map[string]any{"policies": []string{"app-" + name}})
+	if err != nil {
+		t.Fatalf("the leaked token creates a child: %v", err)
+	}
+	c, err := p.Generate(ctx, provider.GenerateRequest{From: provider.IdentityRef{System: testSystem, Name: name, Key: accessor}, Name: name, Drop: []string{"mint-" + name}, Began: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := p.Inspect(ctx, provider.IdentityRef{System: testSystem, Name: name, Key: c.KeyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if providertest.FindPrivilege(id, "mint-"+name) != nil {
+		t.Errorf("the replacement holds the dropped policy: %+v", id.Privileges)
+	}
+	providertest.WantRelated(t, id, "this-key", c.KeyID, "orphan")
+	providertest.WantRelated(t, id, "other-key", accessor, "policies [app-"+name)
+	if id.ValidUntil == nil || time.Until(*id.ValidUntil) < 50*time.Minute {
+		t.Errorf("the replacement's expiry %v, want the source's one-hour TTL", id.ValidUntil)
+	}
+	if err := p.Revoke(ctx, provider.IdentityRef{System: testSystem, Name: name, Key: accessor}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CanUse(t, name, child.Auth.Accessor, child.Auth.ClientToken); err == nil {
+		t.Errorf("a child of the revoked token still works")
+	}
+	if err := h.CanUse(t, name, c.KeyID, string(c.Secret.Reveal())); err != nil {
+		t.Errorf("the replacement stopped working with the leaked token's revocation: %v", err)
+	}
+	// Nor does it die with the administrator token that created it.
+	if _, err := h.root.Logical().Write("auth/token/revoke", map[string]any{"token": h.admin}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CanUse(t, name, c.KeyID, string(c.Secret.Reveal())); err != nil {
+		t.Errorf("the replacement stopped working with the administrator token's revocation: %v", err)
+	}
+}
+
+// Granting policies the administrator does not hold takes sudo on
+// auth/token/create-orphan; without it Generate names what is missing and
+// creates nothing.
+func TestGenerateWithoutSudoNamesIt(t *testing.T) {
+	h := newHarness(t)
+	pol := strings.Replace(adminPolicy, `path "auth/token/create-orphan" { capabilities = ["update", "sudo"] }`, `path "auth/token/create-orphan" { capabilities = ["update"] }`, 1)
+	h.putPolicy(t, "nosudo", pol)
+	cfg := h.Admin(t)
+	cfg.Admin = secret.FromString(h.token(t, "nosudo", []string{"nosudo"}))
+	p, err := open(context.Background(), cfg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := randomName()
+	accessor, _ := h.CreateIdentity(t, name, false)
+	_, err = p.Generate(context.Background(), provider.GenerateRequest{From: provider.IdentityRef{System: testSystem, Name: name, Key: accessor}, Name: name})
+	if err == nil || !strings.Contains(err.Error(), "sudo") || !strings.Contains(err.Error(), pathCreateOrphan) {
+		t.Errorf("Generate without sudo: %v, want an error naming sudo on %s", err, pathCreateOrphan)
+	}
+	if keys := h.Keys(t, name); !slices.Equal(keys, []string{accessor}) {
+		t.Errorf("after a refused Generate, %s holds %v", name, keys)
+	}
+}
+
+func TestOpenChecksItsInputs(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		cfg  provider.Config
+		want string
+	}{
+		{provider.Config{System: testSystem, Admin: secret.FromString(h.admin)}, "needs endpoint"},
+		{provider.Config{System: testSystem, Endpoint: h.s.URL}, "must hold a Vault token"},
+	} {
+		_, err := open(context.Background(), c.cfg, 0)
+		if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("open(%+v): %v, want Invalid mentioning %q", c.cfg.Endpoint, err, c.want)
+		}
+	}
+}

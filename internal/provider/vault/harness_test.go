@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -16,6 +17,9 @@ import (
 )
 
 const testSystem = "test-vault"
+
+// testOptions keep the retry waits short.
+var testOptions = options{retries: 3, minWait: time.Millisecond, maxWait: 2 * time.Millisecond}
 
 // adminPolicy is what rekey's administrator token needs (docs/providers/vault.md).
 const adminPolicy = `
@@ -81,7 +85,7 @@ func (harness) System() string { return testSystem }
 
 func (harness) Factory() provider.Factory {
 	return func(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
-		p, err := open(ctx, cfg, 0)
+		p, err := open(ctx, cfg, testOptions)
 		if err != nil {
 			return nil, err
 		}

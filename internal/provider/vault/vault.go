@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -38,22 +39,32 @@ type Provider struct {
 	system   string
 	endpoint string
 	c        *api.Client
+	opts     options
 	san      provider.Sanitizer
 }
+
+// options bound the client's retries of throttling (429) and server
+// errors (5xx), with the client's own backoff; tests shorten the waits.
+type options struct {
+	retries          int
+	minWait, maxWait time.Duration
+}
+
+var defaultOptions = options{retries: 4, minWait: time.Second, maxWait: 10 * time.Second}
 
 // New opens the provider: cfg.Endpoint is Vault's address, cfg.Admin the
 // administrator's token. It checks the token with auth/token/lookup-self,
 // which Vault's default policy allows.
 func New(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
-	p, err := open(ctx, cfg, 2)
+	p, err := open(ctx, cfg, defaultOptions)
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func open(ctx context.Context, pc provider.Config, retries int) (*Provider, error) {
-	p := &Provider{system: pc.System, endpoint: pc.Endpoint}
+func open(ctx context.Context, pc provider.Config, o options) (*Provider, error) {
+	p := &Provider{system: pc.System, endpoint: pc.Endpoint, opts: o}
 	if pc.Endpoint == "" {
 		return nil, errs.New(p.op("open"), errs.Invalid, "", "a vault system needs endpoint: (Vault's address, like https://vault.example.com:8200)")
 	}
@@ -69,7 +80,8 @@ func open(ctx context.Context, pc provider.Config, retries int) (*Provider, erro
 		return nil, errs.E(p.op("open"), errs.Invalid, "", conf.Error)
 	}
 	conf.Address = pc.Endpoint
-	conf.MaxRetries = retries
+	conf.MaxRetries = o.retries
+	conf.MinRetryWait, conf.MaxRetryWait = o.minWait, o.maxWait
 	c, err := api.NewClient(conf)
 	if err != nil {
 		return nil, p.fail("open", "", "", "", err)
@@ -147,7 +159,9 @@ func (p *Provider) fail(op, what, need, path string, err error) error {
 			kind, msg = errs.Permission, "the administrator token lacks "+need+" on "+path+" ("+msg+")"
 		case re.StatusCode == http.StatusNotFound:
 			kind = errs.NotFound
-		case re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500:
+		case re.StatusCode == http.StatusTooManyRequests:
+			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts (%s)", p.opts.retries+1, msg)
+		case re.StatusCode >= 500:
 			kind = errs.Unreachable
 		case re.StatusCode == http.StatusBadRequest:
 			kind = errs.Invalid

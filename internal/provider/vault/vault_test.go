@@ -15,7 +15,7 @@ import (
 
 func openTest(t *testing.T, h harness) *Provider {
 	t.Helper()
-	p, err := open(context.Background(), h.Admin(t), 0)
+	p, err := open(context.Background(), h.Admin(t), testOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestGenerateWithoutSudoNamesIt(t *testing.T) {
 	h.putPolicy(t, "nosudo", pol)
 	cfg := h.Admin(t)
 	cfg.Admin = secret.FromString(h.token(t, "nosudo", []string{"nosudo"}))
-	p, err := open(context.Background(), cfg, 0)
+	p, err := open(context.Background(), cfg, testOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,9 +161,32 @@ func TestOpenChecksItsInputs(t *testing.T) {
 		{provider.Config{System: testSystem, Admin: secret.FromString(h.admin)}, "needs endpoint"},
 		{provider.Config{System: testSystem, Endpoint: h.s.URL}, "must hold a Vault token"},
 	} {
-		_, err := open(context.Background(), c.cfg, 0)
+		_, err := open(context.Background(), c.cfg, testOptions)
 		if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("open(%+v): %v, want Invalid mentioning %q", c.cfg.Endpoint, err, c.want)
 		}
+	}
+}
+
+// Vault's rate limit quotas answer 429; the client retries them with
+// backoff, a bounded number of times.
+func TestThrottlingIsRetriedWithABound(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	name := randomName()
+	accessor, _ := h.CreateIdentity(t, name, false)
+	ref := provider.IdentityRef{System: testSystem, Name: name, Key: accessor}
+	h.s.Throttle(testOptions.retries)
+	if _, err := p.Inspect(context.Background(), ref); err != nil {
+		t.Errorf("Inspect throttled %d times: %v", testOptions.retries, err)
+	}
+	h.s.Throttle(testOptions.retries + 1)
+	err := p.Revoke(context.Background(), ref)
+	if errs.KindOf(err) != errs.Unreachable || !strings.Contains(err.Error(), "still throttled after 4 attempts") {
+		t.Errorf("Revoke throttled past the bound: %v, want Unreachable saying it was still throttled", err)
+	}
+	h.s.Throttle(0)
+	if keys := h.Keys(t, name); len(keys) != 1 {
+		t.Errorf("a throttled Revoke changed the tokens: %v", keys)
 	}
 }

@@ -37,6 +37,7 @@ type Server struct {
 	seen     map[string]string  // every token id ever issued → its accessor
 	authed   map[string]int     // accessor → requests made with its token
 	requests int                // every request received
+	throttle int                // requests still to refuse with 429
 	policies map[string]string  // name → HCL text
 	kv       map[string]*kvItem // "mount/path" → versions
 	mounts   map[string]bool    // KV v2 mount names
@@ -97,6 +98,14 @@ func (s *Server) Signed(accessor string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.authed[accessor]
+}
+
+// Throttle makes the next n requests fail as a rate limit quota does:
+// 429 with Vault's message.
+func (s *Server) Throttle(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = n
 }
 
 // Requests counts every request the server received.
@@ -246,6 +255,10 @@ func (s *Server) handle(hr *http.Request) (response, *apiError) {
 	path, ok := strings.CutPrefix(hr.URL.Path, "/v1/")
 	if !ok {
 		return nil, errorf(http.StatusNotFound, "404 page not found")
+	}
+	if s.throttle > 0 {
+		s.throttle--
+		return nil, errorf(http.StatusTooManyRequests, "request path \""+path+"\": rate limit quota exceeded")
 	}
 	r := &request{method: hr.Method, path: strings.TrimSuffix(path, "/"), query: hr.URL.Query()}
 	if r.method == http.MethodGet && hr.URL.Query().Get("list") == "true" {

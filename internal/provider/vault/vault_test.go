@@ -81,8 +81,8 @@ func TestIdentifyOtherSecrets(t *testing.T) {
 	}
 }
 
-// Revoking a leaked token revokes the tokens it created (Vault's token
-// hierarchy), while the replacement rekey generated, an orphan, keeps
+// Revoking a leaked token revokes the tokens and leases it created (Vault's
+// token hierarchy), while the replacement rekey generated, an orphan, keeps
 // working.
 func TestRevokeTakesChildrenAndSparesTheReplacement(t *testing.T) {
 	h := newHarness(t)
@@ -110,8 +110,16 @@ func TestRevokeTakesChildrenAndSparesTheReplacement(t *testing.T) {
 	if id.ValidUntil == nil || time.Until(*id.ValidUntil) < 50*time.Minute {
 		t.Errorf("the replacement's expiry %v, want the source's one-hour TTL", id.ValidUntil)
 	}
+	leakedLease, _ := h.s.IssueLease(leaked, "database/creds/orders", time.Hour)
+	newLease, _ := h.s.IssueLease(string(c.Secret.Reveal()), "database/creds/orders", time.Hour)
 	if err := p.Revoke(ctx, provider.IdentityRef{System: testSystem, Name: name, Key: accessor}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := h.root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": leakedLease}); err == nil {
+		t.Errorf("a lease the leaked token created outlived its revocation")
+	}
+	if _, err := h.root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": newLease}); err != nil {
+		t.Errorf("the replacement's lease went with the leaked token: %v", err)
 	}
 	if err := h.CanUse(t, name, child.Auth.Accessor, child.Auth.ClientToken); err == nil {
 		t.Errorf("a child of the revoked token still works")

@@ -1,7 +1,10 @@
 package vaulttest
 
 import (
+	"iter"
+	"maps"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -68,25 +71,7 @@ func (s *Server) kvAPI(r *request, mount, rest string) (response, *apiError) {
 		if path != "" {
 			prefix += "/"
 		}
-		seen := map[string]bool{}
-		var keys []string
-		for k := range s.kv {
-			rest, ok := strings.CutPrefix(k, prefix)
-			if !ok {
-				continue
-			}
-			if dir, _, sub := strings.Cut(rest, "/"); sub {
-				rest = dir + "/"
-			}
-			if !seen[rest] {
-				seen[rest] = true
-				keys = append(keys, rest)
-			}
-		}
-		if len(keys) == 0 {
-			return nil, errorf(http.StatusNotFound, "")
-		}
-		return response{"data": map[string]any{"keys": keys}}, nil
+		return listing(maps.Keys(s.kv), prefix)
 	}
 	return nil, errorf(http.StatusMethodNotAllowed, "unsupported operation")
 }
@@ -103,4 +88,29 @@ func (s *Server) put(key string, data map[string]any) int {
 
 func versionMeta(v kvVersion, n int) map[string]any {
 	return map[string]any{"created_time": v.Created.UTC().Format(time.RFC3339Nano), "custom_metadata": nil, "deletion_time": "", "destroyed": false, "version": n}
+}
+
+// listing answers a LIST: the names one level below prefix ("a", and
+// "dir/" for deeper ones), sorted; none is a bare 404.
+func listing(ids iter.Seq[string], prefix string) (response, *apiError) {
+	seen := map[string]bool{}
+	var keys []string
+	for id := range ids {
+		rest, ok := strings.CutPrefix(id, prefix)
+		if !ok {
+			continue
+		}
+		if dir, _, sub := strings.Cut(rest, "/"); sub {
+			rest = dir + "/"
+		}
+		if !seen[rest] {
+			seen[rest] = true
+			keys = append(keys, rest)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, errorf(http.StatusNotFound, "")
+	}
+	sort.Strings(keys)
+	return response{"data": map[string]any{"keys": keys}}, nil
 }

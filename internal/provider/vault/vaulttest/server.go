@@ -2,8 +2,9 @@
 // OpenBao's) published HTTP API for what rekey uses: the token store
 // (auth/token/create, create-orphan, lookup, lookup-self, lookup-accessor,
 // revoke, revoke-accessor, revoke-orphan, renew, accessors), ACL policies
-// (sys/policies/acl) evaluated on every request, and the KV version 2
-// secrets engine (data with check-and-set, metadata). Bodies, status codes
+// (sys/policies/acl) evaluated on every request, leases (sys/leases:
+// lookup, revoke, revoke-prefix, list), and the KV version 2 secrets
+// engine (data with check-and-set, metadata). Bodies, status codes
 // and the {"errors":[…]} shape are those of the API reference; every
 // request is authenticated by X-Vault-Token, so a revoked token is refused
 // with 403. It never imports the provider: it is the provider's opponent.
@@ -41,6 +42,7 @@ type Server struct {
 	policies map[string]string  // name → HCL text
 	kv       map[string]*kvItem // "mount/path" → versions
 	mounts   map[string]bool    // KV v2 mount names
+	leases   map[string]*lease  // by lease id
 	// casConflicts, when > 0, makes that many KV writes fail with a CAS
 	// mismatch after another writer's version is stored first, as a
 	// concurrent writer would.
@@ -72,7 +74,7 @@ func New() *Server {
 	s := &Server{
 		tokens: map[string]*token{}, accessor: map[string]*token{}, seen: map[string]string{},
 		authed: map[string]int{}, policies: map[string]string{}, kv: map[string]*kvItem{},
-		mounts: map[string]bool{"secret": true},
+		mounts: map[string]bool{"secret": true}, leases: map[string]*lease{},
 	}
 	root := s.issue(&token{DisplayName: "root", Policies: []string{"root"}})
 	s.root = root.ID
@@ -170,6 +172,7 @@ func (s *Server) live(id string) *token {
 func (s *Server) revoke(t *token, orphanChildren bool) {
 	delete(s.tokens, t.ID)
 	delete(s.accessor, t.Accessor)
+	s.revokeLeases(t.Accessor)
 	for _, c := range s.tokens {
 		if c.Parent != t.Accessor {
 			continue
@@ -285,6 +288,8 @@ func (s *Server) handle(hr *http.Request) (response, *apiError) {
 		return s.tokenAPI(r)
 	case strings.HasPrefix(r.path, "sys/policies/acl"):
 		return s.policyAPI(r)
+	case strings.HasPrefix(r.path, "sys/leases/"):
+		return s.leaseAPI(r)
 	}
 	mount, rest, _ := strings.Cut(r.path, "/")
 	if s.mounts[mount] {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -156,5 +157,41 @@ func TestKVCheckAndSet(t *testing.T) {
 	}
 	if _, out := call(t, s, "GET", "secret/metadata/app", root, ""); out["data"].(map[string]any)["current_version"].(float64) != 2 {
 		t.Errorf("metadata: %v", out)
+	}
+}
+
+func TestLeases(t *testing.T) {
+	s := New()
+	defer s.Close()
+	root := s.RootToken()
+	tok, acc := mustToken(t, s, root, `{}`)
+	other, _ := mustToken(t, s, root, `{"policies":["default"]}`)
+	mine, ok := s.IssueLease(tok, "database/creds/orders", time.Hour)
+	theirs, ok2 := s.IssueLease(other, "database/creds/orders", time.Hour)
+	if !ok || !ok2 {
+		t.Fatal("IssueLease")
+	}
+	if code, out := call(t, s, "PUT", "sys/leases/lookup", root, `{"lease_id":"`+mine+`"}`); code != 200 || out["data"].(map[string]any)["id"] != mine {
+		t.Errorf("lookup: %d %v", code, out)
+	}
+	if code, out := call(t, s, "LIST", "sys/leases/lookup/database/creds", root, ""); code != 200 || !cmp.Equal(out["data"].(map[string]any)["keys"], []any{"orders/"}) {
+		t.Errorf("list: %d %v", code, out)
+	}
+	// Revoking a token revokes the leases it created, and only those.
+	call(t, s, "POST", "auth/token/revoke-accessor", root, `{"accessor":"`+acc+`"}`)
+	if code, out := call(t, s, "PUT", "sys/leases/lookup", root, `{"lease_id":"`+mine+`"}`); code != 400 || out["errors"].([]any)[0] != "invalid lease" {
+		t.Errorf("a revoked token's lease: %d %v", code, out)
+	}
+	if code, _ := call(t, s, "PUT", "sys/leases/lookup", root, `{"lease_id":"`+theirs+`"}`); code != 200 {
+		t.Errorf("another token's lease: %d", code)
+	}
+	if code, _ := call(t, s, "PUT", "sys/leases/revoke-prefix/database/creds/orders", other, ""); code != 403 {
+		t.Errorf("revoke-prefix without sudo: %d, want 403", code)
+	}
+	if code, _ := call(t, s, "PUT", "sys/leases/revoke-prefix/database/creds/orders", root, ""); code != 204 {
+		t.Errorf("revoke-prefix: %d", code)
+	}
+	if code, _ := call(t, s, "PUT", "sys/leases/lookup", root, `{"lease_id":"`+theirs+`"}`); code != 400 {
+		t.Errorf("a lease after revoke-prefix: %d", code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -14,7 +15,9 @@ import (
 // request authenticated as the leaked token. Vault's audit devices record
 // the administrator's request, with the token HMAC'd like every string of
 // a request body. A secret that is no Vault token (a database password) is
-// not sent to Vault at all: no match.
+// not sent to Vault at all: no match. A batch token, which has no accessor
+// and cannot be revoked alone, is an error of kind Unsupported saying
+// until when it works.
 func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
 	tok := []byte(strings.TrimSpace(string(s.Reveal())))
 	if !tokenShape.Match(tok) {
@@ -23,6 +26,16 @@ func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Ma
 	t, found, err := p.lookupToken(ctx, "identify", tok)
 	if err != nil || !found {
 		return nil, err
+	}
+	if t.Accessor == "" {
+		// A batch token: a match without an accessor would name the whole
+		// principal, and Revoke would then take all its tokens.
+		until := "its parent token's revocation"
+		if !t.Expire.IsZero() {
+			until = stamp(t.Expire) + " or " + until
+		}
+		return nil, errs.New(p.op("identify"), errs.Unsupported, t.DisplayName,
+			"this is a "+t.Type+" token: it has no accessor and Vault cannot revoke it alone; it works until "+until+" (see the Vault audit log for its parent)")
 	}
 	return []provider.Match{{Ref: p.ref(t), Method: provedMethod}}, nil
 }

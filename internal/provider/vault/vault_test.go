@@ -79,6 +79,14 @@ func TestIdentifyOtherSecrets(t *testing.T) {
 	if ms, err := p.Identify(context.Background(), secret.FromString("hvs.AAAAAAAAAAAAAAAAAAAAAAAA")); err != nil || ms != nil {
 		t.Errorf("Identify(unknown token) = %v, %v; want nothing", ms, err)
 	}
+	batch, err := h.root.Logical().Write("auth/token/create", map[string]any{"type": "batch", "policies": []string{"default"}, "ttl": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Identify(context.Background(), secret.FromString(batch.Auth.ClientToken))
+	if errs.KindOf(err) != errs.Unsupported || !strings.Contains(err.Error(), "batch token") || strings.Contains(err.Error(), batch.Auth.ClientToken) {
+		t.Errorf("Identify(batch token) = %v, %v; want Unsupported saying it is a batch token, without the token", ms, err)
+	}
 }
 
 // Revoking a leaked token revokes the tokens and leases it created (Vault's

@@ -59,6 +59,14 @@ type token struct {
 	Expire                    time.Time     // zero: never
 	Renewable                 bool
 	Period                    time.Duration
+	Batch                     bool // a batch token: no accessor, not renewable, not revocable alone
+}
+
+func (t *token) kind() string {
+	if t.Batch {
+		return "batch"
+	}
+	return "service"
 }
 
 type kvVersion struct {
@@ -146,13 +154,17 @@ func randomString(n int) string {
 // issue stores t with a fresh id ("hvs." service token) and accessor.
 func (s *Server) issue(t *token) *token {
 	t.ID = "hvs." + randomString(24)
-	t.Accessor = randomString(24)
+	if t.Batch {
+		t.ID = "hvb." + randomString(40)
+	} else {
+		t.Accessor = randomString(24)
+		s.accessor[t.Accessor] = t
+	}
 	t.Created = time.Now()
 	if t.TTL > 0 {
 		t.Expire = t.Created.Add(t.TTL)
 	}
 	s.tokens[t.ID] = t
-	s.accessor[t.Accessor] = t
 	s.seen[t.ID] = t.Accessor
 	return t
 }
@@ -361,7 +373,9 @@ func (s *Server) tokenAPI(r *request) (response, *apiError) {
 		}
 		return response{"data": lookupData(t, false)}, nil
 	case (op == "revoke" || op == "revoke-orphan") && write:
-		if t := s.live(r.str("token")); t != nil {
+		if t := s.live(r.str("token")); t != nil && t.Batch {
+			return nil, errorf(http.StatusBadRequest, "batch tokens cannot be revoked")
+		} else if t != nil {
 			s.revoke(t, op == "revoke-orphan")
 		}
 		return nil, nil
@@ -439,6 +453,9 @@ func (s *Server) create(r *request, orphan bool) (response, *apiError) {
 	if b, ok := r.body["renewable"].(bool); ok {
 		t.Renewable = b
 	}
+	if r.str("type") == "batch" {
+		t.Batch, t.Renewable = true, false
+	}
 	if m, ok := r.body["meta"].(map[string]any); ok {
 		for k, v := range m {
 			t.Meta[k], _ = v.(string)
@@ -496,7 +513,7 @@ func authData(t *token) map[string]any {
 	return map[string]any{
 		"client_token": t.ID, "accessor": t.Accessor, "policies": t.Policies, "token_policies": t.Policies,
 		"identity_policies": nil, "metadata": t.Meta, "lease_duration": ttlSeconds(t), "renewable": t.Renewable,
-		"entity_id": "", "token_type": "service", "orphan": t.Parent == "", "mfa_requirement": nil, "num_uses": 0,
+		"entity_id": "", "token_type": t.kind(), "orphan": t.Parent == "", "mfa_requirement": nil, "num_uses": 0,
 	}
 }
 
@@ -516,7 +533,7 @@ func lookupData(t *token, withID bool) map[string]any {
 		"display_name": t.DisplayName, "entity_id": "", "expire_time": expire, "explicit_max_ttl": 0,
 		"id": id, "issue_time": t.Created.UTC().Format(time.RFC3339Nano), "meta": t.Meta, "num_uses": 0,
 		"orphan": t.Parent == "", "path": "auth/token/create", "policies": t.Policies, "renewable": t.Renewable,
-		"ttl": ttlSeconds(t), "type": "service",
+		"ttl": ttlSeconds(t), "type": t.kind(),
 	}
 	if t.Period > 0 {
 		d["period"] = int64(t.Period.Seconds())

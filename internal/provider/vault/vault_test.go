@@ -206,3 +206,20 @@ func TestThrottlingIsRetriedWithABound(t *testing.T) {
 		t.Errorf("a throttled Revoke changed the tokens: %v", keys)
 	}
 }
+
+// An accessor alone (what an audit log names) finds the token's principal
+// but proves nothing about a secret; an unknown accessor is no match.
+func TestIdentifyKeyByAccessorAlone(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	name := randomName()
+	accessor, _ := h.CreateIdentity(t, name, false)
+	ms, err := p.IdentifyKey(context.Background(), provider.IdentifyRequest{KeyID: accessor})
+	want := provider.IdentityRef{System: testSystem, Name: name, Key: accessor}
+	if err != nil || len(ms) != 1 || ms[0].Ref != want || !ms[0].Unproven {
+		t.Errorf("IdentifyKey(accessor) = %+v, %v; want one unproven match %+v", ms, err, want)
+	}
+	if ms, err := p.IdentifyKey(context.Background(), provider.IdentifyRequest{KeyID: "nosuchaccessor"}); err != nil || len(ms) != 0 {
+		t.Errorf("IdentifyKey(unknown accessor) = %+v, %v; want nothing", ms, err)
+	}
+}

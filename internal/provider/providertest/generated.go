@@ -91,19 +91,24 @@ const (
 var generatedFeatures = []string{FeatureKeyLimit, FeatureDeactivate, FeatureIsolate, FeatureSessions, FeatureUseLeaked, FeatureKeylessPrincipal}
 
 // RunGenerated runs the rotation suite for a provider.Generator with
-// provider.KeyIdentifier, provider.Rotator and provider.SessionTerminator.
+// provider.KeyIdentifier and provider.Rotator, and the capabilities of
+// generatedFeatures the harness does not list as unsupported
+// (GeneratedUnsupported); a listed one must be missing or answer
+// ErrUnsupported.
 //
 // What it holds a provider to:
 //   - IdentifyKey finds the principal from the key id without one request
 //     signed with the key; the match is Unproven until UseLeaked, which
-//     proves it with exactly the secret (a wrong one is no match);
+//     proves it with exactly the secret (a wrong one is no match); without
+//     use-leaked, the secret is proven from the administrator's side with
+//     no request made as the key;
 //   - Inspect grades a credential-creating privilege high or critical and
 //     lists the key under inspection among the related;
 //   - Issue with a secret rekey chose is ErrUnsupported;
 //   - Generate in place adds a working key beside the old one (both work:
 //     graceful), and a third is refused with ErrUnsupported, changing
-//     nothing; Revoke of the old key stops it, keeps the new one, twice is
-//     nil;
+//     nothing (without key-limit, a third is made and works); Revoke of
+//     the old key stops it, keeps the new one, twice is nil;
 //   - write-ahead: a key Generate created whose answer was lost before the
 //     caller sealed it (created after Began, not in Sealed) is deleted by
 //     the next Generate, which returns a working key; sealed keys are
@@ -111,7 +116,8 @@ var generatedFeatures = []string{FeatureKeyLimit, FeatureDeactivate, FeatureIsol
 //   - Generate to another name copies the source's privileges minus Drop
 //     (a split), converges when repeated, and Drop removes the user;
 //   - Deactivate stops a key and keeps it;
-//   - Drop of a generated key removes the key and keeps the principal;
+//   - Drop of a generated key removes the key and keeps the principal
+//     (without keyless-principal, the principal goes with its last key);
 //     DropPrivileges removes the risky privilege and nothing the identity
 //     needs;
 //   - TerminateSessions ends sessions derived from the key and leaves the

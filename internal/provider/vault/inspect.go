@@ -66,13 +66,8 @@ func (p *Provider) Inspect(ctx context.Context, ref provider.IdentityRef) (*prov
 				Detail: "the token's identity entity: other logins of the entity hold tokens that revoking this one leaves working"})
 		}
 	}
-	if len(id.Related) > 0 && ref.Key != "" {
-		if t := toks[0]; t.Expire.IsZero() {
-			id.ValidUntil = nil
-		} else {
-			e := t.Expire
-			id.ValidUntil = &e
-		}
+	if e := toks[0].Expire; ref.Key != "" && !e.IsZero() {
+		id.ValidUntil = &e
 	}
 	return id, nil
 }

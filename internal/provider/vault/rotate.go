@@ -17,9 +17,10 @@ func (p *Provider) Issue(context.Context, provider.IssueRequest) (*provider.Cred
 	return nil, p.unsupported("issue", "Vault generates tokens itself (the engine must use provider.Generator)")
 }
 
-// Generate creates a token for req.Name with the policies, TTL (or
-// period), renewability and metadata of the token req.From names (its
-// accessor in From.Key, or the principal's newest token), minus req.Drop,
+// Generate creates a token for req.Name with the policies (its entity's
+// identity policies included), TTL (or period), renewability and metadata
+// of the token req.From names (its accessor in From.Key, or the
+// principal's newest token), minus req.Drop,
 // with meta rekey-replaces naming the source's accessor. The token is an
 // orphan (auth/token/create-orphan): a child of the administrator token
 // would die with it, a child of the leaked token with the leaked token's
@@ -50,9 +51,12 @@ func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (
 		}
 	}
 	body := map[string]any{"display_name": req.Name, "renewable": from.Renewable}
+	// The replacement is made in the token store, outside the source's
+	// identity entity, so the entity's policies are given to it as token
+	// policies: it can do what the source could.
 	var policies []string
-	for _, pol := range from.Policies {
-		if pol != "default" && !slices.Contains(req.Drop, pol) {
+	for _, pol := range slices.Concat(from.Policies, from.IdentityPolicies) {
+		if pol != "default" && !slices.Contains(req.Drop, pol) && !slices.Contains(policies, pol) {
 			policies = append(policies, pol)
 		}
 	}

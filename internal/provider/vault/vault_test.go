@@ -223,3 +223,43 @@ func TestIdentifyKeyByAccessorAlone(t *testing.T) {
 		t.Errorf("IdentifyKey(unknown accessor) = %+v, %v; want nothing", ms, err)
 	}
 }
+
+// A token from an auth method login carries its entity: Inspect grades the
+// entity's policies (Via the entity) and lists the entity; the replacement,
+// made in the token store outside the entity, holds those policies as its
+// own, so the consumer keeps what it could do.
+func TestEntityPolicies(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	h.putPolicy(t, "app-read", `path "secret/data/app/*" { capabilities = ["read"] }`)
+	h.putPolicy(t, "policy-admin", `path "sys/policies/acl/*" { capabilities = ["create", "update", "read"] }`)
+	h.putPolicy(t, "orders-read", `path "secret/data/orders/*" { capabilities = ["read"] }`)
+	ent := h.s.CreateEntity("alice", "policy-admin", "orders-read")
+	tok, accessor := h.s.Login(ent, "userpass-alice", time.Hour, "app-read")
+	ms, err := p.Identify(ctx, secret.FromString(tok))
+	want := provider.IdentityRef{System: testSystem, Name: "userpass-alice", Key: accessor}
+	if err != nil || len(ms) != 1 || ms[0].Ref != want {
+		t.Fatalf("Identify = %+v, %v; want %+v", ms, err, want)
+	}
+	id, err := p.Inspect(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "policy-admin", Risk: provider.RiskCritical, Via: "entity:" + ent, CreatesCredentials: true})
+	providertest.WantPrivilege(t, id, provider.Privilege{Name: "app-read", Risk: provider.RiskLow})
+	providertest.WantRelated(t, id, "entity", ent, "other logins")
+	c, err := p.Generate(ctx, provider.GenerateRequest{From: want, Name: "userpass-alice", Drop: []string{"policy-admin"}, Began: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.s.Client(string(c.Secret.Reveal())).Logical().Read("secret/data/orders/db"); err != nil {
+		t.Errorf("the replacement cannot do what the entity's policy let the source do: %v", err)
+	}
+	if _, err := h.s.Client(string(c.Secret.Reveal())).Logical().Read("sys/policies/acl/default"); err == nil {
+		t.Errorf("the replacement holds the dropped entity policy")
+	}
+	if c.Ref.Name != "userpass-alice" {
+		t.Errorf("replacement principal %q, want the source's", c.Ref.Name)
+	}
+}

@@ -2,6 +2,7 @@ package vaulttest
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,14 +16,14 @@ type aclPolicy struct {
 	} `hcl:"path"`
 }
 
-// capabilities are what t's policies grant on path. Within one policy the
+// capabilities are what t's policies, and its entity's, grant on path. Within one policy the
 // most specific matching rule wins (an exact path over a glob, a longer
 // glob over a shorter one); across policies the grants add up, and a deny
 // anywhere wins (Vault's documented priority, without its finer "+"
 // ordering).
 func (s *Server) capabilities(t *token, path string) map[string]bool {
 	caps := map[string]bool{}
-	for _, name := range t.Policies {
+	for _, name := range append(slices.Clone(t.Policies), s.identityPolicies(t)...) {
 		if name == "root" {
 			caps["root"] = true
 			continue

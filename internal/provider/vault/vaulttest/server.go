@@ -43,6 +43,7 @@ type Server struct {
 	kv       map[string]*kvItem // "mount/path" → versions
 	mounts   map[string]bool    // KV v2 mount names
 	leases   map[string]*lease  // by lease id
+	entities map[string]*entity // by id
 	// casConflicts, when > 0, makes that many KV writes fail with a CAS
 	// mismatch after another writer's version is stored first, as a
 	// concurrent writer would.
@@ -59,7 +60,15 @@ type token struct {
 	Expire                    time.Time     // zero: never
 	Renewable                 bool
 	Period                    time.Duration
-	Batch                     bool // a batch token: no accessor, not renewable, not revocable alone
+	Batch                     bool   // a batch token: no accessor, not renewable, not revocable alone
+	EntityID                  string // the identity entity of the login that made it, "" for none
+}
+
+// entity is an identity entity: a person or workload across logins, whose
+// policies apply to every token of it (identity policies).
+type entity struct {
+	Name     string
+	Policies []string
 }
 
 func (t *token) kind() string {
@@ -82,7 +91,7 @@ func New() *Server {
 	s := &Server{
 		tokens: map[string]*token{}, accessor: map[string]*token{}, seen: map[string]string{},
 		authed: map[string]int{}, policies: map[string]string{}, kv: map[string]*kvItem{},
-		mounts: map[string]bool{"secret": true}, leases: map[string]*lease{},
+		mounts: map[string]bool{"secret": true}, leases: map[string]*lease{}, entities: map[string]*entity{},
 	}
 	root := s.issue(&token{DisplayName: "root", Policies: []string{"root"}})
 	s.root = root.ID
@@ -359,19 +368,19 @@ func (s *Server) tokenAPI(r *request) (response, *apiError) {
 	case (op == "create" || op == "create-orphan") && write:
 		return s.create(r, op == "create-orphan")
 	case op == "lookup-self" && r.method == http.MethodGet:
-		return response{"data": lookupData(r.caller, true)}, nil
+		return response{"data": s.lookupData(r.caller, true)}, nil
 	case op == "lookup" && write:
 		t := s.live(r.str("token"))
 		if t == nil {
 			return nil, errorf(http.StatusForbidden, "bad token")
 		}
-		return response{"data": lookupData(t, true)}, nil
+		return response{"data": s.lookupData(t, true)}, nil
 	case op == "lookup-accessor" && write:
 		t := s.accessor[r.str("accessor")]
 		if t == nil || s.live(t.ID) == nil {
 			return nil, errorf(http.StatusBadRequest, "invalid accessor")
 		}
-		return response{"data": lookupData(t, false)}, nil
+		return response{"data": s.lookupData(t, false)}, nil
 	case (op == "revoke" || op == "revoke-orphan") && write:
 		if t := s.live(r.str("token")); t != nil && t.Batch {
 			return nil, errorf(http.StatusBadRequest, "batch tokens cannot be revoked")
@@ -465,7 +474,7 @@ func (s *Server) create(r *request, orphan bool) (response, *apiError) {
 		t.Parent = r.caller.Accessor
 	}
 	s.issue(t)
-	return response{"auth": authData(t)}, nil
+	return response{"auth": s.authData(t)}, nil
 }
 
 // sanitizeDisplayName is Vault's: runs of characters other than letters,
@@ -499,7 +508,7 @@ func (s *Server) renew(t *token, r *request) (response, *apiError) {
 	if inc > 0 {
 		t.Expire = time.Now().Add(inc)
 	}
-	return response{"auth": authData(t)}, nil
+	return response{"auth": s.authData(t)}, nil
 }
 
 func ttlSeconds(t *token) int64 {
@@ -509,17 +518,17 @@ func ttlSeconds(t *token) int64 {
 	return int64(time.Until(t.Expire).Seconds())
 }
 
-func authData(t *token) map[string]any {
+func (s *Server) authData(t *token) map[string]any {
 	return map[string]any{
 		"client_token": t.ID, "accessor": t.Accessor, "policies": t.Policies, "token_policies": t.Policies,
-		"identity_policies": nil, "metadata": t.Meta, "lease_duration": ttlSeconds(t), "renewable": t.Renewable,
-		"entity_id": "", "token_type": t.kind(), "orphan": t.Parent == "", "mfa_requirement": nil, "num_uses": 0,
+		"identity_policies": s.identityPolicies(t), "metadata": t.Meta, "lease_duration": ttlSeconds(t), "renewable": t.Renewable,
+		"entity_id": t.EntityID, "token_type": t.kind(), "orphan": t.Parent == "", "mfa_requirement": nil, "num_uses": 0,
 	}
 }
 
 // lookupData is the data of a lookup answer; lookup-accessor hides the
 // token's id.
-func lookupData(t *token, withID bool) map[string]any {
+func (s *Server) lookupData(t *token, withID bool) map[string]any {
 	id := ""
 	if withID {
 		id = t.ID
@@ -530,13 +539,16 @@ func lookupData(t *token, withID bool) map[string]any {
 	}
 	d := map[string]any{
 		"accessor": t.Accessor, "creation_time": t.Created.Unix(), "creation_ttl": int64(t.TTL.Seconds()),
-		"display_name": t.DisplayName, "entity_id": "", "expire_time": expire, "explicit_max_ttl": 0,
+		"display_name": t.DisplayName, "entity_id": t.EntityID, "expire_time": expire, "explicit_max_ttl": 0,
 		"id": id, "issue_time": t.Created.UTC().Format(time.RFC3339Nano), "meta": t.Meta, "num_uses": 0,
 		"orphan": t.Parent == "", "path": "auth/token/create", "policies": t.Policies, "renewable": t.Renewable,
 		"ttl": ttlSeconds(t), "type": t.kind(),
 	}
 	if t.Period > 0 {
 		d["period"] = int64(t.Period.Seconds())
+	}
+	if ip := s.identityPolicies(t); len(ip) > 0 {
+		d["identity_policies"] = ip
 	}
 	return d
 }
@@ -601,4 +613,34 @@ func (s *Server) Client(token string) *api.Client {
 	}
 	c.SetToken(token)
 	return c
+}
+
+// identityPolicies are the policies t's entity holds.
+func (s *Server) identityPolicies(t *token) []string {
+	if e := s.entities[t.EntityID]; e != nil {
+		return e.Policies
+	}
+	return nil
+}
+
+// CreateEntity makes an identity entity holding policies and returns its
+// id.
+func (s *Server) CreateEntity(name string, policies ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := randomString(8) + "-" + randomString(4) + "-" + randomString(12)
+	s.entities[id] = &entity{Name: name, Policies: policies}
+	return id
+}
+
+// Login stands in for an auth method login of the entity (the server
+// serves no auth method): it issues an orphan service token with the
+// display name ("userpass-alice"), the policies and the entity, and
+// returns its id and accessor.
+func (s *Server) Login(entityID, displayName string, ttl time.Duration, policies ...string) (id, accessor string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.issue(&token{DisplayName: displayName, Policies: append(policies, "default"), Meta: map[string]string{},
+		TTL: ttl, Renewable: true, EntityID: entityID})
+	return t.ID, t.Accessor
 }

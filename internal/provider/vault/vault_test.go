@@ -2,10 +2,13 @@ package vault
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -261,5 +264,30 @@ func TestEntityPolicies(t *testing.T) {
 	}
 	if c.Ref.Name != "userpass-alice" {
 		t.Errorf("replacement principal %q, want the source's", c.Ref.Name)
+	}
+}
+
+// The administrator policy docs/providers/vault.md gives is the one the
+// suite runs with.
+func TestDocAdminPolicyIsTheSuites(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/providers/vault.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(doc), "\n```hcl\n")
+	block, _, ok2 := strings.Cut(block, "\n```\n")
+	if !ok || !ok2 {
+		t.Fatal("docs/providers/vault.md has no ```hcl block")
+	}
+	documented, err := parsePolicy(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := parsePolicy(adminPolicy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(used, documented); diff != "" {
+		t.Errorf("the documented administrator policy differs from the suite's (-suite +doc):\n%s", diff)
 	}
 }

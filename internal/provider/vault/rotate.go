@@ -28,8 +28,11 @@ func (p *Provider) Issue(context.Context, provider.IssueRequest) (*provider.Cred
 // needs sudo on auth/token/create-orphan, as Vault documents.
 //
 // Before creating it, Generate revokes tokens of req.Name created at or
-// after req.Began that are neither in req.Sealed nor From.Key: an earlier
-// call's token whose id was lost before the caller sealed it. A principal
+// after req.Began, replacing the same source (their rekey-replaces), that
+// are neither in req.Sealed nor From.Key: an earlier call's token whose id
+// was lost before the caller sealed it. Matching on rekey-replaces spares
+// the principal's other logins meanwhile (every AppRole login is named
+// "approle"). A principal
 // may hold any number of tokens, so Generate never refuses for a limit.
 func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (*provider.Credential, error) {
 	from, err := p.source(ctx, req.From)
@@ -43,7 +46,8 @@ func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (
 		}
 		began := req.Began.Truncate(time.Second)
 		for _, t := range toks {
-			if !t.Created.Before(began) && !slices.Contains(req.Sealed, t.Accessor) && t.Accessor != req.From.Key {
+			mine := t.Meta[replacesMeta] == from.Accessor
+			if mine && !t.Created.Before(began) && !slices.Contains(req.Sealed, t.Accessor) && t.Accessor != req.From.Key {
 				if err := p.revokeAccessor(ctx, "generate", t.Accessor); err != nil {
 					return nil, err
 				}
@@ -80,7 +84,7 @@ func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (
 	for k, v := range from.Meta {
 		meta[k] = v
 	}
-	meta["rekey-replaces"] = from.Accessor
+	meta[replacesMeta] = from.Accessor
 	body["meta"] = meta
 	s, err := p.c.Logical().WriteWithContext(ctx, pathCreateOrphan, body)
 	if says(err, "subset of parent") {
@@ -156,7 +160,9 @@ func (p *Provider) Verify(ctx context.Context, c provider.Credential) error {
 
 // Revoke revokes the token ref.Key by its accessor
 // (auth/token/revoke-accessor), or with ref.Key empty every token of the
-// principal. Vault revokes with a token its children (tokens it created
+// principal; a principal that is an auth method's display name (no
+// "token-" prefix: "approle", "userpass-alice"), which its other logins
+// share, is refused then (errs.Invalid): name the token. Vault revokes with a token its children (tokens it created
 // that are not orphans) and the leases it created. A token already
 // revoked or expired is not an error.
 func (p *Provider) Revoke(ctx context.Context, ref provider.IdentityRef) error {
@@ -166,6 +172,11 @@ func (p *Provider) Revoke(ctx context.Context, ref provider.IdentityRef) error {
 	toks, err := p.principalTokens(ctx, "revoke", ref.Name)
 	if err != nil {
 		return err
+	}
+	for _, t := range toks {
+		if t.DisplayName == ref.Name {
+			return errs.New(p.op("revoke"), errs.Invalid, ref.Name, "this display name is an auth method's, shared by its logins: revoking them all is not what rekey does; name the token by its accessor")
+		}
 	}
 	for _, t := range toks {
 		if err := p.revokeAccessor(ctx, "revoke", t.Accessor); err != nil {
@@ -188,6 +199,10 @@ func (p *Provider) revokeAccessor(ctx context.Context, op, accessor string) erro
 func (p *Provider) Drop(ctx context.Context, ref provider.IdentityRef) error {
 	return p.Revoke(ctx, ref)
 }
+
+// replacesMeta is the metadata key naming the accessor a token rekey
+// generated replaces.
+const replacesMeta = "rekey-replaces"
 
 // Renew is unsupported: Vault renews a token given the token itself
 // (auth/token/renew) or as itself (renew-self), and rekey keeps a token's

@@ -291,3 +291,41 @@ func TestDocAdminPolicyIsTheSuites(t *testing.T) {
 		t.Errorf("the documented administrator policy differs from the suite's (-suite +doc):\n%s", diff)
 	}
 }
+
+// Every login of an auth method shares its display name ("approle"): a
+// Generate retry revokes only the tokens rekey made for the same source,
+// and a principal-wide Revoke of such a name is refused.
+func TestSharedDisplayNameIsNotRevokedWhole(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	h.putPolicy(t, "app-read", `path "secret/data/app/*" { capabilities = ["read"] }`)
+	_, leakedAcc := h.s.Login("", "approle", time.Hour, "app-read")
+	began := time.Now().Add(-time.Second)
+	from := provider.IdentityRef{System: testSystem, Name: "approle", Key: leakedAcc}
+	lost, err := p.Generate(ctx, provider.GenerateRequest{From: from, Name: "approle", Began: began})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherTok, otherAcc := h.s.Login("", "approle", time.Hour, "app-read") // another workload logs in meanwhile
+	got, err := p.Generate(ctx, provider.GenerateRequest{From: from, Name: "approle", Began: began})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CanUse(t, "", otherAcc, otherTok); err != nil {
+		t.Errorf("another login of the auth method was revoked by the retry: %v", err)
+	}
+	if err := h.CanUse(t, "", lost.KeyID, string(lost.Secret.Reveal())); err == nil {
+		t.Errorf("the lost replacement still works after the retry")
+	}
+	if err := h.CanUse(t, "", got.KeyID, string(got.Secret.Reveal())); err != nil {
+		t.Errorf("the retry's token: %v", err)
+	}
+	err = p.Revoke(ctx, provider.IdentityRef{System: testSystem, Name: "approle"})
+	if errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), "accessor") {
+		t.Errorf("Revoke(every approle token) = %v, want Invalid asking for the accessor", err)
+	}
+	if err := h.CanUse(t, "", otherAcc, otherTok); err != nil {
+		t.Errorf("a refused principal-wide Revoke revoked a login: %v", err)
+	}
+}

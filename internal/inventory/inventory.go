@@ -69,19 +69,20 @@ type Inventory struct {
 type System struct {
 	Name string
 	// Type selects the provider: "postgres", "mysql" (MySQL and MariaDB),
-	// "redis", "aws-iam"; the caller of Load says which types exist.
+	// "redis", "aws-iam", "vault"; the caller of Load says which types exist.
 	Type string
 	// Admin is how to reach the system as an administrator: a reference to
 	// a connection string (DSN or URL) held outside the inventory; for
 	// aws-iam, to {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON,
-	// or zero for the AWS SDK's default chain.
+	// or zero for the AWS SDK's default chain; for vault, to a token.
 	Admin Ref
 	// X509 and SSH are the places of a system of type x509 or ssh (whose
 	// secret is a private key, and which has no Admin); nil otherwise.
 	X509 *X509Places
 	SSH  *SSHPlaces
 	// Endpoint is an API system's base URL when not the provider's default
-	// (aws-iam: one URL for IAM, STS and Secrets Manager).
+	// (aws-iam: one URL for IAM, STS and Secrets Manager; vault: its
+	// address, required).
 	Endpoint string
 	// Region is an aws-iam system's region ("" means us-east-1).
 	Region string
@@ -152,7 +153,7 @@ type Consumer struct {
 
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
-	// Type is "file" (later: kubernetes, vault, github-actions).
+	// Type is "file" or "vault-kv" (later: kubernetes, github-actions).
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -167,7 +168,13 @@ type Delivery struct {
 	// UserKey, optional, is where the login name is, for strategies that
 	// give the consumer a new login rather than a new password.
 	UserKey string
-	Pos     Pos
+	// Mount is a vault-kv delivery's KV version 2 mount ("secret"); Path
+	// is then the secret's path under it and Key, UserKey keys of its data.
+	Mount string
+	// System is the vault system a vault-kv delivery writes to: the one
+	// the inventory names, or its only vault system when not given.
+	System string
+	Pos    Pos
 }
 
 // Source is a place copies of a secret may live, to scan.

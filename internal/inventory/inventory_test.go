@@ -33,7 +33,7 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		}
 	})
 	return Options{
-		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam"},
+		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault"},
 		FindSecrets: func(b []byte) []SecretMatch {
 			var out []SecretMatch
 			for _, f := range det.Scan(b) {
@@ -93,7 +93,7 @@ var badFiles = []struct {
 		`25:5: consumer "nameless-identity": missing identity`,
 	}},
 	{"system.bad.yml", []string{
-		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam); did you mean "postgres"?`,
+		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault); did you mean "postgres"?`,
 		`6:11: system "crm db": name: use letters, digits`,
 		`7:11: system "crm db": type "oracle" is unknown`,
 		`9:5: systems[2]: missing name`,
@@ -131,11 +131,27 @@ var badFiles = []struct {
 		`13:9: consumer "orders-api": sources: "bad host!" is not a CIDR, an IP address, a host name or app:NAME`,
 		`14:9: consumer "orders-api": sources: "app:" wants an application name`,
 	}},
+	{"vault.bad.yml", []string{
+		`5:12: inline secret (rule vault-token)`,
+		`7:5: system "vault-dr": missing endpoint: a vault system's address`,
+		`18:14: consumer "orders-api": deliver: the inventory defines several vault systems (vault-prod, vault-dr): say which with system:`,
+		`18:39: consumer "orders-api": deliver: mount: "/secret/": want segments separated by single '/'`,
+		`18:55: consumer "orders-api": deliver: path: "orders//db": want segments separated by single '/'`,
+		`21:14: consumer "billing": deliver: missing mount`,
+		`21:14: consumer "billing": deliver: the inventory defines several vault systems`,
+		`21:75: consumer "billing": deliver: user_key is the same as key`,
+		`21:85: consumer "billing": deliver: unknown key "format" (known: type, system, mount, path, key, user_key)`,
+		`24:88: consumer "reports": deliver: system "shop-db" is of type postgres; a vault-kv delivery writes to a system of type vault`,
+		`27:53: consumer "cron": deliver: path: "cron/../db": want segments`,
+		`27:70: consumer "cron": deliver: key: has surrounding spaces or control characters`,
+		`27:91: consumer "cron": deliver: system "vault-nowhere" is not defined`,
+		`30:14: consumer "mailer": deliver: the inventory defines several vault systems`,
+	}},
 	{"deliver.bad.yml", []string{
 		`9:14: consumer "orders-api": deliver: missing path`,
 		`9:36: consumer "orders-api": deliver: format "toml" is unknown (known: dotenv, yaml, json, ini)`,
 		`12:14: consumer "billing": deliver: missing key`,
-		`15:22: consumer "reports": deliver: type "vault" is unknown (known: file)`,
+		`15:22: consumer "reports": deliver: type "vault" is unknown (known: file, vault-kv)`,
 		`18:73: consumer "worker": deliver: key: "DATABASE URL" is not a variable name`,
 		`21:76: consumer "cron": deliver: key: "db..password" has an empty segment`,
 		`21:100: consumer "cron": deliver: user_key: "db..password" has an empty segment`,
@@ -794,6 +810,36 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestVaultSystemAndKVDelivery(t *testing.T) {
+	src := []byte(`version: 1
+systems:
+  - { name: vault, type: vault, admin: env:VAULT_ADMIN, endpoint: "https://vault.example.com:8200" }
+  - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
+identities:
+  - { name: orders_svc, system: shop-db }
+consumers:
+  - name: orders-api
+    identity: orders_svc
+    deliver: { type: vault-kv, mount: secret, path: apps/orders/db, key: password, user_key: username }
+`)
+	inv, rep, err := Parse("inv.yml", src, opts(t, map[string]string{"VAULT_ADMIN": "t", "SHOP_DB_ADMIN_DSN": "postgres://a@h/d"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("errors: %v", errorStrings(rep))
+	}
+	if s := inv.Systems[0]; s.Type != TypeVault || s.Endpoint != "https://vault.example.com:8200" || s.Admin.String() != "env:VAULT_ADMIN" {
+		t.Errorf("vault system: %+v", s)
+	}
+	want := Delivery{Type: DeliverVaultKV, System: "vault", Mount: "secret", Path: "apps/orders/db", Key: "password", UserKey: "username"}
+	got := *inv.Consumers[0].Deliver
+	got.Pos = Pos{}
+	if got != want {
+		t.Errorf("delivery = %+v, want %+v", got, want)
+	}
 }
 
 func TestAWSIAMSystem(t *testing.T) {

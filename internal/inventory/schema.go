@@ -28,7 +28,7 @@ var (
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
-	deliverTypes    = []string{"file"}
+	deliverTypes    = []string{"file", DeliverVaultKV}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -191,6 +191,9 @@ func (p *parser) system(n *yaml.Node, i int) (System, bool) {
 		s.Admin = p.admin(o, s.Type)
 	}
 	s.Endpoint = p.endpoint(o, s.Type)
+	if s.Type == TypeVault && s.Endpoint == "" && o.vals["endpoint"] == nil {
+		p.errorf(o.node, "%s: missing endpoint: a vault system's address, like https://vault.example.com:8200", o.where())
+	}
 	s.Region = p.region(o, s.Type)
 	s.Notes = o.str("notes", false)
 	return s, true
@@ -201,7 +204,7 @@ const TypeAWSIAM = "aws-iam"
 
 // endpointTypes are the system types reached over an HTTP API, whose base
 // URL endpoint: may set; a database's DSN already says where it is.
-var endpointTypes = []string{TypeAWSIAM}
+var endpointTypes = []string{TypeAWSIAM, TypeVault}
 
 // endpoint reads a system's API base URL: absolute http(s), a host, no
 // credentials in it (the inventory lives in git), no query or fragment.
@@ -356,7 +359,7 @@ func (p *parser) consumer(n *yaml.Node, i int, inv *Inventory) (Consumer, bool) 
 		}
 	}
 	if v := o.vals["deliver"]; v != nil && !isNull(v) {
-		c.Deliver = p.delivery(v, o.prefix("deliver"))
+		c.Deliver = p.delivery(v, o.prefix("deliver"), inv)
 	}
 	c.Reload = o.str("reload", false)
 	c.Health = o.str("health", false)
@@ -423,13 +426,17 @@ var (
 	allDigits = regexp.MustCompile(`^[0-9.]+$`)
 )
 
-func (p *parser) delivery(v *yaml.Node, what string) *Delivery {
+func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	o := p.object(v, what, what)
 	if o == nil {
 		return nil
 	}
 	d := &Delivery{Pos: p.pos(o.node)}
 	if d.Type = o.str("type", true); d.Type == "" || !p.enum(o.at("type"), o.prefix("type"), d.Type, deliverTypes) {
+		return d
+	}
+	if d.Type == DeliverVaultKV {
+		p.vaultKV(o, d, what, inv)
 		return d
 	}
 	o.only(fileDeliverKeys...)

@@ -11,6 +11,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/provider/redis"
 	"github.com/rekeyhq/rekey/internal/provider/sshtrust"
+	"github.com/rekeyhq/rekey/internal/provider/vault"
 )
 
 // Registry returns a registry of every provider.
@@ -22,5 +23,6 @@ func Registry() *provider.Registry {
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)
 	r.Register(sshtrust.Type, sshtrust.New)
+	r.Register(vault.Type, vault.New)
 	return r
 }

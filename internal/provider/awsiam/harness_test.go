@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
@@ -73,14 +72,8 @@ func (h harness) Admin(*testing.T) provider.Config {
 }
 
 func (h harness) Unreachable(t *testing.T) providertest.BadAdmin {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
 	id, sec := h.s.AdminKey()
-	return providertest.BadAdmin{Config: provider.Config{System: testSystem, Admin: adminJSONFor(id, sec), Endpoint: "http://" + addr}, Password: sec}
+	return providertest.BadAdmin{Config: provider.Config{System: testSystem, Admin: adminJSONFor(id, sec), Endpoint: "http://" + providertest.ClosedAddress(t)}, Password: sec}
 }
 
 func (h harness) WrongAdmin(*testing.T) providertest.BadAdmin {

@@ -1,6 +1,7 @@
 package providertest
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -56,4 +57,17 @@ func WantRelated(t *testing.T, id *provider.Identity, kind, name, detail string)
 	if !strings.Contains(r.Detail, detail) {
 		t.Errorf("%s: related %s %q detail %q, want it to mention %q", id.Ref.Name, kind, name, r.Detail, detail)
 	}
+}
+
+// ClosedAddress is a loopback host:port where nothing listens, for
+// Harness.Unreachable.
+func ClosedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

@@ -40,28 +40,75 @@ type GeneratedHarness interface {
 	// Risky reports whether name holds directly the privilege
 	// CreateIdentity(…, risky=true) gives.
 	Risky(t *testing.T, name string) bool
-	// OpenSession derives temporary credentials from the key and returns a
-	// function that uses them.
-	OpenSession(t *testing.T, name, keyID, secret string) (use func() error)
 	// Signed counts the requests the system received authenticated (or
 	// refused) as keyID.
 	Signed(t *testing.T, keyID string) int
 }
 
+// SessionOpener is implemented by generated-secret harnesses whose
+// system derives sessions from a key (AWS GetSessionToken).
+type SessionOpener interface {
+	// OpenSession derives temporary credentials from the key and returns a
+	// function that uses them.
+	OpenSession(t *testing.T, name, keyID, secret string) (use func() error)
+}
+
+// SecretInput is implemented by generated-secret harnesses whose secrets
+// are handed over in another form than KEY_ID:SECRET (a Vault token is
+// handed over alone).
+type SecretInput interface {
+	SecretInput(keyID, secret string) string
+}
+
+// GeneratedUnsupported is implemented by generated-secret harnesses whose
+// system lacks some of the features below; the suite fails when a listed
+// feature works, as when one not listed does not.
+type GeneratedUnsupported interface {
+	Unsupported() []string
+}
+
+// Features of generated-secret systems, for GeneratedUnsupported, beside
+// FeatureIsolate (a live principal's privileges can be removed).
+const (
+	// FeatureKeyLimit: a principal holds a bounded number of keys, and
+	// Generate at the bound is refused (IAM's two access keys).
+	FeatureKeyLimit = "key-limit"
+	// FeatureDeactivate: a key can be suspended and kept (Deactivator).
+	FeatureDeactivate = "deactivate"
+	// FeatureSessions: sessions derived from a key can be ended while the
+	// key keeps working (SessionTerminator, with a SessionOpener harness).
+	FeatureSessions = "sessions"
+	// FeatureUseLeaked: proving a secret takes a request made with it
+	// (IdentifyRequest.UseLeaked). A system without it proves the secret
+	// from the administrator's side: IdentifyKey with the secret is a
+	// proven match without a request authenticated as the key.
+	FeatureUseLeaked = "use-leaked"
+	// FeatureKeylessPrincipal: a principal outlives its last key (an IAM
+	// user); without it, a principal is its keys.
+	FeatureKeylessPrincipal = "keyless-principal"
+)
+
+var generatedFeatures = []string{FeatureKeyLimit, FeatureDeactivate, FeatureIsolate, FeatureSessions, FeatureUseLeaked, FeatureKeylessPrincipal}
+
 // RunGenerated runs the rotation suite for a provider.Generator with
-// provider.KeyIdentifier, provider.Rotator and provider.SessionTerminator.
+// provider.KeyIdentifier and provider.Rotator, and the capabilities of
+// generatedFeatures the harness does not list as unsupported
+// (GeneratedUnsupported); a listed one must be missing or answer
+// ErrUnsupported.
 //
 // What it holds a provider to:
 //   - IdentifyKey finds the principal from the key id without one request
 //     signed with the key; the match is Unproven until UseLeaked, which
-//     proves it with exactly the secret (a wrong one is no match);
+//     proves it with exactly the secret (a wrong one is no match); without
+//     use-leaked, the secret is proven from the administrator's side with
+//     no request made as the key;
 //   - Inspect grades a credential-creating privilege high or critical and
 //     lists the key under inspection among the related;
 //   - Issue with a secret rekey chose is ErrUnsupported;
 //   - Generate in place adds a working key beside the old one (both work:
 //     graceful), and a third is refused with ErrUnsupported, changing
-//     nothing; Revoke of the old key stops it, keeps the new one, twice is
-//     nil;
+//     nothing (without key-limit, a third is made and works); Revoke of
+//     the old key stops it, keeps the new one, twice is nil;
 //   - write-ahead: a key Generate created whose answer was lost before the
 //     caller sealed it (created after Began, not in Sealed) is deleted by
 //     the next Generate, which returns a working key; sealed keys are
@@ -69,7 +116,8 @@ type GeneratedHarness interface {
 //   - Generate to another name copies the source's privileges minus Drop
 //     (a split), converges when repeated, and Drop removes the user;
 //   - Deactivate stops a key and keeps it;
-//   - Drop of a generated key removes the key and keeps the principal;
+//   - Drop of a generated key removes the key and keeps the principal
+//     (without keyless-principal, the principal goes with its last key);
 //     DropPrivileges removes the risky privilege and nothing the identity
 //     needs;
 //   - TerminateSessions ends sessions derived from the key and leaves the
@@ -80,11 +128,20 @@ type GeneratedHarness interface {
 //     kind naming the system (and the missing permission), changing
 //     nothing.
 func RunGenerated(t *testing.T, h GeneratedHarness) {
+	var lacks []string
+	if u, ok := h.(GeneratedUnsupported); ok {
+		lacks = u.Unsupported()
+	}
+	for _, f := range lacks {
+		if !slices.Contains(generatedFeatures, f) {
+			t.Fatalf("Unsupported lists %q, which the suite does not know", f)
+		}
+	}
+	has := func(f string) bool { return !slices.Contains(lacks, f) }
 	p := open(t, h)
 	gen := capability[provider.Generator](t, p)
 	ki := capability[provider.KeyIdentifier](t, p)
 	r := capability[provider.Rotator](t, p)
-	st := capability[provider.SessionTerminator](t, p)
 	ref := func(name, key string) provider.IdentityRef {
 		return provider.IdentityRef{System: h.System(), Name: name, Key: key}
 	}
@@ -122,15 +179,19 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		if err != nil {
 			t.Fatalf("IdentifyKey: %v", err)
 		}
-		if len(ms) != 1 || ms[0].Ref != ref(name, keyID) || !ms[0].Unproven || ms[0].Method == "" {
-			t.Errorf("IdentifyKey = %+v, want one unproven match %s/%s key %s with a method", ms, h.System(), name, keyID)
+		if len(ms) != 1 || ms[0].Ref != ref(name, keyID) || ms[0].Unproven != has(FeatureUseLeaked) || ms[0].Method == "" {
+			t.Errorf("IdentifyKey = %+v, want one match %s/%s key %s with a method, unproven=%v", ms, h.System(), name, keyID, has(FeatureUseLeaked))
 		}
 		if after := h.Signed(t, keyID); after != before {
 			t.Errorf("IdentifyKey without UseLeaked made %d requests signed with the leaked key", after-before)
 		}
-		ms, err = p.Identify(ctxT(t), secret.FromString(keyID+":"+sec))
+		given := keyID + ":" + sec
+		if in, ok := h.(SecretInput); ok {
+			given = in.SecretInput(keyID, sec)
+		}
+		ms, err = p.Identify(ctxT(t), secret.FromString(given))
 		if err != nil || len(ms) != 1 || ms[0].Ref.Name != name {
-			t.Errorf("Identify(KEY_ID:SECRET) = %+v, %v; want %s", ms, err, name)
+			t.Errorf("Identify(the secret as a person gives it) = %+v, %v; want %s", ms, err, name)
 		}
 		if ms, err := ki.IdentifyKey(ctxT(t), provider.IdentifyRequest{KeyID: "AKIA" + strings.ToUpper(randomHex(8)), Secret: secret.FromString(sec)}); err != nil || len(ms) != 0 {
 			t.Errorf("IdentifyKey(unknown id) = %+v, %v; want no match, no error", ms, err)
@@ -139,11 +200,16 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		if err != nil || len(ms) != 1 || ms[0].Unproven {
 			t.Errorf("IdentifyKey(UseLeaked) = %+v, %v; want one proven match", ms, err)
 		}
-		if h.Signed(t, keyID) == before {
-			t.Errorf("IdentifyKey(UseLeaked) proved the secret without using it?")
+		if used := h.Signed(t, keyID) != before; used != has(FeatureUseLeaked) {
+			t.Errorf("IdentifyKey(UseLeaked) used the key: %v; want %v (features lacked: %v)", used, has(FeatureUseLeaked), lacks)
 		}
 		if ms, err := ki.IdentifyKey(ctxT(t), provider.IdentifyRequest{KeyID: keyID, Secret: secret.FromString(sec + "x"), UseLeaked: true}); err != nil || len(ms) != 0 {
 			t.Errorf("IdentifyKey(UseLeaked, wrong secret) = %+v, %v; want no match", ms, err)
+		}
+		if !has(FeatureUseLeaked) {
+			if ms, err := ki.IdentifyKey(ctxT(t), provider.IdentifyRequest{KeyID: keyID, Secret: secret.FromString(sec + "x")}); err != nil || len(ms) != 0 {
+				t.Errorf("IdentifyKey(wrong secret) = %+v, %v; want no match", ms, err)
+			}
 		}
 	})
 
@@ -199,14 +265,23 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		if err := r.Verify(ctxT(t), *c); err != nil {
 			t.Errorf("Verify(new key): %v", err)
 		}
-		_, err := gen.Generate(ctxT(t), provider.GenerateRequest{From: ref(name, oldID), Name: name, Began: time.Now(), Sealed: []string{c.KeyID}})
-		if !errors.Is(err, provider.ErrUnsupported) || errs.KindOf(err) != errs.Unsupported {
+		third, err := gen.Generate(ctxT(t), provider.GenerateRequest{From: ref(name, oldID), Name: name, Began: time.Now(), Sealed: []string{c.KeyID}})
+		switch {
+		case !has(FeatureKeyLimit):
+			if err != nil {
+				t.Fatalf("Generate of a third key (no key limit): %v", err)
+			}
+			mustUse(t, "a third key", name, third.KeyID, use(third))
+			if err := r.Revoke(ctxT(t), ref(name, third.KeyID)); err != nil {
+				t.Fatalf("Revoke(third key): %v", err)
+			}
+		case !errors.Is(err, provider.ErrUnsupported) || errs.KindOf(err) != errs.Unsupported:
 			t.Errorf("Generate on a principal at its key limit: %v (kind %v), want ErrUnsupported of kind Unsupported", err, errs.KindOf(err))
-		} else if strings.Contains(err.Error(), "\n") {
+		case strings.Contains(err.Error(), "\n"):
 			t.Errorf("Generate at the key limit: error is not one line: %q", err)
 		}
 		if got := h.Keys(t, name); len(got) != 2 {
-			t.Errorf("after a refused Generate, %s holds keys %v, want the two it had", name, got)
+			t.Errorf("after the third Generate, %s holds keys %v, want the two it had", name, got)
 		}
 		if err := r.Revoke(ctxT(t), ref(name, oldID)); err != nil {
 			t.Fatalf("Revoke(old key): %v", err)
@@ -225,14 +300,18 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		if err := r.Drop(ctxT(t), ref(name, c.KeyID)); err != nil {
 			t.Fatalf("Drop(the generated key): %v", err)
 		}
-		if !h.Exists(t, name) || len(h.Keys(t, name)) != 0 {
-			t.Errorf("after dropping its last key, %s exists=%v with keys %v; want it kept, keyless", name, h.Exists(t, name), h.Keys(t, name))
+		if h.Exists(t, name) != has(FeatureKeylessPrincipal) || len(h.Keys(t, name)) != 0 {
+			t.Errorf("after dropping its last key, %s exists=%v with keys %v; want exists=%v, keyless", name, h.Exists(t, name), h.Keys(t, name), has(FeatureKeylessPrincipal))
 		}
 		mustNotUse(t, "a dropped key", name, c.KeyID, use(c))
 	})
 
 	t.Run("Deactivate", func(t *testing.T) {
 		t.Parallel()
+		if !has(FeatureDeactivate) {
+			wantUnsupported(t, p, func(d provider.Deactivator) error { return d.Deactivate(ctxT(t), ref(newName(), "")) })
+			return
+		}
 		d := capability[provider.Deactivator](t, p)
 		name := newName()
 		keyID, sec := h.CreateIdentity(t, name, false)
@@ -253,6 +332,13 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 
 	t.Run("Isolate", func(t *testing.T) {
 		t.Parallel()
+		if !has(FeatureIsolate) {
+			wantUnsupported(t, p, func(iso provider.Isolator) error {
+				_, err := iso.DropPrivileges(ctxT(t), ref(newName(), ""), []string{"x"})
+				return err
+			})
+			return
+		}
 		iso := capability[provider.Isolator](t, p)
 		name := newName()
 		keyID, sec := h.CreateIdentity(t, name, true)
@@ -354,9 +440,21 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 
 	t.Run("TerminateSessions", func(t *testing.T) {
 		t.Parallel()
+		if !has(FeatureSessions) {
+			wantUnsupported(t, p, func(st provider.SessionTerminator) error {
+				_, err := st.TerminateSessions(ctxT(t), ref(newName(), ""), nil)
+				return err
+			})
+			return
+		}
+		st := capability[provider.SessionTerminator](t, p)
+		opener, ok := h.(SessionOpener)
+		if !ok {
+			t.Fatalf("the harness lists sessions as supported but does not implement SessionOpener")
+		}
 		name := newName()
 		keyID, sec := h.CreateIdentity(t, name, false)
-		session := h.OpenSession(t, name, keyID, sec)
+		session := opener.OpenSession(t, name, keyID, sec)
 		if err := session(); err != nil {
 			t.Fatalf("a fresh session does not work: %v", err)
 		}
@@ -409,4 +507,17 @@ func RunGenerated(t *testing.T, h GeneratedHarness) {
 		}
 		mustUse(t, "a key a refused Revoke left", name, keyID, sec)
 	})
+}
+
+// wantUnsupported passes when p does not implement the capability C, or
+// when call returns provider.ErrUnsupported.
+func wantUnsupported[C any](t *testing.T, p provider.Provider, call func(C) error) {
+	t.Helper()
+	c, ok := p.(C)
+	if !ok {
+		return
+	}
+	if err := call(c); !errors.Is(err, provider.ErrUnsupported) {
+		t.Errorf("%T implements a capability the harness lists as unsupported, and it answered %v, not ErrUnsupported", p, err)
+	}
 }

@@ -22,12 +22,12 @@ import (
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
-	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -114,12 +114,10 @@ func replannable(ctx context.Context, st store.Store, id string, sp store.Plan) 
 	if err != nil {
 		return err
 	}
-	for _, s := range steps {
-		if s.State != engine.Pending && s.State != engine.WaitingApproval && s.State != engine.Skipped {
-			return errs.New("plan", errs.Invalid, id, fmt.Sprintf(
-				"the stored plan's run has started (step %s is %s): finish it with `rekey incident run %s --resume` or undo it with `rekey incident rollback %s`",
-				s.StepID, s.State, id, id))
-		}
+	if s, ok := incident.Started(steps); ok {
+		return errs.New("plan", errs.Invalid, id, fmt.Sprintf(
+			"the stored plan's run has started (step %s is %s): finish it with `rekey incident run %s --resume` or undo it with `rekey incident rollback %s`",
+			s.StepID, s.State, id, id))
 	}
 	return nil
 }
@@ -389,10 +387,8 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		if err != nil {
 			return err
 		}
-		for _, s := range steps {
-			if s.State != engine.Pending && s.State != engine.WaitingApproval {
-				return usagef("the run of %s has started (step %s is %s); continue it with --resume", id, s.StepID, s.State)
-			}
+		if s, ok := incident.Started(steps); ok {
+			return usagef("the run of %s has started (step %s is %s); continue it with --resume", id, s.StepID, s.State)
 		}
 	}
 	if err := g.confirm(ctx, o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {
@@ -511,12 +507,10 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	masker.Add(g.given.secrets...)
 	// Every admin DSN, and its password alone, before any command runs
 	// (a rollback reloads consumers before it opens a system).
-	for _, sys := range inv.Systems {
-		if admin, err := sys.Admin.Resolve(g.env.Getenv); err == nil {
-			masker.Add(admin, secret.FromString(dsn.Parse(string(admin.Reveal())).Password))
-		}
+	systems := g.systems(inv)
+	for _, admin := range systems.AdminSecrets() {
+		masker.Add(admin, secret.FromString(dsn.Parse(string(admin.Reveal())).Password))
 	}
-	reg := all.Registry()
 	var mu sync.Mutex
 	provs := map[string]provider.Provider{}
 	cleanup := func() {
@@ -537,15 +531,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 			if p := provs[system]; p != nil {
 				return p, nil
 			}
-			sys := inv.SystemByName(system)
-			if sys == nil {
-				return nil, errs.New("run", errs.NotFound, system, "system "+system+" is not in the inventory")
-			}
-			admin, err := sys.Admin.Resolve(g.env.Getenv)
-			if err != nil {
-				return nil, errs.E("system "+system, errs.Invalid, "", err)
-			}
-			p, err := reg.Open(ctx, sys.Type, provider.Config{System: system, Admin: admin})
+			p, err := systems.Open(ctx, system)
 			if err != nil {
 				return nil, err
 			}
@@ -561,11 +547,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 	}
 	if len(inv.Logs) > 0 {
 		d.Logins = func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {
-			specs := make([]logSpec, 0, len(inv.Logs))
-			for _, l := range inv.Logs {
-				specs = append(specs, specOf(inv, l))
-			}
-			files, err := expandLogs(specs)
+			files, err := expandLogs(logSpecs(nil, "", inv))
 			if err != nil {
 				return nil, nil // a log not there (yet) is no evidence either way
 			}

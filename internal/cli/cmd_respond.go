@@ -95,7 +95,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	held := secretFlags{value: &s}
+	held := secretFlags{value: &s, keyID: o.secret.keyID}
 
 	// 1 open (or resume)
 	stage(out, 1, "open", "the incident for this secret")

@@ -38,6 +38,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		newIncidentCredentialCmd(g))
 	c.AddCommand(newIncidentRemediateCmd(g))
 	c.AddCommand(newIncidentReportCmd(g))
+	c.AddCommand(newIncidentListCmd(g), newIncidentCloseCmd(g))
 	return c
 }
 

@@ -655,7 +655,7 @@ EXIT STATUS
 			if err != nil {
 				return err
 			}
-			opener, err := openerOf(ctx, st, args[0])
+			opener, err := incident.Opener(ctx, st, args[0])
 			if err != nil {
 				return err
 			}
@@ -681,20 +681,6 @@ EXIT STATUS
 			return nil
 		},
 	}
-}
-
-// openerOf is who opened the incident, from the audit log.
-func openerOf(ctx context.Context, st store.Store, id string) (string, error) {
-	log, err := st.AuditLog(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range log {
-		if e.IncidentID == id && e.Action == "incident.open" {
-			return e.Actor, nil
-		}
-	}
-	return "", nil
 }
 
 func newIncidentRollbackCmd(g *globals) *cobra.Command {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/safefile"
@@ -225,7 +226,7 @@ func respondWaiting(ctx context.Context, st store.Store, id string, p *plan.Plan
 	if err != nil {
 		return
 	}
-	opener, _ := openerOf(ctx, st, id)
+	opener, _ := incident.Opener(ctx, st, id)
 	fmt.Fprintln(out, "\nthe run waits:")
 	for _, s := range steps {
 		switch s.State {

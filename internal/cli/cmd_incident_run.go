@@ -375,6 +375,9 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 	if err != nil {
 		return err
 	}
+	if err := g.preflight(ctx, st, deps.Inventory, e.Plan(), id); err != nil {
+		return err
+	}
 	if o.dryRun {
 		acts, err := e.DryRun(ctx)
 		if err != nil {
@@ -408,6 +411,23 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		return failedError{runErr}
 	}
 	return runErr
+}
+
+// preflight checks what the run's remaining steps need before anything
+// changes, and prints one line per problem.
+func (g *globals) preflight(ctx context.Context, st store.Store, inv *inventory.Inventory, p *plan.Plan, id string) error {
+	steps, err := st.Steps(ctx, id)
+	if err != nil {
+		return err
+	}
+	problems := incident.Preflight(ctx, g.systems(inv), p, steps)
+	for _, pr := range problems {
+		tablef(g.env.Stderr, "rekey: preflight: %s\n", pr)
+	}
+	if len(problems) > 0 {
+		return errs.New("run", errs.Invalid, id, fmt.Sprintf("the preflight found %d problem(s), listed above; nothing was changed", len(problems)))
+	}
+	return nil
 }
 
 // confirm asks on a terminal before a command changes systems; without a

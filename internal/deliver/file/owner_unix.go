@@ -32,3 +32,7 @@ func links(fi os.FileInfo) uint64 {
 	}
 	return 1
 }
+
+// writableDir reports whether this process may create a file in dir (the
+// atomic replacement's temporary file), as the kernel would judge it.
+func writableDir(dir string) error { return syscall.Access(dir, 0x2 /* W_OK */) }

@@ -38,7 +38,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		newIncidentCredentialCmd(g))
 	c.AddCommand(newIncidentRemediateCmd(g))
 	c.AddCommand(newIncidentReportCmd(g))
-	c.AddCommand(newIncidentListCmd(g), newIncidentCloseCmd(g))
+	c.AddCommand(newIncidentListCmd(g), newIncidentCloseCmd(g), newIncidentShowCmd(g))
 	return c
 }
 
@@ -127,7 +127,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if err != nil {
 		return err
 	}
-	inv, err := loadInventoryStrict(g, o.inventory)
+	inv, invBytes, err := readInventoryStrict(g, o.inventory)
 	if err != nil {
 		return err
 	}
@@ -185,6 +185,9 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		if err := setLeakedAt(ctx, g, st, &inc, *leakedAt, given); err != nil {
 			return err
 		}
+	}
+	if err := st.PutInventory(ctx, inc.ID, store.InventoryCopy{Path: inv.File, Body: invBytes}); err != nil {
+		return err
 	}
 	if err := st.PutOccurrences(ctx, inc.ID, occurrencesOf(findings)); err != nil {
 		return err
@@ -276,20 +279,31 @@ func (g *globals) progress() func(format string, a ...any) {
 // loadInventoryStrict loads an inventory and refuses one with structural
 // errors: a response must not run on a half-understood inventory.
 func loadInventoryStrict(g *globals, path string) (*inventory.Inventory, error) {
+	inv, _, err := readInventoryStrict(g, path)
+	return inv, err
+}
+
+// readInventoryStrict is loadInventoryStrict that also returns the bytes
+// it parsed, for the incident's copy.
+func readInventoryStrict(g *globals, path string) (*inventory.Inventory, []byte, error) {
 	opts, err := inventoryOptions(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts.SkipLocal = true
-	inv, rep, err := inventory.Load(path, opts)
+	data, err := inventory.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	inv, rep, err := inventory.Parse(path, data, opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(rep.Errors) > 0 {
-		return nil, errs.New("inventory", errs.Invalid, path,
+		return nil, nil, errs.New("inventory", errs.Invalid, path,
 			fmt.Sprintf("%d error(s), first %s; run rekey inventory check %s", len(rep.Errors), rep.Errors[0], path))
 	}
-	return inv, nil
+	return inv, data, nil
 }
 
 // kindOf names the secret's format when a rule recognises the value itself.

@@ -305,6 +305,7 @@ func newIncidentRunCmd(g *globals) *cobra.Command {
 first when there is none). Each step's state is written to the store before
 and after its side effect, and every step is idempotent: after a crash,
 run --resume finishes the plan without a second credential or a lost one. A
+run that failed or waits is continued by run alone, once the cause is fixed. A
 new secret is sealed in the store (AES-256-GCM, key in $REKEY_HOME) until
 every consumer that needs it is verified, then wiped.
 
@@ -331,7 +332,7 @@ EXIT STATUS
 		},
 	}
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
-	c.Flags().BoolVar(&o.resume, "resume", false, "continue a run that stopped (after a crash, a failure or a wait)")
+	c.Flags().BoolVar(&o.resume, "resume", false, "continue a run that stopped, also after a crash cut a step off (a failed or waiting run is continued without it)")
 	c.Flags().BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
 	return c
@@ -390,8 +391,12 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		if err != nil {
 			return err
 		}
-		if s, ok := incident.Started(steps); ok {
-			return usagef("the run of %s has started (step %s is %s); continue it with --resume", id, s.StepID, s.State)
+		// A failed or waiting run is continued by run itself; a step left
+		// running was cut off mid-way (a crash) and is resumed knowingly.
+		for _, s := range steps {
+			if s.State == engine.Running {
+				return usagef("step %s of %s was running when its run stopped (a crash?); continue the run with --resume", s.StepID, id)
+			}
 		}
 	}
 	if err := g.confirm(ctx, o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {

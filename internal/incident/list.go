@@ -48,18 +48,39 @@ func List(ctx context.Context, d Deps, state store.State) ([]Summary, error) {
 	}
 	out := make([]Summary, 0, len(incs))
 	for _, inc := range incs {
-		sc, err := Scope(ctx, d.Store, inc, nil, d.now())
+		sum, err := summarize(ctx, d, inc, openers[inc.ID])
 		if err != nil {
 			return nil, err
 		}
-		id := scope.Unknown
-		if sc.Identity.Status != scope.Unknown {
-			id = sc.Identity.System + "/" + sc.Identity.Name
-		}
-		out = append(out, Summary{ID: inc.ID, State: inc.State, OpenedAt: inc.Created, OpenedBy: openers[inc.ID],
-			Identity: id, Risk: sc.Risk.Score, ClosedAt: inc.ClosedAt})
+		out = append(out, sum)
 	}
 	return out, nil
+}
+
+// Show returns one incident's summary.
+func Show(ctx context.Context, d Deps, id string) (Summary, error) {
+	inc, err := d.Store.GetIncident(ctx, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	opener, err := Opener(ctx, d.Store, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	return summarize(ctx, d, inc, opener)
+}
+
+func summarize(ctx context.Context, d Deps, inc store.Incident, opener string) (Summary, error) {
+	sc, err := Scope(ctx, d.Store, inc, nil, d.now())
+	if err != nil {
+		return Summary{}, err
+	}
+	id := scope.Unknown
+	if sc.Identity.Status != scope.Unknown {
+		id = sc.Identity.System + "/" + sc.Identity.Name
+	}
+	return Summary{ID: inc.ID, State: inc.State, OpenedAt: inc.Created, OpenedBy: opener,
+		Identity: id, Risk: sc.Risk.Score, ClosedAt: inc.ClosedAt}, nil
 }
 
 // openers maps each incident to who opened it, from the audit log.

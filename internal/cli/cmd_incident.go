@@ -235,7 +235,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		res.Identity = &ref
 		inc.Identity = ref
 		if inc.Kind == "" {
-			inc.Kind = systemType(inv, ref.System) + " password"
+			inc.Kind = incident.SystemType(inv, ref.System) + " password"
 		}
 	}
 	res.Reuse = sc.Reuse
@@ -258,13 +258,6 @@ func refString(r *store.IdentityRef) string {
 		return ""
 	}
 	return r.System + "/" + r.Name
-}
-
-func systemType(inv *inventory.Inventory, name string) string {
-	if s := inv.SystemByName(name); s != nil {
-		return s.Type
-	}
-	return ""
 }
 
 // progress returns a printer of stage lines on a terminal, and a no-op

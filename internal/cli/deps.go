@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -15,7 +16,8 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 	}
 	return incident.Deps{
 		Store: st, Audit: al, Actor: g.actor(),
-		Claim: func(ctx context.Context, id string) (context.Context, func(), error) { return g.claim(ctx, st, id) },
+		LoadInventory: func(path string) (*inventory.Inventory, error) { return loadInventoryStrict(g, path) },
+		Claim:         func(ctx context.Context, id string) (context.Context, func(), error) { return g.claim(ctx, st, id) },
 	}, nil
 }
 

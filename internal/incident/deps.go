@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -16,6 +17,10 @@ type Deps struct {
 	Audit *audit.Log
 	// Actor is who asks, as the audit log names them.
 	Actor string
+	// LoadInventory reads the inventory at path strictly (one with
+	// structural errors is an error): a response must not run on a
+	// half-understood inventory.
+	LoadInventory func(path string) (*inventory.Inventory, error)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Claim takes an incident for the caller before it changes anything

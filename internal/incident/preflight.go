@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
@@ -73,7 +74,7 @@ func Preflight(ctx context.Context, s Systems, p *plan.Plan, steps []store.Step)
 func checkSystem(ctx context.Context, s Systems, name string, req provider.PreflightRequest) []string {
 	prov, err := s.Open(ctx, name)
 	if err != nil {
-		return []string{"system " + name + ": " + oneLine(err)}
+		return []string{systemLine(name, err)}
 	}
 	defer prov.Close()
 	pf, ok := prov.(provider.Preflighter)
@@ -85,7 +86,7 @@ func checkSystem(ctx context.Context, s Systems, name string, req provider.Prefl
 		return nil
 	}
 	if err != nil {
-		return []string{"system " + name + ": " + oneLine(err)}
+		return []string{systemLine(name, err)}
 	}
 	var out []string
 	for _, pr := range res.Problems {
@@ -110,4 +111,13 @@ func checkTarget(ctx context.Context, s Systems, st plan.Step) []string {
 		return []string{"consumer " + c.Name + ": " + oneLine(err)}
 	}
 	return nil
+}
+
+// systemLine is err as a problem of system name, which it names once.
+func systemLine(name string, err error) string {
+	line := oneLine(err)
+	if strings.HasPrefix(line, "system "+name+":") {
+		return line
+	}
+	return "system " + name + ": " + line
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/escape"
 	"github.com/rekeyhq/rekey/internal/incident"
-	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -84,14 +83,7 @@ func loadScope(ctx context.Context, g *globals, st store.Store, id string) (scop
 	if err != nil {
 		return scope.Scope{}, err
 	}
-	var inv *inventory.Inventory
-	if inc.Inventory != "" {
-		if i, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
-			inv = i
-		} else {
-			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; consumers are shown as recorded at open\n", inc.Inventory)
-		}
-	}
+	inv := g.recordedInventory(ctx, st, inc, "consumers are shown as recorded at open")
 	return incident.Scope(ctx, st, inc, inv, time.Now())
 }
 

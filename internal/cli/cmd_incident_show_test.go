@@ -35,6 +35,16 @@ func TestIncidentShowInventory(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil || s.ID != id || s.OpenedBy != "alice" || s.State != "open" {
 		t.Errorf("show: %+v %v\n%s", s, err, r.stderr)
 	}
+	// The file gone, scope and report read the copy.
+	if err := os.Remove(inv); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{"incident", "scope", id}, {"incident", "report", id}} {
+		r := run(t, env, "", cmd...)
+		if r.code != 0 || !strings.Contains(r.stderr, "using the copy kept when the incident was opened") {
+			t.Errorf("%v without the file: exit %d: %s", cmd, r.code, r.stderr)
+		}
+	}
 	if r := run(t, env, "", "incident", "show", "INC-20990101-0000", "--inventory"); r.code != 2 {
 		t.Errorf("an unknown incident: exit %d", r.code)
 	}

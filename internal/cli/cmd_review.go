@@ -323,15 +323,11 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 		cfg.Verified = append(cfg.Verified, review.Verified{Consumer: v.Consumer, Login: v.Login, At: v.At, Sources: v.Sources, Applications: v.Applications})
 	}
 	specs := logSpecs(o.logs, o.logFormat, nil)
-	if inc.Inventory != "" {
-		if inv, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
-			if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
-				cfg.Consumers = inv.ConsumersOf(invID)
-			}
-			specs = append(specs, logSpecs(nil, "", inv)...)
-		} else {
-			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; reviewing without its consumers and logs\n", inc.Inventory)
+	if inv := g.recordedInventory(ctx, st, inc, "reviewing without its consumers and logs"); inv != nil {
+		if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
+			cfg.Consumers = inv.ConsumersOf(invID)
 		}
+		specs = append(specs, logSpecs(nil, "", inv)...)
 	}
 	var (
 		rep   review.Report

@@ -43,7 +43,7 @@ func Replace(op, path string, data, was []byte, clearMode os.FileMode, beforeRen
 	if !fi.Mode().IsRegular() {
 		return errs.New(op, errs.Unsupported, path, "not a regular file")
 	}
-	if n := links(fi); n > 1 {
+	if n := Links(fi); n > 1 {
 		// A rename would leave the old secret in the other names.
 		return errs.New(op, errs.Unsupported, path, fmt.Sprintf("has %d hard links; replacing it would leave the old secret under the other names", n))
 	}

@@ -26,9 +26,15 @@ func keepOwner(tmp *os.File, orig os.FileInfo) error {
 	return nil
 }
 
-func links(fi os.FileInfo) uint64 {
+// Links is how many names the file has: replacing one name of a file with
+// several would leave the old content under the others.
+func Links(fi os.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Nlink)
 	}
 	return 1
 }
+
+// WritableDir reports whether this process may create a file in dir (the
+// atomic replacement's temporary file), as the kernel would judge it.
+func WritableDir(dir string) error { return syscall.Access(dir, 0x2 /* W_OK */) }

@@ -15,9 +15,9 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
-	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/scan"
 	"github.com/rekeyhq/rekey/internal/scope"
@@ -38,6 +38,7 @@ func newIncidentCmd(g *globals) *cobra.Command {
 		newIncidentCredentialCmd(g))
 	c.AddCommand(newIncidentRemediateCmd(g))
 	c.AddCommand(newIncidentReportCmd(g))
+	c.AddCommand(newIncidentListCmd(g), newIncidentCloseCmd(g), newIncidentShowCmd(g))
 	return c
 }
 
@@ -126,18 +127,11 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if err != nil {
 		return err
 	}
-	inv, err := loadInventoryStrict(g, o.inventory)
+	inv, invBytes, err := readInventoryStrict(g, o.inventory)
 	if err != nil {
 		return err
 	}
-	specs := make([]logSpec, 0, len(o.logs)+len(inv.Logs))
-	for _, l := range o.logs {
-		specs = append(specs, logSpec{glob: l})
-	}
-	for _, l := range inv.Logs {
-		specs = append(specs, specOf(inv, l))
-	}
-	logFiles, err := expandLogs(specs)
+	logFiles, err := expandLogs(logSpecs(o.logs, "", inv))
 	if err != nil {
 		return err
 	}
@@ -192,12 +186,15 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 			return err
 		}
 	}
+	if err := st.PutInventory(ctx, inc.ID, store.InventoryCopy{Path: inv.File, Body: invBytes}); err != nil {
+		return err
+	}
 	if err := st.PutOccurrences(ctx, inc.ID, occurrencesOf(findings)); err != nil {
 		return err
 	}
 
 	res := openResult{ID: inc.ID, Existing: existing, LeakedAt: inc.LeakedAt, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
-	idents := identify(ctx, g, inv, s, say)
+	idents := g.systems(inv).Identify(ctx, incident.Leaked{Secret: s, KeyID: o.secret.keyID}, say)
 	for _, id := range idents {
 		if err := st.PutIdentity(ctx, inc.ID, id); err != nil {
 			return err
@@ -238,7 +235,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		res.Identity = &ref
 		inc.Identity = ref
 		if inc.Kind == "" {
-			inc.Kind = systemType(inv, ref.System) + " password"
+			inc.Kind = incident.SystemType(inv, ref.System) + " password"
 		}
 	}
 	res.Reuse = sc.Reuse
@@ -263,13 +260,6 @@ func refString(r *store.IdentityRef) string {
 	return r.System + "/" + r.Name
 }
 
-func systemType(inv *inventory.Inventory, name string) string {
-	if s := inv.SystemByName(name); s != nil {
-		return s.Type
-	}
-	return ""
-}
-
 // progress returns a printer of stage lines on a terminal, and a no-op
 // when stderr is piped.
 func (g *globals) progress() func(format string, a ...any) {
@@ -282,20 +272,31 @@ func (g *globals) progress() func(format string, a ...any) {
 // loadInventoryStrict loads an inventory and refuses one with structural
 // errors: a response must not run on a half-understood inventory.
 func loadInventoryStrict(g *globals, path string) (*inventory.Inventory, error) {
+	inv, _, err := readInventoryStrict(g, path)
+	return inv, err
+}
+
+// readInventoryStrict is loadInventoryStrict that also returns the bytes
+// it parsed, for the incident's copy.
+func readInventoryStrict(g *globals, path string) (*inventory.Inventory, []byte, error) {
 	opts, err := inventoryOptions(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts.SkipLocal = true
-	inv, rep, err := inventory.Load(path, opts)
+	data, err := inventory.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	inv, rep, err := inventory.Parse(path, data, opts)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(rep.Errors) > 0 {
-		return nil, errs.New("inventory", errs.Invalid, path,
+		return nil, nil, errs.New("inventory", errs.Invalid, path,
 			fmt.Sprintf("%d error(s), first %s; run rekey inventory check %s", len(rep.Errors), rep.Errors[0], path))
 	}
-	return inv, nil
+	return inv, data, nil
 }
 
 // kindOf names the secret's format when a rule recognises the value itself.
@@ -336,63 +337,10 @@ func occurrencesOf(fs []scan.Finding) []store.Occurrence {
 	return out
 }
 
-// identify asks every system in the inventory whose stored verifiers accept
-// s, and inspects each identity that matches. A system that cannot be
-// searched is recorded under scope.SystemWide with the reason.
-func identify(ctx context.Context, g *globals, inv *inventory.Inventory, s secret.Secret, say func(string, ...any)) []store.Identity {
-	reg := all.Registry()
-	var out []store.Identity
-	failed := func(sys string, err error) {
-		out = append(out, store.Identity{System: sys, Name: scope.SystemWide, InspectError: oneLine(err)})
-	}
-	for _, sys := range inv.Systems {
-		if !reg.Has(sys.Type) {
-			failed(sys.Name, fmt.Errorf("no %s provider in this build of rekey", sys.Type))
-			continue
-		}
-		admin, err := sys.Admin.Resolve(g.env.Getenv)
-		if err != nil {
-			failed(sys.Name, err)
-			continue
-		}
-		say("searching %s (%s)", sys.Name, sys.Type)
-		p, err := reg.Open(ctx, sys.Type, provider.Config{System: sys.Name, Admin: admin})
-		if err != nil {
-			failed(sys.Name, err)
-			continue
-		}
-		matches, err := p.Identify(ctx, s)
-		if err != nil {
-			failed(sys.Name, err)
-			p.Close()
-			continue
-		}
-		for _, m := range matches {
-			now := time.Now().UTC()
-			rec := store.Identity{System: sys.Name, Name: m.Ref.Name, Method: m.Method, InspectedAt: &now, Flags: []string{}}
-			id, err := p.Inspect(ctx, provider.IdentityRef{System: sys.Name, Name: m.Ref.Name})
-			if err != nil {
-				rec.InspectError = oneLine(err)
-			} else {
-				rec.Inspected, rec.Exists, rec.CanLogin, rec.ValidUntil = true, id.Exists, id.CanLogin, id.ValidUntil
-				for _, pr := range id.Privileges {
-					rec.Privileges = append(rec.Privileges, store.Privilege{Name: pr.Name, Risk: string(pr.Risk), Via: pr.Via, CreatesCredentials: pr.CreatesCredentials})
-				}
-				for _, se := range id.Sessions {
-					rec.Sessions = append(rec.Sessions, store.Session{ID: se.ID, Client: se.Client, Application: se.Application, Started: se.Started, Database: se.Database})
-				}
-				for _, r := range id.Related {
-					rec.Related = append(rec.Related, store.Related{Kind: r.Kind, Name: r.Name, Detail: r.Detail})
-				}
-			}
-			out = append(out, rec)
-		}
-		p.Close()
-	}
-	return out
+// systems opens inv's systems with this command's environment.
+func (g *globals) systems(inv *inventory.Inventory) incident.Systems {
+	return incident.Systems{Registry: all.Registry(), Inventory: inv, Getenv: g.env.Getenv}
 }
-
-func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // earliestExposure is when the secret was first known to be exposed: the
 // oldest commit or message that holds a copy (nil when none says).

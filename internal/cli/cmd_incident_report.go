@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/report"
 )
 
@@ -69,14 +67,7 @@ func runIncidentReport(ctx context.Context, g *globals, o *incidentReportOpts, i
 	if err != nil {
 		return err
 	}
-	var inv *inventory.Inventory
-	if inc.Inventory != "" {
-		if i, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
-			inv = i
-		} else {
-			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; consumers are shown as recorded at open\n", inc.Inventory)
-		}
-	}
+	inv := g.recordedInventory(ctx, st, inc, "consumers are shown as recorded at open")
 	al, err := g.auditLog(st)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/escape"
-	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -83,36 +83,8 @@ func loadScope(ctx context.Context, g *globals, st store.Store, id string) (scop
 	if err != nil {
 		return scope.Scope{}, err
 	}
-	occ, err := st.Occurrences(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	ids, err := st.Identities(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	cons, err := st.Consumers(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	events, err := st.Events(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	var inv *inventory.Inventory
-	if inc.Inventory != "" {
-		if i, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
-			inv = i
-		} else {
-			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; consumers are shown as recorded at open\n", inc.Inventory)
-		}
-	}
-	revs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Events: events, Inventory: inv, Now: time.Now(),
-		NoBaseline: scope.ExposureWithoutBaseline(revs)}), nil
+	inv := g.recordedInventory(ctx, st, inc, "consumers are shown as recorded at open")
+	return incident.Scope(ctx, st, inc, inv, time.Now())
 }
 
 func flagList(f scope.Flags) string {

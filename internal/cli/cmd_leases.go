@@ -13,7 +13,6 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
-	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -175,15 +174,7 @@ func renewOnSystem(ctx context.Context, g *globals, st store.Store, l store.Leas
 	if err != nil {
 		return err
 	}
-	sys := inv.SystemByName(l.System)
-	if sys == nil {
-		return errs.New("leases renew", errs.NotFound, l.ID, "system "+l.System+" is no longer in the inventory")
-	}
-	admin, err := sys.Admin.Resolve(g.env.Getenv)
-	if err != nil {
-		return errs.E("system "+l.System, errs.Invalid, "", err)
-	}
-	p, err := all.Registry().Open(ctx, sys.Type, provider.Config{System: l.System, Admin: admin})
+	p, err := g.systems(inv).Open(ctx, l.System)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/safefile"
@@ -95,7 +96,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if err != nil {
 		return err
 	}
-	held := secretFlags{value: &s}
+	held := secretFlags{value: &s, keyID: o.secret.keyID}
 
 	// 1 open (or resume)
 	stage(out, 1, "open", "the incident for this secret")
@@ -204,7 +205,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 func respondPlan(ctx context.Context, g *globals, st store.Store, id string, strategy plan.Strategy, out io.Writer) (*plan.Plan, error) {
 	if sp, ok, err := st.GetPlan(ctx, id); err != nil {
 		return nil, err
-	} else if ok && replannable(ctx, st, id, sp) != nil || ok && sp.RunState == store.RunDone {
+	} else if ok && incident.Replannable(ctx, st, id, sp) != nil || ok && sp.RunState == store.RunDone {
 		var p plan.Plan
 		if err := json.Unmarshal(sp.Body, &p); err != nil {
 			return nil, err
@@ -212,7 +213,11 @@ func respondPlan(ctx context.Context, g *globals, st store.Store, id string, str
 		tablef(out, "keeping the stored %s plan: its run has %s\n", p.Strategy, map[bool]string{true: "finished", false: "started"}[sp.RunState == store.RunDone])
 		return &p, nil
 	}
-	p, err := buildPlan(ctx, g, st, id, strategy)
+	d, err := g.deps(st)
+	if err != nil {
+		return nil, err
+	}
+	p, err := incident.BuildPlan(ctx, d, id, strategy)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +230,7 @@ func respondWaiting(ctx context.Context, st store.Store, id string, p *plan.Plan
 	if err != nil {
 		return
 	}
-	opener, _ := openerOf(ctx, st, id)
+	opener, _ := incident.Opener(ctx, st, id)
 	fmt.Fprintln(out, "\nthe run waits:")
 	for _, s := range steps {
 		switch s.State {

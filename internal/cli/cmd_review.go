@@ -150,11 +150,7 @@ func runReview(ctx context.Context, g *globals, o *reviewOpts, out io.Writer) er
 		}
 		consumers = consumersOf(inv, o.credential)
 	}
-	specs := make([]logSpec, 0, len(o.logs))
-	for _, l := range o.logs {
-		specs = append(specs, logSpec{glob: l, format: o.logFormat})
-	}
-	files, err := expandLogs(specs)
+	files, err := expandLogs(logSpecs(o.logs, o.logFormat, nil))
 	if err != nil {
 		return err
 	}
@@ -326,21 +322,12 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	for _, v := range proven {
 		cfg.Verified = append(cfg.Verified, review.Verified{Consumer: v.Consumer, Login: v.Login, At: v.At, Sources: v.Sources, Applications: v.Applications})
 	}
-	specs := make([]logSpec, 0, len(o.logs))
-	for _, l := range o.logs {
-		specs = append(specs, logSpec{glob: l, format: o.logFormat})
-	}
-	if inc.Inventory != "" {
-		if inv, rep, err := inventory.Load(inc.Inventory, inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}); err == nil && len(rep.Errors) == 0 {
-			if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
-				cfg.Consumers = inv.ConsumersOf(invID)
-			}
-			for _, l := range inv.Logs {
-				specs = append(specs, specOf(inv, l))
-			}
-		} else {
-			fmt.Fprintf(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; reviewing without its consumers and logs\n", inc.Inventory)
+	specs := logSpecs(o.logs, o.logFormat, nil)
+	if inv := g.recordedInventory(ctx, st, inc, "reviewing without its consumers and logs"); inv != nil {
+		if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
+			cfg.Consumers = inv.ConsumersOf(invID)
 		}
+		specs = append(specs, logSpecs(nil, "", inv)...)
 	}
 	var (
 		rep   review.Report

@@ -30,9 +30,20 @@ type logSpec struct {
 	fields *inventory.JSONFields
 }
 
-// specOf is the log spec of an inventory logs: entry.
-func specOf(inv *inventory.Inventory, l inventory.Log) logSpec {
-	return logSpec{glob: inv.Abs(l.Path), format: l.Type, prefix: l.Prefix, fields: l.Fields}
+// logSpecs are the log sets a command reads: the globs given on its
+// command line (in format, "" to detect each file's), then the
+// inventory's logs: entries (inv may be nil).
+func logSpecs(globs []string, format string, inv *inventory.Inventory) []logSpec {
+	var specs []logSpec
+	for _, l := range globs {
+		specs = append(specs, logSpec{glob: l, format: format})
+	}
+	if inv != nil {
+		for _, l := range inv.Logs {
+			specs = append(specs, logSpec{glob: inv.Abs(l.Path), format: l.Type, prefix: l.Prefix, fields: l.Fields})
+		}
+	}
+	return specs
 }
 
 // expandLogs turns globs (with ** for any depth) into files, refusing a

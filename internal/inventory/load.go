@@ -71,19 +71,29 @@ const maxSize = 8 << 20
 // syntax error); every problem in a readable file is in the Report, which
 // the caller must check: an Inventory with Report errors is incomplete.
 func Load(path string, opts Options) (*Inventory, *Report, error) {
-	f, err := safefile.OpenRegular("inventory", path)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	return Parse(path, data, opts)
+}
+
+// ReadFile reads an inventory file as Load does (a regular file, at most
+// 8 MiB), for a caller that keeps the bytes it parses.
+func ReadFile(path string) ([]byte, error) {
+	f, err := safefile.OpenRegular("inventory", path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
 	if err != nil {
-		return nil, nil, errs.E("inventory", errs.Invalid, path, unwrapPath(err))
+		return nil, errs.E("inventory", errs.Invalid, path, unwrapPath(err))
 	}
 	if len(data) > maxSize {
-		return nil, nil, errs.New("inventory", errs.Invalid, path, "larger than 8 MiB: not an inventory")
+		return nil, errs.New("inventory", errs.Invalid, path, "larger than 8 MiB: not an inventory")
 	}
-	return Parse(path, data, opts)
+	return data, nil
 }
 
 // Parse is Load for data already read; name is used in positions, and

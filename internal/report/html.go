@@ -285,6 +285,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f2f4f7;pa
 <body>
 <h1>Incident {{.R.Incident}}: {{.R.Scope.Secret.Kind}} <code>{{.R.Scope.Secret.Preview}}</code></h1>
 <p class="muted">State {{.R.State}}, opened {{ts .R.Opened}}, report generated {{ts .R.Generated}}.</p>
+{{with .R.Closed}}<p><strong>Closed {{ts .}} by {{$.R.ClosedBy}}: {{$.R.CloseReason}}</strong></p>{{end}}
 
 <h2>Key facts</h2>
 <table>

@@ -35,6 +35,10 @@ type Incident struct {
 	State     string     `json:"state"`
 	Opened    time.Time  `json:"opened"`
 	Closed    *time.Time `json:"closed,omitempty"`
+	// ClosedBy and CloseReason say who closed the incident and why
+	// (incident close --reason), from the audit log.
+	ClosedBy    string `json:"closed_by,omitempty"`
+	CloseReason string `json:"close_reason,omitempty"`
 	// Facts are the moments that frame the incident.
 	Facts     Facts           `json:"facts"`
 	Timeline  []Moment        `json:"timeline"`

@@ -54,6 +54,9 @@ func (r *Incident) WriteMarkdown(w io.Writer) error {
 	sc := r.Scope
 	p("# Incident %s: %s %s\n\n", md(r.Incident), md(sc.Secret.Kind), mdCode(sc.Secret.Preview))
 	p("State **%s**, opened %s, report generated %s.\n\n", md(r.State), ts(r.Opened), ts(r.Generated))
+	if r.Closed != nil {
+		p("Closed %s by %s: %s\n\n", ts(*r.Closed), md(r.ClosedBy), md(r.CloseReason))
+	}
 
 	p("## Key facts\n\n")
 	p("| fact | time |\n|---|---|\n")

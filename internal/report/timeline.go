@@ -61,6 +61,11 @@ func timeline(entries []store.AuditEntry, r *Incident, run *storedRun) []Moment 
 		}
 		m := Moment{Time: e.Time.UTC(), Source: "audit", Seq: e.Seq, Actor: e.Actor, Action: e.Action, Summary: describeEntry(e, steps)}
 		out = append(out, m)
+		if e.Action == "incident.close" {
+			var d struct{ Reason string }
+			_ = json.Unmarshal(e.Detail, &d)
+			r.ClosedBy, r.CloseReason = e.Actor, d.Reason
+		}
 		if e.Action == "incident.open" {
 			sc := r.Scope
 			who := sc.Identity.Name
@@ -170,6 +175,8 @@ func describeEntry(e store.AuditEntry, steps map[string]Step) string {
 	switch e.Action {
 	case "incident.open":
 		return "Opened the incident with inventory " + cmp.Or(s("inventory"), "?") + "."
+	case "incident.close":
+		return "Closed the incident: " + s("reason")
 	case "incident.plan":
 		return fmt.Sprintf("Planned %s %s rotation (%s requested), %s steps.", article(s("strategy")), s("strategy"), cmp.Or(s("requested"), "auto"), cmp.Or(s("steps"), "?"))
 	case "run.start":

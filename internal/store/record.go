@@ -181,3 +181,12 @@ func NewID(t time.Time, n int) string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return "INC-" + t.UTC().Format("20060102") + "-" + hex.EncodeToString(b)[:n]
 }
+
+// InventoryCopy is the inventory an incident was opened with.
+type InventoryCopy struct {
+	// Path is where it was read from, as given.
+	Path string `json:"path"`
+	// Body is the file as read: references, never what they resolve to.
+	Body  []byte    `json:"-"`
+	Saved time.Time `json:"saved"`
+}

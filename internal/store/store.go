@@ -58,6 +58,13 @@ type Store interface {
 	// Closing a closed incident does nothing.
 	CloseIncident(ctx context.Context, id string, at time.Time) error
 
+	// PutInventory keeps the inventory the incident was opened with (its
+	// bytes as read), replacing an earlier copy.
+	PutInventory(ctx context.Context, id string, inv InventoryCopy) error
+	// GetInventory returns the copy, ok=false when none was kept (an
+	// incident opened before copies were).
+	GetInventory(ctx context.Context, id string) (inv InventoryCopy, ok bool, err error)
+
 	// PutOccurrences records copies of the secret. A copy is keyed by
 	// (fingerprint, path, line, column, commit, ref, encoding): putting the
 	// same place again updates it (LastSeen moves forward, FirstSeen stays)

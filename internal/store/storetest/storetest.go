@@ -45,6 +45,7 @@ func Run(t *testing.T, h Harness) {
 		{"CloseLetsANewOneOpen", testClose},
 		{"UpdateIncident", testUpdate},
 		{"ListIncidents", testList},
+		{"InventoryCopy", testInventoryCopy},
 		{"Occurrences", testOccurrences},
 		{"Identity", testIdentity},
 		{"IdentityAtomic", testIdentityAtomic},
@@ -274,6 +275,30 @@ func testClose(t *testing.T, h Harness) {
 	}
 	if len(opened) != 1 || opened[0].ID != second.ID {
 		t.Errorf("open incidents: %s", show(opened))
+	}
+}
+
+func testInventoryCopy(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "xoxb-1234567890-inventorycopy"))
+	if _, ok, err := s.GetInventory(ctx(), inc.ID); ok || err != nil {
+		t.Fatalf("before any copy: ok=%v %v", ok, err)
+	}
+	body := []byte("version: 1\nsystems:\n  - {name: db, type: postgres, admin: env:DB_ADMIN} # é\n")
+	for _, b := range [][]byte{[]byte("version: 1\n"), body} { // the second replaces the first
+		if err := s.PutInventory(ctx(), inc.ID, store.InventoryCopy{Path: "ops/rekey.yml", Body: b, Saved: at(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, ok, err := s.GetInventory(ctx(), inc.ID)
+	if err != nil || !ok || string(got.Body) != string(body) || got.Path != "ops/rekey.yml" || !got.Saved.Equal(at(time.Minute)) {
+		t.Errorf("copy: %+v %q ok=%v %v", got, got.Body, ok, err)
+	}
+	if err := s.PutInventory(ctx(), inc.ID, store.InventoryCopy{Body: []byte{0xff, 0xfe}}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("binary: %v", err)
+	}
+	if err := s.PutInventory(ctx(), "INC-20990101-0000", store.InventoryCopy{Body: body}); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("unknown incident: %v", err)
 	}
 }
 

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/incident"
+)
+
+func newIncidentApproveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve ID STEP",
+		Short: "Approve a step that waits for a person (--as NAME)",
+		Long: `Approve records that the actor (--as NAME, $REKEY_ACTOR, or the login name)
+approves one step of the incident's plan that waits for an approval, or a
+remediation task that does (rewrite-history:REPO, from incident remediate).
+The one who opened the incident cannot approve (separation of duties). The
+approval is in the audit log; run --resume (or remediate --rewrite-history)
+carries on.
+
+EXIT STATUS
+  0  approved (or already approved)
+  2  usage or input error (unknown step, a step that needs no approval, the opener approving)`,
+		Example: `  rekey incident approve INC-20261126-3f9a revoke:shop-db/orders_svc --as bob
+  rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			d, done, err := g.openDeps(c.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := incident.Approve(c.Context(), d, args[0], args[1]); err != nil {
+				return err
+			}
+			tablef(c.OutOrStdout(), "%s approved by %s\n", args[1], d.Actor)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,107 @@
+package incident
+
+import (
+	"context"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/scope"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// Summary is one incident in a list: the JSON of `incident list` and of
+// GET /api/v1/incidents.
+type Summary struct {
+	ID       string      `json:"id"`
+	State    store.State `json:"state"`
+	OpenedAt time.Time   `json:"opened_at"`
+	OpenedBy string      `json:"opened_by"`
+	// Identity is "system/name", or "unknown" when no system knew the
+	// secret.
+	Identity string     `json:"identity"`
+	Risk     int        `json:"risk"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+}
+
+// States a list may ask for: store.Open, store.Closed, or All.
+const All store.State = "all"
+
+// List returns the incidents in state (All for every one), oldest first,
+// each with its risk score as the scope computes it from what the store
+// holds.
+func List(ctx context.Context, d Deps, state store.State) ([]Summary, error) {
+	f := store.Filter{}
+	switch state {
+	case store.Open, store.Closed:
+		f.State = state
+	case All, "":
+	default:
+		return nil, errs.New("incident list", errs.Invalid, string(state), "a state is open, closed or all")
+	}
+	incs, err := d.Store.ListIncidents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	openers, err := openers(ctx, d.Store)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(incs))
+	for _, inc := range incs {
+		sum, err := summarize(ctx, d, inc, openers[inc.ID])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
+// Show returns one incident's summary.
+func Show(ctx context.Context, d Deps, id string) (Summary, error) {
+	inc, err := d.Store.GetIncident(ctx, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	opener, err := Opener(ctx, d.Store, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	return summarize(ctx, d, inc, opener)
+}
+
+func summarize(ctx context.Context, d Deps, inc store.Incident, opener string) (Summary, error) {
+	sc, err := Scope(ctx, d.Store, inc, nil, d.now())
+	if err != nil {
+		return Summary{}, err
+	}
+	id := scope.Unknown
+	if sc.Identity.Status != scope.Unknown {
+		id = sc.Identity.System + "/" + sc.Identity.Name
+	}
+	return Summary{ID: inc.ID, State: inc.State, OpenedAt: inc.Created, OpenedBy: opener,
+		Identity: id, Risk: sc.Risk.Score, ClosedAt: inc.ClosedAt}, nil
+}
+
+// openers maps each incident to who opened it, from the audit log.
+func openers(ctx context.Context, st store.Store) (map[string]string, error) {
+	log, err := st.AuditLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range log {
+		if e.Action == "incident.open" {
+			if _, ok := out[e.IncidentID]; !ok {
+				out[e.IncidentID] = e.Actor
+			}
+		}
+	}
+	return out, nil
+}
+
+// Opener is who opened incident id ("" when the audit log does not say).
+func Opener(ctx context.Context, st store.Store, id string) (string, error) {
+	m, err := openers(ctx, st)
+	return m[id], err
+}

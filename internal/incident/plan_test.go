@@ -1,0 +1,112 @@
+package incident
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// planned is an incident whose secret is app's on db, with one consumer
+// delivered by file, and Deps that load its inventory.
+func planned(t *testing.T) (Deps, store.Incident) {
+	t.Helper()
+	d, _ := testDeps(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.env"), []byte("DATABASE_URL=postgres://app:old@db/app\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	invPath := filepath.Join(dir, "rekey.yml")
+	if err := os.WriteFile(invPath, []byte(`version: 1
+systems:
+  - {name: db, type: postgres, admin: env:DB_ADMIN}
+identities:
+  - {name: app, system: db}
+consumers:
+  - {name: api, identity: app, deliver: {type: file, path: app.env, format: dotenv, key: DATABASE_URL}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.LoadInventory = func(path string) (*inventory.Inventory, error) {
+		inv, rep, err := inventory.Parse(path, must(os.ReadFile(path)), inventory.Options{SkipLocal: true})
+		if err == nil && !rep.OK() {
+			t.Fatalf("inventory: %v", rep.Errors)
+		}
+		return inv, err
+	}
+	inc := openTest(t, d, "cc00000000000000000000000000000000000000000000000000000000000000", d.now())
+	inc.Inventory, inc.Identity = invPath, store.IdentityRef{System: "db", Name: "app"}
+	if err := d.Store.UpdateIncident(context.Background(), inc); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Store.PutIdentity(context.Background(), inc.ID, store.Identity{System: "db", Name: "app", Method: "scram-sha-256",
+		Inspected: true, Exists: true, CanLogin: true, Flags: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	return d, inc
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestPlanStoresAndRefusesAStartedRun(t *testing.T) {
+	ctx := context.Background()
+	d, inc := planned(t)
+	p, err := Plan(ctx, d, inc.ID, plan.Graceful)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[plan.Kind]bool{}
+	for _, s := range p.Steps {
+		kinds[s.Kind] = true
+	}
+	for _, k := range []plan.Kind{plan.Issue, plan.Deliver, plan.Verify, plan.Revoke} {
+		if !kinds[k] {
+			t.Errorf("no %s step in %+v", k, p.Steps)
+		}
+	}
+	if sp, ok, err := d.Store.GetPlan(ctx, inc.ID); err != nil || !ok || sp.Strategy != string(plan.Graceful) {
+		t.Fatalf("stored plan: %+v %v %v", sp, ok, err)
+	}
+	// Planning again is fine until a step has done something.
+	if _, err := Plan(ctx, d, inc.ID, plan.Emergency); err != nil {
+		t.Fatalf("plan again: %v", err)
+	}
+	p, _ = Plan(ctx, d, inc.ID, plan.Graceful)
+	if err := d.Store.PutStep(ctx, inc.ID, store.Step{StepID: p.Steps[0].ID, State: engine.Done}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(ctx, d, inc.ID, plan.Emergency); errs.KindOf(err) != errs.Invalid || !strings.Contains(err.Error(), "has started") {
+		t.Errorf("plan over a started run: %v", err)
+	}
+	log, _ := d.Store.AuditLog(ctx)
+	n := 0
+	for _, e := range log {
+		if e.Action == "incident.plan" {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d incident.plan entries, want 3", n)
+	}
+
+	// A step that needs no approval cannot be approved; the opener
+	// (alice) approves nothing.
+	if err := Approve(ctx, d, inc.ID, p.Steps[1].ID); err == nil {
+		t.Error("approving a step that needs no approval")
+	}
+	if err := Approve(ctx, d, inc.ID, "rewrite-history:shop"); err == nil {
+		t.Error("approving a task that does not exist")
+	}
+}

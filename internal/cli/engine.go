@@ -8,12 +8,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/deliver/dsn"
-	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
-	"github.com/rekeyhq/rekey/internal/errs"
-	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -115,12 +111,7 @@ func (g *globals) engineDeps(ctx context.Context, st store.Store, id string) (en
 			provs[system] = p
 			return p, nil
 		},
-		Target: func(c *inventory.Consumer) (deliver.Target, error) {
-			if c.Deliver == nil || c.Deliver.Type != "file" {
-				return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey delivers to files only; consumer "+c.Name+" has no file delivery")
-			}
-			return file.FromInventory(inv, c.Deliver)
-		},
+		Target: systems.Target,
 	}
 	if len(inv.Logs) > 0 {
 		d.Logins = func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {

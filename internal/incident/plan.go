@@ -160,7 +160,7 @@ func reviewFacts(ctx context.Context, st store.Store, id, sysType string) (planF
 			}
 			seen[name] = true
 			why := fmt.Sprintf("%s by %s from %s at %s", rel.Via, rel.CreatedBy, rel.From, rel.CreatedAt.UTC().Format(time.RFC3339))
-			out.related = append(out.related, plan.Related{Name: name, Kind: rel.Kind, Why: why})
+			out.related = append(out.related, plan.Related{Name: name, Kind: rel.Kind, Principal: rel.Principal, Why: why})
 		}
 	}
 	return out, nil

@@ -2,8 +2,10 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/review"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -108,5 +111,35 @@ func TestPlanStoresAndRefusesAStartedRun(t *testing.T) {
 	}
 	if err := Approve(ctx, d, inc.ID, "rewrite-history:shop"); err == nil {
 		t.Error("approving a task that does not exist")
+	}
+}
+
+// TestReviewFactsCarryThePrincipal: a role session the review saw the
+// leaked key open reaches the plan with the role it assumed, which is
+// what plans the step that ends that role's sessions.
+func TestReviewFactsCarryThePrincipal(t *testing.T) {
+	d, inc := planned(t)
+	ctx := context.Background()
+	body, err := json.Marshal(review.Report{HasBaseline: true, Related: []review.Related{
+		{Credential: "ASIAEXAMPLESESSION01", Kind: "session", Principal: "arn:aws:sts::123456789012:assumed-role/deployer/s1", Via: "sts:AssumeRole"},
+		{Credential: "AKIAEXAMPLEBACKDOOR1", Kind: "access-key", Principal: "deploy-bot", Via: "iam:CreateAccessKey"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Store.PutReview(ctx, inc.ID, store.Review{IncidentID: inc.ID, Phase: "exposure", Created: d.now(), Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := reviewFacts(ctx, d.Store, inc.ID, "aws-iam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range f.related {
+		got[r.Name] = r.Principal
+	}
+	want := map[string]string{"ASIAEXAMPLESESSION01": "arn:aws:sts::123456789012:assumed-role/deployer/s1", "AKIAEXAMPLEBACKDOOR1": "deploy-bot"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("related principals %v, want %v", got, want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -100,12 +99,9 @@ func checkTarget(ctx context.Context, s Systems, st plan.Step) []string {
 	if c == nil {
 		return []string{fmt.Sprintf("step %s: consumer %s is not in the inventory", st.ID, st.Consumer)}
 	}
-	if c.Deliver == nil || c.Deliver.Type != "file" {
-		return []string{fmt.Sprintf("consumer %s: rekey delivers to files only, and it has no file delivery", c.Name)}
-	}
-	t, err := file.FromInventory(s.Inventory, c.Deliver)
+	t, err := s.Target(c)
 	if err == nil {
-		err = t.Check(ctx)
+		err = checkDelivery(ctx, t)
 	}
 	if err != nil {
 		return []string{"consumer " + c.Name + ": " + oneLine(err)}

@@ -1,0 +1,46 @@
+package incident
+
+import (
+	"context"
+
+	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/file"
+	"github.com/rekeyhq/rekey/internal/deliver/vaultkv"
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/inventory"
+)
+
+// Target opens consumer c's delivery target: the one place that maps an
+// inventory delivery type to its implementation, for runs, preflight and
+// plans alike.
+func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
+	if c.Deliver == nil {
+		return nil, errs.New("deliver", errs.Unsupported, c.Name, "consumer "+c.Name+" declares no delivery")
+	}
+	switch c.Deliver.Type {
+	case "file":
+		return file.FromInventory(s.Inventory, c.Deliver)
+	case inventory.DeliverVaultKV:
+		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	}
+	return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey cannot deliver to "+c.Deliver.Type+" targets yet")
+}
+
+// checker is a target that can say, changing nothing, whether a delivery
+// would succeed (a file: exists, one name, parses, directory writable).
+type checker interface {
+	Check(ctx context.Context) error
+}
+
+// checkDelivery reads t as a delivery will. A target without its own
+// check is read: a missing place for the secret is fine (the delivery
+// creates it), any other failure is a problem.
+func checkDelivery(ctx context.Context, t deliver.Target) error {
+	if c, ok := t.(checker); ok {
+		return c.Check(ctx)
+	}
+	if _, err := t.Current(ctx); err != nil && errs.KindOf(err) != errs.NotFound {
+		return err
+	}
+	return nil
+}

@@ -83,8 +83,11 @@ type System struct {
 	Endpoint string
 	// Region is an aws-iam system's region ("" means us-east-1).
 	Region string
-	Notes  string
-	Pos    Pos
+	// Org is a github system's organisation: whose fine-grained token
+	// listing, Actions secrets and deploy keys rekey reads.
+	Org   string
+	Notes string
+	Pos   Pos
 }
 
 // Owner is who answers for an identity.

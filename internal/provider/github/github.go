@@ -321,3 +321,7 @@ type appAuth struct {
 	current string
 	expires time.Time
 }
+
+// Client is the administrator's go-github client, for a delivery target
+// (package deliver/ghsecret) that writes with this system's administrator.
+func (p *Provider) Client() *gh.Client { return p.client }

@@ -153,7 +153,7 @@ type Consumer struct {
 
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
-	// Type is "file" (later: kubernetes, vault, github-actions).
+	// Type is "file" or "github-actions-secret" (later: kubernetes, vault).
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -168,7 +168,11 @@ type Delivery struct {
 	// UserKey, optional, is where the login name is, for strategies that
 	// give the consumer a new login rather than a new password.
 	UserKey string
-	Pos     Pos
+	// Repo ("OWNER/REPO") or Org, Name and Visibility locate a
+	// github-actions-secret; System is the github system whose
+	// administrator writes it.
+	Repo, Org, Name, Visibility, System string
+	Pos                                 Pos
 }
 
 // Source is a place copies of a secret may live, to scan.

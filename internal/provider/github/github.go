@@ -179,15 +179,14 @@ func (p *Provider) op(what string) string { return "github " + p.system + ": " +
 
 // call runs f, waiting and trying again while GitHub answers with a rate
 // limit (403 or 429 with x-ratelimit-remaining: 0 or retry-after), at
-// most opts.attempts tries and never a wait over opts.maxWait. Retries
-// bypass go-github's own pre-emptive check: the wait here is the one
-// GitHub asked for.
+// most opts.attempts tries and never a wait over opts.maxWait. Every try
+// bypasses go-github's own pre-emptive refusal, which remembers the last
+// limit by the clock: the waits here are the ones GitHub asked for, and
+// GitHub's answer is the authority on whether the limit still holds.
 func (p *Provider) call(ctx context.Context, f func(context.Context) (*gh.Response, error)) error {
 	var err error
+	ctx = context.WithValue(ctx, gh.BypassRateLimitCheck, true)
 	for i := 0; i < p.opts.attempts; i++ {
-		if i > 0 {
-			ctx = context.WithValue(ctx, gh.BypassRateLimitCheck, true)
-		}
 		_, err = f(ctx)
 		d, limited := rateWait(err)
 		if !limited {
@@ -237,10 +236,12 @@ func rateWait(err error) (time.Duration, bool) {
 	if errors.As(err, &rl) {
 		return max(time.Until(rl.Rate.Reset.Time), 0), true
 	}
-	// go-github knows a secondary limit only as a 403; GitHub documents
-	// 429 too, with retry-after or, failing that, x-ratelimit-reset.
+	// go-github knows a secondary limit only as a 403 naming its
+	// documentation; GitHub documents 429 too, and retry-after or, failing
+	// that, x-ratelimit-reset as the wait.
 	var er *gh.ErrorResponse
-	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests {
+	if errors.As(err, &er) && er.Response != nil && (er.Response.StatusCode == http.StatusTooManyRequests ||
+		er.Response.StatusCode == http.StatusForbidden && er.Response.Header.Get("retry-after") != "") {
 		h := er.Response.Header
 		if s, err := strconv.Atoi(h.Get("retry-after")); err == nil {
 			return time.Duration(max(s, 0)) * time.Second, true

@@ -25,13 +25,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		// The reset time is now: a client that waits as told (injectably,
 		// in tests) can go on; the count of refused requests is the model.
 		w.Header().Set("x-ratelimit-limit", "5000")
-		w.Header().Set("x-ratelimit-remaining", "0")
 		w.Header().Set("x-ratelimit-reset", strconv.FormatInt(time.Now().Unix(), 10))
-		if kind == "secondary" {
+		if kind == "secondary" || kind == "secondary-403" {
+			// A secondary limit is not the hourly quota: requests remain.
+			w.Header().Set("x-ratelimit-remaining", "4990")
+			code := http.StatusTooManyRequests
+			if kind == "secondary-403" {
+				code = http.StatusForbidden
+			}
 			w.Header().Set("retry-after", "1")
-			failDoc(w, http.StatusTooManyRequests, SecondaryDocsURL, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+			failDoc(w, code, SecondaryDocsURL, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
 			return
 		}
+		w.Header().Set("x-ratelimit-remaining", "0")
 		fail(w, http.StatusForbidden, "API rate limit exceeded for user.")
 		return
 	}

@@ -288,7 +288,8 @@ func (s *Server) RevokeCalls() int {
 
 // RateLimit refuses the next n requests: "primary" answers 403 with
 // x-ratelimit-remaining: 0 and x-ratelimit-reset; "secondary" answers
-// 429 with retry-after, as GitHub's rate-limit documentation describes.
+// 429 and "secondary-403" 403, both with retry-after, as GitHub's
+// rate-limit documentation describes.
 func (s *Server) RateLimit(n int, kind string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

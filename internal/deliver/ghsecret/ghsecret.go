@@ -49,6 +49,9 @@ type Config struct {
 	// Visibility of an organisation secret: all, private (default) or
 	// selected (then GitHub keeps its repository list).
 	Visibility string
+	// Retry, when set, runs each request, waiting out rate limits (the
+	// github provider's Retry); nil runs it once.
+	Retry func(ctx context.Context, f func(context.Context) (*gh.Response, error)) error
 }
 
 // Target is one Actions secret.
@@ -79,6 +82,12 @@ func New(c Config) (*Target, error) {
 	if t.c.Org != "" && t.c.Visibility == "" {
 		t.c.Visibility = "private"
 	}
+	if t.c.Retry == nil {
+		t.c.Retry = func(ctx context.Context, f func(context.Context) (*gh.Response, error)) error {
+			_, err := f(ctx)
+			return err
+		}
+	}
 	return t, nil
 }
 
@@ -95,12 +104,14 @@ func (t *Target) op(what string) string { return t.Describe() + ": " + what }
 // publicKey is the repository's or organisation's Actions secrets key.
 func (t *Target) publicKey(ctx context.Context) (*gh.PublicKey, error) {
 	var k *gh.PublicKey
-	var err error
-	if t.c.Org != "" {
-		k, _, err = t.c.Client.Actions.GetOrgPublicKey(ctx, t.c.Org)
-	} else {
-		k, _, err = t.c.Client.Actions.GetRepoPublicKey(ctx, t.owner, t.repo)
-	}
+	err := t.c.Retry(ctx, func(ctx context.Context) (resp *gh.Response, err error) {
+		if t.c.Org != "" {
+			k, resp, err = t.c.Client.Actions.GetOrgPublicKey(ctx, t.c.Org)
+		} else {
+			k, resp, err = t.c.Client.Actions.GetRepoPublicKey(ctx, t.owner, t.repo)
+		}
+		return resp, err
+	})
 	if err != nil {
 		return nil, t.fail("read the public key", err)
 	}
@@ -111,12 +122,14 @@ func (t *Target) publicKey(ctx context.Context) (*gh.PublicKey, error) {
 // has none of that name.
 func (t *Target) existing(ctx context.Context) (*gh.Secret, error) {
 	var s *gh.Secret
-	var err error
-	if t.c.Org != "" {
-		s, _, err = t.c.Client.Actions.GetOrgSecret(ctx, t.c.Org, t.c.Name)
-	} else {
-		s, _, err = t.c.Client.Actions.GetRepoSecret(ctx, t.owner, t.repo, t.c.Name)
-	}
+	err := t.c.Retry(ctx, func(ctx context.Context) (resp *gh.Response, err error) {
+		if t.c.Org != "" {
+			s, resp, err = t.c.Client.Actions.GetOrgSecret(ctx, t.c.Org, t.c.Name)
+		} else {
+			s, resp, err = t.c.Client.Actions.GetRepoSecret(ctx, t.owner, t.repo, t.c.Name)
+		}
+		return resp, err
+	})
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
 		return nil, nil
@@ -196,10 +209,13 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 	es := &gh.EncryptedSecret{Name: t.c.Name, KeyID: k.GetKeyID(), EncryptedValue: base64.StdEncoding.EncodeToString(sealed)}
 	if t.c.Org != "" {
 		es.Visibility = t.c.Visibility
-		_, err = t.c.Client.Actions.CreateOrUpdateOrgSecret(ctx, t.c.Org, es)
-	} else {
-		_, err = t.c.Client.Actions.CreateOrUpdateRepoSecret(ctx, t.owner, t.repo, es)
 	}
+	err = t.c.Retry(ctx, func(ctx context.Context) (*gh.Response, error) {
+		if t.c.Org != "" {
+			return t.c.Client.Actions.CreateOrUpdateOrgSecret(ctx, t.c.Org, es)
+		}
+		return t.c.Client.Actions.CreateOrUpdateRepoSecret(ctx, t.owner, t.repo, es)
+	})
 	if err != nil {
 		return t.fail("write", err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/github"
 	"github.com/rekeyhq/rekey/internal/provider/github/githubtest"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -108,5 +110,37 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := New(cfg); errs.KindOf(err) != errs.Invalid {
 			t.Errorf("New(%+v): %v, want Invalid", cfg, err)
 		}
+	}
+}
+
+// With the github provider's Retry, a rate-limited write is waited out
+// and tried again (a primary limit that resets now: no real wait);
+// without it the write fails.
+func TestWriteWaitsOutRateLimits(t *testing.T) {
+	s := githubtest.New()
+	t.Cleanup(s.Close)
+	s.AddRepo("acme/api")
+	ctx := context.Background()
+	admin := s.ClassicToken("root", time.Time{}, "repo")
+	p, err := github.New(ctx, provider.Config{System: "gh", Admin: secret.FromString(admin), Endpoint: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp := p.(*github.Provider)
+
+	once, _ := New(Config{Client: gp.Client(), Repo: "acme/api", Name: "DB"})
+	s.RateLimit(1, "primary")
+	if err := once.Write(ctx, value("v1")); err == nil {
+		t.Fatalf("a rate-limited write without Retry succeeded: the test proves nothing")
+	}
+
+	tg, _ := New(Config{Client: gp.Client(), Repo: "acme/api", Name: "DB", Retry: gp.Retry})
+	before := s.LimitedCount()
+	s.RateLimit(2, "primary")
+	if err := tg.Write(ctx, value("v2")); err != nil {
+		t.Fatalf("Write through two rate-limited answers: %v", err)
+	}
+	if got, _ := s.Secret("acme/api", "DB"); string(got) != "v2" || s.LimitedCount()-before != 2 {
+		t.Errorf("GitHub holds %q after %d limited answers, want v2 after 2", got, s.LimitedCount()-before)
 	}
 }

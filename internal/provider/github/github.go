@@ -326,3 +326,9 @@ type appAuth struct {
 // Client is the administrator's go-github client, for a delivery target
 // (package deliver/ghsecret) that writes with this system's administrator.
 func (p *Provider) Client() *gh.Client { return p.client }
+
+// Retry runs f as the provider runs its own calls: waiting out GitHub's
+// rate limits as asked, a bounded number of times (ghsecret.Config.Retry).
+func (p *Provider) Retry(ctx context.Context, f func(context.Context) (*gh.Response, error)) error {
+	return p.call(ctx, f)
+}

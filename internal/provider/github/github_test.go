@@ -386,3 +386,18 @@ func TestGradePermission(t *testing.T) {
 		}
 	}
 }
+
+// When the owner's tokens in the listing cannot be told apart (two used
+// since the proving request), the token stays untied rather than guessed.
+func TestFineGrainedTokenNotGuessed(t *testing.T) {
+	f := newFixture(t)
+	p := f.open(t, f.appConfig())
+	perms := map[string]map[string]string{"repository": {"contents": "read"}}
+	other, _ := f.fineGrained("dev", "all", nil, perms)
+	leaked, _ := f.fineGrained("dev", "all", nil, perms)
+	f.s.Use(other, time.Now().Add(time.Minute))
+	ms, err := p.IdentifyKey(ctx(), provider.IdentifyRequest{Secret: secret.FromString(leaked), UseLeaked: true})
+	if err != nil || len(ms) != 1 || ms[0].Ref.Name != "dev" || ms[0].Ref.Key != KindFineGrained {
+		t.Errorf("IdentifyKey = %+v, %v; want dev, untied (key %q)", ms, err, KindFineGrained)
+	}
+}

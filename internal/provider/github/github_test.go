@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -399,5 +402,47 @@ func TestFineGrainedTokenNotGuessed(t *testing.T) {
 	ms, err := p.IdentifyKey(ctx(), provider.IdentifyRequest{Secret: secret.FromString(leaked), UseLeaked: true})
 	if err != nil || len(ms) != 1 || ms[0].Ref.Name != "dev" || ms[0].Ref.Key != KindFineGrained {
 		t.Errorf("IdentifyKey = %+v, %v; want dev, untied (key %q)", ms, err, KindFineGrained)
+	}
+}
+
+// A leaked SSH private key is matched to every deploy key holding its
+// public half, through the organisation's repositories, proven by the
+// key itself and without using it.
+func TestIdentifyDeployKey(t *testing.T) {
+	f := newFixture(t)
+	p := f.open(t, f.appConfig())
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := ssh.NewSignerFromKey(priv)
+	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	_, other, _ := ed25519.GenerateKey(rand.Reader)
+	otherSigner, _ := ssh.NewSignerFromKey(other)
+	f.s.AddDeployKey(testOrg+"/web", "unrelated", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))), false)
+	apiKey := f.s.AddDeployKey(testOrg+"/api", "ci", pub, false)
+	infraKey := f.s.AddDeployKey(testOrg+"/infra", "ci-copy", pub, true)
+	f.s.AddDeployKey("elsewhere/repo", "not ours", pub, true)
+
+	ms, err := p.Identify(ctx(), secret.New(pem.EncodeToMemory(block)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		if m.Unproven {
+			t.Errorf("match %+v is unproven: the public half is derived from the key", m)
+		}
+		got = append(got, m.Ref.Key)
+	}
+	want := []string{deployKey(testOrg+"/api", apiKey), deployKey(testOrg+"/infra", infraKey)}
+	if !slices.Equal(got, want) {
+		t.Errorf("Identify(ssh key) = %v, want %v", got, want)
+	}
+	otherBlock, _ := ssh.MarshalPrivateKey(other, "")
+	f.s.AddDeployKey(testOrg+"/web", "gone", "ssh-ed25519 AAAA", false)
+	if ms, err := p.Identify(ctx(), secret.New(pem.EncodeToMemory(otherBlock))); err != nil || len(ms) != 1 || ms[0].Ref.Name != testOrg+"/web" {
+		t.Errorf("Identify(another key) = %+v, %v; want the web deploy key", ms, err)
 	}
 }

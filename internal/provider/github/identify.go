@@ -51,11 +51,14 @@ func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Ma
 // scopes and expiry, and proves the token; a fine-grained token is then
 // tied to the organisation's listing when the owner has exactly one
 // token granted there, or one whose last use is the proving request.
-// A token GitHub refuses (401) is no match.
+// A token GitHub refuses (401) is no match. A leaked SSH private key is
+// matched, without using it, to the deploy keys of the organisation's
+// repositories that hold its public half.
 func (p *Provider) IdentifyKey(ctx context.Context, req provider.IdentifyRequest) ([]provider.Match, error) {
 	kind := TokenKind(req.Secret.Reveal())
 	if kind == "" {
-		return nil, nil
+		ms, _, err := p.identifyDeployKey(ctx, req.Secret)
+		return ms, err
 	}
 	m := provider.Match{
 		Ref:      provider.IdentityRef{System: p.system, Key: kind},
@@ -167,28 +170,13 @@ func (p *Provider) orgPATs(ctx context.Context) ([]*gh.PersonalAccessToken, erro
 	if p.app == nil {
 		return nil, errs.New(p.op("list fine-grained tokens"), errs.Permission, p.org, "the organisation's fine-grained token listing answers GitHub Apps only: give admin as {app_id, installation_id, private_key}")
 	}
-	var all []*gh.PersonalAccessToken
-	opt := &gh.ListFineGrainedPATOptions{ListOptions: gh.ListOptions{PerPage: 100}}
-	for {
-		var page []*gh.PersonalAccessToken
-		var next int
-		err := p.call(ctx, func(ctx context.Context) (*gh.Response, error) {
-			pts, resp, err := p.client.Organizations.ListFineGrainedPersonalAccessTokens(ctx, p.org, opt)
-			page = pts
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
-		})
-		if err != nil {
-			return nil, p.fail("list fine-grained tokens", p.org, err)
-		}
-		all = append(all, page...)
-		if next == 0 {
-			return all, nil
-		}
-		opt.Page = next
+	all, err := pages(ctx, p, func(ctx context.Context, page int) ([]*gh.PersonalAccessToken, *gh.Response, error) {
+		return p.client.Organizations.ListFineGrainedPersonalAccessTokens(ctx, p.org, &gh.ListFineGrainedPATOptions{ListOptions: gh.ListOptions{PerPage: 100, Page: page}})
+	})
+	if err != nil {
+		return nil, p.fail("list fine-grained tokens", p.org, err)
 	}
+	return all, nil
 }
 
 // Verify makes one GET /user with c's token: nil when GitHub accepts it

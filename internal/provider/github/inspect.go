@@ -201,62 +201,33 @@ func (p *Provider) inspectPAT(ctx context.Context, out *provider.Identity, org s
 }
 
 func (p *Provider) patRepos(ctx context.Context, org string, patID int64) ([]*gh.Repository, error) {
-	var all []*gh.Repository
-	page := 1
-	for page != 0 {
+	all, err := pages(ctx, p, func(ctx context.Context, page int) ([]*gh.Repository, *gh.Response, error) {
 		var repos []*gh.Repository
-		var next int
-		err := p.call(ctx, func(ctx context.Context) (*gh.Response, error) {
-			resp, err := p.send(ctx, p.client, http.MethodGet, fmt.Sprintf("orgs/%s/personal-access-tokens/%d/repositories?per_page=100&page=%d", org, patID, page), nil, &repos)
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
-		})
-		if err != nil {
-			return nil, p.fail("list a token's repositories", patKey(org, patID), err)
-		}
-		all = append(all, repos...)
-		page = next
+		resp, err := p.send(ctx, p.client, http.MethodGet, fmt.Sprintf("orgs/%s/personal-access-tokens/%d/repositories?per_page=100&page=%d", org, patID, page), nil, &repos)
+		return repos, resp, err
+	})
+	if err != nil {
+		return nil, p.fail("list a token's repositories", patKey(org, patID), err)
 	}
 	return all, nil
 }
 
 func (p *Provider) inspectDeployKey(ctx context.Context, out *provider.Identity, owner, repo string, keyID int64) (*provider.Identity, error) {
-	opt := &gh.ListOptions{PerPage: 100}
-	for {
-		var keys []*gh.Key
-		var next int
-		err := p.call(ctx, func(ctx context.Context) (*gh.Response, error) {
-			ks, resp, err := p.client.Repositories.ListKeys(ctx, owner, repo, opt)
-			keys = ks
-			if resp != nil {
-				next = resp.NextPage
-			}
-			return resp, err
-		})
-		if status(err) == 404 {
-			return out, nil
-		}
-		if err != nil {
-			return nil, p.fail("list deploy keys", owner+"/"+repo, err)
-		}
-		for _, k := range keys {
-			if k.GetID() != keyID {
-				continue
-			}
-			out.Exists, out.CanLogin = true, true
-			pr := provider.Privilege{Name: "read " + owner + "/" + repo, Risk: provider.RiskLow}
-			if !k.GetReadOnly() {
-				pr = provider.Privilege{Name: "write " + owner + "/" + repo + " (push, including workflows)", Risk: provider.RiskHigh}
-			}
-			out.Privileges = append(out.Privileges, pr)
-			out.Related = append(out.Related, provider.Related{Kind: "deploy-key", Name: k.GetTitle(), Detail: "created " + when(k.CreatedAt)})
-			return out, nil
-		}
-		if next == 0 {
-			return out, nil
-		}
-		opt.Page = next
+	keys, err := p.deployKeys(ctx, owner, repo)
+	if err != nil {
+		return nil, err
 	}
+	for _, k := range keys {
+		if k.GetID() != keyID {
+			continue
+		}
+		out.Exists, out.CanLogin = true, true
+		pr := provider.Privilege{Name: "read " + owner + "/" + repo, Risk: provider.RiskLow}
+		if !k.GetReadOnly() {
+			pr = provider.Privilege{Name: "write " + owner + "/" + repo + " (push, including workflows)", Risk: provider.RiskHigh}
+		}
+		out.Privileges = append(out.Privileges, pr)
+		out.Related = append(out.Related, provider.Related{Kind: "deploy-key", Name: k.GetTitle(), Detail: "created " + when(k.CreatedAt)})
+	}
+	return out, nil
 }

@@ -48,6 +48,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	mux.HandleFunc("POST /orgs/{org}/personal-access-tokens/{pat}", s.revokePAT)
 	mux.HandleFunc("GET /orgs/{org}/personal-access-tokens/{pat}/repositories", s.patRepos)
 	mux.HandleFunc("POST /credentials/revoke", s.revokeCredentials)
+	mux.HandleFunc("GET /orgs/{org}/repos", s.orgRepos)
 	mux.HandleFunc("GET /repos/{owner}/{repo}", s.repo)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/keys", s.listKeys)
 	mux.HandleFunc("DELETE /repos/{owner}/{repo}/keys/{id}", s.deleteKey)
@@ -512,4 +513,24 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 	}
 	t := s.mintInstallation(id)
 	reply(w, http.StatusCreated, map[string]any{"token": t.Value, "expires_at": ts(t.ExpiresAt), "permissions": d.permissions, "repository_selection": "all"})
+}
+
+// orgRepos lists the organisation's repositories the token can see.
+func (s *Server) orgRepos(w http.ResponseWriter, r *http.Request) {
+	t := s.auth(w, r)
+	if t == nil {
+		return
+	}
+	s.mu.Lock()
+	org := r.PathValue("org")
+	var out []map[string]any
+	for _, full := range sortedKeys(s.repos) {
+		rp := s.repos[full]
+		if rp.Owner == org && s.can(t, rp.Owner, rp.Name, "metadata", "read") {
+			out = append(out, map[string]any{"id": rp.ID, "name": rp.Name, "full_name": full, "private": true,
+				"owner": map[string]any{"login": rp.Owner, "type": "Organization"}})
+		}
+	}
+	s.mu.Unlock()
+	reply(w, http.StatusOK, page(w, r, out))
 }

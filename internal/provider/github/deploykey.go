@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"errors"
 
 	gh "github.com/google/go-github/v72/github"
 	"golang.org/x/crypto/ssh"
@@ -18,12 +17,12 @@ import (
 // using the key (nothing signs with it). ok is false when s is no private
 // key.
 func (p *Provider) identifyDeployKey(ctx context.Context, s secret.Secret) (ms []provider.Match, ok bool, err error) {
+	// Any secret reaches here (a password, a token of another service):
+	// what keys cannot read, or an encrypted key without its public half,
+	// is simply not a deploy key's.
 	k, err := keys.Parse(s)
-	if errors.Is(err, keys.ErrNotKey) || err == nil && (k.Fingerprints == nil || k.Fingerprints.SSH == "") {
+	if err != nil || k.Fingerprints == nil || k.Fingerprints.SSH == "" {
 		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
 	}
 	if p.org == "" {
 		return nil, true, nil

@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,14 +50,28 @@ type fixture struct {
 	keyPEM string
 }
 
+var (
+	keyOnce sync.Once
+	theKey  *rsa.PrivateKey
+	keyErr  error
+)
+
+// appKey is the test app's RSA key, made once: 2048-bit keys are slow
+// to make.
+func appKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	keyOnce.Do(func() { theKey, keyErr = rsa.GenerateKey(rand.Reader, 2048) })
+	if keyErr != nil {
+		t.Fatal(keyErr)
+	}
+	return theKey
+}
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := githubtest.New()
 	t.Cleanup(s.Close)
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := appKey(t)
 	s.AddApp(appID, instID, &k.PublicKey, testOrg, map[string]string{
 		"organization_personal_access_tokens": "write", "administration": "write", "secrets": "write", "organization_secrets": "write"})
 	s.AddRepo(testOrg + "/api")

@@ -86,8 +86,11 @@ type System struct {
 	Endpoint string
 	// Region is an aws-iam system's region ("" means us-east-1).
 	Region string
-	Notes  string
-	Pos    Pos
+	// Org is a github system's organisation: whose fine-grained token
+	// listing, Actions secrets and deploy keys rekey reads.
+	Org   string
+	Notes string
+	Pos   Pos
 }
 
 // Owner is who answers for an identity.
@@ -153,7 +156,7 @@ type Consumer struct {
 
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
-	// Type is "file" or "vault-kv" (later: kubernetes, github-actions).
+	// Type is "file", "vault-kv" or "github-actions-secret" (later: kubernetes).
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -171,10 +174,14 @@ type Delivery struct {
 	// Mount is a vault-kv delivery's KV version 2 mount ("secret"); Path
 	// is then the secret's path under it and Key, UserKey keys of its data.
 	Mount string
-	// System is the vault system a vault-kv delivery writes to: the one
-	// the inventory names, or its only vault system when not given.
+	// System is the system a vault-kv or github-actions-secret delivery
+	// writes through: the one the inventory names, or its only system of
+	// that type when not given.
 	System string
-	Pos    Pos
+	// Repo ("OWNER/REPO") or Org, Name and Visibility locate a
+	// github-actions-secret.
+	Repo, Org, Name, Visibility string
+	Pos                         Pos
 }
 
 // Source is a place copies of a secret may live, to scan.

@@ -33,7 +33,7 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		}
 	})
 	return Options{
-		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault"},
+		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault", "github"},
 		FindSecrets: func(b []byte) []SecretMatch {
 			var out []SecretMatch
 			for _, f := range det.Scan(b) {
@@ -43,6 +43,27 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		},
 		Getenv: func(k string) string { return getenv[k] },
 	}
+}
+
+// parseOK parses src as inv.yml and fails the test on any error.
+func parseOK(t *testing.T, src []byte, env map[string]string) (*Inventory, *Report) {
+	t.Helper()
+	inv, rep, err := Parse("inv.yml", src, opts(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("errors: %v", errorStrings(rep))
+	}
+	return inv, rep
+}
+
+func warningStrings(r *Report) []string {
+	var out []string
+	for _, w := range r.Warnings {
+		out = append(out, w.String())
+	}
+	return out
 }
 
 func errorStrings(r *Report) []string {
@@ -93,7 +114,7 @@ var badFiles = []struct {
 		`25:5: consumer "nameless-identity": missing identity`,
 	}},
 	{"system.bad.yml", []string{
-		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault); did you mean "postgres"?`,
+		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault, github); did you mean "postgres"?`,
 		`6:11: system "crm db": name: use letters, digits`,
 		`7:11: system "crm db": type "oracle" is unknown`,
 		`9:5: systems[2]: missing name`,
@@ -115,6 +136,22 @@ var badFiles = []struct {
 		`14:15: system "shop-db": endpoint applies to systems of type aws-iam`,
 		`15:13: system "shop-db": region applies to systems of type aws-iam`,
 		`18:15: system "aws-dev": endpoint: a base URL has no query or fragment`,
+	}},
+	{"github.bad.yml", []string{
+		`5:12: system "gh": admin holds a GitHub token or App key inline`,
+		`6:10: system "gh": org "acme corp" is not a GitHub organisation name`,
+		`10:15: system "ghe": endpoint: want an http:// or https:// base URL with a host, like https://github.example.com`,
+		`15:10: system "shop-db": org applies to systems of type github`,
+		`21:14: consumer "a": deliver: name the secret's repo (OWNER/REPO) or its org`,
+		`24:66: consumer "b": deliver: repo and org both given`,
+		`27:51: consumer "c": deliver: repo "acme": want OWNER/REPO, like acme/api`,
+		`27:63: consumer "c": deliver: name "GITHUB_TOKEN": GitHub reserves names starting with GITHUB_`,
+		`30:67: consumer "d": deliver: name "1PASS": a secret name is letters, digits and _, not starting with a digit`,
+		`30:86: consumer "d": deliver: visibility applies to an org secret`,
+		`30:99: consumer "d": deliver: system "shop-db" is not a github system of this inventory (github systems: gh, ghe)`,
+		`33:78: consumer "e": deliver: visibility "public" is unknown (known: all, private, selected)`,
+		`33:98: consumer "e": deliver: unknown key "path"`,
+		`36:14: consumer "f": deliver: several github systems (gh, ghe): say which writes the secret with system:`,
 	}},
 	{"window.bad.yml", []string{
 		`9:20: consumer "acme": change_window: want "DAYS HH:MM-HH:MM ZONE"`,
@@ -151,7 +188,7 @@ var badFiles = []struct {
 		`9:14: consumer "orders-api": deliver: missing path`,
 		`9:36: consumer "orders-api": deliver: format "toml" is unknown (known: dotenv, yaml, json, ini)`,
 		`12:14: consumer "billing": deliver: missing key`,
-		`15:22: consumer "reports": deliver: type "vault" is unknown (known: file, vault-kv)`,
+		`15:22: consumer "reports": deliver: type "vault" is unknown (known: file`,
 		`18:73: consumer "worker": deliver: key: "DATABASE URL" is not a variable name`,
 		`21:76: consumer "cron": deliver: key: "db..password" has an empty segment`,
 		`21:100: consumer "cron": deliver: user_key: "db..password" has an empty segment`,
@@ -855,13 +892,7 @@ identities:
 		"AWS_LOCAL": `{"AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"s"}`,
 		"AWS_BAD":   "AKIAIOSFODNN7EXAMPLE:secret",
 	}
-	inv, rep, err := Parse("inv.yml", src, opts(t, env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("errors: %v", errorStrings(rep))
-	}
+	inv, rep := parseOK(t, src, env)
 	chain, local := inv.Systems[0], inv.Systems[1]
 	if !chain.Admin.IsZero() || chain.Endpoint != "" || chain.Region != "" {
 		t.Errorf("system without admin, endpoint and region: %+v", chain)
@@ -869,15 +900,56 @@ identities:
 	if local.Admin.String() != "env:AWS_LOCAL" || local.Endpoint != "http://127.0.0.1:4566" || local.Region != "eu-central-1" {
 		t.Errorf("system local: %+v", local)
 	}
-	var got []string
-	for _, w := range rep.Warnings {
-		got = append(got, w.String())
-	}
+	got := warningStrings(rep)
 	want := []string{`inv.yml:5:46: system "shapeless": admin env:AWS_BAD does not hold {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON (the credential_process shape)`}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings %q, want %q", got, want)
 	}
 	if strings.Contains(strings.Join(got, ""), "secret") {
 		t.Errorf("a warning quotes the reference's value")
+	}
+}
+
+func TestGitHubSystem(t *testing.T) {
+	src := []byte(`version: 1
+systems:
+  - { name: gh, type: github, admin: env:GH_APP, org: acme }
+  - { name: ghe, type: github, admin: env:GHE_TOKEN, endpoint: "https://ghe.example.com" }
+  - { name: odd, type: github, admin: env:GH_ODD }
+  - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
+identities:
+  - { name: orders_svc, system: shop-db }
+consumers:
+  - name: ci
+    identity: orders_svc
+    deliver: { type: github-actions-secret, repo: acme/api, name: DB_PASSWORD, system: gh }
+  - name: org-wide
+    identity: orders_svc
+    deliver: { type: github-actions-secret, org: acme, name: DB_PASSWORD, visibility: selected, system: ghe }
+`)
+	env := map[string]string{
+		"GH_APP":            `{"app_id": 1, "installation_id": 2, "private_key": "-----BEGIN RSA PRIVATE KEY-----"}`,
+		"GHE_TOKEN":         "ghp_000000000000000000000000000000000000",
+		"GH_ODD":            "two words",
+		"SHOP_DB_ADMIN_DSN": "postgres://admin@db/postgres",
+	}
+	inv, rep := parseOK(t, src, env)
+	if gh := inv.Systems[0]; gh.Org != "acme" || gh.Endpoint != "" {
+		t.Errorf("system gh: %+v", gh)
+	}
+	if ghe := inv.Systems[1]; ghe.Endpoint != "https://ghe.example.com" {
+		t.Errorf("system ghe: %+v", ghe)
+	}
+	ci, org := inv.Consumers[0].Deliver, inv.Consumers[1].Deliver
+	if ci.Type != DeliverGitHubActionsSecret || ci.Repo != "acme/api" || ci.Name != "DB_PASSWORD" || ci.System != "gh" {
+		t.Errorf("deliver of ci: %+v", ci)
+	}
+	if org.Org != "acme" || org.Visibility != "selected" || org.System != "ghe" {
+		t.Errorf("deliver of org-wide: %+v", org)
+	}
+	got := warningStrings(rep)
+	want := []string{`inv.yml:5:39: system "odd": admin env:GH_ODD holds neither a token nor a GitHub App's {app_id, installation_id, private_key}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
 	}
 }

@@ -27,6 +27,8 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(s.Admin.Pos, "system %s: admin %v", quote(s.Name), err)
 		} else if s.Type == TypeAWSIAM && !awsAdminShape(s.Admin, getenv) {
 			p.warnf(s.Admin.Pos, `system %s: admin %v does not hold {"AccessKeyId","SecretAccessKey","SessionToken"?} JSON (the credential_process shape)`, quote(s.Name), s.Admin)
+		} else if s.Type == TypeGitHub && !githubAdminShape(s.Admin, getenv) {
+			p.warnf(s.Admin.Pos, "%s", githubAdminWarning(&s))
 		}
 	}
 	p.localKeyPlaces(inv, getenv)

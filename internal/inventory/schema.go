@@ -19,7 +19,7 @@ import (
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
 	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker"}
-	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "notes"}
+	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
@@ -28,7 +28,7 @@ var (
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -195,6 +195,7 @@ func (p *parser) system(n *yaml.Node, i int) (System, bool) {
 		p.errorf(o.node, "%s: missing endpoint: a vault system's address, like https://vault.example.com:8200", o.where())
 	}
 	s.Region = p.region(o, s.Type)
+	s.Org = p.org(o, s.Type)
 	s.Notes = o.str("notes", false)
 	return s, true
 }
@@ -204,7 +205,7 @@ const TypeAWSIAM = "aws-iam"
 
 // endpointTypes are the system types reached over an HTTP API, whose base
 // URL endpoint: may set; a database's DSN already says where it is.
-var endpointTypes = []string{TypeAWSIAM, TypeVault}
+var endpointTypes = []string{TypeAWSIAM, TypeVault, TypeGitHub}
 
 // endpoint reads a system's API base URL: absolute http(s), a host, no
 // credentials in it (the inventory lives in git), no query or fragment.
@@ -221,7 +222,11 @@ func (p *parser) endpoint(o *obj, typ string) string {
 	u, err := url.Parse(e)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		p.errorf(at, "%s: endpoint: want an http:// or https:// base URL with a host, like https://iam.amazonaws.com", o.where())
+		like := "https://iam.amazonaws.com"
+		if typ == TypeGitHub {
+			like = "https://github.example.com (GitHub Enterprise Server)"
+		}
+		p.errorf(at, "%s: endpoint: want an http:// or https:// base URL with a host, like %s", o.where(), like)
 	case u.User != nil:
 		p.errorf(at, "%s: endpoint holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them with admin: env:VAR or file:PATH", o.where())
 	case u.RawQuery != "" || u.Fragment != "":
@@ -272,6 +277,8 @@ func (p *parser) admin(o *obj, typ string) Ref {
 		switch {
 		case typ == TypeAWSIAM && (awsSecretInline.MatchString(s) || strings.Contains(s, "SecretAccessKey")):
 			p.errorf(v, `%s: admin holds an AWS key inline: the inventory lives in git, so treat it as leaked, deactivate it and refer to {"AccessKeyId","SecretAccessKey"} JSON with env:VAR or file:PATH (or leave admin out for the SDK's default chain)`, o.where())
+		case typ == TypeGitHub && githubAdminInline(s):
+			p.errorf(v, "%s: admin holds a GitHub token or App key inline: the inventory lives in git, so treat it as leaked, revoke it and refer to it with env:VAR or file:PATH", o.where())
 		case holdsPassword(s):
 			p.errorf(v, "%s: admin holds a password inline: the inventory lives in git, so treat it as leaked, rotate it and refer to the connection string with env:VAR or file:PATH", o.where())
 		default:
@@ -437,6 +444,10 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverVaultKV {
 		p.vaultKV(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverGitHubActionsSecret {
+		p.githubDelivery(o, d, what, inv)
 		return d
 	}
 	o.only(fileDeliverKeys...)

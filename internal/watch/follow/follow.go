@@ -90,13 +90,13 @@ type Config struct {
 
 // Follower follows files; see the package comment.
 type Follower struct {
-	cfg    Config
-	parser logs.Parser // cfg.Format's, or nil to detect
-	files  map[fileID]*file
-	done   map[fileID]bool // compressed files read to their end
-	counts watch.Counts
-	latest map[string]position // furthest position committed, by key
-	notified atomic.Bool // inotify in use (false: polling only)
+	cfg      Config
+	parser   logs.Parser // cfg.Format's, or nil to detect
+	files    map[fileID]*file
+	done     map[fileID]bool // compressed files read to their end
+	counts   watch.Counts
+	latest   map[string]position // furthest position committed, by key
+	notified atomic.Bool         // inotify in use (false: polling only)
 }
 
 var _ watch.Follower = (*Follower)(nil)
@@ -119,8 +119,8 @@ type file struct {
 	gz      bool
 	parser  logs.Parser
 	csv     bool
-	offsets bool // the parser gives byte offsets: shift them by off
-	probed  bool // offsets was found out
+	offsets bool      // the parser gives byte offsets: shift them by off
+	probed  bool      // offsets was found out
 	gone    time.Time // when no path named it any more
 	buf     []byte
 }

@@ -60,7 +60,7 @@ const HeadLen = 1024
 // Defaults.
 const (
 	DefaultPoll     = time.Second
-	DefaultChunk    = 1 << 20
+	DefaultChunk    = 4 << 20
 	DefaultLinger   = time.Minute
 	maxRecordBuffer = 16 << 20
 )

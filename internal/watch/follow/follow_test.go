@@ -71,7 +71,9 @@ func key(e logs.Event) string {
 	return fmt.Sprintf("%s:%d@%d %s %s %s %s", filepath.Base(e.File), e.Line, e.Offset, e.Time.UTC().Format(time.RFC3339Nano), e.Credential, e.Action, e.Outcome)
 }
 
-func newStore(t *testing.T) *sqlstore.Store {
+func newStore(t *testing.T) *sqlstore.Store { return newStoreB(t) }
+
+func newStoreB(t testing.TB) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "rekey.db"))
 	if err != nil {

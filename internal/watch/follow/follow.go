@@ -96,6 +96,7 @@ type Follower struct {
 	done     map[fileID]bool // compressed files read to their end
 	counts   watch.Counts
 	latest   map[string]position // furthest position committed, by key
+	buf      []byte              // read buffer (drains run one at a time)
 	notified atomic.Bool         // inotify in use (false: polling only)
 }
 
@@ -122,7 +123,6 @@ type file struct {
 	offsets bool      // the parser gives byte offsets: shift them by off
 	probed  bool      // offsets was found out
 	gone    time.Time // when no path named it any more
-	buf     []byte
 }
 
 // New checks cfg and returns a Follower.
@@ -460,10 +460,12 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 	} else {
 		src = io.NewSectionReader(t.f, t.off, 1<<62)
 	}
-	if t.buf == nil {
-		t.buf = make([]byte, 0, fl.cfg.Chunk)
+	// One buffer for the follower, not one per file: hundreds of rolled
+	// files must not hold a chunk each.
+	if fl.buf == nil {
+		fl.buf = make([]byte, 0, fl.cfg.Chunk)
 	}
-	buf := t.buf[:0]
+	buf := fl.buf[:0]
 	cleanEOF := false
 	for {
 		n, err := src.Read(buf[len(buf):cap(buf)])
@@ -491,7 +493,7 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 			} else {
 				nb := make([]byte, len(buf), 2*cap(buf))
 				copy(nb, buf)
-				buf, t.buf = nb, nb
+				buf = nb
 				continue
 			}
 		}

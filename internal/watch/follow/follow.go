@@ -438,7 +438,6 @@ func (fl *Follower) recheck(t *file) (replaces string, err error) {
 // drain consumes every complete record after t's offset.
 func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 	var src io.Reader
-	replaces := ""
 	if t.gz {
 		r, err := logs.NewReader(io.NewSectionReader(t.f, 0, 1<<62))
 		if err != nil {
@@ -447,14 +446,26 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 		defer r.Close()
 		src = r
 	} else {
-		var err error
-		if replaces, err = fl.recheck(t); err != nil {
+		replaces, err := fl.recheck(t)
+		if err != nil {
 			return err
+		}
+		if replaces != "" {
+			// Re-keyed now, even if no record is whole yet, so that the
+			// stored short key never outlives the file's growth.
+			if err := fl.commit(ctx, t, replaces); err != nil {
+				return err
+			}
 		}
 	}
 	fl.adopt(t)
 	if t.gz {
 		if _, err := io.CopyN(io.Discard, src, t.off); err != nil {
+			if errors.Is(err, io.EOF) {
+				// Whole, and no longer than what was read of its content.
+				fl.done[t.id] = true
+				return fl.commitDone(ctx, t)
+			}
 			return nil // still being written: later
 		}
 	} else {
@@ -498,10 +509,9 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 			}
 		}
 		if cut > 0 {
-			if err := fl.consume(ctx, t, buf[:cut], h, replaces); err != nil {
+			if err := fl.consume(ctx, t, buf[:cut], h); err != nil {
 				return err
 			}
-			replaces = ""
 			buf = buf[:copy(buf, buf[cut:])]
 		}
 		if eof {
@@ -557,7 +567,7 @@ func firstRecord(b []byte, csv bool) int {
 
 // consume parses one run of complete records, hands them over and
 // records the new offset.
-func (fl *Follower) consume(ctx context.Context, t *file, b []byte, h watch.Handler, replaces string) error {
+func (fl *Follower) consume(ctx context.Context, t *file, b []byte, h watch.Handler) error {
 	var evs []logs.Event
 	st, err := t.parser.Parse(ctx, t.path, bytes.NewReader(b), func(e logs.Event) error {
 		evs = append(evs, e)
@@ -589,7 +599,7 @@ func (fl *Follower) consume(ctx context.Context, t *file, b []byte, h watch.Hand
 	fl.counts.Add(t.path, st)
 	t.off += int64(len(b))
 	t.line += bytes.Count(b, []byte{'\n'})
-	return fl.commit(ctx, t, replaces)
+	return fl.commit(ctx, t, "")
 }
 
 func (fl *Follower) commit(ctx context.Context, t *file, replaces string) error {

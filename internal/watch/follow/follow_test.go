@@ -445,3 +445,29 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("condition not met within 30s")
 }
+
+// A short file that grows past a KiB is re-keyed at once, even when what
+// it grew by is not a whole record yet.
+func TestShortFileRekeyedBeforeAWholeRecord(t *testing.T) {
+	fx := fixtures[0]
+	st := newStore(t)
+	path := filepath.Join(t.TempDir(), "pg.csv")
+	c := fx.content(t)
+	first := complete(c[:600], true)
+	partial := bytes.Repeat([]byte("x"), 700) // no newline: nothing whole to consume
+	whole := append(append(append(append([]byte(nil), c[:first]...), partial...), '\n'), c[first:]...)
+	write(t, path, c[:first], os.O_TRUNC)
+	s := &sink{}
+	fl := follower(t, st, fx.format, path)
+	n := len(pass(t, fl, s))
+	appendTo(t, path, partial)
+	n += len(pass(t, fl, s))
+	if shorts, _ := st.ShortOffsets(context.Background(), HeadLen); len(shorts) != 0 {
+		t.Fatalf("short offsets after growth: %+v", shorts)
+	}
+	appendTo(t, path, whole[first+len(partial):])
+	n += len(pass(t, fl, s))
+	if want := len(direct(t, fx.format, path, whole)); n != want {
+		t.Fatalf("%d events, want %d", n, want)
+	}
+}

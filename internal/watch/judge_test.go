@@ -3,11 +3,14 @@ package watch_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/review"
@@ -214,5 +217,32 @@ func TestFollowIntoJudge(t *testing.T) {
 	}
 	if k := kinds(got); k[watch.KindCanaryUse] != 1 {
 		t.Fatalf("findings %v, want one canary-use for the attacker login", k)
+	}
+}
+
+// A declared consumer's source is not new; every set of a baseline is
+// capped, and what did not fit is counted.
+func TestDeclaredConsumerAndCaps(t *testing.T) {
+	st := newStore(t, "")
+	cons := &inventory.Consumer{Name: "orders-api", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.0.5.0/24")}}
+	j, err := watch.NewJudge(context.Background(), watch.JudgeConfig{Store: st, Learn: time.Hour, MaxKeys: 3, Consumers: []*inventory.Consumer{cons}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []logs.Event
+	for i := range 25 {
+		evs = append(evs, use("orders_svc", fmt.Sprintf("10.0.4.%d", i%5), t0.Add(time.Duration(i)*10*time.Minute), i+1))
+	}
+	run(t, j, evs...)
+	bl := j.Baseline("orders_svc")
+	if len(bl.Sources) != 3 || bl.Overflow != 10 {
+		t.Fatalf("baseline sources %v, overflow %d: want 3 kept and 10 not", bl.Sources, bl.Overflow)
+	}
+	later := t0.Add(4*time.Hour + 5*time.Minute) // 13:05, an hour seen before
+	if got := run(t, j, use("orders_svc", "10.0.5.20", later, 26)); len(got) != 0 {
+		t.Fatalf("a declared consumer's source made findings: %+v", got)
+	}
+	if got := run(t, j, use("orders_svc", "10.0.6.20", later, 27)); kinds(got)[review.KindNewSource] != 1 {
+		t.Fatalf("an undeclared source made %+v, want new-source", got)
 	}
 }

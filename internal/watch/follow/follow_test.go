@@ -471,3 +471,33 @@ func TestShortFileRekeyedBeforeAWholeRecord(t *testing.T) {
 		t.Fatalf("%d events, want %d", n, want)
 	}
 }
+
+// A directory that does not exist when following starts cannot be
+// watched: rescans find the file once it appears.
+func TestPollingWhenWatchFails(t *testing.T) {
+	fx := fixtures[1]
+	st := newStore(t)
+	dir := filepath.Join(t.TempDir(), "later")
+	path := filepath.Join(dir, "trail.jsonl")
+	fl, err := New(Config{Paths: []string{path}, Format: fx.format, Parsers: all.Parsers(), Store: st, Poll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fl.Follow(ctx, s.handle) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c := fx.content(t)
+	write(t, path, c, os.O_TRUNC)
+	want := len(direct(t, fx.format, path, c))
+	waitFor(t, func() bool { return s.n() == want })
+}

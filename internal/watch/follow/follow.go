@@ -165,30 +165,37 @@ func New(cfg Config) (*Follower, error) {
 // Stats implements watch.Follower: per file path.
 func (fl *Follower) Stats() map[string]logs.Stats { return fl.counts.Snapshot() }
 
-// Notified reports whether the last Follow used inotify.
+// Notified reports whether Follow has a directory watched by inotify.
 func (fl *Follower) Notified() bool { return fl.notified.Load() }
 
 // Follow implements watch.Follower.
 func (fl *Follower) Follow(ctx context.Context, h watch.Handler) error {
 	defer fl.closeAll()
-	var events <-chan fsnotify.Event
-	var errc <-chan error
+	var (
+		w       *fsnotify.Watcher
+		events  <-chan fsnotify.Event
+		errc    <-chan error
+		watched = map[string]bool{}
+	)
 	if !fl.cfg.NoNotify {
-		if w, err := fsnotify.NewWatcher(); err == nil {
-			defer w.Close()
-			ok := false
-			for _, d := range fl.dirs() {
-				ok = w.Add(d) == nil || ok
-			}
-			if ok {
-				events, errc = w.Events, w.Errors
-				fl.notified.Store(true)
-			}
+		if nw, err := fsnotify.NewWatcher(); err == nil {
+			defer nw.Close()
+			w, events, errc = nw, nw.Events, nw.Errors
 		}
 	}
 	tick := time.NewTicker(fl.cfg.Poll)
 	defer tick.Stop()
 	for {
+		if w != nil {
+			// A directory that could not be watched yet (not created,
+			// no permission) is tried again on every rescan.
+			for _, d := range fl.dirs() {
+				if !watched[d] && w.Add(d) == nil {
+					watched[d] = true
+				}
+			}
+			fl.notified.Store(len(watched) > 0)
+		}
 		if err := fl.Pass(ctx, h); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -199,7 +206,10 @@ func (fl *Follower) Follow(ctx context.Context, h watch.Handler) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-		case <-events:
+		case ev := <-events:
+			if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && watched[ev.Name] {
+				delete(watched, ev.Name) // the kernel dropped its watch: add it again when it is back
+			}
 		case <-errc:
 			// The kernel's queue overflowed or a watch broke: the next
 			// tick's rescan covers what was missed.

@@ -473,7 +473,7 @@ func TestShortFileRekeyedBeforeAWholeRecord(t *testing.T) {
 }
 
 // A directory that does not exist when following starts cannot be
-// watched: rescans find the file once it appears.
+// watched: rescans find the file once it appears, and watch it from then.
 func TestPollingWhenWatchFails(t *testing.T) {
 	fx := fixtures[1]
 	st := newStore(t)
@@ -500,4 +500,9 @@ func TestPollingWhenWatchFails(t *testing.T) {
 	write(t, path, c, os.O_TRUNC)
 	want := len(direct(t, fx.format, path, c))
 	waitFor(t, func() bool { return s.n() == want })
+	// The directory is watched once it exists.
+	waitFor(t, fl.Notified)
+	more := direct(t, fx.format, path, c)
+	appendTo(t, path, c)
+	waitFor(t, func() bool { return s.n() == want+len(more) })
 }

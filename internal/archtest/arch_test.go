@@ -107,6 +107,10 @@ func layer(dir string) int {
 		return 34
 	case top("internal/plan"):
 		return 33
+	case top("internal/watch"):
+		// Follows logs and judges with the review's rules; the incident
+		// service acts on its findings.
+		return 33
 	case top("internal/scope", "internal/review"):
 		return 32
 	case top("internal/scan"):

@@ -239,13 +239,10 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 		f := Finding{Kind: KindNewSource, Window: "exposure", Subject: src, Count: en.n, Evidence: en.ev.items}
 		netNote := ""
 		if has {
-			f.Severity = Medium
-			if en.ok > 0 {
-				f.Severity = High
-			}
-			if n := network(src); n != "" {
+			n := network(src)
+			f.Severity = NewSourceSeverity(true, en.ok > 0, n != "" && b.networks.has(n))
+			if n != "" {
 				if b.networks.has(n) {
-					f.Severity = f.Severity.lower()
 					netNote = fmt.Sprintf(" (its network %s was seen before)", n)
 				} else {
 					netNote = fmt.Sprintf(" (its network %s too)", n)
@@ -254,10 +251,7 @@ func (r *Reviewer) newSources(x, b *window, has bool) []Finding {
 			f.Summary = fmt.Sprintf("%s was used from %s, a source never seen in the %s before the leak%s and not declared for any consumer: %s %s.",
 				r.cfg.Credential, src, r.baselineSpan(), netNote, counts(en), r.between(en))
 		} else {
-			f.Severity = Low
-			if en.ok > 0 {
-				f.Severity = Medium
-			}
+			f.Severity = NewSourceSeverity(false, en.ok > 0, false)
 			f.Summary = fmt.Sprintf("%s was used from %s, which no consumer declares (there is no baseline to tell whether it is usual): %s %s.",
 				r.cfg.Credential, src, counts(en), r.between(en))
 		}

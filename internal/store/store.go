@@ -99,6 +99,8 @@ type Store interface {
 	Responder
 	// Remediation: reviews and remediation tasks.
 	Remediation
+	// Watch: followed logs' offsets, baselines, canaries.
+	Watch
 
 	// Close releases the database.
 	Close() error

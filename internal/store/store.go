@@ -92,6 +92,8 @@ type Store interface {
 	Responder
 	// Remediation: reviews and remediation tasks.
 	Remediation
+	// BrokerLeases: the broker's leases of workloads.
+	BrokerLeases
 
 	// Close releases the database.
 	Close() error

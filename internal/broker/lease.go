@@ -67,7 +67,15 @@ type Leases struct {
 
 	// checked holds when each template last passed checkTemplate.
 	checkMu sync.Mutex
-	checked map[provider.IdentityRef]time.Time
+	checked map[provider.IdentityRef]checked
+}
+
+// checked is a template's last passing check and what a lease of it
+// leaves out.
+type checked struct {
+	ok   bool
+	at   time.Time
+	drop []string
 }
 
 // templateCheckFor is how long a template that passed checkTemplate is
@@ -87,7 +95,7 @@ func NewLeases(cfg LeaseConfig) (*Leases, error) {
 		return nil, errs.New("broker: leases", errs.Invalid, "", "leases need a store and an audit log")
 	}
 	return &Leases{inv: cfg.Inventory, st: cfg.Store, audit: cfg.Audit, systems: cfg.Systems, now: time.Now,
-		checked: map[provider.IdentityRef]time.Time{}}, nil
+		checked: map[provider.IdentityRef]checked{}}, nil
 }
 
 // Lease is an issued lease as its holder gets it, once: the secret is in
@@ -112,13 +120,15 @@ type Lease struct {
 // renewals may keep alive until the role's max_ttl (or the policy's, when
 // smaller) from now.
 //
-// It refuses a template that holds a dangerous privilege (critical, or
-// one that mints credentials) the inventory does not keep: a lease is a
-// member of its template and reaches what the template holds, and taking
-// the privilege away from the template would take it from every static
-// consumer of that identity too. Isolating the template (an incident's
-// isolate step) or keeping the privilege is a person's call, so Issue says
-// so instead of doing it.
+// A dangerous privilege of the template (critical, or one that mints
+// credentials) that the inventory does not keep is left out of the lease
+// where the system copies privileges onto it (provider.PrivilegeCopier:
+// MariaDB, Redis). Where a lease is a member of its template (PostgreSQL)
+// it would reach the privilege through the membership, and taking it away
+// from the template would take it from every static consumer of that
+// identity too: Issue refuses such a template and says so. Isolating the
+// template (an incident's isolate step) or keeping the privilege is a
+// person's call.
 //
 // The lease is written to the store (state issuing) before the login
 // exists, so that a process dying mid-way leaves a row the reaper ends.
@@ -137,7 +147,8 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		return nil, err
 	}
 	from := provider.IdentityRef{System: role.System, Name: role.Like}
-	if err := l.checkTemplate(ctx, op, p, role, from); err != nil {
+	drop, err := l.checkTemplate(ctx, op, p, role, from)
+	if err != nil {
 		return nil, err
 	}
 	pw, err := secret.Generate(passwordLen)
@@ -176,7 +187,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		}
 	}
 	ref := provider.IdentityRef{System: role.System, Name: rec.Login}
-	if _, err := rot.Issue(ctx, provider.IssueRequest{From: from, Name: rec.Login, Secret: pw, ExpiresAt: rec.ExpiresAt}); err != nil {
+	if _, err := rot.Issue(ctx, provider.IssueRequest{From: from, Name: rec.Login, Secret: pw, ExpiresAt: rec.ExpiresAt, Drop: drop}); err != nil {
 		// Nothing was handed out: end what may exist of the login now
 		// rather than at its expiry. Drop alone, which removes only a
 		// login rekey issued: the failure may be a role of that name that
@@ -202,22 +213,23 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		MaxExpiresAt: rec.MaxExpiresAt, Role: rec.Role, System: rec.System, Holder: rec.Holder}, nil
 }
 
-// checkTemplate refuses a template holding a dangerous privilege the
-// inventory does not keep (see Issue).
-func (l *Leases) checkTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) error {
+// checkTemplate returns the template's dangerous privileges the inventory
+// does not keep, for a system that copies privileges; for one that does
+// not, it refuses a template holding any (see Issue).
+func (l *Leases) checkTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) ([]string, error) {
 	l.checkMu.Lock()
-	at, ok := l.checked[from]
+	ok := l.checked[from]
 	l.checkMu.Unlock()
-	if ok && time.Since(at) < templateCheckFor {
-		return nil
+	if ok.ok && time.Since(ok.at) < templateCheckFor {
+		return ok.drop, nil
 	}
 	start := time.Now()
 	id, err := p.Inspect(ctx, from)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !id.Exists {
-		return errs.New(op, errs.NotFound, role.Name, "its template identity "+from.Name+" does not exist in "+from.System)
+		return nil, errs.New(op, errs.NotFound, role.Name, "its template identity "+from.Name+" does not exist in "+from.System)
 	}
 	keep := map[string]bool{}
 	if inv := role.Identity(l.inv); inv != nil {
@@ -233,13 +245,13 @@ func (l *Leases) checkTemplate(ctx context.Context, op string, p provider.Provid
 			bad = append(bad, pr.Name)
 		}
 	}
-	if len(bad) == 0 {
+	if _, copies := p.(provider.PrivilegeCopier); copies || len(bad) == 0 {
 		l.checkMu.Lock()
-		l.checked[from] = start
+		l.checked[from] = checked{ok: true, at: start, drop: bad}
 		l.checkMu.Unlock()
-		return nil
+		return bad, nil
 	}
-	return errs.New(op, errs.Invalid, role.Name, fmt.Sprintf(
+	return nil, errs.New(op, errs.Invalid, role.Name, fmt.Sprintf(
 		"template %s holds %s, which a lease would reach through its membership; removing it from %s would also take it from the identity's static consumers: isolate %s first or add it to its keep list in the inventory",
 		from.Name, strings.Join(bad, ", "), from.Name, from.Name))
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -527,5 +528,29 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestLeaseRevokeByToken: the workload's own token, checked by Verify,
+// names the holder that may end its lease; a token of another audience
+// proves nothing.
+func TestLeaseRevokeByToken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	l := e.issue(t, "system:serviceaccount:orders:api", "rw", 0)
+	w, err := e.broker.Verify(ctx, secret.FromString(brokertest.Mint(t, e.key,
+		brokertest.Claims(e.issuer.URL, "system:serviceaccount:orders:api", "rekey"), nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := w.Issuer + ":" + w.Subject
+	if err := e.leases.Revoke(ctx, l.ID, holder, holder); err != nil {
+		t.Fatalf("revoke by its holder: %v", err)
+	}
+	_, err = e.broker.Verify(ctx, secret.FromString(brokertest.Mint(t, e.key,
+		brokertest.Claims(e.issuer.URL, "system:serviceaccount:orders:api", "other"), nil)))
+	var ref *identity.Refusal
+	if !errors.As(err, &ref) {
+		t.Errorf("a token for another audience: %v, want a Refusal", err)
 	}
 }

@@ -217,6 +217,13 @@ func (b *Broker) Decide(ctx context.Context, req Request) (*Decision, error) {
 	return b.Authorize(ctx, w, req.Role, req.TTL, req.Source)
 }
 
+// Verify checks a workload's token alone, for the requests on a lease it
+// holds (renew, revoke): an error holding an *identity.Refusal is a token
+// that proves nothing. A renewal then asks Authorize again.
+func (b *Broker) Verify(ctx context.Context, token secret.Secret) (*identity.Workload, error) {
+	return b.verifier.Verify(ctx, token)
+}
+
 // Authorize decides a request of an already verified workload (a renewal
 // checks its token again, then calls this).
 func (b *Broker) Authorize(ctx context.Context, w *identity.Workload, role string, ttl time.Duration, source string) (*Decision, error) {

@@ -21,3 +21,8 @@ func MaxRisk(a, b Risk) Risk {
 	}
 	return a
 }
+
+// Dangerous reports whether a replacement or a lease must not get p
+// unless the inventory keeps it: full control, or the power to mint
+// credentials.
+func (p Privilege) Dangerous() bool { return p.Risk == RiskCritical || p.CreatesCredentials }

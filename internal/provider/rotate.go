@@ -161,3 +161,15 @@ type Generator interface {
 	// emergency then (revoke first, then generate).
 	Generate(ctx context.Context, req GenerateRequest) (*Credential, error)
 }
+
+// PrivilegeCopier is implemented by providers whose Issue copies From's
+// privileges onto the new login (MySQL and MariaDB grants, Redis ACL
+// rules): IssueRequest.Drop then shapes the new login alone and leaves
+// From as it is. Without it (PostgreSQL's group-role pattern, where the
+// new login is a member of From) Drop is applied to From itself, which
+// changes what every other user of From holds.
+type PrivilegeCopier interface {
+	// CopiesPrivileges reports that Issue copies (true for every
+	// implementation; the method exists to be asserted).
+	CopiesPrivileges() bool
+}

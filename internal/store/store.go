@@ -101,6 +101,8 @@ type Store interface {
 	Remediation
 	// Watch: followed logs' offsets, baselines, canaries.
 	Watch
+	// BrokerLeases: the broker's leases of workloads.
+	BrokerLeases
 
 	// Close releases the database.
 	Close() error

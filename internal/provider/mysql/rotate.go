@@ -39,7 +39,12 @@ var (
 	_ provider.SessionTerminator = (*MySQL)(nil)
 	_ provider.Isolator          = (*MySQL)(nil)
 	_ provider.DualCredential    = (*MySQL)(nil)
+	_ provider.PrivilegeCopier   = (*MySQL)(nil)
 )
+
+// CopiesPrivileges: Issue copies From's grants onto the new login, so Drop
+// leaves From as it is (provider.PrivilegeCopier).
+func (p *MySQL) CopiesPrivileges() bool { return true }
 
 // More server error numbers rotation tells apart.
 const (

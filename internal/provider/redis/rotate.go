@@ -45,7 +45,12 @@ var (
 	_ provider.SessionTerminator = (*Redis)(nil)
 	_ provider.Isolator          = (*Redis)(nil)
 	_ provider.DualCredential    = (*Redis)(nil)
+	_ provider.PrivilegeCopier   = (*Redis)(nil)
 )
+
+// CopiesPrivileges: Issue copies From's ACL rules onto the new login, so Drop
+// leaves From as it is (provider.PrivilegeCopier).
+func (p *Redis) CopiesPrivileges() bool { return true }
 
 // What the administrator needs for each change, named in NOPERM errors.
 const (

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -253,30 +251,15 @@ func (s *Store) PutLease(ctx context.Context, l store.Lease) error {
 // Leases implements store.Responder.
 func (s *Store) Leases(ctx context.Context, f store.LeaseFilter) ([]store.Lease, error) {
 	const op = "store: leases"
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1))
-	}
-	if f.IncidentID != "" {
-		add("incident_id = ?", f.IncidentID)
-	}
-	if f.ID != "" {
-		add("id = ?", f.ID)
-	}
-	if f.State != "" {
-		add("state = ?", f.State)
-	}
+	var w conds
+	w.eq("incident_id", f.IncidentID)
+	w.eq("id", f.ID)
+	w.eq("state", f.State)
 	if !f.ExpiresBefore.IsZero() {
-		add("expires IS NOT NULL AND expires < ?", store.FormatTime(f.ExpiresBefore))
+		w.add("expires IS NOT NULL AND expires < ?", store.FormatTime(f.ExpiresBefore))
 	}
-	q := `SELECT id, incident_id, system, login, consumer, issued, expires, enforced, state, updated FROM leases`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	q := `SELECT id, incident_id, system, login, consumer, issued, expires, enforced, state, updated FROM leases` + w.sql()
+	args := w.args
 	q += ` ORDER BY CASE WHEN expires IS NULL THEN 1 ELSE 0 END, expires, id`
 	var out []store.Lease
 	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {

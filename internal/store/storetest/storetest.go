@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		{"Steps", testSteps},
 		{"SealOnce", testSealOnce},
 		{"Leases", testLeases},
+		{"BrokerLeases", testBrokerLeases},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"ReviewsAndTasks", testReviewsAndTasks},

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Broker lease states. A lease moves issuing → active → revoked | reaped;
+// issuing → reaped when its process died before the login was made.
+const (
+	BrokerIssuing = "issuing"
+	BrokerActive  = "active"
+	BrokerRevoked = "revoked"
+	BrokerReaped  = "reaped"
+)
+
+// BrokerLease is a login the broker issued to a workload. It never holds
+// the login's secret.
+type BrokerLease struct {
+	ID       string `json:"lease_id"`
+	Role     string `json:"role"`
+	System   string `json:"system"`
+	Identity string `json:"identity"` // the template identity (the role's like)
+	Login    string `json:"login"`
+	// Holder is the workload, ISSUER:SUBJECT.
+	Holder    string    `json:"holder"`
+	IssuedAt  time.Time `json:"issued_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// MaxExpiresAt is as far as renewals may take ExpiresAt.
+	MaxExpiresAt time.Time `json:"max_expires_at"`
+	State        string    `json:"state"`
+	Updated      time.Time `json:"updated"`
+}
+
+// BrokerLeaseFilter selects broker leases; zero fields match everything.
+type BrokerLeaseFilter struct {
+	ID, Role, System, Identity, Holder string
+	// States keeps leases in one of these states.
+	States []string
+	// ExpiresBefore keeps leases whose ExpiresAt is before it.
+	ExpiresBefore time.Time
+}
+
+// BrokerLeases is the part of the store the broker writes.
+type BrokerLeases interface {
+	// CreateBrokerLease inserts l. A lease id or a (system, login) that
+	// exists already is errs.Conflict and changes nothing.
+	CreateBrokerLease(ctx context.Context, l BrokerLease) error
+	// BrokerLeases returns the leases matching f by expiry, then id.
+	BrokerLeases(ctx context.Context, f BrokerLeaseFilter) ([]BrokerLease, error)
+	// UpdateBrokerLease sets lease id's state and expiry (a zero
+	// expiresAt keeps it) when its state is one of from, and reports
+	// whether it did: two processes moving one lease do it once. A
+	// missing id is errs.NotFound.
+	UpdateBrokerLease(ctx context.Context, id string, from []string, state string, expiresAt time.Time) (bool, error)
+}

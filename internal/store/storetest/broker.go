@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+func testBrokerLeases(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	mk := func(id, login, role, holder string, exp time.Duration) store.BrokerLease {
+		return store.BrokerLease{ID: id, Role: role, System: "shop-db", Identity: "orders_svc", Login: login, Holder: holder,
+			IssuedAt: at(0), ExpiresAt: at(exp), MaxExpiresAt: at(time.Hour), State: store.BrokerIssuing}
+	}
+	a := mk("a", "orders_svc_l01", "orders-rw", "ci:repo:x", 15*time.Minute)
+	b := mk("b", "orders_svc_l02", "orders-ro", "ci:repo:x", 5*time.Minute)
+	c := mk("c", "orders_svc_l03", "orders-rw", "mesh:spiffe://p/ns/a", 10*time.Minute)
+	for _, l := range []store.BrokerLease{a, b, c} {
+		if err := s.CreateBrokerLease(ctx(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := mk("d", "orders_svc_l01", "orders-rw", "ci:repo:y", time.Minute)
+	if err := s.CreateBrokerLease(ctx(), dup); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("a second lease with login %s: %v, want a Conflict", dup.Login, err)
+	}
+	if err := s.CreateBrokerLease(ctx(), mk("a", "other", "r", "h", time.Minute)); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("a second lease with id a: %v, want a Conflict", err)
+	}
+	if err := s.CreateBrokerLease(ctx(), store.BrokerLease{ID: "e"}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("an empty lease: %v, want Invalid", err)
+	}
+	ids := func(f store.BrokerLeaseFilter) []string {
+		t.Helper()
+		ls, err := s.BrokerLeases(ctx(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []string{}
+		for _, l := range ls {
+			out = append(out, l.ID)
+		}
+		return out
+	}
+	check(t, "all, by expiry", ids(store.BrokerLeaseFilter{}), []string{"b", "c", "a"})
+	check(t, "holder", ids(store.BrokerLeaseFilter{Holder: "ci:repo:x"}), []string{"b", "a"})
+	check(t, "role", ids(store.BrokerLeaseFilter{Role: "orders-rw"}), []string{"c", "a"})
+	check(t, "expired", ids(store.BrokerLeaseFilter{ExpiresBefore: at(12 * time.Minute)}), []string{"b", "c"})
+
+	ok, err := s.UpdateBrokerLease(ctx(), "a", []string{store.BrokerIssuing}, store.BrokerActive, time.Time{})
+	if err != nil || !ok {
+		t.Fatalf("issuing → active: %v %v", ok, err)
+	}
+	ok, err = s.UpdateBrokerLease(ctx(), "a", []string{store.BrokerActive}, store.BrokerActive, at(30*time.Minute))
+	if err != nil || !ok {
+		t.Fatalf("renew: %v %v", ok, err)
+	}
+	got, _ := s.BrokerLeases(ctx(), store.BrokerLeaseFilter{ID: "a"})
+	want := a
+	want.State, want.ExpiresAt, want.Updated = store.BrokerActive, at(30*time.Minute), got[0].Updated
+	check(t, "lease a after renewal", got, []store.BrokerLease{want})
+	check(t, "active", ids(store.BrokerLeaseFilter{States: []string{store.BrokerActive}}), []string{"a"})
+	check(t, "issuing or active", ids(store.BrokerLeaseFilter{States: []string{store.BrokerIssuing, store.BrokerActive}}), []string{"b", "c", "a"})
+	if ok, err := s.UpdateBrokerLease(ctx(), "b", []string{store.BrokerActive}, store.BrokerRevoked, time.Time{}); err != nil || ok {
+		t.Errorf("moving b from a state it is not in: %v %v, want false, nil", ok, err)
+	}
+	if _, err := s.UpdateBrokerLease(ctx(), "zz", []string{store.BrokerActive}, store.BrokerRevoked, time.Time{}); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("a missing lease: %v, want NotFound", err)
+	}
+
+	// Two reapers moving one lease at once: exactly one does it.
+	var wg sync.WaitGroup
+	var moved atomic.Int32
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.UpdateBrokerLease(ctx(), "c", []string{store.BrokerIssuing, store.BrokerActive}, store.BrokerReaped, time.Time{})
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				moved.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := moved.Load(); n != 1 {
+		t.Errorf("%d concurrent updates moved lease c, want 1", n)
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -124,11 +125,31 @@ func (l *Log) Append(ctx context.Context, actor, action, incident string, detail
 		}
 		raw = b
 	}
+	defer l.lock()()
 	key, err := l.check(ctx, op)
 	if err != nil {
 		return store.AuditEntry{}, err
 	}
 	return l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: action, IncidentID: incident, Detail: raw})
+}
+
+// appendLocks holds one mutex per witness file. Checking the witness,
+// appending and moving the witness are three steps; two appends at once
+// in one process (the engine's parallel steps, the broker's leases) would
+// otherwise see each other's entry before its witness and refuse, or move
+// the witness back. Other processes are another writer, which the chain
+// check accepts.
+var appendLocks sync.Map // witness path → *sync.Mutex
+
+// lock takes l's witness lock and returns its release.
+func (l *Log) lock() func() {
+	if l.witness == "" {
+		return func() {}
+	}
+	m, _ := appendLocks.LoadOrStore(l.witness, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // Check is what Append checks first, without appending: commands call it
@@ -210,6 +231,7 @@ func (l *Log) Reanchor(ctx context.Context, actor string) (store.AuditEntry, err
 	if l.witness == "" {
 		return store.AuditEntry{}, errs.New(op, errs.Invalid, "", "this log keeps no witness")
 	}
+	defer l.lock()()
 	key, err := l.key(l.createKey)
 	if err != nil {
 		return store.AuditEntry{}, errs.E(op, errs.Permission, l.keyPath, err)

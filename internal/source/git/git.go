@@ -48,6 +48,10 @@ type Options struct {
 	// or a force-push dropped locally but git has not yet expired. Off by
 	// default, as reflogs are local to one clone.
 	Reflogs bool
+	// WholeVersions scans every version of a file whole instead of only
+	// where it differs from the version it replaced: slower, and the
+	// reference the change scan is tested against.
+	WholeVersions bool
 }
 
 // ErrTooLarge is the error given to OnError for a blob over MaxBlobSize.

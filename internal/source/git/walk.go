@@ -224,7 +224,7 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 		if binary(data) {
 			return nil
 		}
-		return stop(source.Chunk{Data: data, Loc: loc})
+		return s.emitVersion(h, b, data, loc, stop)
 	}
 	head := make([]byte, min(size, sniffLen))
 	if _, err := io.ReadFull(r, head); err != nil {
@@ -241,6 +241,30 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 		return fmt.Errorf("reading blob %s: %w", b.id, err)
 	}
 	return skip0(r, rest, b)
+}
+
+// emitVersion emits a blob read whole: only where it differs from the
+// version it replaced (each change with its context, at its real line in
+// this version) when that version's lines are known, else all of it.
+func (s *Source) emitVersion(h *history, b *blob, data []byte, loc source.Location, emit func(source.Chunk) error) error {
+	hs, starts := lineHashes(data)
+	var old []uint64
+	ok := false
+	if base := h.base(b); base != nil && !s.opts.WholeVersions {
+		old, ok = h.lines.get(base)
+	}
+	h.lines.remember(b, hs)
+	if !ok {
+		return emit(source.Chunk{Data: data, Loc: loc})
+	}
+	for _, r := range regions(data, starts, changedLines(old, hs)) {
+		l := loc
+		l.Line = r.lo + 1
+		if err := emit(source.Chunk{Data: data[starts[r.lo]:starts[r.hi]], Loc: l}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // skip0 drops what is left of a blob read in part, and the newline after

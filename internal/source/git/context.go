@@ -3,6 +3,7 @@ package git
 import (
 	"bytes"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -86,13 +87,20 @@ func keyBlocks(data []byte, starts []int) []span {
 // kept is scanned whole, which is slower but finds the same.
 const maxCachedLines = 8 << 20
 
-// lineCache keeps the line hashes of the latest version read at each path,
-// for diffing the next version against it. Keyed by blob, so a hit is
-// always the true predecessor, never a version from another branch.
+// versionsKept is how many recent versions of each path keep their line
+// hashes. One is not enough: where two branches edit the same files and
+// merge often (tmux's master and the OpenBSD import it merges from), a
+// path's versions from the two lines of work alternate in history order,
+// and half the versions would miss their predecessor.
+const versionsKept = 8
+
+// lineCache keeps the line hashes of the latest versions read at each path,
+// for diffing the next version against its predecessor. Keyed by blob, so a
+// hit is always the true predecessor.
 type lineCache struct {
 	hashes map[*blob][]uint64
-	latest map[string]*blob
-	refs   map[*blob]int // how many paths b is the latest version of
+	recent map[string][]*blob // per path, oldest first, at most versionsKept
+	refs   map[*blob]int      // how many paths' recent lists hold b
 	size   int
 }
 
@@ -101,30 +109,35 @@ func (c *lineCache) get(b *blob) ([]uint64, bool) {
 	return hs, ok
 }
 
-// remember records b's hashes as the latest version at each of its paths,
-// forgetting the versions it replaces there.
+// remember records b's hashes as a recent version at each of its paths,
+// forgetting the oldest versions there.
 func (c *lineCache) remember(b *blob, hs []uint64) {
 	if c.hashes == nil {
-		c.hashes, c.latest, c.refs = map[*blob][]uint64{}, map[string]*blob{}, map[*blob]int{}
+		c.hashes, c.recent, c.refs = map[*blob][]uint64{}, map[string][]*blob{}, map[*blob]int{}
 	}
 	for _, o := range b.occ {
-		old := c.latest[o.path]
-		if old == b {
+		r := c.recent[o.path]
+		if slices.Contains(r, b) {
 			continue
 		}
-		if old != nil {
-			if c.refs[old]--; c.refs[old] == 0 {
-				c.size -= len(c.hashes[old])
-				delete(c.hashes, old)
-				delete(c.refs, old)
-			}
+		if len(r) == versionsKept {
+			c.release(r[0])
+			r = append(r[:0], r[1:]...)
 		}
-		c.latest[o.path] = b
+		c.recent[o.path] = append(r, b)
 		c.refs[b]++
 	}
 	if _, ok := c.hashes[b]; !ok && c.refs[b] > 0 && c.size+len(hs) <= maxCachedLines {
 		c.hashes[b] = hs
 		c.size += len(hs)
+	}
+}
+
+func (c *lineCache) release(b *blob) {
+	if c.refs[b]--; c.refs[b] == 0 {
+		c.size -= len(c.hashes[b])
+		delete(c.hashes, b)
+		delete(c.refs, b)
 	}
 }
 

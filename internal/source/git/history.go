@@ -23,6 +23,7 @@ type history struct {
 	paths   map[string]string // interned: a path is stored once however many blobs it held
 	head    map[string]string // path → blob id in HEAD's tree
 	lines   lineCache
+	buf     []byte // the blob being read, reused
 }
 
 type blob struct {

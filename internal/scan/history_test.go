@@ -15,6 +15,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/git"
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
+	"github.com/rekeyhq/rekey/internal/trace"
 )
 
 // historyMatcher finds one-line tokens and PEM blocks (a rule that needs
@@ -178,5 +179,42 @@ func TestChangeScanFindsWhatWholeScanFinds(t *testing.T) {
 	slices.Sort(wantS)
 	if d := cmp.Diff(wantS, got); d != "" {
 		t.Errorf("copies (-want +got):\n%s", d)
+	}
+}
+
+// TestChangeScanTracesEveryCopy: trace, which shares the history source,
+// finds the same copies of a known secret, exact and partial, with the
+// change scan as with whole versions. The partial copy (a truncated token)
+// sits on a line of its own next to an unchanged line.
+func TestChangeScanTracesEveryCopy(t *testing.T) {
+	dir := t.TempDir()
+	ids := historyCases(t, dir)
+	later := gittest.BuildRepo(t, dir, []gittest.Commit{
+		{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "/* was tok_fiftie */"})}},
+		{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "/* was tok_fiftie */", 299: "end"})}},
+	})
+	s := secret.New([]byte("tok_fiftieth0001"))
+	tm, err := trace.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Trace{Secret: s, Matcher: tm, Fingerprinter: fp}
+	whole := runHistory(t, m, git.Options{Path: dir, WholeVersions: true})
+	changed := runHistory(t, m, git.Options{Path: dir})
+	if d := cmp.Diff(whole, changed); d != "" {
+		t.Fatalf("change scan differs from whole scan (-whole +change):\n%s", d)
+	}
+	// Each copy with the commit that brought it, the exact one at its
+	// HEAD line.
+	want := []copyAt{
+		{"trace", "src/long.c", later[0], 101, true, fp.Of(s)},
+		{"trace", "src/long.c", ids[49], 152, true, fp.Of(s)},
+	}
+	if d := cmp.Diff(want, changed); d != "" {
+		t.Fatalf("copies (-want +got):\n%s", d)
 	}
 }

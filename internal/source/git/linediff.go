@@ -22,9 +22,14 @@ import (
 // line numbers; what is needed is only "which lines of the new blob are
 // new", on hashes that are cached between versions.
 
-// maxEditCost bounds the work (and the O(D²) trace memory, ~4 MiB of int32
-// at this bound) of one diff.
-const maxEditCost = 1000
+// maxEditCost bounds the edits one diff looks for (and its O(D²) trace
+// memory, ~4 MiB of int32 at this bound); maxDiffWork bounds its time,
+// O((N+M)·D) comparisons: a generated file of a million lines rewritten in
+// a few dozen places is scanned whole rather than diffed for seconds.
+const (
+	maxEditCost = 1000
+	maxDiffWork = 1 << 25
+)
 
 var lineSeed = maphash.MakeSeed()
 
@@ -80,10 +85,11 @@ func changedLines(a, b []uint64) []span {
 }
 
 // myers returns the edits turning A into B as spans of B (see
-// changedLines), or nil when they cost more than maxEditCost.
+// changedLines), or nil when finding them would cost more than maxEditCost
+// edits or maxDiffWork comparisons.
 func myers(A, B []uint64) []span {
 	n, m := len(A), len(B)
-	maxD := min(n+m, maxEditCost)
+	maxD := min(n+m, maxEditCost, max(16, maxDiffWork/(n+m)))
 	off := maxD + 1
 	v := make([]int32, 2*maxD+3)
 	// trace[d] is v[-d..d] as it was before step d.

@@ -96,6 +96,31 @@ func TestChangedLinesTooDifferent(t *testing.T) {
 	}
 }
 
+// TestChangedLinesBoundsWork: in a very long file, a few dozen scattered
+// changes are more work than a diff is allowed; the middle is marked whole.
+func TestChangedLinesBoundsWork(t *testing.T) {
+	a := make([]uint64, 1<<20)
+	for i := range a {
+		a[i] = uint64(i)
+	}
+	b := slices.Clone(a)
+	for i := 1; i < len(b)-1; i += len(b) / 40 {
+		b[i] = 1 << 40
+	}
+	got := changedLines(a, b)
+	if len(got) != 1 || got[0].lo != 1 || got[0].hi < len(b)-len(b)/40 {
+		t.Fatalf("got %d spans starting %v", len(got), got[:min(len(got), 3)])
+	}
+	// Within the budget the same changes are found one by one.
+	a, b = a[:1<<14], b[:1<<14]
+	for i := 1; i < len(b)-1; i += len(b) / 40 {
+		b[i] = 1 << 40
+	}
+	if got := changedLines(a, b); len(got) < 40 {
+		t.Fatalf("got %d spans, want one per change", len(got))
+	}
+}
+
 func TestRegionsWidenToKeyBlocks(t *testing.T) {
 	var lines []string
 	for i := 0; i < 60; i++ {

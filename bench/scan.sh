@@ -6,7 +6,17 @@
 # gitleaks is installed with `go install` into a temporary GOBIN, never into
 # the repository. Set GITLEAKS=/path/to/gitleaks to reuse a binary, and
 # REKEY_BENCH_REPO=DIR to reuse a history repository between runs.
+#
+#   bench/scan.sh history REPO [RUNS]
+# times only `rekey scan --history REPO` against `gitleaks git REPO` on a
+# real repository's history (docs/performance.md uses tmux/tmux), RUNS times
+# each (default 3), alternating, and prints every run, the medians and their
+# ratio. With REKEY_BASELINE=/path/to/an/older/rekey it runs that build too
+# and diffs the (fingerprint, path, commit, at_head) sets of the two.
 set -euo pipefail
+if [ "${1:-}" = history ] && [ -n "${2:-}" ]; then
+  set -- "$1" "$(cd "$2" && pwd)" "${@:3}" # the script runs from the repository's top
+fi
 cd "$(dirname "$0")/.."
 
 GITLEAKS_VERSION=v8.30.1
@@ -72,6 +82,67 @@ for name, only in (("gitleaks only", {k: theirs[k] for k in set(theirs) - set(mi
             print(f"    {k[0]}:{k[1]} ({only[k]})")
 PY
 }
+
+# history REPO RUNS: the real-repository history comparison.
+history() {
+  local repo=$1 runs=$2 i t
+  local commits
+  commits=$(git -C "$repo" rev-list --all | wc -l)
+  echo "== history of $repo ($commits commits, HEAD $(git -C "$repo" rev-parse HEAD))"
+  local tools=(rekey gitleaks)
+  if [ -n "${REKEY_BASELINE:-}" ]; then
+    tools+=(baseline)
+    # One installation key for both builds, so that their fingerprints
+    # compare (without one, each scan fingerprints with a key of its own).
+    mkdir -p -m 700 "$REKEY_HOME"
+    (umask 077 && head -c 32 /dev/urandom >"$REKEY_HOME/installation.key")
+  fi
+  for i in $(seq "$runs"); do
+    for t in "${tools[@]}"; do
+      case $t in
+      rekey) run "$t-$i" "$work/rekey" scan --history --format json "$repo" ;;
+      baseline) run "$t-$i" "$REKEY_BASELINE" scan --history --format json "$repo" ;;
+      gitleaks) run "$t-$i" "$GITLEAKS" git --no-banner --log-level error --report-format json --report-path "$work/$t-$i.json" "$repo" ;;
+      esac
+      local n
+      if [ "$t" = gitleaks ]; then
+        n=$(python3 -c 'import json,sys;print(len(json.load(open(sys.argv[1]))))' "$work/$t-$i.json")
+      else
+        n=$(wc -l <"$work/$t-$i.out")
+      fi
+      printf '  run %d %-9s %7.2f s  peak %5.0f MiB  findings %s\n' "$i" "$t" "$(cat "$work/$t-$i.sec")" "$(echo "$(tail -n1 "$work/$t-$i.rss") / 1024" | bc -l)" "$n"
+    done
+  done
+  python3 - "$work" "$runs" "${tools[@]}" <<'PY'
+import json, statistics, sys
+work, runs, tools = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def med(t, ext):
+    vals = []
+    for i in range(1, runs + 1):
+        raw = open(f"{work}/{t}-{i}.{ext}").read().split()
+        vals.append(float(raw[-1]))
+    return statistics.median(vals)
+sec = {t: med(t, "sec") for t in tools}
+rss = {t: med(t, "rss") / 1024 for t in tools}
+for t in tools:
+    print(f"  median {t:9s} {sec[t]:7.2f} s  peak {rss[t]:5.0f} MiB")
+print(f"  speed ratio rekey/gitleaks: {sec['gitleaks'] / sec['rekey']:.1f}x, memory ratio: {rss['rekey'] / rss['gitleaks']:.2f}")
+if "baseline" in tools:
+    print(f"  speed ratio baseline/gitleaks: {sec['gitleaks'] / sec['baseline']:.1f}x, rekey is {sec['baseline'] / sec['rekey']:.1f}x faster than the baseline")
+    def copies(t):
+        return {(f["fingerprint"], f["path"], f["commit"], f["at_head"]) for f in map(json.loads, open(f"{work}/{t}-1.out"))}
+    a, b = copies("baseline"), copies("rekey")
+    print(f"  copies: baseline {len(a)}, rekey {len(b)}, only baseline {len(a - b)}, only rekey {len(b - a)}")
+    for c in sorted(a ^ b)[:10]:
+        print("    ", "only baseline" if c in a else "only rekey", c[1], c[2][:12], "at_head" if c[3] else "")
+PY
+}
+
+if [ "${1:-}" = history ]; then
+  [ -n "${2:-}" ] || { echo "usage: bench/scan.sh history REPO [RUNS]" >&2; exit 2; }
+  history "$2" "${3:-3}"
+  exit 0
+fi
 
 src="$(go env GOROOT)/src"
 size=$(mb "$src")

@@ -132,8 +132,12 @@ func Run(ctx context.Context, opts Options, sources []source.Source) ([]Finding,
 func foldHistory(fs []Finding) []Finding {
 	type key struct {
 		path, rule, ref, enc string
-		fp                   secret.Fingerprint
-		nth                  int
+		// match keeps a trace's partial copies apart from its exact
+		// ones: they share rule and fingerprint, and counting them
+		// together gave the exact copy the commit of a later partial.
+		match string
+		fp    secret.Fingerprint
+		nth   int
 	}
 	type version struct {
 		key
@@ -148,7 +152,7 @@ func foldHistory(fs []Finding) []Finding {
 			out = append(out, f)
 			continue
 		}
-		k := key{path: f.Path, rule: f.Rule, ref: f.Ref, enc: f.Encoding, fp: f.Fingerprint}
+		k := key{path: f.Path, rule: f.Rule, ref: f.Ref, enc: f.Encoding, match: f.Match, fp: f.Fingerprint}
 		v := version{k, f.Commit}
 		k.nth = nth[v]
 		nth[v]++

@@ -6,8 +6,11 @@
 // It drives the git command line (log, ls-tree, cat-file), which is always
 // present where a repository is and is far faster than replaying diffs: the
 // cost is one tree walk over the history plus one read of each distinct
-// blob, so a file carried unchanged through thousands of commits is scanned
-// once.
+// blob, so a file carried unchanged through thousands of commits is read
+// once. A version that replaced a known one at the same path is scanned
+// only where it differs from it (its changed lines, found by a line diff of
+// the two blobs, with context and whole key blocks); first versions, HEAD's
+// versions and structured files are scanned whole (see history.base).
 //
 // Paths in emitted locations are relative to the repository's top level,
 // slash separated (Root says where that is); Commit is the full id of the
@@ -48,6 +51,10 @@ type Options struct {
 	// or a force-push dropped locally but git has not yet expired. Off by
 	// default, as reflogs are local to one clone.
 	Reflogs bool
+	// WholeVersions scans every version of a file whole instead of only
+	// where it differs from the version it replaced: slower, and the
+	// reference the change scan is tested against.
+	WholeVersions bool
 }
 
 // ErrTooLarge is the error given to OnError for a blob over MaxBlobSize.

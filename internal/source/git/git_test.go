@@ -694,3 +694,65 @@ func TestReflogs(t *testing.T) {
 	wantPlaces(t, places(chunks, "dropped-28"), source.Location{
 		Path: "oops.env", Commit: ids[1], Class: source.ClassHistory, Blob: blobID(t, dir, ids[1]+":oops.env")})
 }
+
+// longText is a file of n numbered lines with line i replaced by edit[i].
+func longText(n int, edit map[int]string) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if s, ok := edit[i]; ok {
+			b.WriteString(s + "\n")
+		} else {
+			b.WriteString("unchanged line " + strconv.Itoa(i) + " of a long file\n")
+		}
+	}
+	return b.String()
+}
+
+// TestChangedVersionsEmitOnlyTheirChanges: a version replacing a known one
+// is emitted as its changed lines with context, at their real lines, even
+// when two branches edit the file in turn (so a version's predecessor is
+// not the version read just before it).
+func TestChangedVersionsEmitOnlyTheirChanges(t *testing.T) {
+	dir := t.TempDir()
+	var cs []gittest.Commit
+	edits := map[int]string{}
+	obsd := map[int]string{}
+	cs = append(cs, gittest.Commit{Files: map[string]string{"f.c": longText(500, nil)}})
+	cs = append(cs, gittest.Commit{Branch: "obsd", From: "main", Files: map[string]string{"o.c": "x\n"}})
+	for v := 1; v <= 50; v++ {
+		obsd[v*9] = "obsd edit " + strconv.Itoa(v)
+		cs = append(cs, gittest.Commit{Branch: "obsd", Files: map[string]string{"f.c": longText(500, obsd)}})
+		for k, s := range obsd {
+			edits[k] = s
+		}
+		edits[v*9+1] = "main edit " + strconv.Itoa(v)
+		if v == 30 {
+			edits[250] = "key=added-in-the-middle-30"
+		}
+		cs = append(cs, gittest.Commit{Merge: []string{"obsd"}, Files: map[string]string{"f.c": longText(500, edits)}})
+	}
+	cs = append(cs, gittest.Commit{Files: map[string]string{"f.c": longText(500, map[int]string{0: "head"})}})
+	ids := gittest.BuildRepo(t, dir, cs)
+	whole := len(longText(500, nil))
+	big, found := 0, 0
+	for _, c := range mustWalk(t, dir) {
+		if c.Loc.Path != "f.c" {
+			continue
+		}
+		if len(c.Data) > whole/10 {
+			big++ // the first version and HEAD's
+		}
+		if i := bytes.Index(c.Data, []byte("added-in-the-middle-30")); i >= 0 && c.Loc.Commit == ids[2+2*29+1] {
+			found++
+			if line, _ := source.Position(c.Data, i, c.Loc); line != 251 || c.Loc.Commit != ids[2+2*29+1] {
+				t.Errorf("token at line %d in %s, want line 251 in %s", line, c.Loc.Commit, ids[2+2*29+1])
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("the token's version emitted it %d times, want once", found)
+	}
+	if big != 2 {
+		t.Errorf("%d versions of f.c emitted whole, want 2 (the first and HEAD's)", big)
+	}
+}

@@ -22,6 +22,8 @@ type history struct {
 	seen    map[pairKey]struct{}
 	paths   map[string]string // interned: a path is stored once however many blobs it held
 	head    map[string]string // path → blob id in HEAD's tree
+	lines   lineCache
+	buf     []byte // the blob being read, reused
 }
 
 type blob struct {
@@ -34,6 +36,10 @@ type occurrence struct {
 	commit int32 // index in history.commits, or -1: reachable from a ref that is not a commit
 	ref    string
 	atHead bool
+	// prev is the blob this one replaced at path in the commit that
+	// introduced it; nil for a new path (an add, either side of a rename)
+	// or when the old entry was not a regular file.
+	prev *blob
 }
 
 type pairKey struct {
@@ -53,7 +59,7 @@ func newHistory() *history {
 // add records that commit (or ref) holds blob id at path, unless the pair
 // was seen before: the first sighting is the introduction, because the log
 // is read oldest first.
-func (h *history) add(id, path []byte, commit int32, ref string) {
+func (h *history) add(id, path []byte, commit int32, ref string, prevID []byte) {
 	b := h.byID[string(id)]
 	p, ok := h.paths[string(path)]
 	if !ok {
@@ -68,7 +74,28 @@ func (h *history) add(id, path []byte, commit int32, ref string) {
 		return
 	}
 	h.seen[pairKey{b, p}] = struct{}{}
-	b.occ = append(b.occ, occurrence{path: p, commit: commit, ref: ref, atHead: h.head[p] == b.id})
+	var prev *blob
+	if prevID != nil {
+		prev = h.byID[string(prevID)]
+	}
+	b.occ = append(b.occ, occurrence{path: p, commit: commit, ref: ref, atHead: h.head[p] == b.id, prev: prev})
+}
+
+// base returns the blob that b can be scanned as a change of: the one it
+// replaced, when every place b was introduced replaced that same blob. A
+// blob with no such base (the first version of a path, a copy at a new
+// path) or with a copy at HEAD is scanned whole: the HEAD copy is what
+// tells a finding it is still present, wherever it sits in the file. So
+// are the structured files the scanner decodes (wholeFile).
+func (h *history) base(b *blob) *blob {
+	var base *blob
+	for _, o := range b.occ {
+		if o.atHead || o.prev == nil || base != nil && o.prev != base || wholeFile(o.path) {
+			return nil
+		}
+		base = o.prev
+	}
+	return base
 }
 
 // regular reports whether a tree entry mode is a file whose content can be
@@ -204,12 +231,16 @@ func parseLog(r *bufio.Reader, h *history) error {
 		if len(f) != 5 || commit < 0 {
 			return fmt.Errorf("git log: unexpected raw line %q", truncate(t))
 		}
-		newMode, newID, status := f[1], f[3], f[4]
+		oldMode, newMode, oldID, newID, status := f[0], f[1], f[2], f[3], f[4]
 		if path, err = readToken(r, path[:0]); err != nil {
 			return fmt.Errorf("git log: truncated output: %w", err)
 		}
 		if regular(newMode) && status[0] != 'D' {
-			h.add(newID, path, commit, "")
+			var prev []byte
+			if regular(oldMode) && status[0] == 'M' {
+				prev = oldID
+			}
+			h.add(newID, path, commit, "", prev)
 		}
 	}
 }
@@ -276,9 +307,9 @@ func (s *Source) readRefs(ctx context.Context, h *history) error {
 		}
 		switch typ {
 		case "tree":
-			err = s.lsTree(ctx, id, func(blob, path []byte) { h.add(blob, path, -1, ref) })
+			err = s.lsTree(ctx, id, func(blob, path []byte) { h.add(blob, path, -1, ref, nil) })
 		case "blob":
-			h.add([]byte(id), []byte(ref), -1, ref)
+			h.add([]byte(id), []byte(ref), -1, ref, nil)
 		}
 		if err != nil {
 			return err

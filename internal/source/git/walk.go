@@ -107,7 +107,11 @@ func (s *Source) readBlobs(ctx context.Context, h *history, emit func(source.Chu
 func (s *Source) catFile(ctx context.Context, h *history, blobs []*blob, emit func(source.Chunk) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := command(ctx, s.gitDir, "cat-file", "--batch")
+	// git keeps up to 96 MiB of inflated delta bases by default, which
+	// made cat-file the largest process of a history scan; a third of it
+	// costs little time, since blobs are asked for in history order and
+	// each one's base is usually the version just before.
+	cmd := command(ctx, s.gitDir, "-c", "core.deltaBaseCacheLimit=32m", "cat-file", "--batch")
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -214,7 +218,13 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 	}
 	chunking := s.opts.Chunking
 	if size <= int64(chunking.Size) {
-		data := make([]byte, size)
+		// Read into a buffer kept between blobs: what is emitted is
+		// copied out, whole or (mostly) the few changed regions, so the
+		// history's gigabyte of versions is not a gigabyte of garbage.
+		if cap(h.buf) < int(size) {
+			h.buf = make([]byte, size)
+		}
+		data := h.buf[:size]
 		if _, err := io.ReadFull(r, data); err != nil {
 			return fmt.Errorf("reading blob %s: %w", b.id, unexpected(err))
 		}
@@ -224,7 +234,7 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 		if binary(data) {
 			return nil
 		}
-		return stop(source.Chunk{Data: data, Loc: loc})
+		return s.emitVersion(h, b, data, loc, stop)
 	}
 	head := make([]byte, min(size, sniffLen))
 	if _, err := io.ReadFull(r, head); err != nil {
@@ -241,6 +251,30 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 		return fmt.Errorf("reading blob %s: %w", b.id, err)
 	}
 	return skip0(r, rest, b)
+}
+
+// emitVersion emits a blob read whole (data is reused after it returns): only where it differs from the
+// version it replaced (each change with its context, at its real line in
+// this version) when that version's lines are known, else all of it.
+func (s *Source) emitVersion(h *history, b *blob, data []byte, loc source.Location, emit func(source.Chunk) error) error {
+	hs, starts := lineHashes(data)
+	var old []uint64
+	ok := false
+	if base := h.base(b); base != nil && !s.opts.WholeVersions {
+		old, ok = h.lines.get(base)
+	}
+	h.lines.remember(b, hs)
+	if !ok {
+		return emit(source.Chunk{Data: bytes.Clone(data), Loc: loc})
+	}
+	for _, r := range regions(data, starts, changedLines(old, hs)) {
+		l := loc
+		l.Line = r.lo + 1
+		if err := emit(source.Chunk{Data: bytes.Clone(data[starts[r.lo]:starts[r.hi]]), Loc: l}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // skip0 drops what is left of a blob read in part, and the newline after

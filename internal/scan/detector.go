@@ -34,7 +34,9 @@ func (r *Rules) Match(ch source.Chunk) []Finding {
 	}
 	raw := r.Detector.Scan(ch.Data)
 	owned := len(ch.Data) - ch.Tail
-	if !whole {
+	// Split values are joined in whole files and in the changed regions
+	// of a history version, which start at a line of their own.
+	if !whole && !(ch.Tail == 0 && ch.Loc.Column <= 1 && !ch.Loc.Flat) {
 		return r.matchData(out, raw, nil, ch.Data, owned, ch.Loc, encoded, "")
 	}
 	// A copy of the file with its JSON strings decoded, or its split

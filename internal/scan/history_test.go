@@ -102,6 +102,15 @@ func historyCases(t *testing.T, dir string) []string {
 		gittest.Commit{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on"})}},
 		gittest.Commit{Merge: []string{"topic"}, Files: map[string]string{"re.c": longFile(map[int]string{250: "y = tok_readdedtoken;", 0: "/* edited */", 120: "tok_fromthetopic"})}},
 	)
+	// A token split over two string literals, added to a long Go file's
+	// third version: found only in the file with its split values joined.
+	split := map[int]string{150: "\tconst k = \"tok_splits\" +", 151: "\t\t\"plitva\""}
+	cs = append(cs,
+		gittest.Commit{Files: map[string]string{"split.go": longFile(nil)}},
+		gittest.Commit{Files: map[string]string{"split.go": longFile(map[int]string{1: "edit"})}},
+		gittest.Commit{Files: map[string]string{"split.go": longFile(split)}},
+		gittest.Commit{Files: map[string]string{"split.go": longFile(map[int]string{1: "edit again"})}},
+	)
 	// A binary file that becomes text holding a token.
 	cs = append(cs,
 		gittest.Commit{Files: map[string]string{"blob.bin": "\x00\x01tok_inbinaryfile\n"}},
@@ -155,7 +164,8 @@ func TestChangeScanFindsWhatWholeScanFinds(t *testing.T) {
 		commit string
 		atHead bool
 	}{
-		{"blob.bin", 2, ids[74], true},
+		{"blob.bin", 2, ids[78], true},
+		{"split.go", 151, ids[75], false},
 		{"keys/k.txt", 2, ids[60], false},
 		{"keys/k.txt", 2, ids[61], true}, // the key whose middle line changed, found whole
 		{"new/name.c", 101, ids[68], true},

@@ -3,8 +3,6 @@ package slackapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,21 +10,10 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/source"
 )
 
-// Record is what one remediation changed. It never holds the secret: the
-// text before is kept as a hash only.
-type Record struct {
-	// Object is the message: "slack:#deploys@1700000000.000100".
-	Object string `json:"object"`
-	// Action is update (the text was replaced), delete, or none (the
-	// message no longer held the secret).
-	Action string `json:"action"`
-	// BeforeSHA256 is the hash of the message's text before the change.
-	BeforeSHA256 string `json:"before_sha256,omitempty"`
-	// After is the message's text as stored now (empty once deleted).
-	After string `json:"after,omitempty"`
-}
+var _ source.Redactor = (*Redactor)(nil)
 
 // Redactor takes a secret's copies out of messages through the Web API.
 // It acts on what it is given: whether a message may be changed (the
@@ -107,16 +94,16 @@ func (r *Redactor) holds(m Message) bool {
 // A message already clean or gone is left alone (Action none): Redact is
 // idempotent. The message is read again afterwards and an error returned
 // when it still holds the secret.
-func (r *Redactor) Redact(ctx context.Context, ref string, del bool) (Record, error) {
+func (r *Redactor) Redact(ctx context.Context, ref string, del bool) (source.Redaction, error) {
 	label, ts, err := ParseRef(ref)
 	if err != nil {
-		return Record{}, err
+		return source.Redaction{}, err
 	}
 	conv, err := r.conversation(ctx, label)
 	if err != nil {
-		return Record{}, err
+		return source.Redaction{}, err
 	}
-	rec := Record{Object: PathOf(label) + "@" + ts, Action: "none"}
+	rec := source.Redaction{Object: PathOf(label) + "@" + ts, Action: "none"}
 	m, found, err := r.read(ctx, conv, ts)
 	if err != nil {
 		return rec, err
@@ -127,8 +114,7 @@ func (r *Redactor) Redact(ctx context.Context, ref string, del bool) (Record, er
 		}
 		return rec, nil
 	}
-	sum := sha256.Sum256([]byte(m.Text))
-	rec.BeforeSHA256 = hex.EncodeToString(sum[:])
+	rec.BeforeSHA256 = source.TextHash(m.Text)
 	if del {
 		rec.Action = "delete"
 		if err := r.Client.Delete(ctx, conv, ts); err != nil {

@@ -265,7 +265,7 @@ func TestGoodExample(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("errors:\n%s", strings.Join(errorStrings(rep), "\n"))
 	}
-	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 5 || len(inv.Logs) != 5 {
+	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 7 || len(inv.Logs) != 5 {
 		t.Fatalf("counts: %d systems, %d identities, %d consumers, %d sources, %d logs",
 			len(inv.Systems), len(inv.Identities), len(inv.Consumers), len(inv.Sources), len(inv.Logs))
 	}
@@ -308,7 +308,7 @@ func TestGoodExample(t *testing.T) {
 		t.Errorf("sources %+v logs %+v", inv.Sources, inv.Logs)
 	}
 	want := &JSONFields{Time: "ts", Credential: "user.key_id", Identity: "user.name", Source: "client.ip",
-		Action: "http.route", Outcome: "http.status", Failure: []string{"401", "403"}, Pos: Pos{"testdata/good.yml", 100, 13}}
+		Action: "http.route", Outcome: "http.status", Failure: []string{"401", "403"}, Pos: Pos{"testdata/good.yml", 102, 13}}
 	if diff := cmp.Diff(want, inv.Logs[4].Fields); diff != "" || inv.Logs[4].Type != "jsonl" || inv.Logs[0].Fields != nil {
 		t.Errorf("jsonl fields (-want +got):\n%s", diff)
 	}

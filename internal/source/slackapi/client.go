@@ -135,6 +135,30 @@ type Message struct {
 	ReplyCount  int          `json:"reply_count"`
 	Attachments []Attachment `json:"attachments"`
 	Files       []File       `json:"files"`
+	// raw is the message as received: its blocks and attachments are
+	// sent back whole, the secret replaced, when it is redacted.
+	raw []byte
+}
+
+// UnmarshalJSON keeps the raw message beside its typed fields.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	type plain Message
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
+	}
+	m.raw = append([]byte(nil), b...)
+	return nil
+}
+
+// structured returns the message's blocks and attachments as received
+// (nil when it has none).
+func (m Message) structured() (blocks, attachments any) {
+	var r struct {
+		Blocks      any `json:"blocks"`
+		Attachments any `json:"attachments"`
+	}
+	_ = json.Unmarshal(m.raw, &r)
+	return r.Blocks, r.Attachments
 }
 
 // Attachment is a legacy message attachment.
@@ -272,11 +296,23 @@ func (c *Client) pages(ctx context.Context, method string, conv Conversation, fo
 	}
 }
 
-// Update replaces a message's text (chat.update). Only its author's
+// Update replaces a message's text (chat.update), and its blocks and
+// attachments when given (nil leaves them as they are). Only its author's
 // token (or an admin's user token) may.
-func (c *Client) Update(ctx context.Context, conv Conversation, ts, text string) error {
+func (c *Client) Update(ctx context.Context, conv Conversation, ts, text string, blocks, attachments any) error {
+	form := url.Values{"channel": {conv.ID}, "ts": {ts}, "text": {text}}
+	for k, v := range map[string]any{"blocks": blocks, "attachments": attachments} {
+		if v == nil {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		form.Set(k, string(b))
+	}
 	var r envelope
-	return c.call(ctx, "chat.update", "#"+conv.Label(), url.Values{"channel": {conv.ID}, "ts": {ts}, "text": {text}}, &r)
+	return c.call(ctx, "chat.update", "#"+conv.Label(), form, &r)
 }
 
 // Delete deletes a message (chat.delete).

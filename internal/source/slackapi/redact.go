@@ -87,10 +87,11 @@ func (r *Redactor) holds(m Message) bool {
 	return false
 }
 
-// Redact removes the secret from the message ref names: its text is
-// updated with the secret replaced (chat.update), or, with del, the
-// message is deleted (chat.delete, the policy for a message whose
-// attachments or files hold the secret, which chat.update cannot edit).
+// Redact removes the secret from the message ref names: its text, blocks
+// and attachments are updated with the secret replaced (chat.update), or,
+// with del, the message is deleted (chat.delete, the policy for a
+// message whose shared files hold the secret, which chat.update cannot
+// edit).
 // A message already clean or gone is left alone (Action none): Redact is
 // idempotent. The message is read again afterwards and an error returned
 // when it still holds the secret.
@@ -123,7 +124,8 @@ func (r *Redactor) Redact(ctx context.Context, ref string, del bool) (source.Red
 	} else {
 		rec.Action = "update"
 		rec.After = r.replace(m.Text)
-		if err := r.Client.Update(ctx, conv, ts, rec.After); err != nil {
+		blocks, attachments := m.structured()
+		if err := r.Client.Update(ctx, conv, ts, rec.After, r.replaceAll(blocks), r.replaceAll(attachments)); err != nil {
 			return rec, err
 		}
 	}
@@ -146,6 +148,24 @@ func (r *Redactor) replace(text string) string {
 		text = strings.ReplaceAll(text, esc, r.Replacement)
 	}
 	return text
+}
+
+// replaceAll replaces the secret in every string of a JSON tree (a
+// message's blocks or attachments).
+func (r *Redactor) replaceAll(v any) any {
+	switch x := v.(type) {
+	case string:
+		return r.replace(x)
+	case []any:
+		for i := range x {
+			x[i] = r.replaceAll(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = r.replaceAll(x[k])
+		}
+	}
+	return v
 }
 
 func escape(s string) string {

@@ -2,6 +2,7 @@ package slackapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -39,7 +40,10 @@ func workspace(t *testing.T) *slackapitest.Server {
 	)
 	s := &slackapitest.Server{Token: token, Self: self, MaxLimit: 3, Channels: []*slackapitest.Channel{
 		deploys,
-		{ID: "C02RANDOM", Name: "random", Member: true, Messages: []slackapitest.Message{{TS: slackapitest.TS(3), User: "U0ALICE", Text: "lunch?"}}},
+		{ID: "C02RANDOM", Name: "random", Member: true, Messages: []slackapitest.Message{{TS: slackapitest.TS(3), User: "U0ALICE", Text: "lunch?"},
+			{TS: slackapitest.TS(6), User: self, Text: "deploy bot: config pushed",
+				Blocks:      []any{map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": "*config* `" + strings.ReplaceAll(leak, "&", "&amp;") + "`"}}},
+				Attachments: []map[string]any{{"color": "#36a64f", "fields": []any{map[string]any{"title": "DSN", "value": leak}}}}}}},
 		{ID: "C03SECRET", Name: "ops-private", Private: true, Member: true, Messages: []slackapitest.Message{
 			{TS: slackapitest.TS(4), User: "U0ALICE", Text: "see attachment", Attachments: []map[string]any{{"fallback": "conn " + leak, "text": "conn " + leak}}}}},
 		{ID: "C04OUTSIDE", Name: "outside", Member: false},
@@ -91,10 +95,14 @@ func TestWalkReadsEveryPageAndThread(t *testing.T) {
 		}
 	}
 	// 10 in #deploys (history over 5 pages of 2, the thread's 3 over 2
-	// pages), 1 in #random, 1 attachment text (its fallback repeats it),
-	// the attachment's message text, and the DM.
-	if len(got) != 14 {
-		t.Errorf("got %d chunks, want 14: %v", len(got), got)
+	// pages), 3 in #random (the bot's text and block: its attachment
+	// field repeats part of the block), 1 attachment text (its fallback
+	// repeats it), the attachment's message text, and the DM.
+	if len(got) != 16 {
+		t.Errorf("got %d chunks, want 16: %v", len(got), got)
+	}
+	if _, ok := refs["#random@"+slackapitest.TS(6)+" *config* `"+leak+"`"]; !ok {
+		t.Errorf("block text not read: %v", got)
 	}
 	reply := refs["#deploys@"+slackapitest.TS(12)+" found it:\nDATABASE_URL="+leak+" (rotate after)"]
 	if reply.Path != "slack:#deploys" {
@@ -134,8 +142,8 @@ func TestRateLimitHonoursRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 14 {
-		t.Errorf("got %d chunks after rate limits, want 14", len(got))
+	if len(got) != 16 {
+		t.Errorf("got %d chunks after rate limits, want 16", len(got))
 	}
 	if diff := cmp.Diff([]time.Duration{7 * time.Second, 7 * time.Second, 7 * time.Second}, slept); diff != "" {
 		t.Errorf("waits (-want +got):\n%s", diff)
@@ -221,6 +229,21 @@ func TestRedactThreadReply(t *testing.T) {
 		if strings.Contains(c.Text, leak) && c.Ref == ref {
 			t.Errorf("re-walk still finds %s", c.Ref)
 		}
+	}
+}
+
+func TestRedactBlocksAndAttachments(t *testing.T) {
+	srv := workspace(t)
+	r := redactor(srv)
+	ref := "#random@" + slackapitest.TS(6)
+	rec, err := r.Redact(context.Background(), ref, false)
+	if err != nil || rec.Action != "update" {
+		t.Fatalf("%+v, %v", rec, err)
+	}
+	m, _ := srv.Message("C02RANDOM", slackapitest.TS(6))
+	b, _ := json.Marshal(m)
+	if strings.Contains(string(b), "Zq8vN3kP2wLx") || !strings.Contains(string(b), "#36a64f") || !strings.Contains(string(b), "*config* `[REDACTED by rekey INC-7]`") {
+		t.Errorf("stored message %s: want the secret gone from blocks and attachments, the rest kept", b)
 	}
 }
 

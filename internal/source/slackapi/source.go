@@ -107,7 +107,8 @@ var entities = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
 
 // Texts are a message's texts as its author typed them: its text,
 // attachments' texts and field values (mrkdwn, unescaped) and its files'
-// names, titles and previews, without those another of them contains.
+// names, titles and previews, the texts in its blocks, without those
+// another of them contains.
 func Texts(m Message) []string {
 	var out []string
 	add := func(s string, mrkdwn bool) {
@@ -132,7 +133,29 @@ func Texts(m Message) []string {
 		add(f.Title, false)
 		add(f.Preview, false)
 	}
+	blocks, _ := m.structured()
+	blockTexts(blocks, add)
 	return uncovered(out)
+}
+
+// blockTexts finds every string under a "text" key in a message's blocks,
+// at any depth (rich_text elements, section and header text objects); a
+// mrkdwn text object is unescaped as message text is.
+func blockTexts(v any, add func(string, bool)) {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			blockTexts(e, add)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if t, ok := e.(string); ok && k == "text" {
+				add(t, x["type"] == "mrkdwn")
+				continue
+			}
+			blockTexts(e, add)
+		}
+	}
 }
 
 // uncovered drops the texts that are part of a longer one: an

@@ -24,8 +24,9 @@ import (
 // parent's ts.
 type Message struct {
 	TS, ThreadTS, User, Text string
-	// Attachments are sent as they are.
+	// Attachments and Blocks are sent as they are.
 	Attachments []map[string]any
+	Blocks      []any
 }
 
 // Channel is a stored conversation.
@@ -261,6 +262,9 @@ func (s *Server) wire(c *Channel, m Message) map[string]any {
 	if len(m.Attachments) > 0 {
 		o["attachments"] = m.Attachments
 	}
+	if len(m.Blocks) > 0 {
+		o["blocks"] = m.Blocks
+	}
 	return o
 }
 
@@ -350,6 +354,24 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request, method string) {
 	if text == "" && r.Form.Get("blocks") == "" && r.Form.Get("attachments") == "" {
 		fail(w, "no_text")
 		return
+	}
+	// blocks and attachments, JSON in the form, replace the message's
+	// when given; left out, they are kept.
+	if b := r.Form.Get("blocks"); b != "" {
+		var blocks []any
+		if json.Unmarshal([]byte(b), &blocks) != nil {
+			fail(w, "invalid_blocks")
+			return
+		}
+		c.Messages[i].Blocks = blocks
+	}
+	if a := r.Form.Get("attachments"); a != "" {
+		var atts []map[string]any
+		if json.Unmarshal([]byte(a), &atts) != nil {
+			fail(w, "invalid_attachments")
+			return
+		}
+		c.Messages[i].Attachments = atts
 	}
 	c.Messages[i].Text = text
 	reply(w, map[string]any{"ok": true, "channel": c.ID, "ts": ts, "text": text,

@@ -177,7 +177,7 @@ var badFiles = []struct {
 	}},
 	{"live-sources.bad.yml", []string{
 		`3:5: sources[0]: missing token: the API token, as env:VAR or file:PATH`,
-		`4:31: sources[1]: token must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git, so treat it as leaked`,
+		`4:31: sources[1]: token must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git`,
 		`5:5: sources[2]: missing url`,
 		`6:28: sources[3]: url: holds credentials in its URL`,
 		`7:28: sources[4]: url: want an http:// or https:// base URL with a host`,

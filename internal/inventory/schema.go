@@ -577,29 +577,13 @@ func baseURL(e string) error {
 	return nil
 }
 
-// ref reads a required reference (env:VAR or file:PATH) under key. Its
-// value is never quoted in a message: it may be the credential itself.
+// ref reads a required reference (env:VAR or file:PATH) under key.
 func (p *parser) ref(o *obj, key, what string) Ref {
-	v := o.vals[key]
-	if v == nil || isNull(v) {
+	if v := o.vals[key]; v == nil || isNull(v) {
 		p.errorf(o.at(key), "%s: missing %s: %s, as env:VAR or file:PATH", o.where(), key, what)
 		return Ref{}
 	}
-	s, ok := p.scalar(v, o.prefix(key))
-	if !ok {
-		return Ref{}
-	}
-	ref, err := ParseRef(s)
-	switch {
-	case errors.Is(err, errNotRef):
-		p.errorf(v, "%s: %s must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git, so treat it as leaked", o.where(), key)
-		return Ref{}
-	case err != nil:
-		p.errorf(v, "%s: %s: %v", o.where(), key, err)
-		return Ref{}
-	}
-	ref.Dir, ref.Pos = p.dir, p.pos(v)
-	return ref
+	return p.secretRef(o, key)
 }
 
 func (p *parser) log(n *yaml.Node, i int) (Log, bool) {

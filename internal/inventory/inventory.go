@@ -186,10 +186,18 @@ type Delivery struct {
 
 // Source is a place copies of a secret may live, to scan.
 type Source struct {
-	Type    string // git, dir, slack, jira
-	Path    string
-	History bool // git only: scan every reachable blob, not only the work tree
-	Pos     Pos
+	Type    string // git, dir, slack, jira, slack-api, jira-api
+	Path    string // not for slack-api and jira-api, read through their APIs
+	History bool   // git only: scan every reachable blob, not only the work tree
+	// URL is a live source's API: the Jira site (required), Slack's Web
+	// API base (optional, https://slack.com/api by default).
+	URL string
+	// Token is a live source's API token. For jira-api, a value
+	// "email:api-token" is sent as basic auth, anything else as Bearer.
+	Token Ref
+	// JQL selects a jira-api source's issues (all of them by default).
+	JQL string
+	Pos Pos
 }
 
 // Log is a set of log files that record credential use.

@@ -222,11 +222,22 @@ var badFiles = []struct {
 		`21:90: logs[7]: fields: failure: "403" listed twice (first at 21:83)`,
 	}},
 	{"sources.bad.yml", []string{
-		`3:13: sources[0]: type "svn" is unknown (known: git, dir, slack, jira)`,
+		`3:13: sources[0]: type "svn" is unknown (known: git, dir, slack, jira, slack-api, jira-api)`,
 		`4:44: sources[1]: history applies to git sources only`,
 		`5:5: sources[2]: missing path`,
 		`6:5: sources[3]: missing type`,
 		`7:45: sources[4]: history: want true or false, got a string`,
+	}},
+	{"live-sources.bad.yml", []string{
+		`3:5: sources[0]: missing token: the API token, as env:VAR or file:PATH`,
+		`4:31: sources[1]: token must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git`,
+		`5:5: sources[2]: missing url`,
+		`6:28: sources[3]: url: holds credentials in its URL`,
+		`7:28: sources[4]: url: want an http:// or https:// base URL with a host`,
+		`8:54: sources[5]: a slack-api source is read through its API and has no path`,
+		`9:48: sources[6]: jql applies to jira-api sources only`,
+		`10:36: sources[7]: token applies to slack-api and jira-api sources only`,
+		`11:31: sources[8]: token: env: wants a variable name`,
 	}},
 	{"policy.bad.yml", []string{
 		`3:22: policy: approve: step kind "revokee" is unknown`,
@@ -307,7 +318,7 @@ func TestGoodExample(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("errors:\n%s", strings.Join(errorStrings(rep), "\n"))
 	}
-	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 5 || len(inv.Logs) != 5 {
+	if len(inv.Systems) != 3 || len(inv.Identities) != 5 || len(inv.Consumers) != 7 || len(inv.Sources) != 7 || len(inv.Logs) != 5 {
 		t.Fatalf("counts: %d systems, %d identities, %d consumers, %d sources, %d logs",
 			len(inv.Systems), len(inv.Identities), len(inv.Consumers), len(inv.Sources), len(inv.Logs))
 	}
@@ -350,7 +361,7 @@ func TestGoodExample(t *testing.T) {
 		t.Errorf("sources %+v logs %+v", inv.Sources, inv.Logs)
 	}
 	want := &JSONFields{Time: "ts", Credential: "user.key_id", Identity: "user.name", Source: "client.ip",
-		Action: "http.route", Outcome: "http.status", Failure: []string{"401", "403"}, Pos: Pos{"testdata/good.yml", 100, 13}}
+		Action: "http.route", Outcome: "http.status", Failure: []string{"401", "403"}, Pos: Pos{"testdata/good.yml", 102, 13}}
 	if diff := cmp.Diff(want, inv.Logs[4].Fields); diff != "" || inv.Logs[4].Type != "jsonl" || inv.Logs[0].Fields != nil {
 		t.Errorf("jsonl fields (-want +got):\n%s", diff)
 	}
@@ -951,5 +962,31 @@ consumers:
 	want := []string{`inv.yml:5:39: system "odd": admin env:GH_ODD holds neither a token nor a GitHub App's {app_id, installation_id, private_key}`}
 	if !slices.Equal(got, want) {
 		t.Errorf("warnings %q, want %q", got, want)
+	}
+}
+
+func TestLiveSources(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "inventory.yml")
+	if err := os.WriteFile(p, []byte(`version: 1
+sources:
+  - { type: slack-api, token: env:SLACK_TOKEN }
+  - { type: jira-api, url: "https://acme.atlassian.net", token: env:JIRA_TOKEN, jql: "project = OPS" }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv, rep, err := Load(p, opts(t, map[string]string{"SLACK_TOKEN": "set"}))
+	if err != nil || !rep.OK() {
+		t.Fatalf("%v %v", err, errorStrings(rep))
+	}
+	want := []Source{
+		{Type: "slack-api", Token: Ref{Scheme: "env", Name: "SLACK_TOKEN", Dir: dir, Pos: Pos{p, 3, 31}}, Pos: Pos{p, 3, 5}},
+		{Type: "jira-api", URL: "https://acme.atlassian.net", JQL: "project = OPS", Token: Ref{Scheme: "env", Name: "JIRA_TOKEN", Dir: dir, Pos: Pos{p, 4, 65}}, Pos: Pos{p, 4, 5}},
+	}
+	if diff := cmp.Diff(want, inv.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	if len(rep.Warnings) != 1 || rep.Warnings[0].String() != p+":4:65: sources: jira-api token env:JIRA_TOKEN: variable is unset or empty here" {
+		t.Errorf("warnings %v", rep.Warnings)
 	}
 }

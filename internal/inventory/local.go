@@ -41,6 +41,11 @@ func (p *parser) local(inv *Inventory) {
 		}
 	}
 	for _, s := range inv.Sources {
+		if !s.Token.IsZero() {
+			if err := s.Token.Check(getenv); err != nil {
+				p.warnf(s.Token.Pos, "sources: %s token %v", s.Type, err)
+			}
+		}
 		if s.Path == "" {
 			continue
 		}

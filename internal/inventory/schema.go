@@ -23,7 +23,7 @@ var (
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
-	sourceKeys   = []string{"type", "path", "history"}
+	sourceKeys   = []string{"type", "path", "history", "url", "token", "jql"}
 	logKeys      = []string{"type", "path", "prefix", "fields"}
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
@@ -32,7 +32,7 @@ var (
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
-	sourceTypes     = []string{"git", "dir", "slack", "jira"}
+	sourceTypes     = []string{"git", "dir", "slack", "jira", SourceSlackAPI, SourceJiraAPI}
 )
 
 // LogFormats are the log format names a logs entry's type may take.
@@ -219,18 +219,17 @@ func (p *parser) endpoint(o *obj, typ string) string {
 		p.errorf(at, "%s: endpoint applies to systems of type %s (an API's base URL); a %s system's admin connection string says where it is", o.where(), strings.Join(endpointTypes, ", "), typ)
 		return ""
 	}
-	u, err := url.Parse(e)
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+	switch err := baseURL(e); {
+	case errors.Is(err, errURLCredentials):
+		p.errorf(at, "%s: endpoint holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them with admin: env:VAR or file:PATH", o.where())
+	case errors.Is(err, errURLShape):
 		like := "https://iam.amazonaws.com"
 		if typ == TypeGitHub {
 			like = "https://github.example.com (GitHub Enterprise Server)"
 		}
-		p.errorf(at, "%s: endpoint: want an http:// or https:// base URL with a host, like %s", o.where(), like)
-	case u.User != nil:
-		p.errorf(at, "%s: endpoint holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them with admin: env:VAR or file:PATH", o.where())
-	case u.RawQuery != "" || u.Fragment != "":
-		p.errorf(at, "%s: endpoint: a base URL has no query or fragment", o.where())
+		p.errorf(at, "%s: endpoint: %v, like %s", o.where(), err, like)
+	case err != nil:
+		p.errorf(at, "%s: endpoint: %v", o.where(), err)
 	default:
 		return e
 	}
@@ -525,6 +524,12 @@ func parseSource(s string) (kind, val string, err error) {
 	return "host", s, nil
 }
 
+// Live source types: read through a service's API rather than a path.
+const (
+	SourceSlackAPI = "slack-api"
+	SourceJiraAPI  = "jira-api"
+)
+
 func (p *parser) source(n *yaml.Node, i int) (Source, bool) {
 	o, _ := p.item(n, "sources", "", i, false)
 	if o == nil {
@@ -535,12 +540,68 @@ func (p *parser) source(n *yaml.Node, i int) (Source, bool) {
 	if s.Type = o.str("type", true); s.Type != "" {
 		p.enum(o.at("type"), o.prefix("type"), s.Type, sourceTypes)
 	}
-	s.Path = o.str("path", true)
+	live := s.Type == SourceSlackAPI || s.Type == SourceJiraAPI
+	s.Path = o.str("path", !live && s.Type != "")
+	if s.Type == "" {
+		s.Path = o.str("path", true)
+	}
 	s.History = o.boolean("history")
 	if s.History && s.Type != "git" && s.Type != "" {
 		p.errorf(o.at("history"), "%s: history applies to git sources only", o.where())
 	}
+	if !live {
+		for _, k := range []string{"url", "token", "jql"} {
+			if v := o.vals[k]; v != nil && !isNull(v) && s.Type != "" {
+				p.errorf(o.keys[k], "%s: %s applies to %s and %s sources only", o.where(), k, SourceSlackAPI, SourceJiraAPI)
+			}
+		}
+		return s, true
+	}
+	if s.Path != "" {
+		p.errorf(o.at("path"), "%s: a %s source is read through its API and has no path", o.where(), s.Type)
+	}
+	if v := o.vals["jql"]; v != nil && !isNull(v) && s.Type != SourceJiraAPI {
+		p.errorf(o.keys["jql"], "%s: jql applies to %s sources only", o.where(), SourceJiraAPI)
+	}
+	s.JQL = o.str("jql", false)
+	if u := o.str("url", s.Type == SourceJiraAPI); u != "" {
+		if err := baseURL(u); err != nil {
+			p.errorf(o.at("url"), "%s: url: %v", o.where(), err)
+		} else {
+			s.URL = u
+		}
+	}
+	s.Token = p.ref(o, "token", "the API token")
 	return s, true
+}
+
+var (
+	errURLShape       = errors.New("want an http:// or https:// base URL with a host")
+	errURLCredentials = errors.New("holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them as a reference (env:VAR or file:PATH)")
+)
+
+// baseURL checks an API's base URL: absolute http(s) with a host, no
+// credentials in it (the inventory lives in git), no query or fragment.
+func baseURL(e string) error {
+	u, err := url.Parse(e)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return errURLShape
+	case u.User != nil:
+		return errURLCredentials
+	case u.RawQuery != "" || u.Fragment != "":
+		return errors.New("a base URL has no query or fragment")
+	}
+	return nil
+}
+
+// ref reads a required reference (env:VAR or file:PATH) under key.
+func (p *parser) ref(o *obj, key, what string) Ref {
+	if v := o.vals[key]; v == nil || isNull(v) {
+		p.errorf(o.at(key), "%s: missing %s: %s, as env:VAR or file:PATH", o.where(), key, what)
+		return Ref{}
+	}
+	return p.secretRef(o, key)
 }
 
 func (p *parser) log(n *yaml.Node, i int) (Log, bool) {

@@ -409,8 +409,10 @@ func (p *jsonParser) emitPiece(pc piece, ref string, at time.Time) error {
 	return nil
 }
 
-// jiraTime parses a time as Jira's REST API writes it
+// ParseTime parses a time as Jira's REST API writes it
 // ("2024-03-04T09:02:11.000+0100"), or RFC 3339; zero when it is neither.
+func ParseTime(v string) time.Time { return jiraTime(v) }
+
 func jiraTime(v string) time.Time {
 	for _, layout := range []string{"2006-01-02T15:04:05.000-0700", time.RFC3339Nano} {
 		if t, err := time.Parse(layout, v); err == nil {
@@ -812,4 +814,28 @@ func (r *recorder) offset(raw []byte, line, col int) int {
 		off += i + 1
 	}
 	return off + col - 1
+}
+
+// Text returns the texts of one field's JSON value as the export reader
+// scans them: a plain string (API v2), or an Atlassian Document Format
+// document (API v3) flattened a block at a time, with link and card URLs
+// as texts of their own. The live source (jiraapi) uses it so that both
+// read a field the same way.
+func Text(value []byte) ([]string, error) {
+	p := &jsonParser{s: jsonscan.New(bytes.NewReader(value)), ctx: context.Background()}
+	v, err := p.s.Value()
+	if err != nil {
+		return nil, err
+	}
+	var pieces []piece
+	if err := p.text(v, &pieces); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(pieces))
+	for _, pc := range pieces {
+		if pc.text != "" {
+			out = append(out, pc.text)
+		}
+	}
+	return out, nil
 }

@@ -530,3 +530,23 @@ func TestServerXML(t *testing.T) {
 		}
 	}
 }
+
+func TestTextReadsFieldValuesAsTheExportDoes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`"plain v2 text"`, []string{"plain v2 text"}},
+		{`{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"pass: "},{"type":"text","text":"hunter2","marks":[{"type":"code"}]},{"type":"hardBreak"},{"type":"text","text":"next"}]},{"type":"paragraph","content":[{"type":"inlineCard","attrs":{"url":"https://x.example/?t=abc"}}]}]}`,
+			[]string{"pass: hunter2\nnext", "https://x.example/?t=abc"}},
+		{`null`, []string{}},
+	} {
+		got, err := Text([]byte(tc.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("Text(%s) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

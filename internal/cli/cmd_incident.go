@@ -319,7 +319,7 @@ func traceInventory(ctx context.Context, g *globals, inv *inventory.Inventory, s
 	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
 	// A source missing here is reported, not fatal: the inventory may list
 	// places only some machines have.
-	sources := scan.InventorySources(inv, ferrs.add, warn)
+	sources := scan.InventorySources(inv, ferrs.add, warn, g.env.Getenv)
 	m := &scan.Trace{Secret: s, Matcher: tm, Detector: det, Fingerprinter: fp}
 	return scan.Run(ctx, scan.Options{Matcher: m}, sources)
 }

@@ -26,6 +26,7 @@ func checkFormat(got string, allowed ...string) error {
 // with progress on a terminal, print, and turn "found" into exit status 1.
 func runFindings(ctx context.Context, g *globals, in *inputFlags, paths []string, m scan.Matcher, format string, out io.Writer, det *detect.Detector) error {
 	ferrs := &fileErrors{w: func(s string) { fmt.Fprintln(g.env.Stderr, s) }}
+	in.getenv = g.env.Getenv
 	sources, err := in.build(paths, ferrs.add, func(s string) { fmt.Fprintln(g.env.Stderr, s) })
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/source/fs"
 	"github.com/rekeyhq/rekey/internal/source/git"
 	"github.com/rekeyhq/rekey/internal/source/jira"
+	"github.com/rekeyhq/rekey/internal/source/live"
 	"github.com/rekeyhq/rekey/internal/source/slack"
 )
 
@@ -22,11 +23,13 @@ type inputFlags struct {
 	history bool
 	sources []string
 	exclude []string
+	// getenv resolves a live source's token reference (env:VAR).
+	getenv func(string) string
 }
 
 func (in *inputFlags) register(c *cobra.Command) {
 	c.Flags().BoolVar(&in.history, "history", false, "also scan every reachable blob of every ref of git repositories")
-	c.Flags().StringArrayVar(&in.sources, "source", nil, "an export to scan: slack:DIR or jira:FILE (repeatable)")
+	c.Flags().StringArrayVar(&in.sources, "source", nil, "an export or a live API to scan: slack:DIR, jira:FILE, slack-api:env:VAR, jira-api:https://HOST?token=env:VAR[&jql=…] (repeatable; tokens only by reference)")
 	c.Flags().StringArrayVar(&in.exclude, "exclude", nil, "skip paths matching this glob, relative to each PATH (repeatable; ** matches any depth)")
 }
 
@@ -83,6 +86,18 @@ func (in *inputFlags) build(paths []string, onErr source.ErrorFunc, warn func(st
 		if !ok || loc == "" {
 			return nil, usagef("--source %q: want slack:DIR or jira:FILE", spec)
 		}
+		if live.IsLive(kind) {
+			sp, err := live.ParseSpec(kind, loc)
+			if err != nil {
+				return nil, err
+			}
+			s, err := sp.Source(live.Deps{OnError: onErr, Getenv: in.getenv})
+			if err != nil {
+				return nil, errs.E(kind, errs.Invalid, "", err)
+			}
+			out = append(out, s)
+			continue
+		}
 		var (
 			s         source.Source
 			err       error
@@ -97,7 +112,7 @@ func (in *inputFlags) build(paths []string, onErr source.ErrorFunc, warn func(st
 			s, err = newSource(jira.New(jira.Options{Path: loc, OnError: onErr}))
 			notExport, class = jira.ErrNotExport, source.ClassTicket
 		default:
-			return nil, usagef("--source %q: unknown kind %q (want slack or jira)", spec, kind)
+			return nil, usagef("--source %q: unknown kind %q (want slack, jira, slack-api or jira-api)", spec, kind)
 		}
 		if errors.Is(err, notExport) {
 			s, err = in.plain(loc, class, err, onErr, warn)

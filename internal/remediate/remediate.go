@@ -202,7 +202,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// Trace again: the inventory's sources, each branch's tree (a mirror
 	// was traced as it was rewritten).
-	after, err := traceSources(ctx, o, tm, scan.InventorySources(o.Inventory, nil, o.Warn))
+	after, err := traceSources(ctx, o, tm, scan.InventorySources(o.Inventory, nil, o.Warn, nil))
 	if err != nil {
 		return nil, err
 	}

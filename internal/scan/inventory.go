@@ -9,6 +9,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/source/fs"
 	"github.com/rekeyhq/rekey/internal/source/git"
 	"github.com/rekeyhq/rekey/internal/source/jira"
+	"github.com/rekeyhq/rekey/internal/source/live"
 	"github.com/rekeyhq/rekey/internal/source/slack"
 )
 
@@ -17,7 +18,7 @@ import (
 // (without the tracked, unchanged files its history covers), directories,
 // Slack and Jira exports. A source that cannot be opened here is passed
 // to warn and skipped.
-func InventorySources(inv *inventory.Inventory, onErr source.ErrorFunc, warn func(string)) []source.Source {
+func InventorySources(inv *inventory.Inventory, onErr source.ErrorFunc, warn func(string), getenv func(string) string) []source.Source {
 	if onErr == nil {
 		onErr = func(e *source.FileError) { warn("rekey: " + e.Error()) }
 	}
@@ -25,7 +26,11 @@ func InventorySources(inv *inventory.Inventory, onErr source.ErrorFunc, warn fun
 	for _, src := range inv.Sources {
 		p := inv.Abs(src.Path)
 		bad := func(err error) {
-			warn(fmt.Sprintf("rekey: %s:%d: source %s: %v", inv.File, src.Pos.Line, src.Path, err))
+			where := src.Path
+			if where == "" {
+				where = src.Type + " " + src.URL
+			}
+			warn(fmt.Sprintf("rekey: %s:%d: source %s: %v", inv.File, src.Pos.Line, where, err))
 		}
 		switch src.Type {
 		case "git", "dir":
@@ -62,6 +67,13 @@ func InventorySources(inv *inventory.Inventory, onErr source.ErrorFunc, warn fun
 			out = append(out, s)
 		case "jira":
 			s, err := jira.New(jira.Options{Path: p, OnError: onErr})
+			if err != nil {
+				bad(err)
+				continue
+			}
+			out = append(out, s)
+		case inventory.SourceSlackAPI, inventory.SourceJiraAPI:
+			s, err := live.FromInventory(src).Source(live.Deps{OnError: onErr, Getenv: getenv})
 			if err != nil {
 				bad(err)
 				continue

@@ -17,7 +17,7 @@ import (
 )
 
 // TestSecondWorkerIsRefusedWhileARunIsInProgress: while one rekey process
-// runs an incident (held in orders-api's health check), a second run
+// runs an incident (held in its consumers' health checks), a second run
 // --resume and a rollback are refused with who holds it, exit 2, and
 // change no step; the first run then finishes (issue 10.4).
 func TestSecondWorkerIsRefusedWhileARunIsInProgress(t *testing.T) {
@@ -28,8 +28,12 @@ func TestSecondWorkerIsRefusedWhileARunIsInProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := strings.Replace(string(b), `health: "grep -q '^ok' orders-api/status"`,
-		fmt.Sprintf(`health: "while [ ! -e %s ]; do sleep 0.05; done; grep -q '^ok' orders-api/status"`, gate), 1)
+	// Every consumer's health check waits for the gate, so that once all
+	// verify steps are running the first run can make no progress while
+	// the second worker is refused (holding one consumer let the others'
+	// verify steps finish in the middle of the comparison).
+	held := strings.ReplaceAll(string(b), `health: "grep`,
+		fmt.Sprintf(`health: "while [ ! -e %s ]; do sleep 0.05; done; grep`, gate))
 	if held == string(b) {
 		t.Fatal("the inventory has no health check to hold")
 	}
@@ -73,15 +77,20 @@ func TestSecondWorkerIsRefusedWhileARunIsInProgress(t *testing.T) {
 		return s
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		running := false
+		verifies, waiting := 0, 0
 		for _, s := range steps() {
-			running = running || s.StepID == "verify:orders-api" && s.State == "running"
+			if strings.HasPrefix(s.StepID, "verify:") {
+				verifies++
+				if s.State == "running" {
+					waiting++
+				}
+			}
 		}
-		if running {
+		if verifies > 0 && waiting == verifies {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the first run never reached orders-api's health check:\n%s", out.String())
+			t.Fatalf("the first run never reached every consumer's health check:\n%s", out.String())
 		}
 	}
 	before := steps()

@@ -310,10 +310,13 @@ func TestBackdoorLoginIsRevokedAfterApproval(t *testing.T) {
 func TestVerifyByConnectionLog(t *testing.T) {
 	c := testutil.SharedPostgres(t)
 	// The health check is the consumer's own brief job: it logs in with
-	// what its file now holds, runs one query and leaves.
+	// what its file now holds, runs one query and leaves; it returns only
+	// once the server no longer lists its backend, which outlives the
+	// client for a moment and was seen as an open session of the login.
 	health := func(w *world) string {
 		env := filepath.Join(w.dir, "api.env")
-		return "psql \"$(sed -n 's/^DATABASE_URL=//p' " + env + ")\" -Atqc 'select 1' >/dev/null"
+		return "pid=$(psql \"$(sed -n 's/^DATABASE_URL=//p' " + env + ")\" -Atqc 'select pg_backend_pid()') && " +
+			"until [ \"$(psql '" + c.AdminURL() + "' -Atqc \"select count(*) from pg_stat_activity where pid = $pid\")\" = 0 ]; do sleep 0.02; done"
 	}
 	logins := func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {
 		c.LogRecords(t) // the server has flushed its log

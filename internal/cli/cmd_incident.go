@@ -339,7 +339,7 @@ func occurrencesOf(fs []scan.Finding) []store.Occurrence {
 
 // systems opens inv's systems with this command's environment.
 func (g *globals) systems(inv *inventory.Inventory) incident.Systems {
-	return incident.Systems{Registry: all.Registry(), Inventory: inv, Getenv: g.env.Getenv}
+	return incident.Deps{Registry: all.Registry(), Getenv: g.env.Getenv}.Systems(inv)
 }
 
 // earliestExposure is when the secret was first known to be exposed: the

@@ -8,8 +8,6 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
-	"github.com/rekeyhq/rekey/internal/logs"
-	logsall "github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -27,7 +25,7 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 		Registry:      all.Registry(), Getenv: g.env.Getenv,
 		Sealer: g.sealer, Fingerprinter: g.fingerprinter,
 		Held: g.given.secrets, DropEnv: g.given.envs,
-		Logins: logins,
+		Say: g.progress(), Warn: g.warnLine,
 	}
 	if g.env.stderrIsTerminal() {
 		d.Progress = g.env.Stderr
@@ -51,25 +49,6 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 	return d, nil
 }
 
-// logins reads the successful logins of a login in inv's logs, for the
-// engine's verify of consumers that hold no session open.
-func logins(inv *inventory.Inventory) func(ctx context.Context, system, login string, since time.Time) ([]logs.Event, error) {
-	return func(ctx context.Context, _, login string, since time.Time) ([]logs.Event, error) {
-		files, err := expandLogs(logSpecs(nil, "", inv))
-		if err != nil {
-			return nil, nil // a log not there (yet) is no evidence either way
-		}
-		var out []logs.Event
-		_, err = eachEvent(ctx, files, logsall.Parsers, func(e logs.Event) error {
-			if e.Credential == login && e.Action == "connect" && e.Outcome == logs.Success && !e.Time.Before(since) {
-				out = append(out, e)
-			}
-			return nil
-		}, func(string) {}, 1)
-		return out, err
-	}
-}
-
 // openDeps opens the store and builds deps over it; done closes it.
 func (g *globals) openDeps(ctx context.Context) (incident.Deps, func(), error) {
 	st, err := g.openStore(ctx)
@@ -85,24 +64,7 @@ func (g *globals) openDeps(ctx context.Context) (incident.Deps, func(), error) {
 }
 
 // recordedInventory is the incident's inventory for reading what it
-// recorded: the file at its path, else the copy the store kept when it was
-// opened (the file moved, changed into something invalid, or this is
-// another machine), else nil, saying so and what goes without it (lost).
+// recorded (incident.Deps.RecordedInventory).
 func (g *globals) recordedInventory(ctx context.Context, st store.Store, inc store.Incident, lost string) *inventory.Inventory {
-	if inc.Inventory == "" {
-		return nil
-	}
-	opts := inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}
-	if inv, rep, err := inventory.Load(inc.Inventory, opts); err == nil && rep.OK() {
-		return inv
-	}
-	if c, ok, err := st.GetInventory(ctx, inc.ID); err == nil && ok {
-		if inv, rep, err := inventory.Parse(c.Path, c.Body, opts); err == nil && rep.OK() {
-			tablef(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; using the copy kept when the incident was opened (%s)\n",
-				inc.Inventory, c.Saved.UTC().Format(time.RFC3339))
-			return inv
-		}
-	}
-	tablef(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; %s\n", inc.Inventory, lost)
-	return nil
+	return incident.Deps{Store: st, Getenv: g.env.Getenv, Warn: g.warnLine}.RecordedInventory(ctx, inc, lost)
 }

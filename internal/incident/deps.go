@@ -7,7 +7,6 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/inventory"
-	"github.com/rekeyhq/rekey/internal/logs"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -49,9 +48,11 @@ type Deps struct {
 	DropEnv []string
 	// Progress receives one line per step event; nil is quiet.
 	Progress io.Writer
-	// Logins, when set, reads the successful logins recorded in an
-	// inventory's logs: (see engine.Deps.Logins).
-	Logins func(inv *inventory.Inventory) func(ctx context.Context, system, login string, since time.Time) ([]logs.Event, error)
+	// Say reports progress to a person watching; Warn gets one line per
+	// thing they should know that does not stop the work (a log file
+	// skipped, an inventory copy used). Nil is quiet.
+	Say  func(format string, a ...any)
+	Warn func(line string)
 	// SeenTimeout and Failpoint are passed to the engine as they are.
 	SeenTimeout time.Duration
 	Failpoint   func(stepID, phase string)
@@ -67,4 +68,16 @@ func (d Deps) now() time.Time {
 		return time.Now()
 	}
 	return d.Now()
+}
+
+func (d Deps) say(format string, a ...any) {
+	if d.Say != nil {
+		d.Say(format, a...)
+	}
+}
+
+func (d Deps) warn(line string) {
+	if d.Warn != nil {
+		d.Warn(line)
+	}
 }

@@ -98,9 +98,7 @@ func (d Deps) engineDeps(ctx context.Context, id string) (engine.Deps, func(), e
 	if ed.Out == nil {
 		ed.Out = io.Discard
 	}
-	if len(inv.Logs) > 0 && d.Logins != nil {
-		ed.Logins = d.Logins(inv)
-	}
+	ed.Logins = logins(inv)
 	return ed, cleanup, nil
 }
 

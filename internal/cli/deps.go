@@ -30,6 +30,9 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 	if g.env.stderrIsTerminal() {
 		d.Progress = g.env.Stderr
 	}
+	if d.Home, err = g.home(); err != nil {
+		return incident.Deps{}, err
+	}
 	if t := g.env.Getenv("REKEY_SEEN_TIMEOUT"); t != "" {
 		if v, err := time.ParseDuration(t); err == nil {
 			d.SeenTimeout = v

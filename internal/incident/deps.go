@@ -46,6 +46,9 @@ type Deps struct {
 	// came from, which consumers' commands must not inherit.
 	Held    []secret.Secret
 	DropEnv []string
+	// Home is where rekey keeps its files ($REKEY_HOME): remediation's
+	// mirrors and rewrite instructions.
+	Home string
 	// Progress receives one line per step event; nil is quiet.
 	Progress io.Writer
 	// Say reports progress to a person watching; Warn gets one line per

@@ -2,7 +2,6 @@ package incident
 
 import (
 	"context"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,11 +18,7 @@ import (
 func TestRemediateChecksTheSecret(t *testing.T) {
 	ctx := context.Background()
 	d, opened := planned(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	fp, err := secret.NewFingerprinter(key)
+	fp, err := secret.NewFingerprinter(randomKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,13 +32,7 @@ func runnable(t *testing.T, env map[string]string) (Deps, store.Incident, *int) 
 	d.Registry = provider.NewRegistry()
 	d.Registry.Register("postgres", postgres.New)
 	d.Getenv = func(k string) string { return env[k] }
-	key := func() []byte {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	key := func() []byte { return randomKey(t) }
 	runs := t.TempDir()
 	d.Sealer = func(id string) (*secret.Sealer, error) {
 		s, err := secret.NewSealer(key())
@@ -141,4 +135,14 @@ func TestRollbackThenRunRefused(t *testing.T) {
 	if _, err := Run(ctx, d, inc.ID, RunOptions{DryRun: true}); errs.KindOf(err) != errs.Invalid || strings.Contains(err.Error(), "rolled back") {
 		t.Errorf("after planning again the run is refused only by its preflight: %v", err)
 	}
+}
+
+// randomKey is a key made for one test.
+func randomKey(t *testing.T) []byte {
+	t.Helper()
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -41,8 +41,9 @@ verification holds back the revoke: the old credential keeps working, the
 failing consumer is named, and the run can be resumed after the fix or rolled
 back (incident rollback).
 
---dry-run prints what each step would do to which system and file, and
-changes nothing. Without --yes, run asks on a terminal and refuses otherwise.
+--dry-run prints what each step would do to which system and file (for
+PostgreSQL, the statements it would send, passwords masked), and changes
+nothing. Without --yes, run asks on a terminal and refuses otherwise.
 
 EXIT STATUS
   0  every step is done

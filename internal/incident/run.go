@@ -184,7 +184,13 @@ func Run(ctx context.Context, d Deps, id string, o RunOptions) (RunOutcome, erro
 	}
 	if o.DryRun {
 		acts, err := e.DryRun(ctx)
-		return RunOutcome{DryRun: acts}, err
+		if err != nil {
+			return RunOutcome{}, err
+		}
+		if err := describe(ctx, ed, e.Plan(), acts, d.now()); err != nil {
+			return RunOutcome{}, err
+		}
+		return RunOutcome{DryRun: acts}, nil
 	}
 	if !o.Resume {
 		for _, s := range steps {

@@ -100,11 +100,20 @@ func TestRunAsksBeforeChanging(t *testing.T) {
 	if err != nil || len(out.DryRun) != len(shown.Steps) || out.Result.Incident != "" || *claims != 1 {
 		t.Errorf("dry run: %v, %d actions for %d steps, claims %d", err, len(out.DryRun), len(shown.Steps), *claims)
 	}
-	// The admin DSN never reaches what the dry run reports.
+	// The admin DSN never reaches what the dry run reports; the issue and
+	// revoke steps show the SQL they would send, the password masked.
+	said := map[plan.Kind]string{}
 	for _, a := range out.DryRun {
 		if strings.Contains(a.What+a.Change, admin) {
 			t.Errorf("admin DSN in %+v", a)
 		}
+		said[a.Kind] += a.Change
+	}
+	if s := said[plan.Issue]; !strings.Contains(s, "statements:\n  CREATE ROLE") || !strings.Contains(s, "PASSWORD "+provider.Masked) || !strings.Contains(s, `IN ROLE "app"`) {
+		t.Errorf("issue statements: %q", s)
+	}
+	if s := said[plan.Revoke]; !strings.Contains(s, `ALTER ROLE "app" NOLOGIN PASSWORD NULL`) {
+		t.Errorf("revoke statements: %q", s)
 	}
 }
 

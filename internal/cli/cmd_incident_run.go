@@ -42,7 +42,7 @@ failing consumer is named, and the run can be resumed after the fix or rolled
 back (incident rollback).
 
 --dry-run prints what each step would do to which system and file (for
-PostgreSQL, the statements it would send, passwords masked), and changes
+PostgreSQL and Redis, the statements it would send, secrets masked), and changes
 nothing. Without --yes, run asks on a terminal and refuses otherwise.
 
 EXIT STATUS

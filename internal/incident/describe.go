@@ -44,11 +44,11 @@ func describe(ctx context.Context, ed engine.Deps, p *plan.Plan, acts []engine.A
 			if st.TTL > 0 {
 				req.ExpiresAt = now.Add(time.Duration(st.TTL)).Truncate(time.Second)
 			}
-			stmts, err = d.DescribeIssue(req)
+			stmts, err = d.DescribeIssue(ctx, req)
 		case plan.Revoke:
-			stmts, err = d.DescribeRevoke(id)
+			stmts, err = d.DescribeRevoke(ctx, id)
 		case plan.TerminateSessions:
-			stmts, err = d.DescribeTerminate(id)
+			stmts, err = d.DescribeTerminate(ctx, id)
 		}
 		if err != nil {
 			return err

@@ -109,7 +109,7 @@ func TestRunAsksBeforeChanging(t *testing.T) {
 		}
 		said[a.Kind] += a.Change
 	}
-	if s := said[plan.Issue]; !strings.Contains(s, "statements:\n  CREATE ROLE") || !strings.Contains(s, "PASSWORD "+provider.Masked) || !strings.Contains(s, `IN ROLE "app"`) {
+	if s := said[plan.Issue]; !strings.Contains(s, "statements:\n  CREATE ROLE") || !strings.Contains(s, "PASSWORD '"+provider.Masked+"'") || !strings.Contains(s, `IN ROLE "app"`) {
 		t.Errorf("issue statements: %q", s)
 	}
 	if s := said[plan.Revoke]; !strings.Contains(s, `ALTER ROLE "app" NOLOGIN PASSWORD NULL`) {

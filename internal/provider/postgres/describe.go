@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
 )
@@ -11,7 +13,7 @@ var _ provider.Describer = (*Postgres)(nil)
 // privileges dropped from the source role, then the new login (or the
 // source's own new password), its password masked (Issue sends a
 // SCRAM-SHA-256 verifier there). It reads nothing from the server.
-func (p *Postgres) DescribeIssue(req provider.IssueRequest) ([]string, error) {
+func (p *Postgres) DescribeIssue(_ context.Context, req provider.IssueRequest) ([]string, error) {
 	if req.Name == "" || req.From.Name == "" {
 		return nil, errs.New(p.op, errs.Invalid, "", "issue: the request names no login or no source role")
 	}
@@ -23,7 +25,7 @@ func (p *Postgres) DescribeIssue(req provider.IssueRequest) ([]string, error) {
 		}
 	}
 	if req.Name == req.From.Name {
-		s := "ALTER ROLE " + name + " LOGIN PASSWORD " + provider.Masked
+		s := "ALTER ROLE " + name + " LOGIN PASSWORD " + quoteLiteral(provider.Masked)
 		if !req.ExpiresAt.IsZero() {
 			s += " VALID UNTIL " + validUntil(req.ExpiresAt)
 		}
@@ -34,18 +36,18 @@ func (p *Postgres) DescribeIssue(req provider.IssueRequest) ([]string, error) {
 		until = validUntil(req.ExpiresAt)
 	}
 	return append(out,
-		"CREATE ROLE "+name+" LOGIN "+noAttributes+" PASSWORD "+provider.Masked+" VALID UNTIL "+until+" IN ROLE "+from,
+		"CREATE ROLE "+name+" LOGIN "+noAttributes+" PASSWORD "+quoteLiteral(provider.Masked)+" VALID UNTIL "+until+" IN ROLE "+from,
 		"COMMENT ON ROLE "+name+" IS "+quoteLiteral(issuedMark+req.From.Name)), nil
 }
 
 // DescribeRevoke is the SQL Revoke sends.
-func (p *Postgres) DescribeRevoke(id provider.IdentityRef) ([]string, error) {
+func (p *Postgres) DescribeRevoke(_ context.Context, id provider.IdentityRef) ([]string, error) {
 	return []string{"ALTER ROLE " + quoteIdent(id.Name) + " NOLOGIN PASSWORD NULL"}, nil
 }
 
 // DescribeTerminate is the SQL TerminateSessions sends, as one statement
 // (it ends the backends one by one, keeping its own connections).
-func (p *Postgres) DescribeTerminate(id provider.IdentityRef) ([]string, error) {
+func (p *Postgres) DescribeTerminate(_ context.Context, id provider.IdentityRef) ([]string, error) {
 	return []string{"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = " + quoteLiteral(id.Name) +
 		" AND backend_type = 'client backend' AND pid <> pg_backend_pid()"}, nil
 }

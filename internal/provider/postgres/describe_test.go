@@ -21,7 +21,7 @@ func TestDescribeMatchesWhatIssueDoes(t *testing.T) {
 	c.CreateRole(t, from, testutil.RandomName("pw"), "CREATEDB")
 	t.Cleanup(func() { p.Drop(context.Background(), ref(name)) })
 	pw := testutil.RandomName("describedpw")
-	issue, err := p.DescribeIssue(provider.IssueRequest{From: ref(from), Name: name, Drop: []string{"CREATEDB"}, ExpiresAt: time.Now().Add(time.Hour)})
+	issue, err := p.DescribeIssue(context.Background(), provider.IssueRequest{From: ref(from), Name: name, Drop: []string{"CREATEDB"}, ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestDescribeMatchesWhatIssueDoes(t *testing.T) {
 		if strings.Contains(s, pw) || strings.Contains(s, "SCRAM") {
 			t.Fatalf("a secret in %q", s)
 		}
-		c.Exec(t, strings.ReplaceAll(s, provider.Masked, quoteLiteral(pw)))
+		c.Exec(t, strings.ReplaceAll(s, quoteLiteral(provider.Masked), quoteLiteral(pw)))
 	}
 	conn, err := connectAs(t, c, name, pw)
 	if err != nil {
@@ -42,18 +42,18 @@ func TestDescribeMatchesWhatIssueDoes(t *testing.T) {
 	if id := inspectRole(t, p, from); hasPrivilege(id, "CREATEDB") {
 		t.Error("the described drop left CREATEDB on the source role")
 	}
-	revoke, _ := p.DescribeRevoke(ref(name))
+	revoke, _ := p.DescribeRevoke(context.Background(), ref(name))
 	c.Exec(t, revoke[0])
 	if conn, err := connectAs(t, c, name, pw); err == nil {
 		conn.Close(context.Background())
 		t.Error("login still works after the described revoke")
 	}
-	term, _ := p.DescribeTerminate(ref(name))
+	term, _ := p.DescribeTerminate(context.Background(), ref(name))
 	c.Exec(t, term[0])
 	if err := p.Drop(context.Background(), ref(name)); err != nil {
 		t.Fatalf("Drop of the described login: %v", err)
 	}
-	if _, err := p.DescribeIssue(provider.IssueRequest{Name: name}); err == nil {
+	if _, err := p.DescribeIssue(context.Background(), provider.IssueRequest{Name: name}); err == nil {
 		t.Error("a request without a source role was described")
 	}
 }

@@ -131,7 +131,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if err != nil {
 		return err
 	}
-	logFiles, err := expandLogs(logSpecs(o.logs, "", inv))
+	logFiles, err := incident.ExpandLogs(incident.LogSets(o.logs, "", inv))
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,11 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if existing && (given || inc.LeakedAt == nil) && leakedAt != nil {
 		// A leak time given now (respond on resume, open again) replaces
 		// the stored one; a guess fills only a missing one.
-		if err := setLeakedAt(ctx, g, st, &inc, *leakedAt, given); err != nil {
+		d, err := g.deps(st)
+		if err != nil {
+			return err
+		}
+		if err := incident.SetLeakedAt(ctx, d, &inc, *leakedAt, given); err != nil {
 			return err
 		}
 	}
@@ -213,7 +217,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	var events []store.Event
 	if len(logFiles) > 0 {
 		say("reading %d log file(s)", len(logFiles))
-		events, err = readEvents(ctx, logFiles, usesOf(idents), func(line string) { fmt.Fprintln(g.env.Stderr, line) })
+		events, err = incident.ReadEvents(ctx, logFiles, usesOf(idents), g.warnLine)
 		if err != nil {
 			return err
 		}
@@ -262,6 +266,9 @@ func refString(r *store.IdentityRef) string {
 
 // progress returns a printer of stage lines on a terminal, and a no-op
 // when stderr is piped.
+// warnLine prints a line the person should know of, that stops nothing.
+func (g *globals) warnLine(line string) { tablef(g.env.Stderr, "rekey: %s\n", line) }
+
 func (g *globals) progress() func(format string, a ...any) {
 	if !g.env.stderrIsTerminal() {
 		return func(string, ...any) {}
@@ -339,37 +346,7 @@ func occurrencesOf(fs []scan.Finding) []store.Occurrence {
 
 // systems opens inv's systems with this command's environment.
 func (g *globals) systems(inv *inventory.Inventory) incident.Systems {
-	return incident.Systems{Registry: all.Registry(), Inventory: inv, Getenv: g.env.Getenv}
-}
-
-// earliestExposure is when the secret was first known to be exposed: the
-// oldest commit or message that holds a copy (nil when none says).
-// setLeakedAt sets the incident's leak time to t (given: a person said
-// so with --leaked-at; else the earliest copy's time) and records the
-// change, with the time it replaces, in the audit log. The caller stores
-// the incident (UpdateIncident). Setting the time it already has does
-// nothing.
-func setLeakedAt(ctx context.Context, g *globals, st store.Store, inc *store.Incident, t time.Time, given bool) error {
-	t = t.UTC()
-	if inc.LeakedAt != nil && inc.LeakedAt.Equal(t) {
-		return nil
-	}
-	detail := map[string]string{"to": t.Format(time.RFC3339), "from": "", "by": "earliest copy"}
-	if inc.LeakedAt != nil {
-		detail["from"] = inc.LeakedAt.UTC().Format(time.RFC3339)
-	}
-	if given {
-		detail["by"] = "--leaked-at"
-	}
-	al, err := g.auditLog(st)
-	if err != nil {
-		return err
-	}
-	if _, err := al.Append(ctx, g.actor(), "incident.leaked-at", inc.ID, detail); err != nil {
-		return err
-	}
-	inc.LeakedAt = &t
-	return nil
+	return incident.Deps{Registry: all.Registry(), Getenv: g.env.Getenv}.Systems(inv)
 }
 
 // earliestExposure is when the earliest copy came to be: the commit,

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/incident"
 )
 
 func newIncidentCredentialCmd(g *globals) *cobra.Command {
@@ -24,11 +26,16 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			_, e, done, err := g.openEngine(ctx, args[0], false)
+			d, done, err := g.openDeps(ctx)
 			if err != nil {
 				return err
 			}
 			defer done()
+			e, closeEngine, err := incident.Engine(ctx, d, args[0])
+			if err != nil {
+				return err
+			}
+			defer closeEngine()
 			s, err := e.Credential(ctx, args[1], reveal)
 			if err != nil {
 				return err

@@ -10,13 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rekeyhq/rekey/internal/detect"
-	"github.com/rekeyhq/rekey/internal/detect/rules"
-	"github.com/rekeyhq/rekey/internal/engine"
-	"github.com/rekeyhq/rekey/internal/errs"
-	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/remediate"
-	"github.com/rekeyhq/rekey/internal/store"
 )
 
 type remediateOpts struct {
@@ -82,55 +77,12 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 	if err != nil {
 		return err
 	}
-	st, err := g.openStore(ctx)
+	d, done, err := g.openDeps(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ctx, release, err := g.claim(ctx, st, id)
-	if err != nil {
-		return err
-	}
-	defer release()
-	inc, err := st.GetIncident(ctx, id)
-	if err != nil {
-		return err
-	}
-	fp, err := g.fingerprinter()
-	if err != nil {
-		return err
-	}
-	if fp.Of(s) != inc.Fingerprint {
-		return usagef("the secret given is not the one %s was opened for (its fingerprint differs)", id)
-	}
-	if inc.Inventory == "" {
-		return errs.New("remediate", errs.Invalid, id, "the incident has no inventory")
-	}
-	inv, err := loadInventoryStrict(g, inc.Inventory)
-	if err != nil {
-		return err
-	}
-	det, err := detect.New(rules.All())
-	if err != nil {
-		return err
-	}
-	al, err := g.auditLog(st)
-	if err != nil {
-		return err
-	}
-	home, err := g.home()
-	if err != nil {
-		return err
-	}
-	logins, err := retiredLogins(ctx, st, id, inv)
-	if err != nil {
-		return err
-	}
-	res, runErr := remediate.Run(ctx, remediate.Options{
-		Incident: inc, Secret: s, Inventory: inv, Store: st, Audit: al, Actor: g.actor(),
-		Fingerprinter: fp, Detector: det, Home: home, RewriteHistory: o.rewriteHistory, Logins: logins,
-		Warn: func(line string) { fmt.Fprintln(g.env.Stderr, line) },
-	})
+	defer done()
+	res, runErr := incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: s, RewriteHistory: o.rewriteHistory})
 	if res == nil {
 		return runErr
 	}
@@ -141,32 +93,6 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 		return waitError{runErr}
 	}
 	return runErr
-}
-
-// retiredLogins are the logins the run retired with what replaced them,
-// each replacement with its consumer's delivery file when it has one.
-func retiredLogins(ctx context.Context, st store.Store, id string, inv *inventory.Inventory) ([]remediate.LoginChange, error) {
-	reps, err := engine.Replacements(ctx, st, id)
-	if err != nil {
-		return nil, err
-	}
-	var out []remediate.LoginChange
-	idx := map[string]int{}
-	for _, r := range reps {
-		key := r.System + "/" + r.Identity
-		i, ok := idx[key]
-		if !ok {
-			i = len(out)
-			idx[key] = i
-			out = append(out, remediate.LoginChange{Old: r.Identity})
-		}
-		n := remediate.NewLogin{Login: r.Login, Consumer: r.Consumer}
-		if c := inv.ConsumerByName(r.Consumer); c != nil && c.Deliver != nil && c.Deliver.Type == "file" {
-			n.Path = inv.Abs(c.Deliver.Path)
-		}
-		out[i].New = append(out[i].New, n)
-	}
-	return out, nil
 }
 
 func writeRemediation(out io.Writer, format string, r *remediate.Result) error {

@@ -3,11 +3,10 @@ package cli
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rekeyhq/rekey/internal/report"
+	"github.com/rekeyhq/rekey/internal/incident"
 )
 
 type incidentReportOpts struct{ format string }
@@ -58,21 +57,12 @@ func runIncidentReport(ctx context.Context, g *globals, o *incidentReportOpts, i
 	if err := checkFormat(o.format, "md", "html", "json"); err != nil {
 		return err
 	}
-	st, err := g.openStore(ctx)
+	d, done, err := g.openDeps(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	inc, err := st.GetIncident(ctx, id)
-	if err != nil {
-		return err
-	}
-	inv := g.recordedInventory(ctx, st, inc, "consumers are shown as recorded at open")
-	al, err := g.auditLog(st)
-	if err != nil {
-		return err
-	}
-	r, err := report.Build(ctx, report.Input{Store: st, Incident: id, Inventory: inv, Audit: al, Now: time.Now()})
+	defer done()
+	r, err := incident.Report(ctx, d, id)
 	if err != nil {
 		return err
 	}

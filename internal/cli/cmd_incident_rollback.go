@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/incident"
 )
 
 func newIncidentRollbackCmd(g *globals) *cobra.Command {
@@ -25,15 +29,14 @@ EXIT STATUS
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			ctx, e, done, err := g.openEngine(ctx, args[0], true)
+			d, done, err := g.openDeps(ctx)
 			if err != nil {
 				return err
 			}
 			defer done()
-			if err := g.confirm(ctx, yes, "roll back the run of "+args[0]+"?"); err != nil {
-				return err
-			}
-			res, err := e.Rollback(ctx)
+			res, err := incident.Rollback(ctx, d, args[0], func(ctx context.Context) error {
+				return g.confirm(ctx, yes, "roll back the run of "+args[0]+"?")
+			})
 			if err != nil {
 				return err
 			}

@@ -13,11 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/engine"
-	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
-	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/plan"
-	"github.com/rekeyhq/rekey/internal/store"
 )
 
 type runOpts struct {
@@ -44,8 +41,9 @@ verification holds back the revoke: the old credential keeps working, the
 failing consumer is named, and the run can be resumed after the fix or rolled
 back (incident rollback).
 
---dry-run prints what each step would do to which system and file, and
-changes nothing. Without --yes, run asks on a terminal and refuses otherwise.
+--dry-run prints what each step would do to which system and file (for
+PostgreSQL and Redis, the statements it would send, secrets masked), and changes
+nothing. Without --yes, run asks on a terminal and refuses otherwise.
 
 EXIT STATUS
   0  every step is done
@@ -71,75 +69,31 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 	if err := checkFormat(o.format, "table", "json"); err != nil {
 		return err
 	}
-	st, err := g.openStore(ctx)
+	d, done, err := g.openDeps(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if !o.dryRun {
-		// Before anything is read: what another worker is changing is
-		// not ours to judge, let alone to overwrite.
-		var release func()
-		if ctx, release, err = g.claim(ctx, st, id); err != nil {
-			return err
+	defer done()
+	res, runErr := incident.Run(ctx, d, id, incident.RunOptions{
+		DryRun: o.dryRun, Resume: o.resume,
+		Confirm: func(ctx context.Context, p *plan.Plan) error {
+			return g.confirm(ctx, o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(p.Steps), p.Strategy, id))
+		},
+	})
+	var pe *incident.PreflightError
+	if errors.As(runErr, &pe) {
+		for _, pr := range pe.Problems {
+			tablef(g.env.Stderr, "rekey: preflight: %s\n", pr)
 		}
-		defer release()
-	}
-	sp, ok, err := st.GetPlan(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		d, err := g.deps(st)
-		if err != nil {
-			return err
-		}
-		if _, err := incident.BuildPlan(ctx, d, id, plan.Auto); err != nil {
-			return err
-		}
-	} else if sp.RunState == store.RunRolledBack {
-		return errs.New("run", errs.Invalid, id, "the run was rolled back; plan again (rekey incident plan "+id+") before running")
-	}
-	deps, cleanup, err := g.engineDeps(ctx, st, id)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	e, err := engine.New(ctx, deps, id)
-	if err != nil {
-		return err
-	}
-	if err := g.preflight(ctx, st, deps.Inventory, e.Plan(), id); err != nil {
-		return err
-	}
-	if o.dryRun {
-		acts, err := e.DryRun(ctx)
-		if err != nil {
-			return err
-		}
-		return writeDryRun(out, o.format, acts)
-	}
-	if !o.resume {
-		steps, err := st.Steps(ctx, id)
-		if err != nil {
-			return err
-		}
-		// A failed or waiting run is continued by run itself; a step left
-		// running was cut off mid-way (a crash) and is resumed knowingly.
-		for _, s := range steps {
-			if s.State == engine.Running {
-				return usagef("step %s of %s was running when its run stopped (a crash?); continue the run with --resume", s.StepID, id)
-			}
-		}
-	}
-	if err := g.confirm(ctx, o.yes, fmt.Sprintf("run %d step(s) of the %s plan for %s against real systems?", len(e.Plan().Steps), e.Plan().Strategy, id)); err != nil {
-		return err
-	}
-	res, runErr := e.Run(ctx)
-	if res.Incident == "" {
 		return runErr
 	}
-	if err := writeRun(out, o.format, res); err != nil {
+	if o.dryRun && runErr == nil {
+		return writeDryRun(out, o.format, res.DryRun)
+	}
+	if res.Result.Incident == "" {
+		return runErr
+	}
+	if err := writeRun(out, o.format, res.Result); err != nil {
 		return err
 	}
 	switch {
@@ -149,23 +103,6 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 		return failedError{runErr}
 	}
 	return runErr
-}
-
-// preflight checks what the run's remaining steps need before anything
-// changes, and prints one line per problem.
-func (g *globals) preflight(ctx context.Context, st store.Store, inv *inventory.Inventory, p *plan.Plan, id string) error {
-	steps, err := st.Steps(ctx, id)
-	if err != nil {
-		return err
-	}
-	problems := incident.Preflight(ctx, g.systems(inv), p, steps)
-	for _, pr := range problems {
-		tablef(g.env.Stderr, "rekey: preflight: %s\n", pr)
-	}
-	if len(problems) > 0 {
-		return errs.New("run", errs.Invalid, id, fmt.Sprintf("the preflight found %d problem(s), listed above; nothing was changed", len(problems)))
-	}
-	return nil
 }
 
 // confirm asks on a terminal before a command changes systems; without a

@@ -256,6 +256,10 @@ func TestRotationSplitEndToEnd(t *testing.T) {
 	if strings.Contains(r.stdout, w.password) {
 		t.Fatal("the dry run shows the leaked password")
 	}
+	// The statements each issue would send, the new password masked.
+	if !strings.Contains(r.stdout, "    CREATE ROLE ") || !strings.Contains(r.stdout, "PASSWORD '********'") {
+		t.Errorf("dry run without its statements:\n%s", r.stdout)
+	}
 	r = run(t, w.env, "", "incident", "run", w.id)
 	if r.code != 2 || !strings.Contains(r.stderr, "--yes") {
 		t.Fatalf("run without --yes off a terminal: %d %s", r.code, r.stderr)

@@ -3,22 +3,16 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rekeyhq/rekey/internal/engine"
-	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
-	"github.com/rekeyhq/rekey/internal/logs"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
-	"github.com/rekeyhq/rekey/internal/logs/cloudtrail"
 	"github.com/rekeyhq/rekey/internal/review"
-	"github.com/rekeyhq/rekey/internal/store"
 )
 
 // reviewFlags are the flags `review` and `incident review` share.
@@ -150,12 +144,12 @@ func runReview(ctx context.Context, g *globals, o *reviewOpts, out io.Writer) er
 		}
 		consumers = consumersOf(inv, o.credential)
 	}
-	files, err := expandLogs(logSpecs(o.logs, o.logFormat, nil))
+	files, err := incident.ExpandLogs(incident.LogSets(o.logs, o.logFormat, nil))
 	if err != nil {
 		return err
 	}
 	cfg := review.Config{Credential: o.credential, LeakedAt: leaked, RotatedAt: rotated, Baseline: o.baseline, Consumers: consumers, Now: time.Now()}
-	rep, tally, err := reviewLogs(ctx, g, cfg, files)
+	rep, tally, err := incident.ReviewLogs(ctx, cfg, files, g.progress(), g.warnLine)
 	if err != nil {
 		return err
 	}
@@ -169,73 +163,6 @@ func consumersOf(inv *inventory.Inventory, ref string) []*inventory.Consumer {
 		return inv.ConsumersOf(id)
 	}
 	return nil
-}
-
-// reviewLogs streams the logs through a reviewer, then reads them again
-// for the credentials it derived (up to a chain of three), so their use is
-// reported under them. CloudTrail files are read with a byte-level
-// prefilter on the keys of each pass.
-func reviewLogs(ctx context.Context, g *globals, cfg review.Config, files []logSpec) (review.Report, logTally, error) {
-	r := review.New(cfg)
-	say := g.progress()
-	warn := func(line string) { fmt.Fprintln(g.env.Stderr, line) }
-	say("reading %d log file(s) for %s", len(files), cfg.Credential)
-	workers := runtime.GOMAXPROCS(0)
-	n := 0
-	keys := review.FilterKeys(cfg.Credential)
-	tally, err := eachEvent(ctx, files, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error {
-		n++
-		r.Add(e)
-		return nil
-	}, warn, workers)
-	if err == nil {
-		err = tally.check()
-	}
-	if err != nil {
-		return review.Report{}, tally, err
-	}
-	for keys := r.NextRelated(); len(keys) > 0; keys = r.NextRelated() {
-		// A credential cannot be used before it exists: files delivered
-		// before the earliest of these was created are not read again.
-		again := deliveredSince(files, r.RelatedSince())
-		say("reading %d of the %d file(s) again for %d key(s) of derived credentials", len(again), len(files), len(keys))
-		// The first pass reported malformed records already.
-		if _, err := eachEvent(ctx, again, func() []logs.Parser { return filtered(keys) }, func(e logs.Event) error { r.AddRelated(e); return nil },
-			func(string) {}, workers); err != nil {
-			return review.Report{}, tally, err
-		}
-	}
-	rep := r.Result()
-	say("%d event(s) read from %s; %d of %s, %d finding(s)", n, tally, rep.Events, cfg.Credential, len(rep.Findings))
-	return rep, tally, nil
-}
-
-// deliveredSince keeps the files that may hold events at or after since:
-// all of them, except CloudTrail files whose name says they were delivered
-// before it.
-func deliveredSince(files []logSpec, since time.Time) []logSpec {
-	if since.IsZero() {
-		return files
-	}
-	var out []logSpec
-	for _, f := range files {
-		if at, ok := cloudtrail.DeliveredAt(f.glob); ok && at.Before(since.Truncate(time.Minute)) {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-// filtered is the parser list with CloudTrail's prefiltered on keys.
-func filtered(keys []string) []logs.Parser {
-	ps := logsall.Parsers()
-	for i, p := range ps {
-		if p.Name() == "cloudtrail" {
-			ps[i] = cloudtrail.NewFiltered(keys...)
-		}
-	}
-	return ps
 }
 
 type incidentReviewOpts struct {
@@ -286,109 +213,26 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	if !leaked.IsZero() && !rotated.IsZero() && rotated.Before(leaked) {
 		return usagef("--rotated-at %s is before --leaked-at %s", o.rotatedAt, o.leakedAt)
 	}
-	st, err := g.openStore(ctx)
+	d, done, err := g.openDeps(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	inc, err := st.GetIncident(ctx, id)
+	defer done()
+	res, err := incident.Review(ctx, d, id, incident.ReviewOptions{Logs: o.logs, LogFormat: o.logFormat, LeakedAt: leaked, RotatedAt: rotated, Baseline: o.baseline})
 	if err != nil {
 		return err
 	}
-	if inc.Identity.IsZero() {
-		return errs.New("incident review", errs.Invalid, id, "the incident has no identity to review; name the credential with rekey review --credential")
-	}
-	if !leaked.IsZero() {
-		if err := setLeakedAt(ctx, g, st, &inc, leaked, true); err != nil {
-			return err
-		}
-		if err := st.UpdateIncident(ctx, inc); err != nil {
-			return err
-		}
-	}
-	if rotated.IsZero() {
-		if rotated, err = engine.RotatedAt(ctx, st, id); err != nil {
-			return err
-		}
-	}
-	cfg := review.Config{Credential: inc.Identity.Name, RotatedAt: rotated, Baseline: o.baseline, Now: time.Now()}
-	if inc.LeakedAt != nil {
-		cfg.LeakedAt = *inc.LeakedAt
-	}
-	proven, err := engine.Verified(ctx, st, id)
-	if err != nil {
-		return err
-	}
-	for _, v := range proven {
-		cfg.Verified = append(cfg.Verified, review.Verified{Consumer: v.Consumer, Login: v.Login, At: v.At, Sources: v.Sources, Applications: v.Applications})
-	}
-	specs := logSpecs(o.logs, o.logFormat, nil)
-	if inv := g.recordedInventory(ctx, st, inc, "reviewing without its consumers and logs"); inv != nil {
-		if invID := inv.IdentityByName(inc.Identity.System + "/" + inc.Identity.Name); invID != nil {
-			cfg.Consumers = inv.ConsumersOf(invID)
-		}
-		specs = append(specs, logSpecs(nil, "", inv)...)
-	}
-	var (
-		rep   review.Report
-		tally *logTally
-	)
-	if len(specs) > 0 {
-		files, err := expandLogs(specs)
-		if err != nil {
-			return err
-		}
-		t := logTally{}
-		if rep, t, err = reviewLogs(ctx, g, cfg, files); err != nil {
-			return err
-		}
-		tally = &t
-	} else {
-		events, err := st.Events(ctx, id)
-		if err != nil {
-			return err
-		}
-		r := review.New(cfg)
-		for _, e := range events {
-			r.Add(eventOf(e))
-		}
-		rep = r.Result()
-	}
-	// Kept for the report: the review of the exposure window before the
-	// rotation, the one after it once it happened.
-	phase := "exposure"
-	if !rotated.IsZero() {
-		phase = "after"
-	}
-	body, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	if err := st.PutReview(ctx, id, store.Review{Phase: phase, Body: body}); err != nil {
-		return err
-	}
-	if al, err := g.auditLog(st); err != nil {
-		return err
-	} else if _, err := al.Append(ctx, g.actor(), "incident.review", id, map[string]any{"phase": phase, "findings": len(rep.Findings)}); err != nil {
-		return err
-	}
-	return writeReview(out, o.format, rep, tally)
-}
-
-// eventOf turns a stored use back into a log event.
-func eventOf(e store.Event) logs.Event {
-	return logs.Event{Time: e.Time, Credential: e.Credential, Identity: e.Identity, Source: e.Source, UserAgent: e.UserAgent,
-		Application: e.Application, Action: e.Action, Outcome: logs.Outcome(e.Outcome), File: e.File, Line: e.Line, Detail: e.Detail}
+	return writeReview(out, o.format, res.Report, res.Logs)
 }
 
 // reviewOutput is the review's JSON with how its log files were read
 // (absent for a review of the uses stored at open).
 type reviewOutput struct {
 	review.Report
-	Logs *logTally `json:"logs,omitempty"`
+	Logs *incident.LogTally `json:"logs,omitempty"`
 }
 
-func writeReview(w io.Writer, format string, rep review.Report, tally *logTally) error {
+func writeReview(w io.Writer, format string, rep review.Report, tally *incident.LogTally) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -417,7 +261,7 @@ func evidenceLine(e review.Evidence) string {
 	return tables("%s  %s %s %s from %s%s  %s", e.Time.UTC().Format(time.RFC3339), e.Credential, e.Action, e.Outcome, e.Source, extra, pos)
 }
 
-func writeReviewTable(w io.Writer, rep review.Report, tally *logTally) error {
+func writeReviewTable(w io.Writer, rep review.Report, tally *incident.LogTally) error {
 	var b strings.Builder
 	tablef(&b, "REVIEW  %s  %d event(s)\n", rep.Credential, rep.Events)
 	if tally != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -463,9 +464,9 @@ func TestReviewCountsTheLogFilesItCouldNotRead(t *testing.T) {
 	}
 	r := runWithin(t, nil, "review", "--logs", filepath.Join(dir, "*"), "--credential", "k", "--format", "json")
 	var got struct {
-		Logs *logTally `json:"logs"`
+		Logs *incident.LogTally `json:"logs"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || got.Logs == nil || *got.Logs != (logTally{Read: 1, Unreadable: 1, Unparseable: 1}) {
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 || got.Logs == nil || *got.Logs != (incident.LogTally{Read: 1, Unreadable: 1, Unparseable: 1}) {
 		t.Fatalf("exit %d, logs %+v (%v)\n%s\n%s", r.code, got.Logs, err, r.stdout, r.stderr)
 	}
 	for _, want := range []string{"pipe.log: unreadable, skipped: ", "garbage.log: not a log format rekey reads, skipped"} {

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider/all"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -15,11 +18,38 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 	if err != nil {
 		return incident.Deps{}, err
 	}
-	return incident.Deps{
+	d := incident.Deps{
 		Store: st, Audit: al, Actor: g.actor(),
 		LoadInventory: func(path string) (*inventory.Inventory, error) { return loadInventoryStrict(g, path) },
 		Claim:         func(ctx context.Context, id string) (context.Context, func(), error) { return g.claim(ctx, st, id) },
-	}, nil
+		Registry:      all.Registry(), Getenv: g.env.Getenv,
+		Sealer: g.sealer, Fingerprinter: g.fingerprinter,
+		Held: g.given.secrets, DropEnv: g.given.envs,
+		Say: g.progress(), Warn: g.warnLine,
+	}
+	if g.env.stderrIsTerminal() {
+		d.Progress = g.env.Stderr
+	}
+	if d.Home, err = g.home(); err != nil {
+		return incident.Deps{}, err
+	}
+	if t := g.env.Getenv("REKEY_SEEN_TIMEOUT"); t != "" {
+		if v, err := time.ParseDuration(t); err == nil {
+			d.SeenTimeout = v
+		}
+	}
+	// A test hook: REKEY_FAILPOINT=STEP/PHASE kills the process with
+	// SIGKILL at that step boundary, as a crash would. The crash tests of
+	// the CLI use it; nothing else sets it.
+	if fp := g.env.Getenv("REKEY_FAILPOINT"); fp != "" {
+		d.Failpoint = func(step, phase string) {
+			if step+"/"+phase == fp {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		}
+	}
+	return d, nil
 }
 
 // openDeps opens the store and builds deps over it; done closes it.
@@ -37,24 +67,7 @@ func (g *globals) openDeps(ctx context.Context) (incident.Deps, func(), error) {
 }
 
 // recordedInventory is the incident's inventory for reading what it
-// recorded: the file at its path, else the copy the store kept when it was
-// opened (the file moved, changed into something invalid, or this is
-// another machine), else nil, saying so and what goes without it (lost).
+// recorded (incident.Deps.RecordedInventory).
 func (g *globals) recordedInventory(ctx context.Context, st store.Store, inc store.Incident, lost string) *inventory.Inventory {
-	if inc.Inventory == "" {
-		return nil
-	}
-	opts := inventory.Options{SkipLocal: true, Getenv: g.env.Getenv}
-	if inv, rep, err := inventory.Load(inc.Inventory, opts); err == nil && rep.OK() {
-		return inv
-	}
-	if c, ok, err := st.GetInventory(ctx, inc.ID); err == nil && ok {
-		if inv, rep, err := inventory.Parse(c.Path, c.Body, opts); err == nil && rep.OK() {
-			tablef(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; using the copy kept when the incident was opened (%s)\n",
-				inc.Inventory, c.Saved.UTC().Format(time.RFC3339))
-			return inv
-		}
-	}
-	tablef(g.env.Stderr, "rekey: inventory %s is no longer readable as it was; %s\n", inc.Inventory, lost)
-	return nil
+	return incident.Deps{Store: st, Getenv: g.env.Getenv, Warn: g.warnLine}.RecordedInventory(ctx, inc, lost)
 }

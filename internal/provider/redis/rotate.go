@@ -103,7 +103,6 @@ func (p *Redis) issue(ctx context.Context, req provider.IssueRequest) (*provider
 	if err := p.notAdmin(what, req.Name); err != nil {
 		return nil, err
 	}
-	inPlace := req.Name == req.From.Name
 	acc, err := p.getUser(ctx, what, req.From.Name)
 	if err != nil {
 		return nil, err
@@ -111,21 +110,7 @@ func (p *Redis) issue(ctx context.Context, req provider.IssueRequest) (*provider
 	if acc == nil {
 		return nil, errs.New(p.op, errs.NotFound, "", what+": there is no user "+req.From.Name)
 	}
-	root, sels, _, removed := dropPrivileges(acc.u, req.Drop)
-	cmd := []string{"ACL", "SETUSER", req.Name}
-	if inPlace {
-		cmd = append(cmd, "on", "resetpass", "#"+passwordHash(req.Secret))
-		if len(removed) > 0 {
-			cmd = append(cmd, permRules(root, sels, acc)...)
-		}
-	} else {
-		cmd = append(cmd, "reset", "on", "#"+passwordHash(req.Secret))
-		if acc.payload != "" {
-			cmd = append(cmd, acc.payload)
-		}
-		cmd = append(cmd, permRules(root, sels, acc)...)
-	}
-	if _, err := p.change(ctx, what, needSetUser, "", cmd); err != nil {
+	if _, err := p.change(ctx, what, needSetUser, "", issueCommand(acc, req, passwordHash(req.Secret))); err != nil {
 		return nil, err
 	}
 	return &provider.Credential{
@@ -556,4 +541,23 @@ func permRules(root Selector, sels []Selector, acc *account) []string {
 		rules = append(rules, "("+strings.Join(parts, " ")+")")
 	}
 	return rules
+}
+
+// issueCommand is the ACL SETUSER that Issue sends for req, given the
+// source user as read (acc) and the new password's hash.
+func issueCommand(acc *account, req provider.IssueRequest, hash string) []string {
+	root, sels, _, removed := dropPrivileges(acc.u, req.Drop)
+	cmd := []string{"ACL", "SETUSER", req.Name}
+	if req.Name == req.From.Name {
+		cmd = append(cmd, "on", "resetpass", "#"+hash)
+		if len(removed) > 0 {
+			cmd = append(cmd, permRules(root, sels, acc)...)
+		}
+		return cmd
+	}
+	cmd = append(cmd, "reset", "on", "#"+hash)
+	if acc.payload != "" {
+		cmd = append(cmd, acc.payload)
+	}
+	return append(cmd, permRules(root, sels, acc)...)
 }

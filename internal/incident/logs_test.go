@@ -1,4 +1,4 @@
-package cli
+package incident
 
 import (
 	"context"
@@ -16,11 +16,11 @@ func TestReadEventsUsesTheInventorysPrefix(t *testing.T) {
 	all := func(logs.Event) bool { return true }
 	var warnings []string
 	warn := func(s string) { warnings = append(warnings, s) }
-	files, err := expandLogs([]logSpec{{glob: fixture, format: "postgres-stderr", prefix: "%t [%p]: user=%u,db=%d,app=%a,client=%h "}})
+	files, err := ExpandLogs([]LogSet{{Glob: fixture, Format: "postgres-stderr", Prefix: "%t [%p]: user=%u,db=%d,app=%a,client=%h "}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := readEvents(context.Background(), files, all, warn)
+	evs, err := ReadEvents(context.Background(), files, all, warn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestReadEventsUsesTheInventorysPrefix(t *testing.T) {
 	// With PostgreSQL's default prefix assumed, the records do not parse:
 	// they are reported as malformed, not taken for events, and a log set
 	// of which nothing parses is an error, not an empty result.
-	def, err := readEvents(context.Background(), []logSpec{{glob: fixture, format: "postgres-stderr"}}, all, warn)
+	def, err := ReadEvents(context.Background(), []LogSet{{Glob: fixture, Format: "postgres-stderr"}}, all, warn)
 	if err == nil || !strings.Contains(err.Error(), "no log file could be read (0 log files read, 0 unreadable, 1 unparseable)") {
 		t.Fatalf("default prefix: err = %v", err)
 	}
@@ -49,10 +49,10 @@ func TestReadEventsUsesTheInventorysPrefix(t *testing.T) {
 }
 
 func TestDeliveredSinceSkipsOnlyEarlierCloudTrailFiles(t *testing.T) {
-	name := func(ts string) logSpec {
-		return logSpec{glob: "/t/AWSLogs/1/CloudTrail/eu-west-1/2026/11/20/123456789012_CloudTrail_eu-west-1_" + ts + "_Ab3dE5fG7hJ9kL1m.json.gz"}
+	name := func(ts string) LogSet {
+		return LogSet{Glob: "/t/AWSLogs/1/CloudTrail/eu-west-1/2026/11/20/123456789012_CloudTrail_eu-west-1_" + ts + "_Ab3dE5fG7hJ9kL1m.json.gz"}
 	}
-	files := []logSpec{name("20261120T0855Z"), name("20261120T0905Z"), name("20261120T0910Z"), {glob: "/var/log/postgresql/postgresql.csv"}}
+	files := []LogSet{name("20261120T0855Z"), name("20261120T0905Z"), name("20261120T0910Z"), {Glob: "/var/log/postgresql/postgresql.csv"}}
 	since := time.Date(2026, 11, 20, 9, 5, 40, 0, time.UTC)
 	got := deliveredSince(files, since)
 	if len(got) != 3 || got[0] != files[1] || got[2] != files[3] {

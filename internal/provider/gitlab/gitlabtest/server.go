@@ -70,6 +70,7 @@ type Server struct {
 	users    map[int64]*User
 	tokens   map[int64]*Token
 	signed   map[int64]int
+	projects map[int64]*Project
 	throttle int // answer this many next requests 429
 	now      func() time.Time
 }
@@ -80,6 +81,7 @@ func New() *Server {
 	s := &Server{next: 1, users: map[int64]*User{}, tokens: map[int64]*Token{}, signed: map[int64]int{}, now: time.Now}
 	mux := http.NewServeMux()
 	s.routes(mux)
+	s.variableRoutes(mux)
 	s.hs = httptest.NewServer(s.middleware(mux))
 	s.URL = s.hs.URL
 	return s

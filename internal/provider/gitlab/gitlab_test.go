@@ -2,6 +2,8 @@ package gitlab
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/providertest"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
@@ -108,5 +111,76 @@ func TestRotateRevokesOldAtOnce(t *testing.T) {
 	}
 	if _, err := p.Rotate(context.Background(), provider.IdentityRef{System: testSystem, Name: name, Key: oldID}, time.Time{}); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("Rotate of a revoked token: %v (kind %v), want Invalid", err, errs.KindOf(err))
+	}
+}
+
+// A project access token (a bot user's token) is identified without
+// being used, inspected with its role in the project, rotated with the
+// project's rotate endpoint, and refused a second token beside it; a
+// group owner's token is critical.
+func TestResourceAccessTokens(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	proj := h.s.CreateProject("acme/api")
+	tok, val := h.s.CreateResourceToken(proj.ID, "deploy", []string{"api"}, 40, "2027-03-01")
+	key := strconv.FormatInt(tok.ID, 10)
+	ms, err := p.Identify(ctx, secret.FromString(val))
+	if err != nil || len(ms) != 1 || ms[0].Ref.Key != key || !strings.HasPrefix(ms[0].Ref.Name, "project_"+strconv.FormatInt(proj.ID, 10)+"_bot_") {
+		t.Fatalf("Identify(project token) = %+v, %v", ms, err)
+	}
+	if h.s.Signed(tok.ID) != 0 {
+		t.Errorf("Identify used the project token")
+	}
+	ref := ms[0].Ref
+	id, err := p.Inspect(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, pr := range id.Privileges {
+		got = append(got, pr.Name+":"+string(pr.Risk))
+	}
+	want := "api:high maintainer of project " + strconv.FormatInt(proj.ID, 10) + ":high"
+	if strings.Join(got, " ") != want {
+		t.Errorf("privileges %v, want %s", got, want)
+	}
+	if providertest.FindRelated(id, "resource", "project "+strconv.FormatInt(proj.ID, 10)) == nil {
+		t.Errorf("related %+v, want the project", id.Related)
+	}
+	if _, err := p.Generate(ctx, provider.GenerateRequest{From: ref, Name: ref.Name}); !errors.Is(err, provider.ErrUnsupported) {
+		t.Errorf("Generate beside a project token: %v, want ErrUnsupported", err)
+	}
+	c, err := p.Rotate(ctx, ref, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CanUse(t, ref.Name, key, val); err == nil {
+		t.Errorf("the old project token works after Rotate")
+	}
+	if err := h.CanUse(t, ref.Name, c.KeyID, string(c.Secret.Reveal())); err != nil {
+		t.Errorf("the rotated project token: %v", err)
+	}
+	if err := p.Revoke(ctx, provider.IdentityRef{System: testSystem, Name: ref.Name, Key: c.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.CanUse(t, ref.Name, c.KeyID, string(c.Secret.Reveal())); err == nil {
+		t.Errorf("the project token works after Revoke")
+	}
+
+	grp := h.s.CreateGroup("acme")
+	gt, gv := h.s.CreateResourceToken(grp.ID, "ops", []string{"read_api"}, 50, "")
+	ms, err = p.Identify(ctx, secret.FromString(gv))
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("Identify(group token) = %+v, %v", ms, err)
+	}
+	id, err = p.Inspect(ctx, provider.IdentityRef{System: testSystem, Name: ms[0].Ref.Name, Key: strconv.FormatInt(gt.ID, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(id.Privileges, func(pr provider.Privilege) bool {
+		return pr.Risk == provider.RiskCritical && strings.HasPrefix(pr.Name, "owner of group")
+	}) {
+		t.Errorf("group owner token privileges %+v, want a critical owner of group", id.Privileges)
 	}
 }

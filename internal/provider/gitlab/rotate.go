@@ -41,6 +41,13 @@ func replacesTag(id int64) string { return " (rekey replaces " + strconv.FormatI
 // req.Sealed nor From.Key: an earlier call's token whose value was lost
 // before the caller sealed it. A user holds any number of tokens.
 func (p *Provider) Generate(ctx context.Context, req provider.GenerateRequest) (*provider.Credential, error) {
+	if _, ok, err := p.resourceOfName(ctx, "generate", req.From.Name); err != nil {
+		return nil, err
+	} else if ok {
+		// Each project or group access token has a bot user of its own, so
+		// a second token for the same principal cannot exist.
+		return nil, p.unsupported("generate", "a project or group access token has its own bot user and cannot get a second token beside it: rotate it (emergency) instead")
+	}
 	from, err := p.source(ctx, req.From)
 	if err != nil {
 		return nil, err
@@ -255,7 +262,14 @@ func (p *Provider) Rotate(ctx context.Context, ref provider.IdentityRef, expires
 	if !expires.IsZero() {
 		opt.ExpiresAt = gl.Ptr(gl.ISOTime(expires))
 	}
-	t, _, err := p.c.PersonalAccessTokens.RotatePersonalAccessTokenByID(id, opt, gl.WithContext(ctx))
+	var t *gl.PersonalAccessToken
+	if res, ok, rerr := p.resourceOfName(ctx, "rotate", ref.Name); rerr != nil {
+		return nil, rerr
+	} else if ok {
+		t, err = p.rotateResource(ctx, res, id, expires)
+	} else {
+		t, _, err = p.c.PersonalAccessTokens.RotatePersonalAccessTokenByID(id, opt, gl.WithContext(ctx))
+	}
 	if err != nil {
 		return nil, p.fail("rotate", ref.Key, "the api scope (POST /personal_access_tokens/:id/rotate)", err)
 	}
@@ -263,4 +277,18 @@ func (p *Provider) Rotate(ctx context.Context, ref provider.IdentityRef, expires
 		return nil, errs.New(p.op("rotate"), errs.Other, ref.Key, "GitLab answered the rotation without a token")
 	}
 	return p.credential(ref.Name, t), nil
+}
+
+// resourceOfName is the project or group whose access token bot username
+// is; false for anyone else (or no one).
+func (p *Provider) resourceOfName(ctx context.Context, op, username string) (resource, bool, error) {
+	if !resourceBot.MatchString(username) {
+		return resource{}, false, nil
+	}
+	u, err := p.user(ctx, op, username)
+	if err != nil || u == nil {
+		return resource{}, false, err
+	}
+	r, ok := resourceOf(u)
+	return r, ok, nil
 }

@@ -205,6 +205,20 @@ func (p *Provider) Inspect(ctx context.Context, id provider.IdentityRef) (*provi
 	if u.IsAdmin {
 		out.Privileges = append(out.Privileges, provider.Privilege{Name: "administrator", Risk: provider.RiskCritical, CreatesCredentials: true})
 	}
+	if res, ok := resourceOf(u); ok {
+		// A project or group access token acts with its bot's role there.
+		for _, t := range inspected {
+			lvl, err := p.accessLevel(ctx, res, t.ID)
+			if err != nil {
+				return nil, err
+			}
+			if pr := rolePrivilege(res, lvl); !slices.ContainsFunc(out.Privileges, func(x provider.Privilege) bool { return x.Name == pr.Name }) {
+				out.Privileges = append(out.Privileges, pr)
+			}
+		}
+		out.Related = append(out.Related, provider.Related{Kind: "resource", Name: res.String(),
+			Detail: "the " + res.kind + " access token's bot user: its tokens act only on this " + res.kind})
+	}
 	for _, t := range toks {
 		kind, detail := "other-key", "another active personal access token of "+u.Username
 		if strconv.FormatInt(t.ID, 10) == id.Key {

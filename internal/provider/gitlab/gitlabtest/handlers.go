@@ -25,6 +25,9 @@ func (s *Server) tokenJSON(t *Token, value bool) map[string]any {
 	if t.ExpiresAt != "" {
 		m["expires_at"] = t.ExpiresAt
 	}
+	if t.AccessLevel > 0 {
+		m["access_level"] = t.AccessLevel
+	}
 	if value {
 		m["token"] = t.value
 	}
@@ -196,12 +199,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			return
 		}
 		exp := in.ExpiresAt
-		if exp == "" {
-			// Without expires_at the new token expires in one week (docs).
-			exp = s.now().UTC().AddDate(0, 0, 7).Format(time.DateOnly)
-		}
-		t.Revoked = true
-		writeJSON(w, http.StatusOK, s.tokenJSON(s.createToken(t.UserID, t.Name, t.Scopes, exp), true))
+		writeJSON(w, http.StatusOK, s.tokenJSON(s.rotate(t, exp), true))
 	}))
 	mux.HandleFunc("DELETE /api/v4/personal_access_tokens/{id}", s.guard(true, false, func(w http.ResponseWriter, r *http.Request) {
 		t := s.visibleToken(r)
@@ -270,4 +268,16 @@ func (s *Server) RootToken() string {
 		u = s.createUser("root", true, false)
 	}
 	return s.createToken(u.ID, "root", []string{"api", "admin_mode"}, "").value
+}
+
+// rotate revokes t and gives its user a new token with its name, scopes
+// and access level; without exp the new one expires in a week (docs).
+func (s *Server) rotate(t *Token, exp string) *Token {
+	if exp == "" {
+		exp = s.now().UTC().AddDate(0, 0, 7).Format(time.DateOnly)
+	}
+	t.Revoked = true
+	n := s.createToken(t.UserID, t.Name, t.Scopes, exp)
+	n.AccessLevel = t.AccessLevel
+	return n
 }

@@ -44,7 +44,10 @@ type Token struct {
 	Created   time.Time
 	ExpiresAt string // YYYY-MM-DD, "" for none
 	Revoked   bool
-	value     string
+	// AccessLevel is a project or group access token's role (10 guest …
+	// 50 owner); 0 for a personal access token.
+	AccessLevel int
+	value       string
 }
 
 // Active is GitLab's "active": neither revoked nor expired.
@@ -82,6 +85,7 @@ func New() *Server {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.variableRoutes(mux)
+	s.accessTokenRoutes(mux)
 	s.hs = httptest.NewServer(s.middleware(mux))
 	s.URL = s.hs.URL
 	return s

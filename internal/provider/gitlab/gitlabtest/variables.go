@@ -7,10 +7,11 @@ import (
 	"strconv"
 )
 
-// Project is a project holding CI/CD variables.
+// Project is a project holding CI/CD variables, or a group (Group set).
 type Project struct {
 	ID          int64
 	Path        string // full path, group/project
+	Group       bool
 	Maintainers []int64
 	Variables   map[string]*Variable
 }
@@ -38,9 +39,18 @@ var variableKey = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
 // CreateProject adds a project at path whose maintainers are the given
 // users (administrators may act on every project).
 func (s *Server) CreateProject(path string, maintainers ...int64) *Project {
+	return s.createResource(path, false, maintainers)
+}
+
+// CreateGroup adds a group at path whose owners are the given users.
+func (s *Server) CreateGroup(path string, owners ...int64) *Project {
+	return s.createResource(path, true, owners)
+}
+
+func (s *Server) createResource(path string, group bool, maintainers []int64) *Project {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := &Project{ID: s.id(), Path: path, Maintainers: maintainers, Variables: map[string]*Variable{}}
+	p := &Project{ID: s.id(), Path: path, Group: group, Maintainers: maintainers, Variables: map[string]*Variable{}}
 	if s.projects == nil {
 		s.projects = map[int64]*Project{}
 	}
@@ -63,16 +73,25 @@ func (s *Server) ProjectVariable(projectID int64, key string) *Variable {
 // if the caller maintains it; it answers 404 itself otherwise, as GitLab
 // hides projects a caller cannot see.
 func (s *Server) project(w http.ResponseWriter, r *http.Request) *Project {
+	return s.resource(w, r, false)
+}
+
+// resource is project's, or with group a group's, counterpart.
+func (s *Server) resource(w http.ResponseWriter, r *http.Request, group bool) *Project {
 	id := r.PathValue("id")
 	c := callerOf(r)
 	for _, p := range s.projects {
-		if strconv.FormatInt(p.ID, 10) == id || p.Path == id {
+		if p.Group == group && (strconv.FormatInt(p.ID, 10) == id || p.Path == id) {
 			if c.user.IsAdmin || slices.Contains(p.Maintainers, c.user.ID) {
 				return p
 			}
 		}
 	}
-	message(w, http.StatusNotFound, "404 Project Not Found")
+	if group {
+		message(w, http.StatusNotFound, "404 Group Not Found")
+	} else {
+		message(w, http.StatusNotFound, "404 Project Not Found")
+	}
 	return nil
 }
 

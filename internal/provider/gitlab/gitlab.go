@@ -145,7 +145,7 @@ func (p *Provider) fail(op, what, need string, err error) error {
 			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts (429)", p.opts.retries+1)
 		case code >= 500:
 			kind = errs.Unreachable
-		case code == http.StatusBadRequest:
+		case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:
 			kind = errs.Invalid
 		default:
 			kind = errs.Other

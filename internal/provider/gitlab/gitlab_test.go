@@ -184,3 +184,20 @@ func TestResourceAccessTokens(t *testing.T) {
 		t.Errorf("group owner token privileges %+v, want a critical owner of group", id.Privileges)
 	}
 }
+
+// Inspect reads every page of a user's tokens (100 a page).
+func TestInspectReadsEveryPage(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	u := h.s.CreateUser(randomName(), false)
+	for i := 0; i < 105; i++ {
+		h.s.CreateToken(u.ID, "t"+strconv.Itoa(i), []string{"read_api"}, "")
+	}
+	id, err := p.Inspect(context.Background(), provider.IdentityRef{System: testSystem, Name: u.Username})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.Related) != 105 {
+		t.Errorf("Inspect lists %d tokens, want 105", len(id.Related))
+	}
+}

@@ -19,20 +19,17 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/hashicorp/go-retryablehttp"
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/gitlabapi"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // Type is the inventory's delivery type.
 const Type = inventory.DeliverGitLabCIVariable
-
-// DefaultEndpoint is GitLab.com.
-const DefaultEndpoint = "https://gitlab.com"
 
 var _ deliver.Target = (*Target)(nil)
 
@@ -46,11 +43,8 @@ type Config struct {
 	Project, Key string
 	// Protected and Masked are set on the variable by every Write.
 	Protected, Masked bool
-	// Retries bounds the retries of throttled (429) and failed (5xx)
-	// requests; Backoff, when set, is the wait before each (tests set a
-	// short one), otherwise the client's, which honours RateLimit-Reset.
-	Retries int
-	Backoff retryablehttp.Backoff
+	// API bounds retries of throttled requests (zero: the defaults).
+	API gitlabapi.Options
 }
 
 // Target is one project variable.
@@ -69,7 +63,7 @@ var maskable = regexp.MustCompile(`^[A-Za-z0-9+/=_@:.~-]{8,}$`)
 // New checks the configuration and builds the client; it makes no request.
 func New(cfg Config) (*Target, error) {
 	if cfg.Endpoint == "" {
-		cfg.Endpoint = DefaultEndpoint
+		cfg.Endpoint = gitlabapi.DefaultEndpoint
 	}
 	switch {
 	case cfg.Project == "":
@@ -79,14 +73,7 @@ func New(cfg Config) (*Target, error) {
 	case cfg.Token.IsZero():
 		return nil, errs.New(string(Type), errs.Invalid, cfg.Project, "no GitLab token to write the variable with")
 	}
-	if cfg.Retries == 0 {
-		cfg.Retries = 4
-	}
-	opts := []gl.ClientOptionFunc{gl.WithBaseURL(strings.TrimRight(cfg.Endpoint, "/") + "/api/v4"), gl.WithCustomRetryMax(cfg.Retries)}
-	if cfg.Backoff != nil {
-		opts = append(opts, gl.WithCustomBackoff(cfg.Backoff))
-	}
-	c, err := gl.NewClient(strings.TrimSpace(string(cfg.Token.Reveal())), opts...)
+	c, err := gitlabapi.New(cfg.Endpoint, string(cfg.Token.Reveal()), cfg.API)
 	if err != nil {
 		return nil, errs.New(string(Type), errs.Invalid, cfg.Endpoint, err.Error())
 	}
@@ -246,7 +233,7 @@ func (t *Target) fail(what string, err error) error {
 		case er.StatusCode == http.StatusForbidden:
 			kind, msg = errs.Permission, "the token may not write CI/CD variables of the project (needs the api scope and the Maintainer role): "+msg
 		case er.StatusCode == http.StatusTooManyRequests:
-			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts", t.cfg.Retries+1)
+			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts", t.cfg.API.Attempts())
 		case er.StatusCode >= 500:
 			kind = errs.Unreachable
 		case er.StatusCode == http.StatusBadRequest:

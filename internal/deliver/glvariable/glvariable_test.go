@@ -2,7 +2,6 @@ package glvariable
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/gitlabapi"
 	"github.com/rekeyhq/rekey/internal/provider/gitlab/gitlabtest"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -28,11 +28,11 @@ func newFixture(t *testing.T) fixture {
 	return fixture{s: s, project: s.CreateProject("acme/api", u.ID), token: tok}
 }
 
-func noWait(time.Duration, time.Duration, int, *http.Response) time.Duration { return time.Millisecond }
+var noWait = gitlabapi.Options{Retries: 2, Sleep: func(time.Duration) time.Duration { return time.Millisecond }}
 
 func (f fixture) target(t *testing.T, project, key string, protected, masked bool) *Target {
 	t.Helper()
-	tg, err := New(Config{Endpoint: f.s.URL, Token: secret.FromString(f.token), Project: project, Key: key, Protected: protected, Masked: masked, Retries: 2, Backoff: noWait})
+	tg, err := New(Config{Endpoint: f.s.URL, Token: secret.FromString(f.token), Project: project, Key: key, Protected: protected, Masked: masked, API: noWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestErrors(t *testing.T) {
 	if err := tg.Write(ctx, value("abcdefgh2")); errs.KindOf(err) != errs.Unreachable {
 		t.Errorf("Write throttled past the bound: %v, want Unreachable", err)
 	}
-	bad, err := New(Config{Endpoint: f.s.URL, Token: secret.FromString("glpat-notatokenatall000"), Project: "acme/api", Key: "K", Retries: 1, Backoff: noWait})
+	bad, err := New(Config{Endpoint: f.s.URL, Token: secret.FromString("glpat-notatokenatall000"), Project: "acme/api", Key: "K", API: noWait})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/gitlabapi"
 	"github.com/rekeyhq/rekey/internal/provider"
 )
 
@@ -29,7 +29,7 @@ import (
 const Type = "gitlab"
 
 // DefaultEndpoint is GitLab.com.
-const DefaultEndpoint = "https://gitlab.com"
+const DefaultEndpoint = gitlabapi.DefaultEndpoint
 
 var (
 	_ provider.Provider      = (*Provider)(nil)
@@ -43,20 +43,13 @@ type Provider struct {
 	system   string
 	endpoint string
 	c        *gl.Client
-	opts     options
+	opts     gitlabapi.Options
 	san      provider.Sanitizer
 }
 
-// options bound the client's retries of throttling (429) and server
-// errors; backoff is the wait before each retry, injectable so tests do
-// not sleep. Nil backoff keeps the client's own, which honours GitLab's
-// RateLimit-Reset.
-type options struct {
-	retries int
-	backoff retryablehttp.Backoff
-}
-
-var defaultOptions = options{retries: 4}
+// defaultOptions: 4 retries of a throttled request, each wait as GitLab
+// asks and at most a minute.
+var defaultOptions = gitlabapi.Options{}
 
 // New opens the provider: cfg.Endpoint is GitLab's base URL (default
 // GitLab.com), cfg.Admin an administrator's personal access token. It
@@ -69,7 +62,7 @@ func New(ctx context.Context, cfg provider.Config) (provider.Provider, error) {
 	return p, nil
 }
 
-func open(ctx context.Context, pc provider.Config, o options) (*Provider, error) {
+func open(ctx context.Context, pc provider.Config, o gitlabapi.Options) (*Provider, error) {
 	p := &Provider{system: pc.System, endpoint: pc.Endpoint, opts: o}
 	if p.endpoint == "" {
 		p.endpoint = DefaultEndpoint
@@ -92,11 +85,7 @@ func open(ctx context.Context, pc provider.Config, o options) (*Provider, error)
 
 // client is a client for the endpoint authenticated as token.
 func (p *Provider) client(token string) (*gl.Client, error) {
-	opts := []gl.ClientOptionFunc{gl.WithBaseURL(strings.TrimRight(p.endpoint, "/") + "/api/v4"), gl.WithCustomRetryMax(p.opts.retries)}
-	if p.opts.backoff != nil {
-		opts = append(opts, gl.WithCustomBackoff(p.opts.backoff))
-	}
-	return gl.NewClient(token, opts...)
+	return gitlabapi.New(p.endpoint, token, p.opts)
 }
 
 // Close has nothing to release.
@@ -142,7 +131,7 @@ func (p *Provider) fail(op, what, need string, err error) error {
 		case code == http.StatusNotFound:
 			kind, msg = errs.NotFound, "not found"
 		case code == http.StatusTooManyRequests:
-			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts (429)", p.opts.retries+1)
+			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts (429)", p.opts.Attempts())
 		case code >= 500:
 			kind = errs.Unreachable
 		case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:

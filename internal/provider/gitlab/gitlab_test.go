@@ -24,21 +24,30 @@ func openTest(t *testing.T, h harness) *Provider {
 	return p
 }
 
-// Throttling is retried with the injected backoff, up to a bound, then
-// reported as one line of kind Unreachable.
+// Throttling is retried, waiting what Retry-After asks, up to a bound,
+// then reported as one line of kind Unreachable.
 func TestThrottleRetriedWithBound(t *testing.T) {
 	h := newHarness(t)
-	p := openTest(t, h)
+	var waits []time.Duration
+	o := testOptions
+	o.Sleep = func(d time.Duration) time.Duration { waits = append(waits, d); return time.Millisecond }
+	p, err := open(context.Background(), h.Admin(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := randomName()
 	h.CreateIdentity(t, name, false)
-	h.s.Throttle(testOptions.retries)
+	h.s.Throttle(o.Retries)
 	if id, err := p.Inspect(context.Background(), provider.IdentityRef{System: testSystem, Name: name}); err != nil || !id.Exists {
-		t.Fatalf("Inspect after %d throttled answers = %+v, %v; want the identity", testOptions.retries, id, err)
+		t.Fatalf("Inspect after %d throttled answers = %+v, %v; want the identity", o.Retries, id, err)
 	}
-	h.s.Throttle(testOptions.retries + 1)
-	_, err := p.Inspect(context.Background(), provider.IdentityRef{System: testSystem, Name: name})
-	if errs.KindOf(err) != errs.Unreachable || !strings.Contains(err.Error(), "throttled") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("Inspect throttled past the bound: %v (kind %v), want one line of kind Unreachable saying throttled", err, errs.KindOf(err))
+	if len(waits) != o.Retries || waits[0] != time.Second {
+		t.Errorf("waits %v, want %d of the server's Retry-After (1s)", waits, o.Retries)
+	}
+	h.s.Throttle(o.Retries + 1)
+	_, err = p.Inspect(context.Background(), provider.IdentityRef{System: testSystem, Name: name})
+	if errs.KindOf(err) != errs.Unreachable || !strings.Contains(err.Error(), "throttled after 4 attempts") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Inspect throttled past the bound: %v (kind %v), want one line of kind Unreachable saying throttled after 4 attempts", err, errs.KindOf(err))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/gitlabapi"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/gitlab/gitlabtest"
 	"github.com/rekeyhq/rekey/internal/provider/providertest"
@@ -20,7 +21,7 @@ import (
 const testSystem = "test-gitlab"
 
 // testOptions retry throttling without sleeping.
-var testOptions = options{retries: 3, backoff: func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return time.Millisecond }}
+var testOptions = gitlabapi.Options{Retries: 3, Sleep: func(time.Duration) time.Duration { return time.Millisecond }}
 
 // harness backs the suite with the test server: fixtures are made on the
 // server directly and checked with fresh requests as the token itself,

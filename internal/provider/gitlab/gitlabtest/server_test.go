@@ -72,3 +72,38 @@ func TestDocumentedAnswers(t *testing.T) {
 		t.Errorf("throttled: %d %v", resp.StatusCode, resp.Header)
 	}
 }
+
+// Project access tokens: listed to the project's maintainers (404 to
+// others), rotated (old token refused at once), revoked once (then 404).
+func TestProjectAccessTokens(t *testing.T) {
+	s := New()
+	defer s.Close()
+	maint := s.CreateUser("maint", false)
+	_, mv := s.CreateToken(maint.ID, "m", []string{"api"}, "")
+	other := s.CreateUser("other", false)
+	_, ov := s.CreateToken(other.ID, "o", []string{"api"}, "")
+	p := s.CreateProject("acme/api", maint.ID)
+	tok, tv := s.CreateResourceToken(p.ID, "deploy", []string{"read_api"}, 30, "")
+	base := "/api/v4/projects/" + strconv.FormatInt(p.ID, 10) + "/access_tokens"
+	if resp, _ := call(t, s, http.MethodGet, base+"/"+strconv.FormatInt(tok.ID, 10), ov); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a non-member reads the project's token: %d", resp.StatusCode)
+	}
+	resp, body := call(t, s, http.MethodGet, base+"/"+strconv.FormatInt(tok.ID, 10), mv)
+	if resp.StatusCode != http.StatusOK || body["access_level"] != float64(30) {
+		t.Errorf("GET token: %d %v", resp.StatusCode, body)
+	}
+	resp, body = call(t, s, http.MethodPost, base+"/"+strconv.FormatInt(tok.ID, 10)+"/rotate", mv)
+	if resp.StatusCode != http.StatusOK || body["token"] == nil || body["expires_at"] == nil {
+		t.Fatalf("rotate: %d %v", resp.StatusCode, body)
+	}
+	if resp, _ := call(t, s, http.MethodGet, "/api/v4/user", tv); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the rotated-away token: %d, want 401", resp.StatusCode)
+	}
+	newID := strconv.FormatInt(int64(body["id"].(float64)), 10)
+	if resp, _ := call(t, s, http.MethodDelete, base+"/"+newID, mv); resp.StatusCode != http.StatusNoContent {
+		t.Errorf("revoke: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, s, http.MethodDelete, base+"/"+newID, mv); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("revoke twice: %d, want 404", resp.StatusCode)
+	}
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
+	"github.com/rekeyhq/rekey/internal/deliver/glvariable"
 	"github.com/rekeyhq/rekey/internal/deliver/vaultkv"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -22,6 +23,8 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return file.FromInventory(s.Inventory, c.Deliver)
 	case inventory.DeliverVaultKV:
 		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	case inventory.DeliverGitLabCIVariable:
+		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	}
 	return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey cannot deliver to "+c.Deliver.Type+" targets yet")
 }

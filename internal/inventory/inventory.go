@@ -156,7 +156,8 @@ type Consumer struct {
 
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
-	// Type is "file", "vault-kv" or "github-actions-secret" (later: kubernetes).
+	// Type is "file", "vault-kv", "github-actions-secret" or
+	// "gitlab-ci-variable" (later: kubernetes).
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -181,7 +182,11 @@ type Delivery struct {
 	// Repo ("OWNER/REPO") or Org, Name and Visibility locate a
 	// github-actions-secret.
 	Repo, Org, Name, Visibility string
-	Pos                         Pos
+	// Project (an id or a full path) locates a gitlab-ci-variable, Key is
+	// its key; Protected and Masked are set on the variable as written.
+	Project           string
+	Protected, Masked bool
+	Pos               Pos
 }
 
 // Source is a place copies of a secret may live, to scan.

@@ -33,7 +33,7 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		}
 	})
 	return Options{
-		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault", "github"},
+		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault", "github", "gitlab"},
 		FindSecrets: func(b []byte) []SecretMatch {
 			var out []SecretMatch
 			for _, f := range det.Scan(b) {
@@ -114,7 +114,7 @@ var badFiles = []struct {
 		`25:5: consumer "nameless-identity": missing identity`,
 	}},
 	{"system.bad.yml", []string{
-		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault, github); did you mean "postgres"?`,
+		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault, github, gitlab); did you mean "postgres"?`,
 		`6:11: system "crm db": name: use letters, digits`,
 		`7:11: system "crm db": type "oracle" is unknown`,
 		`9:5: systems[2]: missing name`,
@@ -152,6 +152,17 @@ var badFiles = []struct {
 		`33:78: consumer "e": deliver: visibility "public" is unknown (known: all, private, selected)`,
 		`33:98: consumer "e": deliver: unknown key "path"`,
 		`36:14: consumer "f": deliver: several github systems (gh, ghe): say which writes the secret with system:`,
+	}},
+	{"gitlab.bad.yml", []string{
+		`5:12: inline secret (rule gitlab-pat)`,
+		`9:15: system "gl2": endpoint: want an http:// or https:// base URL with a host, like https://gitlab.example.com (self-managed GitLab)`,
+		`18:14: consumer "a": deliver: missing project`,
+		`21:51: consumer "b": deliver: project "acme api": want a project id or its full path, like acme/api`,
+		`21:68: consumer "b": deliver: key "DB-PASSWORD": a CI/CD variable key is letters, digits and _, at most 255`,
+		`24:78: consumer "c": deliver: masked: want true or false, got a string`,
+		`24:93: consumer "c": deliver: system "shop-db" is not a gitlab system of this inventory (gitlab systems: gl, gl2)`,
+		`27:81: consumer "d": deliver: unknown key "path"`,
+		`30:14: consumer "e": deliver: several gitlab systems (gl, gl2): say which writes it with system:`,
 	}},
 	{"window.bad.yml", []string{
 		`9:20: consumer "acme": change_window: want "DAYS HH:MM-HH:MM ZONE"`,
@@ -988,5 +999,34 @@ sources:
 	}
 	if len(rep.Warnings) != 1 || rep.Warnings[0].String() != p+":4:65: sources: jira-api token env:JIRA_TOKEN: variable is unset or empty here" {
 		t.Errorf("warnings %v", rep.Warnings)
+	}
+}
+
+func TestGitLabSystemAndCIVariable(t *testing.T) {
+	src := []byte(`version: 1
+systems:
+  - { name: gl, type: gitlab, admin: env:GL_ADMIN, endpoint: "https://gitlab.example.com" }
+  - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
+identities:
+  - { name: orders_svc, system: shop-db }
+consumers:
+  - name: ci
+    identity: orders_svc
+    deliver: { type: gitlab-ci-variable, project: acme/platform/api, key: DB_PASSWORD, protected: true, masked: true }
+  - name: by-id
+    identity: orders_svc
+    deliver: { type: gitlab-ci-variable, project: 42, key: DB_PASSWORD, system: gl }
+`)
+	env := map[string]string{"GL_ADMIN": "glpat-000000000000000000000", "SHOP_DB_ADMIN_DSN": "postgres://admin@db/postgres"}
+	inv, _ := parseOK(t, src, env)
+	if gl := inv.Systems[0]; gl.Type != TypeGitLab || gl.Endpoint != "https://gitlab.example.com" {
+		t.Errorf("system gl: %+v", gl)
+	}
+	ci, byID := inv.Consumers[0].Deliver, inv.Consumers[1].Deliver
+	if ci.Type != DeliverGitLabCIVariable || ci.Project != "acme/platform/api" || ci.Key != "DB_PASSWORD" || !ci.Protected || !ci.Masked || ci.System != "gl" {
+		t.Errorf("deliver of ci: %+v", ci)
+	}
+	if byID.Project != "42" || byID.Protected || byID.Masked || byID.System != "gl" {
+		t.Errorf("deliver of by-id: %+v", byID)
 	}
 }

@@ -28,7 +28,7 @@ var (
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -205,7 +205,7 @@ const TypeAWSIAM = "aws-iam"
 
 // endpointTypes are the system types reached over an HTTP API, whose base
 // URL endpoint: may set; a database's DSN already says where it is.
-var endpointTypes = []string{TypeAWSIAM, TypeVault, TypeGitHub}
+var endpointTypes = []string{TypeAWSIAM, TypeVault, TypeGitHub, TypeGitLab}
 
 // endpoint reads a system's API base URL: absolute http(s), a host, no
 // credentials in it (the inventory lives in git), no query or fragment.
@@ -224,8 +224,11 @@ func (p *parser) endpoint(o *obj, typ string) string {
 		p.errorf(at, "%s: endpoint holds credentials in its URL: the inventory lives in git, so treat them as leaked and give them with admin: env:VAR or file:PATH", o.where())
 	case errors.Is(err, errURLShape):
 		like := "https://iam.amazonaws.com"
-		if typ == TypeGitHub {
+		switch typ {
+		case TypeGitHub:
 			like = "https://github.example.com (GitHub Enterprise Server)"
+		case TypeGitLab:
+			like = "https://gitlab.example.com (self-managed GitLab)"
 		}
 		p.errorf(at, "%s: endpoint: %v, like %s", o.where(), err, like)
 	case err != nil:
@@ -447,6 +450,10 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverGitHubActionsSecret {
 		p.githubDelivery(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverGitLabCIVariable {
+		p.gitlabDelivery(o, d, what, inv)
 		return d
 	}
 	o.only(fileDeliverKeys...)

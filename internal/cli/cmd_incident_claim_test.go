@@ -77,16 +77,15 @@ func TestSecondWorkerIsRefusedWhileARunIsInProgress(t *testing.T) {
 		return s
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		verifies, waiting := 0, 0
+		// A step has a row only once it started: wait for every
+		// consumer's verify to be running, not for the rows there are.
+		waiting := 0
 		for _, s := range steps() {
-			if strings.HasPrefix(s.StepID, "verify:") {
-				verifies++
-				if s.State == "running" {
-					waiting++
-				}
+			if strings.HasPrefix(s.StepID, "verify:") && s.State == "running" {
+				waiting++
 			}
 		}
-		if verifies > 0 && waiting == verifies {
+		if waiting == len(consumerNames) {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -28,6 +28,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rekeyhq/rekey/internal/atomicfile"
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/deliver/dsn"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -221,8 +222,8 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 		if bytes.Equal(out, data) {
 			return nil
 		}
-		err = writeAtomic(t.cfg.Path, out, data, t.beforeRename)
-		if errors.Is(err, errChanged) {
+		err = atomicfile.Replace("deliver file", t.cfg.Path, out, data, 0, t.beforeRename)
+		if errors.Is(err, atomicfile.ErrChanged) {
 			if try < 2 {
 				continue
 			}

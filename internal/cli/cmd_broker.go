@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/broker/policy"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/safefile"
 )
 
 func newBrokerCmd(g *globals) *cobra.Command {
@@ -128,9 +129,14 @@ func runBrokerPolicyTest(ctx context.Context, g *globals, o *brokerPolicyTestOpt
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(o.cases)
+	f, err := safefile.OpenRegular("cases", o.cases)
 	if err != nil {
-		return errs.E("cases", errs.NotFound, "", err)
+		return err
+	}
+	raw, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return errs.E("cases", errs.Invalid, o.cases, err)
 	}
 	cases, err := policy.ParseCases(o.cases, raw)
 	if err != nil {
@@ -171,7 +177,7 @@ func runBrokerPolicyTest(ctx context.Context, g *globals, o *brokerPolicyTestOpt
 				if b.Error != "" {
 					got = "error: " + b.Error
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", b.Name, b.Line, verdict(b.Allow, b.Reasons, b.MaxTTL), got)
+				tablef(tw, "%s\t%d\t%s\t%s\n", b.Name, b.Line, verdict(b.Allow, b.Reasons, b.MaxTTL), got)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

@@ -177,24 +177,29 @@ func printKeys(out io.Writer, res keysInspectJSON) {
 	if k.Encrypted {
 		state = "encrypted; public key from " + orText(k.PublicFrom, "the key file")
 	}
-	fmt.Fprintf(out, "key: %s %s (%s)\n", k.Algorithm, k.Format, state)
+	// Paths, subjects and SANs come from files and certificates anyone may
+	// have written: every line goes through the one escaping (tablef).
+	tablef(out, "key: %s %s (%s)\n", k.Algorithm, k.Format, state)
 	fmt.Fprintf(out, "  SPKI SHA-256   %s\n  SPKI base64    %s\n  OpenSSH        %s\n", k.Fingerprints.SPKIRef(), k.Fingerprints.SPKISHA256Base64, k.Fingerprints.SSH)
 	if len(res.Systems) == 0 {
 		fmt.Fprintln(out, "\nthe inventory has no system of type x509 or ssh to look in")
 	}
 	for _, s := range res.Systems {
 		id := s.Identity
-		fmt.Fprintf(out, "\n%s (%s): ", s.System, s.Type)
+		tablef(out, "\n%s (%s): ", s.System, s.Type)
 		if !id.Exists {
 			fmt.Fprintln(out, "nothing carries the key")
 		} else {
 			fmt.Fprintf(out, "%s\n", plural(len(id.Privileges), "thing carries the key", "things carry the key"))
 		}
 		for _, pv := range id.Privileges {
-			fmt.Fprintf(out, "  %-8s %s\n           %s\n", pv.Risk, pv.Name, strings.ReplaceAll(pv.Via, ", ", "\n           "))
+			tablef(out, "  %-8s %s\n", pv.Risk, pv.Name)
+			for _, place := range strings.Split(pv.Via, ", ") {
+				tablef(out, "           %s\n", place)
+			}
 		}
 		for _, r := range id.Related {
-			fmt.Fprintf(out, "  %s: %s: %s\n", r.Kind, r.Name, r.Detail)
+			tablef(out, "  %s: %s: %s\n", r.Kind, r.Name, r.Detail)
 		}
 	}
 }

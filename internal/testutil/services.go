@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -87,16 +88,24 @@ func PostgresDB(t testing.TB) string {
 	return u.String()
 }
 
-// NeedTool skips t when the program name is not on $PATH, or fails it when
-// REKEY_REQUIRE_SERVICES=1, like NeedService. install says how to get it,
-// for the message.
-func NeedTool(t testing.TB, name, install string) {
+// NeedTool returns the path of the program name, found on $PATH or in the
+// sbin directories daemons live in (a root shell's PATH may lack them);
+// without it, it skips t, or fails it when REKEY_REQUIRE_SERVICES=1, like
+// NeedService. install says how to get it, for the message.
+func NeedTool(t testing.TB, name, install string) string {
 	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
 	}
 	if os.Getenv(RequireServicesEnv) == "1" {
 		t.Fatalf("%s is required (%s=1) but not on $PATH; %s", name, RequireServicesEnv, install)
 	}
 	t.Skipf("%s is not on $PATH, skipping (%s; set %s=1 to fail instead)", name, install, RequireServicesEnv)
+	return ""
 }

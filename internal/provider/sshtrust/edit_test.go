@@ -39,20 +39,7 @@ type sshd struct {
 // REKEY_REQUIRE_SERVICES=1) when Debian's openssh-server is missing.
 func findSSHD(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"/usr/sbin/sshd", "/usr/local/sbin/sshd"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("sshd"); err == nil {
-		return p
-	}
-	msg := "sshd is not installed (apt-get install openssh-server; make test installs it as root)"
-	if os.Getenv(testutil.RequireServicesEnv) == "1" {
-		t.Fatalf("%s, and %s=1", msg, testutil.RequireServicesEnv)
-	}
-	t.Skipf("%s: skipping (set %s=1 to fail instead)", msg, testutil.RequireServicesEnv)
-	return ""
+	return testutil.NeedTool(t, "sshd", "apt-get install openssh-server; make test installs it as root")
 }
 
 func startSSHD(t *testing.T, dir string) *sshd {

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rekeyhq/rekey/internal/logs/all"
+	"github.com/rekeyhq/rekey/internal/testutil"
 	"github.com/rekeyhq/rekey/internal/watch"
 )
 
@@ -25,13 +26,7 @@ import (
 // with its store in a temporary directory, and stops it at cleanup.
 func natsServer(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		if _, err := os.Stat("/usr/sbin/nats-server"); err != nil {
-			t.Skip("nats-server is not installed")
-		}
-		bin = "/usr/sbin/nats-server"
-	}
+	bin := testutil.NeedTool(t, "nats-server", "apt-get install nats-server")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

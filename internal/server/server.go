@@ -1,0 +1,117 @@
+// Package server is `rekey serve`: the HTTP API of DESIGN "The service"
+// over the incident workflow (package incident), for a team that works
+// one store together. Handlers are thin: authenticate, check the
+// capability, decode, call the workflow, encode. What may be done is
+// decided by package auth; what is done, by package incident.
+//
+// Every route is registered through Server.handle, which records it; the
+// OpenAPI document and its test are built from that record, so a route
+// cannot exist without being described.
+package server
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// Config is what the server works through. The CLI (`rekey serve`)
+// builds it from its flags.
+type Config struct {
+	Store store.Store
+	// Auth checks API bearer tokens.
+	Auth auth.Authenticator
+	// Deps builds the workflow's dependencies for one principal: the
+	// actor the audit log names is p.Name, never something the client
+	// typed.
+	Deps func(ctx context.Context, p auth.Principal) (incident.Deps, error)
+	// Log receives one JSON line per request; nil is quiet.
+	Log io.Writer
+	// Version is what /api/v1/health reports.
+	Version string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Route is one registered endpoint, as the OpenAPI document describes it.
+type Route struct {
+	Method  string
+	Pattern string // net/http pattern path, e.g. /api/v1/incidents/{id}
+	// Need is the capability the caller must hold; Public routes need none.
+	Need    auth.Capability
+	Public  bool
+	Summary string
+}
+
+// Server is the HTTP service. Build it with New.
+type Server struct {
+	cfg    Config
+	mux    *http.ServeMux
+	routes []Route
+	logMu  sync.Mutex
+}
+
+// New builds the server and registers every route.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.handlePublic("GET", "/api/v1/health", "Liveness and the server's version.", s.health)
+	return s
+}
+
+// Handler is the server with its middleware (security headers, request
+// log) around the routes.
+func (s *Server) Handler() http.Handler {
+	return s.logRequests(securityHeaders(s.mux))
+}
+
+// Routes returns the registered routes in registration order.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// apiHandler is a route's body: it runs after authentication and the
+// capability check, with the caller's principal, and returns an error to
+// be written as the API's error envelope.
+type apiHandler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+
+// handle registers an authenticated route: the caller must present a
+// bearer token whose principal can do need.
+func (s *Server) handle(method, pattern string, need auth.Capability, summary string, h apiHandler) {
+	s.routes = append(s.routes, Route{Method: method, Pattern: pattern, Need: need, Summary: summary})
+	s.mux.HandleFunc(method+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		setActor(r, p.Name)
+		if !p.Can(need) {
+			writeError(w, r, forbidden("role %s cannot %s", p.Role, need))
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			writeError(w, r, err)
+		}
+	})
+}
+
+// handlePublic registers a route that needs no credential.
+func (s *Server) handlePublic(method, pattern, summary string, h http.HandlerFunc) {
+	s.routes = append(s.routes, Route{Method: method, Pattern: pattern, Public: true, Summary: summary})
+	s.mux.HandleFunc(method+" "+pattern, h)
+}
+
+func (s *Server) now() time.Time {
+	if s.cfg.Now == nil {
+		return time.Now()
+	}
+	return s.cfg.Now()
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+}

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/events"
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -37,6 +39,13 @@ type Config struct {
 	Version string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Notifier tells people what needs them (the incidents' notify:
+	// targets); nil tells nobody. PublicURL, when set, links to incidents.
+	Notifier  *notify.Notifier
+	PublicURL string
+	// EventPoll is how often event streams read the store when nothing
+	// in this process woke them (events.DefaultPoll when zero).
+	EventPoll time.Duration
 }
 
 // Route is one registered endpoint, as the OpenAPI document describes it.
@@ -55,12 +64,15 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	logMu  sync.Mutex
+	runs   *runs
+	hub    *events.Hub
 }
 
 // New builds the server and registers every route.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.handlePublic("GET", "/api/v1/health", "Liveness and the server's version.", s.health)
+	s.registerRuns()
 	return s
 }
 

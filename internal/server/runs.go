@@ -1,0 +1,321 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/events"
+	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/remediate"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// runs are the incident operations this server executes on its own
+// goroutines, so that they outlive the request that started them: runs,
+// rollbacks and remediations. One at a time per incident: a map answers
+// for this process, the incident's claim (package claim) for every
+// process sharing the store.
+type runs struct {
+	ctx    context.Context // ends at Shutdown
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	active map[string]activeRun
+}
+
+type activeRun struct {
+	what, by string
+	since    time.Time
+}
+
+func newRuns() *runs {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &runs{ctx: ctx, cancel: cancel, active: map[string]activeRun{}}
+}
+
+// reserve marks incident id as worked on by `by` doing what, or says who
+// already is.
+func (rs *runs) reserve(id, what, by string, now time.Time) error {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if a, ok := rs.active[id]; ok {
+		return conflict("incident %s: a %s started by %s at %s is in progress", id, a.what, a.by, a.since.UTC().Format(time.RFC3339))
+	}
+	if rs.ctx.Err() != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "the server is shutting down"}
+	}
+	rs.active[id] = activeRun{what: what, by: by, since: now}
+	rs.wg.Add(1)
+	return nil
+}
+
+func (rs *runs) release(id string) {
+	rs.mu.Lock()
+	delete(rs.active, id)
+	rs.mu.Unlock()
+	rs.wg.Done()
+}
+
+// registerRuns adds the routes that act on systems and the event stream.
+func (s *Server) registerRuns() {
+	s.runs = newRuns()
+	s.hub = events.NewHub()
+	s.handle("POST", "/api/v1/incidents/{id}/run", auth.Respond,
+		"Start (or continue) the incident's run; it goes on in the server after the response (202). A dry run answers with what each step would do.", s.startRun)
+	s.handle("GET", "/api/v1/incidents/{id}/run", auth.Read, "The run: its state and each step's.", s.getRun)
+	s.handle("POST", "/api/v1/incidents/{id}/rollback", auth.Respond,
+		"Undo the run before its revoke: consumers' files back, issued logins removed.", s.rollback)
+	s.handle("POST", "/api/v1/incidents/{id}/remediate", auth.Respond,
+		"Remove the copies of the secret (the secret is held in memory for this request only).", s.remediate)
+	s.handle("GET", "/api/v1/incidents/{id}/events", auth.Read,
+		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
+}
+
+// Shutdown cancels the runs this server executes and waits for their
+// goroutines until ctx ends. A run cut off mid-step is continued later
+// with resume, as after a crash. Call it after http.Server.Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.runs == nil {
+		return nil
+	}
+	s.runs.cancel()
+	done := make(chan struct{})
+	go func() { s.runs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type runRequest struct {
+	DryRun bool `json:"dry_run"`
+	// Resume continues a run whose step was cut off mid-way (a crash, a
+	// server shut down during a step).
+	Resume bool `json:"resume"`
+}
+
+type dryRunJSON struct {
+	DryRun bool            `json:"dry_run"`
+	Steps  []engine.Action `json:"steps"`
+}
+
+func (s *Server) startRun(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	var req runRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.DryRun {
+		// Changes nothing and claims nothing: answered in the request.
+		d, err := s.deps(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		out, err := incident.Run(r.Context(), d, id, incident.RunOptions{DryRun: true})
+		if err != nil {
+			return runError(err)
+		}
+		writeJSON(w, http.StatusOK, dryRunJSON{DryRun: true, Steps: out.DryRun})
+		return nil
+	}
+	// The run's context is the server's, not the request's: the run goes
+	// on after the response and after the client goes.
+	err := s.detached(r.Context(), id, "run", p, func(ctx context.Context, d incident.Deps, started func()) error {
+		return s.execRun(ctx, d, id, req.Resume, started)
+	})
+	if err != nil {
+		return runError(err)
+	}
+	res, err := runStatus(r.Context(), s.cfg.Store, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, res)
+	return nil
+}
+
+// detached runs op for incident id on its own goroutine with the
+// server's context, the incident reserved in this process and claimed in
+// the store, and waits until op calls started (the answer is then nil)
+// or returns first (its error). Whatever the request does afterwards, op
+// goes on until it is done or the server shuts down.
+func (s *Server) detached(rctx context.Context, id, what string, p auth.Principal, op func(ctx context.Context, d incident.Deps, started func()) error) error {
+	if err := s.runs.reserve(id, what, p.Name, s.now()); err != nil {
+		return err
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			s.runs.release(id)
+		}
+	}()
+	d, err := s.deps(s.runs.ctx, p)
+	if err != nil {
+		return err
+	}
+	if d.Claim == nil {
+		return errors.New("the server was built without claims")
+	}
+	// Claimed here, before answering, so that a run held by another
+	// process is a 409 now rather than a failure nobody reads.
+	ctx, releaseClaim, err := d.Claim(s.runs.ctx, id)
+	if err != nil {
+		return err
+	}
+	d.Claim = func(ctx context.Context, _ string) (context.Context, func(), error) { return ctx, func() {}, nil }
+	d.Progress = s.hub
+	answer := make(chan error, 1)
+	var once sync.Once
+	started := func() { once.Do(func() { answer <- nil }) }
+	reserved = false // the goroutine releases it
+	go func() {
+		defer s.runs.release(id)
+		defer releaseClaim()
+		defer s.hub.Poke()
+		err := op(ctx, d, started)
+		once.Do(func() { answer <- err })
+	}()
+	select {
+	case err := <-answer:
+		return err
+	case <-rctx.Done():
+		return rctx.Err()
+	}
+}
+
+// execRun is one run in the server: Confirm (called once the preflight
+// passed and before the first change) answers the request; the people
+// concerned are notified of what the run asks of them as it goes.
+func (s *Server) execRun(ctx context.Context, d incident.Deps, id string, resume bool, started func()) error {
+	n := s.follow(ctx, d, id)
+	_, err := incident.Run(ctx, d, id, incident.RunOptions{
+		Resume: resume,
+		Confirm: func(context.Context, *plan.Plan) error {
+			started()
+			return nil
+		},
+	})
+	n.stop()
+	switch {
+	case err == nil, errors.Is(err, engine.ErrWaiting), errors.Is(err, engine.ErrStepFailed):
+		return nil
+	}
+	s.warn("run " + id + ": " + oneLine(s.maskFor(d, id).Mask(err.Error())))
+	return err
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	res, err := runStatus(r.Context(), s.cfg.Store, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// runStatus is the run JSON as stored.
+func runStatus(ctx context.Context, st store.Store, id string) (engine.Result, error) {
+	e, err := engine.New(ctx, engine.Deps{Store: st}, id)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	return e.Status(ctx)
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	if err := decode(r, &struct{}{}); err != nil {
+		return err
+	}
+	var res engine.Result
+	err := s.detached(r.Context(), id, "rollback", p, func(ctx context.Context, d incident.Deps, started func()) error {
+		var err error
+		res, err = incident.Rollback(ctx, d, id, nil)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+type remediateRequest struct {
+	Secret         string `json:"secret"`
+	RewriteHistory bool   `json:"rewrite_history"`
+}
+
+func (s *Server) remediate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id := r.PathValue("id")
+	var req remediateRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Secret == "" {
+		return invalid("remediate needs the leaked secret: {\"secret\": \"…\"}")
+	}
+	held := secret.FromString(req.Secret)
+	req.Secret = ""
+	// Wiped by whoever is last to hold it: the remediation once it
+	// started (it may outlive this request), else this handler.
+	var began atomic.Bool
+	var res *remediate.Result
+	var runErr error
+	err := s.detached(r.Context(), id, "remediation", p, func(ctx context.Context, d incident.Deps, started func()) error {
+		began.Store(true)
+		defer held.Wipe()
+		d.Held = append(d.Held, held)
+		res, runErr = incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: held, RewriteHistory: req.RewriteHistory})
+		if res == nil {
+			return runErr
+		}
+		return nil
+	})
+	if !began.Load() {
+		held.Wipe()
+	}
+	if err != nil {
+		return err
+	}
+	// A rewrite waiting for its approval is in the result (its task).
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// runError maps a refused run: a preflight's problems become the
+// envelope's reasons.
+func runError(err error) error {
+	var pe *incident.PreflightError
+	if errors.As(err, &pe) {
+		return &apiError{Status: http.StatusBadRequest, Kind: "invalid",
+			Message: "the preflight found problems; nothing was changed", Reasons: pe.Problems}
+	}
+	return err
+}
+
+func (s *Server) deps(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+	if s.cfg.Deps == nil {
+		return incident.Deps{}, errors.New("the server was built without a workflow")
+	}
+	return s.cfg.Deps(ctx, p)
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	after, err := events.LastEventID(r)
+	if err != nil {
+		return err
+	}
+	st := &events.Streamer{Store: s.cfg.Store, Hub: s.hub, Poll: s.cfg.EventPoll}
+	return st.Stream(w, r, r.PathValue("id"), after)
+}

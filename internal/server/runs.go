@@ -180,10 +180,12 @@ func (s *Server) detached(rctx context.Context, id, what string, p auth.Principa
 	started := func() { once.Do(func() { answer <- nil }) }
 	reserved = false // the goroutine releases it
 	go func() {
-		defer s.runs.release(id)
-		defer releaseClaim()
-		defer s.hub.Poke()
 		err := op(ctx, d, started)
+		// Free before answering: the caller's next request must not
+		// find its own finished operation in the way.
+		releaseClaim()
+		s.runs.release(id)
+		s.hub.Poke()
 		once.Do(func() { answer <- err })
 	}()
 	select {

@@ -60,7 +60,9 @@ type world struct {
 	notifier *notify.Notifier
 	// gate, when set, is where every step waits before its side effect.
 	gate func(step, phase string)
-	keys struct{ seal, fp, audit []byte }
+	// noAdmin hides the system's admin credential (a preflight problem).
+	noAdmin bool
+	keys    struct{ seal, fp, audit []byte }
 }
 
 func newWorld(t *testing.T, storeSpec string) *world {
@@ -120,6 +122,9 @@ func randomKey(t *testing.T) []byte {
 }
 
 func (w *world) getenv(k string) string {
+	if k == "DB_ADMIN" && w.noAdmin {
+		return ""
+	}
 	return map[string]string{"DB_ADMIN": w.c.AdminURL(), "HOOK_URL": w.hook.srv.URL + "/hook/webhooksecret0123",
 		"SLACK_URL": w.hook.srv.URL + "/slack/T1/B1/slacksecret0123"}[k]
 }
@@ -209,6 +214,20 @@ func call(t *testing.T, hs *httptest.Server, method, path, token, body string) (
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// callFree is call, tried again while the answer is 409: a run's state
+// is stored as finished a moment before its claim is released.
+func callFree(t *testing.T, hs *httptest.Server, method, path, token, body string) (int, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, b := call(t, hs, method, path, token, body)
+		if code != http.StatusConflict || time.Now().After(deadline) {
+			return code, b
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitRun polls GET /run until the run is in one of states.
@@ -312,7 +331,7 @@ func TestRunThroughTheAPI(t *testing.T) {
 	if err := incident.Approve(ctx, w.deps(auth.Principal{Name: "bob"}, nil), id, res.Steps[0].ID); err != nil {
 		t.Fatalf("bob approves: %v", err)
 	}
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	res = w.waitRun(hs, store.RunDone, store.RunFailed)
@@ -463,7 +482,7 @@ func TestEventsStreamAndResume(t *testing.T) {
 	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
 		t.Fatal(err)
 	}
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	again := openEvents(t, hs, id, "tok-vera", last.id)
@@ -515,5 +534,143 @@ func TestNotifyOpened(t *testing.T) {
 	}
 	if slack := bodies[0] + bodies[1]; !strings.Contains(slack, `"text":"*Incident `+w.inc.ID+` opened*`) {
 		t.Errorf("no Slack message among %q", bodies)
+	}
+}
+
+// One run at a time per incident: while a run is in a step, a second
+// start is 409 from the same server (its own map) and from another
+// server sharing the store (the incident's claim), on SQLite and on
+// PostgreSQL; a rollback too. The first run then finishes.
+func TestSecondRunIsAConflict(t *testing.T) {
+	for name, spec := range map[string]func(t *testing.T) string{
+		"sqlite":   func(*testing.T) string { return "" },
+		"postgres": func(t *testing.T) string { return testutil.PostgresDB(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t, spec(t))
+			id, revoke := w.inc.ID, "revoke:db/"+w.role
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			w.gate = func(step, phase string) {
+				if step == revoke && phase == "before" {
+					once.Do(func() { close(entered) })
+					<-release
+				}
+			}
+			defer func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			}()
+			if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
+				t.Fatal(err)
+			}
+			_, one := w.server()
+			_, other := w.server()
+			if code, b := call(t, one, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+				t.Fatalf("run: %d %s", code, b)
+			}
+			<-entered // the run is inside the revoke, after the response
+			for _, c := range []struct {
+				name, path string
+				hs         *httptest.Server
+				want       string
+			}{
+				{"same server", "/run", one, "a run started by alice"},
+				{"other server", "/run", other, "is being worked on by alice"},
+				{"rollback", "/rollback", one, "a run started by alice"},
+				{"rollback, other server", "/rollback", other, "is being worked on by alice"},
+			} {
+				code, b := call(t, c.hs, "POST", "/api/v1/incidents/"+id+c.path, "tok-alice", "")
+				var e envelope
+				_ = json.Unmarshal(b, &e)
+				if code != 409 || e.Error.Kind != "conflict" || !strings.Contains(e.Error.Message, c.want) {
+					t.Errorf("%s: %d %s, want 409 %q", c.name, code, b, c.want)
+				}
+			}
+			close(release)
+			if res := w.waitRun(one, store.RunDone, store.RunFailed); res.State != store.RunDone {
+				t.Fatalf("the first run: %+v", res)
+			}
+			// Once it is done, the incident is free again, for either server.
+			if code, b := callFree(t, other, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+				t.Errorf("run after the first finished: %d %s", code, b)
+			}
+			w.waitRun(other, store.RunDone, store.RunFailed)
+		})
+	}
+}
+
+// A run its preflight refuses is a 400 whose reasons name each problem,
+// and changes nothing; a bad body is a 400 too.
+func TestRunRefusedByPreflight(t *testing.T) {
+	w := newWorld(t, "")
+	w.noAdmin = true
+	_, hs := w.server()
+	code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", "")
+	var e envelope
+	if json.Unmarshal(b, &e) != nil || code != 400 || e.Error.Kind != "invalid" || len(e.Error.Reasons) != 1 ||
+		!strings.Contains(e.Error.Reasons[0], "system db") || !strings.Contains(e.Error.Reasons[0], "DB_ADMIN") {
+		t.Fatalf("run: %d %s", code, b)
+	}
+	if steps, _ := w.st.Steps(context.Background(), w.inc.ID); len(steps) != 0 {
+		t.Errorf("steps recorded: %+v", steps)
+	}
+	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", `{"dryrun":true}`); code != 400 || !strings.Contains(string(b), `unknown field \"dryrun\"`) {
+		t.Errorf("bad body: %d %s", code, b)
+	}
+	// The refused run holds nothing: the next one is not a conflict.
+	w.noAdmin = false
+	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+		t.Errorf("run once fixed: %d %s", code, b)
+	}
+	w.waitRun(hs, store.RunWaiting)
+}
+
+// Rollback through the API answers with the run JSON, and a rolled-back
+// run is refused until planned again.
+func TestRollbackThroughTheAPI(t *testing.T) {
+	w := newWorld(t, "")
+	_, hs := w.server()
+	id := w.inc.ID
+	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+		t.Fatalf("run: %d %s", code, b)
+	}
+	w.waitRun(hs, store.RunWaiting)
+	if code, _ := call(t, hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-bob", ""); code != 403 {
+		t.Errorf("an approver rolled back: %d", code)
+	}
+	code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-alice", "")
+	var res engine.Result
+	if code != 200 || json.Unmarshal(b, &res) != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %d %s", code, b)
+	}
+	code, b = call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", "")
+	if code != 400 || !strings.Contains(string(b), "rolled back; plan again") {
+		t.Errorf("run after rollback: %d %s", code, b)
+	}
+	if !w.canLogIn() {
+		t.Error("the rollback left the identity unable to log in")
+	}
+}
+
+// Remediate takes the secret in the body, refuses another one without
+// echoing it, and never answers with it.
+func TestRemediateThroughTheAPI(t *testing.T) {
+	w := newWorld(t, "")
+	_, hs := w.server()
+	path := "/api/v1/incidents/" + w.inc.ID + "/remediate"
+	code, b := call(t, hs, "POST", path, "tok-alice", `{"secret":"Not-the-leaked-one-42"}`)
+	if code != 400 || !strings.Contains(string(b), "fingerprint differs") || strings.Contains(string(b), "Not-the-leaked") {
+		t.Errorf("wrong secret: %d %s", code, b)
+	}
+	if code, b := call(t, hs, "POST", path, "tok-alice", `{}`); code != 400 || !strings.Contains(string(b), "needs the leaked secret") {
+		t.Errorf("no secret: %d %s", code, b)
+	}
+	code, b = call(t, hs, "POST", path, "tok-alice", `{"secret":"`+w.password+`"}`)
+	if code != 200 || !strings.Contains(string(b), `"incident":"`+w.inc.ID+`"`) || strings.Contains(string(b), w.password) {
+		t.Errorf("remediate: %d %s", code, b)
 	}
 }

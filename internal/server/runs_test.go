@@ -62,7 +62,7 @@ type world struct {
 	gate func(step, phase string)
 	// noAdmin hides the system's admin credential (a preflight problem).
 	noAdmin bool
-	keys    struct{ seal, fp, audit []byte }
+	keys    struct{ seal, fp []byte }
 }
 
 func newWorld(t *testing.T, storeSpec string) *world {
@@ -267,16 +267,21 @@ func (w *world) canLogIn() bool {
 
 // hookReceiver records what the notify: targets receive.
 type hookReceiver struct {
-	mu   sync.Mutex
-	got  []string // "path kind-or-text"
-	body []string
-	srv  *httptest.Server
+	// block, when set, holds every request until it is closed.
+	block chan struct{}
+	mu    sync.Mutex
+	got   []string // "path kind-or-text"
+	body  []string
+	srv   *httptest.Server
 }
 
 func newHookReceiver(t *testing.T) *hookReceiver {
 	h := &hookReceiver{}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if h.block != nil {
+			<-h.block
+		}
 		h.mu.Lock()
 		h.got = append(h.got, r.URL.Path+" "+r.Header.Get("X-Rekey-Event"))
 		h.body = append(h.body, string(b))
@@ -672,5 +677,71 @@ func TestRemediateThroughTheAPI(t *testing.T) {
 	code, b = call(t, hs, "POST", path, "tok-alice", `{"secret":"`+w.password+`"}`)
 	if code != 200 || !strings.Contains(string(b), `"incident":"`+w.inc.ID+`"`) || strings.Contains(string(b), w.password) {
 		t.Errorf("remediate: %d %s", code, b)
+	}
+}
+
+// A receiver that never answers does not hold up a run: the run waits
+// for its approval as it would, and what did not fit the queue is
+// dropped and counted.
+func TestNotificationsNeverBlockARun(t *testing.T) {
+	w := newWorld(t, "")
+	w.hook.block = make(chan struct{})
+	w.notifier = notify.New(notify.Options{Queue: 1, Workers: 1, Attempts: 1, Timeout: time.Hour})
+	defer func() {
+		close(w.hook.block)
+		w.notifier.Close(context.Background())
+	}()
+	_, hs := w.server()
+	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+		t.Fatalf("run: %d %s", code, b)
+	}
+	w.waitRun(hs, store.RunWaiting)
+	// The run's end is notified once the follower has read it, before the
+	// run lets go of the incident: a run started now is no conflict.
+	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+		t.Fatalf("run again: %d %s", code, b)
+	}
+	w.waitRun(hs, store.RunWaiting)
+	if s := w.notifier.Stats(); s.Dropped == 0 {
+		t.Errorf("nothing was dropped with the receiver stuck: %+v", s)
+	}
+}
+
+// A failed step is notified with its error, masked: a system that echoed
+// the secret the caller holds does not pass it on. An entry that asks
+// nothing of anyone is not notified.
+func TestStepFailedIsNotifiedMasked(t *testing.T) {
+	w := newWorld(t, "")
+	s, _ := w.server()
+	d := w.deps(auth.Principal{Name: "alice"}, nil)
+	d.Held = []secret.Secret{secret.FromString(w.password)}
+	a := s.audienceOf(context.Background(), d, w.inc.ID)
+	at := time.Now()
+	s.notifyEntry(a, store.AuditEntry{Seq: 9, Time: at, Actor: "alice", Action: "step.running", IncidentID: w.inc.ID,
+		Detail: json.RawMessage(`{"step":"revoke:db/x"}`)})
+	s.notifyEntry(a, store.AuditEntry{Seq: 10, Time: at, Actor: "alice", Action: "step.failed", IncidentID: w.inc.ID,
+		Detail: json.RawMessage(`{"step":"revoke:db/x","error":"password authentication failed: ` + w.password + `"}`)})
+	w.notifier.Close(context.Background())
+	bodies := w.hook.bodies()
+	if len(bodies) != 2 {
+		t.Fatalf("%d notifications, want the failure to each target: %q", len(bodies), bodies)
+	}
+	for _, b := range bodies {
+		if strings.Contains(b, w.password) || !strings.Contains(b, "step-failed") && !strings.Contains(b, "a step failed") ||
+			!strings.Contains(b, "password authentication failed: "+secret.Redacted) {
+			t.Errorf("notification: %s", b)
+		}
+	}
+}
+
+// A server shutting down takes no new run.
+func TestShutdownRefusesNewRuns(t *testing.T) {
+	w := newWorld(t, "")
+	s, hs := w.server()
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 503 || !strings.Contains(string(b), "shutting down") {
+		t.Errorf("run after shutdown: %d %s", code, b)
 	}
 }

@@ -80,9 +80,11 @@ func (s *Server) registerRuns() {
 		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
 }
 
-// Shutdown cancels the runs this server executes and waits for their
-// goroutines until ctx ends. A run cut off mid-step is continued later
-// with resume, as after a crash. Call it after http.Server.Shutdown.
+// Shutdown cancels the runs this server executes and its event streams,
+// and waits for the runs' goroutines until ctx ends. A run cut off
+// mid-step is continued later with resume, as after a crash. Call it as
+// the HTTP server shuts down (http.Server.RegisterOnShutdown), whose
+// Shutdown would otherwise wait for the streams, which never end alone.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.runs == nil {
 		return nil
@@ -201,9 +203,11 @@ func (s *Server) detached(rctx context.Context, id, what string, p auth.Principa
 // concerned are notified of what the run asks of them as it goes.
 func (s *Server) execRun(ctx context.Context, d incident.Deps, id string, resume bool, started func()) error {
 	n := s.follow(ctx, d, id)
+	began := false
 	_, err := incident.Run(ctx, d, id, incident.RunOptions{
 		Resume: resume,
 		Confirm: func(context.Context, *plan.Plan) error {
+			began = true
 			started()
 			return nil
 		},
@@ -213,7 +217,12 @@ func (s *Server) execRun(ctx context.Context, d incident.Deps, id string, resume
 	case err == nil, errors.Is(err, engine.ErrWaiting), errors.Is(err, engine.ErrStepFailed):
 		return nil
 	}
-	s.warn("run " + id + ": " + oneLine(s.maskFor(d, id).Mask(err.Error())))
+	if began {
+		// Nobody waits for this answer any more: the log is where an
+		// operator learns why a run stopped short (the store failed, the
+		// claim was lost, the server shut down).
+		s.warn("run " + id + ": " + oneLine(s.maskFor(d, id).Mask(err.Error())))
+	}
 	return err
 }
 
@@ -318,6 +327,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if err != nil {
 		return err
 	}
+	// A stream ends when its client goes or the server shuts down.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.runs.ctx, cancel)
+	defer stop()
 	st := &events.Streamer{Store: s.cfg.Store, Hub: s.hub, Poll: s.cfg.EventPoll}
-	return st.Stream(w, r, r.PathValue("id"), after)
+	return st.Stream(w, r.WithContext(ctx), r.PathValue("id"), after)
 }

@@ -734,10 +734,18 @@ func TestStepFailedIsNotifiedMasked(t *testing.T) {
 	}
 }
 
-// A server shutting down takes no new run.
+// A server shutting down ends its event streams and takes no new run.
 func TestShutdownRefusesNewRuns(t *testing.T) {
 	w := newWorld(t, "")
 	s, hs := w.server()
+	stream := openEvents(t, hs, w.inc.ID, "tok-vera", "")
+	stream.next(t)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(stream.r); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
+	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -184,6 +184,8 @@ func TestTokensReplaceAs(t *testing.T) {
 		{"an approver closing", []string{"--token-file", tokenFile(t, bob.Token), "incident", "close", id, "--reason", "r"}, "approver cannot respond"},
 		{"a responder approving", []string{"--token-file", tokenFile(t, alice.Token), "incident", "approve", id, "revoke:x"}, "responder cannot approve"},
 		{"a revoked token", []string{"--token-file", tokenFile(t, old.Token), "incident", "close", id, "--reason", "r"}, "not valid here"},
+		{"renewing a lease without a token", []string{"leases", "renew", "L-1"}, "needs yours"},
+		{"a responder renewing a lease", []string{"--token-file", tokenFile(t, alice.Token), "leases", "renew", "L-1"}, "responder cannot manage"},
 		{"a mistyped token", []string{"--token-file", tokenFile(t, alice.Token[:20]+"x"+alice.Token[21:]), "incident", "close", id, "--reason", "r"}, "not valid here"},
 	} {
 		r := run(t, env, "", tc.args...)

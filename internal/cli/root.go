@@ -136,7 +136,7 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name)")
+	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name); refused once the store holds tokens")
 	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
 	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", "", "file holding your rekey token (mode 600), needed once the store holds tokens (default $REKEY_TOKEN)")
 	root.PersistentFlags().StringVar(&g.auditKey, "audit-key", "", "file holding the audit log's MAC key, shared by every installation writing the store (default $REKEY_AUDIT_KEY, else $REKEY_HOME/audit.key)")

@@ -78,7 +78,8 @@ func (g *globals) tokenSource() string {
 	return "$REKEY_TOKEN"
 }
 
-// actAs decides who a command that changes an incident acts as. Until
+// actAs decides who a command that changes an incident (or renews a
+// lease) acts as. Until
 // the store holds a token that is --as, $REKEY_ACTOR or the login name.
 // Once it holds one (revoked and expired ones count: a store does not go
 // back to self-declared actors), it is the name of the caller's token,

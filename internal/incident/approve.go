@@ -3,24 +3,26 @@ package incident
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/remediate"
-	"github.com/rekeyhq/rekey/internal/store"
 )
 
 // Approve records that d.Actor approves step of incident id: a plan step
 // that waits for an approval, or a remediation task that does
-// (rewrite-history:REPO). The one who opened the incident cannot approve
-// (separation of duties), nor may anyone who started a run of it, for a
-// plan step; approving twice is fine.
+// (rewrite-history:REPO). Separation of duties: whoever opened the
+// incident, or started or continued its run, cannot approve (an
+// errs.Permission error; the server answers 403). This is the one rule
+// the CLI and the server share. Approving twice is fine.
 func Approve(ctx context.Context, d Deps, id, step string) error {
 	opener, err := Opener(ctx, d.Store, id)
 	if err != nil {
+		return err
+	}
+	if err := separate(ctx, d, id, opener); err != nil {
 		return err
 	}
 	if strings.HasPrefix(step, remediate.RewritePrefix) {
@@ -33,31 +35,28 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 	if err != nil {
 		return err
 	}
-	starters, err := Starters(ctx, d.Store, id)
-	if err != nil {
-		return err
-	}
-	for _, s := range starters {
-		if actor.Same(d.Actor, s) {
-			return errs.New("approve", errs.Permission, id,
-				fmt.Sprintf("%s started a run of this incident and cannot also approve its steps; another person must", d.Actor))
-		}
-	}
 	return e.Approve(ctx, step, d.Actor, opener)
 }
 
-// Starters are who started a run of incident id (each run.start in the
-// audit log, resumed runs included), in order, without repeats.
-func Starters(ctx context.Context, st store.Store, id string) ([]string, error) {
-	log, err := st.AuditLog(ctx)
-	if err != nil {
-		return nil, err
+// separate refuses d.Actor when they opened incident id, or when the
+// audit log says they started (or continued) a run of it: the one who
+// pressed "run" is the second pair of eyes no more than the opener is.
+// Names are compared by actor.Same. It runs before anything about the
+// step is looked at, so the refusal does not depend on the step.
+func separate(ctx context.Context, d Deps, id, opener string) error {
+	if actor.Same(d.Actor, opener) {
+		return errs.New("approve", errs.Permission, id,
+			fmt.Sprintf("%s opened this incident and cannot also approve its steps; another person must", d.Actor))
 	}
-	var out []string
+	log, err := d.Store.AuditLog(ctx)
+	if err != nil {
+		return err
+	}
 	for _, e := range log {
-		if e.IncidentID == id && e.Action == "run.start" && !slices.Contains(out, e.Actor) {
-			out = append(out, e.Actor)
+		if e.IncidentID == id && e.Action == "run.start" && actor.Same(e.Actor, d.Actor) {
+			return errs.New("approve", errs.Permission, id,
+				fmt.Sprintf("%s started this incident's run and cannot also approve its steps; another person must", d.Actor))
 		}
 	}
-	return out, nil
+	return nil
 }

@@ -32,17 +32,14 @@ import (
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/open"
 	"github.com/rekeyhq/rekey/internal/testutil"
+	"github.com/rekeyhq/rekey/internal/token"
 )
 
 func TestMain(m *testing.M) { os.Exit(testutil.PostgresMain(m)) }
 
-// The API tests authenticate with this table until package token exists
-// on this branch: the handlers only ever see the principal.
-var people = tokens{
-	"tok-alice": {Name: "alice", Role: auth.Responder, Via: "token"},
-	"tok-bob":   {Name: "bob", Role: auth.Approver, Via: "token"},
-	"tok-vera":  {Name: "vera", Role: auth.Viewer, Via: "token"},
-}
+// people are the tokens each world creates in its store: the tests name
+// them "tok-NAME", the requests carry the real token.
+var people = map[string]auth.Role{"alice": auth.Responder, "bob": auth.Approver, "vera": auth.Viewer}
 
 // world is an incident on a real PostgreSQL (the package's scram
 // cluster): its identity a login with the leaked password and no
@@ -63,6 +60,8 @@ type world struct {
 	// noAdmin hides the system's admin credential (a preflight problem).
 	noAdmin bool
 	keys    struct{ seal, fp []byte }
+	// tokens maps "tok-NAME" to NAME's real token.
+	tokens map[string]string
 }
 
 func newWorld(t *testing.T, storeSpec string) *world {
@@ -106,6 +105,14 @@ func newWorld(t *testing.T, storeSpec string) *world {
 	}
 	if _, err := incident.Plan(ctx, d, w.inc.ID, plan.Graceful); err != nil {
 		t.Fatal(err)
+	}
+	w.tokens = map[string]string{}
+	for name, role := range people {
+		tok, _, err := token.Create(ctx, st, name, role, time.Hour, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.tokens["tok-"+name] = string(tok.Reveal())
 	}
 	w.notifier = notify.New(notify.Options{Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	t.Cleanup(func() { w.notifier.Close(context.Background()) })
@@ -183,7 +190,7 @@ func (w *world) server() (*Server, *httptest.Server) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	s := New(Config{Store: w.st, Auth: people, Version: "test", Notifier: w.notifier, PublicURL: "https://rekey.example/",
+	s := New(Config{Store: w.st, Auth: &token.Authenticator{Store: w.st}, Version: "test", Notifier: w.notifier, PublicURL: "https://rekey.example/",
 		EventPoll: 50 * time.Millisecond,
 		Deps: func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
 			return w.deps(p, claims), nil
@@ -200,13 +207,17 @@ func (w *world) server() (*Server, *httptest.Server) {
 	return s, hs
 }
 
-func call(t *testing.T, hs *httptest.Server, method, path, token, body string) (int, []byte) {
+// call sends a request as who ("tok-NAME", "" for no token).
+func (w *world) call(hs *httptest.Server, method, path, who, body string) (int, []byte) {
+	t := w.t
 	t.Helper()
 	req, err := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if who != "" {
+		req.Header.Set("Authorization", "Bearer "+w.tokens[who])
+	}
 	resp, err := hs.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -218,11 +229,11 @@ func call(t *testing.T, hs *httptest.Server, method, path, token, body string) (
 
 // callFree is call, tried again while the answer is 409: a run's state
 // is stored as finished a moment before its claim is released.
-func callFree(t *testing.T, hs *httptest.Server, method, path, token, body string) (int, []byte) {
-	t.Helper()
+func (w *world) callFree(hs *httptest.Server, method, path, who, body string) (int, []byte) {
+	w.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		code, b := call(t, hs, method, path, token, body)
+		code, b := w.call(hs, method, path, who, body)
 		if code != http.StatusConflict || time.Now().After(deadline) {
 			return code, b
 		}
@@ -235,7 +246,7 @@ func (w *world) waitRun(hs *httptest.Server, states ...string) engine.Result {
 	w.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		code, b := call(w.t, hs, "GET", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-vera", "")
+		code, b := w.call(hs, "GET", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-vera", "")
 		var res engine.Result
 		if code != 200 || json.Unmarshal(b, &res) != nil {
 			w.t.Fatalf("GET run: %d %s", code, b)
@@ -309,14 +320,14 @@ func TestRunThroughTheAPI(t *testing.T) {
 	_, hs := w.server()
 	id := w.inc.ID
 
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-vera", ""); code != 403 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-vera", ""); code != 403 {
 		t.Fatalf("a viewer started a run: %d %s", code, b)
 	}
-	code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"dry_run":true}`)
+	code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"dry_run":true}`)
 	if code != 200 || !strings.Contains(string(b), `"dry_run":true`) || !strings.Contains(string(b), "revoke:db/"+w.role) {
 		t.Fatalf("dry run: %d %s", code, b)
 	}
-	code, b = call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{}`)
+	code, b = w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{}`)
 	if code != 202 || !strings.Contains(string(b), `"incident":"`+id+`"`) {
 		t.Fatalf("run: %d %s", code, b)
 	}
@@ -336,7 +347,7 @@ func TestRunThroughTheAPI(t *testing.T) {
 	if err := incident.Approve(ctx, w.deps(auth.Principal{Name: "bob"}, nil), id, res.Steps[0].ID); err != nil {
 		t.Fatalf("bob approves: %v", err)
 	}
-	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	res = w.waitRun(hs, store.RunDone, store.RunFailed)
@@ -388,10 +399,11 @@ type sseEvent struct {
 	name, id, data string
 }
 
-func openEvents(t *testing.T, hs *httptest.Server, id, token, lastID string) *sse {
+func (w *world) openEvents(hs *httptest.Server, id, who, lastID string) *sse {
+	t := w.t
 	t.Helper()
 	req, _ := http.NewRequest("GET", hs.URL+"/api/v1/incidents/"+id+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+w.tokens[who])
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
@@ -458,18 +470,18 @@ func TestEventsStreamAndResume(t *testing.T) {
 	w := newWorld(t, "")
 	_, hs := w.server()
 	id := w.inc.ID
-	if code, _ := call(t, hs, "GET", "/api/v1/incidents/nope/events", "tok-vera", ""); code != 404 {
+	if code, _ := w.call(hs, "GET", "/api/v1/incidents/nope/events", "tok-vera", ""); code != 404 {
 		t.Errorf("events of an unknown incident: %d", code)
 	}
-	if code, _ := call(t, hs, "GET", "/api/v1/incidents/"+id+"/events", "", ""); code != 401 {
+	if code, _ := w.call(hs, "GET", "/api/v1/incidents/"+id+"/events", "", ""); code != 401 {
 		t.Errorf("events without a token: %d", code)
 	}
-	first := openEvents(t, hs, id, "tok-vera", "")
+	first := w.openEvents(hs, id, "tok-vera", "")
 	opened := first.next(t)
 	if opened.name != "audit" || !strings.Contains(opened.data, `"action":"incident.open"`) || opened.id == "" {
 		t.Fatalf("first event: %+v", opened)
 	}
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run: %d %s", code, b)
 	}
 	revoke := "revoke:db/" + w.role
@@ -487,10 +499,10 @@ func TestEventsStreamAndResume(t *testing.T) {
 	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
 		t.Fatal(err)
 	}
-	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
-	again := openEvents(t, hs, id, "tok-vera", last.id)
+	again := w.openEvents(hs, id, "tok-vera", last.id)
 	rest := again.until(t, func(ev sseEvent) bool {
 		return ev.name == "audit" && strings.Contains(ev.data, `"action":"run.done"`)
 	})
@@ -574,7 +586,7 @@ func TestSecondRunIsAConflict(t *testing.T) {
 			}
 			_, one := w.server()
 			_, other := w.server()
-			if code, b := call(t, one, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+			if code, b := w.call(one, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 				t.Fatalf("run: %d %s", code, b)
 			}
 			<-entered // the run is inside the revoke, after the response
@@ -588,7 +600,7 @@ func TestSecondRunIsAConflict(t *testing.T) {
 				{"rollback", "/rollback", one, "a run started by alice"},
 				{"rollback, other server", "/rollback", other, "is being worked on by alice"},
 			} {
-				code, b := call(t, c.hs, "POST", "/api/v1/incidents/"+id+c.path, "tok-alice", "")
+				code, b := w.call(c.hs, "POST", "/api/v1/incidents/"+id+c.path, "tok-alice", "")
 				var e envelope
 				_ = json.Unmarshal(b, &e)
 				if code != 409 || e.Error.Kind != "conflict" || !strings.Contains(e.Error.Message, c.want) {
@@ -600,7 +612,7 @@ func TestSecondRunIsAConflict(t *testing.T) {
 				t.Fatalf("the first run: %+v", res)
 			}
 			// Once it is done, the incident is free again, for either server.
-			if code, b := callFree(t, other, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+			if code, b := w.callFree(other, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 				t.Errorf("run after the first finished: %d %s", code, b)
 			}
 			w.waitRun(other, store.RunDone, store.RunFailed)
@@ -614,7 +626,7 @@ func TestRunRefusedByPreflight(t *testing.T) {
 	w := newWorld(t, "")
 	w.noAdmin = true
 	_, hs := w.server()
-	code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", "")
+	code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", "")
 	var e envelope
 	if json.Unmarshal(b, &e) != nil || code != 400 || e.Error.Kind != "invalid" || len(e.Error.Reasons) != 1 ||
 		!strings.Contains(e.Error.Reasons[0], "system db") || !strings.Contains(e.Error.Reasons[0], "DB_ADMIN") {
@@ -623,12 +635,12 @@ func TestRunRefusedByPreflight(t *testing.T) {
 	if steps, _ := w.st.Steps(context.Background(), w.inc.ID); len(steps) != 0 {
 		t.Errorf("steps recorded: %+v", steps)
 	}
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", `{"dryrun":true}`); code != 400 || !strings.Contains(string(b), `unknown field \"dryrun\"`) {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", `{"dryrun":true}`); code != 400 || !strings.Contains(string(b), `unknown field \"dryrun\"`) {
 		t.Errorf("bad body: %d %s", code, b)
 	}
 	// The refused run holds nothing: the next one is not a conflict.
 	w.noAdmin = false
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
 		t.Errorf("run once fixed: %d %s", code, b)
 	}
 	w.waitRun(hs, store.RunWaiting)
@@ -640,19 +652,19 @@ func TestRollbackThroughTheAPI(t *testing.T) {
 	w := newWorld(t, "")
 	_, hs := w.server()
 	id := w.inc.ID
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run: %d %s", code, b)
 	}
 	w.waitRun(hs, store.RunWaiting)
-	if code, _ := call(t, hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-bob", ""); code != 403 {
+	if code, _ := w.call(hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-bob", ""); code != 403 {
 		t.Errorf("an approver rolled back: %d", code)
 	}
-	code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-alice", "")
+	code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-alice", "")
 	var res engine.Result
 	if code != 200 || json.Unmarshal(b, &res) != nil || res.State != store.RunRolledBack {
 		t.Fatalf("rollback: %d %s", code, b)
 	}
-	code, b = call(t, hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", "")
+	code, b = w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", "")
 	if code != 400 || !strings.Contains(string(b), "rolled back; plan again") {
 		t.Errorf("run after rollback: %d %s", code, b)
 	}
@@ -667,14 +679,14 @@ func TestRemediateThroughTheAPI(t *testing.T) {
 	w := newWorld(t, "")
 	_, hs := w.server()
 	path := "/api/v1/incidents/" + w.inc.ID + "/remediate"
-	code, b := call(t, hs, "POST", path, "tok-alice", `{"secret":"Not-the-leaked-one-42"}`)
+	code, b := w.call(hs, "POST", path, "tok-alice", `{"secret":"Not-the-leaked-one-42"}`)
 	if code != 400 || !strings.Contains(string(b), "fingerprint differs") || strings.Contains(string(b), "Not-the-leaked") {
 		t.Errorf("wrong secret: %d %s", code, b)
 	}
-	if code, b := call(t, hs, "POST", path, "tok-alice", `{}`); code != 400 || !strings.Contains(string(b), "needs the leaked secret") {
+	if code, b := w.call(hs, "POST", path, "tok-alice", `{}`); code != 400 || !strings.Contains(string(b), "needs the leaked secret") {
 		t.Errorf("no secret: %d %s", code, b)
 	}
-	code, b = call(t, hs, "POST", path, "tok-alice", `{"secret":"`+w.password+`"}`)
+	code, b = w.call(hs, "POST", path, "tok-alice", `{"secret":"`+w.password+`"}`)
 	if code != 200 || !strings.Contains(string(b), `"incident":"`+w.inc.ID+`"`) || strings.Contains(string(b), w.password) {
 		t.Errorf("remediate: %d %s", code, b)
 	}
@@ -692,13 +704,13 @@ func TestNotificationsNeverBlockARun(t *testing.T) {
 		w.notifier.Close(context.Background())
 	}()
 	_, hs := w.server()
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run: %d %s", code, b)
 	}
 	w.waitRun(hs, store.RunWaiting)
 	// The run's end is notified once the follower has read it, before the
 	// run lets go of the incident: a run started now is no conflict.
-	if code, b := callFree(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	w.waitRun(hs, store.RunWaiting)
@@ -738,7 +750,7 @@ func TestStepFailedIsNotifiedMasked(t *testing.T) {
 func TestShutdownRefusesNewRuns(t *testing.T) {
 	w := newWorld(t, "")
 	s, hs := w.server()
-	stream := openEvents(t, hs, w.inc.ID, "tok-vera", "")
+	stream := w.openEvents(hs, w.inc.ID, "tok-vera", "")
 	stream.next(t)
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -749,7 +761,7 @@ func TestShutdownRefusesNewRuns(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if code, b := call(t, hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 503 || !strings.Contains(string(b), "shutting down") {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 503 || !strings.Contains(string(b), "shutting down") {
 		t.Errorf("run after shutdown: %d %s", code, b)
 	}
 }

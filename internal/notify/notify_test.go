@@ -150,6 +150,43 @@ func TestSlackMessage(t *testing.T) {
 	}
 }
 
+// A long message (a step's error) is cut for Slack, whose section text
+// holds 3,000 characters; the webhook gets it whole.
+func TestSlackCutsLongMessages(t *testing.T) {
+	r := newReceiver(t)
+	n, _ := quick(t, Options{})
+	long := event
+	long.Message = strings.Repeat("é", 5000)
+	n.Notify([]Target{r.target(t, inventory.NotifySlack), r.target(t, inventory.NotifyWebhook)}, long, nil)
+	amps := event
+	amps.Message = strings.Repeat("&", 1000) // 5,000 characters escaped
+	n.Notify([]Target{r.target(t, inventory.NotifySlack)}, amps, nil)
+	drain(t, n)
+	for _, req := range r.requests() {
+		var p struct {
+			Text   string
+			Blocks []struct{ Text struct{ Text string } }
+		}
+		if err := json.Unmarshal(req.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Blocks == nil {
+			continue // the webhook
+		}
+		sec := p.Blocks[0].Text.Text
+		if n := len([]rune(sec)); n > 3000 || !strings.Contains(sec, "é…") && !strings.HasSuffix(sec, "&amp;…") {
+			t.Errorf("Slack section of %d characters: %.80s…%s", n, sec, sec[max(0, len(sec)-20):])
+		}
+	}
+	var all string
+	for _, req := range r.requests() {
+		all += string(req.body)
+	}
+	if len(r.requests()) != 3 || !strings.Contains(all, strings.Repeat("é", 5000)) {
+		t.Errorf("the webhook did not get the whole message")
+	}
+}
+
 // A generic webhook receives the event as it is.
 func TestWebhookEvent(t *testing.T) {
 	r := newReceiver(t)

@@ -71,7 +71,7 @@ func slackMessage(ev Event) slackPayload {
 		lines = append(lines, strings.Join(facts, ", "))
 	}
 	if ev.Message != "" {
-		lines = append(lines, slackEscape(ev.Message))
+		lines = append(lines, slackEscape(cut(ev.Message, maxSlackMessage)))
 	}
 	if len(ev.Owners) > 0 {
 		owners := make([]string, len(ev.Owners))
@@ -80,13 +80,43 @@ func slackMessage(ev Event) slackPayload {
 		}
 		lines = append(lines, "Owners: "+strings.Join(owners, ", "))
 	}
-	text := strings.Join(lines, "\n")
+	text := cutEscaped(strings.Join(lines, "\n"), maxSlackText)
 	p := slackPayload{Text: text, Blocks: []slackBlock{{Type: "section", Text: &slackText{Type: "mrkdwn", Text: text}}}}
 	if ev.Link != "" {
 		p.Text += "\n" + slackEscape(ev.Link)
 		p.Blocks = append(p.Blocks, slackBlock{Type: "context", Elements: []slackText{{Type: "mrkdwn", Text: "<" + slackEscape(ev.Link) + "|Open incident " + slackEscape(ev.Incident) + ">"}}})
 	}
 	return p
+}
+
+// A section block's text may hold 3,000 characters, and Slack refuses
+// the whole message (invalid_blocks) past that: a step's error can be
+// long. The message is cut first so that the owners stay in.
+const (
+	maxSlackMessage = 1500
+	maxSlackText    = 3000
+)
+
+// cut shortens s to at most n runes, marking the cut.
+func cut(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// cutEscaped is cut for escaped text: an entity (&amp;) is not split.
+func cutEscaped(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	t := string(r[:n-1])
+	if i := strings.LastIndexByte(t, '&'); i >= 0 && !strings.Contains(t[i:], ";") {
+		t = t[:i]
+	}
+	return t + "…"
 }
 
 // slackEscape escapes the three characters Slack's text formatting gives

@@ -765,3 +765,53 @@ func TestShutdownRefusesNewRuns(t *testing.T) {
 		t.Errorf("run after shutdown: %d %s", code, b)
 	}
 }
+
+// Shutting the server down cancels a run in the middle of a step; the
+// step is left running, as after a crash, and a new server continues it
+// only when asked to resume.
+func TestShutdownCutsARunThatResumes(t *testing.T) {
+	w := newWorld(t, "")
+	id, revoke := w.inc.ID, "revoke:db/"+w.role
+	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
+		t.Fatal(err)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w.gate = func(step, phase string) {
+		if step == revoke && phase == "before" {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+	}
+	s, hs := w.server()
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+		t.Fatalf("run: %d %s", code, b)
+	}
+	<-entered
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	<-s.runs.ctx.Done() // cancelled before Shutdown waits
+	w.gate = nil
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	_, again := w.server()
+	code, b := w.call(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", "")
+	if code != 400 || !strings.Contains(string(b), "was running when its run stopped") {
+		t.Fatalf("run without resume: %d %s", code, b)
+	}
+	if code, b := w.callFree(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"resume":true}`); code != 202 {
+		t.Fatalf("resume: %d %s", code, b)
+	}
+	if res := w.waitRun(again, store.RunDone, store.RunFailed); res.State != store.RunDone {
+		t.Fatalf("resumed run: %+v", res)
+	}
+	if w.canLogIn() {
+		t.Error("the leaked password still logs in after the resumed run")
+	}
+}

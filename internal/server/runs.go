@@ -332,6 +332,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal
 	defer cancel()
 	stop := context.AfterFunc(s.runs.ctx, cancel)
 	defer stop()
-	st := &events.Streamer{Store: s.cfg.Store, Hub: s.hub, Poll: s.cfg.EventPoll}
-	return st.Stream(w, r.WithContext(ctx), r.PathValue("id"), after)
+	return s.Events().Stream(w, r.WithContext(ctx), r.PathValue("id"), after)
+}
+
+// Events is the server's event streamer, woken by its runs: the web UI's
+// live step states stream through it as the API's do.
+func (s *Server) Events() *events.Streamer {
+	return &events.Streamer{Store: s.cfg.Store, Hub: s.hub, Poll: s.cfg.EventPoll}
 }

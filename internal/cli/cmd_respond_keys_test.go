@@ -237,6 +237,20 @@ func TestRespondToALeakedPrivateKey(t *testing.T) {
 	keytest.Must(t, err)
 	keytest.WriteFile(t, oldCert, b, 0o644)
 
+	// A dry run first: preflight reads every file and the CA, and nothing
+	// changes.
+	o, _ := openJSON(t, w.env, w.inv)
+	if r := run(t, w.env, "", "incident", "plan", o.ID); r.code != 0 {
+		t.Fatalf("plan: %d %s", r.code, r.stderr)
+	}
+	dry := run(t, w.env, "", "incident", "run", o.ID, "--dry-run")
+	if dry.code != 0 || !strings.Contains(dry.stdout, "srv/tls.key") || !strings.Contains(dry.stdout, "deploy/id_shop") {
+		t.Fatalf("dry run: %d\n%s\n%s", dry.code, dry.stdout, dry.stderr)
+	}
+	if s := keytest.Serial(t, filepath.Join(w.dir, "srv/tls.crt")); s != w.oldSerial["shop-web"] || w.ca.OCSPSays(t, s) != "good" {
+		t.Fatal("the dry run changed the server's certificate")
+	}
+
 	report := filepath.Join(w.dir, "report.md")
 	r := run(t, w.env, "", "respond", "--secret-env", "LEAKED", "--inventory", w.inv, "--yes", "--report", report)
 	if r.code != 0 {
@@ -273,6 +287,7 @@ func TestRespondToALeakedPrivateKey(t *testing.T) {
 			t.Errorf("OCSP says %s for the %s's new certificate %s", got, name, serial)
 		}
 	}
+	srvSerial := keytest.Serial(t, filepath.Join(w.dir, "srv/tls.crt"))
 	if srvCert.Subject.CommonName != "shop.example.org" || len(srvCert.DNSNames) != 1 || srvCert.DNSNames[0] != "shop.example.org" {
 		t.Errorf("the server's new certificate: %s %v", srvCert.Subject, srvCert.DNSNames)
 	}
@@ -306,6 +321,15 @@ func TestRespondToALeakedPrivateKey(t *testing.T) {
 	keytest.Must(t, err)
 	if !strings.Contains(string(ak), strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))) {
 		t.Error("authorized_keys does not hold the new key")
+	}
+
+	// Respond again: everything is done, nothing changes.
+	again := run(t, w.env, "", "respond", "--secret-env", "LEAKED", "--inventory", w.inv, "--yes", "--report", report)
+	if again.code != 0 || !strings.Contains(again.stdout, "its run has finished") {
+		t.Errorf("respond after completion: %d\n%s\n%s", again.code, again.stdout, again.stderr)
+	}
+	if s := keytest.Serial(t, filepath.Join(w.dir, "srv/tls.crt")); s != srvSerial {
+		t.Errorf("a second respond replaced the certificate again: %s, was %s", s, srvSerial)
 	}
 
 	rep, err := os.ReadFile(report)

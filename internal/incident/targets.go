@@ -26,7 +26,7 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitLabCIVariable:
 		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
-	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile:
+	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile, inventory.DeliverTLSSecretManifest:
 		return tlsfiles.FromInventory(s.Inventory, c.Deliver)
 	}
 	return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey cannot deliver to "+c.Deliver.Type+" targets yet")

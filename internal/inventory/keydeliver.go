@@ -14,6 +14,10 @@ const (
 	// DeliverKeyFile is a private key file alone (an SSH client's
 	// identity file), written in OpenSSH form.
 	DeliverKeyFile = "key-file"
+	// DeliverTLSSecretManifest is a Kubernetes Secret manifest of type
+	// kubernetes.io/tls in a file (applied by the team's own pipeline):
+	// data."tls.crt" and data."tls.key".
+	DeliverTLSSecretManifest = "tls-secret-manifest"
 )
 
 var (
@@ -42,7 +46,8 @@ func (p *parser) tlsDelivery(o *obj, d *Delivery, what string) {
 	}
 }
 
-// keyFileDelivery reads {type: key-file, path}.
+// keyFileDelivery reads {type: key-file, path} and {type:
+// tls-secret-manifest, path}.
 func (p *parser) keyFileDelivery(o *obj, d *Delivery) {
 	o.only(keyFileKeys...)
 	d.Path = o.str("path", true)

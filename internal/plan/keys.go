@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -169,14 +170,14 @@ func (b *builder) revokeKey(id scope.Identity, key string, sys *inventory.System
 // manual notify → verify when rekey cannot write where it reads the key)
 // and returns the verify step's id.
 func (b *builder) keyConsumer(id scope.Identity, key string, sys *inventory.System, c *inventory.Consumer, login, issue string) string {
-	want := inventory.DeliverTLSFiles
+	want := []string{inventory.DeliverTLSFiles, inventory.DeliverTLSSecretManifest}
 	what := "the new key, certificate and chain"
 	if sys.Type == inventory.TypeSSH {
-		want, what = inventory.DeliverKeyFile, "the new private key"
+		want, what = []string{inventory.DeliverKeyFile}, "the new private key"
 	}
-	if c.Deliver == nil || c.Deliver.Type != want {
+	if c.Deliver == nil || !slices.Contains(want, c.Deliver.Type) {
 		if c.Deliver != nil {
-			b.note("%s: its delivery (%s) cannot take a private key from %s; a person hands it %s (want a %s delivery)", c.Name, c.Deliver.Type, sys.Type, what, want)
+			b.note("%s: its delivery (%s) cannot take a private key from %s; a person hands it %s (want a %s delivery)", c.Name, c.Deliver.Type, sys.Type, what, strings.Join(want, " or "))
 		}
 		n := b.add(Step{ID: "notify:" + c.Name, Kind: Notify, Target: c.Name, System: id.System, Identity: id.Name, Login: login, Consumer: c.Name,
 			Needs: []string{issue}, Summary: fmt.Sprintf("tell %s's owner to install %s (sealed in the store; rekey cannot write where it reads it)", c.Name, what)})

@@ -2,6 +2,7 @@ package tlsfiles
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -25,6 +26,9 @@ type Target struct {
 	Files Files
 	// KeyOnly marks a key-file delivery: the key and nothing else.
 	KeyOnly bool
+	// Manifest, when set, is a Kubernetes TLS Secret manifest the key and
+	// certificate go into instead of Files.
+	Manifest *Manifest
 }
 
 var _ deliver.Target = (*Target)(nil)
@@ -37,6 +41,8 @@ func FromInventory(inv *inventory.Inventory, d *inventory.Delivery) (*Target, er
 		return nil, errs.New(op, errs.Invalid, "", "no delivery")
 	case d.Type == inventory.DeliverKeyFile:
 		return &Target{Files: Files{Key: inv.Abs(d.Path)}, KeyOnly: true}, nil
+	case d.Type == inventory.DeliverTLSSecretManifest:
+		return &Target{Manifest: &Manifest{Path: inv.Abs(d.Path)}}, nil
 	case d.Type != inventory.DeliverTLSFiles:
 		return nil, errs.New(op, errs.Invalid, "", "not a tls-files delivery")
 	}
@@ -49,6 +55,9 @@ func FromInventory(inv *inventory.Inventory, d *inventory.Delivery) (*Target, er
 
 // Describe names the files.
 func (t *Target) Describe() string {
+	if t.Manifest != nil {
+		return t.Manifest.Describe()
+	}
 	if t.KeyOnly {
 		return "key file " + t.Files.Key
 	}
@@ -58,6 +67,9 @@ func (t *Target) Describe() string {
 // Current reads the key file and the certificate (with the chain file's
 // certificates when it has one). A missing key file is NotFound.
 func (t *Target) Current(ctx context.Context) (deliver.State, error) {
+	if t.Manifest != nil {
+		return t.Manifest.current(ctx)
+	}
 	key, err := os.ReadFile(t.Files.Key)
 	if err != nil {
 		return deliver.State{}, errs.FS(op, t.Files.Key, err)
@@ -107,6 +119,15 @@ func (t *Target) Plan(ctx context.Context, v deliver.Value) (deliver.Change, err
 	if err != nil && errs.KindOf(err) != errs.NotFound {
 		return ch, err
 	}
+	if t.Manifest != nil {
+		ed, err := t.Manifest.editor()
+		if err != nil {
+			return ch, err
+		}
+		key := secret.FromString(base64.StdEncoding.EncodeToString(v.Secret.Reveal()))
+		defer key.Wipe()
+		return ed.Plan(ctx, deliver.Value{Secret: key, User: base64.StdEncoding.EncodeToString([]byte(v.User))})
+	}
 	e := deliver.Edit{Where: t.Files.Key, Key: "private key", Form: "pem"}
 	if !cur.Secret.Equal(v.Secret) {
 		e.Parts = []deliver.Part{deliver.PartPassword}
@@ -140,6 +161,9 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 	if leaf == nil {
 		return errs.New(op, errs.Invalid, t.Files.Cert, "nothing to deliver: no certificate")
 	}
+	if t.Manifest != nil {
+		return t.Manifest.Write(ctx, Bundle{Key: v.Secret, Cert: leaf, Chain: chain})
+	}
 	_, err := t.Files.Write(ctx, Bundle{Key: v.Secret, Cert: leaf, Chain: chain})
 	return err
 }
@@ -147,6 +171,9 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 // Check reads the files as Write will: each is a regular file or absent,
 // and its directory exists and is writable.
 func (t *Target) Check(ctx context.Context) error {
+	if t.Manifest != nil {
+		return t.Manifest.check()
+	}
 	for _, p := range []string{t.Files.Key, t.Files.Cert, t.Files.Chain} {
 		if p == "" {
 			continue

@@ -2,6 +2,8 @@ package tlsfiles
 
 import (
 	"context"
+	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,5 +92,43 @@ func TestTargetRoundTrip(t *testing.T) {
 	bad, _ := FromInventory(inv, &inventory.Delivery{Type: inventory.DeliverTLSFiles, Cert: "srv", Path: "srv/tls.key"})
 	if err := bad.Check(ctx); err == nil {
 		t.Error("Check accepts a directory as the certificate file")
+	}
+}
+
+// A tls-secret-manifest delivery reads and writes data."tls.key" and
+// data."tls.crt" base64 decoded: what Current reads, Write puts back.
+func TestTargetManifest(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	oldKey := keytest.GenKey(t, dir, "old.key", keytest.ECSEC1)
+	newKey := keytest.GenKey(t, dir, "new.key", keytest.ECSEC1)
+	oldCrt, _ := os.ReadFile(keytest.SelfSigned(t, oldKey, "old.example.org", nil, filepath.Join(dir, "old.pem")))
+	newCrt, _ := os.ReadFile(keytest.SelfSigned(t, newKey, "new.example.org", nil, filepath.Join(dir, "new.pem")))
+	oldKeyPEM, _ := os.ReadFile(oldKey)
+	b64 := base64.StdEncoding.EncodeToString
+	path := filepath.Join(dir, "tls.yaml")
+	keytest.WriteFile(t, path, []byte(fmt.Sprintf(manifest, b64(oldCrt), b64(oldKeyPEM))), 0o644)
+	tg, err := FromInventory(&inventory.Inventory{Dir: dir}, &inventory.Delivery{Type: inventory.DeliverTLSSecretManifest, Path: "tls.yaml"})
+	keytest.Must(t, err)
+	keytest.Must(t, tg.Check(ctx))
+	before, err := tg.Current(ctx)
+	keytest.Must(t, err)
+	if before.User != string(oldCrt) || string(before.Secret.Reveal()) != string(oldKeyPEM) {
+		t.Fatalf("current: %q", before.User)
+	}
+	v := deliver.Value{Secret: keytest.Secret(t, newKey), User: string(newCrt)}
+	if ch, err := tg.Plan(ctx, v); err != nil || ch.Empty() {
+		t.Errorf("plan: %+v %v", ch, err)
+	}
+	keytest.Must(t, tg.Write(ctx, v))
+	if ok, err := deliver.Delivered(ctx, tg, v); err != nil || !ok {
+		t.Errorf("Delivered after the write: %v %v", ok, err)
+	}
+	if got, _ := tg.Current(ctx); got.User != string(newCrt) {
+		t.Errorf("the manifest's certificate after the write: %q", got.User)
+	}
+	keytest.Must(t, tg.Write(ctx, deliver.Value(before)))
+	if got, _ := os.ReadFile(path); string(got) != fmt.Sprintf(manifest, b64(oldCrt), b64(oldKeyPEM)) {
+		t.Errorf("the manifest after the restore:\n%s", got)
 	}
 }

@@ -666,7 +666,9 @@ func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (sec
 // as its id and its secret together.
 func (e *Engine) NewCredential(ctx context.Context, login string, reveal bool) (keyID string, s secret.Secret, err error) {
 	for _, st := range e.p.Steps {
-		if st.Kind != plan.Issue || st.Login != login {
+		// SYSTEM/LOGIN names one when two systems issue the same name (a
+		// key's replacement in its x509 and ssh systems).
+		if st.Kind != plan.Issue || st.Login != login && st.System+"/"+st.Login != login {
 			continue
 		}
 		c, err := e.unseal(ctx, loginSlot(st.System, st.Login))

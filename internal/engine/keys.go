@@ -66,8 +66,11 @@ func (e *Engine) doKey(ctx context.Context, st *plan.Step, typ string) (map[stri
 		}
 		return e.removeTrust(ctx, st)
 	case plan.Notify:
-		msg := fmt.Sprintf("tell %s's owner to install the new private key: it is sealed in the store until %s is verified (rekey incident credential %s %s)",
-			st.Consumer, st.Consumer, e.inc.ID, st.Login)
+		msg := fmt.Sprintf("tell %s's owner to install the new private key: it is sealed in the store until %s is verified (rekey incident credential %s %s/%s)",
+			st.Consumer, st.Consumer, e.inc.ID, st.System, st.Login)
+		if typ == inventory.TypeX509 {
+			msg += "; its certificate and chain are in the issue step's result (its step.done entry in the audit log)"
+		}
 		e.say("%s", msg)
 		return map[string]any{"detail": msg}, nil
 	}
@@ -307,8 +310,14 @@ func bundleFor(res issued, current string) (newCert, error) {
 					return nc, nil
 				}
 			}
+			// Another certificate (another CA's, one the CA did not
+			// replace): giving it one of the replacements would change
+			// its names.
+			return newCert{}, fmt.Errorf("its certificate file holds serial %s (%s), which the issue step did not replace", serial, c.Subject)
 		}
 	}
+	// No certificate to go by (a file not there yet): the only
+	// replacement, when there is one.
 	if len(res.Certificates) == 1 {
 		for _, nc := range res.Certificates {
 			return nc, nil

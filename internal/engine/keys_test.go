@@ -297,3 +297,31 @@ func TestKeysRollbackBeforeRevoke(t *testing.T) {
 		}
 	}
 }
+
+// A consumer's files name the certificate it gets: the replacement of
+// its serial (or the one it already holds, on resume); a certificate the
+// issue step did not replace gets none, even when there is only one
+// replacement; no certificate at all, the only one.
+func TestBundleFor(t *testing.T) {
+	dir := t.TempDir()
+	k := keytest.GenKey(t, dir, "k.key", keytest.ECSEC1)
+	pemOf := func(name string) (string, string) {
+		p := keytest.SelfSigned(t, k, name, nil, filepath.Join(dir, name+".pem"))
+		b, err := os.ReadFile(p)
+		keytest.Must(t, err)
+		return string(b), keytest.Serial(t, p)
+	}
+	old, oldSerial := pemOf("old")
+	nw, newSerial := pemOf("new")
+	other, _ := pemOf("other")
+	res := issued{Certificates: map[string]newCert{oldSerial: {Serial: newSerial, PEM: nw}}}
+	for _, c := range []struct {
+		name, current string
+		ok            bool
+	}{{"old", old, true}, {"resumed", nw, true}, {"none", "", true}, {"other", other, false}} {
+		got, err := bundleFor(res, c.current)
+		if c.ok != (err == nil) || c.ok && got.Serial != newSerial {
+			t.Errorf("%s: %+v %v", c.name, got, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -344,5 +345,67 @@ func TestRespondToALeakedPrivateKey(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr+string(rep), strings.TrimSpace(string(k.Reveal()))) {
 			t.Error("a new private key was printed")
 		}
+	}
+}
+
+// A leaked CA key: open lists what the CA signed, the plan is emergency
+// with a manual step per valid certificate to issue again under a new CA
+// and the CA distrusted last, and the run waits for a person at each;
+// once another person approves them all, the run is done and nothing was
+// revoked or issued by rekey.
+func TestLeakedCAKeyPlan(t *testing.T) {
+	dir := t.TempDir()
+	ca := catest.Start(t, dir, "Shop Root CA")
+	a := keytest.GenKey(t, dir, "a.key", keytest.ECSEC1)
+	b := keytest.GenKey(t, dir, "b.key", keytest.ECSEC1)
+	ca.Issue(t, a, "api.example.org", []string{"api.example.org"}, "server", filepath.Join(dir, "api.pem"))
+	old := ca.Issue(t, b, "old.example.org", nil, "server", filepath.Join(dir, "old.pem"))
+	ca.Revoke(t, old)
+	inv := filepath.Join(dir, "rekey.yml")
+	keytest.WriteFile(t, inv, []byte(fmt.Sprintf("version: 1\nsystems:\n  - name: pki\n    type: x509\n    ca: { index: %q, certs_dir: %q, cert: %q, config: %q }\n",
+		ca.Index, ca.NewCerts, ca.Cert, ca.Config)), 0o644)
+	pemKey, err := os.ReadFile(ca.Key)
+	keytest.Must(t, err)
+	env := map[string]string{"LEAKED": string(pemKey), "REKEY_HOME": filepath.Join(dir, "home")}
+	o, _ := openJSON(t, env, inv)
+	r := run(t, env, "", "incident", "plan", o.ID, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("plan: %d %s", r.code, r.stderr)
+	}
+	var p struct {
+		Strategy string
+		Steps    []struct{ ID, Kind, Approval string }
+		Notes    []string
+	}
+	keytest.Must(t, json.Unmarshal([]byte(r.stdout), &p))
+	apiSerial := keytest.Serial(t, filepath.Join(dir, "api.pem"))
+	var ids []string
+	for _, st := range p.Steps {
+		ids = append(ids, st.ID)
+		if st.Approval != "manual" {
+			t.Errorf("%s does not wait for a person", st.ID)
+		}
+	}
+	want := []string{"new-ca:pki/" + o.Identity.Name, "reissue:pki/" + apiSerial, "distrust:pki/" + o.Identity.Name}
+	if p.Strategy != "emergency" || strings.Join(ids, " ") != strings.Join(want, " ") {
+		t.Fatalf("%s plan %v, want emergency %v", p.Strategy, ids, want)
+	}
+	if len(p.Notes) == 0 || !strings.Contains(p.Notes[0], "2 certificate(s) it signed, 1 still valid") {
+		t.Errorf("notes: %v", p.Notes)
+	}
+	idx, _ := os.ReadFile(ca.Index)
+	if r := run(t, env, "", "--as", "alice", "incident", "run", o.ID, "--yes"); r.code != 3 {
+		t.Fatalf("run: %d, want 3 (waiting for approvals)\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, id := range want {
+		if r := run(t, env, "", "--as", "bob", "incident", "approve", o.ID, id); r.code != 0 {
+			t.Fatalf("approve %s: %d %s", id, r.code, r.stderr)
+		}
+	}
+	if r := run(t, env, "", "--as", "alice", "incident", "run", o.ID, "--yes"); r.code != 0 {
+		t.Fatalf("run after the approvals: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if after, _ := os.ReadFile(ca.Index); string(after) != string(idx) {
+		t.Errorf("the CA's index changed: rekey acted on a compromised CA:\n%s", after)
 	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -37,7 +36,7 @@ func keySignals(sc scope.Scope, inv *inventory.Inventory) (where []string, certs
 		if len(certs) == n {
 			// An x509 system identifies a key only by a certificate
 			// carrying it; a reused identity's are not in the scope.
-			certs = append(certs, "the certificates of system "+sys.Name+" that carry it")
+			certs = append(certs, "those of system "+sys.Name+" that carry it (not listed in the scope)")
 		}
 	}
 	return where, certs
@@ -54,7 +53,7 @@ func keyControls(s signals) []Control {
 	}
 	if len(s.certificates) > 0 {
 		out = append(out, Control{Framework: ATTACK, ID: "T1588.004", Name: "Obtain Capabilities: Digital Certificates",
-			Trigger: fmt.Sprintf("with the key, whoever holds it can present %d certificate(s) carrying it until they are revoked: %s", len(s.certificates), list(s.certificates))})
+			Trigger: "with the key, whoever holds it can present the certificates carrying it until they are revoked: " + list(s.certificates)})
 	}
 	return out
 }

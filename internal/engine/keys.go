@@ -159,24 +159,31 @@ func replaceable(rep *certs.Report, ca *x509.Certificate) (olds []*x509.Certific
 
 // authority opens st's system's CA and lists the certificates of the
 // leaked key it can act on (replaceable).
-func (e *Engine) authority(ctx context.Context, st *plan.Step) (auth *certs.Authority, olds []*x509.Certificate, skipped []string, err error) {
+func (e *Engine) authority(ctx context.Context, st *plan.Step) (auth *certs.Authority, olds []*x509.Certificate, skipped []string, presented []string, err error) {
 	c, err := e.certsOf(ctx, st)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if auth, err = c.Authority(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	rep, err := c.Examine(ctx, st.Identity)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	olds, skipped = replaceable(rep, auth.Cert())
-	return auth, olds, skipped, nil
+	for _, crt := range rep.Certificates {
+		for _, l := range crt.Locations {
+			if l.Kind == "endpoint" {
+				presented = append(presented, l.Where+" (serial "+crt.Serial+")")
+			}
+		}
+	}
+	return auth, olds, skipped, presented, nil
 }
 
 func (e *Engine) issueCerts(ctx context.Context, st *plan.Step) (map[string]any, error) {
-	auth, olds, skipped, err := e.authority(ctx, st)
+	auth, olds, skipped, _, err := e.authority(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +481,7 @@ type revoked struct {
 }
 
 func (e *Engine) revokeCerts(ctx context.Context, st *plan.Step) (map[string]any, error) {
-	auth, olds, skipped, err := e.authority(ctx, st)
+	auth, olds, skipped, presented, err := e.authority(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +514,24 @@ func (e *Engine) revokeCerts(ctx context.Context, st *plan.Step) (map[string]any
 	if len(skipped) > 0 {
 		detail += "; left: " + strings.Join(skipped, "; ")
 	}
-	return map[string]any{"revoked": done, "skipped": skipped, "detail": detail}, nil
+	// Servers the inventory lists but no consumer delivers to: their
+	// clients that check revocation refuse them from now on.
+	var orphans []string
+	for _, p := range presented {
+		served := false
+		for _, cn := range e.consumersOf(st) {
+			if cn.Deliver != nil && cn.Deliver.Endpoint != "" && strings.HasPrefix(p, cn.Deliver.Endpoint+" ") {
+				served = true
+			}
+		}
+		if !served {
+			orphans = append(orphans, p)
+		}
+	}
+	if len(orphans) > 0 {
+		detail += "; presented, when this step began, by " + strings.Join(orphans, ", ") + ": no consumer delivers there, replace it by hand"
+	}
+	return map[string]any{"revoked": done, "skipped": skipped, "unreplaced_endpoints": orphans, "detail": detail}, nil
 }
 
 func (e *Engine) removeTrust(ctx context.Context, st *plan.Step) (map[string]any, error) {

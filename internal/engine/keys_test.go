@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -37,6 +38,7 @@ import (
 // dependencies over the real x509 and ssh providers.
 type keyWorld struct {
 	dir, leaked, oldSerial string
+	stray                  string // a server presenting the old certificate, no consumer's
 	spki, fp               string
 	ca                     *catest.CA
 	st                     store.Store
@@ -46,6 +48,14 @@ type keyWorld struct {
 }
 
 func newKeyWorld(t *testing.T, strategy plan.Strategy) *keyWorld {
+	t.Helper()
+	return newKeyWorldWith(t, strategy, false)
+}
+
+// newKeyWorldWith adds, with stray, a TLS server the x509 system lists as
+// an endpoint that presents the leaked key's certificate and that no
+// consumer delivers to.
+func newKeyWorldWith(t *testing.T, strategy plan.Strategy, stray bool) *keyWorld {
 	t.Helper()
 	dir := t.TempDir()
 	w := &keyWorld{dir: dir, ca: catest.Start(t, dir, "Engine Test CA")}
@@ -63,6 +73,26 @@ func newKeyWorld(t *testing.T, strategy plan.Strategy) *keyWorld {
 	keytest.Must(t, err)
 	keytest.WriteFile(t, filepath.Join(dir, "ak/deploy"), []byte("restrict "+strings.TrimSpace(string(pub))+" deploy\n"), 0o600)
 	keytest.Run(t, w.ca.Dir, nil, "sh", "-c", w.ca.OCSPReload)
+	endpoints := ""
+	if stray {
+		pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "srv/tls.crt"), w.leaked)
+		keytest.Must(t, err)
+		l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+		keytest.Must(t, err)
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}
+		}()
+		w.stray = l.Addr().String()
+		endpoints = fmt.Sprintf("\n    endpoints: [%q]", w.stray)
+	}
 	w.spki = "sha256:" + keytest.SPKISHA256(t, w.leaked, false)
 	w.fp = keytest.SSHFingerprint(t, w.leaked)
 
@@ -71,7 +101,7 @@ func newKeyWorld(t *testing.T, strategy plan.Strategy) *keyWorld {
 systems:
   - name: shop-tls
     type: x509
-    certs: ["srv/*.crt"]
+    certs: ["srv/*.crt"]%s
     ca: { index: %q, certs_dir: %q, cert: %q, config: %q, crl: %q, ocsp: %q, ocsp_reload: %q }
   - name: bastion
     type: ssh
@@ -82,7 +112,7 @@ identities:
 consumers:
   - { name: web, identity: "shop-tls/%s", deliver: { type: tls-files, cert: srv/tls.crt, key: srv/tls.key } }
   - { name: deployer, identity: "bastion/%s", deliver: { type: key-file, path: deploy/id } }
-`, ca.Index, ca.NewCerts, ca.Cert, ca.Config, filepath.Join(ca.Dir, "ca.crl"), ca.OCSPURL, ca.OCSPReload, w.spki, w.fp, w.spki, w.fp)
+`, endpoints, ca.Index, ca.NewCerts, ca.Cert, ca.Config, filepath.Join(ca.Dir, "ca.crl"), ca.OCSPURL, ca.OCSPReload, w.spki, w.fp, w.spki, w.fp)
 	inv, rep, err := inventory.Parse(filepath.Join(dir, "inventory.yml"), []byte(yml),
 		inventory.Options{KnownSystemTypes: []string{inventory.TypeX509, inventory.TypeSSH}})
 	if err != nil || !rep.OK() {
@@ -324,4 +354,18 @@ func TestBundleFor(t *testing.T) {
 			t.Errorf("%s: %+v %v", c.name, got, err)
 		}
 	}
+}
+
+// A server the x509 system lists, presenting the leaked key's
+// certificate, that no consumer delivers to is named in the revoke's
+// result: revoking breaks it for clients that check.
+func TestKeysRevokeNamesAServerNoConsumerReplaces(t *testing.T) {
+	w := newKeyWorldWith(t, plan.Graceful, true)
+	res := w.run(t)
+	for _, s := range res.Steps {
+		if s.ID == "revoke:shop-tls/"+w.spki && !strings.Contains(s.Detail, "presented, when this step began, by "+w.stray+" chain[0]") {
+			t.Errorf("revoke detail: %s", s.Detail)
+		}
+	}
+	w.checkReplaced(t)
 }

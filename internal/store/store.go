@@ -103,6 +103,8 @@ type Store interface {
 	Watch
 	// BrokerLeases: the broker's leases of workloads.
 	BrokerLeases
+	// WebSessions: the web UI's sign-in sessions.
+	WebSessions
 
 	// Close releases the database.
 	Close() error

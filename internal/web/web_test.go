@@ -1,0 +1,413 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// client is a browser without JavaScript: a cookie jar, no redirects
+// followed unless asked.
+type client struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func newClient(t *testing.T, srv *httptest.Server) *client {
+	jar, _ := cookiejar.New(nil)
+	// One http.Client per browser: srv.Client() is shared.
+	hc := &http.Client{Transport: srv.Client().Transport, Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &client{t: t, base: srv.URL, hc: hc}
+}
+
+func (c *client) get(path string) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := c.hc.Get(c.base + path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func (c *client) post(path string, form url.Values) (*http.Response, string) {
+	c.t.Helper()
+	req, _ := http.NewRequest("POST", c.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token in the page:\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs c in with token and returns the incidents page.
+func (c *client) signIn(token string) string {
+	c.t.Helper()
+	_, page := c.get("/signin")
+	resp, body := c.post("/signin", url.Values{"token": {token}, "csrf": {csrfOf(c.t, page)}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/incidents" {
+		c.t.Fatalf("sign in: %d %s\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	resp, body = c.get("/incidents")
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("incidents after sign in: %d\n%s", resp.StatusCode, body)
+	}
+	return body
+}
+
+func serve(t *testing.T, f *fixture) *httptest.Server {
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSecurityHeadersOnEveryPage(t *testing.T) {
+	f := newFixture(t, false)
+	srv := serve(t, f)
+	c := newClient(t, srv)
+	c.signIn(tokViewer)
+	for _, path := range []string{"/signin", "/incidents", "/incidents/" + f.id, "/leases", "/audit", "/assets/style.css", "/assets/live.js", "/no/such/page", "/incidents/" + f.id + "/report"} {
+		resp, _ := c.get(path)
+		for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+			if resp.Header.Get(k) != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, resp.Header.Get(k), v)
+			}
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.HasPrefix(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+	}
+}
+
+func TestPagesHaveNoInlineScriptOrStyle(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokApprover)
+	otherOrigin := regexp.MustCompile(`(?i)(src|href|action)="(https?:)?//`)
+	inline := regexp.MustCompile(`(?i)<script[^>]*>[^<]|<style|\sstyle=|\son[a-z]+=|javascript:`)
+	for _, path := range []string{"/signin", "/incidents", "/incidents/" + f.id, "/leases", "/audit"} {
+		_, body := c.get(path)
+		if m := inline.FindString(body); m != "" {
+			t.Errorf("%s holds inline script or style: %q", path, m)
+		}
+		if m := otherOrigin.FindString(body); m != "" {
+			t.Errorf("%s loads or links another origin: %s", path, m)
+		}
+	}
+}
+
+func TestSignInSetsAStrictHttpOnlyCookie(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		f := newFixture(t, secure)
+		var srv *httptest.Server
+		if secure {
+			srv = httptest.NewTLSServer(f.h)
+		} else {
+			srv = httptest.NewServer(f.h)
+		}
+		t.Cleanup(srv.Close)
+		c := newClient(t, srv)
+		_, page := c.get("/signin")
+		resp, _ := c.post("/signin", url.Values{"token": {tokViewer}, "csrf": {csrfOf(t, page)}})
+		var sess *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if strings.HasSuffix(ck.Name, "rekey_session") {
+				sess = ck
+			}
+		}
+		if sess == nil {
+			t.Fatalf("secure=%v: no session cookie in %v", secure, resp.Header["Set-Cookie"])
+		}
+		if !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || sess.Path != "/" || sess.Secure != secure || sess.MaxAge <= 0 {
+			t.Errorf("secure=%v: cookie %+v", secure, sess)
+		}
+		if secure != strings.HasPrefix(sess.Name, "__Host-") {
+			t.Errorf("secure=%v: cookie name %s", secure, sess.Name)
+		}
+		// The store holds the id's hash, never the id, and no token in clear.
+		ws, ok, err := f.st.WebSession(t.Context(), hashID(sess.Value))
+		if err != nil || !ok || ws.Actor != "vera" || ws.Role != "viewer" || ws.Via != "token" {
+			t.Fatalf("stored session %+v %v %v", ws, ok, err)
+		}
+		if strings.Contains(ws.Credential, tokViewer) || ws.Credential == "" {
+			t.Errorf("the stored credential is not sealed: %q", ws.Credential)
+		}
+		if _, ok, _ := f.st.WebSession(t.Context(), sess.Value); ok {
+			t.Error("a session is found by its id itself")
+		}
+	}
+}
+
+func TestSignInRefusals(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	_, page := c.get("/signin")
+	csrf := csrfOf(t, page)
+	resp, body := c.post("/signin", url.Values{"token": {"rekey_wrong"}, "csrf": {csrf}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "invalid, revoked or expired") {
+		t.Errorf("a wrong token: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, "rekey_wrong") {
+		t.Error("the page echoes the token it was given")
+	}
+	// Without the form's token (a form posted from elsewhere).
+	c2 := newClient(t, serve(t, f))
+	resp, _ = c2.post("/signin", url.Values{"token": {tokAdmin}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in without a CSRF token: %d", resp.StatusCode)
+	}
+	// Pages need a session.
+	resp, _ = c2.get("/incidents")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+		t.Errorf("incidents without a session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestCrossOriginPostRefused(t *testing.T) {
+	f := newFixture(t, false)
+	srv := serve(t, f)
+	c := newClient(t, srv)
+	page := c.signIn(tokApprover)
+	req, _ := http.NewRequest("POST", srv.URL+"/incidents/"+f.id+"/approve", strings.NewReader(url.Values{"step": {f.approval}, "csrf": {csrfOf(t, page)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a cross-site POST: %d", resp.StatusCode)
+	}
+	if st := stepOf(t, f, f.approval); st.ApprovedBy != "" {
+		t.Errorf("approved by a cross-site request: %+v", st)
+	}
+}
+
+func stepOf(t *testing.T, f *fixture, id string) (s struct{ State, ApprovedBy string }) {
+	t.Helper()
+	m, err := stepStates(t.Context(), f.st, f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return struct{ State, ApprovedBy string }{m[id].State, m[id].ApprovedBy}
+}
+
+func TestApproveButtonOnlyForWhoMayApprove(t *testing.T) {
+	f := newFixture(t, false)
+	srv := serve(t, f)
+	button := `action="/incidents/` + f.id + `/approve"`
+	for _, c := range []struct {
+		token, why string
+		shown      bool
+	}{
+		{tokApprover, "", true},
+		{tokAdmin, "", true},
+		{tokOpener, "you opened this incident", false},
+		{tokViewer, "role viewer cannot approve", false},
+		{tokStarter, "you started its run", false},
+	} {
+		cl := newClient(t, srv)
+		cl.signIn(c.token)
+		_, page := cl.get("/incidents/" + f.id)
+		if strings.Contains(page, button) != c.shown {
+			t.Errorf("%s: Approve button shown = %v, want %v", c.token, !c.shown, c.shown)
+		}
+		if c.why != "" && !strings.Contains(page, c.why) {
+			t.Errorf("%s: the page does not say %q", c.token, c.why)
+		}
+	}
+}
+
+func TestApprovePost(t *testing.T) {
+	f := newFixture(t, false)
+	srv := serve(t, f)
+	form := func(page string) url.Values {
+		return url.Values{"step": {f.approval}, "csrf": {csrfOf(t, page)}}
+	}
+	// Refused: no CSRF token, a viewer, the run's starter.
+	alice := newClient(t, srv)
+	page := alice.signIn(tokApprover)
+	if resp, _ := alice.post("/incidents/"+f.id+"/approve", url.Values{"step": {f.approval}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("without CSRF: %d", resp.StatusCode)
+	}
+	if resp, _ := alice.post("/incidents/"+f.id+"/approve", url.Values{"step": {f.approval}, "csrf": {"x" + csrfOf(t, page)}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a wrong CSRF token: %d", resp.StatusCode)
+	}
+	for _, tok := range []string{tokViewer, tokStarter, tokOpener} {
+		c := newClient(t, srv)
+		p := c.signIn(tok)
+		if resp, body := c.post("/incidents/"+f.id+"/approve", form(p)); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s approves: %d\n%s", tok, resp.StatusCode, body)
+		}
+	}
+	// Another session's CSRF token is not this one's.
+	ada := newClient(t, srv)
+	adaPage := ada.signIn(tokAdmin)
+	if resp, _ := alice.post("/incidents/"+f.id+"/approve", form(adaPage)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("with another session's CSRF token: %d", resp.StatusCode)
+	}
+	if s := stepOf(t, f, f.approval); s.ApprovedBy != "" || s.State != engine.WaitingApproval {
+		t.Fatalf("approved by a refused request: %+v", s)
+	}
+	resp, body := alice.post("/incidents/"+f.id+"/approve", form(page))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d\n%s", resp.StatusCode, body)
+	}
+	if s := stepOf(t, f, f.approval); s.ApprovedBy != "alice" || s.State != engine.Pending {
+		t.Fatalf("after approving: %+v", s)
+	}
+	log, _ := f.st.AuditLog(t.Context())
+	if last := log[len(log)-1]; last.Action != "step.approved" || last.Actor != "alice" {
+		t.Errorf("audit: %+v", last)
+	}
+	_, page = alice.get("/incidents/" + f.id)
+	if !strings.Contains(page, "approved by alice") || strings.Contains(page, `/approve"`) {
+		t.Error("the page still offers the approval")
+	}
+}
+
+func TestRevokedTokenEndsItsSessions(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokApprover)
+	f.tokens.revoke(tokApprover)
+	resp, _ := c.get("/incidents")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+		t.Fatalf("a revoked token's session: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The row is gone: nothing is left to sweep even far in the future.
+	if n, _ := f.st.DeleteExpiredWebSessions(t.Context(), time.Now().Add(100*24*time.Hour), time.Now().Add(100*24*time.Hour)); n != 0 {
+		t.Errorf("%d sessions left after the revoked token's was used", n)
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	f := newFixture(t, false)
+	now := time.Now()
+	f.h.cfg.Now = func() time.Time { return now }
+	f.h.cfg.IdleTimeout, f.h.cfg.MaxAge = 10*time.Minute, time.Hour
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	for _, step := range []time.Duration{9 * time.Minute, 9 * time.Minute, 9 * time.Minute} {
+		now = now.Add(step)
+		if resp, _ := c.get("/incidents"); resp.StatusCode != 200 {
+			t.Fatalf("an active session ended after %v: %d", step, resp.StatusCode)
+		}
+	}
+	now = now.Add(11 * time.Minute) // idle
+	if resp, _ := c.get("/incidents"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("an idle session still works: %d", resp.StatusCode)
+	}
+	c.signIn(tokViewer)
+	for range 7 { // active, but past the absolute expiry
+		now = now.Add(9 * time.Minute)
+		c.get("/incidents")
+	}
+	if resp, _ := c.get("/incidents"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a session outlived its absolute expiry: %d", resp.StatusCode)
+	}
+}
+
+func TestSignOut(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	page := c.signIn(tokViewer)
+	if resp, _ := c.post("/signout", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out without CSRF: %d", resp.StatusCode)
+	}
+	resp, _ := c.post("/signout", url.Values{"csrf": {csrfOf(t, page)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("/incidents"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("signed out, the incidents: %d", resp.StatusCode)
+	}
+}
+
+func TestPagesShowTheIncidentWithoutItsSecret(t *testing.T) {
+	f := newFixture(t, false)
+	// A name anyone could have put in an inventory or a log.
+	if err := f.st.PutConsumers(t.Context(), f.id, []store.Consumer{{Name: "<script>alert(1)</script>", Identity: "orders_svc", Observed: true}}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, serve(t, f))
+	list := c.signIn(tokViewer)
+	for _, want := range []string{f.id, "shop-db/orders_svc", "open", "olga", "3 hours"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("the list lacks %q", want)
+		}
+	}
+	_, page := c.get("/incidents/" + f.id)
+	for _, want := range []string{"<svg", "SUPERUSER", "deploy/orders.env:3", // scope graph
+		"revoke-orders_svc", "waiting-approval", "an undeclared consumer still uses orders_svc", // plan
+		"203.0.113.9", "/var/log/postgresql/pg.json:118", // review evidence
+		"&lt;script&gt;alert(1)&lt;/script&gt;", // escaped consumer name
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the incident page lacks %q", want)
+		}
+	}
+	for _, path := range []string{"/incidents", "/incidents/" + f.id, "/incidents/" + f.id + "/report", "/incidents/" + f.id + "/steps", "/leases", "/audit"} {
+		_, body := c.get(path)
+		if strings.Contains(body, leakedSecret) || strings.Contains(body, "<script>alert") {
+			t.Errorf("%s holds the secret or an unescaped name", path)
+		}
+	}
+	_, audit := c.get("/audit")
+	if !strings.Contains(audit, "Intact") || !strings.Contains(audit, "run.start") {
+		t.Errorf("the audit page:\n%s", audit)
+	}
+	resp, report := c.get("/incidents/" + f.id + "/report")
+	if resp.StatusCode != 200 || !strings.Contains(report, "Incident "+f.id) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "style-src 'sha256-") {
+		t.Errorf("report: %d %s", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+}
+
+func TestStepsJSON(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	_, body := c.get("/incidents/" + f.id + "/steps")
+	var got struct {
+		RunState string `json:"run_state"`
+		Steps    []struct{ ID, State string }
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err, body)
+	}
+	if got.RunState != "waiting" || len(got.Steps) != 3 || got.Steps[2].State != engine.WaitingApproval {
+		t.Errorf("steps: %+v", got)
+	}
+	if resp, _ := c.get("/incidents/NO-SUCH/steps"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown incident: %d", resp.StatusCode)
+	}
+}

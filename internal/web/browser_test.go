@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rekeyhq/rekey/internal/engine"
@@ -138,6 +139,18 @@ func TestBrowserNoApproveButtonForTheOpener(t *testing.T) {
 	cell := eval[string](t, ctx, `document.querySelector('tr[data-step="`+f.approval+`"] [data-role=approval]').innerText`)
 	if !strings.Contains(cell, "you opened this incident") {
 		t.Errorf("the approval cell says %q", cell)
+	}
+
+	// Printed, the page drops its navigation and forms.
+	hidden := `getComputedStyle(document.querySelector('header.top nav')).display === 'none'`
+	if eval[bool](t, ctx, hidden) {
+		t.Fatal("the navigation is hidden on screen")
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+		t.Fatal(err)
+	}
+	if !eval[bool](t, ctx, hidden) || !eval[bool](t, ctx, `getComputedStyle(document.querySelector('header.top form')).display === 'none'`) {
+		t.Error("the print stylesheet keeps the navigation or the sign-out form")
 	}
 }
 

@@ -206,10 +206,18 @@ func stepStates(ctx context.Context, st store.Store, id string) (map[string]stor
 // refusal says why p may not approve the steps of incident id, "" when
 // p may: separation of duties (DESIGN "The service") keeps approvals
 // from the approver and admin roles only, and from neither the one who
-// opened the incident nor anyone who started its run.
+// opened the incident nor anyone who started its run; and a closed
+// incident takes no more approvals.
 func refusal(ctx context.Context, st store.Store, id string, p auth.Principal) (string, error) {
 	if !p.Can(auth.Approve) {
 		return "role " + string(p.Role) + " cannot approve", nil
+	}
+	inc, err := st.GetIncident(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if inc.State == store.Closed {
+		return "the incident is closed", nil
 	}
 	log, err := st.AuditLog(ctx)
 	if err != nil {
@@ -273,7 +281,11 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
-	h.cfg.Events(w, r, id)
+	// A stream outlives no session: it ends at the session's absolute
+	// expiry (the browser reconnects and is refused once it is over).
+	ctx, cancel := context.WithDeadline(r.Context(), s.expires)
+	defer cancel()
+	h.cfg.Events(w, r.WithContext(ctx), id)
 }
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -89,17 +90,20 @@ func parsePages() *pages {
 // layout is what every page's frame shows: who is signed in, and the
 // CSRF token of the sign-out form.
 type layout struct {
-	Title string
-	User  *auth.Principal
-	CSRF  string
-	Page  any
+	// Refresh moves the browser on to the incidents by itself (after an
+	// OIDC sign-in; see oidcCallback).
+	Refresh bool
+	Title   string
+	User    *auth.Principal
+	CSRF    string
+	Page    any
 }
 
 // render writes page name inside the layout. It renders into a buffer
 // first so that a template error is a clean 500, not half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, s *session, title string, data any) {
 	t := h.pages.sets[name]
-	l := layout{Title: title, User: principalOf(s), Page: data}
+	l := layout{Title: title, User: principalOf(s), Page: data, Refresh: name == "continue"}
 	if s != nil {
 		l.CSRF = csrfToken(s.id, labelCSRF)
 	}
@@ -122,7 +126,7 @@ func (h *Handler) error(w http.ResponseWriter, r *http.Request, s *session, stat
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, "{\"error\":%q}\n", msg)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 		return
 	}
 	h.render(w, r, status, "error", s, http.StatusText(status), errorData{Status: status, Message: msg})

@@ -34,6 +34,7 @@ const (
 type session struct {
 	id        string // the cookie's value; never stored
 	principal auth.Principal
+	expires   time.Time
 }
 
 func newID() string {
@@ -195,5 +196,5 @@ func (h *Handler) session(r *http.Request) (session, bool, error) {
 			return session{}, false, err
 		}
 	}
-	return session{id: id, principal: p}, true, nil
+	return session{id: id, principal: p, expires: ws.Expires}, true, nil
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -409,5 +411,116 @@ func TestStepsJSON(t *testing.T) {
 	}
 	if resp, _ := c.get("/incidents/NO-SUCH/steps"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("an unknown incident: %d", resp.StatusCode)
+	}
+}
+
+func TestClosedIncidentTakesNoApproval(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	page := c.signIn(tokApprover)
+	if err := f.st.CloseIncident(t.Context(), f.id, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	_, inc := c.get("/incidents/" + f.id)
+	if strings.Contains(inc, `/approve"`) || !strings.Contains(inc, "the incident is closed") {
+		t.Error("a closed incident offers the Approve button")
+	}
+	if resp, _ := c.post("/incidents/"+f.id+"/approve", url.Values{"step": {f.approval}, "csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("approving in a closed incident: %d", resp.StatusCode)
+	}
+}
+
+func TestOIDCSignIn(t *testing.T) {
+	f := newFixture(t, false)
+	started := 0
+	f.h = New(Config{Store: f.st, Auth: f.tokens, OIDC: &OIDC{Name: "Example SSO",
+		Start: func(w http.ResponseWriter, r *http.Request) {
+			started++
+			http.Redirect(w, r, "/signin/oidc/callback?code=ok", http.StatusFound)
+		},
+		Callback: func(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
+			if r.URL.Query().Get("code") != "ok" {
+				return auth.Principal{}, errors.New("bad code")
+			}
+			return auth.Principal{Name: "pat@example.org", Role: auth.Approver, Via: "token"}, nil
+		}},
+		Deps: f.h.cfg.Deps})
+	c := newClient(t, serve(t, f))
+	if _, page := c.get("/signin"); !strings.Contains(page, `href="/signin/oidc"`) || !strings.Contains(page, "Sign in with Example SSO") {
+		t.Fatal("the sign-in page offers no OIDC button")
+	}
+	if resp, body := c.get("/signin/oidc/callback?code=bad"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Single sign-on failed") {
+		t.Errorf("a failed callback: %d", resp.StatusCode)
+	}
+	resp, _ := c.get("/signin/oidc")
+	if started != 1 || resp.StatusCode != http.StatusFound {
+		t.Fatalf("start: %d (%d calls)", resp.StatusCode, started)
+	}
+	resp, body := c.get(resp.Header.Get("Location"))
+	// The callback's page moves on by itself: a redirect continuing the
+	// provider's cross-site navigation would not carry a Strict cookie.
+	if resp.StatusCode != 200 || !strings.Contains(body, `<meta http-equiv="refresh" content="0;url=/incidents">`) {
+		t.Fatalf("callback: %d\n%s", resp.StatusCode, body)
+	}
+	resp, list := c.get("/incidents")
+	if resp.StatusCode != 200 || !strings.Contains(list, "pat@example.org") {
+		t.Fatalf("incidents after OIDC: %d", resp.StatusCode)
+	}
+	var sess string
+	for _, ck := range c.hc.Jar.Cookies(mustURL(t, c.base)) {
+		if ck.Name == "rekey_session" {
+			sess = ck.Value
+		}
+	}
+	if ws, ok, _ := f.st.WebSession(t.Context(), hashID(sess)); !ok || ws.Via != "oidc" || ws.Credential != "" || ws.Role != "approver" {
+		t.Errorf("the OIDC session: %+v", ws)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestEventStreamEndsWithTheSession(t *testing.T) {
+	f := newFixture(t, false)
+	var got time.Time
+	var gotID string
+	f.h.cfg.Events = func(w http.ResponseWriter, r *http.Request, id string) {
+		got, _ = r.Context().Deadline()
+		gotID = id
+	}
+	f.h = New(f.h.cfg)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	if resp, _ := c.get("/incidents/" + f.id + "/events"); resp.StatusCode != 200 || gotID != f.id {
+		t.Fatalf("events: %d for %q", resp.StatusCode, gotID)
+	}
+	var ws struct{ Expires time.Time }
+	for _, ck := range c.hc.Jar.Cookies(mustURL(t, c.base)) {
+		if ck.Name == "rekey_session" {
+			s, _, _ := f.st.WebSession(t.Context(), hashID(ck.Value))
+			ws.Expires = s.Expires
+		}
+	}
+	if ws.Expires.IsZero() || !got.Equal(ws.Expires) {
+		t.Errorf("the stream's deadline %v, want the session's expiry %v", got, ws.Expires)
+	}
+	if resp, _ := c.get("/incidents/NO-SUCH/events"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("events of an unknown incident: %d", resp.StatusCode)
+	}
+	anon := newClient(t, serve(t, f))
+	req, _ := http.NewRequest("GET", anon.base+"/incidents/"+f.id+"/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := anon.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("events without a session: %d", resp.StatusCode)
 	}
 }

@@ -209,6 +209,10 @@ func (f *fixture) seed(t *testing.T) {
 	must(f.st.PutStep(ctx, inc.ID, store.Step{StepID: "issue-orders-api", State: engine.Done, Started: &started, Finished: &started}))
 	must(f.st.PutStep(ctx, inc.ID, store.Step{StepID: "deliver-orders-api", State: engine.Running, Started: &started}))
 	must(f.st.PutStep(ctx, inc.ID, store.Step{StepID: "revoke-orders_svc", State: engine.WaitingApproval}))
+	must(f.st.PutTasks(ctx, inc.ID, []store.Task{
+		{ID: "branch:shop", Kind: "working-tree", Location: "deploy/orders.env:3", Action: "merge branch rekey/" + inc.ID + ", which reads the password from the environment", State: store.TaskOpen},
+		{ID: "rewrite-history:shop", Kind: "history", Location: "shop (1 commit)", Action: "rewrite the history of a mirror with git filter-repo, then force-push", State: store.TaskOpen},
+	}))
 	expires := f.now.Add(30 * 24 * time.Hour)
 	must(f.st.PutLease(ctx, store.Lease{ID: inc.ID + ":shop-db/orders_svc_2", IncidentID: inc.ID, System: "shop-db", Login: "orders_svc_2", Consumer: "orders-api",
 		Issued: started, Expires: &expires, Enforced: true, State: store.LeaseActive}))

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/actor"
@@ -20,6 +21,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
+	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/report"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -107,6 +109,16 @@ type stepView struct {
 	NotYou string
 }
 
+// taskView is one remediation task. A history rewrite waits for a
+// person's approval like a plan step, and is approved the same way.
+type taskView struct {
+	ID, Kind, Location, Action, State string
+	ApprovedBy                        string
+	Approvable                        bool // a task that waits for an approval
+	CanApprove                        bool
+	NotYou                            string
+}
+
 type planView struct {
 	Strategy, Reason, RunState string
 	Notes                      []string
@@ -118,6 +130,7 @@ type incidentPage struct {
 	R       *report.Incident
 	Graph   graph
 	Plan    *planView
+	Tasks   []taskView
 	// Events and StepsURL are what the live script follows ("" without
 	// an event stream).
 	Events, StepsURL string
@@ -147,21 +160,26 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pv, err := h.plan(ctx, d.Store, id, s.principal)
+	why, err := refusal(ctx, d.Store, id, s.principal)
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, CSRF: csrfToken(s.id, labelCSRF)}
+	pv, err := planOf(ctx, d.Store, id, why)
+	if err != nil {
+		h.fail(w, r, &s, err)
+		return
+	}
+	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why), CSRF: csrfToken(s.id, labelCSRF)}
 	if h.cfg.Events != nil && pv != nil {
 		pg.Events, pg.StepsURL = "/incidents/"+id+"/events", "/incidents/"+id+"/steps"
 	}
 	h.render(w, r, http.StatusOK, "incident", &s, "Incident "+id, pg)
 }
 
-// plan reads the stored plan with its step states (nil when none) and
-// what p may approve in it.
-func (h *Handler) plan(ctx context.Context, st store.Store, id string, p auth.Principal) (*planView, error) {
+// planOf reads the stored plan with its step states (nil when none); the
+// viewer may approve its waiting steps unless notYou says why not.
+func planOf(ctx context.Context, st store.Store, id, notYou string) (*planView, error) {
 	sp, ok, err := st.GetPlan(ctx, id)
 	if err != nil || !ok {
 		return nil, err
@@ -171,10 +189,6 @@ func (h *Handler) plan(ctx context.Context, st store.Store, id string, p auth.Pr
 		return nil, errs.E("web: plan", errs.Invalid, id, err)
 	}
 	states, err := stepStates(ctx, st, id)
-	if err != nil {
-		return nil, err
-	}
-	notYou, err := refusal(ctx, st, id, p)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +203,25 @@ func (h *Handler) plan(ctx context.Context, st store.Store, id string, p auth.Pr
 		pv.Steps = append(pv.Steps, sv)
 	}
 	return pv, nil
+}
+
+func tasks(ts []store.Task, notYou string) []taskView {
+	out := make([]taskView, 0, len(ts))
+	for _, t := range ts {
+		tv := taskView{ID: t.ID, Kind: t.Kind, Location: t.Location, Action: t.Action, State: t.State,
+			Approvable: strings.HasPrefix(t.ID, remediate.RewritePrefix)}
+		var d struct {
+			ApprovedBy string `json:"approved_by"`
+		}
+		if json.Unmarshal(t.Detail, &d) == nil {
+			tv.ApprovedBy = d.ApprovedBy
+		}
+		if tv.Approvable && tv.ApprovedBy == "" && t.State == store.TaskOpen {
+			tv.CanApprove, tv.NotYou = notYou == "", notYou
+		}
+		out = append(out, tv)
+	}
+	return out
 }
 
 func stepStates(ctx context.Context, st store.Store, id string) (map[string]store.Step, error) {
@@ -256,7 +289,7 @@ func (h *Handler) steps(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pv, err := h.plan(ctx, h.cfg.Store, id, s.principal)
+	pv, err := planOf(ctx, h.cfg.Store, id, "")
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return

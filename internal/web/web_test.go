@@ -292,7 +292,7 @@ func TestApprovePost(t *testing.T) {
 		t.Errorf("audit: %+v", last)
 	}
 	_, page = alice.get("/incidents/" + f.id)
-	if !strings.Contains(page, "approved by alice") || strings.Contains(page, `/approve"`) {
+	if !strings.Contains(page, "approved by alice") || strings.Contains(page, `name="step" value="`+f.approval+`"`) {
 		t.Error("the page still offers the approval")
 	}
 }
@@ -422,6 +422,7 @@ func TestClosedIncidentTakesNoApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, inc := c.get("/incidents/" + f.id)
+	// Neither the step's approval nor the history rewrite's.
 	if strings.Contains(inc, `/approve"`) || !strings.Contains(inc, "the incident is closed") {
 		t.Error("a closed incident offers the Approve button")
 	}
@@ -522,5 +523,34 @@ func TestEventStreamEndsWithTheSession(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("events without a session: %d", resp.StatusCode)
+	}
+}
+
+func TestApproveHistoryRewrite(t *testing.T) {
+	f := newFixture(t, false)
+	srv := serve(t, f)
+	const task = "rewrite-history:shop"
+	olga := newClient(t, srv)
+	olga.signIn(tokOpener)
+	if _, page := olga.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") {
+		t.Error("the opener is offered the history rewrite's approval")
+	}
+	alice := newClient(t, srv)
+	alice.signIn(tokApprover)
+	_, page := alice.get("/incidents/" + f.id)
+	if !strings.Contains(page, "Approve the rewrite") || strings.Count(page, `name="step" value="`+task+`"`) != 1 {
+		t.Fatal("the approver is not offered the history rewrite's approval")
+	}
+	if resp, body := alice.post("/incidents/"+f.id+"/approve", url.Values{"step": {task}, "csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve the rewrite: %d\n%s", resp.StatusCode, body)
+	}
+	ts, _ := f.st.Tasks(t.Context(), f.id)
+	for _, tk := range ts {
+		if tk.ID == task && !strings.Contains(string(tk.Detail), `"approved_by":"alice"`) {
+			t.Errorf("task after approval: %s", tk.Detail)
+		}
+	}
+	if _, page := alice.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") || !strings.Contains(page, "approved by alice") {
+		t.Error("the page still offers the rewrite's approval")
 	}
 }

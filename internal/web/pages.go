@@ -165,12 +165,12 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pv, err := planOf(ctx, d.Store, id, why)
+	pv, err := planOf(ctx, d.Store, id, why.step)
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why), CSRF: csrfToken(s.id, labelCSRF)}
+	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why.task), CSRF: csrfToken(s.id, labelCSRF)}
 	if h.cfg.Events != nil && pv != nil {
 		pg.Events, pg.StepsURL = "/incidents/"+id+"/events", "/incidents/"+id+"/steps"
 	}
@@ -236,26 +236,33 @@ func stepStates(ctx context.Context, st store.Store, id string) (map[string]stor
 	return m, nil
 }
 
-// refusal says why p may not approve the steps of incident id, "" when
-// p may: separation of duties (DESIGN "The service") keeps approvals
-// from the approver and admin roles only, and from neither the one who
-// opened the incident nor anyone who started its run; and a closed
-// incident takes no more approvals.
-func refusal(ctx context.Context, st store.Store, id string, p auth.Principal) (string, error) {
+// refusals say why the viewer may not approve in an incident, "" where
+// they may: a plan step (step) or a history rewrite (task).
+type refusals struct{ step, task string }
+
+// refusal applies separation of duties (DESIGN "The service"), as
+// incident.Approve does: approvals come from the approver and admin
+// roles only, never from the one who opened the incident, and a plan
+// step's never from anyone who started a run of it; a closed incident
+// takes no more approvals.
+func refusal(ctx context.Context, st store.Store, id string, p auth.Principal) (refusals, error) {
 	if !p.Can(auth.Approve) {
-		return "role " + string(p.Role) + " cannot approve", nil
+		why := "role " + string(p.Role) + " cannot approve"
+		return refusals{why, why}, nil
 	}
 	inc, err := st.GetIncident(ctx, id)
 	if err != nil {
-		return "", err
+		return refusals{}, err
 	}
 	if inc.State == store.Closed {
-		return "the incident is closed", nil
+		why := "the incident is closed"
+		return refusals{why, why}, nil
 	}
 	log, err := st.AuditLog(ctx)
 	if err != nil {
-		return "", err
+		return refusals{}, err
 	}
+	var out refusals
 	opener := ""
 	for _, e := range log {
 		if e.IncidentID != id {
@@ -264,14 +271,15 @@ func refusal(ctx context.Context, st store.Store, id string, p auth.Principal) (
 		if e.Action == "incident.open" && opener == "" {
 			opener = e.Actor
 			if actor.Same(opener, p.Name) {
-				return "you opened this incident; another person must approve", nil
+				why := "you opened this incident; another person must approve"
+				return refusals{why, why}, nil
 			}
 		}
 		if e.Action == "run.start" && actor.Same(e.Actor, p.Name) {
-			return "you started its run; another person must approve", nil
+			out.step = "you started its run; another person must approve"
 		}
 	}
-	return "", nil
+	return out, nil
 }
 
 type stepState struct {
@@ -323,17 +331,16 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {
 	ctx, id, step := r.Context(), r.PathValue("id"), r.PostFormValue("step")
-	if _, err := h.cfg.Store.GetIncident(ctx, id); err != nil {
-		h.fail(w, r, &s, err)
-		return
-	}
 	why, err := refusal(ctx, h.cfg.Store, id, s.principal)
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return
 	}
-	if why != "" {
-		h.error(w, r, &s, http.StatusForbidden, why)
+	if strings.HasPrefix(step, remediate.RewritePrefix) {
+		why.step = why.task
+	}
+	if why.step != "" {
+		h.error(w, r, &s, http.StatusForbidden, why.step)
 		return
 	}
 	d, err := h.deps(ctx, s)

@@ -226,7 +226,7 @@ func stepOf(t *testing.T, f *fixture, id string) (s struct{ State, ApprovedBy st
 func TestApproveButtonOnlyForWhoMayApprove(t *testing.T) {
 	f := newFixture(t, false)
 	srv := serve(t, f)
-	button := `action="/incidents/` + f.id + `/approve"`
+	button := `name="step" value="` + f.approval + `"`
 	for _, c := range []struct {
 		token, why string
 		shown      bool
@@ -534,6 +534,13 @@ func TestApproveHistoryRewrite(t *testing.T) {
 	olga.signIn(tokOpener)
 	if _, page := olga.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") {
 		t.Error("the opener is offered the history rewrite's approval")
+	}
+	// A run's starter may approve a history rewrite (it is no step of
+	// the run), as incident.Approve allows.
+	ravi := newClient(t, srv)
+	ravi.signIn(tokStarter)
+	if _, page := ravi.get("/incidents/" + f.id); !strings.Contains(page, "Approve the rewrite") || strings.Contains(page, `name="step" value="`+f.approval+`"`) {
+		t.Error("the run's starter: the rewrite's approval should be offered, the step's not")
 	}
 	alice := newClient(t, srv)
 	alice.signIn(tokApprover)

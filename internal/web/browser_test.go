@@ -137,7 +137,7 @@ func TestBrowserNoApproveButtonForTheOpener(t *testing.T) {
 		t.Fatalf("the opener (an admin) is shown %d Approve buttons", n)
 	}
 	cell := eval[string](t, ctx, `document.querySelector('tr[data-step="`+f.approval+`"] [data-role=approval]').innerText`)
-	if !strings.Contains(cell, "you opened this incident") {
+	if !strings.Contains(cell, "olga opened this incident") {
 		t.Errorf("the approval cell says %q", cell)
 	}
 

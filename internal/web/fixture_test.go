@@ -27,11 +27,16 @@ import (
 type tokens struct {
 	mu sync.Mutex
 	m  map[string]auth.Principal
+	// down, when set, is the error of a store that cannot be read.
+	down error
 }
 
 func (t *tokens) Authenticate(_ context.Context, bearer string) (auth.Principal, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.down != nil {
+		return auth.Principal{}, t.down
+	}
 	if p, ok := t.m[bearer]; ok {
 		p.Via = "token"
 		return p, nil

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/engine"
@@ -160,17 +160,17 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
-	why, err := refusal(ctx, d.Store, id, s.principal)
+	why, err := refusal(ctx, d, id, s.principal)
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pv, err := planOf(ctx, d.Store, id, why.step)
+	pv, err := planOf(ctx, d.Store, id, why)
 	if err != nil {
 		h.fail(w, r, &s, err)
 		return
 	}
-	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why.task), CSRF: csrfToken(s.id, labelCSRF)}
+	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why), CSRF: csrfToken(s.id, labelCSRF)}
 	if h.cfg.Events != nil && pv != nil {
 		pg.Events, pg.StepsURL = "/incidents/"+id+"/events", "/incidents/"+id+"/steps"
 	}
@@ -236,50 +236,28 @@ func stepStates(ctx context.Context, st store.Store, id string) (map[string]stor
 	return m, nil
 }
 
-// refusals say why the viewer may not approve in an incident, "" where
-// they may: a plan step (step) or a history rewrite (task).
-type refusals struct{ step, task string }
-
-// refusal applies separation of duties (DESIGN "The service"), as
-// incident.Approve does: approvals come from the approver and admin
-// roles only, never from the one who opened the incident, and a plan
-// step's never from anyone who started a run of it; a closed incident
-// takes no more approvals.
-func refusal(ctx context.Context, st store.Store, id string, p auth.Principal) (refusals, error) {
+// refusal says why p may not approve in incident id, "" when they may:
+// approvals come from the approver and admin roles only, a closed
+// incident takes no more, and separation of duties is package
+// incident's one rule (not the opener, not whoever started its run).
+func refusal(ctx context.Context, d incident.Deps, id string, p auth.Principal) (string, error) {
 	if !p.Can(auth.Approve) {
-		why := "role " + string(p.Role) + " cannot approve"
-		return refusals{why, why}, nil
+		return "role " + string(p.Role) + " cannot approve", nil
 	}
-	inc, err := st.GetIncident(ctx, id)
+	inc, err := d.Store.GetIncident(ctx, id)
 	if err != nil {
-		return refusals{}, err
+		return "", err
 	}
 	if inc.State == store.Closed {
-		why := "the incident is closed"
-		return refusals{why, why}, nil
+		return "the incident is closed", nil
 	}
-	log, err := st.AuditLog(ctx)
-	if err != nil {
-		return refusals{}, err
+	d.Actor = p.Name
+	err = incident.MayApprove(ctx, d, id)
+	var e *errs.Error
+	if errs.KindOf(err) == errs.Permission && errors.As(err, &e) && e.Err != nil {
+		return oneLine(e.Err.Error()), nil // without "approve: ID: "
 	}
-	var out refusals
-	opener := ""
-	for _, e := range log {
-		if e.IncidentID != id {
-			continue
-		}
-		if e.Action == "incident.open" && opener == "" {
-			opener = e.Actor
-			if actor.Same(opener, p.Name) {
-				why := "you opened this incident; another person must approve"
-				return refusals{why, why}, nil
-			}
-		}
-		if e.Action == "run.start" && actor.Same(e.Actor, p.Name) {
-			out.step = "you started its run; another person must approve"
-		}
-	}
-	return out, nil
+	return "", err
 }
 
 type stepState struct {
@@ -331,21 +309,18 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {
 	ctx, id, step := r.Context(), r.PathValue("id"), r.PostFormValue("step")
-	why, err := refusal(ctx, h.cfg.Store, id, s.principal)
-	if err != nil {
-		h.fail(w, r, &s, err)
-		return
-	}
-	if strings.HasPrefix(step, remediate.RewritePrefix) {
-		why.step = why.task
-	}
-	if why.step != "" {
-		h.error(w, r, &s, http.StatusForbidden, why.step)
-		return
-	}
 	d, err := h.deps(ctx, s)
 	if err != nil {
 		h.fail(w, r, &s, err)
+		return
+	}
+	why, err := refusal(ctx, d, id, s.principal)
+	if err != nil {
+		h.fail(w, r, &s, err)
+		return
+	}
+	if why != "" {
+		h.error(w, r, &s, http.StatusForbidden, why)
 		return
 	}
 	if err := incident.Approve(ctx, d, id, step); err != nil {

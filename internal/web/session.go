@@ -188,7 +188,11 @@ func (h *Handler) session(r *http.Request) (session, bool, error) {
 			return end()
 		}
 		if p, err = h.cfg.Auth.Authenticate(ctx, tok); err != nil {
-			return end()
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				return end()
+			}
+			// The store failed, not the token: the session stays.
+			return session{}, false, err
 		}
 	}
 	if now.Sub(ws.LastSeen) >= touchEvery {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -54,6 +55,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.cfg.Auth.Authenticate(r.Context(), token)
+	if err != nil && !errors.Is(err, auth.ErrUnauthenticated) {
+		h.fail(w, r, nil, err)
+		return
+	}
 	if err != nil {
 		// Which part was wrong is not the caller's business.
 		h.renderSignIn(w, r, http.StatusUnauthorized, "That token is invalid, revoked or expired.")

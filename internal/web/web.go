@@ -47,14 +47,21 @@ type Config struct {
 }
 
 // OIDC are the hooks of an OpenID Connect sign-in (package auth/oidc):
-// Start redirects the browser to the provider; Callback completes the
-// flow on the provider's redirect back and returns who signed in.
+// Start (served at /auth/oidc/login) redirects the browser to the
+// provider; Callback (at CallbackPath, the redirect URI registered at the
+// provider) completes the flow and returns who signed in, and should
+// expire its flow cookie. Callback's error is shown to the person, so it
+// must say what was refused without internals.
 type OIDC struct {
 	// Name is what the sign-in button says ("Sign in with …").
 	Name     string
 	Start    func(w http.ResponseWriter, r *http.Request)
 	Callback func(w http.ResponseWriter, r *http.Request) (auth.Principal, error)
 }
+
+// CallbackPath is where the OIDC provider redirects back to (package
+// auth/oidc registers the same path).
+const CallbackPath = "/auth/oidc/callback"
 
 // Handler is the web UI, to be mounted at "/".
 type Handler struct {
@@ -149,8 +156,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /signin", h.signIn)
 	m.HandleFunc("POST /signout", h.signOut)
 	if h.cfg.OIDC != nil {
-		m.HandleFunc("GET /signin/oidc", h.cfg.OIDC.Start)
-		m.HandleFunc("GET /signin/oidc/callback", h.oidcCallback)
+		m.HandleFunc("GET /auth/oidc/login", h.cfg.OIDC.Start)
+		m.HandleFunc("GET "+CallbackPath, h.oidcCallback)
 	}
 	m.HandleFunc("GET /incidents", h.signedIn(auth.Read, h.incidents))
 	m.HandleFunc("GET /incidents/{id}", h.signedIn(auth.Read, h.incident))

@@ -16,6 +16,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/token"
 )
 
 // client is a browser without JavaScript: a cookie jar, no redirects
@@ -233,9 +234,9 @@ func TestApproveButtonOnlyForWhoMayApprove(t *testing.T) {
 	}{
 		{tokApprover, "", true},
 		{tokAdmin, "", true},
-		{tokOpener, "you opened this incident", false},
+		{tokOpener, "olga opened this incident and cannot also approve its steps; another person must", false},
 		{tokViewer, "role viewer cannot approve", false},
-		{tokStarter, "you started its run", false},
+		{tokStarter, "ravi started this incident&#39;s run and cannot also approve its steps", false},
 	} {
 		cl := newClient(t, srv)
 		cl.signIn(c.token)
@@ -437,7 +438,7 @@ func TestOIDCSignIn(t *testing.T) {
 	f.h = New(Config{Store: f.st, Auth: f.tokens, OIDC: &OIDC{Name: "Example SSO",
 		Start: func(w http.ResponseWriter, r *http.Request) {
 			started++
-			http.Redirect(w, r, "/signin/oidc/callback?code=ok", http.StatusFound)
+			http.Redirect(w, r, "/auth/oidc/callback?code=ok", http.StatusFound)
 		},
 		Callback: func(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
 			if r.URL.Query().Get("code") != "ok" {
@@ -447,13 +448,13 @@ func TestOIDCSignIn(t *testing.T) {
 		}},
 		Deps: f.h.cfg.Deps})
 	c := newClient(t, serve(t, f))
-	if _, page := c.get("/signin"); !strings.Contains(page, `href="/signin/oidc"`) || !strings.Contains(page, "Sign in with Example SSO") {
+	if _, page := c.get("/signin"); !strings.Contains(page, `href="/auth/oidc/login"`) || !strings.Contains(page, "Sign in with Example SSO") {
 		t.Fatal("the sign-in page offers no OIDC button")
 	}
-	if resp, body := c.get("/signin/oidc/callback?code=bad"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Single sign-on failed") {
+	if resp, body := c.get("/auth/oidc/callback?code=bad"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Single sign-on failed") {
 		t.Errorf("a failed callback: %d", resp.StatusCode)
 	}
-	resp, _ := c.get("/signin/oidc")
+	resp, _ := c.get("/auth/oidc/login")
 	if started != 1 || resp.StatusCode != http.StatusFound {
 		t.Fatalf("start: %d (%d calls)", resp.StatusCode, started)
 	}
@@ -535,12 +536,10 @@ func TestApproveHistoryRewrite(t *testing.T) {
 	if _, page := olga.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") {
 		t.Error("the opener is offered the history rewrite's approval")
 	}
-	// A run's starter may approve a history rewrite (it is no step of
-	// the run), as incident.Approve allows.
 	ravi := newClient(t, srv)
 	ravi.signIn(tokStarter)
-	if _, page := ravi.get("/incidents/" + f.id); !strings.Contains(page, "Approve the rewrite") || strings.Contains(page, `name="step" value="`+f.approval+`"`) {
-		t.Error("the run's starter: the rewrite's approval should be offered, the step's not")
+	if _, page := ravi.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") {
+		t.Error("the run's starter is offered the history rewrite's approval")
 	}
 	alice := newClient(t, srv)
 	alice.signIn(tokApprover)
@@ -559,5 +558,54 @@ func TestApproveHistoryRewrite(t *testing.T) {
 	}
 	if _, page := alice.get("/incidents/" + f.id); strings.Contains(page, "Approve the rewrite") || !strings.Contains(page, "approved by alice") {
 		t.Error("the page still offers the rewrite's approval")
+	}
+}
+
+// TestRealTokens signs in with tokens of package token over the store:
+// revoking one (as `rekey token revoke` does) ends the sessions it
+// signed in, at their next request.
+func TestRealTokens(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := t.Context()
+	tok, _, err := token.Create(ctx, f.st, "alice", auth.Approver, time.Hour, "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.cfg.Auth = &token.Authenticator{Store: f.st}
+	srv := serve(t, f)
+	a, b := newClient(t, srv), newClient(t, srv)
+	for _, c := range []*client{a, b} {
+		if page := c.signIn(string(tok.Reveal())); !strings.Contains(page, "alice") {
+			t.Fatal("signed in, the page does not name alice")
+		}
+	}
+	if _, err := token.Revoke(ctx, f.st, "alice", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{a, b} {
+		if resp, _ := c.get("/incidents"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+			t.Errorf("a session of a revoked token: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if n, _ := f.st.DeleteExpiredWebSessions(ctx, time.Now().Add(1000*time.Hour), time.Now().Add(1000*time.Hour)); n != 0 {
+		t.Errorf("%d sessions of the revoked token are still stored", n)
+	}
+}
+
+// TestStoreFailureKeepsTheSession: a token that cannot be checked (the
+// store is down) is not a revoked one: the request fails, the session
+// stays.
+func TestStoreFailureKeepsTheSession(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	f.tokens.down = errors.New("database is locked")
+	resp, body := c.get("/incidents")
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(body, "database is locked") {
+		t.Fatalf("store down: %d\n%s", resp.StatusCode, body)
+	}
+	f.tokens.down = nil
+	if resp, _ := c.get("/incidents"); resp.StatusCode != 200 {
+		t.Fatalf("the store is back, the session is gone: %d", resp.StatusCode)
 	}
 }

@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"testing"
 	"time"
 
@@ -10,10 +8,9 @@ import (
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
-func idHash(id string) string {
-	h := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(h[:])
-}
+// idHash is what the web UI keys a session by: a SHA-256 in hex, as a
+// token's hash is.
+func idHash(id string) string { return tokenHash(id) }
 
 func testWebSessions(t *testing.T, h Harness) {
 	s := fresh(t, h)

@@ -301,10 +301,29 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	// A stream outlives no session: it ends at the session's absolute
-	// expiry (the browser reconnects and is refused once it is over).
+	// expiry, and when a periodic check finds the session ended (signed
+	// out, its token revoked); the browser reconnects and is refused.
+	// The check also keeps the session from idling out while its page
+	// is open and following.
 	ctx, cancel := context.WithDeadline(r.Context(), s.expires)
 	defer cancel()
-	h.cfg.Events(w, r.WithContext(ctx), id)
+	r = r.WithContext(ctx)
+	go func() {
+		t := time.NewTicker(h.recheck())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, ok, err := h.session(r); err == nil && !ok {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	h.cfg.Events(w, r, id)
 }
 
 func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {

@@ -68,6 +68,9 @@ type Handler struct {
 	cfg   Config
 	mux   *http.ServeMux
 	pages *pages
+	// recheckEvery is how often an open event stream checks that its
+	// session still holds (a minute when 0; tests shorten it).
+	recheckEvery time.Duration
 }
 
 // New builds the web UI.
@@ -89,6 +92,13 @@ func (h *Handler) idle() time.Duration {
 		return h.cfg.IdleTimeout
 	}
 	return 30 * time.Minute
+}
+
+func (h *Handler) recheck() time.Duration {
+	if h.recheckEvery > 0 {
+		return h.recheckEvery
+	}
+	return time.Minute
 }
 
 func (h *Handler) maxAge() time.Duration {

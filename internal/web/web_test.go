@@ -609,3 +609,40 @@ func TestStoreFailureKeepsTheSession(t *testing.T) {
 		t.Fatalf("the store is back, the session is gone: %d", resp.StatusCode)
 	}
 }
+
+// TestEventStreamEndsWhenTheTokenIsRevoked: an open stream checks its
+// session now and then; a revoked token ends it.
+func TestEventStreamEndsWhenTheTokenIsRevoked(t *testing.T) {
+	f := newFixture(t, false)
+	opened, ended := make(chan struct{}), make(chan struct{})
+	f.h.cfg.Events = func(w http.ResponseWriter, r *http.Request, id string) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		close(opened)
+		<-r.Context().Done()
+		close(ended)
+	}
+	f.h = New(f.h.cfg)
+	f.h.recheckEvery = 5 * time.Millisecond
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	go func() {
+		resp, err := c.hc.Get(c.base + "/incidents/" + f.id + "/events")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-opened
+	select {
+	case <-ended:
+		t.Fatal("the stream ended while its session held")
+	case <-time.After(50 * time.Millisecond): // several checks pass
+	}
+	f.tokens.revoke(tokViewer)
+	select {
+	case <-ended:
+	case <-time.After(time.Minute): // a bound, not a measure
+		t.Fatal("the stream of a revoked token's session goes on")
+	}
+}

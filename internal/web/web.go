@@ -158,7 +158,10 @@ func (h *Handler) signedIn(need auth.Capability, fn func(w http.ResponseWriter, 
 
 func (h *Handler) routes() {
 	m := h.mux
-	m.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assetFS())))
+	assets := http.StripPrefix("/assets/", http.FileServerFS(assetFS()))
+	m.HandleFunc("GET /assets/{file}", func(w http.ResponseWriter, r *http.Request) {
+		assets.ServeHTTP(w, r) // files only: no directory listing
+	})
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/incidents", http.StatusSeeOther)
 	})

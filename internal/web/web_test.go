@@ -646,3 +646,47 @@ func TestEventStreamEndsWhenTheTokenIsRevoked(t *testing.T) {
 		t.Fatal("the stream of a revoked token's session goes on")
 	}
 }
+
+// TestBareIncident: an incident just opened, with no identity, plan,
+// review or copy, renders; unknown incidents and states are errors.
+func TestBareIncident(t *testing.T) {
+	f := newFixture(t, false)
+	inc, _, err := f.st.OpenIncident(t.Context(), store.Incident{Fingerprint: "ab00000000000000000000000000000000000000000000000000000000000000", Preview: "xo…zz", Kind: "generic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, serve(t, f))
+	c.signIn(tokApprover)
+	resp, page := c.get("/incidents/" + inc.ID)
+	if resp.StatusCode != 200 {
+		t.Fatalf("a bare incident: %d\n%s", resp.StatusCode, page)
+	}
+	for _, want := range []string{"No plan yet", "Not reviewed yet", "unknown", "none"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the bare incident's page lacks %q", want)
+		}
+	}
+	if resp, body := c.get("/incidents/INC-NO-SUCH"); resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "no such incident") {
+		t.Errorf("an unknown incident: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("/assets/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the assets directory is listed: %d", resp.StatusCode)
+	}
+	if resp, _ := c.get("/incidents?state=bogus"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bogus state: %d", resp.StatusCode)
+	}
+	if err := f.st.CloseIncident(t.Context(), inc.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for state, want := range map[string][]string{"open": {f.id}, "closed": {inc.ID}, "all": {f.id, inc.ID}} {
+		_, list := c.get("/incidents?state=" + state)
+		if n := strings.Count(list, "<tr data-incident="); n != len(want) {
+			t.Errorf("state %s: %d rows, want %v", state, n, want)
+		}
+		for _, id := range want {
+			if !strings.Contains(list, `data-incident="`+id+`"`) {
+				t.Errorf("state %s lacks %s", state, id)
+			}
+		}
+	}
+}

@@ -117,6 +117,12 @@ func TestBrowserSignInListAndApprove(t *testing.T) {
 		t.Fatalf("after the click: %+v", s)
 	}
 
+	// The report's own style block is allowed by its hash, nothing else.
+	do(t, ctx, "report", chromedp.Navigate(srv.URL+"/incidents/"+f.id+"/report"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if mw := eval[string](t, ctx, `getComputedStyle(document.body).maxWidth`); mw != "1040px" {
+		t.Errorf("the report's style is not applied (body max-width %q)", mw)
+	}
+
 	do(t, ctx, "leases", chromedp.Navigate(srv.URL+"/leases"), chromedp.WaitVisible(chromedp.CSS("main table")))
 	screenshot(t, ctx, "leases")
 	do(t, ctx, "audit", chromedp.Navigate(srv.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("verdict")))

@@ -194,3 +194,25 @@ func TestBrowserLiveStepUpdates(t *testing.T) {
 		t.Error("the page was reloaded; the update should come in place")
 	}
 }
+
+// TestBrowserWithoutJavaScript: with scripts off, signing in and
+// approving still work; only the live updates need the script.
+func TestBrowserWithoutJavaScript(t *testing.T) {
+	f := newFixture(t, false)
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	ctx := browser(t)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	signInWithBrowser(t, ctx, srv.URL, tokAdmin, false)
+	approve := chromedp.CSS(`tr[data-step="` + f.approval + `"] form.approve button`)
+	do(t, ctx, "approve without JavaScript", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(approve), chromedp.Click(approve),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-step="`+f.approval+`"] .approved`)))
+	if s := stepOf(t, f, f.approval); s.ApprovedBy != "ada" {
+		t.Fatalf("after the click: %+v", s)
+	}
+	if n := f.events.listeners(); n != 0 {
+		t.Errorf("%d event streams opened with scripts off", n)
+	}
+}

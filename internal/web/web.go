@@ -39,6 +39,9 @@ type Config struct {
 	Events func(w http.ResponseWriter, r *http.Request, incidentID string)
 	// OIDC, when set, offers sign-in with an identity provider.
 	OIDC *OIDC
+	// LogActor, when set, is told who a signed-in request runs as, for
+	// the server's request log.
+	LogActor func(r *http.Request, actor string)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// IdleTimeout ends a session unused for this long (30m when 0);
@@ -135,6 +138,9 @@ func (h *Handler) signedIn(need auth.Capability, fn func(w http.ResponseWriter, 
 		if err != nil {
 			h.fail(w, r, nil, err)
 			return
+		}
+		if ok && h.cfg.LogActor != nil {
+			h.cfg.LogActor(r, s.principal.Name)
 		}
 		if !ok {
 			if r.Method == http.MethodGet && r.Header.Get("Accept") != "text/event-stream" && r.Header.Get("Accept") != "application/json" {

@@ -342,6 +342,8 @@ func TestSessionExpiry(t *testing.T) {
 
 func TestSignOut(t *testing.T) {
 	f := newFixture(t, false)
+	var actors []string
+	f.h.cfg.LogActor = func(r *http.Request, actor string) { actors = append(actors, r.URL.Path+" "+actor) }
 	c := newClient(t, serve(t, f))
 	page := c.signIn(tokViewer)
 	if resp, _ := c.post("/signout", url.Values{}); resp.StatusCode != http.StatusForbidden {
@@ -353,6 +355,9 @@ func TestSignOut(t *testing.T) {
 	}
 	if resp, _ := c.get("/incidents"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("signed out, the incidents: %d", resp.StatusCode)
+	}
+	if len(actors) != 1 || actors[0] != "/incidents vera" {
+		t.Errorf("the request log was told %q, want the one signed-in page", actors)
 	}
 }
 

@@ -121,8 +121,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	}
 	crossOrigin.Handler(h.mux).ServeHTTP(w, r)
 }
+
+// maxForm bounds a request body: every form here is a few short fields.
+const maxForm = 64 << 10
 
 // pageCSP lets a page load scripts, styles and images from this server
 // only: no inline script or style, no framing, forms post here only.

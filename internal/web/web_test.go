@@ -174,6 +174,12 @@ func TestSignInRefusals(t *testing.T) {
 	c := newClient(t, serve(t, f))
 	_, page := c.get("/signin")
 	csrf := csrfOf(t, page)
+	// An oversized form is not read: its CSRF token is not found either.
+	if resp, _ := c.post("/signin", url.Values{"csrf": {csrf}, "token": {strings.Repeat("x", 100<<10)}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an oversized form: %d", resp.StatusCode)
+	}
+	_, page = c.get("/signin")
+	csrf = csrfOf(t, page)
 	resp, body := c.post("/signin", url.Values{"token": {"rekey_wrong"}, "csrf": {csrf}})
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "invalid, revoked or expired") {
 		t.Errorf("a wrong token: %d\n%s", resp.StatusCode, body)

@@ -64,7 +64,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.renderSignIn(w, r, http.StatusUnauthorized, "That token is invalid, revoked or expired.")
 		return
 	}
-	if err := h.startSession(r.Context(), w, p, token); err != nil {
+	if err := h.replaceSession(w, r, p, token); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
@@ -83,11 +83,22 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Via = "oidc"
-	if err := h.startSession(r.Context(), w, p, ""); err != nil {
+	if err := h.replaceSession(w, r, p, ""); err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
 	h.render(w, r, http.StatusOK, "continue", nil, "Signed in", nil)
+}
+
+// replaceSession ends the session r may still carry (signing in again as
+// someone else leaves nothing of the first behind) and starts p's.
+func (h *Handler) replaceSession(w http.ResponseWriter, r *http.Request, p auth.Principal, token string) error {
+	if c, err := r.Cookie(h.cookieName()); err == nil && c.Value != "" {
+		if err := h.cfg.Store.DeleteWebSession(r.Context(), hashID(c.Value)); err != nil {
+			return err
+		}
+	}
+	return h.startSession(r.Context(), w, p, token)
 }
 
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {

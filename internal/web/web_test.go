@@ -701,3 +701,41 @@ func TestBareIncident(t *testing.T) {
 		}
 	}
 }
+
+// TestSigningInAgainEndsTheFirstSession: a browser signed in as vera that
+// signs in as alice keeps nothing of vera's session.
+func TestSigningInAgainEndsTheFirstSession(t *testing.T) {
+	f := newFixture(t, false)
+	c := newClient(t, serve(t, f))
+	c.signIn(tokViewer)
+	first := sessionCookie(t, c)
+	// The sign-in page sends a signed-in browser on; a second sign-in
+	// posts the form as it was.
+	if resp, _ := c.get("/signin"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the sign-in page for a signed-in browser: %d", resp.StatusCode)
+	}
+	c2 := newClient(t, serve(t, f))
+	_, page := c2.get("/signin")
+	for _, ck := range c2.hc.Jar.Cookies(mustURL(t, c2.base)) {
+		c.hc.Jar.SetCookies(mustURL(t, c.base), []*http.Cookie{ck})
+	}
+	if resp, _ := c.post("/signin", url.Values{"token": {tokApprover}, "csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second sign-in: %d", resp.StatusCode)
+	}
+	if _, ok, _ := f.st.WebSession(t.Context(), hashID(first)); ok {
+		t.Error("the first session is still stored")
+	}
+	if second := sessionCookie(t, c); second == first || second == "" {
+		t.Error("the session id did not change")
+	}
+}
+
+func sessionCookie(t *testing.T, c *client) string {
+	t.Helper()
+	for _, ck := range c.hc.Jar.Cookies(mustURL(t, c.base)) {
+		if ck.Name == "rekey_session" {
+			return ck.Value
+		}
+	}
+	return ""
+}

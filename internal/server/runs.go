@@ -327,12 +327,30 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if err != nil {
 		return err
 	}
-	// A stream ends when its client goes or the server shuts down.
+	return s.stream(w, r, r.PathValue("id"), after)
+}
+
+// StreamEvents streams incident id's events from where the client's
+// Last-Event-ID (or ?after=) says, as web.Config.Events wants it: the
+// caller has already checked that the request may read the incident.
+func (s *Server) StreamEvents(w http.ResponseWriter, r *http.Request, id string) {
+	after, err := events.LastEventID(r)
+	if err == nil {
+		err = s.stream(w, r, id, after)
+	}
+	if err != nil {
+		ae := asAPIError(err)
+		http.Error(w, ae.Message, ae.Status)
+	}
+}
+
+// stream ends when its client goes or the server shuts down.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, id string, after int64) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(s.runs.ctx, cancel)
 	defer stop()
-	return s.Events().Stream(w, r.WithContext(ctx), r.PathValue("id"), after)
+	return s.Events().Stream(w, r.WithContext(ctx), id, after)
 }
 
 // Events is the server's event streamer, woken by its runs: the web UI's

@@ -815,3 +815,29 @@ func TestShutdownCutsARunThatResumes(t *testing.T) {
 		t.Error("the leaked password still logs in after the resumed run")
 	}
 }
+
+// StreamEvents is what the web UI mounts: it resumes from Last-Event-ID
+// as the API does, and answers a bad one with 400.
+func TestStreamEventsForTheWebUI(t *testing.T) {
+	w := newWorld(t, "")
+	s, _ := w.server()
+	ui := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		s.StreamEvents(rw, r, w.inc.ID)
+	}))
+	defer ui.Close()
+	req, _ := http.NewRequest("GET", ui.URL, nil)
+	req.Header.Set("Last-Event-ID", "zero")
+	if resp, err := ui.Client().Do(req); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("bad Last-Event-ID: %v %v", resp, err)
+	}
+	req.Header.Set("Last-Event-ID", "0")
+	resp, err := ui.Client().Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	ev := (&sse{resp: resp, r: bufio.NewReader(resp.Body)}).next(t)
+	if ev.name != "audit" || !strings.Contains(ev.data, "incident.open") {
+		t.Errorf("first event: %+v", ev)
+	}
+}

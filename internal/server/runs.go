@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -305,12 +306,16 @@ func (s *Server) remediate(w http.ResponseWriter, r *http.Request, p auth.Princi
 }
 
 // runError maps a refused run: a preflight's problems become the
-// envelope's reasons.
+// envelope's reasons, and the CLI's --resume is said as the API's.
 func runError(err error) error {
 	var pe *incident.PreflightError
 	if errors.As(err, &pe) {
 		return &apiError{Status: http.StatusBadRequest, Kind: "invalid",
 			Message: "the preflight found problems; nothing was changed", Reasons: pe.Problems}
+	}
+	if ae := asAPIError(err); ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "--resume") {
+		ae.Message = strings.ReplaceAll(ae.Message, "with --resume", `with {"resume": true}`)
+		return ae
 	}
 	return err
 }

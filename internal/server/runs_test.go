@@ -802,7 +802,7 @@ func TestShutdownCutsARunThatResumes(t *testing.T) {
 	}
 	_, again := w.server()
 	code, b := w.call(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", "")
-	if code != 400 || !strings.Contains(string(b), "was running when its run stopped") {
+	if code != 400 || !strings.Contains(string(b), "was running when its run stopped") || !strings.Contains(string(b), `with {\"resume\": true}`) {
 		t.Fatalf("run without resume: %d %s", code, b)
 	}
 	if code, b := w.callFree(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"resume":true}`); code != 202 {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,18 +65,35 @@ type world struct {
 	tokens map[string]string
 }
 
-func newWorld(t *testing.T, storeSpec string) *world {
+func newWorld(t *testing.T, storeSpec string) *world { return newWorldWith(t, storeSpec, "") }
+
+// newWorldWith is newWorld whose identity has one consumer, api, that
+// gets its DSN in a dotenv file and whose health check is health.
+func newWorldWith(t *testing.T, storeSpec, health string) *world {
 	t.Helper()
 	c := testutil.SharedPostgres(t)
 	w := &world{t: t, c: c, dir: t.TempDir(), role: testutil.RandomName("srv_"), password: "Leaked-" + testutil.RandomName("pw")}
 	c.CreateRole(t, w.role, w.password, "")
-	t.Cleanup(func() { c.Exec(t, "DROP ROLE IF EXISTS "+testutil.QuoteIdent(w.role)) })
+	t.Cleanup(func() {
+		// Logins a run issued are members of the identity: dropped first.
+		for _, r := range rolesLike(t, c, w.role) {
+			c.Exec(t, "DROP OWNED BY "+testutil.QuoteIdent(r)+"; DROP ROLE IF EXISTS "+testutil.QuoteIdent(r))
+		}
+	})
 	w.keys.seal, w.keys.fp = randomKey(t), randomKey(t)
 	w.hook = newHookReceiver(t)
 	inv := filepath.Join(w.dir, "rekey.yml")
 	yml := "version: 1\nsystems:\n  - {name: db, type: postgres, admin: env:DB_ADMIN}\nidentities:\n" +
 		"  - {name: " + w.role + ", system: db, owner: {team: orders, contact: \"#orders-oncall\"}}\n" +
 		"policy:\n  approve: [revoke]\nnotify:\n  - {type: webhook, url: env:HOOK_URL}\n  - {type: slack, url: env:SLACK_URL}\n"
+	if health != "" {
+		env := filepath.Join(w.dir, "api.env")
+		if err := os.WriteFile(env, []byte("DATABASE_URL="+c.URL(w.role, w.password, "postgres")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		yml += "consumers:\n  - {name: api, identity: " + w.role + ", deliver: {type: file, path: " + env +
+			", format: dotenv, key: DATABASE_URL}, health: " + strconv.Quote(health) + "}\n"
+	}
 	if err := os.WriteFile(inv, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +135,21 @@ func newWorld(t *testing.T, storeSpec string) *world {
 	w.notifier = notify.New(notify.Options{Backoff: time.Millisecond, MaxBackoff: time.Millisecond})
 	t.Cleanup(func() { w.notifier.Close(context.Background()) })
 	return w
+}
+
+// rolesLike are the roles whose names start with prefix, longest first
+// (an issued login's name extends the identity's).
+func rolesLike(t *testing.T, c *testutil.PGCluster, prefix string) []string {
+	t.Helper()
+	rows, err := c.Pool(t).Query(context.Background(), "SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY length(rolname) DESC", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 func randomKey(t *testing.T) []byte {
@@ -241,6 +274,24 @@ func (w *world) callFree(hs *httptest.Server, method, path, who, body string) (i
 	}
 }
 
+// idle waits until s executes nothing.
+func idle(t *testing.T, s *Server) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.runs.mu.Lock()
+		n := len(s.runs.active)
+		s.runs.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d operations still running", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitRun polls GET /run until the run is in one of states.
 func (w *world) waitRun(hs *httptest.Server, states ...string) engine.Result {
 	w.t.Helper()
@@ -317,7 +368,7 @@ func (h *hookReceiver) bodies() []string {
 // naming the owners, never holding the leaked secret.
 func TestRunThroughTheAPI(t *testing.T) {
 	w := newWorld(t, "")
-	_, hs := w.server()
+	s, hs := w.server()
 	id := w.inc.ID
 
 	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-vera", ""); code != 403 {
@@ -359,6 +410,7 @@ func TestRunThroughTheAPI(t *testing.T) {
 	}
 
 	// Notifications are sent in the background: close to wait for them.
+	idle(t, s)
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	w.notifier.Close(cctx)
@@ -839,5 +891,46 @@ func TestStreamEventsForTheWebUI(t *testing.T) {
 	ev := (&sse{resp: resp, r: bufio.NewReader(resp.Body)}).next(t)
 	if ev.name != "audit" || !strings.Contains(ev.data, "incident.open") {
 		t.Errorf("first event: %+v", ev)
+	}
+}
+
+// A step that fails in a run started through the API is notified with
+// its error, and so is the run's end; the run JSON says which step. The
+// consumer is healthy but never connects, so its verify finds no session
+// of its new login within SeenTimeout.
+func TestFailedStepIsNotified(t *testing.T) {
+	w := newWorldWith(t, "", "true")
+	s, hs := w.server()
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+		t.Fatalf("run: %d %s", code, b)
+	}
+	res := w.waitRun(hs, store.RunFailed, store.RunDone)
+	var failed string
+	for _, st := range res.Steps {
+		if st.State == engine.Failed {
+			failed = st.ID
+		}
+	}
+	if res.State != store.RunFailed || failed == "" {
+		t.Fatalf("run: %+v", res)
+	}
+	idle(t, s) // the run's end is notified before it lets go
+	w.notifier.Close(context.Background())
+	var kinds []string
+	for _, b := range w.hook.bodies() {
+		var ev notify.Event
+		if json.Unmarshal([]byte(b), &ev) != nil || ev.Kind == "" {
+			continue // Slack's
+		}
+		kinds = append(kinds, string(ev.Kind))
+		if ev.Kind == notify.StepFailed && (ev.Step != failed || !strings.Contains(ev.Message, "step "+failed+" failed")) {
+			t.Errorf("step-failed event: %+v", ev)
+		}
+		if strings.Contains(b, w.password) {
+			t.Errorf("a notification holds the leaked password: %s", b)
+		}
+	}
+	if got := strings.Join(kinds, ","); got != "step-failed,run-done" {
+		t.Errorf("webhook events %s, want step-failed,run-done", got)
 	}
 }

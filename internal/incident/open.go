@@ -13,6 +13,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/logs"
+	"github.com/rekeyhq/rekey/internal/provider/awsiam"
 	"github.com/rekeyhq/rekey/internal/scan"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -328,4 +329,22 @@ func usesOf(idents []store.Identity) func(logs.Event) bool {
 	return func(e logs.Event) bool {
 		return e.Credential != "" && names[e.Credential] || e.Identity != "" && names[e.Identity]
 	}
+}
+
+// ParseLeaked reads a leaked secret as it was given: an AWS key pair
+// (KEY_ID:SECRET, or a block of an AWS credentials file) is its secret
+// access key, with the key id kept in clear; anything else is the secret
+// as it is. The error names no part of the value.
+func ParseLeaked(raw []byte) (Leaked, error) {
+	if len(raw) == 0 {
+		return Leaked{}, errs.New("secret", errs.Invalid, "", "the secret is empty")
+	}
+	pair, ok, err := awsiam.ParseKeyPair(raw)
+	if err != nil {
+		return Leaked{}, err
+	}
+	if ok {
+		return Leaked{Secret: pair.Secret, KeyID: pair.ID}, nil
+	}
+	return Leaked{Secret: secret.New(raw)}, nil
 }

@@ -31,6 +31,15 @@ type Config struct {
 	// actor the audit log names is p.Name, never something the client
 	// typed.
 	Deps func(ctx context.Context, p auth.Principal) (incident.Deps, error)
+	// InventoryPath and Inventory are the server's inventory
+	// (--inventory): incidents opened through the API are opened with it,
+	// from these bytes (a client sends no path). Without one, POST
+	// /api/v1/incidents is refused.
+	InventoryPath string
+	Inventory     []byte
+	// Leases ends broker leases (POST /api/v1/leases/revoke); nil when
+	// the inventory has no broker: section.
+	Leases LeaseRevoker
 	// Log receives one JSON line per request; nil is quiet.
 	Log io.Writer
 	// Version is what /api/v1/health reports.
@@ -47,6 +56,9 @@ type Route struct {
 	Need    auth.Capability
 	Public  bool
 	Summary string
+	// Doc is what the route takes and returns, declared beside its
+	// handler (describe).
+	Doc Doc
 }
 
 // Server is the HTTP service. Build it with New.
@@ -61,6 +73,11 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.handlePublic("GET", "/api/v1/health", "Liveness and the server's version.", s.health)
+	s.describe("GET", "/api/v1/health", Doc{Response: healthView{}})
+	s.incidentRoutes()
+	s.leaseRoutes()
+	s.auditRoutes()
+	s.openAPIRoutes()
 	return s
 }
 
@@ -112,6 +129,27 @@ func (s *Server) now() time.Time {
 	return s.cfg.Now()
 }
 
+type healthView struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	writeJSON(w, http.StatusOK, healthView{Status: "ok", Version: s.cfg.Version})
+}
+
+// deps is the workflow's dependencies for p: the audit log names p.
+func (s *Server) deps(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+	if s.cfg.Deps == nil {
+		return incident.Deps{}, &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "this server has no store"}
+	}
+	d, err := s.cfg.Deps(ctx, p)
+	if err != nil {
+		return incident.Deps{}, err
+	}
+	d.Actor = p.Name
+	if d.Now == nil {
+		d.Now = s.cfg.Now
+	}
+	return d, nil
 }

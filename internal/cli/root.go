@@ -140,5 +140,6 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.AddCommand(newKeysCmd(g))
 	root.AddCommand(newBrokerCmd(g))
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newServeCmd(g))
 	return root
 }

@@ -40,6 +40,9 @@ type Config struct {
 	// Leases ends broker leases (POST /api/v1/leases/revoke); nil when
 	// the inventory has no broker: section.
 	Leases LeaseRevoker
+	// PublicURL is the URL people reach the server at (--public-url),
+	// for links and sign-in redirects; "" when it is reached directly.
+	PublicURL string
 	// Log receives one JSON line per request; nil is quiet.
 	Log io.Writer
 	// Version is what /api/v1/health reports.

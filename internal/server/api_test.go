@@ -34,11 +34,19 @@ type apiWorld struct {
 	log    *bytes.Buffer
 	audit  *audit.Log
 	leaked string
+	dir    string
 }
 
 const leakedValue = "Zq8-leaked-Passw0rd-for-orders"
 
 func newAPIWorld(t *testing.T, spec string) *apiWorld {
+	t.Helper()
+	return newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil)
+}
+
+// newAPIWorldWith is newAPIWorld with its own inventory and environment
+// (the inventory's env: references).
+func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]string) *apiWorld {
 	t.Helper()
 	ctx := context.Background()
 	st, err := open.Open(ctx, spec)
@@ -54,7 +62,7 @@ func newAPIWorld(t *testing.T, spec string) *apiWorld {
 		t.Fatal(err)
 	}
 	invPath := filepath.Join(dir, "rekey.yml")
-	body := []byte("version: 1\nsources:\n  - {type: dir, path: src}\n")
+	body := []byte(inventoryText)
 	if err := os.WriteFile(invPath, body, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +71,7 @@ func newAPIWorld(t *testing.T, spec string) *apiWorld {
 		t.Fatal(err)
 	}
 	al := audit.New(st, filepath.Join(dir, "witness")).WithKey(filepath.Join(dir, "audit.key"), true)
-	getenv := func(string) string { return "" }
+	getenv := func(k string) string { return env[k] }
 	var log bytes.Buffer
 	s := New(Config{Version: "test", Log: &log, InventoryPath: invPath, Inventory: body,
 		Auth: tokens{
@@ -90,7 +98,7 @@ func newAPIWorld(t *testing.T, spec string) *apiWorld {
 			}
 			return d, nil
 		}})
-	return &apiWorld{h: s.Handler(), st: st, log: &log, audit: al, leaked: leakedValue}
+	return &apiWorld{h: s.Handler(), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
 }
 
 // stores runs f on SQLite and on PostgreSQL.
@@ -112,7 +120,8 @@ func (w *apiWorld) open(t *testing.T) incident.OpenView { return w.openAs(t, "to
 
 func (w *apiWorld) openAs(t *testing.T, token string) incident.OpenView {
 	t.Helper()
-	rec := do(t, w.h, "POST", "/api/v1/incidents", token, `{"secret":"`+w.leaked+`","leaked_at":"2026-12-01T10:00:00Z"}`)
+	b, _ := json.Marshal(map[string]string{"secret": w.leaked, "leaked_at": "2026-12-01T10:00:00Z"})
+	rec := do(t, w.h, "POST", "/api/v1/incidents", token, string(b))
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("open: %d %s", rec.Code, rec.Body)
 	}

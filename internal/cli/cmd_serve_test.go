@@ -9,8 +9,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +179,61 @@ func TestServeTLSOnAnyAddress(t *testing.T) {
 	plain := startServe(t, "--listen", "0.0.0.0:0", "--insecure-listen")
 	if !strings.Contains(plain.addr, ":") {
 		t.Fatalf("insecure listen: %s", plain.addr)
+	}
+}
+
+// rekey serve as its own process: SIGTERM stops it with status 0 after
+// its requests, and its stderr is the listening line, then JSON.
+func TestServeProcessStopsOnSIGTERM(t *testing.T) {
+	home := t.TempDir()
+	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--store", filepath.Join(home, "rekey.db"))
+	cmd.Env = append(os.Environ(), "REKEY_TEST_AS_REKEY=1", "REKEY_HOME="+home)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	if !sc.Scan() {
+		t.Fatal("serve printed nothing")
+	}
+	addr, ok := strings.CutPrefix(sc.Text(), "listening on ")
+	if !ok {
+		t.Fatalf("first line %q", sc.Text())
+	}
+	resp, err := http.Get("http://" + addr + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("openapi.json: %d", resp.StatusCode)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var rest []string
+	for sc.Scan() {
+		rest = append(rest, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, strings.Join(rest, "\n"))
+	}
+	requests := 0
+	for _, line := range rest {
+		if strings.HasPrefix(line, "rekey: interrupted") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stderr line %q is not JSON", line)
+		}
+		requests++
+	}
+	if requests != 1 {
+		t.Fatalf("%d request lines, want 1:\n%s", requests, strings.Join(rest, "\n"))
 	}
 }

@@ -98,7 +98,7 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 			}
 			return d, nil
 		}})
-	return &apiWorld{h: s.Handler(), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
+	return &apiWorld{h: validated(t, s), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
 }
 
 // stores runs f on SQLite and on PostgreSQL.

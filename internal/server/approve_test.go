@@ -82,6 +82,14 @@ func TestPlanAndApproveAsAnotherPerson(t *testing.T) {
 	if last.Action != "step.approved" || last.Actor != "abe" {
 		t.Fatalf("last audit entry %+v", last)
 	}
+	rec = do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+"/review", "tok-responder", `{}`)
+	if rv := decodeJSON[incident.ReviewView](t, rec.Body.Bytes()); rec.Code != 200 || rv.Credential != role {
+		t.Fatalf("review: %d %s", rec.Code, rec.Body)
+	}
+	rec = do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+"/review", "tok-responder", `{"logs":["`+filepath.Join(w.dir, "no-such-*.log")+`"]}`)
+	if e := errorOf(t, rec); rec.Code != 404 || !strings.Contains(e.Message, "matches no file") {
+		t.Fatalf("review of a glob that matches nothing: %d %s", rec.Code, rec.Body)
+	}
 	b, _ := json.Marshal(det)
 	if strings.Contains(string(b), leaked) || strings.Contains(w.log.String(), leaked) {
 		t.Fatal("the secret reached a response or the log")

@@ -20,8 +20,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/server"
 	"github.com/rekeyhq/rekey/internal/store"
 )
@@ -102,12 +104,13 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	cfg := server.Config{Log: g.env.Stderr, Version: serveVersion(), PublicURL: o.publicURL}
+	var inv *inventory.Inventory
 	if o.inventory != "" {
 		path, err := filepath.Abs(o.inventory)
 		if err != nil {
 			return usagef("--inventory %s: %v", o.inventory, err)
 		}
-		if _, err := loadInventoryStrict(g, path); err != nil {
+		if inv, err = loadInventoryStrict(g, path); err != nil {
 			return err
 		}
 		if cfg.Inventory, err = inventory.ReadFile(path); err != nil {
@@ -122,6 +125,17 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	defer st.Close()
 	cfg.Store = st
 	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
+	var warnings []string
+	if inv != nil && inv.Broker != nil {
+		leases, done, err := g.brokerLeases(ctx, st, inv)
+		if err != nil {
+			// The API serves incidents without it; ending leases says so.
+			warnings = append(warnings, "broker leases cannot be ended through the API: "+strings.Join(strings.Fields(err.Error()), " "))
+		} else {
+			defer done()
+			cfg.Leases = leases
+		}
+	}
 	cfg.Auth = nil // LEAD: cfg.Auth = token.Authenticator(st) once package token lands; nil answers 401 to every request.
 
 	ln, err := net.Listen("tcp", o.listen)
@@ -129,12 +143,16 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		return usagef("--listen %s: %v", o.listen, err)
 	}
 	fmt.Fprintf(g.env.Stderr, "listening on %s\n", ln.Addr())
+	elog := &jsonErrorLog{w: g.env.Stderr, key: "error"}
+	for _, w := range warnings {
+		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
+	}
 	srv := &http.Server{
 		Handler:           server.New(cfg).Handler(),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(&jsonErrorLog{w: g.env.Stderr}, "", 0),
+		ErrorLog:          log.New(elog, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	done := make(chan error, 1)
@@ -177,6 +195,39 @@ func (g *globals) serveDeps(st store.Store, p auth.Principal) (incident.Deps, er
 	return d, nil
 }
 
+// brokerLeases is the broker's lease service for ending leases through
+// the API: the systems its roles name, opened as their administrators.
+// done closes them.
+func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *inventory.Inventory) (_ *broker.Leases, done func(), err error) {
+	al, err := g.auditLog(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	systems := map[string]provider.Provider{}
+	done = func() {
+		for _, p := range systems {
+			p.Close()
+		}
+	}
+	for _, r := range inv.Broker.Roles {
+		if systems[r.System] != nil {
+			continue
+		}
+		p, err := g.systems(inv).Open(ctx, r.System)
+		if err != nil {
+			done()
+			return nil, nil, err
+		}
+		systems[r.System] = p
+	}
+	l, err := broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: st, Audit: al, Systems: systems})
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return l, done, nil
+}
+
 // loopback reports whether host names only this machine.
 func loopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
@@ -195,12 +246,13 @@ func serveVersion() string {
 // panic in a handler) into JSON lines, so that the server's stderr after
 // its first line is JSON throughout.
 type jsonErrorLog struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu  sync.Mutex
+	w   io.Writer
+	key string
 }
 
 func (l *jsonErrorLog) Write(p []byte) (int, error) {
-	b, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339Nano), "error": strings.TrimSpace(string(p))})
+	b, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339Nano), l.key: strings.TrimSpace(string(p))})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.w.Write(append(b, '\n')); err != nil {

@@ -46,7 +46,7 @@ func newAPIWorld(t *testing.T, spec string) *apiWorld {
 
 // newAPIWorldWith is newAPIWorld with its own inventory and environment
 // (the inventory's env: references).
-func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]string) *apiWorld {
+func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]string, opts ...func(*Config)) *apiWorld {
 	t.Helper()
 	ctx := context.Background()
 	st, err := open.Open(ctx, spec)
@@ -98,6 +98,9 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 			}
 			return d, nil
 		}})
+	for _, o := range opts {
+		o(&s.cfg)
+	}
 	return &apiWorld{h: validated(t, s), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,11 @@ func TestOpenListShowScopeClose(t *testing.T) {
 		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 			t.Errorf("json report Content-Type %q", ct)
 		}
+		// The HTML report's inline style renders; nothing else may load.
+		rec = do(t, w.h, "GET", "/api/v1/incidents/"+v.ID+"/report?format=html", "tok-viewer", "")
+		if csp := rec.Header().Get("Content-Security-Policy"); csp != reportCSP || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Errorf("html report: CSP %q, Content-Type %q", csp, rec.Header().Get("Content-Type"))
+		}
 
 		rec = do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+"/close", "tok-responder", `{"reason":"rotated by hand"}`)
 		if sum := decodeJSON[incident.Summary](t, rec.Body.Bytes()); rec.Code != 200 || sum.State != store.Closed {
@@ -280,6 +286,46 @@ func TestLeasesListsIncidentAndBrokerLeases(t *testing.T) {
 		ls := decodeJSON[[]leaseView](t, rec.Body.Bytes())
 		if rec.Code != 200 || len(ls) != 2 || ls[0].ID != "bl-1" || ls[0].Holder != "ci:repo:x" || !ls[0].Renewable || ls[1].IncidentID != v.ID {
 			t.Fatalf("leases: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// Responders opening the same leaked secret at once get one incident: one
+// 201, the others 200 with existing true.
+func TestConcurrentOpensMakeOneIncident(t *testing.T) {
+	stores(t, func(t *testing.T, w *apiWorld) {
+		const n = 6
+		type result struct {
+			code int
+			v    incident.OpenView
+		}
+		results := make(chan result, n)
+		body, _ := json.Marshal(map[string]string{"secret": w.leaked})
+		for range n {
+			go func() {
+				req := httptest.NewRequest("POST", "/api/v1/incidents", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer tok-responder")
+				rec := httptest.NewRecorder()
+				w.h.ServeHTTP(rec, req)
+				var v incident.OpenView
+				_ = json.Unmarshal(rec.Body.Bytes(), &v)
+				results <- result{rec.Code, v}
+			}()
+		}
+		created, ids := 0, map[string]bool{}
+		for range n {
+			r := <-results
+			switch {
+			case r.code == http.StatusCreated && !r.v.Existing:
+				created++
+			case r.code == http.StatusOK && r.v.Existing:
+			default:
+				t.Errorf("open: %d %+v", r.code, r.v)
+			}
+			ids[r.v.ID] = true
+		}
+		if created != 1 || len(ids) != 1 {
+			t.Fatalf("%d created, ids %v", created, ids)
 		}
 	})
 }

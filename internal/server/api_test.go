@@ -221,6 +221,8 @@ func TestErrorsOfTheIncidentAPI(t *testing.T) {
 			{"unknown field", "POST", "/api/v1/incidents/" + v.ID + "/close", "tok-responder", `{"raeson":"x"}`, 400, `unknown field "raeson"`},
 			{"no reason", "POST", "/api/v1/incidents/" + v.ID + "/close", "tok-responder", `{}`, 400, "reason is required"},
 			{"no secret", "POST", "/api/v1/incidents", "tok-responder", `{"leaked_at":"2026-12-01T10:00:00Z"}`, 400, "secret is required"},
+			{"bad leak time", "POST", "/api/v1/incidents", "tok-responder", `{"secret":"x","leaked_at":"yesterday"}`, 400, `leaked_at "yesterday": want RFC 3339`},
+			{"unknown open field", "POST", "/api/v1/incidents", "tok-responder", `{"secret":"x","leaked":"2026"}`, 400, `unknown field "leaked"`},
 			{"bad state", "GET", "/api/v1/incidents?state=gone", "tok-viewer", "", 400, `state "gone"`},
 			{"bad report format", "GET", "/api/v1/incidents/" + v.ID + "/report?format=pdf", "tok-viewer", "", 400, `format "pdf"`},
 			{"viewer approves", "POST", "/api/v1/incidents/" + v.ID + "/approvals", "tok-viewer", `{"step":"revoke:db/app"}`, 403, "viewer cannot approve"},

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -51,22 +53,50 @@ func (s *Server) incidentRoutes() {
 // openRequest is POST /api/v1/incidents. Secret is held in memory for the
 // request only: it is never stored, logged or sent back.
 type openRequest struct {
-	Secret   string     `json:"secret"`
-	LeakedAt *time.Time `json:"leaked_at,omitempty"`
-	Logs     []string   `json:"logs,omitempty"`
+	Secret string `json:"secret"`
+	// LeakedAt is RFC 3339; a string so that a bad one is named.
+	LeakedAt string   `json:"leaked_at,omitempty"`
+	Logs     []string `json:"logs,omitempty"`
+}
+
+// decodeOpen decodes POST /api/v1/incidents. A body that is not JSON is
+// refused without the decoder's message, which quotes from the body (the
+// secret); other problems (an unknown field, a wrong type) name only the
+// field.
+func decodeOpen(r *http.Request) (openRequest, error) {
+	var req openRequest
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	defer clear(body)
+	if err != nil {
+		return req, invalid("bad JSON body: %s", oneLine(err.Error()))
+	}
+	if len(body) > 0 && !json.Valid(body) {
+		return req, invalid(`bad JSON body: not JSON; want {"secret": "…", "leaked_at"?: "RFC 3339 time", "logs"?: ["glob"]}`)
+	}
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	if err := decode(r, &req); err != nil {
+		return req, err
+	}
+	return req, nil
 }
 
 func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var req openRequest
-	if err := decode(r, &req); err != nil {
-		// The decoder's message may quote the body, which holds the
-		// secret: say what is wanted instead.
-		return invalid(`bad JSON body: want {"secret": "…", "leaked_at"?: RFC 3339 time, "logs"?: ["glob"]}`)
+	req, err := decodeOpen(r)
+	if err != nil {
+		return err
 	}
 	raw := req.Secret
 	req.Secret = ""
 	if raw == "" {
 		return invalid("secret is required")
+	}
+	var leakedAt *time.Time
+	if req.LeakedAt != "" {
+		t, err := time.Parse(time.RFC3339, req.LeakedAt)
+		if err != nil {
+			return invalid("leaked_at %q: want RFC 3339, such as 2026-11-25T22:10:00Z", req.LeakedAt)
+		}
+		leakedAt = &t
 	}
 	if s.cfg.Inventory == nil {
 		return invalid("this server has no inventory (rekey serve --inventory FILE): it cannot open incidents")
@@ -80,7 +110,7 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return err
 	}
 	d.Held = append(d.Held, leaked.Secret)
-	res, err := incident.Open(r.Context(), d, incident.OpenOptions{Secret: leaked.Secret, KeyID: leaked.KeyID, LeakedAt: req.LeakedAt,
+	res, err := incident.Open(r.Context(), d, incident.OpenOptions{Secret: leaked.Secret, KeyID: leaked.KeyID, LeakedAt: leakedAt,
 		Logs: req.Logs, InventoryPath: s.cfg.InventoryPath, InventoryBody: s.cfg.Inventory})
 	if err != nil {
 		return masked(err, raw)

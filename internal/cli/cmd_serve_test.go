@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -235,5 +236,37 @@ func TestServeProcessStopsOnSIGTERM(t *testing.T) {
 	}
 	if requests != 1 {
 		t.Fatalf("%d request lines, want 1:\n%s", requests, strings.Join(rest, "\n"))
+	}
+}
+
+// A broker whose systems cannot be opened does not keep the API from
+// serving: a warning line says that leases cannot be ended through it.
+func TestServeWarnsWhenBrokerSystemsCannotBeOpened(t *testing.T) {
+	inv := filepath.Join(t.TempDir(), "rekey.yml")
+	text := `version: 1
+systems:
+  - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN_UNSET }
+identities:
+  - { name: orders, system: shop-db }
+broker:
+  issuers:
+    - { name: k8s, issuer: "https://issuer.example.org", audience: rekey }
+  roles:
+    - { name: rw, system: shop-db, like: orders, ttl: 15m, subjects: ["system:serviceaccount:orders:*"] }
+`
+	if err := os.WriteFile(inv, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, "--listen", "127.0.0.1:0", "--inventory", inv)
+	if l := s.next(t); !strings.Contains(fmt.Sprint(l["warning"]), "broker leases cannot be ended") || !strings.Contains(fmt.Sprint(l["warning"]), "shop-db") {
+		t.Fatalf("second line %v, want the broker warning", l)
+	}
+	resp, err := http.Get("http://" + s.addr + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health: %d", resp.StatusCode)
 	}
 }

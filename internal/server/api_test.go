@@ -86,11 +86,11 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 			d := incident.Deps{Store: st, Audit: al, Registry: all.Registry(), Getenv: getenv,
 				Fingerprinter: func() (*secret.Fingerprinter, error) { return secret.NewFingerprinter(key) },
 				Claim:         incident.StoreClaim(st, p.Name)}
-			opts, err := d.InventoryOptions()
-			if err != nil {
-				return incident.Deps{}, err
-			}
 			d.LoadInventory = func(path string) (*inventory.Inventory, error) {
+				opts, err := d.InventoryOptions()
+				if err != nil {
+					return nil, err
+				}
 				data, err := os.ReadFile(path)
 				if err != nil {
 					return nil, err

@@ -115,9 +115,16 @@ func (g *schemaGen) operation(rt Route) map[string]any {
 		op["parameters"] = params
 	}
 	if rt.Doc.Request != nil {
+		// A body is required when its type has a required field: the
+		// handler refuses the empty body then.
+		t := reflect.TypeOf(rt.Doc.Request)
+		var required []string
+		if t.Kind() == reflect.Struct {
+			g.fields(t, map[string]any{}, &required)
+		}
 		op["requestBody"] = map[string]any{
-			"required": false,
-			"content":  map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(rt.Doc.Request))}},
+			"required": len(required) > 0,
+			"content":  map[string]any{"application/json": map[string]any{"schema": g.schema(t)}},
 		}
 	}
 	status := rt.Doc.Status

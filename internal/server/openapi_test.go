@@ -90,6 +90,12 @@ func TestSchemasFollowTheGoTypes(t *testing.T) {
 	if req := detail["required"].([]string); slices.Contains(req, "run") || !slices.Contains(req, "id") {
 		t.Errorf("Detail required = %v: run is omitempty, id is not", req)
 	}
+	for path, want := range map[string]bool{"/api/v1/incidents": true, "/api/v1/incidents/{id}/plan": false, "/api/v1/incidents/{id}/close": true} {
+		body := doc["paths"].(map[string]any)[path].(map[string]any)["post"].(map[string]any)["requestBody"].(map[string]any)
+		if body["required"] != want {
+			t.Errorf("POST %s: body required %v, want %v", path, body["required"], want)
+		}
+	}
 	lease := schemas["leaseView"].(map[string]any)["properties"].(map[string]any)
 	if _, ok := lease["holder"]; !ok {
 		t.Errorf("leaseView lacks holder: %v", keys(lease))

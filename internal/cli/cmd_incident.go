@@ -159,25 +159,35 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	if leakedAt == nil {
 		leakedAt = earliestExposure(findings)
 	}
-	inc, existing, err := st.OpenIncident(ctx, store.Incident{
+	// Identified before the incident is opened: an incident the watcher
+	// opened for the same identity (without the secret) is joined.
+	idents := g.systems(inv).Identify(ctx, incident.Leaked{Secret: s, KeyID: o.secret.keyID}, say)
+	inc, existing, joined, err := incident.OpenOrJoin(ctx, st, store.Incident{
 		Fingerprint: fp.Of(s),
 		Preview:     s.Preview(),
 		Kind:        kindOf(det, s),
 		Created:     time.Now().UTC(),
 		LeakedAt:    leakedAt,
 		Inventory:   inv.File,
-	})
+	}, idents)
 	if err != nil {
 		return err
 	}
-	if !existing {
+	if !existing || joined {
 		al, err := g.auditLog(st)
 		if err != nil {
 			return err
 		}
-		if _, err := al.Append(ctx, g.actor(), "incident.open", inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
+		action := "incident.open"
+		if joined {
+			action = "incident.join"
+		}
+		if _, err := al.Append(ctx, g.actor(), action, inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
 			return err
 		}
+	}
+	if joined && kindOf(det, s) != "" {
+		inc.Kind = kindOf(det, s)
 	}
 	if existing && (given || inc.LeakedAt == nil) && leakedAt != nil {
 		// A leak time given now (respond on resume, open again) replaces
@@ -198,7 +208,6 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 	}
 
 	res := openResult{ID: inc.ID, Existing: existing, LeakedAt: inc.LeakedAt, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
-	idents := g.systems(inv).Identify(ctx, incident.Leaked{Secret: s, KeyID: o.secret.keyID}, say)
 	for _, id := range idents {
 		if err := st.PutIdentity(ctx, inc.ID, id); err != nil {
 			return err

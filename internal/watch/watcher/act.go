@@ -32,14 +32,14 @@ type actor struct {
 	d     incident.Deps
 	judge *watch.Judge
 
-	mu         sync.Mutex
-	containing map[string]bool // incidents whose containment runs now
-	unknown    map[string]bool // credentials already warned about
-	wg         sync.WaitGroup
+	mu        sync.Mutex
+	contained map[string]bool // incidents whose containment this process began
+	unknown   map[string]bool // credentials already warned about
+	wg        sync.WaitGroup
 }
 
 func newActor(cfg Config, j *watch.Judge) *actor {
-	return &actor{cfg: cfg, d: cfg.Deps, judge: j, containing: map[string]bool{}, unknown: map[string]bool{}}
+	return &actor{cfg: cfg, d: cfg.Deps, judge: j, contained: map[string]bool{}, unknown: map[string]bool{}}
 }
 
 func (a *actor) say(format string, args ...any) {
@@ -251,28 +251,32 @@ func (a *actor) record(ctx context.Context, id string, f watch.Finding) error {
 
 // contain decides the automatic containment of incident id and runs it in
 // the background: the emergency plan, planned and run as the watcher.
-// An incident whose run is under way or done, or whose containment runs
-// in this process, is not contained again. The decision is audited
-// before this returns; how it ended is audited and notified after.
+// An incident is contained once: not when its run has begun (whoever
+// began it; a failed or waiting run is a person's to finish), nor twice
+// by this process, even when the first attempt failed. The decision is
+// audited before this returns; how it ended is audited and notified
+// after.
 func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 	sp, ok, err := a.d.Store.GetPlan(ctx, id)
 	if err != nil {
 		return err
 	}
-	if ok && (sp.RunState == store.RunRunning || sp.RunState == store.RunDone) {
+	if ok && sp.RunState != "" && sp.RunState != store.RunPlanned && sp.RunState != store.RunRolledBack {
 		return nil
 	}
 	a.mu.Lock()
-	if a.containing[id] {
+	if a.contained[id] {
 		a.mu.Unlock()
 		return nil
 	}
-	a.containing[id] = true
+	a.contained[id] = true
 	a.mu.Unlock()
 	f := ev.Finding
 	if _, err := a.d.Audit.Append(ctx, a.d.Actor, "watch.contain", id, map[string]any{
 		"automatic": true, "strategy": plan.Emergency, "reason": f.Kind, "severity": f.Severity, "summary": f.Summary}); err != nil {
-		a.done(id)
+		a.mu.Lock()
+		delete(a.contained, id) // not decided: the batch is read again
+		a.mu.Unlock()
 		return err
 	}
 	a.say("incident %s: containing %s/%s at once (%s is in watch.auto_contain)", id, ev.Identity.System, ev.Identity.Name, f.Kind)
@@ -283,7 +287,6 @@ func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer a.wg.Done()
-		defer a.done(id)
 		state, err := a.runEmergency(ctx, id)
 		ev.Detail = state
 		ev.Kind = EventContained
@@ -303,12 +306,6 @@ func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 		a.notify(ctx, ev)
 	}()
 	return nil
-}
-
-func (a *actor) done(id string) {
-	a.mu.Lock()
-	delete(a.containing, id)
-	a.mu.Unlock()
 }
 
 // runEmergency plans and runs the emergency strategy; it returns the

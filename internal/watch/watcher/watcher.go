@@ -16,6 +16,7 @@
 package watcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +62,14 @@ type Config struct {
 	Poll     time.Duration
 	NoNotify bool
 	Learn    time.Duration
+	// Refresh is how often canaries and revoked logins are reloaded from
+	// the store (DefaultRefresh).
+	Refresh time.Duration
 }
+
+// DefaultRefresh is how often a watcher reloads canaries and revoked
+// logins.
+const DefaultRefresh = 10 * time.Second
 
 // Event is what Notify is told. It names the owner and never a secret.
 type Event struct {
@@ -154,6 +162,24 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		}()
 	}
+	// Canaries made and logins revoked elsewhere (another rekey, a
+	// person's run) are learnt without a restart.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(cmp.Or(cfg.Refresh, DefaultRefresh))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := j.Refresh(ctx); err != nil && ctx.Err() == nil {
+					a.warn("watch: reloading canaries and revoked logins: " + oneLine(err))
+				}
+			}
+		}
+	}()
 	wg.Wait()
 	a.wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,19 +146,7 @@ watch:
 	if !loginWorks(pg, canary, made.Secret) {
 		t.Fatal("the canary cannot log in with its secret")
 	}
-	var inc listed
-	eventually(t, "an incident opened by watch for the canary", w, func() bool {
-		for _, i := range incidentsOf(t, env) {
-			if i.Identity == "shop-db/"+canary {
-				inc = i
-				return true
-			}
-		}
-		return false
-	})
-	if inc.OpenedBy != "watch" {
-		t.Errorf("the incident was opened by %q, want watch", inc.OpenedBy)
-	}
+	inc := watchIncident(t, env, w, "shop-db/"+canary)
 	eventually(t, "the canary cut off by the automatic containment", w, func() bool { return !loginWorks(pg, canary, made.Secret) })
 	eventually(t, "the run recorded done", w, func() bool {
 		st := openTestStore(t, env)
@@ -270,10 +261,17 @@ func (w *rotationWorld) misuse() {
 
 func (w *rotationWorld) watchIncident(wp *watchProc) listed {
 	w.t.Helper()
+	return watchIncident(w.t, w.env, wp, "shop-db/"+w.role)
+}
+
+// watchIncident waits for the incident of identity ("system/name") and
+// checks that watch opened it.
+func watchIncident(t *testing.T, env map[string]string, wp *watchProc, identity string) listed {
+	t.Helper()
 	var inc listed
-	eventually(w.t, "an incident opened by watch for "+w.role, wp, func() bool {
-		for _, i := range incidentsOf(w.t, w.env) {
-			if i.Identity == "shop-db/"+w.role {
+	eventually(t, "an incident opened by watch for "+identity, wp, func() bool {
+		for _, i := range incidentsOf(t, env) {
+			if i.Identity == identity {
 				inc = i
 				return true
 			}
@@ -281,7 +279,7 @@ func (w *rotationWorld) watchIncident(wp *watchProc) listed {
 		return false
 	})
 	if inc.OpenedBy != "watch" {
-		w.t.Errorf("the incident was opened by %q, want watch", inc.OpenedBy)
+		t.Errorf("the incident was opened by %q, want watch", inc.OpenedBy)
 	}
 	return inc
 }
@@ -349,5 +347,79 @@ func TestIncidentOpenJoinsWhatWatchOpened(t *testing.T) {
 	}
 	if n := len(incidentsOf(t, w.env)); n != 1 {
 		t.Errorf("%d incidents, want 1", n)
+	}
+}
+
+// redisDo runs one command on the test Redis as user (with password; ""
+// for the default user) and returns the error reply, if any.
+func redisDo(t *testing.T, user, password string, args ...string) error {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", "127.0.0.1:6379", 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(nc)
+	send := func(args ...string) error {
+		fmt.Fprintf(nc, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(nc, "$%d\r\n%s\r\n", len(a), a)
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "-") {
+			return errors.New(strings.TrimSpace(line[1:]))
+		}
+		if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+			r.ReadString('\n')
+		}
+		return nil
+	}
+	if user != "" {
+		if err := send("AUTH", user, password); err != nil {
+			return err
+		}
+	}
+	return send(args...)
+}
+
+// TestWatchRedisCanaryEndToEnd: Redis writes no log of logins, so watch
+// reads its ACL LOG. A canary ACL user made by `rekey canary create` that
+// someone authenticates as and tries a command with is a canary-use
+// finding; with canary-use in auto_contain the user is turned off.
+func TestWatchRedisCanaryEndToEnd(t *testing.T) {
+	testutil.NeedService(t, "redis", "127.0.0.1:6379")
+	dir := t.TempDir()
+	canary := testutil.RandomName("rk_canary_")
+	t.Cleanup(func() { redisDo(t, "", "", "ACL", "DELUSER", canary) })
+	inv := `version: 1
+systems:
+  - { name: cache, type: redis, admin: env:CACHE_ADMIN_URL }
+watch:
+  trigger: [canary-use]
+  auto_contain: [canary-use]
+`
+	invPath := filepath.Join(dir, "rekey.yml")
+	if err := os.WriteFile(invPath, []byte(inv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"REKEY_HOME": filepath.Join(dir, "home"), "CACHE_ADMIN_URL": "redis://127.0.0.1:6379/0", "REKEY_ACTOR": "alice"}
+	r := run(t, env, "", "canary", "create", "--system", "cache", "--name", canary, "--inventory", invPath)
+	if r.code != 0 {
+		t.Fatalf("canary create: %d %s", r.code, r.stderr)
+	}
+	pw := strings.TrimSpace(r.stdout)
+	w := startWatch(t, env, "--inventory", invPath)
+	if err := redisDo(t, canary, pw, "GET", "customers"); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("the canary's GET: %v, want NOPERM", err)
+	}
+	watchIncident(t, env, w, "cache/"+canary)
+	eventually(t, "the canary turned off", w, func() bool { return redisDo(t, canary, pw, "PING") != nil })
+	w.stop()
+	if w.code != 0 {
+		t.Errorf("watch exited %d:\n%s", w.code, w.errText())
 	}
 }

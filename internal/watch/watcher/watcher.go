@@ -30,8 +30,10 @@ import (
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
 	"github.com/rekeyhq/rekey/internal/logs/jsonl"
 	"github.com/rekeyhq/rekey/internal/logs/postgres"
+	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/watch"
+	"github.com/rekeyhq/rekey/internal/watch/authlog"
 	"github.com/rekeyhq/rekey/internal/watch/follow"
 	"github.com/rekeyhq/rekey/internal/watch/stream"
 )
@@ -99,9 +101,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if inv == nil {
 		return errs.New(op, errs.Invalid, "", "no inventory")
 	}
-	if len(inv.Logs) == 0 && (inv.Watch == nil || len(inv.Watch.NATS) == 0) {
-		return errs.New(op, errs.Invalid, inv.File, "nothing to follow: the inventory has no logs: and no watch: nats:")
-	}
 	if cfg.Parsers == nil {
 		cfg.Parsers = logsall.Parsers()
 	}
@@ -143,6 +142,29 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 			sources = append(sources, source{fl, n.Type})
 		}
+	}
+	for _, sys := range inv.Systems {
+		if !authLogTypes[sys.Type] {
+			continue
+		}
+		systems := cfg.Deps.Systems(inv)
+		fl := authlog.New(authlog.Config{System: sys.Name, Store: cfg.Deps.Store, Poll: cfg.Poll, Warn: a.warn,
+			Open: func(ctx context.Context) (provider.AuthLogReader, func(), error) {
+				p, err := systems.Open(ctx, sys.Name)
+				if err != nil {
+					return nil, nil, err
+				}
+				r, ok := p.(provider.AuthLogReader)
+				if !ok {
+					p.Close()
+					return nil, nil, errs.New("watch", errs.Unsupported, sys.Name, "this build's "+sys.Type+" provider keeps no refusals to read")
+				}
+				return r, func() { p.Close() }, nil
+			}})
+		sources = append(sources, source{fl, ""})
+	}
+	if len(sources) == 0 {
+		return errs.New(op, errs.Invalid, inv.File, "nothing to follow: the inventory has no logs:, no watch: nats: and no redis system")
 	}
 	a.say("following %d log source(s); triggers %v, contained at once %v", len(sources), kinds(inv.Watch, false), kinds(inv.Watch, true))
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -187,6 +209,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	return nil
 }
+
+// authLogTypes are the system types that write no authentication log
+// but keep their refusals (provider.AuthLogReader): each such system of
+// the inventory is read every poll.
+var authLogTypes = map[string]bool{"redis": true}
 
 func kinds(w *inventory.Watch, contain bool) []string {
 	switch {

@@ -249,14 +249,58 @@ func leakedWorld(t *testing.T, trigger, contain string) *rotationWorld {
 	return w
 }
 
-// misuse logs in with the leaked password, as an application no consumer
-// declares, and tries to make itself a login of its own.
+// attackerAddr is where the attacker connects from: any 127/8 address
+// binds on Linux.
+const attackerAddr = "127.0.0.2"
+
+// misuse logs in with the leaked password from attackerAddr, as an
+// application no consumer declares, and tries to make itself a login of
+// its own.
 func (w *rotationWorld) misuse() {
 	w.t.Helper()
-	conn := w.pg.Connect(w.t, w.role, w.password, "exfil")
+	allowFrom(w.t, w.pg, attackerAddr)
+	cfg, err := pgx.ParseConfig(w.pg.URL(w.role, w.password, "postgres"))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = "exfil"
+	cfg.DialFunc = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(attackerAddr)}}).DialContext
+	var conn *pgx.Conn
+	// pg_reload_conf is asynchronous: the new pg_hba.conf line takes a
+	// moment to apply.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if conn, err = pgx.ConnectConfig(context.Background(), cfg); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		w.t.Fatalf("attacker: connect from %s: %v", attackerAddr, err)
+	}
+	defer conn.Close(context.Background())
 	if _, err := conn.Exec(context.Background(), "CREATE ROLE "+testutil.QuoteIdent(w.role+"_backdoor")+" LOGIN PASSWORD 'x'"); err == nil {
 		w.t.Fatal("the leaked role may create roles: the test expects a refusal")
 	}
+}
+
+// allowFrom lets password logins from addr reach the cluster, whose
+// pg_hba.conf allows 127.0.0.1 only; the line stays for the package's
+// other tests (it opens nothing beyond this machine).
+func allowFrom(t *testing.T, pg *testutil.PGCluster, addr string) {
+	t.Helper()
+	hba := filepath.Join(pg.DataDir, "pg_hba.conf")
+	b, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "host all all " + addr + "/32 scram-sha-256\n"
+	if strings.Contains(string(b), line) {
+		return
+	}
+	if err := os.WriteFile(hba, append(b, line...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "SELECT pg_reload_conf()")
 }
 
 func (w *rotationWorld) watchIncident(wp *watchProc) listed {
@@ -312,6 +356,9 @@ func TestWatchContainsALeakedLoginEndToEnd(t *testing.T) {
 	audit := auditActions(t, w.env)
 	if !strings.Contains(audit, "watch watch.contain "+inc.ID+` {"automatic":true`) {
 		t.Errorf("the containment is not audited as automatic:\n%s", audit)
+	}
+	if !strings.Contains(audit, `"kind":"sensitive-action","line":`) || !strings.Contains(audit, `"source":"`+attackerAddr+`"`) {
+		t.Errorf("no sensitive-action finding from %s in the audit log:\n%s", attackerAddr, audit)
 	}
 	if strings.Contains(wp.errText(), w.password) {
 		t.Error("watch printed the leaked password")

@@ -10,12 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/sqlite"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 // recorder keeps what the watcher notified and warned.
@@ -49,6 +53,10 @@ func (r *recorder) snapshot() ([]Event, []string) {
 // grants it: four sensitive actions) whose system's administrator is not
 // configured here, so a containment cannot run.
 func world(t *testing.T, watchSection string) (Config, *recorder) {
+	return worldOf(t, "logs:\n  - { type: postgres-csv, path: pg.csv }\n", watchSection)
+}
+
+func worldOf(t *testing.T, logsSection, watchSection string) (Config, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "rekey.db"))
@@ -68,9 +76,7 @@ systems:
   - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
 identities:
   - { name: ops_admin, system: shop-db, owner: { team: ops, contact: "#ops" } }
-logs:
-  - { type: postgres-csv, path: pg.csv }
-` + watchSection)
+` + logsSection + watchSection)
 	invPath := filepath.Join(dir, "rekey.yml")
 	inv, rep, err := inventory.Parse(invPath, src, inventory.Options{KnownSystemTypes: []string{"postgres"}, SkipLocal: true, Getenv: func(string) string { return "" }})
 	if err != nil || !rep.OK() {
@@ -181,5 +187,44 @@ func TestUndeclaredLoginIsNotActedOn(t *testing.T) {
 	}
 	if incs, _ := cfg.Deps.Store.ListIncidents(context.Background(), store.Filter{}); len(incs) != 0 {
 		t.Errorf("incidents opened: %+v", incs)
+	}
+}
+
+// Records published on a JetStream subject are judged and acted on like a
+// file's, with the stream and sequence as evidence.
+func TestNATSSubjectTriggers(t *testing.T) {
+	url := testutil.StartNATS(t)
+	data, err := os.ReadFile("../../logs/postgres/testdata/live.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if line != "" {
+			if _, err := js.Publish(ctx, "logs.pg", []byte(line)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cfg, rec := worldOf(t, "", "watch:\n  nats: [ { url: \""+url+"\", subject: logs.pg, type: postgres-csv, durable: rekey } ]\n  trigger: [sensitive-action]\n")
+	runUntil(t, cfg, func() bool {
+		evs, _ := rec.snapshot()
+		return len(evs) > 0
+	})
+	evs, _ := rec.snapshot()
+	if len(evs) != 1 || evs[0].Kind != EventOpened || len(evs[0].Finding.Evidence) != 1 || evs[0].Finding.Evidence[0].File != "nats:LOGS/logs.pg" {
+		t.Fatalf("events: %+v, want one opened with stream evidence", evs)
 	}
 }

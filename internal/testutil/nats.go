@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // StartNATS starts a JetStream server (nats-server -js) of the test's own, on a free port
@@ -45,5 +47,29 @@ func StartNATS(t testing.TB) string {
 			t.Fatalf("nats-server did not come up: %v\n%s", err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// PublishLogs makes the JetStream stream LOGS on logs.> (when missing) and
+// publishes msgs on subject, in order.
+func PublishLogs(t testing.TB, url, subject string, msgs [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if _, err := js.Publish(ctx, subject, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

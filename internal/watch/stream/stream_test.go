@@ -17,29 +17,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/watch"
 )
 
-// publish makes stream LOGS on logs.> and publishes msgs on subject.
-func publish(t *testing.T, url, subject string, msgs [][]byte) {
-	t.Helper()
-	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		if _, err := js.Publish(ctx, subject, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // cloudTrailLines returns n CloudTrail records, one per message, from the
 // parser's real fixture.
 func cloudTrailLines(t *testing.T, n int) [][]byte {
@@ -114,7 +91,7 @@ func run(t *testing.T, fl *Follower, c *collector, stop func(n int) bool) {
 // other 40, each sequence once.
 func TestDurableResume(t *testing.T) {
 	url := testutil.StartNATS(t)
-	publish(t, url, "logs.aws.trail", cloudTrailLines(t, 100))
+	testutil.PublishLogs(t, url, "logs.aws.trail", cloudTrailLines(t, 100))
 	c := &collector{}
 	run(t, follower(t, url), c, func(n int) bool { return n >= 60 })
 	if c.n() != 60 {
@@ -156,7 +133,7 @@ func TestUnparseableMessageCounted(t *testing.T) {
 	url := testutil.StartNATS(t)
 	msgs := cloudTrailLines(t, 3)
 	msgs = append(msgs[:1], append([][]byte{[]byte("{not a record")}, msgs[1:]...)...)
-	publish(t, url, "logs.aws.trail", msgs)
+	testutil.PublishLogs(t, url, "logs.aws.trail", msgs)
 	c := &collector{}
 	fl := follower(t, url)
 	run(t, fl, c, func(n int) bool { return n >= 3 })

@@ -10,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -198,26 +195,13 @@ func TestNATSSubjectTriggers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
-		t.Fatal(err)
-	}
+	var msgs [][]byte
 	for _, line := range strings.SplitAfter(string(data), "\n") {
 		if line != "" {
-			if _, err := js.Publish(ctx, "logs.pg", []byte(line)); err != nil {
-				t.Fatal(err)
-			}
+			msgs = append(msgs, []byte(line))
 		}
 	}
+	testutil.PublishLogs(t, url, "logs.pg", msgs)
 	cfg, rec := worldOf(t, "", "watch:\n  nats: [ { url: \""+url+"\", subject: logs.pg, type: postgres-csv, durable: rekey } ]\n  trigger: [sensitive-action]\n")
 	runUntil(t, cfg, func() bool {
 		evs, _ := rec.snapshot()

@@ -470,3 +470,32 @@ watch:
 		t.Errorf("watch exited %d:\n%s", w.code, w.errText())
 	}
 }
+
+// Usage and input errors exit 2 with one line saying what is wrong.
+func TestWatchAndCanaryInputErrors(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "rekey.yml")
+	writeFiles(t, dir, map[string]string{"rekey.yml": `version: 1
+systems:
+  - { name: shop-db, type: postgres, admin: env:DSN }
+identities:
+  - { name: orders_svc, system: shop-db }
+`})
+	env := map[string]string{"REKEY_HOME": filepath.Join(dir, "home")}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch"}, "--inventory FILE is required"},
+		{[]string{"watch", "--inventory", inv}, "nothing to follow"},
+		{[]string{"canary", "create", "--system", "shop-db", "--inventory", inv}, "--system NAME and --name LOGIN are required"},
+		{[]string{"canary", "create", "--system", "nope", "--name", "decoy", "--inventory", inv}, "system nope is not in the inventory"},
+		{[]string{"canary", "create", "--system", "shop-db", "--name", "orders_svc", "--inventory", inv}, "orders_svc is an identity of the inventory"},
+		{[]string{"canary", "create", "--system", "shop-db", "--name", "decoy", "--inventory", inv, "--format", "yaml"}, "--format"},
+	} {
+		r := run(t, env, "", c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || r.stdout != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		}
+	}
+}

@@ -288,6 +288,12 @@ func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 	go func() {
 		defer a.wg.Done()
 		state, err := a.runEmergency(ctx, id)
+		if errs.KindOf(err) == errs.Conflict {
+			// Another rekey holds the incident (a second watcher, a
+			// person's run): the containment is its to finish.
+			a.say("incident %s: held by another rekey, which contains it: %s", id, oneLine(err))
+			return
+		}
 		ev.Detail = state
 		ev.Kind = EventContained
 		if err != nil {

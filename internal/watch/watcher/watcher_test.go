@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -210,5 +211,28 @@ func TestNATSSubjectTriggers(t *testing.T) {
 	evs, _ := rec.snapshot()
 	if len(evs) != 1 || evs[0].Kind != EventOpened || len(evs[0].Finding.Evidence) != 1 || evs[0].Finding.Evidence[0].File != "nats:LOGS/logs.pg" {
 		t.Fatalf("events: %+v, want one opened with stream evidence", evs)
+	}
+}
+
+// A containment whose incident another rekey holds (its claim is
+// refused) is left to that one: no failure is notified or audited.
+func TestContainmentHeldElsewhereIsLeftToIt(t *testing.T) {
+	cfg, rec := world(t, "watch:\n  trigger: [sensitive-action]\n  auto_contain: [sensitive-action]\n")
+	cfg.Deps.Claim = func(context.Context, string) (context.Context, func(), error) {
+		return nil, nil, errs.New("claim", errs.Conflict, "", "held by another watcher")
+	}
+	runUntil(t, cfg, func() bool {
+		evs, _ := rec.snapshot()
+		return len(evs) >= 1
+	})
+	evs, _ := rec.snapshot() // Run has returned: the containment has ended
+	if len(evs) != 1 || evs[0].Kind != EventOpened {
+		t.Errorf("events: %+v, want the opening alone", evs)
+	}
+	log, _ := cfg.Deps.Store.AuditLog(context.Background())
+	for _, e := range log {
+		if e.Action == "watch.contained" {
+			t.Errorf("audited %s: %s", e.Action, e.Detail)
+		}
 	}
 }

@@ -32,7 +32,7 @@ type watchProc struct {
 
 func (w *watchProc) errText() string { return w.stderr.String() }
 
-func startWatch(t *testing.T, env map[string]string, args ...string) *watchProc {
+func startWatch(t testing.TB, env map[string]string, args ...string) *watchProc {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &watchProc{cancel: cancel, done: make(chan struct{})}
@@ -206,7 +206,7 @@ watch:
 	}
 }
 
-func openTestStore(t *testing.T, env map[string]string) store.Store {
+func openTestStore(t testing.TB, env map[string]string) store.Store {
 	t.Helper()
 	st, err := open.Open(context.Background(), filepath.Join(env["REKEY_HOME"], store.DBFile))
 	if err != nil {

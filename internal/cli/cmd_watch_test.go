@@ -102,8 +102,8 @@ func loginWorks(pg *testutil.PGCluster, user, password string) bool {
 
 // TestWatchCanaryEndToEnd: a canary made with `rekey canary create` in a
 // password-auth cluster whose csv log `rekey watch` follows; someone
-// logs in with it → an incident opened by watch for the canary, its
-// evidence the log line, and (canary-use being in auto_contain) the
+// tries it with a wrong password, then logs in with it → an incident
+// opened by watch for the canary, both attempts its evidence, and (canary-use being in auto_contain) the
 // emergency plan run at once: the canary no longer logs in. Stopped and
 // started again, watch re-reads nothing: the incident stays the only one
 // and its evidence is not repeated.
@@ -143,10 +143,27 @@ watch:
 	}
 
 	w := startWatch(t, env, "--inventory", invPath)
+	if loginWorks(pg, canary, "a guess") {
+		t.Fatal("the canary logs in with a wrong password")
+	}
 	if !loginWorks(pg, canary, made.Secret) {
 		t.Fatal("the canary cannot log in with its secret")
 	}
 	inc := watchIncident(t, env, w, "shop-db/"+canary)
+	eventually(t, "both attempts, refused and successful, in the incident's evidence", w, func() bool {
+		st := openTestStore(t, env)
+		defer st.Close()
+		evs, err := st.Events(context.Background(), inc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed, ok bool
+		for _, e := range evs {
+			failed = failed || e.Credential == canary && e.Outcome == "failure"
+			ok = ok || e.Credential == canary && e.Outcome == "success"
+		}
+		return failed && ok
+	})
 	eventually(t, "the canary cut off by the automatic containment", w, func() bool { return !loginWorks(pg, canary, made.Secret) })
 	eventually(t, "the run recorded done", w, func() bool {
 		st := openTestStore(t, env)

@@ -23,7 +23,8 @@ func newWatchCmd(g *globals) *cobra.Command {
 		Long: `Watch runs the watcher alone, in the foreground, until it is interrupted. It
 follows the inventory's logs: files (as they grow, across rotation, from the
 offset recorded in the store, so a restart neither re-reads nor misses a
-record) and its watch: nats: subjects (a durable JetStream consumer), judges
+record), its watch: nats: subjects (a durable JetStream consumer) and each
+Redis system's ACL LOG (Redis logs no logins), judges
 each record against the baseline it keeps for each credential, and acts:
 
   - a finding whose kind watch: trigger: lists opens an incident for the

@@ -152,6 +152,15 @@ func TestTriggerOpensOneIncidentAndNotifies(t *testing.T) {
 		t.Errorf("watch review: %d review(s), %d findings, want the four sensitive statements", len(rs), len(rep.Findings))
 	}
 	log, _ := st.AuditLog(context.Background())
+	stored, _ := st.Events(context.Background(), open.Incident)
+	for _, v := range []any{rs, log, stored} {
+		if b, _ := json.Marshal(v); strings.Contains(string(b), "Sup3rS3cret") {
+			t.Errorf("the store holds a password from the log's statements: %s", b)
+		}
+	}
+	if len(stored) != 4 {
+		t.Errorf("%d events stored with the incident, want the four statements", len(stored))
+	}
 	var contains, contained int
 	for _, e := range log {
 		switch e.Action {

@@ -138,16 +138,24 @@ func (g *globals) progress() func(format string, a ...any) {
 // loadInventoryStrict loads an inventory and refuses one with structural
 // errors: a response must not run on a half-understood inventory.
 func loadInventoryStrict(g *globals, path string) (*inventory.Inventory, error) {
+	inv, _, err := readInventoryStrict(g, path)
+	return inv, err
+}
+
+// readInventoryStrict is loadInventoryStrict that also returns the file's
+// bytes (what an incident keeps a copy of).
+func readInventoryStrict(g *globals, path string) (*inventory.Inventory, []byte, error) {
 	opts, err := inventoryOptions(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts.SkipLocal = true
 	data, err := inventory.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return incident.ParseInventoryStrict(path, data, opts)
+	inv, err := incident.ParseInventoryStrict(path, data, opts)
+	return inv, data, err
 }
 
 // systems opens inv's systems with this command's environment.

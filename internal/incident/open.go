@@ -117,21 +117,32 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 	if leakedAt == nil {
 		leakedAt = earliestExposure(findings)
 	}
-	inc, existing, err := st.OpenIncident(ctx, store.Incident{
+	// Identified before the incident is opened: an incident the watcher
+	// opened for the same identity (without the secret) is joined.
+	idents := d.Systems(inv).Identify(ctx, Leaked{Secret: o.Secret, KeyID: o.KeyID}, d.say)
+	kind := kindOf(det, o.Secret)
+	inc, existing, joined, err := OpenOrJoin(ctx, st, store.Incident{
 		Fingerprint: fp.Of(o.Secret),
 		Preview:     o.Secret.Preview(),
-		Kind:        kindOf(det, o.Secret),
+		Kind:        kind,
 		Created:     d.now().UTC(),
 		LeakedAt:    leakedAt,
 		Inventory:   inv.File,
-	})
+	}, idents)
 	if err != nil {
 		return OpenOutcome{}, err
 	}
-	if !existing {
-		if _, err := d.Audit.Append(ctx, d.Actor, "incident.open", inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
+	if !existing || joined {
+		action := "incident.open"
+		if joined {
+			action = "incident.join"
+		}
+		if _, err := d.Audit.Append(ctx, d.Actor, action, inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
 			return OpenOutcome{}, err
 		}
+	}
+	if joined && kind != "" {
+		inc.Kind = kind
 	}
 	if existing && (given || inc.LeakedAt == nil) && leakedAt != nil {
 		// A leak time given now (respond on resume, open again) replaces
@@ -148,7 +159,6 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 	}
 
 	v := OpenView{ID: inc.ID, Existing: existing, LeakedAt: inc.LeakedAt, Occurrences: len(findings), Reuse: []store.IdentityRef{}, Searched: []string{}, NotSearched: []scope.Problem{}}
-	idents := d.Systems(inv).Identify(ctx, Leaked{Secret: o.Secret, KeyID: o.KeyID}, d.say)
 	for _, id := range idents {
 		if err := st.PutIdentity(ctx, inc.ID, id); err != nil {
 			return OpenOutcome{}, err

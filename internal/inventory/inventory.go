@@ -62,6 +62,8 @@ type Inventory struct {
 	Policy     Policy
 	// Broker is the broker: section, nil when absent.
 	Broker *Broker
+	// Watch is the watch: section, nil when absent.
+	Watch *Watch
 }
 
 // System is a credential system rekey administers: a database server, a

@@ -35,6 +35,7 @@ bench:
 	bash bench/scan.sh
 	bash bench/contain.sh
 	bash bench/review.sh
+	bash bench/watch.sh
 
 # A leaked-password drill on a private PostgreSQL cluster: consumers, an
 # attacker, copies everywhere, then rekey respond --yes (examples/drill).

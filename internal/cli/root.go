@@ -144,7 +144,9 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))
 	root.AddCommand(newKeysCmd(g))
 	root.AddCommand(newBrokerCmd(g))
+	root.AddCommand(newWatchCmd(g), newCanaryCmd(g))
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newTokenCmd(g))
+	root.AddCommand(newServeCmd(g))
 	return root
 }

@@ -62,6 +62,8 @@ type Inventory struct {
 	Policy     Policy
 	// Broker is the broker: section, nil when absent.
 	Broker *Broker
+	// Watch is the watch: section, nil when absent.
+	Watch *Watch
 	// Notify are where the server, the watcher and the audit anchor send
 	// what a person must know now (an incident opened, an approval
 	// needed), in file order.

@@ -18,7 +18,7 @@ import (
 
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
-	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "notify"}
+	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "watch", "notify"}
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
@@ -128,6 +128,9 @@ func (p *parser) inventory(root *yaml.Node) *Inventory {
 	}
 	if v := o.vals["broker"]; v != nil && !isNull(v) {
 		inv.Broker = p.broker(v, inv)
+	}
+	if v := o.vals["watch"]; v != nil && !isNull(v) {
+		inv.Watch = p.watch(v)
 	}
 	for i, n := range o.list("notify") {
 		if t, ok := p.notify(n, i); ok {

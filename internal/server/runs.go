@@ -79,6 +79,13 @@ func (s *Server) registerRuns() {
 		"Remove the copies of the secret (the secret is held in memory for this request only).", s.remediate)
 	s.handle("GET", "/api/v1/incidents/{id}/events", auth.Read,
 		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
+	s.describe("POST", "/api/v1/incidents/{id}/run", Doc{Request: runRequest{}, Response: engine.Result{}, Status: http.StatusAccepted,
+		Also: map[int]string{http.StatusOK: "a dry run: what each step would do ({dry_run: true, steps: [...]})"}})
+	s.describe("GET", "/api/v1/incidents/{id}/run", Doc{Response: engine.Result{}})
+	s.describe("POST", "/api/v1/incidents/{id}/rollback", Doc{Response: engine.Result{}})
+	s.describe("POST", "/api/v1/incidents/{id}/remediate", Doc{Request: remediateRequest{}, Response: remediate.Result{}})
+	s.describe("GET", "/api/v1/incidents/{id}/events", Doc{Response: events.Step{}, Content: []string{"text/event-stream"},
+		Query: []Param{{Name: "after", Description: "the audit sequence to resume after, for a first connection (Last-Event-ID wins)"}}})
 }
 
 // Shutdown cancels the runs this server executes and its event streams,
@@ -318,13 +325,6 @@ func runError(err error) error {
 		return ae
 	}
 	return err
-}
-
-func (s *Server) deps(ctx context.Context, p auth.Principal) (incident.Deps, error) {
-	if s.cfg.Deps == nil {
-		return incident.Deps{}, errors.New("the server was built without a workflow")
-	}
-	return s.cfg.Deps(ctx, p)
 }
 
 func (s *Server) events(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -36,8 +36,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/token"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.PostgresMain(m)) }
-
 // people are the tokens each world creates in its store: the tests name
 // them "tok-NAME", the requests carry the real token.
 var people = map[string]auth.Role{"alice": auth.Responder, "bob": auth.Approver, "vera": auth.Viewer}

@@ -23,6 +23,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/server"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -140,10 +141,24 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	}
 	authn := &token.Authenticator{Store: st}
 	cfg.Auth = authn
+	warnLog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	// Notifications go in the background; what is queued at shutdown gets
+	// a few seconds to be sent.
+	cfg.Notifier = notify.New(notify.Options{Warn: func(line string) { _, _ = warnLog.Write([]byte(line)) }})
+	defer func() {
+		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = cfg.Notifier.Close(nctx)
+	}()
+	// The UI streams the plan's live steps through the API server, which
+	// is built with the UI: the one refers to the other.
+	var api *server.Server
 	cfg.UI = web.New(web.Config{
 		Store: st, Auth: authn, Deps: cfg.Deps, Secure: tlsCfg != nil,
 		LogActor: server.LogActor,
+		Events:   func(w http.ResponseWriter, r *http.Request, id string) { api.StreamEvents(w, r, id) },
 	})
+	api = server.New(cfg)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -155,7 +170,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
 	}
 	srv := &http.Server{
-		Handler:           server.New(cfg).Handler(),
+		Handler:           api.Handler(),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -179,6 +194,11 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	// recorded by its steps and is resumed, not lost, if cut off.
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Runs and event streams end first: http.Server.Shutdown would wait
+	// for a stream forever.
+	if err := api.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutting down runs: %w", err)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("serve: shutting down: %w", err)
 	}

@@ -932,3 +932,33 @@ func TestFailedStepIsNotified(t *testing.T) {
 		t.Errorf("webhook events %s, want step-failed,run-done", got)
 	}
 }
+
+// POST /incidents announces a new incident to the inventory's notify:
+// targets once (opening it again finds it and says nothing), without the
+// secret the request carried.
+func TestOpeningAnIncidentNotifies(t *testing.T) {
+	hook := newHookReceiver(t)
+	n := notify.New(notify.Options{})
+	env := map[string]string{"HOOK_URL": hook.srv.URL + "/hook/opensecret0123"}
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"),
+		"version: 1\nsources:\n  - {type: dir, path: src}\nnotify:\n  - {type: webhook, url: env:HOOK_URL}\n", env,
+		func(c *Config) { c.Notifier = n })
+	v := w.open(t)
+	b, _ := json.Marshal(map[string]string{"secret": w.leaked})
+	if rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b)); rec.Code != http.StatusOK {
+		t.Fatalf("open again: %d %s", rec.Code, rec.Body)
+	}
+	n.Close(context.Background())
+	bodies := hook.bodies()
+	if len(bodies) != 1 {
+		t.Fatalf("%d notifications, want 1: %q", len(bodies), bodies)
+	}
+	var ev notify.Event
+	if err := json.Unmarshal([]byte(bodies[0]), &ev); err != nil || ev.Kind != notify.IncidentOpened || ev.Incident != v.ID ||
+		!strings.Contains(ev.Message, "opened by rita") {
+		t.Errorf("event: %+v %v", ev, err)
+	}
+	if strings.Contains(bodies[0], w.leaked) {
+		t.Errorf("the notification holds the secret: %s", bodies[0])
+	}
+}

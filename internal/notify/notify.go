@@ -31,6 +31,10 @@ const (
 	ApprovalNeeded Kind = "approval-needed"
 	StepFailed     Kind = "step-failed"
 	RunDone        Kind = "run-done"
+	// The watcher's: an incident it contained on its own (auto_contain),
+	// or tried to.
+	Contained     Kind = "contained"
+	ContainFailed Kind = "contain-failed"
 )
 
 // Event is one notification, as the generic webhook receives it.

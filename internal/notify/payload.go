@@ -41,6 +41,8 @@ var titles = map[Kind]string{
 	ApprovalNeeded: "Incident %s: a step waits for approval",
 	StepFailed:     "Incident %s: a step failed",
 	RunDone:        "Incident %s: the run ended",
+	Contained:      "Incident %s: contained automatically",
+	ContainFailed:  "Incident %s: automatic containment failed",
 }
 
 func title(ev Event) string {

@@ -35,10 +35,10 @@ import (
 	"github.com/rekeyhq/rekey/internal/safefile"
 )
 
-// CallbackPath is where the web UI receives the provider's redirect; the
-// redirect URL registered at the provider is the server's public URL plus
-// this path.
-const CallbackPath = "/auth/oidc/callback"
+// CallbackPath is where the web UI (package web) receives the provider's
+// redirect; the redirect URL registered at the provider is the server's
+// public URL plus this path.
+const CallbackPath = "/signin/oidc/callback"
 
 // flowTTL bounds a sign-in from Begin to Finish: long enough to type a
 // password and answer a second factor, short enough that a forgotten tab's
@@ -203,6 +203,13 @@ func (p *Provider) Begin(w http.ResponseWriter, r *http.Request) {
 // replayed from the same browser.
 func (p *Provider) Forget(w http.ResponseWriter) {
 	http.SetCookie(w, p.cookie.expired())
+}
+
+// Callback is Finish followed by Forget: the shape of the web UI's hook
+// for the provider's redirect back (package web, OIDC.Callback).
+func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
+	defer p.Forget(w)
+	return p.Finish(r.Context(), r)
 }
 
 // ErrSignIn is matched (errors.Is) by every error of Finish that means

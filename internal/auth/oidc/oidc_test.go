@@ -61,7 +61,7 @@ func newRig(t *testing.T, mutate func(*Config)) *rig {
 func (r *rig) begin(t *testing.T) (*http.Cookie, *url.URL) {
 	t.Helper()
 	w := httptest.NewRecorder()
-	r.p.Begin(w, httptest.NewRequest("GET", "http://127.0.0.1:8420/auth/oidc/start", nil))
+	r.p.Begin(w, httptest.NewRequest("GET", "http://127.0.0.1:8420/signin/oidc", nil))
 	res := w.Result()
 	if res.StatusCode != http.StatusFound {
 		t.Fatalf("Begin: status %d", res.StatusCode)
@@ -169,7 +169,7 @@ func TestHTTPSRedirectMakesSecureCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	p.Begin(w, httptest.NewRequest("GET", "/auth/oidc/start", nil))
+	p.Begin(w, httptest.NewRequest("GET", "/signin/oidc", nil))
 	c := w.Result().Cookies()[0]
 	if !c.Secure || !strings.HasPrefix(c.Name, "__Secure-") {
 		t.Errorf("cookie %s secure=%v: want a Secure __Secure- cookie under https", c.Name, c.Secure)
@@ -371,6 +371,26 @@ func TestForgetExpiresTheCookie(t *testing.T) {
 	got := w.Result().Cookies()
 	if len(got) != 1 || got[0].Name != c.Name || got[0].Path != c.Path || got[0].MaxAge >= 0 {
 		t.Errorf("Forget set %+v, want %s expired at %s", got, c.Name, c.Path)
+	}
+}
+
+func TestCallbackSignsInAndForgets(t *testing.T) {
+	r := newRig(t, nil)
+	w := httptest.NewRecorder()
+	p, err := r.p.Callback(w, r.callback(t))
+	if err != nil || p.Name != "Alice@Example.org" {
+		t.Fatalf("Callback: %+v, %v", p, err)
+	}
+	if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Errorf("Callback set %+v, want the flow cookie expired", cs)
+	}
+	r.is.Override(map[string]any{"nonce": "x"})
+	w = httptest.NewRecorder()
+	if _, err := r.p.Callback(w, r.callback(t)); err == nil {
+		t.Fatal("a wrong nonce signed in")
+	}
+	if cs := w.Result().Cookies(); len(cs) != 1 || cs[0].MaxAge >= 0 {
+		t.Errorf("a failed Callback set %+v, want the flow cookie expired too", cs)
 	}
 }
 

@@ -3,11 +3,15 @@ GO        ?= go
 BIN       ?= bin/rekey
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     := $(shell $(GO) env GOPATH)/bin
+# The commit goes into the binary (`rekey version`) when there is one to
+# record; some machines set GOFLAGS=-buildvcs=false, and a tree without git
+# cannot build with -buildvcs=true.
+BUILDVCS  := $(shell git rev-parse --git-dir >/dev/null 2>&1 && echo true || echo false)
 
 .PHONY: build test test-short test-tools bench drill lint fmt staticcheck clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/rekey
+	$(GO) build -trimpath -buildvcs=$(BUILDVCS) -o $(BIN) ./cmd/rekey
 
 test: test-tools
 	$(GO) test -count=1 ./...

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -148,6 +149,9 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		return err
 	}
 	defer st.Close()
+	if err := g.actAs(ctx, st, auth.Respond); err != nil {
+		return err
+	}
 	say := g.progress()
 
 	say("tracing the secret through %d source(s)", len(inv.Sources))

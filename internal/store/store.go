@@ -103,6 +103,8 @@ type Store interface {
 	Watch
 	// BrokerLeases: the broker's leases of workloads.
 	BrokerLeases
+	// Tokens: the service's API tokens, hashed.
+	Tokens
 
 	// Close releases the database.
 	Close() error

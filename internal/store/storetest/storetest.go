@@ -64,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 		{"WatchBaselines", testWatchBaselines},
 		{"Canaries", testCanaries},
 		{"RevokedLogins", testRevokedLogins},
+		{"Tokens", testTokens},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},

@@ -8,7 +8,8 @@
 # The incidents are written through the store API by bench/cmd/apiload
 # (each one as `incident open` leaves it: copies, an identity with
 # privileges and sessions, consumers, 50 usage events, an audit entry);
-# the server reads them with a viewer token made by `rekey token create`.
+# the server reads them with a viewer token made by `rekey token create`
+# (with the admin token a shared store's first token must be).
 # Each client keeps one connection and sends its next request as soon as
 # the last is answered; every endpoint gets a warm-up before it is timed.
 #
@@ -101,9 +102,12 @@ for kind in $stores; do
     *) echo "bench/serve.sh: unknown store $kind (want sqlite or postgres)" >&2; exit 1 ;;
   esac
   echo "$kind: $("$apiload" seed --store "$spec" --incidents "$incidents" --ids "$work/ids-$kind")" >&2
-  # The token goes from `token create` to a 0600 file through a pipe,
-  # never through an argument or the terminal.
-  "$rekey" token create --store "$spec" --name "bench-$kind" --role viewer --format json |
+  # Tokens go from `token create` to 0600 files through a pipe, never
+  # through an argument or the terminal. A shared store's first token must
+  # be an admin's, which then makes the viewer token the clients read with.
+  "$rekey" token create --store "$spec" --name "bench-admin" --role admin --format json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])' >"$work/admin-$kind"
+  "$rekey" token create --store "$spec" --token-file "$work/admin-$kind" --name "bench-$kind" --role viewer --format json |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])' >"$work/token-$kind"
   start_server "$spec" "$work/serve-$kind.log"
   "$apiload" load --url "http://$addr" --token-file "$work/token-$kind" --ids "$work/ids-$kind" \

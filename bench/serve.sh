@@ -3,7 +3,9 @@
 # GET /api/v1/incidents/{id} and GET /api/v1/incidents/{id}/scope over 1,000
 # incidents, once on SQLite and once on PostgreSQL, and the script prints
 # p50/p90/p99/max and requests per second for each endpoint and store. The
-# goal (issue 11) is p99 under 50 ms on this machine.
+# goal (issue 11) is p99 under 50 ms on this machine. GET /api/v1/health is
+# timed first as a floor (no store, no token check): what HTTP and the
+# machine's load cost before the store does anything.
 #
 # The incidents are written through the store API by bench/cmd/apiload
 # (each one as `incident open` leaves it: copies, an identity with
@@ -124,5 +126,5 @@ done
 echo "rekey serve: $clients concurrent clients, $incidents incidents per store, $duration per endpoint after $warmup of warm-up"
 "$apiload" header
 cat "$rows"
-awk '{ if ($8 + 0 > worst) worst = $8 + 0 }
+awk '$3 ~ /incidents/ { if ($8 + 0 > worst) worst = $8 + 0 }
   END { printf "goal p99 < 50 ms: %s (worst p99 %.2f ms)\n", (worst < 50 ? "met" : "NOT met"), worst }' "$rows"

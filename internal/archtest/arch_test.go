@@ -95,6 +95,9 @@ func layer(dir string) int {
 	case top("internal/cli"):
 		return 40
 	case top("internal/server"):
+		return 39
+	case top("internal/web"):
+		// The browser side of the service, mounted by the server.
 		return 38
 	case top("internal/incident"):
 		// The response as a service: the CLI and the server call it.

@@ -228,10 +228,7 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 
 // reviewOutput is the review's JSON with how its log files were read
 // (absent for a review of the uses stored at open).
-type reviewOutput struct {
-	review.Report
-	Logs *incident.LogTally `json:"logs,omitempty"`
-}
+type reviewOutput = incident.ReviewView
 
 func writeReview(w io.Writer, format string, rep review.Report, tally *incident.LogTally) error {
 	if format == "json" {

@@ -146,5 +146,6 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.AddCommand(newBrokerCmd(g))
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newTokenCmd(g))
+	root.AddCommand(newServeCmd(g))
 	return root
 }

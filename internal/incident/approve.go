@@ -38,6 +38,17 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 	return e.Approve(ctx, step, d.Actor, opener)
 }
 
+// MayApprove returns the errs.Permission error Approve would refuse
+// d.Actor with for separation of duties in incident id, nil when they may
+// approve: what the web UI asks before it offers an Approve button.
+func MayApprove(ctx context.Context, d Deps, id string) error {
+	opener, err := Opener(ctx, d.Store, id)
+	if err != nil {
+		return err
+	}
+	return separate(ctx, d, id, opener)
+}
+
 // separate refuses d.Actor when they opened incident id, or when the
 // audit log says they started (or continued) a run of it: the one who
 // pressed "run" is the second pair of eyes no more than the opener is.

@@ -25,6 +25,9 @@ func TestApproveRefusesOpenerAndRunner(t *testing.T) {
 	step := p.Steps[len(p.Steps)-1].ID
 	for who, want := range map[string]string{"alice": "opened", "carol ": "started this incident's run", "ＣＡＲＯＬ": "started"} {
 		d.Actor = who
+		if err := MayApprove(ctx, d, inc.ID); errs.KindOf(err) != errs.Permission || !strings.Contains(err.Error(), want) {
+			t.Errorf("MayApprove(%q) = %v, want the refusal Approve gives", who, err)
+		}
 		for _, s := range []string{step, "rewrite-history:shop"} {
 			err := Approve(ctx, d, inc.ID, s)
 			if errs.KindOf(err) != errs.Permission || !strings.Contains(err.Error(), want) {
@@ -33,6 +36,9 @@ func TestApproveRefusesOpenerAndRunner(t *testing.T) {
 		}
 	}
 	d.Actor = "dave"
+	if err := MayApprove(ctx, d, inc.ID); err != nil {
+		t.Errorf("MayApprove(dave) = %v", err)
+	}
 	if err := Approve(ctx, d, inc.ID, step); err == nil || errs.KindOf(err) == errs.Permission {
 		t.Errorf("dave approving a step that needs no approval: %v, want the step refused, not dave", err)
 	}

@@ -28,7 +28,7 @@ var (
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -454,6 +454,14 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverGitLabCIVariable {
 		p.gitlabDelivery(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverTLSFiles {
+		p.tlsDelivery(o, d, what)
+		return d
+	}
+	if d.Type == DeliverKeyFile || d.Type == DeliverTLSSecretManifest {
+		p.keyFileDelivery(o, d)
 		return d
 	}
 	o.only(fileDeliverKeys...)

@@ -105,6 +105,8 @@ type Store interface {
 	BrokerLeases
 	// Tokens: the service's API tokens, hashed.
 	Tokens
+	// WebSessions: the web UI's sign-in sessions.
+	WebSessions
 
 	// Close releases the database.
 	Close() error

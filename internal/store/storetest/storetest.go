@@ -65,6 +65,7 @@ func Run(t *testing.T, h Harness) {
 		{"Canaries", testCanaries},
 		{"RevokedLogins", testRevokedLogins},
 		{"Tokens", testTokens},
+		{"WebSessions", testWebSessions},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},

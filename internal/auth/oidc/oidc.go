@@ -38,7 +38,7 @@ import (
 // CallbackPath is where the web UI (package web) receives the provider's
 // redirect; the redirect URL registered at the provider is the server's
 // public URL plus this path.
-const CallbackPath = "/signin/oidc/callback"
+const CallbackPath = "/auth/oidc/callback"
 
 // flowTTL bounds a sign-in from Begin to Finish: long enough to type a
 // password and answer a second factor, short enough that a forgotten tab's

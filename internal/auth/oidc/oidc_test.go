@@ -61,7 +61,7 @@ func newRig(t *testing.T, mutate func(*Config)) *rig {
 func (r *rig) begin(t *testing.T) (*http.Cookie, *url.URL) {
 	t.Helper()
 	w := httptest.NewRecorder()
-	r.p.Begin(w, httptest.NewRequest("GET", "http://127.0.0.1:8420/signin/oidc", nil))
+	r.p.Begin(w, httptest.NewRequest("GET", "http://127.0.0.1:8420/auth/oidc/login", nil))
 	res := w.Result()
 	if res.StatusCode != http.StatusFound {
 		t.Fatalf("Begin: status %d", res.StatusCode)
@@ -169,7 +169,7 @@ func TestHTTPSRedirectMakesSecureCookie(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()
-	p.Begin(w, httptest.NewRequest("GET", "/signin/oidc", nil))
+	p.Begin(w, httptest.NewRequest("GET", "/auth/oidc/login", nil))
 	c := w.Result().Cookies()[0]
 	if !c.Secure || !strings.HasPrefix(c.Name, "__Secure-") {
 		t.Errorf("cookie %s secure=%v: want a Secure __Secure- cookie under https", c.Name, c.Secure)

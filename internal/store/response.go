@@ -53,6 +53,9 @@ type Responder interface {
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
 	// AuditFrom returns the entries numbered seq and after, by seq.
 	AuditFrom(ctx context.Context, seq int64) ([]AuditEntry, error)
+	// IncidentAudit returns the entries of one incident, by seq: what a
+	// request about that incident reads, instead of the whole log.
+	IncidentAudit(ctx context.Context, incident string) ([]AuditEntry, error)
 }
 
 // Run states of a plan (DESIGN's run JSON).

@@ -344,11 +344,21 @@ func (s *Store) AuditLog(ctx context.Context) ([]store.AuditEntry, error) {
 
 // AuditFrom implements store.Responder.
 func (s *Store) AuditFrom(ctx context.Context, seq int64) ([]store.AuditEntry, error) {
+	return s.audit(ctx, `seq >= $1`, seq)
+}
+
+// IncidentAudit implements store.Responder.
+func (s *Store) IncidentAudit(ctx context.Context, incident string) ([]store.AuditEntry, error) {
+	return s.audit(ctx, `incident_id = $1`, incident)
+}
+
+// audit reads the entries matching where (one placeholder, arg), by seq.
+func (s *Store) audit(ctx context.Context, where string, arg any) ([]store.AuditEntry, error) {
 	const op = "store: audit log"
 	var out []store.AuditEntry
 	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac FROM audit_log WHERE seq >= $1 ORDER BY seq`,
-			[]any{seq}, func(r *sql.Rows) error {
+		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac FROM audit_log WHERE `+where+` ORDER BY seq`,
+			[]any{arg}, func(r *sql.Rows) error {
 				var (
 					e         store.AuditEntry
 					t, detail string

@@ -257,6 +257,25 @@ func testAuditChain(t *testing.T, h Harness) {
 			t.Errorf("AuditFrom(%d) = seqs %v, want %v", from, got, want)
 		}
 	}
+	if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "bob", Action: "incident.open", IncidentID: "inc-2"}, chainSign); err != nil {
+		t.Fatal(err)
+	}
+	for inc, want := range map[string][]int64{"inc-1": {1, 2, 3}, "inc-2": {4}, "inc-3": nil} {
+		var got []int64
+		entries, err := s.IncidentAudit(ctx(), inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			got = append(got, e.Seq)
+			if e.IncidentID != inc || e.Hash != chainHash(e) {
+				t.Errorf("IncidentAudit(%s) holds %s", inc, show(e))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("IncidentAudit(%s) = seqs %v, want %v", inc, got, want)
+		}
+	}
 	// An entry signed without a key keeps an empty MAC.
 	e, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice", Action: "unsigned"}, func(e store.AuditEntry) (string, string) { return chainHash(e), "" })
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/auth/oidc"
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -37,6 +38,7 @@ type serveOpts struct {
 	tlsKey         string
 	publicURL      string
 	insecureListen bool
+	oidc           oidc.Flags
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -78,6 +80,7 @@ EXIT STATUS
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	c.Flags().StringVar(&o.publicURL, "public-url", "", "the URL people reach this server at, when a proxy is in front (links, sign-in redirects)")
 	c.Flags().BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback address without TLS (TLS is terminated in front of rekey)")
+	o.oidc.Register(c.Flags())
 	return c
 }
 
@@ -140,10 +143,18 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	}
 	authn := &token.Authenticator{Store: st}
 	cfg.Auth = authn
-	cfg.UI = web.New(web.Config{
+	webCfg := web.Config{
 		Store: st, Auth: authn, Deps: cfg.Deps, Secure: tlsCfg != nil,
 		LogActor: server.LogActor,
-	})
+	}
+	prov, err := o.oidc.Build(ctx, o.publicURL)
+	if err != nil {
+		return err
+	}
+	if prov != nil {
+		webCfg.OIDC = &web.OIDC{Name: o.oidc.Issuer, Start: prov.Begin, Callback: prov.Callback}
+	}
+	cfg.UI = web.New(webCfg)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

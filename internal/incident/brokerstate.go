@@ -1,0 +1,44 @@
+package incident
+
+import (
+	"context"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// IdentityState answers the broker's question at every credential
+// request (broker.IdentityState): is an incident open on this identity,
+// and how risky is it. It reads the store each time: an incident opened
+// a second ago counts.
+type IdentityState struct {
+	Store store.Store
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// State reports whether an open incident's identity is identity
+// (system/name), with the highest risk score among them.
+func (s IdentityState) State(ctx context.Context, identity string) (bool, int, error) {
+	incs, err := s.Store.ListIncidents(ctx, store.Filter{State: store.Open})
+	if err != nil {
+		return false, 0, err
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	under, risk := false, 0
+	for _, inc := range incs {
+		if inc.Identity.IsZero() || inc.Identity.System+"/"+inc.Identity.Name != identity {
+			continue
+		}
+		under = true
+		sc, err := Scope(ctx, s.Store, inc, nil, now())
+		if err != nil {
+			return false, 0, err
+		}
+		risk = max(risk, sc.Risk.Score)
+	}
+	return under, risk, nil
+}

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -93,7 +94,8 @@ func (s *State) State(_ context.Context, identity string) (bool, int, error) {
 }
 
 // New starts an env; consumers is YAML appended to the inventory (a
-// top-level consumers: section), or "". The test package's TestMain
+// top-level consumers: section, where TEMPLATE stands for the template
+// identity's name), or "". The test package's TestMain
 // must run through testutil.PostgresMain.
 func New(t testing.TB, consumers string) *Env {
 	t.Helper()
@@ -110,12 +112,15 @@ func New(t testing.TB, consumers string) *Env {
 	e.Issuer = brokertest.NewIssuer(t, e.Key)
 	e.Dir = t.TempDir()
 	e.InventoryPath = filepath.Join(e.Dir, "inventory.yml")
-	if err := os.WriteFile(e.InventoryPath, []byte(fmt.Sprintf(Inventory, e.Issuer.URL, e.Template, e.Agent, consumers)), 0o600); err != nil {
+	if err := os.WriteFile(e.InventoryPath, []byte(fmt.Sprintf(Inventory, e.Issuer.URL, e.Template, e.Agent, strings.ReplaceAll(consumers, "TEMPLATE", e.Template))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	inv, rep, err := inventory.Load(e.InventoryPath, inventory.Options{SkipLocal: true})
-	if err != nil || !rep.OK() {
-		t.Fatalf("inventory: %v %v", err, rep.Errors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("inventory: %v", rep.Errors)
 	}
 	e.Inventory = inv
 	ctx := context.Background()

@@ -4,6 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/broker"
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -41,4 +45,24 @@ func (s IdentityState) State(ctx context.Context, identity string) (bool, int, e
 		risk = max(risk, sc.Risk.Score)
 	}
 	return under, risk, nil
+}
+
+// brokerLeases builds the broker's leases service for a run's
+// revoke-leases and move-to-lease steps, on the run's own connections to
+// the systems its roles issue logins in.
+func brokerLeases(d Deps, inv *inventory.Inventory, open func(context.Context, string) (provider.Provider, error)) func(context.Context) (engine.Leases, error) {
+	return func(ctx context.Context) (engine.Leases, error) {
+		systems := map[string]provider.Provider{}
+		for _, r := range inv.Broker.Roles {
+			if systems[r.System] != nil {
+				continue
+			}
+			p, err := open(ctx, r.System)
+			if err != nil {
+				return nil, err
+			}
+			systems[r.System] = p
+		}
+		return broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: d.Store, Audit: d.Audit, Systems: systems})
+	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, h Harness) {
 		{"BrokerLeases", testBrokerLeases},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditBatch", testAuditBatch},
 		{"ReviewsAndTasks", testReviewsAndTasks},
 		{"WatchOffsets", testWatchOffsets},
 		{"WatchBaselines", testWatchBaselines},

@@ -421,6 +421,9 @@ func TestReaperEndsExpiredSession(t *testing.T) {
 	if roleExists(t, e.c, l.Login) {
 		t.Error("the reaped lease's login exists")
 	}
+	// The pass that reaped it reports it once its audit entry is in: a
+	// cancel before then would end the pass first.
+	waitFor(t, "the reaper to report the lease", func() bool { mu.Lock(); defer mu.Unlock(); return len(reaped) > 0 })
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Run returned %v, want context.Canceled", err)

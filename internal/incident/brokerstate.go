@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -48,11 +49,18 @@ func (s IdentityState) State(ctx context.Context, identity string) (bool, int, e
 }
 
 // brokerLeases builds the broker's leases service for a run's
-// revoke-leases and move-to-lease steps, on the run's own connections to
-// the systems its roles issue logins in.
+// revoke-leases and move-to-lease steps, on the run's own connections.
 func brokerLeases(d Deps, inv *inventory.Inventory, open func(context.Context, string) (provider.Provider, error)) func(context.Context) (engine.Leases, error) {
 	return func(ctx context.Context) (engine.Leases, error) {
-		systems := map[string]provider.Provider{}
+		return Leases(ctx, d.Store, d.Audit, inv, open)
+	}
+}
+
+// Leases is the broker's leases service over inv's broker roles, with
+// each role's system opened (as administrator) through open.
+func Leases(ctx context.Context, st store.Store, log *audit.Log, inv *inventory.Inventory, open func(context.Context, string) (provider.Provider, error)) (*broker.Leases, error) {
+	systems := map[string]provider.Provider{}
+	if inv.Broker != nil {
 		for _, r := range inv.Broker.Roles {
 			if systems[r.System] != nil {
 				continue
@@ -63,6 +71,6 @@ func brokerLeases(d Deps, inv *inventory.Inventory, open func(context.Context, s
 			}
 			systems[r.System] = p
 		}
-		return broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: d.Store, Audit: d.Audit, Systems: systems})
 	}
+	return broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: st, Audit: log, Systems: systems})
 }

@@ -132,13 +132,16 @@ func New(t testing.TB, consumers string) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
-	st, err := sqlite.Open(ctx, filepath.Join(e.Dir, "rekey.db"))
+	st, err := sqlite.Open(ctx, filepath.Join(e.Dir, store.DBFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	e.Store = st
-	e.Audit = audit.New(st, filepath.Join(e.Dir, "witness")).WithKey(filepath.Join(e.Dir, audit.KeyFile), true)
+	// The witness and key are where rekey keeps them with $REKEY_HOME set
+	// to Dir and the default store, so that commands run on the env's
+	// store append to the same log.
+	e.Audit = audit.New(st, audit.WitnessPath(e.Dir, filepath.Join(e.Dir, store.DBFile))).WithKey(filepath.Join(e.Dir, audit.KeyFile), true)
 	if e.Leases, err = broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: st, Audit: e.Audit,
 		Systems: map[string]provider.Provider{"shop-db": pg}}); err != nil {
 		t.Fatal(err)

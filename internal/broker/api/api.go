@@ -49,6 +49,20 @@ const ActorUnverified = "unverified-workload"
 // Prefix is where the handler's routes live.
 const Prefix = "/broker/v1/"
 
+// Route is one endpoint of the handler, for the server's OpenAPI
+// document.
+type Route struct {
+	Method, Pattern, Summary string
+}
+
+// Routes are the handler's endpoints. Each authenticates with a workload
+// identity token (Authorization: Bearer WORKLOAD_JWT), not a rekey token.
+var Routes = []Route{
+	{"POST", Prefix + "credentials", "A lease of a role for the workload the bearer token proves: 201 {lease_id, login, secret, expires_at, renewable}; 401 with the token's refusal reason; 403 with the policy's reasons."},
+	{"POST", Prefix + "leases/{id}/renew", "Renew the workload's own lease (the policy is asked again): {expires_at}."},
+	{"DELETE", Prefix + "leases/{id}", "End the workload's own lease and its sessions: 204."},
+}
+
 // Config is what the handler works through.
 type Config struct {
 	Broker *broker.Broker
@@ -71,9 +85,9 @@ func New(cfg Config) (http.Handler, error) {
 		return nil, errs.New("broker api", errs.Invalid, "", "the broker API needs a broker, its leases and an audit log")
 	}
 	h := &handler{cfg: cfg, mux: http.NewServeMux()}
-	h.route("POST "+Prefix+"credentials", h.credentials)
-	h.route("POST "+Prefix+"leases/{id}/renew", h.renew)
-	h.route("DELETE "+Prefix+"leases/{id}", h.revoke)
+	for i, fn := range []func(http.ResponseWriter, *http.Request) error{h.credentials, h.renew, h.revoke} {
+		h.route(Routes[i].Method+" "+Routes[i].Pattern, fn)
+	}
 	h.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Kind: "not-found", Message: "no such broker endpoint: " + r.Method + " " + r.URL.Path})
 	})

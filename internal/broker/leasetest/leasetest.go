@@ -46,6 +46,7 @@ broker:
   roles:
     - { name: rw, system: shop-db, like: %[2]s, ttl: 15m, max_ttl: 1h, subjects: ["system:serviceaccount:orders:*"] }
     - { name: brief, system: shop-db, like: %[2]s, ttl: 3s, max_ttl: 1h, subjects: ["system:serviceaccount:orders:*"] }
+    - { name: steady, system: shop-db, like: %[2]s, ttl: 15s, max_ttl: 1h, subjects: ["system:serviceaccount:orders:*"] }
     - { name: bot, system: shop-db, like: %[3]s, ttl: 30m, subjects: ["system:serviceaccount:support:*"] }
 %[4]s`
 

@@ -7,10 +7,11 @@
 #
 #   git-filter-repo  incident remediate --rewrite-history
 #   sshd             the sshtrust tests (a real sshd on a loopback port)
+#   chromium         the web UI's browser tests (internal/web, headless, via chromedp)
 set -u
 
 # program → Debian package
-declare -A need=([git-filter-repo]=git-filter-repo [/usr/sbin/sshd]=openssh-server)
+declare -A need=([git-filter-repo]=git-filter-repo [/usr/sbin/sshd]=openssh-server [chromium]=chromium)
 
 missing=()
 for prog in "${!need[@]}"; do

@@ -95,6 +95,13 @@ func layer(dir string) int {
 	case top("internal/cli"):
 		return 40
 	case top("internal/server"):
+		return 39
+	case top("internal/web"):
+		// The browser side of the service, mounted by the server.
+		return 38
+	case top("internal/watch/watcher"):
+		// Acts on watch's findings through the incident service; the
+		// server runs it (serve --watch).
 		return 38
 	case top("internal/incident"):
 		// The response as a service: the CLI and the server call it.

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 )
 
@@ -24,7 +25,7 @@ EXIT STATUS
   rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
-			d, done, err := g.openDeps(c.Context())
+			d, done, err := g.openDepsAs(c.Context(), auth.Approve)
 			if err != nil {
 				return err
 			}

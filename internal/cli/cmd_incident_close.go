@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 )
 
@@ -35,7 +36,7 @@ EXIT STATUS
 }
 
 func runIncidentClose(ctx context.Context, g *globals, id, reason string, out io.Writer) error {
-	d, done, err := g.openDeps(ctx)
+	d, done, err := g.openDepsAs(ctx, auth.Respond)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 )
 
@@ -26,7 +27,7 @@ EXIT STATUS
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			d, done, err := g.openDeps(ctx)
+			d, done, err := g.openDepsAs(ctx, auth.Respond)
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
 )
@@ -74,6 +75,9 @@ func runIncidentPlan(ctx context.Context, g *globals, o *planOpts, id string, ou
 		return err
 	}
 	defer st.Close()
+	if err := g.actAs(ctx, st, auth.Respond); err != nil {
+		return err
+	}
 	d, err := g.deps(st)
 	if err != nil {
 		return err

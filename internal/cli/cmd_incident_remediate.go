@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/remediate"
 )
@@ -77,7 +78,7 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 	if err != nil {
 		return err
 	}
-	d, done, err := g.openDeps(ctx)
+	d, done, err := g.openDepsAs(ctx, auth.Respond)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 )
 
@@ -29,7 +30,7 @@ EXIT STATUS
 			if err := checkFormat(format, "table", "json"); err != nil {
 				return err
 			}
-			d, done, err := g.openDeps(ctx)
+			d, done, err := g.openDepsAs(ctx, auth.Respond)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
@@ -69,7 +70,7 @@ func runIncidentRun(ctx context.Context, g *globals, o *runOpts, id string, out 
 	if err := checkFormat(o.format, "table", "json"); err != nil {
 		return err
 	}
-	d, done, err := g.openDeps(ctx)
+	d, done, err := g.openDepsAs(ctx, auth.Respond)
 	if err != nil {
 		return err
 	}

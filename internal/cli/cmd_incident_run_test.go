@@ -40,9 +40,11 @@ type rotationWorld struct {
 	password string
 	dir      string
 	env      map[string]string
-	id       string
-	procs    map[string]*exec.Cmd
-	reports  map[string]string
+	// inventory is the inventory file's path.
+	inventory string
+	id        string
+	procs     map[string]*exec.Cmd
+	reports   map[string]string
 
 	att *testutil.PGAttacker
 }
@@ -52,6 +54,19 @@ var consumerNames = []string{"orders-api", "billing", "reports"}
 // newRotationWorld builds the world; with attacked, the attacker is
 // connected before the incident is opened, so the scope sees it.
 func newRotationWorld(t *testing.T, attacked bool) *rotationWorld {
+	t.Helper()
+	w := newRotationWorldUnopened(t, "", attacked)
+	r := run(t, w.env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", w.inventory)
+	if r.code != 0 {
+		t.Fatalf("open: %d %s", r.code, r.stderr)
+	}
+	w.id = strings.TrimSpace(r.stdout)
+	return w
+}
+
+// newRotationWorldUnopened is the world before anyone opens an incident;
+// extra is appended to its inventory.
+func newRotationWorldUnopened(t *testing.T, extra string, attacked bool) *rotationWorld {
 	t.Helper()
 	pg := testutil.SharedPostgres(t)
 	w := &rotationWorld{t: t, pg: pg, role: testutil.RandomName("shop_"), dir: t.TempDir(),
@@ -83,8 +98,9 @@ func newRotationWorld(t *testing.T, attacked bool) *rotationWorld {
 		fmt.Fprintf(&inv, "  - name: %s\n    identity: %s\n    deliver: { type: file, path: %s/.env, format: dotenv, key: DATABASE_URL }\n    health: \"grep -q '^ok' %s/status\"\n    sources: [\"app:%s\"]\n",
 			name, w.role, name, name, name)
 	}
-	invPath := filepath.Join(w.dir, "rekey.yml")
-	if err := os.WriteFile(invPath, []byte(inv.String()), 0o644); err != nil {
+	inv.WriteString(extra)
+	w.inventory = filepath.Join(w.dir, "rekey.yml")
+	if err := os.WriteFile(w.inventory, []byte(inv.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.env = map[string]string{
@@ -97,11 +113,6 @@ func newRotationWorld(t *testing.T, attacked bool) *rotationWorld {
 	if attacked {
 		w.attack()
 	}
-	r := run(t, w.env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", invPath)
-	if r.code != 0 {
-		t.Fatalf("open: %d %s", r.code, r.stderr)
-	}
-	w.id = strings.TrimSpace(r.stdout)
 	return w
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -130,6 +131,9 @@ func runLeasesRenew(ctx context.Context, g *globals, id string, ttl time.Duratio
 		return err
 	}
 	defer st.Close()
+	if err := g.actAs(ctx, st, auth.Manage); err != nil {
+		return err
+	}
 	ls, err := st.Leases(ctx, store.LeaseFilter{ID: id})
 	if err != nil {
 		return err

@@ -7,8 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rekeyhq/rekey/internal/incident"
-	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/auth"
 )
 
 type leasesRevokeOpts struct {
@@ -73,6 +72,10 @@ func runLeasesRevoke(ctx context.Context, g *globals, o *leasesRevokeOpts, id st
 		return err
 	}
 	defer st.Close()
+	if err := g.actAs(ctx, st, auth.Manage); err != nil {
+		return err
+	}
+	// A log that refuses appends stops us before any lease ends.
 	al, err := g.auditLog(st)
 	if err != nil {
 		return err
@@ -80,22 +83,11 @@ func runLeasesRevoke(ctx context.Context, g *globals, o *leasesRevokeOpts, id st
 	if err := al.Check(ctx); err != nil {
 		return err
 	}
-	var opened []provider.Provider
-	defer func() {
-		for _, p := range opened {
-			p.Close()
-		}
-	}()
-	leases, err := incident.Leases(ctx, st, al, inv, func(ctx context.Context, system string) (provider.Provider, error) {
-		p, err := g.systems(inv).Open(ctx, system)
-		if err == nil {
-			opened = append(opened, p)
-		}
-		return p, err
-	})
+	leases, done, err := g.brokerLeases(ctx, st, inv)
 	if err != nil {
 		return err
 	}
+	defer done()
 	n := 0
 	switch {
 	case id != "":

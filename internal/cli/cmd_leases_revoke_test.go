@@ -80,6 +80,18 @@ func TestLeasesRevoke(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d revocations audited as carol's, want 3", n)
 	}
+	// Once the store holds tokens, ending leases takes an admin's.
+	viewer := createToken(t, env, "--name", "viewer-1", "--role", "viewer")
+	admin := createToken(t, env, "--name", "admin-1", "--role", "admin")
+	if r = run(t, env, "", "leases", "revoke", "--role", "rw", "--inventory", e.InventoryPath); r.code != 2 || !strings.Contains(r.stderr, "needs yours") {
+		t.Fatalf("no token: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, env, "", "leases", "revoke", "--role", "rw", "--inventory", e.InventoryPath, "--token-file", tokenFile(t, viewer.Token)); r.code != 2 || !strings.Contains(r.stderr, "cannot manage") {
+		t.Fatalf("a viewer's token: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, env, "", "leases", "revoke", "--role", "rw", "--inventory", e.InventoryPath, "--token-file", tokenFile(t, admin.Token)); r.code != 0 {
+		t.Fatalf("an admin's token: %d %s", r.code, r.stderr)
+	}
 	if r = run(t, env, "", "audit", "verify"); r.code != 0 {
 		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
 	}

@@ -112,7 +112,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	if opened.Existing {
 		tablef(out, "resuming the open incident %s\n", id)
 	} else {
-		tablef(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, refString(opened.Identity))
+		tablef(out, "opened %s: %d copies, identity %s\n", id, opened.Occurrences, opened.IdentityString())
 	}
 
 	st, err := g.openStore(ctx)

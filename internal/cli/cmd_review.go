@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	logsall "github.com/rekeyhq/rekey/internal/logs/all"
@@ -213,7 +214,7 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 	if !leaked.IsZero() && !rotated.IsZero() && rotated.Before(leaked) {
 		return usagef("--rotated-at %s is before --leaked-at %s", o.rotatedAt, o.leakedAt)
 	}
-	d, done, err := g.openDeps(ctx)
+	d, done, err := g.openDepsAs(ctx, auth.Respond)
 	if err != nil {
 		return err
 	}
@@ -227,10 +228,7 @@ func runIncidentReview(ctx context.Context, g *globals, o *incidentReviewOpts, i
 
 // reviewOutput is the review's JSON with how its log files were read
 // (absent for a review of the uses stored at open).
-type reviewOutput struct {
-	review.Report
-	Logs *incident.LogTally `json:"logs,omitempty"`
-}
+type reviewOutput = incident.ReviewView
 
 func writeReview(w io.Writer, format string, rep review.Report, tally *incident.LogTally) error {
 	if format == "json" {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/provider/all"
@@ -54,9 +55,26 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 
 // openDeps opens the store and builds deps over it; done closes it.
 func (g *globals) openDeps(ctx context.Context) (incident.Deps, func(), error) {
+	return g.openDepsFor(ctx, nil)
+}
+
+// openDepsAs is openDeps for a command that changes an incident: once
+// the store holds tokens, the caller's token names the actor and must
+// grant need (see actAs).
+func (g *globals) openDepsAs(ctx context.Context, need auth.Capability) (incident.Deps, func(), error) {
+	return g.openDepsFor(ctx, &need)
+}
+
+func (g *globals) openDepsFor(ctx context.Context, need *auth.Capability) (incident.Deps, func(), error) {
 	st, err := g.openStore(ctx)
 	if err != nil {
 		return incident.Deps{}, nil, err
+	}
+	if need != nil {
+		if err := g.actAs(ctx, st, *need); err != nil {
+			st.Close()
+			return incident.Deps{}, nil, err
+		}
 	}
 	d, err := g.deps(st)
 	if err != nil {

@@ -56,11 +56,15 @@ func (e Env) stderrIsTerminal() bool {
 
 // globals are the flags every command shares.
 type globals struct {
-	env      Env
-	as       string
-	store    string
-	claims   claims
-	auditKey string
+	env   Env
+	as    string
+	store string
+	// tokenFile is --token-file; who is the name of the token a command
+	// that changes an incident authenticated with (see actAs).
+	tokenFile string
+	who       string
+	claims    claims
+	auditKey  string
 	// given are the secrets this command was given (--secret-…) and
 	// the variables --secret-env read them from: the engine masks them in
 	// everything it stores or prints and keeps those variables from the
@@ -132,13 +136,17 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name)")
+	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name); refused once the store holds tokens")
 	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
+	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", "", "file holding your rekey token (mode 600), needed once the store holds tokens (default $REKEY_TOKEN)")
 	root.PersistentFlags().StringVar(&g.auditKey, "audit-key", "", "file holding the audit log's MAC key, shared by every installation writing the store (default $REKEY_AUDIT_KEY, else $REKEY_HOME/audit.key)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))
 	root.AddCommand(newKeysCmd(g))
 	root.AddCommand(newBrokerCmd(g), newAgentCmd(g))
+	root.AddCommand(newWatchCmd(g), newCanaryCmd(g))
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newTokenCmd(g))
+	root.AddCommand(newServeCmd(g))
 	return root
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/errs"
-	"github.com/rekeyhq/rekey/internal/provider/awsiam"
+	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/safefile"
 	"github.com/rekeyhq/rekey/internal/secret"
 )
@@ -88,15 +88,12 @@ func (s *secretFlags) read(g *globals) (secret.Secret, error) {
 	if len(raw) == 0 {
 		return secret.Secret{}, errs.New("read secret", errs.Invalid, "", "the secret is empty")
 	}
-	pair, ok, err := awsiam.ParseKeyPair(raw)
+	l, err := incident.ParseLeaked(raw)
 	if err != nil {
 		return secret.Secret{}, err
 	}
-	v := secret.New(raw)
-	if ok {
-		s.keyID = pair.ID
-		v = pair.Secret
-	}
+	v := l.Secret
+	s.keyID = l.KeyID
 	g.given.secrets = append(g.given.secrets, v)
 	if s.env != "" {
 		g.given.envs = append(g.given.envs, s.env)

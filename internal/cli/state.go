@@ -83,9 +83,13 @@ func (g *globals) openStore(ctx context.Context) (store.Store, error) {
 	return open.Open(ctx, spec)
 }
 
-// actor is who the audit log names: --as, else $REKEY_ACTOR, else the
-// login name.
+// actor is who the audit log names: the name of the caller's token when
+// actAs authenticated one, else --as, else $REKEY_ACTOR, else the login
+// name.
 func (g *globals) actor() string {
+	if g.who != "" {
+		return g.who
+	}
 	if g.as != "" {
 		return g.as
 	}

@@ -19,6 +19,9 @@ import (
 
 // do performs one step's side effect. Every branch is idempotent.
 func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[string]any, error) {
+	if typ := e.keySystem(st); typ != "" {
+		return e.doKey(ctx, st, typ)
+	}
 	switch st.Kind {
 	case plan.Isolate:
 		return e.isolate(ctx, st)
@@ -93,12 +96,18 @@ func (e *Engine) aad(slot string) string { return e.inc.ID + "/" + slot }
 // a crash after the seal and before the system saw it, followed by a
 // resume, uses the same secret instead of a second one.
 func (e *Engine) sealedSecret(ctx context.Context, slot string) (secret.Secret, error) {
+	return e.sealOnce(ctx, slot, e.d.Generate)
+}
+
+// sealOnce returns the secret sealed in slot, or seals what make returns
+// and returns the first value sealed there.
+func (e *Engine) sealOnce(ctx context.Context, slot string, make func() (secret.Secret, error)) (secret.Secret, error) {
 	if blob, ok, err := e.d.Store.Sealed(ctx, e.inc.ID, slot); err != nil {
 		return secret.Secret{}, err
 	} else if ok {
 		return e.open(blob, slot)
 	}
-	s, err := e.d.Generate()
+	s, err := make()
 	if err != nil {
 		return secret.Secret{}, err
 	}
@@ -210,20 +219,31 @@ type previous struct {
 	Secret []byte `json:"secret"`
 }
 
-func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, error) {
+// delivery opens what a deliver step needs: its consumer, the target and
+// the sealed new credential, with what the target held remembered for a
+// rollback.
+func (e *Engine) delivery(ctx context.Context, st *plan.Step) (*inventory.Consumer, deliver.Target, sealedCred, error) {
 	c, err := e.consumer(st)
 	if err != nil {
-		return nil, err
+		return nil, nil, sealedCred{}, err
 	}
 	t, err := e.d.Target(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, sealedCred{}, err
 	}
 	cred, err := e.unseal(ctx, loginSlot(st.System, st.Login))
 	if err != nil {
-		return nil, err
+		return nil, nil, sealedCred{}, err
 	}
 	if err := e.remember(ctx, c, t); err != nil {
+		return nil, nil, sealedCred{}, err
+	}
+	return c, t, cred, nil
+}
+
+func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	c, t, cred, err := e.delivery(ctx, st)
+	if err != nil {
 		return nil, err
 	}
 	v := deliver.Value{Secret: cred.Secret}
@@ -603,6 +623,9 @@ func (e *Engine) previous(ctx context.Context, consumer string) (previous, bool,
 // gets the consumers' original back (the only copy rekey has of it is
 // the one it sealed before the first delivery).
 func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
+	if typ := e.keySystem(st); typ != "" {
+		return e.unissuePrivateKey(ctx, st, typ)
+	}
 	rot, err := e.rotator(ctx, st)
 	if err != nil {
 		return err
@@ -647,7 +670,9 @@ func (e *Engine) Credential(ctx context.Context, login string, reveal bool) (sec
 // as its id and its secret together.
 func (e *Engine) NewCredential(ctx context.Context, login string, reveal bool) (keyID string, s secret.Secret, err error) {
 	for _, st := range e.p.Steps {
-		if st.Kind != plan.Issue || st.Login != login {
+		// SYSTEM/LOGIN names one when two systems issue the same name (a
+		// key's replacement in its x509 and ssh systems).
+		if st.Kind != plan.Issue || st.Login != login && st.System+"/"+st.Login != login {
 			continue
 		}
 		c, err := e.unseal(ctx, loginSlot(st.System, st.Login))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/scope"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -68,6 +69,38 @@ func Show(ctx context.Context, d Deps, id string) (Summary, error) {
 		return Summary{}, err
 	}
 	return summarize(ctx, d, inc, opener)
+}
+
+// Detail is one incident with its run: the JSON of GET
+// /api/v1/incidents/{id}.
+type Detail struct {
+	Summary
+	// Run is the run JSON of the stored plan; nil before any plan.
+	Run *engine.Result `json:"run,omitempty"`
+}
+
+// ShowDetail returns one incident's summary and its run's state.
+func ShowDetail(ctx context.Context, d Deps, id string) (Detail, error) {
+	sum, err := Show(ctx, d, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	out := Detail{Summary: sum}
+	if _, ok, err := d.Store.GetPlan(ctx, id); err != nil {
+		return Detail{}, err
+	} else if !ok {
+		return out, nil
+	}
+	e, err := engine.New(ctx, engine.Deps{Store: d.Store, Audit: d.Audit, Actor: d.Actor}, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	res, err := e.Status(ctx)
+	if err != nil {
+		return Detail{}, err
+	}
+	out.Run = &res
+	return out, nil
 }
 
 func summarize(ctx context.Context, d Deps, inc store.Incident, opener string) (Summary, error) {

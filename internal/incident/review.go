@@ -36,6 +36,18 @@ type ReviewOutcome struct {
 	Logs   *LogTally
 }
 
+// ReviewView is the JSON of an incident review (`incident review
+// --format json`, POST /api/v1/incidents/{id}/review): the report with
+// how its log files were read (absent for a review of the uses stored at
+// open).
+type ReviewView struct {
+	review.Report
+	Logs *LogTally `json:"logs,omitempty"`
+}
+
+// View is o as its JSON shows it.
+func (o ReviewOutcome) View() ReviewView { return ReviewView{Report: o.Report, Logs: o.Logs} }
+
 // Review reviews what the incident's identity did, with windows from the
 // incident: its leak time, the rotation its run recorded, the consumers
 // and logs of the inventory it was opened with. Without any logs, the

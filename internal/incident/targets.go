@@ -6,6 +6,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/deliver/glvariable"
+	"github.com/rekeyhq/rekey/internal/deliver/tlsfiles"
 	"github.com/rekeyhq/rekey/internal/deliver/vaultkv"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -25,6 +26,8 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitLabCIVariable:
 		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile, inventory.DeliverTLSSecretManifest:
+		return tlsfiles.FromInventory(s.Inventory, c.Deliver)
 	}
 	return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey cannot deliver to "+c.Deliver.Type+" targets yet")
 }

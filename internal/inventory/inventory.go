@@ -62,6 +62,8 @@ type Inventory struct {
 	Policy     Policy
 	// Broker is the broker: section, nil when absent.
 	Broker *Broker
+	// Watch is the watch: section, nil when absent.
+	Watch *Watch
 }
 
 // System is a credential system rekey administers: a database server, a
@@ -166,8 +168,8 @@ type JIT struct {
 
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
-	// Type is "file", "vault-kv", "github-actions-secret" or
-	// "gitlab-ci-variable" (later: kubernetes).
+	// Type is "file", "vault-kv", "github-actions-secret",
+	// "gitlab-ci-variable", "tls-files" or "key-file" (later: kubernetes).
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -196,7 +198,15 @@ type Delivery struct {
 	// its key; Protected and Masked are set on the variable as written.
 	Project           string
 	Protected, Masked bool
-	Pos               Pos
+	// Cert, Chain and FullChain are a tls-files delivery's certificate
+	// file, chain file and whether the certificate file holds the chain
+	// too; Path is then its private key file (and a key-file delivery's
+	// only file). Endpoint is where the consumer presents the certificate
+	// (host:port), which verify connects to.
+	Cert, Chain string
+	FullChain   bool
+	Endpoint    string
+	Pos         Pos
 }
 
 // Source is a place copies of a secret may live, to scan.

@@ -215,3 +215,37 @@ func TestKeysDocExample(t *testing.T) {
 		t.Errorf("the example has errors:\n%s", strings.Join(errorStrings(rep), "\n"))
 	}
 }
+
+// tls-files and key-file deliveries: the key in a file of its own, an
+// endpoint as host:port, each type's own keys only.
+func TestKeyDeliveriesBadFile(t *testing.T) {
+	want := []string{
+		`11:53: consumer "same-file": deliver: key and cert are one file`,
+		`11:72: consumer "same-file": deliver: endpoint "127.0.0.1": want host:port`,
+		`14:14: consumer "no-cert": deliver: missing cert`,
+		`14:47: consumer "no-cert": deliver: unknown key "format"`,
+		`17:14: consumer "key-file": deliver: missing path`,
+		`17:32: consumer "key-file": deliver: unknown key "cert"`,
+	}
+	wantErrors(t, "testdata/pki/deliver.bad.yml", keyOpts(t, nil), want)
+}
+
+func TestKeyDeliveries(t *testing.T) {
+	src := "version: 1\nsystems:\n  - { name: web-tls, type: x509, certs: [\"c/*.pem\"] }\n  - { name: bastion, type: ssh, authorized_keys: [ak] }\n" +
+		"identities:\n  - { name: k, system: web-tls }\n  - { name: s, system: bastion }\nconsumers:\n" +
+		"  - { name: web, identity: k, deliver: { type: tls-files, cert: tls.crt, key: tls.key, chain: chain.pem, full_chain: true, endpoint: \"web:443\" } }\n" +
+		"  - { name: ci, identity: s, deliver: { type: key-file, path: id_deploy } }\n"
+	o := keyOpts(t, nil)
+	o.SkipLocal = true
+	inv, rep, err := Parse("inv.yml", []byte(src), o)
+	if err != nil || !rep.OK() {
+		t.Fatalf("%v %v", err, errorStrings(rep))
+	}
+	web, ci := inv.ConsumerByName("web").Deliver, inv.ConsumerByName("ci").Deliver
+	if web.Type != DeliverTLSFiles || web.Cert != "tls.crt" || web.Path != "tls.key" || web.Chain != "chain.pem" || !web.FullChain || web.Endpoint != "web:443" {
+		t.Errorf("tls-files: %+v", web)
+	}
+	if ci.Type != DeliverKeyFile || ci.Path != "id_deploy" {
+		t.Errorf("key-file: %+v", ci)
+	}
+}

@@ -18,7 +18,7 @@ import (
 
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
-	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker"}
+	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "watch"}
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
@@ -28,7 +28,7 @@ var (
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -128,6 +128,9 @@ func (p *parser) inventory(root *yaml.Node) *Inventory {
 		inv.Broker = p.broker(v, inv)
 	}
 	p.jitRoles(inv)
+	if v := o.vals["watch"]; v != nil && !isNull(v) {
+		inv.Watch = p.watch(v)
+	}
 	return inv
 }
 
@@ -485,6 +488,14 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverGitLabCIVariable {
 		p.gitlabDelivery(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverTLSFiles {
+		p.tlsDelivery(o, d, what)
+		return d
+	}
+	if d.Type == DeliverKeyFile || d.Type == DeliverTLSSecretManifest {
+		p.keyFileDelivery(o, d)
 		return d
 	}
 	o.only(fileDeliverKeys...)

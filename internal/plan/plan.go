@@ -222,6 +222,9 @@ func Build(in Input) (*Plan, error) {
 			strategy, reason = Emergency, why+" (instead of graceful: "+reason+")"
 		}
 	}
+	if sys := in.Inventory.SystemByName(s.Identity.System); sys != nil {
+		strategy, reason = keyStrategy(sys.Type, s, strategy, reason)
+	}
 	b := &builder{in: in, plan: &Plan{
 		Incident: s.Incident, Strategy: strategy, Requested: requested, Reason: reason,
 		Steps: []Step{}, Notes: []string{}, Created: in.Now,
@@ -341,6 +344,9 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	var consumers []*inventory.Consumer
 	if invID != nil {
 		consumers = inv.ConsumersOf(invID)
+	}
+	if IsKeySystem(sys.Type) {
+		return b.keyIdentity(id, key, sys, consumers)
 	}
 	drop := b.drops(id, invID, reused)
 	if keyLimit[sys.Type] > 0 {

@@ -71,6 +71,10 @@ type signals struct {
 	auditBreaks int
 	appToken    string // the secret's kind when it is an application access token
 	systemType  string
+	// keyPlaces are the x509 and ssh systems that identified a leaked
+	// private key; certificates, the certificates carrying it.
+	keyPlaces    []string
+	certificates []string
 }
 
 // cloudTypes are system types whose identities are cloud accounts
@@ -198,6 +202,7 @@ func gather(r *Incident, inv *inventory.Inventory) signals {
 			s.systemType = sys.Type
 		}
 	}
+	s.keyPlaces, s.certificates = keySignals(sc, inv)
 	return s
 }
 
@@ -355,6 +360,7 @@ func mapControls(s signals) []Control {
 	if s.appToken != "" {
 		add(ATTACK, "T1528", "Steal Application Access Token", "the leaked secret is an application access token ("+s.appToken+")")
 	}
+	out = append(out, keyControls(s)...)
 	// What the derived credentials were, in the techniques that fit the
 	// system: a new account (a database role or user is not an operating
 	// system's local account, so the parent technique), a changed one, and

@@ -31,6 +31,21 @@ type Config struct {
 	// actor the audit log names is p.Name, never something the client
 	// typed.
 	Deps func(ctx context.Context, p auth.Principal) (incident.Deps, error)
+	// InventoryPath and Inventory are the server's inventory
+	// (--inventory): incidents opened through the API are opened with it,
+	// from these bytes (a client sends no path). Without one, POST
+	// /api/v1/incidents is refused.
+	InventoryPath string
+	Inventory     []byte
+	// Leases ends broker leases (POST /api/v1/leases/revoke); nil when
+	// the inventory has no broker: section.
+	Leases LeaseRevoker
+	// PublicURL is the URL people reach the server at (--public-url),
+	// for links and sign-in redirects; "" when it is reached directly.
+	PublicURL string
+	// UI serves everything outside /api/ (the web UI, package web); nil
+	// leaves those paths 404.
+	UI http.Handler
 	// Log receives one JSON line per request; nil is quiet.
 	Log io.Writer
 	// Version is what /api/v1/health reports.
@@ -47,6 +62,9 @@ type Route struct {
 	Need    auth.Capability
 	Public  bool
 	Summary string
+	// Doc is what the route takes and returns, declared beside its
+	// handler (describe).
+	Doc Doc
 }
 
 // Server is the HTTP service. Build it with New.
@@ -61,8 +79,25 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.handlePublic("GET", "/api/v1/health", "Liveness and the server's version.", s.health)
+	s.describe("GET", "/api/v1/health", Doc{Response: healthView{}})
+	s.incidentRoutes()
+	s.leaseRoutes()
+	s.auditRoutes()
+	s.openAPIRoutes()
+	// An API path no route matches is the API's 404, never a page of
+	// the UI: clients of /api/ read JSON.
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, &apiError{Status: http.StatusNotFound, Kind: "not-found", Message: "no such API route: " + r.Method + " " + r.URL.Path})
+	})
+	if cfg.UI != nil {
+		s.mux.Handle("/", cfg.UI)
+	}
 	return s
 }
+
+// LogActor names who a request runs as in the request log, for handlers
+// mounted beside the API (the web UI authenticates its own sessions).
+func LogActor(r *http.Request, actor string) { setActor(r, actor) }
 
 // Handler is the server with its middleware (security headers, request
 // log) around the routes.
@@ -112,6 +147,27 @@ func (s *Server) now() time.Time {
 	return s.cfg.Now()
 }
 
+type healthView struct {
+	Status  string `json:"status"`
+	Version string `json:"version"`
+}
+
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+	writeJSON(w, http.StatusOK, healthView{Status: "ok", Version: s.cfg.Version})
+}
+
+// deps is the workflow's dependencies for p: the audit log names p.
+func (s *Server) deps(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+	if s.cfg.Deps == nil {
+		return incident.Deps{}, &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "this server has no store"}
+	}
+	d, err := s.cfg.Deps(ctx, p)
+	if err != nil {
+		return incident.Deps{}, err
+	}
+	d.Actor = p.Name
+	if d.Now == nil {
+		d.Now = s.cfg.Now
+	}
+	return d, nil
 }

@@ -53,6 +53,14 @@ type Store interface {
 	// opened: Preview, Kind, LeakedAt, Inventory, Identity and Notes. The
 	// id, fingerprint, creation time and state stay.
 	UpdateIncident(ctx context.Context, inc Incident) error
+	// SetIncidentSecret gives the open incident id, opened without its
+	// secret and keyed by from (watch keys such incidents by their
+	// identity), the secret's fingerprint and preview, so that the next
+	// OpenIncident of that secret finds it. It fails with errs.Conflict
+	// when the incident is no longer open under from (closed, or given
+	// its secret meanwhile) or another open incident has that
+	// fingerprint.
+	SetIncidentSecret(ctx context.Context, id string, from, to secret.Fingerprint, preview string) error
 	// CloseIncident marks an incident closed at the given time (now when
 	// zero), so that the next OpenIncident for its secret starts a new one.
 	// Closing a closed incident does nothing.
@@ -103,6 +111,10 @@ type Store interface {
 	Watch
 	// BrokerLeases: the broker's leases of workloads.
 	BrokerLeases
+	// Tokens: the service's API tokens, hashed.
+	Tokens
+	// WebSessions: the web UI's sign-in sessions.
+	WebSessions
 
 	// Close releases the database.
 	Close() error

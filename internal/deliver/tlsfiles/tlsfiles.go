@@ -118,10 +118,7 @@ func (m Manifest) Write(ctx context.Context, b Bundle) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	// The file target writes a secret and a login name in one edit: here
-	// the key is the secret and the certificate stands in the name's
-	// place, so both change in the same rename.
-	t, err := file.New(file.Config{Path: m.Path, Format: "yaml", Key: "data.tls.key", UserKey: "data.tls.crt"})
+	t, err := m.editor()
 	if err != nil {
 		return err
 	}
@@ -129,6 +126,38 @@ func (m Manifest) Write(ctx context.Context, b Bundle) error {
 	defer key.Wipe()
 	crt := base64.StdEncoding.EncodeToString(append(append([]byte(nil), b.Cert...), b.Chain...))
 	return t.Write(ctx, deliver.Value{User: crt, Secret: key})
+}
+
+// editor is package file's YAML editor on the manifest. The file target
+// writes a secret and a login name in one edit: here the key is the
+// secret and the certificate stands in the name's place, so both change
+// in the same rename.
+func (m Manifest) editor() (*file.Target, error) {
+	return file.New(file.Config{Path: m.Path, Format: "yaml", Key: "data.tls.key", UserKey: "data.tls.crt"})
+}
+
+// current reads the key and the certificate (with its chain) from the
+// manifest, base64 decoded.
+func (m Manifest) current(ctx context.Context) (deliver.State, error) {
+	if err := m.check(); err != nil {
+		return deliver.State{}, err
+	}
+	t, err := m.editor()
+	if err != nil {
+		return deliver.State{}, err
+	}
+	st, err := t.Current(ctx)
+	if err != nil {
+		return deliver.State{}, err
+	}
+	key, kerr := base64.StdEncoding.DecodeString(string(st.Secret.Reveal()))
+	crt, cerr := base64.StdEncoding.DecodeString(st.User)
+	st.Secret.Wipe()
+	defer clear(key)
+	if kerr != nil || cerr != nil {
+		return deliver.State{}, errs.New(op, errs.Invalid, m.Path, "data.tls.key or data.tls.crt is not base64")
+	}
+	return deliver.State{User: string(crt), Secret: secret.New(key)}, nil
 }
 
 // check counts the manifest's Secrets with a tls.crt.

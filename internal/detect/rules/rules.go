@@ -52,6 +52,7 @@ func All() []*detect.Rule {
 		moreCloudRules(),
 		moreAzureRules(),
 		platformRules(),
+		rekeyRules(),
 		aiRules(),
 		moreAIRules(),
 		slackRules(),

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rekeyhq/rekey/internal/detect"
+	"github.com/rekeyhq/rekey/internal/token"
 )
 
 func newDetector(t testing.TB) *detect.Detector {
@@ -399,6 +400,36 @@ func TestGoCodeIsQuiet(t *testing.T) {
 	} {
 		for _, f := range d.Scan([]byte(line)) {
 			t.Errorf("%q: %s reported %q", line, f.Rule.ID, f.Secret.Reveal())
+		}
+	}
+}
+
+// TestRekeyRuleFindsRealTokens: the rule finds what internal/token
+// makes, and nothing once one character is changed.
+func TestRekeyRuleFindsRealTokens(t *testing.T) {
+	var rule *detect.Rule
+	for _, r := range All() {
+		if r.ID == "rekey-api-token" {
+			rule = r
+		}
+	}
+	if rule == nil {
+		t.Fatal("no rekey-api-token rule")
+	}
+	for range 50 {
+		tok, err := token.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := tok.Reveal()
+		m := rule.Regex.FindSubmatch(append([]byte("REKEY_TOKEN="), s...))
+		if m == nil || !rule.Validate(m[rule.Regex.SubexpIndex("secret")]) {
+			t.Fatalf("the rule misses %s", s)
+		}
+		typo := append([]byte(nil), s...)
+		typo[len(token.Prefix)+5] ^= 0x01
+		if rule.Validate(typo) && string(typo) != string(s) {
+			t.Fatalf("the rule takes a mistyped token %s", typo)
 		}
 	}
 }

@@ -65,6 +65,10 @@ func spkiOf(c *x509.Certificate) string {
 	return fp
 }
 
+// SerialOf is c's serial as openssl prints it (upper-case hex, an even
+// number of digits): how the CA's index and Revoke name it.
+func SerialOf(c *x509.Certificate) string { return serialHex(c) }
+
 // serialHex is the serial as openssl prints it: upper-case hex, an even
 // number of digits.
 func serialHex(c *x509.Certificate) string {

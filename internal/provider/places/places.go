@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -113,4 +114,36 @@ func Fingerprints(op string, s secret.Secret) (*keys.Fingerprints, error) {
 		return nil, errs.New(op, errs.Invalid, "", "identify: an encrypted "+k.Format+" key: its public key cannot be read without the passphrase (give its .pub or its certificate instead)")
 	}
 	return k.Fingerprints, nil
+}
+
+// Cause is err without the path an *os.PathError adds, for messages that
+// name the path themselves.
+func Cause(err error) error { return cause(err) }
+
+// Writable reports whether a file can be created in dir, as an atomic
+// replacement there will: it creates one and removes it.
+func Writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".rekey-preflight-*")
+	if err != nil {
+		return cause(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// Preflight collects a preflight's problems for the rotate steps of req,
+// each line naming those steps.
+type Preflight struct {
+	Response provider.PreflightResponse
+	steps    string
+}
+
+// NewPreflight starts the answer to req.
+func NewPreflight(req provider.PreflightRequest) *Preflight {
+	return &Preflight{Response: provider.PreflightResponse{Problems: []string{}}, steps: strings.Join(req.Steps[provider.NeedRotate], ", ")}
+}
+
+// Add records one problem.
+func (p *Preflight) Add(format string, a ...any) {
+	p.Response.Problems = append(p.Response.Problems, fmt.Sprintf(format, a...)+" (needed by "+p.steps+")")
 }

@@ -3,16 +3,12 @@ package sshtrust
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -21,98 +17,25 @@ import (
 	"github.com/rekeyhq/rekey/internal/keys"
 	"github.com/rekeyhq/rekey/internal/keys/keytest"
 	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/sshtrust/sshdtest"
 	"github.com/rekeyhq/rekey/internal/secret"
-	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
-// sshd is a real OpenSSH server on a loopback port, run in the
-// foreground (-D -e) with its own host key and config, reading
-// authorized_keys from dir/ak/%u.
+// sshd is sshdtest's server with this package's old field names.
 type sshd struct {
-	addr    string
-	akDir   string
-	hostKey ssh.PublicKey
-	log     *bytes.Buffer
-}
-
-// findSSHD returns sshd's path, or skips the test (fails it under
-// REKEY_REQUIRE_SERVICES=1) when Debian's openssh-server is missing.
-func findSSHD(t *testing.T) string {
-	t.Helper()
-	return testutil.NeedTool(t, "sshd", "apt-get install openssh-server; make test installs it as root")
+	*sshdtest.SSHD
+	addr  string
+	akDir string
+	log   *bytes.Buffer
 }
 
 func startSSHD(t *testing.T, dir string) *sshd {
 	t.Helper()
-	bin := findSSHD(t)
-	if os.Geteuid() == 0 {
-		// sshd's privilege separation directory, which the package's
-		// service unit creates at boot.
-		keytest.Must(t, os.MkdirAll("/run/sshd", 0o755))
-	}
-	hk := keytest.SSHKey(t, dir, "host_key", "ed25519", "")
-	pubBytes, err := os.ReadFile(hk + ".pub")
-	keytest.Must(t, err)
-	hostPub, _, _, _, err := ssh.ParseAuthorizedKey(pubBytes)
-	keytest.Must(t, err)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	keytest.Must(t, err)
-	addr := l.Addr().String()
-	l.Close()
-	s := &sshd{addr: addr, akDir: filepath.Join(dir, "ak"), hostKey: hostPub, log: &bytes.Buffer{}}
-	keytest.Must(t, os.MkdirAll(s.akDir, 0o755))
-	conf := filepath.Join(dir, "sshd_config")
-	keytest.WriteFile(t, conf, []byte(fmt.Sprintf(`ListenAddress %s
-HostKey %s
-PidFile none
-AuthorizedKeysFile %s/%%u
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PubkeyAuthentication yes
-PermitRootLogin prohibit-password
-LogLevel VERBOSE
-`, addr, hk, s.akDir)), 0o644)
-	cmd := exec.Command(bin, "-D", "-e", "-f", conf)
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	done := keytest.Daemon(t, cmd)
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		select {
-		case <-done:
-			t.Fatalf("sshd exited: %s", s.log.String())
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return s
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd on %s does not answer:\n%s", addr, s.log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s := sshdtest.Start(t, dir)
+	return &sshd{SSHD: s, addr: s.Addr, akDir: s.AKDir, log: s.Log}
 }
 
-// login logs in as account with the private key (PEM) and runs `true`.
-func (s *sshd) login(account string, key secret.Secret) error {
-	signer, err := ssh.ParsePrivateKey(key.Reveal())
-	if err != nil {
-		return err
-	}
-	c, err := ssh.Dial("tcp", s.addr, &ssh.ClientConfig{User: account, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.FixedHostKey(s.hostKey), Timeout: 20 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	sess, err := c.NewSession()
-	if err != nil {
-		return err
-	}
-	defer sess.Close()
-	return sess.Run("true")
-}
+func (s *sshd) login(account string, key secret.Secret) error { return s.Login(account, key) }
 
 func sshSystem(t *testing.T, akGlob string) *SSH {
 	t.Helper()

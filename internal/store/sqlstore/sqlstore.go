@@ -349,6 +349,30 @@ func (s *Store) UpdateIncident(ctx context.Context, inc store.Incident) error {
 	})
 }
 
+// SetIncidentSecret implements store.Store.
+func (s *Store) SetIncidentSecret(ctx context.Context, id string, from, to secret.Fingerprint, preview string) error {
+	const op = "store: set incident secret"
+	if err := store.CheckFingerprint(op, to); err != nil {
+		return err
+	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE incidents SET fingerprint = $2, preview = $3 WHERE id = $1 AND fingerprint = $4 AND state = 'open'`,
+			id, string(to), preview, string(from))
+		if err != nil {
+			if s.d.IsConflict != nil && s.d.IsConflict(err) {
+				return errs.New(op, errs.Conflict, id, "another open incident is about that secret")
+			}
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errs.New(op, errs.Conflict, id, "the incident is closed or was given its secret already")
+		}
+		return nil
+	})
+}
+
 // CloseIncident implements store.Store.
 func (s *Store) CloseIncident(ctx context.Context, id string, at time.Time) error {
 	const op = "store: close incident"

@@ -44,6 +44,7 @@ func Run(t *testing.T, h Harness) {
 		{"OpenConcurrent", testOpenConcurrent},
 		{"CloseLetsANewOneOpen", testClose},
 		{"UpdateIncident", testUpdate},
+		{"SetIncidentSecret", testSetIncidentSecret},
 		{"ListIncidents", testList},
 		{"InventoryCopy", testInventoryCopy},
 		{"Occurrences", testOccurrences},
@@ -65,6 +66,8 @@ func Run(t *testing.T, h Harness) {
 		{"WatchBaselines", testWatchBaselines},
 		{"Canaries", testCanaries},
 		{"RevokedLogins", testRevokedLogins},
+		{"Tokens", testTokens},
+		{"WebSessions", testWebSessions},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},
@@ -326,6 +329,47 @@ func testUpdate(t *testing.T, h Harness) {
 	w := up
 	w.State, w.Created, w.Fingerprint = inc.State, inc.Created, inc.Fingerprint
 	check(t, "after update", got, w)
+}
+
+// testSetIncidentSecret: an incident opened under a key that is not its
+// secret's (watch keys them by identity) takes the secret's fingerprint
+// once; the next open of the secret finds it; a second adoption, one of
+// a closed incident, or one that would make two open incidents of one
+// secret are conflicts that change nothing.
+func testSetIncidentSecret(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	key, leaked := fp(t, "identity key of shop-db/orders_svc"), fp(t, "the leaked password")
+	in := newIncident(t, "identity key of shop-db/orders_svc")
+	in.Preview = ""
+	w, _ := mustOpen(t, s, in)
+	if err := s.SetIncidentSecret(ctx(), w.ID, key, leaked, "the*****word"); err != nil {
+		t.Fatal(err)
+	}
+	got, existing := mustOpen(t, s, newIncident(t, "the leaked password"))
+	if !existing || got.ID != w.ID || got.Preview != "the*****word" || got.Fingerprint != leaked {
+		t.Errorf("open of the secret after SetIncidentSecret: existing=%v %+v, want %s", existing, got, w.ID)
+	}
+	if err := s.SetIncidentSecret(ctx(), w.ID, key, fp(t, "another"), ""); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("second SetIncidentSecret: %v, want a conflict", err)
+	}
+	// Another identity-keyed incident cannot take a secret that has an
+	// open incident.
+	other, _ := mustOpen(t, s, newIncident(t, "identity key of shop-db/billing"))
+	if err := s.SetIncidentSecret(ctx(), other.ID, fp(t, "identity key of shop-db/billing"), leaked, ""); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("SetIncidentSecret to an open incident's secret: %v, want a conflict", err)
+	}
+	if err := s.CloseIncident(ctx(), other.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetIncidentSecret(ctx(), other.ID, fp(t, "identity key of shop-db/billing"), fp(t, "x"), ""); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("SetIncidentSecret of a closed incident: %v, want a conflict", err)
+	}
+	if err := s.SetIncidentSecret(ctx(), w.ID, leaked, "not a fingerprint", ""); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("SetIncidentSecret to a clear value: %v, want invalid", err)
+	}
+	if err := s.SetIncidentSecret(ctx(), "INC-20261126-ffff", key, leaked, ""); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("SetIncidentSecret of an unknown incident: %v, want not found", err)
+	}
 }
 
 func testList(t *testing.T, h Harness) {

@@ -609,7 +609,9 @@ func (fl *Follower) consume(ctx context.Context, t *file, b []byte, h watch.Hand
 	fl.counts.Add(t.path, st)
 	t.off += int64(len(b))
 	t.line += bytes.Count(b, []byte{'\n'})
-	return fl.commit(ctx, t, "")
+	// Recorded even when ctx just ended: the handler stored the batch's
+	// effect, and reading it again after a clean stop would repeat it.
+	return fl.commit(context.WithoutCancel(ctx), t, "")
 }
 
 func (fl *Follower) commit(ctx context.Context, t *file, replaces string) error {

@@ -506,3 +506,27 @@ func TestPollingWhenWatchFails(t *testing.T) {
 	appendTo(t, path, c)
 	waitFor(t, func() bool { return s.n() == want+len(more) })
 }
+
+// A batch whose handler returned is recorded even when the follower is
+// stopped during it (the handler saw ctx end and finished): a restart does
+// not hand it over again.
+func TestStopDuringHandlerRecordsTheBatch(t *testing.T) {
+	fx := fixtures[0]
+	st := newStore(t)
+	path := filepath.Join(t.TempDir(), "app.log")
+	appendTo(t, path, fx.content(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sink{}
+	fl := follower(t, st, fx.format, path)
+	if err := fl.Pass(ctx, func(ctx context.Context, b watch.Batch) error {
+		cancel() // the stop arrives while the batch is handled
+		return s.handle(ctx, b)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.take()) == 0 {
+		t.Fatal("nothing handed over")
+	}
+	fl.closeAll()
+	equal(t, "after a restart", pass(t, follower(t, st, fx.format, path), s), nil)
+}

@@ -2,14 +2,9 @@ package stream
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -21,65 +16,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/testutil"
 	"github.com/rekeyhq/rekey/internal/watch"
 )
-
-// natsServer starts a JetStream server of the test's own, on a free port
-// with its store in a temporary directory, and stops it at cleanup.
-func natsServer(t *testing.T) string {
-	t.Helper()
-	bin := testutil.NeedTool(t, "nats-server", "apt-get install nats-server")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill() //nolint:errcheck // it may have exited
-		cmd.Wait()         //nolint:errcheck // killed
-	})
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		nc, err := nats.Connect(url)
-		if err == nil {
-			nc.Close()
-			return url
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server did not come up: %v\n%s", err, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// publish makes stream LOGS on logs.> and publishes msgs on subject.
-func publish(t *testing.T, url, subject string, msgs [][]byte) {
-	t.Helper()
-	ctx := context.Background()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		if _, err := js.Publish(ctx, subject, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // cloudTrailLines returns n CloudTrail records, one per message, from the
 // parser's real fixture.
@@ -154,8 +90,8 @@ func run(t *testing.T, fl *Follower, c *collector, stop func(n int) bool) {
 // Publish 100, consume 60, restart: the durable consumer gives exactly the
 // other 40, each sequence once.
 func TestDurableResume(t *testing.T) {
-	url := natsServer(t)
-	publish(t, url, "logs.aws.trail", cloudTrailLines(t, 100))
+	url := testutil.StartNATS(t)
+	testutil.PublishLogs(t, url, "logs.aws.trail", cloudTrailLines(t, 100))
 	c := &collector{}
 	run(t, follower(t, url), c, func(n int) bool { return n >= 60 })
 	if c.n() != 60 {
@@ -194,10 +130,10 @@ func TestDurableResume(t *testing.T) {
 
 // A message that does not parse is counted with its sequence, not fatal.
 func TestUnparseableMessageCounted(t *testing.T) {
-	url := natsServer(t)
+	url := testutil.StartNATS(t)
 	msgs := cloudTrailLines(t, 3)
 	msgs = append(msgs[:1], append([][]byte{[]byte("{not a record")}, msgs[1:]...)...)
-	publish(t, url, "logs.aws.trail", msgs)
+	testutil.PublishLogs(t, url, "logs.aws.trail", msgs)
 	c := &collector{}
 	fl := follower(t, url)
 	run(t, fl, c, func(n int) bool { return n >= 3 })

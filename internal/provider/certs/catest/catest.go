@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +106,18 @@ func startOCSP(t testing.TB, ca *keytest.CA) (url, reload string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// OCSPSays asks the responder with openssl's own client, out of band:
+// "good", "revoked" or "unknown" as `openssl ocsp -serial` prints it.
+func (ca *CA) OCSPSays(t testing.TB, serial string) string {
+	t.Helper()
+	out := string(keytest.Run(t, ca.Dir, nil, "openssl", "ocsp", "-issuer", ca.Cert, "-CAfile", ca.Cert, "-serial", "0x"+serial, "-url", ca.OCSPURL, "-timeout", "20"))
+	for _, s := range []string{"revoked", "good", "unknown"} {
+		if strings.Contains(out, ": "+s) {
+			return s
+		}
+	}
+	t.Fatalf("openssl ocsp: %s", out)
+	return ""
 }

@@ -1,0 +1,264 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/broker"
+	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/server"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/token"
+	"github.com/rekeyhq/rekey/internal/web"
+)
+
+type serveOpts struct {
+	listen         string
+	inventory      string
+	tlsCert        string
+	tlsKey         string
+	publicURL      string
+	insecureListen bool
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	o := &serveOpts{}
+	c := &cobra.Command{
+		Use:   "serve [--listen 127.0.0.1:8420] [--inventory FILE] [--tls-cert F --tls-key F]",
+		Short: "Run the incident service: the HTTP API (/api/v1) over the store, for a team",
+		Long: `Serve runs rekey as a service over the store (--store, $REKEY_STORE, else
+$REKEY_HOME/rekey.db): the API of /api/v1 (its OpenAPI 3.1 document is at
+/api/v1/openapi.json), where every request but /api/v1/health and the document
+carries "Authorization: Bearer TOKEN". The token's name is the actor in the
+audit log; its role says what it may do, and nobody approves a step of an
+incident they opened or a run they started.
+
+Incidents opened through the API are opened with --inventory, which the
+server reads once at start and keeps with each incident.
+
+The first line on standard error is "listening on HOST:PORT" (the port bound
+when --listen asks for :0); then one JSON line per request, which never holds
+a token, a query string or a secret. Without --tls-cert and --tls-key the
+server listens only on a loopback address, unless --insecure-listen says that
+something in front of it (a proxy on the same host) terminates TLS. SIGINT or
+SIGTERM stops it: requests in flight are finished first.
+
+EXIT STATUS
+  0  stopped by a signal, after finishing the requests in flight
+  2  usage or input error (a bad address, a non-loopback address without TLS,
+     an unreadable inventory or certificate, a bad store)`,
+		Example: `  rekey serve --inventory ops/rekey.yml
+  rekey serve --store postgres://rekey@db/rekey --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runServe(c.Context(), g, o)
+		},
+	}
+	c.Flags().StringVar(&o.listen, "listen", "127.0.0.1:8420", "address to listen on (HOST:PORT; port 0 picks a free one)")
+	c.Flags().StringVar(&o.inventory, "inventory", "", "the inventory incidents opened through the API are opened with")
+	c.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM), with --tls-key")
+	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
+	c.Flags().StringVar(&o.publicURL, "public-url", "", "the URL people reach this server at, when a proxy is in front (links, sign-in redirects)")
+	c.Flags().BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback address without TLS (TLS is terminated in front of rekey)")
+	return c
+}
+
+func runServe(ctx context.Context, g *globals, o *serveOpts) error {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usagef("give both --tls-cert and --tls-key, or neither")
+	}
+	host, _, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return usagef("--listen %q: want HOST:PORT, such as 127.0.0.1:8420", o.listen)
+	}
+	if o.tlsCert == "" && !o.insecureListen && !loopback(host) {
+		return usagef("--listen %s: without TLS (--tls-cert, --tls-key) rekey serve listens only on a loopback address; give --insecure-listen if TLS is terminated in front of it", o.listen)
+	}
+	if o.publicURL != "" {
+		if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usagef("--public-url %q: want an absolute http(s) URL", o.publicURL)
+		}
+	}
+	var tlsCfg *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return usagef("--tls-cert %s, --tls-key %s: %v", o.tlsCert, o.tlsKey, err)
+		}
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	cfg := server.Config{Log: g.env.Stderr, Version: serveVersion(), PublicURL: o.publicURL}
+	var inv *inventory.Inventory
+	if o.inventory != "" {
+		path, err := filepath.Abs(o.inventory)
+		if err != nil {
+			return usagef("--inventory %s: %v", o.inventory, err)
+		}
+		if inv, err = loadInventoryStrict(g, path); err != nil {
+			return err
+		}
+		if cfg.Inventory, err = inventory.ReadFile(path); err != nil {
+			return err
+		}
+		cfg.InventoryPath = path
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg.Store = st
+	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
+	var warnings []string
+	if inv != nil && inv.Broker != nil {
+		leases, done, err := g.brokerLeases(ctx, st, inv)
+		if err != nil {
+			// The API serves incidents without it; ending leases says so.
+			warnings = append(warnings, "broker leases cannot be ended through the API: "+strings.Join(strings.Fields(err.Error()), " "))
+		} else {
+			defer done()
+			cfg.Leases = leases
+		}
+	}
+	authn := &token.Authenticator{Store: st}
+	cfg.Auth = authn
+	cfg.UI = web.New(web.Config{
+		Store: st, Auth: authn, Deps: cfg.Deps, Secure: tlsCfg != nil,
+		LogActor: server.LogActor,
+	})
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usagef("--listen %s: %v", o.listen, err)
+	}
+	fmt.Fprintf(g.env.Stderr, "listening on %s\n", ln.Addr())
+	elog := &jsonErrorLog{w: g.env.Stderr, key: "error"}
+	for _, w := range warnings {
+		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
+	}
+	srv := &http.Server{
+		Handler:           server.New(cfg).Handler(),
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(elog, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	done := make(chan error, 1)
+	go func() {
+		if tlsCfg != nil {
+			done <- srv.ServeTLS(ln, "", "")
+		} else {
+			done <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	// Requests in flight finish; a run the server started goes on being
+	// recorded by its steps and is resumed, not lost, if cut off.
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutting down: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// serveDeps is the workflow's dependencies for one request: this store,
+// the principal as the actor, claims held for the request's length, and
+// nothing printed (the request log is the server's only output).
+func (g *globals) serveDeps(st store.Store, p auth.Principal) (incident.Deps, error) {
+	d, err := g.deps(st)
+	if err != nil {
+		return incident.Deps{}, err
+	}
+	d.Actor = p.Name
+	d.Claim = incident.StoreClaim(st, p.Name)
+	d.Say, d.Warn, d.Progress = nil, nil, nil
+	return d, nil
+}
+
+// brokerLeases is the broker's lease service for ending leases through
+// the API: the systems its roles name, opened as their administrators.
+// done closes them.
+func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *inventory.Inventory) (_ *broker.Leases, done func(), err error) {
+	al, err := g.auditLog(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opened []provider.Provider
+	done = func() {
+		for _, p := range opened {
+			p.Close()
+		}
+	}
+	l, err := incident.Leases(ctx, st, al, inv, func(ctx context.Context, system string) (provider.Provider, error) {
+		p, err := g.systems(inv).Open(ctx, system)
+		if err == nil {
+			opened = append(opened, p)
+		}
+		return p, err
+	})
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	return l, done, nil
+}
+
+// loopback reports whether host names only this machine.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+func serveVersion() string {
+	v, _, _ := versionOf(Version, debug.ReadBuildInfo)
+	return v
+}
+
+// jsonErrorLog turns net/http's own log lines (a TLS handshake refused, a
+// panic in a handler) into JSON lines, so that the server's stderr after
+// its first line is JSON throughout.
+type jsonErrorLog struct {
+	mu  sync.Mutex
+	w   io.Writer
+	key string
+}
+
+func (l *jsonErrorLog) Write(p []byte) (int, error) {
+	b, _ := json.Marshal(map[string]string{"time": time.Now().UTC().Format(time.RFC3339Nano), l.key: strings.TrimSpace(string(p))})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.w.Write(append(b, '\n')); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -1,0 +1,20 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/rekeyhq/rekey/internal/secret"
+)
+
+// DecoyCreator is implemented by systems that can hold a canary: a login
+// that authenticates, so an attacker who finds its secret tries it, and
+// that may do nothing once in.
+type DecoyCreator interface {
+	// CreateDecoy creates login name with secret s and no privilege
+	// (PostgreSQL: a LOGIN role with no attribute, membership or grant;
+	// MySQL: an account with USAGE only; Redis: an ACL user allowed no
+	// command, key or channel). Calling it again for a decoy it made sets
+	// the secret again; a login of that name that is not one of its
+	// decoys is refused (errs.Invalid) and left alone.
+	CreateDecoy(ctx context.Context, name string, s secret.Secret) error
+}

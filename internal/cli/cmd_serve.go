@@ -221,24 +221,19 @@ func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *invento
 	if err != nil {
 		return nil, nil, err
 	}
-	systems := map[string]provider.Provider{}
+	var opened []provider.Provider
 	done = func() {
-		for _, p := range systems {
+		for _, p := range opened {
 			p.Close()
 		}
 	}
-	for _, r := range inv.Broker.Roles {
-		if systems[r.System] != nil {
-			continue
+	l, err := incident.Leases(ctx, st, al, inv, func(ctx context.Context, system string) (provider.Provider, error) {
+		p, err := g.systems(inv).Open(ctx, system)
+		if err == nil {
+			opened = append(opened, p)
 		}
-		p, err := g.systems(inv).Open(ctx, r.System)
-		if err != nil {
-			done()
-			return nil, nil, err
-		}
-		systems[r.System] = p
-	}
-	l, err := broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: st, Audit: al, Systems: systems})
+		return p, err
+	})
 	if err != nil {
 		done()
 		return nil, nil, err

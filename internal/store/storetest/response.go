@@ -369,3 +369,41 @@ func testReviewsAndTasks(t *testing.T, h Harness) {
 		t.Errorf("a task without kind and state: %v", err)
 	}
 }
+
+// testAuditBatch appends several entries in one call: they chain after
+// what is there and after each other, and an invalid one appends none.
+func testAuditBatch(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	first, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice", Action: "one"}, chainSign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []store.AuditEntry{{Actor: "bob", Action: "two"}, {Actor: "carol", Action: "three", Detail: json.RawMessage(`{"n":3}`)}, {Actor: "dan", Action: "four"}}
+	out, err := s.AppendAudits(ctx(), batch, chainSign)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("batch: %v %v", out, err)
+	}
+	prev := first.Hash
+	for i, e := range out {
+		if e.Seq != int64(i+2) || e.PrevHash != prev || e.Hash != chainHash(e) || e.Actor != batch[i].Actor {
+			t.Errorf("batch entry %d: %s", i, show(e))
+		}
+		prev = e.Hash
+	}
+	bad := []store.AuditEntry{{Actor: "eve", Action: "five"}, {Actor: "eve"}}
+	if _, err := s.AppendAudits(ctx(), bad, chainSign); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a batch with an entry without an action: %v, want Invalid", err)
+	}
+	log, err := s.AuditLog(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 4 {
+		t.Fatalf("%d entries, want 4 (the invalid batch appended something)", len(log))
+	}
+	for i, e := range log[1:] {
+		if e.Hash != out[i].Hash || e.MAC != out[i].MAC {
+			t.Errorf("batch entry %d read back differs: %s", i, show(e))
+		}
+	}
+}

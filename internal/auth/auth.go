@@ -95,6 +95,12 @@ func (p Principal) Can(c Capability) bool { return p.Role.Can(c) }
 // which, so that a caller cannot probe for valid token names.
 var ErrUnauthenticated = errors.New("not authenticated")
 
+// ErrRevoked is a credential this server issued that was revoked or has
+// expired. It is ErrUnauthenticated too (errors.Is); the API answers it
+// with 403 rather than 401, which tells only the holder of that very
+// credential that it was known: nothing a guesser can use.
+var ErrRevoked = fmt.Errorf("revoked or expired: %w", ErrUnauthenticated)
+
 // Authenticator turns a bearer credential into a principal.
 type Authenticator interface {
 	Authenticate(ctx context.Context, bearer string) (Principal, error)

@@ -330,6 +330,21 @@ func (l *Leases) RevokeIdentity(ctx context.Context, id provider.IdentityRef, by
 	return l.revokeAll(ctx, store.BrokerLeaseFilter{System: id.System, Identity: id.Name}, by)
 }
 
+// ActiveLogin reports whether login is an active lease of role: the plan's
+// move-to-lease step asks it of the login a consumer's config holds.
+func (l *Leases) ActiveLogin(ctx context.Context, role, login string) (bool, error) {
+	recs, err := l.st.BrokerLeases(ctx, store.BrokerLeaseFilter{Role: role, States: []string{store.BrokerActive}})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if r.Login == login && r.ExpiresAt.After(l.now()) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // List returns the leases matching f, by expiry.
 func (l *Leases) List(ctx context.Context, f store.BrokerLeaseFilter) ([]store.BrokerLease, error) {
 	return l.st.BrokerLeases(ctx, f)

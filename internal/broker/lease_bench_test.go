@@ -2,15 +2,20 @@ package broker
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
+	"github.com/rekeyhq/rekey/internal/broker/brokertest"
+	"github.com/rekeyhq/rekey/internal/provider"
+	"github.com/rekeyhq/rekey/internal/provider/mysql"
+	"github.com/rekeyhq/rekey/internal/provider/redis"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 	pgstore "github.com/rekeyhq/rekey/internal/store/postgres"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -40,35 +45,10 @@ func BenchmarkLeaseIssue(b *testing.B) {
 			for i := range ds {
 				ds[i] = e.decide(b, fmt.Sprintf("system:serviceaccount:orders:w%d", i), "rw", 0)
 			}
-			var next atomic.Int64
-			lat := make([][]time.Duration, workers)
-			var wg sync.WaitGroup
-			b.ResetTimer()
-			start := time.Now()
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for next.Add(1) <= int64(b.N) {
-						t0 := time.Now()
-						if _, err := e.leases.Issue(context.Background(), ds[w]); err != nil {
-							b.Error(err)
-							return
-						}
-						lat[w] = append(lat[w], time.Since(t0))
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			all := slices.Concat(lat...)
-			slices.Sort(all)
-			if len(all) > 0 {
-				b.ReportMetric(float64(len(all))/elapsed.Seconds(), "leases/s")
-				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-			}
+			brokertest.Concurrently(b, workers, "leases/s", func(w int) error {
+				_, err := e.leases.Issue(context.Background(), ds[w])
+				return err
+			})
 			if _, err := e.leases.RevokeRole(context.Background(), "rw", "bench"); err != nil {
 				b.Error(err)
 			}
@@ -121,5 +101,66 @@ func BenchmarkReaperLag(b *testing.B) {
 	if len(lags) > 0 {
 		b.ReportMetric(float64(sum.Milliseconds())/float64(len(lags)), "mean-lag-ms")
 		b.ReportMetric(float64(worst.Milliseconds()), "max-lag-ms")
+	}
+}
+
+// BenchmarkLeaseIssueSystems is BenchmarkLeaseIssue on MariaDB (a user
+// with the template's grants) and Redis (an ACL user with its rules),
+// the store on SQLite: 20 goroutines, each lease audited.
+func BenchmarkLeaseIssueSystems(b *testing.B) {
+	b.Run("system=mariadb", func(b *testing.B) {
+		testutil.NeedService(b, "mariadb", testutil.MariaDBAddr)
+		root, err := sql.Open("mysql", testutil.MariaDBRootDSN)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { root.Close() })
+		tmpl, dbName := testutil.RandomName("lbm"), testutil.RandomName("lbdb")
+		b.Cleanup(func() {
+			for _, u := range testutil.MariaDBUsersLike(b, tmpl) {
+				name, _, _ := strings.Cut(u, "@")
+				testutil.DropMariaDBUsers(b, name)
+			}
+			_, _ = root.Exec("DROP DATABASE IF EXISTS " + dbName)
+		})
+		for _, q := range []string{"CREATE DATABASE " + dbName, fmt.Sprintf("CREATE TABLE %s.ok (n int)", dbName),
+			fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY 'unused-Password-1'", tmpl), fmt.Sprintf("GRANT SELECT ON %s.ok TO '%s'@'%%'", dbName, tmpl)} {
+			if _, err := root.Exec(q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+		benchSystem(b, mariadbLeaseInventory, tmpl, "app-db", func(ctx context.Context) (provider.Provider, error) {
+			return mysql.New(ctx, provider.Config{System: "app-db", Admin: secret.FromString(testutil.MariaDBRootDSN)})
+		})
+	})
+	b.Run("system=redis", func(b *testing.B) {
+		testutil.NeedService(b, "redis", redisAddr)
+		tmpl := testutil.RandomName("lbr")
+		if r, err := dialRESP(b).do("ACL", "SETUSER", tmpl, "on", ">unused-password-1", "~"+tmpl+":*", "+get", "+ping"); err != nil || r != "+OK" {
+			b.Fatalf("create template: %q %v", r, err)
+		}
+		b.Cleanup(func() {
+			users, _ := dialRESP(b).do("ACL", "USERS")
+			for _, u := range strings.Fields(users) {
+				if u == tmpl || strings.HasPrefix(u, tmpl+"_l") {
+					_, _ = dialRESP(b).do("ACL", "DELUSER", u)
+				}
+			}
+		})
+		benchSystem(b, redisLeaseInventory, tmpl, "cache", func(ctx context.Context) (provider.Provider, error) {
+			return redis.New(ctx, provider.Config{System: "cache", Admin: secret.FromString("redis://" + redisAddr + "/0")})
+		})
+	})
+}
+
+func benchSystem(b *testing.B, inventoryFmt, tmpl, system string, open func(context.Context) (provider.Provider, error)) {
+	leases, issue := systemLeases(b, inventoryFmt, tmpl, system, open)
+	issue("rw") // the template's check, outside the measure
+	brokertest.Concurrently(b, 20, "leases/s", func(int) error {
+		issue("rw")
+		return nil
+	})
+	if _, err := leases.RevokeRole(context.Background(), "rw", "bench"); err != nil {
+		b.Error(err)
 	}
 }

@@ -146,7 +146,7 @@ func TestLeaseMariaDB(t *testing.T) {
 // with a JWKS-file issuer ("https://issuer.test") and the inventory
 // inventoryFmt (%[1]s: the JWKS file, %[2]s: the template); issue asks
 // for a lease of a role as one orders workload.
-func systemLeases(t *testing.T, inventoryFmt, tmpl, system string, open func(context.Context) (provider.Provider, error)) (leases *Leases, issue func(role string) *Lease) {
+func systemLeases(t testing.TB, inventoryFmt, tmpl, system string, open func(context.Context) (provider.Provider, error)) (leases *Leases, issue func(role string) *Lease) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -27,7 +27,7 @@ type respConn struct {
 	r *bufio.Reader
 }
 
-func dialRESP(t *testing.T) *respConn {
+func dialRESP(t testing.TB) *respConn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", redisAddr, 5*time.Second)
 	if err != nil {

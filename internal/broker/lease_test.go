@@ -172,19 +172,7 @@ func roleExists(t testing.TB, c *testutil.PGCluster, name string) bool {
 // test left).
 func dropLeasesOf(t testing.TB, c *testutil.PGCluster, templates ...string) {
 	t.Helper()
-	rows, err := c.Pool(t).Query(context.Background(), `SELECT DISTINCT m.rolname FROM pg_auth_members a
-		JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = ANY($1)`, templates)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Error(err)
-	}
-	for _, n := range names {
-		c.DropRole(t, n)
-	}
+	c.DropMembersOf(t, templates...)
 }
 
 // alive reports whether conn's session still answers.
@@ -433,6 +421,9 @@ func TestReaperEndsExpiredSession(t *testing.T) {
 	if roleExists(t, e.c, l.Login) {
 		t.Error("the reaped lease's login exists")
 	}
+	// The pass that reaped it reports it once its audit entry is in: a
+	// cancel before then would end the pass first.
+	waitFor(t, "the reaper to report the lease", func() bool { mu.Lock(); defer mu.Unlock(); return len(reaped) > 0 })
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Run returned %v, want context.Canceled", err)

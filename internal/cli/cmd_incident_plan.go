@@ -35,12 +35,16 @@ replace the leaked credential, and stores them for run:
   split      a shared secret becomes one login per consumer (PostgreSQL: a login
              role member of the identity, which becomes the group), then the
              shared one is revoked
+  jit        consumers that declare jit: {role: NAME} move onto short-lived leases
+             from the broker (their rekey agent delivers them), the others get a
+             login of their own, then the static identity is revoked
   auto       emergency when the secret is used from a source no consumer explains
              or the identity is over-privileged; else split when it is shared;
              else graceful
 
 Dangerous privileges the inventory does not keep are removed first (isolate)
-and never given to replacements. Partners get a temporary login and wait for
+and never given to replacements. When a broker role copies the identity, a
+revoke-leases step ends every lease of it. Partners get a temporary login and wait for
 their change window; revoking what a partner uses waits for an approval, as do
 the step kinds the inventory's policy lists.
 
@@ -57,7 +61,7 @@ EXIT STATUS
 			return runIncidentPlan(c.Context(), g, o, args[0], c.OutOrStdout())
 		},
 	}
-	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency or split")
+	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency, split or jit")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table, json or mermaid")
 	return c
 }

@@ -48,7 +48,7 @@ EXIT STATUS
 	c.Flags().DurationVar(&o.expiring, "expiring", 0, "only leases that expire within this duration (e.g. 72h)")
 	c.Flags().BoolVar(&o.all, "all", false, "include revoked and dropped leases")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
-	c.AddCommand(newLeasesRenewCmd(g))
+	c.AddCommand(newLeasesRenewCmd(g), newLeasesRevokeCmd(g))
 	return c
 }
 

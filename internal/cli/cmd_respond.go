@@ -71,7 +71,7 @@ EXIT STATUS
 	c.Flags().StringVar(&o.inventory, "inventory", "", "the inventory file (required)")
 	c.Flags().StringArrayVar(&o.logs, "logs", nil, "log files or quoted globs to read (repeatable), besides the inventory's")
 	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret leaked (RFC 3339); default: its oldest known copy")
-	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency or split")
+	c.Flags().StringVar(&o.strategy, "strategy", "auto", "auto, graceful, emergency, split or jit")
 	c.Flags().BoolVar(&o.yes, "yes", false, "do not ask before changing systems")
 	c.Flags().StringVar(&o.report, "report", "", "where to write the report (default $REKEY_HOME/reports/ID.FORMAT): a file is replaced atomically, a device or pipe written in place, a directory or symbolic link refused")
 	c.Flags().StringVar(&o.reportFormat, "report-format", "md", "report format: md, html or json")

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/auth/oidc"
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -38,6 +39,7 @@ type serveOpts struct {
 	tlsKey         string
 	publicURL      string
 	insecureListen bool
+	oidc           oidc.Flags
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -79,6 +81,7 @@ EXIT STATUS
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	c.Flags().StringVar(&o.publicURL, "public-url", "", "the URL people reach this server at, when a proxy is in front (links, sign-in redirects)")
 	c.Flags().BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback address without TLS (TLS is terminated in front of rekey)")
+	o.oidc.Register(c.Flags())
 	return c
 }
 
@@ -153,11 +156,19 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	// The UI streams the plan's live steps through the API server, which
 	// is built with the UI: the one refers to the other.
 	var api *server.Server
-	cfg.UI = web.New(web.Config{
+	webCfg := web.Config{
 		Store: st, Auth: authn, Deps: cfg.Deps, Secure: tlsCfg != nil,
 		LogActor: server.LogActor,
 		Events:   func(w http.ResponseWriter, r *http.Request, id string) { api.StreamEvents(w, r, id) },
-	})
+	}
+	prov, err := o.oidc.Build(ctx, o.publicURL)
+	if err != nil {
+		return err
+	}
+	if prov != nil {
+		webCfg.OIDC = &web.OIDC{Name: o.oidc.Issuer, Start: prov.Begin, Callback: prov.Callback}
+	}
+	cfg.UI = web.New(webCfg)
 	api = server.New(cfg)
 
 	ln, err := net.Listen("tcp", o.listen)
@@ -230,24 +241,19 @@ func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *invento
 	if err != nil {
 		return nil, nil, err
 	}
-	systems := map[string]provider.Provider{}
+	var opened []provider.Provider
 	done = func() {
-		for _, p := range systems {
+		for _, p := range opened {
 			p.Close()
 		}
 	}
-	for _, r := range inv.Broker.Roles {
-		if systems[r.System] != nil {
-			continue
+	l, err := incident.Leases(ctx, st, al, inv, func(ctx context.Context, system string) (provider.Provider, error) {
+		p, err := g.systems(inv).Open(ctx, system)
+		if err == nil {
+			opened = append(opened, p)
 		}
-		p, err := g.systems(inv).Open(ctx, r.System)
-		if err != nil {
-			done()
-			return nil, nil, err
-		}
-		systems[r.System] = p
-	}
-	l, err := broker.NewLeases(broker.LeaseConfig{Inventory: inv, Store: st, Audit: al, Systems: systems})
+		return p, err
+	})
 	if err != nil {
 		done()
 		return nil, nil, err

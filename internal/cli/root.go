@@ -143,7 +143,7 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))
 	root.AddCommand(newKeysCmd(g))
-	root.AddCommand(newBrokerCmd(g))
+	root.AddCommand(newBrokerCmd(g), newAgentCmd(g))
 	root.AddCommand(newWatchCmd(g), newCanaryCmd(g))
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newTokenCmd(g))

@@ -48,6 +48,10 @@ func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[str
 		return e.notify(st)
 	case plan.WaitWindow:
 		return map[string]any{"detail": "the change window " + st.Window + " is open"}, nil
+	case plan.RevokeLeases:
+		return e.revokeLeases(ctx, st)
+	case plan.MoveToLease:
+		return e.moveToLease(ctx, st)
 	}
 	return nil, errs.New("run", errs.Unsupported, st.ID, "this rekey cannot execute steps of kind "+string(st.Kind))
 }

@@ -104,6 +104,9 @@ type Deps struct {
 	// DropEnv names variables the consumers' commands must not inherit
 	// (the one --secret-env read the leaked secret from).
 	DropEnv []string
+	// Leases returns the broker's leases, for the revoke-leases and
+	// move-to-lease steps; nil when the inventory has no broker.
+	Leases func(ctx context.Context) (Leases, error)
 }
 
 // StepResult is one step in the run JSON.

@@ -134,7 +134,17 @@ func openers(ctx context.Context, st store.Store) (map[string]string, error) {
 }
 
 // Opener is who opened incident id ("" when the audit log does not say).
+// It reads that incident's entries only: the API asks it for every
+// incident shown, and the whole log grows with every action of every one.
 func Opener(ctx context.Context, st store.Store, id string) (string, error) {
-	m, err := openers(ctx, st)
-	return m[id], err
+	entries, err := st.IncidentAudit(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.Action == "incident.open" {
+			return e.Actor, nil
+		}
+	}
+	return "", nil
 }

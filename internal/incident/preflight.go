@@ -20,6 +20,7 @@ var needsOf = map[plan.Kind][]provider.Need{
 	plan.Revoke:            {provider.NeedRotate},
 	plan.RevokeRelated:     {provider.NeedRotate},
 	plan.TerminateSessions: {provider.NeedTerminate},
+	plan.RevokeLeases:      {provider.NeedRotate, provider.NeedTerminate},
 }
 
 // Preflight checks, before a run changes anything (and before a dry

@@ -99,6 +99,9 @@ func (d Deps) engineDeps(ctx context.Context, id string) (engine.Deps, func(), e
 		ed.Out = io.Discard
 	}
 	ed.Logins = logins(inv)
+	if inv.Broker != nil {
+		ed.Leases = brokerLeases(d, inv, ed.Provider)
+	}
 	return ed, cleanup, nil
 }
 

@@ -172,7 +172,17 @@ type Consumer struct {
 	// ChangeWindow, when set, is when the consumer may be changed.
 	ChangeWindow *Window
 	Notes        string
-	Pos          Pos
+	// JIT, when set, says the consumer gets its credential from the
+	// broker (a lease of JIT.Role, through rekey agent), so that
+	// `incident plan --strategy jit` can move it onto leases.
+	JIT *JIT
+	Pos Pos
+}
+
+// JIT is a consumer's jit: section.
+type JIT struct {
+	Role string
+	Pos  Pos
 }
 
 // Delivery is where a consumer's copy of the secret is written.

@@ -22,7 +22,7 @@ var (
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
-	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes"}
+	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes", "jit"}
 	sourceKeys   = []string{"type", "path", "history", "url", "token", "jql"}
 	logKeys      = []string{"type", "path", "prefix", "fields"}
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
@@ -129,6 +129,7 @@ func (p *parser) inventory(root *yaml.Node) *Inventory {
 	if v := o.vals["broker"]; v != nil && !isNull(v) {
 		inv.Broker = p.broker(v, inv)
 	}
+	p.jitRoles(inv)
 	if v := o.vals["watch"]; v != nil && !isNull(v) {
 		inv.Watch = p.watch(v)
 	}
@@ -421,7 +422,37 @@ func (p *parser) consumer(n *yaml.Node, i int, inv *Inventory) (Consumer, bool) 
 		c.ChangeWindow = w
 	}
 	c.Notes = o.str("notes", false)
+	if v := o.vals["jit"]; v != nil && !isNull(v) {
+		if jo := p.object(v, o.prefix("jit"), o.prefix("jit")); jo != nil {
+			jo.only("role")
+			c.JIT = &JIT{Role: jo.str("role", true), Pos: p.pos(jo.node)}
+		}
+	}
 	return c, true
+}
+
+func (p *parser) errorAt(pos Pos, format string, a ...any) {
+	p.rep.Errors = append(p.rep.Errors, Problem{pos, fmt.Sprintf(format, a...)})
+}
+
+// jitRoles checks that each consumer's jit role is a broker role of the
+// identity's system.
+func (p *parser) jitRoles(inv *Inventory) {
+	for _, c := range inv.Consumers {
+		if c.JIT == nil || c.JIT.Role == "" {
+			continue
+		}
+		r := inv.Broker.RoleByName(c.JIT.Role)
+		switch {
+		case r == nil:
+			p.errorAt(c.JIT.Pos, "consumer %s: jit: role %s is not a role of the broker: section", quote(c.Name), quote(c.JIT.Role))
+		case inv.IdentityOf(&c) != nil && inv.IdentityOf(&c).System != r.System:
+			// A lease is a login in its role's system: a consumer of
+			// another system's identity could not use it.
+			p.errorAt(c.JIT.Pos, "consumer %s: jit: role %s issues logins in system %s, not in %s where the consumer's identity is",
+				quote(c.Name), quote(c.JIT.Role), quote(r.System), quote(inv.IdentityOf(&c).System))
+		}
+	}
 }
 
 // identityProblem says what is wrong with a consumer's identity reference,

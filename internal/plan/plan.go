@@ -39,7 +39,7 @@ const (
 )
 
 // Strategies lists the values --strategy takes.
-var Strategies = []Strategy{Auto, Graceful, Emergency, Split}
+var Strategies = []Strategy{Auto, Graceful, Emergency, Split, JIT}
 
 // Kind is what a step does.
 type Kind string
@@ -114,7 +114,8 @@ type Step struct {
 	// for the orphan of an earlier attempt.
 	KeepKeys []string `json:"keep_keys,omitempty"`
 	// Role names a role whose sessions a terminate-sessions step ends
-	// (provider.RoleSessionTerminator): one the leaked key assumed.
+	// (provider.RoleSessionTerminator): one the leaked key assumed. On a
+	// move-to-lease step it is the broker role the consumer moves to.
 	Role string `json:"role,omitempty"`
 }
 
@@ -210,7 +211,7 @@ func Build(in Input) (*Plan, error) {
 	}
 	requested := cmp.Or(in.Strategy, Auto)
 	if !slices.Contains(Strategies, requested) {
-		return nil, fmt.Errorf("unknown strategy %q (want auto, graceful, emergency or split)", requested)
+		return nil, fmt.Errorf("unknown strategy %q (want auto, graceful, emergency, split or jit)", requested)
 	}
 	strategy, reason := Choose(s, Evidence{Reviewed: in.ReviewedSources, NoBaseline: in.NoBaseline})
 	if requested != Auto {
@@ -364,6 +365,7 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 			Summary:  fmt.Sprintf("make the leaked secret stop working for %s now (consumers fail until their replacement arrives)", key)})
 		term := b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
 			Needs: []string{rev}, Summary: "end every open session of " + key + ", the attacker's included"})
+		b.revokeLeases(id, key, []string{rev})
 		first = []string{term}
 	}
 
@@ -382,6 +384,12 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	var verified []string
 	inPlaceIssue := ""
 	for _, c := range consumers {
+		if strategy == JIT {
+			if moved := b.jitConsumer(id, c, first); moved != "" {
+				verified = append(verified, moved)
+				continue
+			}
+		}
 		var login, issue string
 		// A consumer rekey cannot write to is told its new login.
 		if c.Deliver != nil && !b.in.CanChangeLogin(c) {
@@ -405,6 +413,7 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	}
 	if strategy != Emergency {
 		needs := append(slices.Clone(first), verified...)
+		b.revokeLeases(id, key, needs)
 		if inPlaceIssue != "" {
 			// The in-place password change already killed the leaked
 			// secret; revoking the login would cut off its consumers.

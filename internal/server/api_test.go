@@ -22,13 +22,14 @@ import (
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/open"
 	"github.com/rekeyhq/rekey/internal/testutil"
+	"github.com/rekeyhq/rekey/internal/token"
 )
 
 // apiWorld is a server over a real store, with an inventory whose one
 // source holds the leaked secret, and a principal per role.
 //
-// The principals come from a table authenticator until tokens exist in
-// this branch (package token); then these tests switch to real tokens.
+// Requests name principals by alias ("tok-approver"); withRealTokens
+// swaps in the real token of that principal.
 type apiWorld struct {
 	h      http.Handler
 	st     store.Store
@@ -75,13 +76,7 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 	getenv := func(k string) string { return env[k] }
 	var log bytes.Buffer
 	s := New(Config{Version: "test", Log: &log, InventoryPath: invPath, Inventory: body,
-		Auth: tokens{
-			"tok-viewer":    {Name: "vera", Role: auth.Viewer, Via: "token"},
-			"tok-responder": {Name: "rita", Role: auth.Responder, Via: "token"},
-			"tok-runner":    {Name: "rob", Role: auth.Admin, Via: "token"},
-			"tok-approver":  {Name: "abe", Role: auth.Approver, Via: "token"},
-			"tok-admin":     {Name: "ada", Role: auth.Admin, Via: "token"},
-		},
+		Auth: &token.Authenticator{Store: st},
 		Deps: func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
 			d := incident.Deps{Store: st, Audit: al, Registry: all.Registry(), Getenv: getenv,
 				Fingerprinter: func() (*secret.Fingerprinter, error) { return secret.NewFingerprinter(key) },
@@ -102,7 +97,37 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 	for _, o := range opts {
 		o(&s.cfg)
 	}
-	return &apiWorld{h: validated(t, s), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
+	return &apiWorld{h: withRealTokens(t, st, validated(t, s)), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
+}
+
+// withRealTokens creates a real token in st for each principal the tests
+// name ("tok-viewer" …) and hands h requests that carry the real token
+// instead of the alias: every request of these tests is authenticated by
+// package token over the store, as rekey serve does.
+func withRealTokens(t *testing.T, st store.Store, h http.Handler) http.Handler {
+	t.Helper()
+	real := map[string]string{}
+	for alias, p := range map[string]auth.Principal{
+		"tok-viewer":    {Name: "vera", Role: auth.Viewer},
+		"tok-responder": {Name: "rita", Role: auth.Responder},
+		"tok-runner":    {Name: "rob", Role: auth.Admin},
+		"tok-approver":  {Name: "abe", Role: auth.Approver},
+		"tok-admin":     {Name: "ada", Role: auth.Admin},
+	} {
+		tok, _, err := token.Create(context.Background(), st, p.Name, p.Role, time.Hour, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		real[alias] = string(tok.Reveal())
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if alias, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			if tok, ok := real[alias]; ok {
+				r.Header.Set("Authorization", "Bearer "+tok)
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // stores runs f on SQLite and on PostgreSQL.
@@ -330,4 +355,31 @@ func TestConcurrentOpensMakeOneIncident(t *testing.T) {
 			t.Fatalf("%d created, ids %v", created, ids)
 		}
 	})
+}
+
+// TestTokenRefusals is the contract: no token is 401, a token
+// that is not one of ours is 401, and a real token that was revoked is
+// 403 — the holder learns it was known, nobody else learns anything.
+func TestTokenRefusals(t *testing.T) {
+	w := newAPIWorld(t, filepath.Join(t.TempDir(), "rekey.db"))
+	if rec := do(t, w.h, "GET", "/api/v1/incidents", "tok-viewer", ""); rec.Code != http.StatusOK {
+		t.Fatalf("a live viewer token: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(t, w.h, "GET", "/api/v1/incidents", "", ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("no token: %d, want 401", rec.Code)
+	}
+	forged, err := token.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := do(t, w.h, "GET", "/api/v1/incidents", string(forged.Reveal()), ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a well-formed token the store never issued: %d, want 401", rec.Code)
+	}
+	if _, err := token.Revoke(context.Background(), w.st, "vera", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rec := do(t, w.h, "GET", "/api/v1/incidents", "tok-viewer", "")
+	if e := errorOf(t, rec); rec.Code != http.StatusForbidden || !strings.Contains(e.Message, "revoked") {
+		t.Errorf("a revoked token: %d %+v, want 403 saying revoked", rec.Code, e)
+	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -19,8 +20,15 @@ func (s *Server) authenticate(r *http.Request) (auth.Principal, error) {
 		return auth.Principal{}, unauthorized("this server accepts no tokens")
 	}
 	p, err := s.cfg.Auth.Authenticate(r.Context(), strings.TrimSpace(tok))
-	if err != nil {
-		return auth.Principal{}, unauthorized("invalid, revoked or expired token")
+	switch {
+	case errors.Is(err, auth.ErrRevoked):
+		return auth.Principal{}, forbidden("this token was revoked or has expired")
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return auth.Principal{}, unauthorized("invalid token")
+	case err != nil:
+		// The store failed: not the caller's fault, and not a 401 that
+		// would make a client throw its good token away.
+		return auth.Principal{}, err
 	}
 	return p, nil
 }

@@ -49,10 +49,18 @@ type Responder interface {
 	// e.PrevHash to the last entry's hash ("" for the first), then
 	// e.Hash, e.MAC = sign(e), and inserts it.
 	AppendAudit(ctx context.Context, e AuditEntry, sign func(AuditEntry) (hash, mac string)) (AuditEntry, error)
+	// AppendAudits appends es, in order, in one transaction as
+	// AppendAudit appends one: one commit for many entries (the audit
+	// log's group commit). An invalid entry fails them all; none is
+	// appended then.
+	AppendAudits(ctx context.Context, es []AuditEntry, sign func(AuditEntry) (hash, mac string)) ([]AuditEntry, error)
 	// AuditLog returns the audit log in stored order (by seq).
 	AuditLog(ctx context.Context) ([]AuditEntry, error)
 	// AuditFrom returns the entries numbered seq and after, by seq.
 	AuditFrom(ctx context.Context, seq int64) ([]AuditEntry, error)
+	// IncidentAudit returns the entries of one incident, by seq: what a
+	// request about that incident reads, instead of the whole log.
+	IncidentAudit(ctx context.Context, incident string) ([]AuditEntry, error)
 }
 
 // Run states of a plan (DESIGN's run JSON).

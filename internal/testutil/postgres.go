@@ -493,6 +493,25 @@ func (c *PGCluster) DropRole(t testing.TB, name string) {
 	}
 }
 
+// DropMembersOf drops every member of the roles (the leases a failed
+// broker test left behind, which are members of their templates).
+func (c *PGCluster) DropMembersOf(t testing.TB, roles ...string) {
+	t.Helper()
+	rows, err := c.Pool(t).Query(context.Background(), `SELECT DISTINCT m.rolname FROM pg_auth_members a
+		JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = ANY($1)`, roles)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Error(err)
+	}
+	for _, n := range names {
+		c.DropRole(t, n)
+	}
+}
+
 // Connect logs in as usr over TCP with application name app and keeps the
 // connection open until the test ends.
 func (c *PGCluster) Connect(t testing.TB, usr, password, app string) *pgx.Conn {

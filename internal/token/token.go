@@ -161,9 +161,10 @@ type Authenticator struct {
 var _ auth.Authenticator = (*Authenticator)(nil)
 
 // Authenticate returns the principal of bearer. A malformed token, a bad
-// checksum, an unknown, revoked or expired token, or one whose role this
-// rekey does not know are all auth.ErrUnauthenticated, not told apart: a
-// caller learns nothing about which tokens exist. A store failure is
+// checksum, an unknown token, or one whose role this rekey does not know
+// are all auth.ErrUnauthenticated, not told apart: a caller learns nothing
+// about which tokens exist. A revoked or expired token is auth.ErrRevoked
+// (also ErrUnauthenticated), which only its holder can provoke. A store failure is
 // returned as it is. The token's last use is written at most once every
 // TouchEvery; failing to write it does not refuse the token.
 func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (auth.Principal, error) {
@@ -188,7 +189,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, bearer string) (auth.P
 		now = a.Now()
 	}
 	if t.Revoked != nil || !now.Before(t.Expires) {
-		return auth.Principal{}, no
+		return auth.Principal{}, errs.E(op, errs.Permission, "", auth.ErrRevoked)
 	}
 	role, err := auth.ParseRole(t.Role)
 	if err != nil {

@@ -294,26 +294,39 @@ func (s *Store) Leases(ctx context.Context, f store.LeaseFilter) ([]store.Lease,
 
 // AppendAudit implements store.Responder.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry, sign func(store.AuditEntry) (string, string)) (store.AuditEntry, error) {
+	out, err := s.AppendAudits(ctx, []store.AuditEntry{e}, sign)
+	if len(out) == 1 {
+		e = out[0]
+	}
+	return e, err
+}
+
+// AppendAudits implements store.Responder.
+func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEntry, sign func(store.AuditEntry) (string, string)) ([]store.AuditEntry, error) {
 	const op = "store: append audit"
-	if e.Actor == "" || e.Action == "" {
-		return e, errs.New(op, errs.Invalid, "", "an audit entry needs an actor and an action")
+	es = append([]store.AuditEntry(nil), es...)
+	for i := range es {
+		e := &es[i]
+		if e.Actor == "" || e.Action == "" {
+			return es, errs.New(op, errs.Invalid, "", "an audit entry needs an actor and an action")
+		}
+		if len(e.Detail) == 0 {
+			e.Detail = json.RawMessage("{}")
+		}
+		if !json.Valid(e.Detail) {
+			return es, errs.New(op, errs.Invalid, "", "audit detail is not JSON")
+		}
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		// The stored text is what the hash covers: round the time to what
+		// the column keeps before hashing.
+		var err error
+		if e.Time, err = store.ParseTime(store.FormatTime(e.Time)); err != nil {
+			return es, errs.E(op, errs.Invalid, "", err)
+		}
 	}
-	if len(e.Detail) == 0 {
-		e.Detail = json.RawMessage("{}")
-	}
-	if !json.Valid(e.Detail) {
-		return e, errs.New(op, errs.Invalid, "", "audit detail is not JSON")
-	}
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	// The stored text is what the hash covers: round the time to what the
-	// column keeps before hashing.
-	var err error
-	if e.Time, err = store.ParseTime(store.FormatTime(e.Time)); err != nil {
-		return e, errs.E(op, errs.Invalid, "", err)
-	}
-	err = s.tx(ctx, op, "", nil, func(tx *sql.Tx) error {
+	err := s.tx(ctx, op, "", nil, func(tx *sql.Tx) error {
 		if s.d.LockAudit != "" {
 			if _, err := tx.ExecContext(ctx, s.d.LockAudit); err != nil {
 				return err
@@ -327,14 +340,20 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry, sign func(s
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		e.Seq, e.PrevHash = last+1, prev.String
-		e.Hash, e.MAC = sign(e)
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac)
+		for i := range es {
+			e := &es[i]
+			e.Seq, e.PrevHash = last+1, prev.String
+			e.Hash, e.MAC = sign(*e)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			e.Seq, store.FormatTime(e.Time), e.Actor, e.Action, e.IncidentID, string(e.Detail), e.PrevHash, e.Hash, e.MAC)
-		return err
+				e.Seq, store.FormatTime(e.Time), e.Actor, e.Action, e.IncidentID, string(e.Detail), e.PrevHash, e.Hash, e.MAC); err != nil {
+				return err
+			}
+			last, prev = e.Seq, sql.NullString{String: e.Hash, Valid: true}
+		}
+		return nil
 	})
-	return e, err
+	return es, err
 }
 
 // AuditLog implements store.Responder.
@@ -344,11 +363,21 @@ func (s *Store) AuditLog(ctx context.Context) ([]store.AuditEntry, error) {
 
 // AuditFrom implements store.Responder.
 func (s *Store) AuditFrom(ctx context.Context, seq int64) ([]store.AuditEntry, error) {
+	return s.audit(ctx, `seq >= $1`, seq)
+}
+
+// IncidentAudit implements store.Responder.
+func (s *Store) IncidentAudit(ctx context.Context, incident string) ([]store.AuditEntry, error) {
+	return s.audit(ctx, `incident_id = $1`, incident)
+}
+
+// audit reads the entries matching where (one placeholder, arg), by seq.
+func (s *Store) audit(ctx context.Context, where string, arg any) ([]store.AuditEntry, error) {
 	const op = "store: audit log"
 	var out []store.AuditEntry
 	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac FROM audit_log WHERE seq >= $1 ORDER BY seq`,
-			[]any{seq}, func(r *sql.Rows) error {
+		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac FROM audit_log WHERE `+where+` ORDER BY seq`,
+			[]any{arg}, func(r *sql.Rows) error {
 				var (
 					e         store.AuditEntry
 					t, detail string

@@ -257,6 +257,25 @@ func testAuditChain(t *testing.T, h Harness) {
 			t.Errorf("AuditFrom(%d) = seqs %v, want %v", from, got, want)
 		}
 	}
+	if _, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "bob", Action: "incident.open", IncidentID: "inc-2"}, chainSign); err != nil {
+		t.Fatal(err)
+	}
+	for inc, want := range map[string][]int64{"inc-1": {1, 2, 3}, "inc-2": {4}, "inc-3": nil} {
+		var got []int64
+		entries, err := s.IncidentAudit(ctx(), inc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			got = append(got, e.Seq)
+			if e.IncidentID != inc || e.Hash != chainHash(e) {
+				t.Errorf("IncidentAudit(%s) holds %s", inc, show(e))
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("IncidentAudit(%s) = seqs %v, want %v", inc, got, want)
+		}
+	}
 	// An entry signed without a key keeps an empty MAC.
 	e, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice", Action: "unsigned"}, func(e store.AuditEntry) (string, string) { return chainHash(e), "" })
 	if err != nil {
@@ -348,5 +367,43 @@ func testReviewsAndTasks(t *testing.T, h Harness) {
 	}
 	if err := s.PutTasks(ctx(), inc.ID, []store.Task{{ID: "x"}}); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("a task without kind and state: %v", err)
+	}
+}
+
+// testAuditBatch appends several entries in one call: they chain after
+// what is there and after each other, and an invalid one appends none.
+func testAuditBatch(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	first, err := s.AppendAudit(ctx(), store.AuditEntry{Actor: "alice", Action: "one"}, chainSign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []store.AuditEntry{{Actor: "bob", Action: "two"}, {Actor: "carol", Action: "three", Detail: json.RawMessage(`{"n":3}`)}, {Actor: "dan", Action: "four"}}
+	out, err := s.AppendAudits(ctx(), batch, chainSign)
+	if err != nil || len(out) != 3 {
+		t.Fatalf("batch: %v %v", out, err)
+	}
+	prev := first.Hash
+	for i, e := range out {
+		if e.Seq != int64(i+2) || e.PrevHash != prev || e.Hash != chainHash(e) || e.Actor != batch[i].Actor {
+			t.Errorf("batch entry %d: %s", i, show(e))
+		}
+		prev = e.Hash
+	}
+	bad := []store.AuditEntry{{Actor: "eve", Action: "five"}, {Actor: "eve"}}
+	if _, err := s.AppendAudits(ctx(), bad, chainSign); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a batch with an entry without an action: %v, want Invalid", err)
+	}
+	log, err := s.AuditLog(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 4 {
+		t.Fatalf("%d entries, want 4 (the invalid batch appended something)", len(log))
+	}
+	for i, e := range log[1:] {
+		if e.Hash != out[i].Hash || e.MAC != out[i].MAC {
+			t.Errorf("batch entry %d read back differs: %s", i, show(e))
+		}
 	}
 }

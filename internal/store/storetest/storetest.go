@@ -60,6 +60,7 @@ func Run(t *testing.T, h Harness) {
 		{"BrokerLeases", testBrokerLeases},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditBatch", testAuditBatch},
 		{"ReviewsAndTasks", testReviewsAndTasks},
 		{"WatchOffsets", testWatchOffsets},
 		{"WatchBaselines", testWatchBaselines},

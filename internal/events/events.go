@@ -74,12 +74,26 @@ func Follow(ctx context.Context, st store.Store, incident string, after int64, h
 	}
 	t := time.NewTicker(poll)
 	defer t.Stop()
+	// The first read is the incident's own entries (indexed), not the
+	// whole log since `after`; from then on only the log's tail is read.
+	read := func(after int64) ([]store.AuditEntry, error) {
+		all, err := st.IncidentAudit(ctx, incident)
+		n := 0
+		for _, e := range all {
+			if e.Seq > after {
+				all[n] = e
+				n++
+			}
+		}
+		return all[:n], err
+	}
 	for {
 		wake := hub.Changed() // before reading, so that a Poke during the read is not missed
-		entries, err := st.AuditFrom(ctx, after+1)
+		entries, err := read(after)
 		if err != nil {
 			return err
 		}
+		read = func(after int64) ([]store.AuditEntry, error) { return st.AuditFrom(ctx, after+1) }
 		for _, e := range entries {
 			after = max(after, e.Seq)
 			if e.IncidentID != incident {

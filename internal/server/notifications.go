@@ -110,9 +110,10 @@ func (s *Server) follow(ctx context.Context, d incident.Deps, id string) *follow
 		close(f.done)
 		return f
 	}
-	// Where the log is now: only what this run appends is notified.
+	// Where the incident's log is now: only what this run appends is
+	// notified.
 	var head int64
-	if log, err := d.Store.AuditLog(ctx); err == nil && len(log) > 0 {
+	if log, err := d.Store.IncidentAudit(ctx, id); err == nil && len(log) > 0 {
 		head = log[len(log)-1].Seq
 	}
 	go func() {

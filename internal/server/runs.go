@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -79,7 +80,7 @@ func (s *Server) registerRuns() {
 		"Remove the copies of the secret (the secret is held in memory for this request only).", s.remediate)
 	s.handle("GET", "/api/v1/incidents/{id}/events", auth.Read,
 		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
-	s.describe("POST", "/api/v1/incidents/{id}/run", Doc{Request: runRequest{}, Response: engine.Result{}, Status: http.StatusAccepted,
+	s.describe("POST", "/api/v1/incidents/{id}/run", Doc{Request: runRequest{}, Response: runAnswer{}, Status: http.StatusAccepted,
 		Also: map[int]string{http.StatusOK: "a dry run: what each step would do ({dry_run: true, steps: [...]})"}})
 	s.describe("GET", "/api/v1/incidents/{id}/run", Doc{Response: engine.Result{}})
 	s.describe("POST", "/api/v1/incidents/{id}/rollback", Doc{Response: engine.Result{}})
@@ -113,6 +114,17 @@ type runRequest struct {
 	// Resume continues a run whose step was cut off mid-way (a crash, a
 	// server shut down during a step).
 	Resume bool `json:"resume"`
+}
+
+// runAnswer documents POST …/run's two answers in the one schema the
+// OpenAPI document gives a route: the run JSON (202, engine.Result), or
+// a dry run's (200, dryRunJSON), whose steps are engine.Actions.
+type runAnswer struct {
+	Incident string            `json:"incident,omitempty"`
+	Strategy string            `json:"strategy,omitempty"`
+	State    string            `json:"state,omitempty"`
+	DryRun   bool              `json:"dry_run,omitempty"`
+	Steps    []json.RawMessage `json:"steps"`
 }
 
 type dryRunJSON struct {

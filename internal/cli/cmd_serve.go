@@ -22,6 +22,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/auth/oidc"
 	"github.com/rekeyhq/rekey/internal/broker"
+	"github.com/rekeyhq/rekey/internal/broker/api"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -131,6 +132,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	cfg.Store = st
 	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
 	var warnings []string
+	listening := make(chan struct{})
 	if inv != nil && inv.Broker != nil {
 		leases, done, err := g.brokerLeases(ctx, st, inv)
 		if err != nil {
@@ -139,6 +141,12 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		} else {
 			defer done()
 			cfg.Leases = leases
+			h, stop, err := g.brokerAPI(ctx, st, inv, leases, listening)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			cfg.Broker = h
 		}
 	}
 	authn := &token.Authenticator{Store: st}
@@ -161,6 +169,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		return usagef("--listen %s: %v", o.listen, err)
 	}
 	fmt.Fprintf(g.env.Stderr, "listening on %s\n", ln.Addr())
+	close(listening)
 	elog := &jsonErrorLog{w: g.env.Stderr, key: "error"}
 	for _, w := range warnings {
 		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
@@ -240,6 +249,45 @@ func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *invento
 	}
 	return l, done, nil
 }
+
+// brokerAPI is the broker's /broker/v1 handler over leases, with the
+// reaper that drops expired leases running from listening until stop. A reaper pass that
+// fails is a warning line; the next pass retries.
+func (g *globals) brokerAPI(ctx context.Context, st store.Store, inv *inventory.Inventory, leases *broker.Leases, listening <-chan struct{}) (http.Handler, func(), error) {
+	al, err := g.auditLog(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	elog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	b, err := broker.New(ctx, broker.Config{Inventory: inv, State: incident.IdentityState{Store: st},
+		OnPolicyError: func(err error) { _, _ = elog.Write([]byte("broker policy: " + oneLineErr(err))) }})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := api.New(api.Config{Broker: b, Leases: leases, Audit: al,
+		OnError: func(r *http.Request, err error) {
+			_, _ = elog.Write([]byte(r.Method + " " + r.URL.Path + ": " + oneLineErr(err)))
+		}})
+	if err != nil {
+		return nil, nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	reaped := make(chan struct{})
+	go func() {
+		defer close(reaped)
+		// serve's first stderr line is its address: the reaper's
+		// warnings wait for it.
+		select {
+		case <-listening:
+		case <-rctx.Done():
+			return
+		}
+		_ = (&broker.Reaper{Leases: leases, OnError: func(err error) { _, _ = elog.Write([]byte("lease reaper: " + oneLineErr(err))) }}).Run(rctx)
+	}()
+	return h, func() { cancel(); <-reaped }, nil
+}
+
+func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // loopback reports whether host names only this machine.
 func loopback(host string) bool {

@@ -30,6 +30,13 @@ type serving struct {
 
 func startServe(t *testing.T, args ...string) *serving {
 	t.Helper()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with environment variables (the inventory's
+// env: references).
+func startServeEnv(t *testing.T, env map[string]string, args ...string) *serving {
+	t.Helper()
 	home := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -43,7 +50,7 @@ func startServe(t *testing.T, args ...string) *serving {
 				if k == "REKEY_HOME" {
 					return home
 				}
-				return ""
+				return env[k]
 			},
 		})
 		pw.Close()

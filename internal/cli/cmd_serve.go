@@ -23,12 +23,14 @@ import (
 	"github.com/rekeyhq/rekey/internal/auth/oidc"
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/broker/api"
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/server"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/token"
+	"github.com/rekeyhq/rekey/internal/watch/watcher"
 	"github.com/rekeyhq/rekey/internal/web"
 )
 
@@ -39,6 +41,7 @@ type serveOpts struct {
 	tlsKey         string
 	publicURL      string
 	insecureListen bool
+	watch          bool
 	oidc           oidc.Flags
 }
 
@@ -81,6 +84,7 @@ EXIT STATUS
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	c.Flags().StringVar(&o.publicURL, "public-url", "", "the URL people reach this server at, when a proxy is in front (links, sign-in redirects)")
 	c.Flags().BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback address without TLS (TLS is terminated in front of rekey)")
+	c.Flags().BoolVar(&o.watch, "watch", false, "also run the watcher (rekey watch) over --inventory in this process")
 	o.oidc.Register(c.Flags())
 	return c
 }
@@ -88,6 +92,9 @@ EXIT STATUS
 func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("give both --tls-cert and --tls-key, or neither")
+	}
+	if o.watch && o.inventory == "" {
+		return usagef("--watch needs --inventory FILE: the watcher follows the inventory's logs: and watch:")
 	}
 	host, _, err := net.SplitHostPort(o.listen)
 	if err != nil {
@@ -190,8 +197,17 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 			done <- srv.Serve(ln)
 		}
 	}()
+	watchDone := make(chan error, 1)
+	if o.watch {
+		go func() { watchDone <- g.serveWatch(ctx, st, inv, cfg.Inventory) }()
+	}
 	select {
 	case err := <-done:
+		return err
+	case err := <-watchDone:
+		// The watcher stopped by itself: a server that says it watches
+		// and does not is worse than one that stops.
+		_ = srv.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -220,6 +236,27 @@ func (g *globals) serveDeps(st store.Store, p auth.Principal) (incident.Deps, er
 	d.Claim = incident.StoreClaim(st, p.Name)
 	d.Say, d.Warn, d.Progress = nil, nil, nil
 	return d, nil
+}
+
+// serveWatch runs the watcher over inv until ctx ends (serve --watch);
+// its warnings are JSON lines on serve's stderr.
+func (g *globals) serveWatch(ctx context.Context, st store.Store, inv *inventory.Inventory, body []byte) error {
+	d, err := g.deps(st)
+	if err != nil {
+		return err
+	}
+	d.Claim = incident.StoreClaim(st, incident.WatchActor)
+	d.Say, d.Progress = nil, nil
+	wlog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	d.Warn = func(line string) { _, _ = wlog.Write([]byte("watch: " + line)) }
+	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errs.New("serve --watch", errs.Other, "", "the watcher stopped")
+	}
+	return err
 }
 
 // brokerLeases is the broker's lease service for ending leases through

@@ -37,7 +37,10 @@ func startServe(t *testing.T, args ...string) *serving {
 // env: references).
 func startServeEnv(t *testing.T, env map[string]string, args ...string) *serving {
 	t.Helper()
-	home := t.TempDir()
+	home := env["REKEY_HOME"]
+	if home == "" {
+		home = t.TempDir()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &serving{lines: make(chan string, 100), code: make(chan int, 1), stop: cancel}

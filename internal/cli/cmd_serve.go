@@ -22,6 +22,8 @@ import (
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/auth/oidc"
 	"github.com/rekeyhq/rekey/internal/broker"
+	"github.com/rekeyhq/rekey/internal/broker/api"
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/notify"
@@ -29,6 +31,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/server"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/token"
+	"github.com/rekeyhq/rekey/internal/watch/watcher"
 	"github.com/rekeyhq/rekey/internal/web"
 )
 
@@ -39,6 +42,7 @@ type serveOpts struct {
 	tlsKey         string
 	publicURL      string
 	insecureListen bool
+	watch          bool
 	oidc           oidc.Flags
 }
 
@@ -81,6 +85,7 @@ EXIT STATUS
 	c.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	c.Flags().StringVar(&o.publicURL, "public-url", "", "the URL people reach this server at, when a proxy is in front (links, sign-in redirects)")
 	c.Flags().BoolVar(&o.insecureListen, "insecure-listen", false, "allow a non-loopback address without TLS (TLS is terminated in front of rekey)")
+	c.Flags().BoolVar(&o.watch, "watch", false, "also run the watcher (rekey watch) over --inventory in this process")
 	o.oidc.Register(c.Flags())
 	return c
 }
@@ -88,6 +93,9 @@ EXIT STATUS
 func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("give both --tls-cert and --tls-key, or neither")
+	}
+	if o.watch && o.inventory == "" {
+		return usagef("--watch needs --inventory FILE: the watcher follows the inventory's logs: and watch:")
 	}
 	host, _, err := net.SplitHostPort(o.listen)
 	if err != nil {
@@ -132,6 +140,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	cfg.Store = st
 	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
 	var warnings []string
+	listening := make(chan struct{})
 	if inv != nil && inv.Broker != nil {
 		leases, done, err := g.brokerLeases(ctx, st, inv)
 		if err != nil {
@@ -140,6 +149,12 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		} else {
 			defer done()
 			cfg.Leases = leases
+			h, stop, err := g.brokerAPI(ctx, st, inv, leases, listening)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			cfg.Broker = h
 		}
 	}
 	authn := &token.Authenticator{Store: st}
@@ -176,6 +191,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		return usagef("--listen %s: %v", o.listen, err)
 	}
 	fmt.Fprintf(g.env.Stderr, "listening on %s\n", ln.Addr())
+	close(listening)
 	elog := &jsonErrorLog{w: g.env.Stderr, key: "error"}
 	for _, w := range warnings {
 		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
@@ -196,8 +212,17 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 			done <- srv.Serve(ln)
 		}
 	}()
+	watchDone := make(chan error, 1)
+	if o.watch {
+		go func() { watchDone <- g.serveWatch(ctx, st, inv, cfg.Inventory) }()
+	}
 	select {
 	case err := <-done:
+		return err
+	case err := <-watchDone:
+		// The watcher stopped by itself: a server that says it watches
+		// and does not is worse than one that stops.
+		_ = srv.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -233,6 +258,27 @@ func (g *globals) serveDeps(st store.Store, p auth.Principal) (incident.Deps, er
 	return d, nil
 }
 
+// serveWatch runs the watcher over inv until ctx ends (serve --watch);
+// its warnings are JSON lines on serve's stderr.
+func (g *globals) serveWatch(ctx context.Context, st store.Store, inv *inventory.Inventory, body []byte) error {
+	d, err := g.deps(st)
+	if err != nil {
+		return err
+	}
+	d.Claim = incident.StoreClaim(st, incident.WatchActor)
+	d.Say, d.Progress = nil, nil
+	wlog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	d.Warn = func(line string) { _, _ = wlog.Write([]byte("watch: " + line)) }
+	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errs.New("serve --watch", errs.Other, "", "the watcher stopped")
+	}
+	return err
+}
+
 // brokerLeases is the broker's lease service for ending leases through
 // the API: the systems its roles name, opened as their administrators.
 // done closes them.
@@ -260,6 +306,45 @@ func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *invento
 	}
 	return l, done, nil
 }
+
+// brokerAPI is the broker's /broker/v1 handler over leases, with the
+// reaper that drops expired leases running from listening until stop. A reaper pass that
+// fails is a warning line; the next pass retries.
+func (g *globals) brokerAPI(ctx context.Context, st store.Store, inv *inventory.Inventory, leases *broker.Leases, listening <-chan struct{}) (http.Handler, func(), error) {
+	al, err := g.auditLog(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	elog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	b, err := broker.New(ctx, broker.Config{Inventory: inv, State: incident.IdentityState{Store: st},
+		OnPolicyError: func(err error) { _, _ = elog.Write([]byte("broker policy: " + oneLineErr(err))) }})
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := api.New(api.Config{Broker: b, Leases: leases, Audit: al,
+		OnError: func(r *http.Request, err error) {
+			_, _ = elog.Write([]byte(r.Method + " " + r.URL.Path + ": " + oneLineErr(err)))
+		}})
+	if err != nil {
+		return nil, nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	reaped := make(chan struct{})
+	go func() {
+		defer close(reaped)
+		// serve's first stderr line is its address: the reaper's
+		// warnings wait for it.
+		select {
+		case <-listening:
+		case <-rctx.Done():
+			return
+		}
+		_ = (&broker.Reaper{Leases: leases, OnError: func(err error) { _, _ = elog.Write([]byte("lease reaper: " + oneLineErr(err))) }}).Run(rctx)
+	}()
+	return h, func() { cancel(); <-reaped }, nil
+}
+
+func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // loopback reports whether host names only this machine.
 func loopback(host string) bool {

@@ -30,7 +30,17 @@ type serving struct {
 
 func startServe(t *testing.T, args ...string) *serving {
 	t.Helper()
-	home := t.TempDir()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with environment variables (the inventory's
+// env: references).
+func startServeEnv(t *testing.T, env map[string]string, args ...string) *serving {
+	t.Helper()
+	home := env["REKEY_HOME"]
+	if home == "" {
+		home = t.TempDir()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &serving{lines: make(chan string, 100), code: make(chan int, 1), stop: cancel}
@@ -43,7 +53,7 @@ func startServe(t *testing.T, args ...string) *serving {
 				if k == "REKEY_HOME" {
 					return home
 				}
-				return ""
+				return env[k]
 			},
 		})
 		pw.Close()

@@ -45,6 +45,10 @@ type Config struct {
 	// PublicURL is the URL people reach the server at (--public-url),
 	// for links and sign-in redirects; "" when it is reached directly.
 	PublicURL string
+	// Broker serves the broker's API under /broker/v1/ (package
+	// broker/api, authenticated by workload tokens, not by rekey tokens);
+	// nil when the inventory has no broker: section.
+	Broker http.Handler
 	// UI serves everything outside /api/ (the web UI, package web); nil
 	// leaves those paths 404.
 	UI http.Handler
@@ -100,6 +104,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, &apiError{Status: http.StatusNotFound, Kind: "not-found", Message: "no such API route: " + r.Method + " " + r.URL.Path})
 	})
+	if cfg.Broker != nil {
+		s.mux.Handle("/broker/v1/", cfg.Broker)
+	}
 	if cfg.UI != nil {
 		s.mux.Handle("/", cfg.UI)
 	}

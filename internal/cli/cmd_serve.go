@@ -269,7 +269,9 @@ func (g *globals) serveWatch(ctx context.Context, st store.Store, inv *inventory
 	d.Say, d.Progress = nil, nil
 	wlog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
 	d.Warn = func(line string) { _, _ = wlog.Write([]byte("watch: " + line)) }
-	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn})
+	send, stop := g.watchNotify(inv, d.Warn)
+	defer stop()
+	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn, Notify: send})
 	if ctx.Err() != nil {
 		return nil
 	}

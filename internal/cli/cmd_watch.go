@@ -57,24 +57,24 @@ func runWatch(ctx context.Context, g *globals, o *watchOpts) error {
 		return err
 	}
 	defer done()
-	send, stop := g.watchNotify(inv)
+	send, stop := g.watchNotify(inv, g.warnLine)
 	defer stop()
 	return watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Say: d.Say, Warn: g.warnLine, Notify: send})
 }
 
 // watchNotify tells the inventory's notify: targets what the watcher did
-// (nil when there are none); stop sends what is queued, for a few
-// seconds at most. The watcher never holds the leaked secret: its events
+// (nil when there are none), warning with warn; stop sends what is
+// queued, for a few seconds at most. The watcher never holds the leaked secret: its events
 // name the identity, the owners and the finding.
-func (g *globals) watchNotify(inv *inventory.Inventory) (send func(context.Context, watcher.Event) error, stop func()) {
+func (g *globals) watchNotify(inv *inventory.Inventory, warn func(string)) (send func(context.Context, watcher.Event) error, stop func()) {
 	targets, problems := notify.Targets(inv, g.env.Getenv)
 	for _, p := range problems {
-		g.warnLine(p.Error())
+		warn(p.Error())
 	}
 	if len(targets) == 0 {
 		return nil, func() {}
 	}
-	n := notify.New(notify.Options{Warn: g.warnLine})
+	n := notify.New(notify.Options{Warn: warn})
 	send = func(_ context.Context, e watcher.Event) error {
 		msg := e.Finding.Summary
 		if e.Detail != "" {

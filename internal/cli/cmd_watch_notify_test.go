@@ -47,7 +47,7 @@ func TestWatchNotifies(t *testing.T) {
 			{Type: inventory.NotifySlack, URL: inventory.Ref{Scheme: "env", Name: "UNSET_SLACK"}},
 		},
 	}
-	send, stop := g.watchNotify(inv)
+	send, stop := g.watchNotify(inv, g.warnLine)
 	if send == nil {
 		t.Fatal("no notifier for an inventory with a target")
 	}
@@ -68,7 +68,7 @@ func TestWatchNotifies(t *testing.T) {
 	if w := stderr.String(); !strings.Contains(w, "env:UNSET_SLACK") || strings.Contains(w, "watchsecret") {
 		t.Errorf("warnings: %q", w)
 	}
-	if send, _ := g.watchNotify(&inventory.Inventory{}); send != nil {
+	if send, _ := g.watchNotify(&inventory.Inventory{}, g.warnLine); send != nil {
 		t.Error("a notifier without targets")
 	}
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/auth"
-	"github.com/rekeyhq/rekey/internal/claim"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
@@ -115,7 +114,7 @@ func newWorldWith(t *testing.T, storeSpec, health string) *world {
 		Inspected: true, Exists: true, CanLogin: true, Flags: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	d := w.deps(auth.Principal{Name: "olga"}, nil)
+	d := w.deps(auth.Principal{Name: "olga"}, false)
 	if _, err := d.Audit.Append(ctx, "olga", "incident.open", w.inc.ID, map[string]string{}); err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +166,9 @@ func (w *world) getenv(k string) string {
 		"SLACK_URL": w.hook.srv.URL + "/slack/T1/B1/slacksecret0123"}[k]
 }
 
-// deps is what `rekey serve` gives the workflow for p: here with a
-// claimer of its own (one per server, as in separate processes).
-func (w *world) deps(p auth.Principal, claims claim.Claimer) incident.Deps {
+// deps is what `rekey serve` gives the workflow for p, with claims on
+// the store when asked (what a server needs; approving needs none).
+func (w *world) deps(p auth.Principal, claims bool) incident.Deps {
 	reg := provider.NewRegistry()
 	reg.Register("postgres", postgres.New)
 	d := incident.Deps{
@@ -193,22 +192,8 @@ func (w *world) deps(p auth.Principal, claims claim.Claimer) incident.Deps {
 		Fingerprinter: func() (*secret.Fingerprinter, error) { return secret.NewFingerprinter(w.keys.fp) },
 		Failpoint:     w.gate,
 	}
-	if claims != nil {
-		d.Claim = func(ctx context.Context, id string) (context.Context, func(), error) {
-			c, err := claims.Claim(ctx, id, p.Name)
-			if err != nil {
-				return nil, nil, err
-			}
-			ctx, cancel := context.WithCancel(ctx)
-			go func() {
-				select {
-				case <-c.Lost():
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-			return ctx, func() { cancel(); c.Release() }, nil
-		}
+	if claims {
+		d.Claim = incident.StoreClaim(w.st, p.Name)
 	}
 	return d
 }
@@ -217,14 +202,10 @@ func (w *world) deps(p auth.Principal, claims claim.Claimer) incident.Deps {
 // claimer as a separate process would have.
 func (w *world) server() (*Server, *httptest.Server) {
 	w.t.Helper()
-	claims, err := claim.For(w.st, claim.Options{})
-	if err != nil {
-		w.t.Fatal(err)
-	}
 	s := New(Config{Store: w.st, Auth: &token.Authenticator{Store: w.st}, Version: "test", Notifier: w.notifier, PublicURL: "https://rekey.example/",
 		EventPoll: 50 * time.Millisecond,
 		Deps: func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
-			return w.deps(p, claims), nil
+			return w.deps(p, true), nil
 		}})
 	// Every answer is checked against the OpenAPI document, but for the
 	// event stream, which the check would have to wait for the end of.
@@ -398,11 +379,11 @@ func TestRunThroughTheAPI(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	starter := w.deps(auth.Principal{Name: "alice"}, nil)
+	starter := w.deps(auth.Principal{Name: "alice"}, false)
 	if err := incident.Approve(ctx, starter, id, res.Steps[0].ID); errs.KindOf(err) != errs.Permission {
 		t.Fatalf("the run's starter approved: %v", err)
 	}
-	if err := incident.Approve(ctx, w.deps(auth.Principal{Name: "bob"}, nil), id, res.Steps[0].ID); err != nil {
+	if err := incident.Approve(ctx, w.deps(auth.Principal{Name: "bob"}, false), id, res.Steps[0].ID); err != nil {
 		t.Fatalf("bob approves: %v", err)
 	}
 	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
@@ -555,7 +536,7 @@ func TestEventsStreamAndResume(t *testing.T) {
 	}
 	first.resp.Body.Close() // the client goes
 
-	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
+	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, false), id, revoke); err != nil {
 		t.Fatal(err)
 	}
 	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
@@ -592,7 +573,7 @@ func TestEventsStreamAndResume(t *testing.T) {
 func TestNotifyOpened(t *testing.T) {
 	w := newWorld(t, "")
 	s, _ := w.server()
-	s.notifyOpened(context.Background(), w.deps(auth.Principal{Name: "olga"}, nil), w.inc.ID)
+	s.notifyOpened(context.Background(), w.deps(auth.Principal{Name: "olga"}, false), w.inc.ID)
 	w.notifier.Close(context.Background())
 	bodies := w.hook.bodies()
 	if len(bodies) != 2 {
@@ -640,7 +621,7 @@ func TestSecondRunIsAConflict(t *testing.T) {
 					close(release)
 				}
 			}()
-			if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
+			if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, false), id, revoke); err != nil {
 				t.Fatal(err)
 			}
 			_, one := w.server()
@@ -784,7 +765,7 @@ func TestNotificationsNeverBlockARun(t *testing.T) {
 func TestStepFailedIsNotifiedMasked(t *testing.T) {
 	w := newWorld(t, "")
 	s, _ := w.server()
-	d := w.deps(auth.Principal{Name: "alice"}, nil)
+	d := w.deps(auth.Principal{Name: "alice"}, false)
 	d.Held = []secret.Secret{secret.FromString(w.password)}
 	a := s.audienceOf(context.Background(), d, w.inc.ID)
 	at := time.Now()
@@ -831,7 +812,7 @@ func TestShutdownRefusesNewRuns(t *testing.T) {
 func TestShutdownCutsARunThatResumes(t *testing.T) {
 	w := newWorld(t, "")
 	id, revoke := w.inc.ID, "revoke:db/"+w.role
-	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, nil), id, revoke); err != nil {
+	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, false), id, revoke); err != nil {
 		t.Fatal(err)
 	}
 	entered, release := make(chan struct{}), make(chan struct{})

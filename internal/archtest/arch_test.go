@@ -124,6 +124,10 @@ func layer(dir string) int {
 		return 20
 	case top("internal/provider", "internal/deliver", "internal/logs", "internal/detect", "internal/source", "internal/trace", "internal/decode"):
 		return 10
+	case top("internal/notify"):
+		// Tells people what needs them (the inventory's notify:); the
+		// server and the watcher call it.
+		return 10
 	case top("internal/inventory"):
 		// The model of the user's systems: plugins may read it (a
 		// delivery target is an inventory entry).

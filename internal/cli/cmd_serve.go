@@ -26,6 +26,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/server"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -158,9 +159,22 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	}
 	authn := &token.Authenticator{Store: st}
 	cfg.Auth = authn
+	warnLog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
+	// Notifications go in the background; what is queued at shutdown gets
+	// a few seconds to be sent.
+	cfg.Notifier = notify.New(notify.Options{Warn: func(line string) { _, _ = warnLog.Write([]byte(line)) }})
+	defer func() {
+		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = cfg.Notifier.Close(nctx)
+	}()
+	// The UI streams the plan's live steps through the API server, which
+	// is built with the UI: the one refers to the other.
+	var api *server.Server
 	webCfg := web.Config{
 		Store: st, Auth: authn, Deps: cfg.Deps, Secure: tlsCfg != nil,
 		LogActor: server.LogActor,
+		Events:   func(w http.ResponseWriter, r *http.Request, id string) { api.StreamEvents(w, r, id) },
 	}
 	prov, err := o.oidc.Build(ctx, o.publicURL)
 	if err != nil {
@@ -170,6 +184,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		webCfg.OIDC = &web.OIDC{Name: o.oidc.Issuer, Start: prov.Begin, Callback: prov.Callback}
 	}
 	cfg.UI = web.New(webCfg)
+	api = server.New(cfg)
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -182,7 +197,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		_, _ = (&jsonErrorLog{w: g.env.Stderr, key: "warning"}).Write([]byte(w))
 	}
 	srv := &http.Server{
-		Handler:           server.New(cfg).Handler(),
+		Handler:           api.Handler(),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -215,6 +230,11 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	// recorded by its steps and is resumed, not lost, if cut off.
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Runs and event streams end first: http.Server.Shutdown would wait
+	// for a stream forever.
+	if err := api.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutting down runs: %w", err)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("serve: shutting down: %w", err)
 	}
@@ -249,7 +269,9 @@ func (g *globals) serveWatch(ctx context.Context, st store.Store, inv *inventory
 	d.Say, d.Progress = nil, nil
 	wlog := &jsonErrorLog{w: g.env.Stderr, key: "warning"}
 	d.Warn = func(line string) { _, _ = wlog.Write([]byte("watch: " + line)) }
-	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn})
+	send, stop := g.watchNotify(inv, d.Warn)
+	defer stop()
+	err = watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Warn: d.Warn, Notify: send})
 	if ctx.Err() != nil {
 		return nil
 	}

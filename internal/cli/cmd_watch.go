@@ -2,12 +2,13 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
-
+	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/watch/watcher"
 )
 
@@ -56,7 +57,39 @@ func runWatch(ctx context.Context, g *globals, o *watchOpts) error {
 		return err
 	}
 	defer done()
-	return watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Say: d.Say, Warn: g.warnLine})
+	send, stop := g.watchNotify(inv, g.warnLine)
+	defer stop()
+	return watcher.Run(ctx, watcher.Config{Deps: d, Inventory: inv, InventoryBody: body, Say: d.Say, Warn: g.warnLine, Notify: send})
+}
+
+// watchNotify tells the inventory's notify: targets what the watcher did
+// (nil when there are none), warning with warn; stop sends what is
+// queued, for a few seconds at most. The watcher never holds the leaked secret: its events
+// name the identity, the owners and the finding.
+func (g *globals) watchNotify(inv *inventory.Inventory, warn func(string)) (send func(context.Context, watcher.Event) error, stop func()) {
+	targets, problems := notify.Targets(inv, g.env.Getenv)
+	for _, p := range problems {
+		warn(p.Error())
+	}
+	if len(targets) == 0 {
+		return nil, func() {}
+	}
+	n := notify.New(notify.Options{Warn: warn})
+	send = func(_ context.Context, e watcher.Event) error {
+		msg := e.Finding.Summary
+		if e.Detail != "" {
+			msg += " (" + e.Detail + ")"
+		}
+		n.Notify(targets, notify.Event{Kind: notify.Kind(e.Kind), Incident: e.Incident,
+			Identity: e.Identity.System + "/" + e.Identity.Name, Risk: string(e.Finding.Severity), Message: msg,
+			Owners: notify.Owners(inv, e.Identity.System, e.Identity.Name)}, nil)
+		return nil
+	}
+	return send, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = n.Close(ctx)
+	}
 }
 
 // inventoryDeps reads the inventory (the flag's, else $REKEY_INVENTORY)

@@ -64,6 +64,25 @@ type Inventory struct {
 	Broker *Broker
 	// Watch is the watch: section, nil when absent.
 	Watch *Watch
+	// Notify are where the server, the watcher and the audit anchor send
+	// what a person must know now (an incident opened, an approval
+	// needed), in file order.
+	Notify []NotifyTarget
+}
+
+// Notification target types.
+const (
+	NotifySlack   = "slack"
+	NotifyWebhook = "webhook"
+)
+
+// NotifyTarget is one receiver of notifications: a Slack incoming webhook
+// or a generic JSON webhook. Its URL is a reference: whoever holds a
+// webhook URL can post to it, so it is a credential like any other.
+type NotifyTarget struct {
+	Type string // NotifySlack or NotifyWebhook
+	URL  Ref
+	Pos  Pos
 }
 
 // System is a credential system rekey administers: a database server, a

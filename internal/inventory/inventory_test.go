@@ -267,6 +267,15 @@ var badFiles = []struct {
 		`9:21: identity "support-agent": keep: empty entry`,
 		`10:5: identities[1]: missing name`,
 	}},
+	{"notify.bad.yml", []string{
+		`3:25: notify[0]: url must be a reference (env:VAR or file:PATH), not an inline value: the inventory lives in git`,
+		`4:13: notify[1]: type "pager" is unknown (known: slack, webhook)`,
+		`5:5: notify[2]: missing url: the webhook URL, as env:VAR or file:PATH`,
+		`6:27: notify[3]: url: env: wants a variable name`,
+		`7:5: notify[4]: missing type`,
+		`7:26: notify[4]: unknown key "channel" (known: type, url)`,
+		`8:5: notify[5]: want a mapping, got a string`,
+	}},
 	{"version.bad.yml", []string{`1:10: version 2 is not supported: this rekey reads version 1`}},
 	{"no-version.bad.yml", []string{`1:1: missing version: 1`}},
 	{"two-documents.bad.yml", []string{`3:1: a second YAML document: an inventory is one document`}},
@@ -1028,5 +1037,25 @@ consumers:
 	}
 	if byID.Project != "42" || byID.Protected || byID.Masked || byID.System != "gl" {
 		t.Errorf("deliver of by-id: %+v", byID)
+	}
+}
+
+// Notify targets are references, resolved where the server runs: one
+// that does not resolve here is a warning, as an admin reference is.
+func TestNotifyTargets(t *testing.T) {
+	inv, rep := parseOK(t, []byte(`version: 1
+notify:
+  - { type: slack, url: env:SLACK_WEBHOOK_URL }
+  - { type: webhook, url: file:hook.url }
+`), map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.example/T/B/x"})
+	want := []NotifyTarget{
+		{Type: NotifySlack, URL: Ref{Scheme: RefEnv, Name: "SLACK_WEBHOOK_URL", Pos: Pos{"inv.yml", 3, 25}}, Pos: Pos{"inv.yml", 3, 5}},
+		{Type: NotifyWebhook, URL: Ref{Scheme: RefFile, Name: "hook.url", Pos: Pos{"inv.yml", 4, 27}}, Pos: Pos{"inv.yml", 4, 5}},
+	}
+	if diff := cmp.Diff(want, inv.Notify, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Dir" }, cmp.Ignore())); diff != "" {
+		t.Errorf("notify (-want +got):\n%s", diff)
+	}
+	if w := warningStrings(rep); len(w) != 1 || !strings.Contains(w[0], "notify: webhook url file:hook.url: no such file here") {
+		t.Errorf("warnings: %q", w)
 	}
 }

@@ -61,6 +61,14 @@ func (p *parser) local(inv *Inventory) {
 			p.warnf(l.Pos, "logs: %s matches no file here", quote(l.Path))
 		}
 	}
+	for _, t := range inv.Notify {
+		if t.URL.IsZero() {
+			continue
+		}
+		if err := t.URL.Check(getenv); err != nil {
+			p.warnf(t.URL.Pos, "notify: %s url %v", t.Type, err)
+		}
+	}
 	p.brokerLocal(inv)
 }
 

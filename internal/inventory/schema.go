@@ -18,7 +18,7 @@ import (
 
 // The names the file may use, in the order docs/inventory.md lists them.
 var (
-	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "watch"}
+	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "watch", "notify"}
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
 	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
 	ownerKeys    = []string{"team", "contact"}
@@ -27,12 +27,14 @@ var (
 	logKeys      = []string{"type", "path", "prefix", "fields"}
 	fieldsKeys   = []string{"time", "time_format", "credential", "identity", "source", "user_agent", "application", "action", "outcome", "failure"}
 	policyKeys   = []string{"approve", "ttl"}
+	notifyKeys   = []string{"type", "url"}
 
 	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
 	sourceTypes     = []string{"git", "dir", "slack", "jira", SourceSlackAPI, SourceJiraAPI}
+	notifyTypes     = []string{NotifySlack, NotifyWebhook}
 )
 
 // LogFormats are the log format names a logs entry's type may take.
@@ -131,7 +133,28 @@ func (p *parser) inventory(root *yaml.Node) *Inventory {
 	if v := o.vals["watch"]; v != nil && !isNull(v) {
 		inv.Watch = p.watch(v)
 	}
+	for i, n := range o.list("notify") {
+		if t, ok := p.notify(n, i); ok {
+			inv.Notify = append(inv.Notify, t)
+		}
+	}
 	return inv
+}
+
+// notify reads one notify entry. A URL written inline is refused by ref
+// (it is not env: or file:) without being quoted: it is a credential.
+func (p *parser) notify(n *yaml.Node, i int) (NotifyTarget, bool) {
+	o, _ := p.item(n, "notify", "", i, false)
+	if o == nil {
+		return NotifyTarget{}, false
+	}
+	o.only(notifyKeys...)
+	t := NotifyTarget{Pos: p.pos(o.node)}
+	if t.Type = o.str("type", true); t.Type != "" {
+		p.enum(o.at("type"), o.prefix("type"), t.Type, notifyTypes)
+	}
+	t.URL = p.ref(o, "url", "the webhook URL")
+	return t, true
 }
 
 func (p *parser) version(o *obj) int {

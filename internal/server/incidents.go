@@ -118,6 +118,8 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 	status := http.StatusCreated
 	if res.View.Existing {
 		status = http.StatusOK
+	} else {
+		s.notifyOpened(r.Context(), d, res.View.ID)
 	}
 	writeJSON(w, status, res.View)
 	return nil

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/events"
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -56,6 +58,12 @@ type Config struct {
 	Version string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Notifier tells people what needs them (the incidents' notify:
+	// targets); nil tells nobody. PublicURL, when set, links to incidents.
+	Notifier *notify.Notifier
+	// EventPoll is how often event streams read the store when nothing
+	// in this process woke them (events.DefaultPoll when zero).
+	EventPoll time.Duration
 }
 
 // Route is one registered endpoint, as the OpenAPI document describes it.
@@ -77,6 +85,8 @@ type Server struct {
 	mux    *http.ServeMux
 	routes []Route
 	logMu  sync.Mutex
+	runs   *runs
+	hub    *events.Hub
 }
 
 // New builds the server and registers every route.
@@ -87,6 +97,7 @@ func New(cfg Config) *Server {
 	s.incidentRoutes()
 	s.leaseRoutes()
 	s.auditRoutes()
+	s.registerRuns()
 	s.openAPIRoutes()
 	// An API path no route matches is the API's 404, never a page of
 	// the UI: clients of /api/ read JSON.

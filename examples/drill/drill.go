@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -106,9 +107,11 @@ type Outcome struct {
 	// Through the API: what the opener and the run's starter got when
 	// they approved its step (403 is right), by token name; who approved
 	// instead; and whether the incident ended closed.
-	Refused    map[string]Refusal `json:"refused,omitempty"`
-	ApprovedBy []string           `json:"approved_by,omitempty"`
-	Closed     bool               `json:"closed,omitempty"`
+	Refused map[string]Refusal `json:"refused,omitempty"`
+	// Actors are who the audit log says did each action of the incident.
+	Actors     map[string][]string `json:"actors"`
+	ApprovedBy []string            `json:"approved_by,omitempty"`
+	Closed     bool                `json:"closed,omitempty"`
 }
 
 // Refusal is the API's answer to an approval it should refuse.
@@ -321,6 +324,16 @@ func readStore(ctx context.Context, home string, out *Outcome) error {
 	out.Copies = len(occ)
 	for _, o := range occ {
 		out.CopyClasses[o.Class]++
+	}
+	log, err := st.AuditLog(ctx)
+	if err != nil {
+		return err
+	}
+	out.Actors = map[string][]string{}
+	for _, e := range log {
+		if e.IncidentID == out.Incident && !slices.Contains(out.Actors[e.Action], e.Actor) {
+			out.Actors[e.Action] = append(out.Actors[e.Action], e.Actor)
+		}
 	}
 	tasks, err := st.Tasks(ctx, out.Incident)
 	if err != nil {

@@ -45,6 +45,13 @@ func TestDrillViaAPI(t *testing.T) {
 			t.Errorf("%s approving: %d %q, want 403 %q", name, r.Status, r.Message, want)
 		}
 	}
+	// Each person acted under their token's name.
+	for action, want := range map[string]string{"incident.open": adminName, "incident.plan": responderName, "run.start": responderName,
+		"step.approved": approverName, "incident.close": responderName} {
+		if got := strings.Join(out.Actors[action], ","); got != want {
+			t.Errorf("the audit log's %s is by %q, want %q", action, got, want)
+		}
+	}
 	if len(out.ApprovedBy) != 1 || out.ApprovedBy[0] != approverName {
 		t.Errorf("approved by %v, want [%s]", out.ApprovedBy, approverName)
 	}

@@ -131,7 +131,7 @@ func respondAPI(ctx context.Context, o Options, r response, out *Outcome) (err e
 		out.ApprovedBy = append(out.ApprovedBy, a.ApprovedBy)
 		r.say("%s approves %s", a.ApprovedBy, step)
 	}
-	if err := c.do(ctx, "POST", "/api/v1/incidents/"+id+"/run", responder, struct{}{}, http.StatusAccepted, nil); err != nil {
+	if err := c.doFree(ctx, "POST", "/api/v1/incidents/"+id+"/run", responder, struct{}{}, http.StatusAccepted, nil); err != nil {
 		return err
 	}
 	// The answer comes once the continued run passed its preflight, when
@@ -144,7 +144,7 @@ func respondAPI(ctx context.Context, o Options, r response, out *Outcome) (err e
 	}
 	r.say("the run is done: %d steps", len(res.Steps))
 
-	if err := c.do(ctx, "POST", "/api/v1/incidents/"+id+"/remediate", responder, map[string]string{"secret": r.secret}, http.StatusOK, nil); err != nil {
+	if err := c.doFree(ctx, "POST", "/api/v1/incidents/"+id+"/remediate", responder, map[string]string{"secret": r.secret}, http.StatusOK, nil); err != nil {
 		return err
 	}
 	if err := c.do(ctx, "POST", "/api/v1/incidents/"+id+"/review", responder, struct{}{}, http.StatusOK, nil); err != nil {
@@ -334,7 +334,7 @@ func (c *client) do(ctx context.Context, method, path, token string, body any, w
 		return err
 	}
 	if code != want {
-		return fmt.Errorf("%s %s: %d, want %d: %s", method, path, code, want, strings.TrimSpace(string(b)))
+		return &statusError{code: code, msg: fmt.Sprintf("%s %s: %d, want %d: %s", method, path, code, want, strings.TrimSpace(string(b)))}
 	}
 	if into != nil {
 		if err := json.Unmarshal(b, into); err != nil {
@@ -343,6 +343,32 @@ func (c *client) do(ctx context.Context, method, path, token string, body any, w
 	}
 	return nil
 }
+
+// doFree is do, tried again while the answer is 409: a run's state is
+// stored (waiting, done) a moment before the server lets the incident go.
+func (c *client) doFree(ctx context.Context, method, path, token string, body any, want int, into any) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := c.do(ctx, method, path, token, body, want, into)
+		var se *statusError
+		if err == nil || !errors.As(err, &se) || se.code != http.StatusConflict || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// statusError is an answer with another status than wanted.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 // get returns the body of a 200 answer.
 func (c *client) get(ctx context.Context, path, token string) ([]byte, error) {

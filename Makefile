@@ -38,9 +38,11 @@ bench:
 	bash bench/watch.sh
 
 # A leaked-password drill on a private PostgreSQL cluster: consumers, an
-# attacker, copies everywhere, then rekey respond --yes (examples/drill).
+# attacker, copies everywhere, then rekey respond --yes (examples/drill);
+# make drill VIA=api responds through rekey serve's API instead.
+VIA ?= cli
 drill: build
-	$(GO) run ./examples/drill/cmd/drill -rekey $(BIN)
+	$(GO) run ./examples/drill/cmd/drill -rekey $(BIN) -via $(VIA)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

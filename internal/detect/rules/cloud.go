@@ -468,6 +468,7 @@ func hashicorpRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "vault-token",
+			Source:      "https://developer.hashicorp.com/vault/docs/upgrading/upgrade-to-1.10.x#token-format-change",
 			Provider:    "vault",
 			Description: "HashiCorp Vault service, batch or recovery token (hvs., hvb., hvr.)",
 			Keywords:    []string{"hvs.", "hvb.", "hvr."},

@@ -26,6 +26,13 @@ func WaitsForApproval(id string) bool {
 	return strings.HasPrefix(id, RewritePrefix) || strings.HasPrefix(id, ChatPrefix) || strings.HasPrefix(id, TicketPrefix)
 }
 
+// Approvable reports whether a stored task waits for a person's
+// approval: a history rewrite, or a copy rekey can redact through an API
+// (a copy in an export is edited by hand, with nothing to approve).
+func Approvable(t store.Task) bool {
+	return strings.HasPrefix(t.ID, RewritePrefix) || WaitsForApproval(t.ID) && detailBool(t.Detail, "live")
+}
+
 // Replacement is what stands in for the secret in a redacted message or
 // comment.
 func Replacement(incident string) string { return "[REDACTED by rekey " + incident + "]" }

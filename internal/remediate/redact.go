@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/live"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -57,6 +58,11 @@ func redactors(o Options) (*live.Redactors, error) {
 	return live.NewRedactors(specs, o.Secret, Replacement(o.Incident.ID), deps)
 }
 
+// redactorFinder finds the redactor of a finding's path (live.Redactors).
+type redactorFinder interface {
+	For(path string) (source.Redactor, bool)
+}
+
 // redacted is what redacting one approved task did: the record, or why
 // it failed (an error's text, which never holds the secret: the
 // redactors name objects and API error codes only).
@@ -68,7 +74,7 @@ type redacted struct {
 // redactApproved redacts, through their APIs, the live copies whose
 // task another person approved. Whether each is gone is decided by the
 // re-trace that follows, not by the API's answer.
-func redactApproved(ctx context.Context, o Options, rs *live.Redactors, stored []store.Task) map[string]redacted {
+func redactApproved(ctx context.Context, o Options, rs redactorFinder, stored []store.Task) map[string]redacted {
 	out := map[string]redacted{}
 	for _, t := range stored {
 		if t.State == store.TaskDone || (t.Kind != KindChat && t.Kind != KindTicket) {
@@ -87,7 +93,8 @@ func redactApproved(ctx context.Context, o Options, rs *live.Redactors, stored [
 		rec, err := r.Redact(ctx, ref, o.DeleteMessages && t.Kind == KindChat)
 		d := redacted{rec: rec}
 		if err != nil {
-			d.err = err.Error()
+			// An API's error may quote what it was sent: never the secret.
+			d.err = scrub(err.Error(), o.Secret)
 			o.Warn("redact " + t.ID + ": " + d.err)
 		}
 		out[t.ID] = d
@@ -123,6 +130,14 @@ func withRedactions(tasks []store.Task, done map[string]redacted) []store.Task {
 		tasks[i].Detail = setDetail(t.Detail, kv)
 	}
 	return tasks
+}
+
+func scrub(s string, sec secret.Secret) string {
+	v := string(sec.Reveal())
+	if v == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, v, "[the secret]")
 }
 
 func detailBool(d json.RawMessage, key string) bool {

@@ -13,16 +13,19 @@ func newIncidentApproveCmd(g *globals) *cobra.Command {
 		Short: "Approve a step that waits for a person (--as NAME)",
 		Long: `Approve records that the actor (--as NAME, $REKEY_ACTOR, or the login name)
 approves one step of the incident's plan that waits for an approval, or a
-remediation task that does (rewrite-history:REPO, from incident remediate).
+remediation task that does (rewrite-history:REPO, or chat:#CHANNEL@TS and
+ticket:KEY#comment-ID for copies read through the Slack or Jira API; all
+from incident remediate).
 The one who opened the incident cannot approve (separation of duties). The
-approval is in the audit log; run --resume (or remediate --rewrite-history)
-carries on.
+approval is in the audit log; run --resume (or remediate, with
+--rewrite-history for a rewrite) carries on.
 
 EXIT STATUS
   0  approved (or already approved)
   2  usage or input error (unknown step, a step that needs no approval, the opener approving)`,
 		Example: `  rekey incident approve INC-20261126-3f9a revoke:shop-db/orders_svc --as bob
-  rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob`,
+  rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob
+  rekey incident approve INC-20261126-3f9a 'chat:#ops@1709632800.000100' --as bob`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			d, done, err := g.openDepsAs(c.Context(), auth.Approve)

@@ -3,7 +3,6 @@ package incident
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/engine"
@@ -25,7 +24,7 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 	if err := separate(ctx, d, id, opener); err != nil {
 		return err
 	}
-	if strings.HasPrefix(step, remediate.RewritePrefix) {
+	if remediate.WaitsForApproval(step) {
 		if _, err := d.Store.GetIncident(ctx, id); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -217,6 +218,10 @@ func userPart(login string) string {
 type previous struct {
 	User   string `json:"user"`
 	Secret []byte `json:"secret"`
+	// Unreadable says the target never returns what it holds
+	// (deliver.ErrWriteOnly): nothing was kept and a rollback cannot put
+	// it back.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // delivery opens what a deliver step needs: its consumer, the target and
@@ -278,11 +283,17 @@ func (e *Engine) remember(ctx context.Context, c *inventory.Consumer, t deliver.
 		return err
 	}
 	cur, err := t.Current(ctx)
-	if err != nil {
+	p := previous{}
+	switch {
+	case errors.Is(err, deliver.ErrWriteOnly):
+		p.Unreadable = true
+	case err != nil:
 		return err
+	default:
+		e.d.Masker.Add(cur.Secret)
+		p = previous{User: cur.User, Secret: cur.Secret.Reveal()}
 	}
-	e.d.Masker.Add(cur.Secret)
-	b, err := json.Marshal(previous{User: cur.User, Secret: cur.Secret.Reveal()})
+	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
@@ -594,6 +605,12 @@ func (e *Engine) restore(ctx context.Context, st *plan.Step) error {
 	if err != nil {
 		return err
 	}
+	if prev.Unreadable {
+		// Leaving the new value is no worse than any other: its login is
+		// removed next, and the previous value was never rekey's to read.
+		e.say("consumer %s: %s never returns what it holds, so its previous value could not be kept: write it back by hand", c.Name, t.Describe())
+		return nil
+	}
 	sec := secret.New(prev.Secret)
 	clear(prev.Secret)
 	if err := t.Write(ctx, deliver.Value{User: prev.User, Secret: sec}); err != nil {
@@ -639,7 +656,7 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 			if err != nil {
 				return err
 			}
-			if ok {
+			if ok && !prev.Unreadable {
 				_, err := rot.Issue(ctx, provider.IssueRequest{From: e.ref(st, st.Identity), Name: st.Identity, Secret: secret.New(prev.Secret)})
 				return err
 			}

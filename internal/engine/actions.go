@@ -28,6 +28,8 @@ func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[str
 		return e.isolate(ctx, st)
 	case plan.Issue:
 		return e.issue(ctx, st, beganAt(cur))
+	case plan.Supply:
+		return e.supplied(ctx, st)
 	case plan.Deliver:
 		return e.deliver(ctx, st)
 	case plan.Verify:
@@ -452,7 +454,7 @@ func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error 
 	for _, st := range e.p.Steps {
 		slot := loginSlot(st.System, st.Login)
 		switch st.Kind {
-		case plan.Issue:
+		case plan.Issue, plan.Supply:
 			issued[slot] = true
 		case plan.Verify, plan.Deliver:
 			if states[st.ID].State != Done {

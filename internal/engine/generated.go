@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -158,4 +159,19 @@ func beganAt(s store.Step) time.Time {
 		return r.Began
 	}
 	return time.Time{}
+}
+
+// supplied is a supply-secret step: the secret a person created was
+// sealed when they approved the step, so there is nothing to do but
+// check it is there (a step approved by an older rekey without one is
+// approved again with the secret).
+func (e *Engine) supplied(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	_, ok, err := e.sealed(ctx, loginSlot(st.System, st.Login))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.New("run", errs.NotFound, st.ID, "no new secret was handed in: `rekey incident approve "+e.inc.ID+" "+st.ID+" --secret-file F`")
+	}
+	return map[string]any{"login": st.Login, "detail": "the new secret a person created is sealed (handed in with the approval)"}, nil
 }

@@ -55,7 +55,11 @@ const (
 	Notify            Kind = "notify"             // a person must act (a partner, a consumer rekey cannot write to)
 	WaitWindow        Kind = "wait-window"        // a partner's change window
 	RemediateCopy     Kind = "remediate-copy"
-	Review            Kind = "review"
+	// Supply: a person creates the replacement where no API can (a GitHub
+	// personal access token) and hands it to rekey with
+	// `incident approve ID STEP --secret-file F`; rekey seals it at once.
+	Supply Kind = "supply-secret"
+	Review Kind = "review"
 )
 
 // Approval reasons: why a step waits for `rekey incident approve`.
@@ -63,6 +67,7 @@ const (
 	ApprovalPolicy     = "policy"      // the inventory's policy lists the step's kind
 	ApprovalThirdParty = "third-party" // revoking a credential a partner uses
 	ApprovalManual     = "manual"      // a consumer rekey cannot update or verify itself
+	ApprovalSecret     = "secret"      // a person hands in the new secret (supply-secret)
 )
 
 // Step is one node of the plan. The JSON names in DESIGN.md's plan shape
@@ -351,6 +356,9 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	drop := b.drops(id, invID, reused)
 	if keyLimit[sys.Type] > 0 {
 		return b.keyedIdentity(id, key, consumers, drop)
+	}
+	if where, ok := suppliedBy[sys.Type]; ok {
+		return b.suppliedIdentity(id, key, where, consumers)
 	}
 	ttl := inv.Policy.TTL
 	if ttl == 0 {

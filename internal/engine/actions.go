@@ -27,7 +27,7 @@ func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[str
 	case plan.Isolate:
 		return e.isolate(ctx, st)
 	case plan.Issue:
-		return e.issue(ctx, st, beganAt(cur))
+		return e.issue(ctx, st, beganAt(cur), cur.Attempts)
 	case plan.Supply:
 		return e.supplied(ctx, st)
 	case plan.Deliver:
@@ -153,13 +153,13 @@ func LeaseID(incident, system, login string) string {
 	return strings.TrimPrefix(incident, "INC-") + ":" + system + "/" + login
 }
 
-func (e *Engine) issue(ctx context.Context, st *plan.Step, began time.Time) (map[string]any, error) {
+func (e *Engine) issue(ctx context.Context, st *plan.Step, began time.Time, attempts int) (map[string]any, error) {
 	p, err := e.provider(ctx, st.System)
 	if err != nil {
 		return nil, err
 	}
 	if g, ok := p.(provider.Generator); ok {
-		return e.generate(ctx, st, g, began)
+		return e.generate(ctx, st, g, began, attempts)
 	}
 	rot, err := e.rotator(ctx, st)
 	if err != nil {
@@ -256,8 +256,12 @@ func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, er
 	v := deliver.Value{Secret: cred.Secret}
 	switch {
 	case cred.KeyID != "":
-		// A generated key's id is its login: user_key receives it.
-		v.User = cred.KeyID
+		// A generated key's id is part of what the consumer presents (an
+		// AWS access key id): user_key receives it. A token's id (GitLab,
+		// Vault) is not, and its consumer has no user_key.
+		if c.Deliver != nil && c.Deliver.UserKey != "" {
+			v.User = cred.KeyID
+		}
 	case st.Login != st.Identity:
 		v.User = userPart(st.Login)
 	}

@@ -169,15 +169,18 @@ func (w *awsWorld) storePlan(strategy plan.Strategy) {
 	putPlan(w.t, w.st, w.inc.ID, p)
 }
 
-func (w *awsWorld) run() Result {
-	w.t.Helper()
-	e, err := New(context.Background(), w.deps, w.inc.ID)
+func (w *awsWorld) run() Result { return runToTheEnd(w.t, w.deps, w.inc.ID) }
+
+// runToTheEnd runs incident's plan, which must finish.
+func runToTheEnd(t *testing.T, d Deps, incident string) Result {
+	t.Helper()
+	e, err := New(context.Background(), d, incident)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	res, err := e.Run(context.Background())
 	if err != nil || res.State != store.RunDone {
-		w.t.Fatalf("run: %v %+v", err, res)
+		t.Fatalf("run: %v %+v", err, res)
 	}
 	return res
 }

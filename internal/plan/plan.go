@@ -114,6 +114,10 @@ type Step struct {
 	// with a public id that the delivery writes to user_key, and an issue
 	// in place adds a key beside the leaked one instead of replacing it.
 	Generated bool `json:"generated,omitempty"`
+	// Rotate makes a generated issue replace the key Key in one call
+	// (provider.InPlaceRotator: GitLab's rotate endpoint), the old key
+	// stopping at once: emergency on a system that can.
+	Rotate bool `json:"rotate,omitempty"`
 	// KeepKeys are key ids the principal held when it was inspected (the
 	// leaked key and its others): a resumed issue never takes one of them
 	// for the orphan of an earlier attempt.
@@ -312,7 +316,7 @@ type builder struct {
 	ids    map[string]bool
 	issued map[string]string // system/login → its issue step
 	// keyed is set while the steps of a system that generates keys
-	// (keyLimit) are added.
+	// (keySystems) are added.
 	keyed bool
 }
 
@@ -354,7 +358,7 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 		return b.keyIdentity(id, key, sys, consumers)
 	}
 	drop := b.drops(id, invID, reused)
-	if keyLimit[sys.Type] > 0 {
+	if isKeyed(sys.Type) {
 		return b.keyedIdentity(id, key, consumers, drop)
 	}
 	if where, ok := suppliedBy[sys.Type]; ok {
@@ -459,12 +463,12 @@ func (b *builder) isolate(id scope.Identity, key string, consumers []*inventory.
 // confirms each first: the review can show that the leaked credential
 // made or changed the login, not that nobody legitimate uses it. Derived
 // credentials elsewhere (cloud keys) get a note. On a system of keys
-// (keyLimit), keyedRelated handles access keys and role sessions.
+// (keySystems), keyedRelated handles access keys and role sessions.
 func (b *builder) related(main scope.Identity, sys *inventory.System) {
 	key := main.System + "/" + main.Name
 	roles := map[string]bool{}
 	for _, r := range b.in.Related {
-		if sys != nil && keyLimit[sys.Type] > 0 && b.keyedRelated(main, r, roles) {
+		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles) {
 			continue
 		}
 		switch r.Kind {
@@ -518,11 +522,12 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 	if issue == "" {
 		summary := issueSummary(key, login, false, ttl, temporary, drop)
 		if b.keyed {
-			summary = fmt.Sprintf("create user %s with %s's policies", login, key)
+			noun := keySystems[b.in.Inventory.SystemByName(id.System).Type].noun
+			summary = fmt.Sprintf("create principal %s with %s's policies", login, key)
 			if len(drop) > 0 {
 				summary += " minus " + strings.Join(drop, ", ")
 			}
-			summary += ", and an access key for it (the system generates the key; it has no expiry)"
+			summary += ", and a " + noun + " for it (the system generates it)"
 		}
 		issue = b.add(Step{ID: "issue:" + id.System + "/" + login, Kind: Issue, Target: id.System + "/" + login, System: id.System,
 			Identity: id.Name, Login: login, Consumer: c.Name, TTL: Duration(ttl), Temporary: temporary, Drop: drop, Needs: after,
@@ -532,7 +537,7 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 	var last string
 	if c.Deliver != nil {
 		what := "the new credential"
-		if b.keyed {
+		if b.keyed && c.Deliver.UserKey != "" {
 			what = "the new key's secret and its key id (" + c.Deliver.UserKey + ")"
 		}
 		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + c.Deliver.Path,

@@ -513,7 +513,17 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 		}
 		what = "has the leaked key " + st.Key + " inactive (kept until every consumer is verified)"
 	} else if err := rot.Revoke(ctx, ref); err != nil {
-		return nil, err
+		sr, ok := rot.(provider.SecretRevoker)
+		if !errors.Is(err, provider.ErrUnsupported) || !ok {
+			return nil, err
+		}
+		if e.d.Leaked.IsZero() {
+			return nil, fmt.Errorf("%w: give rekey the leaked secret (rekey respond --secret-file F) so that the system revokes it by its value", err)
+		}
+		if err := sr.RevokeSecret(ctx, e.d.Leaked); err != nil {
+			return nil, err
+		}
+		what = "was asked to revoke the leaked secret by its value (the system tells its owner)"
 	} else if st.Key != "" {
 		what = "no longer has the leaked key " + st.Key
 	}

@@ -107,6 +107,11 @@ type Deps struct {
 	// Leases returns the broker's leases, for the revoke-leases and
 	// move-to-lease steps; nil when the inventory has no broker.
 	Leases func(ctx context.Context) (Leases, error)
+	// Leaked is the leaked secret when the caller holds it (respond is
+	// given it): a system that revokes some credentials only by their
+	// value (provider.SecretRevoker: a GitHub personal token of someone
+	// else) is given it by the revoke step. Zero otherwise.
+	Leaked secret.Secret
 }
 
 // StepResult is one step in the run JSON.

@@ -103,8 +103,24 @@ func TestSupplyStepTakesTheSecretAPersonCreated(t *testing.T) {
 	if names, _ := st.SealedNames(ctx, inc.ID); len(names) != 1 {
 		t.Fatalf("sealed after the approval: %v, want the new secret", names)
 	}
+	// GitHub revokes another's personal token only by its value: without
+	// it the revoke says how to give it; with it, the credentials
+	// revocation API is called.
 	e, _ = New(ctx, d, inc.ID)
-	e.Run(ctx) // the revoke of a personal token needs its value (RevokeSecret): not this test's concern
+	if _, err := e.Run(ctx); !errors.Is(err, ErrStepFailed) {
+		t.Fatalf("run without the leaked secret: %v, want the revoke to fail", err)
+	}
+	if steps, _ := st.Steps(ctx, inc.ID); !slicesHasStep(steps, "revoke:gh/octo", "rekey respond --secret-file") {
+		t.Errorf("the failed revoke does not say how to give the leaked secret: %+v", steps)
+	}
+	d.Leaked = secret.FromString(leaked)
+	e, _ = New(ctx, d, inc.ID)
+	if res, err := e.Run(ctx); err != nil || res.State != store.RunDone {
+		t.Fatalf("run with the leaked secret: %v %+v", err, res)
+	}
+	if !g.Revoked(leaked) {
+		t.Error("the leaked token still works")
+	}
 	b, _ := os.ReadFile(env)
 	if string(b) != "GITHUB_TOKEN="+fresh+"\n" {
 		t.Errorf("the consumer holds %q, want the supplied token", b)
@@ -132,6 +148,16 @@ func slicesHas(xs []string, x string) bool {
 	for _, y := range xs {
 		if y == x {
 			return true
+		}
+	}
+	return false
+}
+
+// slicesHasStep reports whether step id's error holds want.
+func slicesHasStep(steps []store.Step, id, want string) bool {
+	for _, s := range steps {
+		if s.StepID == id {
+			return strings.Contains(s.Error, want)
 		}
 	}
 	return false

@@ -540,9 +540,10 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		if b.keyed && c.Deliver.UserKey != "" {
 			what = "the new key's secret and its key id (" + c.Deliver.UserKey + ")"
 		}
-		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + c.Deliver.Path,
+		where, how := deliveryPlace(c.Deliver)
+		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + where,
 			System: id.System, Identity: id.Name, Login: login, Consumer: c.Name, Needs: []string{issue}, Generated: b.keyed,
-			Summary: fmt.Sprintf("write %s into %s (%s %s) atomically, then run its reload command", what, c.Deliver.Path, c.Deliver.Format, c.Deliver.Key)})
+			Summary: fmt.Sprintf("write %s into %s (%s), then run its reload command", what, where, how)})
 	} else {
 		last = b.add(Step{ID: "notify:" + c.Name, Kind: Notify, Target: c.Name, System: id.System, Identity: id.Name,
 			Login: login, Consumer: c.Name, Needs: []string{issue},
@@ -560,6 +561,25 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		v.Summary = fmt.Sprintf("a person confirms %s now uses login %s (rekey cannot check it)", c.Name, login)
 	}
 	return b.add(v)
+}
+
+// deliveryPlace names where a delivery writes, and how, for summaries:
+// a file's path (format and key), a Vault path, an Actions secret, a CI
+// variable.
+func deliveryPlace(d *inventory.Delivery) (where, how string) {
+	switch d.Type {
+	case inventory.DeliverVaultKV:
+		return d.Mount + "/" + d.Path, "key " + d.Key + ", check-and-set"
+	case inventory.DeliverGitHubActionsSecret:
+		scope := d.Repo
+		if scope == "" {
+			scope = "org " + d.Org
+		}
+		return scope + " " + d.Name, "a sealed box; GitHub never returns it"
+	case inventory.DeliverGitLabCIVariable:
+		return d.Project + " " + d.Key, "a CI/CD variable"
+	}
+	return d.Path, strings.TrimSpace(d.Format+" "+d.Key) + ", atomically"
 }
 
 func issueSummary(key, login string, inPlace bool, ttl time.Duration, temporary bool, drop []string) string {

@@ -46,6 +46,13 @@ func TestSuppliedGracefulWaitsForAPerson(t *testing.T) {
 		}
 	}
 	rev := mustStep(t, p, "revoke:gh/octo")
+	// Each delivery names its place: a file's path, a repository's secret.
+	if d := mustStep(t, p, "deliver:ci"); !strings.Contains(d.Summary, "into acme/api GH_TOKEN") || !strings.Contains(d.Target, "acme/api GH_TOKEN") {
+		t.Errorf("deliver:ci does not name the Actions secret: %q %q", d.Target, d.Summary)
+	}
+	if d := mustStep(t, p, "deliver:api"); !strings.Contains(d.Summary, "into /srv/api/.env (dotenv GITHUB_TOKEN, atomically)") {
+		t.Errorf("deliver:api summary %q", d.Summary)
+	}
 	for _, c := range []string{"api", "ci"} {
 		if d := mustStep(t, p, "deliver:"+c); d.Login != "octo" || !before(p, sup.ID, d.ID) {
 			t.Errorf("deliver:%s %+v does not deliver the supplied secret", c, d)

@@ -8,6 +8,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/remediate"
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // Approve records that d.Actor approves step of incident id: a plan step
@@ -35,6 +36,27 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 		return err
 	}
 	return e.Approve(ctx, step, d.Actor, opener)
+}
+
+// ApproveSecret approves a supply-secret step of incident id with the new
+// secret d.Actor created where no API can (a GitHub personal access
+// token): separation of duties as for Approve, then the secret is sealed
+// under the run's key before the approval is recorded. The secret is
+// never stored otherwise, nor audited, nor echoed.
+func ApproveSecret(ctx context.Context, d Deps, id, step string, s secret.Secret) error {
+	opener, err := Opener(ctx, d.Store, id)
+	if err != nil {
+		return err
+	}
+	if err := separate(ctx, d, id, opener); err != nil {
+		return err
+	}
+	e, done, err := Engine(ctx, d, id)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return e.ApproveSecret(ctx, step, d.Actor, opener, s)
 }
 
 // MayApprove returns the errs.Permission error Approve would refuse

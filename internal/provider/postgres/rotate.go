@@ -46,7 +46,8 @@ var (
 // collides with an existing role never takes it over or removes it.
 const issuedMark = "rekey: issued from "
 
-// scramIterations is PostgreSQL's default scram_iterations.
+// scramIterations is PostgreSQL's default scram_iterations, and its fixed
+// count before version 16.
 const scramIterations = 4096
 
 // noAttributes are the attributes an issued login never has itself: what
@@ -95,7 +96,7 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 			return nil, err
 		}
 	}
-	v, err := newVerifier(string(req.Secret.Reveal()))
+	v, err := newVerifier(string(req.Secret.Reveal()), p.scramIter)
 	if err != nil {
 		return nil, errs.E(p.op, errs.Other, "", fmt.Errorf("%s: %w", what, err))
 	}
@@ -163,13 +164,13 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 }
 
 // newVerifier computes the SCRAM-SHA-256 verifier PostgreSQL would store
-// for password, with a fresh salt.
-func newVerifier(password string) (string, error) {
+// for password, with a fresh salt and iter iterations.
+func newVerifier(password string, iter int) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("random salt: %w", err)
 	}
-	return scramVerifier(password, salt, scramIterations), nil
+	return scramVerifier(password, salt, iter), nil
 }
 
 // Verify logs in as c with a connection of its own to the administrator's

@@ -375,3 +375,27 @@ func TestIssueVerifierIterations(t *testing.T) {
 		}
 	}
 }
+
+// A new login without drops is created in one round trip; the same
+// request again (a retry after a crash) finds the login and converges
+// on its password and expiry instead of failing.
+func TestIssueNewLoginTwice(t *testing.T) {
+	t.Parallel()
+	p, c := openTest(t)
+	from, name := testutil.RandomName("rkfrom"), testutil.RandomName("rktw")
+	c.CreateRole(t, from, testutil.RandomName("pw"), "NOLOGIN")
+	req := provider.IssueRequest{From: ref(from), Name: name, Secret: secret.FromString(testutil.RandomName("pw")), ExpiresAt: time.Now().Add(time.Hour)}
+	issueTest(t, p, req)
+	req.Secret = secret.FromString(testutil.RandomName("pw2"))
+	req.ExpiresAt = time.Now().Add(2 * time.Hour)
+	cred, err := p.Issue(context.Background(), req)
+	if err != nil {
+		t.Fatalf("the same Issue again: %v", err)
+	}
+	if cred.Via != from {
+		t.Errorf("Via = %q, want %q", cred.Via, from)
+	}
+	if _, err := connectAs(t, c, name, string(req.Secret.Reveal())); err != nil {
+		t.Fatalf("login with the second password: %v", err)
+	}
+}

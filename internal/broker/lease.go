@@ -59,9 +59,14 @@ type Leases struct {
 	audit   *audit.Log
 	systems map[string]provider.Provider
 	now     func() time.Time
-	// checked holds when each template last passed checkTemplate.
-	checkMu sync.Mutex
-	checked map[provider.IdentityRef]checked
+	// checked holds when each template last passed checkTemplate;
+	// checking holds a channel, closed when done, per template being
+	// inspected, so that the requests arriving meanwhile wait for that
+	// check instead of each inspecting the template again.
+	checkMu  sync.Mutex
+	checked  map[provider.IdentityRef]checked
+	checking map[provider.IdentityRef]chan struct{}
+	checkFor time.Duration // templateCheckFor; tests lengthen it
 }
 
 // checked is a template's last passing check and what a lease of it
@@ -89,7 +94,7 @@ func NewLeases(cfg LeaseConfig) (*Leases, error) {
 		return nil, errs.New("broker: leases", errs.Invalid, "", "leases need a store and an audit log")
 	}
 	return &Leases{inv: cfg.Inventory, st: cfg.Store, audit: cfg.Audit, systems: cfg.Systems, now: time.Now,
-		checked: map[provider.IdentityRef]checked{}}, nil
+		checked: map[provider.IdentityRef]checked{}, checking: map[provider.IdentityRef]chan struct{}{}, checkFor: templateCheckFor}, nil
 }
 
 // Lease is an issued lease as its holder gets it, once: the secret is in
@@ -211,12 +216,38 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 // does not keep, for a system that copies privileges; for one that does
 // not, it refuses a template holding any (see Issue).
 func (l *Leases) checkTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) ([]string, error) {
-	l.checkMu.Lock()
-	ok := l.checked[from]
-	l.checkMu.Unlock()
-	if ok.ok && time.Since(ok.at) < templateCheckFor {
-		return ok.drop, nil
+	for {
+		l.checkMu.Lock()
+		ok := l.checked[from]
+		if ok.ok && time.Since(ok.at) < l.checkFor {
+			l.checkMu.Unlock()
+			return ok.drop, nil
+		}
+		wait, busy := l.checking[from]
+		if !busy {
+			done := make(chan struct{})
+			l.checking[from] = done
+			l.checkMu.Unlock()
+			defer func() {
+				l.checkMu.Lock()
+				delete(l.checking, from)
+				l.checkMu.Unlock()
+				close(done)
+			}()
+			return l.inspectTemplate(ctx, op, p, role, from)
+		}
+		l.checkMu.Unlock()
+		// A check that fails is not shared: the next caller checks again.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// inspectTemplate is checkTemplate's inspection, remembered when it passes.
+func (l *Leases) inspectTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) ([]string, error) {
 	start := time.Now()
 	id, err := p.Inspect(ctx, from)
 	if err != nil {

@@ -67,6 +67,8 @@ type Leases struct {
 	checked  map[provider.IdentityRef]checked
 	checking map[provider.IdentityRef]chan struct{}
 	checkFor time.Duration // templateCheckFor; tests lengthen it
+	// rows commits issues' lease rows in groups.
+	rows rowGroup
 }
 
 // checked is a template's last passing check and what a lease of it
@@ -177,7 +179,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 			return nil, errs.E(op, errs.Other, d.Role, err)
 		}
 		rec.Login = plan.LoginName(sys.Type, role.Like, "l"+tag)
-		err = l.st.CreateBrokerLease(ctx, rec)
+		err = l.createRow(ctx, rec)
 		if err == nil {
 			break
 		}
@@ -195,7 +197,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		_, _ = l.st.UpdateBrokerLease(context.WithoutCancel(ctx), rec.ID, []string{store.BrokerIssuing}, store.BrokerRevoked, time.Time{})
 		return nil, err
 	}
-	ok, err := l.st.UpdateBrokerLease(ctx, rec.ID, []string{store.BrokerIssuing}, store.BrokerActive, time.Time{})
+	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: rec.ID, From: []string{store.BrokerIssuing}, State: store.BrokerActive})
 	if err == nil && !ok {
 		err = errs.New(op, errs.Conflict, rec.ID, "the lease was ended while it was being issued (its expiry passed)")
 	}

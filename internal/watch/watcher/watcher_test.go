@@ -62,13 +62,23 @@ func worldOf(t *testing.T, logsSection, watchSection string) (Config, *recorder)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logData, err := os.ReadFile("../../logs/postgres/testdata/live.csv")
+	logData, err := os.ReadFile(liveCSV)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pg.csv"), logData, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return worldIn(t, dir, st, logsSection, watchSection)
+}
+
+// liveCSV is the PostgreSQL csv log the worlds follow.
+const liveCSV = "../../logs/postgres/testdata/live.csv"
+
+// worldIn is a world whose store is st and whose files (the inventory,
+// the audit log's witness and key) are in dir.
+func worldIn(t *testing.T, dir string, st store.Store, logsSection, watchSection string) (Config, *recorder) {
+	t.Helper()
 	src := []byte(`version: 1
 systems:
   - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
@@ -201,7 +211,7 @@ func TestUndeclaredLoginIsNotActedOn(t *testing.T) {
 // file's, with the stream and sequence as evidence.
 func TestNATSSubjectTriggers(t *testing.T) {
 	url := testutil.StartNATS(t)
-	data, err := os.ReadFile("../../logs/postgres/testdata/live.csv")
+	data, err := os.ReadFile(liveCSV)
 	if err != nil {
 		t.Fatal(err)
 	}

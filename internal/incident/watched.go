@@ -77,6 +77,10 @@ type Watched struct {
 	Why string
 	// Kind is the finding's kind, for the audit log.
 	Kind string
+	// Key is the id of the key the finding names, for systems of keys
+	// (an AWS access key id; "" for a login): the identity is inspected
+	// with it as the key in question, which is the key a plan revokes.
+	Key string
 }
 
 // OpenForIdentity returns the open incident of w.Identity (opened is
@@ -115,7 +119,7 @@ func OpenForIdentity(ctx context.Context, d Deps, w Watched) (_ store.Incident, 
 	if p, err := d.Systems(w.Inventory).Open(ctx, w.Identity.System); err != nil {
 		ident.InspectError = oneLine(err)
 	} else {
-		ident = inspect(ctx, p, w.Identity.System, provider.Match{Ref: provider.IdentityRef{System: w.Identity.System, Name: w.Identity.Name}})
+		ident = inspect(ctx, p, w.Identity.System, provider.Match{Ref: provider.IdentityRef{System: w.Identity.System, Name: w.Identity.Name, Key: w.Key}})
 		p.Close()
 	}
 	if err := st.PutIdentity(ctx, inc.ID, ident); err != nil {

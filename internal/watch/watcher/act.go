@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -173,7 +174,7 @@ func systemOfFormat(format string) string {
 func (a *actor) act(ctx context.Context, ref store.IdentityRef, f watch.Finding, contain bool) error {
 	inv := a.cfg.Inventory
 	inc, opened, err := incident.OpenForIdentity(ctx, a.d, incident.Watched{Identity: ref, Inventory: inv, InventoryBody: a.cfg.InventoryBody,
-		Why: f.Summary, Kind: f.Kind})
+		Why: f.Summary, Kind: f.Kind, Key: keyOf(f)})
 	if err != nil {
 		return err
 	}
@@ -192,6 +193,22 @@ func (a *actor) act(ctx context.Context, ref store.IdentityRef, f watch.Finding,
 		return a.contain(ctx, inc.ID, ev)
 	}
 	return nil
+}
+
+// accessKeyID is a long-term AWS access key id, the only kind a plan
+// revokes (an ASIA… key is a session's and ends with it).
+var accessKeyID = regexp.MustCompile(`^AKIA[A-Z0-9]{16}$`)
+
+// keyOf is the key a finding names, when its identity's credentials are
+// keys: a key canary's, or the access key id a CloudTrail record names.
+func keyOf(f watch.Finding) string {
+	switch {
+	case f.Canary != nil:
+		return f.Canary.KeyID
+	case accessKeyID.MatchString(f.Credential):
+		return f.Credential
+	}
+	return ""
 }
 
 func owner(inv *inventory.Inventory, ref store.IdentityRef) string {

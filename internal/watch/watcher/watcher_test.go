@@ -3,6 +3,7 @@ package watcher
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -231,6 +232,41 @@ func TestNATSSubjectTriggers(t *testing.T) {
 	if len(evs) != 1 || evs[0].Kind != EventOpened || len(evs[0].Finding.Evidence) != 1 || evs[0].Finding.Evidence[0].File != "nats:LOGS/logs.pg" {
 		t.Fatalf("events: %+v, want one opened with stream evidence", evs)
 	}
+}
+
+// Records that do not parse are not fatal: the rest of the file is
+// judged, and the watcher reports them (how many, where the first is).
+func TestUnparsedRecordsReported(t *testing.T) {
+	cfg, rec := world(t, "watch:\n  trigger: [sensitive-action]\n")
+	path := cfg.Inventory.Abs(cfg.Inventory.Logs[0].Path)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(mustRead(t, path), "\n")
+	f.WriteString("this is not a log record\nnor is this one\n")
+	f.Close()
+	runUntil(t, cfg, func() bool {
+		evs, _ := rec.snapshot()
+		return len(evs) > 0
+	})
+	evs, warns := rec.snapshot()
+	if len(evs) != 1 || evs[0].Kind != EventOpened {
+		t.Errorf("events %+v, want the incident opened from the parsed records", evs)
+	}
+	want := fmt.Sprintf("watch: %s: 2 record(s) not parsed, 2 in all; they are not judged (first at %s:%d: ", path, path, lines+1)
+	if len(warns) != 1 || !strings.HasPrefix(warns[0], want) {
+		t.Errorf("warnings %q, want one starting %q", warns, want)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // A containment whose incident another rekey holds (its claim is

@@ -269,3 +269,27 @@ func TestDeclaredConsumerAndCaps(t *testing.T) {
 		t.Fatalf("an undeclared source made %+v, want new-source", got)
 	}
 }
+
+// Past MaxCredentials the baselines held in memory are dropped once
+// written, and one needed again is read back from the store whole.
+func TestBaselinesBoundedInMemory(t *testing.T) {
+	st := newStore(t, "")
+	j, err := watch.NewJudge(context.Background(), watch.JudgeConfig{Store: st, MaxCredentials: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, j, use("a_svc", "10.0.4.1", t0, 1), use("a_svc", "10.0.4.1", t0.Add(time.Minute), 2), use("b_svc", "10.0.4.2", t0, 3))
+	if bl := j.Baseline("a_svc"); bl == nil || bl.Events != 2 {
+		t.Fatalf("a_svc's baseline %+v, want two events held (two credentials fit)", bl)
+	}
+	run(t, j, use("c_svc", "10.0.4.3", t0, 4))
+	for _, c := range []string{"a_svc", "b_svc", "c_svc"} {
+		if j.Baseline(c) != nil {
+			t.Errorf("%s's baseline still held past MaxCredentials", c)
+		}
+	}
+	run(t, j, use("a_svc", "10.0.4.1", t0.Add(2*time.Minute), 5))
+	if bl := j.Baseline("a_svc"); bl == nil || bl.Events != 3 || bl.Sources["10.0.4.1"] != 3 {
+		t.Fatalf("a_svc's baseline reloaded: %+v, want its three events", bl)
+	}
+}

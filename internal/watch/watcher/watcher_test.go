@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,5 +290,65 @@ func TestContainmentHeldElsewhereIsLeftToIt(t *testing.T) {
 		if e.Action == "watch.contained" {
 			t.Errorf("audited %s: %s", e.Action, e.Detail)
 		}
+	}
+}
+
+// A login revoked elsewhere while the watcher runs (another rekey's run)
+// is known at the next refresh, without a restart: its next use is a
+// use-after-revocation finding and opens an incident.
+func TestRevocationElsewhereLearntWithoutRestart(t *testing.T) {
+	cfg, rec := world(t, "watch:\n  trigger: [use-after-revocation]\n")
+	cfg.Refresh = 20 * time.Millisecond
+	path := cfg.Inventory.Abs(cfg.Inventory.Logs[0].Path)
+	var login string // ops_admin's "connection authorized" record
+	for _, l := range strings.SplitAfter(mustRead(t, path), "\n") {
+		if strings.Contains(l, `"ops_admin"`) && strings.Contains(l, "connection authorized") {
+			login = l
+		}
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, ctx := cfg.Deps.Store, context.Background()
+	inc, _, err := st.OpenIncident(ctx, store.Incident{Fingerprint: "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00", Created: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Revoked only once the watcher has loaded what was revoked before it
+	// started (it says so after): what it learns later, it learns by
+	// refreshing.
+	var started atomic.Bool
+	cfg.Say = func(string, ...any) { started.Store(true) }
+	runUntil(t, cfg, func() bool {
+		if !started.Load() {
+			return false
+		}
+		if _, revoked, err := st.GetPlan(ctx, inc.ID); err != nil {
+			t.Fatal(err)
+		} else if revoked {
+			// Revoked already: each pass appends one more use of the login
+			// until the watcher, refreshed, sees it for what it is.
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(login)
+			f.Close()
+		} else {
+			revokedAt := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			body := json.RawMessage(`{"steps":[{"id":"r1","kind":"revoke","system":"shop-db","identity":"ops_admin"}]}`)
+			if err := st.PutPlan(ctx, inc.ID, store.Plan{Strategy: "emergency", Created: revokedAt, Body: body}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutStep(ctx, inc.ID, store.Step{StepID: "r1", State: "done", Started: &revokedAt, Finished: &revokedAt}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, _ := rec.snapshot()
+		return len(evs) > 0
+	})
+	evs, _ := rec.snapshot()
+	if len(evs) != 1 || evs[0].Kind != EventOpened || evs[0].Finding.Kind != "use-after-revocation" || evs[0].Finding.Revoked == nil || evs[0].Finding.Revoked.IncidentID != inc.ID {
+		t.Fatalf("events %+v, want an incident opened for the use after the revocation in %s", evs, inc.ID)
 	}
 }

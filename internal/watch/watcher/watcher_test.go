@@ -56,7 +56,7 @@ func world(t *testing.T, watchSection string) (Config, *recorder) {
 	return worldOf(t, "logs:\n  - { type: postgres-csv, path: pg.csv }\n", watchSection)
 }
 
-func worldOf(t *testing.T, logsSection, watchSection string) (Config, *recorder) {
+func worldOf(t testing.TB, logsSection, watchSection string) (Config, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "rekey.db"))
@@ -79,7 +79,7 @@ const liveCSV = "../../logs/postgres/testdata/live.csv"
 
 // worldIn is a world whose store is st and whose files (the inventory,
 // the audit log's witness and key) are in dir.
-func worldIn(t *testing.T, dir string, st store.Store, logsSection, watchSection string) (Config, *recorder) {
+func worldIn(t testing.TB, dir string, st store.Store, logsSection, watchSection string) (Config, *recorder) {
 	t.Helper()
 	src := []byte(`version: 1
 systems:

@@ -273,13 +273,18 @@ func (a *actor) record(ctx context.Context, id string, f watch.Finding) error {
 
 // sameFinding reports whether a and b are one finding about one record:
 // the same kind and subject, and the same evidence (file, line and
-// offset, time, source).
+// offset, time, source). Evidence without a position (Redis's ACL LOG,
+// whose folded repeats are alike in everything) never matches: each
+// repeat is a use of its own.
 func sameFinding(a, b review.Finding) bool {
-	if a.Kind != b.Kind || a.Subject != b.Subject || len(a.Evidence) != len(b.Evidence) {
+	if a.Kind != b.Kind || a.Subject != b.Subject || len(a.Evidence) != len(b.Evidence) || len(a.Evidence) == 0 {
 		return false
 	}
 	for i := range a.Evidence {
 		x, y := a.Evidence[i], b.Evidence[i]
+		if x.Line == 0 && x.Offset == 0 {
+			return false
+		}
 		if x.File != y.File || x.Line != y.Line || x.Offset != y.Offset || !x.Time.Equal(y.Time) || x.Source != y.Source || x.Credential != y.Credential {
 			return false
 		}

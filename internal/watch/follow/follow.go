@@ -34,6 +34,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -505,8 +506,15 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 			return fmt.Errorf("watch: follow %s: %w", t.path, err)
 		}
 		cut := complete(buf, t.csv)
-		if eof && cleanEOF && t.gz {
+		switch {
+		case eof && cleanEOF && t.gz:
 			cut = len(buf) // a finished compressed file: its last line is whole
+		case eof && cleanEOF && cut < len(buf) && wholeJSON(buf[cut:]):
+			// A JSON document with no newline after it: CloudTrail's
+			// delivered {"Records":[…]} file, decompressed. A prefix of
+			// an object or array is never valid JSON, so one still being
+			// written waits.
+			cut = len(buf)
 		}
 		if cut == 0 && !eof && len(buf) == cap(buf) {
 			if cap(buf) >= maxRecordBuffer {
@@ -628,6 +636,12 @@ func (fl *Follower) put(ctx context.Context, t *file, done bool, replaces string
 	}
 	delete(fl.latest, replaces)
 	return fl.cfg.Store.PutOffset(ctx, store.Offset{Key: t.key, HeadLen: t.headLen, Bytes: t.off, Line: t.line, Done: done, Path: t.path}, replaces)
+}
+
+// wholeJSON reports whether b is one complete JSON object or array.
+func wholeJSON(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 1 && (b[0] == '{' && b[len(b)-1] == '}' || b[0] == '[' && b[len(b)-1] == ']') && json.Valid(b)
 }
 
 // complete returns the length of b's complete records: up to and with

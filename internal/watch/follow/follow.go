@@ -64,6 +64,10 @@ const (
 	DefaultChunk    = 4 << 20
 	DefaultLinger   = time.Minute
 	maxRecordBuffer = 16 << 20
+	// maxRolledRecord bounds a record of a compressed file, which is
+	// complete: CloudTrail delivers a whole {"Records":[…]} document on
+	// one line, tens of MiB decompressed in a busy account.
+	maxRolledRecord = 1 << 30
 )
 
 // Config says what to follow.
@@ -99,6 +103,9 @@ type Follower struct {
 	latest   map[string]position // furthest position committed, by key
 	buf      []byte              // read buffer (drains run one at a time)
 	notified atomic.Bool         // inotify in use (false: polling only)
+	// maxRecord is the longest record of a plain file (maxRecordBuffer;
+	// tests shorten it).
+	maxRecord int
 }
 
 var _ watch.Follower = (*Follower)(nil)
@@ -140,7 +147,7 @@ func New(cfg Config) (*Follower, error) {
 			return nil, errs.New(op, errs.Invalid, p, "not a valid path pattern")
 		}
 	}
-	fl := &Follower{cfg: cfg, files: map[fileID]*file{}, done: map[fileID]bool{}, latest: map[string]position{}}
+	fl := &Follower{cfg: cfg, files: map[fileID]*file{}, done: map[fileID]bool{}, latest: map[string]position{}, maxRecord: maxRecordBuffer}
 	if cfg.Format != "" {
 		for _, p := range cfg.Parsers {
 			if p.Name() == cfg.Format {
@@ -517,7 +524,11 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 			cut = len(buf)
 		}
 		if cut == 0 && !eof && len(buf) == cap(buf) {
-			if cap(buf) >= maxRecordBuffer {
+			limit := fl.maxRecord
+			if t.gz {
+				limit = max(limit, maxRolledRecord)
+			}
+			if cap(buf) >= limit {
 				cut = len(buf) // one record larger than any real one: the parser says malformed
 			} else {
 				nb := make([]byte, len(buf), 2*cap(buf))

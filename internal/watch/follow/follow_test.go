@@ -582,3 +582,36 @@ func TestJSONLineBeforeItsNewline(t *testing.T) {
 		t.Errorf("stats %+v, want nothing malformed", st)
 	}
 }
+
+// A compressed delivered document longer than the longest record of a
+// plain file is still read whole (it is complete; CloudTrail's are tens of
+// MiB in a busy account), while the same document plain is cut at that
+// bound and counted as malformed.
+func TestRolledDocumentPastTheRecordBound(t *testing.T) {
+	raw, err := os.ReadFile("../../logs/cloudtrail/testdata/delivered.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t)
+	dir := t.TempDir()
+	fl, err := New(Config{Paths: []string{filepath.Join(dir, "*")}, Format: "cloudtrail", Parsers: all.Parsers(), Store: st, NoNotify: true, Chunk: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fl.closeAll)
+	fl.maxRecord = 8 << 10
+	if len(raw) <= fl.maxRecord {
+		t.Fatalf("the fixture (%d bytes) must be longer than the bound", len(raw))
+	}
+	gzPath := filepath.Join(dir, "a.json.gz")
+	write(t, filepath.Join(dir, "a.tmp"), raw, os.O_TRUNC)
+	gzipFile(t, filepath.Join(dir, "a.tmp"), gzPath)
+	s := &sink{}
+	equal(t, "compressed", pass(t, fl, s), direct(t, "cloudtrail", gzPath, raw))
+	plain := filepath.Join(dir, "b.json")
+	write(t, plain, append([]byte(`{"note":"another delivery",`), raw[1:]...), os.O_TRUNC)
+	pass(t, fl, s)
+	if st := fl.Stats()[plain]; st.MalformedCount == 0 {
+		t.Errorf("the plain document past the bound: %+v, want it counted as malformed", st)
+	}
+}

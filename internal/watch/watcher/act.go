@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -292,11 +291,6 @@ func sameFinding(a, b review.Finding) bool {
 	return true
 }
 
-// openWait bounds how long a watcher waits for an incident another
-// watcher has just opened to be set up (its identity stored) before it
-// decides on containing it.
-const openWait = 30 * time.Second
-
 // contain decides the automatic containment of incident id and runs it in
 // the background: the emergency plan, planned and run as the watcher.
 // The decision is taken under the incident's claim, which is held until
@@ -313,9 +307,6 @@ func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 	a.mu.Unlock()
 	if done {
 		return nil
-	}
-	if err := a.settled(ctx, id); err != nil {
-		return err
 	}
 	// The claim outlives this call (the run goes on in the background)
 	// and a stopped watcher still finishes a containment it began.
@@ -394,25 +385,6 @@ func (a *actor) decided(ctx context.Context, id string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// settled waits until incident id has its identity stored: an incident
-// another watcher opened a moment ago is set up (its identity inspected)
-// after it becomes visible, and a plan made before would have nothing to
-// contain. Past openWait it goes on, and the plan says what is missing.
-func (a *actor) settled(ctx context.Context, id string) error {
-	deadline := time.Now().Add(openWait)
-	for {
-		ids, err := a.d.Store.Identities(ctx, id)
-		if err != nil || len(ids) > 0 || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // runEmergency plans and runs the emergency strategy, under the claim

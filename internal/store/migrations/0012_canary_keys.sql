@@ -1,4 +1,4 @@
--- 0013: a canary that is a key, not a login (AWS IAM: a user with one
+-- 0012: a canary that is a key, not a login (AWS IAM: a user with one
 -- access key). The logs name the key (CloudTrail's accessKeyId), so the
 -- watcher matches its use by key_id; login stays the user, the identity
 -- a containment acts on. '' for a canary that is a login.

@@ -69,11 +69,11 @@ func standIn(t *testing.T, st store.Store, token string) *httptest.Server {
 		return incident.Show(r.Context(), d, r.PathValue("id"))
 	}))
 	mux.HandleFunc("GET /api/v1/incidents/{id}/scope", auth(func(w http.ResponseWriter, r *http.Request) (any, error) {
-		inc, err := st.GetIncident(r.Context(), r.PathValue("id"))
+		snap, err := st.Snapshot(r.Context(), r.PathValue("id"))
 		if err != nil {
 			return nil, err
 		}
-		return incident.Scope(r.Context(), st, inc, nil, time.Now())
+		return incident.ScopeOf(snap, nil, time.Now()), nil
 	}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -181,12 +181,13 @@ func BenchmarkReads(b *testing.B) {
 				{"show", func(id string) error { _, err := incident.Show(ctx, d, id); return err }},
 				{"detail", func(id string) error { _, err := incident.ShowDetail(ctx, d, id); return err }},
 				{"scope", func(id string) error {
-					inc, err := st.GetIncident(ctx, id)
+					// As GET /scope reads it.
+					snap, err := st.Snapshot(ctx, id)
 					if err != nil {
 						return err
 					}
-					_, err = incident.Scope(ctx, st, inc, nil, time.Now())
-					return err
+					_ = incident.ScopeOf(snap, nil, time.Now())
+					return nil
 				}},
 			}
 			for _, r := range reads {

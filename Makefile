@@ -8,7 +8,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 # cannot build with -buildvcs=true.
 BUILDVCS  := $(shell git rev-parse --git-dir >/dev/null 2>&1 && echo true || echo false)
 
-.PHONY: build test test-short test-tools screenshots bench drill lint fmt staticcheck clean
+.PHONY: build test test-short test-tools screenshots bench drill drill-aws lint fmt staticcheck clean
 
 build:
 	$(GO) build -trimpath -buildvcs=$(BUILDVCS) -o $(BIN) ./cmd/rekey
@@ -38,9 +38,17 @@ bench:
 	bash bench/watch.sh
 
 # A leaked-password drill on a private PostgreSQL cluster: consumers, an
-# attacker, copies everywhere, then rekey respond --yes (examples/drill).
+# attacker, copies everywhere, then rekey respond --yes (examples/drill);
+# make drill VIA=api responds through rekey serve's API instead.
+VIA ?= cli
 drill: build
-	$(GO) run ./examples/drill/cmd/drill -rekey $(BIN)
+	$(GO) run ./examples/drill/cmd/drill -rekey $(BIN) -via $(VIA)
+
+# A leaked AWS key drill against the IAM/STS and Vault test servers: two
+# consumers, a backdoor key in CloudTrail, a second person's approval
+# (examples/drill-aws; make test runs it too).
+drill-aws: build
+	$(GO) run ./examples/drill-aws/cmd/drill-aws -rekey $(BIN)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -14,6 +14,9 @@
 # Throughput: records per CPU-second followed on one core (read, cut at
 # records, parse, hand over, one offset write per 4 MiB) while the
 # benchmark appends PostgreSQL csv and CloudTrail records. Goal: >= 100,000.
+# Then the whole watcher on one core (follow by inotify, parse, judge each
+# event against its stored baseline, act) while a generator appends both
+# formats to two followed files at once, until all is consumed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-20}
@@ -25,5 +28,9 @@ go test -run '^$' -bench 'BenchmarkWatchContain' -benchtime "${trials}x" -count 
   }'
 go test -run '^$' -bench 'BenchmarkFollow' -cpu 1 -count 1 ./internal/watch/follow/ |
   awk '/^BenchmarkFollow/ {
+    for (i = 1; i <= NF; i++) if ($(i+1) ~ /records\/cpu-s|records\/s/) printf "%s %s %s\n", $1, $i, $(i+1)
+  }'
+go test -run '^$' -bench 'BenchmarkWatcherSustained' -cpu 1 -count 1 ./internal/watch/watcher/ |
+  awk '/^BenchmarkWatcherSustained/ {
     for (i = 1; i <= NF; i++) if ($(i+1) ~ /records\/cpu-s|records\/s/) printf "%s %s %s\n", $1, $i, $(i+1)
   }'

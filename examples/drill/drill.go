@@ -3,15 +3,23 @@
 // share one role's password, copies of that password in a git repository's
 // history, a CI workflow, a Kubernetes Secret, a Slack export and a Jira
 // export, and an attacker using it from an application nobody declared.
-// Then it runs `rekey respond --yes` and reports what happened: copies
-// found, the consumers' failed requests during the rotation, how long until
-// the attacker was cut off, and the copies that remain (with why).
+// Then it responds and reports what happened: copies found, the consumers'
+// failed requests during the rotation, how long until the attacker was cut
+// off, and the copies that remain (with why).
+//
+// It responds in one of two ways (Options.Via): `rekey respond --yes`, one
+// person and one command; or through the API of `rekey serve`, as a team:
+// a responder's token opens, reviews, plans and runs, the run waits for an
+// approval that the responder may not give and an approver's token gives,
+// then the responder remediates, reviews, fetches the report and closes.
+// Both must end the same way.
 //
 // The same drill runs in the project's tests (drill_test.go), which assert
 // those outcomes.
 package drill
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -23,8 +31,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,14 +54,30 @@ type Options struct {
 	Consumer func(spec string) *exec.Cmd
 	// Out receives the narrative; nil is quiet.
 	Out io.Writer
+	// Via is how the response is driven: ViaCLI (the default) or ViaAPI.
+	Via string
 	// Keep leaves the drill's directory (repository with its rekey
 	// branch, exports, report, rekey's home) for inspection; the cluster
 	// is stopped either way.
 	Keep bool
 }
 
+// The ways the drill responds.
+const (
+	ViaCLI = "cli" // rekey respond --yes
+	ViaAPI = "api" // rekey serve, driven over HTTP with two people's tokens
+)
+
+func (o Options) via() string {
+	if o.Via == "" {
+		return ViaCLI
+	}
+	return o.Via
+}
+
 // Outcome is what the drill measured.
 type Outcome struct {
+	Via      string `json:"via"`
 	Incident string `json:"incident"`
 	Strategy string `json:"strategy"`
 	// Copies is how many copies of the password the response found, by
@@ -61,8 +87,9 @@ type Outcome struct {
 	// Consumers: per consumer, requests that failed during the response
 	// and the longest outage.
 	Consumers map[string]ConsumerOutcome `json:"consumers"`
-	// CutOff is the time from the start of `rekey respond` until the
-	// attacker's next login with the password failed; AttackerAfter
+	// CutOff is the time from the start of the response (`rekey
+	// respond`, or the API's first request) until the attacker's next
+	// login with the password failed; AttackerAfter
 	// counts its logins that still worked after that.
 	CutOff        time.Duration `json:"cut_off"`
 	AttackerAfter int64         `json:"attacker_logins_after_cut_off"`
@@ -77,6 +104,20 @@ type Outcome struct {
 	Report     string        `json:"report"`
 	RespondFor time.Duration `json:"respond_took"`
 	ExitCode   int           `json:"respond_exit"`
+	// Through the API: what the opener and the run's starter got when
+	// they approved its step (403 is right), by token name; who approved
+	// instead; and whether the incident ended closed.
+	Refused map[string]Refusal `json:"refused,omitempty"`
+	// Actors are who the audit log says did each action of the incident.
+	Actors     map[string][]string `json:"actors"`
+	ApprovedBy []string            `json:"approved_by,omitempty"`
+	Closed     bool                `json:"closed,omitempty"`
+}
+
+// Refusal is the API's answer to an approval it should refuse.
+type Refusal struct {
+	Status  int    `json:"status"`
+	Message string `json:"message"`
 }
 
 // ConsumerOutcome is one consumer's view of the response.
@@ -90,6 +131,10 @@ var consumerNames = []string{"storefront", "billing", "reports"}
 
 // Run runs the drill. It cleans up after itself.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Out != nil {
+		// The narrative and rekey serve's log are written at once.
+		o.Out = &syncWriter{w: o.Out}
+	}
 	say := func(format string, a ...any) {
 		if o.Out != nil {
 			fmt.Fprintf(o.Out, "drill: "+format+"\n", a...)
@@ -133,7 +178,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := writeCopies(dir, password, url); err != nil {
 		return nil, err
 	}
-	inv, err := writeInventory(dir, pg, role)
+	// A team's policy: revoking waits for a second person. The CLI drill
+	// has one person, who cannot approve their own run.
+	var approve []string
+	if o.via() == ViaAPI {
+		approve = []string{"revoke"}
+	}
+	inv, err := writeInventory(dir, pg, role, approve)
 	if err != nil {
 		return nil, err
 	}
@@ -170,23 +221,24 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	home := filepath.Join(dir, "rekey-home")
 	report := filepath.Join(dir, "incident-report.md")
-	say("running: rekey respond --secret-env DRILL_LEAKED --inventory %s --yes", inv)
-	cmd := o.Rekey("respond", "--secret-env", "DRILL_LEAKED", "--inventory", inv, "--yes", "--report", report, "--as", "drill")
-	cmd.Env = append(cmd.Environ(), "REKEY_HOME="+home, "DRILL_LEAKED="+password, "DRILL_ADMIN_DSN="+pg.AdminURL(), "REKEY_STORE=")
-	var outBuf strings.Builder
-	var w io.Writer = &outBuf
-	if o.Out != nil {
-		w = io.MultiWriter(&outBuf, &prefixed{w: o.Out, prefix: "  | "})
+	r := response{
+		env:    []string{"REKEY_HOME=" + home, "DRILL_ADMIN_DSN=" + pg.AdminURL(), "REKEY_STORE=", "REKEY_TOKEN="},
+		inv:    inv,
+		secret: password,
+		report: report,
+		att:    att,
+		say:    say,
+		out:    io.Discard,
 	}
-	cmd.Stdout, cmd.Stderr = w, w
-	start := time.Now()
-	att.Mark(start)
-	runErr := cmd.Run()
-	out := &Outcome{RespondFor: time.Since(start), Consumers: map[string]ConsumerOutcome{}, CopyClasses: map[string]int{}}
-	if ee := (*exec.ExitError)(nil); errors.As(runErr, &ee) {
-		out.ExitCode = ee.ExitCode()
-	} else if runErr != nil {
-		return nil, runErr
+	if o.Out != nil {
+		r.out = &prefixed{w: o.Out, prefix: "  | "}
+	}
+	out := &Outcome{Via: o.via(), Consumers: map[string]ConsumerOutcome{}, CopyClasses: map[string]int{}}
+	var respErr error
+	if out.Via == ViaAPI {
+		respErr = respondAPI(ctx, o, r, out)
+	} else {
+		respErr = respondCLI(o, r, out)
 	}
 	time.Sleep(300 * time.Millisecond) // the consumers settle on their new logins
 	att.Stop()
@@ -207,16 +259,46 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		out.OldPasswordWorks = true
 		c.Close(ctx)
 	}
-	if err := readStore(ctx, home, out); err != nil {
-		return out, err
-	}
+	storeErr := readStore(ctx, home, out)
 	if b, err := os.ReadFile(report); err == nil {
 		out.Report = string(b)
 	}
-	if out.ExitCode != 0 {
-		return out, fmt.Errorf("rekey respond exited %d:\n%s", out.ExitCode, outBuf.String())
+	if respErr != nil {
+		return out, respErr
 	}
-	return out, nil
+	return out, storeErr
+}
+
+// response is what the response needs, however it is driven.
+type response struct {
+	// env is rekey's environment: its own home and store, and the
+	// system's admin credential the inventory refers to.
+	env         []string
+	inv, report string
+	secret      string
+	att         *testutil.PGAttacker
+	say         func(format string, a ...any)
+	// out receives rekey's own output.
+	out io.Writer
+}
+
+// respondCLI runs `rekey respond --yes`: one person, one command.
+func respondCLI(o Options, r response, out *Outcome) error {
+	r.say("running: rekey respond --secret-env DRILL_LEAKED --inventory %s --yes", r.inv)
+	cmd := o.Rekey("respond", "--secret-env", "DRILL_LEAKED", "--inventory", r.inv, "--yes", "--report", r.report, "--as", "drill")
+	cmd.Env = append(append(cmd.Environ(), r.env...), "DRILL_LEAKED="+r.secret)
+	var outBuf strings.Builder
+	w := io.MultiWriter(&outBuf, r.out)
+	cmd.Stdout, cmd.Stderr = w, w
+	start := time.Now()
+	r.att.Mark(start)
+	err := cmd.Run()
+	out.RespondFor = time.Since(start)
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		out.ExitCode = ee.ExitCode()
+		return fmt.Errorf("rekey respond exited %d:\n%s", out.ExitCode, outBuf.String())
+	}
+	return err
 }
 
 // readStore reads what the response recorded: the copies and the
@@ -243,6 +325,16 @@ func readStore(ctx context.Context, home string, out *Outcome) error {
 	for _, o := range occ {
 		out.CopyClasses[o.Class]++
 	}
+	log, err := st.AuditLog(ctx)
+	if err != nil {
+		return err
+	}
+	out.Actors = map[string][]string{}
+	for _, e := range log {
+		if e.IncidentID == out.Incident && !slices.Contains(out.Actors[e.Action], e.Actor) {
+			out.Actors[e.Action] = append(out.Actors[e.Action], e.Actor)
+		}
+	}
 	tasks, err := st.Tasks(ctx, out.Incident)
 	if err != nil {
 		return err
@@ -260,14 +352,27 @@ func readStore(ctx context.Context, home string, out *Outcome) error {
 
 // Print writes the outcome for a person.
 func (o *Outcome) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nDrill outcome (incident %s, %s strategy, respond took %s)\n", o.Incident, o.Strategy, o.RespondFor.Round(time.Millisecond))
+	fmt.Fprintf(w, "\nDrill outcome (incident %s, %s strategy, through the %s, the response took %s)\n",
+		o.Incident, o.Strategy, strings.ToUpper(cmp.Or(o.Via, ViaCLI)), o.RespondFor.Round(time.Millisecond))
 	fmt.Fprintf(w, "  copies found:        %d (%s)\n", o.Copies, classCounts(o.CopyClasses))
 	for _, name := range consumerNames {
 		c := o.Consumers[name]
 		fmt.Fprintf(w, "  consumer %-10s  %d requests ok, %d failed during the response, longest outage %s, now on login %s\n",
 			name, c.OK, c.Failed, longest(c.Outages), c.Login)
 	}
-	fmt.Fprintf(w, "  attacker cut off:    %s after respond started (logins after that: %d; open session survived: %v)\n",
+	if o.Via == ViaAPI {
+		names := make([]string, 0, len(o.Refused))
+		for n := range o.Refused {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "  approval by %-16s answered %d: %s\n", n, o.Refused[n].Status, o.Refused[n].Message)
+		}
+		fmt.Fprintf(w, "  approved by:         %s; the incident is %s\n",
+			strings.Join(o.ApprovedBy, ", "), map[bool]string{true: "closed", false: "NOT closed"}[o.Closed])
+	}
+	fmt.Fprintf(w, "  attacker cut off:    %s after the response started (logins after that: %d; open session survived: %v)\n",
 		o.CutOff.Round(time.Millisecond), o.AttackerAfter, o.AttackerSession)
 	fmt.Fprintf(w, "  leaked password:     %s\n", map[bool]string{true: "STILL WORKS", false: "refused"}[o.OldPasswordWorks])
 	fmt.Fprintf(w, "  copies removed:      %d\n", len(o.Done))
@@ -394,7 +499,7 @@ func writeCopies(dir, password, url string) error {
 	return writeTree(filepath.Join(dir, "exports"), map[string]string{"jira.json": string(b)})
 }
 
-func writeInventory(dir string, pg *testutil.PGCluster, role string) (string, error) {
+func writeInventory(dir string, pg *testutil.PGCluster, role string, approve []string) (string, error) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `version: 1
 systems:
@@ -423,6 +528,9 @@ logs:
 policy:
   ttl: 720h
 `, filepath.Join(pg.LogDir, "*.csv"))
+	if len(approve) > 0 {
+		fmt.Fprintf(&sb, "  approve: [%s]\n", strings.Join(approve, ", "))
+	}
 	p := filepath.Join(dir, "rekey.yml")
 	return p, os.WriteFile(p, []byte(sb.String()), 0o644)
 }
@@ -450,6 +558,18 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)[:n]
+}
+
+// syncWriter lets several goroutines write to one writer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
 
 // prefixed writes each line it is given with a prefix, so rekey's own

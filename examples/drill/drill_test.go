@@ -16,7 +16,11 @@ import (
 // does.
 func TestMain(m *testing.M) {
 	if os.Getenv("DRILL_AS_REKEY") == "1" {
-		os.Exit(cli.Main(context.Background(), cli.Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+		// As cmd/rekey: SIGTERM stops rekey serve the way an operator does.
+		ctx, stop := cli.SignalContext(context.Background(), os.Stderr)
+		code := cli.Main(ctx, cli.Env{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+		stop()
+		os.Exit(code)
 	}
 	if spec := os.Getenv("DRILL_CONSUMER"); spec != "" {
 		os.Exit(RunConsumer(spec))
@@ -25,6 +29,41 @@ func TestMain(m *testing.M) {
 }
 
 func TestDrill(t *testing.T) {
+	out := runDrill(t, ViaCLI)
+	checkOutcome(t, out)
+}
+
+// The same drill through rekey serve's API, as a team: the run waits for
+// the revoke's approval, which the incident's opener (an admin, whose role
+// may approve) and the run's starter may not give (403) and the approver
+// gives; the incident ends closed, with the CLI drill's outcome.
+func TestDrillViaAPI(t *testing.T) {
+	out := runDrill(t, ViaAPI)
+	checkOutcome(t, out)
+	for name, want := range map[string]string{adminName: "opened this incident", responderName: "cannot approve"} {
+		if r := out.Refused[name]; r.Status != 403 || !strings.Contains(r.Message, want) {
+			t.Errorf("%s approving: %d %q, want 403 %q", name, r.Status, r.Message, want)
+		}
+	}
+	// Each person acted under their token's name.
+	for action, want := range map[string]string{"incident.open": adminName, "incident.plan": responderName, "run.start": responderName,
+		"step.approved": approverName, "incident.close": responderName} {
+		if got := strings.Join(out.Actors[action], ","); got != want {
+			t.Errorf("the audit log's %s is by %q, want %q", action, got, want)
+		}
+	}
+	if len(out.ApprovedBy) != 1 || out.ApprovedBy[0] != approverName {
+		t.Errorf("approved by %v, want [%s]", out.ApprovedBy, approverName)
+	}
+	if !out.Closed {
+		t.Error("the incident is not closed")
+	}
+}
+
+// runDrill runs the drill with the test binary standing in for rekey and
+// the consumers.
+func runDrill(t *testing.T, via string) *Outcome {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("no git")
 	}
@@ -42,6 +81,7 @@ func TestDrill(t *testing.T) {
 			return cmd
 		},
 		Out: &log,
+		Via: via,
 	})
 	if out != nil {
 		out.Print(&log)
@@ -50,6 +90,12 @@ func TestDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// checkOutcome asserts what every response must achieve.
+func checkOutcome(t *testing.T, out *Outcome) {
+	t.Helper()
 	// The attacker was connected before the response: auto chooses
 	// emergency, which cuts it off first.
 	if out.Strategy != "emergency" {

@@ -59,9 +59,16 @@ type Leases struct {
 	audit   *audit.Log
 	systems map[string]provider.Provider
 	now     func() time.Time
-	// checked holds when each template last passed checkTemplate.
-	checkMu sync.Mutex
-	checked map[provider.IdentityRef]checked
+	// checked holds when each template last passed checkTemplate;
+	// checking holds a channel, closed when done, per template being
+	// inspected, so that the requests arriving meanwhile wait for that
+	// check instead of each inspecting the template again.
+	checkMu  sync.Mutex
+	checked  map[provider.IdentityRef]checked
+	checking map[provider.IdentityRef]chan struct{}
+	checkFor time.Duration // templateCheckFor; tests lengthen it
+	// rows commits issues' lease rows in groups.
+	rows rowGroup
 }
 
 // checked is a template's last passing check and what a lease of it
@@ -89,7 +96,7 @@ func NewLeases(cfg LeaseConfig) (*Leases, error) {
 		return nil, errs.New("broker: leases", errs.Invalid, "", "leases need a store and an audit log")
 	}
 	return &Leases{inv: cfg.Inventory, st: cfg.Store, audit: cfg.Audit, systems: cfg.Systems, now: time.Now,
-		checked: map[provider.IdentityRef]checked{}}, nil
+		checked: map[provider.IdentityRef]checked{}, checking: map[provider.IdentityRef]chan struct{}{}, checkFor: templateCheckFor}, nil
 }
 
 // Lease is an issued lease as its holder gets it, once: the secret is in
@@ -172,7 +179,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 			return nil, errs.E(op, errs.Other, d.Role, err)
 		}
 		rec.Login = plan.LoginName(sys.Type, role.Like, "l"+tag)
-		err = l.st.CreateBrokerLease(ctx, rec)
+		err = l.createRow(ctx, rec)
 		if err == nil {
 			break
 		}
@@ -190,7 +197,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		_, _ = l.st.UpdateBrokerLease(context.WithoutCancel(ctx), rec.ID, []string{store.BrokerIssuing}, store.BrokerRevoked, time.Time{})
 		return nil, err
 	}
-	ok, err := l.st.UpdateBrokerLease(ctx, rec.ID, []string{store.BrokerIssuing}, store.BrokerActive, time.Time{})
+	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: rec.ID, From: []string{store.BrokerIssuing}, State: store.BrokerActive})
 	if err == nil && !ok {
 		err = errs.New(op, errs.Conflict, rec.ID, "the lease was ended while it was being issued (its expiry passed)")
 	}
@@ -211,12 +218,38 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 // does not keep, for a system that copies privileges; for one that does
 // not, it refuses a template holding any (see Issue).
 func (l *Leases) checkTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) ([]string, error) {
-	l.checkMu.Lock()
-	ok := l.checked[from]
-	l.checkMu.Unlock()
-	if ok.ok && time.Since(ok.at) < templateCheckFor {
-		return ok.drop, nil
+	for {
+		l.checkMu.Lock()
+		ok := l.checked[from]
+		if ok.ok && time.Since(ok.at) < l.checkFor {
+			l.checkMu.Unlock()
+			return ok.drop, nil
+		}
+		wait, busy := l.checking[from]
+		if !busy {
+			done := make(chan struct{})
+			l.checking[from] = done
+			l.checkMu.Unlock()
+			defer func() {
+				l.checkMu.Lock()
+				delete(l.checking, from)
+				l.checkMu.Unlock()
+				close(done)
+			}()
+			return l.inspectTemplate(ctx, op, p, role, from)
+		}
+		l.checkMu.Unlock()
+		// A check that fails is not shared: the next caller checks again.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// inspectTemplate is checkTemplate's inspection, remembered when it passes.
+func (l *Leases) inspectTemplate(ctx context.Context, op string, p provider.Provider, role *inventory.BrokerRole, from provider.IdentityRef) ([]string, error) {
 	start := time.Now()
 	id, err := p.Inspect(ctx, from)
 	if err != nil {

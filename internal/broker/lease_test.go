@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -543,5 +544,61 @@ func TestLeaseRevokeByToken(t *testing.T) {
 	var ref *identity.Refusal
 	if !errors.As(err, &ref) {
 		t.Errorf("a token for another audience: %v, want a Refusal", err)
+	}
+}
+
+// inspectGate counts Inspect calls and holds the first until gate closes.
+type inspectGate struct {
+	provider.Provider
+	calls   atomic.Int32
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *inspectGate) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
+	if g.calls.Add(1) == 1 {
+		close(g.entered)
+		<-g.gate
+	}
+	return g.Provider.Inspect(ctx, ref)
+}
+
+// Requests that find their template being checked wait for that check
+// rather than each inspecting it again (twenty at once used to make twenty
+// inspections, most of the pool's connections).
+func TestLeaseTemplateCheckedOnceAtATime(t *testing.T) {
+	e := newEnv(t)
+	e.leases.checkFor = time.Hour
+	g := &inspectGate{Provider: e.pg, entered: make(chan struct{}), gate: make(chan struct{})}
+	role := e.inv.Broker.RoleByName("rw")
+	from := provider.IdentityRef{System: "shop-db", Name: e.tmpl}
+	const n = 20
+	var started, done sync.WaitGroup
+	errList := make([]error, n)
+	for i := range n {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			started.Done()
+			_, errList[i] = e.leases.checkTemplate(context.Background(), "test", g, role, from)
+		}()
+	}
+	<-g.entered
+	started.Wait()
+	// Give a second inspection the chance to start (it is what fails);
+	// nothing here depends on how long anything takes.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && g.calls.Load() == 1; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(g.gate)
+	done.Wait()
+	for i, err := range errList {
+		if err != nil {
+			t.Fatalf("check %d: %v", i, err)
+		}
+	}
+	if c := g.calls.Load(); c != 1 {
+		t.Fatalf("%d inspections for %d concurrent checks, want 1", c, n)
 	}
 }

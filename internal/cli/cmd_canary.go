@@ -34,15 +34,18 @@ func newCanaryCreateCmd(g *globals) *cobra.Command {
 		Long: `Create makes LOGIN a decoy in the inventory's system NAME, as its
 administrator: a login that authenticates and may do nothing (PostgreSQL: a
 LOGIN role with no attribute, membership or grant; MySQL/MariaDB: an account
-with USAGE only; Redis: an ACL user allowed no command, key or channel). It is
+with USAGE only; Redis: an ACL user allowed no command, key or channel; AWS
+IAM: a user with no policy, tagged rekey=canary, with one access key). It is
 recorded in the store, not in the inventory, and its secret is printed once,
-on standard output (table: the secret alone; json: {system,login,secret}), for
-planting where an attacker would look. rekey does not keep the secret.
+on standard output (table: the secret alone, or for AWS a credentials-file
+block with the access key id and secret; json: {system,login,key_id,secret}),
+for planting where an attacker would look. rekey does not keep the secret.
 
-Any use of the login that rekey watch sees in the logs (Redis: its ACL LOG),
+Any use of the login (for AWS, of its access key) that rekey watch sees in
+the logs (Redis: its ACL LOG; AWS: CloudTrail, AccessDenied included),
 successful or refused, is a critical canary-use finding. Made again, the
-canary gets a new secret; a login of that name that is not a canary rekey
-made is refused and left alone.
+canary gets a new secret (AWS: its old key is deleted); a login of that name
+that is not a canary rekey made is refused and left alone.
 
 EXIT STATUS
   0  made; the secret is on standard output
@@ -73,7 +76,7 @@ func runCanaryCreate(ctx context.Context, g *globals, o *canaryOpts, out io.Writ
 		return err
 	}
 	defer done()
-	s, err := watcher.CreateCanary(ctx, d, inv, o.system, o.name)
+	c, err := watcher.CreateCanary(ctx, d, inv, o.system, o.name)
 	if err != nil {
 		return err
 	}
@@ -81,10 +84,17 @@ func runCanaryCreate(ctx context.Context, g *globals, o *canaryOpts, out io.Writ
 		return json.NewEncoder(out).Encode(struct {
 			System string `json:"system"`
 			Login  string `json:"login"`
+			KeyID  string `json:"key_id,omitempty"`
 			Secret string `json:"secret"`
-		}{o.system, o.name, string(s.Reveal())})
+		}{c.System, c.Login, c.KeyID, string(c.Secret.Reveal())})
 	}
-	tablef(g.env.Stderr, "rekey: canary %s made in %s; its secret follows, shown this once\n", o.name, o.system)
-	_, err = fmt.Fprintln(out, string(s.Reveal()))
+	if c.KeyID != "" {
+		// A key is planted as a credentials file holds it.
+		tablef(g.env.Stderr, "rekey: canary user %s made in %s with access key %s; its credentials follow, shown this once\n", c.Login, c.System, c.KeyID)
+		_, err = fmt.Fprintf(out, "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", c.KeyID, c.Secret.Reveal())
+		return err
+	}
+	tablef(g.env.Stderr, "rekey: canary %s made in %s; its secret follows, shown this once\n", c.Login, c.System)
+	_, err = fmt.Fprintln(out, string(c.Secret.Reveal()))
 	return err
 }

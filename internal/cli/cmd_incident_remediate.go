@@ -18,13 +18,14 @@ import (
 type remediateOpts struct {
 	secret         secretFlags
 	rewriteHistory bool
+	deleteMessages bool
 	format         string
 }
 
 func newIncidentRemediateCmd(g *globals) *cobra.Command {
 	o := &remediateOpts{}
 	c := &cobra.Command{
-		Use:   "remediate ID (--secret-file F | --secret-stdin | --secret-env VAR) [--rewrite-history]",
+		Use:   "remediate ID (--secret-file F | --secret-stdin | --secret-env VAR) [--rewrite-history] [--delete-messages]",
 		Short: "Remove the copies of the secret: a branch for working trees, a history rewrite plan, tasks",
 		Long: `Remediate removes the copies of the leaked secret that rotation leaves behind.
 It needs the secret itself to find and replace literal copies, and refuses one
@@ -47,7 +48,15 @@ whose fingerprint is not the incident's.
                  the incident's opener approved it (incident approve ID
                  rewrite-history:REPO), then traces the mirror to prove no copy
                  is left, and deletes the expressions file.
-  chat, tickets  a task per message or comment, with what to redact.
+  chat, tickets  a task per message or comment, with what to redact. A copy
+                 read through an inventory's slack-api or jira-api source is
+                 redacted through that API once another person than the
+                 incident's opener approved its task (incident approve ID
+                 chat:#CHANNEL@TS or ticket:KEY#comment-ID): the secret is
+                 replaced by "[REDACTED by rekey ID]" (chat.update; with
+                 --delete-messages, chat.delete; a Jira comment or the issue's
+                 fields are edited), and the task is done once the re-trace
+                 no longer finds the copy.
 
 Then every source is traced again and each task is stored: done, open (a person
 must act) or remaining (with why).
@@ -58,7 +67,9 @@ EXIT STATUS
   3  --rewrite-history waits for an approval (the command to run is printed)`,
 		Example: `  rekey incident remediate INC-20261126-3f9a --secret-file /tmp/leaked.txt
   rekey incident approve INC-20261126-3f9a rewrite-history:shop --as bob
-  rekey incident remediate INC-20261126-3f9a --secret-file /tmp/leaked.txt --rewrite-history`,
+  rekey incident remediate INC-20261126-3f9a --secret-file /tmp/leaked.txt --rewrite-history
+  rekey incident approve INC-20261126-3f9a 'chat:#ops@1709632800.000100' --as bob
+  rekey incident remediate INC-20261126-3f9a --secret-file /tmp/leaked.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runIncidentRemediate(c.Context(), g, o, args[0], c.OutOrStdout())
@@ -66,6 +77,7 @@ EXIT STATUS
 	}
 	o.secret.register(c)
 	c.Flags().BoolVar(&o.rewriteHistory, "rewrite-history", false, "rewrite approved repositories' history on local mirrors")
+	c.Flags().BoolVar(&o.deleteMessages, "delete-messages", false, "redact approved Slack messages with chat.delete rather than chat.update")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table or json")
 	return c
 }
@@ -83,7 +95,7 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 		return err
 	}
 	defer done()
-	res, runErr := incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: s, RewriteHistory: o.rewriteHistory})
+	res, runErr := incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: s, RewriteHistory: o.rewriteHistory, DeleteMessages: o.deleteMessages})
 	if res == nil {
 		return runErr
 	}

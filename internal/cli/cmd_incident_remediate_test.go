@@ -397,6 +397,10 @@ func TestRemediateWorkingTreesHistoryAndTasks(t *testing.T) {
 			t.Errorf("task %s holds the secret", tk.ID)
 		}
 	}
+	// A copy in an export is not rekey's to edit: nothing to approve.
+	if a := run(t, w.env, "", "--as", "bob", "incident", "approve", w.id, "chat:#ops@1709632800.000100"); a.code != 2 || !strings.Contains(a.stderr, "redact it by hand") {
+		t.Errorf("approving an export's chat task: exit %d: %s", a.code, a.stderr)
+	}
 	if a := run(t, w.env, "", "audit", "verify"); a.code != 0 {
 		t.Errorf("audit verify: exit %d: %s%s", a.code, a.stdout, a.stderr)
 	}

@@ -27,11 +27,14 @@ func openJSON(t *testing.T, env map[string]string, inv string) (openResult, resu
 	return o, r
 }
 
-// An x509 system has no administrator: open reads its places from the
-// inventory entry and names the leaked key's certificate.
-func TestIncidentOpenIdentifiesACertificatesKey(t *testing.T) {
-	dir := t.TempDir()
-	leaked := keytest.GenKey(t, dir, "leaked.pem", keytest.ECSEC1)
+// certIncident opens an incident about a leaked key whose certificate an
+// x509 system's places hold (a system without an administrator): the
+// directory, the key's file, the environment (REKEY_HOME under dir) and
+// what open said.
+func certIncident(t *testing.T) (dir, leaked string, env map[string]string, o openResult, r result) {
+	t.Helper()
+	dir = t.TempDir()
+	leaked = keytest.GenKey(t, dir, "leaked.pem", keytest.ECSEC1)
 	keytest.SelfSigned(t, leaked, "api.example.org", []string{"api.example.org"}, filepath.Join(dir, "api.pem"))
 	inv := filepath.Join(dir, "inventory.yml")
 	keytest.WriteFile(t, inv, []byte("version: 1\nsystems:\n  - {name: api-tls, type: x509, certs: [\"api.pem\"]}\n"), 0o644)
@@ -39,8 +42,15 @@ func TestIncidentOpenIdentifiesACertificatesKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"LEAKED": string(pem), "REKEY_HOME": filepath.Join(dir, "home")}
-	o, r := openJSON(t, env, inv)
+	env = map[string]string{"LEAKED": string(pem), "REKEY_HOME": filepath.Join(dir, "home")}
+	o, r = openJSON(t, env, inv)
+	return dir, leaked, env, o, r
+}
+
+// An x509 system has no administrator: open reads its places from the
+// inventory entry and names the leaked key's certificate.
+func TestIncidentOpenIdentifiesACertificatesKey(t *testing.T) {
+	_, leaked, env, o, r := certIncident(t)
 	want := "sha256:" + keytest.SPKISHA256(t, leaked, false)
 	if o.Identity == nil || o.Identity.System != "api-tls" || o.Identity.Name != want || len(o.NotSearched) != 0 {
 		t.Fatalf("identity %+v, not searched %+v; want api-tls/%s", o.Identity, o.NotSearched, want)

@@ -150,20 +150,7 @@ watch:
 		t.Fatal("the canary cannot log in with its secret")
 	}
 	inc := watchIncident(t, env, w, "shop-db/"+canary)
-	eventually(t, "both attempts, refused and successful, in the incident's evidence", w, func() bool {
-		st := openTestStore(t, env)
-		defer st.Close()
-		evs, err := st.Events(context.Background(), inc.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var failed, ok bool
-		for _, e := range evs {
-			failed = failed || e.Credential == canary && e.Outcome == "failure"
-			ok = ok || e.Credential == canary && e.Outcome == "success"
-		}
-		return failed && ok
-	})
+	bothOutcomes(t, env, w, inc.ID, canary, "")
 	eventually(t, "the canary cut off by the automatic containment", w, func() bool { return !loginWorks(pg, canary, made.Secret) })
 	eventually(t, "the run recorded done", w, func() bool {
 		st := openTestStore(t, env)
@@ -221,6 +208,26 @@ watch:
 	if strings.Contains(w.errText()+w2.errText(), made.Secret) {
 		t.Error("watch printed the canary's secret")
 	}
+}
+
+// bothOutcomes waits for the incident's evidence to hold a refused and a
+// successful use of credential (the refused one of action, when given).
+func bothOutcomes(t *testing.T, env map[string]string, w *watchProc, id, credential, action string) {
+	t.Helper()
+	eventually(t, "both uses of "+credential+", refused and successful, in the incident's evidence", w, func() bool {
+		st := openTestStore(t, env)
+		defer st.Close()
+		evs, err := st.Events(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed, ok bool
+		for _, e := range evs {
+			failed = failed || e.Credential == credential && e.Outcome == "failure" && (action == "" || e.Action == action)
+			ok = ok || e.Credential == credential && e.Outcome == "success"
+		}
+		return failed && ok
+	})
 }
 
 func openTestStore(t testing.TB, env map[string]string) store.Store {

@@ -17,11 +17,17 @@ package deliver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/secret"
 )
+
+// ErrWriteOnly is wrapped by the Current of a target that never returns
+// what it holds (a GitHub Actions secret): what it held before a
+// delivery cannot be kept for a rollback.
+var ErrWriteOnly = errors.New("the target never returns the value it holds")
 
 // Value is what to deliver.
 type Value struct {

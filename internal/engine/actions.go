@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,7 +27,9 @@ func (e *Engine) do(ctx context.Context, st *plan.Step, cur store.Step) (map[str
 	case plan.Isolate:
 		return e.isolate(ctx, st)
 	case plan.Issue:
-		return e.issue(ctx, st, beganAt(cur))
+		return e.issue(ctx, st, beganAt(cur), cur.Attempts)
+	case plan.Supply:
+		return e.supplied(ctx, st)
 	case plan.Deliver:
 		return e.deliver(ctx, st)
 	case plan.Verify:
@@ -150,13 +153,13 @@ func LeaseID(incident, system, login string) string {
 	return strings.TrimPrefix(incident, "INC-") + ":" + system + "/" + login
 }
 
-func (e *Engine) issue(ctx context.Context, st *plan.Step, began time.Time) (map[string]any, error) {
+func (e *Engine) issue(ctx context.Context, st *plan.Step, began time.Time, attempts int) (map[string]any, error) {
 	p, err := e.provider(ctx, st.System)
 	if err != nil {
 		return nil, err
 	}
 	if g, ok := p.(provider.Generator); ok {
-		return e.generate(ctx, st, g, began)
+		return e.generate(ctx, st, g, began, attempts)
 	}
 	rot, err := e.rotator(ctx, st)
 	if err != nil {
@@ -217,6 +220,10 @@ func userPart(login string) string {
 type previous struct {
 	User   string `json:"user"`
 	Secret []byte `json:"secret"`
+	// Unreadable says the target never returns what it holds
+	// (deliver.ErrWriteOnly): nothing was kept and a rollback cannot put
+	// it back.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // delivery opens what a deliver step needs: its consumer, the target and
@@ -249,8 +256,12 @@ func (e *Engine) deliver(ctx context.Context, st *plan.Step) (map[string]any, er
 	v := deliver.Value{Secret: cred.Secret}
 	switch {
 	case cred.KeyID != "":
-		// A generated key's id is its login: user_key receives it.
-		v.User = cred.KeyID
+		// A generated key's id is part of what the consumer presents (an
+		// AWS access key id): user_key receives it. A token's id (GitLab,
+		// Vault) is not, and its consumer has no user_key.
+		if c.Deliver != nil && c.Deliver.UserKey != "" {
+			v.User = cred.KeyID
+		}
 	case st.Login != st.Identity:
 		v.User = userPart(st.Login)
 	}
@@ -278,11 +289,17 @@ func (e *Engine) remember(ctx context.Context, c *inventory.Consumer, t deliver.
 		return err
 	}
 	cur, err := t.Current(ctx)
-	if err != nil {
+	p := previous{}
+	switch {
+	case errors.Is(err, deliver.ErrWriteOnly):
+		p.Unreadable = true
+	case err != nil:
 		return err
+	default:
+		e.d.Masker.Add(cur.Secret)
+		p = previous{User: cur.User, Secret: cur.Secret.Reveal()}
 	}
-	e.d.Masker.Add(cur.Secret)
-	b, err := json.Marshal(previous{User: cur.User, Secret: cur.Secret.Reveal()})
+	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
@@ -441,7 +458,7 @@ func (e *Engine) sweep(ctx context.Context, states map[string]store.Step) error 
 	for _, st := range e.p.Steps {
 		slot := loginSlot(st.System, st.Login)
 		switch st.Kind {
-		case plan.Issue:
+		case plan.Issue, plan.Supply:
 			issued[slot] = true
 		case plan.Verify, plan.Deliver:
 			if states[st.ID].State != Done {
@@ -496,7 +513,17 @@ func (e *Engine) revoke(ctx context.Context, st *plan.Step) (map[string]any, err
 		}
 		what = "has the leaked key " + st.Key + " inactive (kept until every consumer is verified)"
 	} else if err := rot.Revoke(ctx, ref); err != nil {
-		return nil, err
+		sr, ok := rot.(provider.SecretRevoker)
+		if !errors.Is(err, provider.ErrUnsupported) || !ok {
+			return nil, err
+		}
+		if e.d.Leaked.IsZero() {
+			return nil, fmt.Errorf("%w: give rekey the leaked secret (rekey respond --secret-file F) so that the system revokes it by its value", err)
+		}
+		if err := sr.RevokeSecret(ctx, e.d.Leaked); err != nil {
+			return nil, err
+		}
+		what = "was asked to revoke the leaked secret by its value (the system tells its owner)"
 	} else if st.Key != "" {
 		what = "no longer has the leaked key " + st.Key
 	}
@@ -594,6 +621,12 @@ func (e *Engine) restore(ctx context.Context, st *plan.Step) error {
 	if err != nil {
 		return err
 	}
+	if prev.Unreadable {
+		// Leaving the new value is no worse than any other: its login is
+		// removed next, and the previous value was never rekey's to read.
+		e.say("consumer %s: %s never returns what it holds, so its previous value could not be kept: write it back by hand", c.Name, t.Describe())
+		return nil
+	}
 	sec := secret.New(prev.Secret)
 	clear(prev.Secret)
 	if err := t.Write(ctx, deliver.Value{User: prev.User, Secret: sec}); err != nil {
@@ -639,7 +672,7 @@ func (e *Engine) unissue(ctx context.Context, st *plan.Step) error {
 			if err != nil {
 				return err
 			}
-			if ok {
+			if ok && !prev.Unreadable {
 				_, err := rot.Issue(ctx, provider.IssueRequest{From: e.ref(st, st.Identity), Name: st.Identity, Secret: secret.New(prev.Secret)})
 				return err
 			}

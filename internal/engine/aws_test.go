@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
@@ -167,15 +169,18 @@ func (w *awsWorld) storePlan(strategy plan.Strategy) {
 	putPlan(w.t, w.st, w.inc.ID, p)
 }
 
-func (w *awsWorld) run() Result {
-	w.t.Helper()
-	e, err := New(context.Background(), w.deps, w.inc.ID)
+func (w *awsWorld) run() Result { return runToTheEnd(w.t, w.deps, w.inc.ID) }
+
+// runToTheEnd runs incident's plan, which must finish.
+func runToTheEnd(t *testing.T, d Deps, incident string) Result {
+	t.Helper()
+	e, err := New(context.Background(), d, incident)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	res, err := e.Run(context.Background())
 	if err != nil || res.State != store.RunDone {
-		w.t.Fatalf("run: %v %+v", err, res)
+		t.Fatalf("run: %v %+v", err, res)
 	}
 	return res
 }
@@ -546,5 +551,49 @@ func TestAWSRevokeWithoutKeyIDIsRefused(t *testing.T) {
 	id, sec := w.delivered("api")
 	if _, err := w.callerARN(id, sec); err != nil {
 		t.Errorf("the consumer's new key was revoked: %v", err)
+	}
+}
+
+// writeOnly is a target that never returns what it holds, as a GitHub
+// Actions secret does (deliver.ErrWriteOnly).
+type writeOnly struct{ deliver.Target }
+
+func (writeOnly) Current(context.Context) (deliver.State, error) {
+	return deliver.State{}, errs.E("read", errs.Unsupported, "", deliver.ErrWriteOnly)
+}
+
+// TestWriteOnlyTargetDeliversAndRollbackSaysSo: a target that cannot be
+// read back is delivered to (nothing can be kept for a rollback), and a
+// rollback leaves it as it is, saying the previous value must be written
+// back by hand, rather than failing or writing an empty secret.
+func TestWriteOnlyTargetDeliversAndRollbackSaysSo(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	files := w.deps.Target
+	w.deps.Target = func(c *inventory.Consumer) (deliver.Target, error) {
+		tg, err := files(c)
+		return writeOnly{tg}, err
+	}
+	var out strings.Builder
+	w.deps.Out = &out
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "verify:api" && phase == "after" })
+	newID, newSecret := w.delivered("api")
+	if newID == w.leakedID {
+		t.Fatalf("the consumer still holds the leaked key: the delivery did not happen")
+	}
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Rollback(context.Background()); err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	if !strings.Contains(out.String(), "consumer api: ") || !strings.Contains(out.String(), "write it back by hand") {
+		t.Errorf("the rollback did not say the previous value is unknown:\n%s", out.String())
+	}
+	if id, sec := w.delivered("api"); id != newID || sec != newSecret {
+		t.Errorf("the rollback wrote %s to a target whose previous value it never had", id)
+	}
+	if _, ok := w.srv.Key(newID); ok {
+		t.Error("the generated key survived the rollback")
 	}
 }

@@ -107,6 +107,11 @@ type Deps struct {
 	// Leases returns the broker's leases, for the revoke-leases and
 	// move-to-lease steps; nil when the inventory has no broker.
 	Leases func(ctx context.Context) (Leases, error)
+	// Leaked is the leaked secret when the caller holds it (respond is
+	// given it): a system that revokes some credentials only by their
+	// value (provider.SecretRevoker: a GitHub personal token of someone
+	// else) is given it by the revoke step. Zero otherwise.
+	Leaked secret.Secret
 }
 
 // StepResult is one step in the run JSON.
@@ -537,14 +542,35 @@ func (e *Engine) windowOpen(st *plan.Step) (*inventory.Window, bool) {
 }
 
 // Approve records that actor approved step. The actor must not be the
-// one who opened the incident (separation of duties).
+// one who opened the incident (separation of duties). A supply-secret
+// step is approved only with its secret (ApproveSecret).
 func (e *Engine) Approve(ctx context.Context, stepID, actor, opener string) error {
+	return e.approve(ctx, stepID, actor, opener, nil)
+}
+
+// ApproveSecret records actor's approval of a supply-secret step with the
+// new secret they created, which is sealed before the approval is
+// recorded (the first secret handed in wins: a second approval keeps it).
+func (e *Engine) ApproveSecret(ctx context.Context, stepID, actor, opener string, s secret.Secret) error {
+	if s.IsZero() {
+		return errs.New("approve", errs.Invalid, e.inc.ID, "the new secret is empty")
+	}
+	return e.approve(ctx, stepID, actor, opener, &s)
+}
+
+func (e *Engine) approve(ctx context.Context, stepID, actor, opener string, supplied *secret.Secret) error {
 	st := e.p.Step(stepID)
 	if st == nil {
 		return errs.New("approve", errs.NotFound, e.inc.ID, "the plan has no step "+stepID)
 	}
 	if st.Approval == "" {
 		return errs.New("approve", errs.Invalid, e.inc.ID, "step "+stepID+" does not wait for an approval")
+	}
+	switch {
+	case st.Kind == plan.Supply && supplied == nil:
+		return errs.New("approve", errs.Invalid, e.inc.ID, "step "+stepID+" waits for the new secret a person created: approve it with --secret-file F or --secret-stdin")
+	case st.Kind != plan.Supply && supplied != nil:
+		return errs.New("approve", errs.Invalid, e.inc.ID, "step "+stepID+" takes no secret: only a supply-secret step does")
 	}
 	if actor == "" {
 		return errs.New("approve", errs.Invalid, e.inc.ID, "an approval needs a name (--as NAME)")
@@ -556,6 +582,14 @@ func (e *Engine) Approve(ctx context.Context, stepID, actor, opener string) erro
 	if actorpkg.Same(actor, opener) {
 		return errs.New("approve", errs.Permission, e.inc.ID,
 			fmt.Sprintf("%s opened this incident and cannot also approve its steps; another person must (--as NAME)", actor))
+	}
+	if supplied != nil {
+		if e.d.Sealer == nil {
+			return errs.New("approve", errs.Invalid, e.inc.ID, "no sealing key to keep the new secret with")
+		}
+		if _, err := e.sealOnce(ctx, loginSlot(st.System, st.Login), func() (secret.Secret, error) { return *supplied, nil }); err != nil {
+			return err
+		}
 	}
 	states, err := e.states(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -108,7 +109,7 @@ func (e *Engine) sealed(ctx context.Context, slot string) (sealedCred, bool, err
 //     what the login got at or after it that is not sealed: the credential
 //     of an attempt that crashed between the system's answer and the seal;
 //   - the answer is sealed at once, before anything else is recorded.
-func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generator, began time.Time) (map[string]any, error) {
+func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generator, began time.Time, attempts int) (map[string]any, error) {
 	slot := loginSlot(st.System, st.Login)
 	cred, ok, err := e.sealed(ctx, slot)
 	if err != nil {
@@ -126,10 +127,15 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 				keep = append(keep, k)
 			}
 		}
-		c, err := g.Generate(ctx, provider.GenerateRequest{
-			From: provider.IdentityRef{System: st.System, Name: st.Identity, Key: st.Key}, Name: st.Login, Drop: st.Drop,
-			Began: began, Sealed: keep,
-		})
+		var c *provider.Credential
+		if st.Rotate {
+			c, err = e.rotateKey(ctx, st, g, attempts)
+		} else {
+			c, err = g.Generate(ctx, provider.GenerateRequest{
+				From: provider.IdentityRef{System: st.System, Name: st.Identity, Key: st.Key}, Name: st.Login, Drop: st.Drop,
+				Began: began, Sealed: keep,
+			})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -145,8 +151,29 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 	if err := e.d.Store.PutLease(ctx, l); err != nil {
 		return nil, err
 	}
-	detail := fmt.Sprintf("generated access key %s for %s/%s (it has no expiry: it lives until revoked)", cred.KeyID, st.System, st.Login)
+	detail := fmt.Sprintf("generated key %s for %s/%s (it lives until it expires or is revoked)", cred.KeyID, st.System, st.Login)
+	if st.Rotate {
+		detail = fmt.Sprintf("rotated key %s of %s/%s into %s: the leaked one no longer works", st.Key, st.System, st.Identity, cred.KeyID)
+	}
 	return map[string]any{"login": st.Login, "key_id": cred.KeyID, "detail": detail}, nil
+}
+
+// rotateKey replaces the leaked key st.Key in one call
+// (provider.InPlaceRotator). A rotation is not idempotent: on a later
+// attempt with nothing sealed, an earlier one may have rotated and
+// crashed before the seal, and the system then refuses the revoked key;
+// the error says so rather than guessing which key is the orphan.
+func (e *Engine) rotateKey(ctx context.Context, st *plan.Step, g provider.Generator, attempts int) (*provider.Credential, error) {
+	r, ok := g.(provider.InPlaceRotator)
+	if !ok {
+		return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot rotate a key in one call with this rekey: plan graceful instead")
+	}
+	c, err := r.Rotate(ctx, provider.IdentityRef{System: st.System, Name: st.Identity, Key: st.Key}, time.Time{})
+	if err != nil && attempts > 1 {
+		return nil, fmt.Errorf("%w (an earlier attempt of %s may have rotated key %s and stopped before sealing the new one: if %s shows a newer key of %s that nobody holds, revoke it, then plan graceful)",
+			err, st.ID, st.Key, st.System, st.Identity)
+	}
+	return c, err
 }
 
 // beganAt is when an issue step first began, as its state records it.
@@ -158,4 +185,19 @@ func beganAt(s store.Step) time.Time {
 		return r.Began
 	}
 	return time.Time{}
+}
+
+// supplied is a supply-secret step: the secret a person created was
+// sealed when they approved the step, so there is nothing to do but
+// check it is there (a step approved by an older rekey without one is
+// approved again with the secret).
+func (e *Engine) supplied(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	_, ok, err := e.sealed(ctx, loginSlot(st.System, st.Login))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.New("run", errs.NotFound, st.ID, "no new secret was handed in: `rekey incident approve "+e.inc.ID+" "+st.ID+" --secret-file F`")
+	}
+	return map[string]any{"login": st.Login, "detail": "the new secret a person created is sealed (handed in with the approval)"}, nil
 }

@@ -3,12 +3,12 @@ package incident
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/rekeyhq/rekey/internal/actor"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/remediate"
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // Approve records that d.Actor approves step of incident id: a plan step
@@ -25,7 +25,7 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 	if err := separate(ctx, d, id, opener); err != nil {
 		return err
 	}
-	if strings.HasPrefix(step, remediate.RewritePrefix) {
+	if remediate.WaitsForApproval(step) {
 		if _, err := d.Store.GetIncident(ctx, id); err != nil {
 			return err
 		}
@@ -36,6 +36,27 @@ func Approve(ctx context.Context, d Deps, id, step string) error {
 		return err
 	}
 	return e.Approve(ctx, step, d.Actor, opener)
+}
+
+// ApproveSecret approves a supply-secret step of incident id with the new
+// secret d.Actor created where no API can (a GitHub personal access
+// token): separation of duties as for Approve, then the secret is sealed
+// under the run's key before the approval is recorded. The secret is
+// never stored otherwise, nor audited, nor echoed.
+func ApproveSecret(ctx context.Context, d Deps, id, step string, s secret.Secret) error {
+	opener, err := Opener(ctx, d.Store, id)
+	if err != nil {
+		return err
+	}
+	if err := separate(ctx, d, id, opener); err != nil {
+		return err
+	}
+	e, done, err := Engine(ctx, d, id)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return e.ApproveSecret(ctx, step, d.Actor, opener, s)
 }
 
 // MayApprove returns the errs.Permission error Approve would refuse

@@ -23,6 +23,9 @@ type RemediateOptions struct {
 	// RewriteHistory rewrites approved repositories' history on local
 	// mirrors (under Deps.Home).
 	RewriteHistory bool
+	// DeleteMessages redacts approved Slack messages with chat.delete
+	// rather than chat.update.
+	DeleteMessages bool
 }
 
 // Remediate removes the incident's copies as far as rekey can (claimed
@@ -69,7 +72,8 @@ func Remediate(ctx context.Context, d Deps, id string, o RemediateOptions) (*rem
 		Incident: inc, Secret: o.Secret, Inventory: inv, Store: d.Store, Audit: d.Audit, Actor: d.Actor,
 		Fingerprinter: fp, Detector: det, Home: d.Home, RewriteHistory: o.RewriteHistory, Logins: logins,
 		// The sources' lines come prefixed for a terminal; Warn's are plain.
-		Warn: func(line string) { d.warn(strings.TrimPrefix(line, "rekey: ")) },
+		Warn:   func(line string) { d.warn(strings.TrimPrefix(line, "rekey: ")) },
+		Getenv: d.Getenv, DeleteMessages: o.DeleteMessages,
 	})
 }
 

@@ -62,6 +62,12 @@ func (d Deps) engineDeps(ctx context.Context, id string) (engine.Deps, func(), e
 	}
 	masker := secret.NewMasker(fp)
 	masker.Add(d.Held...)
+	var leaked secret.Secret
+	for _, h := range d.Held {
+		if fp.Of(h) == inc.Fingerprint {
+			leaked = h
+		}
+	}
 	// Every admin DSN, and its password alone, before any command runs
 	// (a rollback reloads consumers before it opens a system).
 	systems := d.Systems(inv)
@@ -79,7 +85,7 @@ func (d Deps) engineDeps(ctx context.Context, id string) (engine.Deps, func(), e
 	}
 	ed := engine.Deps{
 		Store: d.Store, Audit: d.Audit, Inventory: inv, Sealer: sealer, Actor: d.Actor, Now: d.Now, Out: d.Progress,
-		Masker: masker, DropEnv: d.DropEnv, SeenTimeout: d.SeenTimeout, Failpoint: d.Failpoint,
+		Masker: masker, Leaked: leaked, DropEnv: d.DropEnv, SeenTimeout: d.SeenTimeout, Failpoint: d.Failpoint,
 		Provider: func(ctx context.Context, system string) (provider.Provider, error) {
 			mu.Lock()
 			defer mu.Unlock()

@@ -3,8 +3,11 @@ package incident
 import (
 	"context"
 
+	gh "github.com/google/go-github/v72/github"
+
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
+	"github.com/rekeyhq/rekey/internal/deliver/ghsecret"
 	"github.com/rekeyhq/rekey/internal/deliver/glvariable"
 	"github.com/rekeyhq/rekey/internal/deliver/tlsfiles"
 	"github.com/rekeyhq/rekey/internal/deliver/vaultkv"
@@ -26,10 +29,33 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitLabCIVariable:
 		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	case inventory.DeliverGitHubActionsSecret:
+		return s.githubSecret(c.Deliver)
 	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile, inventory.DeliverTLSSecretManifest:
 		return tlsfiles.FromInventory(s.Inventory, c.Deliver)
 	}
 	return nil, errs.New("deliver", errs.Unsupported, c.Name, "rekey cannot deliver to "+c.Deliver.Type+" targets yet")
+}
+
+// githubSecret is an Actions secret written by its github system's
+// administrator (a token or a GitHub App), through that system's provider,
+// which is opened at the target's first request.
+func (s Systems) githubSecret(d *inventory.Delivery) (deliver.Target, error) {
+	return ghsecret.New(ghsecret.Config{Repo: d.Repo, Org: d.Org, Name: d.Name, Visibility: d.Visibility,
+		Connect: func(ctx context.Context) (*gh.Client, ghsecret.RetryFunc, error) {
+			p, err := s.Open(ctx, d.System)
+			if err != nil {
+				return nil, nil, err
+			}
+			// The github provider holds nothing to close; its client
+			// outlives it.
+			a, ok := p.(ghsecret.Admin)
+			if !ok {
+				p.Close()
+				return nil, nil, errs.New("deliver", errs.Invalid, d.System, "system "+d.System+" is not a github system rekey can write Actions secrets with")
+			}
+			return a.Client(), a.Retry, nil
+		}})
 }
 
 // checker is a target that can say, changing nothing, whether a delivery

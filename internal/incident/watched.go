@@ -77,6 +77,10 @@ type Watched struct {
 	Why string
 	// Kind is the finding's kind, for the audit log.
 	Kind string
+	// Key is the id of the key the finding names, for systems of keys
+	// (an AWS access key id; "" for a login): the identity is inspected
+	// with it as the key in question, which is the key a plan revokes.
+	Key string
 }
 
 // OpenForIdentity returns the open incident of w.Identity (opened is
@@ -85,7 +89,9 @@ type Watched struct {
 // administrator (a system that cannot be reached is recorded with the
 // reason), its declared consumers recorded. Any open incident whose
 // identity is w.Identity is found, whoever opened it and with or without
-// its secret.
+// its secret. One found without its identity stored (its opener stopped
+// before, or is still at it) is set up here as well: every step is a
+// put, and two watchers doing it put the same.
 func OpenForIdentity(ctx context.Context, d Deps, w Watched) (_ store.Incident, opened bool, _ error) {
 	st := d.Store
 	open, err := st.ListIncidents(ctx, store.Filter{State: store.Open})
@@ -94,7 +100,12 @@ func OpenForIdentity(ctx context.Context, d Deps, w Watched) (_ store.Incident, 
 	}
 	for _, inc := range open {
 		if inc.Identity == w.Identity {
-			return inc, false, nil
+			ids, err := st.Identities(ctx, inc.ID)
+			if err != nil || len(ids) > 0 {
+				return inc, false, err
+			}
+			inc, err = setUp(ctx, d, inc, w)
+			return inc, false, err
 		}
 	}
 	inc, existing, err := st.OpenIncident(ctx, store.Incident{
@@ -108,18 +119,26 @@ func OpenForIdentity(ctx context.Context, d Deps, w Watched) (_ store.Incident, 
 		"identity": w.Identity.System + "/" + w.Identity.Name, "finding": w.Kind, "inventory": w.Inventory.File}); err != nil {
 		return inc, true, err
 	}
+	inc, err = setUp(ctx, d, inc, w)
+	return inc, true, err
+}
+
+// setUp stores what an incident opened for an identity holds besides the
+// identity's name: the inventory's copy, the identity as inspected, its
+// consumers, and the incident's kind. The identity is stored after the
+// inventory's copy and before the rest, and its presence is what marks
+// an incident as set up.
+func setUp(ctx context.Context, d Deps, inc store.Incident, w Watched) (store.Incident, error) {
+	st := d.Store
 	if err := st.PutInventory(ctx, inc.ID, store.InventoryCopy{Path: w.Inventory.File, Body: w.InventoryBody}); err != nil {
-		return inc, true, err
+		return inc, err
 	}
 	ident := store.Identity{System: w.Identity.System, Name: w.Identity.Name, Flags: []string{}}
 	if p, err := d.Systems(w.Inventory).Open(ctx, w.Identity.System); err != nil {
 		ident.InspectError = oneLine(err)
 	} else {
-		ident = inspect(ctx, p, w.Identity.System, provider.Match{Ref: provider.IdentityRef{System: w.Identity.System, Name: w.Identity.Name}})
+		ident = inspect(ctx, p, w.Identity.System, provider.Match{Ref: provider.IdentityRef{System: w.Identity.System, Name: w.Identity.Name, Key: w.Key}})
 		p.Close()
-	}
-	if err := st.PutIdentity(ctx, inc.ID, ident); err != nil {
-		return inc, true, err
 	}
 	sc := scope.Compute(scope.Input{Incident: inc, Identities: []store.Identity{ident}, Inventory: w.Inventory, Now: d.now()})
 	var cons []store.Consumer
@@ -127,13 +146,14 @@ func OpenForIdentity(ctx context.Context, d Deps, w Watched) (_ store.Incident, 
 		cons = append(cons, store.Consumer{Name: c.Name, Identity: w.Identity.Name, Declared: c.Declared, Observed: c.Observed, Sources: c.Sources, ThirdParty: c.ThirdParty})
 	}
 	if err := st.PutConsumers(ctx, inc.ID, cons); err != nil {
-		return inc, true, err
+		return inc, err
 	}
 	if sys := w.Inventory.SystemByName(w.Identity.System); sys != nil {
 		inc.Kind = sys.Type + " credential"
 		if err := st.UpdateIncident(ctx, inc); err != nil {
-			return inc, true, err
+			return inc, err
 		}
 	}
-	return inc, true, nil
+	// Last: the mark that the incident is set up.
+	return inc, st.PutIdentity(ctx, inc.ID, ident)
 }

@@ -7,13 +7,48 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/scope"
+	"github.com/rekeyhq/rekey/internal/store"
 )
 
-// keyLimit lists the systems whose credentials are keys the system
-// generates, each with a public id, several per principal, and how many
-// one principal may hold: IAM allows two access keys per user, inactive
-// ones included. Their plans differ from a password's (keyedIdentity).
-var keyLimit = map[string]int{"aws-iam": 2}
+// keyRules is how a system of keys (credentials the system generates,
+// each with a public id, several per principal) replaces one: their
+// plans differ from a password's (keyedIdentity).
+type keyRules struct {
+	// limit is how many keys one principal may hold (0: no limit): IAM
+	// allows two access keys per user, inactive ones included.
+	limit int
+	// userKey: the key's public id is part of what a consumer presents
+	// (an AWS access key id), so a delivery needs user_key for it.
+	userKey bool
+	// suspend: a key can be made inactive, and a person can undo it
+	// (emergency deactivates first, deletes once consumers are verified).
+	suspend bool
+	// rotate: one call replaces the key, the old one stopping at once
+	// (GitLab's rotate endpoint): emergency rotates instead of revoking
+	// first, so consumers wait only for their delivery.
+	rotate bool
+	// sessions: temporary sessions derive from the key and outlive it
+	// (AWS STS), ended by a terminate step.
+	sessions bool
+	// copiesLive: a replacement copies the leaked key's policies from it
+	// (Vault), so emergency issues first and revokes right after, without
+	// waiting for the consumers.
+	copiesLive bool
+	// noun names one key in summaries.
+	noun string
+}
+
+// keySystems lists the systems of keys. GitLab and Vault tokens have no
+// limit per principal and no public id a consumer presents; a Vault
+// token cannot be suspended, nor replaced in one call.
+var keySystems = map[string]keyRules{
+	"aws-iam": {limit: 2, userKey: true, suspend: true, sessions: true, noun: "access key"},
+	"gitlab":  {rotate: true, noun: "token"},
+	"vault":   {copiesLive: true, noun: "token"},
+}
+
+// isKeyed reports whether sysType is a system of keys.
+func isKeyed(sysType string) bool { _, ok := keySystems[sysType]; return ok }
 
 // scopeKeys are the key ids the inspection listed for the identity: the
 // leaked one ("this-key") and its others ("other-key").
@@ -36,7 +71,7 @@ func scopeKeys(s scope.Scope) (leaked string, all []string) {
 // as its system allows (the provider's Inspect lists them; its Generate
 // would refuse a third).
 func slotsFull(sysType string, s scope.Scope) string {
-	limit := keyLimit[sysType]
+	limit := keySystems[sysType].limit
 	if limit == 0 {
 		return ""
 	}
@@ -49,52 +84,81 @@ func slotsFull(sysType string, s scope.Scope) string {
 }
 
 // keyedIdentity adds the steps that replace a leaked key of a system of
-// keys. Graceful and emergency add a key to the same user (in place: the
-// user keeps its name and policies) and split gives each consumer a user
-// of its own. Every revoke names the leaked key, never the whole user,
-// whose other keys (the new one among them) keep working:
+// keys. Graceful and emergency add a key to the same principal (in place:
+// it keeps its name and policies) and split gives each consumer a
+// principal of its own. Every revoke names the leaked key, never the
+// whole principal, whose other keys (the new one among them) keep
+// working:
 //
-//	graceful:  issue → deliver → verify → revoke (Inactive, then delete) → terminate
-//	emergency: deactivate → terminate → issue → deliver → verify → revoke
+//	graceful:  issue → deliver → verify → revoke → terminate (AWS)
+//	emergency: deactivate → terminate → issue → deliver → verify → revoke (AWS)
 //	           (a user at its key limit: revoke → terminate → issue → …)
-//	split:     issue (user per consumer) → deliver → verify → revoke → terminate
+//	           rotate (the old key stops) → deliver → verify → revoke (GitLab:
+//	           makes sure the old one is gone, whatever a resumed rotation did)
+//	           issue → revoke → deliver → verify (Vault: the replacement
+//	           copies the leaked token's policies, so it is made first)
+//	split:     issue (principal per consumer) → deliver → verify → revoke → terminate (AWS)
 func (b *builder) keyedIdentity(id scope.Identity, key string, consumers []*inventory.Consumer, drop []string) error {
 	leaked, keys := scopeKeys(b.in.Scope)
 	if leaked == "" || id.Name != b.in.Scope.Identity.Name {
-		return fmt.Errorf("identity %s: the leaked key's id is unknown (the scope lists no this-key), and rekey revokes one key of a user by its id, never all of them: open the incident with KEY_ID:SECRET", key)
+		return fmt.Errorf("identity %s: the leaked key's id is unknown (the scope lists no this-key), and rekey revokes one key of a principal by its id, never all of them: open the incident again so that the system is asked for it (an AWS key as KEY_ID:SECRET)", key)
 	}
-	for _, c := range consumers {
-		if c.Deliver != nil && c.Deliver.UserKey == "" {
-			return fmt.Errorf("consumer %s: an access key's id changes with its secret, and its delivery has no user_key to receive the new key id", c.Name)
+	sys := b.in.Inventory.SystemByName(id.System)
+	rules := keySystems[sys.Type]
+	if rules.userKey {
+		for _, c := range consumers {
+			if c.Deliver != nil && c.Deliver.UserKey == "" {
+				return fmt.Errorf("consumer %s: an access key's id changes with its secret, and its delivery has no user_key to receive the new key id", c.Name)
+			}
 		}
 	}
 	b.keyed = true
 	defer func() { b.keyed = false }()
 	strategy := b.plan.Strategy
 	approval := b.thirdPartyApproval(consumers)
-	sys := b.in.Inventory.SystemByName(id.System)
 	revoke := func(summary string, needs []string) string {
 		return b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: leaked,
 			Needs: needs, Approval: approval, Summary: summary})
 	}
-	terminate := func(needs []string) string {
-		return b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name, Key: leaked,
-			Needs: needs, Summary: "end " + key + "'s temporary sessions issued until now (a deny on aws:TokenIssueTime); long-term keys, the new one included, keep working"})
+	terminate := func(needs []string) []string {
+		if !rules.sessions {
+			return needs
+		}
+		return []string{b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name, Key: leaked,
+			Needs: needs, Summary: "end " + key + "'s temporary sessions issued until now (a deny on aws:TokenIssueTime); long-term keys, the new one included, keep working"})}
 	}
-	removeKey := fmt.Sprintf("deactivate, then delete, the leaked access key %s of %s; the user's other keys stay", leaked, key)
+	removeKey := fmt.Sprintf("revoke the leaked %s %s of %s; the principal's other %ss stay", rules.noun, leaked, key, rules.noun)
+	if rules.suspend {
+		removeKey = fmt.Sprintf("deactivate, then delete, the leaked %s %s of %s; the user's other keys stay", rules.noun, leaked, key)
+	}
 
 	first := b.isolate(id, key, consumers, drop)
-	revoked := false
+	revoked, rotate := false, false
+	if rules.rotate && strategy != Emergency && slices.ContainsFunc(b.in.Scope.Related, func(r store.Related) bool { return r.Kind == "resource" }) {
+		// A project or group access token has a bot user of its own,
+		// which cannot hold a second token beside it.
+		b.note("%s is a project or group access token: GitLab gives its bot user no second token, so it is rotated (the leaked token stops at once) instead of replaced beside", key)
+		strategy = Emergency
+	}
 	if strategy == Emergency {
 		var cut string
-		if slotsFull(sys.Type, b.in.Scope) != "" {
+		switch {
+		case rules.limit > 0 && slotsFull(sys.Type, b.in.Scope) != "":
 			cut, revoked = revoke(removeKey+" (now: the user has no free key slot, and consumers fail until their new key arrives)", first), true
-		} else {
+		case rules.suspend:
 			cut = b.add(Step{ID: "deactivate:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: leaked, Suspend: true,
 				Needs: first, Approval: approval,
-				Summary: fmt.Sprintf("deactivate the leaked access key %s of %s now (a person can still reactivate it; it is deleted once every consumer is verified); consumers fail until their new key arrives", leaked, key)})
+				Summary: fmt.Sprintf("deactivate the leaked %s %s of %s now (a person can still reactivate it; it is deleted once every consumer is verified); consumers fail until their new key arrives", rules.noun, leaked, key)})
+		case rules.rotate:
+			rotate = true
+		case rules.copiesLive:
+			// The revoke follows the issue below.
+		default:
+			cut, revoked = revoke(removeKey+" now (consumers fail until their new "+rules.noun+" arrives)", first), true
 		}
-		first = []string{terminate([]string{cut})}
+		if cut != "" {
+			first = terminate([]string{cut})
+		}
 	}
 
 	perConsumer := strategy == Split
@@ -110,25 +174,53 @@ func (b *builder) keyedIdentity(id scope.Identity, key string, consumers []*inve
 			login = loginName(sys.Type, id.Name, c.Name, taken[loginName(sys.Type, id.Name, c.Name, true)] < 2)
 		} else {
 			if inPlace == "" {
+				summary := fmt.Sprintf("create a new %s for %s beside the leaked one (the system generates it)", rules.noun, key)
+				if rotate {
+					summary = fmt.Sprintf("rotate the leaked %s %s of %s: the system replaces it in one call and the leaked one stops at once; consumers fail until their new %s arrives", rules.noun, leaked, key, rules.noun)
+				}
 				inPlace = b.add(Step{ID: "issue:" + key, Kind: Issue, Target: key, System: id.System, Identity: id.Name, Login: id.Name,
-					Key: leaked, KeepKeys: keys, Generated: true, Needs: first,
-					Summary: fmt.Sprintf("create a new access key for %s beside the leaked one (the system generates it; it has no expiry)", key)})
+					Key: leaked, KeepKeys: keys, Generated: true, Rotate: rotate, Needs: first, Approval: rotateApproval(rotate, approval),
+					Summary: summary})
 			}
 			issue = inPlace
 		}
 		verified = append(verified, b.consumer(id, key, c, login, issue, 0, drop, first))
 	}
+	if strategy == Emergency && rules.copiesLive && !rotate {
+		needs := slices.Clone(first)
+		if inPlace != "" {
+			needs = append(needs, inPlace)
+		}
+		revoke(removeKey+" now, as soon as its replacement exists (consumers fail until it arrives)", needs)
+		return nil
+	}
 	if len(consumers) == 0 {
-		b.note("%s has no consumer in the inventory: its leaked key is revoked without a replacement", key)
+		b.note("%s has no consumer in the inventory: its leaked %s is revoked without a replacement", key, rules.noun)
 	}
 	if revoked {
 		return nil
 	}
-	rev := revoke(removeKey+", once every consumer is verified on its new key", append(slices.Clone(first), verified...))
+	if rotate {
+		// The rotation stopped the leaked key; a revoke by its id is a
+		// no-op then, and ends it should a resumed run have generated
+		// the replacement beside it instead.
+		revoke(removeKey+", if the rotation left it working", append(slices.Clone(first), verified...))
+		return nil
+	}
+	rev := revoke(removeKey+", once every consumer is verified on its new "+rules.noun, append(slices.Clone(first), verified...))
 	if strategy != Emergency {
 		terminate([]string{rev})
 	}
 	return nil
+}
+
+// rotateApproval is the approval a rotation waits for: the one a revoke
+// of the key would, since it revokes the key.
+func rotateApproval(rotate bool, revokeApproval string) string {
+	if rotate {
+		return revokeApproval
+	}
+	return ""
 }
 
 // keyedRelated adds the steps for a credential the leaked key derived,

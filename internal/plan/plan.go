@@ -55,7 +55,11 @@ const (
 	Notify            Kind = "notify"             // a person must act (a partner, a consumer rekey cannot write to)
 	WaitWindow        Kind = "wait-window"        // a partner's change window
 	RemediateCopy     Kind = "remediate-copy"
-	Review            Kind = "review"
+	// Supply: a person creates the replacement where no API can (a GitHub
+	// personal access token) and hands it to rekey with
+	// `incident approve ID STEP --secret-file F`; rekey seals it at once.
+	Supply Kind = "supply-secret"
+	Review Kind = "review"
 )
 
 // Approval reasons: why a step waits for `rekey incident approve`.
@@ -63,6 +67,7 @@ const (
 	ApprovalPolicy     = "policy"      // the inventory's policy lists the step's kind
 	ApprovalThirdParty = "third-party" // revoking a credential a partner uses
 	ApprovalManual     = "manual"      // a consumer rekey cannot update or verify itself
+	ApprovalSecret     = "secret"      // a person hands in the new secret (supply-secret)
 )
 
 // Step is one node of the plan. The JSON names in DESIGN.md's plan shape
@@ -109,6 +114,10 @@ type Step struct {
 	// with a public id that the delivery writes to user_key, and an issue
 	// in place adds a key beside the leaked one instead of replacing it.
 	Generated bool `json:"generated,omitempty"`
+	// Rotate makes a generated issue replace the key Key in one call
+	// (provider.InPlaceRotator: GitLab's rotate endpoint), the old key
+	// stopping at once: emergency on a system that can.
+	Rotate bool `json:"rotate,omitempty"`
 	// KeepKeys are key ids the principal held when it was inspected (the
 	// leaked key and its others): a resumed issue never takes one of them
 	// for the orphan of an earlier attempt.
@@ -307,7 +316,7 @@ type builder struct {
 	ids    map[string]bool
 	issued map[string]string // system/login → its issue step
 	// keyed is set while the steps of a system that generates keys
-	// (keyLimit) are added.
+	// (keySystems) are added.
 	keyed bool
 }
 
@@ -349,8 +358,11 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 		return b.keyIdentity(id, key, sys, consumers)
 	}
 	drop := b.drops(id, invID, reused)
-	if keyLimit[sys.Type] > 0 {
+	if isKeyed(sys.Type) {
 		return b.keyedIdentity(id, key, consumers, drop)
+	}
+	if where, ok := suppliedBy[sys.Type]; ok {
+		return b.suppliedIdentity(id, key, where, consumers)
 	}
 	ttl := inv.Policy.TTL
 	if ttl == 0 {
@@ -451,12 +463,12 @@ func (b *builder) isolate(id scope.Identity, key string, consumers []*inventory.
 // confirms each first: the review can show that the leaked credential
 // made or changed the login, not that nobody legitimate uses it. Derived
 // credentials elsewhere (cloud keys) get a note. On a system of keys
-// (keyLimit), keyedRelated handles access keys and role sessions.
+// (keySystems), keyedRelated handles access keys and role sessions.
 func (b *builder) related(main scope.Identity, sys *inventory.System) {
 	key := main.System + "/" + main.Name
 	roles := map[string]bool{}
 	for _, r := range b.in.Related {
-		if sys != nil && keyLimit[sys.Type] > 0 && b.keyedRelated(main, r, roles) {
+		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles) {
 			continue
 		}
 		switch r.Kind {
@@ -510,11 +522,12 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 	if issue == "" {
 		summary := issueSummary(key, login, false, ttl, temporary, drop)
 		if b.keyed {
-			summary = fmt.Sprintf("create user %s with %s's policies", login, key)
+			noun := keySystems[b.in.Inventory.SystemByName(id.System).Type].noun
+			summary = fmt.Sprintf("create principal %s with %s's policies", login, key)
 			if len(drop) > 0 {
 				summary += " minus " + strings.Join(drop, ", ")
 			}
-			summary += ", and an access key for it (the system generates the key; it has no expiry)"
+			summary += ", and a " + noun + " for it (the system generates it)"
 		}
 		issue = b.add(Step{ID: "issue:" + id.System + "/" + login, Kind: Issue, Target: id.System + "/" + login, System: id.System,
 			Identity: id.Name, Login: login, Consumer: c.Name, TTL: Duration(ttl), Temporary: temporary, Drop: drop, Needs: after,
@@ -524,12 +537,13 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 	var last string
 	if c.Deliver != nil {
 		what := "the new credential"
-		if b.keyed {
+		if b.keyed && c.Deliver.UserKey != "" {
 			what = "the new key's secret and its key id (" + c.Deliver.UserKey + ")"
 		}
-		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + c.Deliver.Path,
+		where, how := deliveryPlace(c.Deliver)
+		last = b.add(Step{ID: "deliver:" + c.Name, Kind: Deliver, Target: c.Name + ": " + c.Deliver.Type + " " + where,
 			System: id.System, Identity: id.Name, Login: login, Consumer: c.Name, Needs: []string{issue}, Generated: b.keyed,
-			Summary: fmt.Sprintf("write %s into %s (%s %s) atomically, then run its reload command", what, c.Deliver.Path, c.Deliver.Format, c.Deliver.Key)})
+			Summary: fmt.Sprintf("write %s into %s (%s), then run its reload command", what, where, how)})
 	} else {
 		last = b.add(Step{ID: "notify:" + c.Name, Kind: Notify, Target: c.Name, System: id.System, Identity: id.Name,
 			Login: login, Consumer: c.Name, Needs: []string{issue},
@@ -547,6 +561,25 @@ func (b *builder) consumer(id scope.Identity, key string, c *inventory.Consumer,
 		v.Summary = fmt.Sprintf("a person confirms %s now uses login %s (rekey cannot check it)", c.Name, login)
 	}
 	return b.add(v)
+}
+
+// deliveryPlace names where a delivery writes, and how, for summaries:
+// a file's path (format and key), a Vault path, an Actions secret, a CI
+// variable.
+func deliveryPlace(d *inventory.Delivery) (where, how string) {
+	switch d.Type {
+	case inventory.DeliverVaultKV:
+		return d.Mount + "/" + d.Path, "key " + d.Key + ", check-and-set"
+	case inventory.DeliverGitHubActionsSecret:
+		scope := d.Repo
+		if scope == "" {
+			scope = "org " + d.Org
+		}
+		return scope + " " + d.Name, "a sealed box; GitHub never returns it"
+	case inventory.DeliverGitLabCIVariable:
+		return d.Project + " " + d.Key, "a CI/CD variable"
+	}
+	return d.Path, strings.TrimSpace(d.Format+" "+d.Key) + ", atomically"
 }
 
 func issueSummary(key, login string, inPlace bool, ttl time.Duration, temporary bool, drop []string) string {

@@ -162,6 +162,16 @@ type Generator interface {
 	Generate(ctx context.Context, req GenerateRequest) (*Credential, error)
 }
 
+// InPlaceRotator is implemented by systems with an endpoint that replaces
+// a credential in one call (GitLab's token rotate): the old one, ref.Key,
+// stops at once and the new one is returned, expiring at expires (zero:
+// the system's default). It is not idempotent (a second call rotates the
+// new credential, or fails on the revoked old one), so the caller seals
+// the answer before anything else.
+type InPlaceRotator interface {
+	Rotate(ctx context.Context, ref IdentityRef, expires time.Time) (*Credential, error)
+}
+
 // PrivilegeCopier is implemented by providers whose Issue copies From's
 // privileges onto the new login (MySQL and MariaDB grants, Redis ACL
 // rules): IssueRequest.Drop then shapes the new login alone and leaves

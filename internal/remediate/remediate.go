@@ -14,7 +14,9 @@
 //   - git history: a git filter-repo --replace-text expressions file and
 //     the steps to rewrite and force-push; the rewrite itself runs only
 //     on a local mirror, after another person approves it;
-//   - chat and tickets: a task per copy saying what to redact.
+//   - chat and tickets: a task per copy saying what to redact; a copy
+//     read through Slack's or Jira's API is redacted through it once
+//     another person approves its task.
 //
 // Afterwards every copy is traced again and each task is stored as done,
 // open (a person must act) or remaining (with why).
@@ -84,6 +86,13 @@ type Options struct {
 	Logins []LoginChange
 	// Warn receives problems that do not stop the run (a missing source).
 	Warn func(string)
+	// Getenv resolves the live sources' token references (os.Getenv when
+	// nil).
+	Getenv func(string) string
+	// DeleteMessages redacts an approved chat message with chat.delete
+	// rather than chat.update (the policy where a message's files or
+	// attachments hold the copy).
+	DeleteMessages bool
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
@@ -174,6 +183,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			approvals[t.ID] = by
 		}
 	}
+	rs, err := redactors(o)
+	if err != nil {
+		return nil, errs.E("remediate", errs.Invalid, inc, err)
+	}
 	res := &Result{Incident: inc, Branches: []Branch{}, History: []History{}}
 	repos := Repositories(o.Inventory)
 	fixed := map[string]map[string]bool{} // repo dir → files rewritten on the branch
@@ -200,9 +213,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.History = append(res.History, *h)
 	}
 
+	redactions := redactApproved(ctx, o, rs, stored)
+
 	// Trace again: the inventory's sources, each branch's tree (a mirror
 	// was traced as it was rewritten).
-	after, err := traceSources(ctx, o, tm, scan.InventorySources(o.Inventory, nil, o.Warn, nil))
+	after, err := traceSources(ctx, o, tm, scan.InventorySources(o.Inventory, nil, o.Warn, o.Getenv))
 	if err != nil {
 		return nil, err
 	}
@@ -221,8 +236,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Store.PutOccurrences(ctx, inc, occurrences(after)); err != nil {
 		return nil, err
 	}
-	tasks := buildTasks(o, repos, fixed, branchCopies, res, after)
-	tasks = mergeStored(tasks, stored, o.Now().UTC())
+	tasks := buildTasks(o, rs, approvals, repos, fixed, branchCopies, res, after)
+	tasks = withRedactions(mergeStored(tasks, stored, o.Now().UTC()), redactions)
 	if err := o.Store.PutTasks(ctx, inc, tasks); err != nil {
 		return nil, err
 	}
@@ -590,10 +605,11 @@ func writeInstructions(p, inc string, r repo, steps []string) error {
 	return os.WriteFile(p, []byte(sb.String()), 0o600)
 }
 
-// Approve records that actor approves the remediation task id (a history
-// rewrite). The one who opened the incident cannot.
+// Approve records that actor approves the remediation task id: a history
+// rewrite, or the redaction of a chat message or ticket read through its
+// API. The one who opened the incident cannot.
 func Approve(ctx context.Context, st store.Store, al *audit.Log, incident, id, actor, opener string) error {
-	if !strings.HasPrefix(id, RewritePrefix) {
+	if !WaitsForApproval(id) {
 		return errs.New("approve", errs.Invalid, incident, "remediation task "+id+" does not wait for an approval")
 	}
 	if actor == "" {
@@ -605,7 +621,7 @@ func Approve(ctx context.Context, st store.Store, al *audit.Log, incident, id, a
 	}
 	if actorpkg.Same(actor, opener) {
 		return errs.New("approve", errs.Permission, incident,
-			fmt.Sprintf("%s opened this incident and cannot also approve its history rewrite; another person must (--as NAME)", actor))
+			fmt.Sprintf("%s opened this incident and cannot also approve its remediation; another person must (--as NAME)", actor))
 	}
 	tasks, err := st.Tasks(ctx, incident)
 	if err != nil {
@@ -616,6 +632,9 @@ func Approve(ctx context.Context, st store.Store, al *audit.Log, incident, id, a
 		return errs.New("approve", errs.NotFound, incident, "no remediation task "+id+"; run `rekey incident remediate "+incident+"` first")
 	}
 	t := tasks[i]
+	if !strings.HasPrefix(id, RewritePrefix) && !detailBool(t.Detail, "live") {
+		return errs.New("approve", errs.Invalid, incident, "remediation task "+id+" is a copy in an export, which rekey does not edit: redact it by hand")
+	}
 	if detailString(t.Detail, "approved_by") != "" {
 		return nil
 	}

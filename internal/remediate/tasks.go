@@ -13,13 +13,14 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/scan"
 	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/source/live"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
 // buildTasks turns what the re-trace found into tasks: one per file
 // holding a copy, one per chat message or ticket comment, one per
 // repository whose history holds one.
-func buildTasks(o Options, repos []repo, fixed map[string]map[string]bool, branchCopies map[string]map[string]int, res *Result, after []scan.Finding) []store.Task {
+func buildTasks(o Options, rs *live.Redactors, approvals map[string]string, repos []repo, fixed map[string]map[string]bool, branchCopies map[string]map[string]int, res *Result, after []scan.Finding) []store.Task {
 	inc := o.Incident.ID
 	now := o.Now().UTC()
 	byID := map[string]*store.Task{}
@@ -60,21 +61,8 @@ func buildTasks(o Options, repos []repo, fixed map[string]map[string]bool, branc
 	for _, f := range after {
 		loc := fmt.Sprintf("%s:%d", f.Path, f.Line)
 		switch source.Class(f.Class) {
-		case source.ClassChat:
-			channel, ts, _ := strings.Cut(f.Ref, "@")
-			put(store.Task{ID: "chat:" + f.Ref, Kind: KindChat, Location: f.Ref + " (" + f.Path + ")", State: store.TaskOpen,
-				Action: fmt.Sprintf("delete or edit the message in %s at ts %s (the secret is in it%s); also delete exports and copies of the export", channel, ts, encodingNote(f.Encoding))},
-				map[string]any{"why": "chat message not redacted yet", "channel": channel, "ts": ts, "export": f.Path, "encoding": f.Encoding})
-			continue
-		case source.ClassTicket:
-			issue, comment, _ := strings.Cut(f.Ref, "#")
-			what := "the issue's description or fields"
-			if comment != "" {
-				what = "comment " + strings.TrimPrefix(comment, "comment-")
-			}
-			put(store.Task{ID: "ticket:" + f.Ref, Kind: KindTicket, Location: f.Ref + " (" + f.Path + ")", State: store.TaskOpen,
-				Action: fmt.Sprintf("remove the secret from %s of %s%s, and its edit history (Jira keeps old versions: delete the comment and re-add it redacted)", what, issue, encodingNote(f.Encoding))},
-				map[string]any{"why": "ticket not redacted yet", "issue": issue, "comment": strings.TrimPrefix(comment, "comment-"), "export": f.Path, "encoding": f.Encoding})
+		case source.ClassChat, source.ClassTicket:
+			put(placeTask(inc, rs, approvals, f))
 			continue
 		}
 		r, rel, inRepo := repoOf(f.Path)
@@ -143,6 +131,48 @@ func buildTasks(o Options, repos []repo, fixed map[string]map[string]bool, branc
 	}
 	slices.SortFunc(out, func(a, b store.Task) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// placeTask is the task of a copy in a chat message or a ticket: by hand
+// for an export, approved and redacted by rekey for a live source.
+func placeTask(inc string, rs *live.Redactors, approvals map[string]string, f scan.Finding) (store.Task, map[string]any) {
+	d := map[string]any{"export": f.Path, "encoding": f.Encoding}
+	t := store.Task{Kind: KindChat, Location: f.Ref + " (" + f.Path + ")", State: store.TaskOpen}
+	var what, how string
+	if source.Class(f.Class) == source.ClassChat {
+		channel, ts, _ := strings.Cut(f.Ref, "@")
+		t.ID = ChatPrefix + f.Ref
+		d["why"], d["channel"], d["ts"] = "chat message not redacted yet", channel, ts
+		what = fmt.Sprintf("the message in %s at ts %s%s", channel, ts, encodingNote(f.Encoding))
+		how = "with chat.update (--delete-messages: chat.delete)"
+		t.Action = fmt.Sprintf("delete or edit the message in %s at ts %s (the secret is in it%s); also delete exports and copies of the export", channel, ts, encodingNote(f.Encoding))
+	} else {
+		issue, comment, _ := strings.Cut(f.Ref, "#")
+		comment = strings.TrimPrefix(comment, "comment-")
+		what = "the issue's description or fields"
+		if comment != "" {
+			what = "comment " + comment
+		}
+		what += " of " + issue + encodingNote(f.Encoding)
+		t.ID, t.Kind = TicketPrefix+f.Ref, KindTicket
+		d["why"], d["issue"], d["comment"] = "ticket not redacted yet", issue, comment
+		how = "by editing it (Jira keeps the earlier version in its history: the rotation makes it useless)"
+		t.Action = fmt.Sprintf("remove the secret from %s, and its edit history (Jira keeps old versions: delete the comment and re-add it redacted)", what)
+	}
+	if _, ok := rs.For(f.Path); ok {
+		d["live"] = true
+		t.Action = liveAction(inc, t.ID, approvals[t.ID], what, how)
+	}
+	return t, d
+}
+
+// liveAction says what to do with a copy rekey can redact through an
+// API: approve it, or, approved, run remediate again.
+func liveAction(inc, id, approvedBy, what, how string) string {
+	if approvedBy != "" {
+		return fmt.Sprintf("approved by %s: rekey incident remediate %s redacts %s %s", approvedBy, inc, what, how)
+	}
+	return fmt.Sprintf("rekey redacts %s %s once another person approves: rekey incident approve %s %s --as NAME, then rekey incident remediate %s again", what, how, inc, id, inc)
 }
 
 // loginChanges are the user changes of one file on a branch.

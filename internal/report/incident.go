@@ -359,8 +359,10 @@ func response(run *storedRun, states map[string]store.Step, leases []store.Lease
 		case plan.Revoke, plan.RevokeRelated, plan.TerminateSessions, plan.Isolate:
 			out.Revoked = append(out.Revoked, st)
 		case plan.Issue:
-			if ps.Login == ps.Identity {
-				// A new password on the old login: the leaked one is dead.
+			// A new password on the old login, or a key rotated in one
+			// call: the leaked one is dead. A key generated beside the
+			// leaked one kills nothing: its revoke step does.
+			if ps.Login == ps.Identity && (!ps.Generated || ps.Rotate) {
 				out.Revoked = append(out.Revoked, st)
 			}
 		case plan.Deliver, plan.Notify:

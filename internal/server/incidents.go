@@ -14,6 +14,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/report"
 	"github.com/rekeyhq/rekey/internal/scope"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -220,6 +221,10 @@ func (s *Server) planIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 
 type approveRequest struct {
 	Step string `json:"step"`
+	// Secret is the new secret a person created for a supply-secret step
+	// (one no API can mint, such as a GitHub personal access token): it
+	// is sealed at once and never returned, logged or audited.
+	Secret *string `json:"secret,omitempty"`
 }
 
 type approval struct {
@@ -239,7 +244,15 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return err
 	}
-	if err := incident.Approve(r.Context(), d, r.PathValue("id"), req.Step); err != nil {
+	if req.Secret != nil {
+		sec := secret.FromString(*req.Secret)
+		req.Secret = nil
+		err = incident.ApproveSecret(r.Context(), d, r.PathValue("id"), req.Step, sec)
+		sec.Wipe()
+	} else {
+		err = incident.Approve(r.Context(), d, r.PathValue("id"), req.Step)
+	}
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, approval{Step: req.Step, ApprovedBy: p.Name})

@@ -39,6 +39,7 @@ type runs struct {
 type activeRun struct {
 	what, by string
 	since    time.Time
+	done     chan struct{} // closed at release
 }
 
 func newRuns() *runs {
@@ -57,7 +58,7 @@ func (rs *runs) reserve(id, what, by string, now time.Time) error {
 	if rs.ctx.Err() != nil {
 		return &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "the server is shutting down"}
 	}
-	rs.active[id] = activeRun{what: what, by: by, since: now}
+	rs.active[id] = activeRun{what: what, by: by, since: now, done: make(chan struct{})}
 	rs.wg.Add(1)
 	return nil
 }
@@ -77,10 +78,70 @@ func (rs *runs) stop(ctx context.Context) error {
 
 func (rs *runs) release(id string) {
 	rs.mu.Lock()
+	if a, ok := rs.active[id]; ok {
+		close(a.done)
+	}
 	delete(rs.active, id)
 	rs.mu.Unlock()
 	rs.wg.Done()
 }
+
+// settleWait bounds how long a start waits for an operation that has
+// recorded its outcome but not yet let go of the incident.
+const settleWait = 5 * time.Second
+
+// settling reports whether incident id's run has recorded an outcome
+// (waiting, done, failed): an operation still holding the incident then
+// is finishing (notifications, releasing the claim), not working, and a
+// start that finds it is worth a short wait rather than a 409 the client
+// could do nothing about — GET …/run already said the run was over.
+func (s *Server) settling(ctx context.Context, id string) bool {
+	res, err := runStatus(ctx, s.cfg.Store, id)
+	return err == nil && res.State != "" && res.State != store.RunRunning
+}
+
+// reserveSettled is runs.reserve that waits (up to settleWait) for an
+// operation of this process that is only finishing.
+func (s *Server) reserveSettled(ctx context.Context, id, what, by string) error {
+	deadline := time.Now().Add(settleWait)
+	for {
+		err := s.runs.reserve(id, what, by, s.now())
+		if err == nil || !isConflict(err) || time.Now().After(deadline) || !s.settling(ctx, id) {
+			return err
+		}
+		s.runs.mu.Lock()
+		a, ok := s.runs.active[id]
+		s.runs.mu.Unlock()
+		if !ok {
+			continue
+		}
+		select {
+		case <-a.done:
+		case <-time.After(time.Until(deadline)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// claimSettled takes the incident's claim, waiting (up to settleWait)
+// while another process's operation that recorded its outcome lets go.
+func (s *Server) claimSettled(ctx, base context.Context, d incident.Deps, id string) (context.Context, func(), error) {
+	deadline := time.Now().Add(settleWait)
+	for {
+		cctx, release, err := d.Claim(base, id)
+		if err == nil || !isConflict(err) || time.Now().After(deadline) || !s.settling(ctx, id) {
+			return cctx, release, err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+func isConflict(err error) bool { return asAPIError(err).Status == http.StatusConflict }
 
 // registerRuns adds the routes that act on systems and the event stream.
 func (s *Server) registerRuns() {
@@ -187,7 +248,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, p auth.Princip
 // or returns first (its error). Whatever the request does afterwards, op
 // goes on until it is done or the server shuts down.
 func (s *Server) detached(rctx context.Context, id, what string, p auth.Principal, op func(ctx context.Context, d incident.Deps, started func()) error) error {
-	if err := s.runs.reserve(id, what, p.Name, s.now()); err != nil {
+	if err := s.reserveSettled(rctx, id, what, p.Name); err != nil {
 		return err
 	}
 	reserved := true
@@ -205,7 +266,7 @@ func (s *Server) detached(rctx context.Context, id, what string, p auth.Principa
 	}
 	// Claimed here, before answering, so that a run held by another
 	// process is a 409 now rather than a failure nobody reads.
-	ctx, releaseClaim, err := d.Claim(s.runs.ctx, id)
+	ctx, releaseClaim, err := s.claimSettled(rctx, s.runs.ctx, d, id)
 	if err != nil {
 		return err
 	}

@@ -248,20 +248,6 @@ func (w *world) call(hs *httptest.Server, method, path, who, body string) (int, 
 	return resp.StatusCode, b
 }
 
-// callFree is call, tried again while the answer is 409: a run's state
-// is stored as finished a moment before its claim is released.
-func (w *world) callFree(hs *httptest.Server, method, path, who, body string) (int, []byte) {
-	w.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		code, b := w.call(hs, method, path, who, body)
-		if code != http.StatusConflict || time.Now().After(deadline) {
-			return code, b
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // idle waits until s executes nothing.
 func idle(t *testing.T, s *Server) {
 	t.Helper()
@@ -386,7 +372,7 @@ func TestRunThroughTheAPI(t *testing.T) {
 	if err := incident.Approve(ctx, w.deps(auth.Principal{Name: "bob"}, false), id, res.Steps[0].ID); err != nil {
 		t.Fatalf("bob approves: %v", err)
 	}
-	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	res = w.waitRun(hs, store.RunDone, store.RunFailed)
@@ -539,7 +525,7 @@ func TestEventsStreamAndResume(t *testing.T) {
 	if err := incident.Approve(context.Background(), w.deps(auth.Principal{Name: "bob"}, false), id, revoke); err != nil {
 		t.Fatal(err)
 	}
-	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	again := w.openEvents(hs, id, "tok-vera", last.id)
@@ -652,7 +638,7 @@ func TestSecondRunIsAConflict(t *testing.T) {
 				t.Fatalf("the first run: %+v", res)
 			}
 			// Once it is done, the incident is free again, for either server.
-			if code, b := w.callFree(other, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
+			if code, b := w.call(other, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", ""); code != 202 {
 				t.Errorf("run after the first finished: %d %s", code, b)
 			}
 			w.waitRun(other, store.RunDone, store.RunFailed)
@@ -699,7 +685,7 @@ func TestRollbackThroughTheAPI(t *testing.T) {
 	if code, _ := w.call(hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-bob", ""); code != 403 {
 		t.Errorf("an approver rolled back: %d", code)
 	}
-	code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-alice", "")
+	code, b := w.call(hs, "POST", "/api/v1/incidents/"+id+"/rollback", "tok-alice", "")
 	var res engine.Result
 	if code != 200 || json.Unmarshal(b, &res) != nil || res.State != store.RunRolledBack {
 		t.Fatalf("rollback: %d %s", code, b)
@@ -750,7 +736,7 @@ func TestNotificationsNeverBlockARun(t *testing.T) {
 	w.waitRun(hs, store.RunWaiting)
 	// The run's end is notified once the follower has read it, before the
 	// run lets go of the incident: a run started now is no conflict.
-	if code, b := w.callFree(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
+	if code, b := w.call(hs, "POST", "/api/v1/incidents/"+w.inc.ID+"/run", "tok-alice", ""); code != 202 {
 		t.Fatalf("run again: %d %s", code, b)
 	}
 	w.waitRun(hs, store.RunWaiting)
@@ -845,7 +831,7 @@ func TestShutdownCutsARunThatResumes(t *testing.T) {
 	if code != 400 || !strings.Contains(string(b), "was running when its run stopped") || !strings.Contains(string(b), `with {\"resume\": true}`) {
 		t.Fatalf("run without resume: %d %s", code, b)
 	}
-	if code, b := w.callFree(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"resume":true}`); code != 202 {
+	if code, b := w.call(again, "POST", "/api/v1/incidents/"+id+"/run", "tok-alice", `{"resume":true}`); code != 202 {
 		t.Fatalf("resume: %d %s", code, b)
 	}
 	if res := w.waitRun(again, store.RunDone, store.RunFailed); res.State != store.RunDone {

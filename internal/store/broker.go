@@ -53,4 +53,20 @@ type BrokerLeases interface {
 	// whether it did: two processes moving one lease do it once. A
 	// missing id is errs.NotFound.
 	UpdateBrokerLease(ctx context.Context, id string, from []string, state string, expiresAt time.Time) (bool, error)
+	// WriteBrokerLeases inserts creates and applies updates in one
+	// transaction (one commit for the rows of many concurrent issues),
+	// and reports per create whether it was inserted (false: its id or
+	// (system, login) exists already, as CreateBrokerLease's Conflict) and
+	// per update whether it moved the lease (false also for a missing id).
+	// An invalid create or update fails the call and writes nothing.
+	WriteBrokerLeases(ctx context.Context, creates []BrokerLease, updates []BrokerLeaseUpdate) (created, updated []bool, err error)
+}
+
+// BrokerLeaseUpdate is one UpdateBrokerLease of a WriteBrokerLeases.
+type BrokerLeaseUpdate struct {
+	ID    string
+	From  []string
+	State string
+	// ExpiresAt, when not zero, becomes the lease's expiry.
+	ExpiresAt time.Time
 }

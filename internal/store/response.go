@@ -185,6 +185,12 @@ type Task struct {
 type Remediation interface {
 	// PutReview stores the review of one phase, replacing the previous.
 	PutReview(ctx context.Context, id string, r Review) error
+	// UpdateReview replaces the review of one phase with what fn makes of
+	// the stored body (nil when there is none), in one transaction that
+	// holds the incident: two writers appending to the same review (two
+	// watchers) take turns, and neither's addition is lost. When fn
+	// returns a nil body the review is left as it was.
+	UpdateReview(ctx context.Context, id, phase string, fn func(body json.RawMessage) (json.RawMessage, error)) error
 	// Reviews returns the stored reviews, by phase.
 	Reviews(ctx context.Context, id string) ([]Review, error)
 	// PutTasks creates or updates tasks (keyed by ID).

@@ -28,7 +28,8 @@ type Watch interface {
 	PutBaselines(ctx context.Context, bs map[string]json.RawMessage) error
 
 	// PutCanary records a decoy login; recording it again keeps the first
-	// creation time.
+	// creation time and takes the new key id (a canary made again has a
+	// new key).
 	PutCanary(ctx context.Context, c Canary) error
 	// Canaries returns every canary, by system and login.
 	Canaries(ctx context.Context) ([]Canary, error)
@@ -55,8 +56,11 @@ type Offset struct {
 
 // Canary is a decoy login.
 type Canary struct {
-	System  string    `json:"system"`
-	Login   string    `json:"login"`
+	System string `json:"system"`
+	Login  string `json:"login"`
+	// KeyID is the access key id of a canary that is a key (AWS IAM: the
+	// user Login's one key), which is what the logs name; "" for a login.
+	KeyID   string    `json:"key_id,omitempty"`
 	Created time.Time `json:"created_at"`
 }
 

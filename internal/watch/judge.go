@@ -170,6 +170,12 @@ func (j *Judge) Refresh(ctx context.Context) error {
 	}
 	canaries := map[string]store.Canary{}
 	for _, c := range cs {
+		if c.KeyID != "" {
+			// The logs name a key canary by its key; its user's name
+			// may well be some other system's login.
+			canaries[c.KeyID] = c
+			continue
+		}
 		canaries[c.Login] = c
 	}
 	revoked := map[string]store.Revoked{}
@@ -248,8 +254,12 @@ func (j *Judge) event(e *logs.Event, out []Finding) []Finding {
 	}
 	for _, n := range names(e) {
 		if c, ok := j.canaries[n]; ok {
-			f := add(KindCanaryUse, review.Critical, src, fmt.Sprintf("canary login %s of %s was used from %s (%s, %s) at %s: whoever did it found the decoy.",
-				c.Login, c.System, src, e.Action, e.Outcome, ts(e.Time)))
+			what := "canary login " + c.Login
+			if c.KeyID != "" {
+				what = "canary key " + c.KeyID + " (user " + c.Login + ")"
+			}
+			f := add(KindCanaryUse, review.Critical, src, fmt.Sprintf("%s of %s was used from %s (%s, %s) at %s: whoever did it found the decoy.",
+				what, c.System, src, e.Action, e.Outcome, ts(e.Time)))
 			f.Canary = &c
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,28 @@ func TestCanaryUse(t *testing.T) {
 	}
 	if len(f.Evidence) != 1 || f.Evidence[0].File != "/var/log/pg.csv" || f.Evidence[0].Line != 42 {
 		t.Fatalf("evidence %+v", f.Evidence)
+	}
+}
+
+// A key canary (AWS) is named by its key in the logs: a use of the key,
+// refused or not, is a canary-use finding; a login elsewhere with the
+// canary user's name is not.
+func TestKeyCanaryUse(t *testing.T) {
+	st := newStore(t, "")
+	if err := st.PutCanary(context.Background(), store.Canary{System: "aws", Login: "ci-deploy-old", KeyID: "AKIAZZZCANARY0000001"}); err != nil {
+		t.Fatal(err)
+	}
+	j := judge(t, st)
+	denied := use("AKIAZZZCANARY0000001", "198.51.100.9", t0, 1)
+	denied.Identity, denied.Action, denied.Outcome = "arn:aws:iam::123456789012:user/ci-deploy-old", "iam:ListUsers", logs.Failure
+	got := run(t, j, denied, use("ci-deploy-old", "10.0.4.7", t0, 2))
+	if k := kinds(got); k[watch.KindCanaryUse] != 1 {
+		t.Fatalf("findings %v, want one canary-use", k)
+	}
+	f := got[0]
+	if f.Canary == nil || f.Canary.Login != "ci-deploy-old" || f.Severity != review.Critical || f.Evidence[0].Line != 1 ||
+		!strings.Contains(f.Summary, "canary key AKIAZZZCANARY0000001 (user ci-deploy-old) of aws") {
+		t.Fatalf("finding %+v", f)
 	}
 }
 
@@ -244,5 +267,29 @@ func TestDeclaredConsumerAndCaps(t *testing.T) {
 	}
 	if got := run(t, j, use("orders_svc", "10.0.6.20", later, 27)); kinds(got)[review.KindNewSource] != 1 {
 		t.Fatalf("an undeclared source made %+v, want new-source", got)
+	}
+}
+
+// Past MaxCredentials the baselines held in memory are dropped once
+// written, and one needed again is read back from the store whole.
+func TestBaselinesBoundedInMemory(t *testing.T) {
+	st := newStore(t, "")
+	j, err := watch.NewJudge(context.Background(), watch.JudgeConfig{Store: st, MaxCredentials: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, j, use("a_svc", "10.0.4.1", t0, 1), use("a_svc", "10.0.4.1", t0.Add(time.Minute), 2), use("b_svc", "10.0.4.2", t0, 3))
+	if bl := j.Baseline("a_svc"); bl == nil || bl.Events != 2 {
+		t.Fatalf("a_svc's baseline %+v, want two events held (two credentials fit)", bl)
+	}
+	run(t, j, use("c_svc", "10.0.4.3", t0, 4))
+	for _, c := range []string{"a_svc", "b_svc", "c_svc"} {
+		if j.Baseline(c) != nil {
+			t.Errorf("%s's baseline still held past MaxCredentials", c)
+		}
+	}
+	run(t, j, use("a_svc", "10.0.4.1", t0.Add(2*time.Minute), 5))
+	if bl := j.Baseline("a_svc"); bl == nil || bl.Events != 3 || bl.Sources["10.0.4.1"] != 3 {
+		t.Fatalf("a_svc's baseline reloaded: %+v, want its three events", bl)
 	}
 }

@@ -15,47 +15,12 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/store"
-	"github.com/rekeyhq/rekey/internal/testutil"
+	"github.com/rekeyhq/rekey/internal/testutil/browsertest"
 )
 
 // -update writes the screenshots of docs/screenshots (the README shows
 // them) while the browser tests run.
 var update = flag.Bool("update", false, "write docs/screenshots/*.png")
-
-// browser starts a headless Chromium (Debian's chromium; `make test-tools`
-// installs it) with a fresh profile, and returns a tab's context. Every
-// wait in the tests is bounded by this context, not asserted as a time.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := testutil.NeedTool(t, "chromium", "make test-tools installs it (apt-get install chromium)")
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1366, 900),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
-	return ctx
-}
-
-func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func eval[T any](t *testing.T, ctx context.Context, js string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("%s: %v", js, err)
-	}
-	return v
-}
 
 // screenshot saves the whole page as docs/screenshots/name.png under -update.
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -78,55 +43,54 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 func signInWithBrowser(t *testing.T, ctx context.Context, base, token string, shoot bool) {
 	t.Helper()
-	do(t, ctx, "sign-in page", chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.ID("token")))
 	if shoot {
+		browsertest.Do(t, ctx, "sign-in page", chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.ID("token")))
 		screenshot(t, ctx, "signin")
 	}
-	do(t, ctx, "sign in", chromedp.SendKeys(chromedp.ID("token"), token), chromedp.Submit(chromedp.ID("token")),
-		chromedp.WaitVisible(chromedp.CSS("header.top nav")))
+	browsertest.SignIn(t, ctx, base, token)
 }
 
 func TestBrowserSignInListAndApprove(t *testing.T) {
 	f := newFixture(t, false)
 	srv := httptest.NewServer(f.h)
 	t.Cleanup(srv.Close)
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 
 	signInWithBrowser(t, ctx, srv.URL, tokApprover, true)
-	do(t, ctx, "incident list", chromedp.WaitVisible(chromedp.CSS(`tr[data-incident="`+f.id+`"]`)))
-	row := eval[string](t, ctx, `document.querySelector('tr[data-incident]').innerText`)
+	browsertest.Do(t, ctx, "incident list", chromedp.WaitVisible(chromedp.CSS(`tr[data-incident="`+f.id+`"]`)))
+	row := browsertest.Eval[string](t, ctx, `document.querySelector('tr[data-incident]').innerText`)
 	for _, want := range []string{f.id, "open", "shop-db/orders_svc", "olga", "3 hours"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("the list row %q lacks %q", row, want)
 		}
 	}
-	if who := eval[string](t, ctx, `document.querySelector('header.top .who').innerText`); !strings.Contains(who, "alice") || !strings.Contains(who, "approver") {
+	if who := browsertest.Eval[string](t, ctx, `document.querySelector('header.top .who').innerText`); !strings.Contains(who, "alice") || !strings.Contains(who, "approver") {
 		t.Errorf("the header says %q", who)
 	}
 	screenshot(t, ctx, "incidents")
 
-	do(t, ctx, "open the incident", chromedp.Click(chromedp.CSS(`tr[data-incident] a`)), chromedp.WaitVisible(chromedp.ID("plan")))
-	if n := eval[int](t, ctx, `document.querySelectorAll('#scope svg .node').length`); n < 7 {
+	browsertest.Do(t, ctx, "open the incident", chromedp.Click(chromedp.CSS(`tr[data-incident] a`)), chromedp.WaitVisible(chromedp.ID("plan")))
+	if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll('#scope svg .node').length`); n < 7 {
 		t.Errorf("the scope graph has %d nodes", n)
 	}
 	screenshot(t, ctx, "incident")
 	approve := chromedp.CSS(`tr[data-step="` + f.approval + `"] form.approve button`)
-	do(t, ctx, "approve", chromedp.WaitVisible(approve), chromedp.Click(approve),
+	browsertest.Do(t, ctx, "approve", chromedp.WaitVisible(approve), chromedp.Click(approve),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-step="`+f.approval+`"] .approved`)))
 	if s := stepOf(t, f, f.approval); s.ApprovedBy != "alice" || s.State != engine.Pending {
 		t.Fatalf("after the click: %+v", s)
 	}
 
 	// The report's own style block is allowed by its hash, nothing else.
-	do(t, ctx, "report", chromedp.Navigate(srv.URL+"/incidents/"+f.id+"/report"), chromedp.WaitVisible(chromedp.CSS("h1")))
-	if mw := eval[string](t, ctx, `getComputedStyle(document.body).maxWidth`); mw != "1040px" {
+	browsertest.Do(t, ctx, "report", chromedp.Navigate(srv.URL+"/incidents/"+f.id+"/report"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if mw := browsertest.Eval[string](t, ctx, `getComputedStyle(document.body).maxWidth`); mw != "1040px" {
 		t.Errorf("the report's style is not applied (body max-width %q)", mw)
 	}
 
-	do(t, ctx, "leases", chromedp.Navigate(srv.URL+"/leases"), chromedp.WaitVisible(chromedp.CSS("main table")))
+	browsertest.Do(t, ctx, "leases", chromedp.Navigate(srv.URL+"/leases"), chromedp.WaitVisible(chromedp.CSS("main table")))
 	screenshot(t, ctx, "leases")
-	do(t, ctx, "audit", chromedp.Navigate(srv.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("verdict")))
-	if v := eval[string](t, ctx, `document.getElementById('verdict').innerText`); !strings.HasPrefix(v, "Intact") {
+	browsertest.Do(t, ctx, "audit", chromedp.Navigate(srv.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("verdict")))
+	if v := browsertest.Eval[string](t, ctx, `document.getElementById('verdict').innerText`); !strings.HasPrefix(v, "Intact") {
 		t.Errorf("audit verdict %q", v)
 	}
 	screenshot(t, ctx, "audit")
@@ -136,26 +100,26 @@ func TestBrowserNoApproveButtonForTheOpener(t *testing.T) {
 	f := newFixture(t, false)
 	srv := httptest.NewServer(f.h)
 	t.Cleanup(srv.Close)
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	signInWithBrowser(t, ctx, srv.URL, tokOpener, false)
-	do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.ID("plan")))
-	if n := eval[int](t, ctx, `document.querySelectorAll('form.approve').length`); n != 0 {
+	browsertest.Do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.ID("plan")))
+	if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll('form.approve').length`); n != 0 {
 		t.Fatalf("the opener (an admin) is shown %d Approve buttons", n)
 	}
-	cell := eval[string](t, ctx, `document.querySelector('tr[data-step="`+f.approval+`"] [data-role=approval]').innerText`)
+	cell := browsertest.Eval[string](t, ctx, `document.querySelector('tr[data-step="`+f.approval+`"] [data-role=approval]').innerText`)
 	if !strings.Contains(cell, "olga opened this incident") {
 		t.Errorf("the approval cell says %q", cell)
 	}
 
 	// Printed, the page drops its navigation and forms.
 	hidden := `getComputedStyle(document.querySelector('header.top nav')).display === 'none'`
-	if eval[bool](t, ctx, hidden) {
+	if browsertest.Eval[bool](t, ctx, hidden) {
 		t.Fatal("the navigation is hidden on screen")
 	}
 	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
 		t.Fatal(err)
 	}
-	if !eval[bool](t, ctx, hidden) || !eval[bool](t, ctx, `getComputedStyle(document.querySelector('header.top form')).display === 'none'`) {
+	if !browsertest.Eval[bool](t, ctx, hidden) || !browsertest.Eval[bool](t, ctx, `getComputedStyle(document.querySelector('header.top form')).display === 'none'`) {
 		t.Error("the print stylesheet keeps the navigation or the sign-out form")
 	}
 }
@@ -164,12 +128,12 @@ func TestBrowserLiveStepUpdates(t *testing.T) {
 	f := newFixture(t, false)
 	srv := httptest.NewServer(f.h)
 	t.Cleanup(srv.Close)
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	signInWithBrowser(t, ctx, srv.URL, tokViewer, false)
 	// The script reads the step states once its stream is open; wait for
 	// that, so that what changes next can only arrive as an event.
-	do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.CSS("#plan[data-updated]")))
-	eval[bool](t, ctx, `window.rekeyMarker = true`)
+	browsertest.Do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.CSS("#plan[data-updated]")))
+	browsertest.Eval[bool](t, ctx, `window.rekeyMarker = true`)
 	if n := f.events.listeners(); n != 1 {
 		t.Fatalf("%d event streams open, want the page's one", n)
 	}
@@ -180,8 +144,8 @@ func TestBrowserLiveStepUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.events.send("step")
-	do(t, ctx, "the delivered step turns done", chromedp.WaitVisible(chromedp.CSS(`tr[data-step="deliver-orders-api"][data-state="done"]`)))
-	if txt := eval[string](t, ctx, `document.querySelector('tr[data-step="deliver-orders-api"] [data-role=state]').innerText`); txt != "done" {
+	browsertest.Do(t, ctx, "the delivered step turns done", chromedp.WaitVisible(chromedp.CSS(`tr[data-step="deliver-orders-api"][data-state="done"]`)))
+	if txt := browsertest.Eval[string](t, ctx, `document.querySelector('tr[data-step="deliver-orders-api"] [data-role=state]').innerText`); txt != "done" {
 		t.Errorf("the state cell says %q", txt)
 	}
 	// Another person approves the waiting step elsewhere.
@@ -189,8 +153,8 @@ func TestBrowserLiveStepUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.events.send("audit")
-	do(t, ctx, "the approval shows", chromedp.WaitVisible(chromedp.CSS(`tr[data-step="`+f.approval+`"] .approved`)))
-	if !eval[bool](t, ctx, `window.rekeyMarker === true`) {
+	browsertest.Do(t, ctx, "the approval shows", chromedp.WaitVisible(chromedp.CSS(`tr[data-step="`+f.approval+`"] .approved`)))
+	if !browsertest.Eval[bool](t, ctx, `window.rekeyMarker === true`) {
 		t.Error("the page was reloaded; the update should come in place")
 	}
 }
@@ -201,13 +165,13 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	f := newFixture(t, false)
 	srv := httptest.NewServer(f.h)
 	t.Cleanup(srv.Close)
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
 	}
 	signInWithBrowser(t, ctx, srv.URL, tokAdmin, false)
 	approve := chromedp.CSS(`tr[data-step="` + f.approval + `"] form.approve button`)
-	do(t, ctx, "approve without JavaScript", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(approve), chromedp.Click(approve),
+	browsertest.Do(t, ctx, "approve without JavaScript", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(approve), chromedp.Click(approve),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-step="`+f.approval+`"] .approved`)))
 	if s := stepOf(t, f, f.approval); s.ApprovedBy != "ada" {
 		t.Fatalf("after the click: %+v", s)

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
@@ -209,7 +208,7 @@ func tasks(ts []store.Task, notYou string) []taskView {
 	out := make([]taskView, 0, len(ts))
 	for _, t := range ts {
 		tv := taskView{ID: t.ID, Kind: t.Kind, Location: t.Location, Action: t.Action, State: t.State,
-			Approvable: strings.HasPrefix(t.ID, remediate.RewritePrefix)}
+			Approvable: remediate.Approvable(t)}
 		var d struct {
 			ApprovedBy string `json:"approved_by"`
 		}

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 
 	gh "github.com/google/go-github/v72/github"
 	"golang.org/x/crypto/nacl/box"
@@ -31,16 +32,33 @@ import (
 // Type is the inventory's delivery type.
 const Type = "github-actions-secret"
 
-// ErrWriteOnly is wrapped by Current: GitHub never returns a secret's value.
-var ErrWriteOnly = errors.New("GitHub never returns an Actions secret's value")
+// ErrWriteOnly is wrapped by Current, whether the secret exists or not:
+// GitHub never returns a secret's value.
+var ErrWriteOnly = deliver.ErrWriteOnly
 
 var _ deliver.Target = (*Target)(nil)
+
+// RetryFunc runs f, trying again as the github provider's Retry does.
+type RetryFunc func(ctx context.Context, f func(context.Context) (*gh.Response, error)) error
+
+// Admin is what a target needs of the github system's provider
+// (provider/github.Provider): its client and its Retry.
+type Admin interface {
+	Client() *gh.Client
+	Retry(ctx context.Context, f func(context.Context) (*gh.Response, error)) error
+}
 
 // Config names one Actions secret.
 type Config struct {
 	// Client is a go-github client authenticated as an administrator who
 	// may write the secret (the github system's, from its provider).
 	Client *gh.Client
+	// Connect, when Client is nil, makes the client (and its Retry) at the
+	// first request: opening the github system's provider needs a context
+	// and a request (a GitHub App mints its installation token), which
+	// opening a target for a plan or a masker must not make. An error
+	// is returned by that request and the next one tries again.
+	Connect func(ctx context.Context) (*gh.Client, RetryFunc, error)
 	// Repo is "OWNER/REPO" for a repository secret; Org names an
 	// organisation for an organisation secret. Exactly one is set.
 	Repo, Org string
@@ -51,13 +69,16 @@ type Config struct {
 	Visibility string
 	// Retry, when set, runs each request, waiting out rate limits (the
 	// github provider's Retry); nil runs it once.
-	Retry func(ctx context.Context, f func(context.Context) (*gh.Response, error)) error
+	Retry RetryFunc
 }
 
 // Target is one Actions secret.
 type Target struct {
 	c           Config
 	owner, repo string
+
+	mu        sync.Mutex
+	connected bool
 }
 
 var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -66,7 +87,7 @@ var secretName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func New(c Config) (*Target, error) {
 	t := &Target{c: c}
 	switch {
-	case c.Client == nil:
+	case c.Client == nil && c.Connect == nil:
 		return nil, errs.New("github-actions-secret", errs.Invalid, c.Name, "no GitHub client")
 	case (c.Repo == "") == (c.Org == ""):
 		return nil, errs.New("github-actions-secret", errs.Invalid, c.Name, "name exactly one of repo (OWNER/REPO) and org")
@@ -82,13 +103,32 @@ func New(c Config) (*Target, error) {
 	if t.c.Org != "" && t.c.Visibility == "" {
 		t.c.Visibility = "private"
 	}
-	if t.c.Retry == nil {
-		t.c.Retry = func(ctx context.Context, f func(context.Context) (*gh.Response, error)) error {
-			_, err := f(ctx)
+	t.connected = c.Client != nil
+	return t, nil
+}
+
+func once(ctx context.Context, f func(context.Context) (*gh.Response, error)) error {
+	_, err := f(ctx)
+	return err
+}
+
+// do runs f with the client (connecting first when needed) through Retry.
+func (t *Target) do(ctx context.Context, f func(context.Context, *gh.Client) (*gh.Response, error)) error {
+	t.mu.Lock()
+	if !t.connected {
+		c, r, err := t.c.Connect(ctx)
+		if err != nil {
+			t.mu.Unlock()
 			return err
 		}
+		t.c.Client, t.c.Retry, t.connected = c, r, true
 	}
-	return t, nil
+	c, retry := t.c.Client, t.c.Retry
+	t.mu.Unlock()
+	if retry == nil {
+		retry = once
+	}
+	return retry(ctx, func(ctx context.Context) (*gh.Response, error) { return f(ctx, c) })
 }
 
 // Describe names the target: "github-actions-secret repo acme/api DB_PASSWORD".
@@ -104,11 +144,11 @@ func (t *Target) op(what string) string { return t.Describe() + ": " + what }
 // publicKey is the repository's or organisation's Actions secrets key.
 func (t *Target) publicKey(ctx context.Context) (*gh.PublicKey, error) {
 	var k *gh.PublicKey
-	err := t.c.Retry(ctx, func(ctx context.Context) (resp *gh.Response, err error) {
+	err := t.do(ctx, func(ctx context.Context, c *gh.Client) (resp *gh.Response, err error) {
 		if t.c.Org != "" {
-			k, resp, err = t.c.Client.Actions.GetOrgPublicKey(ctx, t.c.Org)
+			k, resp, err = c.Actions.GetOrgPublicKey(ctx, t.c.Org)
 		} else {
-			k, resp, err = t.c.Client.Actions.GetRepoPublicKey(ctx, t.owner, t.repo)
+			k, resp, err = c.Actions.GetRepoPublicKey(ctx, t.owner, t.repo)
 		}
 		return resp, err
 	})
@@ -122,11 +162,11 @@ func (t *Target) publicKey(ctx context.Context) (*gh.PublicKey, error) {
 // has none of that name.
 func (t *Target) existing(ctx context.Context) (*gh.Secret, error) {
 	var s *gh.Secret
-	err := t.c.Retry(ctx, func(ctx context.Context) (resp *gh.Response, err error) {
+	err := t.do(ctx, func(ctx context.Context, c *gh.Client) (resp *gh.Response, err error) {
 		if t.c.Org != "" {
-			s, resp, err = t.c.Client.Actions.GetOrgSecret(ctx, t.c.Org, t.c.Name)
+			s, resp, err = c.Actions.GetOrgSecret(ctx, t.c.Org, t.c.Name)
 		} else {
-			s, resp, err = t.c.Client.Actions.GetRepoSecret(ctx, t.owner, t.repo, t.c.Name)
+			s, resp, err = c.Actions.GetRepoSecret(ctx, t.owner, t.repo, t.c.Name)
 		}
 		return resp, err
 	})
@@ -148,9 +188,21 @@ func (t *Target) Current(ctx context.Context) (deliver.State, error) {
 		return deliver.State{}, err
 	}
 	if s == nil {
-		return deliver.State{}, errs.New(t.op("read"), errs.NotFound, "", "no such secret")
+		return deliver.State{}, errs.E(t.op("read"), errs.NotFound, "", fmt.Errorf("no such secret (%w)", ErrWriteOnly))
 	}
 	return deliver.State{}, errs.E(t.op("read"), errs.Unsupported, "", fmt.Errorf("%w (updated %s): write it again, Write is idempotent", ErrWriteOnly, s.UpdatedAt.UTC().Format("2006-01-02T15:04:05Z")))
+}
+
+// Check reads, changing nothing, what a Write needs: the public key (a
+// request only an administrator who may write the secret is answered)
+// and the secret's metadata. It is what preflight runs, since Current
+// cannot read a value GitHub never returns.
+func (t *Target) Check(ctx context.Context) error {
+	if _, err := t.publicKey(ctx); err != nil {
+		return err
+	}
+	_, err := t.existing(ctx)
+	return err
 }
 
 // Plan reads the public key (so it fails where Write would) and whether
@@ -210,11 +262,11 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 	if t.c.Org != "" {
 		es.Visibility = t.c.Visibility
 	}
-	err = t.c.Retry(ctx, func(ctx context.Context) (*gh.Response, error) {
+	err = t.do(ctx, func(ctx context.Context, c *gh.Client) (*gh.Response, error) {
 		if t.c.Org != "" {
-			return t.c.Client.Actions.CreateOrUpdateOrgSecret(ctx, t.c.Org, es)
+			return c.Actions.CreateOrUpdateOrgSecret(ctx, t.c.Org, es)
 		}
-		return t.c.Client.Actions.CreateOrUpdateRepoSecret(ctx, t.owner, t.repo, es)
+		return c.Actions.CreateOrUpdateRepoSecret(ctx, t.owner, t.repo, es)
 	})
 	if err != nil {
 		return t.fail("write", err)

@@ -31,6 +31,7 @@ func awsRules() []*detect.Rule {
 		},
 		{
 			ID:           "aws-secret-access-key",
+			Source:       "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",
 			Provider:     "aws",
 			Description:  "AWS secret access key assigned to a key that names it; paired with the access key id next to it",
 			Keywords:     []string{"aws_secret", "aws-secret", "awssecret", "aws.secret", "secret_access", "secretaccess", "secret-access", "secret.access"},

@@ -417,6 +417,47 @@ func cloudRules() []*detect.Rule {
 			NoMatch:  []string{"ALIBABA_CLOUD_ACCESS_KEY_SECRET="},
 		},
 		{
+			ID:          "tencent-cloud-secret-id",
+			Source:      "https://www.tencentcloud.com/document/product/598/32675",
+			Provider:    "tencent",
+			Description: "Tencent Cloud API key SecretId (AKID for a root account, IKID for a sub-account, + 32 characters): names the key, rotate it with its SecretKey",
+			Keywords:    []string{"akid", "ikid"},
+			Regex:       re(`\b(?P<secret>[AI]KID[A-Za-z0-9]{32})\b`),
+			MinEntropy:  3.5,
+			Severity:    detect.Medium,
+			Examples: []string{
+				"export TENCENTCLOUD_SECRET_ID=AKID" + fake("tc-id-1", alnum, 32),
+				`  secret_id  = "IKID` + fake("tc-id-2", alnum, 32) + `"`,
+			},
+			NoMatch: []string{
+				"SecretId: AKID****J5yKBZQpn74WFkmLPx3gnPhESA",
+				"AKID" + fake("tc-id-3", alnum, 20),
+				"id := \"XAKID" + fake("tc-id-4", alnum, 32) + "\"",
+			},
+		},
+		{
+			ID:          "tencent-cloud-secret-key",
+			Source:      "https://www.tencentcloud.com/document/product/214/1526",
+			Provider:    "tencent",
+			Description: "Tencent Cloud API key SecretKey (32 characters) assigned to a key that names Tencent Cloud, or to secret_key/SecretKey a few lines after its SecretId",
+			Keywords:    []string{"tencent", "qcloud", "akid", "ikid"},
+			Regex: re(`(?:(?i:tencent|qcloud)[\w.-]{0,20}?(?i:secret[_.-]?key)|[AI]KID[A-Za-z0-9]{32}[^\n]*\n(?:[^\n]*\n){0,3}?[^\n]*?(?i:secret[_.-]?key))[\w.-]{0,20}?` + sep +
+				`(?P<secret>[A-Za-z0-9]{32})(?:[^\w-]|$)`),
+			Window:       400,
+			MinEntropy:   3.5,
+			Severity:     detect.Critical,
+			PairWith:     "tencent-cloud-secret-id",
+			PairDistance: 400,
+			Examples: []string{
+				"TENCENTCLOUD_SECRET_KEY=" + fake("tc-key-1", alnum, 32),
+				"provider \"tencentcloud\" {\n  secret_id  = \"AKID" + fake("tc-key-2", alnum, 32) + "\"\n  secret_key = \"" + fake("tc-key-3", alnum, 32) + "\"\n}",
+			},
+			NoMatch: []string{
+				"TENCENTCLOUD_SECRET_KEY=${TC_SECRET_KEY}",
+				"SecretKey: Gu5t****pq86cd98joQYCN3Cozk1qA",
+			},
+		},
+		{
 			ID:          "tailscale-key",
 			Source:      "https://tailscale.com/kb/1277/key-prefixes",
 			Provider:    "tailscale",
@@ -468,6 +509,7 @@ func hashicorpRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "vault-token",
+			Source:      "https://developer.hashicorp.com/vault/docs/upgrading/upgrade-to-1.10.x#token-format-change",
 			Provider:    "vault",
 			Description: "HashiCorp Vault service, batch or recovery token (hvs., hvb., hvr.)",
 			Keywords:    []string{"hvs.", "hvb.", "hvr."},

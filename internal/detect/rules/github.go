@@ -73,6 +73,7 @@ func githubRules() []*detect.Rule {
 		},
 		{
 			ID:          "github-pat-fine-grained",
+			Source:      "https://docs.github.com/en/authentication/keeping-your-account-and-data-secure/about-authentication-to-github#githubs-token-formats",
 			Provider:    "github",
 			Description: "GitHub fine-grained personal access token (github_pat_ + 22 + _ + 59 base62 characters)",
 			Keywords:    []string{"github_pat_"},

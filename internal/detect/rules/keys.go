@@ -37,15 +37,15 @@ func keyRules() []*detect.Rule {
 		return "-----BEGIN " + label + "-----\nMIIEpAIBAAKCAQEA...\n...\n-----END " + label + "-----\n"
 	}
 	return []*detect.Rule{
-		pemRule("private-key-rsa", "pem", "RSA PRIVATE KEY", "RSA private key (PKCS#1 PEM), unencrypted", detect.Critical, derKey,
+		withSource("https://docs.openssl.org/master/man3/PEM_read_bio_PrivateKey/#pem-encryption-format", pemRule("private-key-rsa", "pem", "RSA PRIVATE KEY", "RSA private key (PKCS#1 PEM), unencrypted", detect.Critical, derKey,
 			[]string{
 				fakePEM("RSA PRIVATE KEY", "rsa-1", 1190),
 				"deploy:\n  ssh_key: |\n" + indent(fakePEM("RSA PRIVATE KEY", "rsa-2", 1190), "    "),
 			},
-			[]string{placeholder("RSA PRIVATE KEY"), "-----BEGIN RSA TESTING KEY-----\n" + fake("rsa-t", b64, 64) + "\n-----END RSA TESTING KEY-----"}),
-		pemRule("private-key-ec", "pem", "EC PRIVATE KEY", "Elliptic-curve private key (SEC 1 PEM), unencrypted", detect.Critical, derKey,
+			[]string{placeholder("RSA PRIVATE KEY"), "-----BEGIN RSA TESTING KEY-----\n" + fake("rsa-t", b64, 64) + "\n-----END RSA TESTING KEY-----"})),
+		withSource("https://learn.microsoft.com/en-us/dotnet/api/system.security.cryptography.ecalgorithm.exportecprivatekeypem", pemRule("private-key-ec", "pem", "EC PRIVATE KEY", "Elliptic-curve private key (SEC 1 PEM), unencrypted", detect.Critical, derKey,
 			[]string{fakePEM("EC PRIVATE KEY", "ec-1", 119)},
-			[]string{placeholder("EC PRIVATE KEY")}),
+			[]string{placeholder("EC PRIVATE KEY")})),
 		pemRule("private-key-dsa", "pem", "DSA PRIVATE KEY", "DSA private key (PEM), unencrypted", detect.Critical, derKey,
 			[]string{fakePEM("DSA PRIVATE KEY", "dsa-1", 443)},
 			[]string{placeholder("DSA PRIVATE KEY")}),

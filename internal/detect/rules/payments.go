@@ -26,6 +26,28 @@ func paymentRules() []*detect.Rule {
 			[]string{"STRIPE_WEBHOOK_SECRET=whsec_" + fake("whsec-1", alnum, 32)},
 			[]string{"whsec_..."}),
 		{
+			ID:          "plaid-access-token",
+			Source:      "https://plaid.com/docs/quickstart/glossary/",
+			Provider:    "plaid",
+			Description: "Plaid access token or asset report token ([type]-[environment]-[UUID]): it never expires; sandbox ones reach only test data",
+			Keywords:    []string{"access-sandbox-", "access-development-", "access-production-", "asset-report-"},
+			Regex: re(`(?:^|[^\w-])(?P<secret>(?:access|asset-report)-(?:sandbox|development|production)-` +
+				`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[^\w-]|$)`),
+			MinEntropy: 3.0,
+			Severity:   detect.High,
+			Examples: []string{
+				"PLAID_ACCESS_TOKEN=access-production-" + plaidUUID("plaid-1"),
+				`{"access_token": "access-sandbox-` + plaidUUID("plaid-2") + `", "item_id": "M5eVJqLnv3tbzdngLDp9FL5OlDNxlNhlE55op"}`,
+				"asset_report_token: asset-report-production-" + plaidUUID("plaid-3"),
+			},
+			NoMatch: []string{
+				// Link's public and link tokens live minutes to hours.
+				"DEBUG exchanged public-sandbox-" + plaidUUID("plaid-4") + " for an access token",
+				"INFO created link-production-" + plaidUUID("plaid-5") + " for user 42",
+				`assert token.startswith("access-sandbox-")`,
+			},
+		},
+		{
 			ID:          "square-access-token",
 			Provider:    "square",
 			Description: "Square access token (EAAA + 60 characters, or sq0atp- for older ones)",
@@ -80,4 +102,10 @@ func paymentRules() []*detect.Rule {
 			NoMatch:     []string{"FLUTTERWAVE_TEST_KEY=FLWSECK_TEST-" + fake("flw-2", hexLower, 32) + "-X"},
 		},
 	}
+}
+
+// plaidUUID is a version-4 UUID of test data, as Plaid's tokens end with.
+func plaidUUID(seed string) string {
+	h := fake(seed, hexLower, 32)
+	return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
 }

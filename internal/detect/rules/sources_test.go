@@ -9,10 +9,8 @@ import (
 // only shrinks: a rule added without Source fails TestRulesCiteSources,
 // and a listed rule that gains one must leave the list.
 var uncited = []string{
-	"aws-secret-access-key",
 	"aws-session-token",
 	"aws-mws-auth-token",
-	"github-pat-fine-grained",
 	"bitbucket-app-password",
 	"bitbucket-data-center-token",
 	"gcp-service-account-key",
@@ -37,7 +35,6 @@ var uncited = []string{
 	"flyio-token",
 	"render-api-key",
 	"openshift-user-token",
-	"vault-token",
 	"terraform-cloud-token",
 	"openai-api-key",
 	"anthropic-api-key",
@@ -90,8 +87,6 @@ var uncited = []string{
 	"nuget-api-key",
 	"jfrog-api-key",
 	"crates-io-token",
-	"private-key-rsa",
-	"private-key-ec",
 	"private-key-dsa",
 	"mssql-uri",
 	"ado-net-connection-string",

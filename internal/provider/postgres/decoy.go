@@ -28,7 +28,7 @@ func (p *Postgres) createDecoy(ctx context.Context, name string, s secret.Secret
 	if name == "" || s.Len() == 0 {
 		return errs.New(p.op, errs.Invalid, "", what+": no login name or an empty secret")
 	}
-	v, err := newVerifier(string(s.Reveal()))
+	v, err := newVerifier(string(s.Reveal()), p.scramIter)
 	if err != nil {
 		return errs.E(p.op, errs.Other, "", err)
 	}

@@ -33,6 +33,10 @@ type Postgres struct {
 	pool    *pgxpool.Pool
 	addr    string // host:port, for messages
 	version int    // server_version_num
+	// scramIter is the iteration count the server would hash a password
+	// with (scram_iterations, PostgreSQL 16; 4096 before): the verifiers
+	// rekey computes use it, so that a login costs what the cluster chose.
+	scramIter int
 	// san removes the admin connection string and its password from every error text.
 	san provider.Sanitizer
 	// workers is how many verifiers Identify tests at once.
@@ -96,9 +100,16 @@ func open(ctx context.Context, cfg provider.Config) (*Postgres, error) {
 	if err != nil {
 		return nil, p.connErr(err)
 	}
-	if err := p.pool.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&p.version); err != nil {
+	// current_setting(name, true) is NULL for a setting the server does
+	// not have (scram_iterations before PostgreSQL 16).
+	var iter *int
+	if err := p.pool.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_setting('scram_iterations', true)::int").Scan(&p.version, &iter); err != nil {
 		p.pool.Close()
 		return nil, p.connErr(err)
+	}
+	p.scramIter = scramIterations
+	if iter != nil && *iter > 0 {
+		p.scramIter = *iter
 	}
 	p.workers = defaultWorkers()
 	return p, nil

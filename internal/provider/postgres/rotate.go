@@ -46,7 +46,8 @@ var (
 // collides with an existing role never takes it over or removes it.
 const issuedMark = "rekey: issued from "
 
-// scramIterations is PostgreSQL's default scram_iterations.
+// scramIterations is PostgreSQL's default scram_iterations, and its fixed
+// count before version 16.
 const scramIterations = 4096
 
 // noAttributes are the attributes an issued login never has itself: what
@@ -83,19 +84,25 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 	case req.Secret.Len() == 0:
 		return nil, errs.New(p.op, errs.Invalid, "", what+": empty secret")
 	}
-	var fromExists bool
-	if err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", req.From.Name).Scan(&fromExists); err != nil {
-		return nil, p.queryErr(what, err)
-	}
-	if !fromExists {
-		return nil, errs.New(p.op, errs.NotFound, "", what+": source role "+req.From.Name+" does not exist")
+	noSource := errs.New(p.op, errs.NotFound, "", what+": source role "+req.From.Name+" does not exist")
+	// A new login without drops (every broker lease) needs no look-up
+	// first: its CREATE ROLE fails when the source does not exist.
+	fastPath := req.Name != req.From.Name && len(req.Drop) == 0
+	if !fastPath {
+		var fromExists bool
+		if err := p.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", req.From.Name).Scan(&fromExists); err != nil {
+			return nil, p.queryErr(what, err)
+		}
+		if !fromExists {
+			return nil, noSource
+		}
 	}
 	if len(req.Drop) > 0 {
 		if _, err := p.dropPrivileges(ctx, req.From.Name, req.Drop, what); err != nil {
 			return nil, err
 		}
 	}
-	v, err := newVerifier(string(req.Secret.Reveal()))
+	v, err := newVerifier(string(req.Secret.Reveal()), p.scramIter)
 	if err != nil {
 		return nil, errs.E(p.op, errs.Other, "", fmt.Errorf("%s: %w", what, err))
 	}
@@ -122,14 +129,29 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 		return cred, nil
 	}
 
+	mark := issuedMark + req.From.Name
+	create := "CREATE ROLE " + name + " LOGIN " + noAttributes + " PASSWORD " + quoteLiteral(v) + " VALID UNTIL " + until + " IN ROLE " + from
+	cred.Via = req.From.Name
+	if fastPath {
+		// One round trip: a query of two statements sent without
+		// parameters (the simple protocol) runs as one transaction.
+		_, err := p.pool.Exec(ctx, create+"; COMMENT ON ROLE "+name+" IS "+quoteLiteral(mark))
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			return cred, nil
+		case undefinedRole(err):
+			return nil, noSource
+		case !errors.As(err, &pgErr) || pgErr.Code != "42710": // duplicate_object: converge below
+			return nil, p.rotateErr(what, err)
+		}
+	}
 	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		var comment *string
 		err := tx.QueryRow(ctx, "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1", req.Name).Scan(&comment)
-		mark := issuedMark + req.From.Name
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
-			if _, err := tx.Exec(ctx, "CREATE ROLE "+name+" LOGIN "+noAttributes+" PASSWORD "+quoteLiteral(v)+
-				" VALID UNTIL "+until+" IN ROLE "+from); err != nil {
+			if _, err := tx.Exec(ctx, create); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, "COMMENT ON ROLE "+name+" IS "+quoteLiteral(mark))
@@ -158,18 +180,17 @@ func (p *Postgres) issue(ctx context.Context, req provider.IssueRequest) (*provi
 	if err != nil {
 		return nil, p.rotateErr(what, err)
 	}
-	cred.Via = req.From.Name
 	return cred, nil
 }
 
 // newVerifier computes the SCRAM-SHA-256 verifier PostgreSQL would store
-// for password, with a fresh salt.
-func newVerifier(password string) (string, error) {
+// for password, with a fresh salt and iter iterations.
+func newVerifier(password string, iter int) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("random salt: %w", err)
 	}
-	return scramVerifier(password, salt, scramIterations), nil
+	return scramVerifier(password, salt, iter), nil
 }
 
 // Verify logs in as c with a connection of its own to the administrator's

@@ -333,3 +333,69 @@ func TestRevokeRefusesAdministrator(t *testing.T) {
 		t.Errorf("error %q does not start with the system and the operation", err)
 	}
 }
+
+// Issue hashes with the cluster's iteration count (what open reads from
+// scram_iterations, 4096 where the server has no such setting), and the
+// server takes a verifier of any count for a login with the clear
+// password: here one open reads, and one rekey was told differs from it.
+func TestIssueVerifierIterations(t *testing.T) {
+	t.Parallel()
+	p, c := openTest(t)
+	ctx := context.Background()
+	var setting *int
+	if err := p.pool.QueryRow(ctx, "SELECT current_setting('scram_iterations', true)::int").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	want := 4096
+	if setting != nil {
+		want = *setting
+	}
+	if p.scramIter != want {
+		t.Fatalf("open read %d iterations, the server says %d", p.scramIter, want)
+	}
+	from := testutil.RandomName("rkfrom")
+	c.CreateRole(t, from, testutil.RandomName("pw"), "NOLOGIN")
+	for _, iter := range []int{want, want + 904} {
+		p.scramIter = iter
+		name, pw := testutil.RandomName("rkit"), testutil.RandomName("pw")
+		issueTest(t, p, provider.IssueRequest{From: ref(from), Name: name, Secret: secret.FromString(pw), ExpiresAt: time.Now().Add(time.Hour)})
+		var stored string
+		if err := p.pool.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", name).Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		v, err := parseVerifier(stored)
+		if err != nil {
+			t.Fatalf("stored verifier of %s: %v", name, err)
+		}
+		if v.iter != iter {
+			t.Fatalf("stored verifier of %s: %d iterations, want %d", name, v.iter, iter)
+		}
+		if _, err := connectAs(t, c, name, pw); err != nil {
+			t.Fatalf("login with the clear password against a %d-iteration verifier: %v", iter, err)
+		}
+	}
+}
+
+// A new login without drops is created in one round trip; the same
+// request again (a retry after a crash) finds the login and converges
+// on its password and expiry instead of failing.
+func TestIssueNewLoginTwice(t *testing.T) {
+	t.Parallel()
+	p, c := openTest(t)
+	from, name := testutil.RandomName("rkfrom"), testutil.RandomName("rktw")
+	c.CreateRole(t, from, testutil.RandomName("pw"), "NOLOGIN")
+	req := provider.IssueRequest{From: ref(from), Name: name, Secret: secret.FromString(testutil.RandomName("pw")), ExpiresAt: time.Now().Add(time.Hour)}
+	issueTest(t, p, req)
+	req.Secret = secret.FromString(testutil.RandomName("pw2"))
+	req.ExpiresAt = time.Now().Add(2 * time.Hour)
+	cred, err := p.Issue(context.Background(), req)
+	if err != nil {
+		t.Fatalf("the same Issue again: %v", err)
+	}
+	if cred.Via != from {
+		t.Errorf("Via = %q, want %q", cred.Via, from)
+	}
+	if _, err := connectAs(t, c, name, string(req.Secret.Reveal())); err != nil {
+		t.Fatalf("login with the second password: %v", err)
+	}
+}

@@ -10,6 +10,11 @@
 // (PUT …/comment/{id}) or the issue's fields (PUT /rest/api/3/issue/{key})
 // with the secret replaced, and re-reads them.
 //
+// Jira Data Center and Server have no v3: the site's GET
+// /rest/api/2/serverInfo says its deploymentType, and anything but
+// "Cloud" is called through v2 instead (GET /rest/api/2/search with
+// startAt pagination, plain wiki-markup strings for rich text).
+//
 // The token is a reference's value: "email:api-token" is sent as HTTP
 // basic auth (Jira Cloud), anything else as a Bearer token (a Data Center
 // personal access token).
@@ -25,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -46,6 +52,39 @@ type Client struct {
 	Limits httpapi.Limits
 	// PageSize is maxResults (default 100).
 	PageSize int
+
+	mu  sync.Mutex
+	api string // "/rest/api/3" (Cloud) or "/rest/api/2", once known
+}
+
+// base is the REST API's path prefix: v3 on Jira Cloud, v2 on Data
+// Center and Server, which have no v3. A failed look-up is not kept.
+func (c *Client) base(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.api != "" {
+		return c.api, nil
+	}
+	var info struct {
+		DeploymentType string `json:"deploymentType"`
+	}
+	if err := c.do(ctx, "serverInfo", http.MethodGet, "/rest/api/2/serverInfo", nil, nil, &info); err != nil {
+		return "", err
+	}
+	c.api = "/rest/api/2"
+	if info.DeploymentType == "Cloud" {
+		c.api = "/rest/api/3"
+	}
+	return c.api, nil
+}
+
+// call is do under the site's API prefix.
+func (c *Client) call(ctx context.Context, op, method, path string, query url.Values, body, out any) error {
+	b, err := c.base(ctx)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, op, method, b+path, query, body, out)
 }
 
 // HTTPError is a response outside 2xx, with Jira's errorMessages.
@@ -174,13 +213,20 @@ func (c *Client) Search(ctx context.Context, jql string, fn func([]Issue) error)
 		jql = DefaultJQL
 	}
 	q := url.Values{"jql": {jql}, "fields": {strings.Join(append(TextFields, "created"), ",")}, "maxResults": {c.pageSize()}}
+	b, err := c.base(ctx)
+	if err != nil {
+		return err
+	}
+	if b != "/rest/api/3" {
+		return c.searchV2(ctx, q, fn)
+	}
 	for {
 		var r struct {
 			Issues        []Issue `json:"issues"`
 			NextPageToken string  `json:"nextPageToken"`
 			IsLast        *bool   `json:"isLast"`
 		}
-		if err := c.do(ctx, "search", http.MethodGet, "/rest/api/3/search/jql", q, nil, &r); err != nil {
+		if err := c.do(ctx, "search", http.MethodGet, b+"/search/jql", q, nil, &r); err != nil {
 			return err
 		}
 		if err := fn(r.Issues); err != nil {
@@ -190,6 +236,30 @@ func (c *Client) Search(ctx context.Context, jql string, fn func([]Issue) error)
 			return nil
 		}
 		q.Set("nextPageToken", r.NextPageToken)
+	}
+}
+
+// searchV2 is Search on Data Center and Server: GET /rest/api/2/search,
+// paged by startAt up to total.
+func (c *Client) searchV2(ctx context.Context, q url.Values, fn func([]Issue) error) error {
+	start := 0
+	for {
+		var r struct {
+			StartAt int     `json:"startAt"`
+			Total   int     `json:"total"`
+			Issues  []Issue `json:"issues"`
+		}
+		q.Set("startAt", fmt.Sprint(start))
+		if err := c.do(ctx, "search", http.MethodGet, "/rest/api/2/search", q, nil, &r); err != nil {
+			return err
+		}
+		if err := fn(r.Issues); err != nil {
+			return err
+		}
+		start = r.StartAt + len(r.Issues)
+		if len(r.Issues) == 0 || start >= r.Total {
+			return nil
+		}
 	}
 }
 
@@ -211,7 +281,7 @@ func (c *Client) Comments(ctx context.Context, key string, fn func([]Comment) er
 			Comments   []Comment `json:"comments"`
 		}
 		q := url.Values{"startAt": {fmt.Sprint(start)}, "maxResults": {c.pageSize()}, "orderBy": {"created"}}
-		if err := c.do(ctx, "comments "+key, http.MethodGet, "/rest/api/3/issue/"+url.PathEscape(key)+"/comment", q, nil, &r); err != nil {
+		if err := c.call(ctx, "comments "+key, http.MethodGet, "/issue/"+url.PathEscape(key)+"/comment", q, nil, &r); err != nil {
 			return err
 		}
 		if err := fn(r.Comments); err != nil {
@@ -227,24 +297,25 @@ func (c *Client) Comments(ctx context.Context, key string, fn func([]Comment) er
 // Comment reads one comment.
 func (c *Client) Comment(ctx context.Context, key, id string) (Comment, error) {
 	var out Comment
-	err := c.do(ctx, "comment "+key+"#comment-"+id, http.MethodGet, "/rest/api/3/issue/"+url.PathEscape(key)+"/comment/"+url.PathEscape(id), nil, nil, &out)
+	err := c.call(ctx, "comment "+key+"#comment-"+id, http.MethodGet, "/issue/"+url.PathEscape(key)+"/comment/"+url.PathEscape(id), nil, nil, &out)
 	return out, err
 }
 
-// EditComment replaces a comment's body (an ADF document).
+// EditComment replaces a comment's body (an ADF document; a string on
+// Data Center and Server).
 func (c *Client) EditComment(ctx context.Context, key, id string, body any) error {
-	return c.do(ctx, "edit "+key+"#comment-"+id, http.MethodPut, "/rest/api/3/issue/"+url.PathEscape(key)+"/comment/"+url.PathEscape(id),
+	return c.call(ctx, "edit "+key+"#comment-"+id, http.MethodPut, "/issue/"+url.PathEscape(key)+"/comment/"+url.PathEscape(id),
 		nil, map[string]any{"body": body}, nil)
 }
 
 // GetIssue reads one issue's text fields.
 func (c *Client) GetIssue(ctx context.Context, key string) (Issue, error) {
 	var out Issue
-	err := c.do(ctx, "issue "+key, http.MethodGet, "/rest/api/3/issue/"+url.PathEscape(key), url.Values{"fields": {strings.Join(TextFields, ",")}}, nil, &out)
+	err := c.call(ctx, "issue "+key, http.MethodGet, "/issue/"+url.PathEscape(key), url.Values{"fields": {strings.Join(TextFields, ",")}}, nil, &out)
 	return out, err
 }
 
-// EditFields sets an issue's fields (PUT /rest/api/3/issue/{key}).
+// EditFields sets an issue's fields (PUT /rest/api/{3,2}/issue/{key}).
 func (c *Client) EditFields(ctx context.Context, key string, fields map[string]any) error {
-	return c.do(ctx, "edit "+key, http.MethodPut, "/rest/api/3/issue/"+url.PathEscape(key), nil, map[string]any{"fields": fields}, nil)
+	return c.call(ctx, "edit "+key, http.MethodPut, "/issue/"+url.PathEscape(key), nil, map[string]any{"fields": fields}, nil)
 }

@@ -219,3 +219,46 @@ func TestRedactWorklogUnsupported(t *testing.T) {
 		t.Errorf("error %v, want Unsupported", err)
 	}
 }
+
+// TestDataCenterThroughV2: a site whose serverInfo says DataCenter has no
+// v3, so the client searches GET /rest/api/2/search by startAt, reads the
+// wiki-markup strings, and redacts a comment and a description as strings.
+func TestDataCenterThroughV2(t *testing.T) {
+	srv := &jiraapitest.Server{Token: token, MaxResults: 2, DataCenter: true}
+	for i := 1; i <= 3; i++ {
+		srv.Issues = append(srv.Issues, &jiraapitest.Issue{ID: fmt.Sprint(10000 + i), Key: fmt.Sprintf("OPS-%d", i), Fields: map[string]any{
+			"summary": fmt.Sprintf("issue %d", i), "description": "nothing here", "created": "2024-03-04T09:02:11.000+0100"}})
+	}
+	srv.Issues[2].Fields["description"] = "h2. Setup\n{code}STRIPE_KEY=" + leak + "{code}"
+	srv.Issues[1].Comments = []*jiraapitest.Comment{{ID: "20001", Body: "use *" + leak + "* for now", Created: "2024-03-05T10:00:00.000+0000"}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	var slept []time.Duration
+	got, err := walk(t, jiraapi.New(jiraapi.Options{Client: client(srv, token, &slept)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsChunk(got, chunk{srv.URL() + "/browse/OPS-2", "OPS-2#comment-20001", "use *" + leak + "* for now"}) || len(got) != 7 {
+		t.Errorf("walk: %v", got)
+	}
+	if n := srv.Requests("search"); n != 2 {
+		t.Errorf("search called %d times, want 2 pages of startAt", n)
+	}
+	r := &jiraapi.Redactor{Client: client(srv, token, &slept), Secret: secret.FromString(leak), Replacement: "[REDACTED by rekey INC-7]"}
+	ctx := context.Background()
+	for _, ref := range []string{"OPS-2#comment-20001", "OPS-3"} {
+		if rec, err := r.Redact(ctx, ref, false); err != nil || rec.Action != "update" {
+			t.Fatalf("redact %s: %+v %v", ref, rec, err)
+		}
+	}
+	is, _ := srv.Stored("OPS-2")
+	if is.Comments[0].Body != "use *[REDACTED by rekey INC-7]* for now" {
+		t.Errorf("stored comment %q", is.Comments[0].Body)
+	}
+	if is, _ := srv.Stored("OPS-3"); is.Fields["description"] != "h2. Setup\n{code}STRIPE_KEY=[REDACTED by rekey INC-7]{code}" {
+		t.Errorf("stored description %q", is.Fields["description"])
+	}
+	if n := srv.Requests("serverInfo"); n != 2 {
+		t.Errorf("serverInfo asked %d times, want once per client", n)
+	}
+}

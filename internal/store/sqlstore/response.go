@@ -420,6 +420,39 @@ func (s *Store) PutReview(ctx context.Context, id string, r store.Review) error 
 	})
 }
 
+// UpdateReview implements store.Remediation: the read and the write are
+// in one transaction that holds the incident's row (PostgreSQL: FOR
+// UPDATE; SQLite: the write transaction begun IMMEDIATE), so a second
+// writer reads what the first wrote.
+func (s *Store) UpdateReview(ctx context.Context, id, phase string, fn func(json.RawMessage) (json.RawMessage, error)) error {
+	const op = "store: update review"
+	if phase == "" {
+		return errs.New(op, errs.Invalid, id, "a review needs a phase")
+	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error {
+		var cur json.RawMessage
+		var body string
+		err := tx.QueryRowContext(ctx, `SELECT body FROM reviews WHERE incident_id = $1 AND phase = $2`, id, phase).Scan(&body)
+		switch {
+		case err == nil:
+			cur = json.RawMessage(body)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		next, err := fn(cur)
+		if err != nil || next == nil {
+			return err
+		}
+		if !json.Valid(next) {
+			return errs.New(op, errs.Invalid, id, "a review needs a JSON body")
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO reviews (incident_id, phase, created, body) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (incident_id, phase) DO UPDATE SET created = excluded.created, body = excluded.body`,
+			id, phase, store.FormatTime(time.Now()), string(next))
+		return err
+	})
+}
+
 // Reviews implements store.Remediation.
 func (s *Store) Reviews(ctx context.Context, id string) ([]store.Review, error) {
 	const op = "store: reviews"

@@ -146,8 +146,8 @@ func (s *Store) PutCanary(ctx context.Context, c store.Canary) error {
 		c.Created = time.Now()
 	}
 	return s.tx(ctx, op, c.Login, nil, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO canaries (system, login, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (system, login) DO NOTHING`, c.System, c.Login, store.FormatTime(c.Created))
+		_, err := tx.ExecContext(ctx, `INSERT INTO canaries (system, login, key_id, created_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (system, login) DO UPDATE SET key_id = excluded.key_id`, c.System, c.Login, c.KeyID, store.FormatTime(c.Created))
 		return err
 	})
 }
@@ -157,12 +157,12 @@ func (s *Store) Canaries(ctx context.Context) ([]store.Canary, error) {
 	const op = "store: canaries"
 	var out []store.Canary
 	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT system, login, created_at FROM canaries ORDER BY system, login`, nil, func(r *sql.Rows) error {
+		return queryAll(ctx, tx, `SELECT system, login, key_id, created_at FROM canaries ORDER BY system, login`, nil, func(r *sql.Rows) error {
 			var (
 				c  store.Canary
 				at string
 			)
-			if err := r.Scan(&c.System, &c.Login, &at); err != nil {
+			if err := r.Scan(&c.System, &c.Login, &c.KeyID, &at); err != nil {
 				return err
 			}
 			var err error

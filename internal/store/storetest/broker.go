@@ -72,6 +72,34 @@ func testBrokerLeases(t *testing.T, h Harness) {
 		t.Errorf("a missing lease: %v, want NotFound", err)
 	}
 
+	// Many rows in one transaction: conflicts and updates that do not
+	// apply are reported per row and do not stop the others.
+	f := mk("f", "orders_svc_l06", "orders-rw", "ci:repo:z", 20*time.Minute)
+	created, updated, err := s.WriteBrokerLeases(ctx(),
+		[]store.BrokerLease{f, mk("g", "orders_svc_l01", "orders-rw", "ci:repo:z", time.Minute), mk("a", "orders_svc_l09", "orders-rw", "ci:repo:z", time.Minute)},
+		[]store.BrokerLeaseUpdate{
+			{ID: "b", From: []string{store.BrokerIssuing}, State: store.BrokerActive},
+			{ID: "b", From: []string{store.BrokerIssuing}, State: store.BrokerRevoked},
+			{ID: "zz", From: []string{store.BrokerIssuing}, State: store.BrokerActive},
+			{ID: "a", From: []string{store.BrokerActive}, State: store.BrokerActive, ExpiresAt: at(40 * time.Minute)},
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "created", created, []bool{true, false, false})
+	check(t, "updated", updated, []bool{true, false, false, true})
+	check(t, "active after the batch", ids(store.BrokerLeaseFilter{States: []string{store.BrokerActive}}), []string{"b", "a"})
+	if got, _ := s.BrokerLeases(ctx(), store.BrokerLeaseFilter{ID: "a"}); len(got) != 1 || !got[0].ExpiresAt.Equal(at(40*time.Minute)) {
+		t.Errorf("lease a after the batch: %+v", got)
+	}
+	check(t, "issuing after the batch", ids(store.BrokerLeaseFilter{States: []string{store.BrokerIssuing}}), []string{"c", "f"})
+	if _, _, err := s.WriteBrokerLeases(ctx(), []store.BrokerLease{mk("h", "orders_svc_l08", "r", "x", time.Minute), {ID: "i"}}, nil); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("a batch with an empty lease: %v, want Invalid", err)
+	}
+	if len(ids(store.BrokerLeaseFilter{ID: "h"})) != 0 {
+		t.Error("an invalid batch wrote its valid lease")
+	}
+
 	// Two reapers moving one lease at once: exactly one does it.
 	var wg sync.WaitGroup
 	var moved atomic.Int32

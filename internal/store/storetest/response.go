@@ -327,6 +327,67 @@ func testAuditConcurrent(t *testing.T, h Harness) {
 
 func s2(t *testing.T, h Harness, addr string) store.Store { return open(t, h, addr) }
 
+// Two writers (two handles, as two watchers have) appending to one
+// review at once lose nothing: each reads what the other wrote. A nil
+// body from fn leaves the review alone; an unknown incident is NotFound.
+func testUpdateReviewConcurrent(t *testing.T, h Harness) {
+	addr := h.New(t)
+	a, b := open(t, h, addr), open(t, h, addr)
+	inc, _ := mustOpen(t, a, newIncident(t, "update review secret value, long enough"))
+	const each = 15
+	appendOne := func(s store.Store, n int) error {
+		return s.UpdateReview(ctx(), inc.ID, "watch", func(cur json.RawMessage) (json.RawMessage, error) {
+			var items []int
+			if cur != nil {
+				if err := json.Unmarshal(cur, &items); err != nil {
+					return nil, err
+				}
+			}
+			return json.Marshal(append(items, n))
+		})
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2*each)
+	for w, s := range []store.Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				errc <- appendOne(s, w*each+i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.UpdateReview(ctx(), inc.ID, "watch", func(json.RawMessage) (json.RawMessage, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := b.Reviews(ctx(), inc.ID)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("reviews: %s %v", show(rs), err)
+	}
+	var items []int
+	if err := json.Unmarshal(rs[0].Body, &items); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, n := range items {
+		seen[n] = true
+	}
+	if len(items) != 2*each || len(seen) != 2*each {
+		t.Errorf("%d items (%d distinct) after %d appends by two writers: %v", len(items), len(seen), 2*each, items)
+	}
+	err = a.UpdateReview(ctx(), "INC-NOPE", "watch", func(json.RawMessage) (json.RawMessage, error) { return []byte(`[]`), nil })
+	if errs.KindOf(err) != errs.NotFound {
+		t.Errorf("unknown incident: %v, want NotFound", err)
+	}
+}
+
 func testReviewsAndTasks(t *testing.T, h Harness) {
 	s := fresh(t, h)
 	inc, _ := mustOpen(t, s, newIncident(t, "reviews secret value, long enough"))

@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditBatch", testAuditBatch},
 		{"ReviewsAndTasks", testReviewsAndTasks},
+		{"UpdateReviewConcurrent", testUpdateReviewConcurrent},
 		{"WatchOffsets", testWatchOffsets},
 		{"WatchBaselines", testWatchBaselines},
 		{"Canaries", testCanaries},

@@ -96,11 +96,22 @@ func testCanaries(t *testing.T, h Harness) {
 	if err := s.PutCanary(ctx(), store.Canary{System: "cache", Login: "ops_debug", Created: at(0)}); err != nil {
 		t.Fatal(err)
 	}
+	// A key canary made again: the first creation time, the new key.
+	key := store.Canary{System: "aws", Login: "ci-deploy-old", KeyID: "AKIAFIRSTKEY0000000A", Created: at(2 * time.Hour)}
+	if err := s.PutCanary(ctx(), key); err != nil {
+		t.Fatal(err)
+	}
+	rekeyed := key
+	rekeyed.KeyID, rekeyed.Created = "AKIASECONDKEY000000B", at(6*time.Hour)
+	if err := s.PutCanary(ctx(), rekeyed); err != nil {
+		t.Fatal(err)
+	}
+	key.KeyID = rekeyed.KeyID
 	got, err := s.Canaries(ctx())
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, "canaries", got, []store.Canary{{System: "cache", Login: "ops_debug", Created: at(0)}, c})
+	check(t, "canaries", got, []store.Canary{key, {System: "cache", Login: "ops_debug", Created: at(0)}, c})
 	if err := s.PutCanary(ctx(), store.Canary{System: "shop-db"}); err == nil {
 		t.Fatal("PutCanary took a canary without a login")
 	}

@@ -34,6 +34,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,6 +64,10 @@ const (
 	DefaultChunk    = 4 << 20
 	DefaultLinger   = time.Minute
 	maxRecordBuffer = 16 << 20
+	// maxRolledRecord bounds a record of a compressed file, which is
+	// complete: CloudTrail delivers a whole {"Records":[…]} document on
+	// one line, tens of MiB decompressed in a busy account.
+	maxRolledRecord = 1 << 30
 )
 
 // Config says what to follow.
@@ -98,6 +103,9 @@ type Follower struct {
 	latest   map[string]position // furthest position committed, by key
 	buf      []byte              // read buffer (drains run one at a time)
 	notified atomic.Bool         // inotify in use (false: polling only)
+	// maxRecord is the longest record of a plain file (maxRecordBuffer;
+	// tests shorten it).
+	maxRecord int
 }
 
 var _ watch.Follower = (*Follower)(nil)
@@ -139,7 +147,7 @@ func New(cfg Config) (*Follower, error) {
 			return nil, errs.New(op, errs.Invalid, p, "not a valid path pattern")
 		}
 	}
-	fl := &Follower{cfg: cfg, files: map[fileID]*file{}, done: map[fileID]bool{}, latest: map[string]position{}}
+	fl := &Follower{cfg: cfg, files: map[fileID]*file{}, done: map[fileID]bool{}, latest: map[string]position{}, maxRecord: maxRecordBuffer}
 	if cfg.Format != "" {
 		for _, p := range cfg.Parsers {
 			if p.Name() == cfg.Format {
@@ -505,11 +513,22 @@ func (fl *Follower) drain(ctx context.Context, t *file, h watch.Handler) error {
 			return fmt.Errorf("watch: follow %s: %w", t.path, err)
 		}
 		cut := complete(buf, t.csv)
-		if eof && cleanEOF && t.gz {
+		switch {
+		case eof && cleanEOF && t.gz:
 			cut = len(buf) // a finished compressed file: its last line is whole
+		case eof && cleanEOF && cut < len(buf) && wholeJSON(buf[cut:]):
+			// A JSON document with no newline after it: CloudTrail's
+			// delivered {"Records":[…]} file, decompressed. A prefix of
+			// an object or array is never valid JSON, so one still being
+			// written waits.
+			cut = len(buf)
 		}
 		if cut == 0 && !eof && len(buf) == cap(buf) {
-			if cap(buf) >= maxRecordBuffer {
+			limit := fl.maxRecord
+			if t.gz {
+				limit = max(limit, maxRolledRecord)
+			}
+			if cap(buf) >= limit {
 				cut = len(buf) // one record larger than any real one: the parser says malformed
 			} else {
 				nb := make([]byte, len(buf), 2*cap(buf))
@@ -628,6 +647,12 @@ func (fl *Follower) put(ctx context.Context, t *file, done bool, replaces string
 	}
 	delete(fl.latest, replaces)
 	return fl.cfg.Store.PutOffset(ctx, store.Offset{Key: t.key, HeadLen: t.headLen, Bytes: t.off, Line: t.line, Done: done, Path: t.path}, replaces)
+}
+
+// wholeJSON reports whether b is one complete JSON object or array.
+func wholeJSON(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 1 && (b[0] == '{' && b[len(b)-1] == '}' || b[0] == '[' && b[len(b)-1] == ']') && json.Valid(b)
 }
 
 // complete returns the length of b's complete records: up to and with

@@ -530,3 +530,88 @@ func TestStopDuringHandlerRecordsTheBatch(t *testing.T) {
 	fl.closeAll()
 	equal(t, "after a restart", pass(t, follower(t, st, fx.format, path), s), nil)
 }
+
+// A CloudTrail file as delivered ({"Records":[…]} on one line, with no
+// newline at its end), followed decompressed: the whole document is a
+// complete record, read once, and once again by nobody after a restart.
+// Half of it (a copy still being written) waits.
+func TestDeliveredDocumentWithoutNewline(t *testing.T) {
+	const fixturePath = "../../logs/cloudtrail/testdata/delivered.json"
+	raw, err := os.ReadFile(fixturePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasSuffix(raw, []byte("\n")) {
+		t.Fatal("the fixture must end without a newline, as CloudTrail writes it")
+	}
+	st := newStore(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "123456789012_CloudTrail_us-east-1_20260314T0905Z_abc.json")
+	s := &sink{}
+	fl := follower(t, st, "cloudtrail", filepath.Join(dir, "*.json"))
+	write(t, path, raw[:len(raw)/2], os.O_TRUNC)
+	equal(t, "half written", pass(t, fl, s), nil)
+	appendTo(t, path, raw[len(raw)/2:])
+	want := direct(t, "cloudtrail", path, raw)
+	if len(want) == 0 {
+		t.Fatal("the fixture yields no events")
+	}
+	equal(t, "whole", pass(t, fl, s), want)
+	equal(t, "again", pass(t, fl, s), nil)
+	fl.closeAll()
+	equal(t, "after a restart", pass(t, follower(t, st, "cloudtrail", filepath.Join(dir, "*.json")), s), nil)
+}
+
+// JSON lines whose last line is whole before its newline is written: the
+// line is taken at once, and the newline that follows is no record of
+// its own (nothing malformed, every later line numbered as in the file).
+func TestJSONLineBeforeItsNewline(t *testing.T) {
+	fx := fixtures[1]
+	a, b := fx.halves(t)
+	st := newStore(t)
+	path := filepath.Join(t.TempDir(), "ct.jsonl")
+	s := &sink{}
+	fl := follower(t, st, fx.format, path)
+	write(t, path, a[:len(a)-1], os.O_TRUNC)
+	got := pass(t, fl, s)
+	appendTo(t, path, []byte("\n"))
+	appendTo(t, path, b)
+	got = append(got, pass(t, fl, s)...)
+	equal(t, "all", got, direct(t, fx.format, path, append(append([]byte(nil), a...), b...)))
+	if st := fl.Stats()[path]; st.MalformedCount != 0 {
+		t.Errorf("stats %+v, want nothing malformed", st)
+	}
+}
+
+// A compressed delivered document longer than the longest record of a
+// plain file is still read whole (it is complete; CloudTrail's are tens of
+// MiB in a busy account), while the same document plain is cut at that
+// bound and counted as malformed.
+func TestRolledDocumentPastTheRecordBound(t *testing.T) {
+	raw, err := os.ReadFile("../../logs/cloudtrail/testdata/delivered.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t)
+	dir := t.TempDir()
+	fl, err := New(Config{Paths: []string{filepath.Join(dir, "*")}, Format: "cloudtrail", Parsers: all.Parsers(), Store: st, NoNotify: true, Chunk: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fl.closeAll)
+	fl.maxRecord = 8 << 10
+	if len(raw) <= fl.maxRecord {
+		t.Fatalf("the fixture (%d bytes) must be longer than the bound", len(raw))
+	}
+	gzPath := filepath.Join(dir, "a.json.gz")
+	write(t, filepath.Join(dir, "a.tmp"), raw, os.O_TRUNC)
+	gzipFile(t, filepath.Join(dir, "a.tmp"), gzPath)
+	s := &sink{}
+	equal(t, "compressed", pass(t, fl, s), direct(t, "cloudtrail", gzPath, raw))
+	plain := filepath.Join(dir, "b.json")
+	write(t, plain, append([]byte(`{"note":"another delivery",`), raw[1:]...), os.O_TRUNC)
+	pass(t, fl, s)
+	if st := fl.Stats()[plain]; st.MalformedCount == 0 {
+		t.Errorf("the plain document past the bound: %+v, want it counted as malformed", st)
+	}
+}

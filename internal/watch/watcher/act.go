@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -173,7 +173,7 @@ func systemOfFormat(format string) string {
 func (a *actor) act(ctx context.Context, ref store.IdentityRef, f watch.Finding, contain bool) error {
 	inv := a.cfg.Inventory
 	inc, opened, err := incident.OpenForIdentity(ctx, a.d, incident.Watched{Identity: ref, Inventory: inv, InventoryBody: a.cfg.InventoryBody,
-		Why: f.Summary, Kind: f.Kind})
+		Why: f.Summary, Kind: f.Kind, Key: keyOf(f)})
 	if err != nil {
 		return err
 	}
@@ -194,6 +194,22 @@ func (a *actor) act(ctx context.Context, ref store.IdentityRef, f watch.Finding,
 	return nil
 }
 
+// accessKeyID is a long-term AWS access key id, the only kind a plan
+// revokes (an ASIA… key is a session's and ends with it).
+var accessKeyID = regexp.MustCompile(`^AKIA[A-Z0-9]{16}$`)
+
+// keyOf is the key a finding names, when its identity's credentials are
+// keys: a key canary's, or the access key id a CloudTrail record names.
+func keyOf(f watch.Finding) string {
+	switch {
+	case f.Canary != nil:
+		return f.Canary.KeyID
+	case accessKeyID.MatchString(f.Credential):
+		return f.Credential
+	}
+	return ""
+}
+
 func owner(inv *inventory.Inventory, ref store.IdentityRef) string {
 	id := inv.IdentityByName(ref.System + "/" + ref.Name)
 	if id == nil {
@@ -202,42 +218,47 @@ func owner(inv *inventory.Inventory, ref store.IdentityRef) string {
 	return strings.TrimSpace(id.Owner.Team + " " + id.Owner.Contact)
 }
 
-// record stores the finding with the incident: its evidence as events,
-// the finding in the incident's watch review, and a line in the audit
-// log.
+// record stores the finding with the incident: the finding in the
+// incident's watch review, its evidence as events, and a line in the
+// audit log. The review is appended to in one store transaction
+// (Store.UpdateReview), so two watchers recording at once lose neither
+// finding; a finding already there (the same kind and evidence, recorded
+// by another watcher following the same log, or by this one before a
+// crash) is not recorded again.
 func (a *actor) record(ctx context.Context, id string, f watch.Finding) error {
 	st := a.d.Store
+	fresh := true
+	err := st.UpdateReview(ctx, id, ReviewPhase, func(cur json.RawMessage) (json.RawMessage, error) {
+		rep := review.Report{Credential: f.Credential, Findings: []review.Finding{}, Related: []review.Related{}, Timeline: []review.Moment{}, Notes: []string{}}
+		if cur != nil {
+			if err := json.Unmarshal(cur, &rep); err != nil {
+				return nil, errs.E("watch", errs.Invalid, id, fmt.Errorf("stored watch review: %w", err))
+			}
+		}
+		fresh = true
+		for _, g := range rep.Findings {
+			if sameFinding(g, f.Finding) {
+				fresh = false
+				return nil, nil
+			}
+		}
+		rep.Events++
+		if len(rep.Findings) < maxStoredFindings {
+			rep.Findings = append(rep.Findings, f.Finding)
+		} else {
+			rep.Notes = []string{fmt.Sprintf("%d later findings are not kept here (the first %d are)", rep.Events-maxStoredFindings, maxStoredFindings)}
+		}
+		return json.Marshal(rep)
+	})
+	if err != nil || !fresh {
+		return err
+	}
 	var evs []store.Event
 	for _, e := range f.Evidence {
 		evs = append(evs, store.Event{Time: e.Time, Credential: e.Credential, Source: e.Source, UserAgent: e.UserAgent, Application: e.Application,
 			Action: e.Action, Outcome: e.Outcome, File: e.File, Line: e.Line})
 	}
 	if err := st.AddEvents(ctx, id, evs); err != nil {
-		return err
-	}
-	rs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return err
-	}
-	rep := review.Report{Credential: f.Credential, Findings: []review.Finding{}, Related: []review.Related{}, Timeline: []review.Moment{}, Notes: []string{}}
-	for _, r := range rs {
-		if r.Phase == ReviewPhase {
-			if err := json.Unmarshal(r.Body, &rep); err != nil {
-				return errs.E("watch", errs.Invalid, id, fmt.Errorf("stored watch review: %w", err))
-			}
-		}
-	}
-	rep.Events++
-	if len(rep.Findings) < maxStoredFindings {
-		rep.Findings = append(rep.Findings, f.Finding)
-	} else {
-		rep.Notes = []string{fmt.Sprintf("%d later findings are not kept here (the first %d are)", rep.Events-maxStoredFindings, maxStoredFindings)}
-	}
-	body, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	if err := st.PutReview(ctx, id, store.Review{Phase: ReviewPhase, Created: time.Now().UTC(), Body: body}); err != nil {
 		return err
 	}
 	var ev review.Evidence
@@ -249,51 +270,79 @@ func (a *actor) record(ctx context.Context, id string, f watch.Finding) error {
 	return err
 }
 
+// sameFinding reports whether a and b are one finding about one record:
+// the same kind and subject, and the same evidence (file, line and
+// offset, time, source). Evidence without a position (Redis's ACL LOG,
+// whose folded repeats are alike in everything) never matches: each
+// repeat is a use of its own.
+func sameFinding(a, b review.Finding) bool {
+	if a.Kind != b.Kind || a.Subject != b.Subject || len(a.Evidence) != len(b.Evidence) || len(a.Evidence) == 0 {
+		return false
+	}
+	for i := range a.Evidence {
+		x, y := a.Evidence[i], b.Evidence[i]
+		if x.Line == 0 && x.Offset == 0 {
+			return false
+		}
+		if x.File != y.File || x.Line != y.Line || x.Offset != y.Offset || !x.Time.Equal(y.Time) || x.Source != y.Source || x.Credential != y.Credential {
+			return false
+		}
+	}
+	return true
+}
+
 // contain decides the automatic containment of incident id and runs it in
 // the background: the emergency plan, planned and run as the watcher.
-// An incident is contained once: not when its run has begun (whoever
-// began it; a failed or waiting run is a person's to finish), nor twice
-// by this process, even when the first attempt failed. The decision is
-// audited before this returns; how it ended is audited and notified
-// after.
+// The decision is taken under the incident's claim, which is held until
+// the run has ended: a second watcher (or a person) is refused the claim
+// and leaves the incident alone, and one that gets the claim afterwards
+// finds the first one's decision in the audit log. An incident is
+// contained once: not when a watcher decided it before (whatever came of
+// it), nor when a run of it has begun (whoever began it; a failed or
+// waiting run is a person's to finish). The decision is audited before
+// this returns; how it ended is audited and notified after.
 func (a *actor) contain(ctx context.Context, id string, ev Event) error {
-	sp, ok, err := a.d.Store.GetPlan(ctx, id)
+	a.mu.Lock()
+	done := a.contained[id]
+	a.mu.Unlock()
+	if done {
+		return nil
+	}
+	// The claim outlives this call (the run goes on in the background)
+	// and a stopped watcher still finishes a containment it began.
+	cctx, release, err := a.d.Claim(context.WithoutCancel(ctx), id)
+	if errs.KindOf(err) == errs.Conflict {
+		a.say("incident %s: held by another rekey, which contains it: %s", id, oneLine(err))
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if ok && sp.RunState != "" && sp.RunState != store.RunPlanned && sp.RunState != store.RunRolledBack {
-		return nil
-	}
-	a.mu.Lock()
-	if a.contained[id] {
-		a.mu.Unlock()
-		return nil
-	}
-	a.contained[id] = true
-	a.mu.Unlock()
-	f := ev.Finding
-	if _, err := a.d.Audit.Append(ctx, a.d.Actor, "watch.contain", id, map[string]any{
-		"automatic": true, "strategy": plan.Emergency, "reason": f.Kind, "severity": f.Severity, "summary": f.Summary}); err != nil {
-		a.mu.Lock()
-		delete(a.contained, id) // not decided: the batch is read again
-		a.mu.Unlock()
+	decided, err := a.decided(cctx, id)
+	if err != nil || decided {
+		release()
+		if decided {
+			a.mu.Lock()
+			a.contained[id] = true
+			a.mu.Unlock()
+		}
 		return err
 	}
+	f := ev.Finding
+	if _, err := a.d.Audit.Append(cctx, a.d.Actor, "watch.contain", id, map[string]any{
+		"automatic": true, "strategy": plan.Emergency, "reason": f.Kind, "severity": f.Severity, "summary": f.Summary}); err != nil {
+		release() // not decided: the batch is read again
+		return err
+	}
+	a.mu.Lock()
+	a.contained[id] = true
+	a.mu.Unlock()
 	a.say("incident %s: containing %s/%s at once (%s is in watch.auto_contain)", id, ev.Identity.System, ev.Identity.Name, f.Kind)
 	a.wg.Add(1)
-	// A containment that has begun finishes even when the watcher is
-	// stopped: an emergency plan cut off between revoke and issue leaves
-	// consumers without a credential.
-	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer a.wg.Done()
-		state, err := a.runEmergency(ctx, id)
-		if errs.KindOf(err) == errs.Conflict {
-			// Another rekey holds the incident (a second watcher, a
-			// person's run): the containment is its to finish.
-			a.say("incident %s: held by another rekey, which contains it: %s", id, oneLine(err))
-			return
-		}
+		state, err := a.runEmergency(cctx, id)
+		release()
 		ev.Detail = state
 		ev.Kind = EventContained
 		if err != nil {
@@ -303,24 +352,51 @@ func (a *actor) contain(ctx context.Context, id string, ev Event) error {
 		} else {
 			a.say("incident %s: contained (run %s)", id, state)
 		}
-		if err := a.judge.Refresh(ctx); err != nil {
+		bg := context.WithoutCancel(ctx)
+		if err := a.judge.Refresh(bg); err != nil {
 			a.warn("watch: reloading revoked logins: " + oneLine(err))
 		}
-		if _, err := a.d.Audit.Append(ctx, a.d.Actor, "watch.contained", id, map[string]any{"automatic": true, "state": state, "ok": err == nil}); err != nil {
+		if _, err := a.d.Audit.Append(bg, a.d.Actor, "watch.contained", id, map[string]any{"automatic": true, "state": state, "ok": err == nil}); err != nil {
 			a.warn("watch: audit: " + oneLine(err))
 		}
-		a.notify(ctx, ev)
+		a.notify(bg, ev)
 	}()
 	return nil
 }
 
-// runEmergency plans and runs the emergency strategy; it returns the
-// run's state.
+// decided reports, under the incident's claim, whether its containment
+// is not this watcher's to begin: a watcher decided it already (the
+// audit log's watch.contain), or a run of it has begun.
+func (a *actor) decided(ctx context.Context, id string) (bool, error) {
+	sp, ok, err := a.d.Store.GetPlan(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if ok && sp.RunState != "" && sp.RunState != store.RunPlanned && sp.RunState != store.RunRolledBack {
+		return true, nil
+	}
+	log, err := a.d.Store.IncidentAudit(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range log {
+		if e.Action == "watch.contain" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// runEmergency plans and runs the emergency strategy, under the claim
+// its caller holds; it returns the run's state.
 func (a *actor) runEmergency(ctx context.Context, id string) (string, error) {
-	if _, err := incident.Plan(ctx, a.d, id, plan.Emergency); err != nil {
+	// The caller holds the incident's claim: the run is given it.
+	d := a.d
+	d.Claim = func(ctx context.Context, _ string) (context.Context, func(), error) { return ctx, func() {}, nil }
+	if _, err := incident.Plan(ctx, d, id, plan.Emergency); err != nil {
 		return "not planned", err
 	}
-	out, err := incident.Run(ctx, a.d, id, incident.RunOptions{})
+	out, err := incident.Run(ctx, d, id, incident.RunOptions{})
 	state := out.Result.State
 	switch {
 	case errors.Is(err, engine.ErrWaiting):

@@ -20,6 +20,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -169,6 +171,11 @@ func Run(ctx context.Context, cfg Config) error {
 	a.say("following %d log source(s); triggers %v, contained at once %v", len(sources), kinds(inv.Watch, false), kinds(inv.Watch, true))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	followers := make([]watch.Follower, len(sources))
+	for i, s := range sources {
+		followers[i] = s.fl
+	}
+	unparsed := &malformed{said: map[string]int{}}
 	var wg sync.WaitGroup
 	for _, s := range sources {
 		wg.Add(1)
@@ -199,15 +206,54 @@ func Run(ctx context.Context, cfg Config) error {
 				if err := j.Refresh(ctx); err != nil && ctx.Err() == nil {
 					a.warn("watch: reloading canaries and revoked logins: " + oneLine(err))
 				}
+				unparsed.report(followers, a.warn)
 			}
 		}
 	}()
 	wg.Wait()
 	a.wait()
+	unparsed.report(followers, a.warn)
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
+}
+
+// malformed reports the records the followers could not parse: never
+// fatal, and never silent either. Each report names what is new since
+// the last one, per source.
+type malformed struct {
+	mu   sync.Mutex
+	said map[string]int // malformed records reported, by source
+}
+
+// report warns once per source that has unparsed records not reported
+// yet: how many, how many in all, and where the first new one is (when
+// it is among the positions the follower keeps).
+func (m *malformed) report(fls []watch.Follower, warn func(string)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, fl := range fls {
+		stats := fl.Stats()
+		for _, src := range slices.Sorted(maps.Keys(stats)) {
+			st := stats[src]
+			n := st.MalformedCount - m.said[src]
+			if n <= 0 {
+				continue
+			}
+			line := fmt.Sprintf("watch: %s: %d record(s) not parsed, %d in all; they are not judged", src, n, st.MalformedCount)
+			if i := m.said[src]; i < len(st.Malformed) {
+				p := st.Malformed[i]
+				at := p.File
+				if p.Line > 0 {
+					at = fmt.Sprintf("%s:%d", p.File, p.Line)
+				}
+				line += fmt.Sprintf(" (first at %s: %s)", at, p.Reason)
+			}
+			m.said[src] = st.MalformedCount
+			warn(line)
+		}
+	}
 }
 
 // authLogTypes are the system types that write no authentication log

@@ -3,10 +3,12 @@ package watcher
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,7 +56,7 @@ func world(t *testing.T, watchSection string) (Config, *recorder) {
 	return worldOf(t, "logs:\n  - { type: postgres-csv, path: pg.csv }\n", watchSection)
 }
 
-func worldOf(t *testing.T, logsSection, watchSection string) (Config, *recorder) {
+func worldOf(t testing.TB, logsSection, watchSection string) (Config, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "rekey.db"))
@@ -62,13 +64,23 @@ func worldOf(t *testing.T, logsSection, watchSection string) (Config, *recorder)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	logData, err := os.ReadFile("../../logs/postgres/testdata/live.csv")
+	logData, err := os.ReadFile(liveCSV)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pg.csv"), logData, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return worldIn(t, dir, st, logsSection, watchSection)
+}
+
+// liveCSV is the PostgreSQL csv log the worlds follow.
+const liveCSV = "../../logs/postgres/testdata/live.csv"
+
+// worldIn is a world whose store is st and whose files (the inventory,
+// the audit log's witness and key) are in dir.
+func worldIn(t testing.TB, dir string, st store.Store, logsSection, watchSection string) (Config, *recorder) {
+	t.Helper()
 	src := []byte(`version: 1
 systems:
   - { name: shop-db, type: postgres, admin: env:SHOP_DB_ADMIN_DSN }
@@ -201,7 +213,7 @@ func TestUndeclaredLoginIsNotActedOn(t *testing.T) {
 // file's, with the stream and sequence as evidence.
 func TestNATSSubjectTriggers(t *testing.T) {
 	url := testutil.StartNATS(t)
-	data, err := os.ReadFile("../../logs/postgres/testdata/live.csv")
+	data, err := os.ReadFile(liveCSV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,6 +233,41 @@ func TestNATSSubjectTriggers(t *testing.T) {
 	if len(evs) != 1 || evs[0].Kind != EventOpened || len(evs[0].Finding.Evidence) != 1 || evs[0].Finding.Evidence[0].File != "nats:LOGS/logs.pg" {
 		t.Fatalf("events: %+v, want one opened with stream evidence", evs)
 	}
+}
+
+// Records that do not parse are not fatal: the rest of the file is
+// judged, and the watcher reports them (how many, where the first is).
+func TestUnparsedRecordsReported(t *testing.T) {
+	cfg, rec := world(t, "watch:\n  trigger: [sensitive-action]\n")
+	path := cfg.Inventory.Abs(cfg.Inventory.Logs[0].Path)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Count(mustRead(t, path), "\n")
+	f.WriteString("this is not a log record\nnor is this one\n")
+	f.Close()
+	runUntil(t, cfg, func() bool {
+		evs, _ := rec.snapshot()
+		return len(evs) > 0
+	})
+	evs, warns := rec.snapshot()
+	if len(evs) != 1 || evs[0].Kind != EventOpened {
+		t.Errorf("events %+v, want the incident opened from the parsed records", evs)
+	}
+	want := fmt.Sprintf("watch: %s: 2 record(s) not parsed, 2 in all; they are not judged (first at %s:%d: ", path, path, lines+1)
+	if len(warns) != 1 || !strings.HasPrefix(warns[0], want) {
+		t.Errorf("warnings %q, want one starting %q", warns, want)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // A containment whose incident another rekey holds (its claim is
@@ -243,5 +290,65 @@ func TestContainmentHeldElsewhereIsLeftToIt(t *testing.T) {
 		if e.Action == "watch.contained" {
 			t.Errorf("audited %s: %s", e.Action, e.Detail)
 		}
+	}
+}
+
+// A login revoked elsewhere while the watcher runs (another rekey's run)
+// is known at the next refresh, without a restart: its next use is a
+// use-after-revocation finding and opens an incident.
+func TestRevocationElsewhereLearntWithoutRestart(t *testing.T) {
+	cfg, rec := world(t, "watch:\n  trigger: [use-after-revocation]\n")
+	cfg.Refresh = 20 * time.Millisecond
+	path := cfg.Inventory.Abs(cfg.Inventory.Logs[0].Path)
+	var login string // ops_admin's "connection authorized" record
+	for _, l := range strings.SplitAfter(mustRead(t, path), "\n") {
+		if strings.Contains(l, `"ops_admin"`) && strings.Contains(l, "connection authorized") {
+			login = l
+		}
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, ctx := cfg.Deps.Store, context.Background()
+	inc, _, err := st.OpenIncident(ctx, store.Incident{Fingerprint: "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00", Created: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Revoked only once the watcher has loaded what was revoked before it
+	// started (it says so after): what it learns later, it learns by
+	// refreshing.
+	var started atomic.Bool
+	cfg.Say = func(string, ...any) { started.Store(true) }
+	runUntil(t, cfg, func() bool {
+		if !started.Load() {
+			return false
+		}
+		if _, revoked, err := st.GetPlan(ctx, inc.ID); err != nil {
+			t.Fatal(err)
+		} else if revoked {
+			// Revoked already: each pass appends one more use of the login
+			// until the watcher, refreshed, sees it for what it is.
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(login)
+			f.Close()
+		} else {
+			revokedAt := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			body := json.RawMessage(`{"steps":[{"id":"r1","kind":"revoke","system":"shop-db","identity":"ops_admin"}]}`)
+			if err := st.PutPlan(ctx, inc.ID, store.Plan{Strategy: "emergency", Created: revokedAt, Body: body}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutStep(ctx, inc.ID, store.Step{StepID: "r1", State: "done", Started: &revokedAt, Finished: &revokedAt}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, _ := rec.snapshot()
+		return len(evs) > 0
+	})
+	evs, _ := rec.snapshot()
+	if len(evs) != 1 || evs[0].Kind != EventOpened || evs[0].Finding.Kind != "use-after-revocation" || evs[0].Finding.Revoked == nil || evs[0].Finding.Revoked.IncidentID != inc.ID {
+		t.Fatalf("events %+v, want an incident opened for the use after the revocation in %s", evs, inc.ID)
 	}
 }

@@ -1,7 +1,7 @@
 // Command drill runs the leaked-password drill (see package drill): make
 // drill builds rekey and runs it.
 //
-//	go run ./examples/drill/cmd/drill [-rekey bin/rekey]
+//	go run ./examples/drill/cmd/drill [-rekey bin/rekey] [-via cli|api]
 package main
 
 import (
@@ -20,8 +20,13 @@ func main() {
 		os.Exit(drill.RunConsumer(os.Args[2]))
 	}
 	rekey := flag.String("rekey", "bin/rekey", "the rekey binary to respond with")
+	via := flag.String("via", drill.ViaCLI, "how to respond: cli (rekey respond --yes) or api (rekey serve, driven over HTTP by a responder and an approver)")
 	keep := flag.Bool("keep", false, "keep the drill's files (repository, exports, report) for inspection")
 	flag.Parse()
+	if *via != drill.ViaCLI && *via != drill.ViaAPI {
+		fmt.Fprintf(os.Stderr, "drill: -via %q: want cli or api\n", *via)
+		os.Exit(2)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "drill:", err)
@@ -34,6 +39,7 @@ func main() {
 		Consumer: func(spec string) *exec.Cmd { return exec.Command(self, "consumer", spec) },
 		Out:      os.Stdout,
 		Keep:     *keep,
+		Via:      *via,
 	})
 	if out != nil {
 		out.Print(os.Stdout)

@@ -34,7 +34,7 @@ var iamHandlers = map[string]handler{
 	"GetGroupPolicy": (*call).getGroupPolicy, "GetPolicy": (*call).getPolicy, "GetPolicyVersion": (*call).getPolicyVersion,
 	"GetLoginProfile": (*call).getLoginProfile, "DeleteLoginProfile": (*call).deleteLoginProfile,
 	"ListMFADevices": (*call).listMFADevices, "ListRoles": (*call).listRoles, "GetRole": (*call).getRole,
-	"PutRolePolicy": (*call).putRolePolicy,
+	"PutRolePolicy": (*call).putRolePolicy, "ListUserTags": (*call).listUserTags,
 }
 
 // authorize evaluates the caller's identity-based policies for
@@ -207,9 +207,27 @@ func (c *call) createUser() ([]node, *apiError) {
 	if path == "" {
 		path = "/"
 	}
-	u := &user{name: name, id: newID("AIDA"), path: path, created: time.Now().UTC(), inline: map[string]string{}, boundary: c.form.Get("PermissionsBoundary")}
+	tags := map[string]string{}
+	// Tags.member.N.Key and .Value, N from 1, as the Query API lists.
+	for i := 1; c.form.Has("Tags.member." + strconv.Itoa(i) + ".Key"); i++ {
+		n := "Tags.member." + strconv.Itoa(i)
+		tags[c.form.Get(n+".Key")] = c.form.Get(n + ".Value")
+	}
+	u := &user{name: name, id: newID("AIDA"), path: path, created: time.Now().UTC(), inline: map[string]string{}, boundary: c.form.Get("PermissionsBoundary"), tags: tags}
 	c.s.users[name] = u
 	return []node{u.xml()}, nil
+}
+
+func (c *call) listUserTags() ([]node, *apiError) {
+	u, e := c.namedUser()
+	if e != nil {
+		return nil, e
+	}
+	var items []node
+	for _, k := range slices.Sorted(maps.Keys(u.tags)) {
+		items = append(items, elem("", leaf("Key", k), leaf("Value", u.tags[k])))
+	}
+	return c.page("Tags", items)
 }
 
 func (c *call) getUser() ([]node, *apiError) {

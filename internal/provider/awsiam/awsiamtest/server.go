@@ -19,6 +19,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,6 +69,7 @@ type user struct {
 	boundary       string
 	loginProfile   *time.Time
 	mfa            []string
+	tags           map[string]string
 }
 
 type accessKey struct {
@@ -290,6 +292,27 @@ func (s *Server) Keys(userName string) []KeyInfo {
 		out = append(out, KeyInfo{ID: k.id, User: k.user, Status: k.status, Created: k.created})
 	}
 	return out
+}
+
+// UserTags returns the user's tags (nil for a missing user).
+func (s *Server) UserTags(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[name]; u != nil {
+		return maps.Clone(u.tags)
+	}
+	return nil
+}
+
+// TagUser sets one tag of the user, as iam:TagUser does.
+func (s *Server) TagUser(name, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.users[name]
+	if u.tags == nil {
+		u.tags = map[string]string{}
+	}
+	u.tags[key] = value
 }
 
 // UserExists reports whether the user exists.

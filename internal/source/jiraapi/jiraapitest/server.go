@@ -7,6 +7,13 @@
 // {"errorMessages":[…],"errors":{}}, HTTP 429 with Retry-After. Every
 // request must carry the token: basic email:token when Email is set, else
 // Bearer. It does not import the client it tests.
+//
+// GET /rest/api/2/serverInfo names the deploymentType: "Cloud", or, with
+// DataCenter set, "DataCenter", and then the site serves the v2 API of
+// Jira Data Center's reference (developer.atlassian.com/server/jira/
+// platform/rest) instead: GET /rest/api/2/search (startAt, maxResults,
+// total), the same issue and comment routes under /rest/api/2, rich text
+// as plain wiki-markup strings, and no v3 at all.
 package jiraapitest
 
 import (
@@ -48,6 +55,9 @@ type Server struct {
 	RetryAfter int
 	// MaxResults caps a page (default 50).
 	MaxResults int
+	// DataCenter makes the site a Jira Data Center: v2 only, strings for
+	// rich text (store Fields and Comment.Body as strings then).
+	DataCenter bool
 
 	mu       sync.Mutex
 	requests map[string]int
@@ -58,13 +68,34 @@ type Server struct {
 func (s *Server) Start() {
 	s.requests = map[string]int{}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /rest/api/3/search/jql", s.route("search", s.search))
-	mux.HandleFunc("GET /rest/api/3/issue/{key}", s.route("issue", s.getIssue))
-	mux.HandleFunc("PUT /rest/api/3/issue/{key}", s.route("edit-issue", s.editIssue))
-	mux.HandleFunc("GET /rest/api/3/issue/{key}/comment", s.route("comments", s.comments))
-	mux.HandleFunc("GET /rest/api/3/issue/{key}/comment/{id}", s.route("comment", s.getComment))
-	mux.HandleFunc("PUT /rest/api/3/issue/{key}/comment/{id}", s.route("edit-comment", s.editComment))
+	api := s.api()
+	mux.HandleFunc("GET /rest/api/2/serverInfo", s.route("serverInfo", s.serverInfo))
+	if s.DataCenter {
+		mux.HandleFunc("GET /rest/api/2/search", s.route("search", s.search))
+	} else {
+		mux.HandleFunc("GET /rest/api/3/search/jql", s.route("search", s.search))
+	}
+	mux.HandleFunc("GET "+api+"/issue/{key}", s.route("issue", s.getIssue))
+	mux.HandleFunc("PUT "+api+"/issue/{key}", s.route("edit-issue", s.editIssue))
+	mux.HandleFunc("GET "+api+"/issue/{key}/comment", s.route("comments", s.comments))
+	mux.HandleFunc("GET "+api+"/issue/{key}/comment/{id}", s.route("comment", s.getComment))
+	mux.HandleFunc("PUT "+api+"/issue/{key}/comment/{id}", s.route("edit-comment", s.editComment))
 	s.srv = httptest.NewServer(mux)
+}
+
+func (s *Server) api() string {
+	if s.DataCenter {
+		return "/rest/api/2"
+	}
+	return "/rest/api/3"
+}
+
+func (s *Server) serverInfo(w http.ResponseWriter, _ *http.Request) {
+	info := map[string]any{"baseUrl": s.srv.URL, "version": "1001.0.0-SNAPSHOT", "versionNumbers": []int{1001, 0, 0}, "deploymentType": "Cloud", "serverTitle": "Jira"}
+	if s.DataCenter {
+		info["version"], info["versionNumbers"], info["deploymentType"], info["serverTitle"] = "9.12.2", []int{9, 12, 2}, "DataCenter", "JIRA"
+	}
+	writeJSON(w, http.StatusOK, info)
 }
 
 // Close stops the server.
@@ -121,7 +152,8 @@ func (s *Server) route(name string, h func(http.ResponseWriter, *http.Request)) 
 			fail(w, http.StatusTooManyRequests, "Rate limit exceeded.")
 			return
 		}
-		if !s.authorized(r) {
+		// serverInfo "can be accessed anonymously", as the reference says.
+		if name != "serverInfo" && !s.authorized(r) {
 			fail(w, http.StatusUnauthorized, "You are not authenticated. Authentication required to perform this operation.")
 			return
 		}
@@ -163,7 +195,7 @@ func (s *Server) pageSize(r *http.Request) (int, bool) {
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	jql := q.Get("jql")
-	if !boundClause.MatchString(jql) {
+	if !s.DataCenter && !boundClause.MatchString(jql) {
 		fail(w, http.StatusBadRequest, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
 		return
 	}
@@ -180,6 +212,10 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := 0
+	if s.DataCenter {
+		s.searchV2(w, r, found, size)
+		return
+	}
 	if t := q.Get("nextPageToken"); t != "" {
 		b, err := base64.RawURLEncoding.DecodeString(t)
 		v, err2 := strconv.Atoi(strings.TrimPrefix(string(b), "page:"))
@@ -202,6 +238,32 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// searchV2 answers Data Center's GET /rest/api/2/search: startAt,
+// maxResults, total.
+func (s *Server) searchV2(w http.ResponseWriter, r *http.Request, found []*Issue, size int) {
+	q := r.URL.Query()
+	start, err := strconv.Atoi(cmpOr(q.Get("startAt"), "0"))
+	if err != nil || start < 0 {
+		fail(w, http.StatusBadRequest, "startAt must be a number")
+		return
+	}
+	from := min(start, len(found))
+	to := min(from+size, len(found))
+	fields := strings.Split(q.Get("fields"), ",")
+	issues := []any{}
+	for _, is := range found[from:to] {
+		issues = append(issues, s.wireIssue(is, fields))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": start, "maxResults": size, "total": len(found), "issues": issues})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 func (s *Server) wireIssue(is *Issue, fields []string) map[string]any {
 	f := map[string]any{}
 	for k, v := range is.Fields {
@@ -209,7 +271,7 @@ func (s *Server) wireIssue(is *Issue, fields []string) map[string]any {
 			f[k] = v
 		}
 	}
-	return map[string]any{"id": is.ID, "key": is.Key, "self": s.srv.URL + "/rest/api/3/issue/" + is.ID, "fields": f}
+	return map[string]any{"id": is.ID, "key": is.Key, "self": s.srv.URL + s.api() + "/issue/" + is.ID, "fields": f}
 }
 
 func (s *Server) getIssue(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +286,16 @@ func (s *Server) getIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.wireIssue(is, fields))
 }
 
-// isADF checks what the v3 API requires of a rich-text value.
+// richText checks what the API requires of a rich-text value: an ADF
+// document in v3, a wiki-markup string in Data Center's v2.
+func (s *Server) richText(v any) bool {
+	if s.DataCenter {
+		_, ok := v.(string)
+		return ok
+	}
+	return isADF(v)
+}
+
 func isADF(v any) bool {
 	m, ok := v.(map[string]any)
 	return ok && m["type"] == "doc" && m["version"] == float64(1)
@@ -250,8 +321,12 @@ func (s *Server) editIssue(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case "description", "environment":
-			if v != nil && !isADF(v) {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{}, "errors": map[string]string{k: "Operation value must be an Atlassian Document (see the Atlassian Document Format)"}})
+			if v != nil && !s.richText(v) {
+				msg := "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+				if s.DataCenter {
+					msg = "Operation value must be a string"
+				}
+				writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{}, "errors": map[string]string{k: msg}})
 				return
 			}
 		default:
@@ -266,7 +341,7 @@ func (s *Server) editIssue(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) wireComment(is *Issue, c *Comment) map[string]any {
-	return map[string]any{"self": fmt.Sprintf("%s/rest/api/3/issue/%s/comment/%s", s.srv.URL, is.ID, c.ID), "id": c.ID,
+	return map[string]any{"self": fmt.Sprintf("%s%s/issue/%s/comment/%s", s.srv.URL, s.api(), is.ID, c.ID), "id": c.ID,
 		"author": map[string]any{"accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Krystof"},
 		"body":   c.Body, "created": c.Created, "updated": c.Created, "jsdPublic": true}
 }
@@ -322,7 +397,7 @@ func (s *Server) editComment(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Body any `json:"body"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !isADF(body.Body) {
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !s.richText(body.Body) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"errorMessages": []string{}, "errors": map[string]string{"comment": "Comment body is not valid!"}})
 		return
 	}

@@ -1,0 +1,329 @@
+// Package drillaws is a leaked-AWS-key drill (make test runs it; see
+// drill_test.go): an IAM user's access key pair is read by two consumers,
+// one from a dotenv file and one from a Vault KV v2 path, copies of it sit
+// in a repository's CI workflow and deploy file, and CloudTrail shows an
+// attacker using it to create a backdoor access key for another user.
+// `rekey respond --yes` stops (exit 3) at the backdoor's revoke-related
+// step, which a second person approves; `respond --yes` again ends with
+// the leaked key and the backdoor refused, both consumers working on the
+// new key, and the report.
+//
+// AWS and Vault cannot be reached from here: the drill runs against the
+// project's test servers (awsiamtest: IAM and STS with SigV4 checked with
+// the caller's secret; vaulttest: Vault's HTTP API), written from the
+// services' published API references. A real Kubernetes Secret consumer is
+// not part of it: rekey has no kubernetes provider yet.
+package drillaws
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	vault "github.com/hashicorp/vault/api"
+
+	"github.com/rekeyhq/rekey/internal/provider/awsiam/awsiamtest"
+	"github.com/rekeyhq/rekey/internal/provider/vault/vaulttest"
+)
+
+// Options say how to start the programs the drill runs.
+type Options struct {
+	// Rekey returns the command that runs rekey with args.
+	Rekey func(args ...string) *exec.Cmd
+	// Check is the shell command line a consumer's health check runs with
+	// spec (see Check).
+	Check func(spec string) string
+	// Out receives the narrative; nil is quiet.
+	Out io.Writer
+}
+
+// Outcome is what the drill saw.
+type Outcome struct {
+	Incident string
+	// FirstExit and SecondExit are respond's exit codes before and after
+	// the second person's approval.
+	FirstExit, SecondExit int
+	// Waiting is what the first respond stopped at.
+	Waiting string
+	// LeakedRefused and BackdoorRefused: STS refuses each key now.
+	LeakedRefused, BackdoorRefused bool
+	// Consumers is, per consumer, the key id it holds and whether STS
+	// accepts what it holds.
+	Consumers map[string]ConsumerOutcome
+	// Report is the incident report (Markdown).
+	Report string
+}
+
+// ConsumerOutcome is one consumer after the drill.
+type ConsumerOutcome struct {
+	KeyID string
+	Works bool
+}
+
+const (
+	user    = "deploy-bot"
+	account = "123456789012"
+)
+
+// Run runs the drill with its own test servers and directory, removed at
+// the end.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	say := func(format string, a ...any) {
+		if o.Out != nil {
+			fmt.Fprintf(o.Out, "drill-aws: "+format+"\n", a...)
+		}
+	}
+	iam := awsiamtest.New()
+	defer iam.Close()
+	vs := vaulttest.New()
+	defer vs.Close()
+	dir, err := os.MkdirTemp("", "rekey-drill-aws-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	say("an IAM user %s with a key pair two consumers share", user)
+	iam.CreateUser(user)
+	iam.PutUserPolicy(user, "deploy", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::shop-assets/*"}]}`)
+	leakedID, leaked := iam.CreateKey(user)
+	say("an attacker uses the leaked key to create a backdoor key for user backup-svc")
+	iam.CreateUser("backup-svc")
+	backdoorID, backdoor := iam.CreateKey("backup-svc")
+
+	vs.MountKV("secret")
+	root := vs.Client(vs.RootToken())
+	if _, err := root.Logical().Write("secret/data/aws/deploy", map[string]any{"data": map[string]any{"access_key_id": leakedID, "secret_access_key": leaked}}); err != nil {
+		return nil, fmt.Errorf("vault: write the worker's secret: %w", err)
+	}
+	vaultToken := filepath.Join(dir, "vault-token")
+	if err := os.WriteFile(vaultToken, []byte(vs.RootToken()), 0o600); err != nil {
+		return nil, err
+	}
+	apiEnv := filepath.Join(dir, "api.env")
+	files := map[string]string{
+		apiEnv: fmt.Sprintf("AWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", leakedID, leaked),
+		filepath.Join(dir, "repo", ".github", "workflows", "deploy.yml"): fmt.Sprintf("name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    env:\n      AWS_ACCESS_KEY_ID: %s\n      AWS_SECRET_ACCESS_KEY: %s\n    steps:\n      - run: aws s3 sync public s3://shop-assets\n", leakedID, leaked),
+		filepath.Join(dir, "repo", "deploy", "settings.env"):             fmt.Sprintf("AWS_SECRET_ACCESS_KEY=%s\n", leaked),
+		filepath.Join(dir, "cloudtrail", "events.json"):                  cloudTrail(leakedID, backdoorID),
+	}
+	adminID, adminSecret := iam.AdminKey()
+	files[filepath.Join(dir, "rekey.yml")] = fmt.Sprintf(`version: 1
+systems:
+  - { name: aws, type: aws-iam, admin: env:AWS_ADMIN, endpoint: %q }
+  - { name: vault, type: vault, admin: env:VAULT_ADMIN, endpoint: %q }
+identities:
+  - { name: %s, system: aws }
+consumers:
+  - name: api
+    identity: %s
+    deliver: { type: file, path: api.env, format: dotenv, key: AWS_SECRET_ACCESS_KEY, user_key: AWS_ACCESS_KEY_ID }
+    health: %q
+  - name: worker
+    identity: %s
+    deliver: { type: vault-kv, mount: secret, path: aws/deploy, key: secret_access_key, user_key: access_key_id }
+    health: %q
+sources:
+  - { type: dir, path: repo }
+logs:
+  - { type: cloudtrail, path: "cloudtrail/*.json" }
+`, iam.URL, vs.URL, user, user, o.Check("file|"+iam.URL+"|"+apiEnv), user, o.Check("vault|"+iam.URL+"|"+vs.URL+"|"+vaultToken+"|secret/data/aws/deploy"))
+	for p, body := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	home := filepath.Join(dir, "rekey-home")
+	env := []string{"REKEY_HOME=" + home, "LEAKED=" + leakedID + ":" + leaked,
+		"AWS_ADMIN=" + fmt.Sprintf(`{"AccessKeyId":%q,"SecretAccessKey":%q}`, adminID, adminSecret), "VAULT_ADMIN=" + vs.RootToken()}
+	rekey := func(args ...string) (int, string, error) {
+		cmd := o.Rekey(args...)
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if o.Out != nil {
+			o.Out.Write(out)
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out), nil
+		}
+		return 0, string(out), err
+	}
+	out := &Outcome{Consumers: map[string]ConsumerOutcome{}}
+	report := filepath.Join(dir, "report.md")
+	respond := []string{"respond", "--secret-env", "LEAKED", "--inventory", filepath.Join(dir, "rekey.yml"), "--leaked-at", "2026-03-14T08:00:00Z",
+		"--yes", "--report", report, "--as", "alice"}
+	say("rekey respond --yes")
+	code, text, err := rekey(respond...)
+	if err != nil {
+		return out, err
+	}
+	out.FirstExit = code
+	out.Incident = incidentOf(text)
+	out.Waiting = "revoke-related:aws/" + backdoorID
+	if !strings.Contains(text, out.Waiting) {
+		out.Waiting = ""
+	}
+	if out.Incident == "" || out.Waiting == "" {
+		return out, fmt.Errorf("respond (exit %d) did not stop at the backdoor's revoke-related step:\n%s", code, text)
+	}
+	say("bob confirms %s is the attacker's and approves %s", backdoorID, out.Waiting)
+	if code, text, err := rekey("incident", "approve", out.Incident, out.Waiting, "--as", "bob"); err != nil || code != 0 {
+		return out, fmt.Errorf("approve (exit %d): %v\n%s", code, err, text)
+	}
+	say("rekey respond --yes, again")
+	if out.SecondExit, text, err = rekey(respond...); err != nil {
+		return out, err
+	}
+	if b, err := os.ReadFile(report); err == nil {
+		out.Report = string(b)
+	}
+	out.LeakedRefused = !works(iam.URL, leakedID, leaked)
+	out.BackdoorRefused = !works(iam.URL, backdoorID, backdoor)
+	id, sec := dotenv(apiEnv)
+	out.Consumers["api"] = ConsumerOutcome{KeyID: id, Works: works(iam.URL, id, sec)}
+	kv, err := root.Logical().Read("secret/data/aws/deploy")
+	if err == nil && kv != nil {
+		data, _ := kv.Data["data"].(map[string]any)
+		id, _ := data["access_key_id"].(string)
+		sec, _ := data["secret_access_key"].(string)
+		out.Consumers["worker"] = ConsumerOutcome{KeyID: id, Works: works(iam.URL, id, sec)}
+	}
+	if out.SecondExit != 0 {
+		return out, fmt.Errorf("the second respond exited %d:\n%s", out.SecondExit, text)
+	}
+	return out, nil
+}
+
+// Print writes the outcome as sentences.
+func (o *Outcome) Print(w io.Writer) {
+	yes := map[bool]string{true: "yes", false: "NO"}
+	fmt.Fprintf(w, "incident:            %s\n", o.Incident)
+	fmt.Fprintf(w, "first respond:       exit %d, waiting at %s\n", o.FirstExit, o.Waiting)
+	fmt.Fprintf(w, "second respond:      exit %d\n", o.SecondExit)
+	fmt.Fprintf(w, "leaked key refused:  %s\n", yes[o.LeakedRefused])
+	fmt.Fprintf(w, "backdoor refused:    %s\n", yes[o.BackdoorRefused])
+	for _, name := range []string{"api", "worker"} {
+		c := o.Consumers[name]
+		fmt.Fprintf(w, "consumer %-10s  key %s, works: %s\n", name+":", c.KeyID, yes[c.Works])
+	}
+}
+
+// Check is a consumer's health check: spec is "file|ENDPOINT|DOTENV" or
+// "vault|ENDPOINT|VAULT_ADDR|TOKEN_FILE|KV_DATA_PATH"; it reads the key
+// pair where the consumer does and signs sts:GetCallerIdentity with it.
+// It returns the process exit code.
+func Check(spec string) int {
+	f := strings.Split(spec, "|")
+	var id, sec string
+	switch {
+	case len(f) == 3 && f[0] == "file":
+		id, sec = dotenv(f[2])
+	case len(f) == 5 && f[0] == "vault":
+		tok, err := os.ReadFile(f[3])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		conf := vault.DefaultConfig()
+		conf.Address = f[2]
+		c, err := vault.NewClient(conf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		c.SetToken(strings.TrimSpace(string(tok)))
+		s, err := c.Logical().Read(f[4])
+		if err != nil || s == nil {
+			fmt.Fprintln(os.Stderr, "read the key from vault:", err)
+			return 1
+		}
+		data, _ := s.Data["data"].(map[string]any)
+		id, _ = data["access_key_id"].(string)
+		sec, _ = data["secret_access_key"].(string)
+	default:
+		fmt.Fprintln(os.Stderr, "bad check spec")
+		return 2
+	}
+	if !works(f[1], id, sec) {
+		fmt.Fprintln(os.Stderr, "sts refuses key "+id)
+		return 1
+	}
+	return 0
+}
+
+// works signs sts:GetCallerIdentity with the key pair, as a consumer's SDK
+// would.
+func works(endpoint, id, sec string) bool {
+	if id == "" || sec == "" {
+		return false
+	}
+	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(id, sec, "")})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	return err == nil
+}
+
+func dotenv(path string) (id, sec string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		switch k {
+		case "AWS_ACCESS_KEY_ID":
+			id = v
+		case "AWS_SECRET_ACCESS_KEY":
+			sec = v
+		}
+	}
+	return id, sec
+}
+
+// incidentOf finds the incident id respond printed.
+func incidentOf(text string) string {
+	for _, w := range strings.Fields(text) {
+		w = strings.Trim(w, ".,:;()")
+		if strings.HasPrefix(w, "INC-") && len(w) > 12 {
+			return w
+		}
+	}
+	return ""
+}
+
+// cloudTrail is a delivered CloudTrail file: the leaked key lists users,
+// then creates an access key for backup-svc from an address nobody
+// declared.
+func cloudTrail(leakedID, backdoorID string) string {
+	ident := fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDADEPLOYBOT0000001","arn":"arn:aws:iam::%s:user/%s","accountId":"%s","accessKeyId":"%s","userName":"%s"}`, account, user, account, leakedID, user)
+	rec := func(at, name, params, resp, id string) string {
+		return fmt.Sprintf(`{"eventVersion":"1.09","userIdentity":%s,"eventTime":"%s","eventSource":"iam.amazonaws.com","eventName":"%s","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.66","userAgent":"aws-cli/2.15.0","requestParameters":%s,"responseElements":%s,"requestID":"%s","eventID":"%s","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"%s"}`,
+			ident, at, name, params, resp, id, id, account)
+	}
+	return `{"Records":[` + strings.Join([]string{
+		rec("2026-03-14T09:01:00Z", "ListUsers", "null", "null", "0c5a1c9e-0001-4f6d-8a2b-ba9876543210"),
+		rec("2026-03-14T09:03:40Z", "CreateAccessKey", `{"userName":"backup-svc"}`,
+			fmt.Sprintf(`{"accessKey":{"accessKeyId":"%s","status":"Active","userName":"backup-svc","createDate":"Mar 14, 2026 9:03:40 AM"}}`, backdoorID),
+			"0c5a1c9e-0002-4f6d-8a2b-ba9876543210"),
+	}, ",") + `]}`
+}

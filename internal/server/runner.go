@@ -63,6 +63,14 @@ func (s *Server) runFuncs() RunFuncs {
 			if err != nil {
 				return err
 			}
+			if d.Claim == nil {
+				return errors.New("the server was built without claims")
+			}
+			// A run another replica has just finished is still letting go.
+			claim := d.Claim
+			d.Claim = func(cctx context.Context, id string) (context.Context, func(), error) {
+				return s.claimSettled(cctx, cctx, incident.Deps{Claim: claim}, id)
+			}
 			_, err = incident.Run(ctx, d, job.Incident, incident.RunOptions{Resume: job.Resume,
 				Confirm: func(context.Context, *plan.Plan) error { return errChecked }})
 			if errors.Is(err, errChecked) {
@@ -85,16 +93,28 @@ func (s *Server) runFuncs() RunFuncs {
 	}
 }
 
+// serverRunner is the server's own runner on the embedded store: a run
+// goes the way of its rollbacks and remediations (detached), reserved in
+// this process and claimed before the answer, waiting a moment for an
+// operation that is only finishing.
+type serverRunner struct{ s *Server }
+
+func (r serverRunner) Start(rctx context.Context, job RunJob) error {
+	return r.s.detached(rctx, job.Incident, "run", job.By, func(ctx context.Context, d incident.Deps, started func()) error {
+		return r.s.execRun(ctx, d, job.Incident, job.Resume, started)
+	})
+}
+
+// Stop does nothing: the server's Shutdown ends what detached started.
+func (serverRunner) Stop(context.Context) error { return nil }
+
 // NewLocalRunner executes runs on this process's goroutines, one at a
 // time per incident, until Stop.
-func NewLocalRunner(f RunFuncs) Runner { return &localRunner{rs: newRuns(), f: f, own: true} }
+func NewLocalRunner(f RunFuncs) Runner { return &localRunner{rs: newRuns(), f: f} }
 
-// localRunner shares the server's record of what it executes (runs)
-// with rollbacks and remediations when the server builds it.
 type localRunner struct {
-	rs  *runs
-	f   RunFuncs
-	own bool
+	rs *runs
+	f  RunFuncs
 }
 
 func (l *localRunner) Start(rctx context.Context, job RunJob) error {
@@ -105,9 +125,4 @@ func (l *localRunner) Start(rctx context.Context, job RunJob) error {
 		func() { l.rs.release(job.Incident) })
 }
 
-func (l *localRunner) Stop(ctx context.Context) error {
-	if !l.own {
-		return nil // the server's Shutdown ends its runs
-	}
-	return l.rs.stop(ctx)
-}
+func (l *localRunner) Stop(ctx context.Context) error { return l.rs.stop(ctx) }

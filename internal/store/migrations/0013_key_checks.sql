@@ -1,4 +1,4 @@
--- 0012: a check value of each key the replicas of one store must share
+-- 0013: a check value of each key the replicas of one store must share
 -- (the installation key, the sealing key, the audit MAC key): an HMAC of
 -- a fixed label under the key, never the key. The first `rekey serve`
 -- writes them; a later one whose keys give other values refuses to start

@@ -131,7 +131,8 @@ func (p *Provider) rules(ctx context.Context, b binding) ([]rbacv1.PolicyRule, e
 
 // grade is the worst risk of a role's rules:
 //   - critical: any verb on any resource, impersonate, escalate or bind
-//     (each makes the holder anyone);
+//     named as such (each makes the holder anyone; "*" on roles is graded
+//     as writing roles);
 //   - high: reading Secrets (every token of the namespace), creating
 //     Secrets or serviceaccounts/token (minting tokens), writing roles or
 //     bindings, pods/exec and pods/attach (the pod's own token and
@@ -156,7 +157,7 @@ func grade(rules []rbacv1.PolicyRule) provider.Privilege {
 		switch {
 		case slices.Contains(r.Verbs, "*") && slices.Contains(r.Resources, "*"):
 			raise(provider.RiskCritical, true)
-		case verb("impersonate", "escalate", "bind"):
+		case slices.ContainsFunc([]string{"impersonate", "escalate", "bind"}, func(v string) bool { return slices.Contains(r.Verbs, v) }):
 			raise(provider.RiskCritical, true)
 		case res("secrets") && verb("create", "update", "patch"), res("serviceaccounts/token") && verb("create"),
 			res("roles", "clusterroles", "rolebindings", "clusterrolebindings") && verb("create", "update", "patch"):

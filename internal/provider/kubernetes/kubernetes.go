@@ -24,9 +24,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/kubeapi"
 	"github.com/rekeyhq/rekey/internal/provider"
 )
 
@@ -66,34 +66,12 @@ func open(ctx context.Context, pc provider.Config) (*Provider, error) {
 	if len(strings.TrimSpace(string(raw))) == 0 {
 		return nil, errs.New(p.op("open"), errs.Invalid, "admin", "the administrator reference must hold a kubeconfig")
 	}
-	cc, err := clientcmd.NewClientConfigFromBytes(raw)
+	c, err := kubeapi.New(raw, pc.Endpoint)
 	if err != nil {
-		return nil, errs.New(p.op("open"), errs.Invalid, "admin", "the administrator reference is not a kubeconfig")
+		return nil, errs.E(p.op("open"), errs.Invalid, "admin", err)
 	}
-	rc, err := cc.ClientConfig()
-	if err != nil {
-		return nil, errs.New(p.op("open"), errs.Invalid, "admin", "the kubeconfig has no usable current context")
-	}
-	p.san.Add(rc.BearerToken, rc.Password)
-	if pc.Endpoint != "" {
-		rc.Host = pc.Endpoint
-	}
-	p.host = rc.Host
-	// The clientset prefers protobuf; every API server also speaks JSON,
-	// the encoding the API reference documents and k8stest implements, so
-	// what is tested is what runs.
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	// client-go's default of 5 requests a second would make an inspection
-	// of a busy namespace crawl; kubectl allows 50 (burst 300).
-	rc.QPS, rc.Burst = 50, 300
-	p.namespace, _, err = cc.Namespace()
-	if err != nil || p.namespace == "" {
-		p.namespace = metav1.NamespaceDefault
-	}
-	c, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, p.fail("open", "", "", err)
-	}
+	p.san.Add(c.Token, c.Password)
+	p.host, p.namespace = c.Host, c.Namespace
 	p.c = c
 	if _, err := c.CoreV1().ServiceAccounts(p.namespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
 		return nil, p.fail("open", "", "list on serviceaccounts", err)

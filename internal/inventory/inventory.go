@@ -217,6 +217,10 @@ type Delivery struct {
 	// its key; Protected and Masked are set on the variable as written.
 	Project           string
 	Protected, Masked bool
+	// Namespace (the kubernetes system's context namespace when empty),
+	// Name, Key and UserKey locate a kubernetes-secret's keys; Restart
+	// ("deployment/NAME") is the Deployment restarted once it changed.
+	Namespace, Restart string
 	// Cert, Chain and FullChain are a tls-files delivery's certificate
 	// file, chain file and whether the certificate file holds the chain
 	// too; Path is then its private key file (and a key-file delivery's

@@ -2,6 +2,7 @@ package k8ssecret
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -178,5 +179,47 @@ func TestRolledOut(t *testing.T) {
 		if done != c.done || (why != "") != c.stuck {
 			t.Errorf("%s: rolledOut = %v, %q", c.name, done, why)
 		}
+	}
+}
+
+// interloper changes the Secret as root just before the target's first
+// update reaches the server, as a concurrent writer would.
+type interloper struct {
+	next  http.RoundTripper
+	root  kubernetes.Interface
+	fired bool
+}
+
+func (i *interloper) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut && !i.fired {
+		i.fired = true
+		s, err := i.root.CoreV1().Secrets(ns).Get(r.Context(), "orders-db", metav1.GetOptions{})
+		if err == nil {
+			s.Data["host"] = []byte("db2.shop")
+			_, err = i.root.CoreV1().Secrets(ns).Update(r.Context(), s, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return i.next.RoundTrip(r)
+}
+
+// A concurrent change between the read and the update is a 409 Conflict;
+// Write reads again and keeps the other writer's change.
+func TestConflictRetried(t *testing.T) {
+	s, root := setup(t)
+	ctx := context.Background()
+	il := &interloper{root: root}
+	c := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.URL, BearerToken: s.RootToken(), TLSClientConfig: rest.TLSClientConfig{CAData: s.CAData()},
+		ContentConfig: rest.ContentConfig{ContentType: "application/json"}, QPS: 1000, Burst: 1000,
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { il.next = rt; return il }})
+	v := deliver.Value{Secret: secret.FromString("new-password")}
+	if err := target(t, c, "orders-db").Write(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	sec, _ := root.CoreV1().Secrets(ns).Get(ctx, "orders-db", metav1.GetOptions{})
+	if !il.fired || string(sec.Data["host"]) != "db2.shop" || string(sec.Data["password"]) != "new-password" {
+		t.Errorf("after a conflicting write: fired=%v, host %q, password delivered %v", il.fired, sec.Data["host"], string(sec.Data["password"]) == "new-password")
 	}
 }

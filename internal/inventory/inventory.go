@@ -188,7 +188,7 @@ type JIT struct {
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
 	// Type is "file", "vault-kv", "github-actions-secret",
-	// "gitlab-ci-variable", "tls-files" or "key-file" (later: kubernetes).
+	// "gitlab-ci-variable", "tls-files", "key-file" or "kubernetes-secret".
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).

@@ -50,11 +50,24 @@ type Server struct {
 	root   string
 	tokens map[string]string // service-account token -> "namespace/secret"
 	signed map[string]int    // secret name -> requests made with its token
+	// delay and pending model the token controller's lag by request
+	// count: a new token Secret is filled on its delay-th read.
+	delay   int
+	pending map[string]int // "namespace/secret" -> reads left before filling
+}
+
+// TokenDelay makes the token controller fill each token Secret created
+// from now on only when it is read the n-th time, as a real controller
+// fills it shortly after creation (n = 0: at creation).
+func (s *Server) TokenDelay(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = n
 }
 
 // New starts a server with one root user (in system:masters).
 func New() *Server {
-	s := &Server{objs: map[string]object{}, users: map[string]string{}, tokens: map[string]string{}, signed: map[string]int{}}
+	s := &Server{objs: map[string]object{}, users: map[string]string{}, tokens: map[string]string{}, signed: map[string]int{}, pending: map[string]int{}}
 	s.root = s.AddUser("root")
 	// TLS, as every API server serves: kubeconfig clients send a bearer
 	// token only over TLS.
@@ -293,6 +306,14 @@ func (s *Server) get(w http.ResponseWriter, q request) {
 		notFound(w, q)
 		return
 	}
+	if n, ok := s.pending[q.namespace+"/"+q.name]; ok && q.resource == "secrets" {
+		if n <= 1 {
+			delete(s.pending, q.namespace+"/"+q.name)
+			s.fillToken(q, o)
+		} else {
+			s.pending[q.namespace+"/"+q.name] = n - 1
+		}
+	}
 	write(w, http.StatusOK, o)
 }
 
@@ -416,8 +437,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q request) {
 	md["resourceVersion"] = strconv.Itoa(s.rv)
 	md["creationTimestamp"] = time.Now().UTC().Format(time.RFC3339)
 	if q.resource == "secrets" && str(o, "type") == TokenSecretType {
-		if !s.fillToken(w, q, o) {
+		if _, ok := s.objs[key("serviceaccounts", q.namespace, annotation(o, SANameAnnotation))]; !ok {
+			status(w, http.StatusUnprocessableEntity, "Invalid", fmt.Sprintf("secrets %q is invalid: metadata.annotations[%s]: the service account %q does not exist", q.name, SANameAnnotation, annotation(o, SANameAnnotation)), details(q))
 			return
+		}
+		if s.delay > 0 {
+			s.pending[q.namespace+"/"+q.name] = s.delay
+		} else {
+			s.fillToken(q, o)
 		}
 	}
 	if q.resource == "deployments" {
@@ -427,15 +454,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q request) {
 	write(w, http.StatusCreated, o)
 }
 
-// fillToken does what the token controller does to a new token Secret:
-// it refuses one for a missing service account and fills data.token,
+// fillToken does what the token controller does to a new token Secret
+// (whose service account the create checked): it fills data.token,
 // data["ca.crt"] and data.namespace (base64, as Secret data travels).
-func (s *Server) fillToken(w http.ResponseWriter, q request, o object) bool {
-	sa := annotation(o, SANameAnnotation)
-	if _, ok := s.objs[key("serviceaccounts", q.namespace, sa)]; !ok {
-		status(w, http.StatusUnprocessableEntity, "Invalid", fmt.Sprintf("secrets %q is invalid: metadata.annotations[%s]: the service account %q does not exist", q.name, SANameAnnotation, sa), details(q))
-		return false
-	}
+func (s *Server) fillToken(q request, o object) {
 	// A legacy token is a JWT signed by the cluster: header, claims and
 	// signature; here the claims and signature are random.
 	b64 := base64.RawURLEncoding.EncodeToString
@@ -450,7 +472,6 @@ func (s *Server) fillToken(w http.ResponseWriter, q request, o object) bool {
 	data["token"] = enc([]byte(tok))
 	data["ca.crt"] = enc([]byte("-----BEGIN CERTIFICATE-----\nk8stest\n-----END CERTIFICATE-----\n"))
 	data["namespace"] = enc([]byte(q.namespace))
-	return true
 }
 
 func uuid() string {

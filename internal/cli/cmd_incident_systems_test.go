@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 )
 
 type scopeView struct {
+	ID       string // the incident's, from incident open
 	Identity struct {
 		Status, Name, System string
 		Privileges           []struct {
@@ -62,6 +64,7 @@ func openAndScope(t *testing.T, env map[string]string, inv string) scopeView {
 	if err := json.Unmarshal([]byte(s.stdout), &v); err != nil {
 		t.Fatal(err)
 	}
+	v.ID = o.ID
 	return v
 }
 
@@ -77,7 +80,8 @@ func TestIncidentAgainstMariaDB(t *testing.T) {
 	defer db.Close()
 	sfx := randomSuffix()
 	user, other := "rkcrm_"+sfx, "rkold_"+sfx
-	testutil.DropMariaDBUsers(t, user, other)
+	issued := user + "_crm_web" // the login the plan's issue step names
+	testutil.DropMariaDBUsers(t, user, other, issued)
 	password := "Crm-9vQ2xLp7Wz4k-" + sfx
 	for _, q := range []string{
 		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, password),
@@ -100,7 +104,8 @@ func TestIncidentAgainstMariaDB(t *testing.T) {
 	}
 	defer conn.Close()
 
-	v := openAndScope(t, map[string]string{"CRM_ADMIN_DSN": admin, "LEAKED": password}, fmt.Sprintf(`version: 1
+	env := map[string]string{"CRM_ADMIN_DSN": admin, "LEAKED": password}
+	v := openAndScope(t, env, fmt.Sprintf(`version: 1
 systems:
   - { name: crm-db, type: mysql, admin: "env:CRM_ADMIN_DSN" }
 identities:
@@ -123,6 +128,40 @@ consumers:
 	}
 	if len(v.Unexplained) != 1 || v.Unexplained[0].Source != "127.0.0.1" {
 		t.Errorf("unexplained %+v", v.Unexplained)
+	}
+
+	// The dry run prints the statements the run would send, passwords
+	// masked, and changes nothing.
+	if r := run(t, env, "", "incident", "plan", v.ID); r.code != 0 {
+		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
+	}
+	var connID string
+	if err := conn.QueryRowContext(context.Background(), "SELECT CONNECTION_ID()").Scan(&connID); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "", "incident", "run", v.ID, "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{
+		"\n    ALTER USER IF EXISTS `" + user + "`@`%` IDENTIFIED BY PASSWORD '********' ACCOUNT LOCK\n",
+		"\n    KILL CONNECTION " + connID + "\n",
+		"\n    CREATE USER IF NOT EXISTS `" + issued + "`@`%` IDENTIFIED BY PASSWORD '********' ",
+		"\n    ALTER USER `" + issued + "`@`%` IDENTIFIED BY PASSWORD '********' ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the dry run lacks %q:\n%s", strings.TrimSpace(want), r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr, password) || regexp.MustCompile(`'\*[0-9A-F]{40}'`).MatchString(r.stdout) {
+		t.Error("the dry run shows a password or a stored hash")
+	}
+	if err := conn.PingContext(context.Background()); err != nil {
+		t.Errorf("the open session ended in a dry run: %v", err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT COUNT(*) FROM mysql.user WHERE User = ?", issued).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the dry run created %d account(s) %s (%v)", n, issued, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,6 +30,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/notify"
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/server"
+	"github.com/rekeyhq/rekey/internal/server/jobs"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/token"
 	"github.com/rekeyhq/rekey/internal/watch/watcher"
@@ -68,10 +70,18 @@ server listens only on a loopback address, unless --insecure-listen says that
 something in front of it (a proxy on the same host) terminates TLS. SIGINT or
 SIGTERM stops it: requests in flight are finished first.
 
+Several replicas may serve one PostgreSQL store: give each the same keys
+(--keys file:DIR, a shared directory) and its own $REKEY_HOME. A replica
+whose keys are not the ones the store was first used with refuses to start.
+On PostgreSQL, runs started through the API are jobs (River, in the schema
+rekey_river, migrated at start) that any replica works, and a run whose
+replica dies is resumed by another (docs/operations.md).
+
 EXIT STATUS
   0  stopped by a signal, after finishing the requests in flight
   2  usage or input error (a bad address, a non-loopback address without TLS,
-     an unreadable inventory or certificate, a bad store)`,
+     an unreadable inventory or certificate, a bad store, keys that are not
+     the store's)`,
 		Example: `  rekey serve --inventory ops/rekey.yml
   rekey serve --store postgres://rekey@db/rekey --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key`,
 		Args: cobra.NoArgs,
@@ -137,6 +147,9 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		return err
 	}
 	defer st.Close()
+	if err := g.checkKeys(ctx, st); err != nil {
+		return err
+	}
 	cfg.Store = st
 	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
 	var warnings []string
@@ -184,7 +197,27 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		webCfg.OIDC = &web.OIDC{Name: o.oidc.Issuer, Start: prov.Begin, Callback: prov.Callback}
 	}
 	cfg.UI = web.New(webCfg)
+	// On PostgreSQL, runs are River jobs that every replica works; the
+	// embedded store keeps them on this process's goroutines.
+	var queue *jobs.Runner
+	if raw, ok := st.(store.Raw); ok && raw.DialectName() == "postgres" {
+		spec, err := g.storeSpec()
+		if err != nil {
+			return err
+		}
+		jlog := slog.New(slog.NewJSONHandler(g.env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		if queue, err = jobs.Open(ctx, jobs.Config{URL: spec, Log: jlog}); err != nil {
+			return err
+		}
+		cfg.Runner = queue.Bind
+	}
 	api = server.New(cfg)
+	if queue != nil {
+		if err := queue.Work(ctx); err != nil {
+			queue.Close()
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -44,7 +44,9 @@ func startServeEnv(t *testing.T, env map[string]string, args ...string) *serving
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &serving{lines: make(chan string, 100), code: make(chan int, 1), stop: cancel}
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		no := false
 		s.code <- Main(ctx, Env{
 			Args: append([]string{"serve", "--store", filepath.Join(home, "rekey.db")}, args...), Stdin: strings.NewReader(""),
@@ -68,6 +70,13 @@ func startServeEnv(t *testing.T, env map[string]string, args ...string) *serving
 	t.Cleanup(func() {
 		cancel()
 		go io.Copy(io.Discard, pr)
+		// Serve must be gone before the test's directories are removed:
+		// a watcher or a run still writing there fails the cleanup.
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			t.Error("serve did not stop within 60 s of its context ending")
+		}
 	})
 	select {
 	case first, ok := <-s.lines:

@@ -65,6 +65,9 @@ type globals struct {
 	who       string
 	claims    claims
 	auditKey  string
+	// keys is --keys: where the keys shared by every replica of a store
+	// live (file:DIR); "" keeps them in $REKEY_HOME.
+	keys string
 	// given are the secrets this command was given (--secret-…) and
 	// the variables --secret-env read them from: the engine masks them in
 	// everything it stores or prints and keeps those variables from the
@@ -139,6 +142,7 @@ downtime, clean up the copies, review what it was used for, and prove it.`,
 	root.PersistentFlags().StringVar(&g.as, "as", "", "actor named in the audit log (default $REKEY_ACTOR, else the login name); refused once the store holds tokens")
 	root.PersistentFlags().StringVar(&g.store, "store", "", "where incidents are kept: a SQLite file (default $REKEY_HOME/rekey.db) or postgres://… ($REKEY_STORE)")
 	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", "", "file holding your rekey token (mode 600), needed once the store holds tokens (default $REKEY_TOKEN)")
+	root.PersistentFlags().StringVar(&g.keys, "keys", "", "file:DIR holding the installation, sealing and audit keys shared by every replica of a store, and its runs' keys (default $REKEY_KEYS, else $REKEY_HOME)")
 	root.PersistentFlags().StringVar(&g.auditKey, "audit-key", "", "file holding the audit log's MAC key, shared by every installation writing the store (default $REKEY_AUDIT_KEY, else $REKEY_HOME/audit.key)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newScanCmd(g), newTraceCmd(g), newInventoryCmd(g), newIncidentCmd(g), newReviewCmd(g), newLeasesCmd(g), newAuditCmd(g), newRespondCmd(g))

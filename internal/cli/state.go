@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/errs"
+	"github.com/rekeyhq/rekey/internal/keycheck"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/open"
@@ -24,13 +27,36 @@ func (g *globals) home() (string, error) {
 	return h, nil
 }
 
+// keyDir is where the installation, sealing and audit keys and the runs'
+// keys live: --keys file:DIR, else $REKEY_KEYS, else $REKEY_HOME.
+// Replicas of one store are given the same DIR (a copy of it, or a
+// shared mount: see docs/operations.md).
+func (g *globals) keyDir() (string, error) {
+	spec := g.keys
+	if spec == "" {
+		spec = g.env.Getenv("REKEY_KEYS")
+	}
+	if spec == "" {
+		return g.home()
+	}
+	dir, ok := strings.CutPrefix(spec, "file:")
+	if !ok || dir == "" {
+		return "", usagef("--keys %q: want file:DIR, a directory holding the shared keys", spec)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", usagef("--keys %q: %v", spec, err)
+	}
+	return abs, nil
+}
+
 // fingerprinter loads (or creates) the installation key.
 func (g *globals) fingerprinter() (*secret.Fingerprinter, error) {
-	home, err := g.home()
+	dir, err := g.keyDir()
 	if err != nil {
 		return nil, err
 	}
-	key, err := secret.LoadOrCreateKey(home, secret.InstallationKeyFile)
+	key, err := secret.LoadOrCreateKey(dir, secret.InstallationKeyFile)
 	if err != nil {
 		return nil, errs.E("installation key", errs.Permission, "", err)
 	}
@@ -42,11 +68,11 @@ func (g *globals) fingerprinter() (*secret.Fingerprinter, error) {
 // that fingerprints match its incidents'), else a key made for this run
 // alone, so that a plain scan leaves $REKEY_HOME as it found it.
 func (g *globals) findingsFingerprinter() (*secret.Fingerprinter, error) {
-	home, err := g.home()
+	dir, err := g.keyDir()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(home, secret.InstallationKeyFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, secret.InstallationKeyFile)); err == nil {
 		return g.fingerprinter()
 	}
 	key := make([]byte, 32)
@@ -104,7 +130,7 @@ func (g *globals) actor() string {
 
 // auditLog is the store's audit log, with this installation's witness
 // and the MAC key: --audit-key, else $REKEY_AUDIT_KEY (both must exist),
-// else $REKEY_HOME/audit.key (created on first append).
+// else audit.key in keyDir (created on first append).
 func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 	home, err := g.home()
 	if err != nil {
@@ -122,16 +148,20 @@ func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 		key = g.env.Getenv("REKEY_AUDIT_KEY")
 	}
 	if key == "" {
-		key, create = filepath.Join(home, audit.KeyFile), true
+		dir, err := g.keyDir()
+		if err != nil {
+			return nil, err
+		}
+		key, create = filepath.Join(dir, audit.KeyFile), true
 	}
 	return audit.New(st, audit.WitnessPath(home, spec)).WithKey(key, create), nil
 }
 
 // sealer loads (or creates) the sealing key and returns the Sealer of
-// incident's run, whose own key lives in $REKEY_HOME/runs until the run's
-// secrets are wiped.
+// incident's run, whose own key lives in runs/ beside it (keyDir) until
+// the run's secrets are wiped: with --keys, every replica reaches it.
 func (g *globals) sealer(incident string) (*secret.Sealer, error) {
-	home, err := g.home()
+	home, err := g.keyDir()
 	if err != nil {
 		return nil, err
 	}
@@ -144,4 +174,44 @@ func (g *globals) sealer(incident string) (*secret.Sealer, error) {
 		return nil, errs.E("sealing key", errs.Invalid, "", err)
 	}
 	return x.ForRun(filepath.Join(home, secret.RunKeyDir), incident), nil
+}
+
+// checkKeys makes sure this process holds the keys the store was first
+// used with (package keycheck), creating them in keyDir when there are
+// none yet, so that a replica given other keys refuses to start before it
+// writes anything with them.
+func (g *globals) checkKeys(ctx context.Context, st store.Store) error {
+	dir, err := g.keyDir()
+	if err != nil {
+		return err
+	}
+	var keys []keycheck.Key
+	for _, k := range []struct{ name, file string }{{"installation", secret.InstallationKeyFile}, {"seal", secret.SealKeyFile}} {
+		b, err := secret.LoadOrCreateKey(dir, k.file)
+		if err != nil {
+			return errs.E(k.name+" key", errs.Permission, filepath.Join(dir, k.file), err)
+		}
+		keys = append(keys, keycheck.Key{Name: k.name, Path: filepath.Join(dir, k.file), Bytes: b})
+	}
+	auditKey := g.auditKey
+	if auditKey == "" {
+		auditKey = g.env.Getenv("REKEY_AUDIT_KEY")
+	}
+	var b []byte
+	if auditKey != "" {
+		b, err = secret.LoadKey(auditKey)
+	} else {
+		auditKey = filepath.Join(dir, audit.KeyFile)
+		b, err = secret.LoadOrCreateKey(dir, audit.KeyFile)
+	}
+	if err != nil {
+		return errs.E("audit key", errs.Permission, auditKey, err)
+	}
+	keys = append(keys, keycheck.Key{Name: "audit", Path: auditKey, Bytes: b})
+	defer func() {
+		for _, k := range keys {
+			clear(k.Bytes)
+		}
+	}()
+	return keycheck.Check(ctx, st, keys, time.Now())
 }

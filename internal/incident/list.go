@@ -58,9 +58,10 @@ func List(ctx context.Context, d Deps, state store.State) ([]Summary, error) {
 	return out, nil
 }
 
-// Show returns one incident's summary.
+// Show returns one incident's summary: the incident and what its risk is
+// computed from are read in one transaction.
 func Show(ctx context.Context, d Deps, id string) (Summary, error) {
-	inc, err := d.Store.GetIncident(ctx, id)
+	snap, err := d.Store.Snapshot(ctx, id)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -68,7 +69,7 @@ func Show(ctx context.Context, d Deps, id string) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	return summarize(ctx, d, inc, opener)
+	return summary(snap.Incident, ScopeOf(snap, nil, d.now()), opener), nil
 }
 
 // Detail is one incident with its run: the JSON of GET
@@ -108,12 +109,16 @@ func summarize(ctx context.Context, d Deps, inc store.Incident, opener string) (
 	if err != nil {
 		return Summary{}, err
 	}
+	return summary(inc, sc, opener), nil
+}
+
+func summary(inc store.Incident, sc scope.Scope, opener string) Summary {
 	id := scope.Unknown
 	if sc.Identity.Status != scope.Unknown {
 		id = sc.Identity.System + "/" + sc.Identity.Name
 	}
 	return Summary{ID: inc.ID, State: inc.State, OpenedAt: inc.Created, OpenedBy: opener,
-		Identity: id, Risk: sc.Risk.Score, ClosedAt: inc.ClosedAt}, nil
+		Identity: id, Risk: sc.Risk.Score, ClosedAt: inc.ClosedAt}
 }
 
 // openers maps each incident to who opened it, from the audit log.

@@ -10,30 +10,22 @@ import (
 )
 
 // Scope computes inc's blast radius from what its incident recorded: the
-// copies, identities, consumers, uses and the exposure review. inv adds
-// the declared consumers' details; nil shows them as recorded at open.
+// copies, identities, consumers, uses and the exposure review, read in
+// one transaction. inv adds the declared consumers' details; nil shows
+// them as recorded at open.
 func Scope(ctx context.Context, st store.Store, inc store.Incident, inv *inventory.Inventory, now time.Time) (scope.Scope, error) {
-	id := inc.ID
-	occ, err := st.Occurrences(ctx, id)
+	snap, err := st.Snapshot(ctx, inc.ID)
 	if err != nil {
 		return scope.Scope{}, err
 	}
-	ids, err := st.Identities(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	cons, err := st.Consumers(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	events, err := st.Events(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	revs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return scope.Scope{}, err
-	}
-	return scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: ids, Consumers: cons, Events: events, Inventory: inv, Now: now,
-		NoBaseline: scope.ExposureWithoutBaseline(revs)}), nil
+	snap.Incident = inc
+	return ScopeOf(snap, inv, now), nil
+}
+
+// ScopeOf computes the blast radius from a snapshot of the incident
+// (store.Store.Snapshot), for callers that need the incident first.
+func ScopeOf(snap store.Snapshot, inv *inventory.Inventory, now time.Time) scope.Scope {
+	return scope.Compute(scope.Input{Incident: snap.Incident, Occurrences: snap.Occurrences, Identities: snap.Identities,
+		Consumers: snap.Consumers, Events: snap.Events, Inventory: inv, Now: now,
+		NoBaseline: scope.ExposureWithoutBaseline(snap.Reviews)})
 }

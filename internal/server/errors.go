@@ -32,10 +32,6 @@ func forbidden(format string, a ...any) error {
 	return &apiError{Status: http.StatusForbidden, Kind: "forbidden", Message: fmt.Sprintf(format, a...)}
 }
 
-func conflict(format string, a ...any) error {
-	return &apiError{Status: http.StatusConflict, Kind: "conflict", Message: fmt.Sprintf(format, a...)}
-}
-
 // envelope is the body of every error response (DESIGN "The service").
 type envelope struct {
 	Error envelopeBody `json:"error"`

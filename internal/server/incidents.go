@@ -175,16 +175,13 @@ func (s *Server) getScope(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	inc, err := d.Store.GetIncident(r.Context(), r.PathValue("id"))
+	// One read for the incident and all its scope needs.
+	snap, err := d.Store.Snapshot(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	inv := d.RecordedInventory(r.Context(), inc, "consumers are shown as recorded at open")
-	sc, err := incident.Scope(r.Context(), d.Store, inc, inv, s.now())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, sc)
+	inv := d.RecordedInventory(r.Context(), snap.Incident, "consumers are shown as recorded at open")
+	writeJSON(w, http.StatusOK, incident.ScopeOf(snap, inv, s.now()))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/events"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
@@ -51,7 +53,7 @@ func (rs *runs) reserve(id, what, by string, now time.Time) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if a, ok := rs.active[id]; ok {
-		return conflict("incident %s: a %s started by %s at %s is in progress", id, a.what, a.by, a.since.UTC().Format(time.RFC3339))
+		return errs.New("", errs.Conflict, "", fmt.Sprintf("incident %s: a %s started by %s at %s is in progress", id, a.what, a.by, a.since.UTC().Format(time.RFC3339)))
 	}
 	if rs.ctx.Err() != nil {
 		return &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "the server is shutting down"}
@@ -59,6 +61,19 @@ func (rs *runs) reserve(id, what, by string, now time.Time) error {
 	rs.active[id] = activeRun{what: what, by: by, since: now, done: make(chan struct{})}
 	rs.wg.Add(1)
 	return nil
+}
+
+// stop cancels what rs executes and waits for it until ctx ends.
+func (rs *runs) stop(ctx context.Context) error {
+	rs.cancel()
+	done := make(chan struct{})
+	go func() { rs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (rs *runs) release(id string) {
@@ -132,6 +147,11 @@ func isConflict(err error) bool { return asAPIError(err).Status == http.StatusCo
 func (s *Server) registerRuns() {
 	s.runs = newRuns()
 	s.hub = events.NewHub()
+	if s.cfg.Runner != nil {
+		s.runner = s.cfg.Runner(s.runFuncs())
+	} else {
+		s.runner = serverRunner{s}
+	}
 	s.handle("POST", "/api/v1/incidents/{id}/run", auth.Respond,
 		"Start (or continue) the incident's run; it goes on in the server after the response (202). A dry run answers with what each step would do.", s.startRun)
 	s.handle("GET", "/api/v1/incidents/{id}/run", auth.Read, "The run: its state and each step's.", s.getRun)
@@ -160,14 +180,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.runs.cancel()
-	done := make(chan struct{})
-	go func() { s.runs.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	err := s.runner.Stop(ctx)
+	if serr := s.runs.stop(ctx); err == nil {
+		err = serr
 	}
+	return err
 }
 
 type runRequest struct {
@@ -212,12 +229,9 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, p auth.Princip
 		writeJSON(w, http.StatusOK, dryRunJSON{DryRun: true, Steps: out.DryRun})
 		return nil
 	}
-	// The run's context is the server's, not the request's: the run goes
-	// on after the response and after the client goes.
-	err := s.detached(r.Context(), id, "run", p, func(ctx context.Context, d incident.Deps, started func()) error {
-		return s.execRun(ctx, d, id, req.Resume, started)
-	})
-	if err != nil {
+	// The run goes on after the response and after the client goes: on
+	// this server's goroutines, or as a job of any replica's.
+	if err := s.runner.Start(r.Context(), RunJob{Incident: id, By: p, Resume: req.Resume}); err != nil {
 		return runError(err)
 	}
 	res, err := runStatus(r.Context(), s.cfg.Store, id)
@@ -258,17 +272,25 @@ func (s *Server) detached(rctx context.Context, id, what string, p auth.Principa
 	}
 	d.Claim = func(ctx context.Context, _ string) (context.Context, func(), error) { return ctx, func() {}, nil }
 	d.Progress = s.hub
-	answer := make(chan error, 1)
-	var once sync.Once
-	started := func() { once.Do(func() { answer <- nil }) }
 	reserved = false // the goroutine releases it
-	go func() {
-		err := op(ctx, d, started)
-		// Free before answering: the caller's next request must not
-		// find its own finished operation in the way.
+	return handOff(rctx, func(started func()) error { return op(ctx, d, started) }, func() {
 		releaseClaim()
 		s.runs.release(id)
 		s.hub.Poke()
+	})
+}
+
+// handOff runs op on a goroutine of its own and waits until op calls
+// started (the answer is then nil) or returns first (its error), or rctx
+// ends. free runs once op returns, before its answer: the caller's next
+// request must not find its own finished operation in the way.
+func handOff(rctx context.Context, op func(started func()) error, free func()) error {
+	answer := make(chan error, 1)
+	var once sync.Once
+	started := func() { once.Do(func() { answer <- nil }) }
+	go func() {
+		err := op(started)
+		free()
 		once.Do(func() { answer <- err })
 	}()
 	select {

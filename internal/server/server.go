@@ -61,6 +61,10 @@ type Config struct {
 	// Notifier tells people what needs them (the incidents' notify:
 	// targets); nil tells nobody. PublicURL, when set, links to incidents.
 	Notifier *notify.Notifier
+	// Runner, when set, builds what executes the runs started through
+	// the API (package jobs: River jobs on PostgreSQL, worked by every
+	// replica); nil executes them on this process's goroutines.
+	Runner func(RunFuncs) Runner
 	// EventPoll is how often event streams read the store when nothing
 	// in this process woke them (events.DefaultPoll when zero).
 	EventPoll time.Duration
@@ -86,6 +90,7 @@ type Server struct {
 	routes []Route
 	logMu  sync.Mutex
 	runs   *runs
+	runner Runner
 	hub    *events.Hub
 }
 

@@ -190,3 +190,14 @@ type InventoryCopy struct {
 	Body  []byte    `json:"-"`
 	Saved time.Time `json:"saved"`
 }
+
+// Snapshot is an incident with what it recorded that its scope is
+// computed from, as read at one instant (Store.Snapshot).
+type Snapshot struct {
+	Incident    Incident
+	Occurrences []Occurrence
+	Identities  []Identity
+	Consumers   []Consumer
+	Events      []Event
+	Reviews     []Review
+}

@@ -103,6 +103,13 @@ type Store interface {
 	// instant keep the order they were added in.
 	Events(ctx context.Context, id string) ([]Event, error)
 
+	// Snapshot returns incident id with its copies, identities,
+	// consumers, events and reviews, in the order the methods reading
+	// each return them, read in one transaction: one consistent view, at
+	// the cost of one read instead of six (the API computes a scope per
+	// request).
+	Snapshot(ctx context.Context, id string) (Snapshot, error)
+
 	// Responder: plans, steps, sealed credentials, leases, audit log.
 	Responder
 	// Remediation: reviews and remediation tasks.

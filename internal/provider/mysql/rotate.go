@@ -93,16 +93,24 @@ func (p *MySQL) canLock() bool {
 // identified is the clause that sets pw as the account's password by its
 // stored hash, and the hash, which is removed from errors too.
 func (p *MySQL) identified(pw []byte) (clause, hash string) {
+	if !p.flavor.mariadb && p.flavor.atLeast(8, 0, 0) {
+		hash = cachingSHA2Hash(pw)
+	} else {
+		hash = NativePassword(pw)
+	}
+	return p.identifiedAs(hash), hash
+}
+
+// identifiedAs is the clause that sets the stored hash hash (or, in a
+// description, the mask standing for it).
+func (p *MySQL) identifiedAs(hash string) string {
 	switch {
 	case p.flavor.mariadb:
-		hash = NativePassword(pw)
-		return "IDENTIFIED BY PASSWORD '" + hash + "'", hash
+		return "IDENTIFIED BY PASSWORD '" + hash + "'"
 	case p.flavor.atLeast(8, 0, 0):
-		hash = cachingSHA2Hash(pw)
-		return "IDENTIFIED WITH " + MethodCachingSHA2 + " AS '" + hash + "'", hash
+		return "IDENTIFIED WITH " + MethodCachingSHA2 + " AS '" + hash + "'"
 	}
-	hash = NativePassword(pw)
-	return "IDENTIFIED WITH " + MethodNative + " AS '" + hash + "'", hash
+	return "IDENTIFIED WITH " + MethodNative + " AS '" + hash + "'"
 }
 
 // saltChars is what cachingSHA2Hash draws its salt from: MySQL accepts any
@@ -241,38 +249,68 @@ func (p *MySQL) Issue(ctx context.Context, req provider.IssueRequest) (*provider
 }
 
 func (p *MySQL) issue(ctx context.Context, req provider.IssueRequest) (*provider.Credential, error) {
+	to, err := p.converge(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &provider.Credential{
+		Ref:       provider.IdentityRef{System: p.system, Name: to.String()},
+		Secret:    req.Secret,
+		ExpiresAt: req.ExpiresAt,
+		Enforced:  false,
+	}, nil
+}
+
+// converge sends Issue's statements. With described set it sends none and
+// appends them there instead, the password masked, reading the server
+// as Issue does; an account that does not exist yet is taken to have no
+// grants, as CREATE USER leaves it, and the check of the dropped
+// privileges (a read of the result) is left out. One path for both keeps
+// a dry run's statements those of the run.
+func (p *MySQL) converge(ctx context.Context, req provider.IssueRequest, described *[]string) (acct, error) {
 	what := "issue " + req.Name
 	if strings.TrimSpace(req.Name) == "" {
-		return nil, errs.New(p.op, errs.Invalid, "", "issue: no login name")
+		return acct{}, errs.New(p.op, errs.Invalid, "", "issue: no login name")
 	}
-	if req.Secret.IsZero() {
-		return nil, errs.New(p.op, errs.Invalid, "", what+": empty secret")
+	clause := p.identifiedAs(provider.Masked)
+	if described == nil {
+		if req.Secret.IsZero() {
+			return acct{}, errs.New(p.op, errs.Invalid, "", what+": empty secret")
+		}
+		var hash string
+		clause, hash = p.identified(req.Secret.Reveal())
+		p.remember(string(req.Secret.Reveal()), hash)
 	}
 	to, _ := parseName(req.Name)
 	if to.user == "" {
-		return nil, errs.New(p.op, errs.Invalid, "", what+": no user name")
+		return acct{}, errs.New(p.op, errs.Invalid, "", what+": no user name")
 	}
-	clause, hash := p.identified(req.Secret.Reveal())
-	p.remember(string(req.Secret.Reveal()), hash)
+	send := func(stmts ...string) error {
+		if described != nil {
+			*described = append(*described, stmts...)
+			return nil
+		}
+		return p.exec(ctx, stmts...)
+	}
 
 	from, src, err := p.resolve(ctx, req.From.Name)
 	if err != nil {
-		return nil, p.queryErr(what, err)
+		return acct{}, p.queryErr(what, err)
 	}
 	if src == nil {
-		return nil, errs.New(p.op, errs.NotFound, "", what+": the source account "+req.From.Name+" does not exist")
+		return acct{}, errs.New(p.op, errs.NotFound, "", what+": the source account "+req.From.Name+" does not exist")
 	}
 	gs, err := p.showGrants(ctx, from)
 	if errors.Is(err, errNoGrants) {
-		return nil, errs.New(p.op, errs.NotFound, "", what+": the source account "+req.From.Name+" does not exist")
+		return acct{}, errs.New(p.op, errs.NotFound, "", what+": the source account "+req.From.Name+" does not exist")
 	}
 	if err != nil {
-		return nil, p.queryErr(what, err)
+		return acct{}, p.queryErr(what, err)
 	}
 	d := newDropSet(req.Drop)
 	want, err := p.wanted(ctx, gs, d, 0)
 	if err != nil {
-		return nil, p.queryErr(what+": copy the grants of "+from.String(), err)
+		return acct{}, p.queryErr(what+": copy the grants of "+from.String(), err)
 	}
 	opts := ""
 	if !src.role {
@@ -281,45 +319,42 @@ func (p *MySQL) issue(ctx context.Context, req provider.IssueRequest) (*provider
 
 	existing, err := p.findAccount(ctx, to)
 	if err != nil {
-		return nil, p.queryErr(what, err)
+		return acct{}, p.queryErr(what, err)
 	}
 	if existing != nil && existing.role {
-		return nil, errs.New(p.op, errs.Invalid, "", what+": "+to.String()+" is a role, not an account")
+		return acct{}, errs.New(p.op, errs.Invalid, "", what+": "+to.String()+" is a role, not an account")
 	}
 	if existing == nil {
 		lock := ""
 		if p.canLock() {
 			lock = " ACCOUNT LOCK"
 		}
-		if err := p.exec(ctx, "CREATE USER IF NOT EXISTS "+sqlAcct(to)+" "+clause+opts+lock); err != nil {
-			return nil, p.queryErr(what+": create the account", err)
+		if err := send("CREATE USER IF NOT EXISTS " + sqlAcct(to) + " " + clause + opts + lock); err != nil {
+			return acct{}, p.queryErr(what+": create the account", err)
 		}
 	}
-	cur, err := p.showGrants(ctx, to)
-	if err != nil {
-		return nil, p.queryErr(what, err)
+	cur := &grantSet{}
+	if existing != nil || described == nil {
+		if cur, err = p.showGrants(ctx, to); err != nil {
+			return acct{}, p.queryErr(what, err)
+		}
 	}
-	if err := p.exec(ctx, planGrants(p.flavor, to, cur.items, want.items)...); err != nil {
-		return nil, p.queryErr(what+": copy the grants of "+from.String(), err)
+	if err := send(planGrants(p.flavor, to, cur.items, want.items)...); err != nil {
+		return acct{}, p.queryErr(what+": copy the grants of "+from.String(), err)
 	}
-	if len(d.want) > 0 {
+	if len(d.want) > 0 && described == nil {
 		if err := p.checkDropped(ctx, what, to, d); err != nil {
-			return nil, err
+			return acct{}, err
 		}
 	}
 	unlock := ""
 	if p.canLock() {
 		unlock = " ACCOUNT UNLOCK"
 	}
-	if err := p.exec(ctx, "ALTER USER "+sqlAcct(to)+" "+clause+opts+unlock); err != nil {
-		return nil, p.queryErr(what+": set the password", err)
+	if err := send("ALTER USER " + sqlAcct(to) + " " + clause + opts + unlock); err != nil {
+		return acct{}, p.queryErr(what+": set the password", err)
 	}
-	return &provider.Credential{
-		Ref:       provider.IdentityRef{System: p.system, Name: to.String()},
-		Secret:    req.Secret,
-		ExpiresAt: req.ExpiresAt,
-		Enforced:  false,
-	}, nil
+	return to, nil
 }
 
 // checkDropped inspects a and fails when it holds, by any route, a
@@ -443,6 +478,14 @@ func (p *MySQL) revoke(ctx context.Context, id provider.IdentityRef) error {
 		return errs.E(p.op, errs.Other, "", fmt.Errorf("%s: random password: %w", what, err))
 	}
 	clause, _ := p.identified([]byte(hex.EncodeToString(random)))
+	if err := p.exec(ctx, p.revokeStatements(a, clause)...); err != nil {
+		return p.queryErr(what, err)
+	}
+	return nil
+}
+
+// revokeStatements lock a and set its password with clause.
+func (p *MySQL) revokeStatements(a acct, clause string) []string {
 	lock := ""
 	if p.canLock() {
 		lock = " ACCOUNT LOCK"
@@ -451,10 +494,7 @@ func (p *MySQL) revoke(ctx context.Context, id provider.IdentityRef) error {
 	if p.dualPasswords() {
 		stmts = append(stmts, "ALTER USER IF EXISTS "+sqlAcct(a)+" DISCARD OLD PASSWORD")
 	}
-	if err := p.exec(ctx, stmts...); err != nil {
-		return p.queryErr(what, err)
-	}
-	return nil
+	return stmts
 }
 
 // killWait bounds how long TerminateSessions waits for killed connections
@@ -474,33 +514,13 @@ func (p *MySQL) TerminateSessions(ctx context.Context, id provider.IdentityRef, 
 
 func (p *MySQL) terminate(ctx context.Context, id provider.IdentityRef, keep func(provider.Session) bool) (int, error) {
 	what := "terminate sessions of " + id.Name
-	a, _ := parseName(id.Name)
-	accounts, err := p.loadAccounts(ctx, &a.user)
+	sessions, err := p.openSessions(ctx, what, id)
 	if err != nil {
-		return 0, p.queryErr(what, err)
-	}
-	in := &inspection{p: p, id: &provider.Identity{Ref: id}, accounts: accounts}
-	for i := range accounts {
-		if accounts[i].acct == a {
-			in.self = &accounts[i]
-		}
-	}
-	if in.self == nil {
-		return 0, nil
-	}
-	if err := p.sessions(ctx, in); err != nil {
-		var e *errs.Error
-		if errors.As(err, &e) && e.Kind == errs.Permission {
-			return 0, errs.New(p.op, errs.Permission, "", what+": listing other accounts' sessions needs the PROCESS privilege, which the administrator lacks")
-		}
-		return 0, p.queryErr(what, err)
+		return 0, err
 	}
 	var killed []string
-	for _, s := range in.id.Sessions {
+	for _, s := range sessions {
 		if keep != nil && keep(s) {
-			continue
-		}
-		if _, err := strconv.ParseInt(s.ID, 10, 64); err != nil {
 			continue
 		}
 		if _, err := p.db.ExecContext(ctx, "KILL CONNECTION "+s.ID); err != nil {
@@ -513,6 +533,39 @@ func (p *MySQL) terminate(ctx context.Context, id provider.IdentityRef, keep fun
 		killed = append(killed, s.ID)
 	}
 	return len(killed), p.waitGone(ctx, killed)
+}
+
+// openSessions lists the account's sessions in the process list, except
+// rekey's own, as TerminateSessions kills them: those with a numeric id.
+func (p *MySQL) openSessions(ctx context.Context, what string, id provider.IdentityRef) ([]provider.Session, error) {
+	a, _ := parseName(id.Name)
+	accounts, err := p.loadAccounts(ctx, &a.user)
+	if err != nil {
+		return nil, p.queryErr(what, err)
+	}
+	in := &inspection{p: p, id: &provider.Identity{Ref: id}, accounts: accounts}
+	for i := range accounts {
+		if accounts[i].acct == a {
+			in.self = &accounts[i]
+		}
+	}
+	if in.self == nil {
+		return nil, nil
+	}
+	if err := p.sessions(ctx, in); err != nil {
+		var e *errs.Error
+		if errors.As(err, &e) && e.Kind == errs.Permission {
+			return nil, errs.New(p.op, errs.Permission, "", what+": listing other accounts' sessions needs the PROCESS privilege, which the administrator lacks")
+		}
+		return nil, p.queryErr(what, err)
+	}
+	var out []provider.Session
+	for _, s := range in.id.Sessions {
+		if _, err := strconv.ParseInt(s.ID, 10, 64); err == nil {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // waitGone waits until the connections ids have left the process list: a

@@ -11,7 +11,9 @@
 // write transactions begin IMMEDIATE, so a second rekey process waits for
 // the lock instead of failing half-way. The
 // handle holds one connection: in-process callers queue on it, which keeps
-// SQLite's single writer simple at the cost of concurrent readers.
+// SQLite's single writer simple at the cost of concurrent readers. The
+// connection keeps each statement it runs prepared (stmtcache.go), since
+// the driver would parse it again on every call.
 package sqlite
 
 import (
@@ -76,10 +78,11 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// A file: URI, so that a '?' or '#' in the path is escaped rather
 	// than taken for the start of the parameters.
 	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String() + "?" + params
-	db, err := sql.Open("sqlite", dsn)
+	conn, err := msqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, errs.E(op, errs.Other, path, err)
 	}
+	db := sql.OpenDB(cachingConnector{conn})
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)

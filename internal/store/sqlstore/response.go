@@ -455,23 +455,24 @@ func (s *Store) UpdateReview(ctx context.Context, id, phase string, fn func(json
 
 // Reviews implements store.Remediation.
 func (s *Store) Reviews(ctx context.Context, id string) ([]store.Review, error) {
-	const op = "store: reviews"
+	return records(ctx, s, "store: reviews", id, reviews)
+}
+
+func reviews(ctx context.Context, tx *sql.Tx, id string) ([]store.Review, error) {
 	var out []store.Review
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT phase, created, body FROM reviews WHERE incident_id = $1 ORDER BY phase`, []any{id},
-			func(r *sql.Rows) error {
-				rv := store.Review{IncidentID: id}
-				var created, body string
-				if err := r.Scan(&rv.Phase, &created, &body); err != nil {
-					return err
-				}
-				rv.Body = json.RawMessage(body)
-				var err error
-				rv.Created, err = store.ParseTime(created)
-				out = append(out, rv)
+	err := queryAll(ctx, tx, `SELECT phase, created, body FROM reviews WHERE incident_id = $1 ORDER BY phase`, []any{id},
+		func(r *sql.Rows) error {
+			rv := store.Review{IncidentID: id}
+			var created, body string
+			if err := r.Scan(&rv.Phase, &created, &body); err != nil {
 				return err
-			})
-	})
+			}
+			rv.Body = json.RawMessage(body)
+			var err error
+			rv.Created, err = store.ParseTime(created)
+			out = append(out, rv)
+			return err
+		})
 	return out, err
 }
 

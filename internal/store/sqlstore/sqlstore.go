@@ -432,34 +432,35 @@ func (s *Store) PutOccurrences(ctx context.Context, id string, occ []store.Occur
 
 // Occurrences implements store.Store.
 func (s *Store) Occurrences(ctx context.Context, id string) ([]store.Occurrence, error) {
-	const op = "store: occurrences"
+	return records(ctx, s, "store: occurrences", id, occurrences)
+}
+
+func occurrences(ctx context.Context, tx *sql.Tx, id string) ([]store.Occurrence, error) {
 	var out []store.Occurrence
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT incident_id, fingerprint, preview, rule, provider, severity, path, line, col,
+	err := queryAll(ctx, tx, `SELECT incident_id, fingerprint, preview, rule, provider, severity, path, line, col,
 				commit_id, at_head, class, encoding, ref, match_kind, first_seen, last_seen
 			FROM occurrences WHERE incident_id = $1
 			ORDER BY path, line, col, commit_id, ref, encoding, fingerprint`, []any{id}, func(r *sql.Rows) error {
-			var (
-				o           store.Occurrence
-				fp          string
-				atHead      int
-				first, last string
-			)
-			if err := r.Scan(&o.IncidentID, &fp, &o.Preview, &o.Rule, &o.Provider, &o.Severity, &o.Path, &o.Line, &o.Column,
-				&o.Commit, &atHead, &o.Class, &o.Encoding, &o.Ref, &o.Match, &first, &last); err != nil {
-				return err
-			}
-			o.Fingerprint, o.AtHead = secret.Fingerprint(fp), atHead != 0
-			var err error
-			if o.FirstSeen, err = store.ParseTime(first); err != nil {
-				return err
-			}
-			if o.LastSeen, err = store.ParseTime(last); err != nil {
-				return err
-			}
-			out = append(out, o)
-			return nil
-		})
+		var (
+			o           store.Occurrence
+			fp          string
+			atHead      int
+			first, last string
+		)
+		if err := r.Scan(&o.IncidentID, &fp, &o.Preview, &o.Rule, &o.Provider, &o.Severity, &o.Path, &o.Line, &o.Column,
+			&o.Commit, &atHead, &o.Class, &o.Encoding, &o.Ref, &o.Match, &first, &last); err != nil {
+			return err
+		}
+		o.Fingerprint, o.AtHead = secret.Fingerprint(fp), atHead != 0
+		var err error
+		if o.FirstSeen, err = store.ParseTime(first); err != nil {
+			return err
+		}
+		if o.LastSeen, err = store.ParseTime(last); err != nil {
+			return err
+		}
+		out = append(out, o)
+		return nil
 	})
 	return out, err
 }
@@ -526,102 +527,106 @@ func (s *Store) PutIdentity(ctx context.Context, id string, ident store.Identity
 
 // Identities implements store.Store.
 func (s *Store) Identities(ctx context.Context, id string) ([]store.Identity, error) {
-	const op = "store: identities"
+	return records(ctx, s, "store: identities", id, identities)
+}
+
+func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, error) {
 	var out []store.Identity
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		index := map[[2]string]int{}
-		err := queryAll(ctx, tx, `SELECT system, name, method, inspected, inspect_error, inspected_at, present, can_login, valid_until, flags
-			FROM identities WHERE incident_id = $1 ORDER BY system, name`, []any{id}, func(r *sql.Rows) error {
-			var (
-				ident                        store.Identity
-				inspected, present, canLogin int
-				inspectedAt, validUntil      sql.NullString
-				flags                        string
-			)
-			if err := r.Scan(&ident.System, &ident.Name, &ident.Method, &inspected, &ident.InspectError, &inspectedAt,
-				&present, &canLogin, &validUntil, &flags); err != nil {
-				return err
-			}
-			ident.IncidentID = id
-			ident.Inspected, ident.Exists, ident.CanLogin = inspected != 0, present != 0, canLogin != 0
-			var err error
-			if ident.InspectedAt, err = nullTime(inspectedAt); err != nil {
-				return err
-			}
-			if ident.ValidUntil, err = nullTime(validUntil); err != nil {
-				return err
-			}
-			if ident.Flags, err = parseList(flags); err != nil {
-				return err
-			}
-			index[[2]string{ident.System, ident.Name}] = len(out)
-			out = append(out, ident)
-			return nil
-		})
-		if err != nil {
+	index := map[[2]string]int{}
+	err := queryAll(ctx, tx, `SELECT system, name, method, inspected, inspect_error, inspected_at, present, can_login, valid_until, flags
+		FROM identities WHERE incident_id = $1 ORDER BY system, name`, []any{id}, func(r *sql.Rows) error {
+		var (
+			ident                        store.Identity
+			inspected, present, canLogin int
+			inspectedAt, validUntil      sql.NullString
+			flags                        string
+		)
+		if err := r.Scan(&ident.System, &ident.Name, &ident.Method, &inspected, &ident.InspectError, &inspectedAt,
+			&present, &canLogin, &validUntil, &flags); err != nil {
 			return err
 		}
-		owner := func(system, name string) (*store.Identity, error) {
-			i, ok := index[[2]string{system, name}]
-			if !ok {
-				return nil, fmt.Errorf("row for identity %s/%s, which is not stored", system, name)
-			}
-			return &out[i], nil
-		}
-		err = queryAll(ctx, tx, `SELECT system, identity, name, risk, via, creates_credentials
-			FROM privileges WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
-			p := store.Privilege{IncidentID: id}
-			var creates int
-			if err := r.Scan(&p.System, &p.Identity, &p.Name, &p.Risk, &p.Via, &creates); err != nil {
-				return err
-			}
-			p.CreatesCredentials = creates != 0
-			ident, err := owner(p.System, p.Identity)
-			if err == nil {
-				ident.Privileges = append(ident.Privileges, p)
-			}
-			return err
-		})
-		if err != nil {
+		ident.IncidentID = id
+		ident.Inspected, ident.Exists, ident.CanLogin = inspected != 0, present != 0, canLogin != 0
+		var err error
+		if ident.InspectedAt, err = nullTime(inspectedAt); err != nil {
 			return err
 		}
-		err = queryAll(ctx, tx, `SELECT system, identity, session_id, client, application, started, db_name
-			FROM sessions WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
-			se := store.Session{IncidentID: id}
-			var started sql.NullString
-			if err := r.Scan(&se.System, &se.Identity, &se.ID, &se.Client, &se.Application, &started, &se.Database); err != nil {
-				return err
-			}
-			t, err := nullTime(started)
-			if err != nil {
-				return err
-			}
-			if t != nil {
-				se.Started = *t
-			}
-			ident, err := owner(se.System, se.Identity)
-			if err == nil {
-				ident.Sessions = append(ident.Sessions, se)
-			}
-			return err
-		})
-		if err != nil {
+		if ident.ValidUntil, err = nullTime(validUntil); err != nil {
 			return err
 		}
-		return queryAll(ctx, tx, `SELECT system, identity, kind, name, detail
-			FROM related WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
-			rel := store.Related{IncidentID: id}
-			if err := r.Scan(&rel.System, &rel.Identity, &rel.Kind, &rel.Name, &rel.Detail); err != nil {
-				return err
-			}
-			ident, err := owner(rel.System, rel.Identity)
-			if err == nil {
-				ident.Related = append(ident.Related, rel)
-			}
+		if ident.Flags, err = parseList(flags); err != nil {
 			return err
-		})
+		}
+		index[[2]string{ident.System, ident.Name}] = len(out)
+		out = append(out, ident)
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	owner := func(system, name string) (*store.Identity, error) {
+		i, ok := index[[2]string{system, name}]
+		if !ok {
+			return nil, fmt.Errorf("row for identity %s/%s, which is not stored", system, name)
+		}
+		return &out[i], nil
+	}
+	err = queryAll(ctx, tx, `SELECT system, identity, name, risk, via, creates_credentials
+		FROM privileges WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+		p := store.Privilege{IncidentID: id}
+		var creates int
+		if err := r.Scan(&p.System, &p.Identity, &p.Name, &p.Risk, &p.Via, &creates); err != nil {
+			return err
+		}
+		p.CreatesCredentials = creates != 0
+		ident, err := owner(p.System, p.Identity)
+		if err == nil {
+			ident.Privileges = append(ident.Privileges, p)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = queryAll(ctx, tx, `SELECT system, identity, session_id, client, application, started, db_name
+		FROM sessions WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+		se := store.Session{IncidentID: id}
+		var started sql.NullString
+		if err := r.Scan(&se.System, &se.Identity, &se.ID, &se.Client, &se.Application, &started, &se.Database); err != nil {
+			return err
+		}
+		t, err := nullTime(started)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			se.Started = *t
+		}
+		ident, err := owner(se.System, se.Identity)
+		if err == nil {
+			ident.Sessions = append(ident.Sessions, se)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = queryAll(ctx, tx, `SELECT system, identity, kind, name, detail
+		FROM related WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+		rel := store.Related{IncidentID: id}
+		if err := r.Scan(&rel.System, &rel.Identity, &rel.Kind, &rel.Name, &rel.Detail); err != nil {
+			return err
+		}
+		ident, err := owner(rel.System, rel.Identity)
+		if err == nil {
+			ident.Related = append(ident.Related, rel)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ---- consumers ----
@@ -658,25 +663,26 @@ func (s *Store) PutConsumers(ctx context.Context, id string, cs []store.Consumer
 
 // Consumers implements store.Store.
 func (s *Store) Consumers(ctx context.Context, id string) ([]store.Consumer, error) {
-	const op = "store: consumers"
+	return records(ctx, s, "store: consumers", id, consumers)
+}
+
+func consumers(ctx context.Context, tx *sql.Tx, id string) ([]store.Consumer, error) {
 	var out []store.Consumer
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT name, identity, declared, observed, sources, third_party
+	err := queryAll(ctx, tx, `SELECT name, identity, declared, observed, sources, third_party
 			FROM consumers WHERE incident_id = $1 ORDER BY name`, []any{id}, func(r *sql.Rows) error {
-			c := store.Consumer{IncidentID: id}
-			var (
-				declared, observed, third int
-				sources                   string
-			)
-			if err := r.Scan(&c.Name, &c.Identity, &declared, &observed, &sources, &third); err != nil {
-				return err
-			}
-			c.Declared, c.Observed, c.ThirdParty = declared != 0, observed != 0, third != 0
-			var err error
-			c.Sources, err = parseList(sources)
-			out = append(out, c)
+		c := store.Consumer{IncidentID: id}
+		var (
+			declared, observed, third int
+			sources                   string
+		)
+		if err := r.Scan(&c.Name, &c.Identity, &declared, &observed, &sources, &third); err != nil {
 			return err
-		})
+		}
+		c.Declared, c.Observed, c.ThirdParty = declared != 0, observed != 0, third != 0
+		var err error
+		c.Sources, err = parseList(sources)
+		out = append(out, c)
+		return err
 	})
 	return out, err
 }
@@ -724,33 +730,85 @@ func (s *Store) AddEvents(ctx context.Context, id string, evs []store.Event) err
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, id string) ([]store.Event, error) {
-	const op = "store: events"
+	return records(ctx, s, "store: events", id, events)
+}
+
+func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
 	var out []store.Event
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line, detail
+	err := queryAll(ctx, tx, `SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line, detail
 			FROM events WHERE incident_id = $1 ORDER BY event_time, seq`, []any{id}, func(r *sql.Rows) error {
-			e := store.Event{IncidentID: id}
-			var t, detail string
-			if err := r.Scan(&t, &e.Credential, &e.Identity, &e.Source, &e.UserAgent, &e.Application, &e.Action,
-				&e.Outcome, &e.File, &e.Line, &detail); err != nil {
-				return err
-			}
+		e := store.Event{IncidentID: id}
+		var t, detail string
+		if err := r.Scan(&t, &e.Credential, &e.Identity, &e.Source, &e.UserAgent, &e.Application, &e.Action,
+			&e.Outcome, &e.File, &e.Line, &detail); err != nil {
+			return err
+		}
+		// Most events have no detail: "{}" needs no decoder.
+		if detail != "{}" {
 			if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
 				return err
 			}
 			if len(e.Detail) == 0 {
 				e.Detail = nil
 			}
-			var err error
-			e.Time, err = store.ParseTime(t)
-			out = append(out, e)
-			return err
-		})
+		}
+		var err error
+		e.Time, err = store.ParseTime(t)
+		out = append(out, e)
+		return err
 	})
 	return out, err
 }
 
+// ---- snapshot ----
+
+// Snapshot implements store.Store. The incident's row is read first, in
+// the same transaction, which is also the check that it exists.
+func (s *Store) Snapshot(ctx context.Context, id string) (store.Snapshot, error) {
+	const op = "store: snapshot"
+	var out store.Snapshot
+	err := s.tx(ctx, op, id, readOnly, func(tx *sql.Tx) error {
+		var err error
+		out.Incident, err = scanIncident(tx.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = $1`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(op, id)
+		}
+		if err != nil {
+			return err
+		}
+		if out.Occurrences, err = occurrences(ctx, tx, id); err != nil {
+			return err
+		}
+		if out.Identities, err = identities(ctx, tx, id); err != nil {
+			return err
+		}
+		if out.Consumers, err = consumers(ctx, tx, id); err != nil {
+			return err
+		}
+		if out.Events, err = events(ctx, tx, id); err != nil {
+			return err
+		}
+		out.Reviews, err = reviews(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return store.Snapshot{}, err
+	}
+	return out, nil
+}
+
 // ---- helpers ----
+
+// records runs read, which reads one kind of incident id's records, in a
+// read-only transaction after checking that the incident exists.
+func records[T any](ctx context.Context, s *Store, op, id string, read func(context.Context, *sql.Tx, string) ([]T, error)) ([]T, error) {
+	var out []T
+	err := s.read(ctx, op, id, func(tx *sql.Tx) (err error) {
+		out, err = read(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
 
 func queryAll(ctx context.Context, tx *sql.Tx, q string, args []any, row func(*sql.Rows) error) error {
 	rows, err := tx.QueryContext(ctx, q, args...)

@@ -53,6 +53,8 @@ func Run(t *testing.T, h Harness) {
 		{"Consumers", testConsumers},
 		{"Events", testEvents},
 		{"EventDetail", testEventDetail},
+		{"Snapshot", testSnapshot},
+		{"SnapshotConsistent", testSnapshotConsistent},
 		{"Plan", testPlan},
 		{"Steps", testSteps},
 		{"SealOnce", testSealOnce},
@@ -678,6 +680,7 @@ func testNotFound(t *testing.T, h Harness) {
 		"Consumers":    func() error { _, err := s.Consumers(ctx(), id); return err },
 		"AddEvents":    func() error { return s.AddEvents(ctx(), id, nil) },
 		"Events":       func() error { _, err := s.Events(ctx(), id); return err },
+		"Snapshot":     func() error { _, err := s.Snapshot(ctx(), id); return err },
 	}
 	for name, call := range calls {
 		err := call()

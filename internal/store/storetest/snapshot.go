@@ -1,0 +1,153 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/store"
+)
+
+// testSnapshot checks that a snapshot holds what the separate reads
+// return, for the incident asked about only.
+func testSnapshot(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "snapshot secret value, long enough"))
+	other, _ := mustOpen(t, s, newIncident(t, "another snapshot secret value, long"))
+	f := inc.Fingerprint
+	occ := []store.Occurrence{
+		{Fingerprint: f, Preview: inc.Preview, Rule: "postgres-dsn", Path: "deploy/app.env", Line: 3, Column: 9, Commit: "c1", Ref: "refs/heads/main", Encoding: "plain",
+			FirstSeen: at(-time.Hour), LastSeen: at(0)},
+		{Fingerprint: f, Preview: inc.Preview, Rule: "postgres-dsn", Path: ".env", Line: 1, Column: 14, AtHead: true, FirstSeen: at(0), LastSeen: at(0)},
+	}
+	if err := s.PutOccurrences(ctx(), inc.ID, occ); err != nil {
+		t.Fatal(err)
+	}
+	for _, ident := range []store.Identity{identity("v1"), {System: "shop-db", Name: "billing", Method: "scram-sha-256"}} {
+		if err := s.PutIdentity(ctx(), inc.ID, ident); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutConsumers(ctx(), inc.ID, []store.Consumer{
+		{Name: "orders-api", Identity: "orders_svc", Declared: true, Sources: []string{"10.0.4.0/24"}},
+		{Name: "203.0.113.9", Identity: "orders_svc", Observed: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddEvents(ctx(), inc.ID, []store.Event{
+		{Time: at(time.Hour), Credential: "orders_svc", Source: "10.0.4.7", Action: "connect", File: "pg.csv", Line: 2},
+		{Time: at(0), Credential: "orders_svc", Source: "203.0.113.9", Action: "iam:CreateAccessKey", File: "pg.csv", Line: 1,
+			Detail: map[string]string{"derived_key_id": "AKIAI44QH8DHBEXAMPLE"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutReview(ctx(), inc.ID, store.Review{Phase: "exposure", Created: at(0), Body: json.RawMessage(`{"has_baseline":false}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// The other incident's records must not show in this one's snapshot.
+	if err := s.PutConsumers(ctx(), other.ID, []store.Consumer{{Name: "elsewhere"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := s.Snapshot(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := reads(t, s, inc.ID)
+	if len(w.Occurrences) != 2 || len(w.Identities) != 2 || len(w.Consumers) != 2 || len(w.Events) != 2 || len(w.Reviews) != 1 {
+		t.Fatalf("the separate reads do not return what was put: %s", show(w))
+	}
+	check(t, "snapshot", got, w)
+
+	empty, err := s.Snapshot(ctx(), other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "snapshot of an incident with consumers only", empty, reads(t, s, other.ID))
+	if len(empty.Consumers) != 1 || empty.Events != nil {
+		t.Errorf("snapshot of the other incident: %s, want its one consumer and nothing else", show(empty))
+	}
+}
+
+// testSnapshotConsistent writes an event and then a consumer naming it,
+// over and over, while readers take snapshots: every snapshot must show
+// the two writes of one instant, so its consumer is at most one event
+// behind and never ahead. Separate reads, one transaction each, see the
+// events a writer added after they read the consumers.
+func testSnapshotConsistent(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "consistent snapshot secret, long"))
+	const rounds = 60
+	var (
+		wg   sync.WaitGroup
+		done = make(chan struct{})
+		fail = make(chan error, 1)
+	)
+	report := func(err error) {
+		select {
+		case fail <- err:
+		default:
+		}
+	}
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				snap, err := s.Snapshot(ctx(), inc.ID)
+				if err != nil {
+					report(err)
+					return
+				}
+				c := 0
+				if len(snap.Consumers) == 1 {
+					c, _ = strconv.Atoi(snap.Consumers[0].Name)
+				}
+				if n := len(snap.Events); c > n || c < n-1 {
+					report(errors.New("a snapshot shows " + strconv.Itoa(n) + " events and the consumer of event " + strconv.Itoa(c)))
+					return
+				}
+			}
+		})
+	}
+	for i := 1; i <= rounds; i++ {
+		if err := s.AddEvents(ctx(), inc.ID, []store.Event{{Time: at(time.Duration(i) * time.Second), Action: "connect", File: "pg.csv", Line: i}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutConsumers(ctx(), inc.ID, []store.Consumer{{Name: strconv.Itoa(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	select {
+	case err := <-fail:
+		t.Error(err)
+	default:
+	}
+}
+
+// reads is what the separate reads return for incident id.
+func reads(t *testing.T, s store.Store, id string) store.Snapshot {
+	t.Helper()
+	var (
+		w    store.Snapshot
+		errs [6]error
+	)
+	w.Incident, errs[0] = s.GetIncident(ctx(), id)
+	w.Occurrences, errs[1] = s.Occurrences(ctx(), id)
+	w.Identities, errs[2] = s.Identities(ctx(), id)
+	w.Consumers, errs[3] = s.Consumers(ctx(), id)
+	w.Events, errs[4] = s.Events(ctx(), id)
+	w.Reviews, errs[5] = s.Reviews(ctx(), id)
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/deliver/ghsecret"
 	"github.com/rekeyhq/rekey/internal/deliver/glvariable"
+	"github.com/rekeyhq/rekey/internal/deliver/k8ssecret"
 	"github.com/rekeyhq/rekey/internal/deliver/tlsfiles"
 	"github.com/rekeyhq/rekey/internal/deliver/vaultkv"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -29,6 +30,8 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return vaultkv.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitLabCIVariable:
 		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	case inventory.DeliverKubernetesSecret:
+		return k8ssecret.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitHubActionsSecret:
 		return s.githubSecret(c.Deliver)
 	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile, inventory.DeliverTLSSecretManifest:

@@ -188,7 +188,7 @@ type JIT struct {
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
 	// Type is "file", "vault-kv", "github-actions-secret",
-	// "gitlab-ci-variable", "tls-files" or "key-file" (later: kubernetes).
+	// "gitlab-ci-variable", "tls-files", "key-file" or "kubernetes-secret".
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -217,6 +217,10 @@ type Delivery struct {
 	// its key; Protected and Masked are set on the variable as written.
 	Project           string
 	Protected, Masked bool
+	// Namespace (the kubernetes system's context namespace when empty),
+	// Name, Key and UserKey locate a kubernetes-secret's keys; Restart
+	// ("deployment/NAME") is the Deployment restarted once it changed.
+	Namespace, Restart string
 	// Cert, Chain and FullChain are a tls-files delivery's certificate
 	// file, chain file and whether the certificate file holds the chain
 	// too; Path is then its private key file (and a key-file delivery's

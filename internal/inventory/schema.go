@@ -29,7 +29,7 @@ var (
 	policyKeys   = []string{"approve", "ttl"}
 	notifyKeys   = []string{"type", "url"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest, DeliverKubernetesSecret}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -232,7 +232,7 @@ const TypeAWSIAM = "aws-iam"
 
 // endpointTypes are the system types reached over an HTTP API, whose base
 // URL endpoint: may set; a database's DSN already says where it is.
-var endpointTypes = []string{TypeAWSIAM, TypeVault, TypeGitHub, TypeGitLab}
+var endpointTypes = []string{TypeAWSIAM, TypeVault, TypeGitHub, TypeGitLab, TypeKubernetes}
 
 // endpoint reads a system's API base URL: absolute http(s), a host, no
 // credentials in it (the inventory lives in git), no query or fragment.
@@ -511,6 +511,10 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverGitLabCIVariable {
 		p.gitlabDelivery(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverKubernetesSecret {
+		p.kubernetesDelivery(o, d, what, inv)
 		return d
 	}
 	if d.Type == DeliverTLSFiles {

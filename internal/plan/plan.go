@@ -578,6 +578,12 @@ func deliveryPlace(d *inventory.Delivery) (where, how string) {
 		return scope + " " + d.Name, "a sealed box; GitHub never returns it"
 	case inventory.DeliverGitLabCIVariable:
 		return d.Project + " " + d.Key, "a CI/CD variable"
+	case inventory.DeliverKubernetesSecret:
+		how := "key " + d.Key + " by resourceVersion"
+		if d.Restart != "" {
+			how += ", then rollout restart " + d.Restart
+		}
+		return strings.TrimPrefix(d.Namespace+"/"+d.Name, "/"), how
 	}
 	return d.Path, strings.TrimSpace(d.Format+" "+d.Key) + ", atomically"
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/certs"
 	"github.com/rekeyhq/rekey/internal/provider/github"
 	"github.com/rekeyhq/rekey/internal/provider/gitlab"
+	"github.com/rekeyhq/rekey/internal/provider/kubernetes"
 	"github.com/rekeyhq/rekey/internal/provider/mysql"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/provider/redis"
@@ -23,6 +24,7 @@ func Registry() *provider.Registry {
 	r.Register("aws-iam", awsiam.New)
 	r.Register(github.Type, github.New)
 	r.Register(gitlab.Type, gitlab.New)
+	r.Register(kubernetes.Type, kubernetes.New)
 	r.Register("mysql", mysql.New)
 	r.Register("postgres", postgres.New)
 	r.Register("redis", redis.New)

@@ -1,6 +1,7 @@
 // Package drillaws is a leaked-AWS-key drill (make test runs it; see
 // drill_test.go): an IAM user's access key pair is read by two consumers,
-// one from a dotenv file and one from a Vault KV v2 path, copies of it sit
+// one from a Kubernetes Secret (its Deployment restarted on change) and one
+// from a Vault KV v2 path, copies of it sit
 // in a repository's CI workflow and deploy file, and CloudTrail shows an
 // attacker using it to create a backdoor access key for another user.
 // `rekey respond --yes` stops (exit 3) at the backdoor's revoke-related
@@ -8,16 +9,16 @@
 // the leaked key and the backdoor refused, both consumers working on the
 // new key, and the report.
 //
-// AWS and Vault cannot be reached from here: the drill runs against the
-// project's test servers (awsiamtest: IAM and STS with SigV4 checked with
-// the caller's secret; vaulttest: Vault's HTTP API), written from the
-// services' published API references. A real Kubernetes Secret consumer is
-// not part of it: rekey has no kubernetes provider yet.
+// AWS, Vault and a cluster cannot be reached from here: the drill runs
+// against the project's test servers (awsiamtest: IAM and STS with SigV4
+// checked with the caller's secret; vaulttest: Vault's HTTP API; k8stest:
+// the Kubernetes API with TLS, bearer tokens and a rollout status it sets
+// itself), written from the services' published API references.
 package drillaws
 
 import (
-	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"os"
@@ -30,8 +31,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	vault "github.com/hashicorp/vault/api"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rekeyhq/rekey/internal/kubeapi"
 	"github.com/rekeyhq/rekey/internal/provider/awsiam/awsiamtest"
+	"github.com/rekeyhq/rekey/internal/provider/kubernetes/k8stest"
 	"github.com/rekeyhq/rekey/internal/provider/vault/vaulttest"
 )
 
@@ -59,6 +65,8 @@ type Outcome struct {
 	// Consumers is, per consumer, the key id it holds and whether STS
 	// accepts what it holds.
 	Consumers map[string]ConsumerOutcome
+	// APIRestarted: the api's Deployment was restarted (rollout restart).
+	APIRestarted bool
 	// Report is the incident report (Markdown).
 	Report string
 }
@@ -72,6 +80,8 @@ type ConsumerOutcome struct {
 const (
 	user    = "deploy-bot"
 	account = "123456789012"
+	// The api consumer's Secret and Deployment.
+	k8sNamespace, k8sSecret, k8sDeployment = "shop", "aws-deploy", "api"
 )
 
 // Run runs the drill with its own test servers and directory, removed at
@@ -86,6 +96,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer iam.Close()
 	vs := vaulttest.New()
 	defer vs.Close()
+	ks := k8stest.New()
+	defer ks.Close()
 	dir, err := os.MkdirTemp("", "rekey-drill-aws-")
 	if err != nil {
 		return nil, err
@@ -109,9 +121,23 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := os.WriteFile(vaultToken, []byte(vs.RootToken()), 0o600); err != nil {
 		return nil, err
 	}
-	apiEnv := filepath.Join(dir, "api.env")
+	kubeconfig := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: drill\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n"+
+		"users:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: drill\n  context: {cluster: drill, user: admin, namespace: %s}\ncurrent-context: drill\n",
+		ks.URL, base64.StdEncoding.EncodeToString(ks.CAData()), ks.RootToken(), k8sNamespace)
+	kc, err := kubeapi.New([]byte(kubeconfig), "")
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	if _, err := kc.CoreV1().Secrets(k8sNamespace).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: k8sSecret},
+		Data: map[string][]byte{"AWS_REGION": []byte("us-east-1"), "AWS_ACCESS_KEY_ID": []byte(leakedID), "AWS_SECRET_ACCESS_KEY": []byte(leaked)}}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("kubernetes: create the api's Secret: %w", err)
+	}
+	if _, err := kc.AppsV1().Deployments(k8sNamespace).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: k8sDeployment}}, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("kubernetes: create the api's Deployment: %w", err)
+	}
+	kubeconfigFile := filepath.Join(dir, "kubeconfig")
 	files := map[string]string{
-		apiEnv: fmt.Sprintf("AWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", leakedID, leaked),
+		kubeconfigFile: kubeconfig,
 		filepath.Join(dir, "repo", ".github", "workflows", "deploy.yml"): fmt.Sprintf("name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    env:\n      AWS_ACCESS_KEY_ID: %s\n      AWS_SECRET_ACCESS_KEY: %s\n    steps:\n      - run: aws s3 sync public s3://shop-assets\n", leakedID, leaked),
 		filepath.Join(dir, "repo", "deploy", "settings.env"):             fmt.Sprintf("AWS_SECRET_ACCESS_KEY=%s\n", leaked),
 		filepath.Join(dir, "cloudtrail", "events.json"):                  cloudTrail(leakedID, backdoorID),
@@ -121,12 +147,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 systems:
   - { name: aws, type: aws-iam, admin: env:AWS_ADMIN, endpoint: %q }
   - { name: vault, type: vault, admin: env:VAULT_ADMIN, endpoint: %q }
+  - { name: cluster, type: kubernetes, admin: file:kubeconfig }
 identities:
   - { name: %s, system: aws }
 consumers:
   - name: api
     identity: %s
-    deliver: { type: file, path: api.env, format: dotenv, key: AWS_SECRET_ACCESS_KEY, user_key: AWS_ACCESS_KEY_ID }
+    deliver: { type: kubernetes-secret, namespace: %s, name: %s, key: AWS_SECRET_ACCESS_KEY, user_key: AWS_ACCESS_KEY_ID, restart: deployment/%s }
     health: %q
   - name: worker
     identity: %s
@@ -136,7 +163,7 @@ sources:
   - { type: dir, path: repo }
 logs:
   - { type: cloudtrail, path: "cloudtrail/*.json" }
-`, iam.URL, vs.URL, user, user, o.Check("file|"+iam.URL+"|"+apiEnv), user, o.Check("vault|"+iam.URL+"|"+vs.URL+"|"+vaultToken+"|secret/data/aws/deploy"))
+`, iam.URL, vs.URL, user, user, k8sNamespace, k8sSecret, k8sDeployment, o.Check("k8s|"+iam.URL+"|"+kubeconfigFile+"|"+k8sNamespace+"/"+k8sSecret), user, o.Check("vault|"+iam.URL+"|"+vs.URL+"|"+vaultToken+"|secret/data/aws/deploy"))
 	for p, body := range files {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
@@ -195,8 +222,11 @@ logs:
 	}
 	out.LeakedRefused = !works(iam.URL, leakedID, leaked)
 	out.BackdoorRefused = !works(iam.URL, backdoorID, backdoor)
-	id, sec := dotenv(apiEnv)
+	id, sec, _ := fromSecret(kubeconfigFile, k8sNamespace+"/"+k8sSecret)
 	out.Consumers["api"] = ConsumerOutcome{KeyID: id, Works: works(iam.URL, id, sec)}
+	if d, err := kc.AppsV1().Deployments(k8sNamespace).Get(ctx, k8sDeployment, metav1.GetOptions{}); err == nil {
+		out.APIRestarted = d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] != ""
+	}
 	kv, err := root.Logical().Read("secret/data/aws/deploy")
 	if err == nil && kv != nil {
 		data, _ := kv.Data["data"].(map[string]any)
@@ -218,13 +248,15 @@ func (o *Outcome) Print(w io.Writer) {
 	fmt.Fprintf(w, "second respond:      exit %d\n", o.SecondExit)
 	fmt.Fprintf(w, "leaked key refused:  %s\n", yes[o.LeakedRefused])
 	fmt.Fprintf(w, "backdoor refused:    %s\n", yes[o.BackdoorRefused])
+	fmt.Fprintf(w, "api restarted:       %s\n", yes[o.APIRestarted])
 	for _, name := range []string{"api", "worker"} {
 		c := o.Consumers[name]
 		fmt.Fprintf(w, "consumer %-10s  key %s, works: %s\n", name+":", c.KeyID, yes[c.Works])
 	}
 }
 
-// Check is a consumer's health check: spec is "file|ENDPOINT|DOTENV" or
+// Check is a consumer's health check: spec is
+// "k8s|ENDPOINT|KUBECONFIG_FILE|NAMESPACE/SECRET" or
 // "vault|ENDPOINT|VAULT_ADDR|TOKEN_FILE|KV_DATA_PATH"; it reads the key
 // pair where the consumer does and signs sts:GetCallerIdentity with it.
 // It returns the process exit code.
@@ -232,8 +264,12 @@ func Check(spec string) int {
 	f := strings.Split(spec, "|")
 	var id, sec string
 	switch {
-	case len(f) == 3 && f[0] == "file":
-		id, sec = dotenv(f[2])
+	case len(f) == 4 && f[0] == "k8s":
+		var err error
+		if id, sec, err = fromSecret(f[2], f[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "read the key from the Secret:", err)
+			return 1
+		}
 	case len(f) == 5 && f[0] == "vault":
 		tok, err := os.ReadFile(f[3])
 		if err != nil {
@@ -281,23 +317,25 @@ func works(endpoint, id, sec string) bool {
 	return err == nil
 }
 
-func dotenv(path string) (id, sec string) {
-	f, err := os.Open(path)
+// fromSecret reads the key pair from a Kubernetes Secret ("ns/name") as
+// a pod mounting it would see it.
+func fromSecret(kubeconfigFile, nsName string) (id, sec string, err error) {
+	b, err := os.ReadFile(kubeconfigFile)
 	if err != nil {
-		return "", ""
+		return "", "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "AWS_ACCESS_KEY_ID":
-			id = v
-		case "AWS_SECRET_ACCESS_KEY":
-			sec = v
-		}
+	c, err := kubeapi.New(b, "")
+	if err != nil {
+		return "", "", err
 	}
-	return id, sec
+	ns, name, _ := strings.Cut(nsName, "/")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := c.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", "", err
+	}
+	return string(s.Data["AWS_ACCESS_KEY_ID"]), string(s.Data["AWS_SECRET_ACCESS_KEY"]), nil
 }
 
 // incidentOf finds the incident id respond printed.

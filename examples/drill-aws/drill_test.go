@@ -46,6 +46,9 @@ func TestDrillAWS(t *testing.T) {
 	if !out.LeakedRefused || !out.BackdoorRefused {
 		t.Errorf("STS refuses the leaked key: %v, the backdoor: %v; want both refused", out.LeakedRefused, out.BackdoorRefused)
 	}
+	if !out.APIRestarted {
+		t.Errorf("the api's Deployment was not restarted after its Secret changed")
+	}
 	var ids []string
 	for _, name := range []string{"api", "worker"} {
 		c := out.Consumers[name]

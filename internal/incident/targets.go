@@ -6,6 +6,7 @@ import (
 	gh "github.com/google/go-github/v72/github"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/awssm"
 	"github.com/rekeyhq/rekey/internal/deliver/file"
 	"github.com/rekeyhq/rekey/internal/deliver/ghsecret"
 	"github.com/rekeyhq/rekey/internal/deliver/glvariable"
@@ -32,6 +33,8 @@ func (s Systems) Target(c *inventory.Consumer) (deliver.Target, error) {
 		return glvariable.FromInventory(s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverKubernetesSecret:
 		return k8ssecret.FromInventory(s.Inventory, c.Deliver, s.Getenv)
+	case inventory.DeliverAWSSecretsManager:
+		return awssm.FromInventory(context.Background(), s.Inventory, c.Deliver, s.Getenv)
 	case inventory.DeliverGitHubActionsSecret:
 		return s.githubSecret(c.Deliver)
 	case inventory.DeliverTLSFiles, inventory.DeliverKeyFile, inventory.DeliverTLSSecretManifest:

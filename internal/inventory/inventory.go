@@ -188,7 +188,8 @@ type JIT struct {
 // Delivery is where a consumer's copy of the secret is written.
 type Delivery struct {
 	// Type is "file", "vault-kv", "github-actions-secret",
-	// "gitlab-ci-variable", "tls-files", "key-file" or "kubernetes-secret".
+	// "gitlab-ci-variable", "tls-files", "key-file", "kubernetes-secret"
+	// or "aws-secretsmanager".
 	Type string
 	// Path is the file, as written; relative paths are taken from the
 	// inventory's directory (Inventory.Abs).
@@ -221,6 +222,9 @@ type Delivery struct {
 	// Name, Key and UserKey locate a kubernetes-secret's keys; Restart
 	// ("deployment/NAME") is the Deployment restarted once it changed.
 	Namespace, Restart string
+	// SecretID is an aws-secretsmanager delivery's secret (name or ARN);
+	// Key, when set, is the field of its JSON value holding the secret.
+	SecretID string
 	// Cert, Chain and FullChain are a tls-files delivery's certificate
 	// file, chain file and whether the certificate file holds the chain
 	// too; Path is then its private key file (and a key-file delivery's

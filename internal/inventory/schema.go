@@ -29,7 +29,7 @@ var (
 	policyKeys   = []string{"approve", "ttl"}
 	notifyKeys   = []string{"type", "url"}
 
-	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest, DeliverKubernetesSecret}
+	deliverTypes    = []string{"file", DeliverVaultKV, DeliverGitHubActionsSecret, DeliverGitLabCIVariable, DeliverTLSFiles, DeliverKeyFile, DeliverTLSSecretManifest, DeliverKubernetesSecret, DeliverAWSSecretsManager}
 	fileDeliverKeys = []string{"type", "path", "format", "key", "user_key"}
 	fileFormats     = []string{"dotenv", "yaml", "json", "ini"}
 	identityKinds   = []string{KindAgent}
@@ -515,6 +515,10 @@ func (p *parser) delivery(v *yaml.Node, what string, inv *Inventory) *Delivery {
 	}
 	if d.Type == DeliverKubernetesSecret {
 		p.kubernetesDelivery(o, d, what, inv)
+		return d
+	}
+	if d.Type == DeliverAWSSecretsManager {
+		p.awssmDelivery(o, d, what, inv)
 		return d
 	}
 	if d.Type == DeliverTLSFiles {

@@ -16,3 +16,13 @@ func TestDeliveryPlaceKubernetesSecret(t *testing.T) {
 		t.Errorf("without a namespace: %q", where)
 	}
 }
+
+func TestDeliveryPlaceAWSSecretsManager(t *testing.T) {
+	where, how := deliveryPlace(&inventory.Delivery{Type: inventory.DeliverAWSSecretsManager, SecretID: "prod/app", Key: "secret"})
+	if where != "secret prod/app" || how != "key secret of its JSON value, a new version (AWSCURRENT)" {
+		t.Errorf("deliveryPlace = %q, %q", where, how)
+	}
+	if _, how := deliveryPlace(&inventory.Delivery{Type: inventory.DeliverAWSSecretsManager, SecretID: "prod/app"}); how != "a new version (AWSCURRENT)" {
+		t.Errorf("plain: %q", how)
+	}
+}

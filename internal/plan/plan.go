@@ -578,6 +578,11 @@ func deliveryPlace(d *inventory.Delivery) (where, how string) {
 		return scope + " " + d.Name, "a sealed box; GitHub never returns it"
 	case inventory.DeliverGitLabCIVariable:
 		return d.Project + " " + d.Key, "a CI/CD variable"
+	case inventory.DeliverAWSSecretsManager:
+		if d.Key == "" {
+			return "secret " + d.SecretID, "a new version (AWSCURRENT)"
+		}
+		return "secret " + d.SecretID, "key " + d.Key + " of its JSON value, a new version (AWSCURRENT)"
 	case inventory.DeliverKubernetesSecret:
 		how := "key " + d.Key + " by resourceVersion"
 		if d.Restart != "" {

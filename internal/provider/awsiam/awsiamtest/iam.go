@@ -42,8 +42,12 @@ var iamHandlers = map[string]handler{
 // attached policies and its groups', capped by its permissions boundary;
 // a role session's role's inline policies.
 func (c *call) authorize(action string) *apiError {
-	resource := c.resource()
-	req := request{action: "iam:" + action, resource: resource, tokenIssued: c.who.tokenIssued}
+	return c.decide("iam:"+action, c.resource())
+}
+
+// decide evaluates the caller's policies for action on resource.
+func (c *call) decide(action, resource string) *apiError {
+	req := request{action: action, resource: resource, tokenIssued: c.who.tokenIssued}
 	var d decision
 	if r := c.s.roles[c.who.role]; r != nil {
 		var docs []document

@@ -37,8 +37,9 @@ const (
 	stsVersion = "2011-06-15"
 )
 
-// Server is one account's IAM and STS on one base URL; the SigV4
-// credential scope's service name ("iam" or "sts") picks the API.
+// Server is one account's IAM, STS and Secrets Manager on one base URL;
+// the SigV4 credential scope's service name ("iam", "sts" or
+// "secretsmanager") picks the API.
 type Server struct {
 	URL string
 	hs  *httptest.Server
@@ -55,6 +56,7 @@ type Server struct {
 	policies map[string]*managedPolicy
 	groups   map[string]*group
 	roles    map[string]*role
+	secrets  map[string]*smSecret
 	signed   map[string]int // requests signed with each key id, refused ones included
 
 	adminKey, adminSecret string
@@ -125,7 +127,7 @@ func New() *Server {
 	s := &Server{
 		users: map[string]*user{}, keys: map[string]*accessKey{}, sessions: map[string]*session{},
 		policies: map[string]*managedPolicy{}, groups: map[string]*group{}, roles: map[string]*role{},
-		signed: map[string]int{},
+		signed: map[string]int{}, secrets: map[string]*smSecret{},
 	}
 	for name, doc := range awsManaged {
 		arn := "arn:aws:iam::aws:policy/" + name
@@ -420,7 +422,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, "iam", reqID, errf(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"))
 		return
 	}
-	if service != "iam" && service != "sts" {
+	if service != "iam" && service != "sts" && service != "secretsmanager" {
 		writeError(w, "iam", reqID, errf(http.StatusBadRequest, "InvalidAction", "service %q is not served here", service))
 		return
 	}
@@ -433,6 +435,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	who, aerr := s.authenticate(r, body, auth)
 	if aerr != nil {
 		writeError(w, service, reqID, aerr)
+		return
+	}
+	if service == "secretsmanager" {
+		s.serveSecretsManager(w, r, body, &call{s: s, who: who, region: auth.region, service: service}, reqID)
 		return
 	}
 	form, _ := url.ParseQuery(r.URL.RawQuery)

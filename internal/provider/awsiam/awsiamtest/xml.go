@@ -71,6 +71,10 @@ func writeResult(w http.ResponseWriter, service, action, reqID string, result []
 
 // writeError writes the documented ErrorResponse with its HTTP status.
 func writeError(w http.ResponseWriter, service, reqID string, e *apiError) {
+	if service == "secretsmanager" {
+		writeJSONError(w, reqID, e)
+		return
+	}
 	typ := "Sender"
 	if e.status >= 500 {
 		typ = "Receiver"

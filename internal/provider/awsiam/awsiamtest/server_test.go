@@ -52,7 +52,13 @@ func TestSignatureIsChecked(t *testing.T) {
 	if got, want := aws.ToString(out.Arn), userARN(AdminUser); got != want {
 		t.Errorf("Arn = %q, want %q", got, want)
 	}
-	_, st = clients(s, id, sec[:len(sec)-1]+"x", "")
+	// Change the last character; a secret that ends in "x" already must
+	// not stay the same (a random secret does, one time in 64).
+	wrong := sec[:len(sec)-1] + "x"
+	if wrong == sec {
+		wrong = sec[:len(sec)-1] + "y"
+	}
+	_, st = clients(s, id, wrong, "")
 	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); code(err) != "SignatureDoesNotMatch" {
 		t.Errorf("wrong secret: %v, want SignatureDoesNotMatch", err)
 	}

@@ -200,4 +200,9 @@ type Snapshot struct {
 	Consumers   []Consumer
 	Events      []Event
 	Reviews     []Review
+	// Opener is the incident's first incident.open audit entry, nil
+	// without one (GET /incidents/{id} names who opened it).
+	Opener *AuditEntry
+	// Plan is the stored plan, nil before one is made.
+	Plan *Plan
 }

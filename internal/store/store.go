@@ -105,9 +105,9 @@ type Store interface {
 
 	// Snapshot returns incident id with its copies, identities,
 	// consumers, events and reviews, in the order the methods reading
-	// each return them, read in one transaction: one consistent view, at
-	// the cost of one read instead of six (the API computes a scope per
-	// request).
+	// each return them, its opener's audit entry and its stored plan,
+	// read in one transaction: one consistent view, at the cost of one
+	// read instead of eight (the API computes a scope per request).
 	Snapshot(ctx context.Context, id string) (Snapshot, error)
 
 	// Responder: plans, steps, sealed credentials, leases, audit log.

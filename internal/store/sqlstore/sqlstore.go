@@ -788,7 +788,13 @@ func (s *Store) Snapshot(ctx context.Context, id string) (store.Snapshot, error)
 		if out.Events, err = events(ctx, tx, id); err != nil {
 			return err
 		}
-		out.Reviews, err = reviews(ctx, tx, id)
+		if out.Reviews, err = reviews(ctx, tx, id); err != nil {
+			return err
+		}
+		if out.Opener, err = opener(ctx, tx, id); err != nil {
+			return err
+		}
+		out.Plan, err = storedPlan(ctx, tx, id)
 		return err
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ func Show(ctx context.Context, d Deps, id string) (Summary, error) {
 }
 
 func show(ctx context.Context, d Deps, id string) (Summary, store.Snapshot, error) {
-	snap, err := d.Store.Snapshot(ctx, id)
+	snap, err := d.Store.Snapshot(ctx, id, store.WithRun)
 	if err != nil {
 		return Summary{}, store.Snapshot{}, err
 	}

@@ -34,9 +34,9 @@ type readCounter struct {
 	calls map[string]int
 }
 
-func (r *readCounter) Snapshot(ctx context.Context, id string) (store.Snapshot, error) {
+func (r *readCounter) Snapshot(ctx context.Context, id string, with ...store.SnapshotPart) (store.Snapshot, error) {
 	r.calls["Snapshot"]++
-	return r.Store.Snapshot(ctx, id)
+	return r.Store.Snapshot(ctx, id, with...)
 }
 
 func (r *readCounter) GetIncident(ctx context.Context, id string) (store.Incident, error) {

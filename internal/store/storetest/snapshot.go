@@ -152,14 +152,14 @@ func reads(t *testing.T, s store.Store, id string) store.Snapshot {
 	return w
 }
 
-// testSnapshotOpenerAndPlan checks that a snapshot holds the incident's
+// testSnapshotOpenerAndPlan checks that a snapshot WithRun holds the incident's
 // first incident.open audit entry, as the incident's audit read returns
 // it, and its stored plan, as GetPlan returns it; nil before either.
 func testSnapshotOpenerAndPlan(t *testing.T, h Harness) {
 	s := fresh(t, h)
 	inc, _ := mustOpen(t, s, newIncident(t, "snapshot opener secret value, long"))
 	other, _ := mustOpen(t, s, newIncident(t, "snapshot other opener secret, long"))
-	none, err := s.Snapshot(ctx(), inc.ID)
+	none, err := s.Snapshot(ctx(), inc.ID, store.WithRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func testSnapshotOpenerAndPlan(t *testing.T, h Harness) {
 	if err := s.PutPlan(ctx(), inc.ID, p); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Snapshot(ctx(), inc.ID)
+	got, err := s.Snapshot(ctx(), inc.ID, store.WithRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,10 @@ func testSnapshotOpenerAndPlan(t *testing.T, h Harness) {
 		t.Fatalf("GetPlan ok=%v err=%v, snapshot plan %+v: want both", ok, err, got.Plan)
 	}
 	check(t, "snapshot plan", *got.Plan, wp)
-	o, err := s.Snapshot(ctx(), other.ID)
+	if lean, err := s.Snapshot(ctx(), inc.ID); err != nil || lean.Opener != nil || lean.Plan != nil {
+		t.Errorf("snapshot without WithRun: opener %+v, plan %+v, err %v; want neither read", lean.Opener, lean.Plan, err)
+	}
+	o, err := s.Snapshot(ctx(), other.ID, store.WithRun)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,16 @@ func (r *readCounter) Events(ctx context.Context, id string) ([]store.Event, err
 	return r.Store.Events(ctx, id)
 }
 
+func (r *readCounter) IncidentAudit(ctx context.Context, id string) ([]store.AuditEntry, error) {
+	r.calls["IncidentAudit"]++
+	return r.Store.IncidentAudit(ctx, id)
+}
+
+func (r *readCounter) GetPlan(ctx context.Context, id string) (store.Plan, bool, error) {
+	r.calls["GetPlan"]++
+	return r.Store.GetPlan(ctx, id)
+}
+
 func (r *readCounter) Reviews(ctx context.Context, id string) ([]store.Review, error) {
 	r.calls["Reviews"]++
 	return r.Store.Reviews(ctx, id)
@@ -94,6 +104,14 @@ func TestShowAndScopeReadOneSnapshot(t *testing.T) {
 	}
 	if len(rc.calls) != 1 || rc.calls["Snapshot"] != 1 {
 		t.Errorf("Show read %v, want one Snapshot", rc.calls)
+	}
+	clear(rc.calls)
+	// Without a plan, the detail of GET /incidents/{id} is that one read.
+	if det, err := ShowDetail(ctx, d, inc.ID); err != nil || det.OpenedBy != "alice" || det.Run != nil {
+		t.Errorf("detail %+v, %v: want opened by alice and no run", det, err)
+	}
+	if len(rc.calls) != 1 || rc.calls["Snapshot"] != 1 {
+		t.Errorf("ShowDetail read %v, want one Snapshot", rc.calls)
 	}
 	clear(rc.calls)
 	sc, err := Scope(ctx, rc, inc, nil, d.now())

@@ -58,18 +58,25 @@ func List(ctx context.Context, d Deps, state store.State) ([]Summary, error) {
 	return out, nil
 }
 
-// Show returns one incident's summary: the incident and what its risk is
-// computed from are read in one transaction.
+// Show returns one incident's summary: the incident, what its risk is
+// computed from and who opened it are read in one transaction.
 func Show(ctx context.Context, d Deps, id string) (Summary, error) {
-	snap, err := d.Store.Snapshot(ctx, id)
+	sum, _, err := show(ctx, d, id)
+	return sum, err
+}
+
+func show(ctx context.Context, d Deps, id string) (Summary, store.Snapshot, error) {
+	snap, err := d.Store.Snapshot(ctx, id, store.WithRun)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, store.Snapshot{}, err
 	}
-	opener, err := Opener(ctx, d.Store, id)
-	if err != nil {
-		return Summary{}, err
+	opener := ""
+	if snap.Opener != nil {
+		opener = snap.Opener.Actor
 	}
-	return summary(snap.Incident, ScopeOf(snap, nil, d.now()), opener), nil
+	in := scopeInput(snap, nil, d.now())
+	in.NoEvidence = true // a summary shows the risk and identity only
+	return summary(snap.Incident, scope.Compute(in), opener), snap, nil
 }
 
 // Detail is one incident with its run: the JSON of GET
@@ -82,14 +89,14 @@ type Detail struct {
 
 // ShowDetail returns one incident's summary and its run's state.
 func ShowDetail(ctx context.Context, d Deps, id string) (Detail, error) {
-	sum, err := Show(ctx, d, id)
+	sum, snap, err := show(ctx, d, id)
 	if err != nil {
 		return Detail{}, err
 	}
 	out := Detail{Summary: sum}
-	if _, ok, err := d.Store.GetPlan(ctx, id); err != nil {
-		return Detail{}, err
-	} else if !ok {
+	// The snapshot says whether there is a plan: most incidents read
+	// have none, and then this is the only read.
+	if snap.Plan == nil {
 		return out, nil
 	}
 	e, err := engine.New(ctx, engine.Deps{Store: d.Store, Audit: d.Audit, Actor: d.Actor}, id)

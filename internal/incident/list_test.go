@@ -34,9 +34,9 @@ type readCounter struct {
 	calls map[string]int
 }
 
-func (r *readCounter) Snapshot(ctx context.Context, id string) (store.Snapshot, error) {
+func (r *readCounter) Snapshot(ctx context.Context, id string, with ...store.SnapshotPart) (store.Snapshot, error) {
 	r.calls["Snapshot"]++
-	return r.Store.Snapshot(ctx, id)
+	return r.Store.Snapshot(ctx, id, with...)
 }
 
 func (r *readCounter) GetIncident(ctx context.Context, id string) (store.Incident, error) {
@@ -62,6 +62,16 @@ func (r *readCounter) Consumers(ctx context.Context, id string) ([]store.Consume
 func (r *readCounter) Events(ctx context.Context, id string) ([]store.Event, error) {
 	r.calls["Events"]++
 	return r.Store.Events(ctx, id)
+}
+
+func (r *readCounter) IncidentAudit(ctx context.Context, id string) ([]store.AuditEntry, error) {
+	r.calls["IncidentAudit"]++
+	return r.Store.IncidentAudit(ctx, id)
+}
+
+func (r *readCounter) GetPlan(ctx context.Context, id string) (store.Plan, bool, error) {
+	r.calls["GetPlan"]++
+	return r.Store.GetPlan(ctx, id)
 }
 
 func (r *readCounter) Reviews(ctx context.Context, id string) ([]store.Review, error) {
@@ -94,6 +104,14 @@ func TestShowAndScopeReadOneSnapshot(t *testing.T) {
 	}
 	if len(rc.calls) != 1 || rc.calls["Snapshot"] != 1 {
 		t.Errorf("Show read %v, want one Snapshot", rc.calls)
+	}
+	clear(rc.calls)
+	// Without a plan, the detail of GET /incidents/{id} is that one read.
+	if det, err := ShowDetail(ctx, d, inc.ID); err != nil || det.OpenedBy != "alice" || det.Run != nil {
+		t.Errorf("detail %+v, %v: want opened by alice and no run", det, err)
+	}
+	if len(rc.calls) != 1 || rc.calls["Snapshot"] != 1 {
+		t.Errorf("ShowDetail read %v, want one Snapshot", rc.calls)
 	}
 	clear(rc.calls)
 	sc, err := Scope(ctx, rc, inc, nil, d.now())

@@ -25,7 +25,11 @@ func Scope(ctx context.Context, st store.Store, inc store.Incident, inv *invento
 // ScopeOf computes the blast radius from a snapshot of the incident
 // (store.Store.Snapshot), for callers that need the incident first.
 func ScopeOf(snap store.Snapshot, inv *inventory.Inventory, now time.Time) scope.Scope {
-	return scope.Compute(scope.Input{Incident: snap.Incident, Occurrences: snap.Occurrences, Identities: snap.Identities,
+	return scope.Compute(scopeInput(snap, inv, now))
+}
+
+func scopeInput(snap store.Snapshot, inv *inventory.Inventory, now time.Time) scope.Input {
+	return scope.Input{Incident: snap.Incident, Occurrences: snap.Occurrences, Identities: snap.Identities,
 		Consumers: snap.Consumers, Events: snap.Events, Inventory: inv, Now: now,
-		NoBaseline: scope.ExposureWithoutBaseline(snap.Reviews)})
+		NoBaseline: scope.ExposureWithoutBaseline(snap.Reviews)}
 }

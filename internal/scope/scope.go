@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ type Input struct {
 	// (see ExposureWithoutBaseline): like a missing leak time, nothing
 	// then says what is usual, and uses must be explained fully.
 	NoBaseline bool
+	// NoEvidence leaves out the unexplained uses' evidence lines (nil
+	// Evidence): a caller that shows only the risk and identity, such
+	// as an incident's summary, does not format a line per use.
+	NoEvidence bool
 }
 
 // ExposureWithoutBaseline reports whether the stored exposure review
@@ -262,25 +267,21 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 	var uses []use
 	if primary != nil {
 		for _, sess := range primary.Sessions {
-			ev := fmt.Sprintf("session %s from %s", sess.ID, sess.Client)
-			if sess.Application != "" {
-				ev += fmt.Sprintf(" (application %q)", sess.Application)
+			u := use{client: sess.Client, app: sess.Application, at: sess.Started}
+			if !in.NoEvidence {
+				u.evidence = sessionEvidence(sess)
 			}
-			if sess.Database != "" {
-				ev += " on " + sess.Database
-			}
-			uses = append(uses, use{client: sess.Client, app: sess.Application, at: sess.Started,
-				evidence: ev + ", open since " + sess.Started.UTC().Format(time.RFC3339)})
+			uses = append(uses, u)
 		}
 		for _, e := range in.Events {
 			if !eventOf(e, primary) {
 				continue
 			}
-			ev := fmt.Sprintf("%s:%d at %s: %s %s from %s", e.File, e.Line, e.Time.UTC().Format(time.RFC3339), e.Action, e.Outcome, e.Source)
-			if e.Application != "" {
-				ev += fmt.Sprintf(" (application %q)", e.Application)
+			u := use{client: e.Source, app: e.Application, at: e.Time, fromLog: true}
+			if !in.NoEvidence {
+				u.evidence = eventEvidence(e)
 			}
-			uses = append(uses, use{client: e.Source, app: e.Application, at: e.Time, evidence: ev, fromLog: true})
+			uses = append(uses, u)
 		}
 	}
 	explained := make([]bool, len(uses))
@@ -307,7 +308,7 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 		out = append(out, cons)
 	}
 	for i := range uses {
-		if !explained[i] && foreign[i] != "" {
+		if !explained[i] && foreign[i] != "" && !in.NoEvidence {
 			uses[i].evidence += fmt.Sprintf("; from %s's address but not an application it declares, and with no baseline nothing calls it usual", foreign[i])
 		}
 	}
@@ -341,13 +342,36 @@ func consumers(in Input, primary *store.Identity) ([]Consumer, []Unexplained) {
 		if last.After(un.LastSeen) {
 			un.LastSeen = last
 		}
-		un.Evidence = append(un.Evidence, u.evidence)
+		if !in.NoEvidence {
+			un.Evidence = append(un.Evidence, u.evidence)
+		}
 	}
 	un := []Unexplained{}
 	for _, src := range order {
 		un = append(un, *bySource[src])
 	}
 	return out, un
+}
+
+// sessionEvidence and eventEvidence concatenate rather than format: the
+// API computes a scope per request, and fmt was a seventh of it.
+func sessionEvidence(sess store.Session) string {
+	ev := "session " + sess.ID + " from " + sess.Client
+	if sess.Application != "" {
+		ev += " (application " + strconv.Quote(sess.Application) + ")"
+	}
+	if sess.Database != "" {
+		ev += " on " + sess.Database
+	}
+	return ev + ", open since " + sess.Started.UTC().Format(time.RFC3339)
+}
+
+func eventEvidence(e store.Event) string {
+	ev := e.File + ":" + strconv.Itoa(e.Line) + " at " + e.Time.UTC().Format(time.RFC3339) + ": " + e.Action + " " + e.Outcome + " from " + e.Source
+	if e.Application != "" {
+		ev += " (application " + strconv.Quote(e.Application) + ")"
+	}
+	return ev
 }
 
 // eventOf reports whether a log event is a use of the identity: its

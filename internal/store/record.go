@@ -191,6 +191,13 @@ type InventoryCopy struct {
 	Saved time.Time `json:"saved"`
 }
 
+// SnapshotPart is what a Snapshot reads beyond what a scope needs.
+type SnapshotPart int
+
+// WithRun adds the incident's opener and stored plan (GET
+// /incidents/{id}); a scope alone does without those two queries.
+const WithRun SnapshotPart = 1
+
 // Snapshot is an incident with what it recorded that its scope is
 // computed from, as read at one instant (Store.Snapshot).
 type Snapshot struct {
@@ -200,4 +207,10 @@ type Snapshot struct {
 	Consumers   []Consumer
 	Events      []Event
 	Reviews     []Review
+	// Opener is the incident's first incident.open audit entry, nil
+	// without one or without WithRun.
+	Opener *AuditEntry
+	// Plan is the stored plan, nil before one is made or without
+	// WithRun.
+	Plan *Plan
 }

@@ -105,10 +105,11 @@ type Store interface {
 
 	// Snapshot returns incident id with its copies, identities,
 	// consumers, events and reviews, in the order the methods reading
-	// each return them, read in one transaction: one consistent view, at
-	// the cost of one read instead of six (the API computes a scope per
-	// request).
-	Snapshot(ctx context.Context, id string) (Snapshot, error)
+	// each return them, and with WithRun its opener's audit entry and
+	// its stored plan, read in one transaction: one consistent view, at
+	// the cost of one read instead of six, or eight (the API computes a
+	// scope per request).
+	Snapshot(ctx context.Context, id string, with ...SnapshotPart) (Snapshot, error)
 
 	// Responder: plans, steps, sealed credentials, leases, audit log.
 	Responder

@@ -49,24 +49,37 @@ func (s *Store) GetPlan(ctx context.Context, id string) (store.Plan, bool, error
 		ok bool
 	)
 	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		var created, updated, body string
-		err := tx.QueryRowContext(ctx, `SELECT strategy, created, body, run_state, updated FROM plans WHERE incident_id = $1`, id).
-			Scan(&p.Strategy, &created, &body, &p.RunState, &updated)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
+		sp, err := storedPlan(ctx, tx, id)
+		if sp != nil {
+			p, ok = *sp, true
 		}
-		if err != nil {
-			return err
-		}
-		ok = true
-		p.IncidentID, p.Body = id, json.RawMessage(body)
-		if p.Created, err = store.ParseTime(created); err != nil {
-			return err
-		}
-		p.Updated, err = store.ParseTime(updated)
 		return err
 	})
 	return p, ok, err
+}
+
+// storedPlan is incident id's plan, nil before one is made.
+func storedPlan(ctx context.Context, tx *sql.Tx, id string) (*store.Plan, error) {
+	var (
+		p                      store.Plan
+		created, updated, body string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT strategy, created, body, run_state, updated FROM plans WHERE incident_id = $1`, id).
+		Scan(&p.Strategy, &created, &body, &p.RunState, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.IncidentID, p.Body = id, json.RawMessage(body)
+	if p.Created, err = store.ParseTime(created); err != nil {
+		return nil, err
+	}
+	if p.Updated, err = store.ParseTime(updated); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // SetRunState implements store.Responder.
@@ -376,28 +389,48 @@ func (s *Store) audit(ctx context.Context, where string, arg any) ([]store.Audit
 	const op = "store: audit log"
 	var out []store.AuditEntry
 	err := s.tx(ctx, op, "", readOnly, func(tx *sql.Tx) error {
-		return queryAll(ctx, tx, `SELECT seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac FROM audit_log WHERE `+where+` ORDER BY seq`,
+		return queryAll(ctx, tx, `SELECT `+auditCols+` FROM audit_log WHERE `+where+` ORDER BY seq`,
 			[]any{arg}, func(r *sql.Rows) error {
-				var (
-					e         store.AuditEntry
-					t, detail string
-				)
-				if err := r.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.IncidentID, &detail, &e.PrevHash, &e.Hash, &e.MAC); err != nil {
-					return err
-				}
-				e.Detail = json.RawMessage(detail)
-				var err error
-				// A time edited into something unparsable is still an entry
-				// to report, not a failure to read the log: keep it zero and
-				// let the hash check catch it.
-				e.Time, err = store.ParseTime(t)
-				if err != nil {
-					e.Time = time.Time{}
-				}
+				e, err := scanAudit(r)
 				out = append(out, e)
-				return nil
+				return err
 			})
 	})
+	return out, err
+}
+
+const auditCols = `seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac`
+
+func scanAudit(r *sql.Rows) (store.AuditEntry, error) {
+	var (
+		e         store.AuditEntry
+		t, detail string
+	)
+	if err := r.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.IncidentID, &detail, &e.PrevHash, &e.Hash, &e.MAC); err != nil {
+		return e, err
+	}
+	e.Detail = json.RawMessage(detail)
+	var err error
+	// A time edited into something unparsable is still an entry
+	// to report, not a failure to read the log: keep it zero and
+	// let the hash check catch it.
+	e.Time, err = store.ParseTime(t)
+	if err != nil {
+		e.Time = time.Time{}
+	}
+	return e, nil
+}
+
+// opener is incident id's first incident.open audit entry, nil without
+// one; the (incident_id, seq) index finds it without reading the log.
+func opener(ctx context.Context, tx *sql.Tx, id string) (*store.AuditEntry, error) {
+	var out *store.AuditEntry
+	err := queryAll(ctx, tx, `SELECT `+auditCols+` FROM audit_log WHERE incident_id = $1 AND action = 'incident.open' ORDER BY seq LIMIT 1`,
+		[]any{id}, func(r *sql.Rows) error {
+			e, err := scanAudit(r)
+			out = &e
+			return err
+		})
 	return out, err
 }
 

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -764,7 +765,7 @@ func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
 
 // Snapshot implements store.Store. The incident's row is read first, in
 // the same transaction, which is also the check that it exists.
-func (s *Store) Snapshot(ctx context.Context, id string) (store.Snapshot, error) {
+func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotPart) (store.Snapshot, error) {
 	const op = "store: snapshot"
 	var out store.Snapshot
 	err := s.tx(ctx, op, id, readOnly, func(tx *sql.Tx) error {
@@ -788,7 +789,13 @@ func (s *Store) Snapshot(ctx context.Context, id string) (store.Snapshot, error)
 		if out.Events, err = events(ctx, tx, id); err != nil {
 			return err
 		}
-		out.Reviews, err = reviews(ctx, tx, id)
+		if out.Reviews, err = reviews(ctx, tx, id); err != nil || !slices.Contains(with, store.WithRun) {
+			return err
+		}
+		if out.Opener, err = opener(ctx, tx, id); err != nil {
+			return err
+		}
+		out.Plan, err = storedPlan(ctx, tx, id)
 		return err
 	})
 	if err != nil {

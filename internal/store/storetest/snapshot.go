@@ -151,3 +151,61 @@ func reads(t *testing.T, s store.Store, id string) store.Snapshot {
 	}
 	return w
 }
+
+// testSnapshotOpenerAndPlan checks that a snapshot WithRun holds the incident's
+// first incident.open audit entry, as the incident's audit read returns
+// it, and its stored plan, as GetPlan returns it; nil before either.
+func testSnapshotOpenerAndPlan(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	inc, _ := mustOpen(t, s, newIncident(t, "snapshot opener secret value, long"))
+	other, _ := mustOpen(t, s, newIncident(t, "snapshot other opener secret, long"))
+	none, err := s.Snapshot(ctx(), inc.ID, store.WithRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.Opener != nil || none.Plan != nil {
+		t.Fatalf("snapshot before any audit entry or plan: opener %+v, plan %+v, want nil", none.Opener, none.Plan)
+	}
+	for i, e := range []store.AuditEntry{
+		{Actor: "carol", Action: "incident.note", IncidentID: inc.ID},
+		{Actor: "dave", Action: "incident.open", IncidentID: other.ID},
+		{Actor: "alice", Action: "incident.open", IncidentID: inc.ID, Detail: json.RawMessage(`{"n":1}`)},
+		{Actor: "bob", Action: "incident.open", IncidentID: inc.ID},
+	} {
+		e.Time = at(time.Duration(i) * time.Second)
+		if _, err := s.AppendAudit(ctx(), e, chainSign); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := store.Plan{Strategy: "split", Created: at(0), Body: json.RawMessage(`{"strategy":"split","steps":[]}`)}
+	if err := s.PutPlan(ctx(), inc.ID, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Snapshot(ctx(), inc.ID, store.WithRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := s.IncidentAudit(ctx(), inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3 || got.Opener == nil {
+		t.Fatalf("incident audit %s, snapshot opener %+v: want 3 entries and alice's open", show(log), got.Opener)
+	}
+	check(t, "snapshot opener", *got.Opener, log[1])
+	wp, ok, err := s.GetPlan(ctx(), inc.ID)
+	if err != nil || !ok || got.Plan == nil {
+		t.Fatalf("GetPlan ok=%v err=%v, snapshot plan %+v: want both", ok, err, got.Plan)
+	}
+	check(t, "snapshot plan", *got.Plan, wp)
+	if lean, err := s.Snapshot(ctx(), inc.ID); err != nil || lean.Opener != nil || lean.Plan != nil {
+		t.Errorf("snapshot without WithRun: opener %+v, plan %+v, err %v; want neither read", lean.Opener, lean.Plan, err)
+	}
+	o, err := s.Snapshot(ctx(), other.ID, store.WithRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Opener == nil || o.Opener.Actor != "dave" || o.Plan != nil {
+		t.Errorf("other incident's snapshot: opener %+v, plan %+v; want dave's open and no plan", o.Opener, o.Plan)
+	}
+}

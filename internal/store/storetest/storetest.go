@@ -55,6 +55,7 @@ func Run(t *testing.T, h Harness) {
 		{"EventDetail", testEventDetail},
 		{"Snapshot", testSnapshot},
 		{"SnapshotConsistent", testSnapshotConsistent},
+		{"SnapshotOpenerAndPlan", testSnapshotOpenerAndPlan},
 		{"Plan", testPlan},
 		{"Steps", testSteps},
 		{"SealOnce", testSealOnce},

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,7 +74,17 @@ func asAPIError(err error) *apiError {
 	return &apiError{Status: status, Kind: kind, Message: msg}
 }
 
+// statusClientGone is what the request log records for a request whose
+// client went away before the answer (nginx's 499): the work was cut off
+// by the client, not failed by the server, and nobody reads the body.
+const statusClientGone = 499
+
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		setError(r, err)
+		w.WriteHeader(statusClientGone)
+		return
+	}
 	ae := asAPIError(err)
 	setError(r, err)
 	writeJSON(w, ae.Status, envelope{Error: envelopeBody{Kind: ae.Kind, Message: ae.Message, Reasons: ae.Reasons}})

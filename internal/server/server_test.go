@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -132,5 +133,36 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
+	}
+}
+
+// TestClientGoneIsNotAServerError: a request whose client went away (its
+// context cancelled) while the store was read is logged as 499, not as a
+// 500 that would page someone for a client's disconnect.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	s, log := newTestServer(t)
+	s.handle("GET", "/api/v1/test/slow", auth.Read, "test route", func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		<-r.Context().Done()
+		return fmt.Errorf("store: snapshot: %w", r.Context().Err())
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := httptest.NewRequest("GET", "/api/v1/test/slow", nil).WithContext(ctx)
+	req.Header.Set("Authorization", "Bearer tok-viewer")
+	cancel()
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	if rec.Code != statusClientGone {
+		t.Fatalf("status %d, want %d", rec.Code, statusClientGone)
+	}
+	if !strings.Contains(log.String(), `"status":499`) || strings.Contains(log.String(), `"status":500`) {
+		t.Fatalf("request log:\n%s", log)
+	}
+	// A cancelled context that is not the request's (a store call's own
+	// timeout) is still the server's failure.
+	s.handle("GET", "/api/v1/test/inner", auth.Read, "test route", func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		return context.Canceled
+	})
+	if rec := do(t, s.Handler(), "GET", "/api/v1/test/inner", "tok-viewer", ""); rec.Code != http.StatusInternalServerError {
+		t.Fatalf("an inner cancellation: %d, want 500", rec.Code)
 	}
 }

@@ -75,7 +75,9 @@ Several replicas may serve one PostgreSQL store: give each the same keys
 whose keys are not the ones the store was first used with refuses to start.
 On PostgreSQL, runs started through the API are jobs (River, in the schema
 rekey_river, migrated at start) that any replica works, and a run whose
-replica dies is resumed by another (docs/operations.md).
+replica dies is resumed by another within seconds. The broker's lease reaper
+and the watcher (--watch) run on one replica at a time, the elected leader,
+and move to another when it dies (docs/operations.md).
 
 EXIT STATUS
   0  stopped by a signal, after finishing the requests in flight

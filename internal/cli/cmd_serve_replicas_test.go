@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rekeyhq/rekey/internal/broker"
 	"github.com/rekeyhq/rekey/internal/broker/leasetest"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -34,6 +36,8 @@ type replica struct {
 	done chan struct{}
 }
 
+// startReplica starts a replica over env; extra holds more environment
+// entries (K=V) and serve's flags (--flag).
 func startReplica(t *testing.T, env map[string]string, extra ...string) *replica {
 	t.Helper()
 	home := t.TempDir()
@@ -50,14 +54,23 @@ func startReplica(t *testing.T, env map[string]string, extra ...string) *replica
 			t.Fatalf("audit reanchor: %d %s", r.code, r.stderr)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--inventory", env["REKEY_TEST_INVENTORY"])
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--inventory", env["REKEY_TEST_INVENTORY"]}
+	var more []string
+	for _, x := range extra {
+		if strings.HasPrefix(x, "--") {
+			args = append(args, x)
+		} else {
+			more = append(more, x)
+		}
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "REKEY_TEST_AS_REKEY=1", "REKEY_HOME="+home)
 	for k, v := range env {
 		if k != "REKEY_HOME" {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	cmd.Env = append(cmd.Env, extra...)
+	cmd.Env = append(cmd.Env, more...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -357,19 +370,7 @@ func TestServeReplicasReapLeasesOfADeadLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	k := uint64(jobs.LeaderKey())
-	leads := func() bool {
-		var n int
-		conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-			AND classid::bigint = $1 AND objid::bigint = $2`, int64(k>>32), int64(k&0xffffffff)).Scan(&n)
-		return n == 1
-	}
-	for deadline := time.Now().Add(time.Minute); !leads(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("A never led\n%s", a.stderr())
-		}
-	}
+	awaitLeader(t, conn, a)
 	b := startReplica(t, env)
 
 	req, _ := http.NewRequest("POST", "http://"+a.addr+"/broker/v1/credentials", strings.NewReader(`{"role":"brief","ttl":"2s"}`))
@@ -412,4 +413,89 @@ func TestServeReplicasReapLeasesOfADeadLeader(t *testing.T) {
 		c.Close(t.Context())
 		t.Fatal("the reaped lease's login still logs in")
 	}
+}
+
+// awaitLeader waits until a replica of the store conn is on leads: the
+// first one started, r.
+func awaitLeader(t *testing.T, conn *pgx.Conn, r *replica) {
+	t.Helper()
+	k := uint64(jobs.LeaderKey())
+	leads := func() bool {
+		var n int
+		conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::bigint = $1 AND objid::bigint = $2`, int64(k>>32), int64(k&0xffffffff)).Scan(&n)
+		return n == 1
+	}
+	for deadline := time.Now().Add(time.Minute); !leads(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first replica never led\n%s", r.stderr())
+		}
+	}
+}
+
+// The watcher (serve --watch) follows on the leader only, and the next
+// leader continues from the offsets the old one stored: lines appended
+// while the leader A is stopped (SIGSTOP: it still leads) are not read
+// by B; once A is killed, B reads them from where A stopped.
+func TestServeReplicasWatchOnTheLeader(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "app.csv")
+	line := func(i int) string {
+		return fmt.Sprintf("2026-01-01 00:00:%02d.000 UTC,\"svc\",\"shop\",%d,\"127.0.0.1:5000\",x,1,\"idle\",2026-01-01 00:00:00 UTC,1/1,0,LOG,00000,\"connection authorized: user=svc database=shop\",,,,,,,,,\"app\",client backend,,0\n", i%60, 1000+i)
+	}
+	var first strings.Builder
+	for i := range 40 {
+		first.WriteString(line(i))
+	}
+	if err := os.WriteFile(logPath, []byte(first.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "rekey.yml")
+	if err := os.WriteFile(inv, []byte(fmt.Sprintf("version: 1\nlogs:\n  - { type: postgres-csv, path: %s }\nwatch:\n  trigger: [canary-use]\n", logPath)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dsn := testutil.PostgresDB(t)
+	env := map[string]string{"REKEY_STORE": dsn, "REKEY_KEYS": "file:" + filepath.Join(dir, "keys"), "REKEY_TEST_INVENTORY": inv}
+	conn, err := pgxConnect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	offset := func() int64 {
+		var n int64
+		conn.QueryRow(context.Background(), `SELECT coalesce(max(byte_off), 0) FROM watch_offsets WHERE path = $1`, logPath).Scan(&n)
+		return n
+	}
+	reaches := func(r *replica, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); offset() != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the stored offset is %d, want %d\n%s", offset(), want, r.stderr())
+			}
+		}
+	}
+	a := startReplica(t, env, "--watch")
+	awaitLeader(t, conn, a)
+	b := startReplica(t, env, "--watch")
+	reaches(a, int64(first.Len()))
+
+	a.cmd.Process.Signal(syscall.SIGSTOP)
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more strings.Builder
+	for i := 40; i < 60; i++ {
+		more.WriteString(line(i))
+	}
+	f.WriteString(more.String())
+	f.Close()
+	time.Sleep(5 * time.Second)
+	if got := offset(); got != int64(first.Len()) {
+		t.Fatalf("a replica that does not lead read on: offset %d, want %d", got, first.Len())
+	}
+	a.cmd.Process.Kill()
+	<-a.done
+	reaches(b, int64(first.Len()+more.Len()))
 }

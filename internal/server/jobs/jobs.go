@@ -174,17 +174,17 @@ func (r *Runner) Work(ctx context.Context) error {
 	}
 	// The liveness lock is held before any job is fetched: a job whose
 	// worker holds none is rescued.
-	pctx, away := context.WithCancel(context.WithoutCancel(ctx))
-	r.away = away
-	go r.presence.run(pctx)
-	select {
-	case <-r.presence.ready:
-	case <-ctx.Done():
-		return errs.E("jobs: start", errs.Unreachable, "", ctx.Err())
+	conn, err := r.presence.connect(ctx)
+	if err != nil {
+		return errs.E("jobs: start: take this replica's liveness lock", errs.Unreachable, "", err)
 	}
 	if err := r.client.Start(ctx); err != nil {
+		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // failed anyway
 		return errs.E("jobs: start", errs.Unreachable, "", err)
 	}
+	pctx, away := context.WithCancel(context.WithoutCancel(ctx))
+	r.away = away
+	go r.presence.run(pctx, conn)
 	go r.presence.Lead(pctx, r.rescueLoop) //nolint:errcheck // rescueLoop fails never
 	return nil
 }

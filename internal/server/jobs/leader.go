@@ -36,7 +36,6 @@ type presence struct {
 	term    context.Context // the current term, nil when not leading
 	end     context.CancelFunc
 	changed chan struct{} // closed and replaced when leadership changes
-	ready   chan struct{} // closed once the liveness lock is first held
 	stopped chan struct{}
 }
 
@@ -70,29 +69,26 @@ var leaderKey = lockKey("rekey leader", "")
 func LeaderKey() int64 { return leaderKey }
 
 func newPresence(cfg *pgx.ConnConfig, id string) *presence {
-	return &presence{cfg: cfg, id: id, changed: make(chan struct{}), ready: make(chan struct{}), stopped: make(chan struct{})}
+	return &presence{cfg: cfg, id: id, changed: make(chan struct{}), stopped: make(chan struct{})}
 }
 
-// run holds the liveness lock and bids for leadership until ctx ends,
-// reconnecting after a broken session (which ends any term at once).
-func (p *presence) run(ctx context.Context) {
+// run holds the liveness lock on conn (the first session, connected by
+// the caller) and bids for leadership until ctx ends, reconnecting after
+// a broken session (which ends any term at once).
+func (p *presence) run(ctx context.Context, conn *pgx.Conn) {
 	defer close(p.stopped)
 	defer p.lead(false)
-	first := true
 	for ctx.Err() == nil {
-		conn, err := p.connect(ctx)
-		if err == nil {
-			if first {
-				close(p.ready)
-				first = false
-			}
+		if conn != nil {
 			p.hold(ctx, conn)
 			conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the session's end frees its locks
 		}
 		select {
 		case <-ctx.Done():
+			return
 		case <-time.After(ElectEvery):
 		}
+		conn, _ = p.connect(ctx)
 	}
 }
 

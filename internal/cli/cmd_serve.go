@@ -75,7 +75,9 @@ Several replicas may serve one PostgreSQL store: give each the same keys
 whose keys are not the ones the store was first used with refuses to start.
 On PostgreSQL, runs started through the API are jobs (River, in the schema
 rekey_river, migrated at start) that any replica works, and a run whose
-replica dies is resumed by another (docs/operations.md).
+replica dies is resumed by another within seconds. The broker's lease reaper
+and the watcher (--watch) run on one replica at a time, the elected leader,
+and move to another when it dies (docs/operations.md).
 
 EXIT STATUS
   0  stopped by a signal, after finishing the requests in flight
@@ -154,6 +156,11 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	cfg.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) { return g.serveDeps(st, p) }
 	var warnings []string
 	listening := make(chan struct{})
+	// The lease reaper and the watcher run on one replica at a time: on
+	// PostgreSQL the elected leader (jobs.Runner.Lead), set once the
+	// runner works; on the embedded store this process.
+	var lead leader = func(ctx context.Context, f func(context.Context) error) error { return f(ctx) }
+	leading := make(chan leader, 1)
 	if inv != nil && inv.Broker != nil {
 		leases, done, err := g.brokerLeases(ctx, st, inv)
 		if err != nil {
@@ -162,7 +169,7 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		} else {
 			defer done()
 			cfg.Leases = leases
-			h, stop, err := g.brokerAPI(ctx, st, inv, leases, listening)
+			h, stop, err := g.brokerAPI(ctx, st, inv, leases, listening, leading)
 			if err != nil {
 				return err
 			}
@@ -217,7 +224,9 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 			queue.Close()
 			return err
 		}
+		lead = queue.Lead
 	}
+	leading <- lead
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -247,7 +256,9 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	}()
 	watchDone := make(chan error, 1)
 	if o.watch {
-		go func() { watchDone <- g.serveWatch(ctx, st, inv, cfg.Inventory) }()
+		go func() {
+			watchDone <- lead(ctx, func(ctx context.Context) error { return g.serveWatch(ctx, st, inv, cfg.Inventory) })
+		}()
 	}
 	select {
 	case err := <-done:
@@ -342,10 +353,14 @@ func (g *globals) brokerLeases(ctx context.Context, st store.Store, inv *invento
 	return l, done, nil
 }
 
+// leader runs f while this replica leads (jobs.Runner.Lead).
+type leader func(ctx context.Context, f func(context.Context) error) error
+
 // brokerAPI is the broker's /broker/v1 handler over leases, with the
-// reaper that drops expired leases running from listening until stop. A reaper pass that
-// fails is a warning line; the next pass retries.
-func (g *globals) brokerAPI(ctx context.Context, st store.Store, inv *inventory.Inventory, leases *broker.Leases, listening <-chan struct{}) (http.Handler, func(), error) {
+// reaper that drops expired leases running from listening until stop,
+// while this replica leads (the leader that arrives on leading). A
+// reaper pass that fails is a warning line; the next pass retries.
+func (g *globals) brokerAPI(ctx context.Context, st store.Store, inv *inventory.Inventory, leases *broker.Leases, listening <-chan struct{}, leading <-chan leader) (http.Handler, func(), error) {
 	al, err := g.auditLog(st)
 	if err != nil {
 		return nil, nil, err
@@ -369,12 +384,19 @@ func (g *globals) brokerAPI(ctx context.Context, st store.Store, inv *inventory.
 		defer close(reaped)
 		// serve's first stderr line is its address: the reaper's
 		// warnings wait for it.
+		var lead leader
+		select {
+		case lead = <-leading:
+		case <-rctx.Done():
+			return
+		}
 		select {
 		case <-listening:
 		case <-rctx.Done():
 			return
 		}
-		_ = (&broker.Reaper{Leases: leases, OnError: func(err error) { _, _ = elog.Write([]byte("lease reaper: " + oneLineErr(err))) }}).Run(rctx)
+		reaper := &broker.Reaper{Leases: leases, OnError: func(err error) { _, _ = elog.Write([]byte("lease reaper: " + oneLineErr(err))) }}
+		_ = lead(rctx, reaper.Run)
 	}()
 	return h, func() { cancel(); <-reaped }, nil
 }

@@ -17,7 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rekeyhq/rekey/internal/broker"
+	"github.com/rekeyhq/rekey/internal/broker/leasetest"
 	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/server/jobs"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -31,6 +36,8 @@ type replica struct {
 	done chan struct{}
 }
 
+// startReplica starts a replica over env; extra holds more environment
+// entries (K=V) and serve's flags (--flag).
 func startReplica(t *testing.T, env map[string]string, extra ...string) *replica {
 	t.Helper()
 	home := t.TempDir()
@@ -47,14 +54,23 @@ func startReplica(t *testing.T, env map[string]string, extra ...string) *replica
 			t.Fatalf("audit reanchor: %d %s", r.code, r.stderr)
 		}
 	}
-	cmd := exec.Command(os.Args[0], "serve", "--listen", "127.0.0.1:0", "--inventory", env["REKEY_TEST_INVENTORY"])
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--inventory", env["REKEY_TEST_INVENTORY"]}
+	var more []string
+	for _, x := range extra {
+		if strings.HasPrefix(x, "--") {
+			args = append(args, x)
+		} else {
+			more = append(more, x)
+		}
+	}
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "REKEY_TEST_AS_REKEY=1", "REKEY_HOME="+home)
 	for k, v := range env {
 		if k != "REKEY_HOME" {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	cmd.Env = append(cmd.Env, extra...)
+	cmd.Env = append(cmd.Env, more...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -114,17 +130,44 @@ func (r *replica) call(t *testing.T, method, path, token, body string) (int, []b
 	return resp.StatusCode, b
 }
 
-// Two replicas on one PostgreSQL store with the shared keys: a run
-// started on A, A killed at a step boundary, B finishes the run (River
-// rescues A's job; the engine resumes from the recorded step states)
-// without issuing a second login; the audit chain verifies and B's API
-// shows the run done.
+// Two replicas on one PostgreSQL store with the shared keys, both serving
+// from the start: a run started on A, the replica working it killed with
+// SIGKILL at a step boundary (a failpoint both replicas are given, which
+// only the first to reach it dies at) or mid-step (during a consumer's
+// health check, which the test lets run long), the other replica
+// finishes the run (the leader rescues the dead replica's job; the
+// engine resumes from the recorded step states) without issuing a second
+// login; the audit chain verifies and the survivor's API shows the run
+// done. The failover (kill to the run's job worked again) is logged.
 func TestServeReplicasFinishARunWhoseReplicaDied(t *testing.T) {
+	t.Run("step-boundary", func(t *testing.T) { replicaFailover(t, false) })
+	t.Run("mid-step", func(t *testing.T) { replicaFailover(t, true) })
+}
+
+func replicaFailover(t *testing.T, midStep bool) {
 	w := newRotationWorldUnopened(t, "", false)
 	w.env["REKEY_STORE"] = testutil.PostgresDB(t)
 	keys := filepath.Join(t.TempDir(), "keys")
 	w.env["REKEY_KEYS"] = "file:" + keys
 	w.env["REKEY_TEST_INVENTORY"] = w.inventory
+	// Mid-step: the first consumer's health check (in its verify step)
+	// writes the pid of the replica running it, then takes seconds.
+	mark := filepath.Join(w.dir, "health.pid")
+	if midStep {
+		b, err := os.ReadFile(w.inventory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := consumerNames[0]
+		check := fmt.Sprintf(`health: "grep -q '^ok' %s/status"`, name)
+		slow := fmt.Sprintf(`health: "[ -e %s ] || echo $PPID > %s; sleep 2; grep -q '^ok' %s/status"`, mark, mark, name)
+		if !bytes.Contains(b, []byte(check)) {
+			t.Fatalf("no %s in the inventory", check)
+		}
+		if err := os.WriteFile(w.inventory, bytes.Replace(b, []byte(check), []byte(slow), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r := run(t, w.env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", w.inventory)
 	if r.code != 0 {
 		t.Fatalf("open: %d %s", r.code, r.stderr)
@@ -153,24 +196,65 @@ func TestServeReplicasFinishARunWhoseReplicaDied(t *testing.T) {
 	var tok struct{ Token string }
 	json.Unmarshal([]byte(r.stdout), &tok)
 
-	a := startReplica(t, w.env, "REKEY_FAILPOINT="+step+"/after")
-	if code, b := a.call(t, "POST", "/api/v1/incidents/"+w.id+"/run", tok.Token, "{}"); code != http.StatusAccepted {
-		t.Fatalf("run on A: %d %s\n%s", code, b, a.stderr())
+	var extra []string
+	if !midStep {
+		extra = []string{"REKEY_FAILPOINT=" + step + "/after", "REKEY_FAILPOINT_ONCE=" + filepath.Join(w.dir, "failpoint.once")}
 	}
-	select {
-	case <-a.done:
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("A was never killed at %s/after\n%s", step, a.stderr())
+	a := startReplica(t, w.env, extra...)
+	b := startReplica(t, w.env, extra...)
+	if code, body := a.call(t, "POST", "/api/v1/incidents/"+w.id+"/run", tok.Token, "{}"); code != http.StatusAccepted {
+		t.Fatalf("run on A: %d %s\n%s", code, body, a.stderr())
 	}
-	if ws, ok := a.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("A ended with %v, not SIGKILL at %s/after\n%s", a.cmd.ProcessState, step, a.stderr())
+	var dead, alive *replica
+	var killed time.Time
+	if midStep {
+		deadline := time.Now().Add(3 * time.Minute)
+		for dead == nil {
+			if pid, err := os.ReadFile(mark); err == nil && strings.TrimSpace(string(pid)) != "" {
+				for _, x := range []*replica{a, b} {
+					if strings.TrimSpace(string(pid)) == fmt.Sprint(x.cmd.Process.Pid) {
+						dead = x
+					}
+				}
+				if dead == nil {
+					t.Fatalf("the health check ran under pid %s, neither replica's", pid)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the slow health check never ran\njobs: %s\nA: %s\nB: %s", riverJobs(t, w.env["REKEY_STORE"]), a.stderr(), b.stderr())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		killed = time.Now()
+		dead.cmd.Process.Kill()
+		<-dead.done
+	} else {
+		select {
+		case <-a.done:
+			dead = a
+		case <-b.done:
+			dead = b
+		case <-time.After(3 * time.Minute):
+			t.Fatalf("no replica was killed at %s/after\njobs: %s\nA: %s\nB: %s", step, riverJobs(t, w.env["REKEY_STORE"]), a.stderr(), b.stderr())
+		}
+		killed = time.Now()
+	}
+	alive = a
+	if dead == a {
+		alive = b
+	}
+	if ws, ok := dead.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the replica ended with %v, not SIGKILL\n%s", dead.cmd.ProcessState, dead.stderr())
+	}
+	if failover, ok := resumedAfter(t, w.env["REKEY_STORE"], w.id, killed); ok {
+		t.Logf("failover: the run's job was worked again %v after the kill", failover.Round(time.Millisecond))
 	}
 
-	b := startReplica(t, w.env)
 	var state string
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		code, body := b.call(t, "GET", "/api/v1/incidents/"+w.id+"/run", tok.Token, "")
+		code, body := alive.call(t, "GET", "/api/v1/incidents/"+w.id+"/run", tok.Token, "")
 		var res struct{ State string }
 		if code == http.StatusOK && json.Unmarshal(body, &res) == nil {
 			state = res.State
@@ -179,13 +263,13 @@ func TestServeReplicasFinishARunWhoseReplicaDied(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the run never finished on B: %q\njobs: %s\n%s", body, riverJobs(t, w.env["REKEY_STORE"]), b.stderr())
+			t.Fatalf("the run never finished on the survivor: %q\njobs: %s\n%s", body, riverJobs(t, w.env["REKEY_STORE"]), alive.stderr())
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	if state != "done" {
-		_, body := b.call(t, "GET", "/api/v1/incidents/"+w.id+"/run", tok.Token, "")
-		t.Fatalf("the run on B: %s\n%s", body, b.stderr())
+		_, body := alive.call(t, "GET", "/api/v1/incidents/"+w.id+"/run", tok.Token, "")
+		t.Fatalf("the run on the survivor: %s\n%s", body, alive.stderr())
 	}
 	time.Sleep(200 * time.Millisecond)
 	reports := w.stopConsumers()
@@ -210,6 +294,27 @@ func TestServeReplicasFinishARunWhoseReplicaDied(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(keys, secret.RunKeyDir)); len(ents) != 0 {
 		t.Errorf("run keys left after the run: %v", ents)
 	}
+}
+
+// resumedAfter is how long after killed the incident's run job was
+// fetched again (River's attempted_at of its next attempt), polled for a
+// minute; ok is false when it was not seen.
+func resumedAfter(t *testing.T, dsn, incident string, killed time.Time) (time.Duration, bool) {
+	conn, err := pgxConnect(context.Background(), dsn)
+	if err != nil {
+		t.Logf("failover not measured: %v", err)
+		return 0, false
+	}
+	defer conn.Close(context.Background())
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var at time.Time
+		err := conn.QueryRow(context.Background(), `SELECT attempted_at FROM rekey_river.river_job
+			WHERE args->>'incident' = $1 AND attempt > 1 ORDER BY id DESC LIMIT 1`, incident).Scan(&at)
+		if err == nil {
+			return at.Sub(killed), true
+		}
+	}
+	return 0, false
 }
 
 // A replica whose keys are not the ones the store was first used with
@@ -248,4 +353,149 @@ func riverJobs(t *testing.T, dsn string) string {
 	var leader string
 	conn.QueryRow(context.Background(), `SELECT leader_id FROM rekey_river.river_leader`).Scan(&leader)
 	return out.String() + "leader " + leader
+}
+
+// The lease reaper runs on the elected leader only, and moves: a lease
+// issued through replica A, the leader, expires while A is dead (SIGKILL)
+// and replica B, which could not lead while A did (nor reap: A stopped
+// with SIGSTOP still leads), reaps it.
+func TestServeReplicasReapLeasesOfADeadLeader(t *testing.T) {
+	e := leasetest.New(t, "")
+	dsn := testutil.PostgresDB(t)
+	env := map[string]string{"REKEY_STORE": dsn, "REKEY_KEYS": "file:" + filepath.Join(t.TempDir(), "keys"),
+		"SHOP_DB_ADMIN_DSN": e.Cluster.AdminURL(), "REKEY_TEST_INVENTORY": e.InventoryPath}
+	a := startReplica(t, env)
+	conn, err := pgxConnect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	awaitLeader(t, conn, a)
+	b := startReplica(t, env)
+
+	req, _ := http.NewRequest("POST", "http://"+a.addr+"/broker/v1/credentials", strings.NewReader(`{"role":"brief","ttl":"2s"}`))
+	req.Header.Set("Authorization", "Bearer "+e.Token(t, leasetest.Subject))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lease struct {
+		Login  string `json:"login"`
+		Secret string `json:"secret"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&lease)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated || lease.Login == "" {
+		t.Fatalf("credentials through A: %d %+v %v\n%s", resp.StatusCode, lease, err, a.stderr())
+	}
+	// Stopped before the lease expires, A cannot reap it, yet its
+	// sessions, and its leadership, live on: B, which does not lead,
+	// leaves the expired lease alone for many of its reaper's passes.
+	admin := e.Cluster.Connect(t, "postgres", e.Cluster.AdminPassword(), "check")
+	roleGone := func() bool {
+		var n int
+		admin.QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", lease.Login).Scan(&n)
+		return n == 0
+	}
+	a.cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(2*time.Second + 5*broker.DefaultReapInterval)
+	if roleGone() {
+		t.Fatal("a replica that does not lead reaped a lease")
+	}
+	a.cmd.Process.Kill()
+	<-a.done
+	for deadline := time.Now().Add(2 * time.Minute); !roleGone(); time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease issued through A was never reaped by B\n%s", b.stderr())
+		}
+	}
+	if c, err := e.Connect(t.Context(), lease.Login, lease.Secret); err == nil {
+		c.Close(t.Context())
+		t.Fatal("the reaped lease's login still logs in")
+	}
+}
+
+// awaitLeader waits until a replica of the store conn is on leads: the
+// first one started, r.
+func awaitLeader(t *testing.T, conn *pgx.Conn, r *replica) {
+	t.Helper()
+	k := uint64(jobs.LeaderKey())
+	leads := func() bool {
+		var n int
+		conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid::bigint = $1 AND objid::bigint = $2`, int64(k>>32), int64(k&0xffffffff)).Scan(&n)
+		return n == 1
+	}
+	for deadline := time.Now().Add(time.Minute); !leads(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first replica never led\n%s", r.stderr())
+		}
+	}
+}
+
+// The watcher (serve --watch) follows on the leader only, and the next
+// leader continues from the offsets the old one stored: lines appended
+// while the leader A is stopped (SIGSTOP: it still leads) are not read
+// by B; once A is killed, B reads them from where A stopped.
+func TestServeReplicasWatchOnTheLeader(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "app.csv")
+	line := func(i int) string {
+		return fmt.Sprintf("2026-01-01 00:00:%02d.000 UTC,\"svc\",\"shop\",%d,\"127.0.0.1:5000\",x,1,\"idle\",2026-01-01 00:00:00 UTC,1/1,0,LOG,00000,\"connection authorized: user=svc database=shop\",,,,,,,,,\"app\",client backend,,0\n", i%60, 1000+i)
+	}
+	var first strings.Builder
+	for i := range 40 {
+		first.WriteString(line(i))
+	}
+	if err := os.WriteFile(logPath, []byte(first.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := filepath.Join(dir, "rekey.yml")
+	if err := os.WriteFile(inv, []byte(fmt.Sprintf("version: 1\nlogs:\n  - { type: postgres-csv, path: %s }\nwatch:\n  trigger: [canary-use]\n", logPath)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dsn := testutil.PostgresDB(t)
+	env := map[string]string{"REKEY_STORE": dsn, "REKEY_KEYS": "file:" + filepath.Join(dir, "keys"), "REKEY_TEST_INVENTORY": inv}
+	conn, err := pgxConnect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	offset := func() int64 {
+		var n int64
+		conn.QueryRow(context.Background(), `SELECT coalesce(max(byte_off), 0) FROM watch_offsets WHERE path = $1`, logPath).Scan(&n)
+		return n
+	}
+	reaches := func(r *replica, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(2 * time.Minute); offset() != want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the stored offset is %d, want %d\n%s", offset(), want, r.stderr())
+			}
+		}
+	}
+	a := startReplica(t, env, "--watch")
+	awaitLeader(t, conn, a)
+	b := startReplica(t, env, "--watch")
+	reaches(a, int64(first.Len()))
+
+	a.cmd.Process.Signal(syscall.SIGSTOP)
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more strings.Builder
+	for i := 40; i < 60; i++ {
+		more.WriteString(line(i))
+	}
+	f.WriteString(more.String())
+	f.Close()
+	time.Sleep(5 * time.Second)
+	if got := offset(); got != int64(first.Len()) {
+		t.Fatalf("a replica that does not lead read on: offset %d, want %d", got, first.Len())
+	}
+	a.cmd.Process.Kill()
+	<-a.done
+	reaches(b, int64(first.Len()+more.Len()))
 }

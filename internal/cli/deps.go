@@ -41,10 +41,13 @@ func (g *globals) deps(st store.Store) (incident.Deps, error) {
 	}
 	// A test hook: REKEY_FAILPOINT=STEP/PHASE kills the process with
 	// SIGKILL at that step boundary, as a crash would. The crash tests of
-	// the CLI use it; nothing else sets it.
+	// the CLI use it; nothing else sets it. With REKEY_FAILPOINT_ONCE=FILE
+	// only the process that creates FILE dies there (replicas given the
+	// same failpoint: the one working the run dies, the next goes on).
 	if fp := g.env.Getenv("REKEY_FAILPOINT"); fp != "" {
+		once := g.env.Getenv("REKEY_FAILPOINT_ONCE")
 		d.Failpoint = func(step, phase string) {
-			if step+"/"+phase == fp {
+			if step+"/"+phase == fp && firstAt(once) {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				select {}
 			}
@@ -88,4 +91,18 @@ func (g *globals) openDepsFor(ctx context.Context, need *auth.Capability) (incid
 // recorded (incident.Deps.RecordedInventory).
 func (g *globals) recordedInventory(ctx context.Context, st store.Store, inc store.Incident, lost string) *inventory.Inventory {
 	return incident.Deps{Store: st, Getenv: g.env.Getenv, Warn: g.warnLine}.RecordedInventory(ctx, inc, lost)
+}
+
+// firstAt reports whether this process is the first to reach a
+// failpoint marked by the file path (always, without one).
+func firstAt(path string) bool {
+	if path == "" {
+		return true
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }

@@ -8,10 +8,13 @@
 // two replicas never change one incident at once; a run waiting for an
 // approval completes its job and holds none (the approval's next POST
 // /run queues another). A replica killed mid-run leaves its job
-// "running": River's rescuer, run by the elected leader, makes it
-// available again after RescueAfter, and the next worker resumes the run
-// from its recorded step states (the engine's write-ahead log: a
-// credential sealed before the kill is delivered, not issued twice).
+// "running": the elected leader (leader.go) sees that the replica's
+// liveness lock is free and makes the job available again within a
+// second or two (rescue.go), and the next worker resumes the run from
+// its recorded step states (the engine's write-ahead log: a credential
+// sealed before the kill is delivered, not issued twice). River's own
+// rescuer, after RescueAfter, remains for a job whose replica lives on
+// but let it go.
 //
 // River keeps its tables in a schema of their own (Schema), migrated by
 // rivermigrate when a replica starts.
@@ -77,6 +80,10 @@ type Runner struct {
 	check  func(context.Context, server.RunJob) error
 	worker *runWorker
 	stop   context.CancelFunc
+	log    *slog.Logger
+	// presence is this replica's liveness and leadership (leader.go).
+	presence *presence
+	away     context.CancelFunc
 }
 
 var _ server.Runner = (*Runner)(nil)
@@ -129,7 +136,10 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 	if n <= 0 {
 		n = 10
 	}
+	id := newID()
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		// The ID names the replica's liveness lock (leader.go).
+		ID:                   id,
 		Schema:               Schema,
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
 		Workers:              workers,
@@ -147,7 +157,8 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 		pool.Close()
 		return nil, errs.E("jobs", errs.Invalid, "", err)
 	}
-	return &Runner{pool: pool, client: client, worker: w, stop: stop}, nil
+	return &Runner{pool: pool, client: client, worker: w, stop: stop, log: log,
+		presence: newPresence(pool.Config().ConnConfig, id)}, nil
 }
 
 // Bind gives r the server's run functions (server.Config.Runner).
@@ -161,10 +172,28 @@ func (r *Runner) Work(ctx context.Context) error {
 	if r.worker.exec == nil {
 		return errs.New("jobs: start", errs.Invalid, "", "the runner has no run functions (Bind)")
 	}
+	// The liveness lock is held before any job is fetched: a job whose
+	// worker holds none is rescued.
+	conn, err := r.presence.connect(ctx)
+	if err != nil {
+		return errs.E("jobs: start: take this replica's liveness lock", errs.Unreachable, "", err)
+	}
 	if err := r.client.Start(ctx); err != nil {
+		conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // failed anyway
 		return errs.E("jobs: start", errs.Unreachable, "", err)
 	}
+	pctx, away := context.WithCancel(context.WithoutCancel(ctx))
+	r.away = away
+	go r.presence.run(pctx, conn)
+	go r.presence.Lead(pctx, r.rescueLoop) //nolint:errcheck // rescueLoop fails never
 	return nil
+}
+
+// Lead runs f whenever this replica is the elected leader, with a
+// context that ends with its term, until ctx ends (leader.go). It
+// returns f's error when f fails while its term goes on.
+func (r *Runner) Lead(ctx context.Context, f func(context.Context) error) error {
+	return r.presence.Lead(ctx, f)
 }
 
 // New is Open, Bind and Start.
@@ -212,7 +241,12 @@ func (r *Runner) Start(ctx context.Context, job server.RunJob) error {
 func (r *Runner) Stop(ctx context.Context) error {
 	defer r.pool.Close()
 	r.stop()
-	return r.client.StopAndCancel(ctx)
+	err := r.client.StopAndCancel(ctx)
+	if r.away != nil {
+		r.away()
+		<-r.presence.stopped
+	}
+	return err
 }
 
 type runWorker struct {

@@ -597,3 +597,40 @@ func TestWriteOnlyTargetDeliversAndRollbackSaysSo(t *testing.T) {
 		t.Error("the generated key survived the rollback")
 	}
 }
+
+// restorer is a target that restores its own way (as a secret manager's
+// previous version does), counting the calls.
+type restorer struct {
+	deliver.Target
+	restores *int
+}
+
+func (r restorer) Restore(ctx context.Context, prev deliver.Value) error {
+	*r.restores++
+	return r.Target.Write(ctx, prev)
+}
+
+// TestRollbackUsesTheTargetsRestore: a target with Restore (awssm moves
+// AWSCURRENT back) gets the previous value through it, not through Write.
+func TestRollbackUsesTheTargetsRestore(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	files, restores := w.deps.Target, 0
+	w.deps.Target = func(c *inventory.Consumer) (deliver.Target, error) {
+		tg, err := files(c)
+		return restorer{tg, &restores}, err
+	}
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "verify:api" && phase == "after" })
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Rollback(context.Background()); err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	if restores != 1 {
+		t.Errorf("Restore called %d times, want 1", restores)
+	}
+	if id, sec := w.delivered("api"); id != w.leakedID || sec != w.leaked {
+		t.Errorf("the consumer holds %s after the rollback, want the leaked key back", id)
+	}
+}

@@ -144,3 +144,27 @@ func TestWriteWaitsOutRateLimits(t *testing.T) {
 		t.Errorf("GitHub holds %q after %d limited answers, want v2 after 2", got, s.LimitedCount()-before)
 	}
 }
+
+// Past the github provider's bound a rate-limited write fails in one line
+// saying so, as Unreachable (a wait, not a missing permission).
+func TestRateLimitPastTheBound(t *testing.T) {
+	s := githubtest.New()
+	t.Cleanup(s.Close)
+	s.AddRepo("acme/api")
+	ctx := context.Background()
+	admin := s.ClassicToken("root", time.Time{}, "repo")
+	p, err := github.New(ctx, provider.Config{System: "gh", Admin: secret.FromString(admin), Endpoint: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp := p.(*github.Provider)
+	tg, _ := New(Config{Client: gp.Client(), Repo: "acme/api", Name: "DB", Retry: gp.Retry})
+	for _, kind := range []string{"primary", "secondary"} {
+		s.RateLimit(100, kind)
+		err := tg.Write(ctx, value("v3"))
+		if errs.KindOf(err) != errs.Unreachable || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "rate limited") {
+			t.Errorf("%s rate limit past the bound: %v (kind %v), want one Unreachable line saying rate limited", kind, err, errs.KindOf(err))
+		}
+		s.RateLimit(0, kind)
+	}
+}

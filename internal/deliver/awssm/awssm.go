@@ -322,10 +322,12 @@ func (t *Target) Restore(ctx context.Context, prev deliver.Value) error {
 	}
 	if cur != "" && before != "" {
 		pv, err := t.readVersion(ctx, before)
-		if err != nil {
+		// A previous version in another shape (not a JSON object) is not
+		// the one rekey replaced: write prev instead.
+		if err != nil && errs.KindOf(err) != errs.Invalid {
 			return err
 		}
-		if pv.exists && len(t.parts(pv, prev)) == 0 {
+		if err == nil && pv.exists && len(t.parts(pv, prev)) == 0 {
 			_, err := t.c.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{SecretId: aws.String(t.cfg.SecretID),
 				VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(before), RemoveFromVersionId: aws.String(cur)})
 			return t.fail("rollback", "secretsmanager:UpdateSecretVersionStage", err)

@@ -262,3 +262,29 @@ func TestThrottlingIsRetriedWithABound(t *testing.T) {
 	}
 	srv.Throttle(0)
 }
+
+// When others wrote after rekey and the version now labelled AWSPREVIOUS
+// is not a JSON object, it cannot be the one rekey replaced: Restore
+// writes the old key into the current value instead of failing.
+func TestRestoreOverAPreviousOfAnotherShape(t *testing.T) {
+	srv := awsiamtest.New()
+	defer srv.Close()
+	srv.CreateSecret("app", `{"password":"old"}`)
+	tg := target(t, srv, adminOf(srv), "app", "password", "")
+	plain := target(t, srv, adminOf(srv), "app", "", "")
+	ctx := context.Background()
+	for _, w := range []struct {
+		t *Target
+		v string
+	}{{tg, newSecret}, {plain, "maintenance: not json"}, {plain, `{"password":"theirs","note":"b"}`}} {
+		if err := w.t.Write(ctx, deliver.Value{Secret: secret.FromString(w.v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tg.Restore(ctx, deliver.Value{Secret: secret.FromString("old")}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if v, _ := srv.SecretValue("app"); v != `{"note":"b","password":"old"}` {
+		t.Errorf("after the restore the secret holds %s", v)
+	}
+}

@@ -1,13 +1,16 @@
 // Package drillaws is a leaked-AWS-key drill (make test runs it; see
 // drill_test.go): an IAM user's access key pair is read by two consumers,
 // one from a Kubernetes Secret (its Deployment restarted on change) and one
-// from a Vault KV v2 path, copies of it sit
-// in a repository's CI workflow and deploy file, and CloudTrail shows an
-// attacker using it to create a backdoor access key for another user.
-// `rekey respond --yes` stops (exit 3) at the backdoor's revoke-related
-// step, which a second person approves; `respond --yes` again ends with
-// the leaked key and the backdoor refused, both consumers working on the
-// new key, and the report.
+// from a Vault KV v2 path; a git repository holds it in a settings file's
+// history (committed, then taken out) and at HEAD in a GitHub Actions
+// workflow, a GitLab CI file and a Terraform provider block; and
+// CloudTrail shows an attacker using it to create a backdoor access key
+// for another user. `rekey respond --yes` stops (exit 3) at the
+// backdoor's revoke-related step, which a second person approves;
+// `respond --yes` again ends with the leaked key and the backdoor
+// refused, both consumers working on the new key, the HEAD copies
+// replaced on a rekey/INC branch for a person to merge, the history
+// rewrite waiting for its approval, and the report naming every copy.
 //
 // AWS, Vault and a cluster cannot be reached from here: the drill runs
 // against the project's test servers (awsiamtest: IAM and STS with SigV4
@@ -39,6 +42,8 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider/awsiam/awsiamtest"
 	"github.com/rekeyhq/rekey/internal/provider/kubernetes/k8stest"
 	"github.com/rekeyhq/rekey/internal/provider/vault/vaulttest"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/sqlite"
 )
 
 // Options say how to start the programs the drill runs.
@@ -69,6 +74,26 @@ type Outcome struct {
 	APIRestarted bool
 	// Report is the incident report (Markdown).
 	Report string
+	// Copies are the places scope found the key pair in the repository,
+	// its history included.
+	Copies []Copy
+	// Tasks are the remediation tasks: done by rekey, or left for a
+	// person.
+	Tasks []store.Task
+	// Branch is the branch rekey wrote its working-tree fixes to, and
+	// BranchCopies the files on it that still hold the secret (git grep).
+	Branch       string
+	BranchCopies []string
+}
+
+// Copy is one place the key pair was found.
+type Copy struct {
+	Class, Path string
+	Line        int
+	// Commit is where a copy only in history was found; AtHead says the
+	// file still holds it.
+	Commit string
+	AtHead bool
 }
 
 // ConsumerOutcome is one consumer after the drill.
@@ -138,9 +163,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	kubeconfigFile := filepath.Join(dir, "kubeconfig")
 	files := map[string]string{
 		kubeconfigFile: kubeconfig,
-		filepath.Join(dir, "repo", ".github", "workflows", "deploy.yml"): fmt.Sprintf("name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    env:\n      AWS_ACCESS_KEY_ID: %s\n      AWS_SECRET_ACCESS_KEY: %s\n    steps:\n      - run: aws s3 sync public s3://shop-assets\n", leakedID, leaked),
-		filepath.Join(dir, "repo", "deploy", "settings.env"):             fmt.Sprintf("AWS_SECRET_ACCESS_KEY=%s\n", leaked),
-		filepath.Join(dir, "cloudtrail", "events.json"):                  cloudTrail(leakedID, backdoorID),
+		filepath.Join(dir, "cloudtrail", "events.json"): cloudTrail(leakedID, backdoorID),
 	}
 	adminID, adminSecret := iam.AdminKey()
 	files[filepath.Join(dir, "rekey.yml")] = fmt.Sprintf(`version: 1
@@ -160,7 +183,7 @@ consumers:
     deliver: { type: vault-kv, mount: secret, path: aws/deploy, key: secret_access_key, user_key: access_key_id }
     health: %q
 sources:
-  - { type: dir, path: repo }
+  - { type: git, path: repo, history: true }
 logs:
   - { type: cloudtrail, path: "cloudtrail/*.json" }
 `, iam.URL, vs.URL, user, user, k8sNamespace, k8sSecret, k8sDeployment, o.Check("k8s|"+iam.URL+"|"+kubeconfigFile+"|"+k8sNamespace+"/"+k8sSecret), user, o.Check("vault|"+iam.URL+"|"+vs.URL+"|"+vaultToken+"|secret/data/aws/deploy"))
@@ -171,6 +194,10 @@ logs:
 		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 			return nil, err
 		}
+	}
+	say("the key pair in the shop repository: committed, \"removed\" (still in history), pasted into CI and Terraform")
+	if err := writeRepo(filepath.Join(dir, "repo"), leakedID, leaked); err != nil {
+		return nil, err
 	}
 	home := filepath.Join(dir, "rekey-home")
 	env := []string{"REKEY_HOME=" + home, "LEAKED=" + leakedID + ":" + leaked,
@@ -220,6 +247,13 @@ logs:
 	if b, err := os.ReadFile(report); err == nil {
 		out.Report = string(b)
 	}
+	if err := readStore(ctx, home, out.Incident, out); err != nil {
+		return out, fmt.Errorf("read rekey's store: %w", err)
+	}
+	out.Branch = "rekey/" + out.Incident
+	if out.BranchCopies, err = grepBranch(filepath.Join(dir, "repo"), out.Branch, leaked); err != nil {
+		return out, err
+	}
 	out.LeakedRefused = !works(iam.URL, leakedID, leaked)
 	out.BackdoorRefused = !works(iam.URL, backdoorID, backdoor)
 	id, sec, _ := fromSecret(kubeconfigFile, k8sNamespace+"/"+k8sSecret)
@@ -252,6 +286,18 @@ func (o *Outcome) Print(w io.Writer) {
 	for _, name := range []string{"api", "worker"} {
 		c := o.Consumers[name]
 		fmt.Fprintf(w, "consumer %-10s  key %s, works: %s\n", name+":", c.KeyID, yes[c.Works])
+	}
+	fmt.Fprintf(w, "copies found:        %d\n", len(o.Copies))
+	for _, c := range o.Copies {
+		where := "at HEAD"
+		if !c.AtHead {
+			where = "only in history, commit " + c.Commit[:min(len(c.Commit), 12)]
+		}
+		fmt.Fprintf(w, "  - %s:%d (%s, %s)\n", c.Path, c.Line, c.Class, where)
+	}
+	fmt.Fprintf(w, "remediation tasks:   %d\n", len(o.Tasks))
+	for _, t := range o.Tasks {
+		fmt.Fprintf(w, "  - %s, %s: %s\n", t.State, t.Location, t.Action)
 	}
 }
 
@@ -364,4 +410,88 @@ func cloudTrail(leakedID, backdoorID string) string {
 			fmt.Sprintf(`{"accessKey":{"accessKeyId":"%s","status":"Active","userName":"backup-svc","createDate":"Mar 14, 2026 9:03:40 AM"}}`, backdoorID),
 			"0c5a1c9e-0002-4f6d-8a2b-ba9876543210"),
 	}, ",") + `]}`
+}
+
+// writeRepo makes the shop's repository: the key pair committed in a
+// settings file, then taken out of it (so it is only in history) while
+// the same change pastes it into GitHub Actions and GitLab CI and a
+// Terraform provider block, which stay at HEAD.
+func writeRepo(repo, keyID, key string) error {
+	commits := []struct {
+		date, msg string
+		files     map[string]string
+	}{
+		{"2026-03-01T10:00:00Z", "initial import", map[string]string{
+			"README.md":           "# shop\n\nThe storefront and its deploy tooling.\n",
+			"deploy/settings.env": fmt.Sprintf("AWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=%s\n", keyID, key),
+		}},
+		{"2026-03-05T16:30:00Z", "deploy from CI; settings read the key from the environment", map[string]string{
+			"deploy/settings.env": "AWS_REGION=us-east-1\nAWS_PROFILE=deploy\n",
+			".github/workflows/deploy.yml": fmt.Sprintf("name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    env:\n"+
+				"      AWS_ACCESS_KEY_ID: %s\n      AWS_SECRET_ACCESS_KEY: %s\n    steps:\n      - uses: actions/checkout@v4\n      - run: aws s3 sync public s3://shop-assets\n", keyID, key),
+			".gitlab-ci.yml": fmt.Sprintf("deploy:\n  stage: deploy\n  image: amazon/aws-cli:2.15.0\n  variables:\n    AWS_ACCESS_KEY_ID: %s\n"+
+				"    AWS_SECRET_ACCESS_KEY: %q\n  script:\n    - aws s3 sync public s3://shop-assets\n", keyID, key),
+			"terraform/main.tf": fmt.Sprintf("provider \"aws\" {\n  region     = \"us-east-1\"\n  access_key = %q\n  secret_key = %q\n}\n\n"+
+				"resource \"aws_s3_bucket\" \"assets\" {\n  bucket = \"shop-assets\"\n}\n", keyID, key),
+		}},
+	}
+	for i, c := range commits {
+		for rel, body := range c.files {
+			p := filepath.Join(repo, filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				return err
+			}
+		}
+		steps := [][]string{{"add", "-A"}, {"commit", "-q", "-m", c.msg}}
+		if i == 0 {
+			steps = append([][]string{{"init", "-q", "-b", "main"}}, steps...)
+		}
+		for _, args := range steps {
+			cmd := exec.Command("git", args...)
+			cmd.Dir = repo
+			cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@shop.example", "GIT_COMMITTER_NAME=Dev",
+				"GIT_COMMITTER_EMAIL=dev@shop.example", "GIT_AUTHOR_DATE="+c.date, "GIT_COMMITTER_DATE="+c.date)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("git %s: %v: %s", args[0], err, b)
+			}
+		}
+	}
+	return nil
+}
+
+// readStore reads the copies scope found and the remediation tasks from
+// rekey's store, as a person would read them with incident show and the
+// report.
+func readStore(ctx context.Context, home, incident string, out *Outcome) error {
+	st, err := sqlite.Open(ctx, filepath.Join(home, store.DBFile))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	occ, err := st.Occurrences(ctx, incident)
+	if err != nil {
+		return err
+	}
+	for _, o := range occ {
+		out.Copies = append(out.Copies, Copy{Class: o.Class, Path: o.Path, Line: o.Line, Commit: o.Commit, AtHead: o.AtHead})
+	}
+	out.Tasks, err = st.Tasks(ctx, incident)
+	return err
+}
+
+// grepBranch lists the files on branch that hold s.
+func grepBranch(repo, branch, s string) ([]string, error) {
+	cmd := exec.Command("git", "grep", "-l", "-F", "-e", s, branch, "--")
+	cmd.Dir = repo
+	b, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		return nil, nil // no match
+	}
+	if err != nil {
+		return nil, fmt.Errorf("git grep on %s: %w", branch, err)
+	}
+	return strings.Fields(string(b)), nil
 }

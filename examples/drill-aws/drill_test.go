@@ -2,12 +2,15 @@ package drillaws
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rekeyhq/rekey/internal/cli"
+	"github.com/rekeyhq/rekey/internal/store"
 )
 
 // TestMain lets the test binary stand in for rekey and for the consumers'
@@ -23,6 +26,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestDrillAWS(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
 	self := os.Args[0]
 	var log strings.Builder
 	out, err := Run(context.Background(), Options{
@@ -36,6 +42,9 @@ func TestDrillAWS(t *testing.T) {
 		},
 		Out: &log,
 	})
+	if out != nil {
+		out.Print(&log)
+	}
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -62,5 +71,57 @@ func TestDrillAWS(t *testing.T) {
 	}
 	if !strings.Contains(out.Report, out.Incident) || !strings.Contains(out.Report, "T1078.004") {
 		t.Errorf("the report does not name the incident and ATT&CK T1078.004")
+	}
+	checkCopies(t, out)
+}
+
+// checkCopies: scope found the key pair at HEAD in both CI files and the
+// Terraform file and, only in history, in the settings file a later
+// commit took it out of; the report names each; remediation put the
+// HEAD fixes on a branch that holds no copy and left the history rewrite
+// and the merges to a person, as for the PostgreSQL drill.
+func checkCopies(t *testing.T, out *Outcome) {
+	t.Helper()
+	want := map[string]struct {
+		class  string
+		atHead bool
+	}{
+		".github/workflows/deploy.yml": {"ci", true},
+		".gitlab-ci.yml":               {"ci", true},
+		"terraform/main.tf":            {"iac", true},
+		"deploy/settings.env":          {"history", false},
+	}
+	found, lines := map[string]bool{}, map[string]int{}
+	for _, c := range out.Copies {
+		for rel, w := range want {
+			if strings.HasSuffix(c.Path, "/repo/"+rel) {
+				found[rel], lines[rel] = true, c.Line
+				if c.Class != w.class || c.AtHead != w.atHead || (!c.AtHead && c.Commit == "") {
+					t.Errorf("copy %s: class %s, at HEAD %v, commit %q; want %s, at HEAD %v", rel, c.Class, c.AtHead, c.Commit, w.class, w.atHead)
+				}
+			}
+		}
+	}
+	open := func(kind, location string) bool {
+		return slices.ContainsFunc(out.Tasks, func(t store.Task) bool {
+			return t.Kind == kind && t.State != store.TaskDone && strings.HasSuffix(t.Location, location)
+		})
+	}
+	for rel, w := range want {
+		if !found[rel] {
+			t.Errorf("scope did not find the copy in %s: %+v", rel, out.Copies)
+		}
+		if !strings.Contains(out.Report, rel) {
+			t.Errorf("the report does not name the copy in %s", rel)
+		}
+		if w.atHead && !open("working-tree", fmt.Sprintf("/repo/%s:%d", rel, lines[rel])) {
+			t.Errorf("no open working-tree task for %s: %+v", rel, out.Tasks)
+		}
+	}
+	if !open("history", "/repo") {
+		t.Errorf("no history rewrite waiting for approval: %+v", out.Tasks)
+	}
+	if len(out.BranchCopies) > 0 {
+		t.Errorf("branch %s still holds the secret in %v", out.Branch, out.BranchCopies)
 	}
 }

@@ -140,6 +140,16 @@ type Target interface {
 	Write(ctx context.Context, v Value) error
 }
 
+// Restorer is a Target that puts back what it held before rekey's Write
+// its own way (a secret manager's previous version) instead of having the
+// old value written again. A rollback calls Restore when the target has
+// it and Write otherwise; Restore of what the target already holds
+// changes nothing.
+type Restorer interface {
+	Target
+	Restore(ctx context.Context, prev Value) error
+}
+
 // Delivered reports whether t already holds v: its secret, and its user
 // when v names one. The engine calls it on resume to skip a delivery that
 // happened before a crash.

@@ -629,7 +629,13 @@ func (e *Engine) restore(ctx context.Context, st *plan.Step) error {
 	}
 	sec := secret.New(prev.Secret)
 	clear(prev.Secret)
-	if err := t.Write(ctx, deliver.Value{User: prev.User, Secret: sec}); err != nil {
+	v := deliver.Value{User: prev.User, Secret: sec}
+	if r, ok := t.(deliver.Restorer); ok {
+		err = r.Restore(ctx, v)
+	} else {
+		err = t.Write(ctx, v)
+	}
+	if err != nil {
 		return err
 	}
 	return deliver.Reload(ctx, e.command(c, c.Reload))

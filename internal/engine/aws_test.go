@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
+	"github.com/rekeyhq/rekey/internal/deliver/awssm"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/plan"
@@ -595,5 +596,76 @@ func TestWriteOnlyTargetDeliversAndRollbackSaysSo(t *testing.T) {
 	}
 	if _, ok := w.srv.Key(newID); ok {
 		t.Error("the generated key survived the rollback")
+	}
+}
+
+// TestAWSSecretsManagerRollbackMovesAWSCURRENTBack: a consumer reading
+// the key from Secrets Manager gets, on rollback, the version it held
+// before the run as AWSCURRENT again (no version written for it), and the
+// generated key is gone.
+func TestAWSSecretsManagerRollbackMovesAWSCURRENTBack(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	before := fmt.Sprintf(`{"AWS_ACCESS_KEY_ID":%q,"AWS_SECRET_ACCESS_KEY":%q,"AWS_REGION":"us-east-1"}`, w.leakedID, w.leaked)
+	w.srv.CreateSecret("prod/api", before)
+	adminID, adminSecret := w.srv.AdminKey()
+	w.deps.Target = func(c *inventory.Consumer) (deliver.Target, error) {
+		return awssm.New(context.Background(), awssm.Config{Endpoint: w.srv.URL, SecretID: "prod/api", Key: "AWS_SECRET_ACCESS_KEY", UserKey: "AWS_ACCESS_KEY_ID",
+			Admin: secret.FromString(fmt.Sprintf(`{"AccessKeyId":%q,"SecretAccessKey":%q}`, adminID, adminSecret))})
+	}
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "verify:api" && phase == "after" })
+	delivered, _ := w.srv.SecretValue("prod/api")
+	var held map[string]string
+	if err := json.Unmarshal([]byte(delivered), &held); err != nil || held["AWS_ACCESS_KEY_ID"] == w.leakedID || w.srv.SecretVersions("prod/api") != 2 {
+		t.Fatalf("before the rollback Secrets Manager holds %s in %d versions", held["AWS_ACCESS_KEY_ID"], w.srv.SecretVersions("prod/api"))
+	}
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Rollback(context.Background()); err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	if v, _ := w.srv.SecretValue("prod/api"); v != before || w.srv.SecretVersions("prod/api") != 2 {
+		t.Errorf("after the rollback AWSCURRENT is not the original version (%d versions)", w.srv.SecretVersions("prod/api"))
+	}
+	if _, ok := w.srv.Key(held["AWS_ACCESS_KEY_ID"]); ok {
+		t.Error("the generated key survived the rollback")
+	}
+}
+
+// restorer is a target that restores its own way (as a secret manager's
+// previous version does), counting the calls.
+type restorer struct {
+	deliver.Target
+	restores *int
+}
+
+func (r restorer) Restore(ctx context.Context, prev deliver.Value) error {
+	*r.restores++
+	return r.Target.Write(ctx, prev)
+}
+
+// TestRollbackUsesTheTargetsRestore: a target with Restore (awssm moves
+// AWSCURRENT back) gets the previous value through it, not through Write.
+func TestRollbackUsesTheTargetsRestore(t *testing.T) {
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful})
+	files, restores := w.deps.Target, 0
+	w.deps.Target = func(c *inventory.Consumer) (deliver.Target, error) {
+		tg, err := files(c)
+		return restorer{tg, &restores}, err
+	}
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "verify:api" && phase == "after" })
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.Rollback(context.Background()); err != nil || res.State != store.RunRolledBack {
+		t.Fatalf("rollback: %v %+v", err, res)
+	}
+	if restores != 1 {
+		t.Errorf("Restore called %d times, want 1", restores)
+	}
+	if id, sec := w.delivered("api"); id != w.leakedID || sec != w.leaked {
+		t.Errorf("the consumer holds %s after the rollback, want the leaked key back", id)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/report"
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -106,6 +108,9 @@ type stepView struct {
 	CanApprove bool
 	// NotYou says why the viewer may not approve, when the step needs it.
 	NotYou string
+	// Supply: the step waits for a new secret a person created (a
+	// supply-secret step), handed in with its approval.
+	Supply bool
 }
 
 // taskView is one remediation task. A history rewrite waits for a
@@ -195,7 +200,7 @@ func planOf(ctx context.Context, st store.Store, id, notYou string) (*planView, 
 	for _, ps := range pl.Steps {
 		cur := states[ps.ID]
 		sv := stepView{ID: ps.ID, Kind: string(ps.Kind), Summary: ps.Summary, Target: ps.Target, State: cmp.Or(cur.State, engine.Pending),
-			Approval: ps.Approval, ApprovedBy: cur.ApprovedBy, Error: cur.Error}
+			Approval: ps.Approval, ApprovedBy: cur.ApprovedBy, Error: cur.Error, Supply: ps.Kind == plan.Supply}
 		if sv.Approval != "" && sv.ApprovedBy == "" {
 			sv.CanApprove, sv.NotYou = notYou == "", notYou
 		}
@@ -325,20 +330,30 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {
 	h.cfg.Events(w, r, id)
 }
 
-func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {
-	ctx, id, step := r.Context(), r.PathValue("id"), r.PostFormValue("step")
-	d, err := h.deps(ctx, s)
+// approver returns the workflow's dependencies when s's principal may
+// approve in incident id; otherwise it has answered why not.
+func (h *Handler) approver(w http.ResponseWriter, r *http.Request, s session, id string) (incident.Deps, bool) {
+	d, err := h.deps(r.Context(), s)
 	if err != nil {
 		h.fail(w, r, &s, err)
-		return
+		return d, false
 	}
-	why, err := refusal(ctx, d, id, s.principal)
+	why, err := refusal(r.Context(), d, id, s.principal)
 	if err != nil {
 		h.fail(w, r, &s, err)
-		return
+		return d, false
 	}
 	if why != "" {
 		h.error(w, r, &s, http.StatusForbidden, why)
+		return d, false
+	}
+	return d, true
+}
+
+func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {
+	ctx, id, step := r.Context(), r.PathValue("id"), r.PostFormValue("step")
+	d, ok := h.approver(w, r, s, id)
+	if !ok {
 		return
 	}
 	if err := incident.Approve(ctx, d, id, step); err != nil {
@@ -346,6 +361,65 @@ func (h *Handler) approve(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	http.Redirect(w, r, "/incidents/"+id+"#plan", http.StatusSeeOther)
+}
+
+// supply approves a supply-secret step with the new secret a person
+// created where no API can (a GitHub personal access token): pasted or
+// chosen as a file, the way `incident approve ID STEP --secret-file F`
+// takes it. The secret is sealed by the workflow at once; it is not put
+// in the answer, the page, an error or a log, and the parsed form is
+// dropped when the request ends.
+func (h *Handler) supply(w http.ResponseWriter, r *http.Request, s session) {
+	defer func() {
+		if r.MultipartForm != nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+	}()
+	ctx, id, step := r.Context(), r.PathValue("id"), r.PostFormValue("step")
+	d, ok := h.approver(w, r, s, id)
+	if !ok {
+		return
+	}
+	sec, msg := suppliedSecret(r)
+	if msg != "" {
+		h.error(w, r, &s, http.StatusBadRequest, msg)
+		return
+	}
+	err := incident.ApproveSecret(ctx, d, id, step, sec)
+	sec.Wipe()
+	if err != nil {
+		h.fail(w, r, &s, err)
+		return
+	}
+	http.Redirect(w, r, "/incidents/"+id+"#plan", http.StatusSeeOther)
+}
+
+// suppliedSecret reads the form's secret: the pasted text or the chosen
+// file, not both, without one trailing line break (as --secret-file
+// drops it). msg says what is wrong, never with the value.
+func suppliedSecret(r *http.Request) (secret.Secret, string) {
+	raw := []byte(r.PostFormValue("secret"))
+	if f, _, err := r.FormFile("secret_file"); err == nil {
+		b, err := io.ReadAll(f)
+		f.Close()
+		switch {
+		case err != nil:
+			return secret.Secret{}, "the chosen file could not be read"
+		case len(b) > 0 && len(raw) > 0:
+			clear(b)
+			return secret.Secret{}, "paste the new secret or choose the file holding it, not both"
+		case len(b) > 0:
+			raw = b
+		}
+	}
+	raw = bytes.TrimSuffix(raw, []byte("\n"))
+	raw = bytes.TrimSuffix(raw, []byte("\r"))
+	if len(raw) == 0 {
+		return secret.Secret{}, "no new secret: paste it or choose the file holding it"
+	}
+	sec := secret.New(raw)
+	clear(raw)
+	return sec, ""
 }
 
 // styleRE finds the report's one style block.

@@ -189,6 +189,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /incidents/{id}/steps", h.signedIn(auth.Read, h.steps))
 	m.HandleFunc("GET /incidents/{id}/report", h.signedIn(auth.Read, h.report))
 	m.HandleFunc("POST /incidents/{id}/approve", h.signedIn(auth.Approve, h.approve))
+	m.HandleFunc("POST /incidents/{id}/supply", h.signedIn(auth.Approve, h.supply))
 	if h.cfg.Events != nil {
 		m.HandleFunc("GET /incidents/{id}/events", h.signedIn(auth.Read, h.events))
 	}

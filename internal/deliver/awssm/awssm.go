@@ -8,7 +8,14 @@
 // is PutSecretValue: a new version labelled AWSCURRENT, the previous one
 // kept as AWSPREVIOUS by Secrets Manager. The secret must exist: rekey
 // writes versions of a secret someone created (with its policy and KMS
-// key), it does not create one.
+// key), it does not create one. Restore (a rollback) moves AWSCURRENT
+// back to the version that held it before, with UpdateSecretVersionStage,
+// rather than writing the old value again.
+//
+// Every call is tried at most Attempts times (throttling, 5xx) with the
+// SDK's standard retryer and its exponential backoff, so a throttled
+// Secrets Manager ends in one line saying so rather than an unbounded
+// wait.
 package awssm
 
 import (
@@ -20,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	sm "github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -38,6 +46,9 @@ const DefaultRegion = "us-east-1"
 
 const op = "deliver aws-secretsmanager"
 
+// DefaultAttempts bounds the tries of one call, as the aws-iam provider's.
+const DefaultAttempts = 5
+
 // Config says which Secrets Manager, secret and keys.
 type Config struct {
 	// Endpoint is the base URL of AWS's services ("" for AWS itself),
@@ -50,6 +61,10 @@ type Config struct {
 	// of its JSON object holding the secret and UserKey the one holding
 	// the user (an AWS key's id); without Key the value is the secret.
 	SecretID, Key, UserKey string
+	// Attempts bounds each call's tries; 0 means DefaultAttempts.
+	Attempts int
+	// backoff replaces the retryer's exponential delay (tests).
+	backoff retry.BackoffDelayer
 }
 
 // Target is one Secrets Manager secret (or a field of it).
@@ -73,7 +88,17 @@ func New(ctx context.Context, c Config) (*Target, error) {
 	if c.Region == "" {
 		c.Region = DefaultRegion
 	}
-	loads := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
+	if c.Attempts <= 0 {
+		c.Attempts = DefaultAttempts
+	}
+	loads := []func(*config.LoadOptions) error{config.WithRegion(c.Region), config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = c.Attempts
+			if c.backoff != nil {
+				so.Backoff = c.backoff
+			}
+		})
+	})}
 	if !c.Admin.IsZero() {
 		var a struct{ AccessKeyId, SecretAccessKey, SessionToken string }
 		if err := json.Unmarshal(c.Admin.Reveal(), &a); err != nil || a.AccessKeyId == "" || a.SecretAccessKey == "" {
@@ -136,10 +161,19 @@ type value struct {
 // read gets the AWSCURRENT value. A secret without a current version
 // (created with no value) reads as none; a missing secret is NotFound.
 func (t *Target) read(ctx context.Context) (value, error) {
-	out, err := t.c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String(t.cfg.SecretID)})
+	return t.readVersion(ctx, "")
+}
+
+// readVersion reads version id ("" for AWSCURRENT).
+func (t *Target) readVersion(ctx context.Context, id string) (value, error) {
+	in := &sm.GetSecretValueInput{SecretId: aws.String(t.cfg.SecretID)}
+	if id != "" {
+		in.VersionId = aws.String(id)
+	}
+	out, err := t.c.GetSecretValue(ctx, in)
 	if err != nil {
 		var nf *smtypes.ResourceNotFoundException
-		if errors.As(err, &nf) {
+		if errors.As(err, &nf) && id == "" {
 			if _, derr := t.c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)}); derr == nil {
 				return value{fields: map[string]any{}}, nil
 			}
@@ -250,6 +284,58 @@ func (t *Target) Write(ctx context.Context, nv deliver.Value) error {
 	return t.fail("write", "secretsmanager:PutSecretValue", err)
 }
 
+var _ deliver.Restorer = (*Target)(nil)
+
+// Restore puts back prev, what the secret held before rekey's Write. When
+// the version labelled AWSPREVIOUS holds it (Write's PutSecretValue left
+// it there and nobody wrote since), AWSCURRENT moves back to that version
+// (UpdateSecretVersionStage, which takes AWSPREVIOUS to the version rekey
+// wrote): the secret is again the version it was, its other fields as they
+// were then. Otherwise, someone having written after rekey, prev is
+// written as a new version over the current one, keeping their fields.
+// A secret already holding prev is left as it is.
+func (t *Target) Restore(ctx context.Context, prev deliver.Value) error {
+	if prev.Secret.IsZero() {
+		return errs.New(op, errs.Invalid, t.cfg.SecretID, "no previous value to restore")
+	}
+	v, err := t.read(ctx)
+	if err != nil {
+		return err
+	}
+	if v.exists && len(t.parts(v, prev)) == 0 {
+		return nil
+	}
+	d, err := t.c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
+	if err != nil {
+		return t.fail("rollback", "secretsmanager:DescribeSecret", err)
+	}
+	var cur, before string
+	for id, stages := range d.VersionIdsToStages {
+		for _, s := range stages {
+			switch s {
+			case "AWSCURRENT":
+				cur = id
+			case "AWSPREVIOUS":
+				before = id
+			}
+		}
+	}
+	if cur != "" && before != "" {
+		pv, err := t.readVersion(ctx, before)
+		// A previous version in another shape (not a JSON object) is not
+		// the one rekey replaced: write prev instead.
+		if err != nil && errs.KindOf(err) != errs.Invalid {
+			return err
+		}
+		if err == nil && pv.exists && len(t.parts(pv, prev)) == 0 {
+			_, err := t.c.UpdateSecretVersionStage(ctx, &sm.UpdateSecretVersionStageInput{SecretId: aws.String(t.cfg.SecretID),
+				VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(before), RemoveFromVersionId: aws.String(cur)})
+			return t.fail("rollback", "secretsmanager:UpdateSecretVersionStage", err)
+		}
+	}
+	return t.Write(ctx, prev)
+}
+
 // Check is the preflight: the secret exists and its value can be read in
 // the shape the delivery writes.
 func (t *Target) Check(ctx context.Context) error {
@@ -277,7 +363,7 @@ func (t *Target) fail(what, need string, err error) error {
 		case "UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "MissingAuthenticationTokenException":
 			kind, msg = errs.Permission, "the administrator credential is refused ("+ae.ErrorCode()+")"
 		case "ThrottlingException", "Throttling", "TooManyRequestsException":
-			kind, msg = errs.Unreachable, need+" still throttled after the SDK's retries"
+			kind, msg = errs.Unreachable, fmt.Sprintf("%s still throttled after %d attempts (%s)", need, t.cfg.Attempts, ae.ErrorCode())
 		case "InternalServiceError":
 			kind = errs.Unreachable
 		}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 
 	"github.com/rekeyhq/rekey/internal/deliver"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -169,5 +172,119 @@ func TestNewRefuses(t *testing.T) {
 		if _, err := New(context.Background(), c); errs.KindOf(err) != errs.Invalid {
 			t.Errorf("New(%+v) = %v", c, err)
 		}
+	}
+}
+
+// Deliver then roll back: AWSCURRENT is again the version it was (the
+// same value, no third version), AWSPREVIOUS the one rekey wrote; a
+// second Restore changes nothing.
+func TestRestoreMovesAWSCURRENTBack(t *testing.T) {
+	srv := awsiamtest.New()
+	defer srv.Close()
+	const before = `{"region":"eu-west-1","secret_access_key":"old","access_key_id":"AKIAOLD"}`
+	srv.CreateSecret("prod/deployer", before)
+	tg := target(t, srv, adminOf(srv), "prod/deployer", "secret_access_key", "access_key_id")
+	ctx := context.Background()
+	prev, err := tg.Current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Write(ctx, deliver.Value{User: "AKIANEW", Secret: secret.FromString(newSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	back := deliver.Value(prev)
+	for i := 0; i < 2; i++ {
+		if err := tg.Restore(ctx, back); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := srv.SecretValue("prod/deployer"); v != before || srv.SecretVersions("prod/deployer") != 2 {
+			t.Errorf("restore %d: AWSCURRENT %s in %d versions, want the original in 2", i+1, v, srv.SecretVersions("prod/deployer"))
+		}
+	}
+	if st, err := tg.Current(ctx); err != nil || st.User != "AKIAOLD" || string(st.Secret.Reveal()) != "old" {
+		t.Errorf("Current after the rollback: %+v, %v", st, err)
+	}
+}
+
+// When someone wrote after rekey, AWSPREVIOUS is no longer the version
+// before rekey's: Restore writes the old key into the current value,
+// keeping the other writer's field.
+func TestRestoreAfterAnotherWriteKeepsIt(t *testing.T) {
+	srv := awsiamtest.New()
+	defer srv.Close()
+	srv.CreateSecret("app", `{"password":"old","note":"a"}`)
+	tg := target(t, srv, adminOf(srv), "app", "password", "")
+	other := target(t, srv, adminOf(srv), "app", "note", "")
+	ctx := context.Background()
+	if err := tg.Write(ctx, deliver.Value{Secret: secret.FromString(newSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Write(ctx, deliver.Value{Secret: secret.FromString("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Restore(ctx, deliver.Value{Secret: secret.FromString("old")}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := srv.SecretValue("app")
+	var got map[string]string
+	if err := json.Unmarshal([]byte(raw), &got); err != nil || got["password"] != "old" || got["note"] != "b" {
+		t.Errorf("after the restore the secret holds %v, want password old and note b", got)
+	}
+}
+
+// Throttled calls are retried up to Attempts tries; past the bound the
+// error is one line naming Secrets Manager's action and the bound.
+func TestThrottlingIsRetriedWithABound(t *testing.T) {
+	srv := awsiamtest.New()
+	defer srv.Close()
+	srv.CreateSecret("app", "old")
+	const attempts = 3
+	tg, err := New(context.Background(), Config{Endpoint: srv.URL, Admin: adminOf(srv), SecretID: "app", Attempts: attempts,
+		backoff: retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	srv.Throttle(attempts - 1)
+	if _, err := tg.Current(ctx); err != nil {
+		t.Fatalf("Current through %d throttled answers: %v", attempts-1, err)
+	}
+	admin, _ := srv.AdminKey()
+	srv.Throttle(100)
+	before := srv.Signed(admin)
+	_, err = tg.Current(ctx)
+	if errs.KindOf(err) != errs.Unreachable || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), "aws-secretsmanager") || !strings.Contains(err.Error(), "secretsmanager:GetSecretValue still throttled after 3 attempts") {
+		t.Errorf("Current while throttled: %v (kind %v)", err, errs.KindOf(err))
+	}
+	if n := srv.Signed(admin) - before; n != attempts {
+		t.Errorf("the throttled call was tried %d times, want the bound %d", n, attempts)
+	}
+	srv.Throttle(0)
+}
+
+// When others wrote after rekey and the version now labelled AWSPREVIOUS
+// is not a JSON object, it cannot be the one rekey replaced: Restore
+// writes the old key into the current value instead of failing.
+func TestRestoreOverAPreviousOfAnotherShape(t *testing.T) {
+	srv := awsiamtest.New()
+	defer srv.Close()
+	srv.CreateSecret("app", `{"password":"old"}`)
+	tg := target(t, srv, adminOf(srv), "app", "password", "")
+	plain := target(t, srv, adminOf(srv), "app", "", "")
+	ctx := context.Background()
+	for _, w := range []struct {
+		t *Target
+		v string
+	}{{tg, newSecret}, {plain, "maintenance: not json"}, {plain, `{"password":"theirs","note":"b"}`}} {
+		if err := w.t.Write(ctx, deliver.Value{Secret: secret.FromString(w.v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tg.Restore(ctx, deliver.Value{Secret: secret.FromString("old")}); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if v, _ := srv.SecretValue("app"); v != `{"note":"b","password":"old"}` {
+		t.Errorf("after the restore the secret holds %s", v)
 	}
 }

@@ -275,7 +275,26 @@ func (t *Target) Write(ctx context.Context, v deliver.Value) error {
 }
 
 // fail is one line with a kind; GitHub's messages hold no secret.
+// rateLimit reports whether GitHub refused err's request for a primary
+// or secondary rate limit (403 with x-ratelimit-remaining: 0, or 429).
+func rateLimit(err error) bool {
+	var rl *gh.RateLimitError
+	var ab *gh.AbuseRateLimitError
+	var er *gh.ErrorResponse
+	return errors.As(err, &rl) || errors.As(err, &ab) ||
+		errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusTooManyRequests
+}
+
 func (t *Target) fail(what string, err error) error {
+	if rateLimit(err) {
+		// The github provider's Retry says how many tries it made; a
+		// single try says only that GitHub refused it for its limit.
+		msg := strings.Join(strings.Fields(err.Error()), " ")
+		if !strings.Contains(msg, "rate limited") {
+			msg = "rate limited: " + msg
+		}
+		return errs.New(t.op(what), errs.Unreachable, "", msg)
+	}
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		kind := errs.Other

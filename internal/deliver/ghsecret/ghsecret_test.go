@@ -113,20 +113,27 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// githubRepo is a GitHub with the repository acme/api, and the github
+// provider administering it.
+func githubRepo(t *testing.T) (*githubtest.Server, *github.Provider) {
+	t.Helper()
+	s := githubtest.New()
+	t.Cleanup(s.Close)
+	s.AddRepo("acme/api")
+	admin := s.ClassicToken("root", time.Time{}, "repo")
+	p, err := github.New(context.Background(), provider.Config{System: "gh", Admin: secret.FromString(admin), Endpoint: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, p.(*github.Provider)
+}
+
 // With the github provider's Retry, a rate-limited write is waited out
 // and tried again (a primary limit that resets now: no real wait);
 // without it the write fails.
 func TestWriteWaitsOutRateLimits(t *testing.T) {
-	s := githubtest.New()
-	t.Cleanup(s.Close)
-	s.AddRepo("acme/api")
+	s, gp := githubRepo(t)
 	ctx := context.Background()
-	admin := s.ClassicToken("root", time.Time{}, "repo")
-	p, err := github.New(ctx, provider.Config{System: "gh", Admin: secret.FromString(admin), Endpoint: s.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gp := p.(*github.Provider)
 
 	once, _ := New(Config{Client: gp.Client(), Repo: "acme/api", Name: "DB"})
 	s.RateLimit(1, "primary")
@@ -142,5 +149,21 @@ func TestWriteWaitsOutRateLimits(t *testing.T) {
 	}
 	if got, _ := s.Secret("acme/api", "DB"); string(got) != "v2" || s.LimitedCount()-before != 2 {
 		t.Errorf("GitHub holds %q after %d limited answers, want v2 after 2", got, s.LimitedCount()-before)
+	}
+}
+
+// Past the github provider's bound a rate-limited write fails in one line
+// saying so, as Unreachable (a wait, not a missing permission).
+func TestRateLimitPastTheBound(t *testing.T) {
+	s, gp := githubRepo(t)
+	ctx := context.Background()
+	tg, _ := New(Config{Client: gp.Client(), Repo: "acme/api", Name: "DB", Retry: gp.Retry})
+	for _, kind := range []string{"primary", "secondary"} {
+		s.RateLimit(100, kind)
+		err := tg.Write(ctx, value("v3"))
+		if errs.KindOf(err) != errs.Unreachable || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "rate limited") {
+			t.Errorf("%s rate limit past the bound: %v (kind %v), want one Unreachable line saying rate limited", kind, err, errs.KindOf(err))
+		}
+		s.RateLimit(0, kind)
 	}
 }

@@ -290,7 +290,13 @@ func (t *Target) fail(what, need string, err error) error {
 			return errs.New(op, errs.Permission, t.where(), what+": the kubeconfig's user lacks "+need+" ("+st.Message+")")
 		case st.Code == http.StatusNotFound:
 			return errs.New(op, errs.NotFound, t.where(), what+": "+st.Message)
-		case st.Code >= 500 || st.Code == http.StatusTooManyRequests:
+		case st.Code == http.StatusTooManyRequests:
+			msg := "throttled (" + st.Message + ")"
+			if c, ok := t.cfg.Client.(*kubeapi.Client); ok {
+				msg = fmt.Sprintf("still throttled after %d attempts (%s)", c.Attempts, st.Message)
+			}
+			return errs.New(op, errs.Unreachable, t.where(), what+": "+msg)
+		case st.Code >= 500:
 			return errs.New(op, errs.Unreachable, t.where(), what+": "+st.Message)
 		}
 		return errs.New(op, errs.Other, t.where(), what+": "+st.Message)

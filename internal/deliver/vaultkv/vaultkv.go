@@ -9,6 +9,10 @@
 // being overwritten; the target then reads again and retries, a bounded
 // number of times. KV v2 keeps earlier versions, so the version before
 // rekey's write is what Rollback restores, again with check-and-set.
+//
+// Vault's rate limit quotas answer 429: the client retries those (and
+// 5xx) Retries times with its own backoff, a bound set here rather than
+// left to the client's default, and then the error says so in one line.
 package vaultkv
 
 import (
@@ -19,6 +23,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 
@@ -32,6 +37,14 @@ import (
 // to other writers.
 const DefaultAttempts = 5
 
+// DefaultRetries bounds the client's retries of a throttled (429) or
+// failed (5xx) request, as the vault provider's; the waits between them
+// grow from DefaultMinWait to DefaultMaxWait.
+const (
+	DefaultRetries                 = 4
+	DefaultMinWait, DefaultMaxWait = time.Second, 10 * time.Second
+)
+
 // Config says which Vault, secret and keys.
 type Config struct {
 	// Address is Vault's address (the vault system's endpoint:), Token
@@ -43,6 +56,11 @@ type Config struct {
 	Mount, Path, Key, UserKey string
 	// Attempts bounds check-and-set retries; 0 means DefaultAttempts.
 	Attempts int
+	// Retries bounds the retries of a throttled request; 0 means
+	// DefaultRetries.
+	Retries int
+	// minWait and maxWait replace the retries' waits (tests).
+	minWait, maxWait time.Duration
 }
 
 // Target is a key of a KV v2 secret.
@@ -71,11 +89,19 @@ func New(c Config) (*Target, error) {
 	if c.Attempts <= 0 {
 		c.Attempts = DefaultAttempts
 	}
+	if c.Retries <= 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.minWait <= 0 || c.maxWait <= 0 {
+		c.minWait, c.maxWait = DefaultMinWait, DefaultMaxWait
+	}
 	conf := api.DefaultConfig()
 	if conf.Error != nil {
 		return nil, errs.E(op, errs.Invalid, where, conf.Error)
 	}
 	conf.Address = c.Address
+	conf.MaxRetries = c.Retries
+	conf.MinRetryWait, conf.MaxRetryWait = c.minWait, c.maxWait
 	client, err := api.NewClient(conf)
 	if err != nil {
 		return nil, errs.E(op, errs.Invalid, where, err)
@@ -318,7 +344,9 @@ func (t *Target) fail(what, need string, err error) error {
 			kind, msg = errs.Permission, "the token lacks "+need+" on "+t.where()+" ("+strings.TrimPrefix(msg, "* ")+")"
 		case re.StatusCode == http.StatusNotFound:
 			kind, msg = errs.NotFound, "no KV version 2 mount "+t.cfg.Mount+" or no such path"
-		case re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests:
+		case re.StatusCode == http.StatusTooManyRequests:
+			kind, msg = errs.Unreachable, fmt.Sprintf("still throttled after %d attempts (%s)", t.cfg.Retries+1, msg)
+		case re.StatusCode >= 500:
 			kind = errs.Unreachable
 		}
 		return errs.New(op, kind, t.where(), what+": "+msg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
@@ -228,5 +229,37 @@ func TestFromInventory(t *testing.T) {
 	}
 	if d := tg.Describe(); !strings.Contains(d, "secret/data/apps/orders") || strings.Contains(d, f.token) {
 		t.Errorf("Describe = %q", d)
+	}
+}
+
+// Vault's rate limit quota (429) is retried Retries times; past the bound
+// the write fails in one line naming Vault's answer and the bound, and
+// nothing was written.
+func TestThrottlingIsRetriedWithABound(t *testing.T) {
+	f := newFixture(t)
+	f.put(t, "apps/orders", map[string]any{"password": "old"})
+	tg, err := New(Config{Address: f.s.URL, Token: secret.FromString(f.token), Mount: "secret", Path: "apps/orders", Key: "password",
+		Retries: 3, minWait: time.Millisecond, maxWait: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f.s.Throttle(3)
+	if _, err := tg.Current(ctx); err != nil {
+		t.Fatalf("Current through 3 throttled answers: %v", err)
+	}
+	f.s.Throttle(100)
+	before := f.s.Requests()
+	err = tg.Write(ctx, deliver.Value{Secret: secret.FromString(newPassword)})
+	if errs.KindOf(err) != errs.Unreachable || strings.Contains(err.Error(), "\n") ||
+		!strings.Contains(err.Error(), "vault-kv") || !strings.Contains(err.Error(), "still throttled after 4 attempts") {
+		t.Errorf("Write while throttled: %v (kind %v)", err, errs.KindOf(err))
+	}
+	if n := f.s.Requests() - before; n != 4 {
+		t.Errorf("the throttled request was tried %d times, want 4", n)
+	}
+	f.s.Throttle(0)
+	if st, err := tg.Current(ctx); err != nil || string(st.Secret.Reveal()) != "old" {
+		t.Errorf("after a throttled write the secret holds %v, %v", st, err)
 	}
 }

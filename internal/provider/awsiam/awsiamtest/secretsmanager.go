@@ -32,9 +32,10 @@ type smVersion struct {
 type smHandler func(c *call, in map[string]any) (any, *apiError)
 
 var smHandlers = map[string]smHandler{
-	"GetSecretValue": (*call).getSecretValue,
-	"PutSecretValue": (*call).putSecretValue,
-	"DescribeSecret": (*call).describeSecret,
+	"GetSecretValue":           (*call).getSecretValue,
+	"PutSecretValue":           (*call).putSecretValue,
+	"DescribeSecret":           (*call).describeSecret,
+	"UpdateSecretVersionStage": (*call).updateSecretVersionStage,
 }
 
 // smErrorCodes are the JSON protocol's names for the errors the Query
@@ -212,6 +213,65 @@ func (c *call) putSecretValue(in map[string]any) (any, *apiError) {
 	sec.versions = append(sec.versions, v)
 	sec.changed = now
 	return map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.stages}, nil
+}
+
+// updateSecretVersionStage attaches VersionStage to MoveToVersionId and
+// takes it from RemoveFromVersionId, as the API reference describes: a
+// label is on one version at a time, so moving one that another version
+// holds needs RemoveFromVersionId naming that version
+// (InvalidParameterException otherwise); without MoveToVersionId the
+// label is only removed; moving AWSCURRENT moves AWSPREVIOUS to the
+// version AWSCURRENT left.
+func (c *call) updateSecretVersionStage(in map[string]any) (any, *apiError) {
+	sec, e := c.secret(in)
+	if e == nil {
+		e = c.smAuthorize("UpdateSecretVersionStage", sec.arn)
+	}
+	if e != nil {
+		return nil, e
+	}
+	stage, _ := in["VersionStage"].(string)
+	if stage == "" {
+		return nil, smInvalid("1 validation error detected: Value null at 'versionStage' failed to satisfy constraint: Member must not be null")
+	}
+	moveTo, _ := in["MoveToVersionId"].(string)
+	removeFrom, _ := in["RemoveFromVersionId"].(string)
+	version := func(id string) *smVersion {
+		for _, v := range sec.versions {
+			if v.id == id {
+				return v
+			}
+		}
+		return nil
+	}
+	var to, from *smVersion
+	if moveTo != "" {
+		if to = version(moveTo); to == nil {
+			return nil, errf(http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", moveTo)
+		}
+	}
+	if removeFrom != "" {
+		if from = version(removeFrom); from == nil || !slices.Contains(from.stages, stage) {
+			return nil, smInvalid("The staging label %s is not attached to the version %s.", stage, removeFrom)
+		}
+	}
+	if holder := sec.staged(stage); to != nil && holder != nil && holder != to && holder != from {
+		return nil, smInvalid("The staging label %s is currently attached to version %s, and you did not specify it as RemoveFromVersionId.", stage, holder.id)
+	}
+	if from != nil && from != to {
+		from.stages = slices.DeleteFunc(from.stages, func(s string) bool { return s == stage })
+	}
+	if to != nil && !slices.Contains(to.stages, stage) {
+		to.stages = append(to.stages, stage)
+		if stage == "AWSCURRENT" && from != nil {
+			for _, v := range sec.versions {
+				v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == "AWSPREVIOUS" })
+			}
+			from.stages = append(from.stages, "AWSPREVIOUS")
+		}
+	}
+	sec.changed = time.Now().UTC()
+	return map[string]any{"ARN": sec.arn, "Name": sec.name}, nil
 }
 
 func (c *call) describeSecret(in map[string]any) (any, *apiError) {

@@ -81,3 +81,60 @@ func TestSecretsManagerRefuses(t *testing.T) {
 		t.Errorf("throttled: %v", err)
 	}
 }
+
+// UpdateSecretVersionStage moves AWSCURRENT back to an older version only
+// when RemoveFromVersionId names the version holding it; AWSPREVIOUS then
+// follows to the version AWSCURRENT left, as the API reference says.
+func TestSecretsManagerMovesAWSCURRENT(t *testing.T) {
+	s := New()
+	defer s.Close()
+	c := smClient(s, s.adminKey, s.adminSecret)
+	ctx := context.Background()
+	s.CreateSecret("app", "v1")
+	v1, err := c.GetSecretValue(ctx, &sm.GetSecretValueInput{SecretId: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := "22222222-2222-3333-4444-555555555555"
+	if _, err := c.PutSecretValue(ctx, &sm.PutSecretValueInput{SecretId: aws.String("app"), SecretString: aws.String("v2"), ClientRequestToken: aws.String(v2)}); err != nil {
+		t.Fatal(err)
+	}
+	move := func(to, from string) error {
+		in := &sm.UpdateSecretVersionStageInput{SecretId: aws.String("app"), VersionStage: aws.String("AWSCURRENT"), MoveToVersionId: aws.String(to)}
+		if from != "" {
+			in.RemoveFromVersionId = aws.String(from)
+		}
+		_, err := c.UpdateSecretVersionStage(ctx, in)
+		return err
+	}
+	var invalid *smtypes.InvalidParameterException
+	if err := move(*v1.VersionId, ""); !errors.As(err, &invalid) {
+		t.Errorf("moving AWSCURRENT without RemoveFromVersionId: %v, want InvalidParameterException", err)
+	}
+	if err := move(*v1.VersionId, *v1.VersionId); !errors.As(err, &invalid) {
+		t.Errorf("RemoveFromVersionId naming a version without the label: %v, want InvalidParameterException", err)
+	}
+	var nf *smtypes.ResourceNotFoundException
+	if err := move("33333333-2222-3333-4444-555555555555", v2); !errors.As(err, &nf) {
+		t.Errorf("moving to a version that does not exist: %v, want ResourceNotFoundException", err)
+	}
+	if v, _ := s.SecretValue("app"); v != "v2" {
+		t.Fatalf("a refused move changed AWSCURRENT to %q", v)
+	}
+	if err := move(*v1.VersionId, v2); err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.VersionIdsToStages[*v1.VersionId]; len(got) != 1 || got[0] != "AWSCURRENT" {
+		t.Errorf("version 1's stages %v, want [AWSCURRENT]", got)
+	}
+	if got := d.VersionIdsToStages[v2]; len(got) != 1 || got[0] != "AWSPREVIOUS" {
+		t.Errorf("version 2's stages %v, want [AWSPREVIOUS]", got)
+	}
+	if v, _ := s.SecretValue("app"); v != "v1" || s.SecretVersions("app") != 2 {
+		t.Errorf("AWSCURRENT %q in %d versions, want v1 in 2", v, s.SecretVersions("app"))
+	}
+}

@@ -85,26 +85,34 @@ func (p *Provider) bindings(ctx context.Context, op, ns, sa string) ([]binding, 
 		return via != "", via
 	}
 	var out []binding
-	rbs, err := p.c.RbacV1().RoleBindings(ns).List(ctx, metav1.ListOptions{})
+	rbs, err := p.roleBindings(ctx, ns, metav1.ListOptions{})
 	if err != nil {
 		return nil, p.fail(op, p.join(ns, sa), "list on rolebindings in "+ns, err)
 	}
-	for _, b := range rbs.Items {
+	for _, b := range rbs {
 		if ok, via := names(b.Subjects); ok {
 			out = append(out, binding{kind: "RoleBinding", namespace: ns, name: b.Name, role: b.RoleRef, via: via})
 		}
 	}
-	crbs, err := p.c.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	crbs, err := p.clusterRoleBindings(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, p.fail(op, p.join(ns, sa), "list on clusterrolebindings", err)
 	}
-	for _, b := range crbs.Items {
+	for _, b := range crbs {
 		if ok, via := names(b.Subjects); ok {
 			out = append(out, binding{kind: "ClusterRoleBinding", name: b.Name, role: b.RoleRef, via: via})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].kind+out[i].name < out[j].kind+out[j].name })
 	return out, nil
+}
+
+func (p *Provider) roleBindings(ctx context.Context, ns string, opts metav1.ListOptions) ([]rbacv1.RoleBinding, error) {
+	return listAll(ctx, opts, p.c.RbacV1().RoleBindings(ns).List, func(l *rbacv1.RoleBindingList) []rbacv1.RoleBinding { return l.Items })
+}
+
+func (p *Provider) clusterRoleBindings(ctx context.Context, opts metav1.ListOptions) ([]rbacv1.ClusterRoleBinding, error) {
+	return listAll(ctx, opts, p.c.RbacV1().ClusterRoleBindings().List, func(l *rbacv1.ClusterRoleBindingList) []rbacv1.ClusterRoleBinding { return l.Items })
 }
 
 // rules reads the binding's role; a missing role grants nothing.

@@ -227,20 +227,20 @@ func (p *Provider) Drop(ctx context.Context, id provider.IdentityRef) error {
 		return err
 	}
 	sel := metav1.ListOptions{LabelSelector: forLabel + "=" + sa}
-	rbs, err := p.c.RbacV1().RoleBindings(ns).List(ctx, sel)
+	rbs, err := p.roleBindings(ctx, ns, sel)
 	if err != nil {
 		return p.fail("drop", id.Name, "list on rolebindings in "+ns, err)
 	}
-	for _, b := range rbs.Items {
+	for _, b := range rbs {
 		if err := p.c.RbacV1().RoleBindings(ns).Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return p.fail("drop", id.Name, "delete on rolebindings in "+ns, err)
 		}
 	}
-	crbs, err := p.c.RbacV1().ClusterRoleBindings().List(ctx, sel)
+	crbs, err := p.clusterRoleBindings(ctx, sel)
 	if err != nil {
 		return p.fail("drop", id.Name, "list on clusterrolebindings", err)
 	}
-	for _, b := range crbs.Items {
+	for _, b := range crbs {
 		if len(b.Subjects) == 1 && b.Subjects[0].Namespace == ns {
 			if err := p.c.RbacV1().ClusterRoleBindings().Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return p.fail("drop", id.Name, "delete on clusterrolebindings", err)

@@ -64,6 +64,10 @@ type Server struct {
 	// pageCap is the most items a list page holds whatever limit asks
 	// (0: no cap): the API reference lets a server return fewer.
 	pageCap int
+	// compacted counts the compactions ExpireContinue asked for; a
+	// continue token carries the count it was made at.
+	compacted  int
+	expireNext bool
 }
 
 // TokenDelay makes the token controller fill each token Secret created
@@ -343,7 +347,8 @@ func (s *Server) get(w http.ResponseWriter, q request) {
 // type=… of Secrets; without a namespace it lists every namespace. With
 // limit (or a page cap, SetPageCap) it returns one page and
 // metadata.continue, the opaque token of the next page, with
-// remainingItemCount; a continue token not made by this server is a 400.
+// remainingItemCount; a continue token not made by this server is a 400,
+// one made before ExpireContinue a 410 Expired.
 // Pages are cut from the current objects by name order, not from a
 // snapshot at the first page's resourceVersion as etcd serves them.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, q request) {
@@ -352,12 +357,21 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, q request) {
 	fields := selector(r.URL.Query().Get("fieldSelector"))
 	after := ""
 	if c := r.URL.Query().Get("continue"); c != "" {
+		if s.expireNext {
+			s.expireNext = false
+			s.compacted++
+		}
 		b, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil || !strings.HasPrefix(string(b), "k8stest:") {
 			status(w, http.StatusBadRequest, "BadRequest", "continue key is not valid: illegal base64 data", nil)
 			return
 		}
-		after = strings.TrimPrefix(string(b), "k8stest:")
+		gen, last, _ := strings.Cut(strings.TrimPrefix(string(b), "k8stest:"), ":")
+		if gen != strconv.Itoa(s.compacted) {
+			status(w, http.StatusGone, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.", nil)
+			return
+		}
+		after = last
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	if s.pageCap > 0 && (limit <= 0 || limit > s.pageCap) {
@@ -389,10 +403,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, q request) {
 	}
 	md := object{"resourceVersion": strconv.Itoa(s.rv)}
 	if remaining > 0 {
-		md["continue"] = base64.RawURLEncoding.EncodeToString([]byte("k8stest:" + next))
+		md["continue"] = base64.RawURLEncoding.EncodeToString([]byte("k8stest:" + strconv.Itoa(s.compacted) + ":" + next))
 		md["remainingItemCount"] = remaining
 	}
 	write(w, http.StatusOK, object{"kind": k.kind + "List", "apiVersion": k.gv, "metadata": md, "items": items})
+}
+
+// ExpireContinue makes the next list request that carries a continue
+// token, and every token handed out before it, answer 410 Expired, as
+// after etcd compacts the revision a list began at.
+func (s *Server) ExpireContinue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireNext = true
 }
 
 // SetPageCap makes list pages hold at most n items whatever limit asks

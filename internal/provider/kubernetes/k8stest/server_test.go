@@ -240,4 +240,8 @@ func TestListPages(t *testing.T) {
 	}
 	code, body := do(t, s, root, "GET", "/api/v1/namespaces/ns1/configmaps?continue=bogus", "", "")
 	wantStatus(t, code, body, 400, "BadRequest")
+	_, l := do(t, s, root, "GET", "/api/v1/namespaces/ns1/configmaps?limit=1", "", "")
+	s.ExpireContinue()
+	code, body = do(t, s, root, "GET", "/api/v1/namespaces/ns1/configmaps?limit=1&continue="+l["metadata"].(map[string]any)["continue"].(string), "", "")
+	wantStatus(t, code, body, 410, "Expired")
 }

@@ -24,8 +24,9 @@ func looksLikeToken(tok []byte) bool {
 
 // Identify finds the token Secret holding the leaked token among every
 // namespace's token Secrets (the administrator's namespace alone when it
-// may not list Secrets cluster-wide), comparing in constant time. No
-// request carries the leaked token.
+// may not list Secrets cluster-wide), comparing in constant time. A token
+// no Secret holds, a bound one, is reviewed by the API server
+// (identifyBound). No request is authenticated with the leaked token.
 func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
 	tok := []byte(strings.TrimSpace(string(s.Reveal())))
 	if !looksLikeToken(tok) {
@@ -43,6 +44,9 @@ func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Ma
 		if holds(sec, tok) {
 			out = append(out, provider.Match{Ref: p.ref(sec), Method: provedMethod})
 		}
+	}
+	if len(out) == 0 {
+		return p.identifyBound(ctx, tok)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref.Key < out[j].Ref.Key })
 	return out, nil

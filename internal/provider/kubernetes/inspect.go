@@ -27,11 +27,12 @@ func (b binding) privilege() string { return b.role.Kind + "/" + b.role.Name }
 // and ClusterRoleBinding naming it (or its groups system:serviceaccounts
 // and system:serviceaccounts:NS), each graded by its role's rules, and
 // its token Secrets (the one inspected as this-key, the others other-key).
-// It can log in when it holds a token Secret; bound tokens are not seen.
+// It can log in when it holds a token Secret, or when id.Key is a bound
+// token's (bound.go) whose pod, Secret or account uid is still there.
 func (p *Provider) Inspect(ctx context.Context, id provider.IdentityRef) (*provider.Identity, error) {
 	ns, sa := p.split(id.Name)
 	out := &provider.Identity{Ref: id, Privileges: []provider.Privilege{}, Sessions: []provider.Session{}, Related: []provider.Related{}}
-	_, err := p.c.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{})
+	acct, err := p.c.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return out, nil
 	}
@@ -50,6 +51,14 @@ func (p *Provider) Inspect(ctx context.Context, id provider.IdentityRef) (*provi
 		}
 		out.Related = append(out.Related, provider.Related{Kind: kind, Name: t.Name, Detail: "token Secret of the service account, created " + t.CreationTimestamp.UTC().Format("2006-01-02T15:04:05Z")})
 		out.CanLogin = out.CanLogin || id.Key == "" || t.Name == id.Key
+	}
+	if isBound(id.Key) {
+		r, live, err := p.inspectBound(ctx, ns, acct, id.Key)
+		if err != nil {
+			return nil, err
+		}
+		out.Related = append(out.Related, r)
+		out.CanLogin = out.CanLogin || live
 	}
 	bs, err := p.bindings(ctx, "inspect", ns, sa)
 	if err != nil {

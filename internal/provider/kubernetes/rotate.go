@@ -187,9 +187,15 @@ func (p *Provider) Verify(ctx context.Context, c provider.Credential) error {
 
 // Revoke deletes the token Secret id.Key (every token Secret of the
 // account when it is empty): the cluster stops accepting a legacy token
-// once its Secret is gone. Missing ones are not errors.
+// once its Secret is gone. A bound token's key deletes what the token is
+// bound to, or recreates the service account (revokeBound), which ends
+// the tokens of every pod running as it: the plan has a person approve
+// that first. Missing ones are not errors.
 func (p *Provider) Revoke(ctx context.Context, id provider.IdentityRef) error {
 	ns, sa := p.split(id.Name)
+	if isBound(id.Key) {
+		return p.revokeBound(ctx, ns, sa, id.Key)
+	}
 	if id.Key != "" {
 		return p.deleteSecret(ctx, "revoke", ns, id.Key)
 	}

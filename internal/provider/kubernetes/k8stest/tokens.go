@@ -189,8 +189,9 @@ func (s *Server) review(tok string, audiences []string) (user, []string, string)
 			return user{}, nil, "token has been invalidated"
 		}
 		sa, ok := s.objs[key("serviceaccounts", ns, annotation(sec, SANameAnnotation))]
-		if !ok {
-			return user{}, nil, "service account has been deleted"
+		c, _ := s.key.verify(tok)
+		if !ok || str(meta(sa), "uid") != str(c, "kubernetes.io/serviceaccount/service-account.uid") {
+			return user{}, nil, "service account has been deleted or recreated"
 		}
 		return saUser(ns, annotation(sec, SANameAnnotation), str(meta(sa), "uid")), audiences, ""
 	}

@@ -26,7 +26,8 @@ func k8sScope(key string) scope.Scope {
 
 // A leaked bound token is revoked by its key (what it is bound to), after
 // a person approves, and the plan says what the revoke disrupts; a
-// legacy token Secret's revoke needs no approval.
+// legacy token Secret is revoked by its name, without approval, and
+// neither plan ends sessions (a token has none).
 func TestBoundTokenRevokeNeedsApproval(t *testing.T) {
 	for _, c := range []struct{ key, says string }{
 		{"serviceaccount/0b5f-uid", "every pod of the account"},
@@ -41,8 +42,34 @@ func TestBoundTokenRevokeNeedsApproval(t *testing.T) {
 			}
 		}
 	}
-	p := build(t, Input{Scope: k8sScope("orders-token"), Inventory: inv(t, k8sInventory), Strategy: Emergency})
-	if rev := mustStep(t, p, "revoke:cluster/shop/orders"); rev.Key != "" || rev.Approval != "" {
-		t.Errorf("a token Secret's revoke %+v: want no key (every token Secret of the account) and no approval", rev)
+	for _, strategy := range []Strategy{Graceful, Emergency} {
+		p := build(t, Input{Scope: k8sScope("orders-token"), Inventory: inv(t, k8sInventory), Strategy: strategy})
+		if rev := mustStep(t, p, "revoke:cluster/shop/orders"); rev.Key != "orders-token" || rev.Approval != "" {
+			t.Errorf("%s: a token Secret's revoke %+v: want that Secret by name, no approval", strategy, rev)
+		}
+		if st := p.Step("terminate:cluster/shop/orders"); st != nil {
+			t.Errorf("%s: a terminate step %+v: a token opens no session to end", strategy, st)
+		}
+	}
+}
+
+// A leaked token Secret with a consumer is replaced like any key: a new
+// token Secret for the same account (generated), delivered and verified,
+// then the leaked one deleted by name.
+func TestKubernetesTokenSecretGraceful(t *testing.T) {
+	invText := k8sInventory + `consumers:
+  - name: web
+    identity: shop/orders
+    deliver: { type: kubernetes-secret, namespace: shop, name: orders-token, key: token, restart: deployment/web }
+`
+	sc := k8sScope("orders-token")
+	sc.Consumers = []scope.Consumer{{Name: "web", Declared: true}}
+	p := build(t, Input{Scope: sc, Inventory: inv(t, invText), Strategy: Graceful})
+	is := mustStep(t, p, "issue:cluster/shop/orders")
+	if !is.Generated || is.Login != "shop/orders" || is.Key != "orders-token" {
+		t.Errorf("issue %+v: want a generated token for shop/orders beside orders-token", is)
+	}
+	if !before(p, "verify:web", "revoke:cluster/shop/orders") {
+		t.Errorf("the leaked token is revoked before web is verified\n%s", dump(p))
 	}
 }

@@ -371,21 +371,10 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	strategy := b.plan.Strategy
 
 	first := b.isolate(id, key, consumers, drop) // what every replacement waits for
-	revokeApproval := b.thirdPartyApproval(consumers)
-	bound, boundSummary := b.boundToken(sys.Type, id)
-	if bound != "" && revokeApproval == "" {
-		revokeApproval = ApprovalManual
-	}
-	revokeSummary := func(summary string) string {
-		if bound != "" {
-			return boundSummary
-		}
-		return summary
-	}
 	if strategy == Emergency {
-		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: bound, Needs: first,
-			Approval: revokeApproval,
-			Summary:  revokeSummary(fmt.Sprintf("make the leaked secret stop working for %s now (consumers fail until their replacement arrives)", key))})
+		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Needs: first,
+			Approval: b.thirdPartyApproval(consumers),
+			Summary:  fmt.Sprintf("make the leaked secret stop working for %s now (consumers fail until their replacement arrives)", key)})
 		term := b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
 			Needs: []string{rev}, Summary: "end every open session of " + key + ", the attacker's included"})
 		b.revokeLeases(id, key, []string{rev})
@@ -445,9 +434,9 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 				Summary: "end the sessions still open with the leaked secret from sources no consumer declares"})
 			return nil
 		}
-		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: bound, Needs: needs,
-			Approval: revokeApproval,
-			Summary:  revokeSummary(fmt.Sprintf("make the leaked secret stop working for %s, once every consumer is verified on its replacement", key))})
+		rev := b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Needs: needs,
+			Approval: b.thirdPartyApproval(consumers),
+			Summary:  fmt.Sprintf("make the leaked secret stop working for %s, once every consumer is verified on its replacement", key)})
 		b.add(Step{ID: "terminate:" + key, Kind: TerminateSessions, Target: key, System: id.System, Identity: id.Name,
 			Needs: []string{rev}, Summary: "end the sessions still open with the leaked secret"})
 	}

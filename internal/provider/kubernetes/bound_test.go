@@ -9,6 +9,7 @@ import (
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -162,5 +163,34 @@ func TestBoundTokenClaimsHint(t *testing.T) {
 	ms, err := p.Identify(ctx, secret.FromString(tok))
 	if err != nil || len(ms) != 1 || !ms[0].Unproven || ms[0].Ref.Name != name || ms[0].Ref.Key != "serviceaccount/"+string(acct.UID) {
 		t.Errorf("Identify = %+v, %v; want an unproven match on %s", ms, err, name)
+	}
+}
+
+// An administrator who may read token Secrets of its own namespace only
+// still finds a legacy token of another namespace: the TokenReview
+// authenticates it and its claims name its Secret.
+func TestLegacyTokenElsewhereThroughReview(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	sec := h.accountToken(t, "jobs", "batch", "batch-token")
+	name := "ns-admin-" + randomName()
+	tok := h.adminUser(t, name, adminRules[1:3])
+	if _, err := h.root.RbacV1().Roles(testNS).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts"}, Verbs: []string{"get", "list"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.root.RbacV1().RoleBindings(testNS).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: name}}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := h.Admin(t)
+	cfg.Admin = h.kubeconfig(h.s.URL, tok)
+	p, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Identify(ctx, secret.New(sec.Data["token"]))
+	if err != nil || len(ms) != 1 || ms[0].Ref.Name != "jobs/batch" || ms[0].Ref.Key != "batch-token" || ms[0].Unproven {
+		t.Errorf("Identify = %+v, %v; want jobs/batch key batch-token, proven by the review", ms, err)
 	}
 }

@@ -93,14 +93,7 @@ func TestGenerateWaitsForTokenController(t *testing.T) {
 func TestIdentifyOtherNamespace(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	if _, err := h.root.CoreV1().ServiceAccounts("jobs").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "batch"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := h.root.CoreV1().Secrets("jobs").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "batch-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: "batch"}},
-		Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec := h.accountToken(t, "jobs", "batch", "batch-token")
 	p, err := New(ctx, h.Admin(t))
 	if err != nil {
 		t.Fatal(err)

@@ -245,3 +245,20 @@ func TestListPages(t *testing.T) {
 	code, body = do(t, s, root, "GET", "/api/v1/namespaces/ns1/configmaps?limit=1&continue="+l["metadata"].(map[string]any)["continue"].(string), "", "")
 	wantStatus(t, code, body, 410, "Expired")
 }
+
+// A delete whose preconditions.uid is another object's is a 409 Conflict
+// and deletes nothing.
+func TestDeletePreconditions(t *testing.T) {
+	s := New()
+	defer s.Close()
+	root := s.RootToken()
+	sa := post(t, s, root, "/api/v1/namespaces/ns1/serviceaccounts", `{"metadata":{"name":"app"}}`)
+	code, body := do(t, s, root, "DELETE", "/api/v1/namespaces/ns1/serviceaccounts/app", js, `{"preconditions":{"uid":"not-its-uid"}}`)
+	wantStatus(t, code, body, 409, "Conflict")
+	if code, _ := do(t, s, root, "GET", "/api/v1/namespaces/ns1/serviceaccounts/app", "", ""); code != 200 {
+		t.Fatalf("the account is gone after a refused delete: %d", code)
+	}
+	if code, body := do(t, s, root, "DELETE", "/api/v1/namespaces/ns1/serviceaccounts/app", js, `{"preconditions":{"uid":"`+uidOf(sa)+`"}}`); code != 200 {
+		t.Errorf("delete with its uid: %d %v", code, body)
+	}
+}

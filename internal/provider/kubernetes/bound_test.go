@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -163,6 +164,40 @@ func TestBoundTokenClaimsHint(t *testing.T) {
 	ms, err := p.Identify(ctx, secret.FromString(tok))
 	if err != nil || len(ms) != 1 || !ms[0].Unproven || ms[0].Ref.Name != name || ms[0].Ref.Key != "serviceaccount/"+string(acct.UID) {
 		t.Errorf("Identify = %+v, %v; want an unproven match on %s", ms, err, name)
+	}
+}
+
+// An expired bound token is no match, whether the API server reviews it
+// or only its claims are read.
+func TestExpiredBoundToken(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	name := randomName()
+	h.CreateIdentity(t, name, false)
+	tok := h.boundToken(t, name, nil)
+	p, err := New(ctx, h.Admin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := p.Identify(ctx, secret.FromString(tok)); err != nil || len(ms) != 1 {
+		t.Fatalf("Identify of a live token = %+v, %v; want a match", ms, err)
+	}
+	// The server's clock only: the claims' exp is read against rekey's.
+	h.s.Advance(2 * time.Hour)
+	if ms, err := p.Identify(ctx, secret.FromString(tok)); err != nil || len(ms) != 0 {
+		t.Errorf("Identify of a token the server says expired = %+v, %v; want no match", ms, err)
+	}
+	body, _ := json.Marshal(map[string]any{"exp": time.Now().Add(-time.Minute).Unix(),
+		"kubernetes.io": map[string]any{"namespace": testNS, "serviceaccount": map[string]string{"name": name, "uid": "u"}}})
+	stale := "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(body) + ".c2ln"
+	cfg := h.Admin(t)
+	cfg.Admin = h.kubeconfig(h.s.URL, h.adminUser(t, "no-review", adminRules[:2]))
+	limited, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := limited.Identify(ctx, secret.FromString(stale)); err != nil || len(ms) != 0 {
+		t.Errorf("Identify by claims of an expired token = %+v, %v; want no match", ms, err)
 	}
 }
 

@@ -143,6 +143,18 @@ func jti(t *testing.T, tok string) string {
 	return c.JTI
 }
 
+// open opens the provider as the user whose token is adminToken.
+func (h harness) open(t *testing.T, adminToken string) provider.Provider {
+	t.Helper()
+	cfg := h.Admin(t)
+	cfg.Admin = h.kubeconfig(h.s.URL, adminToken)
+	p, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // An administrator who may not create TokenReviews gets an unproven match
 // from the bound token's unverified claims.
 func TestBoundTokenClaimsHint(t *testing.T) {
@@ -155,13 +167,7 @@ func TestBoundTokenClaimsHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.Admin(t)
-	cfg.Admin = h.kubeconfig(h.s.URL, h.adminUser(t, "no-review", adminRules[:2]))
-	p, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := p.Identify(ctx, secret.FromString(tok))
+	ms, err := h.open(t, h.adminUser(t, "no-review", adminRules[:2])).Identify(ctx, secret.FromString(tok))
 	if err != nil || len(ms) != 1 || !ms[0].Unproven || ms[0].Ref.Name != name || ms[0].Ref.Key != "serviceaccount/"+string(acct.UID) {
 		t.Errorf("Identify = %+v, %v; want an unproven match on %s", ms, err, name)
 	}
@@ -190,13 +196,7 @@ func TestExpiredBoundToken(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"exp": time.Now().Add(-time.Minute).Unix(),
 		"kubernetes.io": map[string]any{"namespace": testNS, "serviceaccount": map[string]string{"name": name, "uid": "u"}}})
 	stale := "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(body) + ".c2ln"
-	cfg := h.Admin(t)
-	cfg.Admin = h.kubeconfig(h.s.URL, h.adminUser(t, "no-review", adminRules[:2]))
-	limited, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ms, err := limited.Identify(ctx, secret.FromString(stale)); err != nil || len(ms) != 0 {
+	if ms, err := h.open(t, h.adminUser(t, "no-review", adminRules[:2])).Identify(ctx, secret.FromString(stale)); err != nil || len(ms) != 0 {
 		t.Errorf("Identify by claims of an expired token = %+v, %v; want no match", ms, err)
 	}
 }
@@ -218,13 +218,7 @@ func TestLegacyTokenElsewhereThroughReview(t *testing.T) {
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: name}}, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := h.Admin(t)
-	cfg.Admin = h.kubeconfig(h.s.URL, tok)
-	p, err := New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := p.Identify(ctx, secret.New(sec.Data["token"]))
+	ms, err := h.open(t, tok).Identify(ctx, secret.New(sec.Data["token"]))
 	if err != nil || len(ms) != 1 || ms[0].Ref.Name != "jobs/batch" || ms[0].Ref.Key != "batch-token" || ms[0].Unproven {
 		t.Errorf("Identify = %+v, %v; want jobs/batch key batch-token, proven by the review", ms, err)
 	}

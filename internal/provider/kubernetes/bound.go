@@ -54,6 +54,7 @@ func boundKey(key string) (kind, name, uid string, ok bool) {
 // unverified: a hint (which audiences to review it for, which Secret a
 // legacy token names), never a proof.
 type claims struct {
+	Sub string    `json:"sub"`
 	Aud audiences `json:"aud"`
 	Exp int64     `json:"exp"`
 	K8s struct {
@@ -94,7 +95,8 @@ func unverified(tok []byte) (claims, bool) {
 }
 
 // identifyBound asks the API server, through a TokenReview made as the
-// administrator, whose token tok is, for the audiences its unverified
+// administrator, whose token tok is (when its unverified sub names a
+// service account), for the audiences its unverified
 // claims name (the API server's own when none). An unauthenticated token
 // (expired, revoked, another cluster's, not a service account's) is no
 // match. An administrator who may not create TokenReviews gets an
@@ -102,11 +104,17 @@ func unverified(tok []byte) (claims, bool) {
 // it has expired.
 func (p *Provider) identifyBound(ctx context.Context, tok []byte) ([]provider.Match, error) {
 	c, parsed := unverified(tok)
+	if !parsed || !strings.HasPrefix(c.Sub, "system:serviceaccount:") {
+		// Another issuer's JWT (an OIDC ID token, a SaaS API token) is
+		// not sent to the cluster, whose audit log may keep request
+		// bodies.
+		return nil, nil
+	}
 	tr := &authv1.TokenReview{Spec: authv1.TokenReviewSpec{Token: string(tok), Audiences: c.Aud}}
 	res, err := p.c.AuthenticationV1().TokenReviews().Create(ctx, tr, metav1.CreateOptions{})
 	if apierrors.IsForbidden(err) {
 		sa := c.K8s.ServiceAccount
-		if !parsed || sa.Name == "" || c.K8s.Namespace == "" || (c.Exp != 0 && time.Now().Unix() >= c.Exp) {
+		if sa.Name == "" || c.K8s.Namespace == "" || (c.Exp != 0 && time.Now().Unix() >= c.Exp) {
 			return nil, nil
 		}
 		key := boundAccount + "/" + sa.UID

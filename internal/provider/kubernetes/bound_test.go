@@ -174,7 +174,8 @@ func TestBoundTokenClaimsHint(t *testing.T) {
 }
 
 // An expired bound token is no match, whether the API server reviews it
-// or only its claims are read.
+// or only its claims are read; another issuer's JWT is not even sent to
+// the cluster.
 func TestExpiredBoundToken(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -193,9 +194,14 @@ func TestExpiredBoundToken(t *testing.T) {
 	if ms, err := p.Identify(ctx, secret.FromString(tok)); err != nil || len(ms) != 0 {
 		t.Errorf("Identify of a token the server says expired = %+v, %v; want no match", ms, err)
 	}
-	body, _ := json.Marshal(map[string]any{"exp": time.Now().Add(-time.Minute).Unix(),
+	body, _ := json.Marshal(map[string]any{"exp": time.Now().Add(-time.Minute).Unix(), "sub": "system:serviceaccount:" + testNS + ":" + name,
 		"kubernetes.io": map[string]any{"namespace": testNS, "serviceaccount": map[string]string{"name": name, "uid": "u"}}})
 	stale := "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(body) + ".c2ln"
+	before := h.s.Reviews()
+	other, _ := json.Marshal(map[string]any{"sub": "auth0|alice", "aud": "api", "exp": time.Now().Add(time.Hour).Unix()})
+	if ms, err := p.Identify(ctx, secret.FromString("eyJhbGciOiJSUzI1NiJ9."+base64.RawURLEncoding.EncodeToString(other)+".c2ln")); err != nil || len(ms) != 0 || h.s.Reviews() != before {
+		t.Errorf("Identify of another issuer's JWT = %+v, %v, %d TokenReview(s); want no match, and the token not sent to the cluster", ms, err, h.s.Reviews()-before)
+	}
 	if ms, err := h.open(t, h.adminUser(t, "no-review", adminRules[:2])).Identify(ctx, secret.FromString(stale)); err != nil || len(ms) != 0 {
 		t.Errorf("Identify by claims of an expired token = %+v, %v; want no match", ms, err)
 	}

@@ -60,6 +60,7 @@ type Server struct {
 	pending map[string]int // "namespace/secret" -> reads left before filling
 	key     signer
 	used    map[string]int // bound token jti -> requests made with it
+	reviews int            // TokenReviews answered
 	skew    time.Duration  // Advance's
 	// pageCap is the most items a list page holds whatever limit asks
 	// (0: no cap): the API reference lets a server return fewer.

@@ -241,6 +241,7 @@ func (s *Server) review(tok string, audiences []string) (user, []string, string)
 // and the answer is the TokenReview with status.authenticated, user
 // (username, uid, groups, extra), audiences and error. Nothing is kept.
 func (s *Server) tokenReview(w http.ResponseWriter, r *http.Request) {
+	s.reviews++
 	var tr object
 	if err := json.NewDecoder(r.Body).Decode(&tr); err != nil {
 		status(w, http.StatusBadRequest, "BadRequest", "the body of the request was in an unknown format", nil)
@@ -280,4 +281,11 @@ func (s *Server) BoundUses(jti string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.used[jti]
+}
+
+// Reviews counts the TokenReviews the server answered.
+func (s *Server) Reviews() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reviews
 }

@@ -95,13 +95,13 @@ func unverified(tok []byte) (claims, bool) {
 }
 
 // identifyBound asks the API server, through a TokenReview made as the
-// administrator, whose token tok is (when its unverified sub names a
-// service account), for the audiences its unverified
-// claims name (the API server's own when none). An unauthenticated token
-// (expired, revoked, another cluster's, not a service account's) is no
-// match. An administrator who may not create TokenReviews gets an
-// unproven match from a bound token's unverified claims, unless they say
-// it has expired.
+// administrator, whose token tok is, for the audiences its unverified
+// claims name (the API server's own when none); only a token whose
+// unverified sub names a service account is asked about. An
+// unauthenticated token (expired, revoked, another cluster's, not a
+// service account's) is no match. An administrator who may not create
+// TokenReviews gets an unproven match from a bound token's unverified
+// claims, unless they say it has expired.
 func (p *Provider) identifyBound(ctx context.Context, tok []byte) ([]provider.Match, error) {
 	c, parsed := unverified(tok)
 	if !parsed || !strings.HasPrefix(c.Sub, "system:serviceaccount:") {

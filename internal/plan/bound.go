@@ -28,7 +28,7 @@ func (b *builder) boundToken(sysType string, id scope.Identity) (key, summary st
 	case "secret":
 		return leaked, "delete Secret " + name + ", to which the leaked token of " + id.Name + " is bound: the token stops working (a person approves: whatever reads that Secret loses it)"
 	case "serviceaccount":
-		return leaked, "delete and recreate service account " + id.Name + " (same name, a new uid): the leaked token, bound to the account alone, stops working, and so do the tokens of every pod running as the account until each pod is restarted " +
+		return leaked, "delete and recreate service account " + id.Name + " (same name, a new uid): the leaked token, bound to the account alone, stops working, and so do the tokens of every pod running as the account until each pod is restarted, and its token Secrets " +
 			"(a person approves: it disrupts every pod of the account)"
 	}
 	return "", ""

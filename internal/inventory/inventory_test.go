@@ -33,7 +33,7 @@ func opts(t testing.TB, getenv map[string]string) Options {
 		}
 	})
 	return Options{
-		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault", "github", "gitlab"},
+		KnownSystemTypes: []string{"postgres", "mysql", "redis", "aws-iam", "vault", "github", "gitlab", "kubernetes"},
 		FindSecrets: func(b []byte) []SecretMatch {
 			var out []SecretMatch
 			for _, f := range det.Scan(b) {
@@ -114,7 +114,7 @@ var badFiles = []struct {
 		`25:5: consumer "nameless-identity": missing identity`,
 	}},
 	{"system.bad.yml", []string{
-		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault, github, gitlab); did you mean "postgres"?`,
+		`4:11: system "shop-db": type "postgress" is unknown (known: postgres, mysql, redis, aws-iam, vault, github, gitlab, kubernetes); did you mean "postgres"?`,
 		`6:11: system "crm db": name: use letters, digits`,
 		`7:11: system "crm db": type "oracle" is unknown`,
 		`9:5: systems[2]: missing name`,
@@ -163,6 +163,24 @@ var badFiles = []struct {
 		`24:93: consumer "c": deliver: system "shop-db" is not a gitlab system of this inventory (gitlab systems: gl, gl2)`,
 		`27:81: consumer "d": deliver: unknown key "path"`,
 		`30:14: consumer "e": deliver: several gitlab systems (gl, gl2): say which writes it with system:`,
+	}},
+	{"kubernetes.bad.yml", []string{
+		`6:13: system "k8s": region applies to systems of type aws-iam`,
+		`7:10: system "k8s": org applies to systems of type github`,
+		`11:15: system "k8s2": endpoint holds credentials in its URL`,
+		`12:5: system "k8s3": missing admin`,
+		`14:15: system "k8s3": endpoint: want an http:// or https:// base URL with a host, like https://10.0.0.1:6443 (the API server)`,
+		`23:14: consumer "a": deliver: missing name`,
+		`26:14: consumer "b": deliver: missing key`,
+		`26:52: consumer "b": deliver: namespace "Shop": want a lower-case DNS name`,
+		`29:63: consumer "c": deliver: key "pass word": a Secret key is letters, digits, '-', '_' and '.'`,
+		`29:86: consumer "c": deliver: user_key "user name": a Secret key is letters`,
+		`32:83: consumer "d": deliver: user_key is the same as key`,
+		`32:102: consumer "d": deliver: restart "deployment/Web": want deployment/NAME`,
+		`35:82: consumer "e": deliver: restart "web": want deployment/NAME`,
+		`35:95: consumer "e": deliver: system "shop-db" is not a kubernetes system of this inventory (kubernetes systems: k8s, k8s2, k8s3)`,
+		`38:73: consumer "f": deliver: unknown key "path"`,
+		`41:14: consumer "g": deliver: several kubernetes systems (k8s, k8s2, k8s3): say which writes it with system:`,
 	}},
 	{"window.bad.yml", []string{
 		`9:20: consumer "acme": change_window: want "DAYS HH:MM-HH:MM ZONE"`,

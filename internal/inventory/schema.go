@@ -256,6 +256,8 @@ func (p *parser) endpoint(o *obj, typ string) string {
 			like = "https://github.example.com (GitHub Enterprise Server)"
 		case TypeGitLab:
 			like = "https://gitlab.example.com (self-managed GitLab)"
+		case TypeKubernetes:
+			like = "https://10.0.0.1:6443 (the API server)"
 		}
 		p.errorf(at, "%s: endpoint: %v, like %s", o.where(), err, like)
 	case err != nil:

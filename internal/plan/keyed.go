@@ -38,13 +38,17 @@ type keyRules struct {
 	noun string
 }
 
-// keySystems lists the systems of keys. GitLab and Vault tokens have no
-// limit per principal and no public id a consumer presents; a Vault
-// token cannot be suspended, nor replaced in one call.
+// keySystems lists the systems of keys. GitLab, Vault and Kubernetes
+// tokens have no limit per principal and no public id a consumer
+// presents; a Vault or Kubernetes token cannot be suspended, nor replaced
+// in one call. A Kubernetes service account's token Secrets are its keys
+// (a bound token's key names what it is bound to, see boundToken); a
+// token opens no session of its own.
 var keySystems = map[string]keyRules{
-	"aws-iam": {limit: 2, userKey: true, suspend: true, sessions: true, noun: "access key"},
-	"gitlab":  {rotate: true, noun: "token"},
-	"vault":   {copiesLive: true, noun: "token"},
+	"aws-iam":    {limit: 2, userKey: true, suspend: true, sessions: true, noun: "access key"},
+	"gitlab":     {rotate: true, noun: "token"},
+	"vault":      {copiesLive: true, noun: "token"},
+	"kubernetes": {noun: "token"},
 }
 
 // isKeyed reports whether sysType is a system of keys.
@@ -117,8 +121,15 @@ func (b *builder) keyedIdentity(id scope.Identity, key string, consumers []*inve
 	strategy := b.plan.Strategy
 	approval := b.thirdPartyApproval(consumers)
 	revoke := func(summary string, needs []string) string {
-		return b.add(Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: leaked,
-			Needs: needs, Approval: approval, Summary: summary})
+		st := Step{ID: "revoke:" + key, Kind: Revoke, Target: key, System: id.System, Identity: id.Name, Key: leaked,
+			Needs: needs, Approval: approval, Summary: summary}
+		if bound, why := b.boundToken(sys.Type, id); bound != "" {
+			st.Summary = why
+			if st.Approval == "" {
+				st.Approval = ApprovalManual
+			}
+		}
+		return b.add(st)
 	}
 	terminate := func(needs []string) []string {
 		if !rules.sessions {

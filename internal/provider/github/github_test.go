@@ -223,6 +223,8 @@ func TestFineGrainedToken(t *testing.T) {
 	if err != nil || len(ms) != 1 || ms[0].Ref.Name != "dev" || ms[0].Ref.Key != patKey(testOrg, patID) {
 		t.Fatalf("IdentifyKey = %+v, %v; want dev with key %s", ms, err, patKey(testOrg, patID))
 	}
+	// Pages of one repository: the token's second one is on page 2.
+	f.s.SetPageCap(1)
 	id, err := p.Inspect(ctx(), ms[0].Ref)
 	if err != nil {
 		t.Fatal(err)
@@ -421,8 +423,8 @@ func TestFineGrainedTokenNotGuessed(t *testing.T) {
 }
 
 // A leaked SSH private key is matched to every deploy key holding its
-// public half, through the organisation's repositories, proven by the
-// key itself and without using it.
+// public half, through every page of the organisation's repositories
+// and of their keys, proven by the key itself and without using it.
 func TestIdentifyDeployKey(t *testing.T) {
 	f := newFixture(t)
 	p := f.open(t, f.appConfig())
@@ -436,9 +438,15 @@ func TestIdentifyDeployKey(t *testing.T) {
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	otherSigner, _ := ssh.NewSignerFromKey(other)
 	f.s.AddDeployKey(testOrg+"/web", "unrelated", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherSigner.PublicKey()))), false)
+	_, third, _ := ed25519.GenerateKey(rand.Reader)
+	thirdSigner, _ := ssh.NewSignerFromKey(third)
+	f.s.AddDeployKey(testOrg+"/api", "docs", strings.TrimSpace(string(ssh.MarshalAuthorizedKey(thirdSigner.PublicKey()))), true)
 	apiKey := f.s.AddDeployKey(testOrg+"/api", "ci", pub, false)
 	infraKey := f.s.AddDeployKey(testOrg+"/infra", "ci-copy", pub, true)
 	f.s.AddDeployKey("elsewhere/repo", "not ours", pub, true)
+	// Pages of one item: the organisation's repositories and api's keys
+	// each span several.
+	f.s.SetPageCap(1)
 
 	ms, err := p.Identify(ctx(), secret.New(pem.EncodeToMemory(block)))
 	if err != nil {

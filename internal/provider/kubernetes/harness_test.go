@@ -32,6 +32,8 @@ const (
 var adminRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts"}, Verbs: []string{"get", "list", "create", "delete"}},
 	{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "clusterroles", "rolebindings", "clusterrolebindings"}, Verbs: []string{"get", "list", "create", "delete"}},
+	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "delete"}},
 }
 
 // harness backs the suite with k8stest: fixtures go through the API as the
@@ -173,6 +175,22 @@ func (h harness) CreateIdentity(t *testing.T, name string, risky bool) (string, 
 		t.Fatal(err)
 	}
 	return got.Name, string(got.Data["token"])
+}
+
+// accountToken creates service account sa in ns and its token Secret
+// name, which the server fills.
+func (h harness) accountToken(t *testing.T, ns, sa, name string) *corev1.Secret {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := h.root.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := h.root.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
+		Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sec
 }
 
 // CanUse reads a ConfigMap as the token: a missing one is fine, a refusal

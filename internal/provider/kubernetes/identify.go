@@ -24,32 +24,38 @@ func looksLikeToken(tok []byte) bool {
 
 // Identify finds the token Secret holding the leaked token among every
 // namespace's token Secrets (the administrator's namespace alone when it
-// may not list Secrets cluster-wide), comparing in constant time. No
-// request carries the leaked token.
+// may not list Secrets cluster-wide), comparing in constant time. A token
+// no Secret holds, a bound one, is reviewed by the API server
+// (identifyBound). No request is authenticated with the leaked token.
 func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
 	tok := []byte(strings.TrimSpace(string(s.Reveal())))
 	if !looksLikeToken(tok) {
 		return nil, nil
 	}
-	list, err := p.c.CoreV1().Secrets("").List(ctx, tokenSecrets())
+	list, err := p.secrets(ctx, "")
 	if apierrors.IsForbidden(err) {
-		list, err = p.c.CoreV1().Secrets(p.namespace).List(ctx, tokenSecrets())
+		list, err = p.secrets(ctx, p.namespace)
 	}
 	if err != nil {
 		return nil, p.fail("identify", "", "list on secrets", err)
 	}
 	var out []provider.Match
-	for _, sec := range list.Items {
+	for _, sec := range list {
 		if holds(sec, tok) {
 			out = append(out, provider.Match{Ref: p.ref(sec), Method: provedMethod})
 		}
+	}
+	if len(out) == 0 {
+		return p.identifyBound(ctx, tok)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref.Key < out[j].Ref.Key })
 	return out, nil
 }
 
-func tokenSecrets() metav1.ListOptions {
-	return metav1.ListOptions{FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken)}
+// secrets lists the token Secrets of ns ("": every namespace).
+func (p *Provider) secrets(ctx context.Context, ns string) ([]corev1.Secret, error) {
+	opts := metav1.ListOptions{FieldSelector: "type=" + string(corev1.SecretTypeServiceAccountToken)}
+	return listAll(ctx, opts, p.c.CoreV1().Secrets(ns).List, func(l *corev1.SecretList) []corev1.Secret { return l.Items })
 }
 
 // holds reports whether sec is a token Secret whose token is tok.
@@ -102,12 +108,12 @@ func (p *Provider) tokenSecret(ctx context.Context, op, ns, name string) (*corev
 
 // saTokens lists the token Secrets of service account sa in ns.
 func (p *Provider) saTokens(ctx context.Context, op, ns, sa string) ([]corev1.Secret, error) {
-	list, err := p.c.CoreV1().Secrets(ns).List(ctx, tokenSecrets())
+	list, err := p.secrets(ctx, ns)
 	if err != nil {
 		return nil, p.fail(op, ns+"/"+sa, "list on secrets in "+ns, err)
 	}
 	var out []corev1.Secret
-	for _, s := range list.Items {
+	for _, s := range list {
 		if s.Annotations[corev1.ServiceAccountNameKey] == sa {
 			out = append(out, s)
 		}

@@ -27,11 +27,12 @@ func (b binding) privilege() string { return b.role.Kind + "/" + b.role.Name }
 // and ClusterRoleBinding naming it (or its groups system:serviceaccounts
 // and system:serviceaccounts:NS), each graded by its role's rules, and
 // its token Secrets (the one inspected as this-key, the others other-key).
-// It can log in when it holds a token Secret; bound tokens are not seen.
+// It can log in when it holds a token Secret, or when id.Key is a bound
+// token's (bound.go) whose pod, Secret or account uid is still there.
 func (p *Provider) Inspect(ctx context.Context, id provider.IdentityRef) (*provider.Identity, error) {
 	ns, sa := p.split(id.Name)
 	out := &provider.Identity{Ref: id, Privileges: []provider.Privilege{}, Sessions: []provider.Session{}, Related: []provider.Related{}}
-	_, err := p.c.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{})
+	acct, err := p.c.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return out, nil
 	}
@@ -50,6 +51,14 @@ func (p *Provider) Inspect(ctx context.Context, id provider.IdentityRef) (*provi
 		}
 		out.Related = append(out.Related, provider.Related{Kind: kind, Name: t.Name, Detail: "token Secret of the service account, created " + t.CreationTimestamp.UTC().Format("2006-01-02T15:04:05Z")})
 		out.CanLogin = out.CanLogin || id.Key == "" || t.Name == id.Key
+	}
+	if isBound(id.Key) {
+		r, live, err := p.inspectBound(ctx, ns, acct, id.Key)
+		if err != nil {
+			return nil, err
+		}
+		out.Related = append(out.Related, r)
+		out.CanLogin = out.CanLogin || live
 	}
 	bs, err := p.bindings(ctx, "inspect", ns, sa)
 	if err != nil {
@@ -85,26 +94,34 @@ func (p *Provider) bindings(ctx context.Context, op, ns, sa string) ([]binding, 
 		return via != "", via
 	}
 	var out []binding
-	rbs, err := p.c.RbacV1().RoleBindings(ns).List(ctx, metav1.ListOptions{})
+	rbs, err := p.roleBindings(ctx, ns, metav1.ListOptions{})
 	if err != nil {
 		return nil, p.fail(op, p.join(ns, sa), "list on rolebindings in "+ns, err)
 	}
-	for _, b := range rbs.Items {
+	for _, b := range rbs {
 		if ok, via := names(b.Subjects); ok {
 			out = append(out, binding{kind: "RoleBinding", namespace: ns, name: b.Name, role: b.RoleRef, via: via})
 		}
 	}
-	crbs, err := p.c.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	crbs, err := p.clusterRoleBindings(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, p.fail(op, p.join(ns, sa), "list on clusterrolebindings", err)
 	}
-	for _, b := range crbs.Items {
+	for _, b := range crbs {
 		if ok, via := names(b.Subjects); ok {
 			out = append(out, binding{kind: "ClusterRoleBinding", name: b.Name, role: b.RoleRef, via: via})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].kind+out[i].name < out[j].kind+out[j].name })
 	return out, nil
+}
+
+func (p *Provider) roleBindings(ctx context.Context, ns string, opts metav1.ListOptions) ([]rbacv1.RoleBinding, error) {
+	return listAll(ctx, opts, p.c.RbacV1().RoleBindings(ns).List, func(l *rbacv1.RoleBindingList) []rbacv1.RoleBinding { return l.Items })
+}
+
+func (p *Provider) clusterRoleBindings(ctx context.Context, opts metav1.ListOptions) ([]rbacv1.ClusterRoleBinding, error) {
+	return listAll(ctx, opts, p.c.RbacV1().ClusterRoleBindings().List, func(l *rbacv1.ClusterRoleBindingList) []rbacv1.ClusterRoleBinding { return l.Items })
 }
 
 // rules reads the binding's role; a missing role grants nothing.

@@ -8,10 +8,12 @@
 // request is made with the leaked token. The token controller generates a
 // token Secret's token, so replacement goes through provider.Generator.
 //
-// Bound (projected) tokens are not Secrets: they die with their pod or
-// expire, and only deleting the service account revokes them early. The
-// provider does not do that on its own (it would break every pod of the
-// account); docs/providers/kubernetes.md says so.
+// Bound (projected) tokens are not Secrets: the administrator has the API
+// server review one (TokenReview), and its key names what it dies with,
+// its pod, a Secret, or its service account (bound.go). Revoking one
+// deletes that object; for an account-only token that means recreating
+// the account, which breaks every pod running as it, so the plan has a
+// person approve it first.
 package kubernetes
 
 import (

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,14 +93,7 @@ func TestGenerateWaitsForTokenController(t *testing.T) {
 func TestIdentifyOtherNamespace(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	if _, err := h.root.CoreV1().ServiceAccounts("jobs").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "batch"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	sec, err := h.root.CoreV1().Secrets("jobs").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "batch-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: "batch"}},
-		Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sec := h.accountToken(t, "jobs", "batch", "batch-token")
 	p, err := New(ctx, h.Admin(t))
 	if err != nil {
 		t.Fatal(err)
@@ -110,5 +104,54 @@ func TestIdentifyOtherNamespace(t *testing.T) {
 	}
 	if ms, err := p.Identify(ctx, secret.FromString("not-a-token")); err != nil || len(ms) != 0 {
 		t.Errorf("Identify(a password) = %+v, %v; want no match", ms, err)
+	}
+}
+
+// Every list follows its pages: with pages of one item (and a continue
+// token that expires once, which restarts the list), Identify finds a
+// token behind other namespaces' Secrets, Inspect sees every binding and
+// Revoke deletes every token Secret of the account.
+func TestListsFollowPages(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	name := randomName()
+	key, tok := h.CreateIdentity(t, name, false)
+	for i := range 3 {
+		sa := fmt.Sprintf("other%d", i)
+		if _, err := h.root.CoreV1().ServiceAccounts("aa").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.root.CoreV1().Secrets("aa").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: sa + "-token", Annotations: map[string]string{corev1.ServiceAccountNameKey: sa}},
+			Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.root.CoreV1().Secrets(testNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-extra%d", name, i), Annotations: map[string]string{corev1.ServiceAccountNameKey: name}},
+			Type: corev1.SecretTypeServiceAccountToken}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		h.role(t, fmt.Sprintf("zz%d-%s", i, name), name, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}}})
+	}
+	p, err := New(ctx, h.Admin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s.SetPageCap(1)
+	h.s.ExpireContinue()
+	ms, err := p.Identify(ctx, secret.FromString(tok))
+	if err != nil || len(ms) != 1 || ms[0].Ref.Key != key {
+		t.Fatalf("Identify = %+v, %v; want key %s", ms, err, key)
+	}
+	id, err := p.Inspect(ctx, ms[0].Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.Privileges) != 4 || len(id.Related) != 4 {
+		t.Errorf("Inspect saw %d privileges and %d token Secrets, want 4 and 4: %+v", len(id.Privileges), len(id.Related), id)
+	}
+	if err := p.(provider.Rotator).Revoke(ctx, provider.IdentityRef{System: testSystem, Name: name}); err != nil {
+		t.Fatal(err)
+	}
+	if keys := h.Keys(t, name); len(keys) != 0 {
+		t.Errorf("after Revoke the account still holds %v", keys)
 	}
 }

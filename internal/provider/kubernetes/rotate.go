@@ -187,9 +187,15 @@ func (p *Provider) Verify(ctx context.Context, c provider.Credential) error {
 
 // Revoke deletes the token Secret id.Key (every token Secret of the
 // account when it is empty): the cluster stops accepting a legacy token
-// once its Secret is gone. Missing ones are not errors.
+// once its Secret is gone. A bound token's key deletes what the token is
+// bound to, or recreates the service account (revokeBound), which ends
+// the tokens of every pod running as it: the plan has a person approve
+// that first. Missing ones are not errors.
 func (p *Provider) Revoke(ctx context.Context, id provider.IdentityRef) error {
 	ns, sa := p.split(id.Name)
+	if isBound(id.Key) {
+		return p.revokeBound(ctx, ns, sa, id.Key)
+	}
 	if id.Key != "" {
 		return p.deleteSecret(ctx, "revoke", ns, id.Key)
 	}
@@ -227,20 +233,20 @@ func (p *Provider) Drop(ctx context.Context, id provider.IdentityRef) error {
 		return err
 	}
 	sel := metav1.ListOptions{LabelSelector: forLabel + "=" + sa}
-	rbs, err := p.c.RbacV1().RoleBindings(ns).List(ctx, sel)
+	rbs, err := p.roleBindings(ctx, ns, sel)
 	if err != nil {
 		return p.fail("drop", id.Name, "list on rolebindings in "+ns, err)
 	}
-	for _, b := range rbs.Items {
+	for _, b := range rbs {
 		if err := p.c.RbacV1().RoleBindings(ns).Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return p.fail("drop", id.Name, "delete on rolebindings in "+ns, err)
 		}
 	}
-	crbs, err := p.c.RbacV1().ClusterRoleBindings().List(ctx, sel)
+	crbs, err := p.clusterRoleBindings(ctx, sel)
 	if err != nil {
 		return p.fail("drop", id.Name, "list on clusterrolebindings", err)
 	}
-	for _, b := range crbs.Items {
+	for _, b := range crbs {
 		if len(b.Subjects) == 1 && b.Subjects[0].Namespace == ns {
 			if err := p.c.RbacV1().ClusterRoleBindings().Delete(ctx, b.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return p.fail("drop", id.Name, "delete on clusterrolebindings", err)

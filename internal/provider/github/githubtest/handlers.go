@@ -213,7 +213,7 @@ func (s *Server) listPATs(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	s.mu.Unlock()
-	reply(w, http.StatusOK, page(w, r, out))
+	reply(w, http.StatusOK, page(s, w, r, out))
 }
 
 // grantByPat finds the token and grant of pat_id in o.
@@ -277,7 +277,7 @@ func (s *Server) patRepos(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	reply(w, http.StatusOK, page(w, r, out))
+	reply(w, http.StatusOK, page(s, w, r, out))
 }
 
 // revokeCredentials is the credentials revocation API: on github.com it
@@ -356,7 +356,7 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
 			"created_at": ts(k.Created), "url": s.URL + "/repos/" + rp.Owner + "/" + rp.Name + "/keys/" + strconv.FormatInt(k.ID, 10)})
 	}
 	s.mu.Unlock()
-	reply(w, http.StatusOK, page(w, r, out))
+	reply(w, http.StatusOK, page(s, w, r, out))
 }
 
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) {
@@ -532,5 +532,5 @@ func (s *Server) orgRepos(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
-	reply(w, http.StatusOK, page(w, r, out))
+	reply(w, http.StatusOK, page(s, w, r, out))
 }

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/nacl/box"
@@ -130,6 +131,9 @@ type Server struct {
 	// Limited counts requests refused by the rate limit.
 	limitedCount int
 	revokeCalls  int
+	// pageCap is the most items a list page holds whatever per_page
+	// asks (0: GitHub's 100).
+	pageCap atomic.Int32
 }
 
 // New starts a server; Close stops it.
@@ -378,14 +382,23 @@ func reply(w http.ResponseWriter, code int, v any) {
 	}
 }
 
-// page cuts items by per_page (default 30, at most 100) and page (from 1)
-// and sets the Link header GitHub's pagination documentation describes.
-func page[T any](w http.ResponseWriter, r *http.Request, items []T) []T {
+// SetPageCap makes list pages hold at most n items whatever per_page asks
+// (0: GitHub's most, 100), so a client that reads only the first page
+// misses items without a test making hundreds of them.
+func (s *Server) SetPageCap(n int) { s.pageCap.Store(int32(n)) }
+
+// page cuts items by per_page (default 30, at most 100, or the page cap)
+// and page (from 1) and sets the Link header GitHub's pagination
+// documentation describes, its URLs carrying the per_page it applied.
+func page[T any](s *Server, w http.ResponseWriter, r *http.Request, items []T) []T {
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 	if per <= 0 {
 		per = 30
 	}
 	per = min(per, 100)
+	if c := int(s.pageCap.Load()); c > 0 {
+		per = min(per, c)
+	}
 	pg, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	pg = max(pg, 1)
 	last := max((len(items)+per-1)/per, 1)

@@ -83,7 +83,7 @@ func (s *Server) accessTokenRoutes(mux *http.ServeMux) {
 			for _, id := range ids {
 				out = append(out, s.tokenJSON(s.tokens[id], false))
 			}
-			paginate(w, r, out)
+			paginate(s, w, r, out)
 		}))
 		mux.HandleFunc("GET "+base+"/{token_id}", s.guard(false, false, func(w http.ResponseWriter, r *http.Request) {
 			p := s.resource(w, r, group)

@@ -64,7 +64,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			}
 		}
 		slices.SortFunc(out, func(a, b *User) int { return int(a.ID - b.ID) })
-		paginate(w, r, out)
+		paginate(s, w, r, out)
 	}))
 	mux.HandleFunc("GET /api/v4/users/{id}", s.guard(false, false, func(w http.ResponseWriter, r *http.Request) {
 		if u := s.pathUser(r); u != nil {
@@ -171,7 +171,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 			}
 			out = append(out, s.tokenJSON(t, false))
 		}
-		paginate(w, r, out)
+		paginate(s, w, r, out)
 	}))
 	mux.HandleFunc("GET /api/v4/personal_access_tokens/self", func(w http.ResponseWriter, r *http.Request) {
 		// Any scope may look itself up.

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,6 +77,9 @@ type Server struct {
 	projects map[int64]*Project
 	throttle int // answer this many next requests 429
 	now      func() time.Time
+	// pageCap is the most items a list page holds whatever per_page
+	// asks (0: no cap below GitLab's 100).
+	pageCap atomic.Int32
 }
 
 // New starts a server holding one administrator, whose token (scopes
@@ -281,9 +285,14 @@ func decode(r *http.Request, v any) error {
 	return json.Unmarshal(b, v)
 }
 
+// SetPageCap makes list pages hold at most n items whatever per_page
+// asks (0: GitLab's most, 100), so a client that reads only the first
+// page misses items without a test making hundreds of them.
+func (s *Server) SetPageCap(n int) { s.pageCap.Store(int32(n)) }
+
 // paginate writes one page of items with GitLab's offset pagination
 // headers (x-page, x-per-page, x-total, x-total-pages, x-next-page, Link).
-func paginate[T any](w http.ResponseWriter, r *http.Request, items []T) {
+func paginate[T any](s *Server, w http.ResponseWriter, r *http.Request, items []T) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 	if page < 1 {
@@ -291,6 +300,9 @@ func paginate[T any](w http.ResponseWriter, r *http.Request, items []T) {
 	}
 	if per < 1 || per > 100 {
 		per = 20
+	}
+	if c := int(s.pageCap.Load()); c > 0 {
+		per = min(per, c)
 	}
 	total := len(items)
 	pages := max(1, (total+per-1)/per)

@@ -113,7 +113,7 @@ func (s *Server) variableRoutes(mux *http.ServeMux) {
 				}
 				return 1
 			})
-			paginate(w, r, out)
+			paginate(s, w, r, out)
 		}
 	}))
 	mux.HandleFunc("GET /api/v4/projects/{id}/variables/{key}", s.guard(false, false, func(w http.ResponseWriter, r *http.Request) {

@@ -1,18 +1,22 @@
 // Package k8stest is a Kubernetes API server for tests, written from the
 // Kubernetes API reference (kubernetes.io/docs/reference/kubernetes-api):
-// core/v1 ServiceAccounts, Secrets and ConfigMaps,
-// rbac.authorization.k8s.io/v1 Roles, ClusterRoles, RoleBindings and
-// ClusterRoleBindings, and apps/v1 Deployments. Objects are JSON as the
-// API sends them, with uid, resourceVersion and creationTimestamp set by
-// the server; errors are Status objects with their reason and code (401
-// Unauthorized, 403 Forbidden, 404 NotFound, 409 AlreadyExists or
-// Conflict). Requests authenticate with a bearer token: a user token the
-// server handed out, or a legacy service-account token, which the server
-// fills into a Secret of type kubernetes.io/service-account-token when it
-// is created, as the token controller does, and which stops working when
-// that Secret or its service account is deleted. Every request but the
-// root user's is authorized by RBAC rules. It does not import the
-// provider.
+// core/v1 ServiceAccounts (and their token subresource, TokenRequest),
+// Secrets, ConfigMaps and Pods, rbac.authorization.k8s.io/v1 Roles,
+// ClusterRoles, RoleBindings and ClusterRoleBindings, apps/v1
+// Deployments and authentication.k8s.io/v1 TokenReviews. Objects are JSON
+// as the API sends them, with uid, resourceVersion and creationTimestamp
+// set by the server; lists page with limit and continue; errors are
+// Status objects with their reason and code (401 Unauthorized, 403
+// Forbidden, 404 NotFound, 409 AlreadyExists or Conflict). Requests
+// authenticate with a bearer token: a user token the server handed out, a
+// legacy service-account token, which the server fills into a Secret of
+// type kubernetes.io/service-account-token when it is created, as the
+// token controller does, and which stops working when that Secret or its
+// service account is deleted, or a bound token from TokenRequest, signed
+// by the server's key, which stops working when it expires or when its
+// service account or the pod or Secret it is bound to is deleted (or
+// recreated: the uid it names is checked). Every request but the root
+// user's is authorized by RBAC rules. It does not import the provider.
 package k8stest
 
 import (
@@ -54,6 +58,17 @@ type Server struct {
 	// count: a new token Secret is filled on its delay-th read.
 	delay   int
 	pending map[string]int // "namespace/secret" -> reads left before filling
+	key     signer
+	used    map[string]int // bound token jti -> requests made with it
+	reviews int            // TokenReviews answered
+	skew    time.Duration  // Advance's
+	// pageCap is the most items a list page holds whatever limit asks
+	// (0: no cap): the API reference lets a server return fewer.
+	pageCap int
+	// compacted counts the compactions ExpireContinue asked for; a
+	// continue token carries the count it was made at.
+	compacted  int
+	expireNext bool
 }
 
 // TokenDelay makes the token controller fill each token Secret created
@@ -67,7 +82,8 @@ func (s *Server) TokenDelay(n int) {
 
 // New starts a server with one root user (in system:masters).
 func New() *Server {
-	s := &Server{objs: map[string]object{}, users: map[string]string{}, tokens: map[string]string{}, signed: map[string]int{}, pending: map[string]int{}}
+	s := &Server{objs: map[string]object{}, users: map[string]string{}, tokens: map[string]string{}, signed: map[string]int{}, pending: map[string]int{},
+		key: newSigner(), used: map[string]int{}}
 	s.root = s.AddUser("root")
 	// TLS, as every API server serves: kubeconfig clients send a bearer
 	// token only over TLS.
@@ -121,6 +137,8 @@ var kinds = map[string]struct {
 	"clusterroles":        {"rbac.authorization.k8s.io/v1", "ClusterRole", false},
 	"clusterrolebindings": {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", false},
 	"deployments":         {"apps/v1", "Deployment", true},
+	"pods":                {"v1", "Pod", true},
+	"tokenreviews":        {"authentication.k8s.io/v1", "TokenReview", false},
 }
 
 // request is a parsed API path.
@@ -208,6 +226,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		status(w, http.StatusForbidden, "Forbidden", msg, details(q))
 		return
 	}
+	switch {
+	case q.sub == "token" && q.resource == "serviceaccounts" && q.verb == "create":
+		s.tokenRequest(w, r, q)
+		return
+	case q.resource == "tokenreviews" && q.verb == "create" && q.name == "":
+		s.tokenReview(w, r)
+		return
+	case q.sub != "", q.resource == "tokenreviews":
+		status(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "the server does not allow this method on the requested resource", nil)
+		return
+	}
 	switch q.verb {
 	case "get":
 		s.get(w, q)
@@ -220,11 +249,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "patch":
 		s.patch(w, r, q)
 	case "delete":
-		s.delete(w, q)
+		s.delete(w, r, q)
 	}
 }
 
-// authenticate maps the bearer token to a user and its groups.
+// authenticate maps the bearer token to a user and its groups: a user's
+// token, or a service-account token the server would accept for its own
+// audience (review).
 func (s *Server) authenticate(r *http.Request) (string, []string, bool) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
@@ -236,21 +267,17 @@ func (s *Server) authenticate(r *http.Request) (string, []string, bool) {
 		}
 		return u, []string{"system:authenticated"}, true
 	}
-	ref, ok := s.tokens[tok]
-	if !ok {
+	if ref, ok := s.tokens[tok]; ok {
+		_, name, _ := strings.Cut(ref, "/")
+		s.signed[name]++
+	} else if c, ok := s.key.verify(tok); ok {
+		s.used[str(c, "jti")]++
+	}
+	u, _, why := s.review(tok, []string{APIAudience})
+	if why != "" {
 		return "", nil, false
 	}
-	ns, name, _ := strings.Cut(ref, "/")
-	s.signed[name]++
-	sec, ok := s.objs[key("secrets", ns, name)]
-	if !ok {
-		return "", nil, false
-	}
-	sa := annotation(sec, SANameAnnotation)
-	if _, ok := s.objs[key("serviceaccounts", ns, sa)]; !ok {
-		return "", nil, false
-	}
-	return "system:serviceaccount:" + ns + ":" + sa, []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}, true
+	return u.name, u.groups, true
 }
 
 func key(resource, ns, name string) string { return resource + "/" + ns + "/" + name }
@@ -318,31 +345,86 @@ func (s *Server) get(w http.ResponseWriter, q request) {
 }
 
 // list honours labelSelector (k=v, comma-separated) and the fieldSelector
-// type=… of Secrets; without a namespace it lists every namespace.
+// type=… of Secrets; without a namespace it lists every namespace. With
+// limit (or a page cap, SetPageCap) it returns one page and
+// metadata.continue, the opaque token of the next page, with
+// remainingItemCount; a continue token not made by this server is a 400,
+// one made before ExpireContinue a 410 Expired.
+// Pages are cut from the current objects by name order, not from a
+// snapshot at the first page's resourceVersion as etcd serves them.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, q request) {
 	k := kinds[q.resource]
 	labels := selector(r.URL.Query().Get("labelSelector"))
 	fields := selector(r.URL.Query().Get("fieldSelector"))
+	after := ""
+	if c := r.URL.Query().Get("continue"); c != "" {
+		if s.expireNext {
+			s.expireNext = false
+			s.compacted++
+		}
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || !strings.HasPrefix(string(b), "k8stest:") {
+			status(w, http.StatusBadRequest, "BadRequest", "continue key is not valid: illegal base64 data", nil)
+			return
+		}
+		gen, last, _ := strings.Cut(strings.TrimPrefix(string(b), "k8stest:"), ":")
+		if gen != strconv.Itoa(s.compacted) {
+			status(w, http.StatusGone, "Expired", "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.", nil)
+			return
+		}
+		after = last
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if s.pageCap > 0 && (limit <= 0 || limit > s.pageCap) {
+		limit = s.pageCap
+	}
 	var keys []string
 	for key := range s.objs {
 		keys = append(keys, key)
 	}
 	sort.Strings(keys)
 	items := []object{}
+	next, remaining := "", 0
 	for _, kk := range keys {
 		res, rest, _ := strings.Cut(kk, "/")
 		ns, _, _ := strings.Cut(rest, "/")
-		if res != q.resource || (q.namespace != "" && ns != q.namespace) {
+		if res != q.resource || (q.namespace != "" && ns != q.namespace) || kk <= after {
 			continue
 		}
 		o := s.objs[kk]
 		if !matches(o, labels, fields) {
 			continue
 		}
+		if limit > 0 && len(items) == limit {
+			remaining++
+			continue
+		}
 		items = append(items, o)
+		next = kk
 	}
-	write(w, http.StatusOK, object{"kind": k.kind + "List", "apiVersion": k.gv,
-		"metadata": object{"resourceVersion": strconv.Itoa(s.rv)}, "items": items})
+	md := object{"resourceVersion": strconv.Itoa(s.rv)}
+	if remaining > 0 {
+		md["continue"] = base64.RawURLEncoding.EncodeToString([]byte("k8stest:" + strconv.Itoa(s.compacted) + ":" + next))
+		md["remainingItemCount"] = remaining
+	}
+	write(w, http.StatusOK, object{"kind": k.kind + "List", "apiVersion": k.gv, "metadata": md, "items": items})
+}
+
+// ExpireContinue makes the next list request that carries a continue
+// token, and every token handed out before it, answer 410 Expired, as
+// after etcd compacts the revision a list began at.
+func (s *Server) ExpireContinue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireNext = true
+}
+
+// SetPageCap makes list pages hold at most n items whatever limit asks
+// (0: no cap), so a client that reads only the first page misses items.
+func (s *Server) SetPageCap(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageCap = n
 }
 
 func selector(s string) map[string]string {
@@ -458,10 +540,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, q request) {
 // (whose service account the create checked): it fills data.token,
 // data["ca.crt"] and data.namespace (base64, as Secret data travels).
 func (s *Server) fillToken(q request, o object) {
-	// A legacy token is a JWT signed by the cluster: header, claims and
-	// signature; here the claims and signature are random.
-	b64 := base64.RawURLEncoding.EncodeToString
-	tok := b64([]byte(`{"alg":"RS256","kid":"k8stest"}`)) + "." + b64([]byte(randomHex(24))) + "." + b64([]byte(randomHex(32)))
+	// A legacy token is a JWT the cluster signs with the legacy claims
+	// (kubernetes/serviceaccount issuer, no expiry, no audience).
+	sa := annotation(o, SANameAnnotation)
+	saObj := s.objs[key("serviceaccounts", q.namespace, sa)]
+	tok := s.key.sign(object{"iss": legacyIssuer, "sub": "system:serviceaccount:" + q.namespace + ":" + sa,
+		"kubernetes.io/serviceaccount/namespace": q.namespace, "kubernetes.io/serviceaccount/secret.name": q.name,
+		"kubernetes.io/serviceaccount/service-account.name": sa, "kubernetes.io/serviceaccount/service-account.uid": str(meta(saObj), "uid")})
 	s.tokens[tok] = q.namespace + "/" + q.name
 	data, _ := o["data"].(object)
 	if data == nil {
@@ -565,14 +650,38 @@ func merge(dst, patch object) {
 	}
 }
 
-func (s *Server) delete(w http.ResponseWriter, q request) {
+// delete honours DeleteOptions' preconditions.uid (and
+// resourceVersion): another object under the name is a 409 Conflict.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request, q request) {
 	k := key(q.resource, q.namespace, q.name)
-	if _, ok := s.objs[k]; !ok {
+	o, ok := s.objs[k]
+	if !ok {
 		notFound(w, q)
+		return
+	}
+	var opts struct {
+		Preconditions struct {
+			UID             *string `json:"uid"`
+			ResourceVersion *string `json:"resourceVersion"`
+		} `json:"preconditions"`
+	}
+	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
+		if err := json.Unmarshal(b, &opts); err != nil {
+			status(w, http.StatusBadRequest, "BadRequest", "the body of the request was in an unknown format", nil)
+			return
+		}
+	}
+	md := meta(o)
+	if u := opts.Preconditions.UID; u != nil && *u != str(md, "uid") {
+		status(w, http.StatusConflict, "Conflict", fmt.Sprintf("Operation cannot be fulfilled on %s %q: Precondition failed: UID in precondition: %s, UID in object meta: %s", q.resource, q.name, *u, str(md, "uid")), details(q))
+		return
+	}
+	if rv := opts.Preconditions.ResourceVersion; rv != nil && *rv != str(md, "resourceVersion") {
+		status(w, http.StatusConflict, "Conflict", fmt.Sprintf("Operation cannot be fulfilled on %s %q: Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s", q.resource, q.name, *rv, str(md, "resourceVersion")), details(q))
 		return
 	}
 	delete(s.objs, k)
 	s.rv++
 	write(w, http.StatusOK, object{"kind": "Status", "apiVersion": "v1", "metadata": object{}, "status": "Success",
-		"details": object{"name": q.name, "group": q.group, "kind": q.resource, "uid": ""}})
+		"details": object{"name": q.name, "group": q.group, "kind": q.resource, "uid": str(md, "uid")}})
 }

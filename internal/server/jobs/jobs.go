@@ -68,6 +68,9 @@ type Config struct {
 	Log *slog.Logger
 	// Workers is how many runs this replica works at once (10 when 0).
 	Workers int
+	// TraceWorkers is how many trace jobs this replica works at once
+	// (trace.go).
+	TraceWorkers int
 }
 
 // Runner is a server.Runner on River.
@@ -76,6 +79,7 @@ type Runner struct {
 	client *river.Client[pgx.Tx]
 	check  func(context.Context, server.RunJob) error
 	worker *runWorker
+	tracer *traceWorker
 	stop   context.CancelFunc
 }
 
@@ -121,6 +125,8 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 	w := &runWorker{stopping: stopping}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
+	tw := &traceWorker{stopping: stopping}
+	river.AddWorker(workers, tw)
 	log := c.Log
 	if log == nil {
 		log = quiet()
@@ -131,7 +137,7 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Schema:               Schema,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}, TraceQueue: traceQueue(c)},
 		Workers:              workers,
 		RescueStuckJobsAfter: RescueAfter,
 		// River rescues only a job whose attempt's timeout has passed
@@ -147,12 +153,13 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 		pool.Close()
 		return nil, errs.E("jobs", errs.Invalid, "", err)
 	}
-	return &Runner{pool: pool, client: client, worker: w, stop: stop}, nil
+	return &Runner{pool: pool, client: client, worker: w, tracer: tw, stop: stop}, nil
 }
 
 // Bind gives r the server's run functions (server.Config.Runner).
 func (r *Runner) Bind(f server.RunFuncs) server.Runner {
 	r.check, r.worker.exec = f.Check, f.Exec
+	r.tracer.trace = f.Trace
 	return r
 }
 

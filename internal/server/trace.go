@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/incident"
+)
+
+// TraceJob is one source of an incident's tracing (incident.TraceSource):
+// who opened the incident with it (the audit log names them) and the
+// source's number.
+type TraceJob struct {
+	Incident string         `json:"incident"`
+	Source   int            `json:"source"`
+	By       auth.Principal `json:"by"`
+}
+
+// traceFunc is this server's trace job: incident.TraceSource with the
+// principal's dependencies, waking the incident's event streams.
+func (s *Server) traceFunc() func(context.Context, TraceJob) error {
+	return func(ctx context.Context, job TraceJob) error {
+		d, err := s.deps(ctx, job.By)
+		if err != nil {
+			return err
+		}
+		defer s.hub.Poke()
+		return incident.TraceSource(ctx, d, job.Incident, job.Source)
+	}
+}
+
+// localTracer works trace jobs on this process's goroutines, a few at a
+// time, until stop: the embedded store's runner (and NewLocalRunner's).
+// A job that fails for a reason a later attempt may get past (the store
+// busy) is tried again, up to traceAttempts times; a source that cannot
+// be read is not an error (incident.TraceSource records it).
+type localTracer struct {
+	f       func(context.Context, TraceJob) error
+	workers int
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	queue   []TraceJob
+	wake    chan struct{}
+	started bool
+}
+
+// traceAttempts bounds the tries of one local trace job.
+const traceAttempts = 3
+
+func newLocalTracer(f func(context.Context, TraceJob) error) *localTracer {
+	ctx, cancel := context.WithCancel(context.Background())
+	// Tracing is git and pattern matching: one worker per core keeps
+	// them all busy without queueing git processes on each other.
+	return &localTracer{f: f, workers: max(2, runtime.GOMAXPROCS(0)), ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1)}
+}
+
+func (t *localTracer) trace(jobs []TraceJob) error {
+	if t.f == nil {
+		return errNoTracer
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return errShuttingDown
+	}
+	t.queue = append(t.queue, jobs...)
+	if !t.started {
+		t.started = true
+		for range t.workers {
+			t.wg.Go(t.work)
+		}
+	}
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (t *localTracer) next() (TraceJob, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.queue) == 0 {
+		return TraceJob{}, false
+	}
+	job := t.queue[0]
+	t.queue = t.queue[1:]
+	if len(t.queue) > 0 {
+		// Another worker may be asleep: pass the wake-up on.
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+	return job, true
+}
+
+func (t *localTracer) work() {
+	for {
+		job, ok := t.next()
+		if !ok {
+			select {
+			case <-t.wake:
+				continue
+			case <-t.ctx.Done():
+				return
+			}
+		}
+		for attempt := 1; attempt <= traceAttempts && t.ctx.Err() == nil; attempt++ {
+			if err := t.f(t.ctx, job); err == nil {
+				break
+			}
+			select {
+			case <-time.After(time.Duration(attempt) * time.Second):
+			case <-t.ctx.Done():
+			}
+		}
+	}
+}
+
+// stop ends the jobs in progress and drops the queued ones (their sources
+// stay pending) and waits for the workers until ctx ends.
+func (t *localTracer) stop(ctx context.Context) error {
+	t.cancel()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r serverRunner) Trace(_ context.Context, jobs []TraceJob) error { return r.t.trace(jobs) }
+
+func (l *localRunner) Trace(_ context.Context, jobs []TraceJob) error { return l.t.trace(jobs) }
+
+var (
+	errNoTracer     = errors.New("this runner was built without a trace function")
+	errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "the server is shutting down"}
+)

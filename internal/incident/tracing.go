@@ -130,7 +130,6 @@ func traceSlot(id string) string { return "trace:" + id }
 // not an error here (trying again reads the same); an error is what a
 // later attempt may get past (the store unreachable, ctx ended).
 func TraceSource(ctx context.Context, d Deps, id string, seq int) error {
-	const op = "trace"
 	src, sealed, err := d.Store.TraceSource(ctx, id, seq)
 	if err != nil {
 		return err

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/secret"
 )
 
 // TraceJob is one source of an incident's tracing (incident.TraceSource):
@@ -149,3 +152,44 @@ var (
 	errNoTracer     = errors.New("this runner was built without a trace function")
 	errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, Kind: "unavailable", Message: "the server is shutting down"}
 )
+
+// traceSources checks the sources of POST /api/v1/incidents, relative
+// paths taken from the inventory's directory.
+func (s *Server) traceSources(req []traceSource) ([]inventory.Source, error) {
+	if len(req) == 0 {
+		return nil, nil
+	}
+	if len(req) > maxTraceSources {
+		return nil, invalid("%d sources: at most %d in one request", len(req), maxTraceSources)
+	}
+	srcs := make([]inventory.Source, len(req))
+	for i, r := range req {
+		srcs[i] = inventory.Source{Type: r.Type, Path: r.Path, History: r.History}
+	}
+	dir := ""
+	if s.cfg.InventoryPath != "" {
+		dir = filepath.Dir(s.cfg.InventoryPath)
+	}
+	return incident.CheckTraceSources(srcs, dir)
+}
+
+// maxTraceSources bounds one request's sources (and its body, with
+// maxBody): an organisation's repositories, not an unbounded list.
+const maxTraceSources = 10000
+
+// startTracing records srcs as the incident's pending sources and queues
+// one job each, answering with the tracing's progress.
+func (s *Server) startTracing(ctx context.Context, d incident.Deps, p auth.Principal, id string, sec secret.Secret, srcs []inventory.Source) (*incident.Tracing, error) {
+	seqs, err := incident.StartTracing(ctx, d, id, sec, srcs)
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]TraceJob, len(seqs))
+	for i, n := range seqs {
+		jobs[i] = TraceJob{Incident: id, Source: n, By: p}
+	}
+	if err := s.runner.Trace(ctx, jobs); err != nil {
+		return nil, err
+	}
+	return incident.TracingOf(ctx, d.Store, id)
+}

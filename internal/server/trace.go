@@ -13,6 +13,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
 )
 
 // TraceJob is one source of an incident's tracing (incident.TraceSource):
@@ -192,4 +193,58 @@ func (s *Server) startTracing(ctx context.Context, d incident.Deps, p auth.Princ
 		return nil, err
 	}
 	return incident.TracingOf(ctx, d.Store, id)
+}
+
+// ResumeTracing queues a job for every source still pending in the open
+// incidents, worked as the incident's opener: what an in-process runner
+// had queued when its process stopped. A runner whose jobs outlive the
+// process (package jobs) needs none of it.
+func (s *Server) ResumeTracing(ctx context.Context) (int, error) {
+	d, err := s.deps(ctx, auth.Principal{Name: "rekey serve", Role: auth.Responder})
+	if err != nil {
+		return 0, err
+	}
+	st := d.Store
+	incs, err := st.ListIncidents(ctx, store.Filter{State: store.Open})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, inc := range incs {
+		pending, err := st.TraceSources(ctx, inc.ID, store.TracePending)
+		if err != nil {
+			return n, err
+		}
+		if len(pending) == 0 {
+			continue
+		}
+		by, err := opener(ctx, st, inc.ID)
+		if err != nil {
+			return n, err
+		}
+		jobs := make([]TraceJob, len(pending))
+		for i, src := range pending {
+			jobs[i] = TraceJob{Incident: inc.ID, Source: src.Seq, By: by}
+		}
+		if err := s.runner.Trace(ctx, jobs); err != nil {
+			return n, err
+		}
+		n += len(jobs)
+	}
+	return n, nil
+}
+
+// opener is who opened incident id, as the principal its resumed trace
+// jobs run as (the audit log names them, as it did for the first ones).
+func opener(ctx context.Context, st store.Store, id string) (auth.Principal, error) {
+	entries, err := st.IncidentAudit(ctx, id)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	for _, e := range entries {
+		if e.Action == "incident.open" || e.Action == "incident.join" {
+			return auth.Principal{Name: e.Actor, Role: auth.Responder}, nil
+		}
+	}
+	return auth.Principal{Name: "rekey serve", Role: auth.Responder}, nil
 }

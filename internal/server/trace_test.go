@@ -227,3 +227,57 @@ func TestOpenRefusesBadSources(t *testing.T) {
 		t.Fatalf("an incident was opened: %s", rec.Body)
 	}
 }
+
+// Sources left pending by a process that stopped (an in-process runner's
+// queue is gone with it) are queued again at start and traced.
+func TestResumeTracing(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 9)
+	checked, err := w.srv.traceSources(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.srv.deps(ctx, auth.Principal{Name: "rita", Role: auth.Responder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded, never queued: as after a crash between the two.
+	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
+		t.Fatal(err)
+	}
+	n, err := w.srv.ResumeTracing(ctx)
+	if err != nil || n != len(srcs) {
+		t.Fatalf("resumed %d sources, want %d: %v", n, len(srcs), err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		tr, err := incident.TracingOf(ctx, w.st, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Pending == 0 {
+			if tr.Copies != copies || tr.Failed != 1 {
+				t.Fatalf("resumed tracing: %+v, want %d copies and 1 failed", tr, copies)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tracing still pending: %+v", tr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, err := w.st.IncidentAudit(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Action == "incident.trace" && e.Actor != "rita" {
+			t.Fatalf("a resumed job audited as %q, want the opener", e.Actor)
+		}
+	}
+	if n, err := w.srv.ResumeTracing(ctx); err != nil || n != 0 {
+		t.Fatalf("nothing pending: resumed %d, %v", n, err)
+	}
+}

@@ -61,7 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in python3 psql git taskset curl; do
+for tool in python3 psql git taskset; do
   if ! command -v "$tool" >/dev/null; then
     echo "bench/scale.sh: $tool is needed" >&2
     exit 1
@@ -203,40 +203,50 @@ PY
     if [ "$r" -ge 2 ]; then
       start_replica b 1 "$spec"
     fi
-    # The token goes to curl from a file (-H @file), never as an argument.
-    printf 'Authorization: Bearer %s\n' "$(cat "$work/token")" >"$work/auth"
-    t0=$(date +%s.%N)
-    code=$(curl -sS -o "$work/open.json" -w '%{http_code}' -H @"$work/auth" -H 'Content-Type: application/json' \
-      --data-binary @"$work/body-$n.json" "http://$first/api/v1/incidents")
-    t_open=$(date +%s.%N)
-    if [ "$code" != 201 ]; then
-      echo "bench/scale.sh: POST /api/v1/incidents: $code $(head -c 500 "$work/open.json")" >&2
-      exit 1
-    fi
-    id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$work/open.json")
-    while :; do
-      curl -sS -H @"$work/auth" "http://$first/api/v1/incidents/$id" >"$work/show.json"
-      pending=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["tracing"]["pending"])' "$work/show.json")
-      [ "$pending" = 0 ] && break
-      sleep 0.2
-    done
-    t1=$(date +%s.%N)
-    curl -sS -H @"$work/auth" "http://$first/api/v1/incidents/$id/scope" >"$work/scope.json"
+    # One client process opens the incident, polls its tracing and checks
+    # the copies (a curl and a python per poll would take a core's share
+    # from the replicas). The token is read from its file.
+    python3 - "http://$first" "$work/token" "$work/body-$n.json" "$work/result.json" <<'PY'
+import json, sys, time, urllib.request
+url, tokfile, body, out = sys.argv[1:]
+hdr = {"Authorization": "Bearer " + open(tokfile).read().strip(), "Content-Type": "application/json"}
+def call(method, path, data=None):
+    req = urllib.request.Request(url + path, data=data, headers=hdr, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()[:500]
+t0 = time.time()
+code, v = call("POST", "/api/v1/incidents", open(body, "rb").read())
+topen = time.time()
+if code != 201:
+    sys.exit("bench/scale.sh: POST /api/v1/incidents: %s %s" % (code, v))
+while True:
+    code, det = call("GET", "/api/v1/incidents/" + v["id"])
+    if code != 200:
+        sys.exit("bench/scale.sh: GET the incident: %s %s" % (code, det))
+    if det["tracing"]["pending"] == 0:
+        break
+    time.sleep(0.25)
+t1 = time.time()
+code, scope = call("GET", "/api/v1/incidents/%s/scope" % v["id"])
+json.dump({"open": topen - t0, "total": t1 - t0, "tracing": det["tracing"], "paths": [o["path"] for o in scope["occurrences"]]}, open(out, "w"))
+PY
     # Which replica traced how many sources: the River jobs' attempted_by.
     split=$(psql "$spec" -Atc "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rekey_river.river_job WHERE kind = 'rekey.trace' GROUP BY attempted_by[1]) s")
-    python3 - "$n" "$r" "$t0" "$t_open" "$t1" "$repos" "$work/show.json" "$work/scope.json" "${split:-?}" >>"$rows" <<'PY'
+    python3 - "$n" "$r" "$repos" "$work/result.json" "${split:-?}" >>"$rows" <<'PY'
 import json, sys
-n, r, t0, topen, t1, repos, show, scope, split = sys.argv[1:]
-n, t0, topen, t1 = int(n), float(t0), float(topen), float(t1)
+n, r, repos, result, split = sys.argv[1:]
+n, res = int(n), json.load(open(result))
 expected = set(l.strip() for l in open(repos + ".expected") if l.strip())
-tr = json.load(open(show))["tracing"]
+tr = res["tracing"]
 found = set()
-for o in json.load(open(scope))["occurrences"]:
-    p = o["path"]
+for p in res["paths"]:
     if p.startswith(repos + "/"):
         found.add(repos + "/" + p[len(repos) + 1:].split("/")[0])
 ok = "yes" if found == expected and tr["failed"] == 0 else "NO (%d of %d repositories, %d extra, %d failed)" % (len(found & expected), len(expected), len(found - expected), tr["failed"])
-print("%d\t%d\t%.2f\t%.1f\t%.1f\t%d\t%s\t%s" % (n, int(r), topen - t0, t1 - t0, n / (t1 - t0), tr["copies"], split, ok))
+print("%d\t%d\t%.2f\t%.1f\t%.1f\t%d\t%s\t%s" % (n, int(r), res["open"], res["total"], n / res["total"], tr["copies"], split, ok))
 PY
     stop_replicas
     drop_db

@@ -68,9 +68,10 @@ type Config struct {
 	Log *slog.Logger
 	// Workers is how many runs this replica works at once (10 when 0).
 	Workers int
-	// TraceWorkers is how many trace jobs this replica works at once
-	// (trace.go).
+	// TraceWorkers is how many trace jobs this replica works at once,
+	// TraceTimeout their attempts' timeout (trace.go; defaults when 0).
 	TraceWorkers int
+	TraceTimeout time.Duration
 }
 
 // Runner is a server.Runner on River.
@@ -125,7 +126,7 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 	w := &runWorker{stopping: stopping}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
-	tw := &traceWorker{stopping: stopping}
+	tw := newTraceWorker(c, stopping)
 	river.AddWorker(workers, tw)
 	log := c.Log
 	if log == nil {

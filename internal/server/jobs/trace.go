@@ -1,7 +1,9 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -13,16 +15,20 @@ import (
 // Trace jobs: one per source of an incident's tracing, in a queue of
 // their own so that a tracing of thousands of repositories does not hold
 // up a run. Any replica works them; one that dies mid-source leaves the
-// job running until River's rescuer makes it available again (after
-// TraceTimeout), and the source, still pending, is traced again.
+// job running until River's rescuer makes it available again (once
+// TraceTimeout and RescueAfter have passed), and the source, still
+// pending, is traced again.
 
 // TraceQueue is the trace jobs' queue.
 const TraceQueue = "trace"
 
-// TraceTimeout is one trace job's attempt's timeout: a source is one
-// repository or directory, traced in seconds; one that takes longer is
-// tried again (TraceAttempts in all) and then left pending.
-const TraceTimeout = 5 * time.Minute
+// TraceTimeout is one trace job's attempt's timeout, after which River's
+// rescuer may give it to another worker if it is still running. A source
+// is one repository or directory, traced in seconds; one that takes
+// longer goes on past the timeout (traceWorker.Work), and if a rescued
+// copy traces it too, the first to finish records it and the other adds
+// nothing.
+const TraceTimeout = time.Minute
 
 // TraceAttempts bounds the attempts of one trace job: a source that
 // cannot be read is recorded as failed at the first, so only what a
@@ -49,16 +55,23 @@ type traceWorker struct {
 	river.WorkerDefaults[traceArgs]
 	trace    func(context.Context, server.TraceJob) error
 	stopping context.Context // ends at Stop
+	timeout  time.Duration
 }
 
-func (w *traceWorker) Timeout(*river.Job[traceArgs]) time.Duration { return TraceTimeout }
+func (w *traceWorker) Timeout(*river.Job[traceArgs]) time.Duration { return w.timeout }
 
 func (w *traceWorker) Work(jctx context.Context, j *river.Job[traceArgs]) error {
 	if w.trace == nil {
 		return river.JobCancel(errs.New("jobs: trace", errs.Invalid, j.Args.Job.Incident, "the runner was bound without a trace function"))
 	}
-	ctx, cancel := context.WithCancel(jctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(jctx))
 	defer cancel()
+	// Cancelled by River or the runner's Stop, not by the timeout.
+	defer context.AfterFunc(jctx, func() {
+		if !errors.Is(context.Cause(jctx), context.DeadlineExceeded) {
+			cancel()
+		}
+	})()
 	defer context.AfterFunc(w.stopping, cancel)()
 	err := w.trace(ctx, j.Args.Job)
 	switch k := errs.KindOf(err); {
@@ -70,6 +83,11 @@ func (w *traceWorker) Work(jctx context.Context, j *river.Job[traceArgs]) error 
 		return river.JobCancel(err)
 	}
 	return err
+}
+
+// newTraceWorker is the trace worker for Config c.
+func newTraceWorker(c Config, stopping context.Context) *traceWorker {
+	return &traceWorker{stopping: stopping, timeout: cmp.Or(c.TraceTimeout, TraceTimeout)}
 }
 
 // traceQueue is the queue's configuration for Config c.

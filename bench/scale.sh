@@ -21,7 +21,9 @@
 #
 #   bench/scale.sh
 #   REKEY_BENCH_N="200 2000"      repositories per run (each N is timed with 1 and 2 replicas)
-#   REKEY_BENCH_REPLICAS="1 2"
+#   REKEY_BENCH_REPLICAS="1 2"    add 2-kill for a failover run: two replicas, the second
+#                                 killed (SIGKILL) once half the sources are done; River
+#                                 rescues its jobs after the trace jobs' timeout (1 min)
 #   REKEY_BENCH_PG=postgres://postgres@127.0.0.1:5432
 #                                 PostgreSQL server (trust auth); a fresh database per run
 #                                 is created on it and dropped at the end
@@ -200,15 +202,18 @@ PY
     done
     start_replica a 0 "$spec"
     first=$addr
-    if [ "$r" -ge 2 ]; then
+    victim=
+    if [ "${r%-kill}" -ge 2 ]; then
       start_replica b 1 "$spec"
+      [ "$r" != "${r%-kill}" ] && victim=${pids[-1]}
     fi
     # One client process opens the incident, polls its tracing and checks
     # the copies (a curl and a python per poll would take a core's share
     # from the replicas). The token is read from its file.
-    python3 - "http://$first" "$work/token" "$work/body-$n.json" "$work/result.json" <<'PY'
-import json, sys, time, urllib.request
-url, tokfile, body, out = sys.argv[1:]
+    python3 - "http://$first" "$work/token" "$work/body-$n.json" "$work/result.json" "$victim" <<'PY'
+import json, os, signal, sys, time, urllib.request
+url, tokfile, body, out, victim = sys.argv[1:]
+killed = None
 hdr = {"Authorization": "Bearer " + open(tokfile).read().strip(), "Content-Type": "application/json"}
 def call(method, path, data=None):
     req = urllib.request.Request(url + path, data=data, headers=hdr, method=method)
@@ -226,12 +231,18 @@ while True:
     code, det = call("GET", "/api/v1/incidents/" + v["id"])
     if code != 200:
         sys.exit("bench/scale.sh: GET the incident: %s %s" % (code, det))
-    if det["tracing"]["pending"] == 0:
+    tr = det["tracing"]
+    if tr["pending"] == 0:
         break
+    if victim and killed is None and tr["done"] * 2 >= tr["done"] + tr["pending"]:
+        os.kill(int(victim), signal.SIGKILL)
+        killed = {"at": time.time() - t0, "done": tr["done"]}
     time.sleep(0.25)
 t1 = time.time()
+if killed:
+    killed["after"] = t1 - t0 - killed["at"]
 code, scope = call("GET", "/api/v1/incidents/%s/scope" % v["id"])
-json.dump({"open": topen - t0, "total": t1 - t0, "tracing": det["tracing"], "paths": [o["path"] for o in scope["occurrences"]]}, open(out, "w"))
+json.dump({"open": topen - t0, "total": t1 - t0, "tracing": det["tracing"], "killed": killed, "paths": [o["path"] for o in scope["occurrences"]]}, open(out, "w"))
 PY
     # Which replica traced how many sources: the River jobs' attempted_by.
     split=$(psql "$spec" -Atc "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rekey_river.river_job WHERE kind = 'rekey.trace' GROUP BY attempted_by[1]) s")
@@ -246,7 +257,10 @@ for p in res["paths"]:
     if p.startswith(repos + "/"):
         found.add(repos + "/" + p[len(repos) + 1:].split("/")[0])
 ok = "yes" if found == expected and tr["failed"] == 0 else "NO (%d of %d repositories, %d extra, %d failed)" % (len(found & expected), len(expected), len(found - expected), tr["failed"])
-print("%d\t%d\t%.2f\t%.1f\t%.1f\t%d\t%s\t%s" % (n, int(r), res["open"], res["total"], n / res["total"], tr["copies"], split, ok))
+if res["killed"]:
+    k = res["killed"]
+    ok += "; b killed at %.1f s (%d done), finished %.1f s later" % (k["at"], k["done"], k["after"])
+print("%d\t%s\t%.2f\t%.1f\t%.1f\t%d\t%s\t%s" % (n, r, res["open"], res["total"], n / res["total"], tr["copies"], split, ok))
 PY
     stop_replicas
     drop_db
@@ -258,5 +272,5 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) on $(nproc) cores"
 printf '%-6s %-8s %-8s %-8s %-10s %-7s %-12s %s\n' N replicas open_s total_s sources/s copies "jobs a/b" "all found"
 awk -F'\t' '{ printf "%-6s %-8s %-8s %-8s %-10s %-7s %-12s %s\n", $1, $2, $3, $4, $5, $6, $7, $8; tput[$1 "/" $2] = $5 }
   END {
-    for (k in tput) { split(k, p, "/"); if (p[2] == 2 && tput[p[1] "/1"] > 0) printf "N=%s: 2 replicas %.2fx one (goal >= 1.6x)\n", p[1], tput[k] / tput[p[1] "/1"] }
+    for (k in tput) { split(k, p, "/"); if (p[2] == "2" && tput[p[1] "/1"] > 0) printf "N=%s: 2 replicas %.2fx one (goal >= 1.6x)\n", p[1], tput[k] / tput[p[1] "/1"] }
   }' "$rows"

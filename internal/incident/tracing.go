@@ -173,6 +173,12 @@ func TraceSource(ctx context.Context, d Deps, id string, seq int) error {
 	if !changed {
 		return nil
 	}
+	return afterFinish(ctx, d, id, src, out, left, keyName)
+}
+
+// afterFinish audits a source just finished (when it held copies or
+// failed) and, with the last, finishes the tracing.
+func afterFinish(ctx context.Context, d Deps, id string, src, out store.TraceSource, left int, keyName string) error {
 	if out.State == store.TraceFailed || out.Copies > 0 {
 		detail := map[string]string{"source": src.Type + " " + src.Path, "copies": fmt.Sprint(out.Copies)}
 		if out.Error != "" {
@@ -186,6 +192,26 @@ func TraceSource(ctx context.Context, d Deps, id string, seq int) error {
 		return nil
 	}
 	return finishTracing(ctx, d, id, keyName)
+}
+
+// GiveUpTraceSource records source seq as failed with why, its last
+// attempt's error: a job that ran out of attempts leaves no source
+// pending for ever. A source finished meanwhile is left as it is.
+func GiveUpTraceSource(ctx context.Context, d Deps, id string, seq int, why error) error {
+	src, sealed, err := d.Store.TraceSource(ctx, id, seq)
+	if err != nil {
+		return err
+	}
+	if src.State != store.TracePending {
+		return nil
+	}
+	out := store.TraceSource{Seq: seq, State: store.TraceFailed, Error: "gave up: " + oneLine(why)}
+	changed, left, err := d.Store.FinishTrace(ctx, id, out, nil)
+	if err != nil || !changed {
+		return err
+	}
+	keyName, _, _ := bytes.Cut(sealed, []byte("\n"))
+	return afterFinish(ctx, d, id, src, out, left, string(keyName))
 }
 
 // finishTracing is what the last source's job does: the tracing's key

@@ -23,6 +23,9 @@ type TraceJob struct {
 	Incident string         `json:"incident"`
 	Source   int            `json:"source"`
 	By       auth.Principal `json:"by"`
+	// Last is set by the runner on the job's last attempt: an error is
+	// then recorded as the source's failure, not left pending for ever.
+	Last bool `json:"-"`
 }
 
 // traceFunc is this server's trace job: incident.TraceSource with the
@@ -34,7 +37,13 @@ func (s *Server) traceFunc() func(context.Context, TraceJob) error {
 			return err
 		}
 		defer s.hub.Poke()
-		return incident.TraceSource(ctx, d, job.Incident, job.Source)
+		err = incident.TraceSource(ctx, d, job.Incident, job.Source)
+		if err != nil && job.Last && ctx.Err() == nil {
+			if gerr := incident.GiveUpTraceSource(ctx, d, job.Incident, job.Source, err); gerr == nil {
+				return nil
+			}
+		}
+		return err
 	}
 }
 
@@ -120,6 +129,7 @@ func (t *localTracer) work() {
 			}
 		}
 		for attempt := 1; attempt <= traceAttempts && t.ctx.Err() == nil; attempt++ {
+			job.Last = attempt == traceAttempts
 			if err := t.f(t.ctx, job); err == nil {
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -279,5 +281,65 @@ func TestResumeTracing(t *testing.T) {
 	}
 	if n, err := w.srv.ResumeTracing(ctx); err != nil || n != 0 {
 		t.Fatalf("nothing pending: resumed %d, %v", n, err)
+	}
+}
+
+// refusingStore fails to record source seq as done, as a store that
+// keeps failing would.
+type refusingStore struct {
+	store.Store
+	seq int
+}
+
+func (s refusingStore) FinishTrace(ctx context.Context, id string, out store.TraceSource, occ []store.Occurrence) (bool, int, error) {
+	if out.Seq == s.seq && out.State == store.TraceDone {
+		return false, 0, errors.New("store: finish trace: the disk is full")
+	}
+	return s.Store.FinishTrace(ctx, id, out, occ)
+}
+
+// A job that keeps failing leaves its source pending while it has
+// attempts left, and records it as failed, with the error, at its last.
+func TestLastAttemptRecordsTheFailure(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t),
+		func(c *Config) {
+			inner := c.Deps
+			c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+				d, err := inner(ctx, p)
+				d.Store = refusingStore{Store: d.Store, seq: 1}
+				return d, err
+			}
+		})
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 1)
+	checked, err := w.srv.traceSources(srcs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Name: "rita", Role: auth.Responder}
+	d, err := w.srv.deps(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
+		t.Fatal(err)
+	}
+	trace := w.srv.traceFunc()
+	if err := trace(ctx, TraceJob{Incident: v.ID, Source: 1, By: p}); err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("an attempt with more to come: %v, want the store's error", err)
+	}
+	if tr, err := incident.TracingOf(ctx, w.st, v.ID); err != nil || tr.Pending != 1 {
+		t.Fatalf("after a failed attempt: %+v, %v", tr, err)
+	}
+	if err := trace(ctx, TraceJob{Incident: v.ID, Source: 1, By: p, Last: true}); err != nil {
+		t.Fatalf("the last attempt: %v", err)
+	}
+	tr, err := incident.TracingOf(ctx, w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Pending != 0 || tr.Failed != 1 || len(tr.Failures) != 1 || !strings.Contains(tr.Failures[0].Error, "gave up: store: finish trace: the disk is full") {
+		t.Fatalf("after the last attempt: %+v", tr)
 	}
 }

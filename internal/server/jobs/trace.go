@@ -73,7 +73,9 @@ func (w *traceWorker) Work(jctx context.Context, j *river.Job[traceArgs]) error 
 		}
 	})()
 	defer context.AfterFunc(w.stopping, cancel)()
-	err := w.trace(ctx, j.Args.Job)
+	job := j.Args.Job
+	job.Last = j.Attempt >= j.MaxAttempts
+	err := w.trace(ctx, job)
 	switch k := errs.KindOf(err); {
 	case err == nil:
 		return nil

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"runtime"
@@ -200,6 +201,11 @@ func (s *Server) startTracing(ctx context.Context, d incident.Deps, p auth.Princ
 		jobs[i] = TraceJob{Incident: id, Source: n, By: p}
 	}
 	if err := s.runner.Trace(ctx, jobs); err != nil {
+		// No job will trace them: recorded as failed, not pending for
+		// ever; the client may send them again.
+		for _, n := range seqs {
+			_ = incident.GiveUpTraceSource(context.WithoutCancel(ctx), d, id, n, fmt.Errorf("not queued: %w", err))
+		}
 		return nil, err
 	}
 	return incident.TracingOf(ctx, d.Store, id)

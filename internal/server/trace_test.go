@@ -343,3 +343,26 @@ func TestLastAttemptRecordsTheFailure(t *testing.T) {
 		t.Fatalf("after the last attempt: %+v", tr)
 	}
 }
+
+// Sources that could not be queued (the server shutting down) are
+// recorded as failed, not left pending with no job to trace them.
+func TestUnqueuedSourcesFail(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	v := w.open(t)
+	if err := w.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 3)
+	b, _ := json.Marshal(map[string]any{"secret": w.leaked, "sources": srcs})
+	rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("open while shutting down: %d %s", rec.Code, rec.Body)
+	}
+	tr, err := incident.TracingOf(context.Background(), w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil || tr.Pending != 0 || tr.Failed != len(srcs) || !strings.Contains(tr.Failures[0].Error, "not queued") {
+		t.Fatalf("sources never queued: %+v", tr)
+	}
+}

@@ -219,6 +219,13 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 		cfg.Runner = queue.Bind
 	}
 	api = server.New(cfg)
+	// Tracing (issue 16): the embedded store's trace jobs lived in the
+	// process that stopped; its sources still pending are queued again.
+	if queue == nil {
+		if _, err := api.ResumeTracing(ctx); err != nil {
+			warnings = append(warnings, "pending sources not traced: "+strings.Join(strings.Fields(err.Error()), " "))
+		}
+	}
 	if queue != nil {
 		if err := queue.Work(ctx); err != nil {
 			queue.Close()

@@ -55,6 +55,9 @@ type OpenView struct {
 	Kind        string              `json:"kind"`
 	Searched    []string            `json:"searched"`
 	NotSearched []scope.Problem     `json:"not_searched"`
+	// Tracing is how far the tracing of the sources given besides the
+	// inventory's is (tracing.go); nil when none were.
+	Tracing *Tracing `json:"tracing,omitempty"`
 }
 
 // IdentityString is "system/name", or "" when no system knew the secret.

@@ -37,6 +37,7 @@ type apiWorld struct {
 	audit  *audit.Log
 	leaked string
 	dir    string
+	srv    *Server
 }
 
 const leakedValue = "Zq8-leaked-Passw0rd-for-orders"
@@ -97,7 +98,7 @@ func newAPIWorldWith(t *testing.T, spec, inventoryText string, env map[string]st
 	for _, o := range opts {
 		o(&s.cfg)
 	}
-	return &apiWorld{h: withRealTokens(t, st, validated(t, s)), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir}
+	return &apiWorld{h: withRealTokens(t, st, validated(t, s)), st: st, log: &log, audit: al, leaked: leakedValue, dir: dir, srv: s}
 }
 
 // withRealTokens creates a real token in st for each principal the tests

@@ -22,13 +22,16 @@ func (s *Server) incidentRoutes() {
 	s.handle("POST", "/api/v1/incidents", auth.Respond, "Open (or find) the incident for a leaked secret, with the server's inventory.", s.openIncident)
 	s.describe("POST", "/api/v1/incidents", Doc{Request: openRequest{}, Response: incident.OpenView{}, Status: http.StatusCreated,
 		Also: map[int]string{http.StatusOK: "the incident already open for this secret (existing: true)"}})
+	// With sources, it answers once they are queued: one job each traces
+	// the secret through one and joins its copies (tracing: {pending,
+	// done} in this answer and in GET /api/v1/incidents/{id}).
 
 	s.handle("GET", "/api/v1/incidents", auth.Read, "List incidents with their state, identity and risk.", s.listIncidents)
 	s.describe("GET", "/api/v1/incidents", Doc{Response: []incident.Summary{},
 		Query: []Param{{Name: "state", Description: "which incidents (default open)", Enum: []string{"open", "closed", "all"}}}})
 
 	s.handle("GET", "/api/v1/incidents/{id}", auth.Read, "One incident, with its run's state once it has a plan.", s.getIncident)
-	s.describe("GET", "/api/v1/incidents/{id}", Doc{Response: incident.Detail{}})
+	s.describe("GET", "/api/v1/incidents/{id}", Doc{Response: incidentDetail{}})
 
 	s.handle("GET", "/api/v1/incidents/{id}/scope", auth.Read, "The blast radius of the incident's secret.", s.getScope)
 	s.describe("GET", "/api/v1/incidents/{id}/scope", Doc{Response: scope.Scope{}})
@@ -58,6 +61,25 @@ type openRequest struct {
 	// LeakedAt is RFC 3339; a string so that a bad one is named.
 	LeakedAt string   `json:"leaked_at,omitempty"`
 	Logs     []string `json:"logs,omitempty"`
+	// Sources are traced besides the inventory's, in the background:
+	// one job per source (many repositories answer at once).
+	Sources []traceSource `json:"sources,omitempty"`
+}
+
+// traceSource is a source given to POST /api/v1/incidents: a path on
+// the server (relative to the inventory's directory), of a type the
+// tracing takes (incident.TraceSourceTypes).
+type traceSource struct {
+	Type    string `json:"type"`
+	Path    string `json:"path"`
+	History bool   `json:"history,omitempty"`
+}
+
+// incidentDetail is GET /api/v1/incidents/{id}: the incident, with its
+// tracing's progress when it has one.
+type incidentDetail struct {
+	incident.Detail
+	Tracing *incident.Tracing `json:"tracing,omitempty"`
 }
 
 // decodeOpen decodes POST /api/v1/incidents. A body that is not JSON is
@@ -102,6 +124,10 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if s.cfg.Inventory == nil {
 		return invalid("this server has no inventory (rekey serve --inventory FILE): it cannot open incidents")
 	}
+	srcs, err := s.traceSources(req.Sources)
+	if err != nil {
+		return err
+	}
 	leaked, err := incident.ParseLeaked([]byte(raw))
 	if err != nil {
 		return masked(err, raw)
@@ -115,6 +141,11 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 		Logs: req.Logs, InventoryPath: s.cfg.InventoryPath, InventoryBody: s.cfg.Inventory})
 	if err != nil {
 		return masked(err, raw)
+	}
+	if len(srcs) > 0 {
+		if res.View.Tracing, err = s.startTracing(r.Context(), d, p, res.View.ID, leaked.Secret, srcs); err != nil {
+			return masked(err, raw)
+		}
 	}
 	status := http.StatusCreated
 	if res.View.Existing {
@@ -166,7 +197,11 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, det)
+	tr, err := incident.TracingOf(r.Context(), d.Store, det.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, incidentDetail{Detail: det, Tracing: tr})
 	return nil
 }
 

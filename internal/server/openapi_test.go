@@ -82,13 +82,17 @@ func TestSchemasFollowTheGoTypes(t *testing.T) {
 			t.Errorf("OpenView lacks %s", f)
 		}
 	}
-	detail := schemas["incident.Detail"].(map[string]any)
+	// GET /api/v1/incidents/{id}: incident.Detail with the tracing.
+	detail := schemas["incidentDetail"].(map[string]any)
 	dprops := detail["properties"].(map[string]any)
 	if _, ok := dprops["opened_by"]; !ok {
-		t.Errorf("Detail does not inline Summary's fields: %v", keys(dprops))
+		t.Errorf("incidentDetail does not inline Summary's fields: %v", keys(dprops))
 	}
-	if req := detail["required"].([]string); slices.Contains(req, "run") || !slices.Contains(req, "id") {
-		t.Errorf("Detail required = %v: run is omitempty, id is not", req)
+	if _, ok := dprops["tracing"]; !ok {
+		t.Errorf("incidentDetail lacks tracing: %v", keys(dprops))
+	}
+	if req := detail["required"].([]string); slices.Contains(req, "run") || slices.Contains(req, "tracing") || !slices.Contains(req, "id") {
+		t.Errorf("incidentDetail required = %v: run and tracing are omitempty, id is not", req)
 	}
 	for path, want := range map[string]bool{"/api/v1/incidents": true, "/api/v1/incidents/{id}/plan": false, "/api/v1/incidents/{id}/close": true} {
 		body := doc["paths"].(map[string]any)[path].(map[string]any)["post"].(map[string]any)["requestBody"].(map[string]any)

@@ -30,6 +30,11 @@ type Runner interface {
 	// is already under way or queued; any other refusal (a preflight's
 	// problems, a run to be resumed) as RunFuncs gave it.
 	Start(ctx context.Context, job RunJob) error
+	// Trace queues trace jobs (TraceJob), each worked until it returns
+	// nil, a few attempts at most: RunFuncs.Trace records a source that
+	// cannot be read and finds one finished already, so a job worked
+	// twice changes nothing.
+	Trace(ctx context.Context, jobs []TraceJob) error
 	// Stop stops taking runs and ends the ones in progress (each is
 	// continued later, as after a crash), waiting for them until ctx
 	// ends.
@@ -48,6 +53,8 @@ type RunFuncs struct {
 	// fails, or ctx ends; started is called once the run passed its
 	// checks and is about to change systems.
 	Exec func(ctx context.Context, job RunJob, started func()) error
+	// Trace works one trace job.
+	Trace func(ctx context.Context, job TraceJob) error
 }
 
 // errChecked stops a checking run at its Confirm: everything was
@@ -90,6 +97,7 @@ func (s *Server) runFuncs() RunFuncs {
 			defer s.hub.Poke()
 			return s.execRun(ctx, d, job.Incident, job.Resume, started)
 		},
+		Trace: s.traceFunc(),
 	}
 }
 
@@ -97,7 +105,10 @@ func (s *Server) runFuncs() RunFuncs {
 // goes the way of its rollbacks and remediations (detached), reserved in
 // this process and claimed before the answer, waiting a moment for an
 // operation that is only finishing.
-type serverRunner struct{ s *Server }
+type serverRunner struct {
+	s *Server
+	t *localTracer
+}
 
 func (r serverRunner) Start(rctx context.Context, job RunJob) error {
 	return r.s.detached(rctx, job.Incident, "run", job.By, func(ctx context.Context, d incident.Deps, started func()) error {
@@ -105,16 +116,20 @@ func (r serverRunner) Start(rctx context.Context, job RunJob) error {
 	})
 }
 
-// Stop does nothing: the server's Shutdown ends what detached started.
-func (serverRunner) Stop(context.Context) error { return nil }
+// Stop stops the tracer; the server's Shutdown ends what detached
+// started.
+func (r serverRunner) Stop(ctx context.Context) error { return r.t.stop(ctx) }
 
 // NewLocalRunner executes runs on this process's goroutines, one at a
 // time per incident, until Stop.
-func NewLocalRunner(f RunFuncs) Runner { return &localRunner{rs: newRuns(), f: f} }
+func NewLocalRunner(f RunFuncs) Runner {
+	return &localRunner{rs: newRuns(), f: f, t: newLocalTracer(f.Trace)}
+}
 
 type localRunner struct {
 	rs *runs
 	f  RunFuncs
+	t  *localTracer
 }
 
 func (l *localRunner) Start(rctx context.Context, job RunJob) error {
@@ -125,4 +140,10 @@ func (l *localRunner) Start(rctx context.Context, job RunJob) error {
 		func() { l.rs.release(job.Incident) })
 }
 
-func (l *localRunner) Stop(ctx context.Context) error { return l.rs.stop(ctx) }
+func (l *localRunner) Stop(ctx context.Context) error {
+	terr := l.t.stop(ctx)
+	if err := l.rs.stop(ctx); err != nil {
+		return err
+	}
+	return terr
+}

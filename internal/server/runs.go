@@ -150,7 +150,7 @@ func (s *Server) registerRuns() {
 	if s.cfg.Runner != nil {
 		s.runner = s.cfg.Runner(s.runFuncs())
 	} else {
-		s.runner = serverRunner{s}
+		s.runner = serverRunner{s: s, t: newLocalTracer(s.traceFunc())}
 	}
 	s.handle("POST", "/api/v1/incidents/{id}/run", auth.Respond,
 		"Start (or continue) the incident's run; it goes on in the server after the response (202). A dry run answers with what each step would do.", s.startRun)

@@ -123,6 +123,8 @@ type Store interface {
 	Tokens
 	// WebSessions: the web UI's sign-in sessions.
 	WebSessions
+	// Tracing: tracing fanned out as jobs.
+	Tracing
 
 	// Close releases the database.
 	Close() error

@@ -140,6 +140,15 @@ type incidentPage struct {
 	Events, StepsURL string
 	// CSRF is the token of the approve forms.
 	CSRF string
+	// Tracing is the progress of the incident's fanned-out tracing, nil
+	// without one.
+	Tracing *tracingView
+}
+
+// tracingView is the incident page's "tracing 37/200" line.
+type tracingView struct {
+	incident.Tracing
+	Total int
 }
 
 // reportOf builds incident id's report as s's principal.
@@ -174,7 +183,15 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, s session) {
 		h.fail(w, r, &s, err)
 		return
 	}
+	tr, err := incident.TracingOf(ctx, d.Store, id)
+	if err != nil {
+		h.fail(w, r, &s, err)
+		return
+	}
 	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why), CSRF: csrfToken(s.id, labelCSRF)}
+	if tr != nil {
+		pg.Tracing = &tracingView{Tracing: *tr, Total: tr.Done + tr.Pending}
+	}
 	if h.cfg.Events != nil && pv != nil {
 		pg.Events, pg.StepsURL = "/incidents/"+id+"/events", "/incidents/"+id+"/steps"
 	}

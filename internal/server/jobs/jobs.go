@@ -71,6 +71,10 @@ type Config struct {
 	Log *slog.Logger
 	// Workers is how many runs this replica works at once (10 when 0).
 	Workers int
+	// TraceWorkers is how many trace jobs this replica works at once,
+	// TraceTimeout their attempts' timeout (trace.go; defaults when 0).
+	TraceWorkers int
+	TraceTimeout time.Duration
 }
 
 // Runner is a server.Runner on River.
@@ -79,6 +83,7 @@ type Runner struct {
 	client *river.Client[pgx.Tx]
 	check  func(context.Context, server.RunJob) error
 	worker *runWorker
+	tracer *traceWorker
 	stop   context.CancelFunc
 	log    *slog.Logger
 	// presence is this replica's liveness and leadership (leader.go).
@@ -128,6 +133,8 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 	w := &runWorker{stopping: stopping}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
+	tw := newTraceWorker(c, stopping)
+	river.AddWorker(workers, tw)
 	log := c.Log
 	if log == nil {
 		log = quiet()
@@ -141,7 +148,7 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 		// The ID names the replica's liveness lock (leader.go).
 		ID:                   id,
 		Schema:               Schema,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}, TraceQueue: traceQueue(c)},
 		Workers:              workers,
 		RescueStuckJobsAfter: RescueAfter,
 		// River rescues only a job whose attempt's timeout has passed
@@ -157,13 +164,14 @@ func Open(ctx context.Context, c Config) (*Runner, error) {
 		pool.Close()
 		return nil, errs.E("jobs", errs.Invalid, "", err)
 	}
-	return &Runner{pool: pool, client: client, worker: w, stop: stop, log: log,
+	return &Runner{pool: pool, client: client, worker: w, tracer: tw, stop: stop, log: log,
 		presence: newPresence(pool.Config().ConnConfig, id)}, nil
 }
 
 // Bind gives r the server's run functions (server.Config.Runner).
 func (r *Runner) Bind(f server.RunFuncs) server.Runner {
 	r.check, r.worker.exec = f.Check, f.Exec
+	r.tracer.trace = f.Trace
 	return r
 }
 

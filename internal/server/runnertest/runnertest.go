@@ -4,6 +4,7 @@ package runnertest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -104,6 +105,60 @@ func Run(t *testing.T, newRunner New) {
 			t.Fatalf("%d executions, want 3", n)
 		}
 		sctx, cancel := context.WithTimeout(ctx, bound)
+		defer cancel()
+		if err := r.Stop(sctx); err != nil {
+			t.Fatalf("stop: %v", err)
+		}
+	})
+	t.Run("traces every source, a failed job again", func(t *testing.T) {
+		var (
+			mu   sync.Mutex
+			seen = map[int]int{}
+			bad  []server.TraceJob
+		)
+		f := server.RunFuncs{
+			Check: func(context.Context, server.RunJob) error { return nil },
+			Exec:  func(context.Context, server.RunJob, func()) error { return nil },
+			Trace: func(_ context.Context, job server.TraceJob) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if job.Incident != "INC-t1" || job.By.Name != "alice" {
+					bad = append(bad, job)
+				}
+				seen[job.Source]++
+				if job.Source == 3 && seen[3] == 1 {
+					return errors.New("the store is busy")
+				}
+				return nil
+			},
+		}
+		r := newRunner(t, f)
+		var jobs []server.TraceJob
+		for i := 1; i <= 40; i++ {
+			jobs = append(jobs, server.TraceJob{Incident: "INC-t1", Source: i, By: auth.Principal{Name: "alice", Role: auth.Role("responder")}})
+		}
+		if err := r.Trace(context.Background(), jobs); err != nil {
+			t.Fatalf("trace: %v", err)
+		}
+		deadline := time.Now().Add(bound)
+		for {
+			mu.Lock()
+			n, again := len(seen), seen[3]
+			mu.Unlock()
+			if n == len(jobs) && again >= 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s: %d of %d sources traced, the failed one %d time(s)", bound, n, len(jobs), again)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(bad) > 0 {
+			t.Fatalf("jobs changed on the way: %+v", bad)
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), bound)
 		defer cancel()
 		if err := r.Stop(sctx); err != nil {
 			t.Fatalf("stop: %v", err)

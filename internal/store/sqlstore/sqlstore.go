@@ -397,38 +397,41 @@ func (s *Store) PutOccurrences(ctx context.Context, id string, occ []store.Occur
 			return err
 		}
 	}
+	return s.write(ctx, op, id, func(tx *sql.Tx) error { return putOccurrences(ctx, tx, id, occ) })
+}
+
+// putOccurrences is PutOccurrences inside tx.
+func putOccurrences(ctx context.Context, tx *sql.Tx, id string, occ []store.Occurrence) error {
 	now := time.Now()
-	return s.write(ctx, op, id, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO occurrences (incident_id, fingerprint, preview, rule, provider, severity,
-				path, line, col, commit_id, at_head, class, encoding, ref, match_kind, first_seen, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-			ON CONFLICT (incident_id, fingerprint, path, line, col, commit_id, ref, encoding) DO UPDATE SET
-				preview = excluded.preview, rule = excluded.rule, provider = excluded.provider,
-				severity = excluded.severity, at_head = excluded.at_head, class = excluded.class,
-				match_kind = excluded.match_kind,
-				first_seen = CASE WHEN excluded.first_seen < occurrences.first_seen THEN excluded.first_seen ELSE occurrences.first_seen END,
-				last_seen = CASE WHEN excluded.last_seen > occurrences.last_seen THEN excluded.last_seen ELSE occurrences.last_seen END`)
-		if err != nil {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO occurrences (incident_id, fingerprint, preview, rule, provider, severity,
+			path, line, col, commit_id, at_head, class, encoding, ref, match_kind, first_seen, last_seen)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (incident_id, fingerprint, path, line, col, commit_id, ref, encoding) DO UPDATE SET
+			preview = excluded.preview, rule = excluded.rule, provider = excluded.provider,
+			severity = excluded.severity, at_head = excluded.at_head, class = excluded.class,
+			match_kind = excluded.match_kind,
+			first_seen = CASE WHEN excluded.first_seen < occurrences.first_seen THEN excluded.first_seen ELSE occurrences.first_seen END,
+			last_seen = CASE WHEN excluded.last_seen > occurrences.last_seen THEN excluded.last_seen ELSE occurrences.last_seen END`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, o := range occ {
+		last := o.LastSeen
+		if last.IsZero() {
+			last = now
+		}
+		first := o.FirstSeen
+		if first.IsZero() || first.After(last) {
+			first = last
+		}
+		if _, err := st.ExecContext(ctx, id, string(o.Fingerprint), o.Preview, o.Rule, o.Provider, o.Severity,
+			o.Path, o.Line, o.Column, o.Commit, b2i(o.AtHead), o.Class, o.Encoding, o.Ref, o.Match,
+			store.FormatTime(first), store.FormatTime(last)); err != nil {
 			return err
 		}
-		defer st.Close()
-		for _, o := range occ {
-			last := o.LastSeen
-			if last.IsZero() {
-				last = now
-			}
-			first := o.FirstSeen
-			if first.IsZero() || first.After(last) {
-				first = last
-			}
-			if _, err := st.ExecContext(ctx, id, string(o.Fingerprint), o.Preview, o.Rule, o.Provider, o.Severity,
-				o.Path, o.Line, o.Column, o.Commit, b2i(o.AtHead), o.Class, o.Encoding, o.Ref, o.Match,
-				store.FormatTime(first), store.FormatTime(last)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Occurrences implements store.Store.

@@ -72,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 		{"RevokedLogins", testRevokedLogins},
 		{"Tokens", testTokens},
 		{"WebSessions", testWebSessions},
+		{"Tracing", testTracing},
 		{"NotFound", testNotFound},
 		{"NoSecretInClear", testNoSecretInClear},
 		{"Reopen", testReopen},

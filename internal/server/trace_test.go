@@ -1,0 +1,368 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/testutil"
+)
+
+// withSealer gives the world's dependencies a sealing key, as rekey
+// serve's have: a tracing keeps its secret sealed for its jobs.
+func withSealer(t *testing.T) func(*Config) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	return func(c *Config) {
+		inner := c.Deps
+		c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+			d, err := inner(ctx, p)
+			d.Sealer = func(name string) (*secret.Sealer, error) {
+				x, err := secret.NewSealer(key)
+				if err != nil {
+					return nil, err
+				}
+				return x.ForRun(runs, name), nil
+			}
+			return d, err
+		}
+	}
+}
+
+// traceFixture makes n sources under dir: every third directory holds
+// the secret, one git repository holds it only in its history, one path
+// does not exist. It returns the request's sources and how many copies
+// they hold.
+func traceFixture(t *testing.T, dir, leaked string, n int) ([]traceSource, int) {
+	t.Helper()
+	var (
+		srcs   []traceSource
+		copies int
+	)
+	for i := range n {
+		d := filepath.Join(dir, fmt.Sprintf("repo-%03d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := "PORT=8080\n"
+		if i%3 == 0 {
+			body += "DB_PASSWORD=" + leaked + "\n"
+			copies++
+		}
+		if err := os.WriteFile(filepath.Join(d, "app.env"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, traceSource{Type: "dir", Path: d})
+	}
+	if _, err := exec.LookPath("git"); err == nil {
+		repo := filepath.Join(dir, "history")
+		if err := os.MkdirAll(repo, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		git := func(args ...string) {
+			cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"}, args...)...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v: %s", args, err, out)
+			}
+		}
+		git("init", "-q")
+		if err := os.WriteFile(filepath.Join(repo, "config.yml"), []byte("password: "+leaked+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("add", ".")
+		git("commit", "-qm", "config")
+		if err := os.WriteFile(filepath.Join(repo, "config.yml"), []byte("password: ${DB_PASSWORD}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git("commit", "-qam", "no secret")
+		srcs = append(srcs, traceSource{Type: "git", Path: repo, History: true})
+		copies++
+	}
+	srcs = append(srcs, traceSource{Type: "dir", Path: filepath.Join(dir, "gone")})
+	return srcs, copies
+}
+
+// Opening with many sources answers once they are queued, with the
+// tracing pending; the jobs join each source's copies, a missing source
+// is recorded as failed with its error, and a job worked again adds
+// nothing.
+func TestOpenTracesSourcesInJobs(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			spec := filepath.Join(t.TempDir(), "rekey.db")
+			if name == "postgres" {
+				spec = testutil.PostgresDB(t)
+			}
+			w := newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+			testOpenTraces(t, w)
+		})
+	}
+}
+
+func testOpenTraces(t *testing.T, w *apiWorld) {
+	ctx := context.Background()
+	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 30)
+	b, _ := json.Marshal(map[string]any{"secret": w.leaked, "sources": srcs})
+	rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b))
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("open: %d %s", rec.Code, rec.Body)
+	}
+	v := decodeJSON[incident.OpenView](t, rec.Body.Bytes())
+	if v.Tracing == nil || v.Tracing.Pending+v.Tracing.Done != len(srcs) {
+		t.Fatalf("open's tracing: %s", rec.Body)
+	}
+	// The inventory's own source is traced in the request, as before.
+	if v.Occurrences != 1 {
+		t.Fatalf("open found %d copies in the inventory's source, want 1", v.Occurrences)
+	}
+	if strings.Contains(rec.Body.String(), w.leaked) {
+		t.Fatal("the answer holds the secret")
+	}
+	var det incidentDetail
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rec = do(t, w.h, "GET", "/api/v1/incidents/"+v.ID, "tok-viewer", "")
+		det = decodeJSON[incidentDetail](t, rec.Body.Bytes())
+		if rec.Code != 200 || det.Tracing == nil {
+			t.Fatalf("show: %d %s", rec.Code, rec.Body)
+		}
+		if det.Tracing.Pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tracing still pending: %+v", det.Tracing)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tr := det.Tracing
+	if tr.Done != len(srcs) || tr.Failed != 1 || tr.Copies != copies {
+		t.Fatalf("tracing done: %+v, want %d done, 1 failed, %d copies", tr, len(srcs), copies)
+	}
+	if len(tr.Failures) != 1 || !strings.Contains(tr.Failures[0].Source, "gone") || !strings.Contains(tr.Failures[0].Error, "gone") {
+		t.Fatalf("failures: %+v", tr.Failures)
+	}
+	occ, err := w.st.Occurrences(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(occ) != copies+1 {
+		t.Fatalf("%d copies joined the incident, want %d", len(occ), copies+1)
+	}
+	// A job worked again (River's retry after a lost acknowledgement, a
+	// rescued job) finds its source done and adds nothing.
+	trace := w.srv.traceFunc()
+	for n := 1; n <= len(srcs); n++ {
+		if err := trace(ctx, TraceJob{Incident: v.ID, Source: n, By: auth.Principal{Name: "rita", Role: auth.Responder}}); err != nil {
+			t.Fatalf("source %d again: %v", n, err)
+		}
+	}
+	again, err := w.st.Occurrences(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != len(occ) {
+		t.Fatalf("jobs worked again: %d copies, want %d", len(again), len(occ))
+	}
+	// The last source's job sums the tracing up after recording the
+	// source.
+	var count map[string]int
+	for {
+		entries, err := w.st.IncidentAudit(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count = map[string]int{}
+		for _, e := range entries {
+			count[e.Action]++
+			if strings.Contains(string(e.Detail), w.leaked) {
+				t.Fatalf("audit entry %s holds the secret", e.Action)
+			}
+		}
+		if count["incident.trace.done"] > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// One entry per source with copies or an error, one to start and one
+	// to end, whatever was worked twice.
+	// Nobody said when it leaked: the earliest copy's commit says.
+	if inc, err := w.st.GetIncident(ctx, v.ID); err != nil || inc.LeakedAt == nil && copies > len(srcs)/3 {
+		t.Fatalf("leaked at after the tracing: %+v, %v", inc.LeakedAt, err)
+	}
+	if count["incident.trace"] != copies+1 || count["incident.trace.start"] != 1 || count["incident.trace.done"] != 1 {
+		t.Fatalf("audit: %v", count)
+	}
+	w.noSecretIn(t)
+}
+
+// Sources the tracing cannot take are refused before anything is opened.
+func TestOpenRefusesBadSources(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	for _, tc := range []struct{ body, want string }{
+		{`{"secret":"` + w.leaked + `","sources":[{"type":"slack-api","path":"x"}]}`, `slack-api`},
+		{`{"secret":"` + w.leaked + `","sources":[{"type":"dir"}]}`, "path is required"},
+		{`{"secret":"` + w.leaked + `","sources":[{"type":"dir","path":"x","history":true}]}`, "history is for git"},
+	} {
+		rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", tc.body)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s: %d %s, want 400 naming %q", tc.body, rec.Code, rec.Body, tc.want)
+		}
+	}
+	rec := do(t, w.h, "GET", "/api/v1/incidents", "tok-viewer", "")
+	if rec.Body.String() != "[]\n" && rec.Body.String() != "[]" {
+		t.Fatalf("an incident was opened: %s", rec.Body)
+	}
+}
+
+// Sources left pending by a process that stopped (an in-process runner's
+// queue is gone with it) are queued again at start and traced.
+func TestResumeTracing(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 9)
+	checked, err := w.srv.traceSources(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.srv.deps(ctx, auth.Principal{Name: "rita", Role: auth.Responder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Recorded, never queued: as after a crash between the two.
+	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
+		t.Fatal(err)
+	}
+	n, err := w.srv.ResumeTracing(ctx)
+	if err != nil || n != len(srcs) {
+		t.Fatalf("resumed %d sources, want %d: %v", n, len(srcs), err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		tr, err := incident.TracingOf(ctx, w.st, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Pending == 0 {
+			if tr.Copies != copies || tr.Failed != 1 {
+				t.Fatalf("resumed tracing: %+v, want %d copies and 1 failed", tr, copies)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tracing still pending: %+v", tr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	entries, err := w.st.IncidentAudit(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Action == "incident.trace" && e.Actor != "rita" {
+			t.Fatalf("a resumed job audited as %q, want the opener", e.Actor)
+		}
+	}
+	if n, err := w.srv.ResumeTracing(ctx); err != nil || n != 0 {
+		t.Fatalf("nothing pending: resumed %d, %v", n, err)
+	}
+}
+
+// refusingStore fails to record source seq as done, as a store that
+// keeps failing would.
+type refusingStore struct {
+	store.Store
+	seq int
+}
+
+func (s refusingStore) FinishTrace(ctx context.Context, id string, out store.TraceSource, occ []store.Occurrence) (bool, int, error) {
+	if out.Seq == s.seq && out.State == store.TraceDone {
+		return false, 0, errors.New("store: finish trace: the disk is full")
+	}
+	return s.Store.FinishTrace(ctx, id, out, occ)
+}
+
+// A job that keeps failing leaves its source pending while it has
+// attempts left, and records it as failed, with the error, at its last.
+func TestLastAttemptRecordsTheFailure(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t),
+		func(c *Config) {
+			inner := c.Deps
+			c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+				d, err := inner(ctx, p)
+				d.Store = refusingStore{Store: d.Store, seq: 1}
+				return d, err
+			}
+		})
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 1)
+	checked, err := w.srv.traceSources(srcs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Name: "rita", Role: auth.Responder}
+	d, err := w.srv.deps(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
+		t.Fatal(err)
+	}
+	trace := w.srv.traceFunc()
+	if err := trace(ctx, TraceJob{Incident: v.ID, Source: 1, By: p}); err == nil || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("an attempt with more to come: %v, want the store's error", err)
+	}
+	if tr, err := incident.TracingOf(ctx, w.st, v.ID); err != nil || tr.Pending != 1 {
+		t.Fatalf("after a failed attempt: %+v, %v", tr, err)
+	}
+	if err := trace(ctx, TraceJob{Incident: v.ID, Source: 1, By: p, Last: true}); err != nil {
+		t.Fatalf("the last attempt: %v", err)
+	}
+	tr, err := incident.TracingOf(ctx, w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Pending != 0 || tr.Failed != 1 || len(tr.Failures) != 1 || !strings.Contains(tr.Failures[0].Error, "gave up: store: finish trace: the disk is full") {
+		t.Fatalf("after the last attempt: %+v", tr)
+	}
+}
+
+// Sources that could not be queued (the server shutting down) are
+// recorded as failed, not left pending with no job to trace them.
+func TestUnqueuedSourcesFail(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	v := w.open(t)
+	if err := w.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 3)
+	b, _ := json.Marshal(map[string]any{"secret": w.leaked, "sources": srcs})
+	rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("open while shutting down: %d %s", rec.Code, rec.Body)
+	}
+	tr, err := incident.TracingOf(context.Background(), w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr == nil || tr.Pending != 0 || tr.Failed != len(srcs) || !strings.Contains(tr.Failures[0].Error, "not queued") {
+		t.Fatalf("sources never queued: %+v", tr)
+	}
+}

@@ -8,8 +8,9 @@
 // for another user. `rekey respond --yes` stops (exit 3) at the
 // backdoor's revoke-related step, which a second person approves;
 // `respond --yes` again ends with the leaked key and the backdoor
-// refused, both consumers working on the new key, the HEAD copies
-// replaced on a rekey/INC branch for a person to merge, the history
+// refused, both consumers working on the new key, the HEAD copies (and
+// the leaked key's id beside each) replaced on a rekey/INC branch for a
+// person to merge, the history
 // rewrite waiting for its approval, and the report naming every copy.
 //
 // AWS, Vault and a cluster cannot be reached from here: the drill runs
@@ -80,10 +81,13 @@ type Outcome struct {
 	// Tasks are the remediation tasks: done by rekey, or left for a
 	// person.
 	Tasks []store.Task
-	// Branch is the branch rekey wrote its working-tree fixes to, and
-	// BranchCopies the files on it that still hold the secret (git grep).
+	// Branch is the branch rekey wrote its working-tree fixes to,
+	// BranchCopies the files on it that still hold the secret and
+	// BranchKeyIDs those that still hold the leaked key's id (git grep):
+	// merged, CI would pair the new secret with the deleted key's id.
 	Branch       string
 	BranchCopies []string
+	BranchKeyIDs []string
 }
 
 // Copy is one place the key pair was found.
@@ -252,6 +256,9 @@ logs:
 	}
 	out.Branch = "rekey/" + out.Incident
 	if out.BranchCopies, err = grepBranch(filepath.Join(dir, "repo"), out.Branch, leaked); err != nil {
+		return out, err
+	}
+	if out.BranchKeyIDs, err = grepBranch(filepath.Join(dir, "repo"), out.Branch, leakedID); err != nil {
 		return out, err
 	}
 	out.LeakedRefused = !works(iam.URL, leakedID, leaked)

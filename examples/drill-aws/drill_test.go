@@ -78,8 +78,9 @@ func TestDrillAWS(t *testing.T) {
 // checkCopies: scope found the key pair at HEAD in both CI files and the
 // Terraform file and, only in history, in the settings file a later
 // commit took it out of; the report names each; remediation put the
-// HEAD fixes on a branch that holds no copy and left the history rewrite
-// and the merges to a person, as for the PostgreSQL drill.
+// HEAD fixes on a branch that holds neither the secret nor the leaked
+// key's id (each task saying both were replaced) and left the history
+// rewrite and the merges to a person, as for the PostgreSQL drill.
 func checkCopies(t *testing.T, out *Outcome) {
 	t.Helper()
 	want := map[string]struct {
@@ -123,5 +124,19 @@ func checkCopies(t *testing.T, out *Outcome) {
 	}
 	if len(out.BranchCopies) > 0 {
 		t.Errorf("branch %s still holds the secret in %v", out.Branch, out.BranchCopies)
+	}
+	if len(out.BranchKeyIDs) > 0 {
+		t.Errorf("branch %s still holds the leaked key's id in %v: merged, CI would pair the new secret with it", out.Branch, out.BranchKeyIDs)
+	}
+	for _, rel := range []string{".github/workflows/deploy.yml", ".gitlab-ci.yml", "terraform/main.tf"} {
+		i := slices.IndexFunc(out.Tasks, func(t store.Task) bool {
+			return t.Kind == "working-tree" && strings.HasSuffix(t.Location, fmt.Sprintf("/repo/%s:%d", rel, lines[rel]))
+		})
+		if i < 0 || !strings.Contains(out.Tasks[i].Action, "the leaked key's id") {
+			t.Errorf("the task for %s does not say the key id beside the secret was replaced too", rel)
+			if i >= 0 {
+				t.Logf("its action: %s", out.Tasks[i].Action)
+			}
+		}
 	}
 }

@@ -37,7 +37,9 @@ whose fingerprint is not the incident's.
                  code, ${{ secrets.NAME }} in GitHub Actions, $NAME in GitLab CI,
                  a secretKeyRef in a Kubernetes manifest (a Secret's own value
                  is emptied: create it out of band), a sensitive Terraform
-                 variable, an emptied .env entry added to .gitignore. The commit
+                 variable, an emptied .env entry added to .gitignore. An AWS key's
+                 id beside the secret (AWS_ACCESS_KEY_ID: AKIA…) is replaced the
+                 same way, so the new secret is never paired with the old id. The commit
                  is built without touching your working tree, index or
                  checked-out branch, and is never pushed. Running again updates
                  the same branch (no new commit when nothing changed).
@@ -95,7 +97,7 @@ func runIncidentRemediate(ctx context.Context, g *globals, o *remediateOpts, id 
 		return err
 	}
 	defer done()
-	res, runErr := incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: s, RewriteHistory: o.rewriteHistory, DeleteMessages: o.deleteMessages})
+	res, runErr := incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: s, KeyID: o.secret.keyID, RewriteHistory: o.rewriteHistory, DeleteMessages: o.deleteMessages})
 	if res == nil {
 		return runErr
 	}

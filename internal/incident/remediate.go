@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/rekeyhq/rekey/internal/detect"
@@ -9,6 +10,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
+	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/remediate"
 	"github.com/rekeyhq/rekey/internal/report"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -20,6 +22,9 @@ type RemediateOptions struct {
 	// Secret is the leaked secret: the copies are found by it, so it
 	// must be the one the incident was opened for.
 	Secret secret.Secret
+	// KeyID is the public id given with the secret (an AWS access key
+	// id, from KEY_ID:SECRET), "" when none was.
+	KeyID string
 	// RewriteHistory rewrites approved repositories' history on local
 	// mirrors (under Deps.Home).
 	RewriteHistory bool
@@ -68,13 +73,46 @@ func Remediate(ctx context.Context, d Deps, id string, o RemediateOptions) (*rem
 	if err != nil {
 		return nil, err
 	}
+	keyID, err := leakedKeyID(ctx, d.Store, id, inv, o.KeyID)
+	if err != nil {
+		return nil, err
+	}
 	return remediate.Run(ctx, remediate.Options{
-		Incident: inc, Secret: o.Secret, Inventory: inv, Store: d.Store, Audit: d.Audit, Actor: d.Actor,
+		Incident: inc, Secret: o.Secret, KeyID: keyID, Inventory: inv, Store: d.Store, Audit: d.Audit, Actor: d.Actor,
 		Fingerprinter: fp, Detector: det, Home: d.Home, RewriteHistory: o.RewriteHistory, Logins: logins,
 		// The sources' lines come prefixed for a terminal; Warn's are plain.
 		Warn:   func(line string) { d.warn(strings.TrimPrefix(line, "rekey: ")) },
 		Getenv: d.Getenv, DeleteMessages: o.DeleteMessages,
 	})
+}
+
+// leakedKeyID is the public id consumers present beside the leaked secret
+// (an AWS access key id), which remediation replaces with the secret: the
+// one the incident's system identified (its inspection's this-key), else
+// the one given with the secret. A given id that differs from the
+// identified one is refused: replaced, it would leave the leaked key's
+// id in place.
+func leakedKeyID(ctx context.Context, st store.Store, id string, inv *inventory.Inventory, given string) (string, error) {
+	idents, err := st.Identities(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	for _, ident := range idents {
+		sys := inv.SystemByName(ident.System)
+		if sys == nil || !plan.PresentsKeyID(sys.Type) {
+			continue
+		}
+		for _, r := range ident.Related {
+			if r.Kind != "this-key" {
+				continue
+			}
+			if given != "" && given != r.Name {
+				return "", errs.New("remediate", errs.Invalid, id, fmt.Sprintf("the key id given with the secret (%s) is not the leaked key %s identified (%s)", given, ident.System, r.Name))
+			}
+			return r.Name, nil
+		}
+	}
+	return given, nil
 }
 
 // retiredLogins are the logins the run retired with what replaced them,

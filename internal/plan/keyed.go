@@ -54,6 +54,11 @@ var keySystems = map[string]keyRules{
 // isKeyed reports whether sysType is a system of keys.
 func isKeyed(sysType string) bool { _, ok := keySystems[sysType]; return ok }
 
+// PresentsKeyID reports whether a consumer of sysType presents the key's
+// public id beside its secret (an AWS access key id), so that a copy of
+// the secret usually sits next to the id, which changes with it.
+func PresentsKeyID(sysType string) bool { return keySystems[sysType].userKey }
+
 // scopeKeys are the key ids the inspection listed for the identity: the
 // leaked one ("this-key") and its others ("other-key").
 func scopeKeys(s scope.Scope) (leaked string, all []string) {

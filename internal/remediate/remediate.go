@@ -8,7 +8,9 @@
 //     a reference fitting the file (an environment variable read in code,
 //     ${{ secrets.NAME }} in GitHub Actions, $NAME in GitLab CI, a
 //     secretKeyRef in a Kubernetes manifest, a sensitive Terraform
-//     variable, an emptied .env entry). The commit is built through a
+//     variable, an emptied .env entry). A key pair's public id (an AWS
+//     access key id) in those files gets a reference too: it changes
+//     with the secret. The commit is built through a
 //     temporary index, so the user's working tree, index and checked-out
 //     branch are never touched, and it is never pushed;
 //   - git history: a git filter-repo --replace-text expressions file and
@@ -66,8 +68,13 @@ var ErrWaiting = errors.New("waiting for approval")
 
 // Options are what Run works from.
 type Options struct {
-	Incident      store.Incident
-	Secret        secret.Secret
+	Incident store.Incident
+	Secret   secret.Secret
+	// KeyID is the public id a consumer presents beside the secret (an
+	// AWS access key id), "" when the credential has none. It changes
+	// with the secret, so in each file holding a copy its occurrences
+	// are replaced too, by a reference of the same style.
+	KeyID         string
 	Inventory     *inventory.Inventory
 	Store         store.Store
 	Audit         *audit.Log
@@ -167,6 +174,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	tm, err := trace.New(o.Secret)
 	if err != nil {
+		return nil, errs.E("remediate", errs.Invalid, inc, err)
+	}
+	if _, err := newKeyID(o.KeyID, ""); err != nil {
 		return nil, errs.E("remediate", errs.Invalid, inc, err)
 	}
 	dir := Dir(o.Home, inc)
@@ -350,8 +360,13 @@ func branch(ctx context.Context, o Options, tm *trace.Matcher, r repo) (*Branch,
 		return nil, map[string]bool{}, nil
 	}
 	inc := o.Incident.ID
+	key, err := newKeyID(o.KeyID, keyFallbackName(o.Incident, o.KeyID))
+	if err != nil {
+		return nil, nil, err
+	}
 	w := &workspace{
 		incident: inc,
+		key:      key,
 		logins:   o.Logins,
 		dir:      r.dir,
 		fallback: fallbackName(o.Incident),
@@ -365,17 +380,15 @@ func branch(ctx context.Context, o Options, tm *trace.Matcher, r repo) (*Branch,
 			return out, err == nil
 		},
 	}
-	// Kubernetes Secrets holding the value: a container's env entry is
-	// pointed at them.
+	// Kubernetes Secrets holding the value (and the key id): a
+	// container's env entry is pointed at them.
 	for _, h := range hits {
 		if styleOf(h.e.path, h.data) != styleK8s {
 			continue
 		}
-		for _, m := range h.ms {
-			v := valueAt(h.data, m)
-			if doc := docAt(h.data, v.ls); kindOf(doc) == "Secret" {
-				w.secrets = append(w.secrets, k8sRef{name: metaName(doc), key: strings.Trim(v.key, `"'`)})
-			}
+		w.secrets = append(w.secrets, k8sSecrets(h.data, h.ms)...)
+		if key != nil {
+			key.secrets = append(key.secrets, k8sSecrets(h.data, key.find(h.data))...)
 		}
 	}
 	files := map[string]bool{}
@@ -399,6 +412,19 @@ func branch(ctx context.Context, o Options, tm *trace.Matcher, r repo) (*Branch,
 		return nil, nil, err
 	}
 	return b, files, nil
+}
+
+// k8sSecrets are the Kubernetes Secrets of a manifest holding the
+// literals at ms, with the key each is under.
+func k8sSecrets(data []byte, ms []trace.Match) []k8sRef {
+	var out []k8sRef
+	for _, m := range ms {
+		v := valueAt(data, m)
+		if doc := docAt(data, v.ls); kindOf(doc) == "Secret" {
+			out = append(out, k8sRef{name: metaName(doc), key: strings.Trim(v.key, `"'`)})
+		}
+	}
+	return out
 }
 
 func commitMessage(inc string, cs []Change) string {
@@ -442,6 +468,16 @@ func fallbackName(inc store.Incident) string {
 		}
 	}
 	return "LEAKED_SECRET"
+}
+
+// keyFallbackName names the key id's variable when no key does: the name
+// AWS's tools read for an AWS key (an id with an AWS key prefix, or an
+// incident of an AWS kind), else the secret's name with _ID.
+func keyFallbackName(inc store.Incident, id string) string {
+	if strings.HasPrefix(strings.ToLower(inc.Kind), "aws") || strings.HasPrefix(id, "AKIA") || strings.HasPrefix(id, "ASIA") {
+		return "AWS_ACCESS_KEY_ID"
+	}
+	return fallbackName(inc) + "_ID"
 }
 
 func shellQuote(s string) string {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/trace"
 )
 
@@ -36,6 +37,11 @@ type Change struct {
 	// which new login it needs and the note says what to do.
 	OldUser string `json:"old_user,omitempty"`
 	NewUser string `json:"new_user,omitempty"`
+	// KeyID is set on a change of the leaked key's public id (an AWS
+	// access key id, not secret): the id stays beside the secret in
+	// files, and merged alone the new secret would be paired with the
+	// deleted key's id, so it gets a reference of its own.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 // edit replaces data[start:end] with text.
@@ -319,11 +325,51 @@ func dsnName(v []byte) string {
 	return "SERVICE_URL"
 }
 
+// keyID is the leaked key's public id, which a consumer presents beside
+// the secret: its exact occurrences in a file holding a copy are replaced
+// by a reference of the same style as the secret's.
+type keyID struct {
+	id string
+	tm *trace.Matcher
+	// fallback names the variable when no key does (AWS_ACCESS_KEY_ID).
+	fallback string
+	// secrets are the Kubernetes Secrets of the repository holding it.
+	secrets []k8sRef
+}
+
+func newKeyID(id, fallback string) (*keyID, error) {
+	if id == "" {
+		return nil, nil
+	}
+	tm, err := trace.New(secret.FromString(id))
+	if err != nil {
+		return nil, fmt.Errorf("key id: %w", err)
+	}
+	return &keyID{id: id, tm: tm, fallback: fallback}, nil
+}
+
+// find lists the whole copies of the id in data: a longer id that starts
+// or ends with it, or a truncated one, is another key's.
+func (k *keyID) find(data []byte) []trace.Match {
+	if k == nil {
+		return nil
+	}
+	var out []trace.Match
+	for _, m := range k.tm.Find(data) {
+		if m.Partial || m.Start > 0 && isAlnum(data[m.Start-1]) || m.End < len(data) && isAlnum(data[m.End]) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
 // workspace holds a repository's files as the remediation branch will
 // have them.
 type workspace struct {
 	incident string
 	fallback string // a name when neither key nor URL gives one
+	key      *keyID // the leaked key's public id, nil when it has none
 	read     func(p string) ([]byte, bool)
 	files    map[string][]byte
 	modes    map[string]string
@@ -354,7 +400,7 @@ func (w *workspace) content(p string) ([]byte, bool) {
 	return w.read(p)
 }
 
-func (w *workspace) name(v value, p string, data []byte) string {
+func (w *workspace) name(v value, p string, data []byte, fallback string) string {
 	k := v.key
 	isYAML := strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")
 	if k != "" && !genericKeys[strings.ToLower(k)] {
@@ -370,71 +416,22 @@ func (w *workspace) name(v value, p string, data []byte) string {
 	if v.dsn {
 		return dsnName(data[v.vs:v.ve])
 	}
-	return w.fallback
+	return fallback
 }
 
-// rewrite replaces every copy in one file and records the changes.
+// rewrite replaces every copy in one file, and the leaked key's id
+// beside it, and records the changes.
 func (w *workspace) rewrite(p string, data []byte, ms []trace.Match) {
 	st := styleOf(p, data)
 	var eds []edit
 	imports := false
+	names := map[string]bool{}
 	for _, m := range ms {
 		v := valueAt(data, m)
-		name := w.name(v, p, data)
-		line := bytes.Count(data[:m.Start], []byte("\n")) + 1
-		ch := Change{Path: p, Line: line, Name: name}
-		var es []edit
-		switch st {
-		case styleGo, stylePython, styleJS, styleJava, styleRuby, stylePHP:
-			es, ch.Reference = codeEdits(st, data, m, v, name)
-			ch.Note = "set " + name + " in the program's environment (and in its deployment)"
-			imports = true
-		case styleShell:
-			es, ch.Reference = shellEdits(data, m, v, name)
-			ch.Note = "set " + name + " in the environment that runs the script"
-		case styleActions:
-			ref := "${{ secrets." + name + " }}"
-			es, ch.Reference = inline(m, v, ref), ref
-			ch.Note = "add the repository secret " + name + " (gh secret set " + name + ") before merging"
-		case styleGitLab:
-			ref := "$" + name
-			if e := replaceEnd(m, v); e < len(data) && (isAlnum(data[e]) || data[e] == '_') {
-				ref = "${" + name + "}"
-			}
-			es, ch.Reference = inline(m, v, ref), ref
-			ch.Note = "add " + name + " as a masked, protected CI/CD variable (Settings › CI/CD › Variables) before merging"
-		case styleK8s:
-			es, ch = w.k8sEdits(p, data, m, v, ch)
-		case styleTFVars:
-			es, ch = w.tfvarsEdits(p, data, m, v, ch)
-		case styleTF:
-			tfName := lowerSnake(name)
-			if v.whole || v.dsn {
-				s, e := v.vs, v.ve
-				if v.q != 0 {
-					s, e = s-1, e+1
-				}
-				es = []edit{{s, e, "var." + tfName}}
-			} else {
-				es = []edit{{m.Start, m.End, "${var." + tfName + "}"}}
-			}
-			ch.Name, ch.Reference = tfName, "var."+tfName
-			w.tfVariable(path.Dir(p), tfName)
-			ch.Note = "supply it as TF_VAR_" + tfName + " (declared sensitive) or from a secret manager"
-		case styleDotenv:
-			s, e := v.vs, v.ve
-			if v.q != 0 {
-				s, e = s-1, e+1
-			}
-			es = []edit{{s, e, ""}}
-			ch.Reference = name + "= (value removed)"
-			ch.Note = "set " + name + " in the environment; the file is now in .gitignore (git rm --cached " + p + " stops tracking it)"
-			w.ignore = append(w.ignore, p)
-		default:
-			ref := "${" + name + "}"
-			es, ch.Reference = inline(m, v, ref), ref
-			ch.Note = "set " + name + " where this file is read, and make sure the reader expands ${" + name + "} from the environment"
-		}
+		name := w.name(v, p, data, w.fallback)
+		names[name] = true
+		es, ch, code := w.replace(p, data, st, m, v, name, w.secrets)
+		imports = imports || code
 		if v.dsn && w.logins != nil {
 			if lc, ok := dsnLogin(data[v.vs:v.ve], w.logins); ok {
 				ch.OldUser, ch.NewUser = user(lc.Old), lc.pick(w.abs(p))
@@ -448,6 +445,30 @@ func (w *workspace) rewrite(p string, data []byte, ms []trace.Match) {
 		eds = append(eds, es...)
 		w.changes = append(w.changes, ch)
 	}
+	secretEdits := slices.Clone(eds)
+	for _, m := range w.key.find(data) {
+		// An id inside what the secret's reference replaced (a URL
+		// holding both) went with it.
+		if slices.ContainsFunc(secretEdits, func(e edit) bool { return m.Start < e.end && e.start < m.End }) {
+			continue
+		}
+		v := valueAt(data, m)
+		// Assigned to the key the secret is (KEY_ID:SECRET under one
+		// key), the id needs a variable of its own.
+		name := w.name(v, p, data, w.key.fallback)
+		if names[name] {
+			name = w.key.fallback
+		}
+		if names[name] {
+			name += "_ID"
+		}
+		es, ch, code := w.replace(p, data, st, m, v, name, w.key.secrets)
+		imports = imports || code
+		ch.KeyID = w.key.id
+		ch.Note += "; its value is the new key's id: " + w.key.id + " was the leaked key's"
+		eds = append(eds, es...)
+		w.changes = append(w.changes, ch)
+	}
 	at := make([]int, len(ms))
 	for i, m := range ms {
 		at[i] = m.Start
@@ -458,6 +479,68 @@ func (w *workspace) rewrite(p string, data []byte, ms []trace.Match) {
 		out = addImport(st, out)
 	}
 	w.files[p] = out
+}
+
+// replace is the edit that puts a reference in place of the literal at
+// m, in the file's style, and the change it makes; code reports a
+// reference that needs an import. name is the variable; secrets are the
+// repository's Kubernetes Secrets holding the value, for a container's
+// env entry to refer to.
+func (w *workspace) replace(p string, data []byte, st style, m trace.Match, v value, name string, secrets []k8sRef) (es []edit, ch Change, code bool) {
+	line := bytes.Count(data[:m.Start], []byte("\n")) + 1
+	ch = Change{Path: p, Line: line, Name: name}
+	switch st {
+	case styleGo, stylePython, styleJS, styleJava, styleRuby, stylePHP:
+		es, ch.Reference = codeEdits(st, data, m, v, name)
+		ch.Note = "set " + name + " in the program's environment (and in its deployment)"
+		code = true
+	case styleShell:
+		es, ch.Reference = shellEdits(data, m, v, name)
+		ch.Note = "set " + name + " in the environment that runs the script"
+	case styleActions:
+		ref := "${{ secrets." + name + " }}"
+		es, ch.Reference = inline(m, v, ref), ref
+		ch.Note = "add the repository secret " + name + " (gh secret set " + name + ") before merging"
+	case styleGitLab:
+		ref := "$" + name
+		if e := replaceEnd(m, v); e < len(data) && (isAlnum(data[e]) || data[e] == '_') {
+			ref = "${" + name + "}"
+		}
+		es, ch.Reference = inline(m, v, ref), ref
+		ch.Note = "add " + name + " as a masked, protected CI/CD variable (Settings › CI/CD › Variables) before merging"
+	case styleK8s:
+		es, ch = w.k8sEdits(data, m, v, ch, secrets)
+	case styleTFVars:
+		es, ch = w.tfvarsEdits(p, data, m, v, ch)
+	case styleTF:
+		tfName := lowerSnake(name)
+		if v.whole || v.dsn {
+			s, e := v.vs, v.ve
+			if v.q != 0 {
+				s, e = s-1, e+1
+			}
+			es = []edit{{s, e, "var." + tfName}}
+		} else {
+			es = []edit{{m.Start, m.End, "${var." + tfName + "}"}}
+		}
+		ch.Name, ch.Reference = tfName, "var."+tfName
+		w.tfVariable(path.Dir(p), tfName)
+		ch.Note = "supply it as TF_VAR_" + tfName + " (declared sensitive) or from a secret manager"
+	case styleDotenv:
+		s, e := v.vs, v.ve
+		if v.q != 0 {
+			s, e = s-1, e+1
+		}
+		es = []edit{{s, e, ""}}
+		ch.Reference = name + "= (value removed)"
+		ch.Note = "set " + name + " in the environment; the file is now in .gitignore (git rm --cached " + p + " stops tracking it)"
+		w.ignore = append(w.ignore, p)
+	default:
+		ref := "${" + name + "}"
+		es, ch.Reference = inline(m, v, ref), ref
+		ch.Note = "set " + name + " where this file is read, and make sure the reader expands ${" + name + "} from the environment"
+	}
+	return es, ch, code
 }
 
 // replaceEnd is where the span inline replaces ends.
@@ -547,7 +630,7 @@ func shellEdits(data []byte, m trace.Match, v value, name string) ([]edit, strin
 // k8sEdits: in a Secret the value is emptied (the Secret must be created
 // out of band); a container's env value becomes a secretKeyRef; anything
 // else is treated as configuration.
-func (w *workspace) k8sEdits(p string, data []byte, m trace.Match, v value, ch Change) ([]edit, Change) {
+func (w *workspace) k8sEdits(data []byte, m trace.Match, v value, ch Change, secrets []k8sRef) ([]edit, Change) {
 	doc := docAt(data, v.ls)
 	line := lineAt(data, v.ls)
 	km := yamlKeyRE.FindStringSubmatch(line)
@@ -571,8 +654,8 @@ func (w *workspace) k8sEdits(p string, data []byte, m trace.Match, v value, ch C
 		}
 		ref := k8sRef{name: kebab(envName), key: envName}
 		created := true
-		if len(w.secrets) > 0 {
-			ref, created = w.secrets[0], false
+		if len(secrets) > 0 {
+			ref, created = secrets[0], false
 		}
 		sp := strings.Repeat(" ", col)
 		text := fmt.Sprintf("valueFrom:\n%s  secretKeyRef:\n%s    name: %s\n%s    key: %s", sp, sp, ref.name, sp, ref.key)

@@ -51,7 +51,7 @@ func buildTasks(o Options, rs *live.Redactors, approvals map[string]string, repo
 				continue
 			}
 			for _, c := range b.Changes {
-				if c.Path == rel {
+				if c.Path == rel && c.KeyID == "" {
 					return b, c, true
 				}
 			}
@@ -78,11 +78,11 @@ func buildTasks(o Options, rs *live.Redactors, approvals map[string]string, repo
 					map[string]any{"why": "rekey could not replace this copy; the branch still holds it", "repo": r.dir, "branch": b.Branch, "commit": b.Commit})
 				continue
 			}
-			logins := loginChanges(b, rel)
+			logins, keys := loginChanges(b, rel), keyIDChanges(b, rel)
 			put(store.Task{ID: id, Kind: KindWorkingTree, Location: loc, State: store.TaskOpen,
-				Action: fmt.Sprintf("replaced by %s on branch %s: review it (%s), %s, push and merge it%s", c.Reference, b.Branch, b.Review, c.Note, loginAction(logins))},
+				Action: fmt.Sprintf("replaced by %s on branch %s: review it (%s), %s, push and merge it%s%s", c.Reference, b.Branch, b.Review, c.Note, keyIDAction(keys), loginAction(logins))},
 				map[string]any{"why": "still at HEAD until " + b.Branch + " is merged", "repo": r.dir, "branch": b.Branch, "commit": b.Commit, "name": c.Name, "reference": c.Reference,
-					"logins": logins})
+					"logins": logins, "key_ids": keys})
 			continue
 		}
 		why, action := "a file outside git: rekey does not edit it", "remove the value from this file by hand (if a consumer reads it, the rotation's delivery replaces it)"
@@ -184,6 +184,32 @@ func loginChanges(b Branch, rel string) []Change {
 		}
 	}
 	return out
+}
+
+// keyIDChanges are the changes of the leaked key's id in one file on a
+// branch.
+func keyIDChanges(b Branch, rel string) []Change {
+	out := []Change{}
+	for _, c := range b.Changes {
+		if c.Path == rel && c.KeyID != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// keyIDAction says, for a task, that the key id beside the secret was
+// replaced too, and where: merged, the file reads both from the same
+// place, so the new secret is never paired with the old key's id.
+func keyIDAction(cs []Change) string {
+	var parts []string
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s:%d %s → %s (%s)", c.Path, c.Line, c.Name, c.Reference, c.Note))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; the leaked key's id " + cs[0].KeyID + " beside it is replaced too: " + strings.Join(parts, "; ")
 }
 
 // fileLogins finds the user fields naming a retired login in a file rekey

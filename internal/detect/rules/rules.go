@@ -71,6 +71,11 @@ func All() []*detect.Rule {
 		genericRules(),
 		// After the generic rules: a "password=…" both match is theirs.
 		proseRules(),
+		ai2Rules(),
+		saas2Rules(),
+		payments2Rules(),
+		observability2Rules(),
+		messaging2Rules(),
 	)
 }
 

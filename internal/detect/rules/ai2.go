@@ -1,0 +1,100 @@
+package rules
+
+import "github.com/rekeyhq/rekey/internal/detect"
+
+// keyedRule is a rule for a provider key with no prefix of its own (or one
+// too short to search for, such as sk- or re_): it is found by the
+// provider's name in the key it is assigned to, and its value must have the
+// documented alphabet and length and not be a placeholder.
+func keyedRule(id, provider, what, src string, keywords []string, key, value string, sev detect.Severity, examples, noMatch []string) *detect.Rule {
+	return &detect.Rule{
+		ID:          id,
+		Provider:    provider,
+		Description: what,
+		Source:      src,
+		Keywords:    keywords,
+		Regex:       keyed(key, value),
+		Validate:    plausiblePassword,
+		MinEntropy:  3.0,
+		Severity:    sev,
+		Examples:    examples,
+		NoMatch:     noMatch,
+	}
+}
+
+// AI model providers, vector databases and speech APIs whose keys have no
+// distinctive prefix, or one too common to search for alone.
+func ai2Rules() []*detect.Rule {
+	return []*detect.Rule{
+		keyedRule("cohere-api-key", "cohere", "Cohere API key (40 characters) assigned to CO_API_KEY or a key naming Cohere",
+			"https://docs.cohere.com/reference/about", []string{"cohere", "co_api_key"},
+			`cohere[_.-]?(?:api[_.-]?)?key|\bco_api_key`, `[A-Za-z0-9]{40}`, detect.High,
+			[]string{"CO_API_KEY=" + fake("cohere-1", alnum, 40), `cohere_api_key: "` + fake("cohere-2", alnum, 40) + `"`},
+			[]string{"CO_API_KEY=${CO_API_KEY}", `COHERE_API_KEY="<your-api-key>"`}),
+		keyedRule("mistral-api-key", "mistral", "Mistral AI API key (32 characters) assigned to a key naming Mistral",
+			"https://docs.mistral.ai/getting-started/quickstart/", []string{"mistral"},
+			`mistral[\w.-]{0,12}?api[_.-]?key`, `[A-Za-z0-9]{32}`, detect.High,
+			[]string{"MISTRAL_API_KEY=" + fake("mistral-1", alnum, 32), `mistralApiKey: "` + fake("mistral-2", alnum, 32) + `"`},
+			[]string{`MISTRAL_API_KEY=os.environ["MISTRAL_API_KEY"]`, "MISTRAL_API_KEY=your_mistral_api_key_here"}),
+		keyedRule("together-api-key", "together", "Together AI API key (tgp_v1_ key, or 64 hex digits for older ones) assigned to a key naming Together",
+			"https://docs.together.ai/reference/authentication", []string{"together"},
+			`together[\w.-]{0,8}?api[_.-]?key`, `tgp_v1_[A-Za-z0-9_-]{43}|[a-f0-9]{64}`, detect.High,
+			[]string{"TOGETHER_API_KEY=tgp_v1_" + fake("together-1", b64url, 43), "together_api_key: " + fake("together-2", hexLower, 64)},
+			[]string{"TOGETHER_API_KEY=tgp_v1_...", "TOGETHER_API_KEY=${{ secrets.TOGETHER_API_KEY }}"}),
+		keyedRule("fireworks-api-key", "fireworks", "Fireworks AI API key (fw_ key, or 48 characters for older ones) assigned to a key naming Fireworks",
+			"https://docs.fireworks.ai/api-reference/introduction", []string{"fireworks"},
+			`fireworks[\w.-]{0,8}?api[_.-]?key`, `fw_[A-Za-z0-9]{24,}|[A-Za-z0-9]{48}`, detect.High,
+			[]string{"FIREWORKS_API_KEY=fw_" + fake("fw-1", alnum, 24), `fireworks_api_key = "` + fake("fw-2", alnum, 48) + `"`},
+			[]string{"FIREWORKS_API_KEY=your_fireworks_api_key_here", "fireworks_api_key = get_secret()"}),
+		keyedRule("deepseek-api-key", "deepseek", "DeepSeek API key (sk- and 32 hex digits) assigned to a key naming DeepSeek",
+			"https://platform.deepseek.com/api-docs/zh-cn/api/deepseek-api", []string{"deepseek"},
+			`deepseek[\w.-]{0,8}?api[_.-]?key`, `sk-[a-f0-9]{32}`, detect.High,
+			[]string{"DEEPSEEK_API_KEY=sk-" + fake("deepseek-1", hexLower, 32), `deepseek_api_key: "sk-` + fake("deepseek-2", hexLower, 32) + `"`},
+			[]string{"DEEPSEEK_API_KEY=sk-...", "DEEPSEEK_API_KEY=<DeepSeek API Key>"}),
+		keyedRule("pinecone-api-key", "pinecone", "Pinecone API key (pcsk_ key, or a UUID for older ones) assigned to a key naming Pinecone",
+			"https://docs.pinecone.io/guides/projects/manage-api-keys", []string{"pinecone"},
+			`pinecone[\w.-]{0,8}?api[_.-]?key`, `pcsk_[A-Za-z0-9_]{40,120}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`, detect.High,
+			[]string{"PINECONE_API_KEY=pcsk_" + fake("pc-1", alnum, 5) + "_" + fake("pc-2", alnum, 64), `pinecone_api_key = "` + uuidLike("pc-3") + `"`},
+			[]string{`PINECONE_API_KEY="{{YOUR_API_KEY}}"`, "PINECONE_API_KEY=pcsk_..."}),
+		keyedRule("elevenlabs-api-key", "elevenlabs", "ElevenLabs API key (sk_ and 48 hex digits, or 32 hex digits for older ones) in xi-api-key or a key naming ElevenLabs",
+			"https://elevenlabs.io/docs/api-reference/authentication", []string{"elevenlabs", "eleven_labs", "xi-api-key", "xi_api_key"},
+			`eleven[_.-]?labs[\w.-]{0,8}?api[_.-]?key|\bxi[_-]api[_-]key`, `sk_[a-f0-9]{48}|[a-f0-9]{32}`, detect.High,
+			[]string{"ELEVENLABS_API_KEY=sk_" + fake("el-1", hexLower, 48), `curl -H "xi-api-key: ` + fake("el-2", hexLower, 32) + `" https://api.elevenlabs.io/v1/voices`},
+			[]string{`-H "xi-api-key: $ELEVENLABS_API_KEY"`, "ELEVENLABS_API_KEY=<your_api_key>"}),
+		keyedRule("assemblyai-api-key", "assemblyai", "AssemblyAI API key (32 hex digits) assigned to a key naming AssemblyAI",
+			"https://www.assemblyai.com/docs/api-reference/overview", []string{"assemblyai", "assembly_ai", "assembly-ai"},
+			`assembly[_.-]?ai[\w.-]{0,8}?(?:api[_.-]?)?key`, `[a-f0-9]{32}`, detect.High,
+			[]string{"ASSEMBLYAI_API_KEY=" + fake("aai-1", hexLower, 32), `"assemblyai_api_key": "` + fake("aai-2", hexLower, 32) + `"`},
+			[]string{"ASSEMBLYAI_API_KEY=<YOUR_API_KEY>", "ASSEMBLYAI_API_KEY=${ASSEMBLYAI_API_KEY}"}),
+		keyedRule("deepgram-api-key", "deepgram", "Deepgram API key (40 hex digits) assigned to a key naming Deepgram",
+			"https://developers.deepgram.com/reference/authentication", []string{"deepgram"},
+			`deepgram[\w.-]{0,8}?(?:api[_.-]?)?key`, `[a-f0-9]{40}`, detect.High,
+			[]string{"DEEPGRAM_API_KEY=" + fake("dg-1", hexLower, 40), `deepgram_key: "` + fake("dg-2", hexLower, 40) + `"`},
+			[]string{"DEEPGRAM_API_KEY=YOUR_DEEPGRAM_API_KEY", "DEEPGRAM_API_KEY=${DEEPGRAM_API_KEY}"}),
+		keyedRule("stability-api-key", "stability", "Stability AI API key (sk- and 48 characters) assigned to a key naming Stability",
+			"https://platform.stability.ai/docs/getting-started/authentication", []string{"stability"},
+			`stability[\w.-]{0,8}?api[_.-]?key`, `sk-[A-Za-z0-9]{48}`, detect.High,
+			[]string{"STABILITY_API_KEY=sk-" + fake("stab-1", alnum, 48)},
+			[]string{"STABILITY_API_KEY=sk-...", "STABILITY_API_KEY=<your key>"}),
+		keyedRule("firecrawl-api-key", "firecrawl", "Firecrawl API key (fc- and 32 hex digits) assigned to a key naming Firecrawl",
+			"https://docs.firecrawl.dev/authentication", []string{"firecrawl"},
+			`firecrawl[\w.-]{0,8}?(?:api[_.-]?)?key`, `fc-[a-f0-9]{32}`, detect.High,
+			[]string{"FIRECRAWL_API_KEY=fc-" + fake("fc-1", hexLower, 32), `firecrawlApiKey: "fc-` + fake("fc-2", hexLower, 32) + `"`},
+			[]string{"FIRECRAWL_API_KEY=fc-YOUR-API-KEY", "FIRECRAWL_API_KEY=fc-123456789"}),
+		keyedRule("cerebras-api-key", "cerebras", "Cerebras Inference API key (csk-) assigned to a key naming Cerebras",
+			"https://inference-docs.cerebras.ai/api-reference/authentication", []string{"cerebras"},
+			`cerebras[\w.-]{0,8}?api[_.-]?key`, `csk-[A-Za-z0-9]{32,64}`, detect.High,
+			[]string{"CEREBRAS_API_KEY=csk-" + fake("csk-1", lowerAlnum, 48)},
+			[]string{`export CEREBRAS_API_KEY="your-api-key"`, "CEREBRAS_API_KEY=csk-..."}),
+		keyedRule("wandb-api-key", "wandb", "Weights & Biases API key (40 hex digits) in WANDB_API_KEY or a key naming wandb",
+			"https://docs.wandb.ai/guides/track/environment-variables/", []string{"wandb"},
+			`wandb[\w.-]{0,8}?api[_.-]?key`, `[a-f0-9]{40}`, detect.High,
+			[]string{"WANDB_API_KEY=" + fake("wandb-1", hexLower, 40)},
+			[]string{"WANDB_API_KEY=$WANDB_API_KEY", "WANDB_API_KEY=<your-api-key>"}),
+		keyedRule("voyage-api-key", "voyage", "Voyage AI API key (pa- and 43 characters) assigned to a key naming Voyage",
+			"https://docs.voyageai.com/docs/api-key-and-installation", []string{"voyage"},
+			`voyage[\w.-]{0,8}?api[_.-]?key`, `pa-[A-Za-z0-9_-]{43}`, detect.High,
+			[]string{"VOYAGE_API_KEY=pa-" + fake("voyage-1", b64url, 43)},
+			[]string{"VOYAGE_API_KEY=pa-...", `VOYAGE_API_KEY="<your secret key>"`}),
+	}
+}

@@ -137,5 +137,22 @@ func observability2Rules() []*detect.Rule {
 			`(?:better[_.-]?stack|better[_.-]?uptime|logtail)[\w.-]{0,12}?token`, `[A-Za-z0-9]{24}`, detect.High,
 			[]string{"BETTERSTACK_API_TOKEN=" + fake("bst-1", alnum, 24), "LOGTAIL_SOURCE_TOKEN=" + fake("bst-2", alnum, 24)},
 			[]string{"LOGTAIL_SOURCE_TOKEN=$SOURCE_TOKEN", "BETTERSTACK_API_TOKEN=<your token>"}),
+		keyedRule("uptimerobot-api-key", "uptimerobot", "UptimeRobot main or monitor-specific API key (u… / m… id, -, 24 hex digits) assigned to a key naming UptimeRobot",
+			"https://uptimerobot.com/api/", []string{"uptimerobot", "uptime_robot", "uptime-robot"},
+			`uptime[_.-]?robot[\w.-]{0,8}?api[_.-]?key`, `[um][0-9]{6,10}-[a-f0-9]{24}`, detect.High,
+			[]string{"UPTIMEROBOT_API_KEY=u" + fake("ur-1", digits, 7) + "-" + fake("ur-2", hexLower, 24)},
+			[]string{"UPTIMEROBOT_API_KEY=<main api key>"}),
+		{
+			ID:          "healthchecks-ping-url",
+			Provider:    "healthchecks.io",
+			Description: "Healthchecks.io ping URL with its check UUID (anyone with it can ping or fail the check)",
+			Source:      "https://healthchecks.io/docs/http_api/",
+			Keywords:    []string{"hc-ping.com/"},
+			Regex:       re(`(?P<secret>https://hc-ping\.com/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b`),
+			MinEntropy:  3.0,
+			Severity:    detect.Low,
+			Examples:    []string{"curl -fsS -m 10 --retry 5 https://hc-ping.com/" + uuidLike("hc-1")},
+			NoMatch:     []string{"curl https://hc-ping.com/your-uuid-here", "https://hc-ping.com/00000000-0000-0000-0000-000000000000"},
+		},
 	}
 }

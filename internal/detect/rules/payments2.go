@@ -135,10 +135,10 @@ func payments2Rules() []*detect.Rule {
 		{
 			ID:          "klarna-api-key",
 			Provider:    "klarna",
-			Description: "Klarna API key (klarna_live_api_ / klarna_test_api_)",
+			Description: "Klarna API key (klarna_live_api_ / klarna_test_api_ and a base64 run of up to 255 characters), used as the Basic-auth password",
 			Source:      "https://docs.klarna.com/api/authentication/",
 			Keywords:    []string{"klarna_live_api_", "klarna_test_api_"},
-			Regex:       re(`(?:^|[^\w-])(?P<secret>klarna_(?:live|test)_api_[A-Za-z0-9_-]{40,120})(?:[^\w-]|$)`),
+			Regex:       re(`(?:^|[^\w-])(?P<secret>klarna_(?:live|test)_api_[A-Za-z0-9+/_-]{40,255}={0,2})(?:[^\w+/=-]|$)`),
 			Validate:    mixedCase,
 			MinEntropy:  3.5,
 			Severity:    detect.Critical,

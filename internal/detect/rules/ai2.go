@@ -13,7 +13,9 @@ func keyedRule(id, provider, what, src string, keywords []string, key, value str
 		Description: what,
 		Source:      src,
 		Keywords:    keywords,
-		Regex:       keyed(key, value),
+		// keyed's [\w.-]{0,20}? compiles to twenty optional instructions;
+		// the lazy star costs one and stays within the key's name.
+		Regex:       re(`(?i:` + key + `)[\w.-]*?` + sep + `(?P<secret>` + value + `)(?:[^\w-]|$)`),
 		Validate:    plausiblePassword,
 		MinEntropy:  3.0,
 		Severity:    sev,

@@ -15,12 +15,12 @@ func keyedRule(id, provider, what, src string, keywords []string, key, value str
 		Keywords:    keywords,
 		// keyed's [\w.-]{0,20}? compiles to twenty optional instructions;
 		// the lazy star costs one and stays within the key's name.
-		Regex:       re(`(?i:` + key + `)[\w.-]*?` + sep + `(?P<secret>` + value + `)(?:[^\w-]|$)`),
-		Validate:    plausiblePassword,
-		MinEntropy:  3.0,
-		Severity:    sev,
-		Examples:    examples,
-		NoMatch:     noMatch,
+		Regex:      re(`(?i:` + key + `)[\w.-]*?` + sep + `(?P<secret>` + value + `)(?:[^\w-]|$)`),
+		Validate:   plausiblePassword,
+		MinEntropy: 3.0,
+		Severity:   sev,
+		Examples:   examples,
+		NoMatch:    noMatch,
 	}
 }
 

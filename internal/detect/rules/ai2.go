@@ -125,7 +125,7 @@ func ai2Rules() []*detect.Rule {
 			[]string{"QDRANT_API_KEY=<your-api-key>"}),
 		keyedRule("runpod-api-key", "runpod", "RunPod API key (rpa_) assigned to a key naming RunPod",
 			"https://docs.runpod.io/get-started/api-keys", []string{"runpod"},
-			`runpod[\w.-]*?api[_.-]?key`, `rpa_[A-Z0-9]{40,60}|[A-Z0-9]{32}`, detect.High,
+			`runpod[\w.-]*?api[_.-]?key`, `rpa_[A-Za-z0-9]{32,}|[A-Z0-9]{32}`, detect.High,
 			[]string{"RUNPOD_API_KEY=rpa_" + fake("rp-1", upperAlnum, 46)},
 			[]string{"RUNPOD_API_KEY=rpa_...", "RUNPOD_API_KEY=<your api key>"}),
 		keyedRule("ai21-api-key", "ai21", "AI21 Labs API key assigned to a key naming AI21",

@@ -39,7 +39,7 @@ func ai2Rules() []*detect.Rule {
 			[]string{"MISTRAL_API_KEY=" + fake("mistral-1", alnum, 32), `mistralApiKey: "` + fake("mistral-2", alnum, 32) + `"`},
 			[]string{`MISTRAL_API_KEY=os.environ["MISTRAL_API_KEY"]`, "MISTRAL_API_KEY=your_mistral_api_key_here"}),
 		keyedRule("together-api-key", "together", "Together AI API key (tgp_v1_ key, or 64 hex digits for older ones) assigned to a key naming Together",
-			"https://docs.together.ai/reference/authentication", []string{"together_", "together-", "together.", "togetherapi", "togetherai"},
+			"https://docs.together.ai/reference/authentication", []string{"together"},
 			`together[\w.-]*?api[_.-]?key`, `tgp_v1_[A-Za-z0-9_-]{43}|[a-f0-9]{64}`, detect.High,
 			[]string{"TOGETHER_API_KEY=tgp_v1_" + fake("together-1", b64url, 43), "together_api_key: " + fake("together-2", hexLower, 64)},
 			[]string{"TOGETHER_API_KEY=tgp_v1_...", "TOGETHER_API_KEY=${{ secrets.TOGETHER_API_KEY }}"}),

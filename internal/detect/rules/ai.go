@@ -29,6 +29,7 @@ func aiRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "openai-api-key",
+			Source:      "https://platform.openai.com/docs/api-reference/authentication",
 			Provider:    "openai",
 			Description: "OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin-; all carry the T3BlbkFJ marker)",
 			Keywords:    []string{"t3blbkfj"},
@@ -47,6 +48,7 @@ func aiRules() []*detect.Rule {
 		},
 		{
 			ID:          "anthropic-api-key",
+			Source:      "https://docs.anthropic.com/en/api/getting-started",
 			Provider:    "anthropic",
 			Description: "Anthropic API key (sk-ant-api03-)",
 			Keywords:    []string{"sk-ant-api"},
@@ -71,15 +73,15 @@ func aiRules() []*detect.Rule {
 		withSource("https://huggingface.co/docs/hub/security-tokens", withValidate(mixedLetters, prefixed("huggingface-token", "huggingface", "Hugging Face user access token (hf_ + 34 letters)", "hf_", `[A-Za-z]{34}`, detect.High,
 			[]string{"HF_TOKEN=hf_" + fake("hf-1", upper+lower, 34), "huggingface-cli login --token hf_" + fake("hf-2", upper+lower, 34)},
 			[]string{"def hf_" + fake("hf-3", lower, 34) + "(x):"}))),
-		prefixed("huggingface-org-token", "huggingface", "Hugging Face organization API token (api_org_ + 34 letters)", "api_org_", `[A-Za-z]{34}`, detect.High,
+		withSource("https://huggingface.co/docs/hub/security-tokens", prefixed("huggingface-org-token", "huggingface", "Hugging Face organization API token (api_org_ + 34 letters)", "api_org_", `[A-Za-z]{34}`, detect.High,
 			[]string{"HF_ORG_TOKEN=api_org_" + fake("hforg-1", upper+lower, 34)},
-			[]string{"api_org_id = 12"}),
+			[]string{"api_org_id = 12"})),
 		withSource("https://replicate.com/docs/topics/security/api-tokens", prefixed("replicate-api-token", "replicate", "Replicate API token (r8_)", "r8_", `[A-Za-z0-9]{37}`, detect.High,
 			[]string{"REPLICATE_API_TOKEN=r8_" + fake("r8-1", alnum, 37)},
 			[]string{"r8_" + fake("r8-2", alnum, 12)})),
-		prefixed("groq-api-key", "groq", "Groq API key (gsk_)", "gsk_", `[A-Za-z0-9]{52}`, detect.High,
+		withSource("https://console.groq.com/docs/quickstart", prefixed("groq-api-key", "groq", "Groq API key (gsk_)", "gsk_", `[A-Za-z0-9]{52}`, detect.High,
 			[]string{"GROQ_API_KEY=gsk_" + fake("gsk-1", alnum, 52)},
-			[]string{"gsk_" + fake("gsk-2", alnum, 20)}),
+			[]string{"gsk_" + fake("gsk-2", alnum, 20)})),
 		prefixed("xai-api-key", "xai", "xAI API key (xai-)", "xai-", `[A-Za-z0-9]{80}`, detect.High,
 			[]string{"XAI_API_KEY=xai-" + fake("xai-1", alnum, 80)},
 			[]string{"model: xai-grok-2"}),
@@ -89,9 +91,9 @@ func aiRules() []*detect.Rule {
 		prefixed("langsmith-api-key", "langchain", "LangSmith API key or personal token (lsv2_pt_, lsv2_sk_)", "lsv2_", `(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}`, detect.High,
 			[]string{"LANGCHAIN_API_KEY=lsv2_pt_" + fake("ls-1", hexLower, 32) + "_" + fake("ls-2", hexLower, 10)},
 			[]string{"lsv2_pt_" + fake("ls-3", hexLower, 32)}),
-		prefixed("openrouter-api-key", "openrouter", "OpenRouter API key (sk-or-v1-)", "sk-or-v1-", `[a-f0-9]{64}`, detect.High,
+		withSource("https://openrouter.ai/docs/api-reference/authentication", prefixed("openrouter-api-key", "openrouter", "OpenRouter API key (sk-or-v1-)", "sk-or-v1-", `[a-f0-9]{64}`, detect.High,
 			[]string{"OPENROUTER_API_KEY=sk-or-v1-" + fake("or-1", hexLower, 64)},
-			[]string{"sk-or-v1-" + fake("or-2", hexLower, 30)}),
+			[]string{"sk-or-v1-" + fake("or-2", hexLower, 30)})),
 	}
 }
 

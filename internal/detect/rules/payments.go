@@ -4,9 +4,9 @@ import "github.com/rekeyhq/rekey/internal/detect"
 
 func paymentRules() []*detect.Rule {
 	return []*detect.Rule{
-		withSource("https://docs.stripe.com/keys", prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
+		withSource("https://docs.stripe.com/keys", withValidate(mixedCase, prefixed("stripe-secret-key", "stripe", "Stripe live secret key (sk_live_)", "sk_live_", `[0-9A-Za-z]{24,}`, detect.Critical,
 			[]string{"STRIPE_SECRET_KEY=sk_live_" + fake("stripe-1", alnum, 99), `Stripe.api_key = "sk_live_` + fake("stripe-2", alnum, 24) + `"`},
-			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)})),
+			[]string{"STRIPE_SECRET_KEY=sk_live_...", "STRIPE_PUBLISHABLE_KEY=pk_live_" + fake("stripe-3", alnum, 99)}))),
 		withSource("https://docs.stripe.com/keys", prefixed("stripe-restricted-key", "stripe", "Stripe live restricted key (rk_live_)", "rk_live_", `[0-9A-Za-z]{24,}`, detect.High,
 			[]string{"STRIPE_RESTRICTED_KEY=rk_live_" + fake("stripe-rk-1", alnum, 99)},
 			[]string{"rk_live_xxxxxxxxxxxxxxxxxxxxxxxx"})),
@@ -17,14 +17,17 @@ func paymentRules() []*detect.Rule {
 			Description: "Stripe test-mode secret or restricted key (sk_test_, rk_test_); reaches only test data",
 			Keywords:    []string{"sk_test_", "rk_test_"},
 			Regex:       re(`(?:^|[^\w-])(?P<secret>[sr]k_test_[0-9A-Za-z]{24,})(?:[^\w-]|$)`),
-			MinEntropy:  3.0,
-			Severity:    detect.Low,
-			Examples:    []string{"STRIPE_SECRET_KEY=sk_test_" + fake("stripe-test-1", alnum, 99)},
-			NoMatch:     []string{"Stripe.api_key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc'"},
+			// Stripe keys are base62: a body of one case is another
+			// provider's (Paystack's sk_test_ + 40 hex digits).
+			Validate:   mixedCase,
+			MinEntropy: 3.0,
+			Severity:   detect.Low,
+			Examples:   []string{"STRIPE_SECRET_KEY=sk_test_" + fake("stripe-test-1", alnum, 99)},
+			NoMatch:    []string{"Stripe.api_key = 'sk_test_4eC39HqLyjWDarjtT1zdp7dc'"},
 		},
-		prefixed("stripe-webhook-secret", "stripe", "Stripe webhook signing secret (whsec_)", "whsec_", `[A-Za-z0-9+/=]{32,}`, detect.High,
+		withSource("https://docs.stripe.com/webhooks", prefixed("stripe-webhook-secret", "stripe", "Stripe webhook signing secret (whsec_)", "whsec_", `[A-Za-z0-9+/=]{32,}`, detect.High,
 			[]string{"STRIPE_WEBHOOK_SECRET=whsec_" + fake("whsec-1", alnum, 32)},
-			[]string{"whsec_..."}),
+			[]string{"whsec_..."})),
 		{
 			ID:          "plaid-access-token",
 			Source:      "https://plaid.com/docs/quickstart/glossary/",
@@ -49,6 +52,7 @@ func paymentRules() []*detect.Rule {
 		},
 		{
 			ID:          "square-access-token",
+			Source:      "https://developer.squareup.com/docs/build-basics/access-tokens",
 			Provider:    "square",
 			Description: "Square access token (EAAA + 60 characters, or sq0atp- for older ones)",
 			Keywords:    []string{"eaaa", "sq0atp-"},

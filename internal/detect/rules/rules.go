@@ -27,7 +27,9 @@
 // files), keys (PEM, PGP, PuTTY, age, JWT, kubeconfig), dsn (connection
 // URIs, JDBC, ADO.NET, URL userinfo, .netrc, HTTP auth headers), config
 // (command lines, name/value lists) and generic (key = value in every
-// config syntax, XML).
+// config syntax, XML). The *2.go files add more providers of a family;
+// most of their prefix-less keys are keyedRule rules, found by the
+// provider's name in the key they are assigned to.
 package rules
 
 import (
@@ -71,6 +73,11 @@ func All() []*detect.Rule {
 		genericRules(),
 		// After the generic rules: a "password=…" both match is theirs.
 		proseRules(),
+		ai2Rules(),
+		saas2Rules(),
+		payments2Rules(),
+		observability2Rules(),
+		messaging2Rules(),
 	)
 }
 

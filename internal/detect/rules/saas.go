@@ -73,6 +73,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "mailchimp-api-key",
+			Source:      "https://mailchimp.com/developer/marketing/guides/quick-start/",
 			Provider:    "mailchimp",
 			Description: "Mailchimp API key (32 hex digits and the data center, e.g. -us12); the data center is an identity hint",
 			Keywords:    []string{"-us1", "-us2", "-us3", "-us4", "-us5", "-us6", "-us7", "-us8", "-us9"},
@@ -84,6 +85,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "brevo-api-key",
+			Source:      "https://developers.brevo.com/docs/api-key-authentication",
 			Provider:    "brevo",
 			Description: "Brevo (Sendinblue) API or SMTP key (xkeysib-, xsmtpsib-)",
 			Keywords:    []string{"xkeysib-", "xsmtpsib-"},
@@ -95,6 +97,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "datadog-api-key",
+			Source:      "https://docs.datadoghq.com/account_management/api-app-keys/",
 			Provider:    "datadog",
 			Description: "Datadog API key (32 hex digits) assigned to a key that names Datadog (DD_API_KEY, datadog.api_key, DD-API-KEY header)",
 			Keywords:    []string{"datadog", "dd_api", "dd-api", "dd.api", "ddapi"},
@@ -110,6 +113,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "datadog-app-key",
+			Source:      "https://docs.datadoghq.com/account_management/api-app-keys/",
 			Provider:    "datadog",
 			Description: "Datadog application key (40 hex digits) assigned to a key that names Datadog",
 			Keywords:    []string{"datadog", "dd_app", "dd-app", "dd.app", "ddapp"},
@@ -121,6 +125,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "newrelic-user-api-key",
+			Source:      "https://docs.newrelic.com/docs/apis/intro-apis/new-relic-api-keys/",
 			Provider:    "newrelic",
 			Description: "New Relic user API key (NRAK-)",
 			Keywords:    []string{"nrak-"},
@@ -132,6 +137,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "newrelic-license-key",
+			Source:      "https://docs.newrelic.com/docs/apis/intro-apis/new-relic-api-keys/",
 			Provider:    "newrelic",
 			Description: "New Relic ingest license key (40 characters ending in NRAL)",
 			Keywords:    []string{"nral"},
@@ -143,6 +149,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "newrelic-insert-key",
+			Source:      "https://docs.newrelic.com/docs/apis/intro-apis/new-relic-api-keys/",
 			Provider:    "newrelic",
 			Description: "New Relic insights insert key (NRII-)",
 			Keywords:    []string{"nrii-"},
@@ -203,6 +210,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "linear-api-key",
+			Source:      "https://linear.app/developers/graphql",
 			Provider:    "linear",
 			Description: "Linear personal API key (lin_api_)",
 			Keywords:    []string{"lin_api_"},
@@ -214,6 +222,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "postman-api-key",
+			Source:      "https://learning.postman.com/docs/developer/postman-api/authentication/",
 			Provider:    "postman",
 			Description: "Postman API key (PMAK-)",
 			Keywords:    []string{"pmak-"},
@@ -237,6 +246,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "algolia-admin-key",
+			Source:      "https://www.algolia.com/doc/guides/security/api-keys/",
 			Provider:    "algolia",
 			Description: "Algolia admin or write API key (32 hex digits) assigned to a key that names it; search-only keys are public and not reported",
 			Keywords:    []string{"algolia"},
@@ -248,6 +258,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "asana-pat",
+			Source:      "https://developers.asana.com/docs/personal-access-token",
 			Provider:    "asana",
 			Description: "Asana personal access token assigned to a key that names Asana",
 			Keywords:    []string{"asana"},
@@ -259,6 +270,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "airtable-pat",
+			Source:      "https://airtable.com/developers/web/guides/personal-access-tokens",
 			Provider:    "airtable",
 			Description: "Airtable personal access token (pat + 14 characters . 64 hex digits)",
 			Keywords:    []string{"pat"},
@@ -270,6 +282,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "contentful-pat",
+			Source:      "https://www.contentful.com/developers/docs/references/authentication/",
 			Provider:    "contentful",
 			Description: "Contentful content management personal access token (CFPAT-)",
 			Keywords:    []string{"cfpat-"},
@@ -281,6 +294,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "dropbox-access-token",
+			Source:      "https://developers.dropbox.com/oauth-guide",
 			Provider:    "dropbox",
 			Description: "Dropbox short-lived access token (sl. / sl.u.)",
 			Keywords:    []string{"sl."},
@@ -292,6 +306,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "twitch-api-token",
+			Source:      "https://dev.twitch.tv/docs/authentication/",
 			Provider:    "twitch",
 			Description: "Twitch OAuth token or client secret (30 characters) assigned to a key that names Twitch",
 			Keywords:    []string{"twitch"},
@@ -303,6 +318,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "discord-bot-token",
+			Source:      "https://discord.com/developers/docs/reference",
 			Provider:    "discord",
 			Description: "Discord bot token (base64 bot id . timestamp . HMAC) near the word Discord",
 			Keywords:    []string{"discord"},
@@ -327,6 +343,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "telegram-bot-token",
+			Source:      "https://core.telegram.org/bots/api",
 			Provider:    "telegram",
 			Description: "Telegram bot token (bot id : AA + 33 characters)",
 			Keywords:    []string{":aa"},
@@ -352,6 +369,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "notion-integration-token",
+			Source:      "https://developers.notion.com/docs/authorization",
 			Provider:    "notion",
 			Description: "Notion integration token (ntn_, or secret_ + 43 characters for older ones)",
 			Keywords:    []string{"ntn_", "secret_"},
@@ -363,6 +381,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "figma-pat",
+			Source:      "https://www.figma.com/developers/api",
 			Provider:    "figma",
 			Description: "Figma personal access token (figd_)",
 			Keywords:    []string{"figd_"},
@@ -441,6 +460,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "teams-webhook-url",
+			Source:      "https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook",
 			Provider:    "microsoft",
 			Description: "Microsoft Teams incoming webhook URL (the URL is the credential)",
 			Keywords:    []string{"webhook.office.com/webhookb2/"},

@@ -52,6 +52,7 @@ func slackRules() []*detect.Rule {
 		},
 		{
 			ID:          "slack-refresh-token",
+			Source:      "https://docs.slack.dev/authentication/using-token-rotation",
 			Provider:    "slack",
 			Description: "Slack refresh token for rotating tokens (xoxe-1-, xoxr-)",
 			Keywords:    []string{"xoxe-", "xoxr-"},

@@ -589,4 +589,9 @@ func TestServeReplicasAnchorFromTheSharedWitnesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("entries were deleted")
+	// The CLI, whose own witness the cut spared, sees it through the
+	// replicas' witnesses.
+	if r := run(t, env, "", "audit", "verify"); r.code != 1 || !strings.Contains(r.stdout, "entries were deleted") {
+		t.Fatalf("audit verify after the cut: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 }

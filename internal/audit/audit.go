@@ -13,7 +13,10 @@
 //     entry is still there, unchanged; Append refuses to go on from a log
 //     that no longer holds it (so a cut tail is not papered over by the
 //     next command); a missing witness for a log with entries is a failure
-//     until `rekey audit reanchor` (itself audited) says otherwise;
+//     until `rekey audit reanchor` (itself audited) says otherwise. Replicas
+//     sharing a keys directory also keep a copy of their witness there
+//     (WithSharedWitnesses), which a new replica anchors from (Join) and
+//     which Verify checks too;
 //   - anchors: `rekey audit head` prints SEQ:HASH for the responder to keep
 //     elsewhere, and Verify checks the log against it, which catches the
 //     whole log and its witness being replaced together;
@@ -37,6 +40,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/secret"
@@ -57,6 +61,10 @@ type Log struct {
 	// create it on first use.
 	keyPath   string
 	createKey bool
+	// shared is the directory where this installation's witness is also
+	// kept, as sharedName, beside the witnesses of the other replicas of
+	// the store ("" for none).
+	shared, sharedName string
 }
 
 // New returns the audit log of s. witness is where the head of what this
@@ -73,6 +81,21 @@ func New(s store.Responder, witness string) *Log { return &Log{s: s, witness: wi
 func (l *Log) WithKey(path string, create bool) *Log {
 	c := *l
 	c.keyPath, c.createKey = path, create
+	return &c
+}
+
+// WitnessDir is the directory, inside a keys directory shared by the
+// replicas of one store, that holds each replica's witness.
+const WitnessDir = "witnesses"
+
+// WithSharedWitnesses makes l also keep its witness in dir (a keys
+// directory's WitnessDir), under name, unique to this installation: every
+// append then moves both. Join anchors a replica without a witness of its
+// own from the freshest one there, and Verify checks them all, so that a
+// log cut below any replica's witness is caught by every other replica.
+func (l *Log) WithSharedWitnesses(dir, name string) *Log {
+	c := *l
+	c.shared, c.sharedName = dir, name
 	return &c
 }
 
@@ -237,8 +260,8 @@ func (l *Log) commit(ps []*pending) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeWitness(l.witness, out[len(out)-1]); err != nil {
-			return out, errs.E(op, errs.Other, l.witness, err)
+		if err := l.writeWitnesses(op, out[len(out)-1]); err != nil {
+			return out, err
 		}
 		return out, nil
 	}()
@@ -299,11 +322,29 @@ func (l *Log) appendWitnessed(ctx context.Context, key []byte, e store.AuditEntr
 		return e, err
 	}
 	if l.witness != "" {
-		if err := writeWitness(l.witness, e); err != nil {
-			return e, errs.E("audit: append", errs.Other, l.witness, err)
+		if err := l.writeWitnesses("audit: append", e); err != nil {
+			return e, err
 		}
 	}
 	return e, nil
+}
+
+// writeWitnesses moves the witness, and its shared copy, to e.
+func (l *Log) writeWitnesses(op string, e store.AuditEntry) error {
+	if err := writeWitness(l.witness, e); err != nil {
+		return errs.E(op, errs.Other, l.witness, err)
+	}
+	if l.shared == "" {
+		return nil
+	}
+	path := filepath.Join(l.shared, l.sharedName)
+	if err := os.MkdirAll(l.shared, 0o700); err != nil {
+		return errs.E(op, errs.Other, l.shared, err)
+	}
+	if err := writeWitness(path, e); err != nil {
+		return errs.E(op, errs.Other, path, err)
+	}
+	return nil
 }
 
 func (l *Log) checkBeforeAppend(ctx context.Context, op string, key []byte) error {
@@ -371,6 +412,174 @@ func (l *Log) Reanchor(ctx context.Context, actor string) (store.AuditEntry, err
 	return l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: "audit.reanchor", Detail: detail})
 }
 
+// Join readies the log of a replica that keeps shared witnesses
+// (WithSharedWitnesses) when it starts, so that a new replica needs no
+// `rekey audit reanchor` by hand. With a witness of its own, Join checks
+// it as Append would, checks every shared witness too, and copies its own
+// among them (a replica from before shared witnesses). Without one, Join
+// checks the whole log (chain and MACs) and every shared witness, then
+// anchors at the freshest of them: it appends an audit.anchor entry that
+// names that witness and the head found, and witnesses it. A log with
+// entries and no witness anywhere is refused as Append refuses it: it
+// could mean that the witnesses were deleted to hide a cut tail. The
+// entry appended, if any, is returned; without shared witnesses Join does
+// nothing.
+func (l *Log) Join(ctx context.Context, actor string) (*store.AuditEntry, error) {
+	const op = "audit: join"
+	if l.witness == "" || l.shared == "" {
+		return nil, nil
+	}
+	defer l.lock()()
+	key, err := l.key(l.createKey)
+	if err != nil {
+		return nil, errs.E(op, errs.Permission, l.keyPath, err)
+	}
+	own, ok, err := readWitness(l.witness)
+	if err != nil {
+		return nil, errs.E(op, errs.Invalid, l.witness, err)
+	}
+	if ok {
+		if err := l.checkBeforeAppend(ctx, op, key); err != nil {
+			return nil, err
+		}
+		if _, err := l.checkShared(ctx, op, key, false); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(l.shared, l.sharedName)
+		if err := os.MkdirAll(l.shared, 0o700); err != nil {
+			return nil, errs.E(op, errs.Other, l.shared, err)
+		}
+		if err := writeAnchor(path, own); err != nil {
+			return nil, errs.E(op, errs.Other, path, err)
+		}
+		return nil, nil
+	}
+	from, err := l.checkShared(ctx, op, key, true)
+	if err != nil {
+		return nil, err
+	}
+	detail, _ := json.Marshal(map[string]string{"previous_witness": "none", "from_witness": from.name, "witness": from.anchor, "found_head": from.head})
+	e, err := l.appendWitnessed(ctx, key, store.AuditEntry{Actor: actor, Action: "audit.anchor", Detail: detail})
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// anchoredFrom is what a joining replica anchored from: the shared
+// witness's name and SEQ:HASH ("none" for an empty log) and the head it
+// found.
+type anchoredFrom struct{ name, anchor, head string }
+
+// checkShared checks that the log holds, unchanged, the entry of every
+// shared witness and that the chain from the oldest of them (with whole,
+// from the first entry) is intact with valid MACs. With whole, it also
+// refuses a log with entries and no shared witness, and returns the
+// freshest witness.
+func (l *Log) checkShared(ctx context.Context, op string, key []byte, whole bool) (anchoredFrom, error) {
+	from := anchoredFrom{name: "none", anchor: "none", head: "empty"}
+	var (
+		ws      []sharedWitness
+		entries []store.AuditEntry
+		err     error
+		start   int64
+	)
+	// A replica between its commit and its witness write has entries and
+	// no witness yet: a second look a moment later finds it.
+	for try := 0; ; try++ {
+		// Witnesses first: each names an entry committed before it was
+		// written, which the log read after it holds.
+		if ws, err = readSharedWitnesses(l.shared); err != nil {
+			return from, errs.E(op, errs.Invalid, l.shared, err)
+		}
+		if !whole && len(ws) == 0 {
+			return from, nil
+		}
+		start = 1
+		if !whole {
+			start = ws[0].Seq
+			for _, w := range ws {
+				start = min(start, w.Seq)
+			}
+		}
+		if entries, err = l.s.AuditFrom(ctx, start); err != nil {
+			return from, err
+		}
+		if len(ws) > 0 || len(entries) == 0 || try == 1 {
+			break
+		}
+		select {
+		case <-time.After(joinRetry):
+		case <-ctx.Done():
+			return from, ctx.Err()
+		}
+	}
+	if len(ws) == 0 && len(entries) == 0 {
+		return from, nil
+	}
+	if n := len(entries); n > 0 {
+		from.head = Anchor{Seq: entries[n-1].Seq, Hash: entries[n-1].Hash}.String()
+	}
+	if len(ws) == 0 {
+		return from, errs.New(op, errs.Invalid, l.witness, fmt.Sprintf("no witness for this audit log (it has entries up to %d), neither here nor among the replicas' witnesses in %s; if that is expected (a new store, restored keys), check it with `rekey audit verify` and run `rekey audit reanchor --yes` with this replica's $REKEY_HOME, --store and --keys", entries[len(entries)-1].Seq, l.shared))
+	}
+	r := Report{}
+	add := func(seq int64, format string, a ...any) {
+		r.Breaks = append(r.Breaks, Break{Seq: seq, Problem: fmt.Sprintf(format, a...)})
+	}
+	freshest := ws[0]
+	for _, w := range ws {
+		checkAnchor(entries, w.Anchor, "witness "+filepath.Join(l.shared, w.name), add)
+		if w.Seq > freshest.Seq {
+			freshest = w
+		}
+	}
+	checkChain(entries, start, l.signedAfter(freshest.Seq), key, &r, add)
+	if !r.OK() {
+		b := r.Breaks[0]
+		return from, errs.New(op, errs.Invalid, l.shared, fmt.Sprintf("refusing to anchor from the replicas' witnesses: entry %d: %s (run `rekey audit verify`)", b.Seq, b.Problem))
+	}
+	from.name, from.anchor = freshest.name, freshest.Anchor.String()
+	return from, nil
+}
+
+// joinRetry is how long Join waits before it looks again for the witness
+// of a replica that has just appended to an empty log.
+var joinRetry = 2 * time.Second
+
+// sharedWitness is one replica's witness in the shared directory.
+type sharedWitness struct {
+	name string
+	Anchor
+}
+
+// readSharedWitnesses reads every witness in dir (none when dir does not
+// exist), in name order; the temporary files of a write in progress
+// (dot files) are not witnesses.
+func readSharedWitnesses(dir string) ([]sharedWitness, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []sharedWitness
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		a, ok, err := readWitness(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		if ok {
+			out = append(out, sharedWitness{name: e.Name(), Anchor: a})
+		}
+	}
+	return out, nil
+}
+
 // Hash is an entry's hash: SHA-256 over the previous hash and every other
 // column, each length-prefixed so that no two different entries encode
 // alike.
@@ -423,6 +632,9 @@ type Report struct {
 	Breaks  []Break `json:"breaks"`
 	// Witnessed says whether a witness file was checked.
 	Witnessed bool `json:"witnessed"`
+	// SharedWitnesses counts the replicas' witnesses checked (those in
+	// a shared keys directory, WithSharedWitnesses).
+	SharedWitnesses int `json:"shared_witnesses,omitempty"`
 	// Anchored lists the SEQ:HASH anchors given to Verify that were checked.
 	Anchored []string `json:"anchored,omitempty"`
 	// MACChecked says whether entry MACs were checked with a key.
@@ -441,6 +653,15 @@ func (r Report) OK() bool { return len(r.Breaks) == 0 }
 // key), the witness (with one) and each anchor given. It fails only when
 // the log cannot be read; a broken log is a Report with Breaks.
 func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
+	var shared []sharedWitness
+	if l.shared != "" {
+		// Read before the log: each names an entry committed before it.
+		ws, err := readSharedWitnesses(l.shared)
+		if err != nil {
+			return Report{}, errs.E("audit: verify", errs.Invalid, l.shared, err)
+		}
+		shared = ws
+	}
 	entries, err := l.s.AuditLog(ctx)
 	if err != nil {
 		return Report{}, err
@@ -472,6 +693,11 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 		r.Anchored = append(r.Anchored, a.String())
 		after = max(after, a.Seq)
 	}
+	for _, w := range shared {
+		checkAnchor(entries, w.Anchor, "witness "+filepath.Join(l.shared, w.name), add)
+		after = max(after, w.Seq)
+		r.SharedWitnesses++
+	}
 	if l.witness != "" {
 		w, ok, err := readWitness(l.witness)
 		if err != nil {
@@ -482,6 +708,9 @@ func (l *Log) Verify(ctx context.Context, anchors ...Anchor) (Report, error) {
 			r.Witnessed = true
 			checkAnchor(entries, w, "witness "+l.witness, add)
 			after = max(after, w.Seq)
+		case len(entries) > 0 && len(shared) > 0:
+			// The replicas' witnesses stand in for this machine's.
+			r.Witnessed = true
 		case len(entries) > 0:
 			add(0, "no witness for this log on this machine (%s): entries cut from its end cannot be ruled out; if that is expected (a new machine, a restored $REKEY_HOME), run `rekey audit reanchor --yes`", l.witness)
 		}
@@ -579,7 +808,11 @@ func checkAnchor(entries []store.AuditEntry, a Anchor, what string, add func(int
 // racing may leave the older of their entries in it, which is still a
 // true witness.
 func writeWitness(path string, e store.AuditEntry) error {
-	return secret.WriteFile(path, fmt.Appendf(nil, "%d %s\n", e.Seq, e.Hash), true)
+	return writeAnchor(path, Anchor{Seq: e.Seq, Hash: e.Hash})
+}
+
+func writeAnchor(path string, a Anchor) error {
+	return secret.WriteFile(path, fmt.Appendf(nil, "%d %s\n", a.Seq, a.Hash), true)
 }
 
 func readWitness(path string) (Anchor, bool, error) {

@@ -42,7 +42,9 @@ the log carried MACs are counted and shown as such.
 It also checks this installation's witness (the last entry it appended, kept
 in $REKEY_HOME outside the database), which shows entries cut from the end or
 a chain rewritten from an edit onwards. A log with entries and no witness here
-fails until "rekey audit reanchor". With --head SEQ:HASH (as "rekey audit
+fails until "rekey audit reanchor". With --keys file:DIR it also checks the
+witness every replica of the store keeps in DIR/witnesses, which then stand
+in for a missing one here. With --head SEQ:HASH (as "rekey audit
 head" printed it and you kept it elsewhere) the entry SEQ must still be there
 with that hash: this catches the log and its witness replaced together.
 
@@ -107,6 +109,9 @@ func writeAuditReport(out io.Writer, r audit.Report) {
 	checked := "no witness on this machine"
 	if r.Witnessed {
 		checked = "witness checked"
+	}
+	if r.SharedWitnesses > 0 {
+		checked += fmt.Sprintf(", %d replica witness(es) in the keys directory checked", r.SharedWitnesses)
 	}
 	if len(r.Anchored) > 0 {
 		checked += fmt.Sprintf(", %d anchor(s) checked", len(r.Anchored))

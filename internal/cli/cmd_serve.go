@@ -73,6 +73,11 @@ SIGTERM stops it: requests in flight are finished first.
 Several replicas may serve one PostgreSQL store: give each the same keys
 (--keys file:DIR, a shared directory) and its own $REKEY_HOME. A replica
 whose keys are not the ones the store was first used with refuses to start.
+Each replica also keeps its audit witness in DIR/witnesses; a replica that
+has none of its own anchors from the freshest there (an audit.anchor entry)
+after checking the log against all of them, and refuses to start when the
+log has entries and DIR no witness, or when the log no longer holds an
+entry a witness names.
 On PostgreSQL, runs started through the API are jobs (River, in the schema
 rekey_river, migrated at start) that any replica works, and a run whose
 replica dies is resumed by another within seconds. The broker's lease reaper
@@ -83,7 +88,7 @@ EXIT STATUS
   0  stopped by a signal, after finishing the requests in flight
   2  usage or input error (a bad address, a non-loopback address without TLS,
      an unreadable inventory or certificate, a bad store, keys that are not
-     the store's)`,
+     the store's, an audit log this replica cannot anchor at)`,
 		Example: `  rekey serve --inventory ops/rekey.yml
   rekey serve --store postgres://rekey@db/rekey --listen 0.0.0.0:8443 --tls-cert tls.crt --tls-key tls.key`,
 		Args: cobra.NoArgs,
@@ -150,6 +155,15 @@ func runServe(ctx context.Context, g *globals, o *serveOpts) error {
 	}
 	defer st.Close()
 	if err := g.checkKeys(ctx, st); err != nil {
+		return err
+	}
+	// A replica joining a store with history anchors its audit witness
+	// from the other replicas' (docs/operations.md), before it serves.
+	al, err := g.auditLog(st)
+	if err != nil {
+		return err
+	}
+	if _, err := al.Join(ctx, g.actor()); err != nil {
 		return err
 	}
 	cfg.Store = st

@@ -36,24 +36,14 @@ type replica struct {
 	done chan struct{}
 }
 
-// startReplica starts a replica over env; extra holds more environment
+// startReplica starts a replica over env, with an empty $REKEY_HOME of
+// its own; extra holds more environment
 // entries (K=V) and serve's flags (--flag).
 func startReplica(t *testing.T, env map[string]string, extra ...string) *replica {
 	t.Helper()
+	// An empty home: the replica anchors its audit witness from the
+	// others' in the shared keys directory by itself.
 	home := t.TempDir()
-	if env["REKEY_TEST_INVENTORY"] != "" {
-		// A new machine joining a store with history anchors its audit
-		// witness first (docs/operations.md).
-		henv := map[string]string{"REKEY_HOME": home}
-		for k, v := range env {
-			if k != "REKEY_HOME" {
-				henv[k] = v
-			}
-		}
-		if r := run(t, henv, "", "audit", "reanchor", "--yes"); r.code != 0 {
-			t.Fatalf("audit reanchor: %d %s", r.code, r.stderr)
-		}
-	}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--inventory", env["REKEY_TEST_INVENTORY"]}
 	var more []string
 	for _, x := range extra {
@@ -498,4 +488,110 @@ func TestServeReplicasWatchOnTheLeader(t *testing.T) {
 	a.cmd.Process.Kill()
 	<-a.done
 	reaches(b, int64(first.Len()+more.Len()))
+}
+
+// Replicas started with empty homes on a store with history anchor their
+// audit witness from the witnesses in the shared keys directory (no
+// `rekey audit reanchor` by hand), each recording an audit.anchor entry
+// naming the witness it anchored at; the log verifies. A new replica then
+// refuses to start, one line and exit 2, when DIR holds no witness, and
+// when the log was cut below a replica's witness.
+func TestServeReplicasAnchorFromTheSharedWitnesses(t *testing.T) {
+	dsn := testutil.PostgresDB(t)
+	keys := filepath.Join(t.TempDir(), "keys")
+	env := map[string]string{"REKEY_STORE": dsn, "REKEY_KEYS": "file:" + keys, "REKEY_HOME": t.TempDir()}
+	if r := run(t, env, "", "token", "create", "--name", "alice", "--role", "admin"); r.code != 0 {
+		t.Fatalf("token create: %d %s", r.code, r.stderr)
+	}
+	witnesses := filepath.Join(keys, "witnesses")
+	if ents, err := os.ReadDir(witnesses); err != nil || len(ents) != 1 {
+		t.Fatalf("the CLI's witness in the keys directory: %v %v", ents, err)
+	}
+	a := startReplica(t, env)
+	b := startReplica(t, env)
+	conn, err := pgxConnect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	type entry struct {
+		seq    int64
+		hash   string
+		detail map[string]string
+	}
+	var anchors []entry
+	rows, err := conn.Query(context.Background(), `SELECT seq, hash, detail FROM audit_log WHERE action = 'audit.anchor' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var e entry
+		var d string
+		if err := rows.Scan(&e.seq, &e.hash, &d); err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal([]byte(d), &e.detail)
+		anchors = append(anchors, e)
+	}
+	rows.Close()
+	if len(anchors) != 2 {
+		t.Fatalf("%d audit.anchor entries, want one per replica: %+v\nA: %s\nB: %s", len(anchors), anchors, a.stderr(), b.stderr())
+	}
+	// The second replica anchored at the first one's anchor, its freshest
+	// witness, by the name the first keeps it under.
+	first := fmt.Sprintf("%d:%s", anchors[0].seq, anchors[0].hash)
+	if anchors[1].detail["witness"] != first {
+		t.Fatalf("the second replica anchored at %q, want the first's %s", anchors[1].detail["witness"], first)
+	}
+	if got, err := os.ReadFile(filepath.Join(witnesses, anchors[1].detail["from_witness"])); err != nil || strings.Fields(string(got))[1] != anchors[0].hash {
+		t.Fatalf("from_witness %q: %q %v", anchors[1].detail["from_witness"], got, err)
+	}
+	if ents, _ := os.ReadDir(witnesses); len(ents) != 3 {
+		t.Fatalf("witnesses in the keys directory: %v, want the CLI's and both replicas'", ents)
+	}
+	r := run(t, env, "", "audit", "verify", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"shared_witnesses": 3`) {
+		t.Fatalf("audit verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	for _, x := range []*replica{a, b} {
+		x.cmd.Process.Signal(syscall.SIGTERM)
+		<-x.done
+	}
+
+	count := func() int {
+		var n int
+		conn.QueryRow(context.Background(), `SELECT count(*) FROM audit_log`).Scan(&n)
+		return n
+	}
+	refused := func(want string) {
+		t.Helper()
+		before := count()
+		r := run(t, map[string]string{"REKEY_STORE": dsn, "REKEY_KEYS": "file:" + keys}, "", "serve", "--listen", "127.0.0.1:0")
+		msg := strings.TrimSpace(r.stderr)
+		if r.code != 2 || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Fatalf("a new replica: %d %q, want exit 2 and one line with %q", r.code, r.stderr, want)
+		}
+		if count() != before {
+			t.Fatal("the refused replica appended to the audit log")
+		}
+	}
+	// No witness anywhere: the log's history cannot be vouched for.
+	aside := witnesses + ".aside"
+	if err := os.Rename(witnesses, aside); err != nil {
+		t.Fatal(err)
+	}
+	refused("rekey audit reanchor --yes")
+	if err := os.Rename(aside, witnesses); err != nil {
+		t.Fatal(err)
+	}
+	// The second replica's anchor entry, which its witness names, cut off.
+	if _, err := conn.Exec(context.Background(), `DELETE FROM audit_log WHERE seq >= $1`, anchors[1].seq); err != nil {
+		t.Fatal(err)
+	}
+	refused("entries were deleted")
+	// The CLI, whose own witness the cut spared, sees it through the
+	// replicas' witnesses.
+	if r := run(t, env, "", "audit", "verify"); r.code != 1 || !strings.Contains(r.stdout, "entries were deleted") {
+		t.Fatalf("audit verify after the cut: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 }

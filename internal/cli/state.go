@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -154,7 +156,58 @@ func (g *globals) auditLog(st store.Store) (*audit.Log, error) {
 		}
 		key, create = filepath.Join(dir, audit.KeyFile), true
 	}
-	return audit.New(st, audit.WitnessPath(home, spec)).WithKey(key, create), nil
+	witness := audit.WitnessPath(home, spec)
+	l := audit.New(st, witness).WithKey(key, create)
+	if dir, ok, err := g.sharedKeyDir(); err != nil {
+		return nil, err
+	} else if ok {
+		l = l.WithSharedWitnesses(filepath.Join(dir, audit.WitnessDir), witnessName(witness))
+	}
+	return l, nil
+}
+
+// sharedKeyDir is keyDir when --keys or $REKEY_KEYS names one apart from
+// $REKEY_HOME: the directory replicas share, where each also keeps its
+// audit witness.
+func (g *globals) sharedKeyDir() (string, bool, error) {
+	if g.keys == "" && g.env.Getenv("REKEY_KEYS") == "" {
+		return "", false, nil
+	}
+	dir, err := g.keyDir()
+	if err != nil {
+		return "", false, err
+	}
+	home, err := g.home()
+	if err != nil {
+		return "", false, err
+	}
+	if h, err := filepath.Abs(home); err == nil && h == dir {
+		return "", false, nil
+	}
+	return dir, true, nil
+}
+
+// witnessName names this installation's witness among the replicas' in
+// the shared directory: the host, for whoever reads the directory, and a
+// hash of the local witness's path, which tells apart two homes on one
+// host and stays the same across restarts.
+func witnessName(witness string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "host"
+	}
+	host = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, strings.TrimLeft(host, "."))
+	abs, err := filepath.Abs(witness)
+	if err != nil {
+		abs = witness
+	}
+	h := sha256.Sum256([]byte(abs))
+	return host + "-" + hex.EncodeToString(h[:4])
 }
 
 // sealer loads (or creates) the sealing key and returns the Sealer of

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -213,4 +214,25 @@ type Snapshot struct {
 	// Plan is the stored plan, nil before one is made or without
 	// WithRun.
 	Plan *Plan
+}
+
+// Clone returns s with its own copies of its lists and of the opener's
+// and plan's structs, so that a caller who sorts or changes them does not
+// change what another reader (the store's snapshot cache) holds. The
+// records' own lists and bodies are shared: readers do not change them.
+func (s Snapshot) Clone() Snapshot {
+	s.Occurrences = slices.Clone(s.Occurrences)
+	s.Identities = slices.Clone(s.Identities)
+	s.Consumers = slices.Clone(s.Consumers)
+	s.Events = slices.Clone(s.Events)
+	s.Reviews = slices.Clone(s.Reviews)
+	if s.Opener != nil {
+		o := *s.Opener
+		s.Opener = &o
+	}
+	if s.Plan != nil {
+		p := *s.Plan
+		s.Plan = &p
+	}
+	return s
 }

@@ -199,6 +199,10 @@ type SnapshotPart int
 // /incidents/{id}); a scope alone does without those two queries.
 const WithRun SnapshotPart = 1
 
+// WithInventory adds the copy of the inventory kept when the incident
+// was opened (GET /scope falls back to it when the file is gone).
+const WithInventory SnapshotPart = 2
+
 // Snapshot is an incident with what it recorded that its scope is
 // computed from, as read at one instant (Store.Snapshot).
 type Snapshot struct {
@@ -214,6 +218,9 @@ type Snapshot struct {
 	// Plan is the stored plan, nil before one is made or without
 	// WithRun.
 	Plan *Plan
+	// Inventory is the kept inventory copy, nil without one or without
+	// WithInventory.
+	Inventory *InventoryCopy
 }
 
 // Clone returns s with its own copies of its lists and of the opener's
@@ -233,6 +240,10 @@ func (s Snapshot) Clone() Snapshot {
 	if s.Plan != nil {
 		p := *s.Plan
 		s.Plan = &p
+	}
+	if s.Inventory != nil {
+		c := *s.Inventory
+		s.Inventory = &c
 	}
 	return s
 }

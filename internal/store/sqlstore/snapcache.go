@@ -26,9 +26,22 @@ type snapshotCache struct {
 }
 
 type snapshotKey struct {
-	id      string
-	withRun bool
+	id    string
+	parts snapshotParts
 }
+
+// snapshotParts is the set of store.SnapshotPart a snapshot was read with.
+type snapshotParts uint8
+
+func partsOf(with []store.SnapshotPart) snapshotParts {
+	var p snapshotParts
+	for _, w := range with {
+		p |= 1 << w
+	}
+	return p
+}
+
+func (p snapshotParts) has(w store.SnapshotPart) bool { return p&(1<<w) != 0 }
 
 type cachedSnapshot struct {
 	version int64

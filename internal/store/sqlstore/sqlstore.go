@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -784,7 +783,7 @@ func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
 // the one it was read at: one indexed read instead of a dozen.
 func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotPart) (store.Snapshot, error) {
 	const op = "store: snapshot"
-	key := snapshotKey{id: id, withRun: slices.Contains(with, store.WithRun)}
+	key := snapshotKey{id: id, parts: partsOf(with)}
 	if snap, ok := s.cachedSnapshot(ctx, key); ok {
 		return snap, nil
 	}
@@ -813,8 +812,16 @@ func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotP
 		if out.Events, err = events(ctx, tx, id); err != nil {
 			return err
 		}
-		if out.Reviews, err = reviews(ctx, tx, id); err != nil || !key.withRun {
+		if out.Reviews, err = reviews(ctx, tx, id); err != nil {
 			return err
+		}
+		if key.parts.has(store.WithInventory) {
+			if out.Inventory, err = inventoryCopy(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if !key.parts.has(store.WithRun) {
+			return nil
 		}
 		if out.Opener, err = opener(ctx, tx, id); err != nil {
 			return err
@@ -827,7 +834,7 @@ func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotP
 	}
 	// The opener is an audit entry, which an append adds without the
 	// incident's lock: an incident without one yet is read again.
-	if !key.withRun || out.Opener != nil {
+	if !key.parts.has(store.WithRun) || out.Opener != nil {
 		s.snaps.put(key, version, out)
 	}
 	return out.Clone(), nil

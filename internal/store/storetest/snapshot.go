@@ -224,15 +224,24 @@ func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
 	// want compares both kinds of snapshot of s with the separate reads.
 	want := func(after string) {
 		t.Helper()
-		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}} {
+		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}, {store.WithInventory}} {
 			got, err := s.Snapshot(ctx(), id, with...)
 			if err != nil {
 				t.Fatalf("after %s: %v", after, err)
 			}
 			w := reads(t, s, id)
-			got.Opener, got.Plan = nil, nil
+			kept := got.Inventory
+			got.Opener, got.Plan, got.Inventory = nil, nil, nil
 			check(t, "snapshot after "+after, got, w)
 			if len(with) == 0 {
+				continue
+			}
+			if with[0] == store.WithInventory {
+				wc, err := orNil(s.GetInventory(ctx(), id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, "snapshot inventory after "+after, kept, wc)
 				continue
 			}
 			full, _ := s.Snapshot(ctx(), id, with...)
@@ -248,13 +257,9 @@ func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
 				}
 			}
 			check(t, "snapshot opener after "+after, full.Opener, opener)
-			p, ok, err := s.GetPlan(ctx(), id)
+			wp, err := orNil(s.GetPlan(ctx(), id))
 			if err != nil {
 				t.Fatal(err)
-			}
-			var wp *store.Plan
-			if ok {
-				wp = &p
 			}
 			check(t, "snapshot plan after "+after, full.Plan, wp)
 		}
@@ -281,6 +286,9 @@ func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
 				Path: ".env", Line: 1, Column: 2, FirstSeen: at(0), LastSeen: at(0)}})
 		}},
 		{"identity", func(st store.Store) error { return st.PutIdentity(ctx(), id, identity("v1")) }},
+		{"inventory copy", func(st store.Store) error {
+			return st.PutInventory(ctx(), id, store.InventoryCopy{Path: "/etc/rekey/inventory.yaml", Body: []byte("systems: []\n"), Saved: at(0)})
+		}},
 		{"identity again", func(st store.Store) error { return st.PutIdentity(ctx(), id, identity("v2")) }},
 		{"consumers", func(st store.Store) error {
 			return st.PutConsumers(ctx(), id, []store.Consumer{{Name: "orders-api", Identity: "orders_svc", Declared: true}})
@@ -320,7 +328,7 @@ func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
 		if i%2 == 1 {
 			by = other
 		}
-		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}} {
+		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}, {store.WithInventory}} {
 			snap, err := s.Snapshot(ctx(), id, with...)
 			if err != nil {
 				t.Fatal(err)
@@ -332,4 +340,13 @@ func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
 		}
 		want(step.what)
 	}
+}
+
+// orNil is what a read that reports ok=false for "none" found, as a
+// pointer: nil for none.
+func orNil[T any](v T, ok bool, err error) (*T, error) {
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &v, nil
 }

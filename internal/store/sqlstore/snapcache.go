@@ -7,10 +7,23 @@ import (
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
-// maxSnapshots bounds the snapshots kept: the API reads the same
-// incidents again and again (its pages, its clients polling), and an
-// incident's snapshot is tens of kilobytes.
-const maxSnapshots = 2048
+// The snapshots kept are bounded in number and in rows (about 300 bytes
+// each): the API reads the same incidents again and again (its pages, its
+// clients polling), a typical snapshot is tens of kilobytes, and one
+// incident with a hundred thousand logged uses must not fill the memory.
+const (
+	maxSnapshots    = 4096
+	maxSnapshotRows = 200_000
+)
+
+// rowsOf is what a snapshot weighs against maxSnapshotRows.
+func rowsOf(s store.Snapshot) int {
+	n := 1 + len(s.Occurrences) + len(s.Consumers) + len(s.Events) + len(s.Reviews)
+	for _, id := range s.Identities {
+		n += 1 + len(id.Privileges) + len(id.Sessions) + len(id.Related)
+	}
+	return n
+}
 
 // snapshotCache keeps the last snapshot read of each incident with the
 // version it was read at (in the same transaction as its rows). Every
@@ -21,8 +34,9 @@ const maxSnapshots = 2048
 // version lives in the database, so writes by other processes (the CLI,
 // other replicas) count as well as this one's.
 type snapshotCache struct {
-	mu sync.Mutex
-	m  map[snapshotKey]cachedSnapshot
+	mu   sync.Mutex
+	m    map[snapshotKey]cachedSnapshot
+	rows int // rowsOf every kept snapshot
 }
 
 type snapshotKey struct {
@@ -46,6 +60,7 @@ func (p snapshotParts) has(w store.SnapshotPart) bool { return p&(1<<w) != 0 }
 type cachedSnapshot struct {
 	version int64
 	snap    store.Snapshot
+	rows    int
 }
 
 func (c *snapshotCache) get(k snapshotKey) (cachedSnapshot, bool) {
@@ -56,18 +71,31 @@ func (c *snapshotCache) get(k snapshotKey) (cachedSnapshot, bool) {
 }
 
 func (c *snapshotCache) put(k snapshotKey, version int64, snap store.Snapshot) {
+	rows := rowsOf(snap)
+	if rows > maxSnapshotRows/4 {
+		return // too big to keep without pushing out many others
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[snapshotKey]cachedSnapshot{}
 	}
-	if _, ok := c.m[k]; !ok && len(c.m) >= maxSnapshots {
-		for old := range c.m { // any one: map order is unspecified
-			delete(c.m, old)
+	c.drop(k)
+	for old := range c.m { // any ones: map order is unspecified
+		if len(c.m) < maxSnapshots && c.rows+rows <= maxSnapshotRows {
 			break
 		}
+		c.drop(old)
 	}
-	c.m[k] = cachedSnapshot{version: version, snap: snap}
+	c.m[k] = cachedSnapshot{version: version, snap: snap, rows: rows}
+	c.rows += rows
+}
+
+func (c *snapshotCache) drop(k snapshotKey) {
+	if e, ok := c.m[k]; ok {
+		c.rows -= e.rows
+		delete(c.m, k)
+	}
 }
 
 // cachedSnapshot returns the kept snapshot for k when the incident's

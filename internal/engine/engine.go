@@ -257,6 +257,26 @@ func (e *Engine) Status(ctx context.Context) (Result, error) {
 	return e.result(states, sp.RunState), nil
 }
 
+// StatusOf is Status for a caller that has read the incident and its
+// stored plan already (GET /incidents/{id}, from its snapshot): only
+// the steps are read, where New and Status would read the incident once
+// and the plan twice again.
+func StatusOf(ctx context.Context, st store.Store, inc store.Incident, sp store.Plan) (Result, error) {
+	var p plan.Plan
+	if err := json.Unmarshal(sp.Body, &p); err != nil {
+		return Result{}, errs.E("run", errs.Invalid, inc.ID, fmt.Errorf("stored plan: %w", err))
+	}
+	if err := p.Validate(); err != nil {
+		return Result{}, errs.E("run", errs.Invalid, inc.ID, err)
+	}
+	e := &Engine{d: Deps{Store: st}, inc: inc, p: &p}
+	states, err := e.states(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.result(states, sp.RunState), nil
+}
+
 func (e *Engine) result(states map[string]store.Step, runState string) Result {
 	r := Result{Incident: e.inc.ID, Strategy: string(e.p.Strategy), State: runState, Steps: []StepResult{}}
 	for _, st := range e.p.Steps {

@@ -99,11 +99,7 @@ func ShowDetail(ctx context.Context, d Deps, id string) (Detail, error) {
 	if snap.Plan == nil {
 		return out, nil
 	}
-	e, err := engine.New(ctx, engine.Deps{Store: d.Store, Audit: d.Audit, Actor: d.Actor}, id)
-	if err != nil {
-		return Detail{}, err
-	}
-	res, err := e.Status(ctx)
+	res, err := engine.StatusOf(ctx, d.Store, snap.Incident, *snap.Plan)
 	if err != nil {
 		return Detail{}, err
 	}

@@ -2,8 +2,11 @@ package incident
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
+	"github.com/rekeyhq/rekey/internal/engine"
+	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -123,5 +126,41 @@ func TestShowAndScopeReadOneSnapshot(t *testing.T) {
 	}
 	if len(rc.calls) != 1 || rc.calls["Snapshot"] != 1 {
 		t.Errorf("Scope read %v, want one Snapshot", rc.calls)
+	}
+}
+
+func (r *readCounter) Steps(ctx context.Context, id string) ([]store.Step, error) {
+	r.calls["Steps"]++
+	return r.Store.Steps(ctx, id)
+}
+
+// With a plan, GET /incidents/{id}'s detail reads the snapshot and the
+// steps only (the incident and plan come with the snapshot), and its run
+// is what the engine's Status says.
+func TestShowDetailWithAPlanReadsTheStepsOnly(t *testing.T) {
+	ctx := context.Background()
+	d, inc := planned(t)
+	if _, err := Plan(ctx, d, inc.ID, plan.Graceful); err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(ctx, engine.Deps{Store: d.Store}, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := e.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &readCounter{Store: d.Store, calls: map[string]int{}}
+	d.Store = rc
+	det, err := ShowDetail(ctx, d, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Run == nil || !reflect.DeepEqual(*det.Run, want) || len(want.Steps) == 0 {
+		t.Errorf("run %+v, want the engine's status %+v (with steps)", det.Run, want)
+	}
+	if len(rc.calls) != 2 || rc.calls["Snapshot"] != 1 || rc.calls["Steps"] != 1 {
+		t.Errorf("ShowDetail read %v, want one Snapshot and the steps", rc.calls)
 	}
 }

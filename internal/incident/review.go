@@ -173,6 +173,22 @@ func SetLeakedAt(ctx context.Context, d Deps, inc *store.Incident, t time.Time, 
 // another machine), else nil, warning so and what goes without it
 // (lost).
 func (d Deps) RecordedInventory(ctx context.Context, inc store.Incident, lost string) *inventory.Inventory {
+	return d.recordedInventory(inc, lost, func() (store.InventoryCopy, bool, error) { return d.Store.GetInventory(ctx, inc.ID) })
+}
+
+// SnapshotInventory is RecordedInventory for a snapshot read
+// store.WithInventory: the kept copy comes from the snapshot, not from
+// another read.
+func (d Deps) SnapshotInventory(snap store.Snapshot, lost string) *inventory.Inventory {
+	return d.recordedInventory(snap.Incident, lost, func() (store.InventoryCopy, bool, error) {
+		if snap.Inventory == nil {
+			return store.InventoryCopy{}, false, nil
+		}
+		return *snap.Inventory, true, nil
+	})
+}
+
+func (d Deps) recordedInventory(inc store.Incident, lost string, kept func() (store.InventoryCopy, bool, error)) *inventory.Inventory {
 	if inc.Inventory == "" {
 		return nil
 	}
@@ -180,7 +196,7 @@ func (d Deps) RecordedInventory(ctx context.Context, inc store.Incident, lost st
 	if inv, rep, err := inventory.Load(inc.Inventory, opts); err == nil && rep.OK() {
 		return inv
 	}
-	if c, ok, err := d.Store.GetInventory(ctx, inc.ID); err == nil && ok {
+	if c, ok, err := kept(); err == nil && ok {
 		if inv, rep, err := inventory.Parse(c.Path, c.Body, opts); err == nil && rep.OK() {
 			d.warn("inventory " + inc.Inventory + " is no longer readable as it was; using the copy kept when the incident was opened (" +
 				c.Saved.UTC().Format(time.RFC3339) + ")")

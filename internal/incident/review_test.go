@@ -88,11 +88,27 @@ func TestRecordedInventoryFallsBackToTheCopy(t *testing.T) {
 	if inv := d.RecordedInventory(ctx, inc, "going without"); inv != nil || len(warned) != 1 || !strings.HasSuffix(warned[0], "; going without") {
 		t.Fatalf("no file, no copy: %v, warned %q", inv, warned)
 	}
+	// GET /scope reads the copy with the snapshot (SnapshotInventory).
+	snapshot := func() store.Snapshot {
+		t.Helper()
+		snap, err := d.Store.Snapshot(ctx, inc.ID, store.WithInventory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snap
+	}
+	if inv := d.SnapshotInventory(snapshot(), "going without"); inv != nil || len(warned) != 2 || !strings.HasSuffix(warned[1], "; going without") {
+		t.Fatalf("snapshot, no file, no copy: %v, warned %q", inv, warned)
+	}
 	if err := d.Store.PutInventory(ctx, inc.ID, store.InventoryCopy{Path: inc.Inventory, Body: body}); err != nil {
 		t.Fatal(err)
 	}
 	inv := d.RecordedInventory(ctx, inc, "going without")
-	if inv == nil || inv.SystemByName("db") == nil || len(warned) != 2 || !strings.Contains(warned[1], "using the copy kept") {
+	if inv == nil || inv.SystemByName("db") == nil || len(warned) != 3 || !strings.Contains(warned[2], "using the copy kept") {
 		t.Fatalf("the copy: %v, warned %q", inv, warned)
+	}
+	inv = d.SnapshotInventory(snapshot(), "going without")
+	if inv == nil || inv.SystemByName("db") == nil || len(warned) != 4 || !strings.Contains(warned[3], "using the copy kept") {
+		t.Fatalf("snapshot, the copy: %v, warned %q", inv, warned)
 	}
 }

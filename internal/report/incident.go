@@ -209,32 +209,15 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 		in.Now = time.Now()
 	}
 	st, id := in.Store, in.Incident
-	inc, err := st.GetIncident(ctx, id)
+	// One read for the incident and its records, kept by the store
+	// between reads (the web UI builds a report per page load).
+	snap, err := st.Snapshot(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	occ, err := st.Occurrences(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	idents, err := st.Identities(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	cons, err := st.Consumers(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	events, err := st.Events(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+	inc, occ, idents, cons, events, revs := snap.Incident, snap.Occurrences, snap.Identities, snap.Consumers, snap.Events, snap.Reviews
 	r := &Incident{Version: Version, Incident: inc.ID, Generated: in.Now.UTC(), State: string(inc.State), Opened: inc.Created, Closed: inc.ClosedAt,
 		Timeline: []Moment{}, Reviews: []ReviewPhase{}, Remaining: []RemainingRisk{}, Standards: []Control{}}
-	revs, err := st.Reviews(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	r.Scope = scope.Compute(scope.Input{Incident: inc, Occurrences: occ, Identities: idents, Consumers: cons, Events: events, Inventory: in.Inventory, Now: in.Now,
 		NoBaseline: scope.ExposureWithoutBaseline(revs)})
 
@@ -271,17 +254,13 @@ func Build(ctx context.Context, in Input) (*Incident, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := st.AuditLog(ctx)
+	// This incident's entries through their index, not the whole log
+	// again (Verify has read it once).
+	mine, err := st.IncidentAudit(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	r.Audit = AuditState{Intact: vr.OK(), Entries: vr.Entries, Head: vr.Head, Witnessed: vr.Witnessed, Breaks: orEmpty(vr.Breaks)}
-	var mine []store.AuditEntry
-	for _, e := range entries {
-		if e.IncidentID == id {
-			mine = append(mine, e)
-		}
-	}
 	r.Audit.IncidentEntries = len(mine)
 
 	rotated, err := engine.RotatedAt(ctx, st, id)

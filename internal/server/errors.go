@@ -1,9 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/rekeyhq/rekey/internal/apierr"
 )
@@ -45,7 +49,34 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	apierr.Write(w, asAPIError(err))
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) { apierr.WriteJSON(w, status, v) }
+// writeJSON writes v as apierr.WriteJSON does, encoded first into a
+// reused buffer so that the response carries its Content-Length: a scope
+// is larger than net/http's buffer, and was sent chunked, in several
+// writes, with a fresh encoder buffer per request.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledJSON {
+			buf.Reset()
+			jsonBuffers.Put(buf)
+		}
+	}()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		apierr.WriteJSON(w, status, v) // as before: whatever it makes of v
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledJSON keeps a rare huge answer (a long incident list) from
+// staying allocated in the pool.
+const maxPooledJSON = 256 << 10
 
 // maxBody bounds a request body: every request of the API is a few
 // fields, and a server must not read an unbounded upload into memory.

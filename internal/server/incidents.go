@@ -210,12 +210,13 @@ func (s *Server) getScope(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	// One read for the incident and all its scope needs.
-	snap, err := d.Store.Snapshot(r.Context(), r.PathValue("id"))
+	// One read for the incident and all its scope needs, the kept
+	// inventory copy included (read when the file is gone).
+	snap, err := d.Store.Snapshot(r.Context(), r.PathValue("id"), store.WithInventory)
 	if err != nil {
 		return err
 	}
-	inv := d.RecordedInventory(r.Context(), snap.Incident, "consumers are shown as recorded at open")
+	inv := d.SnapshotInventory(snap, "consumers are shown as recorded at open")
 	writeJSON(w, http.StatusOK, incident.ScopeOf(snap, inv, s.now()))
 	return nil
 }

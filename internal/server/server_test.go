@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -164,5 +167,40 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	})
 	if rec := do(t, s.Handler(), "GET", "/api/v1/test/inner", "tok-viewer", ""); rec.Code != http.StatusInternalServerError {
 		t.Fatalf("an inner cancellation: %d, want 500", rec.Code)
+	}
+}
+
+// TestJSONAnswersCarryTheirLength: an answer larger than net/http's
+// buffer (a scope with its evidence) is sent with its Content-Length,
+// not chunked, and is what json.Encoder makes of the value, newline
+// included; the reused buffers do not leak one answer into the next.
+func TestJSONAnswersCarryTheirLength(t *testing.T) {
+	s, _ := newTestServer(t)
+	s.handle("GET", "/api/v1/test/big/{n}", auth.Read, "test route", func(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+		n, _ := strconv.Atoi(r.PathValue("n"))
+		writeJSON(w, http.StatusOK, map[string]any{"lines": slices.Repeat([]string{"evidence <line> & more"}, n)})
+		return nil
+	})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	for _, n := range []int{2000, 3, 500} {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/test/big/"+strconv.Itoa(n), nil)
+		req.Header.Set("Authorization", "Bearer tok-viewer")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		_ = json.NewEncoder(&want).Encode(map[string]any{"lines": slices.Repeat([]string{"evidence <line> & more"}, n)})
+		if resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 ||
+			resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(body, want.Bytes()) {
+			t.Fatalf("n=%d: status %d, Content-Length %d for %d bytes, Transfer-Encoding %v, type %q; body equal to the encoder's: %v",
+				n, resp.StatusCode, resp.ContentLength, len(body), resp.TransferEncoding, resp.Header.Get("Content-Type"), bytes.Equal(body, want.Bytes()))
+		}
 	}
 }

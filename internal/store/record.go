@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -198,6 +199,10 @@ type SnapshotPart int
 // /incidents/{id}); a scope alone does without those two queries.
 const WithRun SnapshotPart = 1
 
+// WithInventory adds the copy of the inventory kept when the incident
+// was opened (GET /scope falls back to it when the file is gone).
+const WithInventory SnapshotPart = 2
+
 // Snapshot is an incident with what it recorded that its scope is
 // computed from, as read at one instant (Store.Snapshot).
 type Snapshot struct {
@@ -213,4 +218,32 @@ type Snapshot struct {
 	// Plan is the stored plan, nil before one is made or without
 	// WithRun.
 	Plan *Plan
+	// Inventory is the kept inventory copy, nil without one or without
+	// WithInventory.
+	Inventory *InventoryCopy
+}
+
+// Clone returns s with its own copies of its lists and of the opener's
+// and plan's structs, so that a caller who sorts or changes them does not
+// change what another reader (the store's snapshot cache) holds. The
+// records' own lists and bodies are shared: readers do not change them.
+func (s Snapshot) Clone() Snapshot {
+	s.Occurrences = slices.Clone(s.Occurrences)
+	s.Identities = slices.Clone(s.Identities)
+	s.Consumers = slices.Clone(s.Consumers)
+	s.Events = slices.Clone(s.Events)
+	s.Reviews = slices.Clone(s.Reviews)
+	if s.Opener != nil {
+		o := *s.Opener
+		s.Opener = &o
+	}
+	if s.Plan != nil {
+		p := *s.Plan
+		s.Plan = &p
+	}
+	if s.Inventory != nil {
+		c := *s.Inventory
+		s.Inventory = &c
+	}
+	return s
 }

@@ -106,9 +106,12 @@ type Store interface {
 	// Snapshot returns incident id with its copies, identities,
 	// consumers, events and reviews, in the order the methods reading
 	// each return them, and with WithRun its opener's audit entry and
-	// its stored plan, read in one transaction: one consistent view, at
-	// the cost of one read instead of six, or eight (the API computes a
-	// scope per request).
+	// its stored plan, with WithInventory its kept inventory copy, read
+	// in one transaction: one consistent view, at the cost of one read
+	// instead of six, or eight (the API computes a scope per request).
+	// An implementation may keep snapshots and serve one again while
+	// nothing of the incident has changed since; each caller gets its own
+	// lists (Snapshot.Clone), whose records it must not change.
 	Snapshot(ctx context.Context, id string, with ...SnapshotPart) (Snapshot, error)
 
 	// Responder: plans, steps, sealed credentials, leases, audit log.

@@ -57,6 +57,10 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
+	// database/sql keeps 2 idle connections unless told: under 16
+	// concurrent requests the rest were closed after each use and the
+	// next request paid for a new backend (a fork and a login).
+	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

@@ -31,22 +31,48 @@ func (s *Store) PutInventory(ctx context.Context, id string, inv store.Inventory
 // GetInventory implements store.Store.
 func (s *Store) GetInventory(ctx context.Context, id string) (store.InventoryCopy, bool, error) {
 	const op = "store: get inventory"
+	// One statement is both the existence check and the read (GET
+	// /scope makes it on every request whose inventory file is gone).
 	var (
-		inv store.InventoryCopy
-		ok  bool
+		inv               store.InventoryCopy
+		got               string
+		path, body, saved sql.NullString
 	)
-	err := s.read(ctx, op, id, func(tx *sql.Tx) error {
-		var body, saved string
-		err := tx.QueryRowContext(ctx, `SELECT path, body, saved FROM incident_inventories WHERE incident_id = $1`, id).Scan(&inv.Path, &body, &saved)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		ok, inv.Body = true, []byte(body)
-		inv.Saved, err = store.ParseTime(saved)
-		return err
-	})
-	return inv, ok, err
+	err := s.db.QueryRowContext(ctx, `SELECT i.id, v.path, v.body, v.saved FROM incidents i
+		LEFT JOIN incident_inventories v ON v.incident_id = i.id WHERE i.id = $1`, id).Scan(&got, &path, &body, &saved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inv, false, notFound(op, id)
+	}
+	if err != nil {
+		return inv, false, wrap(op, id, err)
+	}
+	if !path.Valid {
+		return inv, false, nil
+	}
+	inv.Path, inv.Body = path.String, []byte(body.String)
+	if inv.Saved, err = store.ParseTime(saved.String); err != nil {
+		return store.InventoryCopy{}, false, wrap(op, id, err)
+	}
+	return inv, true, nil
+}
+
+// inventoryCopy reads incident id's kept inventory in tx, nil when none
+// was kept.
+func inventoryCopy(ctx context.Context, tx *sql.Tx, id string) (*store.InventoryCopy, error) {
+	var (
+		inv         store.InventoryCopy
+		body, saved string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT path, body, saved FROM incident_inventories WHERE incident_id = $1`, id).Scan(&inv.Path, &body, &saved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	inv.Body = []byte(body)
+	if inv.Saved, err = store.ParseTime(saved); err != nil {
+		return nil, err
+	}
+	return &inv, nil
 }

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +33,10 @@ import (
 type Dialect struct {
 	// Name of the engine, for messages: "sqlite", "postgres".
 	Name string
-	// ForUpdate is appended to the query that locks an incident row at the
-	// start of a write transaction: " FOR UPDATE" where the engine has row
-	// locks, "" where write transactions are exclusive anyway.
+	// ForUpdate is appended to the queries that lock the row they read
+	// in a write transaction (a token, a lease): " FOR UPDATE" where the
+	// engine has row locks, "" where write transactions are exclusive
+	// anyway.
 	ForUpdate string
 	// LockMigrations, when set, runs first in the migration transaction so
 	// that two processes opening a new database at once migrate it once.
@@ -60,6 +60,7 @@ type Store struct {
 	db    *sql.DB
 	d     Dialect
 	where string // the database, for messages (a path, a URL without its password)
+	snaps snapshotCache
 }
 
 var (
@@ -156,8 +157,10 @@ func wrap(op, path string, err error) error {
 	return errs.E(op, errs.Other, path, err)
 }
 
-// write runs fn in a write transaction holding incident id's row lock. An
-// unknown id is errs.NotFound.
+// write runs fn in a write transaction holding incident id's row lock,
+// which also raises the incident's version: a snapshot read before this
+// commits is not served again after it (snapshotCache). An unknown id is
+// errs.NotFound.
 func (s *Store) write(ctx context.Context, op, id string, fn func(*sql.Tx) error) error {
 	return s.tx(ctx, op, id, nil, func(tx *sql.Tx) error {
 		if err := s.lockIncident(ctx, tx, op, id); err != nil {
@@ -183,13 +186,22 @@ func (s *Store) read(ctx context.Context, op, id string, fn func(*sql.Tx) error)
 	})
 }
 
+// lockIncident raises incident id's version, which takes its row lock
+// where the engine has row locks (an UPDATE does, as SELECT … FOR UPDATE
+// would) and is serialised by the write transaction on SQLite.
 func (s *Store) lockIncident(ctx context.Context, tx *sql.Tx, op, id string) error {
-	var got string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM incidents WHERE id = $1`+s.d.ForUpdate, id).Scan(&got)
-	if errors.Is(err, sql.ErrNoRows) {
+	res, err := tx.ExecContext(ctx, `UPDATE incidents SET version = version + 1 WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
 		return notFound(op, id)
 	}
-	return err
+	return nil
 }
 
 func notFound(op, id string) error { return errs.E(op, errs.NotFound, id, store.ErrNotFound) }
@@ -768,12 +780,23 @@ func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
 
 // Snapshot implements store.Store. The incident's row is read first, in
 // the same transaction, which is also the check that it exists.
+//
+// A snapshot read before is served again while the incident's version
+// (raised by every write that holds the incident, in any process) is
+// the one it was read at: one indexed read instead of a dozen.
 func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotPart) (store.Snapshot, error) {
 	const op = "store: snapshot"
-	var out store.Snapshot
+	key := snapshotKey{id: id, parts: partsOf(with)}
+	if snap, ok := s.cachedSnapshot(ctx, key); ok {
+		return snap, nil
+	}
+	var (
+		out     store.Snapshot
+		version int64
+	)
 	err := s.tx(ctx, op, id, readOnly, func(tx *sql.Tx) error {
 		var err error
-		out.Incident, err = scanIncident(tx.QueryRowContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id = $1`, id))
+		out.Incident, err = scanIncident(withVersion{tx.QueryRowContext(ctx, `SELECT `+incidentCols+`, version FROM incidents WHERE id = $1`, id), &version})
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(op, id)
 		}
@@ -792,8 +815,16 @@ func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotP
 		if out.Events, err = events(ctx, tx, id); err != nil {
 			return err
 		}
-		if out.Reviews, err = reviews(ctx, tx, id); err != nil || !slices.Contains(with, store.WithRun) {
+		if out.Reviews, err = reviews(ctx, tx, id); err != nil {
 			return err
+		}
+		if key.parts.has(store.WithInventory) {
+			if out.Inventory, err = inventoryCopy(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if !key.parts.has(store.WithRun) {
+			return nil
 		}
 		if out.Opener, err = opener(ctx, tx, id); err != nil {
 			return err
@@ -804,7 +835,12 @@ func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotP
 	if err != nil {
 		return store.Snapshot{}, err
 	}
-	return out, nil
+	// The opener is an audit entry, which an append adds without the
+	// incident's lock: an incident without one yet is read again.
+	if !key.parts.has(store.WithRun) || out.Opener != nil {
+		s.snaps.put(key, version, out)
+	}
+	return out.Clone(), nil
 }
 
 // ---- helpers ----

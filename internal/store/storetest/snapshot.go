@@ -209,3 +209,144 @@ func testSnapshotOpenerAndPlan(t *testing.T, h Harness) {
 		t.Errorf("other incident's snapshot: opener %+v, plan %+v; want dave's open and no plan", o.Opener, o.Plan)
 	}
 }
+
+// testSnapshotSeesEveryWrite checks that a snapshot read again after a
+// write holds that write, whichever handle on the database made it (the
+// store keeps snapshots between reads: another process's write must
+// show as well as its own), and that a caller changing a snapshot's
+// lists does not change the next one.
+func testSnapshotSeesEveryWrite(t *testing.T, h Harness) {
+	addr := h.New(t)
+	s := open(t, h, addr)
+	other := open(t, h, addr) // another process on the same database
+	inc, _ := mustOpen(t, s, newIncident(t, "snapshot sees writes secret value"))
+	id := inc.ID
+	// want compares both kinds of snapshot of s with the separate reads.
+	want := func(after string) {
+		t.Helper()
+		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}, {store.WithInventory}} {
+			got, err := s.Snapshot(ctx(), id, with...)
+			if err != nil {
+				t.Fatalf("after %s: %v", after, err)
+			}
+			w := reads(t, s, id)
+			kept := got.Inventory
+			got.Opener, got.Plan, got.Inventory = nil, nil, nil
+			check(t, "snapshot after "+after, got, w)
+			if len(with) == 0 {
+				continue
+			}
+			if with[0] == store.WithInventory {
+				wc, err := orNil(s.GetInventory(ctx(), id))
+				if err != nil {
+					t.Fatal(err)
+				}
+				check(t, "snapshot inventory after "+after, kept, wc)
+				continue
+			}
+			full, _ := s.Snapshot(ctx(), id, with...)
+			log, err := s.IncidentAudit(ctx(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opener *store.AuditEntry
+			for i := range log {
+				if log[i].Action == "incident.open" {
+					opener = &log[i]
+					break
+				}
+			}
+			check(t, "snapshot opener after "+after, full.Opener, opener)
+			wp, err := orNil(s.GetPlan(ctx(), id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "snapshot plan after "+after, full.Plan, wp)
+		}
+	}
+	want("open")
+	mutate := func(snap store.Snapshot) {
+		for i := range snap.Events {
+			snap.Events[i].Source = "changed by a caller"
+		}
+		for i := range snap.Consumers {
+			snap.Consumers[i].Name = "changed by a caller"
+		}
+	}
+	steps := []struct {
+		what  string
+		write func(st store.Store) error
+	}{
+		{"audit open", func(st store.Store) error {
+			_, err := st.AppendAudit(ctx(), store.AuditEntry{Time: at(0), Actor: "alice", Action: "incident.open", IncidentID: id}, chainSign)
+			return err
+		}},
+		{"occurrences", func(st store.Store) error {
+			return st.PutOccurrences(ctx(), id, []store.Occurrence{{Fingerprint: inc.Fingerprint, Preview: inc.Preview, Rule: "postgres-dsn",
+				Path: ".env", Line: 1, Column: 2, FirstSeen: at(0), LastSeen: at(0)}})
+		}},
+		{"identity", func(st store.Store) error { return st.PutIdentity(ctx(), id, identity("v1")) }},
+		{"inventory copy", func(st store.Store) error {
+			return st.PutInventory(ctx(), id, store.InventoryCopy{Path: "/etc/rekey/inventory.yaml", Body: []byte("systems: []\n"), Saved: at(0)})
+		}},
+		{"identity again", func(st store.Store) error { return st.PutIdentity(ctx(), id, identity("v2")) }},
+		{"consumers", func(st store.Store) error {
+			return st.PutConsumers(ctx(), id, []store.Consumer{{Name: "orders-api", Identity: "orders_svc", Declared: true}})
+		}},
+		{"events", func(st store.Store) error {
+			return st.AddEvents(ctx(), id, []store.Event{{Time: at(time.Hour), Credential: "orders_svc", Source: "10.0.4.7", Action: "connect", File: "pg.csv", Line: 2}})
+		}},
+		{"more events", func(st store.Store) error {
+			return st.AddEvents(ctx(), id, []store.Event{{Time: at(2 * time.Hour), Credential: "orders_svc", Source: "10.0.4.8", Action: "connect", File: "pg.csv", Line: 3}})
+		}},
+		{"review", func(st store.Store) error {
+			return st.PutReview(ctx(), id, store.Review{Phase: "exposure", Created: at(0), Body: json.RawMessage(`{"has_baseline":false}`)})
+		}},
+		{"review update", func(st store.Store) error {
+			return st.UpdateReview(ctx(), id, "exposure", func(json.RawMessage) (json.RawMessage, error) {
+				return json.RawMessage(`{"has_baseline":true}`), nil
+			})
+		}},
+		{"plan", func(st store.Store) error {
+			return st.PutPlan(ctx(), id, store.Plan{Strategy: "split", Created: at(0), Body: json.RawMessage(`{"strategy":"split","steps":[]}`)})
+		}},
+		{"run state", func(st store.Store) error { return st.SetRunState(ctx(), id, store.RunRunning) }},
+		{"incident", func(st store.Store) error {
+			cur, err := st.GetIncident(ctx(), id)
+			if err != nil {
+				return err
+			}
+			cur.Identity = store.IdentityRef{System: "shop-db", Name: "orders_svc"}
+			cur.Notes = "updated"
+			return st.UpdateIncident(ctx(), cur)
+		}},
+		{"close", func(st store.Store) error { return st.CloseIncident(ctx(), id, at(3*time.Hour)) }},
+	}
+	for i, step := range steps {
+		// Alternate the writer: this handle, then the other process.
+		by := s
+		if i%2 == 1 {
+			by = other
+		}
+		for _, with := range [][]store.SnapshotPart{nil, {store.WithRun}, {store.WithInventory}} {
+			snap, err := s.Snapshot(ctx(), id, with...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mutate(snap)
+		}
+		if err := step.write(by); err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		want(step.what)
+	}
+}
+
+// orNil is what a read that reports ok=false for "none" found, as a
+// pointer: nil for none.
+func orNil[T any](v T, ok bool, err error) (*T, error) {
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &v, nil
+}

@@ -56,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 		{"Snapshot", testSnapshot},
 		{"SnapshotConsistent", testSnapshotConsistent},
 		{"SnapshotOpenerAndPlan", testSnapshotOpenerAndPlan},
+		{"SnapshotSeesEveryWrite", testSnapshotSeesEveryWrite},
 		{"Plan", testPlan},
 		{"Steps", testSteps},
 		{"SealOnce", testSealOnce},

@@ -188,7 +188,7 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		}
 	}
 	ref := provider.IdentityRef{System: role.System, Name: rec.Login}
-	if _, err := rot.Issue(ctx, provider.IssueRequest{From: from, Name: rec.Login, Secret: pw, ExpiresAt: rec.ExpiresAt, Drop: drop}); err != nil {
+	if _, err := rot.Issue(ctx, provider.IssueRequest{From: from, Name: rec.Login, Secret: pw, ExpiresAt: rec.ExpiresAt, Drop: drop, Generated: true}); err != nil {
 		// Nothing was handed out: end what may exist of the login now
 		// rather than at its expiry. Drop alone, which removes only a
 		// login rekey issued: the failure may be a role of that name that

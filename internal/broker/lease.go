@@ -67,7 +67,7 @@ type Leases struct {
 	checked  map[provider.IdentityRef]checked
 	checking map[provider.IdentityRef]chan struct{}
 	checkFor time.Duration // templateCheckFor; tests lengthen it
-	// rows commits issues' lease rows in groups.
+	// rows commits the lease rows of concurrent calls in groups.
 	rows rowGroup
 }
 
@@ -318,7 +318,7 @@ func (l *Leases) Renew(ctx context.Context, id, holder string, ttl time.Duration
 	if err := rot.Renew(ctx, provider.IdentityRef{System: rec.System, Name: rec.Login}, until); err != nil {
 		return time.Time{}, err
 	}
-	ok, err := l.st.UpdateBrokerLease(ctx, id, []string{store.BrokerActive}, store.BrokerActive, until)
+	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: id, From: []string{store.BrokerActive}, State: store.BrokerActive, ExpiresAt: until})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -394,16 +394,49 @@ func (l *Leases) revokeAll(ctx context.Context, f store.BrokerLeaseFilter, by st
 	}
 	n := 0
 	var errList []error
-	for _, rec := range recs {
-		ended, err := l.revokeOne(ctx, rec, by, ActionRevoke)
+	l.endAll(ctx, recs, by, ActionRevoke, func(_ store.BrokerLease, ended bool, err error) {
 		if ended {
 			n++
 		}
 		if err != nil {
 			errList = append(errList, err)
 		}
-	}
+	})
 	return n, errors.Join(errList...)
+}
+
+// endWorkers is how many leases endAll ends at once.
+const endWorkers = 8
+
+// endAll ends recs (revokeOne) several at a time and tells done of each,
+// one call at a time. Ending a lease is round trips to its system, a row
+// update and an audit entry: one after the other, a revocation of a
+// holder's or a role's leases, or a reaper's pass, paid a store commit
+// and an audit commit with its witness for each lease; at once, the rows
+// and the entries of the leases being ended are committed in groups
+// (rowGroup, audit.Log's group commit) and the systems' round trips
+// overlap.
+func (l *Leases) endAll(ctx context.Context, recs []store.BrokerLease, by, action string, done func(rec store.BrokerLease, ended bool, err error)) {
+	var mu sync.Mutex
+	next := make(chan store.BrokerLease)
+	var wg sync.WaitGroup
+	for range min(endWorkers, len(recs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rec := range next {
+				ended, err := l.revokeOne(ctx, rec, by, action)
+				mu.Lock()
+				done(rec, ended, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, rec := range recs {
+		next <- rec
+	}
+	close(next)
+	wg.Wait()
 }
 
 // revokeOne ends rec's login (revoke, end sessions, drop), moves the lease
@@ -429,7 +462,7 @@ func (l *Leases) revokeOne(ctx context.Context, rec store.BrokerLease, by, actio
 	if action == ActionReap {
 		final = store.BrokerReaped
 	}
-	ok, err := l.st.UpdateBrokerLease(ctx, rec.ID, live, final, time.Time{})
+	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: rec.ID, From: live, State: final})
 	if err != nil || !ok {
 		return false, errors.Join(endErr, err)
 	}

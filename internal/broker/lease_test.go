@@ -160,6 +160,22 @@ func (e *env) connect(t testing.TB, l *Lease) (*pgx.Conn, error) {
 	return conn, err
 }
 
+// allRevoked checks that every lease matching f is revoked and its login
+// gone, and returns them.
+func (e *env) allRevoked(t testing.TB, f store.BrokerLeaseFilter) []store.BrokerLease {
+	t.Helper()
+	recs, err := e.leases.List(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.State != store.BrokerRevoked || roleExists(t, e.c, r.Login) {
+			t.Errorf("lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
+		}
+	}
+	return recs
+}
+
 func roleExists(t testing.TB, c *testutil.PGCluster, name string) bool {
 	t.Helper()
 	var ok bool
@@ -379,15 +395,7 @@ func TestLeaseRevokeHolderRoleIdentity(t *testing.T) {
 	if alive(conns[k.ID]) {
 		t.Error("RevokeRole left the session")
 	}
-	recs, err := e.leases.List(ctx, store.BrokerLeaseFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if r.State != store.BrokerRevoked || roleExists(t, e.c, r.Login) {
-			t.Errorf("lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
-		}
-	}
+	e.allRevoked(t, store.BrokerLeaseFilter{})
 	entries, _ := e.st.AuditLog(ctx)
 	var revokes int
 	for _, en := range entries {
@@ -610,5 +618,86 @@ func TestLeaseTemplateCheckedOnceAtATime(t *testing.T) {
 	}
 	if c := g.calls.Load(); c != 1 {
 		t.Fatalf("%d inspections for %d concurrent checks, want 1", c, n)
+	}
+}
+
+// endsInFlight is a system whose Revoke, the first step of ending a
+// lease, waits until want calls are in flight at once (or 10 s
+// passes): it shows whether leases are ended one after the other.
+type endsInFlight struct {
+	provider.Provider
+	provider.Rotator
+	provider.SessionTerminator
+	want     int64
+	inFlight atomic.Int64
+	most     atomic.Int64
+}
+
+func (p *endsInFlight) Revoke(ctx context.Context, id provider.IdentityRef) error {
+	n := p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	for {
+		if most := p.most.Load(); n <= most || p.most.CompareAndSwap(most, n) {
+			break
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.most.Load() < p.want && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return p.Rotator.Revoke(ctx, id)
+}
+
+// A role's leases, and a reaper's pass, are ended several at a time, so
+// that their rows and audit entries are committed in groups; each is
+// still ended and recorded.
+func TestLeaseEndsSeveralAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 6 {
+		e.issue(t, fmt.Sprintf("system:serviceaccount:orders:w%d", i), "rw", 0)
+	}
+	sys := &endsInFlight{Provider: e.pg, Rotator: e.pg.(provider.Rotator), SessionTerminator: e.pg.(provider.SessionTerminator), want: 3}
+	leases, err := NewLeases(LeaseConfig{Inventory: e.inv, Store: e.st, Audit: e.log, Systems: map[string]provider.Provider{"shop-db": sys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := leases.RevokeRole(ctx, "rw", "admin"); err != nil || n != 6 {
+		t.Fatalf("RevokeRole: %d %v, want 6", n, err)
+	}
+	if most := sys.most.Load(); most < sys.want {
+		t.Errorf("at most %d leases were being ended at once, want %d or more", most, sys.want)
+	}
+	recs := e.allRevoked(t, store.BrokerLeaseFilter{Role: "rw"})
+	entries, err := e.st.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := map[string]bool{}
+	for _, en := range entries {
+		var d detail
+		if en.Action == ActionRevoke && json.Unmarshal(en.Detail, &d) == nil {
+			revoked[d.ID] = true
+		}
+	}
+	if len(recs) != 6 || len(revoked) != 6 {
+		t.Errorf("%d leases, %d revocations in the audit log, want 6 of each", len(recs), len(revoked))
+	}
+
+	// The reaper's pass: three leases of 2 s, past their expiry.
+	var last *Lease
+	for i := range 3 {
+		last = e.issue(t, fmt.Sprintf("system:serviceaccount:orders:s%d", i), "short", 0)
+	}
+	time.Sleep(time.Until(last.ExpiresAt) + 10*time.Millisecond)
+	sys.most.Store(0)
+	reaped, err := leases.Reap(ctx)
+	if err != nil || len(reaped) != 3 {
+		t.Fatalf("Reap: %d %v, want 3", len(reaped), err)
+	}
+	if most := sys.most.Load(); most < sys.want {
+		t.Errorf("the reaper ended at most %d leases at once, want %d or more", most, sys.want)
+	}
+	if r, err := e.log.Verify(ctx); err != nil || !r.OK() {
+		t.Errorf("audit log after the revocations: %v %+v", err, r.Breaks)
 	}
 }

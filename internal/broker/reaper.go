@@ -30,15 +30,14 @@ func (l *Leases) Reap(ctx context.Context) ([]Reaped, error) {
 	}
 	var out []Reaped
 	var errList []error
-	for _, rec := range recs {
-		moved, err := l.revokeOne(ctx, rec, ByReaper, ActionReap)
+	l.endAll(ctx, recs, ByReaper, ActionReap, func(rec store.BrokerLease, moved bool, err error) {
 		if moved {
 			out = append(out, Reaped{Lease: rec, Lag: l.now().Sub(rec.ExpiresAt)})
 		}
 		if err != nil {
 			errList = append(errList, err)
 		}
-	}
+	})
 	return out, errors.Join(errList...)
 }
 

@@ -132,7 +132,8 @@ type Lease struct {
 // person's call.
 //
 // The lease is written to the store (state issuing) before the login
-// exists, so that a process dying mid-way leaves a row the reaper ends.
+// exists, so that a process dying mid-way leaves a row the reaper ends;
+// it is active, and its issue audited, before the secret is returned.
 func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 	const op = "broker: issue lease"
 	if d == nil || !d.Allowed {
@@ -197,13 +198,21 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		_, _ = l.st.UpdateBrokerLease(context.WithoutCancel(ctx), rec.ID, []string{store.BrokerIssuing}, store.BrokerRevoked, time.Time{})
 		return nil, err
 	}
+	// The row's move to active and the issue's audit entry are written at
+	// once, two commits that overlap rather than follow each other (each
+	// was a third of a Redis lease's time). The secret is returned only
+	// when both are done; when either fails the login is ended, and an
+	// issue entry already written is followed by the revocation's.
+	active := rec
+	active.State = store.BrokerActive
+	audited := make(chan error, 1)
+	go func() { audited <- l.record(ctx, rec.Holder, ActionIssue, leaseDetail(active, d.Policy, "")) }()
 	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: rec.ID, From: []string{store.BrokerIssuing}, State: store.BrokerActive})
 	if err == nil && !ok {
 		err = errs.New(op, errs.Conflict, rec.ID, "the lease was ended while it was being issued (its expiry passed)")
 	}
-	if err == nil {
-		rec.State = store.BrokerActive
-		err = l.record(ctx, rec.Holder, ActionIssue, leaseDetail(rec, d.Policy, ""))
+	if auditErr := <-audited; err == nil {
+		rec, err = active, auditErr
 	}
 	if err != nil {
 		// An unrecorded lease must not exist: end it.

@@ -701,3 +701,36 @@ func TestLeaseEndsSeveralAtOnce(t *testing.T) {
 		t.Errorf("audit log after the revocations: %v %+v", err, r.Breaks)
 	}
 }
+
+// A lease whose issue cannot be audited is not handed out: its login is
+// ended and its row is not left active.
+func TestLeaseIssueUnaudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first := e.issue(t, "system:serviceaccount:orders:a", "rw", 0)
+	// A witness naming an entry the log does not hold: Append refuses.
+	entries, err := e.st.AuditLog(ctx)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("audit log: %v %d entries", err, len(entries))
+	}
+	seq := entries[len(entries)-1].Seq
+	if err := os.WriteFile(filepath.Join(e.auditFiles, "witness"), fmt.Appendf(nil, "%d %s\n", seq, strings.Repeat("0", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.leases.Issue(ctx, e.decide(t, "system:serviceaccount:orders:b", "rw", 0))
+	if err == nil {
+		t.Fatalf("issued %s with an audit log that refuses appends", l.Login)
+	}
+	recs, err := e.leases.List(ctx, store.BrokerLeaseFilter{Role: "rw"})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("leases: %v %d, want 2", err, len(recs))
+	}
+	for _, r := range recs {
+		if r.ID == first.ID {
+			continue
+		}
+		if r.State == store.BrokerActive || roleExists(t, e.c, r.Login) {
+			t.Errorf("unaudited lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -732,5 +733,46 @@ func TestLeaseIssueUnaudited(t *testing.T) {
 		if r.State == store.BrokerActive || roleExists(t, e.c, r.Login) {
 			t.Errorf("unaudited lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
 		}
+	}
+}
+
+// dropThenCancel is a system that cancels a context once it has dropped
+// a login: a reaper stopped in the middle of a pass.
+type dropThenCancel struct {
+	provider.Provider
+	provider.Rotator
+	provider.SessionTerminator
+	cancel context.CancelFunc
+}
+
+func (p *dropThenCancel) Drop(ctx context.Context, id provider.IdentityRef) error {
+	defer p.cancel()
+	return p.Rotator.Drop(ctx, id)
+}
+
+// A lease ended by a pass that the reaper's context cut short is reported
+// all the same.
+func TestReaperReportsPassCutShort(t *testing.T) {
+	e := newEnv(t)
+	l := e.issue(t, "system:serviceaccount:orders:api", "short", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sys := &dropThenCancel{Provider: e.pg, Rotator: e.pg.(provider.Rotator), SessionTerminator: e.pg.(provider.SessionTerminator), cancel: cancel}
+	leases, err := NewLeases(LeaseConfig{Inventory: e.inv, Store: e.st, Audit: e.log, Systems: map[string]provider.Provider{"shop-db": sys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(l.ExpiresAt) + 10*time.Millisecond)
+	var reported []string
+	r := &Reaper{Leases: leases, OnReap: func(x Reaped) { reported = append(reported, x.Lease.ID) }, OnError: func(err error) { t.Log(err) }}
+	if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	recs, err := leases.List(context.Background(), store.BrokerLeaseFilter{ID: l.ID})
+	if err != nil || len(recs) != 1 || recs[0].State != store.BrokerReaped {
+		t.Fatalf("lease after the pass: %v %+v", err, recs)
+	}
+	if !slices.Equal(reported, []string{l.ID}) {
+		t.Errorf("reported %v, want the lease reaped (%s)", reported, l.ID)
 	}
 }

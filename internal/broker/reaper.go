@@ -64,16 +64,18 @@ func (r *Reaper) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		reaped, err := r.Leases.Reap(ctx)
+		// Leases ended by a pass that ctx cut short were ended all the
+		// same: they are reported.
+		if r.OnReap != nil {
+			for _, x := range reaped {
+				r.OnReap(x)
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil && r.OnError != nil {
 			r.OnError(err)
-		}
-		if r.OnReap != nil {
-			for _, x := range reaped {
-				r.OnReap(x)
-			}
 		}
 		select {
 		case <-ctx.Done():

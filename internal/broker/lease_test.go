@@ -574,6 +574,21 @@ type inspectGate struct {
 	gate    chan struct{}
 }
 
+func (e *env) inspectGate() *inspectGate {
+	return &inspectGate{Provider: e.pg, entered: make(chan struct{}), gate: make(chan struct{})}
+}
+
+// checkAsync runs checkTemplate with g in a goroutine; its error arrives
+// on the channel.
+func (e *env) checkAsync(g *inspectGate, role *inventory.BrokerRole, from provider.IdentityRef) chan error {
+	c := make(chan error, 1)
+	go func() {
+		_, err := e.leases.checkTemplate(context.Background(), "test", g, role, from)
+		c <- err
+	}()
+	return c
+}
+
 func (g *inspectGate) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
 	if g.calls.Add(1) == 1 {
 		close(g.entered)
@@ -588,7 +603,7 @@ func (g *inspectGate) Inspect(ctx context.Context, ref provider.IdentityRef) (*p
 func TestLeaseTemplateCheckedOnceAtATime(t *testing.T) {
 	e := newEnv(t)
 	e.leases.checkFor = time.Hour
-	g := &inspectGate{Provider: e.pg, entered: make(chan struct{}), gate: make(chan struct{})}
+	g := e.inspectGate()
 	role := e.inv.Broker.RoleByName("rw")
 	from := provider.IdentityRef{System: "shop-db", Name: e.tmpl}
 	const n = 20
@@ -774,5 +789,54 @@ func TestReaperReportsPassCutShort(t *testing.T) {
 	}
 	if !slices.Equal(reported, []string{l.ID}) {
 		t.Errorf("reported %v, want the lease reaped (%s)", reported, l.ID)
+	}
+}
+
+// While a template that passed a moment ago is checked again, requests
+// use that pass rather than wait; once a check fails, the pass is not
+// used any more.
+func TestLeaseTemplateRecheckDoesNotStall(t *testing.T) {
+	e := newEnv(t)
+	e.leases.checkFor = time.Minute
+	g := e.inspectGate()
+	// The risky template fails its check (PostgreSQL: CREATEROLE the
+	// inventory does not keep); it passed one 61 s ago.
+	role := e.inv.Broker.RoleByName("risky")
+	from := provider.IdentityRef{System: "shop-db", Name: e.risky}
+	e.leases.checked[from] = checked{ok: true, at: time.Now().Add(-61 * time.Second)}
+	first := e.checkAsync(g, role, from)
+	<-g.entered // the first request is checking, held at the gate
+	second := e.checkAsync(g, role, from)
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Errorf("a request during the re-check: %v, want the previous pass", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("a request during the re-check waited for it")
+	}
+	close(g.gate)
+	if err := <-first; errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("the re-check: %v, want Invalid (the template holds CREATEROLE)", err)
+	}
+	// The next check, held at its gate: a request meanwhile waits for it
+	// and gets its failure, not the pass from before the failed one.
+	g2 := e.inspectGate()
+	third := e.checkAsync(g2, role, from)
+	<-g2.entered
+	fourth := e.checkAsync(g2, role, from)
+	// Give the fourth the chance to answer early (it is what fails);
+	// nothing here depends on how long anything takes.
+	select {
+	case err := <-fourth:
+		t.Errorf("a request after the failed re-check answered before the next check: %v", err)
+		fourth <- err
+	case <-time.After(time.Second):
+	}
+	close(g2.gate)
+	for _, c := range []chan error{third, fourth} {
+		if err := <-c; errs.KindOf(err) != errs.Invalid {
+			t.Errorf("after the failed re-check: %v, want Invalid", err)
+		}
 	}
 }

@@ -91,3 +91,62 @@ func TestLeaseRowsCommittedTogether(t *testing.T) {
 		t.Fatalf("update through the group: %v %v", ok, err)
 	}
 }
+
+// heldTwice holds its first WriteBrokerLeases call until first closes
+// and its second until second closes.
+type heldTwice struct {
+	store.Store
+	calls         atomic.Int32
+	entered       chan struct{}
+	first, second chan struct{}
+}
+
+func (h *heldTwice) WriteBrokerLeases(ctx context.Context, c []store.BrokerLease, u []store.BrokerLeaseUpdate) ([]bool, []bool, error) {
+	switch h.calls.Add(1) {
+	case 1:
+		close(h.entered)
+		<-h.first
+	case 2:
+		<-h.second
+	}
+	return h.Store.WriteBrokerLeases(ctx, c, u)
+}
+
+// The caller that committed a batch returns while the rows queued
+// meanwhile are committed, rather than committing for them.
+func TestLeaseRowsCommitterReturns(t *testing.T) {
+	e := newEnv(t)
+	h := &heldTwice{Store: e.st, entered: make(chan struct{}), first: make(chan struct{}), second: make(chan struct{})}
+	l := e.newLeases(t, h, e.log)
+	now := time.Now().UTC()
+	mk := func(i int) store.BrokerLease {
+		return store.BrokerLease{ID: fmt.Sprintf("ret%d-%d", i, now.UnixNano()), Role: "rw", System: "shop-db", Identity: e.tmpl,
+			Login: fmt.Sprintf("%s_lret%d", e.tmpl, i), Holder: "k8s:w", IssuedAt: now, ExpiresAt: now.Add(time.Minute),
+			MaxExpiresAt: now.Add(time.Hour), State: store.BrokerIssuing}
+	}
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- l.createRow(context.Background(), mk(0)) }()
+	<-h.entered
+	go func() { second <- l.createRow(context.Background(), mk(1)) }()
+	for queued, deadline := 0, time.Now().Add(60*time.Second); queued != 1; time.Sleep(time.Millisecond) {
+		l.rows.mu.Lock()
+		queued = len(l.rows.queue)
+		l.rows.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the second row did not queue")
+		}
+	}
+	close(h.first)
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Errorf("first row: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the first row's committer did not return while the next commit was held")
+	}
+	close(h.second)
+	if err := <-second; err != nil {
+		t.Errorf("second row: %v", err)
+	}
+}

@@ -9,13 +9,14 @@ import (
 )
 
 // rowGroup commits the lease rows of concurrent issues, renewals and ends
-// together, as audit.Log commits its appends: a caller that finds no
-// commit under way commits every row queued, and the rows queued
-// meanwhile go in the next commit; the others wait for the commit that
-// holds theirs. Each issue writes two rows (the lease in state issuing
-// before its login exists, then active), and on SQLite each write was a
-// commit with an fsync of its own on the store's one connection: what
-// bounded the issuance rate once the PostgreSQL side took one round trip.
+// together, as
+// audit.Log commits its appends: a caller that finds no commit under way
+// commits every row queued, again and again until the queue is empty; the
+// others wait for the commit that holds theirs. Each issue writes two rows
+// (the lease in state issuing before its login exists, then active), and
+// on SQLite each write was a commit with an fsync of its own on the
+// store's one connection: what bounded the issuance rate once the
+// PostgreSQL side took one round trip.
 type rowGroup struct {
 	mu    sync.Mutex
 	busy  bool
@@ -58,30 +59,19 @@ func (g *rowGroup) write(ctx context.Context, st store.BrokerLeases, p *pendingR
 		return p.ok, p.err
 	}
 	g.busy = true
+	for len(g.queue) > 0 {
+		batch := g.queue
+		g.queue = nil
+		g.mu.Unlock()
+		// Not the leader's cancellation: the batch holds other requests'
+		// rows.
+		commitRows(context.WithoutCancel(ctx), st, batch)
+		g.mu.Lock()
+	}
+	g.busy = false
 	g.mu.Unlock()
-	// Not the leader's cancellation: the batch holds other requests' rows.
-	g.commit(context.WithoutCancel(ctx), st)
 	<-p.done
 	return p.ok, p.err
-}
-
-// commit commits the rows queued; rows queued meanwhile are committed by
-// a goroutine of its own, so that the caller that committed this batch
-// returns instead of committing for others for as long as rows keep
-// coming.
-func (g *rowGroup) commit(ctx context.Context, st store.BrokerLeases) {
-	g.mu.Lock()
-	batch := g.queue
-	g.queue = nil
-	g.mu.Unlock()
-	commitRows(ctx, st, batch)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.queue) == 0 {
-		g.busy = false
-		return
-	}
-	go g.commit(ctx, st)
 }
 
 // commitRows writes batch in one store call and hands each row its result.

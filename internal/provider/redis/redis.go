@@ -391,23 +391,20 @@ type call struct {
 	err, errIO error
 }
 
-// send runs the round trip of the calls queued; calls queued meanwhile
-// are sent by a goroutine of its own, so that the caller that sent this
-// batch returns with its replies instead of sending for others for as
-// long as calls keep coming.
+// send runs the queued calls' round trips until the queue is empty.
 func (p *Redis) send() {
-	p.qmu.Lock()
-	batch := p.queue
-	p.queue = nil
-	p.qmu.Unlock()
-	p.roundTrip(batch)
-	p.qmu.Lock()
-	defer p.qmu.Unlock()
-	if len(p.queue) == 0 {
-		p.sending = false
-		return
+	for {
+		p.qmu.Lock()
+		batch := p.queue
+		p.queue = nil
+		if len(batch) == 0 {
+			p.sending = false
+			p.qmu.Unlock()
+			return
+		}
+		p.qmu.Unlock()
+		p.roundTrip(batch)
 	}
-	go p.send()
 }
 
 // roundTrip sends batch in one pipeline and hands each call its replies.

@@ -1,14 +1,12 @@
 package redis
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -637,95 +635,5 @@ func TestSanitize(t *testing.T) {
 	// mangling the message.
 	if got := p.san.Clean("context canceled", "x"); got != "context canceled" {
 		t.Errorf("sanitize with a one-letter secret = %q", got)
-	}
-}
-
-// The caller that sent a round trip returns with its replies while the
-// calls queued meanwhile are sent, rather than sending for them: here
-// the server holds its reply to the second round trip.
-func TestSenderReturnsBeforeNextRoundTrip(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	gotFirst, answerFirst, answerSecond := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		r := bufio.NewReader(c)
-		for {
-			v, err := readValue(r)
-			if err != nil {
-				return
-			}
-			cmd, _ := v.strings()
-			var reply string
-			switch strings.ToUpper(cmd[0]) {
-			case "HELLO":
-				reply = "-ERR unknown command\r\n"
-			case "PING":
-				reply = "+PONG\r\n"
-			case "CLIENT":
-				reply = ":7\r\n"
-			case "ECHO":
-				if cmd[1] == "first" {
-					close(gotFirst)
-					<-answerFirst
-				} else {
-					<-answerSecond
-				}
-				reply = "$" + strconv.Itoa(len(cmd[1])) + "\r\n" + cmd[1] + "\r\n"
-			}
-			if _, err := c.Write([]byte(reply)); err != nil {
-				return
-			}
-		}
-	}()
-	p, err := open(context.Background(), provider.Config{System: "cache", Admin: secret.FromString("redis://" + l.Addr().String())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	first := make(chan error, 1)
-	go func() {
-		vs, err := p.exec(context.Background(), "first", []string{"ECHO", "first"})
-		if err == nil && vs[0].str != "first" {
-			err = fmt.Errorf("reply %+v", vs[0])
-		}
-		first <- err
-	}()
-	<-gotFirst
-	second := make(chan error, 1)
-	go func() {
-		_, err := p.exec(context.Background(), "second", []string{"ECHO", "second"})
-		second <- err
-	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		p.qmu.Lock()
-		queued := len(p.queue)
-		p.qmu.Unlock()
-		if queued == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second call did not queue")
-		}
-	}
-	close(answerFirst)
-	select {
-	case err := <-first:
-		if err != nil {
-			t.Errorf("first call: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("the first call's sender did not return while the next round trip was held")
-	}
-	close(answerSecond)
-	if err := <-second; err != nil {
-		t.Errorf("second call: %v", err)
 	}
 }

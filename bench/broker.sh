@@ -9,6 +9,8 @@
 #   - postgres: broker.Leases.Issue, 20 goroutines, the store on SQLite and
 #               on PostgreSQL;
 #   - mariadb, redis: the same on those systems (store on SQLite);
+#               each of these then revokes its leases in one call, as
+#               `rekey leases revoke --role` does (revokes/s);
 #   - reaper:   how long after its expiry each 2 s lease is ended.
 #
 # Every lease is audited as in production (SQLite: a commit, an fsync, and

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,22 @@ func (e *env) connect(t testing.TB, l *Lease) (*pgx.Conn, error) {
 	return conn, err
 }
 
+// allRevoked checks that every lease matching f is revoked and its login
+// gone, and returns them.
+func (e *env) allRevoked(t testing.TB, f store.BrokerLeaseFilter) []store.BrokerLease {
+	t.Helper()
+	recs, err := e.leases.List(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.State != store.BrokerRevoked || roleExists(t, e.c, r.Login) {
+			t.Errorf("lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
+		}
+	}
+	return recs
+}
+
 func roleExists(t testing.TB, c *testutil.PGCluster, name string) bool {
 	t.Helper()
 	var ok bool
@@ -222,6 +239,16 @@ func TestLeaseIssueAndUse(t *testing.T) {
 	}
 	if d := until.Sub(l.ExpiresAt); d < -time.Millisecond || d > time.Millisecond {
 		t.Errorf("VALID UNTIL %v, lease expires %v", until, l.ExpiresAt)
+	}
+	// The lease's password is generated: its verifier has one iteration,
+	// so that CREATE ROLE's own PBKDF2 check costs nothing (the provider's
+	// Issue says why that is safe).
+	var stored string
+	if err := e.c.Pool(t).QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", l.Login).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "SCRAM-SHA-256$1:") {
+		t.Errorf("verifier %.20s…, want one of 1 iteration", stored)
 	}
 
 	// The store and the audit log hold the lease, never its secret.
@@ -369,15 +396,7 @@ func TestLeaseRevokeHolderRoleIdentity(t *testing.T) {
 	if alive(conns[k.ID]) {
 		t.Error("RevokeRole left the session")
 	}
-	recs, err := e.leases.List(ctx, store.BrokerLeaseFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if r.State != store.BrokerRevoked || roleExists(t, e.c, r.Login) {
-			t.Errorf("lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
-		}
-	}
+	e.allRevoked(t, store.BrokerLeaseFilter{})
 	entries, _ := e.st.AuditLog(ctx)
 	var revokes int
 	for _, en := range entries {
@@ -555,6 +574,21 @@ type inspectGate struct {
 	gate    chan struct{}
 }
 
+func (e *env) inspectGate() *inspectGate {
+	return &inspectGate{Provider: e.pg, entered: make(chan struct{}), gate: make(chan struct{})}
+}
+
+// checkAsync runs checkTemplate with g in a goroutine; its error arrives
+// on the channel.
+func (e *env) checkAsync(g *inspectGate, role *inventory.BrokerRole, from provider.IdentityRef) chan error {
+	c := make(chan error, 1)
+	go func() {
+		_, err := e.leases.checkTemplate(context.Background(), "test", g, role, from)
+		c <- err
+	}()
+	return c
+}
+
 func (g *inspectGate) Inspect(ctx context.Context, ref provider.IdentityRef) (*provider.Identity, error) {
 	if g.calls.Add(1) == 1 {
 		close(g.entered)
@@ -569,7 +603,7 @@ func (g *inspectGate) Inspect(ctx context.Context, ref provider.IdentityRef) (*p
 func TestLeaseTemplateCheckedOnceAtATime(t *testing.T) {
 	e := newEnv(t)
 	e.leases.checkFor = time.Hour
-	g := &inspectGate{Provider: e.pg, entered: make(chan struct{}), gate: make(chan struct{})}
+	g := e.inspectGate()
 	role := e.inv.Broker.RoleByName("rw")
 	from := provider.IdentityRef{System: "shop-db", Name: e.tmpl}
 	const n = 20
@@ -600,5 +634,209 @@ func TestLeaseTemplateCheckedOnceAtATime(t *testing.T) {
 	}
 	if c := g.calls.Load(); c != 1 {
 		t.Fatalf("%d inspections for %d concurrent checks, want 1", c, n)
+	}
+}
+
+// endsInFlight is a system whose Revoke, the first step of ending a
+// lease, waits until want calls are in flight at once (or 10 s
+// passes): it shows whether leases are ended one after the other.
+type endsInFlight struct {
+	provider.Provider
+	provider.Rotator
+	provider.SessionTerminator
+	want     int64
+	inFlight atomic.Int64
+	most     atomic.Int64
+}
+
+func (p *endsInFlight) Revoke(ctx context.Context, id provider.IdentityRef) error {
+	n := p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
+	for {
+		if most := p.most.Load(); n <= most || p.most.CompareAndSwap(most, n) {
+			break
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); p.most.Load() < p.want && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return p.Rotator.Revoke(ctx, id)
+}
+
+// A role's leases, and a reaper's pass, are ended several at a time, so
+// that their rows and audit entries are committed in groups; each is
+// still ended and recorded.
+func TestLeaseEndsSeveralAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 6 {
+		e.issue(t, fmt.Sprintf("system:serviceaccount:orders:w%d", i), "rw", 0)
+	}
+	sys := &endsInFlight{Provider: e.pg, Rotator: e.pg.(provider.Rotator), SessionTerminator: e.pg.(provider.SessionTerminator), want: 3}
+	leases, err := NewLeases(LeaseConfig{Inventory: e.inv, Store: e.st, Audit: e.log, Systems: map[string]provider.Provider{"shop-db": sys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := leases.RevokeRole(ctx, "rw", "admin"); err != nil || n != 6 {
+		t.Fatalf("RevokeRole: %d %v, want 6", n, err)
+	}
+	if most := sys.most.Load(); most < sys.want {
+		t.Errorf("at most %d leases were being ended at once, want %d or more", most, sys.want)
+	}
+	recs := e.allRevoked(t, store.BrokerLeaseFilter{Role: "rw"})
+	entries, err := e.st.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := map[string]bool{}
+	for _, en := range entries {
+		var d detail
+		if en.Action == ActionRevoke && json.Unmarshal(en.Detail, &d) == nil {
+			revoked[d.ID] = true
+		}
+	}
+	if len(recs) != 6 || len(revoked) != 6 {
+		t.Errorf("%d leases, %d revocations in the audit log, want 6 of each", len(recs), len(revoked))
+	}
+
+	// The reaper's pass: three leases of 2 s, past their expiry.
+	var last *Lease
+	for i := range 3 {
+		last = e.issue(t, fmt.Sprintf("system:serviceaccount:orders:s%d", i), "short", 0)
+	}
+	time.Sleep(time.Until(last.ExpiresAt) + 10*time.Millisecond)
+	sys.most.Store(0)
+	reaped, err := leases.Reap(ctx)
+	if err != nil || len(reaped) != 3 {
+		t.Fatalf("Reap: %d %v, want 3", len(reaped), err)
+	}
+	if most := sys.most.Load(); most < sys.want {
+		t.Errorf("the reaper ended at most %d leases at once, want %d or more", most, sys.want)
+	}
+	if r, err := e.log.Verify(ctx); err != nil || !r.OK() {
+		t.Errorf("audit log after the revocations: %v %+v", err, r.Breaks)
+	}
+}
+
+// A lease whose issue cannot be audited is not handed out: its login is
+// ended and its row is not left active.
+func TestLeaseIssueUnaudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first := e.issue(t, "system:serviceaccount:orders:a", "rw", 0)
+	// A witness naming an entry the log does not hold: Append refuses.
+	entries, err := e.st.AuditLog(ctx)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("audit log: %v %d entries", err, len(entries))
+	}
+	seq := entries[len(entries)-1].Seq
+	if err := os.WriteFile(filepath.Join(e.auditFiles, "witness"), fmt.Appendf(nil, "%d %s\n", seq, strings.Repeat("0", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.leases.Issue(ctx, e.decide(t, "system:serviceaccount:orders:b", "rw", 0))
+	if err == nil {
+		t.Fatalf("issued %s with an audit log that refuses appends", l.Login)
+	}
+	recs, err := e.leases.List(ctx, store.BrokerLeaseFilter{Role: "rw"})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("leases: %v %d, want 2", err, len(recs))
+	}
+	for _, r := range recs {
+		if r.ID == first.ID {
+			continue
+		}
+		if r.State == store.BrokerActive || roleExists(t, e.c, r.Login) {
+			t.Errorf("unaudited lease %s: state %s, login exists %v", r.ID, r.State, roleExists(t, e.c, r.Login))
+		}
+	}
+}
+
+// dropThenCancel is a system that cancels a context once it has dropped
+// a login: a reaper stopped in the middle of a pass.
+type dropThenCancel struct {
+	provider.Provider
+	provider.Rotator
+	provider.SessionTerminator
+	cancel context.CancelFunc
+}
+
+func (p *dropThenCancel) Drop(ctx context.Context, id provider.IdentityRef) error {
+	defer p.cancel()
+	return p.Rotator.Drop(ctx, id)
+}
+
+// A lease ended by a pass that the reaper's context cut short is reported
+// all the same.
+func TestReaperReportsPassCutShort(t *testing.T) {
+	e := newEnv(t)
+	l := e.issue(t, "system:serviceaccount:orders:api", "short", 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sys := &dropThenCancel{Provider: e.pg, Rotator: e.pg.(provider.Rotator), SessionTerminator: e.pg.(provider.SessionTerminator), cancel: cancel}
+	leases, err := NewLeases(LeaseConfig{Inventory: e.inv, Store: e.st, Audit: e.log, Systems: map[string]provider.Provider{"shop-db": sys}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(l.ExpiresAt) + 10*time.Millisecond)
+	var reported []string
+	r := &Reaper{Leases: leases, OnReap: func(x Reaped) { reported = append(reported, x.Lease.ID) }, OnError: func(err error) { t.Log(err) }}
+	if err := r.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v, want context.Canceled", err)
+	}
+	recs, err := leases.List(context.Background(), store.BrokerLeaseFilter{ID: l.ID})
+	if err != nil || len(recs) != 1 || recs[0].State != store.BrokerReaped {
+		t.Fatalf("lease after the pass: %v %+v", err, recs)
+	}
+	if !slices.Equal(reported, []string{l.ID}) {
+		t.Errorf("reported %v, want the lease reaped (%s)", reported, l.ID)
+	}
+}
+
+// While a template that passed a moment ago is checked again, requests
+// use that pass rather than wait; once a check fails, the pass is not
+// used any more.
+func TestLeaseTemplateRecheckDoesNotStall(t *testing.T) {
+	e := newEnv(t)
+	e.leases.checkFor = time.Minute
+	g := e.inspectGate()
+	// The risky template fails its check (PostgreSQL: CREATEROLE the
+	// inventory does not keep); it passed one 61 s ago.
+	role := e.inv.Broker.RoleByName("risky")
+	from := provider.IdentityRef{System: "shop-db", Name: e.risky}
+	e.leases.checked[from] = checked{ok: true, at: time.Now().Add(-61 * time.Second)}
+	first := e.checkAsync(g, role, from)
+	<-g.entered // the first request is checking, held at the gate
+	second := e.checkAsync(g, role, from)
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Errorf("a request during the re-check: %v, want the previous pass", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("a request during the re-check waited for it")
+	}
+	close(g.gate)
+	if err := <-first; errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("the re-check: %v, want Invalid (the template holds CREATEROLE)", err)
+	}
+	// The next check, held at its gate: a request meanwhile waits for it
+	// and gets its failure, not the pass from before the failed one.
+	g2 := e.inspectGate()
+	third := e.checkAsync(g2, role, from)
+	<-g2.entered
+	fourth := e.checkAsync(g2, role, from)
+	// Give the fourth the chance to answer early (it is what fails);
+	// nothing here depends on how long anything takes.
+	select {
+	case err := <-fourth:
+		t.Errorf("a request after the failed re-check answered before the next check: %v", err)
+		fourth <- err
+	case <-time.After(time.Second):
+	}
+	close(g2.gate)
+	for _, c := range []chan error{third, fourth} {
+		if err := <-c; errs.KindOf(err) != errs.Invalid {
+			t.Errorf("after the failed re-check: %v, want Invalid", err)
+		}
 	}
 }

@@ -30,15 +30,14 @@ func (l *Leases) Reap(ctx context.Context) ([]Reaped, error) {
 	}
 	var out []Reaped
 	var errList []error
-	for _, rec := range recs {
-		moved, err := l.revokeOne(ctx, rec, ByReaper, ActionReap)
+	l.endAll(ctx, recs, ByReaper, ActionReap, func(rec store.BrokerLease, moved bool, err error) {
 		if moved {
 			out = append(out, Reaped{Lease: rec, Lag: l.now().Sub(rec.ExpiresAt)})
 		}
 		if err != nil {
 			errList = append(errList, err)
 		}
-	}
+	})
 	return out, errors.Join(errList...)
 }
 
@@ -65,16 +64,18 @@ func (r *Reaper) Run(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		reaped, err := r.Leases.Reap(ctx)
+		// Leases ended by a pass that ctx cut short were ended all the
+		// same: they are reported.
+		if r.OnReap != nil {
+			for _, x := range reaped {
+				r.OnReap(x)
+			}
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil && r.OnError != nil {
 			r.OnError(err)
-		}
-		if r.OnReap != nil {
-			for _, x := range reaped {
-				r.OnReap(x)
-			}
 		}
 		select {
 		case <-ctx.Done():

@@ -8,7 +8,8 @@ import (
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
-// rowGroup commits the lease rows of concurrent issues together, as
+// rowGroup commits the lease rows of concurrent issues, renewals and ends
+// together, as
 // audit.Log commits its appends: a caller that finds no commit under way
 // commits every row queued, again and again until the queue is empty; the
 // others wait for the commit that holds theirs. Each issue writes two rows
@@ -42,8 +43,8 @@ func (l *Leases) createRow(ctx context.Context, rec store.BrokerLease) error {
 	return err
 }
 
-// updateRow is store.UpdateBrokerLease with the rows of concurrent issues
-// (a missing lease reports false).
+// updateRow is store.UpdateBrokerLease with the rows of concurrent
+// issues, renewals and ends (a missing lease reports false).
 func (l *Leases) updateRow(ctx context.Context, u store.BrokerLeaseUpdate) (bool, error) {
 	return l.rows.write(ctx, l.st, &pendingRow{update: u})
 }

@@ -31,6 +31,11 @@ type IssueRequest struct {
 	// (dangerous attributes the inventory does not keep), as Inspect
 	// names them ("CREATEROLE", "+@all", "GRANT OPTION ON *.*"…).
 	Drop []string
+	// Generated says Secret was drawn at random by rekey (secret.Generate,
+	// 128 bits or more), never chosen by a person: a system may then leave
+	// out the key stretching that protects guessable passwords, which only
+	// costs time (see the PostgreSQL provider's Issue).
+	Generated bool
 }
 
 // Credential is a login rekey issued, or the one it replaces.

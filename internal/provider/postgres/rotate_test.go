@@ -337,7 +337,8 @@ func TestRevokeRefusesAdministrator(t *testing.T) {
 // Issue hashes with the cluster's iteration count (what open reads from
 // scram_iterations, 4096 where the server has no such setting), and the
 // server takes a verifier of any count for a login with the clear
-// password: here one open reads, and one rekey was told differs from it.
+// password: here one open reads, one rekey was told differs from it, and
+// the single iteration of a generated secret.
 func TestIssueVerifierIterations(t *testing.T) {
 	t.Parallel()
 	p, c := openTest(t)
@@ -355,10 +356,14 @@ func TestIssueVerifierIterations(t *testing.T) {
 	}
 	from := testutil.RandomName("rkfrom")
 	c.CreateRole(t, from, testutil.RandomName("pw"), "NOLOGIN")
-	for _, iter := range []int{want, want + 904} {
-		p.scramIter = iter
+	for _, tc := range []struct {
+		iter, want int
+		generated  bool
+	}{{want, want, false}, {want + 904, want + 904, false}, {want, generatedIterations, true}} {
+		p.scramIter = tc.iter
+		iter := tc.want
 		name, pw := testutil.RandomName("rkit"), testutil.RandomName("pw")
-		issueTest(t, p, provider.IssueRequest{From: ref(from), Name: name, Secret: secret.FromString(pw), ExpiresAt: time.Now().Add(time.Hour)})
+		issueTest(t, p, provider.IssueRequest{From: ref(from), Name: name, Secret: secret.FromString(pw), ExpiresAt: time.Now().Add(time.Hour), Generated: tc.generated})
 		var stored string
 		if err := p.pool.QueryRow(ctx, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", name).Scan(&stored); err != nil {
 			t.Fatal(err)

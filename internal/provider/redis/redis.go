@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -51,8 +52,14 @@ type Redis struct {
 	// san removes the admin URL and its password, raw and URL-encoded from every error text.
 	san provider.Sanitizer
 
+	// qmu guards the calls queued for the next round trip (see exec).
+	qmu     sync.Mutex
+	queue   []*call
+	sending bool
+
 	mu     sync.Mutex
 	c      *conn
+	trips  int             // round trips made, for the tests
 	own    map[string]bool // CLIENT ids of the provider's own connections
 	closed bool
 
@@ -329,38 +336,149 @@ func (p *Redis) authErr(se *serverError) error {
 	return errs.New(p.op, errs.Other, "", p.san.Clean("connect: "+se.msg))
 }
 
-// exec runs cmds, pipelined, on the provider's connection. A connection
-// that was already open and turns out broken (the server restarted, an
-// idle timeout closed it) is dialled again once.
+// exec runs cmds, pipelined, on the provider's connection. Calls made
+// while a round trip is under way are queued, and the next round trip
+// sends every queued call's commands in one pipeline: the broker issues
+// leases from many requests at once, each two round trips (ACL GETUSER of
+// the template, then ACL SETUSER), and one at a time on the one
+// connection they were most of a Redis lease's time. Replies come back in
+// order, so each call gets its own. A connection that was already open
+// and turns out broken (the server restarted, an idle timeout closed it)
+// is dialled again once and the batch sent again, as a single call was.
 func (p *Redis) exec(ctx context.Context, what string, cmds ...[]string) ([]value, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, errs.New(p.op, errs.Invalid, "", what+": the provider is closed")
-	}
 	// A cancelled caller gets its cancellation, whether or not the round
 	// trip would have been fast enough to notice it.
 	if err := ctx.Err(); err != nil {
 		return nil, p.ioErr(what, err)
+	}
+	c := &call{ctx: ctx, cmds: cmds, done: make(chan struct{})}
+	p.qmu.Lock()
+	p.queue = append(p.queue, c)
+	lead := !p.sending
+	p.sending = true
+	p.qmu.Unlock()
+	if lead {
+		p.send()
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		// Its commands may still run, as when a round trip is cut.
+		return nil, p.ioErr(what, ctx.Err())
+	}
+	switch {
+	case errors.Is(c.err, errClosed):
+		return nil, errs.New(p.op, errs.Invalid, "", what+": the provider is closed")
+	case c.err != nil:
+		return nil, c.err
+	case c.errIO != nil:
+		return nil, p.ioErr(what, c.errIO)
+	}
+	return c.out, nil
+}
+
+// errClosed is a call on a closed provider.
+var errClosed = errors.New("closed")
+
+// call is one exec waiting for its replies.
+type call struct {
+	ctx  context.Context
+	cmds [][]string
+	done chan struct{}
+	out  []value
+	// err is a failure to connect (worded already) or errClosed; errIO a
+	// round trip that failed, which exec words with its own what.
+	err, errIO error
+}
+
+// send runs the queued calls' round trips until the queue is empty.
+func (p *Redis) send() {
+	for {
+		p.qmu.Lock()
+		batch := p.queue
+		p.queue = nil
+		if len(batch) == 0 {
+			p.sending = false
+			p.qmu.Unlock()
+			return
+		}
+		p.qmu.Unlock()
+		p.roundTrip(batch)
+	}
+}
+
+// roundTrip sends batch in one pipeline and hands each call its replies.
+// A batch of one runs under its caller's context, as every call did
+// before calls were batched; a larger one until the latest of its
+// callers' deadlines, or until every caller has given up.
+func (p *Redis) roundTrip(batch []*call) {
+	ctx := batch[0].ctx
+	if len(batch) > 1 {
+		latest := time.Time{}
+		for _, c := range batch {
+			d, ok := c.ctx.Deadline()
+			if !ok {
+				d = time.Now().Add(callTimeout)
+			}
+			if d.After(latest) {
+				latest = d
+			}
+		}
+		bctx, cancel := context.WithDeadline(context.Background(), latest)
+		defer cancel()
+		var left atomic.Int64
+		left.Store(int64(len(batch)))
+		for _, c := range batch {
+			stop := context.AfterFunc(c.ctx, func() {
+				if left.Add(-1) == 0 {
+					cancel()
+				}
+			})
+			defer stop()
+		}
+		ctx = bctx
+	}
+	var cmds [][]string
+	for _, c := range batch {
+		cmds = append(cmds, c.cmds...)
+	}
+	vs, err, errIO := p.execAll(ctx, cmds)
+	for _, c := range batch {
+		if c.err, c.errIO = err, errIO; err == nil && errIO == nil {
+			c.out, vs = vs[:len(c.cmds):len(c.cmds)], vs[len(c.cmds):]
+		}
+		close(c.done)
+	}
+}
+
+// execAll runs cmds on the connection, dialling it first when there is
+// none, and again once when a connection that was open turns out broken.
+// err is a failure to connect or errClosed, errIO a failed round trip.
+func (p *Redis) execAll(ctx context.Context, cmds [][]string) (vs []value, err, errIO error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errClosed, nil
 	}
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {
 			c, err := p.dial(ctx)
 			if err != nil {
-				return nil, err
+				return nil, err, nil
 			}
 			p.c = c
 		}
+		p.trips++
 		vs, err := p.c.roundTrip(ctx, cmds)
 		if err == nil {
-			return vs, nil
+			return vs, nil, nil
 		}
 		p.c.close()
 		delete(p.own, p.c.id)
 		p.c = nil
 		if fresh || attempt > 0 || ctx.Err() != nil || errors.Is(err, errProtocol) {
-			return nil, p.ioErr(what, err)
+			return nil, nil, err
 		}
 	}
 }

@@ -422,6 +422,58 @@ func TestReconnect(t *testing.T) {
 	}
 }
 
+// Calls made while a round trip is under way go together in the next
+// one, and each gets its own replies.
+func TestCallsShareRoundTrips(t *testing.T) {
+	t.Parallel()
+	p := openTest(t)
+	const n = 10
+	names := make([]string, n)
+	for i := range names {
+		names[i] = newUserName()
+		createUser(t, names[i], "on", "~"+names[i]+":*", "+get")
+	}
+	p.mu.Lock() // the connection is busy: the calls queue
+	before := p.trips
+	got := make([]*account, n)
+	errList := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errList[i] = p.getUser(context.Background(), "read "+names[i], names[i])
+		}()
+	}
+	// One caller sends (and waits for the connection); the others queue.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.qmu.Lock()
+		queued := len(p.queue)
+		p.qmu.Unlock()
+		if queued == n-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			p.mu.Unlock()
+			t.Fatalf("%d calls queued, want %d", queued, n-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.mu.Unlock()
+	wg.Wait()
+	for i, name := range names {
+		if errList[i] != nil || got[i] == nil || got[i].u.Name != name || !slices.Contains(got[i].u.Root.Keys, "~"+name+":*") {
+			t.Errorf("getUser(%s) = %+v, %v", name, got[i], errList[i])
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if trips := p.trips - before; trips != 2 {
+		t.Errorf("%d calls took %d round trips, want 2 (the first alone, then the others together)", n, trips)
+	}
+}
+
 func TestIdentifyCancelled(t *testing.T) {
 	t.Parallel()
 	p := openTest(t)

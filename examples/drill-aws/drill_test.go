@@ -72,6 +72,13 @@ func TestDrillAWS(t *testing.T) {
 	if !strings.Contains(out.Report, out.Incident) || !strings.Contains(out.Report, "T1078.004") {
 		t.Errorf("the report does not name the incident and ATT&CK T1078.004")
 	}
+	// The cloud-specific actions: the revoke-older-sessions deny on the
+	// user and the backdoor key's deletion a second person approved.
+	for _, step := range []string{"terminate:aws/deploy-bot", out.Waiting} {
+		if step == "" || !strings.Contains(out.Report, step) {
+			t.Errorf("the report does not name the step %q", step)
+		}
+	}
 	checkCopies(t, out)
 }
 

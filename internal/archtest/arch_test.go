@@ -215,3 +215,43 @@ func TestNoPackageUsesInit(t *testing.T) {
 		return nil
 	})
 }
+
+// TestTestServersDoNotImportTheirProvider: a provider's test server
+// (internal/provider/NAME/NAMEtest, written from the service's published
+// API reference) shares no code with the provider or the API clients it
+// stands in front of, so that a misreading of the reference in one
+// cannot hide the same misreading in the other.
+func TestTestServersDoNotImportTheirProvider(t *testing.T) {
+	servers := 0
+	for dir, p := range loadPackages(t) {
+		parts := strings.Split(dir, "/")
+		if len(parts) != 4 || parts[0] != "internal" || parts[1] != "provider" || !strings.HasSuffix(parts[3], "test") {
+			continue
+		}
+		servers++
+		for im := range p.imports {
+			if forbiddenToTestServers(im) {
+				t.Errorf("test server %s imports %s", dir, im)
+			}
+		}
+	}
+	if servers < 5 {
+		t.Errorf("found %d test servers under internal/provider/*/, want at least the five of the cloud systems", servers)
+	}
+	for _, im := range []string{"internal/provider", "internal/provider/awsiam", "internal/kubeapi", "internal/gitlabapi", "internal/deliver/k8ssecret"} {
+		if !forbiddenToTestServers(im) {
+			t.Errorf("a test server importing %s is allowed", im)
+		}
+	}
+}
+
+// forbiddenToTestServers: the providers, their shared API clients and
+// the deliveries that reach the same services.
+func forbiddenToTestServers(im string) bool {
+	for _, p := range []string{"internal/provider", "internal/kubeapi", "internal/gitlabapi", "internal/deliver"} {
+		if im == p || strings.HasPrefix(im, p+"/") {
+			return true
+		}
+	}
+	return false
+}

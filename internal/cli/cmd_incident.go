@@ -37,6 +37,7 @@ type openOpts struct {
 	logs      []string
 	leakedAt  string
 	format    string
+	useLeaked bool
 }
 
 func newIncidentOpenCmd(g *globals) *cobra.Command {
@@ -80,8 +81,12 @@ EXIT STATUS
 	c.Flags().StringVar(&o.leakedAt, "leaked-at", "", "when the secret was exposed (RFC 3339)")
 	c.Flags().StringArrayVar(&o.logs, "logs", nil, "log files or quoted globs (** for any depth) to read for uses of the identity, besides the inventory's logs (repeatable)")
 	c.Flags().StringVar(&o.format, "format", "table", "output format: table (the id alone) or json")
+	c.Flags().BoolVar(&o.useLeaked, "use-leaked", false, useLeakedHelp)
 	return c
 }
+
+// useLeakedHelp is --use-leaked's help, for open and respond.
+const useLeakedHelp = "prove the secret with one request made with it where no other way exists (AWS sts:GetCallerIdentity, GitHub GET /user); the system logs it as the key's use, and the audit log names who allowed it"
 
 // openResult is the JSON of `incident open`.
 type openResult = incident.OpenView
@@ -110,7 +115,7 @@ func runIncidentOpen(ctx context.Context, g *globals, o *openOpts, out io.Writer
 		return err
 	}
 	defer done()
-	res, err := incident.Open(ctx, d, incident.OpenOptions{Secret: s, KeyID: o.secret.keyID, LeakedAt: leakedAt, Logs: o.logs, InventoryPath: o.inventory})
+	res, err := incident.Open(ctx, d, incident.OpenOptions{Secret: s, KeyID: o.secret.keyID, UseLeaked: o.useLeaked, LeakedAt: leakedAt, Logs: o.logs, InventoryPath: o.inventory})
 	if err != nil {
 		return err
 	}

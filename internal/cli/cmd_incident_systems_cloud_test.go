@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/keys/keytest"
 	"github.com/rekeyhq/rekey/internal/provider/awsiam/awsiamtest"
+	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/sqlite"
 )
 
 // openJSON runs incident open with the secret in $LEAKED and returns what
@@ -91,4 +94,44 @@ systems:
 	if strings.Contains(r.stdout+r.stderr, keySecret) || strings.Contains(r.stdout+r.stderr, adminSecret) {
 		t.Error("a secret access key is printed")
 	}
+	if useLeaked := auditEntries(t, env["REKEY_HOME"], "identify.use-leaked"); len(useLeaked) != 0 {
+		t.Errorf("audited %v without --use-leaked", useLeaked)
+	}
+
+	// --use-leaked: one sts:GetCallerIdentity signed with the key proves
+	// it, and the audit log names who allowed it, and where.
+	u := run(t, env, "", "incident", "open", "--secret-env", "LEAKED", "--inventory", inv, "--use-leaked", "--as", "alice")
+	if u.code != 0 {
+		t.Fatalf("open --use-leaked: exit %d: %s", u.code, u.stderr)
+	}
+	if n := srv.Signed(keyID); n != 1 {
+		t.Errorf("%d request(s) signed with the leaked key under --use-leaked, want the one that proves it", n)
+	}
+	if got := auditEntries(t, env["REKEY_HOME"], "identify.use-leaked"); len(got) != 1 || !strings.Contains(got[0], "alice") || !strings.Contains(got[0], "aws-prod") {
+		t.Errorf("audit of --use-leaked: %v, want one entry by alice naming aws-prod", got)
+	}
+}
+
+// auditEntries returns "actor detail" of the audit entries of action.
+func auditEntries(t *testing.T, home, action string) []string {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(home, store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.DB().Query("SELECT actor || ' ' || detail FROM audit_log WHERE action = ? ORDER BY seq", action)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -108,7 +108,9 @@ func newLeasesRenewCmd(g *globals) *cobra.Command {
 		Use:   "renew ID",
 		Short: "Extend a lease (and the login's expiry on its system)",
 		Long: `Renew moves a lease's expiry to now + --ttl, on the system too where it enforces
-expiry (PostgreSQL VALID UNTIL). The renewal is in the audit log.
+expiry (PostgreSQL VALID UNTIL). The renewal is in the audit log. A credential
+whose expiry its system fixed when it made it (a Vault or GitLab token) cannot
+be renewed: replace it before it lapses.
 
 EXIT STATUS
   0  renewed
@@ -187,8 +189,16 @@ func renewOnSystem(ctx context.Context, g *globals, st store.Store, l store.Leas
 	if !ok {
 		return errs.New("leases renew", errs.Unsupported, l.ID, "system "+l.System+" cannot renew logins with this rekey")
 	}
-	if err := r.Renew(ctx, provider.IdentityRef{System: l.System, Name: l.Login}, until); err != nil && !errors.Is(err, provider.ErrUnsupported) {
-		return err
+	err = r.Renew(ctx, provider.IdentityRef{System: l.System, Name: l.Login}, until)
+	if errors.Is(err, provider.ErrUnsupported) {
+		// The system would still refuse the credential at its old expiry
+		// (a Vault or GitLab token's is fixed when it is made): moving
+		// only rekey's record would hide the outage it announces.
+		when := ""
+		if l.Expires != nil {
+			when = " before " + l.Expires.UTC().Format(time.RFC3339)
+		}
+		return errs.New("leases renew", errs.Unsupported, l.ID, "system "+l.System+" cannot extend this credential's expiry: replace it"+when+" (rekey plan)")
 	}
-	return nil
+	return err
 }

@@ -30,6 +30,7 @@ type respondOpts struct {
 	yes          bool
 	report       string
 	reportFormat string
+	useLeaked    bool
 }
 
 func newRespondCmd(g *globals) *cobra.Command {
@@ -75,6 +76,7 @@ EXIT STATUS
 	c.Flags().BoolVar(&o.yes, "yes", false, "do not ask before changing systems")
 	c.Flags().StringVar(&o.report, "report", "", "where to write the report (default $REKEY_HOME/reports/ID.FORMAT): a file is replaced atomically, a device or pipe written in place, a directory or symbolic link refused")
 	c.Flags().StringVar(&o.reportFormat, "report-format", "md", "report format: md, html or json")
+	c.Flags().BoolVar(&o.useLeaked, "use-leaked", false, useLeakedHelp)
 	return c
 }
 
@@ -101,7 +103,7 @@ func runRespond(ctx context.Context, g *globals, o *respondOpts, out io.Writer) 
 	// 1 open (or resume)
 	stage(out, 1, "open", "the incident for this secret")
 	var buf bytes.Buffer
-	if err := runIncidentOpen(ctx, g, &openOpts{secret: held, inventory: o.inventory, logs: o.logs, leakedAt: o.leakedAt, format: "json"}, &buf); err != nil {
+	if err := runIncidentOpen(ctx, g, &openOpts{secret: held, inventory: o.inventory, logs: o.logs, leakedAt: o.leakedAt, format: "json", useLeaked: o.useLeaked}, &buf); err != nil {
 		return err
 	}
 	var opened openResult

@@ -115,6 +115,9 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 	if err != nil {
 		return nil, err
 	}
+	// gen is this attempt's answer: its expiry is not part of the sealed
+	// form, so a resumed step keeps the expiry its lease already holds.
+	var gen *provider.Credential
 	if !ok {
 		keep, err := e.sealedKeyIDs(ctx, st.System)
 		if err != nil {
@@ -140,6 +143,7 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 			return nil, err
 		}
 		e.d.Masker.Add(c.Secret)
+		gen = c
 		e.failpoint(st.ID, "generated")
 		if cred, err = e.sealGenerated(ctx, slot, c); err != nil {
 			return nil, err
@@ -148,6 +152,9 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 	now := e.d.Now()
 	l := store.Lease{ID: LeaseID(e.inc.ID, st.System, st.Login), IncidentID: e.inc.ID, System: st.System, Login: st.Login,
 		Consumer: st.Consumer, Issued: now, State: store.LeaseActive}
+	if err := e.leaseExpiry(ctx, &l, gen); err != nil {
+		return nil, err
+	}
 	if err := e.d.Store.PutLease(ctx, l); err != nil {
 		return nil, err
 	}
@@ -156,6 +163,26 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 		detail = fmt.Sprintf("rotated key %s of %s/%s into %s: the leaked one no longer works", st.Key, st.System, st.Identity, cred.KeyID)
 	}
 	return map[string]any{"login": st.Login, "key_id": cred.KeyID, "detail": detail}, nil
+}
+
+// leaseExpiry gives l the expiry the system set on the generated
+// credential (a Vault or GitLab token; an IAM key has none), so that
+// `rekey leases --expiring` lists it before it lapses. Without this
+// attempt's answer (a resumed step), the lease already stored keeps its.
+func (e *Engine) leaseExpiry(ctx context.Context, l *store.Lease, gen *provider.Credential) error {
+	if gen != nil {
+		if !gen.ExpiresAt.IsZero() {
+			until := gen.ExpiresAt.UTC()
+			l.Expires, l.Enforced = &until, gen.Enforced
+		}
+		return nil
+	}
+	ls, err := e.d.Store.Leases(ctx, store.LeaseFilter{ID: l.ID})
+	if err != nil || len(ls) == 0 {
+		return err
+	}
+	l.Expires, l.Enforced = ls[0].Expires, ls[0].Enforced
+	return nil
 }
 
 // rotateKey replaces the leaked key st.Key in one call

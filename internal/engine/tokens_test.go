@@ -211,6 +211,15 @@ func TestVaultEmergencyRevokesAtOnce(t *testing.T) {
 	if _, err := s.Client(got).Logical().Read("secret/data/app/config"); err != nil {
 		t.Errorf("the delivered token cannot read what the leaked one could: %v", err)
 	}
+	// The replacement has the leaked token's one-hour TTL, which Vault
+	// enforces: its lease says so, for rekey leases --expiring.
+	ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("leases %+v %v: want the replacement's", ls, err)
+	}
+	if l := ls[0]; l.Expires == nil || !l.Enforced || l.Expires.Before(time.Now().Add(50*time.Minute)) || l.Expires.After(time.Now().Add(61*time.Minute)) {
+		t.Errorf("lease %+v: want an enforced expiry in about an hour", l)
+	}
 }
 
 // TestGitLabProjectTokenIsRotatedEvenWhenGraceful: a project access

@@ -28,6 +28,10 @@ type OpenOptions struct {
 	// pair (an AWS access key id), else "".
 	Secret secret.Secret
 	KeyID  string
+	// UseLeaked lets identify prove the secret with one request made
+	// with it where that is the only way (AWS, GitHub); each system
+	// allowed to is named in the audit log.
+	UseLeaked bool
 	// LeakedAt, when set, is when a person says it leaked; else the
 	// earliest copy's time is taken.
 	LeakedAt *time.Time
@@ -122,7 +126,9 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 	}
 	// Identified before the incident is opened: an incident the watcher
 	// opened for the same identity (without the secret) is joined.
-	idents := d.Systems(inv).Identify(ctx, Leaked{Secret: o.Secret, KeyID: o.KeyID}, d.say)
+	var allowed []string
+	idents := d.Systems(inv).Identify(ctx, Leaked{Secret: o.Secret, KeyID: o.KeyID, UseLeaked: o.UseLeaked,
+		Used: func(sys string) { allowed = append(allowed, sys) }}, d.say)
 	kind := kindOf(det, o.Secret)
 	inc, existing, joined, err := OpenOrJoin(ctx, st, store.Incident{
 		Fingerprint: fp.Of(o.Secret),
@@ -141,6 +147,13 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 			action = "incident.join"
 		}
 		if _, err := d.Audit.Append(ctx, d.Actor, action, inc.ID, map[string]string{"fingerprint": string(inc.Fingerprint), "inventory": inv.File}); err != nil {
+			return OpenOutcome{}, err
+		}
+	}
+	if len(allowed) > 0 {
+		// The leaked secret may have signed a request of its own, which the
+		// system logs as the key's use: say who allowed it, and where.
+		if _, err := d.Audit.Append(ctx, d.Actor, "identify.use-leaked", inc.ID, map[string]string{"systems": strings.Join(allowed, ",")}); err != nil {
 			return OpenOutcome{}, err
 		}
 	}

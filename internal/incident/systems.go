@@ -82,6 +82,12 @@ type Leaked struct {
 	// KeyID is the public id given with the secret (an AWS access key
 	// id); "" for a plain secret.
 	KeyID string
+	// UseLeaked allows a system that can prove the secret only by a
+	// request made with it (AWS sts:GetCallerIdentity, GitHub GET /user)
+	// to make one; Used is called with each system that was so asked,
+	// for the audit log.
+	UseLeaked bool
+	Used      func(system string)
 }
 
 // Identify asks every system of the inventory whose secret l is, and
@@ -104,9 +110,16 @@ func (s Systems) Identify(ctx context.Context, l Leaked, say func(string, ...any
 			continue
 		}
 		var matches []provider.Match
-		if ki, ok := p.(provider.KeyIdentifier); ok && l.KeyID != "" {
-			matches, err = ki.IdentifyKey(ctx, provider.IdentifyRequest{KeyID: l.KeyID, Secret: l.Secret})
-		} else {
+		ki, byKey := p.(provider.KeyIdentifier)
+		li, byUse := p.(provider.LeakedIdentifier)
+		switch {
+		case byKey && l.KeyID != "":
+			l.used(sys.Name)
+			matches, err = ki.IdentifyKey(ctx, provider.IdentifyRequest{KeyID: l.KeyID, Secret: l.Secret, UseLeaked: l.UseLeaked})
+		case byUse && l.UseLeaked:
+			l.used(sys.Name)
+			matches, err = li.IdentifyUsingLeaked(ctx, l.Secret)
+		default:
 			matches, err = p.Identify(ctx, l.Secret)
 		}
 		if err != nil {
@@ -120,6 +133,13 @@ func (s Systems) Identify(ctx context.Context, l Leaked, say func(string, ...any
 		p.Close()
 	}
 	return out
+}
+
+// used reports system to l.Used when the leaked secret may be used on it.
+func (l Leaked) used(system string) {
+	if l.UseLeaked && l.Used != nil {
+		l.Used(system)
+	}
 }
 
 // inspect records one matching identity with what the system says of it.

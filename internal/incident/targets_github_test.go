@@ -81,3 +81,35 @@ func TestPreflightRefusesGitHubAdminWithoutRepoScope(t *testing.T) {
 		t.Error("preflight wrote the secret")
 	}
 }
+
+// TestIdentifyUsesTheLeakedTokenOnlyWhenAllowed: GitHub names a classic
+// token's owner only to a request made with it, so without UseLeaked the
+// token is never sent as a credential and its owner stays unknown; with
+// it, one GET /user names the owner and the system is reported for the
+// audit log.
+func TestIdentifyUsesTheLeakedTokenOnlyWhenAllowed(t *testing.T) {
+	g := githubtest.New()
+	t.Cleanup(g.Close)
+	g.AddOrg("acme")
+	g.AddUser("octo")
+	s := githubSystems(t, g, g.ClassicToken("root", time.Time{}, "repo", "admin:org"))
+	leaked := g.ClassicToken("octo", time.Time{}, "repo")
+	ctx := context.Background()
+	var used []string
+	quiet := func(string, ...any) {}
+	for _, id := range s.Identify(ctx, Leaked{Secret: secret.FromString(leaked), Used: func(sys string) { used = append(used, sys) }}, quiet) {
+		if id.System == "gh" && id.Name == "octo" {
+			t.Errorf("the owner was named without UseLeaked: %+v", id)
+		}
+	}
+	if n := g.Requests(leaked); n != 0 || len(used) != 0 {
+		t.Errorf("without UseLeaked: %d request(s) made with the leaked token, reported %v", n, used)
+	}
+	var found bool
+	for _, id := range s.Identify(ctx, Leaked{Secret: secret.FromString(leaked), UseLeaked: true, Used: func(sys string) { used = append(used, sys) }}, quiet) {
+		found = found || (id.System == "gh" && id.Name == "octo")
+	}
+	if !found || g.Requests(leaked) != 1 || strings.Join(used, ",") != "gh" {
+		t.Errorf("with UseLeaked: owner found %v after %d request(s) with the token, reported %v; want octo, one request, gh", found, g.Requests(leaked), used)
+	}
+}

@@ -113,6 +113,14 @@ type KeyIdentifier interface {
 	IdentifyKey(ctx context.Context, req IdentifyRequest) ([]Match, error)
 }
 
+// LeakedIdentifier is implemented by systems that prove a secret given
+// alone (no key id), and name its owner, only to a request made with it
+// (GitHub's GET /user). The caller uses it only when a person allows it
+// (--use-leaked) and audits it; otherwise it calls Identify.
+type LeakedIdentifier interface {
+	IdentifyUsingLeaked(ctx context.Context, s secret.Secret) ([]Match, error)
+}
+
 // Provider is the part every credential system implements.
 type Provider interface {
 	// Identify returns every identity whose stored verifier accepts s,

@@ -306,7 +306,24 @@ func (t *Target) fail(what string, err error) error {
 		case http.StatusUnprocessableEntity:
 			kind = errs.Invalid
 		}
-		return errs.New(t.op(what), kind, "", fmt.Sprintf("%d %s", er.Response.StatusCode, er.Message))
+		msg := fmt.Sprintf("%d %s", er.Response.StatusCode, er.Message)
+		if need := accepted(er.Response.Header); er.Response.StatusCode == http.StatusForbidden && need != "" {
+			msg = "the administrator credential lacks " + need + " (" + msg + ")"
+		}
+		return errs.New(t.op(what), kind, "", msg)
 	}
 	return errs.E(t.op(what), errs.Unreachable, "", err)
+}
+
+// accepted names what a 403 says the endpoint accepts: GitHub documents
+// X-Accepted-GitHub-Permissions for fine-grained and App tokens and
+// X-Accepted-OAuth-Scopes for classic ones; "" when neither says.
+func accepted(h http.Header) string {
+	if p := strings.TrimSpace(h.Get("X-Accepted-GitHub-Permissions")); p != "" {
+		return "permission " + p
+	}
+	if s := strings.TrimSpace(h.Get("X-Accepted-OAuth-Scopes")); s != "" {
+		return "scope " + s
+	}
+	return ""
 }

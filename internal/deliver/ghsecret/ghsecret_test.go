@@ -89,8 +89,8 @@ func TestWriteOrgSecret(t *testing.T) {
 	if _, err := weak.Plan(ctx, value("other")); errs.KindOf(err) != errs.Permission {
 		t.Errorf("Plan without permission: %v, want Permission", err)
 	}
-	if err := weak.Write(ctx, value("other")); errs.KindOf(err) != errs.Permission || strings.Contains(err.Error(), "other") {
-		t.Errorf("Write without permission: %v, want Permission without the value", err)
+	if err := weak.Write(ctx, value("other")); errs.KindOf(err) != errs.Permission || strings.Contains(err.Error(), "other") || !strings.Contains(err.Error(), "lacks scope admin:org") {
+		t.Errorf("Write without permission: %v, want Permission naming the scope admin:org, without the value", err)
 	}
 	if got, _ := s.Secret("acme", "DEPLOY_TOKEN"); string(got) != "org-value" {
 		t.Errorf("a refused write changed the secret to %q", got)

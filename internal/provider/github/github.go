@@ -263,6 +263,20 @@ func status(err error) int {
 	return 0
 }
 
+// Needed names what a 403 says the endpoint accepts, from the headers
+// GitHub documents for it: X-Accepted-GitHub-Permissions for fine-grained
+// and App tokens ("secrets=write"; sets of alternatives separated by ";"),
+// X-Accepted-OAuth-Scopes for classic tokens; "" when neither says.
+func Needed(h http.Header) string {
+	if p := strings.TrimSpace(h.Get("X-Accepted-GitHub-Permissions")); p != "" {
+		return "permission " + strings.ReplaceAll(p, ";", " or")
+	}
+	if s := strings.TrimSpace(h.Get("X-Accepted-OAuth-Scopes")); s != "" {
+		return "scope " + strings.ReplaceAll(s, ",", " or")
+	}
+	return ""
+}
+
 // fail turns a client error into one line with a kind; no token reaches
 // it (GitHub's messages hold none; the sanitizer makes sure).
 func (p *Provider) fail(op, what string, err error) error {
@@ -282,6 +296,9 @@ func (p *Provider) fail(op, what string, err error) error {
 			kind, msg = errs.Permission, "the administrator credential is refused (401 "+er.Message+")"
 		case http.StatusForbidden:
 			kind, msg = errs.Permission, fmt.Sprintf("the administrator credential may not %s %s (403 %s)", er.Response.Request.Method, er.Response.Request.URL.Path, er.Message)
+			if need := Needed(er.Response.Header); need != "" {
+				msg = fmt.Sprintf("the administrator credential lacks %s to %s %s (403 %s)", need, er.Response.Request.Method, er.Response.Request.URL.Path, er.Message)
+			}
 		case http.StatusNotFound:
 			kind, msg = errs.NotFound, "404 "+er.Message
 		case http.StatusUnprocessableEntity:

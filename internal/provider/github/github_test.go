@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -467,5 +468,31 @@ func TestIdentifyDeployKey(t *testing.T) {
 	f.s.AddDeployKey(testOrg+"/web", "gone", "ssh-ed25519 AAAA", false)
 	if ms, err := p.Identify(ctx(), secret.New(pem.EncodeToMemory(otherBlock))); err != nil || len(ms) != 1 || ms[0].Ref.Name != testOrg+"/web" {
 		t.Errorf("Identify(another key) = %+v, %v; want the web deploy key", ms, err)
+	}
+}
+
+// TestMissingPermissionIsNamed: a 403 names what GitHub says the
+// endpoint accepts (X-Accepted-GitHub-Permissions), and the refused
+// revoke leaves the token working.
+func TestMissingPermissionIsNamed(t *testing.T) {
+	f := newFixture(t)
+	const readApp, readInst = 4343, 78
+	f.s.AddApp(readApp, readInst, &f.key.PublicKey, testOrg, map[string]string{"organization_personal_access_tokens": "read"})
+	b, _ := json.Marshal(appAdmin{AppID: readApp, InstallationID: readInst, PrivateKey: f.keyPEM})
+	cfg := f.appConfig()
+	cfg.Admin = secret.New(b)
+	p := f.open(t, cfg)
+	leaked, patID := f.fineGrained("dev", "all", nil, map[string]map[string]string{"repository": {"contents": "read"}})
+	err := p.Revoke(ctx(), provider.IdentityRef{System: testSystem, Name: "dev", Key: patKey(testOrg, patID)})
+	if errs.KindOf(err) != errs.Permission || !strings.Contains(err.Error(), "lacks permission organization_personal_access_tokens=write") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Revoke by an App that may only read the tokens: %v, want one line naming organization_personal_access_tokens=write", err)
+	}
+	if f.s.Revoked(leaked) || f.s.Grant(leaked, testOrg) == nil {
+		t.Error("a refused Revoke changed the token")
+	}
+	h := http.Header{}
+	h.Set("X-Accepted-OAuth-Scopes", "admin:org, read:org")
+	if got := Needed(h); got != "scope admin:org or read:org" {
+		t.Errorf("Needed(classic) = %q", got)
 	}
 }

@@ -42,6 +42,12 @@ func (p *Provider) Identify(ctx context.Context, s secret.Secret) ([]provider.Ma
 	return p.IdentifyKey(ctx, provider.IdentifyRequest{Secret: s})
 }
 
+// IdentifyUsingLeaked is IdentifyKey with UseLeaked: one GET /user made
+// with the leaked token.
+func (p *Provider) IdentifyUsingLeaked(ctx context.Context, s secret.Secret) ([]provider.Match, error) {
+	return p.IdentifyKey(ctx, provider.IdentifyRequest{Secret: s, UseLeaked: true})
+}
+
 // IdentifyKey finds whose token req.Secret is. GitHub has no
 // administrator call that takes a token (or part of one) and names its
 // owner, and the organisation's fine-grained token listing holds no part

@@ -130,6 +130,32 @@ func (s *Server) can(t *Token, owner, repo, perm, want string) bool {
 	return false
 }
 
+// forbid answers 403 for a token that lacks perm at level want, with
+// the header GitHub documents for naming what the endpoint accepts:
+// X-Accepted-OAuth-Scopes for a classic token (the scopes can judges it
+// by), X-Accepted-GitHub-Permissions ("perm=level") for fine-grained and
+// installation tokens.
+func forbid(w http.ResponseWriter, t *Token, repo, perm, want string) {
+	msg := "Resource not accessible by personal access token"
+	switch t.Kind {
+	case Classic:
+		scope := "repo"
+		if repo == "" {
+			scope = "admin:org"
+			if want == "read" {
+				scope += ", read:org"
+			}
+		}
+		w.Header().Set("X-Accepted-OAuth-Scopes", scope)
+	case Installation:
+		msg = "Resource not accessible by integration"
+		fallthrough
+	default:
+		w.Header().Set("X-Accepted-GitHub-Permissions", perm+"="+want)
+	}
+	fail(w, http.StatusForbidden, msg)
+}
+
 func (s *Server) user(w http.ResponseWriter, r *http.Request) {
 	t := s.auth(w, r)
 	if t == nil {
@@ -172,7 +198,7 @@ func (s *Server) orgApp(w http.ResponseWriter, r *http.Request, perm, want strin
 		return nil, nil
 	}
 	if !s.can(t, o.name, "", perm, want) {
-		fail(w, http.StatusForbidden, "Resource not accessible by integration")
+		forbid(w, t, "", perm, want)
 		return nil, nil
 	}
 	return t, o
@@ -325,11 +351,7 @@ func (s *Server) repoFor(w http.ResponseWriter, r *http.Request, perm, want stri
 		return nil
 	}
 	if !s.can(t, rp.Owner, rp.Name, perm, want) {
-		msg := "Resource not accessible by personal access token"
-		if t.Kind == Installation {
-			msg = "Resource not accessible by integration"
-		}
-		fail(w, http.StatusForbidden, msg)
+		forbid(w, t, rp.Name, perm, want)
 		return nil
 	}
 	return rp
@@ -394,7 +416,7 @@ func (s *Server) secretScope(w http.ResponseWriter, r *http.Request, want string
 			return
 		}
 		if !s.can(t, o.name, "", "organization_secrets", want) {
-			fail(w, http.StatusForbidden, "Resource not accessible by personal access token")
+			forbid(w, t, "", "organization_secrets", want)
 			return
 		}
 		return o.pub, o.priv, o.keyID, o.secrets, true

@@ -2,16 +2,20 @@ package rules
 
 import "github.com/rekeyhq/rekey/internal/detect"
 
+// envSecretRule is a keyedRule for a variable (name, a regex) whose value
+// has no format of its own: any run of 12 or more characters that is not
+// a reference or a documented default, with an entropy floor.
+func envSecretRule(id, provider, what, src string, keywords []string, name string, examples, noMatch []string) *detect.Rule {
+	r := keyedRule(id, provider, what, src, keywords, name, `[^\s"'$]{12,200}`, plausiblePassword, detect.Critical, examples, noMatch)
+	r.MinEntropy = 3.5
+	return r
+}
+
 // evenMoreRegistryRules are registry credentials passed through the
 // environment or URLs of the publishing tools: Gemfury, packagecloud,
 // Cargo alternative registries, Poetry, uv and twine.
 func evenMoreRegistryRules() []*detect.Rule {
 	pw := func(seed string) string { return fake(seed, alnum, 24) }
-	passwordEnv := func(id, provider, what, src string, keywords []string, name string, examples, noMatch []string) *detect.Rule {
-		r := keyedRule(id, provider, what, src, keywords, name, `[^\s"'$]{12,200}`, plausiblePassword, detect.Critical, examples, noMatch)
-		r.MinEntropy = 3.5
-		return r
-	}
 	return []*detect.Rule{
 		{
 			ID:          "gemfury-push-token",
@@ -39,25 +43,25 @@ func evenMoreRegistryRules() []*detect.Rule {
 			Examples:    []string{"deb https://" + fake("pc-1", hexLower, 48) + ":@packagecloud.io/acme/prod/ubuntu/ jammy main"},
 			NoMatch:     []string{"https://<token>:@packagecloud.io/acme/prod/ubuntu/"},
 		},
-		passwordEnv("cargo-registry-token", "cargo",
+		envSecretRule("cargo-registry-token", "cargo",
 			"Token for a Cargo registry in CARGO_REGISTRY_TOKEN or CARGO_REGISTRIES_<NAME>_TOKEN (crates.io's cio tokens are left to their own rule)",
 			"https://doc.rust-lang.org/cargo/reference/config.html#registriesnametoken", []string{"cargo_registry_token", "cargo_registries_"},
 			`(?i:CARGO_REGISTRY_TOKEN|CARGO_REGISTRIES_[A-Z0-9_]{1,40}_TOKEN)`,
 			[]string{"CARGO_REGISTRIES_ACME_TOKEN=" + pw("cargo-1"), "CARGO_REGISTRIES_SHIPYARD_TOKEN: Bearer-" + pw("cargo-2")},
 			[]string{"CARGO_REGISTRY_TOKEN: ${{ secrets.CARGO_REGISTRY_TOKEN }}"}),
-		passwordEnv("poetry-repository-password", "poetry",
+		envSecretRule("poetry-repository-password", "poetry",
 			"Repository password or token for Poetry in POETRY_HTTP_BASIC_<NAME>_PASSWORD or POETRY_PYPI_TOKEN_<NAME>",
 			"https://python-poetry.org/docs/repositories/#configuring-credentials", []string{"poetry_http_basic_", "poetry_pypi_token_"},
 			`(?i:POETRY_HTTP_BASIC_[A-Z0-9_]{1,40}_PASSWORD|POETRY_PYPI_TOKEN_[A-Z0-9_]{1,40})`,
 			[]string{"POETRY_HTTP_BASIC_ACME_USERNAME=ci\nPOETRY_HTTP_BASIC_ACME_PASSWORD=" + pw("poetry-1")},
 			[]string{"POETRY_HTTP_BASIC_ACME_PASSWORD=${{ secrets.ACME_PASSWORD }}"}),
-		passwordEnv("uv-index-password", "uv",
+		envSecretRule("uv-index-password", "uv",
 			"Package index password for uv in UV_INDEX_<NAME>_PASSWORD or UV_PUBLISH_PASSWORD/UV_PUBLISH_TOKEN",
 			"https://docs.astral.sh/uv/configuration/environment/", []string{"uv_index_", "uv_publish_"},
 			`(?i:UV_INDEX_[A-Z0-9_]{1,40}_PASSWORD|UV_PUBLISH_(?:PASSWORD|TOKEN))`,
 			[]string{"UV_INDEX_INTERNAL_USERNAME=ci\nUV_INDEX_INTERNAL_PASSWORD=" + pw("uv-1")},
 			[]string{"UV_PUBLISH_TOKEN=${PYPI_TOKEN}"}),
-		passwordEnv("twine-password", "pypi",
+		envSecretRule("twine-password", "pypi",
 			"Upload password or token for twine in TWINE_PASSWORD (PyPI tokens are left to their own rule)",
 			"https://twine.readthedocs.io/en/stable/#environment-variables", []string{"twine_password"},
 			`(?i:TWINE_PASSWORD)`,

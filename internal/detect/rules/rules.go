@@ -47,6 +47,7 @@ func All() []*detect.Rule {
 		ciRules(),
 		moreCIRules(),
 		evenMoreCIRules(),
+		yetMoreCIRules(),
 		gcpRules(),
 		azureRules(),
 		cloudRules(),
@@ -55,6 +56,7 @@ func All() []*detect.Rule {
 		moreAzureRules(),
 		moreCloudRules2(),
 		evenMoreCloudRules(),
+		yetMoreCloudRules(),
 		platformRules(),
 		morePlatformRules(),
 		rekeyRules(),
@@ -76,6 +78,7 @@ func All() []*detect.Rule {
 		dsnRules(),
 		moreDSNRules(),
 		evenMoreDSNRules(),
+		serverAccountRules(),
 		configRules(),
 		genericRules(),
 		// After the generic rules: a "password=…" both match is theirs.

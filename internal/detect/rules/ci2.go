@@ -8,6 +8,19 @@ import (
 
 const uuidPattern = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
 
+// teamcityToken accepts a TeamCity token whose last part is the base64 of
+// the token's UUID, as the server issues them.
+func teamcityToken(v []byte) bool {
+	parts := strings.Split(string(v), ".")
+	if len(parts) != 3 {
+		return false
+	}
+	id, ok := decodeB64(parts[2])
+	return ok && uuidRE.Match(id)
+}
+
+var uuidRE = re(`^` + uuidPattern + `$`)
+
 // moreCIRules are CI/CD servers, code forges and the platforms builds
 // deploy to: Jenkins, Travis CI, Drone, Harness, Codecov, TeamCity, Gitea,
 // Rancher, Portainer.
@@ -49,7 +62,7 @@ func moreCIRules() []*detect.Rule {
 			Description: "Harness personal access token (pat.) or service account token (sat.): account id, token id and secret, dot-separated",
 			Source:      "https://developer.harness.io/docs/platform/automation/api/add-and-manage-api-keys",
 			Keywords:    []string{"pat.", "sat."},
-			Regex:       re(`(?:^|[^\w.-])(?P<secret>[ps]at\.[A-Za-z0-9_-]{22}\.[0-9a-f]{24}\.[A-Za-z0-9]{20})(?:[^\w.-]|$)`),
+			Regex:       re(`(?:^|[^\w.-])(?P<secret>[ps]at\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20})(?:[^\w.-]|$)`),
 			Validate:    func(v []byte) bool { return mixedCase(v[len(v)-20:]) },
 			MinEntropy:  3.5,
 			Severity:    detect.Critical,
@@ -77,10 +90,11 @@ func moreCIRules() []*detect.Rule {
 			Source:      "https://www.jetbrains.com/help/teamcity/configuring-your-user-profile.html#Managing+Access+Tokens",
 			Keywords:    []string{"eyj0exaioiaivenwmij9"},
 			Regex:       re(`\b(?P<secret>eyJ0eXAiOiAiVENWMiJ9\.[A-Za-z0-9_-]{20,64}\.[A-Za-z0-9_-]{30,96})(?:[^\w-]|$)`),
+			Validate:    teamcityToken,
 			MinEntropy:  3.5,
 			Severity:    detect.High,
-			Examples:    []string{"TEAMCITY_TOKEN=eyJ0eXAiOiAiVENWMiJ9." + fake("tc-1", b64url, 36) + "." + fake("tc-2", b64url, 48)},
-			NoMatch:     []string{"teamcity token eyJ0eXAiOiAiVENWMiJ9.<redacted>"},
+			Examples:    []string{"TEAMCITY_TOKEN=eyJ0eXAiOiAiVENWMiJ9." + rawURL64(fake("tc-1", b64url, 27)) + "." + rawURL64(uuidLike("tc-2"))},
+			NoMatch:     []string{"teamcity token eyJ0eXAiOiAiVENWMiJ9.<redacted>", "eyJ0eXAiOiAiVENWMiJ9." + rawURL64(fake("tc-3", b64url, 27)) + "." + rawURL64("not a uuid, just some text here")},
 		},
 		keyedRule("gitea-access-token", "gitea",
 			"Gitea or Forgejo access token (40 hex digits) in a key that names Gitea or Forgejo",
@@ -108,10 +122,10 @@ func moreCIRules() []*detect.Rule {
 		{
 			ID:          "portainer-access-token",
 			Provider:    "portainer",
-			Description: "Portainer API access token (ptr_ and 43 base64 characters), sent in X-API-Key",
+			Description: "Portainer API access token (ptr_ and about 44 base64 characters), sent in X-API-Key",
 			Source:      "https://docs.portainer.io/api/access",
 			Keywords:    []string{"ptr_"},
-			Regex:       re(`(?:^|[^\w-])(?P<secret>ptr_[A-Za-z0-9+/]{43}=?)(?:[^\w+/=-]|$)`),
+			Regex:       re(`(?:^|[^\w-])(?P<secret>ptr_[A-Za-z0-9+/]{40,48}={0,2})(?:[^\w+/=-]|$)`),
 			Validate:    mixedCase,
 			MinEntropy:  4.0,
 			Severity:    detect.Critical,

@@ -8,7 +8,7 @@ import (
 
 // evenMoreCIRules are forge tokens without a prefix, build caches and the
 // test services builds report to: Azure DevOps legacy PATs, SonarQube Cloud
-// tokens, Nx Cloud, Turborepo, Chromatic, Percy, Cypress Cloud, Sauce Labs,
+// tokens, Nx Cloud, Turborepo, Percy, Cypress Cloud, Sauce Labs,
 // BrowserStack.
 func evenMoreCIRules() []*detect.Rule {
 	return []*detect.Rule{
@@ -36,19 +36,6 @@ func evenMoreCIRules() []*detect.Rule {
 			`turbo[_.-]?token`, `[A-Za-z0-9_-]{24,80}`, mixedCase, detect.High,
 			[]string{"TURBO_TEAM=acme\nTURBO_TOKEN=" + fake("turbo-1", alnum, 24)},
 			[]string{"TURBO_TOKEN: ${{ secrets.TURBO_TOKEN }}"}),
-		{
-			ID:          "chromatic-project-token",
-			Provider:    "chromatic",
-			Description: "Chromatic project token (chpt_) in CHROMATIC_PROJECT_TOKEN or --project-token: publishes builds to the project",
-			Source:      "https://www.chromatic.com/docs/cli/",
-			Keywords:    []string{"chpt_"},
-			Regex:       re(`(?:^|[^\w-])(?P<secret>chpt_[A-Za-z0-9]{12,40})(?:[^\w-]|$)`),
-			Validate:    hasLetterAndDigit,
-			MinEntropy:  3.0,
-			Severity:    detect.Medium,
-			Examples:    []string{"npx chromatic --project-token=chpt_" + fake("chpt-1", hexLower, 14)},
-			NoMatch:     []string{"npx chromatic --project-token=chpt_xxxxxxxxxxxxxx", "--project-token <your-project-token>"},
-		},
 		keyedRule("percy-token", "percy",
 			"Percy (BrowserStack) project token in PERCY_TOKEN: uploads snapshots to the project",
 			"https://www.browserstack.com/docs/percy/get-started/set-env-var", []string{"percy_token", "percy-token"},

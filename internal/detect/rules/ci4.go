@@ -6,11 +6,15 @@ import (
 	"github.com/rekeyhq/rekey/internal/detect"
 )
 
+// socketPublicKey is the anonymous key the Socket CLI and SDKs ship with;
+// it is public by design.
+const socketPublicKey = "sktsec_t_--RAN5U4ivauy4w37-6aoKyYPDt5ZbaT5JBVMqiwKo_api"
+
 // yetMoreCIRules are deployment and code-quality services, publishing
 // tokens of IDE marketplaces and app stores, and more platforms: Argo CD,
 // Octopus Deploy, Socket, Codacy, DeepSource, Ansible Galaxy, Terraform
-// CLI host tokens, VS Code Marketplace, Open VSX, JetBrains, Expo, Deno
-// Deploy, Appwrite, FusionAuth, Aiven, ClickHouse Cloud.
+// CLI host tokens, VS Code Marketplace, Open VSX, JetBrains, Expo,
+// FusionAuth, Aiven, ClickHouse Cloud.
 func yetMoreCIRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
@@ -46,11 +50,12 @@ func yetMoreCIRules() []*detect.Rule {
 			Source:      "https://docs.socket.dev/docs/api-keys",
 			Keywords:    []string{"sktsec_"},
 			Regex:       re(`(?:^|[^\w-])(?P<secret>sktsec_[A-Za-z0-9_-]{30,80})(?:[^\w-]|$)`),
-			Validate:    mixedCase,
-			MinEntropy:  4.0,
-			Severity:    detect.High,
-			Examples:    []string{"SOCKET_SECURITY_API_KEY=sktsec_" + fake("socket-1", alnum, 40) + "_api"},
-			NoMatch:     []string{"SOCKET_SECURITY_API_KEY=sktsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
+			// The CLI ships a public, rate-limited key for anonymous use.
+			Validate:   func(v []byte) bool { return mixedCase(v) && except(socketPublicKey)(v) },
+			MinEntropy: 4.0,
+			Severity:   detect.High,
+			Examples:   []string{"SOCKET_SECURITY_API_KEY=sktsec_" + fake("socket-1", alnum, 40) + "_api"},
+			NoMatch:    []string{"SOCKET_SECURITY_API_KEY=sktsec_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "const FREE_API_KEY = '" + socketPublicKey + "'"},
 		},
 		keyedRule("codacy-api-token", "codacy",
 			"Codacy project or account API token (32 hex digits or letters and digits) in CODACY_PROJECT_TOKEN, CODACY_API_TOKEN or a key that names Codacy",
@@ -121,24 +126,6 @@ func yetMoreCIRules() []*detect.Rule {
 			`expo[_.-]?token`, `[A-Za-z0-9_-]{40}`, mixedCase, detect.High,
 			[]string{"EXPO_TOKEN=" + fake("expo-1", b64url, 40)},
 			[]string{"EXPO_TOKEN: ${{ secrets.EXPO_TOKEN }}"}),
-		keyedRule("deno-deploy-token", "deno",
-			"Deno Deploy access token (ddp_ personal or ddo_ organization token) in DENO_DEPLOY_TOKEN",
-			"https://docs.deno.com/deploy/classic/api/", []string{"deno_deploy_token", "deno-deploy-token", "deno"},
-			`deno[\w.-]{0,12}?token`, `dd[po]_[A-Za-z0-9]{36}`, mixedCase, detect.Critical,
-			[]string{"DENO_DEPLOY_TOKEN=ddp_" + fake("deno-1", alnum, 36)},
-			[]string{"DENO_DEPLOY_TOKEN=ddp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}),
-		{
-			ID:          "appwrite-api-key",
-			Provider:    "appwrite",
-			Description: "Appwrite project API key (standard_ and 256 hex digits): server access to the project with the key's scopes",
-			Source:      "https://appwrite.io/docs/advanced/security/api-keys",
-			Keywords:    []string{"standard_"},
-			Regex:       re(`(?:^|[^\w-])(?P<secret>standard_[0-9a-f]{256})(?:[^\w-]|$)`),
-			MinEntropy:  3.5,
-			Severity:    detect.Critical,
-			Examples:    []string{"APPWRITE_API_KEY=standard_" + fake("aw-1", hexLower, 256)},
-			NoMatch:     []string{"APPWRITE_API_KEY=standard_" + strings.Repeat("0", 256)},
-		},
 		keyedRule("fusionauth-api-key", "fusionauth",
 			"FusionAuth API key in FUSIONAUTH_API_KEY or a key that names FusionAuth: calls the identity server's APIs with the key's permissions",
 			"https://fusionauth.io/docs/apis/authentication", []string{"fusionauth"},

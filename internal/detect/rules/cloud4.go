@@ -7,7 +7,7 @@ import (
 )
 
 // yetMoreCloudRules are more Azure services, IBM Cloud Object Storage,
-// Yandex Cloud, OpenStack and Proxmox, and the secrets of data platforms
+// OpenStack and Proxmox, and the secrets of data platforms
 // hosted on them.
 func yetMoreCloudRules() []*detect.Rule {
 	return []*detect.Rule{
@@ -41,19 +41,6 @@ func yetMoreCloudRules() []*detect.Rule {
 			Severity:    detect.Critical,
 			Examples:    []string{`"cos_hmac_keys": {"access_key_id": "` + fake("cos-1", hexLower, 32) + `", "secret_access_key": "` + fake("cos-2", hexLower, 48) + `"}`},
 			NoMatch:     []string{`"secret_access_key": "<secret_access_key>"`},
-		},
-		{
-			ID:          "yandex-cloud-api-key",
-			Provider:    "yandex",
-			Description: "Yandex Cloud service account API key (AQVN…)",
-			Source:      "https://yandex.cloud/en/docs/iam/concepts/authorization/api-key",
-			Keywords:    []string{"aqvn"},
-			Regex:       re(`(?:^|[^\w-])(?P<secret>AQVN[A-Za-z0-9_-]{35,38})(?:[^\w-]|$)`),
-			Validate:    mixedCase,
-			MinEntropy:  4.0,
-			Severity:    detect.Critical,
-			Examples:    []string{"YC_API_KEY=AQVN" + fake("yc-1", b64url, 36)},
-			NoMatch:     []string{"YC_API_KEY=AQVNxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},
 		},
 		envSecretRule("openstack-application-credential-secret", "openstack",
 			"OpenStack application credential secret in OS_APPLICATION_CREDENTIAL_SECRET or clouds.yaml application_credential_secret: authenticates as the credential's user and project",

@@ -59,6 +59,7 @@ func All() []*detect.Rule {
 		yetMoreCloudRules(),
 		platformRules(),
 		morePlatformRules(),
+		networkAndDataRules(),
 		rekeyRules(),
 		aiRules(),
 		moreAIRules(),

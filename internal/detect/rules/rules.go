@@ -80,6 +80,7 @@ func All() []*detect.Rule {
 		moreDSNRules(),
 		evenMoreDSNRules(),
 		serverAccountRules(),
+		toolAndServiceRules(),
 		configRules(),
 		genericRules(),
 		// After the generic rules: a "password=…" both match is theirs.

@@ -32,7 +32,7 @@ func moreCIRules() []*detect.Rule {
 			Description: "Jenkins user API token (11 and 32 hex digits, or 32 hex digits before 2.129) in a key that names Jenkins or a jenkins-cli -auth user:token",
 			Source:      "https://www.jenkins.io/doc/book/system-administration/authenticating-scripted-clients/",
 			Keywords:    []string{"jenkins"},
-			Regex: re(`(?:(?i:jenkins)[\w.-]{0,20}?(?i:token|api[_.-]?key|password|pass|auth)` + sep + `(?:[\w.@-]{1,64}:)?|(?i:jenkins)[^\n]{0,120}?\s-auth\s+[\w.@-]{1,64}:)` +
+			Regex: re(`(?:(?i:jenkins)[\w.-]{0,20}?(?i:token|api[_.-]?key|password|pass|auth)` + sep + `(?:[\w.@-]+:)?|(?i:jenkins)[^\n]*?\s-auth\s+[\w.@-]+:)` +
 				`(?P<secret>(?:11)?[0-9a-f]{32})(?:[^\w-]|$)`),
 			Validate:   hasLetterAndDigit,
 			MinEntropy: 3.0,
@@ -89,7 +89,7 @@ func moreCIRules() []*detect.Rule {
 			Description: "JetBrains TeamCity access token (a three-part token whose header decodes to {\"typ\": \"TCV2\"})",
 			Source:      "https://www.jetbrains.com/help/teamcity/configuring-your-user-profile.html#Managing+Access+Tokens",
 			Keywords:    []string{"eyj0exaioiaivenwmij9"},
-			Regex:       re(`\b(?P<secret>eyJ0eXAiOiAiVENWMiJ9\.[A-Za-z0-9_-]{20,64}\.[A-Za-z0-9_-]{30,96})(?:[^\w-]|$)`),
+			Regex:       re(`\b(?P<secret>eyJ0eXAiOiAiVENWMiJ9\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{30,})(?:[^\w-]|$)`),
 			Validate:    teamcityToken,
 			MinEntropy:  3.5,
 			Severity:    detect.High,

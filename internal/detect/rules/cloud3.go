@@ -140,7 +140,7 @@ func moreCloudRules2() []*detect.Rule {
 			Description: "OVHcloud API application secret or consumer key (32 letters and digits) in OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY or an [ovh-…] section of ovh.conf; with the application key they sign API calls as the account",
 			Source:      "https://github.com/ovh/go-ovh",
 			Keywords:    []string{"ovh"},
-			Regex: re(`(?:(?i:ovh)[_.-]?|\[ovh-[a-z]{2}\][^\[]{0,300}?)(?i:application[_.-]?secret|consumer[_.-]?key)["']?[ \t]*(?:=|:)[ \t]*["']?` +
+			Regex: re(`(?:(?i:ovh)[_.-]?|\[ovh-[a-z]{2}\][^\[]*?)(?i:application[_.-]?secret|consumer[_.-]?key)["']?[ \t]*(?:=|:)[ \t]*["']?` +
 				`(?P<secret>[A-Za-z0-9]{32})(?:[^\w-]|$)`),
 			Validate:   mixedCase,
 			MinEntropy: 3.0,
@@ -163,7 +163,7 @@ func moreCloudRules2() []*detect.Rule {
 			Description: "MinIO root password or legacy secret key (MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY): the administrator credential of the whole deployment",
 			Source:      "https://min.io/docs/minio/linux/reference/minio-server/settings/root-credentials.html",
 			Keywords:    []string{"minio_root_password", "minio_secret_key"},
-			Regex:       re(`(?i:MINIO_(?:ROOT_PASSWORD|SECRET_KEY))["']?[ \t]*(?:=|:|=>)[ \t]*["']?(?P<secret>[^\s"'$]{8,128})`),
+			Regex:       re(`(?i:MINIO_(?:ROOT_PASSWORD|SECRET_KEY))["']?[ \t]*(?:=|:|=>)[ \t]*["']?(?P<secret>[^\s"'$]{8,})`),
 			Validate: func(v []byte) bool {
 				return plausiblePassword(v) && except("minioadmin", "minio123", "minio-secret")(v)
 			},
@@ -240,7 +240,7 @@ func moreCloudRules2() []*detect.Rule {
 			Description: "Azure Cache for Redis access key in a StackExchange.Redis connection string (….redis.cache.windows.net:6380,password=…)",
 			Source:      "https://learn.microsoft.com/en-us/azure/azure-cache-for-redis/cache-dotnet-core-quickstart",
 			Keywords:    []string{".redis.cache.windows.net"},
-			Regex:       re(`(?P<host>[A-Za-z0-9-]+\.redis\.cache\.windows\.net)(?::\d{2,5})?,[^"'\s]{0,120}?(?i:password)=(?P<secret>[A-Za-z0-9+/]{43}=)`),
+			Regex:       re(`(?P<host>[A-Za-z0-9-]+\.redis\.cache\.windows\.net)(?::\d{2,5})?,[^"'\s]*?(?i:password)=(?P<secret>[A-Za-z0-9+/]{43}=)`),
 			MinEntropy:  4.0,
 			Severity:    detect.Critical,
 			Examples:    []string{`"Redis": "orders-cache.redis.cache.windows.net:6380,password=` + fake("acr-1", b64, 43) + `=,ssl=True,abortConnect=False"`},

@@ -26,7 +26,7 @@ func yetMoreCloudRules() []*detect.Rule {
 		keyedRule("azure-static-web-apps-token", "azure",
 			"Azure Static Web Apps deployment token in AZURE_STATIC_WEB_APPS_API_TOKEN or deployment_token: deploys to the site",
 			"https://learn.microsoft.com/en-us/azure/static-web-apps/deployment-token-management", []string{"static_web_apps", "static-web-apps", "deployment_token"},
-			`(?:azure[_.-]?static[_.-]?web[_.-]?apps[_.-]?api[_.-]?token|swa[_.-]?deployment[_.-]?token|deployment[_.-]?token)`, `[A-Za-z0-9_-]{60,160}`, mixedCase, detect.High,
+			`(?:azure[_.-]?static[_.-]?web[_.-]?apps[_.-]?api[_.-]?token|swa[_.-]?deployment[_.-]?token|deployment[_.-]?token)`, `[A-Za-z0-9_-]{60,}`, mixedCase, detect.High,
 			[]string{"AZURE_STATIC_WEB_APPS_API_TOKEN=" + fake("swa-1", hexLower, 64) + "-" + uuidLike("swa-2") + "00" + fake("swa-3", alnum, 6)},
 			[]string{"azure_static_web_apps_api_token: ${{ secrets.AZURE_STATIC_WEB_APPS_API_TOKEN_ORANGE }}"}),
 		{
@@ -54,7 +54,7 @@ func yetMoreCloudRules() []*detect.Rule {
 			Description: "Proxmox VE API token secret (a UUID) in a PVEAPIToken=user@realm!tokenid=… header or a key that names Proxmox",
 			Source:      "https://pve.proxmox.com/wiki/Proxmox_VE_API#API_Tokens",
 			Keywords:    []string{"pveapitoken", "proxmox"},
-			Regex: re(`(?:PVEAPIToken[ =]+(?P<user>[\w.-]{1,64}@[\w.-]{1,32}![\w.-]{1,64})=|(?i:proxmox)[\w.-]{0,20}?(?i:token[_.-]?secret|api[_.-]?token|secret)` + sep + `)` +
+			Regex: re(`(?:PVEAPIToken[ =]+(?P<user>[\w.-]+@[\w.-]+![\w.-]+)=|(?i:proxmox)[\w.-]{0,20}?(?i:token[_.-]?secret|api[_.-]?token|secret)` + sep + `)` +
 				`(?P<secret>` + uuidPattern + `)\b`),
 			MinEntropy: 3.0,
 			Severity:   detect.Critical,
@@ -73,7 +73,7 @@ func yetMoreCloudRules() []*detect.Rule {
 		keyedRule("databricks-oauth-secret", "databricks",
 			"Databricks service principal OAuth secret in DATABRICKS_CLIENT_SECRET or a key that names Databricks: with the client id it gets workspace and account tokens",
 			"https://docs.databricks.com/aws/en/dev-tools/auth/oauth-m2m", []string{"databricks"},
-			`databricks[\w.-]{0,12}?client[_.-]?secret`, `[A-Za-z0-9]{32,72}`, mixedCase, detect.Critical,
+			`databricks[\w.-]{0,12}?client[_.-]?secret`, `[A-Za-z0-9]{32,}`, mixedCase, detect.Critical,
 			[]string{"DATABRICKS_HOST=https://dbc-" + fake("dbx-1", hexLower, 8) + ".cloud.databricks.com\nDATABRICKS_CLIENT_ID=" + uuidLike("dbx-2") + "\nDATABRICKS_CLIENT_SECRET=dose" + fake("dbx-3", alnum, 32)},
 			[]string{"DATABRICKS_CLIENT_SECRET=${{ secrets.DATABRICKS_CLIENT_SECRET }}"}),
 		{

@@ -63,7 +63,7 @@ func evenMoreDSNRules() []*detect.Rule {
 			Description: "Neo4j initial password set through the Docker image's NEO4J_AUTH=neo4j/password",
 			Source:      "https://neo4j.com/docs/operations-manual/current/docker/introduction/",
 			Keywords:    []string{"neo4j_auth"},
-			Regex:       re(`(?i:NEO4J_AUTH)["']?[ \t]*(?:=|:)[ \t]*["']?(?P<user>[A-Za-z0-9_.-]{1,64})/(?P<secret>[^\s"']{8,128})`),
+			Regex:       re(`(?i:NEO4J_AUTH)["']?[ \t]*(?:=|:)[ \t]*["']?(?P<user>[A-Za-z0-9_.-]+)/(?P<secret>[^\s"']{8,})`),
 			Validate:    plausiblePassword,
 			MinEntropy:  3.0,
 			Severity:    detect.High,

@@ -75,7 +75,7 @@ func morePlatformRules() []*detect.Rule {
 		keyedRule("upstash-redis-rest-token", "upstash",
 			"Upstash Redis REST token in UPSTASH_REDIS_REST_TOKEN or a key that names Upstash: reads and writes the database over HTTP",
 			"https://upstash.com/docs/redis/features/restapi", []string{"upstash"},
-			`upstash[\w.-]{0,20}?token`, `A[A-Za-z0-9_-]{50,120}=*`, mixedCase, detect.Critical,
+			`upstash[\w.-]{0,20}?token`, `A[A-Za-z0-9_-]{50,}=*`, mixedCase, detect.Critical,
 			[]string{"UPSTASH_REDIS_REST_URL=https://eu1-happy-fox-31337.upstash.io\nUPSTASH_REDIS_REST_TOKEN=AX" + fake("upstash-1", b64url, 70) + "="},
 			[]string{"UPSTASH_REDIS_REST_TOKEN=********", "UPSTASH_REDIS_REST_TOKEN=AXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"}),
 		{
@@ -97,7 +97,7 @@ func morePlatformRules() []*detect.Rule {
 			Description: "Convex deploy key (prod:, preview:, dev: or project: deployment name | token) in CONVEX_DEPLOY_KEY: deploys code and reads data of the deployment",
 			Source:      "https://docs.convex.dev/cli/deploy-key-types",
 			Keywords:    []string{"convex_deploy_key"},
-			Regex:       re(`(?i:CONVEX_DEPLOY_KEY)["']?[ \t]*(?:=|:)[ \t]*["']?(?P<secret>(?:prod|preview|dev|project):[a-z0-9-]{3,64}\|[A-Za-z0-9+/=_-]{40,})`),
+			Regex:       re(`(?i:CONVEX_DEPLOY_KEY)["']?[ \t]*(?:=|:)[ \t]*["']?(?P<secret>(?:prod|preview|dev|project):[a-z0-9-]{3,}\|[A-Za-z0-9+/=_-]{40,})`),
 			MinEntropy:  4.0,
 			Severity:    detect.Critical,
 			Identity: func(v []byte, hints map[string]string) {

@@ -110,7 +110,7 @@ func moreRegistryRules() []*detect.Rule {
 			Description: "Chocolatey community repository or private feed API key (a UUID) given to choco apikey or choco push",
 			Source:      "https://docs.chocolatey.org/en-us/choco/commands/apikey/",
 			Keywords:    []string{"choco"},
-			Regex:       re(`(?i:choco(?:\.exe)?\s+(?:apikey|setapikey|push)\b[^\n]{0,200}?(?:-k|--key|--api-key|--apikey)[ =:]+["']?)(?P<secret>` + uuidPattern + `)\b`),
+			Regex:       re(`(?i:choco(?:\.exe)?\s+(?:apikey|setapikey|push)\b[^\n]*?(?:-k|--key|--api-key|--apikey)[ =:]+["']?)(?P<secret>` + uuidPattern + `)\b`),
 			MinEntropy:  3.0,
 			Severity:    detect.High,
 			Examples:    []string{"choco apikey --key " + uuidLike("choco-1") + " --source https://push.chocolatey.org/", "choco push pkg.nupkg --source https://push.chocolatey.org/ --api-key=" + uuidLike("choco-2")},

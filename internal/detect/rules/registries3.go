@@ -6,7 +6,7 @@ import "github.com/rekeyhq/rekey/internal/detect"
 // has no format of its own: any run of 12 or more characters that is not
 // a reference or a documented default, with an entropy floor.
 func envSecretRule(id, provider, what, src string, keywords []string, name string, examples, noMatch []string) *detect.Rule {
-	r := keyedRule(id, provider, what, src, keywords, name, `[^\s"'$]{12,200}`, plausiblePassword, detect.Critical, examples, noMatch)
+	r := keyedRule(id, provider, what, src, keywords, name, `[^\s"'$]{12,}`, plausiblePassword, detect.Critical, examples, noMatch)
 	r.MinEntropy = 3.5
 	return r
 }
@@ -23,7 +23,7 @@ func evenMoreRegistryRules() []*detect.Rule {
 			Description: "Gemfury token in a push or repository URL (https://TOKEN@push.fury.io/account/)",
 			Source:      "https://gemfury.com/help/upload-packages/",
 			Keywords:    []string{".fury.io"},
-			Regex:       re(`https://(?P<secret>[A-Za-z0-9_-]{16,64}):?@(?:push|pypi|npm|repo|gem|api|git)\.fury\.io/(?P<user>[\w.-]+)`),
+			Regex:       re(`https://(?P<secret>[A-Za-z0-9_-]{16,}):?@(?:push|pypi|npm|repo|gem|api|git)\.fury\.io/(?P<user>[\w.-]+)`),
 			Validate:    hasLetterAndDigit,
 			MinEntropy:  3.5,
 			Severity:    detect.Critical,
@@ -46,19 +46,19 @@ func evenMoreRegistryRules() []*detect.Rule {
 		envSecretRule("cargo-registry-token", "cargo",
 			"Token for a Cargo registry in CARGO_REGISTRY_TOKEN or CARGO_REGISTRIES_<NAME>_TOKEN (crates.io's cio tokens are left to their own rule)",
 			"https://doc.rust-lang.org/cargo/reference/config.html#registriesnametoken", []string{"cargo_registry_token", "cargo_registries_"},
-			`(?i:CARGO_REGISTRY_TOKEN|CARGO_REGISTRIES_[A-Z0-9_]{1,40}_TOKEN)`,
+			`(?i:CARGO_REGISTRY_TOKEN|CARGO_REGISTRIES_[A-Z0-9_]+_TOKEN)`,
 			[]string{"CARGO_REGISTRIES_ACME_TOKEN=" + pw("cargo-1"), "CARGO_REGISTRIES_SHIPYARD_TOKEN: Bearer-" + pw("cargo-2")},
 			[]string{"CARGO_REGISTRY_TOKEN: ${{ secrets.CARGO_REGISTRY_TOKEN }}"}),
 		envSecretRule("poetry-repository-password", "poetry",
 			"Repository password or token for Poetry in POETRY_HTTP_BASIC_<NAME>_PASSWORD or POETRY_PYPI_TOKEN_<NAME>",
 			"https://python-poetry.org/docs/repositories/#configuring-credentials", []string{"poetry_http_basic_", "poetry_pypi_token_"},
-			`(?i:POETRY_HTTP_BASIC_[A-Z0-9_]{1,40}_PASSWORD|POETRY_PYPI_TOKEN_[A-Z0-9_]{1,40})`,
+			`(?i:POETRY_HTTP_BASIC_[A-Z0-9_]+_PASSWORD|POETRY_PYPI_TOKEN_[A-Z0-9_]+)`,
 			[]string{"POETRY_HTTP_BASIC_ACME_USERNAME=ci\nPOETRY_HTTP_BASIC_ACME_PASSWORD=" + pw("poetry-1")},
 			[]string{"POETRY_HTTP_BASIC_ACME_PASSWORD=${{ secrets.ACME_PASSWORD }}"}),
 		envSecretRule("uv-index-password", "uv",
 			"Package index password for uv in UV_INDEX_<NAME>_PASSWORD or UV_PUBLISH_PASSWORD/UV_PUBLISH_TOKEN",
 			"https://docs.astral.sh/uv/configuration/environment/", []string{"uv_index_", "uv_publish_"},
-			`(?i:UV_INDEX_[A-Z0-9_]{1,40}_PASSWORD|UV_PUBLISH_(?:PASSWORD|TOKEN))`,
+			`(?i:UV_INDEX_[A-Z0-9_]+_PASSWORD|UV_PUBLISH_(?:PASSWORD|TOKEN))`,
 			[]string{"UV_INDEX_INTERNAL_USERNAME=ci\nUV_INDEX_INTERNAL_PASSWORD=" + pw("uv-1")},
 			[]string{"UV_PUBLISH_TOKEN=${PYPI_TOKEN}"}),
 		envSecretRule("twine-password", "pypi",

@@ -52,7 +52,7 @@ func moreCIRules() []*detect.Rule {
 			[]string{"TRAVIS_TOKEN=xxxxxxxxxxxxxxxxxxxxxx", "-H \"Authorization: token $TRAVIS_TOKEN\""}),
 		keyedRule("drone-token", "drone",
 			"Drone CI personal token (32 letters and digits) in DRONE_TOKEN or a key that names Drone",
-			"https://docs.drone.io/cli/setup/", []string{"drone_token", "drone-token", "drone_api_token"},
+			"https://docs.drone.io/cli/setup/", []string{"drone_", "drone-"},
 			`drone[_.-]?(?:api[_.-]?)?token`, `[A-Za-z0-9]{32}`, mixedCase, detect.High,
 			[]string{"export DRONE_SERVER=https://drone.acme.io\nexport DRONE_TOKEN=" + fake("drone-1", alnum, 32)},
 			[]string{"DRONE_TOKEN=<your-token>", "export DRONE_TOKEN=" + strings.Repeat("a", 32)}),

@@ -120,7 +120,7 @@ func moreCloudRules2() []*detect.Rule {
 			Provider:    "exoscale",
 			Description: "Exoscale IAM API secret (43 characters) in EXOSCALE_API_SECRET, a key that names Exoscale, or the secret beside an EXO… key in the exo CLI's config",
 			Source:      "https://community.exoscale.com/reference/cli/exo/iam/api-key/create/",
-			Keywords:    []string{"exoscale", "exo"},
+			Keywords:    []string{"exo"},
 			Regex: re(`(?:(?i:exoscale)[\w.-]{0,20}?(?i:secret)` + sep + `|(?i:key)[ \t]*=[ \t]*["']EXO[0-9a-f]{24}["'][ \t]*\r?\n[ \t]*(?i:secret)[ \t]*=[ \t]*["'])` +
 				`(?P<secret>[A-Za-z0-9_-]{43})(?:[^\w-]|$)`),
 			Validate:   mixedCase,
@@ -162,7 +162,7 @@ func moreCloudRules2() []*detect.Rule {
 			Provider:    "minio",
 			Description: "MinIO root password or legacy secret key (MINIO_ROOT_PASSWORD, MINIO_SECRET_KEY): the administrator credential of the whole deployment",
 			Source:      "https://min.io/docs/minio/linux/reference/minio-server/settings/root-credentials.html",
-			Keywords:    []string{"minio_root_password", "minio_secret_key"},
+			Keywords:    []string{"minio_"},
 			Regex:       re(`(?i:MINIO_(?:ROOT_PASSWORD|SECRET_KEY))["']?[ \t]*(?:=|:|=>)[ \t]*["']?(?P<secret>[^\s"'$]{8,})`),
 			Validate: func(v []byte) bool {
 				return plausiblePassword(v) && except("minioadmin", "minio123", "minio-secret")(v)

@@ -16,7 +16,7 @@ func moreRegistryRules() []*detect.Rule {
 			Provider:    "npm",
 			Description: "Registry token in a Yarn Berry .yarnrc.yml (npmAuthToken), for npm or a private registry; npm_ tokens are left to their own rule",
 			Source:      "https://yarnpkg.com/configuration/yarnrc#npmAuthToken",
-			Keywords:    []string{"npmauthtoken"},
+			Keywords:    []string{"npmauth"},
 			Regex:       re(`npmAuthToken["']?[ \t]*:[ \t]*["']?(?P<secret>` + notPrefix("npm_") + `[^\s"']{15,})`),
 			Validate:    plausiblePassword,
 			MinEntropy:  3.5,
@@ -32,7 +32,7 @@ func moreRegistryRules() []*detect.Rule {
 			Provider:    "npm",
 			Description: "Registry credentials in a Yarn Berry .yarnrc.yml (npmAuthIdent: user:password, or its base64)",
 			Source:      "https://yarnpkg.com/configuration/yarnrc#npmAuthIdent",
-			Keywords:    []string{"npmauthident"},
+			Keywords:    []string{"npmauth"},
 			Regex:       re(`npmAuthIdent["']?[ \t]*:[ \t]*["']?(?P<secret>[^\s"']{8,})`),
 			Validate: func(v []byte) bool {
 				if user, pass, ok := strings.Cut(string(v), ":"); ok {
@@ -84,7 +84,7 @@ func moreRegistryRules() []*detect.Rule {
 			Provider:    "gradle",
 			Description: "Develocity (Gradle Enterprise) access key in DEVELOCITY_ACCESS_KEY or GRADLE_ENTERPRISE_ACCESS_KEY (server=key): publishes and reads Build Scans as its user",
 			Source:      "https://docs.gradle.com/develocity/gradle-plugin/current/#via_environment_variable",
-			Keywords:    []string{"develocity_access_key", "gradle_enterprise_access_key"},
+			Keywords:    []string{"develocity", "gradle_enterprise"},
 			Regex:       re(`(?i:DEVELOCITY_ACCESS_KEY|GRADLE_ENTERPRISE_ACCESS_KEY)["']?[ \t]*(?:=|:)[ \t]*["']?(?P<host>[A-Za-z0-9.-]+\.[A-Za-z]{2,})=(?P<secret>[a-z0-9]{52})(?:[^\w-]|$)`),
 			Validate:    hasLetterAndDigit,
 			MinEntropy:  3.5,

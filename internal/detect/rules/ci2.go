@@ -97,9 +97,9 @@ func moreCIRules() []*detect.Rule {
 			NoMatch:     []string{"teamcity token eyJ0eXAiOiAiVENWMiJ9.<redacted>", "eyJ0eXAiOiAiVENWMiJ9." + rawURL64(fake("tc-3", b64url, 27)) + "." + rawURL64("not a uuid, just some text here")},
 		},
 		keyedRule("gitea-access-token", "gitea",
-			"Gitea or Forgejo access token (40 hex digits) in a key that names Gitea or Forgejo",
-			"https://docs.gitea.com/development/api-usage", []string{"gitea", "forgejo"},
-			`(?:gitea|forgejo)[\w.-]{0,20}?(?:token|api[_.-]?key)`, `[0-9a-f]{40}`, hasLetterAndDigit, detect.High,
+			"Gitea, Forgejo or Codeberg access token (40 hex digits) in a key that names Gitea, Forgejo or Codeberg",
+			"https://docs.gitea.com/development/api-usage", []string{"gitea", "forgejo", "codeberg"},
+			`(?:gitea|forgejo|codeberg)[\w.-]{0,20}?(?:token|api[_.-]?key)`, `[0-9a-f]{40}`, hasLetterAndDigit, detect.High,
 			[]string{"GITEA_TOKEN=" + fake("gitea-1", hexLower, 40), `forgejo_access_token: "` + fake("gitea-2", hexLower, 40) + `"`},
 			[]string{"GITEA_TOKEN=${{ secrets.GITEA_TOKEN }}", "GITEA_TOKEN=" + strings.Repeat("0", 40)}),
 		{

@@ -57,6 +57,7 @@ func All() []*detect.Rule {
 		moreCloudRules2(),
 		evenMoreCloudRules(),
 		yetMoreCloudRules(),
+		clusterAndBackupRules(),
 		platformRules(),
 		morePlatformRules(),
 		networkAndDataRules(),

@@ -188,10 +188,11 @@ func networkAndDataRules() []*detect.Rule {
 			Keywords:    []string{"bundle_"},
 			Regex:       re(`\bBUNDLE_[A-Z0-9_]+__[A-Z0-9_]+["']?[ \t]*(?:=|:)[ \t]*["']?(?:(?P<user>[^\s"':]+):)?(?P<secret>[^\s"':]{8,})(?:["'\s]|$)`),
 			Validate:    plausiblePassword,
-			MinEntropy:  3.0,
-			Severity:    detect.Critical,
-			Examples:    []string{"BUNDLE_GEMS__CONTRIBSYS__COM=ci-acme:" + fake("bundle-1", hexLower, 24), "---\nBUNDLE_RUBYGEMS__PKG__GITHUB__COM: \"deploy:" + pw("bundle-2") + "\"\n"},
-			NoMatch:     []string{"BUNDLE_GEMS__CONTRIBSYS__COM=username:password", "BUNDLE_GEMS__ACME__IO: ${GEMS_TOKEN}"},
+			// Sidekiq Pro/Enterprise credentials are eight hex digits.
+			MinEntropy: 2.5,
+			Severity:   detect.Critical,
+			Examples:   []string{"BUNDLE_GEMS__CONTRIBSYS__COM=" + fake("bundle-0", hexLower, 8) + ":" + fake("bundle-1", hexLower, 8), "---\nBUNDLE_RUBYGEMS__PKG__GITHUB__COM: \"deploy:" + pw("bundle-2") + "\"\n"},
+			NoMatch:    []string{"BUNDLE_GEMS__CONTRIBSYS__COM=username:password", "BUNDLE_GEMS__ACME__IO: ${GEMS_TOKEN}"},
 		},
 		{
 			ID:          "harbor-robot-secret",

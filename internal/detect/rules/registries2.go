@@ -55,9 +55,10 @@ func moreRegistryRules() []*detect.Rule {
 			Source:      "https://learn.microsoft.com/en-us/nuget/reference/nuget-config-file#packagesourcecredentials",
 			Keywords:    []string{"cleartextpassword"},
 			Regex:       re(`<add\s+key\s*=\s*"ClearTextPassword"\s+value\s*=\s*"(?P<secret>[^"]{4,})"`),
-			Validate:    plausiblePassword,
-			MinEntropy:  3.0,
-			Severity:    detect.Critical,
+			// Microsoft's NuGet.Config reference prints these two sample passwords.
+			Validate:   func(v []byte) bool { return plausiblePassword(v) && except("33f!!lloppa", "hal+9ooo_da!sY")(v) },
+			MinEntropy: 3.0,
+			Severity:   detect.Critical,
 			Examples: []string{
 				"<packageSourceCredentials>\n  <acme>\n    <add key=\"Username\" value=\"build\" />\n    <add key=\"ClearTextPassword\" value=\"" + fake("nuget-c-1", alnum, 52) + "\" />\n  </acme>\n</packageSourceCredentials>",
 			},

@@ -58,6 +58,7 @@ func All() []*detect.Rule {
 		evenMoreCloudRules(),
 		yetMoreCloudRules(),
 		clusterAndBackupRules(),
+		moreProviderTokenRules(),
 		platformRules(),
 		morePlatformRules(),
 		networkAndDataRules(),

@@ -120,7 +120,7 @@ func moreCloudRules2() []*detect.Rule {
 			Provider:    "exoscale",
 			Description: "Exoscale IAM API secret (43 characters) in EXOSCALE_API_SECRET, a key that names Exoscale, or the secret beside an EXO… key in the exo CLI's config",
 			Source:      "https://community.exoscale.com/reference/cli/exo/iam/api-key/create/",
-			Keywords:    []string{"exo"},
+			Keywords:    []string{"exoscale", "\"exo", "'exo"},
 			Regex: re(`(?:(?i:exoscale)[\w.-]{0,20}?(?i:secret)` + sep + `|(?i:key)[ \t]*=[ \t]*["']EXO[0-9a-f]{24}["'][ \t]*\r?\n[ \t]*(?i:secret)[ \t]*=[ \t]*["'])` +
 				`(?P<secret>[A-Za-z0-9_-]{43})(?:[^\w-]|$)`),
 			Validate:   mixedCase,
@@ -139,8 +139,8 @@ func moreCloudRules2() []*detect.Rule {
 			Provider:    "ovh",
 			Description: "OVHcloud API application secret or consumer key (32 letters and digits) in OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY or an [ovh-…] section of ovh.conf; with the application key they sign API calls as the account",
 			Source:      "https://github.com/ovh/go-ovh",
-			Keywords:    []string{"ovh"},
-			Regex: re(`(?:(?i:ovh)[_.-]?|\[ovh-[a-z]{2}\][^\[]*?)(?i:application[_.-]?secret|consumer[_.-]?key)["']?[ \t]*(?:=|:)[ \t]*["']?` +
+			Keywords:    []string{"ovh_", "ovh-", "ovh."},
+			Regex: re(`(?:(?i:ovh)[_.-]|\[ovh-[a-z]{2}\][^\[]*?)(?i:application[_.-]?secret|consumer[_.-]?key)["']?[ \t]*(?:=|:)[ \t]*["']?` +
 				`(?P<secret>[A-Za-z0-9]{32})(?:[^\w-]|$)`),
 			Validate:   mixedCase,
 			MinEntropy: 3.0,

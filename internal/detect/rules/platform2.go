@@ -55,11 +55,15 @@ func morePlatformRules() []*detect.Rule {
 			Provider:    "hashicorp",
 			Description: "Consul or Nomad gossip encryption key (encrypt = 32 bytes in base64, as consul keygen prints): anyone holding it can join and read the cluster's gossip",
 			Source:      "https://developer.hashicorp.com/consul/docs/security/encryption/gossip",
-			Keywords:    []string{"encrypt", "gossip"},
-			Regex:       re(`(?:["']?\bencrypt["']?|(?i:CONSUL_GOSSIP_(?:ENCRYPTION_)?KEY))[ \t]*(?:=|:)[ \t]*["'](?P<secret>[A-Za-z0-9+/]{43}=)["']`),
-			Validate:    func(v []byte) bool { return mixedCase(v) && base64Bytes(32)(v) },
-			MinEntropy:  4.0,
-			Severity:    detect.High,
+			Keywords:    []string{"encrypt", "consul_gossip"},
+			// "encrypt" is in every line of crypto code: the regex runs only
+			// where a keyword starts, not over its line.
+			Anchor:     detect.AtKeyword,
+			WordStart:  true,
+			Regex:      re(`(?:encrypt["']?|(?i:CONSUL_GOSSIP_(?:ENCRYPTION_)?KEY))[ \t]*(?:=|:)[ \t]*["'](?P<secret>[A-Za-z0-9+/]{43}=)["']`),
+			Validate:   func(v []byte) bool { return mixedCase(v) && base64Bytes(32)(v) },
+			MinEntropy: 4.0,
+			Severity:   detect.High,
 			Examples: []string{
 				"server {\n  enabled = true\n  encrypt = \"" + b64std(string(fakeBytes("gossip-1", 32))) + "\"\n}",
 				`{"datacenter": "dc1", "encrypt": "` + b64std(string(fakeBytes("gossip-2", 32))) + `"}`,

@@ -79,3 +79,24 @@ func moreProviderTokenRules() []*detect.Rule {
 			[]string{"MERAKI_DASHBOARD_API_KEY=" + strings.Repeat("0", 40)}),
 	}
 }
+
+// keyedClientSecretRules are OAuth client secrets of the big clouds'
+// identity platforms in the names their SDKs read, for the older formats
+// with no prefix (Entra secrets with Q~ and Google's GOCSPX- have rules of
+// their own, which win on the same bytes).
+func keyedClientSecretRules() []*detect.Rule {
+	return []*detect.Rule{
+		keyedRule("azure-client-secret-keyed", "azure",
+			"Microsoft Entra ID (Azure AD) application client secret in AZURE_CLIENT_SECRET, ARM_CLIENT_SECRET or a key that names an Azure client secret, including the older formats without Q~",
+			"https://learn.microsoft.com/en-us/dotnet/api/azure.identity.environmentcredential", []string{"azure_client_secret", "arm_client_secret", "azureclientsecret", "azure-client-secret"},
+			`(?:azure|arm)[_.-]?client[_.-]?secret`, `[A-Za-z0-9_~.+/=-]{32,44}`, mixedCase, detect.Critical,
+			[]string{"AZURE_TENANT_ID=" + uuidLike("azcs-1") + "\nAZURE_CLIENT_ID=" + uuidLike("azcs-2") + "\nAZURE_CLIENT_SECRET=" + fake("azcs-3", alnum+"+/", 43) + "=", `ARM_CLIENT_SECRET: "` + fake("azcs-4", alnum+"_-.", 34) + `"`},
+			[]string{"AZURE_CLIENT_SECRET=${{ secrets.AZURE_CLIENT_SECRET }}", "AZURE_CLIENT_SECRET=<client-secret>"}),
+		keyedRule("google-oauth-client-secret-keyed", "gcp",
+			"Google OAuth client secret of the older format (24 characters, no GOCSPX- prefix) in GOOGLE_CLIENT_SECRET or a key that names a Google client secret",
+			"https://developers.google.com/identity/protocols/oauth2", []string{"google_client_secret", "googleclientsecret", "google-client-secret", "google_oauth_client_secret"},
+			`google[_.-]?(?:oauth[_.-]?)?client[_.-]?secret`, `[A-Za-z0-9_-]{24}`, mixedCase, detect.High,
+			[]string{"GOOGLE_CLIENT_ID=" + fake("gcs-1", digits, 12) + "-" + fake("gcs-2", lowerAlnum, 32) + ".apps.googleusercontent.com\nGOOGLE_CLIENT_SECRET=" + fake("gcs-3", b64url, 24)},
+			[]string{"GOOGLE_CLIENT_SECRET=your-client-secret", "GOOGLE_CLIENT_SECRET=${GOOGLE_CLIENT_SECRET}"}),
+	}
+}

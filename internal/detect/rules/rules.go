@@ -59,6 +59,7 @@ func All() []*detect.Rule {
 		yetMoreCloudRules(),
 		clusterAndBackupRules(),
 		moreProviderTokenRules(),
+		keyedClientSecretRules(),
 		platformRules(),
 		morePlatformRules(),
 		networkAndDataRules(),

@@ -264,6 +264,9 @@ func moreCloudRules2() []*detect.Rule {
 
 // knownPrefixMore extends knownPrefix (validate.go) with the prefixes of the
 // rules in cloud3.go and the files after it, so generic rules leave those
-// values, well-formed or not, to their own rules.
+// values, well-formed or not, to their own rules. Only prefixes whose rule
+// finds them anywhere belong here: a keyed rule (Yandex's AQVN, Infisical's
+// st., Bitwarden's 0.) sees them only under its own names, and elsewhere the
+// generic rules must still report them.
 var knownPrefixMore = re(`^(?:SWMTKN-1-|eyJhIjoi|eyJ0eXAiOiAiVENWMiJ9\.|sktsec_|ptr_[A-Za-z0-9+/]{20}|dbt[cu]_|ory_(?:pat|apikey|at|rt)_|` +
-	`[ps]at\.[A-Za-z0-9_-]{22}\.|K10[0-9a-f]{64}::|odt_|fo1_|ico-[A-Za-z0-9]{32}$|CLOJARS_[0-9a-f]{60}|dnkey-|AQVN|token-[a-z0-9]{5}:|perm:|0\.[0-9a-f]{8}-[0-9a-f]{4}-|st\.[0-9a-f]{24}\.)`)
+	`[ps]at\.[A-Za-z0-9_-]{22}\.|K10[0-9a-f]{64}::|odt_|fo1_|ico-[A-Za-z0-9]{32}$|CLOJARS_[0-9a-f]{60}|dnkey-|token-[a-z0-9]{5}:|perm:)`)

@@ -25,8 +25,8 @@ func yetMoreCloudRules() []*detect.Rule {
 			[]string{"ACR_PASSWORD: ${{ secrets.ACR_PASSWORD }}"}),
 		keyedRule("azure-static-web-apps-token", "azure",
 			"Azure Static Web Apps deployment token in AZURE_STATIC_WEB_APPS_API_TOKEN or deployment_token: deploys to the site",
-			"https://learn.microsoft.com/en-us/azure/static-web-apps/deployment-token-management", []string{"static_web_apps", "static-web-apps", "deployment_token"},
-			`(?:azure[_.-]?static[_.-]?web[_.-]?apps[_.-]?api[_.-]?token|swa[_.-]?deployment[_.-]?token|deployment[_.-]?token)`, `[A-Za-z0-9_-]{60,}`, mixedCase, detect.High,
+			"https://learn.microsoft.com/en-us/azure/static-web-apps/deployment-token-management", []string{"static_web_apps", "static-web-apps", "swa_deployment", "swa-deployment"},
+			`(?:azure[_.-]?static[_.-]?web[_.-]?apps[_.-]?api[_.-]?token|swa[_.-]deployment[_.-]?token)`, `[A-Za-z0-9_-]{60,}`, mixedCase, detect.High,
 			[]string{"AZURE_STATIC_WEB_APPS_API_TOKEN=" + fake("swa-1", hexLower, 64) + "-" + uuidLike("swa-2") + "00" + fake("swa-3", alnum, 6)},
 			[]string{"azure_static_web_apps_api_token: ${{ secrets.AZURE_STATIC_WEB_APPS_API_TOKEN_ORANGE }}"}),
 		{

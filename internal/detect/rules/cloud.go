@@ -48,6 +48,7 @@ func gcpRules() []*detect.Rule {
 		},
 		{
 			ID:          "gcp-service-account-key",
+			Source:      "https://cloud.google.com/iam/docs/keys-create-delete",
 			Provider:    "gcp",
 			Description: "Google Cloud service account key file (JSON with type service_account and an inline private key)",
 			Keywords:    []string{"service_account"},
@@ -160,6 +161,7 @@ func azureRules() []*detect.Rule {
 		},
 		{
 			ID:          "azure-service-bus-connection-string",
+			Source:      "https://learn.microsoft.com/en-us/azure/service-bus-messaging/service-bus-sas",
 			Provider:    "azure",
 			Description: "Azure Service Bus / Event Hubs / Relay shared access key in a connection string",
 			Keywords:    []string{"sharedaccesskey="},
@@ -214,6 +216,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "heroku-api-key",
+			Source:      "https://devcenter.heroku.com/articles/authentication",
 			Provider:    "heroku",
 			Description: "Heroku platform API key (HRKU-AA…)",
 			Keywords:    []string{"hrku-"},
@@ -225,6 +228,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "heroku-api-key-legacy",
+			Source:      "https://devcenter.heroku.com/articles/authentication",
 			Provider:    "heroku",
 			Description: "Heroku API key or OAuth token of the older UUID form, assigned to a key that names Heroku",
 			Keywords:    []string{"heroku"},
@@ -260,6 +264,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "cloudflare-origin-ca-key",
+			Source:      "https://developers.cloudflare.com/fundamentals/api/get-started/ca-keys/",
 			Provider:    "cloudflare",
 			Description: "Cloudflare Origin CA key (v1.0-)",
 			Keywords:    []string{"v1.0-"},
@@ -271,6 +276,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "vercel-token",
+			Source:      "https://vercel.com/docs/accounts/access-tokens",
 			Provider:    "vercel",
 			Description: "Vercel access token (24 characters) assigned to a key that names Vercel",
 			Keywords:    []string{"vercel"},
@@ -282,6 +288,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "netlify-access-token",
+			Source:      "https://docs.netlify.com/api/get-started/#authentication",
 			Provider:    "netlify",
 			Description: "Netlify personal access token (nfp_)",
 			Keywords:    []string{"nfp_"},
@@ -304,6 +311,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "fastly-api-token",
+			Source:      "https://docs.fastly.com/en/guides/using-api-tokens",
 			Provider:    "fastly",
 			Description: "Fastly API token (32 characters) assigned to a key that names Fastly",
 			Keywords:    []string{"fastly"},
@@ -338,6 +346,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "firebase-cloud-messaging-server-key",
+			Source:      "https://firebase.google.com/docs/cloud-messaging/auth-server",
 			Provider:    "firebase",
 			Description: "Firebase Cloud Messaging legacy server key (AAAA…:APA91b…)",
 			Keywords:    []string{":apa91b"},
@@ -349,6 +358,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "databricks-token",
+			Source:      "https://docs.databricks.com/aws/en/dev-tools/auth/pat",
 			Provider:    "databricks",
 			Description: "Databricks personal access token (dapi + 32 hex digits)",
 			Keywords:    []string{"dapi"},
@@ -372,6 +382,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "pulumi-access-token",
+			Source:      "https://www.pulumi.com/docs/pulumi-cloud/access-management/access-tokens/",
 			Provider:    "pulumi",
 			Description: "Pulumi access token (pul-)",
 			Keywords:    []string{"pul-"},
@@ -395,6 +406,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "alibaba-access-key-id",
+			Source:      "https://www.alibabacloud.com/help/en/ram/user-guide/create-an-accesskey-pair",
 			Provider:    "alibaba",
 			Description: "Alibaba Cloud AccessKey id (LTAI)",
 			Keywords:    []string{"ltai"},
@@ -406,6 +418,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "alibaba-access-key-secret",
+			Source:      "https://www.alibabacloud.com/help/en/ram/user-guide/create-an-accesskey-pair",
 			Provider:    "alibaba",
 			Description: "Alibaba Cloud AccessKey secret (30 characters) assigned to a key that names it",
 			Keywords:    []string{"alibaba", "aliyun", "alicloud"},
@@ -471,6 +484,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "flyio-token",
+			Source:      "https://fly.io/docs/security/tokens/",
 			Provider:    "fly.io",
 			Description: "Fly.io API token (FlyV1 fm1/fm2 macaroon)",
 			Keywords:    []string{"flyv1 fm"},
@@ -482,6 +496,7 @@ func cloudRules() []*detect.Rule {
 		},
 		{
 			ID:          "render-api-key",
+			Source:      "https://render.com/docs/api#1-create-an-api-key",
 			Provider:    "render",
 			Description: "Render API key (rnd_)",
 			Keywords:    []string{"rnd_"},
@@ -536,6 +551,7 @@ func hashicorpRules() []*detect.Rule {
 		},
 		{
 			ID:          "terraform-cloud-token",
+			Source:      "https://developer.hashicorp.com/terraform/cloud-docs/users-teams-organizations/api-tokens",
 			Provider:    "terraform",
 			Description: "Terraform Cloud / Enterprise API token (….atlasv1.…)",
 			Keywords:    []string{".atlasv1."},

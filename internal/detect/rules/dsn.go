@@ -95,6 +95,7 @@ func dsnRules() []*detect.Rule {
 			[]string{"sqlserver://sa:<YourStrong@Passw0rd>@localhost:1433"}),
 		{
 			ID:          "ado-net-connection-string",
+			Source:      "https://learn.microsoft.com/en-us/dotnet/framework/data/adonet/connection-string-syntax",
 			Provider:    "sqlserver",
 			Description: "ADO.NET / ODBC connection string with a password (Server=…;User ID=…;Password=…)",
 			Keywords:    []string{"server=", "data source="},
@@ -134,6 +135,7 @@ func dsnRules() []*detect.Rule {
 		},
 		{
 			ID:          "jdbc-oracle-thin",
+			Source:      "https://docs.oracle.com/en/database/oracle/oracle-database/23/jjdbc/data-sources-and-URLs.html",
 			Provider:    "oracle",
 			Description: "Oracle JDBC thin URL with credentials (jdbc:oracle:thin:user/password@host)",
 			Keywords:    []string{"jdbc:oracle:thin:"},

@@ -172,6 +172,7 @@ func vcsRules() []*detect.Rule {
 	return []*detect.Rule{
 		{
 			ID:          "bitbucket-app-password",
+			Source:      "https://support.atlassian.com/bitbucket-cloud/docs/app-passwords/",
 			Provider:    "bitbucket",
 			Description: "Bitbucket Cloud app password (ATBB + 24 characters + CRC32)",
 			Keywords:    []string{"atbb"},
@@ -198,6 +199,7 @@ func vcsRules() []*detect.Rule {
 		},
 		{
 			ID:          "bitbucket-data-center-token",
+			Source:      "https://confluence.atlassian.com/bitbucketserver/http-access-tokens-939515499.html",
 			Provider:    "bitbucket",
 			Description: "Bitbucket Data Center HTTP access token (BBDC- + base64 of id:secret)",
 			Keywords:    []string{"bbdc-"},

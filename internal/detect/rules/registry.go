@@ -62,6 +62,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "pypi-upload-token",
+			Source:      "https://pypi.org/help/#apitoken",
 			Provider:    "pypi",
 			Description: "PyPI or TestPyPI API token (pypi-AgEIcHlwaS5vcmc… macaroon)",
 			Keywords:    []string{"pypi-ageichlwas5vcmc", "pypi-agendgvzdc5wexbplm9yzw"},
@@ -90,9 +91,9 @@ func registryRules() []*detect.Rule {
 			},
 			NoMatch: []string{"[pypi]\nusername = __token__\npassword = <your PyPI token>\n"},
 		},
-		prefixed("rubygems-api-key", "rubygems", "RubyGems.org API key (rubygems_)", "rubygems_", `[a-f0-9]{48}`, detect.Critical,
+		withSource("https://guides.rubygems.org/api-key-scopes/", prefixed("rubygems-api-key", "rubygems", "RubyGems.org API key (rubygems_)", "rubygems_", `[a-f0-9]{48}`, detect.Critical,
 			[]string{"---\n:rubygems_api_key: rubygems_" + fake("gem-1", hexLower, 48)},
-			[]string{":rubygems_api_key: rubygems_" + fake("gem-2", hexLower, 20)}),
+			[]string{":rubygems_api_key: rubygems_" + fake("gem-2", hexLower, 20)})),
 		{
 			ID:          "nuget-api-key",
 			Provider:    "nuget",
@@ -106,6 +107,7 @@ func registryRules() []*detect.Rule {
 		},
 		{
 			ID:          "jfrog-api-key",
+			Source:      "https://jfrog.com/help/r/jfrog-platform-administration-documentation/access-tokens",
 			Provider:    "jfrog",
 			Description: "JFrog Artifactory API key (AKCp + 69 characters) or reference token (cmVmdGtu…)",
 			Keywords:    []string{"akcp", "cmvmdgtu"},

@@ -358,6 +358,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "snyk-api-token",
+			Source:      "https://docs.snyk.io/snyk-api/authentication-for-api",
 			Provider:    "snyk",
 			Description: "Snyk API token (a UUID) assigned to a key that names Snyk",
 			Keywords:    []string{"snyk"},
@@ -393,6 +394,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "onepassword-service-account-token",
+			Source:      "https://developer.1password.com/docs/service-accounts/",
 			Provider:    "1password",
 			Description: "1Password service account token (ops_eyJ…)",
 			Keywords:    []string{"ops_eyj"},
@@ -404,6 +406,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "sonar-token",
+			Source:      "https://docs.sonarsource.com/sonarqube-server/2026.1/user-guide/managing-tokens",
 			Provider:    "sonarqube",
 			Description: "SonarQube / SonarCloud user, project or global analysis token (squ_, sqp_, sqa_)",
 			Keywords:    []string{"squ_", "sqp_", "sqa_"},
@@ -437,6 +440,7 @@ func saasRules() []*detect.Rule {
 		},
 		{
 			ID:          "planetscale-token",
+			Source:      "https://planetscale.com/docs/api/service-tokens",
 			Provider:    "planetscale",
 			Description: "PlanetScale service token, OAuth token or database password (pscale_tkn_, pscale_oauth_, pscale_pw_)",
 			Keywords:    []string{"pscale_tkn_", "pscale_pw_", "pscale_oauth_"},

@@ -434,7 +434,7 @@ var knownPrefix = re(`^(?:gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt|cbt|oas|ft|i
 // than a word, a name, a number, a path, a URL or an e-mail address, and
 // must not be a value whose format a specific rule owns.
 func genericValue(v []byte) bool {
-	if len(v) < 8 || templated(v) || pathLike.Match(v) || emailLike.Match(v) || bytes.Contains(v, []byte("://")) || knownPrefix.Match(v) {
+	if len(v) < 8 || templated(v) || pathLike.Match(v) || emailLike.Match(v) || bytes.Contains(v, []byte("://")) || knownPrefix.Match(v) || knownPrefixMore.Match(v) {
 		return false
 	}
 	if numberLike.Match(v) || identifierLike(v) || codeOperators.Match(v) {

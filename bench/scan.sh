@@ -31,11 +31,22 @@ fi
 go build -trimpath -o "$work/rekey" ./cmd/rekey
 export REKEY_HOME="$work/home"
 
+# uncache FILE: drops FILE from the page cache. Peak RSS counts the pages
+# of the executable mapped into the process, and how many a fault maps
+# depends on how the file sits in the cache (one just written by go build
+# maps in large folios: 82 MB of rekey's binary against 46 MB once evicted,
+# docs/performance.md), so every run starts its binary from the same state.
+uncache() {
+  sync "$1" 2>/dev/null || true
+  python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$1" 2>/dev/null || true
+}
+
 # run NAME CMD… : runs CMD with stdout to $work/NAME.out, records wall
 # seconds and peak RSS (KiB) from GNU time's format.
 run() {
   local name=$1; shift
   local start end
+  uncache "$1"
   start=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$work/$name.rss" "$@" >"$work/$name.out" 2>"$work/$name.err" || true
   end=$(date +%s.%N)

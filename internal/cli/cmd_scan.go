@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -58,10 +61,28 @@ func runScan(ctx context.Context, g *globals, o *scanOpts, args []string, out io
 	if err != nil {
 		return err
 	}
+	leanHeap()
 	fp, err := g.findingsFingerprinter()
 	if err != nil {
 		return err
 	}
 	m := &scan.Rules{Detector: det, Fingerprinter: fp, Reveal: o.reveal}
 	return runFindings(ctx, g, &o.in, args, m, o.format, out, det)
+}
+
+// scanGCPercent replaces Go's default of 100 while scanning. The scan
+// allocates about twice the bytes it reads (each file's buffer, its decoded
+// copy) over a small live heap, so the heap between collections is mostly
+// garbage: at 50 the peak heap is ~1.5x the live heap instead of ~2x,
+// ~10 MB less on the Go tree for ~10 % more CPU (docs/performance.md).
+const scanGCPercent = 50
+
+// leanHeap frees the garbage of building the rule set (several times the
+// detector's live size) and keeps the heap close to its live size for the
+// scan, unless the user chose GOGC.
+func leanHeap() {
+	runtime.GC()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(scanGCPercent)
+	}
 }

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -202,6 +203,33 @@ func TestWordStart(t *testing.T) {
 	} {
 		if got := len(d.Scan([]byte(in))); got != want {
 			t.Errorf("%q: %d findings, want %d", in, got, want)
+		}
+	}
+}
+
+// TestScanReusesNoStateBetweenBuffers: the candidate lists are reused
+// between scans; a scan must see only its own buffer's candidates, however
+// many (past keepSpans) the previous buffer had.
+func TestScanReusesNoStateBetweenBuffers(t *testing.T) {
+	d := mustNew(t)
+	var dense strings.Builder
+	for i := range keepSpans * 3 {
+		fmt.Fprintf(&dense, "password = Xk%06dQzr\ntoken: ghp_abcdefghijklmnopqrstuvwxyz0123456789\n\n", i)
+	}
+	second := []byte("db: postgres://app:Vq8rT2mLx9pW@pg-main/x\npassword = hunter2hunter2ok\n")
+	fresh := mustNew(t).Scan(second)
+	for range 3 {
+		if n := len(d.Scan([]byte(dense.String()))); n < keepSpans*3 {
+			t.Fatalf("dense buffer: %d findings, want at least %d", n, keepSpans*3)
+		}
+		got := d.Scan(second)
+		if len(got) != len(fresh) || len(got) != 2 {
+			t.Fatalf("after a dense buffer: %d findings, a fresh detector finds %d (want 2)", len(got), len(fresh))
+		}
+		for i := range got {
+			if got[i].Rule.ID != fresh[i].Rule.ID || got[i].Start != fresh[i].Start || got[i].End != fresh[i].End {
+				t.Fatalf("finding %d: %s %d-%d, fresh detector %s %d-%d", i, got[i].Rule.ID, got[i].Start, got[i].End, fresh[i].Rule.ID, fresh[i].Start, fresh[i].End)
+			}
 		}
 	}
 }

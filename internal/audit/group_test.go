@@ -215,4 +215,14 @@ func TestGroupCommitWithLeases(t *testing.T) {
 	if w, ok, err := readWitness(l.witness); err != nil || !ok || w.Seq != n {
 		t.Fatalf("witness at %+v (%v %v), want the head %d", w, ok, err, n)
 	}
+	// A log without a witness writes the rows with its entry too.
+	bare := New(ls, "").WithKey(filepath.Join(f.dir, KeyFile), true)
+	e, moved0, err := bare.AppendWithLeases(context.Background(), "broker", "lease.issue", "", nil,
+		[]store.BrokerLeaseUpdate{{ID: "l0", From: []string{store.BrokerIssuing}, State: store.BrokerActive}})
+	if err != nil || e.Seq != n+1 || len(moved0) != 1 || !moved0[0] {
+		t.Fatalf("append without a witness: %+v %v %v", e, moved0, err)
+	}
+	if got, _ := s.BrokerLeases(context.Background(), store.BrokerLeaseFilter{ID: "l0"}); len(got) != 1 || got[0].State != store.BrokerActive {
+		t.Fatalf("lease l0 after the append without a witness: %+v", got)
+	}
 }

@@ -139,28 +139,57 @@ func ParseAnchor(s string) (Anchor, error) {
 // (errs.Invalid) and appends nothing: going on would move the witness
 // past the damage and hide it.
 func (l *Log) Append(ctx context.Context, actor, action, incident string, detail any) (store.AuditEntry, error) {
+	e, _, err := l.appendWith(ctx, actor, action, incident, detail, nil)
+	return e, err
+}
+
+// AppendWithLeases is Append that also applies updates to the store's
+// broker lease rows in the transaction that appends the entry: both are
+// committed or neither is, and the entry is acknowledged, as by Append,
+// only once witnessed. It reports per update whether it moved the lease
+// (store.AuditedLeaseWriter). The log's store must write leases
+// (WritesLeasesOf).
+func (l *Log) AppendWithLeases(ctx context.Context, actor, action, incident string, detail any, updates []store.BrokerLeaseUpdate) (store.AuditEntry, []bool, error) {
+	if _, ok := l.s.(store.AuditedLeaseWriter); !ok {
+		return store.AuditEntry{}, nil, errs.New("audit: append", errs.Invalid, action, "this audit log's store does not write lease rows")
+	}
+	return l.appendWith(ctx, actor, action, incident, detail, updates)
+}
+
+// WritesLeasesOf reports whether l appends to st and can write st's lease
+// rows with its entries (AppendWithLeases).
+func (l *Log) WritesLeasesOf(st any) bool {
+	_, ok := l.s.(store.AuditedLeaseWriter)
+	return ok && any(l.s) == st
+}
+
+func (l *Log) appendWith(ctx context.Context, actor, action, incident string, detail any, updates []store.BrokerLeaseUpdate) (store.AuditEntry, []bool, error) {
 	const op = "audit: append"
 	raw := json.RawMessage("{}")
 	if detail != nil {
 		b, err := json.Marshal(detail)
 		if err != nil {
-			return store.AuditEntry{}, errs.E(op, errs.Invalid, action, err)
+			return store.AuditEntry{}, nil, errs.E(op, errs.Invalid, action, err)
 		}
 		raw = b
 	}
 	if actor == "" || action == "" {
 		// Refused here, not in the batch it would fail for everyone.
-		return store.AuditEntry{}, errs.New(op, errs.Invalid, action, "an audit entry needs an actor and an action")
+		return store.AuditEntry{}, nil, errs.New(op, errs.Invalid, action, "an audit entry needs an actor and an action")
 	}
 	e := store.AuditEntry{Actor: actor, Action: action, IncidentID: incident, Detail: raw}
 	if l.witness == "" {
 		key, err := l.check(ctx, op)
 		if err != nil {
-			return store.AuditEntry{}, err
+			return store.AuditEntry{}, nil, err
 		}
-		return l.appendWitnessed(ctx, key, e)
+		out, moved, err := l.appendLeases(ctx, key, []store.AuditEntry{e}, updates)
+		if len(out) == 1 {
+			e = out[0]
+		}
+		return e, moved, err
 	}
-	return l.groupAppend(ctx, e)
+	return l.groupAppend(ctx, e, updates)
 }
 
 // Group commit. Appends in one process that share a witness are queued;
@@ -181,20 +210,24 @@ type group struct {
 
 // pending is one queued append and, once done is closed, its result.
 type pending struct {
-	ctx  context.Context
-	l    *Log
-	e    store.AuditEntry
-	done chan struct{}
-	out  store.AuditEntry
-	err  error
+	ctx context.Context
+	l   *Log
+	e   store.AuditEntry
+	// leases are the lease rows written with e (AppendWithLeases), and
+	// moved, once done, whether each update moved its lease.
+	leases []store.BrokerLeaseUpdate
+	moved  []bool
+	done   chan struct{}
+	out    store.AuditEntry
+	err    error
 }
 
 var groups sync.Map // witness path → *group
 
-func (l *Log) groupAppend(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+func (l *Log) groupAppend(ctx context.Context, e store.AuditEntry, leases []store.BrokerLeaseUpdate) (store.AuditEntry, []bool, error) {
 	gv, _ := groups.LoadOrStore(l.witness, new(group))
 	g := gv.(*group)
-	p := &pending{ctx: ctx, l: l, e: e, done: make(chan struct{})}
+	p := &pending{ctx: ctx, l: l, e: e, leases: leases, done: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	lead := !g.running
@@ -204,7 +237,7 @@ func (l *Log) groupAppend(ctx context.Context, e store.AuditEntry) (store.AuditE
 		g.drain()
 	}
 	<-p.done
-	return p.out, p.err
+	return p.out, p.moved, p.err
 }
 
 // drain commits what is queued until nothing is.
@@ -250,15 +283,17 @@ func (l *Log) commit(ps []*pending) {
 			return nil, err
 		}
 		es := make([]store.AuditEntry, len(ps))
+		var updates []store.BrokerLeaseUpdate
 		for i, p := range ps {
 			es[i] = p.e
+			updates = append(updates, p.leases...)
 		}
-		out, err := l.s.AppendAudits(ctx, es, func(e store.AuditEntry) (string, string) {
-			h := Hash(e)
-			return h, mac(key, h)
-		})
+		out, moved, err := l.appendLeases(ctx, key, es, updates)
 		if err != nil {
 			return nil, err
+		}
+		for _, p := range ps {
+			p.moved, moved = moved[:len(p.leases):len(p.leases)], moved[len(p.leases):]
 		}
 		if err := l.writeWitnesses(op, out[len(out)-1]); err != nil {
 			return out, err
@@ -272,6 +307,20 @@ func (l *Log) commit(ps []*pending) {
 		p.err = err
 		close(p.done)
 	}
+}
+
+// appendLeases appends es, with updates to lease rows in the same
+// transaction when there are any.
+func (l *Log) appendLeases(ctx context.Context, key []byte, es []store.AuditEntry, updates []store.BrokerLeaseUpdate) ([]store.AuditEntry, []bool, error) {
+	sign := func(e store.AuditEntry) (string, string) {
+		h := Hash(e)
+		return h, mac(key, h)
+	}
+	if len(updates) == 0 {
+		out, err := l.s.AppendAudits(ctx, es, sign)
+		return out, nil, err
+	}
+	return l.s.(store.AuditedLeaseWriter).AppendAuditsWithLeases(ctx, es, sign, updates)
 }
 
 // appendLocks holds one mutex per witness file. Checking the witness,

@@ -69,6 +69,9 @@ type Leases struct {
 	checkFor time.Duration // templateCheckFor; tests lengthen it
 	// rows commits the lease rows of concurrent calls in groups.
 	rows rowGroup
+	// withAudit is whether the audit log writes st's lease rows in its
+	// entries' transactions (audit.Log.WritesLeasesOf).
+	withAudit bool
 }
 
 // checked is a template's last passing check and what a lease of it
@@ -99,7 +102,8 @@ func NewLeases(cfg LeaseConfig) (*Leases, error) {
 		return nil, errs.New("broker: leases", errs.Invalid, "", "leases need a store and an audit log")
 	}
 	return &Leases{inv: cfg.Inventory, st: cfg.Store, audit: cfg.Audit, systems: cfg.Systems, now: time.Now,
-		checked: map[provider.IdentityRef]checked{}, checking: map[provider.IdentityRef]chan struct{}{}, checkFor: templateCheckFor}, nil
+		checked: map[provider.IdentityRef]checked{}, checking: map[provider.IdentityRef]chan struct{}{}, checkFor: templateCheckFor,
+		withAudit: cfg.Audit.WritesLeasesOf(cfg.Store)}, nil
 }
 
 // Lease is an issued lease as its holder gets it, once: the secret is in
@@ -201,21 +205,14 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 		_, _ = l.st.UpdateBrokerLease(context.WithoutCancel(ctx), rec.ID, []string{store.BrokerIssuing}, store.BrokerRevoked, time.Time{})
 		return nil, err
 	}
-	// The row's move to active and the issue's audit entry are written at
-	// once, two commits that overlap rather than follow each other (each
-	// was a third of a Redis lease's time). The secret is returned only
-	// when both are done; when either fails the login is ended, and an
-	// issue entry already written is followed by the revocation's.
 	active := rec
 	active.State = store.BrokerActive
-	audited := make(chan error, 1)
-	go func() { audited <- l.record(ctx, rec.Holder, ActionIssue, leaseDetail(active, d.Policy, "")) }()
-	ok, err := l.updateRow(ctx, store.BrokerLeaseUpdate{ID: rec.ID, From: []string{store.BrokerIssuing}, State: store.BrokerActive})
+	ok, err := l.activate(ctx, active, d.Policy)
 	if err == nil && !ok {
 		err = errs.New(op, errs.Conflict, rec.ID, "the lease was ended while it was being issued (its expiry passed)")
 	}
-	if auditErr := <-audited; err == nil {
-		rec, err = active, auditErr
+	if err == nil {
+		rec = active
 	}
 	if err != nil {
 		// An unrecorded lease must not exist: end it.
@@ -224,6 +221,29 @@ func (l *Leases) Issue(ctx context.Context, d *Decision) (*Lease, error) {
 	}
 	return &Lease{ID: rec.ID, Login: rec.Login, Secret: pw, ExpiresAt: rec.ExpiresAt, Renewable: rec.ExpiresAt.Before(rec.MaxExpiresAt),
 		MaxExpiresAt: rec.MaxExpiresAt, Role: rec.Role, System: rec.System, Holder: rec.Holder}, nil
+}
+
+// activate moves rec's row to active and audits its issue, and reports
+// whether the row moved (false: the lease was ended meanwhile). The
+// secret is returned only when both are written; when either fails the
+// login is ended, and an issue entry already written is followed by the
+// revocation's. Where the audit log writes the store's lease rows, both
+// go in the entry's transaction (one commit, grouped with the entries of
+// concurrent issues); otherwise they are two commits that overlap rather
+// than follow each other.
+func (l *Leases) activate(ctx context.Context, rec store.BrokerLease, policy string) (bool, error) {
+	u := store.BrokerLeaseUpdate{ID: rec.ID, From: []string{store.BrokerIssuing}, State: store.BrokerActive}
+	if l.withAudit {
+		_, moved, err := l.audit.AppendWithLeases(ctx, rec.Holder, ActionIssue, "", leaseDetail(rec, policy, ""), []store.BrokerLeaseUpdate{u})
+		return err == nil && moved[0], err
+	}
+	audited := make(chan error, 1)
+	go func() { audited <- l.record(ctx, rec.Holder, ActionIssue, leaseDetail(rec, policy, "")) }()
+	ok, err := l.updateRow(ctx, u)
+	if auditErr := <-audited; err == nil {
+		err = auditErr
+	}
+	return ok, err
 }
 
 // checkTemplate returns the template's dangerous privileges the inventory

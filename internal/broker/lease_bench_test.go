@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,7 +157,7 @@ func BenchmarkLeaseIssueSystems(b *testing.B) {
 func benchSystem(b *testing.B, inventoryFmt, tmpl, system string, open func(context.Context) (provider.Provider, error)) {
 	leases, issue := systemLeases(b, inventoryFmt, tmpl, system, open)
 	issue("rw") // the template's check, outside the measure
-	brokertest.Concurrently(b, 20, "leases/s", func(int) error {
+	brokertest.Concurrently(b, benchClients(b), "leases/s", func(int) error {
 		issue("rw")
 		return nil
 	})
@@ -173,4 +175,19 @@ func revokeRate(b *testing.B, leases *Leases) {
 	if n > 0 {
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "revokes/s")
 	}
+}
+
+// benchClients is how many goroutines issue at once: 20, or
+// REKEY_BENCH_CLIENTS. One client shows the commits and fsyncs on one
+// issue's path (strace -c -f -e fsync), which grouping hides at 20.
+func benchClients(b *testing.B) int {
+	v := os.Getenv("REKEY_BENCH_CLIENTS")
+	if v == "" {
+		return 20
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("REKEY_BENCH_CLIENTS=%q: want a number of clients", v)
+	}
+	return n
 }

@@ -840,3 +840,60 @@ func TestLeaseTemplateRecheckDoesNotStall(t *testing.T) {
 		}
 	}
 }
+
+// rowCounter counts the lease rows written through the row group and
+// through the audit log's transactions.
+type rowCounter struct {
+	store.Store
+	grouped, withAudit atomic.Int64
+}
+
+func (s *rowCounter) WriteBrokerLeases(ctx context.Context, creates []store.BrokerLease, updates []store.BrokerLeaseUpdate) ([]bool, []bool, error) {
+	s.grouped.Add(int64(len(creates) + len(updates)))
+	return s.Store.WriteBrokerLeases(ctx, creates, updates)
+}
+
+func (s *rowCounter) AppendAuditsWithLeases(ctx context.Context, es []store.AuditEntry, sign func(store.AuditEntry) (string, string), updates []store.BrokerLeaseUpdate) ([]store.AuditEntry, []bool, error) {
+	s.withAudit.Add(int64(len(updates)))
+	return s.Store.(store.AuditedLeaseWriter).AppendAuditsWithLeases(ctx, es, sign, updates)
+}
+
+// Where the audit log writes to the leases' store, a lease's move to
+// active is committed in its issue entry's transaction, not as a row of
+// its own; with a log on another store it is a row of its own, as
+// before. Either way the lease is active and its issue audited.
+func TestLeaseActivatedWithItsAuditEntry(t *testing.T) {
+	e := newEnv(t)
+	for _, shared := range []bool{true, false} {
+		rc := &rowCounter{Store: e.st}
+		log := audit.New(e.st, filepath.Join(e.auditFiles, "witness")).WithKey(filepath.Join(e.auditFiles, audit.KeyFile), true)
+		if shared {
+			log = audit.New(rc, filepath.Join(e.auditFiles, "witness")).WithKey(filepath.Join(e.auditFiles, audit.KeyFile), true)
+		}
+		leases := e.newLeases(t, rc, log)
+		l, err := leases.Issue(context.Background(), e.decide(t, "system:serviceaccount:orders:api", "rw", 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The write-ahead row goes through the row group either way.
+		want := [2]int64{2, 0}
+		if shared {
+			want = [2]int64{1, 1}
+		}
+		if got := [2]int64{rc.grouped.Load(), rc.withAudit.Load()}; got != want {
+			t.Errorf("audit log on the leases' store %v: %d rows grouped, %d with the audit entry; want %d and %d", shared, got[0], got[1], want[0], want[1])
+		}
+		recs, err := leases.List(context.Background(), store.BrokerLeaseFilter{ID: l.ID})
+		if err != nil || len(recs) != 1 || recs[0].State != store.BrokerActive {
+			t.Fatalf("lease %s: %+v %v", l.ID, recs, err)
+		}
+		entries, err := e.st.AuditLog(context.Background())
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("audit log: %v", err)
+		}
+		last := entries[len(entries)-1]
+		if last.Action != ActionIssue || !strings.Contains(string(last.Detail), l.ID) || !strings.Contains(string(last.Detail), `"active"`) {
+			t.Errorf("last entry %s %s, want the issue of %s", last.Action, last.Detail, l.ID)
+		}
+	}
+}

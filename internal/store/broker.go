@@ -62,6 +62,17 @@ type BrokerLeases interface {
 	WriteBrokerLeases(ctx context.Context, creates []BrokerLease, updates []BrokerLeaseUpdate) (created, updated []bool, err error)
 }
 
+// AuditedLeaseWriter is a store that writes lease rows and audit entries
+// in one transaction: a lease's move to active and the audit entry of its
+// issue were two commits (two fsyncs on SQLite) on every issue.
+type AuditedLeaseWriter interface {
+	// AppendAuditsWithLeases appends es as Responder.AppendAudits does
+	// and applies updates as WriteBrokerLeases does (reporting per update
+	// whether it moved the lease), in one transaction: both are written
+	// or neither is. An invalid entry or update fails the call.
+	AppendAuditsWithLeases(ctx context.Context, es []AuditEntry, sign func(AuditEntry) (hash, mac string), updates []BrokerLeaseUpdate) ([]AuditEntry, []bool, error)
+}
+
 // BrokerLeaseUpdate is one UpdateBrokerLease of a WriteBrokerLeases.
 type BrokerLeaseUpdate struct {
 	ID    string

@@ -221,3 +221,5 @@ func (c *conds) sql() string {
 	}
 	return " WHERE " + strings.Join(c.where, " AND ")
 }
+
+var _ store.AuditedLeaseWriter = (*Store)(nil)

@@ -316,18 +316,34 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry, sign func(s
 
 // AppendAudits implements store.Responder.
 func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEntry, sign func(store.AuditEntry) (string, string)) ([]store.AuditEntry, error) {
-	const op = "store: append audit"
+	out, _, err := s.appendAudits(ctx, "store: append audit", es, sign, nil)
+	return out, err
+}
+
+// AppendAuditsWithLeases implements store.AuditedLeaseWriter.
+func (s *Store) AppendAuditsWithLeases(ctx context.Context, es []store.AuditEntry, sign func(store.AuditEntry) (string, string), updates []store.BrokerLeaseUpdate) ([]store.AuditEntry, []bool, error) {
+	const op = "store: append audit with leases"
+	for _, u := range updates {
+		if err := validUpdate(op, u); err != nil {
+			return es, nil, err
+		}
+	}
+	return s.appendAudits(ctx, op, es, sign, updates)
+}
+
+// appendAudits appends es and applies updates in one transaction.
+func (s *Store) appendAudits(ctx context.Context, op string, es []store.AuditEntry, sign func(store.AuditEntry) (string, string), updates []store.BrokerLeaseUpdate) ([]store.AuditEntry, []bool, error) {
 	es = append([]store.AuditEntry(nil), es...)
 	for i := range es {
 		e := &es[i]
 		if e.Actor == "" || e.Action == "" {
-			return es, errs.New(op, errs.Invalid, "", "an audit entry needs an actor and an action")
+			return es, nil, errs.New(op, errs.Invalid, "", "an audit entry needs an actor and an action")
 		}
 		if len(e.Detail) == 0 {
 			e.Detail = json.RawMessage("{}")
 		}
 		if !json.Valid(e.Detail) {
-			return es, errs.New(op, errs.Invalid, "", "audit detail is not JSON")
+			return es, nil, errs.New(op, errs.Invalid, "", "audit detail is not JSON")
 		}
 		if e.Time.IsZero() {
 			e.Time = time.Now()
@@ -336,14 +352,25 @@ func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEntry, sign fu
 		// the column keeps before hashing.
 		var err error
 		if e.Time, err = store.ParseTime(store.FormatTime(e.Time)); err != nil {
-			return es, errs.E(op, errs.Invalid, "", err)
+			return es, nil, errs.E(op, errs.Invalid, "", err)
 		}
 	}
+	var updated []bool
 	err := s.tx(ctx, op, "", nil, func(tx *sql.Tx) error {
 		if s.d.LockAudit != "" {
 			if _, err := tx.ExecContext(ctx, s.d.LockAudit); err != nil {
 				return err
 			}
+		}
+		// After the audit lock, which every writer that takes both takes first, so
+		// that two of them cannot wait on each other.
+		updated = make([]bool, len(updates))
+		for i, u := range updates {
+			ok, err := s.updateLease(ctx, tx, u)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			updated[i] = ok
 		}
 		var (
 			last int64
@@ -366,7 +393,10 @@ func (s *Store) AppendAudits(ctx context.Context, es []store.AuditEntry, sign fu
 		}
 		return nil
 	})
-	return es, err
+	if err != nil {
+		updated = nil
+	}
+	return es, updated, err
 }
 
 // AuditLog implements store.Responder.

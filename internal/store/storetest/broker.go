@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -119,5 +121,70 @@ func testBrokerLeases(t *testing.T, h Harness) {
 	wg.Wait()
 	if n := moved.Load(); n != 1 {
 		t.Errorf("%d concurrent updates moved lease c, want 1", n)
+	}
+}
+
+// The lease rows and the audit entries of AppendAuditsWithLeases are
+// written in one transaction: both or neither.
+func testAuditWithLeases(t *testing.T, h Harness) {
+	s := fresh(t, h)
+	w, ok := s.(store.AuditedLeaseWriter)
+	if !ok {
+		t.Fatalf("%T does not write lease rows with audit entries", s)
+	}
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateBrokerLease(ctx(), store.BrokerLease{ID: id, Role: "r", System: "shop-db", Identity: "orders_svc", Login: "orders_svc_l" + id,
+			Holder: "h", IssuedAt: at(0), ExpiresAt: at(time.Minute), MaxExpiresAt: at(time.Hour), State: store.BrokerIssuing}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func(id string) string {
+		t.Helper()
+		ls, err := s.BrokerLeases(ctx(), store.BrokerLeaseFilter{ID: id})
+		if err != nil || len(ls) != 1 {
+			t.Fatalf("lease %s: %v %v", id, ls, err)
+		}
+		return ls[0].State
+	}
+	entry := func(action string) store.AuditEntry {
+		return store.AuditEntry{Actor: "h", Action: action, Detail: json.RawMessage(`{}`)}
+	}
+	toActive := func(id string) store.BrokerLeaseUpdate {
+		return store.BrokerLeaseUpdate{ID: id, From: []string{store.BrokerIssuing}, State: store.BrokerActive}
+	}
+	out, moved, err := w.AppendAuditsWithLeases(ctx(), []store.AuditEntry{entry("issue.a"), entry("issue.b")}, chainSign,
+		[]store.BrokerLeaseUpdate{toActive("a"), toActive("a"), toActive("zz")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "moved", moved, []bool{true, false, false})
+	if len(out) != 2 || out[0].Seq != 1 || out[1].Seq != 2 || out[1].PrevHash != out[0].Hash || out[1].Hash != chainHash(out[1]) {
+		t.Errorf("entries: %+v", out)
+	}
+	check(t, "lease a", state("a"), store.BrokerActive)
+
+	// An invalid entry fails the call: the lease row is not moved either.
+	if _, _, err := w.AppendAuditsWithLeases(ctx(), []store.AuditEntry{entry("issue.b"), {Actor: "h"}}, chainSign,
+		[]store.BrokerLeaseUpdate{toActive("b")}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("an entry without an action: %v, want Invalid", err)
+	}
+	// So does an invalid update: no entry is appended.
+	if _, _, err := w.AppendAuditsWithLeases(ctx(), []store.AuditEntry{entry("issue.b")}, chainSign,
+		[]store.BrokerLeaseUpdate{toActive("b"), {ID: "b"}}); errs.KindOf(err) != errs.Invalid {
+		t.Errorf("an update without states: %v, want Invalid", err)
+	}
+	// A failure inside the transaction, after the row's update (the
+	// context ends while the entry is signed), rolls the update back.
+	cctx, cancel := context.WithCancel(ctx())
+	defer cancel()
+	if _, _, err := w.AppendAuditsWithLeases(cctx, []store.AuditEntry{entry("issue.b")}, func(e store.AuditEntry) (string, string) {
+		cancel()
+		return chainSign(e)
+	}, []store.BrokerLeaseUpdate{toActive("b")}); err == nil {
+		t.Error("a call whose context ended mid-way succeeded")
+	}
+	check(t, "lease b after the failed calls", state("b"), store.BrokerIssuing)
+	if log, err := s.AuditLog(ctx()); err != nil || len(log) != 2 {
+		t.Errorf("%d entries after the failed calls (%v), want 2", len(log), err)
 	}
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 		{"SealOnce", testSealOnce},
 		{"Leases", testLeases},
 		{"BrokerLeases", testBrokerLeases},
+		{"AuditWithLeases", testAuditWithLeases},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditBatch", testAuditBatch},

@@ -112,6 +112,10 @@ func StartTracing(ctx context.Context, d Deps, id string, s secret.Secret, srcs 
 	}
 	seqs, err := d.Store.StartTrace(ctx, id, append([]byte(keyName+"\n"), blob...), rows)
 	if err != nil {
+		_ = x.Destroy()
+		return nil, err
+	}
+	if err := joinedTracing(ctx, d, id, keyName, x, seqs[0]); err != nil {
 		return nil, err
 	}
 	if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace.start", id, map[string]string{"sources": fmt.Sprint(len(srcs))}); err != nil {
@@ -121,6 +125,27 @@ func StartTracing(ctx context.Context, d Deps, id string, s secret.Secret, srcs 
 }
 
 func traceSlot(id string) string { return "trace:" + id }
+
+// joinedTracing destroys the key x (named keyName) just made for a
+// tracing when the store kept another's sealed secret instead: the new
+// sources joined a tracing in progress, whose key stays until its last
+// source (now one of these) ends. A key left behind would keep a sealed
+// copy of the secret openable for ever.
+func joinedTracing(ctx context.Context, d Deps, id, keyName string, x *secret.Sealer, seq int) error {
+	_, kept, err := d.Store.TraceSource(ctx, id, seq)
+	if err != nil {
+		return err
+	}
+	if bytes.HasPrefix(kept, []byte(keyName+"\n")) {
+		return nil
+	}
+	// Not ours: never read by a job. (None kept: the round these joined
+	// ended already, and its last job destroyed what it opened.)
+	if err := x.Destroy(); err != nil {
+		d.warn(fmt.Sprintf("incident %s: the joining tracing's key: %v", id, err))
+	}
+	return nil
+}
 
 // traceDetector is built once per process: compiling every rule costs
 // more than tracing a small repository, and a Detector is safe for

@@ -24,11 +24,15 @@ import (
 // withSealer gives the world's dependencies a sealing key, as rekey
 // serve's have: a tracing keeps its secret sealed for its jobs.
 func withSealer(t *testing.T) func(*Config) {
+	return withSealerIn(t, filepath.Join(t.TempDir(), "runs"))
+}
+
+// withSealerIn is withSealer with the per-run keys in runs.
+func withSealerIn(t *testing.T, runs string) func(*Config) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	runs := filepath.Join(t.TempDir(), "runs")
 	return func(c *Config) {
 		inner := c.Deps
 		c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
@@ -364,5 +368,68 @@ func TestUnqueuedSourcesFail(t *testing.T) {
 	}
 	if tr == nil || tr.Pending != 0 || tr.Failed != len(srcs) || !strings.Contains(tr.Failures[0].Error, "not queued") {
 		t.Fatalf("sources never queued: %+v", tr)
+	}
+}
+
+// A second tracing started while the first is pending joins it: once
+// both rounds' sources are done, no sealed copy of the secret is left in
+// the store and no tracing key in the keys directory.
+func TestOverlappingTracingsLeaveNoKey(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealerIn(t, runs))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 6)
+	checked, err := w.srv.traceSources(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Name: "rita", Role: auth.Responder}
+	d, err := w.srv.deps(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func() []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(runs, "*-trace-*.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// Both rounds recorded before any job works (as when the second
+	// request comes while the first round's jobs are queued).
+	half := len(checked) / 2
+	first, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked[:half])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked[half:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 1 {
+		t.Fatalf("%d tracing keys while both rounds are pending, want the first round's one: %v", len(k), k)
+	}
+	trace := w.srv.traceFunc()
+	// The first round's sources end before the second's: the key they
+	// opened must outlive them, the second round's jobs need it.
+	for _, n := range append(first, second...) {
+		if err := trace(ctx, TraceJob{Incident: v.ID, Source: n, By: p}); err != nil {
+			t.Fatalf("source %d: %v", n, err)
+		}
+	}
+	tr, err := incident.TracingOf(ctx, w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Pending != 0 || tr.Done != len(checked) || tr.Copies != copies || tr.Failed != 1 {
+		t.Fatalf("both rounds: %+v, want %d done, %d copies, 1 failed (the missing path)", tr, len(checked), copies)
+	}
+	if _, sealed, err := w.st.TraceSource(ctx, v.ID, first[0]); err != nil || sealed != nil {
+		t.Fatalf("the sealed secret after both rounds: %d bytes, %v", len(sealed), err)
+	}
+	if k := keys(); len(k) != 0 {
+		t.Fatalf("tracing keys left after both rounds: %v", k)
 	}
 }

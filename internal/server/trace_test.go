@@ -16,6 +16,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -317,15 +318,7 @@ func TestLastAttemptRecordsTheFailure(t *testing.T) {
 	ctx := context.Background()
 	v := w.open(t)
 	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 1)
-	checked, err := w.srv.traceSources(srcs[:1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := auth.Principal{Name: "rita", Role: auth.Responder}
-	d, err := w.srv.deps(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked, p, d := traceAs(t, w, srcs[:1])
 	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
 		t.Fatal(err)
 	}
@@ -380,15 +373,7 @@ func TestOverlappingTracingsLeaveNoKey(t *testing.T) {
 	ctx := context.Background()
 	v := w.open(t)
 	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 6)
-	checked, err := w.srv.traceSources(srcs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := auth.Principal{Name: "rita", Role: auth.Responder}
-	d, err := w.srv.deps(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked, p, d := traceAs(t, w, srcs)
 	keys := func() []string {
 		t.Helper()
 		m, err := filepath.Glob(filepath.Join(runs, "*-trace-*.key"))
@@ -432,4 +417,20 @@ func TestOverlappingTracingsLeaveNoKey(t *testing.T) {
 	if k := keys(); len(k) != 0 {
 		t.Fatalf("tracing keys left after both rounds: %v", k)
 	}
+}
+
+// traceAs checks srcs as the server does and returns them with rita, a
+// responder, and her dependencies: what StartTracing is called with.
+func traceAs(t *testing.T, w *apiWorld, srcs []traceSource) ([]inventory.Source, auth.Principal, incident.Deps) {
+	t.Helper()
+	checked, err := w.srv.traceSources(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Name: "rita", Role: auth.Responder}
+	d, err := w.srv.deps(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checked, p, d
 }

@@ -366,3 +366,22 @@ func TracingOf(ctx context.Context, st store.Store, id string) (*Tracing, error)
 	}
 	return t, nil
 }
+
+// TracingDone refuses (errs.Conflict, for op) to plan or start a run of
+// incident id while its fanned-out tracing has sources pending: the
+// copies they hold, and the consumers those copies show, are not known
+// yet, so a plan made now could replace the secret and leave a consumer
+// on the old one. There is no override: the jobs finish or give up
+// (GiveUpTraceSource) within their attempts.
+func TracingDone(ctx context.Context, st store.Store, id, op string) error {
+	c, err := st.TraceCounts(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Pending == 0 {
+		return nil
+	}
+	return errs.New(op, errs.Conflict, id, fmt.Sprintf(
+		"the tracing has %d of %d sources pending: the copies and consumers they show are not known yet; try again once it is done",
+		c.Pending, c.Pending+c.Done+c.Failed))
+}

@@ -434,3 +434,43 @@ func traceAs(t *testing.T, w *apiWorld, srcs []traceSource) ([]inventory.Source,
 	}
 	return checked, p, d
 }
+
+// Planning or running while the tracing has sources pending is a 409
+// naming how many: the plan's consumers and copies are not known yet.
+// Once the sources are done, planning is no longer refused for it.
+func TestPlanRefusedWhileTracing(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 3)
+	checked, p, d := traceAs(t, w, srcs)
+	// Recorded, not queued yet: pending for as long as the test needs.
+	seqs, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d of %d sources pending", len(seqs), len(seqs))
+	for _, c := range []struct{ path, body string }{
+		{"/plan", `{"strategy":"graceful"}`},
+		{"/run", `{}`},
+		{"/run", `{"dry_run":true}`},
+	} {
+		rec := do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+c.path, "tok-responder", c.body)
+		if e := errorOf(t, rec); rec.Code != http.StatusConflict || !strings.Contains(e.Message, want) {
+			t.Errorf("%s %s while tracing: %d %s, want 409 naming %q", c.path, c.body, rec.Code, rec.Body, want)
+		}
+	}
+	if _, ok, err := w.st.GetPlan(ctx, v.ID); err != nil || ok {
+		t.Fatalf("a plan was stored while tracing: %v, %v", ok, err)
+	}
+	trace := w.srv.traceFunc()
+	for _, n := range seqs {
+		if err := trace(ctx, TraceJob{Incident: v.ID, Source: n, By: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+"/plan", "tok-responder", `{"strategy":"graceful"}`)
+	if rec.Code == http.StatusConflict || strings.Contains(rec.Body.String(), "pending") {
+		t.Errorf("plan once the tracing is done: %d %s", rec.Code, rec.Body)
+	}
+}

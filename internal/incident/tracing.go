@@ -201,17 +201,17 @@ func TraceSource(ctx context.Context, d Deps, id string, seq int) error {
 	return afterFinish(ctx, d, id, src, out, left, keyName)
 }
 
-// afterFinish audits a source just finished (when it held copies or
-// failed) and, with the last, finishes the tracing.
+// afterFinish audits a source just finished and, with the last,
+// finishes the tracing. Every source gets its entry, copies or not: the
+// audit log is what event streams follow (package events), on every
+// replica, so the entry is how a page learns that the tracing moved.
 func afterFinish(ctx context.Context, d Deps, id string, src, out store.TraceSource, left int, keyName string) error {
-	if out.State == store.TraceFailed || out.Copies > 0 {
-		detail := map[string]string{"source": src.Type + " " + src.Path, "copies": fmt.Sprint(out.Copies)}
-		if out.Error != "" {
-			detail["error"] = out.Error
-		}
-		if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace", id, detail); err != nil {
-			return err
-		}
+	detail := map[string]string{"source": src.Type + " " + src.Path, "state": out.State, "copies": fmt.Sprint(out.Copies)}
+	if out.Error != "" {
+		detail["error"] = out.Error
+	}
+	if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace", id, detail); err != nil {
+		return err
 	}
 	if left > 0 {
 		return nil

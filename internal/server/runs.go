@@ -159,7 +159,7 @@ func (s *Server) registerRuns() {
 	s.handle("POST", "/api/v1/incidents/{id}/remediate", auth.Respond,
 		"Remove the copies of the secret (the secret is held in memory for this request only).", s.remediate)
 	s.handle("GET", "/api/v1/incidents/{id}/events", auth.Read,
-		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
+		"Server-Sent Events: `audit`, `step` (a step of the run moved) and `tracing` (the fanned-out tracing started, finished a source, ended), each with id: the audit sequence; Last-Event-ID resumes.", s.events)
 	s.describe("POST", "/api/v1/incidents/{id}/run", Doc{Request: runRequest{}, Response: runAnswer{}, Status: http.StatusAccepted,
 		Also: map[int]string{http.StatusOK: "a dry run: what each step would do ({dry_run: true, steps: [...]})"}})
 	s.describe("GET", "/api/v1/incidents/{id}/run", Doc{Response: engine.Result{}})

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +17,12 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/events"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/open"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
@@ -108,14 +112,20 @@ func traceFixture(t *testing.T, dir, leaked string, n int) ([]traceSource, int) 
 // is recorded as failed with its error, and a job worked again adds
 // nothing.
 func TestOpenTracesSourcesInJobs(t *testing.T) {
+	onEachStore(t, func(t *testing.T, spec string) {
+		testOpenTraces(t, newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t)))
+	})
+}
+
+// onEachStore runs f on an embedded store and on a PostgreSQL one.
+func onEachStore(t *testing.T, f func(t *testing.T, spec string)) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			spec := filepath.Join(t.TempDir(), "rekey.db")
 			if name == "postgres" {
 				spec = testutil.PostgresDB(t)
 			}
-			w := newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
-			testOpenTraces(t, w)
+			f(t, spec)
 		})
 	}
 }
@@ -204,13 +214,13 @@ func testOpenTraces(t *testing.T, w *apiWorld) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// One entry per source with copies or an error, one to start and one
-	// to end, whatever was worked twice.
+	// One entry per source, one to start and one to end, whatever was
+	// worked twice.
 	// Nobody said when it leaked: the earliest copy's commit says.
 	if inc, err := w.st.GetIncident(ctx, v.ID); err != nil || inc.LeakedAt == nil && copies > len(srcs)/3 {
 		t.Fatalf("leaked at after the tracing: %+v, %v", inc.LeakedAt, err)
 	}
-	if count["incident.trace"] != copies+1 || count["incident.trace.start"] != 1 || count["incident.trace.done"] != 1 {
+	if count["incident.trace"] != len(srcs) || count["incident.trace.start"] != 1 || count["incident.trace.done"] != 1 {
 		t.Fatalf("audit: %v", count)
 	}
 	w.noSecretIn(t)
@@ -473,4 +483,77 @@ func TestPlanRefusedWhileTracing(t *testing.T) {
 	if rec.Code == http.StatusConflict || strings.Contains(rec.Body.String(), "pending") {
 		t.Errorf("plan once the tracing is done: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// Each source a trace job finishes is a `tracing` event on the
+// incident's stream, read from the store: a stream served by another
+// replica (another store handle, no hub shared with the jobs) sees every
+// source, then the end.
+func TestTracingStreamsToAnotherReplica(t *testing.T) {
+	onEachStore(t, func(t *testing.T, spec string) {
+		w := newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+		ctx := context.Background()
+		other, err := open.Open(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		v := w.open(t)
+		s := &events.Streamer{Store: other, Poll: 20 * time.Millisecond}
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { _ = s.Stream(rw, r, v.ID, 0) }))
+		defer srv.Close()
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+
+		srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 5)
+		b, _ := json.Marshal(map[string]any{"secret": w.leaked, "sources": srcs})
+		if rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b)); rec.Code != http.StatusOK {
+			t.Fatalf("open with sources: %d %s", rec.Code, rec.Body)
+		}
+		got := map[string]int{}
+		done := make(chan error, 1)
+		go func() {
+			r := bufio.NewReader(resp.Body)
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					done <- err
+					return
+				}
+				if l != "event: tracing\n" {
+					continue
+				}
+				r.ReadString('\n') // id
+				data, _ := r.ReadString('\n')
+				var ev events.Tracing
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "data: ")), &ev); err != nil {
+					done <- err
+					return
+				}
+				got[ev.What]++
+				if ev.What == "source" && ev.Source == "" || strings.Contains(data, w.leaked) {
+					done <- fmt.Errorf("event %s", data)
+					return
+				}
+				if ev.What == "done" {
+					done <- nil
+					return
+				}
+			}
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(2 * time.Minute): // a bound, not a measure
+			t.Fatal("the stream never said the tracing was done")
+		}
+		if got["start"] != 1 || got["source"] != len(srcs) {
+			t.Fatalf("tracing events: %v, want 1 start and %d sources", got, len(srcs))
+		}
+	})
 }

@@ -14,6 +14,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -169,4 +170,45 @@ func StepOf(e store.AuditEntry) (Step, bool) {
 		s.State, s.ApprovedBy = "pending", e.Actor
 	}
 	return s, true
+}
+
+// Tracing is the data of a `tracing` event: the incident's fanned-out
+// tracing moved (incident.trace.start, then one incident.trace per
+// source finished, on whichever replica's job, then incident.trace.done).
+// It carries what the entry says, not the totals: a client reads those
+// again (GET /api/v1/incidents/{id}: `tracing`), once however many
+// events came at once.
+type Tracing struct {
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	// What is start, source or done.
+	What string `json:"what"`
+	// Source ("git /srv/shop"), State (done or failed), Copies and Error
+	// are the finished source's.
+	Source string `json:"source,omitempty"`
+	State  string `json:"state,omitempty"`
+	Copies int    `json:"copies,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// TracingOf reads a tracing event out of an audit entry; ok is false for
+// entries that are not one.
+func TracingOf(e store.AuditEntry) (Tracing, bool) {
+	what, ok := map[string]string{"incident.trace.start": "start", "incident.trace": "source", "incident.trace.done": "done"}[e.Action]
+	if !ok {
+		return Tracing{}, false
+	}
+	var d struct {
+		Source string `json:"source"`
+		State  string `json:"state"`
+		Copies string `json:"copies"`
+		Error  string `json:"error"`
+	}
+	_ = json.Unmarshal(e.Detail, &d) // a detail of another shape still says the tracing moved
+	t := Tracing{Seq: e.Seq, Time: e.Time, What: what}
+	if what == "source" {
+		t.Source, t.State, t.Error = d.Source, d.State, d.Error
+		t.Copies, _ = strconv.Atoi(d.Copies)
+	}
+	return t, true
 }

@@ -44,10 +44,11 @@ func LastEventID(r *http.Request) (int64, error) {
 }
 
 // Stream writes incident's events numbered after `after` to w, then every
-// new one as it is appended, until the client goes. Each audit entry is an `audit` event, and a step transition also
-// a `step` event; both carry `id:` the entry's sequence number and are
-// written together, so a client resuming with Last-Event-ID gets each
-// exactly once. Its error is only ever one from before anything was
+// new one as it is appended, until the client goes. Each audit entry is
+// an `audit` event, a step transition also a `step` event, and a move of
+// the incident's tracing also a `tracing` event; all carry `id:` the
+// entry's sequence number and are written together, so a client resuming
+// with Last-Event-ID gets each exactly once. Its error is only ever one from before anything was
 // written (an unknown incident: the caller answers 404); a store failing
 // later ends the stream with an `error` event.
 func (s *Streamer) Stream(w http.ResponseWriter, r *http.Request, incident string, after int64) error {
@@ -152,6 +153,11 @@ func (s *Streamer) frame(ctx context.Context, e store.AuditEntry) ([]byte, error
 	}
 	for _, st := range steps {
 		if err := event(&b, "step", e.Seq, st); err != nil {
+			return nil, err
+		}
+	}
+	if tr, ok := TracingOf(e); ok {
+		if err := event(&b, "tracing", e.Seq, tr); err != nil {
 			return nil, err
 		}
 	}

@@ -90,3 +90,60 @@ func TestStreamFollowsAnotherWriter(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A tracing's entries are also `tracing` events, with the finished
+// source's outcome; other entries are not.
+func TestStreamTracingEvents(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rekey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	inc, _, err := st.OpenIncident(ctx, store.Incident{Fingerprint: secret.Fingerprint(strings.Repeat("cd", 32)), Preview: "x…"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := audit.New(st, "")
+	for _, a := range []struct {
+		action string
+		detail map[string]string
+	}{
+		{"incident.open", nil},
+		{"incident.trace.start", map[string]string{"sources": "2"}},
+		{"incident.trace", map[string]string{"source": "git /srv/shop", "state": "done", "copies": "3"}},
+		{"incident.trace", map[string]string{"source": "dir /srv/gone", "state": "failed", "copies": "0", "error": "/srv/gone: no such file or directory"}},
+		{"incident.trace.done", map[string]string{"sources": "2", "copies": "3", "failed": "1"}},
+	} {
+		if _, err := log.Append(ctx, "rita", a.action, inc.ID, a.detail); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Streamer{Store: st, Poll: 10 * time.Millisecond}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = s.Stream(w, r, inc.ID, 0) }))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	var got []string
+	for len(got) < 4 {
+		l, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended: %v after %q", err, got)
+		}
+		if l == "event: tracing\n" {
+			r.ReadString('\n') // id
+			data, _ := r.ReadString('\n')
+			got = append(got, strings.TrimSpace(data))
+		}
+	}
+	for i, want := range []string{`"what":"start"`, `"what":"source","source":"git /srv/shop","state":"done","copies":3`,
+		`"what":"source","source":"dir /srv/gone","state":"failed","error":"/srv/gone: no such file or directory"`, `"what":"done"`} {
+		if !strings.Contains(got[i], want) {
+			t.Errorf("tracing event %d: %s, want %s", i, got[i], want)
+		}
+	}
+}

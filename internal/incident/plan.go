@@ -61,6 +61,9 @@ func Replannable(ctx context.Context, st store.Store, id string, sp store.Plan) 
 // records it in the audit log.
 func BuildPlan(ctx context.Context, d Deps, id string, strategy plan.Strategy) (*plan.Plan, error) {
 	st := d.Store
+	if err := TracingDone(ctx, st, id, "plan"); err != nil {
+		return nil, err
+	}
 	inc, err := st.GetIncident(ctx, id)
 	if err != nil {
 		return nil, err

@@ -143,3 +143,55 @@ func TestReviewFactsCarryThePrincipal(t *testing.T) {
 		t.Errorf("related principals %v, want %v", got, want)
 	}
 }
+
+// TestPlanWaitsForTheTracing: while sources of the incident's tracing
+// are pending, planning, running (which would plan) and dry runs are
+// refused as a conflict naming how many are pending; a run that has
+// changed systems goes on; once every source is done, planning works.
+func TestPlanWaitsForTheTracing(t *testing.T) {
+	ctx := context.Background()
+	d, inc := planned(t)
+	seqs, err := d.Store.StartTrace(ctx, inc.ID, []byte("k\nsealed"), []store.TraceSource{{Type: "dir", Path: "/srv/a"}, {Type: "git", Path: "/srv/b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error, want string) {
+		t.Helper()
+		if errs.KindOf(err) != errs.Conflict || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s while tracing: %v, want a conflict naming %q", what, err, want)
+		}
+	}
+	_, err = Plan(ctx, d, inc.ID, plan.Graceful)
+	refused("plan", err, "2 of 2 sources pending")
+	_, err = Run(ctx, d, inc.ID, RunOptions{DryRun: true})
+	refused("dry run", err, "2 of 2 sources pending")
+	if _, _, err := d.Store.FinishTrace(ctx, inc.ID, store.TraceSource{Seq: seqs[0], State: store.TraceDone}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(ctx, d, inc.ID, RunOptions{})
+	refused("run", err, "1 of 2 sources pending")
+	if _, ok, err := d.Store.GetPlan(ctx, inc.ID); err != nil || ok {
+		t.Fatalf("a plan was stored while tracing: %v, %v", ok, err)
+	}
+	if _, _, err := d.Store.FinishTrace(ctx, inc.ID, store.TraceSource{Seq: seqs[1], State: store.TraceFailed, Error: "gone"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Plan(ctx, d, inc.ID, plan.Graceful)
+	if err != nil {
+		t.Fatalf("plan once the tracing is done: %v", err)
+	}
+	// A tracing started once the run has changed a system does not stop
+	// the run from going on.
+	if err := d.Store.PutStep(ctx, inc.ID, store.Step{StepID: p.Steps[0].ID, State: engine.Done}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Store.StartTrace(ctx, inc.ID, []byte("k\nsealed"), []store.TraceSource{{Type: "dir", Path: "/srv/c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RunTracingDone(ctx, d.Store, inc.ID); err != nil {
+		t.Errorf("a started run while tracing: %v", err)
+	}
+	if err := TracingDone(ctx, d.Store, inc.ID, "plan"); errs.KindOf(err) != errs.Conflict {
+		t.Errorf("planning over it: %v", err)
+	}
+}

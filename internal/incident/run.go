@@ -147,6 +147,21 @@ func (e *PreflightError) Unwrap() error {
 	return errs.New("run", errs.Invalid, e.Incident, "preflight")
 }
 
+// RunTracingDone is TracingDone for a run that has not started: one
+// that has changed a system goes on (resumed, approved), since stopping
+// it half-way helps nobody, and what the tracing finds after is for a
+// plan of its own.
+func RunTracingDone(ctx context.Context, st store.Store, id string) error {
+	steps, err := st.Steps(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, started := Started(steps); started {
+		return nil
+	}
+	return TracingDone(ctx, st, id, "run")
+}
+
 // Run executes incident id's stored plan (an auto plan is built first
 // when there is none): claimed, checked by Preflight, confirmed, then
 // run by the engine. A rolled-back run is refused until it is planned
@@ -163,6 +178,9 @@ func Run(ctx context.Context, d Deps, id string, o RunOptions) (RunOutcome, erro
 			return RunOutcome{}, err
 		}
 		defer release()
+	}
+	if err := RunTracingDone(ctx, d.Store, id); err != nil {
+		return RunOutcome{}, err
 	}
 	sp, ok, err := d.Store.GetPlan(ctx, id)
 	if err != nil {

@@ -112,6 +112,10 @@ func StartTracing(ctx context.Context, d Deps, id string, s secret.Secret, srcs 
 	}
 	seqs, err := d.Store.StartTrace(ctx, id, append([]byte(keyName+"\n"), blob...), rows)
 	if err != nil {
+		_ = x.Destroy()
+		return nil, err
+	}
+	if err := joinedTracing(ctx, d, id, keyName, x, seqs[0]); err != nil {
 		return nil, err
 	}
 	if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace.start", id, map[string]string{"sources": fmt.Sprint(len(srcs))}); err != nil {
@@ -121,6 +125,27 @@ func StartTracing(ctx context.Context, d Deps, id string, s secret.Secret, srcs 
 }
 
 func traceSlot(id string) string { return "trace:" + id }
+
+// joinedTracing destroys the key x (named keyName) just made for a
+// tracing when the store kept another's sealed secret instead: the new
+// sources joined a tracing in progress, whose key stays until its last
+// source (now one of these) ends. A key left behind would keep a sealed
+// copy of the secret openable for ever.
+func joinedTracing(ctx context.Context, d Deps, id, keyName string, x *secret.Sealer, seq int) error {
+	_, kept, err := d.Store.TraceSource(ctx, id, seq)
+	if err != nil {
+		return err
+	}
+	if bytes.HasPrefix(kept, []byte(keyName+"\n")) {
+		return nil
+	}
+	// Not ours: never read by a job. (None kept: the round these joined
+	// ended already, and its last job destroyed what it opened.)
+	if err := x.Destroy(); err != nil {
+		d.warn(fmt.Sprintf("incident %s: the joining tracing's key: %v", id, err))
+	}
+	return nil
+}
 
 // traceDetector is built once per process: compiling every rule costs
 // more than tracing a small repository, and a Detector is safe for
@@ -176,17 +201,17 @@ func TraceSource(ctx context.Context, d Deps, id string, seq int) error {
 	return afterFinish(ctx, d, id, src, out, left, keyName)
 }
 
-// afterFinish audits a source just finished (when it held copies or
-// failed) and, with the last, finishes the tracing.
+// afterFinish audits a source just finished and, with the last,
+// finishes the tracing. Every source gets its entry, copies or not: the
+// audit log is what event streams follow (package events), on every
+// replica, so the entry is how a page learns that the tracing moved.
 func afterFinish(ctx context.Context, d Deps, id string, src, out store.TraceSource, left int, keyName string) error {
-	if out.State == store.TraceFailed || out.Copies > 0 {
-		detail := map[string]string{"source": src.Type + " " + src.Path, "copies": fmt.Sprint(out.Copies)}
-		if out.Error != "" {
-			detail["error"] = out.Error
-		}
-		if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace", id, detail); err != nil {
-			return err
-		}
+	detail := map[string]string{"source": src.Type + " " + src.Path, "state": out.State, "copies": fmt.Sprint(out.Copies)}
+	if out.Error != "" {
+		detail["error"] = out.Error
+	}
+	if _, err := d.Audit.Append(ctx, d.Actor, "incident.trace", id, detail); err != nil {
+		return err
 	}
 	if left > 0 {
 		return nil
@@ -340,4 +365,23 @@ func TracingOf(ctx context.Context, st store.Store, id string) (*Tracing, error)
 		}
 	}
 	return t, nil
+}
+
+// TracingDone refuses (errs.Conflict, for op) to plan or start a run of
+// incident id while its fanned-out tracing has sources pending: the
+// copies they hold, and the consumers those copies show, are not known
+// yet, so a plan made now could replace the secret and leave a consumer
+// on the old one. There is no override: the jobs finish or give up
+// (GiveUpTraceSource) within their attempts.
+func TracingDone(ctx context.Context, st store.Store, id, op string) error {
+	c, err := st.TraceCounts(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Pending == 0 {
+		return nil
+	}
+	return errs.New(op, errs.Conflict, id, fmt.Sprintf(
+		"the tracing has %d of %d sources pending: the copies and consumers they show are not known yet; try again once it is done",
+		c.Pending, c.Pending+c.Done+c.Failed))
 }

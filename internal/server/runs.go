@@ -18,7 +18,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/plan"
 	"github.com/rekeyhq/rekey/internal/remediate"
-	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
 )
 
@@ -160,7 +159,7 @@ func (s *Server) registerRuns() {
 	s.handle("POST", "/api/v1/incidents/{id}/remediate", auth.Respond,
 		"Remove the copies of the secret (the secret is held in memory for this request only).", s.remediate)
 	s.handle("GET", "/api/v1/incidents/{id}/events", auth.Read,
-		"Server-Sent Events: `step` and `audit`, each with id: the audit sequence; Last-Event-ID resumes.", s.events)
+		"Server-Sent Events: `audit`, `step` (a step of the run moved) and `tracing` (the fanned-out tracing started, finished a source, ended), each with id: the audit sequence; Last-Event-ID resumes.", s.events)
 	s.describe("POST", "/api/v1/incidents/{id}/run", Doc{Request: runRequest{}, Response: runAnswer{}, Status: http.StatusAccepted,
 		Also: map[int]string{http.StatusOK: "a dry run: what each step would do ({dry_run: true, steps: [...]})"}})
 	s.describe("GET", "/api/v1/incidents/{id}/run", Doc{Response: engine.Result{}})
@@ -366,6 +365,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 type remediateRequest struct {
+	// Secret is the leaked secret, as incident open takes it: an AWS key
+	// pair as KEY_ID:SECRET (or a credentials file's block) gives the key
+	// id too, which the fix branch replaces beside the secret.
 	Secret         string `json:"secret"`
 	RewriteHistory bool   `json:"rewrite_history"`
 }
@@ -379,18 +381,23 @@ func (s *Server) remediate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if req.Secret == "" {
 		return invalid("remediate needs the leaked secret: {\"secret\": \"…\"}")
 	}
-	held := secret.FromString(req.Secret)
+	raw := req.Secret
 	req.Secret = ""
+	leaked, err := incident.ParseLeaked([]byte(raw))
+	if err != nil {
+		return masked(err, raw)
+	}
+	held := leaked.Secret
 	// Wiped by whoever is last to hold it: the remediation once it
 	// started (it may outlive this request), else this handler.
 	var began atomic.Bool
 	var res *remediate.Result
 	var runErr error
-	err := s.detached(r.Context(), id, "remediation", p, func(ctx context.Context, d incident.Deps, started func()) error {
+	err = s.detached(r.Context(), id, "remediation", p, func(ctx context.Context, d incident.Deps, started func()) error {
 		began.Store(true)
 		defer held.Wipe()
 		d.Held = append(d.Held, held)
-		res, runErr = incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: held, RewriteHistory: req.RewriteHistory})
+		res, runErr = incident.Remediate(ctx, d, id, incident.RemediateOptions{Secret: held, KeyID: leaked.KeyID, RewriteHistory: req.RewriteHistory})
 		if res == nil {
 			return runErr
 		}

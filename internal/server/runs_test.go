@@ -29,6 +29,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/provider"
 	"github.com/rekeyhq/rekey/internal/provider/postgres"
 	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/source/git/gittest"
 	"github.com/rekeyhq/rekey/internal/store"
 	"github.com/rekeyhq/rekey/internal/store/open"
 	"github.com/rekeyhq/rekey/internal/testutil"
@@ -936,5 +937,44 @@ func TestOpeningAnIncidentNotifies(t *testing.T) {
 	}
 	if strings.Contains(bodies[0], w.leaked) {
 		t.Errorf("the notification holds the secret: %s", bodies[0])
+	}
+}
+
+// An AWS key pair given to remediate as KEY_ID:SECRET, as incident open
+// takes it, has its key id replaced beside the secret on the fix branch,
+// as the CLI's remediate does; another key's id stays.
+func TestRemediateThroughTheAPIReplacesTheKeyID(t *testing.T) {
+	const id, other, key = "AKIA3EXAMPLE7DEPLOY1", "AKIA3EXAMPLE7STAGIN2", "wJalrXUtnFEMI/K7MDENG/bPxRfiCY3EXAMPLE1"
+	repo := filepath.Join(t.TempDir(), "shop")
+	workflow := "name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    env:\n      AWS_ACCESS_KEY_ID: " + id + "\n      AWS_SECRET_ACCESS_KEY: " + key +
+		"\n    steps:\n      - run: aws s3 sync public s3://shop-assets\n  staging:\n    runs-on: ubuntu-latest\n    env:\n      AWS_ACCESS_KEY_ID: " + other + "\n    steps:\n      - run: aws s3 ls\n"
+	gittest.BuildRepo(t, repo, []gittest.Commit{{Files: map[string]string{".github/workflows/deploy.yml": workflow}, Message: "deploy from CI"}})
+	home := t.TempDir() // the history rewrite's expressions file goes there
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - { type: git, path: "+repo+" }\n", nil,
+		func(c *Config) {
+			inner := c.Deps
+			c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
+				d, err := inner(ctx, p)
+				d.Home = home
+				return d, err
+			}
+		})
+	pair := `{"secret":"` + id + `:` + key + `"}`
+	rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", pair)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("open: %d %s", rec.Code, rec.Body)
+	}
+	inc := decodeJSON[incident.OpenView](t, rec.Body.Bytes()).ID
+	rec = do(t, w.h, "POST", "/api/v1/incidents/"+inc+"/remediate", "tok-responder", pair)
+	if rec.Code != http.StatusOK || strings.Contains(rec.Body.String(), key) {
+		t.Fatalf("remediate: %d (or the secret in the answer) %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(rec.Body.String(), "AWS_ACCESS_KEY_ID") {
+		t.Errorf("the answer does not list the key id's change: %s", rec.Body)
+	}
+	got := gittest.Git(t, repo, "show", "rekey/"+inc+":.github/workflows/deploy.yml")
+	if strings.Contains(got, id) || strings.Contains(got, key) || !strings.Contains(got, "AWS_ACCESS_KEY_ID: ${{ secrets.AWS_ACCESS_KEY_ID }}") ||
+		!strings.Contains(got, "AWS_ACCESS_KEY_ID: "+other) {
+		t.Errorf("the workflow on the branch:\n%s", got)
 	}
 }

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,20 +17,27 @@ import (
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/auth"
+	"github.com/rekeyhq/rekey/internal/events"
 	"github.com/rekeyhq/rekey/internal/incident"
+	"github.com/rekeyhq/rekey/internal/inventory"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/store"
+	"github.com/rekeyhq/rekey/internal/store/open"
 	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 // withSealer gives the world's dependencies a sealing key, as rekey
 // serve's have: a tracing keeps its secret sealed for its jobs.
 func withSealer(t *testing.T) func(*Config) {
+	return withSealerIn(t, filepath.Join(t.TempDir(), "runs"))
+}
+
+// withSealerIn is withSealer with the per-run keys in runs.
+func withSealerIn(t *testing.T, runs string) func(*Config) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
 	}
-	runs := filepath.Join(t.TempDir(), "runs")
 	return func(c *Config) {
 		inner := c.Deps
 		c.Deps = func(ctx context.Context, p auth.Principal) (incident.Deps, error) {
@@ -103,14 +112,20 @@ func traceFixture(t *testing.T, dir, leaked string, n int) ([]traceSource, int) 
 // is recorded as failed with its error, and a job worked again adds
 // nothing.
 func TestOpenTracesSourcesInJobs(t *testing.T) {
+	onEachStore(t, func(t *testing.T, spec string) {
+		testOpenTraces(t, newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t)))
+	})
+}
+
+// onEachStore runs f on an embedded store and on a PostgreSQL one.
+func onEachStore(t *testing.T, f func(t *testing.T, spec string)) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			spec := filepath.Join(t.TempDir(), "rekey.db")
 			if name == "postgres" {
 				spec = testutil.PostgresDB(t)
 			}
-			w := newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
-			testOpenTraces(t, w)
+			f(t, spec)
 		})
 	}
 }
@@ -199,13 +214,13 @@ func testOpenTraces(t *testing.T, w *apiWorld) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// One entry per source with copies or an error, one to start and one
-	// to end, whatever was worked twice.
+	// One entry per source, one to start and one to end, whatever was
+	// worked twice.
 	// Nobody said when it leaked: the earliest copy's commit says.
 	if inc, err := w.st.GetIncident(ctx, v.ID); err != nil || inc.LeakedAt == nil && copies > len(srcs)/3 {
 		t.Fatalf("leaked at after the tracing: %+v, %v", inc.LeakedAt, err)
 	}
-	if count["incident.trace"] != copies+1 || count["incident.trace.start"] != 1 || count["incident.trace.done"] != 1 {
+	if count["incident.trace"] != len(srcs) || count["incident.trace.start"] != 1 || count["incident.trace.done"] != 1 {
 		t.Fatalf("audit: %v", count)
 	}
 	w.noSecretIn(t)
@@ -313,15 +328,7 @@ func TestLastAttemptRecordsTheFailure(t *testing.T) {
 	ctx := context.Background()
 	v := w.open(t)
 	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 1)
-	checked, err := w.srv.traceSources(srcs[:1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := auth.Principal{Name: "rita", Role: auth.Responder}
-	d, err := w.srv.deps(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	checked, p, d := traceAs(t, w, srcs[:1])
 	if _, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked); err != nil {
 		t.Fatal(err)
 	}
@@ -365,4 +372,188 @@ func TestUnqueuedSourcesFail(t *testing.T) {
 	if tr == nil || tr.Pending != 0 || tr.Failed != len(srcs) || !strings.Contains(tr.Failures[0].Error, "not queued") {
 		t.Fatalf("sources never queued: %+v", tr)
 	}
+}
+
+// A second tracing started while the first is pending joins it: once
+// both rounds' sources are done, no sealed copy of the secret is left in
+// the store and no tracing key in the keys directory.
+func TestOverlappingTracingsLeaveNoKey(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealerIn(t, runs))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, copies := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 6)
+	checked, p, d := traceAs(t, w, srcs)
+	keys := func() []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(runs, "*-trace-*.key"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// Both rounds recorded before any job works (as when the second
+	// request comes while the first round's jobs are queued).
+	half := len(checked) / 2
+	first, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked[:half])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked[half:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := keys(); len(k) != 1 {
+		t.Fatalf("%d tracing keys while both rounds are pending, want the first round's one: %v", len(k), k)
+	}
+	trace := w.srv.traceFunc()
+	// The first round's sources end before the second's: the key they
+	// opened must outlive them, the second round's jobs need it.
+	for _, n := range append(first, second...) {
+		if err := trace(ctx, TraceJob{Incident: v.ID, Source: n, By: p}); err != nil {
+			t.Fatalf("source %d: %v", n, err)
+		}
+	}
+	tr, err := incident.TracingOf(ctx, w.st, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Pending != 0 || tr.Done != len(checked) || tr.Copies != copies || tr.Failed != 1 {
+		t.Fatalf("both rounds: %+v, want %d done, %d copies, 1 failed (the missing path)", tr, len(checked), copies)
+	}
+	if _, sealed, err := w.st.TraceSource(ctx, v.ID, first[0]); err != nil || sealed != nil {
+		t.Fatalf("the sealed secret after both rounds: %d bytes, %v", len(sealed), err)
+	}
+	if k := keys(); len(k) != 0 {
+		t.Fatalf("tracing keys left after both rounds: %v", k)
+	}
+}
+
+// traceAs checks srcs as the server does and returns them with rita, a
+// responder, and her dependencies: what StartTracing is called with.
+func traceAs(t *testing.T, w *apiWorld, srcs []traceSource) ([]inventory.Source, auth.Principal, incident.Deps) {
+	t.Helper()
+	checked, err := w.srv.traceSources(srcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := auth.Principal{Name: "rita", Role: auth.Responder}
+	d, err := w.srv.deps(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return checked, p, d
+}
+
+// Planning or running while the tracing has sources pending is a 409
+// naming how many: the plan's consumers and copies are not known yet.
+// Once the sources are done, planning is no longer refused for it.
+func TestPlanRefusedWhileTracing(t *testing.T) {
+	w := newAPIWorldWith(t, filepath.Join(t.TempDir(), "rekey.db"), "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+	ctx := context.Background()
+	v := w.open(t)
+	srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 3)
+	checked, p, d := traceAs(t, w, srcs)
+	// Recorded, not queued yet: pending for as long as the test needs.
+	seqs, err := incident.StartTracing(ctx, d, v.ID, secret.FromString(w.leaked), checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d of %d sources pending", len(seqs), len(seqs))
+	for _, c := range []struct{ path, body string }{
+		{"/plan", `{"strategy":"graceful"}`},
+		{"/run", `{}`},
+		{"/run", `{"dry_run":true}`},
+	} {
+		rec := do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+c.path, "tok-responder", c.body)
+		if e := errorOf(t, rec); rec.Code != http.StatusConflict || !strings.Contains(e.Message, want) {
+			t.Errorf("%s %s while tracing: %d %s, want 409 naming %q", c.path, c.body, rec.Code, rec.Body, want)
+		}
+	}
+	if _, ok, err := w.st.GetPlan(ctx, v.ID); err != nil || ok {
+		t.Fatalf("a plan was stored while tracing: %v, %v", ok, err)
+	}
+	trace := w.srv.traceFunc()
+	for _, n := range seqs {
+		if err := trace(ctx, TraceJob{Incident: v.ID, Source: n, By: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := do(t, w.h, "POST", "/api/v1/incidents/"+v.ID+"/plan", "tok-responder", `{"strategy":"graceful"}`)
+	if rec.Code == http.StatusConflict || strings.Contains(rec.Body.String(), "pending") {
+		t.Errorf("plan once the tracing is done: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// Each source a trace job finishes is a `tracing` event on the
+// incident's stream, read from the store: a stream served by another
+// replica (another store handle, no hub shared with the jobs) sees every
+// source, then the end.
+func TestTracingStreamsToAnotherReplica(t *testing.T) {
+	onEachStore(t, func(t *testing.T, spec string) {
+		w := newAPIWorldWith(t, spec, "version: 1\nsources:\n  - {type: dir, path: src}\n", nil, withSealer(t))
+		ctx := context.Background()
+		other, err := open.Open(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		v := w.open(t)
+		s := &events.Streamer{Store: other, Poll: 20 * time.Millisecond}
+		srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { _ = s.Stream(rw, r, v.ID, 0) }))
+		defer srv.Close()
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+
+		srcs, _ := traceFixture(t, filepath.Join(w.dir, "org"), w.leaked, 5)
+		b, _ := json.Marshal(map[string]any{"secret": w.leaked, "sources": srcs})
+		if rec := do(t, w.h, "POST", "/api/v1/incidents", "tok-responder", string(b)); rec.Code != http.StatusOK {
+			t.Fatalf("open with sources: %d %s", rec.Code, rec.Body)
+		}
+		got := map[string]int{}
+		done := make(chan error, 1)
+		go func() {
+			r := bufio.NewReader(resp.Body)
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					done <- err
+					return
+				}
+				if l != "event: tracing\n" {
+					continue
+				}
+				r.ReadString('\n') // id
+				data, _ := r.ReadString('\n')
+				var ev events.Tracing
+				if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "data: ")), &ev); err != nil {
+					done <- err
+					return
+				}
+				got[ev.What]++
+				if ev.What == "source" && ev.Source == "" || strings.Contains(data, w.leaked) {
+					done <- fmt.Errorf("event %s", data)
+					return
+				}
+				if ev.What == "done" {
+					done <- nil
+					return
+				}
+			}
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(2 * time.Minute): // a bound, not a measure
+			t.Fatal("the stream never said the tracing was done")
+		}
+		if got["start"] != 1 || got["source"] != len(srcs) {
+			t.Fatalf("tracing events: %v, want 1 start and %d sources", got, len(srcs))
+		}
+	})
 }

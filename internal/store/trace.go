@@ -13,7 +13,9 @@ type Tracing interface {
 	// StartTrace adds sources (pending, Type, Path and History read) to
 	// incident id's tracing, numbered after the ones it has, and keeps
 	// sealed (the secret, sealed by the caller) until none is pending,
-	// replacing what was kept. It returns the new sources' Seq.
+	// unless a sealed secret is kept already (a tracing in progress: the
+	// new sources join it and that one stays; TraceSource says which is
+	// kept). It returns the new sources' Seq.
 	StartTrace(ctx context.Context, id string, sealed []byte, sources []TraceSource) ([]int, error)
 	// TraceSource returns one source of id's tracing (errs.NotFound when
 	// there is none of that seq) and the sealed secret; sealed is nil

@@ -126,14 +126,7 @@ func TestBrowserNoApproveButtonForTheOpener(t *testing.T) {
 
 func TestBrowserLiveStepUpdates(t *testing.T) {
 	f := newFixture(t, false)
-	srv := httptest.NewServer(f.h)
-	t.Cleanup(srv.Close)
-	ctx := browsertest.New(t)
-	signInWithBrowser(t, ctx, srv.URL, tokViewer, false)
-	// The script reads the step states once its stream is open; wait for
-	// that, so that what changes next can only arrive as an event.
-	browsertest.Do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.CSS("#plan[data-updated]")))
-	browsertest.Eval[bool](t, ctx, `window.rekeyMarker = true`)
+	ctx := openLive(t, f, "#plan[data-updated]")
 	if n := f.events.listeners(); n != 1 {
 		t.Fatalf("%d event streams open, want the page's one", n)
 	}
@@ -179,4 +172,50 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	if n := f.events.listeners(); n != 0 {
 		t.Errorf("%d event streams opened with scripts off", n)
 	}
+}
+
+// TestBrowserLiveTracing: the tracing line follows the event stream: a
+// source finished elsewhere updates it in place, with the failure.
+func TestBrowserLiveTracing(t *testing.T) {
+	f := newFixture(t, false)
+	seqs, err := f.st.StartTrace(t.Context(), f.id, []byte("sealed"), []store.TraceSource{{Type: "git", Path: "/src/a"}, {Type: "dir", Path: "/src/gone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := openLive(t, f, "#tracing[data-updated]")
+	if _, _, err := f.st.FinishTrace(t.Context(), f.id, store.TraceSource{Seq: seqs[1], State: store.TraceFailed, Error: "/src/gone: no such file or directory"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.events.send("tracing")
+	browsertest.Do(t, ctx, "the failed source shows", chromedp.WaitVisible(chromedp.CSS(`#tracing-failures li`)))
+	if txt := browsertest.Eval[string](t, ctx, `document.querySelector('#tracing [data-role=line]').innerText`); txt != "tracing 1/2 sources, 0 copies found, 1 failed" {
+		t.Errorf("the tracing line says %q", txt)
+	}
+	if _, _, err := f.st.FinishTrace(t.Context(), f.id, store.TraceSource{Seq: seqs[0], State: store.TraceDone, Copies: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.events.send("tracing")
+	browsertest.Do(t, ctx, "the tracing ends", chromedp.WaitVisible(chromedp.CSS(`#tracing[data-pending="0"]`)))
+	if txt := browsertest.Eval[string](t, ctx, `document.querySelector('#tracing [data-role=line]').innerText`); txt != "tracing 2/2 sources, 3 copies found, 1 failed" {
+		t.Errorf("the finished tracing's line says %q", txt)
+	}
+	if !browsertest.Eval[bool](t, ctx, `window.rekeyMarker === true`) {
+		t.Error("the page was reloaded; the update should come in place")
+	}
+}
+
+// openLive opens f's incident page signed in as the viewer and waits for
+// ready, what the live script marks once its stream is open and it has
+// read the page's state, so that what changes next can only arrive as
+// an event; it marks the window, to tell an update in place from a
+// reload.
+func openLive(t *testing.T, f *fixture, ready string) context.Context {
+	t.Helper()
+	srv := httptest.NewServer(f.h)
+	t.Cleanup(srv.Close)
+	ctx := browsertest.New(t)
+	signInWithBrowser(t, ctx, srv.URL, tokViewer, false)
+	browsertest.Do(t, ctx, "incident", chromedp.Navigate(srv.URL+"/incidents/"+f.id), chromedp.WaitVisible(chromedp.CSS(ready)))
+	browsertest.Eval[bool](t, ctx, `window.rekeyMarker = true`)
+	return ctx
 }

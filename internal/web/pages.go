@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -149,6 +150,22 @@ type incidentPage struct {
 type tracingView struct {
 	incident.Tracing
 	Total int
+	// Events and URL are what the live script follows and reads ("" when
+	// there is no event stream: the page says to reload).
+	Events, URL string
+}
+
+func newTracingView(tr *incident.Tracing) *tracingView {
+	return &tracingView{Tracing: *tr, Total: tr.Done + tr.Pending}
+}
+
+// Line is the tracing's line, the same rendered and read live.
+func (t *tracingView) Line() string {
+	line := fmt.Sprintf("tracing %d/%d sources, %d copies found", t.Done, t.Total, t.Copies)
+	if t.Failed > 0 {
+		line += fmt.Sprintf(", %d failed", t.Failed)
+	}
+	return line
 }
 
 // reportOf builds incident id's report as s's principal.
@@ -189,11 +206,16 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	pg := incidentPage{Summary: sum, R: rep, Graph: scopeGraph(rep.Scope), Plan: pv, Tasks: tasks(rep.Copies.Tasks, why), CSRF: csrfToken(s.id, labelCSRF)}
-	if tr != nil {
-		pg.Tracing = &tracingView{Tracing: *tr, Total: tr.Done + tr.Pending}
+	events := ""
+	if h.cfg.Events != nil {
+		events = "/incidents/" + id + "/events"
 	}
-	if h.cfg.Events != nil && pv != nil {
-		pg.Events, pg.StepsURL = "/incidents/"+id+"/events", "/incidents/"+id+"/steps"
+	if tr != nil {
+		pg.Tracing = newTracingView(tr)
+		pg.Tracing.Events, pg.Tracing.URL = events, "/incidents/"+id+"/tracing"
+	}
+	if events != "" && pv != nil {
+		pg.Events, pg.StepsURL = events, "/incidents/"+id+"/steps"
 	}
 	h.render(w, r, http.StatusOK, "incident", &s, "Incident "+id, pg)
 }
@@ -313,6 +335,31 @@ func (h *Handler) steps(w http.ResponseWriter, r *http.Request, s session) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// tracingJSON is the incident's tracing as the live script reads it
+// when the event stream says it moved: the line as the page renders it,
+// and the failed sources.
+type tracingJSON struct {
+	Line     string                  `json:"line"`
+	Pending  int                     `json:"pending"`
+	Failures []incident.TraceFailure `json:"failures"`
+}
+
+// tracing is the incident's tracing as JSON (404 when it has none).
+func (h *Handler) tracing(w http.ResponseWriter, r *http.Request, s session) {
+	ctx, id := r.Context(), r.PathValue("id")
+	tr, err := incident.TracingOf(ctx, h.cfg.Store, id)
+	if err != nil {
+		h.fail(w, r, &s, err)
+		return
+	}
+	if tr == nil {
+		h.error(w, r, &s, http.StatusNotFound, "this incident has no tracing")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(tracingJSON{Line: newTracingView(tr).Line(), Pending: tr.Pending, Failures: tr.Failures})
 }
 
 func (h *Handler) events(w http.ResponseWriter, r *http.Request, s session) {

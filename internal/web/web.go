@@ -187,6 +187,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /incidents", h.signedIn(auth.Read, h.incidents))
 	m.HandleFunc("GET /incidents/{id}", h.signedIn(auth.Read, h.incident))
 	m.HandleFunc("GET /incidents/{id}/steps", h.signedIn(auth.Read, h.steps))
+	m.HandleFunc("GET /incidents/{id}/tracing", h.signedIn(auth.Read, h.tracing))
 	m.HandleFunc("GET /incidents/{id}/report", h.signedIn(auth.Read, h.report))
 	m.HandleFunc("POST /incidents/{id}/approve", h.signedIn(auth.Approve, h.approve))
 	m.HandleFunc("POST /incidents/{id}/supply", h.signedIn(auth.Approve, h.supply))

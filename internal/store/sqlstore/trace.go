@@ -38,8 +38,12 @@ func (s *Store) StartTrace(ctx context.Context, id string, sealed []byte, source
 			}
 			seqs = append(seqs, next+i)
 		}
+		// A tracing in progress keeps its sealed secret: its jobs may
+		// hold it, and its key goes only with its last source, which now
+		// includes these (the incident's row lock orders this against
+		// FinishTrace's removal).
 		_, err = tx.ExecContext(ctx, `INSERT INTO trace_secrets (incident_id, ciphertext, created) VALUES ($1, $2, $3)
-			ON CONFLICT (incident_id) DO UPDATE SET ciphertext = excluded.ciphertext, created = excluded.created`,
+			ON CONFLICT (incident_id) DO NOTHING`,
 			id, base64.StdEncoding.EncodeToString(sealed), now)
 		return err
 	})

@@ -84,11 +84,24 @@ func testTracing(t *testing.T, h Harness) {
 	if _, left, err := s.FinishTrace(ctx(), inc.ID, store.TraceSource{Seq: 2, State: store.TraceFailed, Error: "open /etc/b: permission denied"}, nil); err != nil || left != 1 {
 		t.Fatalf("failing source 2: left %d, %v", left, err)
 	}
+	// A second tracing while one is pending joins it: the first's sealed
+	// secret (whose key its jobs hold) stays.
+	joined, err := s.StartTrace(ctx(), inc.ID, []byte("another key"), []store.TraceSource{{Type: "dir", Path: "/srv/joined"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "joined seqs", joined, []int{4})
+	if _, got, err := s.TraceSource(ctx(), inc.ID, 4); err != nil || string(got) != string(sealed) {
+		t.Fatalf("the sealed secret after a second tracing joined: %q, %v", got, err)
+	}
+	if _, left, err := s.FinishTrace(ctx(), inc.ID, store.TraceSource{Seq: 4, State: store.TraceDone}, nil); err != nil || left != 1 {
+		t.Fatalf("the joined source: left %d, %v", left, err)
+	}
 	c, err := s.TraceCounts(ctx(), inc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, "counts", c, store.TraceCounts{Pending: 1, Done: 1, Failed: 1, Copies: 1})
+	check(t, "counts", c, store.TraceCounts{Pending: 1, Done: 2, Failed: 1, Copies: 1})
 	failed, err := s.TraceSources(ctx(), inc.ID, store.TraceFailed)
 	if err != nil {
 		t.Fatal(err)
@@ -106,14 +119,14 @@ func testTracing(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 3 || all[0].ExposedAt == nil || !all[0].ExposedAt.Equal(at) || all[0].Copies != 1 {
+	if len(all) != 4 || all[0].ExposedAt == nil || !all[0].ExposedAt.Equal(at) || all[0].Copies != 1 {
 		t.Fatalf("all sources: %+v", all)
 	}
 	seqs, err = s.StartTrace(ctx(), inc.ID, sealed, []store.TraceSource{{Type: "dir", Path: "/srv/d"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, "next seqs", seqs, []int{4})
+	check(t, "next seqs", seqs, []int{5})
 	if _, err := s.StartTrace(ctx(), "INC-404", sealed, []store.TraceSource{{Type: "dir", Path: "/x"}}); errs.KindOf(err) != errs.NotFound {
 		t.Errorf("tracing an unknown incident: %v, want not found", err)
 	}

@@ -1,27 +1,35 @@
-// Live step states for the incident page: the page itself is complete
-// without this script; it only follows the run's event stream and, on
-// each step or audit event, reads the plan's step states again and
-// updates the table in place.
+// Live updates for the incident page: the page itself is complete
+// without this script; it only follows the incident's event stream and
+// reads again what an event says moved: on a step or audit event, the
+// plan's step states (the table is updated in place); on a tracing
+// event, the tracing's line and its failed sources.
 (function () {
   "use strict";
+  if (!window.EventSource || !window.fetch) { return; }
   var plan = document.getElementById("plan");
-  if (!plan || !window.EventSource || !window.fetch) { return; }
-  var events = plan.getAttribute("data-events");
-  var stepsURL = plan.getAttribute("data-steps");
-  if (!events || !stepsURL) { return; }
+  var tracing = document.getElementById("tracing");
+  var stepsURL = plan && plan.getAttribute("data-steps");
+  var tracingURL = tracing && tracing.getAttribute("data-tracing");
+  var events = (stepsURL && plan.getAttribute("data-events")) || (tracingURL && tracing.getAttribute("data-events"));
+  if (!events) { return; }
 
-  var busy = false, again = false;
-  function refresh() {
-    if (busy) { again = true; return; }
-    busy = true;
-    fetch(stepsURL, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(apply)
-      .catch(function () {})
-      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+  // reader fetches url and applies its JSON, one fetch at a time: events
+  // that come while one is out (a replay, many sources at once) make one
+  // more fetch, not one each.
+  function reader(url, apply) {
+    var busy = false, again = false;
+    return function read() {
+      if (busy) { again = true; return; }
+      busy = true;
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(apply)
+        .catch(function () {})
+        .then(function () { busy = false; if (again) { again = false; read(); } });
+    };
   }
 
-  function apply(data) {
+  function applySteps(data) {
     var run = document.getElementById("run-state");
     if (run && data.run_state) { run.textContent = data.run_state; }
     var rows = plan.querySelectorAll("tr[data-step]");
@@ -47,8 +55,35 @@
     plan.setAttribute("data-updated", String(Date.now()));
   }
 
+  function applyTracing(data) {
+    var line = tracing.querySelector("[data-role=line]");
+    if (line && data.line) { line.textContent = data.line; }
+    tracing.setAttribute("data-pending", String(data.pending));
+    var list = document.getElementById("tracing-failures");
+    if (list) {
+      list.textContent = "";
+      (data.failures || []).forEach(function (f) {
+        var li = document.createElement("li");
+        var code = document.createElement("code");
+        code.textContent = f.source;
+        li.appendChild(code);
+        li.appendChild(document.createTextNode(": " + f.error));
+        list.appendChild(li);
+      });
+    }
+    tracing.setAttribute("data-updated", String(Date.now()));
+  }
+
   var es = new EventSource(events);
-  es.addEventListener("step", refresh);
-  es.addEventListener("audit", refresh);
-  es.addEventListener("open", refresh);
+  if (stepsURL) {
+    var steps = reader(stepsURL, applySteps);
+    es.addEventListener("step", steps);
+    es.addEventListener("audit", steps);
+    es.addEventListener("open", steps);
+  }
+  if (tracingURL) {
+    var trace = reader(tracingURL, applyTracing);
+    es.addEventListener("tracing", trace);
+    es.addEventListener("open", trace);
+  }
 })();

@@ -61,8 +61,15 @@ func Replannable(ctx context.Context, st store.Store, id string, sp store.Plan) 
 // records it in the audit log.
 func BuildPlan(ctx context.Context, d Deps, id string, strategy plan.Strategy) (*plan.Plan, error) {
 	st := d.Store
-	if err := TracingDone(ctx, st, id, "plan"); err != nil {
-		return nil, err
+	// Emergency containment does not wait for the tracing: revoking a
+	// credential under abuse cannot be held back by a fan-out over
+	// thousands of sources, and its strategy already accepts that a
+	// consumer not yet known breaks; what the tracing finds later is for
+	// a plan of its own.
+	if strategy != plan.Emergency {
+		if err := TracingDone(ctx, st, id, "plan"); err != nil {
+			return nil, err
+		}
 	}
 	inc, err := st.GetIncident(ctx, id)
 	if err != nil {

@@ -195,3 +195,27 @@ func TestPlanWaitsForTheTracing(t *testing.T) {
 		t.Errorf("planning over it: %v", err)
 	}
 }
+
+// TestEmergencyDoesNotWaitForTheTracing: containment under abuse (the
+// watcher's, or a person's emergency plan) is planned and run while
+// sources are still pending; other strategies wait.
+func TestEmergencyDoesNotWaitForTheTracing(t *testing.T) {
+	ctx := context.Background()
+	d, inc := planned(t)
+	if _, err := d.Store.StartTrace(ctx, inc.ID, []byte("k\nsealed"), []store.TraceSource{{Type: "dir", Path: "/srv/a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Plan(ctx, d, inc.ID, plan.Graceful); errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("graceful plan while tracing: %v, want a conflict", err)
+	}
+	p, err := Plan(ctx, d, inc.ID, plan.Emergency)
+	if err != nil {
+		t.Fatalf("emergency plan while tracing: %v", err)
+	}
+	if p.Strategy != plan.Emergency {
+		t.Fatalf("strategy %s", p.Strategy)
+	}
+	if _, err := Run(ctx, d, inc.ID, RunOptions{DryRun: true}); errs.KindOf(err) == errs.Conflict {
+		t.Errorf("emergency dry run while tracing: %v", err)
+	}
+}

@@ -179,12 +179,15 @@ func Run(ctx context.Context, d Deps, id string, o RunOptions) (RunOutcome, erro
 		}
 		defer release()
 	}
-	if err := RunTracingDone(ctx, d.Store, id); err != nil {
-		return RunOutcome{}, err
-	}
 	sp, ok, err := d.Store.GetPlan(ctx, id)
 	if err != nil {
 		return RunOutcome{}, err
+	}
+	// An emergency plan runs while the tracing goes on (BuildPlan says why).
+	if !ok || sp.Strategy != string(plan.Emergency) {
+		if err := RunTracingDone(ctx, d.Store, id); err != nil {
+			return RunOutcome{}, err
+		}
 	}
 	if !ok {
 		if _, err := BuildPlan(ctx, d, id, plan.Auto); err != nil {

@@ -244,10 +244,30 @@ func rotateApproval(rotate bool, revokeApproval string) string {
 // created is revoked (by its id, on its user, after a person confirms),
 // and a role it assumed has every session issued until now ended, since
 // a role session follows the role's policies and outlives the key.
-// Sessions of the user itself end with the terminate step.
-func (b *builder) keyedRelated(main scope.Identity, r Related, roles map[string]bool) bool {
+// Sessions of the user itself end with the terminate step. A user it
+// created is removed whole (its keys, password and policies with it, so
+// they get no steps of their own), and a console password it gave an
+// existing user is deleted, after a person confirms each.
+func (b *builder) keyedRelated(main scope.Identity, r Related, roles, created map[string]bool) bool {
 	term := "terminate:" + main.System + "/" + main.Name
 	switch r.Kind {
+	case "user":
+		if r.Name == "" || r.Name == main.Name {
+			return true
+		}
+		b.add(Step{ID: "revoke-related:" + main.System + "/user/" + r.Name, Kind: RevokeRelated, Target: main.System + "/" + r.Name,
+			System: main.System, Identity: r.Name, Remove: RemoveUser, Needs: []string{term}, Approval: ApprovalManual,
+			Summary: fmt.Sprintf("delete user %s with its access keys, console password, MFA devices, policies and group memberships: the leaked key created it (%s); a person confirms it is not a legitimate one first", r.Name, r.Why)})
+		return true
+	case "login-profile":
+		user := userOf(r.Name)
+		if user == "" || created[user] {
+			return true
+		}
+		b.add(Step{ID: "revoke-related:" + main.System + "/login-profile/" + user, Kind: RevokeRelated, Target: main.System + "/" + user + "/login-profile",
+			System: main.System, Identity: user, Remove: RemoveLoginProfile, Needs: []string{term}, Approval: ApprovalManual,
+			Summary: fmt.Sprintf("delete the console password of user %s and end the user's temporary sessions: the leaked key created or changed it (%s); the user's keys stay; a person confirms it is not a legitimate one first", user, r.Why)})
+		return true
 	case "session", "federation-session":
 		role := assumedRole(r.Principal)
 		if role == "" || roles[role] {
@@ -266,6 +286,9 @@ func (b *builder) keyedRelated(main scope.Identity, r Related, roles map[string]
 		user := userOf(r.Principal)
 		if user == "" {
 			user = main.Name
+		}
+		if created[user] {
+			return true // removed with its user
 		}
 		b.add(Step{ID: "revoke-related:" + main.System + "/" + r.Name, Kind: RevokeRelated, Target: main.System + "/" + user + "/" + r.Name,
 			System: main.System, Identity: user, Key: r.Name, Needs: []string{term}, Approval: ApprovalManual,

@@ -126,7 +126,18 @@ type Step struct {
 	// (provider.RoleSessionTerminator): one the leaked key assumed. On a
 	// move-to-lease step it is the broker role the consumer moves to.
 	Role string `json:"role,omitempty"`
+	// Remove names what a revoke-related step on a system of keys
+	// removes instead of one key: RemoveUser (a user the leaked key
+	// created, with everything it holds) or RemoveLoginProfile (a console
+	// password it gave a user, the user's keys staying).
+	Remove string `json:"remove,omitempty"`
 }
+
+// What a revoke-related step removes (Step.Remove).
+const (
+	RemoveUser         = "user"
+	RemoveLoginProfile = "login-profile"
+)
 
 // Plan is the whole DAG, in an order that respects Needs.
 type Plan struct {
@@ -466,9 +477,14 @@ func (b *builder) isolate(id scope.Identity, key string, consumers []*inventory.
 // (keySystems), keyedRelated handles access keys and role sessions.
 func (b *builder) related(main scope.Identity, sys *inventory.System) {
 	key := main.System + "/" + main.Name
-	roles := map[string]bool{}
+	roles, created := map[string]bool{}, map[string]bool{}
 	for _, r := range b.in.Related {
-		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles) {
+		if r.Kind == "user" && r.Name != main.Name {
+			created[r.Name] = true
+		}
+	}
+	for _, r := range b.in.Related {
+		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles, created) {
 			continue
 		}
 		switch r.Kind {

@@ -306,7 +306,11 @@ func TestAWSGracefulRotation(t *testing.T) {
 	}
 	leases, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
 	if err != nil || len(leases) != 1 || leases[0].Expires != nil || leases[0].Login != awsUser {
-		t.Errorf("leases %+v %v: want the one key, without expiry", leases, err)
+		t.Fatalf("leases %+v %v: want the one key, without expiry", leases, err)
+	}
+	// The lease names the key, not only its user (who may hold two).
+	if newID, _ := w.delivered("api"); leases[0].KeyID != newID || newID == w.leakedID {
+		t.Errorf("lease key %q, want the new key %q", leases[0].KeyID, newID)
 	}
 }
 

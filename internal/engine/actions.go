@@ -759,9 +759,14 @@ type loginProfileRemover interface {
 	RemoveLoginProfile(ctx context.Context, ref provider.IdentityRef) error
 }
 
+// prefixRevoker ends every lease under a path (vault.Provider).
+type prefixRevoker interface {
+	RevokePrefix(ctx context.Context, prefix string) error
+}
+
 // removeRelated removes a whole user, or a console password and the
 // user's sessions issued until now (a console session among them may
-// have begun with it). A removed user needs no session step: its
+// have begun with it), or every lease under a prefix. A removed user needs no session step: its
 // sessions act as a user that no longer exists.
 func (e *Engine) removeRelated(ctx context.Context, st *plan.Step) (map[string]any, error) {
 	p, err := e.provider(ctx, st.System)
@@ -774,6 +779,12 @@ func (e *Engine) removeRelated(ctx context.Context, st *plan.Step) (map[string]a
 			return nil, err
 		}
 		return map[string]any{"detail": fmt.Sprintf("user %s/%s deleted with its keys, password and policies", st.System, st.Identity)}, nil
+	}
+	if r, ok := p.(prefixRevoker); ok && st.Remove == plan.RemoveLeasePrefix && st.Prefix != "" {
+		if err := r.RevokePrefix(ctx, st.Prefix); err != nil {
+			return nil, err
+		}
+		return map[string]any{"prefix": st.Prefix, "detail": "every lease under " + st.Prefix + " on " + st.System + " ended"}, nil
 	}
 	if r, ok := p.(loginProfileRemover); ok && st.Remove == plan.RemoveLoginProfile {
 		if err := r.RemoveLoginProfile(ctx, ref); err != nil {

@@ -298,6 +298,27 @@ func (b *builder) keyedRelated(main scope.Identity, r Related, roles, created ma
 	return false
 }
 
+// leasePrefix adds, for an identity whose inventory names a
+// revoke_prefix, the step that ends every lease under it once the leaked
+// token is revoked. Revoking the token already ended the leases it
+// created; the prefix also takes those of tokens it made as orphans, and
+// of everyone else there, the replacement's consumers included, which is
+// why the inventory must ask for it and a person confirms it.
+func (b *builder) leasePrefix(id scope.Identity, key string, invID *inventory.Identity) {
+	if invID == nil || invID.RevokePrefix == "" {
+		return
+	}
+	var needs []string
+	if b.ids["revoke:"+key] {
+		needs = []string{"revoke:" + key}
+	}
+	prefix := strings.TrimSuffix(invID.RevokePrefix, "/") + "/"
+	b.add(Step{ID: "revoke-related:" + id.System + "/prefix/" + strings.TrimSuffix(prefix, "/"), Kind: RevokeRelated, Target: id.System + "/" + prefix,
+		System: id.System, Identity: id.Name, Remove: RemoveLeasePrefix, Prefix: prefix, Needs: needs, Approval: ApprovalManual,
+		Summary: fmt.Sprintf("end every lease under %s (sys/leases/revoke-prefix, the inventory's revoke_prefix of %s): the leaked token's own leases ended with it, "+
+			"this also ends leases of tokens it created as orphans and of every other token there, the replacement's consumers' included, which must ask for new ones; a person confirms first", prefix, key)})
+}
+
 // assumedRole is the role of an assumed-role ARN
 // (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), "" for anything else.
 func assumedRole(arn string) string {

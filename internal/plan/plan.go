@@ -128,15 +128,20 @@ type Step struct {
 	Role string `json:"role,omitempty"`
 	// Remove names what a revoke-related step on a system of keys
 	// removes instead of one key: RemoveUser (a user the leaked key
-	// created, with everything it holds) or RemoveLoginProfile (a console
-	// password it gave a user, the user's keys staying).
+	// created, with everything it holds), RemoveLoginProfile (a console
+	// password it gave a user, the user's keys staying) or
+	// RemoveLeasePrefix (every lease under Prefix).
 	Remove string `json:"remove,omitempty"`
+	// Prefix is the lease path a RemoveLeasePrefix step ends every lease
+	// under (the identity's revoke_prefix).
+	Prefix string `json:"prefix,omitempty"`
 }
 
 // What a revoke-related step removes (Step.Remove).
 const (
 	RemoveUser         = "user"
 	RemoveLoginProfile = "login-profile"
+	RemoveLeasePrefix  = "lease-prefix"
 )
 
 // Plan is the whole DAG, in an order that respects Needs.
@@ -370,7 +375,11 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	}
 	drop := b.drops(id, invID, reused)
 	if isKeyed(sys.Type) {
-		return b.keyedIdentity(id, key, consumers, drop)
+		if err := b.keyedIdentity(id, key, consumers, drop); err != nil {
+			return err
+		}
+		b.leasePrefix(id, key, invID)
+		return nil
 	}
 	if where, ok := suppliedBy[sys.Type]; ok {
 		return b.suppliedIdentity(id, key, where, consumers)

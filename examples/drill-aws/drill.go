@@ -68,6 +68,8 @@ type Outcome struct {
 	Waiting string
 	// LeakedRefused and BackdoorRefused: STS refuses each key now.
 	LeakedRefused, BackdoorRefused bool
+	// PasswordRemoved: backup-svc's console password is gone.
+	PasswordRemoved bool
 	// Consumers is, per consumer, the key id it holds and whether STS
 	// accepts what it holds.
 	Consumers map[string]ConsumerOutcome
@@ -137,9 +139,10 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	iam.CreateUser(user)
 	iam.PutUserPolicy(user, "deploy", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::shop-assets/*"}]}`)
 	leakedID, leaked := iam.CreateKey(user)
-	say("an attacker uses the leaked key to create a backdoor key for user backup-svc")
+	say("an attacker uses the leaked key to create a backdoor key and a console password for user backup-svc")
 	iam.CreateUser("backup-svc")
 	backdoorID, backdoor := iam.CreateKey("backup-svc")
+	iam.CreateLoginProfile("backup-svc")
 
 	vs.MountKV("secret")
 	root := vs.Client(vs.RootToken())
@@ -240,9 +243,12 @@ logs:
 	if out.Incident == "" || out.Waiting == "" {
 		return out, fmt.Errorf("respond (exit %d) did not stop at the backdoor's revoke-related step:\n%s", code, text)
 	}
-	say("bob confirms %s is the attacker's and approves %s", backdoorID, out.Waiting)
-	if code, text, err := rekey("incident", "approve", out.Incident, out.Waiting, "--as", "bob"); err != nil || code != 0 {
-		return out, fmt.Errorf("approve (exit %d): %v\n%s", code, err, text)
+	password := "revoke-related:aws/login-profile/backup-svc"
+	say("bob confirms %s and backup-svc's console password are the attacker's and approves %s and %s", backdoorID, out.Waiting, password)
+	for _, step := range []string{out.Waiting, password} {
+		if code, text, err := rekey("incident", "approve", out.Incident, step, "--as", "bob"); err != nil || code != 0 {
+			return out, fmt.Errorf("approve %s (exit %d): %v\n%s", step, code, err, text)
+		}
 	}
 	say("rekey respond --yes, again")
 	if out.SecondExit, text, err = rekey(respond...); err != nil {
@@ -263,6 +269,7 @@ logs:
 	}
 	out.LeakedRefused = !works(iam.URL, leakedID, leaked)
 	out.BackdoorRefused = !works(iam.URL, backdoorID, backdoor)
+	out.PasswordRemoved = !iam.HasLoginProfile("backup-svc")
 	id, sec, _ := fromSecret(kubeconfigFile, k8sNamespace+"/"+k8sSecret)
 	out.Consumers["api"] = ConsumerOutcome{KeyID: id, Works: works(iam.URL, id, sec)}
 	if d, err := kc.AppsV1().Deployments(k8sNamespace).Get(ctx, k8sDeployment, metav1.GetOptions{}); err == nil {
@@ -289,6 +296,7 @@ func (o *Outcome) Print(w io.Writer) {
 	fmt.Fprintf(w, "second respond:      exit %d\n", o.SecondExit)
 	fmt.Fprintf(w, "leaked key refused:  %s\n", yes[o.LeakedRefused])
 	fmt.Fprintf(w, "backdoor refused:    %s\n", yes[o.BackdoorRefused])
+	fmt.Fprintf(w, "password removed:    %s\n", yes[o.PasswordRemoved])
 	fmt.Fprintf(w, "api restarted:       %s\n", yes[o.APIRestarted])
 	for _, name := range []string{"api", "worker"} {
 		c := o.Consumers[name]
@@ -403,8 +411,8 @@ func incidentOf(text string) string {
 }
 
 // cloudTrail is a delivered CloudTrail file: the leaked key lists users,
-// then creates an access key for backup-svc from an address nobody
-// declared.
+// then creates an access key and a console password for backup-svc from
+// an address nobody declared.
 func cloudTrail(leakedID, backdoorID string) string {
 	ident := fmt.Sprintf(`{"type":"IAMUser","principalId":"AIDADEPLOYBOT0000001","arn":"arn:aws:iam::%s:user/%s","accountId":"%s","accessKeyId":"%s","userName":"%s"}`, account, user, account, leakedID, user)
 	rec := func(at, name, params, resp, id string) string {
@@ -416,6 +424,9 @@ func cloudTrail(leakedID, backdoorID string) string {
 		rec("2026-03-14T09:03:40Z", "CreateAccessKey", `{"userName":"backup-svc"}`,
 			fmt.Sprintf(`{"accessKey":{"accessKeyId":"%s","status":"Active","userName":"backup-svc","createDate":"Mar 14, 2026 9:03:40 AM"}}`, backdoorID),
 			"0c5a1c9e-0002-4f6d-8a2b-ba9876543210"),
+		rec("2026-03-14T09:04:10Z", "CreateLoginProfile", `{"userName":"backup-svc","passwordResetRequired":false}`,
+			`{"loginProfile":{"userName":"backup-svc","createDate":"Mar 14, 2026 9:04:10 AM","passwordResetRequired":false}}`,
+			"0c5a1c9e-0003-4f6d-8a2b-ba9876543210"),
 	}, ",") + `]}`
 }
 

@@ -55,6 +55,9 @@ func TestDrillAWS(t *testing.T) {
 	if !out.LeakedRefused || !out.BackdoorRefused {
 		t.Errorf("STS refuses the leaked key: %v, the backdoor: %v; want both refused", out.LeakedRefused, out.BackdoorRefused)
 	}
+	if !out.PasswordRemoved {
+		t.Errorf("backup-svc's console password, which the leaked key created, survived its approved removal")
+	}
 	if !out.APIRestarted {
 		t.Errorf("the api's Deployment was not restarted after its Secret changed")
 	}

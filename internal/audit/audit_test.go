@@ -463,7 +463,7 @@ func TestUpgradeFromBeforeMACs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{`ALTER TABLE audit_log DROP COLUMN mac`, `DROP TABLE claims`, `DROP TABLE incident_inventories`, `DROP TABLE watch_offsets`, `DROP TABLE watch_baselines`, `DROP TABLE canaries`, `DROP TABLE broker_leases`, `DROP TABLE tokens`, `DROP TABLE web_sessions`, `DROP TABLE key_checks`, `DROP TABLE trace_sources`, `DROP TABLE trace_secrets`, `DROP INDEX audit_log_incident`, `ALTER TABLE incidents DROP COLUMN version`, `DELETE FROM schema_migrations WHERE version > 3`} {
+	for _, q := range []string{`ALTER TABLE audit_log DROP COLUMN mac`, `DROP TABLE claims`, `DROP TABLE incident_inventories`, `DROP TABLE watch_offsets`, `DROP TABLE watch_baselines`, `DROP TABLE canaries`, `DROP TABLE broker_leases`, `DROP TABLE tokens`, `DROP TABLE web_sessions`, `DROP TABLE key_checks`, `DROP TABLE trace_sources`, `DROP TABLE trace_secrets`, `DROP INDEX audit_log_incident`, `ALTER TABLE incidents DROP COLUMN version`, `ALTER TABLE leases DROP COLUMN key_id`, `DELETE FROM schema_migrations WHERE version > 3`} {
 		if _, err := s.DB().Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -91,13 +91,17 @@ func writeLeases(out io.Writer, format string, ls []store.Lease) error {
 		return enc.Encode(ls)
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSYSTEM\tLOGIN\tCONSUMER\tEXPIRES\tENFORCED\tSTATE")
+	fmt.Fprintln(tw, "ID\tSYSTEM\tLOGIN\tKEY\tCONSUMER\tEXPIRES\tENFORCED\tSTATE")
 	for _, l := range ls {
 		exp := "never"
 		if l.Expires != nil {
 			exp = l.Expires.UTC().Format(time.RFC3339) + " (in " + time.Until(*l.Expires).Round(time.Hour).String() + ")"
 		}
-		tablef(tw, "%s\t%s\t%s\t%s\t%s\t%v\t%s\n", l.ID, l.System, l.Login, l.Consumer, exp, l.Enforced, l.State)
+		key := l.KeyID
+		if key == "" {
+			key = "-"
+		}
+		tablef(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", l.ID, l.System, l.Login, key, l.Consumer, exp, l.Enforced, l.State)
 	}
 	return tw.Flush()
 }

@@ -53,3 +53,47 @@ func TestLeasesRenewRefusesAnExpiryTheSystemKeeps(t *testing.T) {
 		t.Errorf("the lease after a refused renewal: %+v %v, want it to expire at %s still", ls, err, until)
 	}
 }
+
+// TestLeasesShowTheKeyID: a generated key's lease shows its key id
+// (the user may hold another key), in the table and in JSON; a
+// password's lease has none.
+func TestLeasesShowTheKeyID(t *testing.T) {
+	home := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(home, store.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	inc, _, err := st.OpenIncident(ctx, store.Incident{Fingerprint: secret.Fingerprint(strings.Repeat("cd", 32)), Identity: store.IdentityRef{System: "aws", Name: "deploy-bot"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []store.Lease{
+		{ID: "L-aws", IncidentID: inc.ID, System: "aws", Login: "deploy-bot", KeyID: "AKIAEXAMPLENEWKEY001", Issued: time.Now(), State: store.LeaseActive},
+		{ID: "L-db", IncidentID: inc.ID, System: "shop-db", Login: "orders_r1", Issued: time.Now(), State: store.LeaseActive},
+	} {
+		if err := st.PutLease(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := map[string]string{"REKEY_HOME": home}
+	r := run(t, env, "", "leases")
+	lines := strings.Split(r.stdout, "\n")
+	if r.code != 0 || len(lines) < 3 || !strings.Contains(lines[0], "KEY") {
+		t.Fatalf("leases: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 3 && f[0] == "L-aws" && f[3] != "AKIAEXAMPLENEWKEY001":
+			t.Errorf("the key's lease shows key %q: %s", f[3], line)
+		case len(f) > 3 && f[0] == "L-db" && f[3] != "-":
+			t.Errorf("a password's lease shows key %q: %s", f[3], line)
+		}
+	}
+	r = run(t, env, "", "leases", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"key_id": "AKIAEXAMPLENEWKEY001"`) || strings.Count(r.stdout, `"key_id"`) != 1 {
+		t.Errorf("leases --format json: exit %d\n%s", r.code, r.stdout)
+	}
+}

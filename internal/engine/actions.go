@@ -731,6 +731,9 @@ func (e *Engine) NewCredential(ctx context.Context, login string, reveal bool) (
 // revokeRelated disables a login the leaked credential created or
 // changed, and ends its sessions.
 func (e *Engine) revokeRelated(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	if st.Remove != "" {
+		return e.removeRelated(ctx, st)
+	}
 	rot, err := e.rotator(ctx, st)
 	if err != nil {
 		return nil, err
@@ -743,6 +746,57 @@ func (e *Engine) revokeRelated(ctx context.Context, st *plan.Step) (map[string]a
 		return nil, err
 	}
 	return map[string]any{"terminated": n, "detail": fmt.Sprintf("%s/%s disabled, %d session(s) ended", st.System, st.Identity, n)}, nil
+}
+
+// userRemover and loginProfileRemover are what a system of keys offers
+// for a user the leaked key created and a console password it gave
+// (awsiam.Provider).
+type userRemover interface {
+	RemoveUser(ctx context.Context, ref provider.IdentityRef) error
+}
+
+type loginProfileRemover interface {
+	RemoveLoginProfile(ctx context.Context, ref provider.IdentityRef) error
+}
+
+// prefixRevoker ends every lease under a path (vault.Provider).
+type prefixRevoker interface {
+	RevokePrefix(ctx context.Context, prefix string) error
+}
+
+// removeRelated removes a whole user, or a console password and the
+// user's sessions issued until now (a console session among them may
+// have begun with it), or every lease under a prefix. A removed user needs no session step: its
+// sessions act as a user that no longer exists.
+func (e *Engine) removeRelated(ctx context.Context, st *plan.Step) (map[string]any, error) {
+	p, err := e.provider(ctx, st.System)
+	if err != nil {
+		return nil, err
+	}
+	ref := provider.IdentityRef{System: st.System, Name: st.Identity}
+	if r, ok := p.(userRemover); ok && st.Remove == plan.RemoveUser {
+		if err := r.RemoveUser(ctx, ref); err != nil {
+			return nil, err
+		}
+		return map[string]any{"detail": fmt.Sprintf("user %s/%s deleted with its keys, password and policies", st.System, st.Identity)}, nil
+	}
+	if r, ok := p.(prefixRevoker); ok && st.Remove == plan.RemoveLeasePrefix && st.Prefix != "" {
+		if err := r.RevokePrefix(ctx, st.Prefix); err != nil {
+			return nil, err
+		}
+		return map[string]any{"prefix": st.Prefix, "detail": "every lease under " + st.Prefix + " on " + st.System + " ended"}, nil
+	}
+	if r, ok := p.(loginProfileRemover); ok && st.Remove == plan.RemoveLoginProfile {
+		if err := r.RemoveLoginProfile(ctx, ref); err != nil {
+			return nil, err
+		}
+		n, err := e.terminate(ctx, st, nil)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"terminated": n, "detail": fmt.Sprintf("console password of %s/%s deleted, its sessions issued until now ended", st.System, st.Identity)}, nil
+	}
+	return nil, errs.New("run", errs.Unsupported, st.ID, "system "+st.System+" cannot remove a related "+st.Remove+" with this rekey")
 }
 
 // terminateRole ends the sessions of a role the leaked key assumed.

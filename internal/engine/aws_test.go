@@ -306,7 +306,11 @@ func TestAWSGracefulRotation(t *testing.T) {
 	}
 	leases, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
 	if err != nil || len(leases) != 1 || leases[0].Expires != nil || leases[0].Login != awsUser {
-		t.Errorf("leases %+v %v: want the one key, without expiry", leases, err)
+		t.Fatalf("leases %+v %v: want the one key, without expiry", leases, err)
+	}
+	// The lease names the key, not only its user (who may hold two).
+	if newID, _ := w.delivered("api"); leases[0].KeyID != newID || newID == w.leakedID {
+		t.Errorf("lease key %q, want the new key %q", leases[0].KeyID, newID)
 	}
 }
 
@@ -529,6 +533,74 @@ func TestAWSBackdoorKeyRevokedAfterApproval(t *testing.T) {
 	w.run()
 	if _, ok := w.srv.Key(backdoor); ok {
 		t.Error("the backdoor key survived its approved revoke")
+	}
+	w.checkRotated()
+}
+
+// TestAWSCreatedUserAndLoginProfileRemovedAfterApproval: the leaked key
+// created a user (with a key, a password, a policy and a group) and gave
+// an existing user a console password; each waits for a person, then
+// the user is gone and the other user keeps its key but not the
+// password.
+func TestAWSCreatedUserAndLoginProfileRemovedAfterApproval(t *testing.T) {
+	var backdoor string
+	w := newAWSWorld(t, awsOpts{consumers: []string{"api"}, strategy: plan.Graceful, prepare: func(w *awsWorld) []plan.Related {
+		w.srv.PutUserPolicy(awsUser, "iam", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:*","Resource":"*"}]}`)
+		c := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(w.srv.URL), Credentials: credentials.NewStaticCredentialsProvider(w.leakedID, w.leaked, "")})
+		ctx := context.Background()
+		if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("ops-backup")}); err != nil {
+			w.t.Fatal(err)
+		}
+		out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("ops-backup")})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		backdoor = aws.ToString(out.AccessKey.AccessKeyId)
+		for _, u := range []string{"ops-backup", "carol"} {
+			if u == "carol" {
+				w.srv.CreateUser("carol")
+				w.srv.CreateKey("carol")
+			}
+			if _, err := c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String(u), Password: aws.String("Example-Passw0rd!")}); err != nil {
+				w.t.Fatal(err)
+			}
+		}
+		if _, err := c.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("ops-backup"), PolicyName: aws.String("all"),
+			PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)}); err != nil {
+			w.t.Fatal(err)
+		}
+		w.srv.AddToGroup("ops-backup", "ops", "")
+		return []plan.Related{
+			{Name: "ops-backup", Kind: "user", Why: "iam:CreateUser by " + w.leakedID},
+			{Name: backdoor, Kind: "access-key", Principal: "ops-backup", Why: "iam:CreateAccessKey by " + w.leakedID},
+			{Name: "ops-backup", Kind: "login-profile", Why: "iam:CreateLoginProfile by " + w.leakedID},
+			{Name: "carol", Kind: "login-profile", Why: "iam:CreateLoginProfile by " + w.leakedID},
+		}
+	}})
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(context.Background()); !errors.Is(err, ErrWaiting) {
+		t.Fatalf("run: %v, want it waiting for the approvals", err)
+	}
+	if !w.srv.UserExists("ops-backup") || !w.srv.HasLoginProfile("carol") {
+		t.Fatal("the created user or carol's password was touched before anyone approved")
+	}
+	for _, id := range []string{"revoke-related:prod/user/ops-backup", "revoke-related:prod/login-profile/carol"} {
+		if err := e.Approve(context.Background(), id, "bob", "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.run()
+	if w.srv.UserExists("ops-backup") {
+		t.Error("the user the leaked key created survived its approved removal")
+	}
+	if _, ok := w.srv.Key(backdoor); ok {
+		t.Error("the created user's key survived")
+	}
+	if w.srv.HasLoginProfile("carol") || len(w.srv.Keys("carol")) != 1 {
+		t.Errorf("carol: password %v, keys %v; want no password and her key kept", w.srv.HasLoginProfile("carol"), w.srv.Keys("carol"))
 	}
 	w.checkRotated()
 }

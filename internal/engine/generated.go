@@ -151,7 +151,7 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 	}
 	now := e.d.Now()
 	l := store.Lease{ID: LeaseID(e.inc.ID, st.System, st.Login), IncidentID: e.inc.ID, System: st.System, Login: st.Login,
-		Consumer: st.Consumer, Issued: now, State: store.LeaseActive}
+		KeyID: cred.KeyID, Consumer: st.Consumer, Issued: now, State: store.LeaseActive}
 	if err := e.leaseExpiry(ctx, &l, gen); err != nil {
 		return nil, err
 	}

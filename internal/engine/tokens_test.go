@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -39,7 +40,8 @@ type tokenWorld struct {
 	deps Deps
 }
 
-func newTokenWorld(t *testing.T, sysType, endpoint, admin string, prov provider.Provider, principal, leakedKey, leaked string, strategy plan.Strategy) *tokenWorld {
+// idExtra is added to the identity's YAML mapping (", revoke_prefix: …").
+func newTokenWorld(t *testing.T, sysType, endpoint, admin string, prov provider.Provider, principal, leakedKey, leaked string, strategy plan.Strategy, idExtra ...string) *tokenWorld {
 	t.Helper()
 	w := &tokenWorld{t: t}
 	dir := t.TempDir()
@@ -47,9 +49,9 @@ func newTokenWorld(t *testing.T, sysType, endpoint, admin string, prov provider.
 	if err := os.WriteFile(w.env, []byte("TOKEN="+leaked+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	yml := fmt.Sprintf("version: 1\nsystems:\n  - { name: sys, type: %s, admin: env:ADMIN, endpoint: %q }\nidentities:\n  - { name: %s, system: sys }\n"+
+	yml := fmt.Sprintf("version: 1\nsystems:\n  - { name: sys, type: %s, admin: env:ADMIN, endpoint: %q }\nidentities:\n  - { name: %s, system: sys%s }\n"+
 		"consumers:\n  - name: api\n    identity: %s\n    deliver: { type: file, path: %s, format: dotenv, key: TOKEN }\n    health: \"true\"\n",
-		sysType, endpoint, principal, principal, w.env)
+		sysType, endpoint, principal, strings.Join(idExtra, ""), principal, w.env)
 	inv, rep, err := inventory.Parse(filepath.Join(dir, "inventory.yml"), []byte(yml), inventory.Options{Getenv: func(string) string { return admin }})
 	if err != nil || !rep.OK() {
 		t.Fatalf("inventory: %v %v\n%s", err, rep.Errors, yml)
@@ -219,6 +221,58 @@ func TestVaultEmergencyRevokesAtOnce(t *testing.T) {
 	}
 	if l := ls[0]; l.Expires == nil || !l.Enforced || l.Expires.Before(time.Now().Add(50*time.Minute)) || l.Expires.After(time.Now().Add(61*time.Minute)) {
 		t.Errorf("lease %+v: want an enforced expiry in about an hour", l)
+	}
+}
+
+// TestVaultRevokePrefixAfterApproval: with revoke_prefix in the
+// inventory, the leases under it end once a person approves, those of
+// another token (one the attacker made as an orphan) too; a lease beside
+// the prefix stays.
+func TestVaultRevokePrefixAfterApproval(t *testing.T) {
+	s := vaulttest.New()
+	t.Cleanup(s.Close)
+	root := s.Client(s.RootToken())
+	created, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "orders", "ttl": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaked, accessor := created.Auth.ClientToken, created.Auth.Accessor
+	orphan, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "attacker", "ttl": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := s.IssueLease(orphan.Auth.ClientToken, "database/creds/orders", time.Hour)
+	beside, _ := s.IssueLease(orphan.Auth.ClientToken, "database/creds/reports", time.Hour)
+	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", accessor, leaked, plan.Emergency, ", revoke_prefix: database/creds/orders")
+	step := "revoke-related:sys/prefix/database/creds/orders"
+	w.order("revoke:sys/orders", step)
+	live := func(id string) bool {
+		_, err := root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": id})
+		return err == nil
+	}
+	e, err := New(context.Background(), w.deps, w.inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Run(context.Background()); !errors.Is(err, ErrWaiting) {
+		t.Fatalf("run: %v, want it waiting for the prefix's approval", err)
+	}
+	if !live(theirs) {
+		t.Fatal("a lease under the prefix ended before anyone approved")
+	}
+	if err := e.Approve(context.Background(), step, "bob", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	w.runReplacing(leaked)
+	if live(theirs) {
+		t.Error("the other token's lease under the prefix survived the approved step")
+	}
+	if !live(beside) {
+		t.Error("a lease beside the prefix was ended")
 	}
 }
 

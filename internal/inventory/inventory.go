@@ -134,9 +134,15 @@ type Identity struct {
 	Kind string
 	// Keep lists risky privileges a replacement credential must keep;
 	// every other risky privilege is dropped when rekey issues it.
-	Keep  []string
-	Notes string
-	Pos   Pos
+	Keep []string
+	// RevokePrefix is, for a vault identity, a lease prefix
+	// (database/creds/app) whose every lease a person may choose to end
+	// once the leaked token is revoked: leases other tokens got there
+	// too (the replacement's consumers' among them), so it is opt-in and
+	// approved step by step.
+	RevokePrefix string
+	Notes        string
+	Pos          Pos
 }
 
 // Key is "system/name", the identity's unique name in the inventory.

@@ -1077,3 +1077,29 @@ notify:
 		t.Errorf("warnings: %q", w)
 	}
 }
+
+// TestRevokePrefix: a vault identity may name a lease prefix to end; any
+// other identity may not, and a token or malformed path is refused.
+func TestRevokePrefix(t *testing.T) {
+	src := func(system, prefix string) []byte {
+		return []byte("version: 1\nsystems:\n  - { name: vault, type: vault, admin: env:VAULT, endpoint: \"https://vault.example.com:8200\" }\n" +
+			"  - { name: shop-db, type: postgres, admin: env:DB }\nidentities:\n  - { name: orders, system: " + system + ", revoke_prefix: \"" + prefix + "\" }\n")
+	}
+	inv, _ := parseOK(t, src("vault", "database/creds/orders"), nil)
+	if got := inv.IdentityByName("vault/orders").RevokePrefix; got != "database/creds/orders" {
+		t.Errorf("revoke_prefix %q", got)
+	}
+	for _, tt := range []struct{ system, prefix, want string }{
+		{"shop-db", "database/creds/orders", "is of type postgres; revoke_prefix names leases of a system of type vault"},
+		{"vault", "auth/token/create", "is not a secrets engine's lease path"},
+		{"vault", "database//orders", "want segments separated by single '/'"},
+	} {
+		_, rep, err := Parse("inv.yml", src(tt.system, tt.prefix), opts(t, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if es := strings.Join(errorStrings(rep), "\n"); !strings.Contains(es, tt.want) {
+			t.Errorf("%s %q: errors %q, want one with %q", tt.system, tt.prefix, es, tt.want)
+		}
+	}
+}

@@ -20,7 +20,7 @@ import (
 var (
 	topKeys      = []string{"version", "systems", "identities", "consumers", "sources", "logs", "policy", "broker", "watch", "notify"}
 	systemKeys   = []string{"name", "type", "admin", "endpoint", "region", "org", "notes"}
-	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "notes"}
+	identityKeys = []string{"name", "system", "owner", "third_party", "kind", "keep", "revoke_prefix", "notes"}
 	ownerKeys    = []string{"team", "contact"}
 	consumerKeys = []string{"name", "identity", "deliver", "reload", "health", "sources", "third_party", "change_window", "notes", "jit"}
 	sourceKeys   = []string{"type", "path", "history", "url", "token", "jql"}
@@ -371,6 +371,9 @@ func (p *parser) identity(n *yaml.Node, i int, inv *Inventory) (Identity, bool) 
 		p.enum(o.at("kind"), o.prefix("kind"), id.Kind, identityKinds)
 	}
 	id.Keep, _ = o.strings("keep")
+	if id.RevokePrefix = o.str("revoke_prefix", false); id.RevokePrefix != "" {
+		p.revokePrefix(o, id, inv)
+	}
 	id.Notes = o.str("notes", false)
 	return id, true
 }

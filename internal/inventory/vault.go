@@ -73,3 +73,21 @@ func checkVaultPath(s string) error {
 	}
 	return nil
 }
+
+// revokePrefix checks an identity's revoke_prefix: a vault identity's,
+// a lease path of a secrets engine. Token leases (auth/) end with the
+// token's revocation, and sys/ holds none.
+func (p *parser) revokePrefix(o *obj, id Identity, inv *Inventory) {
+	at, what := o.at("revoke_prefix"), o.prefix("revoke_prefix")
+	if s := inv.SystemByName(id.System); s != nil && s.Type != TypeVault {
+		p.errorf(at, "%s: system %s is of type %s; revoke_prefix names leases of a system of type vault", what, quote(id.System), s.Type)
+		return
+	}
+	if err := checkVaultPath(id.RevokePrefix); err != nil {
+		p.errorf(at, "%s: %v", what, err)
+		return
+	}
+	if mount, _, _ := strings.Cut(id.RevokePrefix, "/"); mount == "auth" || mount == "sys" {
+		p.errorf(at, "%s: %s is not a secrets engine's lease path (want e.g. database/creds/app): tokens end with the leaked token's revocation", what, quote(id.RevokePrefix))
+	}
+}

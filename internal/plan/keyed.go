@@ -244,10 +244,30 @@ func rotateApproval(rotate bool, revokeApproval string) string {
 // created is revoked (by its id, on its user, after a person confirms),
 // and a role it assumed has every session issued until now ended, since
 // a role session follows the role's policies and outlives the key.
-// Sessions of the user itself end with the terminate step.
-func (b *builder) keyedRelated(main scope.Identity, r Related, roles map[string]bool) bool {
+// Sessions of the user itself end with the terminate step. A user it
+// created is removed whole (its keys, password and policies with it, so
+// they get no steps of their own), and a console password it gave an
+// existing user is deleted, after a person confirms each.
+func (b *builder) keyedRelated(main scope.Identity, r Related, roles, created map[string]bool) bool {
 	term := "terminate:" + main.System + "/" + main.Name
 	switch r.Kind {
+	case "user":
+		if r.Name == "" || r.Name == main.Name {
+			return true
+		}
+		b.add(Step{ID: "revoke-related:" + main.System + "/user/" + r.Name, Kind: RevokeRelated, Target: main.System + "/" + r.Name,
+			System: main.System, Identity: r.Name, Remove: RemoveUser, Needs: []string{term}, Approval: ApprovalManual,
+			Summary: fmt.Sprintf("delete user %s with its access keys, console password, MFA devices, policies and group memberships: the leaked key created it (%s); a person confirms it is not a legitimate one first", r.Name, r.Why)})
+		return true
+	case "login-profile":
+		user := userOf(r.Name)
+		if user == "" || created[user] {
+			return true
+		}
+		b.add(Step{ID: "revoke-related:" + main.System + "/login-profile/" + user, Kind: RevokeRelated, Target: main.System + "/" + user + "/login-profile",
+			System: main.System, Identity: user, Remove: RemoveLoginProfile, Needs: []string{term}, Approval: ApprovalManual,
+			Summary: fmt.Sprintf("delete the console password of user %s and end the user's temporary sessions: the leaked key created or changed it (%s); the user's keys stay; a person confirms it is not a legitimate one first", user, r.Why)})
+		return true
 	case "session", "federation-session":
 		role := assumedRole(r.Principal)
 		if role == "" || roles[role] {
@@ -267,12 +287,36 @@ func (b *builder) keyedRelated(main scope.Identity, r Related, roles map[string]
 		if user == "" {
 			user = main.Name
 		}
+		if created[user] {
+			return true // removed with its user
+		}
 		b.add(Step{ID: "revoke-related:" + main.System + "/" + r.Name, Kind: RevokeRelated, Target: main.System + "/" + user + "/" + r.Name,
 			System: main.System, Identity: user, Key: r.Name, Needs: []string{term}, Approval: ApprovalManual,
 			Summary: fmt.Sprintf("deactivate, then delete, access key %s of user %s and end the user's temporary sessions: the leaked key created it (%s); a person confirms it is not a legitimate one first", r.Name, user, r.Why)})
 		return true
 	}
 	return false
+}
+
+// leasePrefix adds, for an identity whose inventory names a
+// revoke_prefix, the step that ends every lease under it once the leaked
+// token is revoked. Revoking the token already ended the leases it
+// created; the prefix also takes those of tokens it made as orphans, and
+// of everyone else there, the replacement's consumers included, which is
+// why the inventory must ask for it and a person confirms it.
+func (b *builder) leasePrefix(id scope.Identity, key string, invID *inventory.Identity) {
+	if invID == nil || invID.RevokePrefix == "" {
+		return
+	}
+	var needs []string
+	if b.ids["revoke:"+key] {
+		needs = []string{"revoke:" + key}
+	}
+	prefix := strings.TrimSuffix(invID.RevokePrefix, "/") + "/"
+	b.add(Step{ID: "revoke-related:" + id.System + "/prefix/" + strings.TrimSuffix(prefix, "/"), Kind: RevokeRelated, Target: id.System + "/" + prefix,
+		System: id.System, Identity: id.Name, Remove: RemoveLeasePrefix, Prefix: prefix, Needs: needs, Approval: ApprovalManual,
+		Summary: fmt.Sprintf("end every lease under %s (sys/leases/revoke-prefix, the inventory's revoke_prefix of %s): the leaked token's own leases ended with it, "+
+			"this also ends leases of tokens it created as orphans and of every other token there, the replacement's consumers' included, which must ask for new ones; a person confirms first", prefix, key)})
 }
 
 // assumedRole is the role of an assumed-role ARN

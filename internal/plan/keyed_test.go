@@ -172,3 +172,32 @@ func TestKeyedRelated(t *testing.T) {
 		t.Errorf("revoke-related %+v", rr)
 	}
 }
+
+// TestKeyedRelatedUsersAndLoginProfiles: a user the leaked key created is
+// removed whole by one approved step (its key and password get none of
+// their own); a console password it gave an existing user is deleted by
+// another, leaving that user's keys.
+func TestKeyedRelatedUsersAndLoginProfiles(t *testing.T) {
+	p := build(t, Input{Scope: awsScope(), Inventory: inv(t, awsInventory), Strategy: Graceful, Related: []Related{
+		{Name: "AKIAEXAMPLEOPSKEY001", Kind: "access-key", Principal: "ops-backup", Why: "CreateAccessKey"},
+		{Name: "ops-backup", Kind: "user", Why: "CreateUser"},
+		{Name: "carol", Kind: "login-profile", Why: "CreateLoginProfile"},
+	}})
+	u := mustStep(t, p, "revoke-related:prod/user/ops-backup")
+	if u.Remove != RemoveUser || u.Identity != "ops-backup" || u.Key != "" || u.Approval != ApprovalManual || !before(p, "terminate:prod/deploy-bot", u.ID) {
+		t.Errorf("user step %+v\n%s", u, dump(p))
+	}
+	lp := mustStep(t, p, "revoke-related:prod/login-profile/carol")
+	if lp.Remove != RemoveLoginProfile || lp.Identity != "carol" || lp.Key != "" || lp.Approval != ApprovalManual {
+		t.Errorf("login-profile step %+v", lp)
+	}
+	n := 0
+	for _, st := range p.Steps {
+		if st.Kind == RevokeRelated {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d revoke-related steps, want the user's and carol's password only\n%s", n, dump(p))
+	}
+}

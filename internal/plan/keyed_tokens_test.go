@@ -67,3 +67,23 @@ func TestGitLabProjectTokenRotates(t *testing.T) {
 		t.Errorf("notes %v do not say why", p.Notes)
 	}
 }
+
+// TestVaultRevokePrefixOnlyWhenConfigured: the inventory's revoke_prefix
+// adds one person-approved step ending the leases under it, after the
+// leaked token's revoke, in both strategies; without it there is none.
+func TestVaultRevokePrefixOnlyWhenConfigured(t *testing.T) {
+	for _, strategy := range []Strategy{Graceful, Emergency} {
+		p := build(t, Input{Scope: tokenScope(), Inventory: inv(t, tokenInventory("vault")), Strategy: strategy})
+		for _, st := range p.Steps {
+			if st.Remove == RemoveLeasePrefix {
+				t.Errorf("%s without revoke_prefix: step %s", strategy, st.ID)
+			}
+		}
+		withPrefix := strings.Replace(tokenInventory("vault"), "    system: sys\n", "    system: sys\n    revoke_prefix: database/creds/app\n", 1)
+		p = build(t, Input{Scope: tokenScope(), Inventory: inv(t, withPrefix), Strategy: strategy})
+		st := mustStep(t, p, "revoke-related:sys/prefix/database/creds/app")
+		if st.Remove != RemoveLeasePrefix || st.Prefix != "database/creds/app/" || st.Approval != ApprovalManual || !before(p, "revoke:sys/ci-bot", st.ID) {
+			t.Errorf("%s: prefix step %+v\n%s", strategy, st, dump(p))
+		}
+	}
+}

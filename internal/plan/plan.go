@@ -126,7 +126,23 @@ type Step struct {
 	// (provider.RoleSessionTerminator): one the leaked key assumed. On a
 	// move-to-lease step it is the broker role the consumer moves to.
 	Role string `json:"role,omitempty"`
+	// Remove names what a revoke-related step on a system of keys
+	// removes instead of one key: RemoveUser (a user the leaked key
+	// created, with everything it holds), RemoveLoginProfile (a console
+	// password it gave a user, the user's keys staying) or
+	// RemoveLeasePrefix (every lease under Prefix).
+	Remove string `json:"remove,omitempty"`
+	// Prefix is the lease path a RemoveLeasePrefix step ends every lease
+	// under (the identity's revoke_prefix).
+	Prefix string `json:"prefix,omitempty"`
 }
+
+// What a revoke-related step removes (Step.Remove).
+const (
+	RemoveUser         = "user"
+	RemoveLoginProfile = "login-profile"
+	RemoveLeasePrefix  = "lease-prefix"
+)
 
 // Plan is the whole DAG, in an order that respects Needs.
 type Plan struct {
@@ -359,7 +375,11 @@ func (b *builder) identity(id scope.Identity, reused bool) error {
 	}
 	drop := b.drops(id, invID, reused)
 	if isKeyed(sys.Type) {
-		return b.keyedIdentity(id, key, consumers, drop)
+		if err := b.keyedIdentity(id, key, consumers, drop); err != nil {
+			return err
+		}
+		b.leasePrefix(id, key, invID)
+		return nil
 	}
 	if where, ok := suppliedBy[sys.Type]; ok {
 		return b.suppliedIdentity(id, key, where, consumers)
@@ -466,9 +486,14 @@ func (b *builder) isolate(id scope.Identity, key string, consumers []*inventory.
 // (keySystems), keyedRelated handles access keys and role sessions.
 func (b *builder) related(main scope.Identity, sys *inventory.System) {
 	key := main.System + "/" + main.Name
-	roles := map[string]bool{}
+	roles, created := map[string]bool{}, map[string]bool{}
 	for _, r := range b.in.Related {
-		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles) {
+		if r.Kind == "user" && r.Name != main.Name {
+			created[r.Name] = true
+		}
+	}
+	for _, r := range b.in.Related {
+		if sys != nil && keySystems[sys.Type].sessions && b.keyedRelated(main, r, roles, created) {
 			continue
 		}
 		switch r.Kind {

@@ -75,6 +75,11 @@ func (r *Reviewer) derive(e *logs.Event, src, consumer string, parent *relatedCr
 		return // the credential changing itself is a sensitive action, not a new credential
 	}
 	if rc := r.relatedBy[keys[0]]; rc != nil {
+		if kind == "user" {
+			// The user itself, not only a password it was given: files
+			// are unordered, so its CreateLoginProfile may come first.
+			rc.kind = kind
+		}
 		if e.Time.Before(rc.createdAt) {
 			rc.createdAt, rc.from, rc.via, rc.outcome, rc.consumer = e.Time, src, e.Action, string(e.Outcome), consumer
 		}
@@ -112,6 +117,8 @@ func derivedKind(action string, d map[string]string) string {
 	}
 	up := strings.ToUpper(firstOf(d["statement"], d["query"], action))
 	switch {
+	case a == "CreateUser":
+		return "user"
 	case strings.Contains(a, "AccessKey"):
 		return "access-key"
 	case strings.Contains(a, "LoginProfile"):

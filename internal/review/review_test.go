@@ -657,3 +657,23 @@ func TestRefusalsAfterRotationAreNotPinnedOnAProvenConsumer(t *testing.T) {
 		t.Fatalf("a refusal under orders-api's application name is not pinned on it:\n%s", dump(rep))
 	}
 }
+
+// TestCreatedUserIsRelated: a user the key made is one related
+// credential of kind user, whether its CreateLoginProfile is read before
+// its CreateUser or after; a password given to an existing user is a
+// login-profile.
+func TestCreatedUserIsRelated(t *testing.T) {
+	create := ev(at(1, 10, 3), "iam:CreateUser", from("198.51.100.77"), detail("derived_user", "ops-backup"))
+	login := ev(at(1, 10, 4), "iam:CreateLoginProfile", from("198.51.100.77"), detail("derived_user", "ops-backup"))
+	other := ev(at(1, 10, 5), "iam:CreateLoginProfile", from("198.51.100.77"), detail("derived_user", "carol"))
+	for _, order := range [][]logs.Event{{create, login, other}, {login, other, create}} {
+		rep := review(config(), append(clean(), order...))
+		got := map[string]string{}
+		for _, r := range rep.Related {
+			got[r.Credential] = r.Kind
+		}
+		if len(got) != 2 || got["ops-backup"] != "user" || got["carol"] != "login-profile" {
+			t.Errorf("related %v, want ops-backup a user and carol a login-profile", got)
+		}
+	}
+}

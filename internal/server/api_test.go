@@ -310,10 +310,17 @@ func TestLeasesListsIncidentAndBrokerLeases(t *testing.T) {
 			Holder: "ci:repo:x", IssuedAt: now, ExpiresAt: now.Add(30 * time.Minute), MaxExpiresAt: now.Add(time.Hour), State: store.BrokerActive, Updated: now}); err != nil {
 			t.Fatal(err)
 		}
+		// A generated key's lease names the key (its user may hold two).
+		if err := w.st.PutLease(ctx, store.Lease{ID: v.ID + ":aws/deploy-bot", IncidentID: v.ID, System: "aws", Login: "deploy-bot", KeyID: "AKIAEXAMPLENEWKEY001", Issued: now, State: store.LeaseActive, Updated: now}); err != nil {
+			t.Fatal(err)
+		}
 		rec := do(t, w.h, "GET", "/api/v1/leases", "tok-viewer", "")
 		ls := decodeJSON[[]leaseView](t, rec.Body.Bytes())
-		if rec.Code != 200 || len(ls) != 2 || ls[0].ID != "bl-1" || ls[0].Holder != "ci:repo:x" || !ls[0].Renewable || ls[1].IncidentID != v.ID {
+		if rec.Code != 200 || len(ls) != 3 || ls[0].ID != "bl-1" || ls[0].Holder != "ci:repo:x" || !ls[0].Renewable || ls[1].IncidentID != v.ID {
 			t.Fatalf("leases: %d %s", rec.Code, rec.Body)
+		}
+		if ls[2].KeyID != "AKIAEXAMPLENEWKEY001" || ls[1].KeyID != "" {
+			t.Errorf("lease key ids %q, %q; want the key's and none for a password", ls[2].KeyID, ls[1].KeyID)
 		}
 	})
 }

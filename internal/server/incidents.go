@@ -64,6 +64,10 @@ type openRequest struct {
 	// Sources are traced besides the inventory's, in the background:
 	// one job per source (many repositories answer at once).
 	Sources []traceSource `json:"sources,omitempty"`
+	// UseLeaked is the CLI's --use-leaked: identify may prove the secret
+	// with one request made with it where no other way exists (AWS
+	// sts:GetCallerIdentity); audited as identify.use-leaked.
+	UseLeaked bool `json:"use_leaked,omitempty"`
 }
 
 // traceSource is a source given to POST /api/v1/incidents: a path on
@@ -94,7 +98,7 @@ func decodeOpen(r *http.Request) (openRequest, error) {
 		return req, invalid("bad JSON body: %s", oneLine(err.Error()))
 	}
 	if len(body) > 0 && !json.Valid(body) {
-		return req, invalid(`bad JSON body: not JSON; want {"secret": "…", "leaked_at"?: "RFC 3339 time", "logs"?: ["glob"]}`)
+		return req, invalid(`bad JSON body: not JSON; want {"secret": "…", "leaked_at"?: "RFC 3339 time", "logs"?: ["glob"], "use_leaked"?: true}`)
 	}
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	if err := decode(r, &req); err != nil {
@@ -137,7 +141,7 @@ func (s *Server) openIncident(w http.ResponseWriter, r *http.Request, p auth.Pri
 		return err
 	}
 	d.Held = append(d.Held, leaked.Secret)
-	res, err := incident.Open(r.Context(), d, incident.OpenOptions{Secret: leaked.Secret, KeyID: leaked.KeyID, LeakedAt: leakedAt,
+	res, err := incident.Open(r.Context(), d, incident.OpenOptions{Secret: leaked.Secret, KeyID: leaked.KeyID, UseLeaked: req.UseLeaked, LeakedAt: leakedAt,
 		Logs: req.Logs, InventoryPath: s.cfg.InventoryPath, InventoryBody: s.cfg.Inventory})
 	if err != nil {
 		return masked(err, raw)

@@ -101,8 +101,10 @@ func TestSchemasFollowTheGoTypes(t *testing.T) {
 		}
 	}
 	lease := schemas["leaseView"].(map[string]any)["properties"].(map[string]any)
-	if _, ok := lease["holder"]; !ok {
-		t.Errorf("leaseView lacks holder: %v", keys(lease))
+	for _, f := range []string{"holder", "key_id"} {
+		if _, ok := lease[f]; !ok {
+			t.Errorf("leaseView lacks %s: %v", f, keys(lease))
+		}
 	}
 }
 

@@ -109,13 +109,17 @@ const (
 
 // Lease is a credential rekey issued.
 type Lease struct {
-	ID         string     `json:"id"`
-	IncidentID string     `json:"incident"`
-	System     string     `json:"system"`
-	Login      string     `json:"login"`
-	Consumer   string     `json:"consumer,omitempty"`
-	Issued     time.Time  `json:"issued"`
-	Expires    *time.Time `json:"expires,omitempty"`
+	ID         string `json:"id"`
+	IncidentID string `json:"incident"`
+	System     string `json:"system"`
+	Login      string `json:"login"`
+	// KeyID is the public id of the credential, when its system
+	// generated it (an AWS access key id): the login's user may hold
+	// another key. Never the secret.
+	KeyID    string     `json:"key_id,omitempty"`
+	Consumer string     `json:"consumer,omitempty"`
+	Issued   time.Time  `json:"issued"`
+	Expires  *time.Time `json:"expires,omitempty"`
 	// Enforced is true when the system itself refuses the login after
 	// Expires (PostgreSQL VALID UNTIL); otherwise rekey must revoke it.
 	Enforced bool      `json:"enforced"`

@@ -541,3 +541,26 @@ func TestDeliveredAt(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateUserDerivesTheUser: a user the key made is a derived
+// credential (its name from the response, else the request); a refused
+// CreateUser made nothing.
+func TestCreateUserDerivesTheUser(t *testing.T) {
+	rec := func(id, errorCode, response string) string {
+		return `{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/alice","accessKeyId":"AKIAIOSFODNN7EXAMPLE","userName":"alice"},` +
+			`"eventTime":"2026-03-14T09:04:02Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser","sourceIPAddress":"203.0.113.10",` +
+			`"errorCode":"` + errorCode + `","requestParameters":{"userName":"ops-backup"},"responseElements":` + response + `,"eventID":"` + id + `"}`
+	}
+	data := `{"Records":[` + rec("ok", "", `{"user":{"path":"/","userName":"ops-backup","userId":"AIDAEXAMPLEOPSBACKUP","arn":"arn:aws:iam::123456789012:user/ops-backup"}}`) + "," +
+		rec("refused", "AccessDenied", "null") + `]}`
+	evs, _ := parseAll(t, New(), "d", []byte(data))
+	if len(evs) != 2 {
+		t.Fatalf("%d events", len(evs))
+	}
+	for _, e := range evs {
+		want := map[string]string{"ok": "ops-backup", "refused": ""}[e.Detail["event_id"]]
+		if got := e.Detail["derived_user"]; got != want {
+			t.Errorf("event %s: derived_user %q, want %q", e.Detail["event_id"], got, want)
+		}
+	}
+}

@@ -67,6 +67,9 @@ type record struct {
 		LoginProfile struct {
 			UserName string `json:"userName"`
 		} `json:"loginProfile"`
+		User struct {
+			UserName string `json:"userName"`
+		} `json:"user"`
 	} `json:"responseElements"`
 }
 
@@ -175,6 +178,12 @@ func decode(raw []byte) (ev logs.Event, reason string) {
 	case "CreateLoginProfile", "UpdateLoginProfile":
 		if r.ErrorCode == "" {
 			set("derived_user", firstNonEmpty(re.LoginProfile.UserName, r.RequestParameters.UserName, ui.UserName))
+		}
+	case "CreateUser":
+		// A user the key made is a foothold of its own: it outlives the
+		// key, with whatever keys, password and policies it was given.
+		if r.ErrorCode == "" {
+			set("derived_user", firstNonEmpty(re.User.UserName, r.RequestParameters.UserName))
 		}
 	}
 	ev.Detail = d

@@ -340,3 +340,46 @@ func TestTerminateRoleSessions(t *testing.T) {
 		t.Errorf("TerminateRoleSessions(missing role): %v", err)
 	}
 }
+
+// A user the leaked key created is removed with everything IAM wants gone
+// first (keys, console password, MFA device, inline and attached
+// policies, a group membership, a policy-less group's too); removing it
+// again is not an error. A console password alone goes without the
+// user's keys.
+func TestRemoveUserAndLoginProfile(t *testing.T) {
+	h := newHarness(t)
+	p := openTest(t, h)
+	ctx := context.Background()
+	ref := provider.IdentityRef{System: testSystem, Name: "backdoor"}
+	h.CreateIdentity(t, "backdoor", false)
+	h.s.CreateLoginProfile("backdoor")
+	h.s.AddMFADevice("backdoor", "arn:aws:iam::123456789012:mfa/backdoor")
+	h.s.PutUserPolicy("backdoor", "all", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)
+	h.s.AttachPolicy("backdoor", h.s.CreatePolicy("admin", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+	h.s.AddToGroup("backdoor", "ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)
+	h.s.AddToGroup("backdoor", "empty", "")
+	if err := p.RemoveUser(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.UserExists("backdoor") {
+		t.Fatal("the user survived RemoveUser")
+	}
+	if err := p.RemoveUser(ctx, ref); err != nil {
+		t.Errorf("RemoveUser of a user gone: %v", err)
+	}
+
+	keyID, sec := h.CreateIdentity(t, "carol", false)
+	h.s.CreateLoginProfile("carol")
+	if err := p.RemoveLoginProfile(ctx, provider.IdentityRef{System: testSystem, Name: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	if h.s.HasLoginProfile("carol") {
+		t.Error("the console password survived RemoveLoginProfile")
+	}
+	if err := h.CanUse(t, "carol", keyID, sec); err != nil {
+		t.Errorf("RemoveLoginProfile took the user's key: %v", err)
+	}
+	if err := p.RemoveLoginProfile(ctx, provider.IdentityRef{System: testSystem, Name: "carol"}); err != nil {
+		t.Errorf("RemoveLoginProfile without one: %v", err)
+	}
+}

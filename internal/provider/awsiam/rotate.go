@@ -283,27 +283,91 @@ func (p *Provider) deleteKey(ctx context.Context, user, keyID string) error {
 }
 
 // Drop removes what rekey issued: the key ref.Key, or, without one, the
-// user (a split's) with its keys, policies, group memberships and console
-// login. Dropping what is gone is not an error.
+// user (a split's) with everything IAM wants gone first (RemoveUser).
+// Dropping what is gone is not an error.
 func (p *Provider) Drop(ctx context.Context, ref provider.IdentityRef) error {
-	if err := p.Revoke(ctx, ref); err != nil || ref.Key != "" {
+	if ref.Key != "" {
+		return p.Revoke(ctx, ref)
+	}
+	return p.RemoveUser(ctx, ref)
+}
+
+// RemoveLoginProfile deletes the user's console password (one the leaked
+// key gave it), leaving its keys and policies; a user without one, or
+// gone, is not an error.
+func (p *Provider) RemoveLoginProfile(ctx context.Context, ref provider.IdentityRef) error {
+	_, err := p.iam.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String(ref.Name)})
+	if err != nil && apiCode(err) != "NoSuchEntity" {
+		return p.fail("remove login profile", ref.Name, err)
+	}
+	return nil
+}
+
+// RemoveUser deletes the user ref.Name: DeleteUser answers DeleteConflict
+// until the user has no access key, console password, MFA device, inline
+// or attached policy and group membership, so those go first (keys
+// deactivated before they are deleted). Signing certificates, SSH keys
+// and service-specific credentials are not removed: should the user hold
+// one, DeleteUser's DeleteConflict names it. A user already gone is not
+// an error.
+func (p *Provider) RemoveUser(ctx context.Context, ref provider.IdentityRef) error {
+	if err := p.Revoke(ctx, provider.IdentityRef{System: ref.System, Name: ref.Name}); err != nil {
 		return err
 	}
-	user := aws.String(ref.Name)
-	held, err := p.userPolicies(ctx, ref.Name)
-	if apiCode(err) == "NoSuchEntity" {
-		return nil
+	u := aws.String(ref.Name)
+	err := p.emptyUser(ctx, u)
+	if err == nil {
+		_, err = p.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: u})
 	}
+	if err != nil && apiCode(err) != "NoSuchEntity" {
+		return p.fail("remove user", ref.Name, err)
+	}
+	return nil
+}
+
+// emptyUser takes away the user's policies, group memberships and MFA
+// devices. It lists them without reading any policy: a group with no
+// policy is a membership DeleteUser refuses too.
+func (p *Provider) emptyUser(ctx context.Context, u *string) error {
+	attached, err := all(ctx, iam.NewListAttachedUserPoliciesPaginator(p.iam, &iam.ListAttachedUserPoliciesInput{UserName: u}),
+		func(o *iam.ListAttachedUserPoliciesOutput) []types.AttachedPolicy { return o.AttachedPolicies })
 	if err != nil {
-		return p.fail("drop", ref.Name, err)
+		return err
 	}
-	for _, h := range held {
-		if err := p.removePolicy(ctx, ref.Name, h); err != nil && apiCode(err) != "NoSuchEntity" {
-			return p.fail("drop", ref.Name, err)
+	for _, a := range attached {
+		if _, err := p.iam.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: u, PolicyArn: a.PolicyArn}); err != nil && apiCode(err) != "NoSuchEntity" {
+			return err
 		}
 	}
-	if _, err := p.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: user}); err != nil && apiCode(err) != "NoSuchEntity" {
-		return p.fail("drop", ref.Name, err)
+	inline, err := all(ctx, iam.NewListUserPoliciesPaginator(p.iam, &iam.ListUserPoliciesInput{UserName: u}),
+		func(o *iam.ListUserPoliciesOutput) []string { return o.PolicyNames })
+	if err != nil {
+		return err
+	}
+	for _, name := range inline {
+		if _, err := p.iam.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: u, PolicyName: aws.String(name)}); err != nil && apiCode(err) != "NoSuchEntity" {
+			return err
+		}
+	}
+	groups, err := all(ctx, iam.NewListGroupsForUserPaginator(p.iam, &iam.ListGroupsForUserInput{UserName: u}),
+		func(o *iam.ListGroupsForUserOutput) []types.Group { return o.Groups })
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if _, err := p.iam.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{UserName: u, GroupName: g.GroupName}); err != nil && apiCode(err) != "NoSuchEntity" {
+			return err
+		}
+	}
+	mfa, err := all(ctx, iam.NewListMFADevicesPaginator(p.iam, &iam.ListMFADevicesInput{UserName: u}),
+		func(o *iam.ListMFADevicesOutput) []types.MFADevice { return o.MFADevices })
+	if err != nil {
+		return err
+	}
+	for _, d := range mfa {
+		if _, err := p.iam.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: u, SerialNumber: d.SerialNumber}); err != nil && apiCode(err) != "NoSuchEntity" {
+			return err
+		}
 	}
 	return nil
 }

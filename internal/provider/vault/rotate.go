@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -192,6 +193,21 @@ func (p *Provider) revokeAccessor(ctx context.Context, op, accessor string) erro
 		return p.fail(op, accessor, "update", pathRevokeAccessor, err)
 	}
 	return nil
+}
+
+// pathRevokePrefix ends every lease under the path that follows it
+// (sudo).
+const pathRevokePrefix = "sys/leases/revoke-prefix/"
+
+// RevokePrefix ends every lease under prefix, whichever token created it
+// (PUT sys/leases/revoke-prefix/PREFIX, which needs sudo). The prefix is
+// taken as a path: a "/" is added, so that database/creds/app leaves
+// database/creds/app-admin's leases alone. A prefix with no lease left is
+// not an error.
+func (p *Provider) RevokePrefix(ctx context.Context, prefix string) error {
+	path := pathRevokePrefix + strings.TrimSuffix(prefix, "/") + "/"
+	_, err := p.c.Logical().WriteWithContext(ctx, path, nil)
+	return p.fail("revoke prefix", prefix, "sudo", path, err)
 }
 
 // Drop is Revoke: a Vault principal is nothing but its tokens, so there is

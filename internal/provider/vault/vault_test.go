@@ -329,3 +329,48 @@ func TestSharedDisplayNameIsNotRevokedWhole(t *testing.T) {
 		t.Errorf("a refused principal-wide Revoke revoked a login: %v", err)
 	}
 }
+
+// RevokePrefix ends every lease under the path, whichever token made it,
+// and none beside it (database/creds/orders-admin is not under
+// database/creds/orders); it needs sudo, and the refusal names it.
+func TestRevokePrefix(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.putPolicy(t, "leases", adminPolicy+`path "sys/leases/revoke-prefix/*" { capabilities = ["update", "sudo"] }`)
+	admin := h.token(t, "rekey-leases", []string{"leases"})
+	p, err := open(context.Background(), provider.Config{System: testSystem, Endpoint: h.s.URL, Admin: secret.FromString(admin)}, testOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := h.token(t, "orders", nil), h.token(t, "other", nil)
+	under := []string{}
+	for _, tok := range []string{a, b} {
+		id, _ := h.s.IssueLease(tok, "database/creds/orders", time.Hour)
+		under = append(under, id)
+	}
+	beside, _ := h.s.IssueLease(a, "database/creds/orders-admin", time.Hour)
+	live := func(id string) bool {
+		_, err := h.root.Logical().Write("sys/leases/lookup", map[string]any{"lease_id": id})
+		return err == nil
+	}
+	if err := openTest(t, h).RevokePrefix(ctx, "database/creds/orders"); errs.KindOf(err) != errs.Permission || !strings.Contains(err.Error(), "sudo on sys/leases/revoke-prefix/database/creds/orders/") {
+		t.Errorf("RevokePrefix without sudo: %v, want a permission error naming sudo on the path", err)
+	}
+	if !live(under[0]) {
+		t.Fatal("a refused RevokePrefix ended a lease")
+	}
+	if err := p.RevokePrefix(ctx, "database/creds/orders"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range under {
+		if live(id) {
+			t.Errorf("lease %s under the prefix survived", id)
+		}
+	}
+	if !live(beside) {
+		t.Error("a lease beside the prefix (orders-admin) was ended")
+	}
+	if err := p.RevokePrefix(ctx, "database/creds/orders/"); err != nil {
+		t.Errorf("RevokePrefix with nothing left: %v", err)
+	}
+}

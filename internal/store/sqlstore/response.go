@@ -251,11 +251,11 @@ func (s *Store) PutLease(ctx context.Context, l store.Lease) error {
 		l.Issued = time.Now()
 	}
 	return s.write(ctx, op, l.IncidentID, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO leases (id, incident_id, system, login, consumer, issued, expires, enforced, state, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-			ON CONFLICT (id) DO UPDATE SET consumer = excluded.consumer, expires = excluded.expires,
+		_, err := tx.ExecContext(ctx, `INSERT INTO leases (id, incident_id, system, login, key_id, consumer, issued, expires, enforced, state, updated)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, consumer = excluded.consumer, expires = excluded.expires,
 				enforced = excluded.enforced, state = excluded.state, updated = excluded.updated`,
-			l.ID, l.IncidentID, l.System, l.Login, l.Consumer, store.FormatTime(l.Issued), nullTimeArg(l.Expires),
+			l.ID, l.IncidentID, l.System, l.Login, l.KeyID, l.Consumer, store.FormatTime(l.Issued), nullTimeArg(l.Expires),
 			b2i(l.Enforced), l.State, store.FormatTime(time.Now()))
 		return err
 	})
@@ -271,7 +271,7 @@ func (s *Store) Leases(ctx context.Context, f store.LeaseFilter) ([]store.Lease,
 	if !f.ExpiresBefore.IsZero() {
 		w.add("expires IS NOT NULL AND expires < ?", store.FormatTime(f.ExpiresBefore))
 	}
-	q := `SELECT id, incident_id, system, login, consumer, issued, expires, enforced, state, updated FROM leases` + w.sql()
+	q := `SELECT id, incident_id, system, login, key_id, consumer, issued, expires, enforced, state, updated FROM leases` + w.sql()
 	args := w.args
 	q += ` ORDER BY CASE WHEN expires IS NULL THEN 1 ELSE 0 END, expires, id`
 	var out []store.Lease
@@ -283,7 +283,7 @@ func (s *Store) Leases(ctx context.Context, f store.LeaseFilter) ([]store.Lease,
 				expires         sql.NullString
 				enforced        int
 			)
-			if err := r.Scan(&l.ID, &l.IncidentID, &l.System, &l.Login, &l.Consumer, &issued, &expires, &enforced,
+			if err := r.Scan(&l.ID, &l.IncidentID, &l.System, &l.Login, &l.KeyID, &l.Consumer, &issued, &expires, &enforced,
 				&l.State, &updated); err != nil {
 				return err
 			}

@@ -157,7 +157,7 @@ func testLeases(t *testing.T, h Harness) {
 		Issued: at(0), Expires: ptr(at(72 * time.Hour)), Enforced: true, State: store.LeaseActive}
 	l2 := store.Lease{ID: "l2", IncidentID: inc.ID, System: "shop-db", Login: "orders_svc_partner", Consumer: "acme",
 		Issued: at(0), Expires: ptr(at(6 * time.Hour)), State: store.LeaseActive}
-	l3 := store.Lease{ID: "l3", IncidentID: inc.ID, System: "cache", Login: "orders", Issued: at(0), State: store.LeaseActive}
+	l3 := store.Lease{ID: "l3", IncidentID: inc.ID, System: "aws", Login: "deploy-bot", KeyID: "AKIAEXAMPLENEWKEY001", Issued: at(0), State: store.LeaseActive}
 	for _, l := range []store.Lease{l3, l1, l2} {
 		if err := s.PutLease(ctx(), l); err != nil {
 			t.Fatal(err)
@@ -189,6 +189,13 @@ func testLeases(t *testing.T, h Harness) {
 	g := got[0]
 	g.Updated = time.Time{}
 	check(t, "lease", g, l1)
+	// A generated key's lease keeps its key id.
+	if got, err = s.Leases(ctx(), store.LeaseFilter{ID: "l3"}); err != nil || len(got) != 1 {
+		t.Fatalf("lease l3: %v %v", got, err)
+	}
+	g = got[0]
+	g.Updated = time.Time{}
+	check(t, "key lease", g, l3)
 	// One lease per login: a second id for the same login is refused.
 	dup := l1
 	dup.ID = "l1-again"

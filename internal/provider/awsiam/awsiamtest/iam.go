@@ -33,6 +33,7 @@ var iamHandlers = map[string]handler{
 	"ListAttachedGroupPolicies": (*call).listAttachedGroupPolicies, "ListGroupPolicies": (*call).listGroupPolicies,
 	"GetGroupPolicy": (*call).getGroupPolicy, "GetPolicy": (*call).getPolicy, "GetPolicyVersion": (*call).getPolicyVersion,
 	"GetLoginProfile": (*call).getLoginProfile, "DeleteLoginProfile": (*call).deleteLoginProfile,
+	"CreateLoginProfile": (*call).createLoginProfile, "DeactivateMFADevice": (*call).deactivateMFADevice,
 	"ListMFADevices": (*call).listMFADevices, "ListRoles": (*call).listRoles, "GetRole": (*call).getRole,
 	"PutRolePolicy": (*call).putRolePolicy, "ListUserTags": (*call).listUserTags,
 }
@@ -634,6 +635,27 @@ func (c *call) getLoginProfile() ([]node, *apiError) {
 	return []node{elem("LoginProfile", leaf("UserName", u.name), leaf("CreateDate", stamp(*u.loginProfile)), leaf("PasswordResetRequired", "false"))}, nil
 }
 
+// createLoginProfile gives a user a console password. The reference's
+// errors: EntityAlreadyExists (409) when it has one, NoSuchEntity (404)
+// for no such user; no account password policy is modelled
+// (PasswordPolicyViolation never happens here).
+func (c *call) createLoginProfile() ([]node, *apiError) {
+	u, e := c.targetUser()
+	if e != nil {
+		return nil, e
+	}
+	if _, e := c.required("Password"); e != nil {
+		return nil, e
+	}
+	if u.loginProfile != nil {
+		return nil, errf(http.StatusConflict, "EntityAlreadyExists", "Login Profile for user %s already exists.", u.name)
+	}
+	t := time.Now().UTC()
+	u.loginProfile = &t
+	return []node{elem("LoginProfile", leaf("UserName", u.name), leaf("CreateDate", stamp(t)),
+		leaf("PasswordResetRequired", strconv.FormatBool(c.form.Get("PasswordResetRequired") == "true")))}, nil
+}
+
 func (c *call) deleteLoginProfile() ([]node, *apiError) {
 	u, e := c.targetUser()
 	if e != nil {
@@ -643,6 +665,26 @@ func (c *call) deleteLoginProfile() ([]node, *apiError) {
 		return nil, noSuchEntity("Login Profile for User %s cannot be found.", u.name)
 	}
 	u.loginProfile = nil
+	return nil, nil
+}
+
+// deactivateMFADevice detaches an MFA device from its user (one of the
+// things DeleteUser requires gone); NoSuchEntity when the user has no
+// device of that serial number.
+func (c *call) deactivateMFADevice() ([]node, *apiError) {
+	u, e := c.namedUser()
+	if e != nil {
+		return nil, e
+	}
+	serial, e := c.required("SerialNumber")
+	if e != nil {
+		return nil, e
+	}
+	i := slices.Index(u.mfa, serial)
+	if i < 0 {
+		return nil, noSuchEntity("MFA Device with serial number %s does not exist.", serial)
+	}
+	u.mfa = slices.Delete(u.mfa, i, i+1)
 	return nil, nil
 }
 

@@ -304,3 +304,47 @@ func TestSignatureCoversBodyAndTime(t *testing.T) {
 		t.Errorf("a signature 20 minutes old: %d %s, want 403 Signature expired", status, b)
 	}
 }
+
+// TestDeleteUserRequiresItEmptied: DeleteUser answers DeleteConflict
+// while the user has a console password or an MFA device, which
+// DeleteLoginProfile and DeactivateMFADevice remove; CreateLoginProfile
+// refuses a second password.
+func TestDeleteUserRequiresItEmptied(t *testing.T) {
+	s := New()
+	defer s.Close()
+	ctx := context.Background()
+	admin, _ := adminClients(s)
+	s.CreateUser("ops-backup")
+	if _, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("ops-backup"), Password: aws.String("Example-Passw0rd!")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("ops-backup"), Password: aws.String("Example-Passw0rd!")}); code(err) != "EntityAlreadyExists" {
+		t.Errorf("second CreateLoginProfile: %v, want EntityAlreadyExists", err)
+	}
+	if _, err := admin.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: aws.String("nobody"), Password: aws.String("Example-Passw0rd!")}); code(err) != "NoSuchEntity" {
+		t.Errorf("CreateLoginProfile of no user: %v, want NoSuchEntity", err)
+	}
+	s.AddMFADevice("ops-backup", "arn:aws:iam::"+Account+":mfa/ops-backup")
+	del := func() error {
+		_, err := admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("ops-backup")})
+		return err
+	}
+	if err := del(); code(err) != "DeleteConflict" {
+		t.Errorf("DeleteUser with a login profile: %v, want DeleteConflict", err)
+	}
+	if _, err := admin.DeleteLoginProfile(ctx, &iam.DeleteLoginProfileInput{UserName: aws.String("ops-backup")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := del(); code(err) != "DeleteConflict" {
+		t.Errorf("DeleteUser with an MFA device: %v, want DeleteConflict", err)
+	}
+	if _, err := admin.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String("ops-backup"), SerialNumber: aws.String("arn:aws:iam::" + Account + ":mfa/other")}); code(err) != "NoSuchEntity" {
+		t.Errorf("DeactivateMFADevice of another serial: %v, want NoSuchEntity", err)
+	}
+	if _, err := admin.DeactivateMFADevice(ctx, &iam.DeactivateMFADeviceInput{UserName: aws.String("ops-backup"), SerialNumber: aws.String("arn:aws:iam::" + Account + ":mfa/ops-backup")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := del(); err != nil || s.UserExists("ops-backup") {
+		t.Errorf("DeleteUser of an emptied user: %v", err)
+	}
+}

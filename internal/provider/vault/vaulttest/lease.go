@@ -66,9 +66,12 @@ func (s *Server) leaseAPI(r *request) (response, *apiError) {
 		delete(s.leases, r.str("lease_id"))
 		return nil, nil
 	case strings.HasPrefix(op, "revoke-prefix/") && write:
-		prefix := strings.TrimPrefix(op, "revoke-prefix/")
+		// The prefix is path-matched (the CLI's documentation of
+		// `vault lease revoke -prefix`): whole segments, or one lease's
+		// whole id; database/creds/app leaves database/creds/app-admin.
+		prefix := strings.TrimSuffix(strings.TrimPrefix(op, "revoke-prefix/"), "/")
 		for id := range s.leases {
-			if strings.HasPrefix(id, prefix) {
+			if id == prefix || strings.HasPrefix(id, prefix+"/") {
 				delete(s.leases, id)
 			}
 		}

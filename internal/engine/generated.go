@@ -19,14 +19,24 @@ import (
 // A credential the system generated (an AWS access key) is sealed with its
 // public key id: generatedForm, the id, a newline, the secret. A password
 // rekey generated is sealed as it is; secret.Generate never makes one that
-// starts with this form.
-const generatedForm = "rekey-generated-key/v1\n"
+// starts with this form. generatedFormExpiry also carries the expiry the
+// system set (a Vault or GitLab token): the id, a newline, the expiry
+// (RFC 3339, "" for none), a space and "enforced" or "asked", a newline,
+// the secret — so that a step resumed between the seal and its lease still
+// knows it. v1 blobs (sealed by an earlier build mid-run) still open.
+const (
+	generatedForm       = "rekey-generated-key/v1\n"
+	generatedFormExpiry = "rekey-generated-key/v2\n"
+)
 
 // sealedCred is a new credential as sealed: the secret, and the key id of
-// one the system generated ("" for a password).
+// one the system generated ("" for a password) with the expiry the system
+// set on it (nil for none; Enforced whether the system enforces it).
 type sealedCred struct {
-	Secret secret.Secret
-	KeyID  string
+	Secret   secret.Secret
+	KeyID    string
+	Expires  *time.Time
+	Enforced bool
 }
 
 // openCred unseals a login slot's blob and registers its secret with the
@@ -37,12 +47,29 @@ func (e *Engine) openCred(blob []byte, slot string) (sealedCred, error) {
 		return sealedCred{}, err
 	}
 	b := s.Reveal()
-	if !bytes.HasPrefix(b, []byte(generatedForm)) {
+	var c sealedCred
+	switch {
+	case bytes.HasPrefix(b, []byte(generatedForm)):
+		id, sec, _ := bytes.Cut(b[len(generatedForm):], []byte("\n"))
+		c = sealedCred{Secret: secret.New(bytes.Clone(sec)), KeyID: string(id)}
+	case bytes.HasPrefix(b, []byte(generatedFormExpiry)):
+		id, rest, _ := bytes.Cut(b[len(generatedFormExpiry):], []byte("\n"))
+		exp, sec, _ := bytes.Cut(rest, []byte("\n"))
+		c = sealedCred{Secret: secret.New(bytes.Clone(sec)), KeyID: string(id)}
+		at, how, _ := strings.Cut(string(exp), " ")
+		if at != "" {
+			t, err := time.Parse(time.RFC3339Nano, at)
+			if err != nil {
+				s.Wipe()
+				c.Secret.Wipe()
+				return sealedCred{}, errs.E("run", errs.Invalid, slot, fmt.Errorf("the sealed credential's expiry: %w", err))
+			}
+			c.Expires, c.Enforced = &t, how == "enforced"
+		}
+	default:
 		e.d.Masker.Add(s)
 		return sealedCred{Secret: s}, nil
 	}
-	id, sec, _ := bytes.Cut(b[len(generatedForm):], []byte("\n"))
-	c := sealedCred{Secret: secret.New(bytes.Clone(sec)), KeyID: string(id)}
 	s.Wipe()
 	e.d.Masker.Add(c.Secret)
 	return c, nil
@@ -51,7 +78,14 @@ func (e *Engine) openCred(blob []byte, slot string) (sealedCred, error) {
 // sealGenerated seals a credential the system just generated, once: the
 // first value sealed in the slot wins, and is what it returns.
 func (e *Engine) sealGenerated(ctx context.Context, slot string, c *provider.Credential) (sealedCred, error) {
-	b := append([]byte(generatedForm+c.KeyID+"\n"), c.Secret.Reveal()...)
+	exp := ""
+	if !c.ExpiresAt.IsZero() {
+		exp = c.ExpiresAt.UTC().Format(time.RFC3339Nano) + " asked"
+		if c.Enforced {
+			exp = c.ExpiresAt.UTC().Format(time.RFC3339Nano) + " enforced"
+		}
+	}
+	b := append([]byte(generatedFormExpiry+c.KeyID+"\n"+exp+"\n"), c.Secret.Reveal()...)
 	s := secret.New(b)
 	blob, err := e.d.Sealer.Seal(s, e.aad(slot))
 	s.Wipe()
@@ -148,11 +182,12 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 		if cred, err = e.sealGenerated(ctx, slot, c); err != nil {
 			return nil, err
 		}
+		e.failpoint(st.ID, "sealed")
 	}
 	now := e.d.Now()
 	l := store.Lease{ID: LeaseID(e.inc.ID, st.System, st.Login), IncidentID: e.inc.ID, System: st.System, Login: st.Login,
 		KeyID: cred.KeyID, Consumer: st.Consumer, Issued: now, State: store.LeaseActive}
-	if err := e.leaseExpiry(ctx, &l, gen); err != nil {
+	if err := e.leaseExpiry(ctx, &l, gen, cred); err != nil {
 		return nil, err
 	}
 	if err := e.d.Store.PutLease(ctx, l); err != nil {
@@ -168,8 +203,10 @@ func (e *Engine) generate(ctx context.Context, st *plan.Step, g provider.Generat
 // leaseExpiry gives l the expiry the system set on the generated
 // credential (a Vault or GitLab token; an IAM key has none), so that
 // `rekey leases --expiring` lists it before it lapses. Without this
-// attempt's answer (a resumed step), the lease already stored keeps its.
-func (e *Engine) leaseExpiry(ctx context.Context, l *store.Lease, gen *provider.Credential) error {
+// attempt's answer (a resumed step), the lease already stored keeps its,
+// and one not yet stored (the step was cut off between the seal and the
+// lease) takes the expiry sealed with the credential.
+func (e *Engine) leaseExpiry(ctx context.Context, l *store.Lease, gen *provider.Credential, sealed sealedCred) error {
 	if gen != nil {
 		if !gen.ExpiresAt.IsZero() {
 			until := gen.ExpiresAt.UTC()
@@ -178,8 +215,12 @@ func (e *Engine) leaseExpiry(ctx context.Context, l *store.Lease, gen *provider.
 		return nil
 	}
 	ls, err := e.d.Store.Leases(ctx, store.LeaseFilter{ID: l.ID})
-	if err != nil || len(ls) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(ls) == 0 {
+		l.Expires, l.Enforced = sealed.Expires, sealed.Enforced
+		return nil
 	}
 	l.Expires, l.Enforced = ls[0].Expires, ls[0].Enforced
 	return nil

@@ -224,6 +224,36 @@ func TestVaultEmergencyRevokesAtOnce(t *testing.T) {
 	}
 }
 
+// TestResumedTokenLeaseKeepsItsExpiry: a run killed between sealing the
+// generated token and writing its lease resumes with the expiry Vault set
+// (sealed with the token), not a lease without one.
+func TestResumedTokenLeaseKeepsItsExpiry(t *testing.T) {
+	s := vaulttest.New()
+	t.Cleanup(s.Close)
+	root := s.Client(s.RootToken())
+	created, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "orders", "ttl": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", created.Auth.Accessor, created.Auth.ClientToken, plan.Emergency)
+	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "issue:sys/orders" && phase == "sealed" })
+	if ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID}); err != nil || len(ls) != 0 {
+		t.Fatalf("leases before the resume %+v %v: want none yet", ls, err)
+	}
+	w.runReplacing(created.Auth.ClientToken)
+	ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("leases %+v %v: want the replacement's", ls, err)
+	}
+	if l := ls[0]; l.Expires == nil || !l.Enforced || l.Expires.Before(time.Now().Add(50*time.Minute)) || l.Expires.After(time.Now().Add(61*time.Minute)) {
+		t.Errorf("resumed lease %+v: want the enforced expiry in about an hour that Vault set", l)
+	}
+}
+
 // TestVaultRevokePrefixAfterApproval: with revoke_prefix in the
 // inventory, the leases under it end once a person approves, those of
 // another token (one the attacker made as an orphan) too; a lease beside

@@ -24,6 +24,10 @@ type Deps struct {
 	// structural errors is an error): a response must not run on a
 	// half-understood inventory.
 	LoadInventory func(path string) (*inventory.Inventory, error)
+	// Inventories, when set, keeps the parses of the inventories that
+	// scopes and reviews read again (made with RecordedInventoryOptions):
+	// a server reads the same file for every request. Nil parses each time.
+	Inventories *inventory.Cache
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Claim takes an incident for the caller before it changes anything

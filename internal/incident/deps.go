@@ -18,6 +18,9 @@ import (
 type Deps struct {
 	Store store.Store
 	Audit *audit.Log
+	// AuditVerifier, when set, is how Report verifies Audit: incrementally
+	// for a server whose pages show the log's state on every load.
+	AuditVerifier *audit.Verifier
 	// Actor is who asks, as the audit log names them.
 	Actor string
 	// LoadInventory reads the inventory at path strictly (one with

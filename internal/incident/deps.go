@@ -18,12 +18,19 @@ import (
 type Deps struct {
 	Store store.Store
 	Audit *audit.Log
+	// AuditVerifier, when set, is how Report verifies Audit: incrementally
+	// for a server whose pages show the log's state on every load.
+	AuditVerifier *audit.Verifier
 	// Actor is who asks, as the audit log names them.
 	Actor string
 	// LoadInventory reads the inventory at path strictly (one with
 	// structural errors is an error): a response must not run on a
 	// half-understood inventory.
 	LoadInventory func(path string) (*inventory.Inventory, error)
+	// Inventories, when set, keeps the parses of the inventories that
+	// scopes and reviews read again (made with RecordedInventoryOptions):
+	// a server reads the same file for every request. Nil parses each time.
+	Inventories *inventory.Cache
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Claim takes an incident for the caller before it changes anything

@@ -149,5 +149,5 @@ func Report(ctx context.Context, d Deps, id string) (*report.Incident, error) {
 		return nil, err
 	}
 	inv := d.RecordedInventory(ctx, inc, "consumers are shown as recorded at open")
-	return report.Build(ctx, report.Input{Store: d.Store, Incident: id, Inventory: inv, Audit: d.Audit, Now: d.now()})
+	return report.Build(ctx, report.Input{Store: d.Store, Incident: id, Inventory: inv, Audit: d.Audit, Verifier: d.AuditVerifier, Now: d.now()})
 }

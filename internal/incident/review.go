@@ -188,12 +188,24 @@ func (d Deps) SnapshotInventory(snap store.Snapshot, lost string) *inventory.Inv
 	})
 }
 
+// RecordedInventoryOptions are the options an incident's inventory is
+// read again with (recordedInventory): structure only, this machine's
+// variables and files not looked at. A Deps.Inventories cache must use
+// them.
+func RecordedInventoryOptions(getenv func(string) string) inventory.Options {
+	return inventory.Options{SkipLocal: true, Getenv: getenv}
+}
+
 func (d Deps) recordedInventory(inc store.Incident, lost string, kept func() (store.InventoryCopy, bool, error)) *inventory.Inventory {
 	if inc.Inventory == "" {
 		return nil
 	}
-	opts := inventory.Options{SkipLocal: true, Getenv: d.Getenv}
-	if inv, rep, err := inventory.Load(inc.Inventory, opts); err == nil && rep.OK() {
+	opts := RecordedInventoryOptions(d.Getenv)
+	load := func(path string) (*inventory.Inventory, *inventory.Report, error) { return inventory.Load(path, opts) }
+	if d.Inventories != nil {
+		load = d.Inventories.Load
+	}
+	if inv, rep, err := load(inc.Inventory); err == nil && rep.OK() {
 		return inv
 	}
 	if c, ok, err := kept(); err == nil && ok {

@@ -174,6 +174,7 @@ func (h *Handler) reportOf(ctx context.Context, s session, id string) (incident.
 	if err != nil {
 		return d, nil, err
 	}
+	d.AuditVerifier = h.verifierOf(d.Audit)
 	rep, err := incident.Report(ctx, d, id)
 	return d, rep, err
 }

@@ -14,8 +14,10 @@ package web
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/audit"
 	"github.com/rekeyhq/rekey/internal/auth"
 	"github.com/rekeyhq/rekey/internal/incident"
 	"github.com/rekeyhq/rekey/internal/store"
@@ -74,6 +76,25 @@ type Handler struct {
 	// recheckEvery is how often an open event stream checks that its
 	// session still holds (a minute when 0; tests shorten it).
 	recheckEvery time.Duration
+	// verifier verifies the audit log for the incident page, which shows
+	// on every load whether the log is intact: incrementally, in full at
+	// least every fullVerifyEvery (audit.Verifier says what that leaves
+	// unseen in between). It is replaced when a request's log is another.
+	verifyMu sync.Mutex
+	verifier *audit.Verifier
+}
+
+// fullVerifyEvery is how often the incident page verifies the whole log.
+const fullVerifyEvery = 5 * time.Minute
+
+// verifierOf is the incremental verifier of al.
+func (h *Handler) verifierOf(al *audit.Log) *audit.Verifier {
+	h.verifyMu.Lock()
+	defer h.verifyMu.Unlock()
+	if h.verifier == nil || h.verifier.Log() != al {
+		h.verifier = al.Verifier(fullVerifyEvery, h.now)
+	}
+	return h.verifier
 }
 
 // New builds the web UI.

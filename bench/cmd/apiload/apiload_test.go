@@ -164,7 +164,8 @@ func TestLoadCommandFailsOnErrors(t *testing.T) {
 // PostgreSQL the server's share of the work is not in it. As in the
 // server, a read after the first of each incident is served from the
 // store's kept snapshot (one version check): the loop cycles over the
-// ids, so with b.N well above their number it times those.
+// ids, so with b.N well above their number it times those; cold times
+// the read of a snapshot not kept.
 func BenchmarkReads(b *testing.B) {
 	n := 1000
 	if v, err := strconv.Atoi(os.Getenv("REKEY_BENCH_INCIDENTS")); err == nil && v > 0 {
@@ -193,6 +194,13 @@ func BenchmarkReads(b *testing.B) {
 					}
 					_ = incident.ScopeOf(snap, d.SnapshotInventory(snap, ""), time.Now())
 					return nil
+				}},
+				{"cold", func(id string) error {
+					// A snapshot not kept: an incident's first read, or
+					// its first after a write.
+					st.(interface{ DropSnapshots() }).DropSnapshots()
+					_, err := st.Snapshot(ctx, id, store.WithInventory)
+					return err
 				}},
 			}
 			for _, r := range reads {

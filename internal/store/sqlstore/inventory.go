@@ -56,23 +56,23 @@ func (s *Store) GetInventory(ctx context.Context, id string) (store.InventoryCop
 	return inv, true, nil
 }
 
-// inventoryCopy reads incident id's kept inventory in tx, nil when none
+// readInventoryCopy reads incident id's kept inventory, nil when none
 // was kept.
-func inventoryCopy(ctx context.Context, tx *sql.Tx, id string) (*store.InventoryCopy, error) {
-	var (
-		inv         store.InventoryCopy
-		body, saved string
-	)
-	err := tx.QueryRowContext(ctx, `SELECT path, body, saved FROM incident_inventories WHERE incident_id = $1`, id).Scan(&inv.Path, &body, &saved)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	inv.Body = []byte(body)
-	if inv.Saved, err = store.ParseTime(saved); err != nil {
-		return nil, err
-	}
-	return &inv, nil
+func readInventoryCopy(q querier, id string, out **store.InventoryCopy) {
+	q.query(`SELECT path, body, saved FROM incident_inventories WHERE incident_id = $1`, []any{id}, func(r scanner) error {
+		var (
+			inv         store.InventoryCopy
+			body, saved string
+		)
+		if err := r.Scan(&inv.Path, &body, &saved); err != nil {
+			return err
+		}
+		inv.Body = []byte(body)
+		var err error
+		if inv.Saved, err = store.ParseTime(saved); err != nil {
+			return err
+		}
+		*out = &inv
+		return nil
+	})
 }

@@ -60,26 +60,29 @@ func (s *Store) GetPlan(ctx context.Context, id string) (store.Plan, bool, error
 
 // storedPlan is incident id's plan, nil before one is made.
 func storedPlan(ctx context.Context, tx *sql.Tx, id string) (*store.Plan, error) {
-	var (
-		p                      store.Plan
-		created, updated, body string
-	)
-	err := tx.QueryRowContext(ctx, `SELECT strategy, created, body, run_state, updated FROM plans WHERE incident_id = $1`, id).
-		Scan(&p.Strategy, &created, &body, &p.RunState, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	p.IncidentID, p.Body = id, json.RawMessage(body)
-	if p.Created, err = store.ParseTime(created); err != nil {
-		return nil, err
-	}
-	if p.Updated, err = store.ParseTime(updated); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return readNow(ctx, tx, id, readPlan)
+}
+
+func readPlan(q querier, id string, out **store.Plan) {
+	q.query(`SELECT strategy, created, body, run_state, updated FROM plans WHERE incident_id = $1`, []any{id}, func(r scanner) error {
+		var (
+			p                      store.Plan
+			created, updated, body string
+		)
+		if err := r.Scan(&p.Strategy, &created, &body, &p.RunState, &updated); err != nil {
+			return err
+		}
+		p.IncidentID, p.Body = id, json.RawMessage(body)
+		var err error
+		if p.Created, err = store.ParseTime(created); err != nil {
+			return err
+		}
+		if p.Updated, err = store.ParseTime(updated); err != nil {
+			return err
+		}
+		*out = &p
+		return nil
+	})
 }
 
 // SetRunState implements store.Responder.
@@ -431,7 +434,7 @@ func (s *Store) audit(ctx context.Context, where string, arg any) ([]store.Audit
 
 const auditCols = `seq, at_time, actor, action, incident_id, detail, prev_hash, hash, mac`
 
-func scanAudit(r *sql.Rows) (store.AuditEntry, error) {
+func scanAudit(r scanner) (store.AuditEntry, error) {
 	var (
 		e         store.AuditEntry
 		t, detail string
@@ -453,15 +456,13 @@ func scanAudit(r *sql.Rows) (store.AuditEntry, error) {
 
 // opener is incident id's first incident.open audit entry, nil without
 // one; the (incident_id, seq) index finds it without reading the log.
-func opener(ctx context.Context, tx *sql.Tx, id string) (*store.AuditEntry, error) {
-	var out *store.AuditEntry
-	err := queryAll(ctx, tx, `SELECT `+auditCols+` FROM audit_log WHERE incident_id = $1 AND action = 'incident.open' ORDER BY seq LIMIT 1`,
-		[]any{id}, func(r *sql.Rows) error {
+func readOpener(q querier, id string, out **store.AuditEntry) {
+	q.query(`SELECT `+auditCols+` FROM audit_log WHERE incident_id = $1 AND action = 'incident.open' ORDER BY seq LIMIT 1`,
+		[]any{id}, func(r scanner) error {
 			e, err := scanAudit(r)
-			out = &e
+			*out = &e
 			return err
 		})
-	return out, err
 }
 
 // ---- reviews and tasks ----
@@ -522,9 +523,12 @@ func (s *Store) Reviews(ctx context.Context, id string) ([]store.Review, error) 
 }
 
 func reviews(ctx context.Context, tx *sql.Tx, id string) ([]store.Review, error) {
-	var out []store.Review
-	err := queryAll(ctx, tx, `SELECT phase, created, body FROM reviews WHERE incident_id = $1 ORDER BY phase`, []any{id},
-		func(r *sql.Rows) error {
+	return readNow(ctx, tx, id, readReviews)
+}
+
+func readReviews(q querier, id string, out *[]store.Review) {
+	q.query(`SELECT phase, created, body FROM reviews WHERE incident_id = $1 ORDER BY phase`, []any{id},
+		func(r scanner) error {
 			rv := store.Review{IncidentID: id}
 			var created, body string
 			if err := r.Scan(&rv.Phase, &created, &body); err != nil {
@@ -533,10 +537,9 @@ func reviews(ctx context.Context, tx *sql.Tx, id string) ([]store.Review, error)
 			rv.Body = json.RawMessage(body)
 			var err error
 			rv.Created, err = store.ParseTime(created)
-			out = append(out, rv)
+			*out = append(*out, rv)
 			return err
 		})
-	return out, err
 }
 
 // PutTasks implements store.Remediation.

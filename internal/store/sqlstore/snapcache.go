@@ -120,3 +120,12 @@ type withVersion struct {
 }
 
 func (w withVersion) Scan(dest ...any) error { return w.r.Scan(append(dest, w.version)...) }
+
+// DropSnapshots forgets every kept snapshot: the next read of each
+// incident reads it whole, as its first read or its first after a write
+// does (for benchmarks of that read).
+func (s *Store) DropSnapshots() {
+	s.snaps.mu.Lock()
+	defer s.snaps.mu.Unlock()
+	s.snaps.m, s.snaps.rows = nil, 0
+}

@@ -53,6 +53,11 @@ type Dialect struct {
 	// IsConflict reports a unique or primary key violation. OpenIncident
 	// retries on one (two openers drew the same id).
 	IsConflict func(error) bool
+	// Batch, when set, runs qs on one connection in one read-only
+	// transaction of one consistent snapshot (repeatable read), sent
+	// together: one round trip where database/sql makes one per query and
+	// two more for the transaction. Snapshot reads through it.
+	Batch func(ctx context.Context, db *sql.DB, qs []Query) error
 }
 
 // Store is a store.Store on a database/sql handle.
@@ -452,11 +457,14 @@ func (s *Store) Occurrences(ctx context.Context, id string) ([]store.Occurrence,
 }
 
 func occurrences(ctx context.Context, tx *sql.Tx, id string) ([]store.Occurrence, error) {
-	var out []store.Occurrence
-	err := queryAll(ctx, tx, `SELECT incident_id, fingerprint, preview, rule, provider, severity, path, line, col,
+	return readNow(ctx, tx, id, readOccurrences)
+}
+
+func readOccurrences(q querier, id string, out *[]store.Occurrence) {
+	q.query(`SELECT incident_id, fingerprint, preview, rule, provider, severity, path, line, col,
 				commit_id, at_head, class, encoding, ref, match_kind, first_seen, last_seen
 			FROM occurrences WHERE incident_id = $1
-			ORDER BY path, line, col, commit_id, ref, encoding, fingerprint`, []any{id}, func(r *sql.Rows) error {
+			ORDER BY path, line, col, commit_id, ref, encoding, fingerprint`, []any{id}, func(r scanner) error {
 		var (
 			o           store.Occurrence
 			fp          string
@@ -475,10 +483,9 @@ func occurrences(ctx context.Context, tx *sql.Tx, id string) ([]store.Occurrence
 		if o.LastSeen, err = store.ParseTime(last); err != nil {
 			return err
 		}
-		out = append(out, o)
+		*out = append(*out, o)
 		return nil
 	})
-	return out, err
 }
 
 // ---- identities ----
@@ -547,10 +554,16 @@ func (s *Store) Identities(ctx context.Context, id string) ([]store.Identity, er
 }
 
 func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, error) {
-	var out []store.Identity
+	return readNow(ctx, tx, id, readIdentities)
+}
+
+// readIdentities reads the identities, then their privileges, sessions
+// and related credentials, each row given to its identity by name (the
+// identities' rows are all read before the next query's).
+func readIdentities(q querier, id string, out *[]store.Identity) {
 	index := map[[2]string]int{}
-	err := queryAll(ctx, tx, `SELECT system, name, method, inspected, inspect_error, inspected_at, present, can_login, valid_until, flags
-		FROM identities WHERE incident_id = $1 ORDER BY system, name`, []any{id}, func(r *sql.Rows) error {
+	q.query(`SELECT system, name, method, inspected, inspect_error, inspected_at, present, can_login, valid_until, flags
+		FROM identities WHERE incident_id = $1 ORDER BY system, name`, []any{id}, func(r scanner) error {
 		var (
 			ident                        store.Identity
 			inspected, present, canLogin int
@@ -573,22 +586,19 @@ func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, e
 		if ident.Flags, err = parseList(flags); err != nil {
 			return err
 		}
-		index[[2]string{ident.System, ident.Name}] = len(out)
-		out = append(out, ident)
+		index[[2]string{ident.System, ident.Name}] = len(*out)
+		*out = append(*out, ident)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
 	owner := func(system, name string) (*store.Identity, error) {
 		i, ok := index[[2]string{system, name}]
 		if !ok {
 			return nil, fmt.Errorf("row for identity %s/%s, which is not stored", system, name)
 		}
-		return &out[i], nil
+		return &(*out)[i], nil
 	}
-	err = queryAll(ctx, tx, `SELECT system, identity, name, risk, via, creates_credentials
-		FROM privileges WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+	q.query(`SELECT system, identity, name, risk, via, creates_credentials
+		FROM privileges WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r scanner) error {
 		p := store.Privilege{IncidentID: id}
 		var creates int
 		if err := r.Scan(&p.System, &p.Identity, &p.Name, &p.Risk, &p.Via, &creates); err != nil {
@@ -601,11 +611,8 @@ func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, e
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	err = queryAll(ctx, tx, `SELECT system, identity, session_id, client, application, started, db_name
-		FROM sessions WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+	q.query(`SELECT system, identity, session_id, client, application, started, db_name
+		FROM sessions WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r scanner) error {
 		se := store.Session{IncidentID: id}
 		var started sql.NullString
 		if err := r.Scan(&se.System, &se.Identity, &se.ID, &se.Client, &se.Application, &started, &se.Database); err != nil {
@@ -624,11 +631,8 @@ func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, e
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	err = queryAll(ctx, tx, `SELECT system, identity, kind, name, detail
-		FROM related WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r *sql.Rows) error {
+	q.query(`SELECT system, identity, kind, name, detail
+		FROM related WHERE incident_id = $1 ORDER BY system, identity, pos`, []any{id}, func(r scanner) error {
 		rel := store.Related{IncidentID: id}
 		if err := r.Scan(&rel.System, &rel.Identity, &rel.Kind, &rel.Name, &rel.Detail); err != nil {
 			return err
@@ -639,10 +643,6 @@ func identities(ctx context.Context, tx *sql.Tx, id string) ([]store.Identity, e
 		}
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // ---- consumers ----
@@ -683,9 +683,12 @@ func (s *Store) Consumers(ctx context.Context, id string) ([]store.Consumer, err
 }
 
 func consumers(ctx context.Context, tx *sql.Tx, id string) ([]store.Consumer, error) {
-	var out []store.Consumer
-	err := queryAll(ctx, tx, `SELECT name, identity, declared, observed, sources, third_party
-			FROM consumers WHERE incident_id = $1 ORDER BY name`, []any{id}, func(r *sql.Rows) error {
+	return readNow(ctx, tx, id, readConsumers)
+}
+
+func readConsumers(q querier, id string, out *[]store.Consumer) {
+	q.query(`SELECT name, identity, declared, observed, sources, third_party
+			FROM consumers WHERE incident_id = $1 ORDER BY name`, []any{id}, func(r scanner) error {
 		c := store.Consumer{IncidentID: id}
 		var (
 			declared, observed, third int
@@ -697,10 +700,9 @@ func consumers(ctx context.Context, tx *sql.Tx, id string) ([]store.Consumer, er
 		c.Declared, c.Observed, c.ThirdParty = declared != 0, observed != 0, third != 0
 		var err error
 		c.Sources, err = parseList(sources)
-		out = append(out, c)
+		*out = append(*out, c)
 		return err
 	})
-	return out, err
 }
 
 // ---- events ----
@@ -750,9 +752,12 @@ func (s *Store) Events(ctx context.Context, id string) ([]store.Event, error) {
 }
 
 func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
-	var out []store.Event
-	err := queryAll(ctx, tx, `SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line, detail
-			FROM events WHERE incident_id = $1 ORDER BY event_time, seq`, []any{id}, func(r *sql.Rows) error {
+	return readNow(ctx, tx, id, readEvents)
+}
+
+func readEvents(q querier, id string, out *[]store.Event) {
+	q.query(`SELECT event_time, credential, identity, source, user_agent, application, action, outcome, file, line, detail
+			FROM events WHERE incident_id = $1 ORDER BY event_time, seq`, []any{id}, func(r scanner) error {
 		e := store.Event{IncidentID: id}
 		var t, detail string
 		if err := r.Scan(&t, &e.Credential, &e.Identity, &e.Source, &e.UserAgent, &e.Application, &e.Action,
@@ -770,10 +775,9 @@ func events(ctx context.Context, tx *sql.Tx, id string) ([]store.Event, error) {
 		}
 		var err error
 		e.Time, err = store.ParseTime(t)
-		out = append(out, e)
+		*out = append(*out, e)
 		return err
 	})
-	return out, err
 }
 
 // ---- snapshot ----
@@ -793,45 +797,30 @@ func (s *Store) Snapshot(ctx context.Context, id string, with ...store.SnapshotP
 	var (
 		out     store.Snapshot
 		version int64
+		found   bool
 	)
-	err := s.tx(ctx, op, id, readOnly, func(tx *sql.Tx) error {
-		var err error
-		out.Incident, err = scanIncident(withVersion{tx.QueryRowContext(ctx, `SELECT `+incidentCols+`, version FROM incidents WHERE id = $1`, id), &version})
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(op, id)
-		}
-		if err != nil {
+	err := s.readAll(ctx, op, id, func(q querier) {
+		q.query(`SELECT `+incidentCols+`, version FROM incidents WHERE id = $1`, []any{id}, func(r scanner) (err error) {
+			found = true
+			out.Incident, err = scanIncident(withVersion{r, &version})
 			return err
-		}
-		if out.Occurrences, err = occurrences(ctx, tx, id); err != nil {
-			return err
-		}
-		if out.Identities, err = identities(ctx, tx, id); err != nil {
-			return err
-		}
-		if out.Consumers, err = consumers(ctx, tx, id); err != nil {
-			return err
-		}
-		if out.Events, err = events(ctx, tx, id); err != nil {
-			return err
-		}
-		if out.Reviews, err = reviews(ctx, tx, id); err != nil {
-			return err
-		}
+		})
+		readOccurrences(q, id, &out.Occurrences)
+		readIdentities(q, id, &out.Identities)
+		readConsumers(q, id, &out.Consumers)
+		readEvents(q, id, &out.Events)
+		readReviews(q, id, &out.Reviews)
 		if key.parts.has(store.WithInventory) {
-			if out.Inventory, err = inventoryCopy(ctx, tx, id); err != nil {
-				return err
-			}
+			readInventoryCopy(q, id, &out.Inventory)
 		}
-		if !key.parts.has(store.WithRun) {
-			return nil
+		if key.parts.has(store.WithRun) {
+			readOpener(q, id, &out.Opener)
+			readPlan(q, id, &out.Plan)
 		}
-		if out.Opener, err = opener(ctx, tx, id); err != nil {
-			return err
-		}
-		out.Plan, err = storedPlan(ctx, tx, id)
-		return err
 	})
+	if err == nil && !found {
+		err = notFound(op, id)
+	}
 	if err != nil {
 		return store.Snapshot{}, err
 	}

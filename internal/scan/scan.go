@@ -93,6 +93,9 @@ func Run(ctx context.Context, opts Options, sources []source.Source) ([]Finding,
 				if opts.Progress != nil {
 					opts.Progress.chunk(ch)
 				}
+				if ch.Release != nil {
+					ch.Release()
+				}
 				if len(fs) > 0 {
 					mu.Lock()
 					all = append(all, fs...)

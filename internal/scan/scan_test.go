@@ -2,9 +2,11 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +241,38 @@ func TestMatchSplitValue(t *testing.T) {
 	slices.SortFunc(fs, func(a, b f) int { return a.line - b.line })
 	if !slices.Equal(fs, want) {
 		t.Errorf("got %v, want %v", fs, want)
+	}
+}
+
+// A source may reuse a chunk's buffer once Release is called: Run calls it
+// after matching, and findings keep nothing of the buffer.
+func TestRunReleasesChunksAfterMatching(t *testing.T) {
+	m := testMatcher(t)
+	var released atomic.Int32
+	var src chunks
+	for i := 0; i < 8; i++ {
+		data := []byte("a\nb tok_abcdefabcdef\n")
+		src = append(src, source.Chunk{Data: data, Loc: source.Location{Path: fmt.Sprintf("f%d.env", i), Line: 1, Column: 1},
+			Release: func() {
+				released.Add(1)
+				for j := range data { // what the next file read into it would do
+					data[j] = 'x'
+				}
+			}})
+	}
+	got, err := Run(context.Background(), Options{Matcher: m, Workers: 2}, []source.Source{src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := released.Load(); n != int32(len(src)) {
+		t.Errorf("%d of %d chunks released", n, len(src))
+	}
+	if len(got) != len(src) {
+		t.Fatalf("%d findings, want %d", len(got), len(src))
+	}
+	for _, f := range got {
+		if string(f.Secret.Reveal()) != "tok_abcdefabcdef" || f.Line != 2 || f.Column != 3 {
+			t.Errorf("finding changed by the buffer's reuse: %q at %d:%d", f.Secret.Reveal(), f.Line, f.Column)
+		}
 	}
 }

@@ -79,6 +79,11 @@ type Chunk struct {
 	Data []byte
 	Loc  Location
 	Tail int
+	// Release, when set, hands Data back to the source for another file:
+	// the consumer calls it once nothing refers to Data any more (findings
+	// copy what they keep). A consumer that never calls it only makes the
+	// source allocate anew.
+	Release func()
 }
 
 // Source walks one kind of place. Walk calls emit for every chunk, in any

@@ -205,22 +205,27 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 	if size <= int64(s.opts.Chunking.Size) {
 		// Most files fit one chunk: read them into a buffer of their own
 		// size (one spare byte tells a file that grew while being read).
-		buf := make([]byte, size+1)
+		buf, release := getBuf(int(size) + 1)
 		n, err := io.ReadFull(f, buf)
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
+			putBack(release)
 			return nil
 		}
 		if n <= int(size) {
-			buf = buf[:n]
+			// Capacity cut to the file's bytes: nothing downstream can
+			// append into the previous file's leftovers.
+			buf = buf[:n:n]
 			if n == 0 || bytes.IndexByte(buf[:min(n, sniffLen)], 0) >= 0 {
+				putBack(release)
 				return nil
 			}
 			if s.opts.Stat != nil {
 				s.opts.Stat(p, size)
 			}
-			return emit(source.Chunk{Data: buf, Loc: loc})
+			return emit(source.Chunk{Data: buf, Loc: loc, Release: release})
 		}
+		putBack(release)
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			s.opts.OnError(&source.FileError{Path: p, Err: source.UnwrapPathErr(err)})
 			return nil
@@ -248,6 +253,12 @@ func (s *Source) readFile(p string, emit func(source.Chunk) error) error {
 		return err
 	}
 	return nil
+}
+
+func putBack(release func()) {
+	if release != nil {
+		release()
+	}
 }
 
 // isReadErr tells an I/O failure of the file (reported, walk goes on) from

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -156,5 +157,64 @@ func TestLargeFileIsChunked(t *testing.T) {
 	})
 	if chunks < 5 {
 		t.Fatalf("%d chunks", chunks)
+	}
+}
+
+// Buffers go back to a pool when the consumer releases them; a file read
+// after a bigger one into the same buffer must see its own bytes only.
+func TestReusedBuffersHoldOnlyTheirFile(t *testing.T) {
+	root := t.TempDir()
+	want := map[string]string{}
+	for i, n := range []int{8192, 4097, 8191, 4096, 4095, 100, 1, 6000, 30} {
+		rel := fmt.Sprintf("f%02d", i) // walked in this order
+		content := strings.Repeat(string(rune('a'+i)), n-1) + "\n"
+		write(t, root, rel, content)
+		want[rel] = content
+	}
+	s, err := New(Options{Root: root, Readers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	released := 0
+	err = s.Walk(context.Background(), func(ch source.Chunk) error {
+		rel, _ := filepath.Rel(root, ch.Loc.Path)
+		got[rel] = string(ch.Data)
+		if cap(ch.Data) != len(ch.Data) {
+			t.Errorf("%s: capacity %d past its %d bytes", rel, cap(ch.Data), len(ch.Data))
+		}
+		if ch.Release != nil {
+			released++
+			ch.Release()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if released != len(want) {
+		t.Errorf("%d of %d chunks could be released", released, len(want))
+	}
+	for rel, w := range want {
+		if got[rel] != w {
+			t.Errorf("%s: got %d bytes starting %q, want %d", rel, len(got[rel]), got[rel][:min(8, len(got[rel]))], len(w))
+		}
+	}
+}
+
+func TestBufferClasses(t *testing.T) {
+	for _, tc := range []struct{ n, class int }{
+		{1, 0}, {4096, 0}, {4097, 1}, {8192, 1}, {8193, 2}, {256 << 10, 6}, {256<<10 + 1, -1},
+	} {
+		if c := classOf(tc.n); c != tc.class {
+			t.Errorf("classOf(%d) = %d, want %d", tc.n, c, tc.class)
+		}
+	}
+	b, release := getBuf(5000)
+	if len(b) != 5000 || cap(b) != 8192 || release == nil {
+		t.Errorf("getBuf(5000): len %d cap %d release %v", len(b), cap(b), release != nil)
+	}
+	if b, release := getBuf(256<<10 + 1); len(b) != 256<<10+1 || release != nil {
+		t.Errorf("getBuf past the largest class: len %d, release %v", len(b), release != nil)
 	}
 }

@@ -188,7 +188,11 @@ srcs = [{"type": "git", "path": os.path.join(root, "svc-%05d" % i), "history": T
 print(json.dumps({"secret": open(sys.argv[3]).read(), "sources": srcs}))
 PY
   for r in $replicas; do
-    rm -rf "$work"/home-*
+    # A fresh database per run gets fresh keys: the audit witnesses the
+    # replicas keep in the keys directory name the last run's log, and a
+    # replica refuses to anchor on a log shorter than a witness says.
+    rm -rf "$work"/home-* "$work/keys"
+    mkdir -p "$work/keys"
     mkdir -p "$work/home-a" "$work/home-b" "$work/home-admin"
     pg_db="rekey_scale_$$_$RANDOM"
     psql "$pg/postgres?sslmode=disable" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $pg_db" >/dev/null

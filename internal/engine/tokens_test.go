@@ -215,12 +215,19 @@ func TestVaultEmergencyRevokesAtOnce(t *testing.T) {
 	}
 	// The replacement has the leaked token's one-hour TTL, which Vault
 	// enforces: its lease says so, for rekey leases --expiring.
+	w.leaseExpiresInAnHour()
+}
+
+// leaseExpiresInAnHour checks the incident's one lease carries the
+// enforced one-hour expiry Vault set on the replacement token.
+func (w *tokenWorld) leaseExpiresInAnHour() {
+	w.t.Helper()
 	ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
 	if err != nil || len(ls) != 1 {
-		t.Fatalf("leases %+v %v: want the replacement's", ls, err)
+		w.t.Fatalf("leases %+v %v: want the replacement's", ls, err)
 	}
 	if l := ls[0]; l.Expires == nil || !l.Enforced || l.Expires.Before(time.Now().Add(50*time.Minute)) || l.Expires.After(time.Now().Add(61*time.Minute)) {
-		t.Errorf("lease %+v: want an enforced expiry in about an hour", l)
+		w.t.Errorf("lease %+v: want an enforced expiry in about an hour", l)
 	}
 }
 
@@ -245,13 +252,7 @@ func TestResumedTokenLeaseKeepsItsExpiry(t *testing.T) {
 		t.Fatalf("leases before the resume %+v %v: want none yet", ls, err)
 	}
 	w.runReplacing(created.Auth.ClientToken)
-	ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID})
-	if err != nil || len(ls) != 1 {
-		t.Fatalf("leases %+v %v: want the replacement's", ls, err)
-	}
-	if l := ls[0]; l.Expires == nil || !l.Enforced || l.Expires.Before(time.Now().Add(50*time.Minute)) || l.Expires.After(time.Now().Add(61*time.Minute)) {
-		t.Errorf("resumed lease %+v: want the enforced expiry in about an hour that Vault set", l)
-	}
+	w.leaseExpiresInAnHour()
 }
 
 // TestVaultRevokePrefixAfterApproval: with revoke_prefix in the

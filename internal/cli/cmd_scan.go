@@ -11,6 +11,7 @@ import (
 
 	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
+	"github.com/rekeyhq/rekey/internal/residency"
 	"github.com/rekeyhq/rekey/internal/scan"
 )
 
@@ -57,6 +58,12 @@ func runScan(ctx context.Context, g *globals, o *scanOpts, args []string, out io
 	if err := checkFormat(o.format, "table", "json", "sarif"); err != nil {
 		return err
 	}
+	// The image pages the other commands' packages touched at start are
+	// not the scan's: given back before the rule set is built, whose heap
+	// would otherwise stack on them (internal/residency says why it is
+	// safe). Best effort: where the advice is refused, the scan only
+	// keeps more resident, which is no reason to fail it.
+	_, _ = residency.ReleaseImage()
 	leanHeap()
 	det, err := detect.New(rules.All())
 	if err != nil {

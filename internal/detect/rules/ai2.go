@@ -1,26 +1,38 @@
 package rules
 
-import "github.com/rekeyhq/rekey/internal/detect"
+import (
+	"regexp"
+
+	"github.com/rekeyhq/rekey/internal/detect"
+)
 
 // keyedRule is a rule for a provider key with no prefix of its own (or one
 // too short to search for, such as sk- or re_): it is found by the
 // provider's name in the key it is assigned to, and its value must have the
 // documented alphabet and length and not be a placeholder.
 func keyedRule(id, provider, what, src string, keywords []string, key, value string, sev detect.Severity, examples, noMatch []string) *detect.Rule {
+	// keyed's [\w.-]{0,20}? compiles to twenty optional instructions;
+	// the lazy star costs one and stays within the key's name.
+	rx := re(`(?i:` + key + `)[\w.-]*?` + sep + `(?P<secret>` + value + `)(?:[^\w-]|$)`)
+	return valueRule(id, provider, what, src, keywords, rx, plausiblePassword, sev, examples, noMatch)
+}
+
+// valueRule is a rule whose value, found by rx, has no structure to check
+// beyond validate and an entropy floor: the shared body of keyedRule,
+// keyedRuleWith and cliPasswordRule.
+func valueRule(id, provider, what, src string, keywords []string, rx *regexp.Regexp, validate func([]byte) bool, sev detect.Severity, examples, noMatch []string) *detect.Rule {
 	return &detect.Rule{
 		ID:          id,
 		Provider:    provider,
 		Description: what,
 		Source:      src,
 		Keywords:    keywords,
-		// keyed's [\w.-]{0,20}? compiles to twenty optional instructions;
-		// the lazy star costs one and stays within the key's name.
-		Regex:      re(`(?i:` + key + `)[\w.-]*?` + sep + `(?P<secret>` + value + `)(?:[^\w-]|$)`),
-		Validate:   plausiblePassword,
-		MinEntropy: 3.0,
-		Severity:   sev,
-		Examples:   examples,
-		NoMatch:    noMatch,
+		Regex:       rx,
+		Validate:    validate,
+		MinEntropy:  3.0,
+		Severity:    sev,
+		Examples:    examples,
+		NoMatch:     noMatch,
 	}
 }
 

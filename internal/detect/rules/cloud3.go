@@ -13,19 +13,7 @@ import (
 // and validate (when set) rejects values of the right length that are not
 // drawn at random.
 func keyedRuleWith(id, provider, what, src string, keywords []string, key, value string, validate func([]byte) bool, sev detect.Severity, examples, noMatch []string) *detect.Rule {
-	return &detect.Rule{
-		ID:          id,
-		Provider:    provider,
-		Description: what,
-		Source:      src,
-		Keywords:    keywords,
-		Regex:       keyed(key, value),
-		Validate:    validate,
-		MinEntropy:  3.0,
-		Severity:    sev,
-		Examples:    examples,
-		NoMatch:     noMatch,
-	}
+	return valueRule(id, provider, what, src, keywords, keyed(key, value), validate, sev, examples, noMatch)
 }
 
 // hasLetterAndDigit rejects values of one character class: a run of

@@ -10,19 +10,8 @@ import (
 // line (tool, then any arguments, then flag and the password): shell
 // histories, scripts and CI logs keep it.
 func cliPasswordRule(id, provider, what, src string, keywords []string, tool, flag string, examples, noMatch []string) *detect.Rule {
-	return &detect.Rule{
-		ID:          id,
-		Provider:    provider,
-		Description: what,
-		Source:      src,
-		Keywords:    keywords,
-		Regex:       re(`\b` + tool + `\b[^\n|;&]*?\s` + flag + `(?:[ \t]+|=)?["']?(?P<secret>[^\s"'|;&$-][^\s"'|;&]{3,})`),
-		Validate:    plausiblePassword,
-		MinEntropy:  3.0,
-		Severity:    detect.Critical,
-		Examples:    examples,
-		NoMatch:     noMatch,
-	}
+	rx := re(`\b` + tool + `\b[^\n|;&]*?\s` + flag + `(?:[ \t]+|=)?["']?(?P<secret>[^\s"'|;&$-][^\s"'|;&]{3,})`)
+	return valueRule(id, provider, what, src, keywords, rx, plausiblePassword, detect.Critical, examples, noMatch)
 }
 
 // toolAndServiceRules are database shells' password flags, credentials in

@@ -109,7 +109,7 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 	if err != nil {
 		return OpenOutcome{}, err
 	}
-	det, err := detect.New(rules.All())
+	det, err := rules.Detector()
 	if err != nil {
 		return OpenOutcome{}, err
 	}
@@ -232,7 +232,7 @@ func Open(ctx context.Context, d Deps, o OpenOptions) (OpenOutcome, error) {
 // checked on this machine (a missing file is a warning at check time,
 // not a reason to refuse a response).
 func (d Deps) InventoryOptions() (inventory.Options, error) {
-	det, err := detect.New(rules.All())
+	det, err := rules.Detector()
 	if err != nil {
 		return inventory.Options{}, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/engine"
 	"github.com/rekeyhq/rekey/internal/errs"
@@ -65,7 +64,7 @@ func Remediate(ctx context.Context, d Deps, id string, o RemediateOptions) (*rem
 	if err != nil {
 		return nil, err
 	}
-	det, err := detect.New(rules.All())
+	det, err := rules.Detector()
 	if err != nil {
 		return nil, err
 	}

@@ -10,10 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/errs"
 	"github.com/rekeyhq/rekey/internal/inventory"
@@ -146,11 +144,6 @@ func joinedTracing(ctx context.Context, d Deps, id, keyName string, x *secret.Se
 	}
 	return nil
 }
-
-// traceDetector is built once per process: compiling every rule costs
-// more than tracing a small repository, and a Detector is safe for
-// concurrent use.
-var traceDetector = sync.OnceValues(func() (*detect.Detector, error) { return detect.New(rules.All()) })
 
 // TraceSource traces incident id's secret through its source seq and
 // joins what it finds: the copies (a source finished before, by a job
@@ -308,7 +301,7 @@ func openTraceSecret(d Deps, id string, sealed []byte) (secret.Secret, string, e
 // there, or not being what its type says, is an error; a file inside it
 // that cannot be read is skipped, as incident open skips it.
 func traceOne(ctx context.Context, d Deps, s secret.Secret, src store.TraceSource) ([]scan.Finding, error) {
-	det, err := traceDetector()
+	det, err := rules.Detector()
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -250,17 +251,13 @@ func (s *Server) ResumeTracing(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// opener is who opened incident id, as the principal its resumed trace
-// jobs run as (the audit log names them, as it did for the first ones).
+// opener is who opened incident id (incident.Opener), as the principal its
+// resumed trace jobs run as (the audit log names them, as it did for the
+// first ones).
 func opener(ctx context.Context, st store.Store, id string) (auth.Principal, error) {
-	entries, err := st.IncidentAudit(ctx, id)
+	by, err := incident.Opener(ctx, st, id)
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	for _, e := range entries {
-		if e.Action == "incident.open" || e.Action == "incident.join" {
-			return auth.Principal{Name: e.Actor, Role: auth.Responder}, nil
-		}
-	}
-	return auth.Principal{Name: "rekey serve", Role: auth.Responder}, nil
+	return auth.Principal{Name: cmp.Or(by, "rekey serve"), Role: auth.Responder}, nil
 }

@@ -15,6 +15,9 @@ type Rules struct {
 	Reveal bool
 }
 
+// Probe implements Prober.
+func (r *Rules) Probe(ch source.Chunk) []int { return offsets(r.Match(ch), ch) }
+
 // Match implements Matcher.
 func (r *Rules) Match(ch source.Chunk) []Finding {
 	var out []Finding

@@ -4,6 +4,7 @@
 package scan
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"runtime"
@@ -53,6 +54,42 @@ type Finding struct {
 // scan; trace supplies its own.
 type Matcher interface {
 	Match(ch source.Chunk) []Finding
+}
+
+// Prober is a Matcher that can also tell, without side effects, where in
+// a chunk it finds something: sources that can skip text (a history's
+// versions, source.Prober) run it ahead of emitting.
+type Prober interface {
+	Matcher
+	Probe(ch source.Chunk) []int
+}
+
+// offsets turns the findings of ch back into byte offsets of ch.Data,
+// from their line and column (source.Position).
+func offsets(fs []Finding, ch source.Chunk) []int {
+	if len(fs) == 0 {
+		return nil
+	}
+	line0, col0 := max(ch.Loc.Line, 1), max(ch.Loc.Column, 1)
+	out := make([]int, 0, len(fs))
+	for _, f := range fs {
+		if ch.Loc.Flat || f.Line <= line0 {
+			out = append(out, max(0, min(len(ch.Data), f.Column-col0)))
+			continue
+		}
+		// The start of line f.Line: past f.Line-line0 newlines.
+		off := 0
+		for range f.Line - line0 {
+			i := bytes.IndexByte(ch.Data[off:], '\n')
+			if i < 0 {
+				off = len(ch.Data)
+				break
+			}
+			off += i + 1
+		}
+		out = append(out, min(len(ch.Data), off+f.Column-1))
+	}
+	return out
 }
 
 // Options configure a run.
@@ -112,9 +149,24 @@ func Run(ctx context.Context, opts Options, sources []source.Source) ([]Finding,
 			return ctx.Err()
 		}
 	}
+	var probe source.Probe
+	if p, ok := opts.Matcher.(Prober); ok {
+		probe = func(ch source.Chunk) []int {
+			offs := p.Probe(ch)
+			if opts.Progress != nil {
+				opts.Progress.chunk(ch)
+			}
+			return offs
+		}
+	}
 	var err error
 	for _, s := range sources {
-		if err = s.Walk(ctx, emit); err != nil {
+		if p, ok := s.(source.Prober); ok && probe != nil {
+			err = p.WalkProbed(ctx, probe, emit)
+		} else {
+			err = s.Walk(ctx, emit)
+		}
+		if err != nil {
 			break
 		}
 	}

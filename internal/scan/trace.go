@@ -17,6 +17,9 @@ type Trace struct {
 	Reveal        bool
 }
 
+// Probe implements Prober.
+func (t *Trace) Probe(ch source.Chunk) []int { return offsets(t.Match(ch), ch) }
+
 // Match implements Matcher.
 func (t *Trace) Match(ch source.Chunk) []Finding {
 	owned := len(ch.Data) - ch.Tail

@@ -19,6 +19,20 @@ func (r relocated) Walk(ctx context.Context, emit func(Chunk) error) error {
 	})
 }
 
+// WalkProbed passes probe on when the wrapped source can use it.
+func (r relocated) WalkProbed(ctx context.Context, probe Probe, emit func(Chunk) error) error {
+	p, ok := r.src.(Prober)
+	if !ok {
+		return r.Walk(ctx, emit)
+	}
+	return p.WalkProbed(ctx, probe, func(ch Chunk) error {
+		r.fix(&ch.Loc)
+		return emit(ch)
+	})
+}
+
+var _ Prober = relocated{}
+
 // WithPathPrefix wraps a source whose paths are relative to dir (a git
 // repository's tree) so its findings name files as the user gave them.
 func WithPathPrefix(s Source, dir string) Source {

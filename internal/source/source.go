@@ -130,3 +130,16 @@ func FileDone(path string, err error, onErr ErrorFunc) error {
 	onErr(&FileError{Path: path, Err: err})
 	return nil
 }
+
+// Probe runs what a scan looks for on ch and returns where in ch.Data each
+// thing found starts (byte offsets; several may be equal). It must have no
+// side effects: a Prober runs it on text it then never emits.
+type Probe func(ch Chunk) []int
+
+// Prober is a Source that can skip, cheaply, the places where probe finds
+// nothing: WalkProbed emits what Walk would emit, less chunks in which
+// probe finds nothing. It may call probe from several goroutines at once.
+type Prober interface {
+	Source
+	WalkProbed(ctx context.Context, probe Probe, emit func(Chunk) error) error
+}

@@ -29,7 +29,18 @@ type history struct {
 type blob struct {
 	id  string
 	occ []occurrence
+	// need is what a probed walk needs of the blob; an unprobed one
+	// scans every blob.
+	need need
 }
+
+type need uint8
+
+const (
+	needScan  need = iota // scanned: the probe found something, or could not look
+	needNone              // the probe found nothing in it
+	needLines             // read only for its lines: a kept version replaced it
+)
 
 type occurrence struct {
 	path   string

@@ -28,6 +28,12 @@ const sniffLen = 8000
 // or only part of it, Walk scans whatever was listed and then returns an
 // error naming the repository.
 func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error {
+	return s.walk(ctx, nil, emit)
+}
+
+// walk is Walk, less the blobs in which probe finds nothing when probe is
+// set (see probe.go).
+func (s *Source) walk(ctx context.Context, probe source.Probe, emit func(source.Chunk) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h := newHistory()
@@ -44,7 +50,16 @@ func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error 
 	}
 	// Only the blobs and their occurrences are needed from here on.
 	h.seen, h.paths, h.head = nil, nil, nil
-	if err := s.readBlobs(ctx, h, emit); err != nil {
+	todo := h.blobs
+	if probe != nil && !s.opts.WholeVersions && s.probePacks(ctx, h, probe) {
+		todo = nil
+		for _, b := range h.blobs {
+			if b.need != needNone {
+				todo = append(todo, b)
+			}
+		}
+	}
+	if err := s.readBlobs(ctx, h, todo, emit); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -71,8 +86,7 @@ func (e stopError) Error() string { return e.err.Error() }
 // readBlobs streams every blob through one git cat-file --batch. If git
 // dies on a blob (a damaged pack can make it exit rather than report), that
 // blob is reported and a new cat-file carries on after it.
-func (s *Source) readBlobs(ctx context.Context, h *history, emit func(source.Chunk) error) error {
-	todo := h.blobs
+func (s *Source) readBlobs(ctx context.Context, h *history, todo []*blob, emit func(source.Chunk) error) error {
 	failures := 0
 	for len(todo) > 0 {
 		n, err := s.catFile(ctx, h, todo, emit)
@@ -204,6 +218,24 @@ func (s *Source) readBlob(r *bufio.Reader, h *history, b *blob, emit func(source
 		return skip(fmt.Errorf("%w (%d bytes)", ErrTooLarge, size))
 	}
 	if size == 0 {
+		return endOfObject(r, b)
+	}
+	if b.need == needLines {
+		// Read only for the lines a kept version is diffed against.
+		if size > int64(s.opts.Chunking.Size) {
+			return skip(nil)
+		}
+		if cap(h.buf) < int(size) {
+			h.buf = make([]byte, size)
+		}
+		data := h.buf[:size]
+		if _, err := io.ReadFull(r, data); err != nil {
+			return fmt.Errorf("reading blob %s: %w", b.id, unexpected(err))
+		}
+		if !binary(data) {
+			hs, _ := lineHashes(data)
+			h.lines.remember(b, hs)
+		}
 		return endOfObject(r, b)
 	}
 	loc := locate(h, b)

@@ -1,0 +1,297 @@
+package scan
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rekeyhq/rekey/internal/detect"
+	"github.com/rekeyhq/rekey/internal/detect/rules"
+	"github.com/rekeyhq/rekey/internal/secret"
+	"github.com/rekeyhq/rekey/internal/source"
+	"github.com/rekeyhq/rekey/internal/source/git"
+	"github.com/rekeyhq/rekey/internal/source/git/gittest"
+	"github.com/rekeyhq/rekey/internal/trace"
+)
+
+// unprobed hides a source's Prober side: Run then walks it in full.
+type unprobed struct{ source.Source }
+
+// counting counts the chunks a walk emits (Match), not the probes.
+type counting struct {
+	Prober
+	emitted atomic.Int64
+}
+
+func (c *counting) Match(ch source.Chunk) []Finding {
+	c.emitted.Add(1)
+	return c.Prober.Match(ch)
+}
+
+func copiesOf(t *testing.T, m Matcher, s source.Source) []copyAt {
+	t.Helper()
+	fs, err := Run(context.Background(), Options{Matcher: m, Workers: 2}, []source.Source{s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []copyAt
+	for _, f := range fs {
+		out = append(out, copyAt{f.Rule, f.Path, f.Commit, f.Line, f.AtHead, f.Fingerprint})
+	}
+	return out
+}
+
+// repacks store a history's objects the ways repositories hold them: as
+// fast-import left them, in one pack of long delta chains (against bases
+// by offset, or by id as older git and some servers write them), all
+// loose, and packed with the newest commits loose.
+var repacks = []struct {
+	name  string
+	store func(t *testing.T, dir string)
+}{
+	{"fast-import", func(t *testing.T, dir string) {}},
+	{"aggressive", func(t *testing.T, dir string) {
+		gittest.Git(t, dir, "repack", "-adf", "-q", "--depth=50", "--window=250")
+	}},
+	{"ref-deltas", func(t *testing.T, dir string) {
+		gittest.Git(t, dir, "-c", "repack.useDeltaBaseOffset=false", "repack", "-adf", "-q", "--depth=50", "--window=50")
+	}},
+	{"loose", func(t *testing.T, dir string) { unpack(t, dir) }},
+	{"mixed", func(t *testing.T, dir string) {
+		gittest.Git(t, dir, "repack", "-adf", "-q")
+		keep, _ := filepath.Glob(filepath.Join(dir, ".git/objects/pack/*.pack"))
+		gittest.BuildRepo(t, dir, []gittest.Commit{
+			{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "tok_newandloose0"})}},
+			{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "tok_newandloose0", 299: "end"})}},
+		})
+		unpack(t, dir, keep...)
+	}},
+}
+
+// unpack turns every pack of dir but those in keep into loose objects.
+func unpack(t *testing.T, dir string, keep ...string) {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git/objects/pack/*.pack"))
+	for _, p := range packs {
+		if slices.Contains(keep, p) {
+			continue
+		}
+		moved := filepath.Join(t.TempDir(), "moved.pack")
+		if err := os.Rename(p, moved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(strings.TrimSuffix(p, ".pack") + ".idx"); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(moved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = gittest.GitInput(dir, f, "unpack-objects", "-q")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestProbedScanFindsWhatFullScanFinds: skipping the blobs the probe
+// finds nothing in (reading the packs' deltas) reports exactly the copies
+// a full walk reports, however the objects are stored, for both scan and
+// trace; and it does skip.
+func TestProbedScanFindsWhatFullScanFinds(t *testing.T) {
+	for _, rp := range repacks {
+		t.Run(rp.name, func(t *testing.T) {
+			dir := t.TempDir()
+			historyCases(t, dir)
+			rp.store(t, dir)
+			g, err := git.New(git.Options{Path: dir, OnError: func(e *source.FileError) { t.Error(e) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			full := &counting{Prober: historyMatcher(t)}
+			want := copiesOf(t, full, unprobed{g})
+			probed := &counting{Prober: historyMatcher(t)}
+			got := copiesOf(t, probed, g)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("probed scan differs (-full +probed):\n%s", d)
+			}
+			if len(want) < 10 {
+				t.Fatalf("only %d copies: the history lost its cases", len(want))
+			}
+			t.Logf("chunks emitted: full %d, probed %d", full.emitted.Load(), probed.emitted.Load())
+			if rp.name != "loose" && probed.emitted.Load()*2 > full.emitted.Load() {
+				t.Errorf("the probed scan emitted %d chunks of the full scan's %d: it did not skip", probed.emitted.Load(), full.emitted.Load())
+			}
+
+			s := secret.New([]byte("tok_fiftieth0001"))
+			tm, err := trace.New(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &Trace{Secret: s, Matcher: tm, Fingerprinter: fp}
+			if d := cmp.Diff(copiesOf(t, tr, unprobed{g}), copiesOf(t, tr, g)); d != "" {
+				t.Fatalf("probed trace differs (-full +probed):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestProbedScanOnRandomHistories: on histories where real credentials
+// (every rule's own examples) are added, edited around, cut, moved
+// between files and renamed with them, over long files of several
+// languages, the probed scan with the full rule set reports exactly the
+// copies the full walk reports.
+func TestProbedScanOnRandomHistories(t *testing.T) {
+	det, err := rules.Detector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var examples []string
+	for _, r := range det.Rules() {
+		examples = append(examples, r.Examples...)
+	}
+	paths := []string{"app/main.c", "app/config.py", "deploy/values.yaml", "settings.json", ".env", "lib/util.go", "docs/notes.md"}
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			filler := func(p string, i int) string {
+				return fmt.Sprintf("    step_%d(%q, %d); // %s keeps its order", rng.IntN(1000), path.Base(p), i, "this line")
+			}
+			files := map[string][]string{}
+			for _, p := range paths {
+				for i := range 150 + rng.IntN(150) {
+					files[p] = append(files[p], filler(p, i))
+				}
+			}
+			var commits []gittest.Commit
+			snapshot := func(c gittest.Commit) {
+				c.Files = map[string]string{}
+				for p, ls := range files {
+					c.Files[p] = strings.Join(ls, "\n") + "\n"
+				}
+				commits = append(commits, c)
+			}
+			snapshot(gittest.Commit{})
+			for range 90 {
+				p := paths[rng.IntN(len(paths))]
+				ls := files[p]
+				at := rng.IntN(len(ls) + 1)
+				switch op := rng.IntN(10); {
+				case op < 4: // add a credential
+					ex := strings.Split(examples[rng.IntN(len(examples))], "\n")
+					ls = slices.Insert(ls, at, ex...)
+				case op < 6: // edit lines near it
+					for range 1 + rng.IntN(4) {
+						if len(ls) > 0 {
+							ls[rng.IntN(len(ls))] = filler(p, rng.IntN(1000))
+						}
+					}
+				case op < 8: // cut a run of lines
+					n := min(len(ls)-at, 1+rng.IntN(6))
+					ls = slices.Delete(ls, at, at+n)
+				default: // move a run of lines to another file
+					n := min(len(ls)-at, 1+rng.IntN(8))
+					q := paths[rng.IntN(len(paths))]
+					if q != p {
+						moved := slices.Clone(ls[at : at+n])
+						ls = slices.Delete(ls, at, at+n)
+						files[q] = slices.Insert(files[q], rng.IntN(len(files[q])+1), moved...)
+					}
+				}
+				files[p] = ls
+				var del []string
+				if rng.IntN(12) == 0 { // rename without rename detection
+					np := "renamed/" + path.Base(p)
+					if _, ok := files[np]; !ok {
+						files[np], del = files[p], []string{p}
+						delete(files, p)
+						paths = slices.DeleteFunc(slices.Clone(paths), func(s string) bool { return s == p })
+						paths = append(paths, np)
+					}
+				}
+				snapshot(gittest.Commit{Delete: del})
+			}
+			dir := t.TempDir()
+			gittest.BuildRepo(t, dir, commits)
+			gittest.Git(t, dir, "repack", "-adf", "-q", "--depth=50", "--window=250")
+			g, err := git.New(git.Options{Path: dir, OnError: func(e *source.FileError) { t.Error(e) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &Rules{Detector: det, Fingerprinter: fp}
+			want := copiesOf(t, m, unprobed{g})
+			got := copiesOf(t, m, g)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Fatalf("probed scan differs (-full +probed):\n%s", d)
+			}
+			if len(want) < 20 {
+				t.Fatalf("only %d copies in the history: the test lost its credentials", len(want))
+			}
+			t.Logf("%d copies", len(want))
+		})
+	}
+}
+
+// TestProbedScanKeepsContext: a value changed under an unchanged keyword
+// line (a rule that matches across lines) is found by the probe through
+// the context lines around each change, so every version is kept.
+func TestProbedScanKeepsContext(t *testing.T) {
+	d, err := detect.New([]*detect.Rule{{
+		ID: "kw", Provider: "test", Keywords: []string{"secret_key"}, Severity: detect.High, Window: 256,
+		Regex: regexp.MustCompile(`secret_key = \(\n\s*"([a-z0-9]{16})"`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []gittest.Commit
+	for v := range 12 {
+		// The first versions hold a value, the later ones (which git
+		// stores whole, the others as deltas against them) do not, so
+		// no found copy passes down through the deltas.
+		value := fmt.Sprintf("    \"v%015d\"", v)
+		if v >= 3 {
+			value = "    \"NOT A VALUE\""
+		}
+		edit := map[int]string{100: "secret_key = (", 101: value, 102: ")"}
+		edit[(v*31)%90] = fmt.Sprintf("# edited in version %d", v)
+		cs = append(cs, gittest.Commit{Files: map[string]string{"settings.py": longFile(edit)}})
+	}
+	dir := t.TempDir()
+	gittest.BuildRepo(t, dir, cs)
+	gittest.Git(t, dir, "repack", "-adf", "-q", "--depth=50", "--window=250")
+	g, err := git.New(git.Options{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Rules{Detector: d, Fingerprinter: fp}
+	want := copiesOf(t, m, unprobed{g})
+	if len(want) != 3 {
+		t.Fatalf("the full scan found %d copies, want 3", len(want))
+	}
+	if diff := cmp.Diff(want, copiesOf(t, m, g)); diff != "" {
+		t.Fatalf("probed scan differs (-full +probed):\n%s", diff)
+	}
+}

@@ -120,6 +120,21 @@ func historyCases(t *testing.T, dir string) []string {
 	return gittest.BuildRepo(t, dir, cs)
 }
 
+// traceOf is the trace matcher of one value.
+func traceOf(t *testing.T, value string) *Trace {
+	t.Helper()
+	s := secret.New([]byte(value))
+	tm, err := trace.New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Trace{Secret: s, Matcher: tm, Fingerprinter: fp}
+}
+
 type copyAt struct {
 	Rule, Path, Commit string
 	Line               int
@@ -203,16 +218,8 @@ func TestChangeScanTracesEveryCopy(t *testing.T) {
 		{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "/* was tok_fiftie */"})}},
 		{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "/* was tok_fiftie */", 299: "end"})}},
 	})
-	s := secret.New([]byte("tok_fiftieth0001"))
-	tm, err := trace.New(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Trace{Secret: s, Matcher: tm, Fingerprinter: fp}
+	m := traceOf(t, "tok_fiftieth0001")
+	s, fp := m.Secret, m.Fingerprinter
 	whole := runHistory(t, m, git.Options{Path: dir, WholeVersions: true})
 	changed := runHistory(t, m, git.Options{Path: dir})
 	if d := cmp.Diff(whole, changed); d != "" {

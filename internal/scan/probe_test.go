@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -21,7 +20,6 @@ import (
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/git"
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
-	"github.com/rekeyhq/rekey/internal/trace"
 )
 
 // unprobed hides a source's Prober side: Run then walks it in full.
@@ -66,7 +64,7 @@ var repacks = []struct {
 	{"ref-deltas", func(t *testing.T, dir string) {
 		gittest.Git(t, dir, "-c", "repack.useDeltaBaseOffset=false", "repack", "-adf", "-q", "--depth=50", "--window=50")
 	}},
-	{"loose", func(t *testing.T, dir string) { unpack(t, dir) }},
+	{"loose", func(t *testing.T, dir string) { gittest.Unpack(t, dir) }},
 	{"mixed", func(t *testing.T, dir string) {
 		gittest.Git(t, dir, "repack", "-adf", "-q")
 		keep, _ := filepath.Glob(filepath.Join(dir, ".git/objects/pack/*.pack"))
@@ -74,35 +72,8 @@ var repacks = []struct {
 			{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "tok_newandloose0"})}},
 			{Files: map[string]string{"src/long.c": longFile(map[int]string{151: "\tconst char *key = \"tok_fiftieth0001\";", 3: "main moves on", 100: "tok_newandloose0", 299: "end"})}},
 		})
-		unpack(t, dir, keep...)
+		gittest.Unpack(t, dir, keep...)
 	}},
-}
-
-// unpack turns every pack of dir but those in keep into loose objects.
-func unpack(t *testing.T, dir string, keep ...string) {
-	t.Helper()
-	packs, _ := filepath.Glob(filepath.Join(dir, ".git/objects/pack/*.pack"))
-	for _, p := range packs {
-		if slices.Contains(keep, p) {
-			continue
-		}
-		moved := filepath.Join(t.TempDir(), "moved.pack")
-		if err := os.Rename(p, moved); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Remove(strings.TrimSuffix(p, ".pack") + ".idx"); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(moved)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = gittest.GitInput(dir, f, "unpack-objects", "-q")
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // TestProbedScanFindsWhatFullScanFinds: skipping the blobs the probe
@@ -134,16 +105,7 @@ func TestProbedScanFindsWhatFullScanFinds(t *testing.T) {
 				t.Errorf("the probed scan emitted %d chunks of the full scan's %d: it did not skip", probed.emitted.Load(), full.emitted.Load())
 			}
 
-			s := secret.New([]byte("tok_fiftieth0001"))
-			tm, err := trace.New(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr := &Trace{Secret: s, Matcher: tm, Fingerprinter: fp}
+			tr := traceOf(t, "tok_fiftieth0001")
 			if d := cmp.Diff(copiesOf(t, tr, unprobed{g}), copiesOf(t, tr, g)); d != "" {
 				t.Fatalf("probed trace differs (-full +probed):\n%s", d)
 			}

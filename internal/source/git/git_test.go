@@ -493,28 +493,8 @@ func TestMissingBlob(t *testing.T) {
 // repository holds, so the pack is moved out), so that one file holds id.
 func removeObject(t *testing.T, dir, id string) {
 	t.Helper()
+	gittest.Unpack(t, dir)
 	objects := filepath.Join(dir, ".git", "objects")
-	packs, _ := filepath.Glob(filepath.Join(objects, "pack", "*.pack"))
-	moved := t.TempDir()
-	for _, p := range packs {
-		base := strings.TrimSuffix(p, ".pack")
-		for _, ext := range []string{".pack", ".idx", ".rev"} {
-			if _, err := os.Stat(base + ext); err == nil {
-				if err := os.Rename(base+ext, filepath.Join(moved, filepath.Base(base+ext))); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		f, err := os.Open(filepath.Join(moved, filepath.Base(p)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = gittest.GitInput(dir, f, "unpack-objects", "-q")
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	if err := os.Remove(filepath.Join(objects, id[:2], id[2:])); err != nil {
 		t.Fatal(err)
 	}

@@ -430,3 +430,35 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Unpack turns the packs of the repository at dir, all but those named in
+// keep, into loose objects: what a repository holds between its commits
+// and its next gc. unpack-objects skips objects a pack in the repository
+// holds, so each pack is moved out first.
+func Unpack(t testing.TB, dir string, keep ...string) {
+	t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.pack"))
+	moved := t.TempDir()
+	for _, p := range packs {
+		if slices.Contains(keep, p) {
+			continue
+		}
+		base := strings.TrimSuffix(p, ".pack")
+		for _, ext := range []string{".pack", ".idx", ".rev"} {
+			if _, err := os.Stat(base + ext); err == nil {
+				if err := os.Rename(base+ext, filepath.Join(moved, filepath.Base(base+ext))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		f, err := os.Open(filepath.Join(moved, filepath.Base(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = GitInput(dir, f, "unpack-objects", "-q")
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}

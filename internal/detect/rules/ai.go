@@ -118,6 +118,26 @@ func moreAIRules() []*detect.Rule {
 			Examples:    []string{`tavily_client = TavilyClient(api_key="tvly-dev-` + fake("tvly-1", alnum, 32) + `")`, "TAVILY_API_KEY=tvly-" + fake("tvly-2", alnum, 32)},
 			NoMatch:     []string{`TavilyClient(api_key="tvly-YOUR_API_KEY")`, "TAVILY_API_KEY=tvly-..."},
 		},
+		{
+			ID:          "qdrant-api-key",
+			Provider:    "qdrant",
+			Description: "Qdrant Cloud database API key with granular access control (a JWT, eyJhb…) assigned to a key naming Qdrant",
+			Source:      "https://qdrant.tech/documentation/cloud/authentication/",
+			// Qdrant documents only its granular keys' shape (they start with
+			// eyJhb); "eyj" makes the value self-identifying so this rule, not
+			// the generic jwt one, reports it. Older admin keys have no
+			// documented shape and are left to the generic rules.
+			Keywords: []string{"qdrant", "eyj"},
+			Regex:    keyed(`qdrant[\w.-]{0,12}?api[_.-]?key`, `eyJhb[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}`),
+			Validate: validJWT,
+			Identity: jwtIdentity,
+			Severity: detect.High,
+			Examples: []string{
+				"QDRANT_URL=https://" + uuidLike("qd-1") + ".eu-central-1-0.aws.cloud.qdrant.io\nQDRANT_API_KEY=" + fakeJWT(`{"alg":"HS256","typ":"JWT"}`, `{"access":"m","exp":1767225600}`, "qd-2"),
+				`{"qdrantApiKey": "` + fakeJWT(`{"alg":"HS256","typ":"JWT"}`, `{"access":"r"}`, "qd-3") + `"}`,
+			},
+			NoMatch: []string{"QDRANT_API_KEY=<your-api-key>", "QDRANT_API_KEY=${{ secrets.QDRANT_API_KEY }}"},
+		},
 	}
 }
 

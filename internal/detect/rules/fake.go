@@ -28,6 +28,7 @@ const (
 	b64        = upper + lower + digits + "+/"
 	b64url     = upper + lower + digits + "-_"
 	base32Std  = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	base32Low  = "abcdefghijklmnopqrstuvwxyz234567"
 )
 
 // rng is splitmix64: small, fast and good enough to make example strings.

@@ -118,7 +118,7 @@ func observability2Rules() []*detect.Rule {
 			[]string{"AMPLITUDE_SECRET_KEY=" + fake("amp-1", hexLower, 32)},
 			[]string{"AMPLITUDE_SECRET_KEY=<secret key>", "AMPLITUDE_API_KEY=" + fake("amp-2", alpha, 8)}),
 		keyedRule("statsig-server-secret", "statsig", "Statsig server secret key (secret-) assigned to a key naming Statsig; client keys are public",
-			"https://docs.statsig.com/sdk-keys/api-keys", []string{"statsig"},
+			"https://github.com/statsig-io/python-sdk/blob/main/statsig/statsig_server.py", []string{"statsig"},
 			`statsig[\w.-]*?(?:secret|server[_.-]?key)`, `secret-[A-Za-z0-9]{40,50}`, detect.High,
 			[]string{"STATSIG_SERVER_SECRET=secret-" + fake("stsg-1", alnum, 43)},
 			[]string{"STATSIG_SERVER_SECRET=secret-...", "STATSIG_CLIENT_KEY=client-" + fake("stsg-2", alnum, 43)}),

@@ -427,7 +427,7 @@ var knownPrefix = re(`^(?:gh[pousr]_|github_pat_|gl(?:pat|dt|rt|ptt|cbt|oas|ft|i
 	`pnu_|rdme_|pscale_|r8_|gsk_|xai-|pplx-|lsv2_|AGE-SECRET-KEY-|pk\.eyJ|sk\.eyJ|xkeysib-|xsmtpsib-|shippo_|` +
 	`FLWSECK|EAAA|sq0(?:atp|csp)-|nfp_|rnd_|ntn_|LTAI|ya29\.|1//0|oy2[a-z0-9]{43}$|AKCp|cmVmdGtu|` +
 	`re_[A-Za-z0-9]|ph[xc]_|xa[ap]t-|pdl_(?:live|sdbx)_|xnd_|(?:SB-)?Mid-(?:server|client)-|APP_USR-|EZ[AT]K|pat-(?:na|eu|ap)[0-9]-|` +
-	`pk_[0-9]|tfp_|lin_oauth_|fio-u-|os_v2_|fc-[0-9a-f]|cu_[0-9a-f]|csk-|pcsk_|tgp_v1_|fw_|ser\.|md-)`)
+	`pk_[0-9]|tfp_|lin_oauth_|fio-u-|fc-[0-9a-f]|cu_[0-9a-f]|csk-|pcsk_|fw_|ser\.|md-)`)
 
 // genericValue is the extra check every Generic rule applies on top of the
 // engine's placeholder filter: the value must look like a credential rather

@@ -300,9 +300,5 @@ func saas2Rules() []*detect.Rule {
 			Examples:    []string{"RIOT_API_KEY=RGAPI-" + uuidLike("riot-1")},
 			NoMatch:     []string{"RIOT_API_KEY=RGAPI-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"},
 		},
-		withSource("https://github.com/foursquare/foursquare-places-api-samples/blob/f91e63310d842b81395f8462532ad93d4d2d3df3/places-api/places-api-leaflet-example/js/main.js",
-			withValidate(mixedCase, prefixed("foursquare-api-key", "foursquare", "Foursquare Places API key (fsq3)", "fsq3", `[A-Za-z0-9+/=]{40,60}`, detect.Medium,
-				[]string{"FOURSQUARE_API_KEY=fsq3" + fake("fsq-1", alnum+"+/", 44) + "="},
-				[]string{"FOURSQUARE_API_KEY=fsq3...", "fsq3" + fake("fsq-2", lower, 44)}))),
 	}
 }

@@ -268,9 +268,11 @@ func (w *walker[S]) inflate(k int, out []byte) error {
 	return nil
 }
 
+// grow returns b resized to n, reallocated with a quarter to spare when
+// too small: the next versions of a file are usually a little larger.
 func grow(b []byte, n int) []byte {
 	if cap(b) < n {
-		return make([]byte, n)
+		return make([]byte, n, n+n/4)
 	}
 	return b[:n]
 }

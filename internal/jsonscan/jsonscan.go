@@ -17,6 +17,7 @@ package jsonscan
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"unicode/utf16"
@@ -157,7 +158,13 @@ func (s *Scanner) More() bool {
 // New returns a Scanner reading from r (buffered; the Scanner may read
 // past the end of the document).
 func New(r io.Reader) *Scanner {
-	s := &Scanner{r: bufio.NewReaderSize(r, 64<<10), line: 1, col: 1}
+	size := 64 << 10
+	if br, ok := r.(*bytes.Reader); ok {
+		// A short document in memory needs no 64 KiB buffer: the
+		// decoders run this on every small JSON-looking piece of text.
+		size = max(16, min(size, br.Len()))
+	}
+	s := &Scanner{r: bufio.NewReaderSize(r, size), line: 1, col: 1}
 	if b, err := s.r.Peek(3); err == nil && string(b) == "\xef\xbb\xbf" {
 		_, _ = s.r.Discard(3)
 		s.col += 3

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"github.com/rekeyhq/rekey/internal/source"
 	"github.com/rekeyhq/rekey/internal/source/git"
 	"github.com/rekeyhq/rekey/internal/source/git/gittest"
+	"github.com/rekeyhq/rekey/internal/testutil"
 )
 
 // unprobed hides a source's Prober side: Run then walks it in full.
@@ -255,5 +257,42 @@ func TestProbedScanKeepsContext(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, copiesOf(t, m, g)); diff != "" {
 		t.Fatalf("probed scan differs (-full +probed):\n%s", diff)
+	}
+}
+
+// BenchmarkHistoryScan scans a history with the full rule set, probed
+// (the default) and with every version read through git. Set
+// REKEY_BENCH_REPO to a repository (docs/performance.md uses tmux) to
+// scan it instead of one built from the Go tree.
+func BenchmarkHistoryScan(b *testing.B) {
+	dir := os.Getenv("REKEY_BENCH_REPO")
+	if dir == "" {
+		dir = filepath.Join(b.TempDir(), "repo")
+		gittest.BuildBulk(b, dir, gittest.BulkOptions{Source: filepath.Join(testutil.GoRoot(b), "src"), Commits: 500, Seed: 1})
+	}
+	det, err := rules.Detector()
+	if err != nil {
+		b.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := git.New(git.Options{Path: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &Rules{Detector: det, Fingerprinter: fp}
+	for _, c := range []struct {
+		name string
+		src  source.Source
+	}{{"probed", g}, {"unprobed", unprobed{g}}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), Options{Matcher: m}, []source.Source{c.src}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -64,13 +64,12 @@ var _ source.Prober = (*Source)(nil)
 // probePacks runs probe over every blob of the repository's packs and
 // marks in h which listed blobs need the ordinary walk. It returns false
 // when the packs cannot be used at all, and then nothing is marked.
-func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe) bool {
+func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe, packs []*gitpack.Pack) bool {
 	for _, b := range h.blobs {
 		if len(b.id) != 2*gitpack.HashLen {
 			return false // a SHA-256 repository
 		}
 	}
-	packs := s.packFiles(ctx)
 	if len(packs) == 0 {
 		return false
 	}
@@ -82,18 +81,14 @@ func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe)
 	}
 	var cache windowCache
 	limit := int64(s.opts.Chunking.Size)
-	for _, file := range packs {
-		p, err := gitpack.Open(file)
-		if err != nil {
-			continue // its blobs are not seen: the ordinary walk reads them
-		}
+	for _, p := range packs {
 		want := func(id []byte) bool {
 			var hexID [2 * gitpack.HashLen]byte
 			hex.Encode(hexID[:], id)
 			_, ok := index[string(hexID[:])]
 			return ok
 		}
-		err = gitpack.Walk(ctx, p, gitpack.WalkOptions{MaxSize: limit, Want: want}, func(o *gitpack.Object[probeState]) error {
+		err := gitpack.Walk(ctx, p, gitpack.WalkOptions{MaxSize: limit, Want: want}, func(o *gitpack.Object[probeState]) error {
 			var hexID [2 * gitpack.HashLen]byte
 			hex.Encode(hexID[:], o.ID)
 			i, listed := index[string(hexID[:])]
@@ -126,7 +121,6 @@ func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe)
 			}
 			return nil
 		})
-		p.Close()
 		if err != nil {
 			return false
 		}
@@ -169,7 +163,10 @@ func (s *Source) probeVersion(o *gitpack.Object[probeState], p string, probe sou
 			}
 		}
 	}
-	changed := o.Changed(nil)
+	scratch := scratchPool.Get().(*probeScratch)
+	defer scratchPool.Put(scratch)
+	scratch.changed = o.Changed(scratch.changed)
+	changed := scratch.changed
 	st.keys = base.State.keys
 	if !st.keys {
 		for _, c := range changed {
@@ -180,7 +177,8 @@ func (s *Source) probeVersion(o *gitpack.Object[probeState], p string, probe sou
 			}
 		}
 	}
-	for _, w := range windows(o.Data, changed, st.keys) {
+	scratch.windows = windows(o.Data, changed, st.keys, scratch.windows[:0])
+	for _, w := range scratch.windows {
 		data := o.Data[w[0]:w[1]]
 		key := cache.key(ext, data)
 		if cache.has(key) {
@@ -204,6 +202,11 @@ func (s *Source) probeVersion(o *gitpack.Object[probeState], p string, probe sou
 	return len(st.hits) > 0
 }
 
+// probeScratch holds one visit's ranges, reused across visits.
+type probeScratch struct{ changed, windows [][2]int }
+
+var scratchPool = sync.Pool{New: func() any { return new(probeScratch) }}
+
 func offsetsIn(found []int, at int, out []int) []int {
 	for _, f := range found {
 		out = append(out, at+f)
@@ -224,7 +227,7 @@ func mayHoldKeys(b []byte) bool {
 // probe: each widened to whole lines and ContextLines more on each side,
 // overlapping ones merged; when data may hold key blocks, as the ordinary
 // walk's regions do, widened to every block a change touches.
-func windows(data []byte, changed [][2]int, keys bool) [][2]int {
+func windows(data []byte, changed [][2]int, keys bool, out [][2]int) [][2]int {
 	if keys {
 		_, starts := lineHashes(data)
 		spans := make([]span, 0, len(changed))
@@ -236,13 +239,11 @@ func windows(data []byte, changed [][2]int, keys bool) [][2]int {
 			}
 			spans = append(spans, span{lo, hi})
 		}
-		var out [][2]int
 		for _, r := range regions(data, starts, spans) {
 			out = append(out, [2]int{starts[r.lo], starts[r.hi]})
 		}
 		return out
 	}
-	var out [][2]int
 	for _, c := range changed {
 		last := c[0]
 		if c[1] > c[0] {
@@ -354,6 +355,19 @@ func (c *windowCache) add(k uint64) {
 	}
 	s.set[k] = struct{}{}
 	s.mu.Unlock()
+}
+
+// openPacks opens the packs of the repository's object store and of its
+// alternates. A pack that cannot be read is left out: its blobs are then
+// not seen, and the ordinary walk reads them.
+func (s *Source) openPacks(ctx context.Context) []*gitpack.Pack {
+	var out []*gitpack.Pack
+	for _, f := range s.packFiles(ctx) {
+		if p, err := gitpack.Open(f); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // packFiles lists the packs of the repository's object store and of its

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rekeyhq/rekey/internal/gitpack"
 	"github.com/rekeyhq/rekey/internal/source"
 )
 
@@ -36,6 +37,25 @@ func (s *Source) Walk(ctx context.Context, emit func(source.Chunk) error) error 
 func (s *Source) walk(ctx context.Context, probe source.Probe, emit func(source.Chunk) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The packs are opened (their indexes and object headers read) while
+	// git lists the history.
+	probing := probe != nil && !s.opts.WholeVersions
+	var packs []*gitpack.Pack
+	opened := make(chan struct{})
+	if probing {
+		go func() {
+			defer close(opened)
+			packs = s.openPacks(ctx)
+		}()
+	} else {
+		close(opened)
+	}
+	defer func() {
+		<-opened
+		for _, p := range packs {
+			p.Close()
+		}
+	}()
 	h := newHistory()
 	// A damaged repository may fail any of these part way: what was
 	// listed is scanned all the same, and the failure reported at the end.
@@ -51,7 +71,8 @@ func (s *Source) walk(ctx context.Context, probe source.Probe, emit func(source.
 	// Only the blobs and their occurrences are needed from here on.
 	h.seen, h.paths, h.head = nil, nil, nil
 	todo := h.blobs
-	if probe != nil && !s.opts.WholeVersions && s.probePacks(ctx, h, probe) {
+	<-opened
+	if probing && s.probePacks(ctx, h, probe, packs) {
 		todo = nil
 		for _, b := range h.blobs {
 			if b.need != needNone {

@@ -265,6 +265,18 @@ func (w *walker[S]) inflate(k int, out []byte) error {
 	if _, err := io.ReadFull(w.zr, out); err != nil {
 		return fmt.Errorf("inflating: %w", err)
 	}
+	// Reading to the end is what checks the stream's checksum, and that
+	// it is no longer than the header said (a damaged size would
+	// otherwise give a truncated object without an error). Object ids are
+	// not recomputed: hashing every rebuilt version would cost more than
+	// the rest of the walk.
+	var one [1]byte
+	if n, err := w.zr.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("the object is longer than its header says")
+		}
+		return fmt.Errorf("inflating: %w", err)
+	}
 	return nil
 }
 

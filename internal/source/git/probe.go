@@ -169,13 +169,21 @@ func (s *Source) probeVersion(o *gitpack.Object[probeState], p string, probe sou
 	changed := scratch.changed
 	st.keys = base.State.keys
 	if !st.keys {
+		// A marker cut by a change is within 32 bytes of it (markers are
+		// shorter); nearby changes are searched as one span.
+		lo, hi := -1, -1
 		for _, c := range changed {
-			// A marker cut by a change is in the widened range.
-			if mayHoldKeys(o.Data[max(0, c[0]-32):min(len(o.Data), c[1]+32)]) {
-				st.keys = true
+			a, b := max(0, c[0]-32), min(len(o.Data), c[1]+32)
+			if a <= hi {
+				hi = max(hi, b)
+				continue
+			}
+			if hi > lo && mayHoldKeys(o.Data[lo:hi]) {
 				break
 			}
+			lo, hi = a, b
 		}
+		st.keys = hi > lo && mayHoldKeys(o.Data[lo:hi])
 	}
 	scratch.windows = windows(o.Data, changed, st.keys, scratch.windows[:0])
 	for _, w := range scratch.windows {

@@ -174,3 +174,76 @@ func TestWalkOfDamagedPack(t *testing.T) {
 		}
 	}
 }
+
+// Changed names what a delta inserted and where copies from distant
+// places of the base meet: a copy that starts or ends the object away
+// from the base's own start or end counts as a join too.
+func TestChanged(t *testing.T) {
+	base := &Object[struct{}]{Data: []byte("0123456789abcdefghij")} // 20 bytes
+	cases := []struct {
+		name   string
+		copies []Copy
+		size   int
+		want   [][2]int
+	}{
+		{"unchanged", []Copy{{0, 0, 20}}, 20, nil},
+		{"an insert in the middle", []Copy{{0, 0, 10}, {10, 13, 10}}, 23, [][2]int{{10, 13}}},
+		{"a cut: two copies meet", []Copy{{0, 0, 5}, {15, 5, 5}}, 10, [][2]int{{5, 5}}},
+		{"split copies that continue", []Copy{{0, 0, 8}, {8, 8, 12}}, 20, nil},
+		{"starts from the middle of the base", []Copy{{5, 0, 15}}, 15, [][2]int{{0, 0}}},
+		{"ends before the end of the base", []Copy{{0, 0, 15}}, 15, [][2]int{{15, 15}}},
+		{"appended", []Copy{{0, 0, 20}}, 25, [][2]int{{20, 25}}},
+		{"all inserted", nil, 7, [][2]int{{0, 7}}},
+	}
+	for _, c := range cases {
+		o := &Object[struct{}]{Data: make([]byte, c.size), Base: base, Copies: c.copies}
+		got := o.Changed(nil)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) && !(len(got) == 0 && len(c.want) == 0) {
+			t.Errorf("%s: Changed = %v, want %v", c.name, got, c.want)
+		}
+	}
+	whole := &Object[struct{}]{Data: []byte("abc")}
+	if got := whole.Changed(nil); fmt.Sprint(got) != "[[0 3]]" {
+		t.Errorf("an object stored whole: Changed = %v", got)
+	}
+}
+
+// With Want, the walk visits the wanted blobs and the objects they are
+// stored against, and nothing else.
+func TestWalkWant(t *testing.T) {
+	dir := packedRepo(t)
+	p, err := Open(onlyPack(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// The deepest delta: wanting it alone visits exactly its chain.
+	deepest, depth := -1, 0
+	for k := range p.Len() {
+		d := 0
+		for b := p.base[k]; b >= 0; b = p.base[b] {
+			d++
+		}
+		if d > depth {
+			deepest, depth = k, d
+		}
+	}
+	if depth < 3 {
+		t.Fatalf("deepest chain %d: the test needs deltas of deltas", depth)
+	}
+	want := string(p.ID(deepest))
+	var mu sync.Mutex
+	var visited []string
+	err = Walk(context.Background(), p, WalkOptions{Want: func(id []byte) bool { return string(id) == want }}, func(o *Object[struct{}]) error {
+		mu.Lock()
+		defer mu.Unlock()
+		visited = append(visited, string(o.ID))
+		return o.Err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(visited) != depth+1 || visited[len(visited)-1] != want {
+		t.Errorf("visited %d objects ending with %x, want the chain of %d ending with %x", len(visited), visited[len(visited)-1], depth+1, want)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/source"
@@ -212,51 +210,6 @@ func TestProbedScanOnRandomHistories(t *testing.T) {
 			}
 			t.Logf("%d copies", len(want))
 		})
-	}
-}
-
-// TestProbedScanKeepsContext: a value changed under an unchanged keyword
-// line (a rule that matches across lines) is found by the probe through
-// the context lines around each change, so every version is kept.
-func TestProbedScanKeepsContext(t *testing.T) {
-	d, err := detect.New([]*detect.Rule{{
-		ID: "kw", Provider: "test", Keywords: []string{"secret_key"}, Severity: detect.High, Window: 256,
-		Regex: regexp.MustCompile(`secret_key = \(\n\s*"([a-z0-9]{16})"`),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cs []gittest.Commit
-	for v := range 12 {
-		// The first versions hold a value, the later ones (which git
-		// stores whole, the others as deltas against them) do not, so
-		// no found copy passes down through the deltas.
-		value := fmt.Sprintf("    \"v%015d\"", v)
-		if v >= 3 {
-			value = "    \"NOT A VALUE\""
-		}
-		edit := map[int]string{100: "secret_key = (", 101: value, 102: ")"}
-		edit[(v*31)%90] = fmt.Sprintf("# edited in version %d", v)
-		cs = append(cs, gittest.Commit{Files: map[string]string{"settings.py": longFile(edit)}})
-	}
-	dir := t.TempDir()
-	gittest.BuildRepo(t, dir, cs)
-	gittest.Git(t, dir, "repack", "-adf", "-q", "--depth=50", "--window=250")
-	g, err := git.New(git.Options{Path: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Rules{Detector: d, Fingerprinter: fp}
-	want := copiesOf(t, m, unprobed{g})
-	if len(want) != 3 {
-		t.Fatalf("the full scan found %d copies, want 3", len(want))
-	}
-	if diff := cmp.Diff(want, copiesOf(t, m, g)); diff != "" {
-		t.Fatalf("probed scan differs (-full +probed):\n%s", diff)
 	}
 }
 

@@ -3,6 +3,7 @@ package gitpack
 import (
 	"context"
 	"crypto/sha1"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -245,5 +246,40 @@ func TestWalkWant(t *testing.T) {
 	}
 	if len(visited) != depth+1 || visited[len(visited)-1] != want {
 		t.Errorf("visited %d objects ending with %x, want the chain of %d ending with %x", len(visited), visited[len(visited)-1], depth+1, want)
+	}
+}
+
+// A chain that would hold more than MaxHeld is not rebuilt past that
+// point: its objects come with ErrTooLarge, and the rest still rebuild.
+func TestWalkMaxHeld(t *testing.T) {
+	dir := packedRepo(t)
+	p, err := Open(onlyPack(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var mu sync.Mutex
+	ok, tooLarge := 0, 0
+	err = Walk(context.Background(), p, WalkOptions{MaxHeld: 24 << 10}, func(o *Object[struct{}]) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(o.Err, ErrTooLarge):
+			tooLarge++
+		case o.Err != nil:
+			return o.Err
+		default:
+			if id := blobID(o.Data); string(id[:]) != string(o.ID) {
+				return fmt.Errorf("object %x rebuilt as %x", o.ID, id)
+			}
+			ok++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok == 0 || tooLarge == 0 {
+		t.Errorf("%d rebuilt, %d over the bound: want some of each", ok, tooLarge)
 	}
 }

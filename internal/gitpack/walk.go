@@ -45,13 +45,20 @@ type WalkOptions struct {
 	// MaxSize is the largest object rebuilt (0: no limit); a larger one,
 	// and everything stored against it, is visited with ErrTooLarge.
 	MaxSize int64
+	// MaxHeld bounds the bytes one worker holds for the chain it is
+	// rebuilding (each version's base stays in memory while the versions
+	// stored against it are rebuilt): an object that would take the chain
+	// past it is visited with ErrTooLarge, as are those stored against
+	// it. 0 means 256 MiB.
+	MaxHeld int64
 	// Want, when set, limits the walk to the objects it accepts and those
 	// they are stored against (which are rebuilt and visited too, since a
 	// wanted object holds what it copies from them).
 	Want func(id []byte) bool
 }
 
-// ErrTooLarge is the Err of an object over WalkOptions.MaxSize.
+// ErrTooLarge is the Err of an object over WalkOptions.MaxSize, or whose
+// chain of bases would hold more than WalkOptions.MaxHeld.
 var ErrTooLarge = errors.New("object larger than the size limit")
 
 // ErrBaseMissing is the Err of a delta whose base is not in its pack.
@@ -142,6 +149,7 @@ func Walk[S any](ctx context.Context, p *Pack, opts WalkOptions, visit func(*Obj
 					errOnce.Do(func() { walkErr = err; cancel() })
 					return
 				}
+				w.shrink()
 			}
 		}()
 	}
@@ -173,6 +181,32 @@ type level[S any] struct {
 	copies []Copy
 }
 
+// held is what the levels above depth d keep: the bases of the object
+// being rebuilt at d.
+func (w *walker[S]) held(d int) int64 {
+	var n int64
+	for _, lv := range w.levels[:d] {
+		n += int64(cap(lv.buf))
+	}
+	return n
+}
+
+// shrink lets go, between trees, of the buffers a large file grew, so
+// one large tree does not keep its memory for the rest of the walk.
+func (w *walker[S]) shrink() {
+	for _, lv := range w.levels {
+		if cap(lv.buf) > 1<<20 {
+			lv.buf = nil
+		}
+	}
+	if cap(w.delta) > 1<<20 {
+		w.delta = nil
+	}
+	if cap(w.packed) > 1<<20 {
+		w.packed = nil
+	}
+}
+
 func (w *walker[S]) level(d int) *level[S] {
 	for len(w.levels) <= d {
 		w.levels = append(w.levels, &level[S]{})
@@ -199,7 +233,7 @@ func (w *walker[S]) node(k, depth int, parent *Object[S]) error {
 			obj.Err = ErrTooLarge
 			break
 		}
-		lv.buf = grow(lv.buf, int(size))
+		lv.buf = w.grow(lv, depth, int(size))
 		if err := w.inflate(k, lv.buf); err != nil {
 			obj.Err = err
 			break
@@ -216,11 +250,11 @@ func (w *walker[S]) node(k, depth int, parent *Object[S]) error {
 			obj.Err = err
 			break
 		}
-		if w.opts.MaxSize > 0 && int64(size) > w.opts.MaxSize {
+		if w.opts.MaxSize > 0 && int64(size) > w.opts.MaxSize || w.held(depth)+int64(size) > w.maxHeld() {
 			obj.Err = ErrTooLarge
 			break
 		}
-		lv.buf = grow(lv.buf, size)
+		lv.buf = w.grow(lv, depth, size)
 		if lv.copies, err = apply(parent.Data, w.delta, lv.buf, lv.copies[:0]); err != nil {
 			obj.Err = err
 			break
@@ -278,6 +312,24 @@ func (w *walker[S]) inflate(k int, out []byte) error {
 		return fmt.Errorf("inflating: %w", err)
 	}
 	return nil
+}
+
+func (w *walker[S]) maxHeld() int64 {
+	if w.opts.MaxHeld > 0 {
+		return w.opts.MaxHeld
+	}
+	return 256 << 20
+}
+
+// grow resizes a level's buffer to n bytes; when it must be reallocated,
+// the room it keeps to spare stays within what the chain may hold.
+func (w *walker[S]) grow(lv *level[S], depth, n int) []byte {
+	if cap(lv.buf) >= n {
+		return lv.buf[:n]
+	}
+	lv.buf = nil
+	spare := min(n/4, int(max(0, w.maxHeld()-w.held(depth)-int64(n))))
+	return make([]byte, n, n+spare)
 }
 
 // grow returns b resized to n, reallocated with a quarter to spare when

@@ -44,6 +44,12 @@ import (
 // alternates that are not packs) are simply not seen, and the ordinary
 // walk reads them.
 
+// maxHeld bounds what each worker of the pack walk keeps of a delta
+// chain (gitpack.WalkOptions.MaxHeld): long chains of large files past it
+// are read by the ordinary walk instead, so memory stays near the scan's
+// own whatever the repository.
+const maxHeld = 64 << 20
+
 // probeState is what a probed version tells the versions stored against
 // it.
 type probeState struct {
@@ -88,7 +94,7 @@ func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe,
 			_, ok := index[string(hexID[:])]
 			return ok
 		}
-		err := gitpack.Walk(ctx, p, gitpack.WalkOptions{MaxSize: limit, Want: want}, func(o *gitpack.Object[probeState]) error {
+		err := gitpack.Walk(ctx, p, gitpack.WalkOptions{MaxSize: limit, MaxHeld: maxHeld, Want: want}, func(o *gitpack.Object[probeState]) error {
 			var hexID [2 * gitpack.HashLen]byte
 			hex.Encode(hexID[:], o.ID)
 			i, listed := index[string(hexID[:])]

@@ -12,6 +12,12 @@
 // the two blobs, with context and whole key blocks); first versions, HEAD's
 // versions and structured files are scanned whole (see history.base).
 //
+// A probed walk (WalkProbed, probe.go) first reads the repository's packs
+// directly (internal/gitpack) and runs the caller's probe on what each
+// version adds to the version its pack stores it against; only the blobs
+// where the probe finds something, and those no pack gives, are then read
+// and emitted as above.
+//
 // Paths in emitted locations are relative to the repository's top level,
 // slash separated (Root says where that is); Commit is the full id of the
 // commit that introduced the blob at that path.

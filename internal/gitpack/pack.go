@@ -57,15 +57,17 @@ const (
 // numbered in the order they sit in the pack (offset order).
 type Pack struct {
 	path string
-	f    *os.File
-	ids  []byte  // HashLen bytes per object, in index (id) order
-	pos  []int32 // index order → pack order
-	off  []int64 // pack order → offset; off[n] is where the trailer starts
-	idOf []int32 // pack order → index order
-	kind []Kind  // pack order: the stored type (deltas as OfsDelta/RefDelta)
-	data []int64 // pack order: offset of the zlib stream (after the header)
-	size []int64 // pack order: the inflated size (of the delta, for deltas)
-	base []int32 // pack order: the base's pack order number, noBase or missingBase
+	r    io.ReaderAt
+	c    io.Closer // nil for a pack in memory
+	len  int64     // of the pack file
+	ids  []byte    // HashLen bytes per object, in index (id) order
+	pos  []int32   // index order → pack order
+	off  []int64   // pack order → offset; off[n] is where the trailer starts
+	idOf []int32   // pack order → index order
+	kind []Kind    // pack order: the stored type (deltas as OfsDelta/RefDelta)
+	data []int64   // pack order: offset of the zlib stream (after the header)
+	size []int64   // pack order: the inflated size (of the delta, for deltas)
+	base []int32   // pack order: the base's pack order number, noBase or missingBase
 }
 
 // Open reads the index of the pack at path (….pack, with ….idx beside it)
@@ -76,24 +78,44 @@ func Open(path string) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pack{path: path}
-	if err := p.readIndex(idx); err != nil {
-		return nil, fmt.Errorf("%s: %w", idxPath, err)
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	p.f = f
-	if err := p.readHeaders(); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
+	}
+	p, err := read(path, idx, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.c = f
+	return p, nil
+}
+
+// read reads a pack of size bytes from r with its index idx; name says
+// which in errors.
+func read(name string, idx []byte, r io.ReaderAt, size int64) (*Pack, error) {
+	p := &Pack{path: name, r: r, len: size}
+	if err := p.readIndex(idx); err != nil {
+		return nil, fmt.Errorf("%s (index): %w", name, err)
+	}
+	if err := p.readHeaders(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return p, nil
 }
 
 // Close closes the pack file.
-func (p *Pack) Close() error { return p.f.Close() }
+func (p *Pack) Close() error {
+	if p.c == nil {
+		return nil
+	}
+	return p.c.Close()
+}
 
 // Len is the number of objects in the pack.
 func (p *Pack) Len() int { return len(p.kind) }
@@ -159,14 +181,10 @@ func (p *Pack) readIndex(b []byte) error {
 // readHeaders reads the pack once from start to end, taking each object's
 // type, size and base from the header at its offset.
 func (p *Pack) readHeaders() error {
-	st, err := p.f.Stat()
-	if err != nil {
-		return err
-	}
 	n := len(p.idOf)
-	end := st.Size() - HashLen
+	end := p.len - HashLen
 	p.off[n] = end
-	r := bufio.NewReaderSize(p.f, 1<<20)
+	r := bufio.NewReaderSize(io.NewSectionReader(p.r, 0, p.len), int(min(1<<20, max(16, p.len))))
 	var head [12]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return fmt.Errorf("reading the header: %w", err)

@@ -229,7 +229,11 @@ func (w *walker[S]) node(k, depth int, parent *Object[S]) error {
 		obj.Err = fmt.Errorf("its delta base %x: %w", parent.ID, parent.Err)
 	case parent == nil:
 		size := w.p.size[k]
-		if w.opts.MaxSize > 0 && size > w.opts.MaxSize {
+		if err := w.p.plausible(k); err != nil {
+			obj.Err = err
+			break
+		}
+		if w.opts.MaxSize > 0 && size > w.opts.MaxSize || size > w.maxHeld() {
 			obj.Err = ErrTooLarge
 			break
 		}
@@ -240,6 +244,10 @@ func (w *walker[S]) node(k, depth int, parent *Object[S]) error {
 		}
 		obj.Data = lv.buf
 	default:
+		if err := w.p.plausible(k); err != nil {
+			obj.Err = err
+			break
+		}
 		w.delta = grow(w.delta, int(w.p.size[k]))
 		if err := w.inflate(k, w.delta); err != nil {
 			obj.Err = err
@@ -278,12 +286,27 @@ func (w *walker[S]) node(k, depth int, parent *Object[S]) error {
 	return nil
 }
 
+// maxRatio bounds how much deflate can expand: 258 bytes from 2 bits,
+// ~1032:1 (RFC 1951), with room for the stream's header.
+const maxRatio = 1032
+
+// plausible refuses a header size no zlib stream of the object's stored
+// length can hold, before a buffer of that size is made: a damaged or
+// crafted pack must not make the walk allocate what it says.
+func (p *Pack) plausible(k int) error {
+	stored := p.off[k+1] - p.data[k]
+	if p.size[k] < 0 || p.size[k] > stored*maxRatio+64 {
+		return fmt.Errorf("its header says %d bytes, its %d stored bytes cannot hold them", p.size[k], stored)
+	}
+	return nil
+}
+
 // inflate reads object k's zlib stream into out, which has the size its
 // header gives.
 func (w *walker[S]) inflate(k int, out []byte) error {
 	start, end := w.p.data[k], w.p.off[k+1]
 	w.packed = grow(w.packed, int(end-start))
-	if _, err := w.p.f.ReadAt(w.packed, start); err != nil {
+	if _, err := w.p.r.ReadAt(w.packed, start); err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
 	w.br.Reset(w.packed)

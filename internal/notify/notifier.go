@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,10 +22,12 @@ import (
 
 // Options tune a Notifier; zero values are the defaults.
 type Options struct {
-	// Queue bounds the notifications waiting to be sent (256); past it
-	// Notify drops.
+	// Queue bounds the notifications waiting to be sent to the targets
+	// one worker serves (256); past it Notify drops.
 	Queue int
-	// Workers is how many deliveries run at once (2).
+	// Workers is how many deliveries run at once (2). Each target is
+	// served by one worker, so its events arrive in the order they were
+	// notified (a step's failure before the run's end).
 	Workers int
 	// Attempts bounds the tries of one delivery (5); Timeout bounds each
 	// (10 s). Backoff is the wait before the second try (1 s), doubled
@@ -76,11 +79,11 @@ type Stats struct {
 // Notifier drops everything silently: a server without notify: targets
 // needs no checks at each call.
 type Notifier struct {
-	o     Options
-	queue chan delivery
-	ctx   context.Context // ends deliveries in flight when Close gives up waiting
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
+	o      Options
+	queues []chan delivery // one per worker; a target always goes to the same one
+	ctx    context.Context // ends deliveries in flight when Close gives up waiting
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.RWMutex // closed vs. sends on queue
 	closed bool
@@ -99,10 +102,12 @@ type delivery struct {
 func New(o Options) *Notifier {
 	o = o.withDefaults()
 	ctx, stop := context.WithCancel(context.Background())
-	n := &Notifier{o: o, queue: make(chan delivery, o.Queue), ctx: ctx, stop: stop}
+	n := &Notifier{o: o, ctx: ctx, stop: stop}
 	for range o.Workers {
+		q := make(chan delivery, o.Queue)
+		n.queues = append(n.queues, q)
 		n.wg.Add(1)
-		go n.work()
+		go n.work(q)
 	}
 	return n
 }
@@ -133,11 +138,12 @@ func (n *Notifier) Notify(to []Target, ev Event, m *secret.Masker) {
 			n.warn(fmt.Sprintf("notify %s %s: %s %s dropped: the notifier is closed", t.Type, t.Ref, ev.Kind, ev.Incident))
 			continue
 		}
+		q := n.queueOf(t)
 		select {
-		case n.queue <- delivery{t: t, ev: ev, body: b, id: id}:
+		case q <- delivery{t: t, ev: ev, body: b, id: id}:
 		default:
 			n.dropped.Add(1)
-			n.warn(fmt.Sprintf("notify %s %s: %s %s dropped: %d notifications already wait", t.Type, t.Ref, ev.Kind, ev.Incident, cap(n.queue)))
+			n.warn(fmt.Sprintf("notify %s %s: %s %s dropped: %d notifications already wait", t.Type, t.Ref, ev.Kind, ev.Incident, cap(q)))
 		}
 	}
 }
@@ -160,7 +166,9 @@ func (n *Notifier) Close(ctx context.Context) error {
 	n.mu.Lock()
 	if !n.closed {
 		n.closed = true
-		close(n.queue)
+		for _, q := range n.queues {
+			close(q)
+		}
 	}
 	n.mu.Unlock()
 	done := make(chan struct{})
@@ -182,9 +190,18 @@ func (n *Notifier) warn(line string) {
 	}
 }
 
-func (n *Notifier) work() {
+// queueOf is the queue of the worker that serves t.
+func (n *Notifier) queueOf(t Target) chan delivery {
+	h := fnv.New32a()
+	h.Write([]byte(t.Type))
+	h.Write([]byte{0})
+	h.Write([]byte(t.Ref))
+	return n.queues[h.Sum32()%uint32(len(n.queues))]
+}
+
+func (n *Notifier) work(queue chan delivery) {
 	defer n.wg.Done()
-	for d := range n.queue {
+	for d := range queue {
 		if n.ctx.Err() != nil {
 			n.dropped.Add(1)
 			continue

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -404,5 +405,33 @@ func TestNilNotifier(t *testing.T) {
 	n.Notify([]Target{{Type: "slack"}}, event, nil)
 	if n.Stats() != (Stats{}) || n.Close(context.Background()) != nil {
 		t.Error("nil notifier")
+	}
+}
+
+// One target's events arrive in the order they were notified, even when
+// the first needs a retry and other workers are free: a run's end must
+// not overtake the failure of its step.
+func TestOneTargetsEventsStayInOrder(t *testing.T) {
+	r := newReceiver(t, http.StatusServiceUnavailable, http.StatusOK)
+	n, _ := quick(t, Options{Workers: 4})
+	tg := r.target(t, inventory.NotifyWebhook)
+	for i := range 8 {
+		ev := event
+		ev.Step = fmt.Sprintf("s%d", i)
+		n.Notify([]Target{tg}, ev, nil)
+	}
+	drain(t, n)
+	var order []string
+	for _, req := range r.requests() {
+		var ev Event
+		if err := json.Unmarshal(req.body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if len(order) == 0 || order[len(order)-1] != ev.Step {
+			order = append(order, ev.Step)
+		}
+	}
+	if got := strings.Join(order, ","); got != "s0,s1,s2,s3,s4,s5,s6,s7" {
+		t.Errorf("delivered in the order %s", got)
 	}
 }

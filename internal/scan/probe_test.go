@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rekeyhq/rekey/internal/detect"
 	"github.com/rekeyhq/rekey/internal/detect/rules"
 	"github.com/rekeyhq/rekey/internal/secret"
 	"github.com/rekeyhq/rekey/internal/source"
@@ -247,5 +249,73 @@ func BenchmarkHistoryScan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestProbedScanOnHandMadeDeltas stores old versions as deltas against
+// the newest (as git does) with the smallest instructions, which git's
+// own delta search may or may not choose: a value changed under an
+// unchanged keyword line (found through the context lines), a token
+// formed where two copies meet (a cut, nothing inserted), and keys whose
+// middle line is all that differs from a version that holds no valid key
+// (found through the whole block around the change). The probed
+// scan must report what the full walk reports, and it must find each.
+func TestProbedScanOnHandMadeDeltas(t *testing.T) {
+	d, err := detect.New([]*detect.Rule{
+		{ID: "tok", Provider: "test", Keywords: []string{"tok_"}, Severity: detect.High,
+			Regex: regexp.MustCompile(`\b(tok_[a-z0-9]{12})\b`)},
+		{ID: "pem", Provider: "test", Keywords: []string{"-----begin"}, Severity: detect.High, Window: 8192,
+			Regex: regexp.MustCompile(`(-----BEGIN PRIVATE KEY-----\n(?:[A-Za-z0-9+/=]+\n)+-----END PRIVATE KEY-----)`)},
+		{ID: "kw", Provider: "test", Keywords: []string{"secret_key"}, Severity: detect.High, Window: 256,
+			Regex: regexp.MustCompile(`secret_key = \(\n\s*"([a-z0-9]{16})"`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := secret.NewFingerprinter([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := func(v string) string {
+		return longFile(map[int]string{99: "secret_key = (", 100: "    \"" + v + "\"", 101: ")"})
+	}
+	joined := func(mid string) string { return longFile(map[int]string{150: "x = tok_abcdef" + mid + "ghijkl;"}) }
+	key := func(middle string) string { return "# service key\n" + pemBlock(middle) + "\n# end\n" }
+	versions := []map[string]string{
+		{"settings.py": value("a000000000000001"), "split.c": joined("-CUT-"), "key.txt": key("AAAAfirstmiddleline000")},
+		{"settings.py": value("a000000000000002"), "split.c": joined(""), "key.txt": key("BBBBsecondmiddleline00")},
+		{"settings.py": value("a000000000000003"), "split.c": joined("-CUT-AGAIN-"), "key.txt": key("CCCCthirdmiddleline000")},
+		{"settings.py": value("NOT A VALUE"), "split.c": joined("-NO-"), "key.txt": key("** no longer a key **")},
+	}
+	var cs []gittest.Commit
+	for _, v := range versions {
+		cs = append(cs, gittest.Commit{Files: v})
+	}
+	dir := t.TempDir()
+	ids := gittest.BuildRepo(t, dir, cs)
+	deltas := map[string]gittest.Delta{}
+	newest := ids[len(ids)-1]
+	for _, p := range []string{"settings.py", "split.c", "key.txt"} {
+		base := gittest.BlobAt(t, dir, newest, p)
+		for _, c := range ids[:len(ids)-1] {
+			deltas[gittest.BlobAt(t, dir, c, p)] = gittest.Delta{Base: base}
+		}
+	}
+	gittest.WritePack(t, dir, deltas)
+	g, err := git.New(git.Options{Path: dir, OnError: func(e *source.FileError) { t.Error(e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Rules{Detector: d, Fingerprinter: fp}
+	want := copiesOf(t, m, unprobed{g})
+	rules := map[string]int{}
+	for _, c := range want {
+		rules[c.Rule]++
+	}
+	if rules["kw"] != 3 || rules["tok"] != 1 || rules["pem"] != 3 {
+		t.Fatalf("the full walk found %v, want kw 3, tok 1, pem 3: %v", rules, want)
+	}
+	if diff := cmp.Diff(want, copiesOf(t, m, g)); diff != "" {
+		t.Fatalf("probed scan differs (-full +probed):\n%s", diff)
 	}
 }

@@ -197,10 +197,7 @@ func TestVaultEmergencyRevokesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaked, accessor := created.Auth.ClientToken, created.Auth.Accessor
-	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := vaultProvider(t, s)
 	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", accessor, leaked, plan.Emergency)
 	w.order("issue:sys/orders", "deliver:api", "verify:api")
 	if rev := w.plan.Step("revoke:sys/orders"); rev == nil || rev.Key != accessor || !slicesHas(rev.Needs, "issue:sys/orders") || slicesHas(rev.Needs, "verify:api") {
@@ -237,21 +234,14 @@ func (w *tokenWorld) leaseExpiresInAnHour() {
 func TestResumedTokenLeaseKeepsItsExpiry(t *testing.T) {
 	s := vaulttest.New()
 	t.Cleanup(s.Close)
-	root := s.Client(s.RootToken())
-	created, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "orders", "ttl": "1h"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", created.Auth.Accessor, created.Auth.ClientToken, plan.Emergency)
+	leaked, accessor := ordersToken(t, s)
+	p := vaultProvider(t, s)
+	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", accessor, leaked, plan.Emergency)
 	crashAt(t, w.deps, w.inc.ID, func(id, phase string) bool { return id == "issue:sys/orders" && phase == "sealed" })
 	if ls, err := w.st.Leases(context.Background(), store.LeaseFilter{IncidentID: w.inc.ID}); err != nil || len(ls) != 0 {
 		t.Fatalf("leases before the resume %+v %v: want none yet", ls, err)
 	}
-	w.runReplacing(created.Auth.ClientToken)
+	w.runReplacing(leaked)
 	w.leaseExpiresInAnHour()
 }
 
@@ -263,21 +253,14 @@ func TestVaultRevokePrefixAfterApproval(t *testing.T) {
 	s := vaulttest.New()
 	t.Cleanup(s.Close)
 	root := s.Client(s.RootToken())
-	created, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "orders", "ttl": "1h"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaked, accessor := created.Auth.ClientToken, created.Auth.Accessor
+	leaked, accessor := ordersToken(t, s)
 	orphan, err := root.Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "attacker", "ttl": "1h"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	theirs, _ := s.IssueLease(orphan.Auth.ClientToken, "database/creds/orders", time.Hour)
 	beside, _ := s.IssueLease(orphan.Auth.ClientToken, "database/creds/reports", time.Hour)
-	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := vaultProvider(t, s)
 	w := newTokenWorld(t, "vault", s.URL, s.RootToken(), p, "orders", accessor, leaked, plan.Emergency, ", revoke_prefix: database/creds/orders")
 	step := "revoke-related:sys/prefix/database/creds/orders"
 	w.order("revoke:sys/orders", step)
@@ -366,4 +349,25 @@ func gitlabIs(t *testing.T, base, token, user string) bool {
 		t.Log(err)
 	}
 	return err == nil && got == user
+}
+
+// vaultProvider is the Vault provider of system "sys" on s, as its root.
+func vaultProvider(t *testing.T, s *vaulttest.Server) provider.Provider {
+	t.Helper()
+	p, err := vault.New(context.Background(), provider.Config{System: "sys", Endpoint: s.URL, Admin: secret.FromString(s.RootToken())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ordersToken makes the orphan token "orders" (1 h) on s and returns it
+// and its accessor.
+func ordersToken(t *testing.T, s *vaulttest.Server) (token, accessor string) {
+	t.Helper()
+	created, err := s.Client(s.RootToken()).Logical().Write("auth/token/create-orphan", map[string]any{"display_name": "orders", "ttl": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created.Auth.ClientToken, created.Auth.Accessor
 }

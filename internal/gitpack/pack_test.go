@@ -55,6 +55,18 @@ func packedRepo(t testing.TB) string {
 	return dir
 }
 
+// openPacked opens the pack of a packedRepo, closed when t ends.
+func openPacked(t *testing.T) (dir string, p *Pack) {
+	t.Helper()
+	dir = packedRepo(t)
+	p, err := Open(onlyPack(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return dir, p
+}
+
 func onlyPack(t testing.TB, dir string) string {
 	t.Helper()
 	packs, _ := filepath.Glob(filepath.Join(dir, ".git/objects/pack/*.pack"))
@@ -76,16 +88,11 @@ func blobID(data []byte) [20]byte {
 // Every blob Walk rebuilds hashes to its id, and the walk meets every blob
 // git lists.
 func TestWalkRebuildsEveryBlob(t *testing.T) {
-	dir := packedRepo(t)
-	p, err := Open(onlyPack(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	dir, p := openPacked(t)
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	deltas := 0
-	err = Walk(context.Background(), p, WalkOptions{Workers: 2}, func(o *Object[struct{}]) error {
+	err := Walk(context.Background(), p, WalkOptions{Workers: 2}, func(o *Object[struct{}]) error {
 		if o.Err != nil {
 			return o.Err
 		}
@@ -212,12 +219,7 @@ func TestChanged(t *testing.T) {
 // With Want, the walk visits the wanted blobs and the objects they are
 // stored against, and nothing else.
 func TestWalkWant(t *testing.T) {
-	dir := packedRepo(t)
-	p, err := Open(onlyPack(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, p := openPacked(t)
 	// The deepest delta: wanting it alone visits exactly its chain.
 	deepest, depth := -1, 0
 	for k := range p.Len() {
@@ -235,7 +237,7 @@ func TestWalkWant(t *testing.T) {
 	want := string(p.ID(deepest))
 	var mu sync.Mutex
 	var visited []string
-	err = Walk(context.Background(), p, WalkOptions{Want: func(id []byte) bool { return string(id) == want }}, func(o *Object[struct{}]) error {
+	err := Walk(context.Background(), p, WalkOptions{Want: func(id []byte) bool { return string(id) == want }}, func(o *Object[struct{}]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		visited = append(visited, string(o.ID))
@@ -252,15 +254,10 @@ func TestWalkWant(t *testing.T) {
 // A chain that would hold more than MaxHeld is not rebuilt past that
 // point: its objects come with ErrTooLarge, and the rest still rebuild.
 func TestWalkMaxHeld(t *testing.T) {
-	dir := packedRepo(t)
-	p, err := Open(onlyPack(t, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	_, p := openPacked(t)
 	var mu sync.Mutex
 	ok, tooLarge := 0, 0
-	err = Walk(context.Background(), p, WalkOptions{MaxHeld: 24 << 10}, func(o *Object[struct{}]) error {
+	err := Walk(context.Background(), p, WalkOptions{MaxHeld: 24 << 10}, func(o *Object[struct{}]) error {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {

@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -149,15 +148,7 @@ func runHistory(t *testing.T, m Matcher, opts git.Options) []copyAt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, err := Run(context.Background(), Options{Matcher: m, Workers: 2}, []source.Source{g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []copyAt
-	for _, f := range fs {
-		out = append(out, copyAt{f.Rule, f.Path, f.Commit, f.Line, f.AtHead, f.Fingerprint})
-	}
-	return out
+	return copiesOf(t, m, g)
 }
 
 // TestChangeScanFindsWhatWholeScanFinds: scanning each version only where

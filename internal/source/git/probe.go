@@ -85,19 +85,21 @@ func (s *Source) probePacks(ctx context.Context, h *history, probe source.Probe,
 	for i, b := range h.blobs {
 		index[b.id] = int32(i)
 	}
-	var cache windowCache
-	limit := int64(s.opts.Chunking.Size)
+	indexOf := func(id []byte) (int32, bool) {
+		var hexID [2 * gitpack.HashLen]byte
+		hex.Encode(hexID[:], id)
+		i, ok := index[string(hexID[:])]
+		return i, ok
+	}
+	want := func(id []byte) bool {
+		_, ok := indexOf(id)
+		return ok
+	}
+	cache := windowCache{seed: maphash.MakeSeed()}
+	opts := gitpack.WalkOptions{MaxSize: int64(s.opts.Chunking.Size), MaxHeld: maxHeld, Want: want}
 	for _, p := range packs {
-		want := func(id []byte) bool {
-			var hexID [2 * gitpack.HashLen]byte
-			hex.Encode(hexID[:], id)
-			_, ok := index[string(hexID[:])]
-			return ok
-		}
-		err := gitpack.Walk(ctx, p, gitpack.WalkOptions{MaxSize: limit, MaxHeld: maxHeld, Want: want}, func(o *gitpack.Object[probeState]) error {
-			var hexID [2 * gitpack.HashLen]byte
-			hex.Encode(hexID[:], o.ID)
-			i, listed := index[string(hexID[:])]
+		err := gitpack.Walk(ctx, p, opts, func(o *gitpack.Object[probeState]) error {
+			i, listed := indexOf(o.ID)
 			if o.Err != nil {
 				return nil
 			}
@@ -336,7 +338,6 @@ func primaryPath(b *blob) string {
 // their extension and text, shared by the walk's workers.
 type windowCache struct {
 	seed   maphash.Seed
-	once   sync.Once
 	shards [16]struct {
 		mu  sync.Mutex
 		set map[uint64]struct{}
@@ -344,7 +345,6 @@ type windowCache struct {
 }
 
 func (c *windowCache) key(ext string, data []byte) uint64 {
-	c.once.Do(func() { c.seed = maphash.MakeSeed() })
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(ext)

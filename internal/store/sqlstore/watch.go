@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,8 +123,13 @@ func (s *Store) Baselines(ctx context.Context, credentials []string) (map[string
 func (s *Store) PutBaselines(ctx context.Context, bs map[string]json.RawMessage) error {
 	const op = "store: put watch baselines"
 	now := store.FormatTime(time.Now())
+	// Rows are written in credential order: two watchers writing
+	// overlapping baselines at once then lock them in the same order,
+	// where map order made PostgreSQL abort one of them as a deadlock.
+	creds := slices.Sorted(maps.Keys(bs))
 	return s.tx(ctx, op, "", nil, func(tx *sql.Tx) error {
-		for cred, body := range bs {
+		for _, cred := range creds {
+			body := bs[cred]
 			if cred == "" || !json.Valid(body) {
 				return errs.New(op, errs.Invalid, cred, "a baseline needs a credential and a JSON body")
 			}

@@ -70,6 +70,7 @@ func Run(t *testing.T, h Harness) {
 		{"UpdateReviewConcurrent", testUpdateReviewConcurrent},
 		{"WatchOffsets", testWatchOffsets},
 		{"WatchBaselines", testWatchBaselines},
+		{"WatchBaselinesConcurrent", testWatchBaselinesConcurrent},
 		{"Canaries", testCanaries},
 		{"RevokedLogins", testRevokedLogins},
 		{"Tokens", testTokens},

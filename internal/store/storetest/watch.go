@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +81,35 @@ func testWatchBaselines(t *testing.T, h Harness) {
 	}
 	if err := s.PutBaselines(ctx(), map[string]json.RawMessage{"x": json.RawMessage(`{not json`)}); err == nil {
 		t.Fatal("PutBaselines took a body that is not JSON")
+	}
+}
+
+// Two processes (two handles) writing baselines of the same credentials
+// at once, as two watchers following one log do: neither write fails.
+func testWatchBaselinesConcurrent(t *testing.T, h Harness) {
+	addr := h.New(t)
+	stores := []store.Store{open(t, h, addr), open(t, h, addr)}
+	bs := map[string]json.RawMessage{}
+	for i := range 40 {
+		bs[fmt.Sprintf("login_%02d", i)] = json.RawMessage(fmt.Sprintf(`{"events":%d}`, i))
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, 2*20)
+	for _, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if err := st.PutBaselines(ctx(), bs); err != nil {
+					errc <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Errorf("concurrent PutBaselines: %v", err)
 	}
 }
 
